@@ -1,0 +1,309 @@
+"""The DuckDB store: one file, a schema version table and forward migrations.
+
+The app process is the one writer. Threads (Textual workers) use `Store.cursor()`, never the shared
+connection. Sample ids come from `next_ids` and never change once assigned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+
+class StoreError(Exception):
+    """A store-level failure with a message meant for the user."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step of the schema: `version` is what the store is at after it ran."""
+
+    version: int
+    description: str
+    statements: Sequence[str] | Callable[[duckdb.DuckDBPyConnection], None]
+
+
+# Version 1: the whole foundation schema. Later capabilities add migrations at the end; never edit one
+# that has shipped.
+_V1 = [
+    """CREATE TABLE pools (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL DEFAULT 'general',
+        format VARCHAR,
+        source VARCHAR,
+        description VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        meta JSON
+    )""",
+    """CREATE TABLE imports (
+        id INTEGER NOT NULL,
+        pool_id INTEGER NOT NULL,
+        path VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMP,
+        n_records BIGINT,
+        n_inserted BIGINT,
+        n_duplicates BIGINT,
+        n_invalid BIGINT,
+        report JSON
+    )""",
+    # One row per stored sample. messages is canonical OpenAI-style JSON; instruction/response are the
+    # first user turn and the last assistant turn, kept for display and search.
+    """CREATE TABLE samples (
+        id BIGINT NOT NULL,
+        pool_id INTEGER NOT NULL,
+        import_id INTEGER,
+        source_file VARCHAR,
+        record_index BIGINT,
+        source_line BIGINT,
+        messages JSON NOT NULL,
+        system VARCHAR,
+        tools JSON,
+        instruction VARCHAR,
+        response VARCHAR,
+        n_turns INTEGER,
+        domain VARCHAR NOT NULL,
+        domain_source VARCHAR NOT NULL DEFAULT 'pool',
+        content_hash VARCHAR NOT NULL,
+        n_chars INTEGER,
+        n_tokens INTEGER,
+        excluded BOOLEAN NOT NULL DEFAULT false,
+        meta JSON
+    )""",
+    # Tags live beside samples so that tagging never rewrites sample rows.
+    """CREATE TABLE sample_tags (
+        sample_id BIGINT NOT NULL,
+        tag VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE domain_rules (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        expression VARCHAR NOT NULL,
+        domain VARCHAR,
+        tag VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    # Long-format scores; NULL value + reason when a score could not be computed.
+    """CREATE TABLE metrics (
+        metric VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        params JSON,
+        definition VARCHAR,
+        version VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE scores (
+        sample_id BIGINT NOT NULL,
+        metric VARCHAR NOT NULL,
+        model VARCHAR NOT NULL DEFAULT '',
+        params_hash VARCHAR NOT NULL DEFAULT '',
+        value DOUBLE,
+        reason VARCHAR,
+        version VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE embeddings (
+        sample_id BIGINT NOT NULL,
+        model VARCHAR NOT NULL,
+        text_kind VARCHAR NOT NULL,
+        text_hash VARCHAR NOT NULL,
+        vector FLOAT[],
+        parquet_path VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE clusterings (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        embedding_model VARCHAR,
+        text_kind VARCHAR,
+        params JSON,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        artefact_path VARCHAR
+    )""",
+    """CREATE TABLE cluster_assignments (
+        clustering_id INTEGER NOT NULL,
+        sample_id BIGINT NOT NULL,
+        cluster INTEGER NOT NULL,
+        probability DOUBLE,
+        outlier_score DOUBLE,
+        x DOUBLE,
+        y DOUBLE
+    )""",
+    """CREATE TABLE mixtures (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        recipe JSON NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        note VARCHAR
+    )""",
+    """CREATE TABLE runs (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        mixture_id INTEGER,
+        protocol VARCHAR,
+        status VARCHAR NOT NULL DEFAULT 'queued',
+        folder VARCHAR,
+        config JSON,
+        content_hash VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        started_at TIMESTAMP,
+        finished_at TIMESTAMP
+    )""",
+    """CREATE TABLE run_metrics (
+        run_id INTEGER NOT NULL,
+        step BIGINT,
+        name VARCHAR NOT NULL,
+        value DOUBLE,
+        ts TIMESTAMP
+    )""",
+    """CREATE TABLE evaluations (
+        id INTEGER NOT NULL,
+        run_id INTEGER,
+        eval_set VARCHAR NOT NULL,
+        domain VARCHAR,
+        metric VARCHAR NOT NULL,
+        value DOUBLE,
+        n BIGINT,
+        details JSON,
+        content_hash VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE jobs (
+        id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        spec JSON,
+        key VARCHAR,
+        state VARCHAR NOT NULL DEFAULT 'queued',
+        done BIGINT DEFAULT 0,
+        total BIGINT,
+        error VARCHAR,
+        folder VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMP
+    )""",
+]
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "foundation schema", _V1),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the store (0 for an empty file)."""
+    has = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not has:
+        return 0
+    v = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return int(v or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply every migration newer than the store's version, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description VARCHAR,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    have = current_version(con)
+    newest = migrations[-1].version if migrations else 0
+    if have > newest:
+        raise StoreError(
+            f"the store is at schema version {have}, newer than this Workbench knows ({newest}); "
+            "upgrade Workbench"
+        )
+    for m in migrations:
+        if m.version <= have:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if callable(m.statements):
+                m.statements(con)
+            else:
+                for stmt in m.statements:
+                    con.execute(stmt)
+            con.execute(
+                "INSERT INTO schema_version (version, description) VALUES (?, ?)", [m.version, m.description]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        have = m.version
+    return have
+
+
+class Store:
+    """An open Workbench store: a DuckDB connection plus small helpers."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, migrations: Sequence[Migration] = MIGRATIONS):
+        self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as e:  # lock held by another process, unreadable file…
+            raise StoreError(f"cannot open store {path}: {e}") from e
+        self._lock = threading.RLock()
+        if not read_only:
+            migrate(self.con, migrations)
+        elif current_version(self.con) > (migrations[-1].version if migrations else 0):
+            raise StoreError(f"store {path} has a newer schema than this Workbench knows")
+
+    # -- connections -------------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection for the calling thread (DuckDB cursors are per-thread connections to the same db)."""
+        return self.con.cursor()
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        """Serialises multi-statement writes from several threads of the app process."""
+        return self._lock
+
+    def close(self) -> None:
+        """Close the store (checkpointing the WAL into the file)."""
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error:
+            pass
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def version(self) -> int:
+        """The schema version of this store."""
+        return current_version(self.con)
+
+    def next_id(self, table: str, con: duckdb.DuckDBPyConnection | None = None) -> int:
+        """Next integer id for a table with an `id` column (the app is the single writer)."""
+        if table not in _ID_TABLES:
+            raise ValueError(f"no id column on {table}")
+        c = con or self.con
+        return int(c.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+
+
+_ID_TABLES = {
+    "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
+}
+
+
+def open_store(path: str | Path, *, read_only: bool = False) -> Store:
+    """Open (creating and migrating when needed) the store at `path`."""
+    return Store(path, read_only=read_only)

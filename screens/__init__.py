@@ -1,0 +1,1 @@
+"""Textual screens and widgets. Thin: they call `engine`, never SQL or torch directly."""
