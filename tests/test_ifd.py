@@ -1,0 +1,101 @@
+"""Golden tests: batched IFD equals the batch-1 reference (tests/ifd_reference.py) within 1e-4."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from engine.ifd import IFDParams, Item, score_items, superfiltering_texts  # noqa: E402
+from tests.ifd_reference import cherry_reference, superfiltering_reference  # noqa: E402
+from tests.tiny_lm import tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
+
+WORDS = ("add numbers apples tree weather city Paris function return list bread sunny capital "
+         "explain child book recursion summary tool").split()
+
+
+def _items(n: int, seed: int = 1) -> list[Item]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        instr = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 40)))
+        inp = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 15))) if k % 3 == 0 else ""
+        resp = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 90)))
+        prompt = f"{instr}\n{inp}\n" if inp else f"{instr}\n"
+        out.append(Item(k, prompt, resp, instr, inp))
+    out.append(Item(n, "instruction only\n", "", "instruction only"))           # empty response
+    out.append(Item(n + 1, "x\n", "word", "x"))                                  # 1-token response
+    return out
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny_tokenizer()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+@pytest.mark.parametrize("max_length", [1024, 48])
+def test_batched_superfiltering_matches_reference(tok, arch, padding_side, max_length):
+    model = (tiny_llama if arch == "llama" else tiny_gpt2)(tok)
+    items = _items(40)
+    params = IFDParams(max_length=max_length, padding_side=padding_side, token_budget=700)
+    got = score_items(model, tok, items, params)
+    n_checked = 0
+    for it, g in zip(items, got):
+        try:
+            ref = superfiltering_reference(model, tok, it.prompt, it.response, max_length)
+        except Exception:  # the papers' code writes 0 here; we store NULL with a reason
+            ref = {"ifd": math.nan}
+        if it.response == "":
+            assert g.values["ifd"] is None and g.reasons["ifd"] == "empty response"
+            continue
+        if g.values["ifd"] is None:  # truncated away / too short: the reference cannot score it either
+            assert math.isnan(ref["ifd"]), (it.sample_id, g.reasons["ifd"], ref)
+            assert g.reasons["ifd"]
+            continue
+        for k in ("loss_direct", "loss_cond", "ifd"):
+            assert abs(g.values[k] - ref[k]) < 1e-4, (it.sample_id, k, g.values[k], ref[k])
+        n_checked += 1
+    assert n_checked >= (30 if max_length == 1024 else 8)
+
+
+@pytest.mark.parametrize("template", ["alpaca", "wiz"])
+def test_batched_cherry_matches_reference(tok, template):
+    model = tiny_llama(tok)
+    items = _items(30, seed=7)
+    params = IFDParams(cherry_max_length=256, cherry_template=template, token_budget=900)
+    got = score_items(model, tok, items, params, variants=("cherry",))
+    n_checked = 0
+    for it, g in zip(items, got):
+        ref = cherry_reference(model, tok, it, 256, template)
+        v = g.values["cherry_ifd"]
+        if math.isnan(ref):
+            assert v is None and g.reasons["cherry_ifd"]
+        else:
+            assert v is not None and abs(v - ref) < 1e-4, (it.sample_id, v, ref)
+            n_checked += 1
+    assert n_checked >= 15
+
+
+def test_unscorable_samples_get_null_with_reason(tok):
+    model = tiny_llama(tok)
+    long_prompt = " ".join(["apples"] * 200) + "\n"
+    items = [Item(1, long_prompt, "the answer", "x"), Item(2, "q\n", "", "q")]
+    got = score_items(model, tok, items, IFDParams(max_length=64))
+    for g in got:
+        assert g.values["ifd"] is None and g.reasons["ifd"]
+
+
+def test_superfiltering_texts_from_messages():
+    msgs = [{"role": "system", "content": "be nice"}, {"role": "user", "content": "Do X\nwith Y"},
+            {"role": "assistant", "content": "Done"}]
+    assert superfiltering_texts(msgs) == ("Do X\nwith Y\n", "Done")
+    tool = [{"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "w", "arguments": "{}"}}]},
+            {"role": "tool", "content": "sunny"}, {"role": "assistant", "content": "It is sunny."}]
+    p, r = superfiltering_texts(tool)
+    assert r == "It is sunny." and p.startswith("weather?\n") and '"name": "w"' in p
