@@ -1,0 +1,284 @@
+"""Model-based scoring jobs (IFD, Cherry IFD, perplexity), resumable and cancellable.
+
+A job is a folder:
+    spec.json          what to compute (model spec, variants, IFDParams, chunk size)
+    input.jsonl        the samples to score (sample_id, prompt, response, instruction, input)
+    chunks/000001.jsonl ...  results, one file per finished chunk, written atomically (tmp + rename)
+    progress.json      done/total/rate/eta, state
+    log.txt
+The worker (`python -m engine.score_worker JOBDIR`, or `run_job` in-process for the CLI) skips every
+sample already present in a chunk file, so a killed job resumes where it stopped and nothing finished is
+recomputed. The app process (the one DuckDB writer) ingests chunk files with `ingest_job`; ingesting is
+idempotent (scores are replaced per sample and metric key).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from engine.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
+from engine.jobs import CancelToken, ProgressMeter
+from engine.scores import MetricDef, register_metric, scored_ids, write_scores
+from engine.store import Store
+
+SCORER_VERSION = "1"
+
+DEFINITIONS = {
+    "ifd": "Superfiltering IFD = PPL(response|prompt) / PPL(response); no chat template; prompt = user "
+           "turn(s) + '\\n'; response tokens only; truncation as tianyi-lab/Superfiltering",
+    "ppl_cond": "PPL(response | prompt) = exp(mean CE over response tokens given the prompt)",
+    "ppl_direct": "PPL(response) = exp(mean CE over response tokens, response alone; first token unscored)",
+    "loss_cond": "mean token cross-entropy of the response given the prompt (nats)",
+    "loss_direct": "mean token cross-entropy of the response alone (nats)",
+    "prompt_tokens": "tokens in the prompt (truncated at max_length), model tokenizer",
+    "resp_tokens": "tokens in the response (truncated at max_length - prompt_tokens + 1), model tokenizer",
+    "cherry_ifd": "Cherry IFD = mean loss(response | Alpaca-template prompt) / mean loss('### Response:' + "
+                  "response), as tianyi-lab/Cherry_LLM data_by_IFD.py",
+}
+
+
+def metric_defs(model_name: str, params: IFDParams, variants: tuple[str, ...]) -> list[MetricDef]:
+    """The MetricDefs a scoring run writes (params hash covers the knobs that change values)."""
+    out = []
+    p = params.as_dict()
+    if "superfiltering" in variants:
+        sp = {"max_length": p["max_length"]}
+        out += [MetricDef(m, model_name, sp, DEFINITIONS[m], SCORER_VERSION) for m in SUPERFILTERING_METRICS]
+    if "cherry" in variants:
+        cp = {"max_length": p["cherry_max_length"], "template": p["cherry_template"]}
+        out += [MetricDef(m, model_name, cp, DEFINITIONS[m], SCORER_VERSION) for m in CHERRY_METRICS]
+    return out
+
+
+def _items_sql(pool_ids, include_excluded: bool) -> tuple[str, list]:
+    where, params = [], []
+    if pool_ids:
+        where.append("pool_id IN (SELECT unnest(?::INTEGER[]))")
+        params.append(list(pool_ids))
+    if not include_excluded:
+        where.append("NOT excluded")
+    return ("WHERE " + " AND ".join(where)) if where else "", params
+
+
+def item_from_row(sample_id: int, messages: str | list, meta: str | dict | None) -> Item:
+    """An Item from a stored sample; Alpaca's separate instruction/input come from meta when kept."""
+    msgs = json.loads(messages) if isinstance(messages, str) else messages
+    meta_d = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
+    prompt, resp = superfiltering_texts(msgs)
+    src = meta_d.get("source_fields") if isinstance(meta_d, dict) else None
+    if isinstance(src, dict) and "instruction" in src:
+        instruction, inp = str(src.get("instruction") or ""), str(src.get("input") or "")
+    else:
+        instruction, inp = prompt[:-1] if prompt.endswith("\n") else prompt, ""
+    return Item(int(sample_id), prompt, resp, instruction, inp)
+
+
+@dataclass
+class JobSpec:
+    model: str | None
+    variants: list[str]
+    params: dict
+    chunk: int = 64
+    device: str = "auto"
+    dtype: str | None = None
+
+
+def create_job(store: Store, job_dir: Path, *, model: str | None = None, pool_ids=None,
+               variants=("superfiltering",), params: IFDParams = IFDParams(), chunk: int = 64,
+               device: str = "auto", dtype: str | None = None, include_excluded: bool = False,
+               model_name: str | None = None) -> int:
+    """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring."""
+    from engine.models import resolve
+
+    name = model_name or resolve(model).name
+    defs = metric_defs(name, params, tuple(variants))
+    done = None
+    for d in defs:  # a sample counts as done when every metric of the run has a row
+        ids = scored_ids(store, d)
+        done = ids if done is None else done & ids
+    done = done or set()
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / "chunks").mkdir(exist_ok=True)
+    spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype)
+    (job_dir / "spec.json").write_text(json.dumps(asdict(spec) | {"model_name": name}, indent=2))
+    where, qp = _items_sql(pool_ids, include_excluded)
+    c = store.cursor()
+    rows = c.execute(f"SELECT id, messages, meta FROM samples {where} ORDER BY id", qp).fetchall()
+    c.close()
+    n = 0
+    tmp = job_dir / "input.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for sid, msgs, meta in rows:
+            if sid in done:
+                continue
+            f.write(json.dumps(asdict(item_from_row(sid, msgs, meta)), ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, job_dir / "input.jsonl")
+    return n
+
+
+def _done_ids(job_dir: Path) -> set[int]:
+    done = set()
+    for f in sorted((job_dir / "chunks").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                done.add(json.loads(line)["sample_id"])
+    return done
+
+
+def _write_progress(job_dir: Path, **kw) -> None:
+    tmp = job_dir / "progress.json.tmp"
+    tmp.write_text(json.dumps(kw))
+    os.replace(tmp, job_dir / "progress.json")
+
+
+def read_progress(job_dir: Path) -> dict:
+    """The worker's last progress report ({} before the first)."""
+    try:
+        return json.loads((job_dir / "progress.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, loaded=None) -> dict:
+    """Score every input item that no chunk file holds yet, one chunk file per `chunk` items.
+
+    `loaded` = (model, tokenizer) to reuse an already loaded model (tests, benchmarks).
+    """
+    from engine.ifd import score_items
+
+    job_dir = Path(job_dir)
+    spec = json.loads((job_dir / "spec.json").read_text())
+    params = IFDParams(**spec["params"])
+    items = [Item(**json.loads(line)) for line in
+             (job_dir / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    done = _done_ids(job_dir)
+    todo = [it for it in items if it.sample_id not in done]
+    log = open(job_dir / "log.txt", "a", encoding="utf-8")
+    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} already scored, "
+              f"{len(todo)} to do\n")
+    log.flush()
+    meter = ProgressMeter(progress, total=len(items), unit="samples", min_interval=0.5)
+    meter.done = len(done)
+    _write_progress(job_dir, state="loading", done=len(done), total=len(items), rate=0.0, eta_s=None)
+    if loaded is None:
+        from engine.models import load_causal_lm
+
+        model, tok, _src = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))
+    else:
+        model, tok = loaded
+    existing = sorted((job_dir / "chunks").glob("*.jsonl"))
+    next_no = (int(existing[-1].stem) + 1) if existing else 1
+    t0 = time.perf_counter()
+    n_new = 0
+    try:
+        for k in range(0, len(todo), spec["chunk"]):
+            if cancel is not None:
+                cancel.check()
+            batch = todo[k:k + spec["chunk"]]
+            res = score_items(model, tok, batch, params, variants=tuple(spec["variants"]), cancel=cancel)
+            path = job_dir / "chunks" / f"{next_no:06d}.jsonl"
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                for r in res:
+                    f.write(json.dumps({"sample_id": r.sample_id, "values": r.values, "reasons": r.reasons}) + "\n")
+            os.replace(tmp, path)
+            next_no += 1
+            n_new += len(batch)
+            meter.advance(len(batch), force=True)
+            rate = n_new / max(time.perf_counter() - t0, 1e-9)
+            eta = (len(todo) - n_new) / rate if rate > 0 else None
+            _write_progress(job_dir, state="running", done=len(done) + n_new, total=len(items), rate=rate, eta_s=eta)
+        state = "done"
+    except BaseException as e:
+        state = "cancelled" if type(e).__name__ == "Cancelled" else "failed"
+        log.write(f"{time.strftime('%H:%M:%S')} {state}: {e!r}\n")
+        _write_progress(job_dir, state=state, done=len(done) + n_new, total=len(items), error=repr(e))
+        log.close()
+        raise
+    rate = n_new / max(time.perf_counter() - t0, 1e-9)
+    _write_progress(job_dir, state=state, done=len(done) + n_new, total=len(items), rate=rate, eta_s=0)
+    log.write(f"{time.strftime('%H:%M:%S')} done: scored {n_new} new items at {rate:.2f}/s\n")
+    log.close()
+    return {"scored": n_new, "skipped": len(done), "total": len(items), "rate": rate}
+
+
+def ingest_job(store: Store, job_dir: Path) -> int:
+    """Write every finished chunk of a job into the scores table (idempotent); returns samples ingested."""
+    job_dir = Path(job_dir)
+    spec = json.loads((job_dir / "spec.json").read_text())
+    params = IFDParams(**spec["params"])
+    defs = metric_defs(spec["model_name"], params, tuple(spec["variants"]))
+    marker = job_dir / "ingested.txt"
+    ingested = set(marker.read_text().split()) if marker.exists() else set()
+    n = 0
+    for f in sorted((job_dir / "chunks").glob("*.jsonl")):
+        if f.name in ingested:
+            continue
+        recs = [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+        con = store.cursor()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for d in defs:
+                register_metric(store, d, con=con)
+                rows = [(r["sample_id"], r["values"].get(d.metric), r["reasons"].get(d.metric)) for r in recs
+                        if d.metric in r["values"]]
+                write_scores(store, d, rows, con=con)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        with open(marker, "a") as m:
+            m.write(f.name + "\n")
+        n += len(recs)
+    return n
+
+
+def start_worker(job_dir: Path) -> subprocess.Popen:
+    """Run the job in a child process (torch stays out of the app process)."""
+    job_dir = Path(job_dir)
+    err = open(job_dir / "worker.stderr", "ab")
+    return subprocess.Popen([sys.executable, "-m", "engine.score_worker", str(job_dir)],
+                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                            cwd=str(Path(__file__).resolve().parent.parent))
+
+
+def jobs_root(store: Store) -> Path:
+    """Folder for job folders: next to the store file."""
+    base = store.path.parent if store.path is not None else Path.cwd()
+    return base / "jobs"
+
+
+def score_in_process(store: Store, *, model: str | None = None, pool_ids=None, variants=("superfiltering",),
+                     params: IFDParams = IFDParams(), chunk: int = 64, device: str = "auto",
+                     job_dir: Path | None = None, progress=None, cancel=None, loaded=None,
+                     model_name: str | None = None) -> dict:
+    """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish."""
+    from engine.models import resolve
+
+    name = model_name or resolve(model).name
+    if job_dir is None:
+        key = "-".join([name.replace("/", "_"), *variants, "pools" + "_".join(map(str, pool_ids or ["all"]))])
+        job_dir = jobs_root(store) / f"score-{key}"
+    pending = create_job(store, job_dir, model=model, pool_ids=pool_ids, variants=variants, params=params,
+                         chunk=chunk, device=device, model_name=name)
+    if pending == 0:
+        return {"scored": 0, "skipped": 0, "total": 0, "rate": 0.0, "job_dir": str(job_dir)}
+
+    def prog(p):
+        ingest_job(store, job_dir)
+        if progress:
+            progress(p)
+
+    out = run_job(job_dir, progress=prog, cancel=cancel, loaded=loaded)
+    ingest_job(store, job_dir)
+    out["job_dir"] = str(job_dir)
+    return out
