@@ -1,0 +1,319 @@
+"""The one action registry of the app.
+
+Every user-facing action is declared here once: an id, a default key, a description and the context it
+lives in. The registry feeds the footer (Textual bindings, via `bindings_for`), the command palette
+(`screens.palette.ActionsProvider`), the F1 help screen and the user keymap file
+(`~/.config/workbench/keymap.toml`, see `load_keymap`).
+
+Contexts: ``global`` (the app), a screen (``pools``, ``browse``, ``import``, ``help``, ``dialog``) or a
+widget (``table``: the virtual sample table of Browse). A context's bindings are attached to the Textual
+node that handles its actions, so the palette runs an action against that node.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from workbench.paths import config_dir
+
+GLOBAL = "global"
+
+# Contexts whose bindings are active inside another one (the Browse table sits in the Browse screen).
+CONTEXT_PARENTS: dict[str, str] = {"table": "browse"}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One user action.
+
+    id: stable identifier used in the keymap file and as the Textual binding id ("pools.import").
+    key: default key(s), Textual key names, comma separated for alternatives ("j,down").
+    description: what the action does (palette, help).
+    context: "global" or the screen/widget name whose bindings hold it.
+    show: shown in the footer.
+    action: the Textual action string run on the context's node (defaults to the part after the dot).
+    label: short footer text (defaults to the description).
+    """
+
+    id: str
+    key: str
+    description: str
+    context: str = GLOBAL
+    show: bool = True
+    action: str = ""
+    label: str = ""
+
+    @property
+    def textual_action(self) -> str:
+        return self.action or self.id.rsplit(".", 1)[-1]
+
+    @property
+    def footer_label(self) -> str:
+        return self.label or self.description
+
+    @property
+    def keys(self) -> list[str]:
+        """The individual keys, normalised to Textual key names ("/" -> "slash")."""
+        return normalize_keys(self.key)
+
+
+_MODES = [
+    ("pools", "1", "Pools: the imported data sets"),
+    ("browse", "2", "Browse: page through samples, filter, tag"),
+    ("scores", "3", "Scores (coming)"),
+    ("clusters", "4", "Clusters (coming)"),
+    ("mixtures", "5", "Mixtures (coming)"),
+    ("runs", "6", "Runs (coming)"),
+    ("results", "7", "Results (coming)"),
+]
+
+MODES: list[str] = [m for m, _, _ in _MODES]
+
+ACTIONS: list[Action] = [
+    # -- global ---------------------------------------------------------------------------------------
+    Action("app.help", "f1", "Help for the focused widget and the keys active there", label="Help",
+           action="help"),
+    Action("app.palette", "ctrl+p", "Command palette: search and run any action", label="Palette",
+           action="command_palette"),
+    Action("app.quit", "q,ctrl+q", "Quit Workbench", label="Quit", action="quit"),
+    *[
+        Action(f"app.mode_{mode}", key, f"Go to {desc}", show=False, action=f"switch_mode('{mode}')",
+               label=mode.title())
+        for mode, key, desc in _MODES
+    ],
+    # -- pools screen ----------------------------------------------------------------------------------
+    Action("pools.import", "i", "Import a data file into a pool", "pools", label="Import",
+           action="import_file"),
+    Action("pools.open", "enter", "Browse the samples of the selected pool", "pools", label="Browse",
+           action="open_pool"),
+    Action("pools.rename", "r", "Rename the selected pool", "pools", label="Rename", action="rename_pool"),
+    Action("pools.delete", "d", "Delete the selected pool and its samples", "pools", label="Delete",
+           action="delete_pool"),
+    Action("pools.domain", "D", "Set the domain of the selected pool", "pools", label="Domain",
+           action="set_pool_domain"),
+    Action("pools.refresh", "ctrl+r", "Reload the pool list from the store", "pools", show=False,
+           label="Refresh", action="refresh"),
+    # -- browse screen ---------------------------------------------------------------------------------
+    Action("browse.filter", "slash", "Focus the filter bar", "browse", label="Filter", action="focus_filter"),
+    Action("browse.table", "escape", "Back to the sample table", "browse", show=False, label="Table",
+           action="focus_table"),
+    Action("browse.clear", "c", "Clear every filter", "browse", show=False, label="Clear",
+           action="clear_filter"),
+    Action("browse.sort", "s", "Pick the sort column", "browse", label="Sort", action="pick_sort"),
+    Action("browse.sort_next", "right_square_bracket", "Sort by the next column", "browse", show=False,
+           label="Next sort", action="cycle_sort(1)"),
+    Action("browse.sort_prev", "left_square_bracket", "Sort by the previous column", "browse", show=False,
+           label="Prev sort", action="cycle_sort(-1)"),
+    Action("browse.sort_desc", "S", "Toggle ascending/descending sort", "browse", show=False,
+           label="Asc/desc", action="toggle_sort_desc"),
+    Action("browse.tag", "t", "Tag (or untag) every sample matching the filter", "browse", label="Tag",
+           action="bulk_tag"),
+    Action("browse.exclude", "x", "Exclude or include every sample matching the filter", "browse",
+           label="Excl/incl", action="bulk_exclude"),
+    Action("browse.domain", "m", "Set the domain of every sample matching the filter", "browse",
+           label="Domain", action="bulk_domain"),
+    Action("browse.refresh", "ctrl+r", "Re-run the query (counts and rows)", "browse", show=False,
+           label="Refresh", action="refresh"),
+    # -- the virtual sample table (Browse) --------------------------------------------------------------
+    Action("table.detail", "enter", "Show/hide the detail pane of the sample under the cursor", "table",
+           label="Detail", action="toggle_detail"),
+    Action("table.down", "j,down", "Cursor down", "table", show=False, label="Down", action="cursor_down"),
+    Action("table.up", "k,up", "Cursor up", "table", show=False, label="Up", action="cursor_up"),
+    Action("table.top", "g,home", "First row", "table", show=False, label="Top", action="cursor_top"),
+    Action("table.bottom", "G,end", "Last row", "table", show=False, label="Bottom", action="cursor_bottom"),
+    Action("table.page_down", "ctrl+d,pagedown", "Page down", "table", show=False, label="Page down",
+           action="page_down"),
+    Action("table.page_up", "ctrl+u,pageup", "Page up", "table", show=False, label="Page up",
+           action="page_up"),
+    # -- import dialog ---------------------------------------------------------------------------------
+    Action("import.run", "ctrl+s", "Start the import", "import", label="Import", action="run_import"),
+    Action("import.cancel", "escape", "Cancel the running import, or close the dialog", "import",
+           label="Cancel/close", action="cancel"),
+    # -- help screen and small dialogs -----------------------------------------------------------------
+    Action("help.close", "escape", "Close help (F1 also closes it)", "help", label="Close", action="close"),
+    Action("dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel",
+           action="cancel"),
+]
+
+_BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
+
+# Effective keys after the user keymap (id -> key string); filled by `apply_keymap`.
+_overrides: dict[str, str] = {}
+
+
+def normalize_keys(key: str) -> list[str]:
+    """Textual key names of a comma-separated key string ("/" -> "slash", "j, down" -> [j, down])."""
+    from textual.keys import _character_to_key
+
+    out = []
+    for k in key.split(","):
+        k = k.strip()
+        if not k:
+            continue
+        out.append(_character_to_key(k) if len(k) == 1 else k)
+    return out
+
+
+def get(action_id: str) -> Action:
+    """The registered action (with the user's key when the keymap overrides it)."""
+    a = _BY_ID[action_id]
+    if action_id in _overrides:
+        return replace(a, key=_overrides[action_id])
+    return a
+
+
+def all_actions() -> list[Action]:
+    """Every action, with effective keys."""
+    return [get(a.id) for a in ACTIONS]
+
+
+def actions_for(context: str) -> list[Action]:
+    """The actions of one context, with effective keys."""
+    return [get(a.id) for a in ACTIONS if a.context == context]
+
+
+def context_chain(context: str) -> list[str]:
+    """The context, its parents, then "global": every context whose keys are live at once."""
+    chain = [context]
+    while chain[-1] in CONTEXT_PARENTS:
+        chain.append(CONTEXT_PARENTS[chain[-1]])
+    if GLOBAL not in chain:
+        chain.append(GLOBAL)
+    return chain
+
+
+def active_together(a: str, b: str) -> bool:
+    """Can the keys of contexts a and b be live at the same time?"""
+    return a in context_chain(b) or b in context_chain(a)
+
+
+def contexts() -> list[str]:
+    seen: list[str] = []
+    for a in ACTIONS:
+        if a.context not in seen:
+            seen.append(a.context)
+    return seen
+
+
+def bindings_for(context: str) -> list:
+    """Textual `Binding`s for a context (default keys; the app's keymap applies user overrides by id)."""
+    from textual.binding import Binding
+
+    return [
+        Binding(a.key, a.textual_action, a.footer_label, show=a.show, id=a.id, tooltip=a.description)
+        for a in ACTIONS
+        if a.context == context
+    ]
+
+
+def key_display(key: str) -> str:
+    """Human text for a key string ("ctrl+d,pagedown" -> "ctrl+d / pagedown")."""
+    names = {
+        "slash": "/", "left_square_bracket": "[", "right_square_bracket": "]", "question_mark": "?",
+        "escape": "esc", "pagedown": "pgdn", "pageup": "pgup",
+    }
+    return " / ".join(names.get(k, k) for k in normalize_keys(key))
+
+
+# -- keymap file -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeymapResult:
+    """What a keymap file asked for: the accepted overrides (id -> key) and warnings for the rest."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+
+def default_keymap_path() -> Path:
+    return config_dir() / "keymap.toml"
+
+
+def _flatten(table: Mapping, prefix: str = "") -> Iterable[tuple[str, object]]:
+    # `pools.import = "x"` (dotted TOML key) is a nested table; `"pools.import" = "x"` is flat. Accept both.
+    for k, v in table.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            yield from _flatten(v, name + ".")
+        else:
+            yield name, v
+
+
+def check_keymap(overrides: Mapping[str, object], *, source: str = "keymap") -> KeymapResult:
+    """Validate overrides against the registry: unknown ids, non-string keys and conflicts are warnings.
+
+    A conflict is two actions bound to the same key where both can be active at once (`active_together`:
+    the same context, a context and its parent, or one of them global). The override that causes the conflict is dropped (the default key stays).
+    """
+    res = KeymapResult()
+    for action_id, key in overrides.items():
+        if action_id not in _BY_ID:
+            res.warnings.append(f"{source}: unknown action id {action_id!r} (ignored)")
+            continue
+        if not isinstance(key, str) or not normalize_keys(key):
+            res.warnings.append(f"{source}: key for {action_id!r} must be a non-empty string like \"ctrl+x\"")
+            continue
+        res.overrides[action_id] = key
+
+    # Resolve conflicts in registry order so the result does not depend on the file's order.
+    def effective(aid: str) -> str:
+        return res.overrides.get(aid, _BY_ID[aid].key)
+
+    for aid in [a.id for a in ACTIONS if a.id in res.overrides]:
+        a = _BY_ID[aid]
+        mine = set(normalize_keys(effective(aid)))
+        for other in ACTIONS:
+            if other.id == aid:
+                continue
+            if not active_together(other.context, a.context):
+                continue
+            clash = mine & set(normalize_keys(effective(other.id)))
+            if clash:
+                res.warnings.append(
+                    f"{source}: {aid} = {effective(aid)!r} conflicts with {other.id} "
+                    f"({', '.join(sorted(clash))}); keeping the default {a.key!r}"
+                )
+                del res.overrides[aid]
+                break
+    return res
+
+
+def load_keymap(path: Path | str | None = None) -> KeymapResult:
+    """Read `[keys] action_id = "ctrl+x"` from the keymap file (default: config_dir()/keymap.toml).
+
+    A missing file is no keymap; a broken file, unknown ids and conflicting keys are reported as warnings.
+    """
+    p = Path(path) if path is not None else default_keymap_path()
+    if not p.exists():
+        return KeymapResult(path=p)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        return KeymapResult(warnings=[f"{p}: cannot read keymap: {e}"], path=p)
+    keys = data.get("keys", {})
+    warnings = [f"{p}: unknown section [{k}] (only [keys] is read)" for k in data if k != "keys"]
+    if not isinstance(keys, Mapping):
+        return KeymapResult(warnings=warnings + [f"{p}: [keys] must be a table"], path=p)
+    res = check_keymap(dict(_flatten(keys)), source=str(p))
+    res.warnings[:0] = warnings
+    res.path = p
+    return res
+
+
+def apply_keymap(overrides: Mapping[str, str]) -> None:
+    """Record the effective keys so help, palette and docs show the user's keys."""
+    _overrides.clear()
+    _overrides.update(overrides)
+
+
+def keymap_template() -> str:
+    """A commented keymap file listing every action id with its default key."""
+    lines = ["# Workbench keymap: uncomment a line and change the key.", "[keys]"]
+    for a in ACTIONS:
+        lines.append(f'# "{a.id}" = "{a.key}"    # {a.description}')
+    return "\n".join(lines) + "\n"
