@@ -16,7 +16,7 @@ from engine.ifd import cherry_texts
 
 
 def _part_loss(tok, model, text, target_span, max_length):
-    input_ids = tok.encode(text, return_tensors="pt", truncation=True, max_length=max_length)
+    input_ids = tok.encode(text, return_tensors="pt", truncation=True, max_length=max_length).to(model.device)
     start_token = len(tok.encode(text[: text.rfind(target_span)]))
     labels = input_ids.clone()
     labels[0, :start_token] = -100
@@ -30,7 +30,8 @@ def superfiltering_reference(model, tok, prompt: str, output: str, max_length: i
     if output == "":
         return {"ifd": math.nan}
     instr_len = tok.encode(prompt, return_tensors="pt", truncation=True, max_length=max_length).shape[1]
-    ids_a = tok.encode(output, return_tensors="pt", truncation=True, max_length=max_length - instr_len + 1)
+    ids_a = tok.encode(output, return_tensors="pt", truncation=True,
+                       max_length=max_length - instr_len + 1).to(model.device)
     with torch.no_grad():
         loss_direct = model(ids_a, labels=ids_a.contiguous()).loss.item()
     whole = prompt + output
