@@ -193,8 +193,32 @@ _V1 = [
     )""",
 ]
 
+# Version 2: saved selections (SuperFiltering top-k, later diversity selections), each item with why it
+# was picked.
+_V2 = [
+    """CREATE TABLE selections (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        params JSON,
+        content_hash VARCHAR NOT NULL,
+        n BIGINT NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        note VARCHAR
+    )""",
+    """CREATE TABLE selection_items (
+        selection_id INTEGER NOT NULL,
+        sample_id BIGINT NOT NULL,
+        rank INTEGER,
+        grp VARCHAR,
+        score DOUBLE,
+        why VARCHAR
+    )""",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
+    Migration(2, "saved selections", _V2),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -300,7 +324,7 @@ class Store:
 
 
 _ID_TABLES = {
-    "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
+    "selections", "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
 }
 
 
