@@ -140,3 +140,93 @@ def metric_values(store: Store, metric: str, *, model: str | None = None, sample
     rows = c.execute(sql + " GROUP BY sample_id", params).fetchall()
     c.close()
     return dict(rows)
+
+
+# -------------------------------------------------------------------------------------------------
+# per-domain views (Scores screen, `workbench scores`)
+
+_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _scoped(store: Store, metric: str, f) -> tuple[str, list]:
+    """SQL of (id, domain, v) for the samples matching filter `f`, v = latest value of `metric`."""
+    from engine.query import Filter, where_sql
+
+    wsql, wparams = where_sql(store, f or Filter())
+    sql = (f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max(value, created_at) AS v,"
+           f" count(*) AS k FROM scores WHERE metric = ? GROUP BY sample_id) m ON m.sample_id = s.id "
+           f"WHERE ({wsql})")
+    return sql, [metric, *wparams]
+
+
+def domain_summary(store: Store, metric: str, f=None) -> list[dict]:
+    """Per domain: samples, scored, NULL (with reason), mean and quantiles of `metric`."""
+    sql, params = _scoped(store, metric, f)
+    c = store.cursor()
+    rows = c.execute(f"""
+        SELECT domain, count(*), count(v), count(*) - count(v) - count(*) FILTER (WHERE NOT has_row),
+               avg(v), quantile_cont(v, 0.1), median(v), quantile_cont(v, 0.9), min(v), max(v)
+        FROM (SELECT *, v IS NOT NULL OR id IN (SELECT sample_id FROM scores WHERE metric = ?) AS has_row
+              FROM ({sql})) GROUP BY domain ORDER BY domain""", [metric, *params]).fetchall()
+    c.close()
+    keys = ["domain", "n", "n_scored", "n_null", "mean", "p10", "p50", "p90", "min", "max"]
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def histogram(store: Store, metric: str, *, domain: str | None = None, f=None, bins: int = 30,
+              lo: float | None = None, hi: float | None = None) -> tuple[list[float], list[int]]:
+    """Histogram of `metric` (edges, counts) over the filter (and one domain when given), in SQL."""
+    sql, params = _scoped(store, metric, f)
+    dsql = " AND domain = ?" if domain else ""
+    dparams = [domain] if domain else []
+    c = store.cursor()
+    mn, mx = c.execute(f"SELECT min(v), max(v) FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v){dsql}",
+                       params + dparams).fetchone()
+    if mn is None:
+        c.close()
+        return [], []
+    lo = mn if lo is None else lo
+    hi = mx if hi is None else hi
+    if hi <= lo:
+        hi = lo + 1e-9
+    width = (hi - lo) / bins
+    rows = c.execute(f"""
+        SELECT least(greatest(floor((v - ?) / ?)::BIGINT, 0), ? - 1) AS b, count(*)
+        FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v) AND v >= ? AND v <= ?{dsql} GROUP BY b""",
+                     [lo, width, bins, *params, lo, hi, *dparams]).fetchall()
+    c.close()
+    counts = [0] * bins
+    for b, n in rows:
+        counts[int(b)] += n
+    return [lo + k * width for k in range(bins + 1)], counts
+
+
+def threshold_counts(store: Store, metric: str, op: str, threshold: float, f=None) -> list[dict]:
+    """Per domain: how many samples a keep-rule `metric op threshold` keeps, drops, and cannot judge (NULL)."""
+    if op not in _OPS:
+        raise ValueError(f"op must be one of {', '.join(_OPS)}")
+    sql, params = _scoped(store, metric, f)
+    c = store.cursor()
+    rows = c.execute(f"""
+        SELECT domain, count(*) FILTER (WHERE v {_OPS[op]} ?), count(*) FILTER (WHERE NOT (v {_OPS[op]} ?)),
+               count(*) FILTER (WHERE v IS NULL), count(*)
+        FROM ({sql}) GROUP BY domain ORDER BY domain""", [threshold, threshold, *params]).fetchall()
+    c.close()
+    return [dict(domain=r[0], keep=r[1], lose=r[2], null=r[3], n=r[4]) for r in rows]
+
+
+def extremes(store: Store, metric: str, *, k: int = 5, domain: str | None = None, f=None) -> dict[str, list[dict]]:
+    """The k highest and k lowest scored samples (id, value, domain, instruction and response previews)."""
+    sql, params = _scoped(store, metric, f)
+    dsql = " AND t.domain = ?" if domain else ""
+    dparams = [domain] if domain else []
+    c = store.cursor()
+    out = {}
+    for key, order in (("top", "DESC"), ("bottom", "ASC")):
+        rows = c.execute(f"""
+            SELECT t.id, t.v, t.domain, left(s.instruction, 120), left(s.response, 120)
+            FROM ({sql}) t JOIN samples s ON s.id = t.id
+            WHERE t.v IS NOT NULL{dsql} ORDER BY t.v {order}, t.id LIMIT ?""", [*params, *dparams, k]).fetchall()
+        out[key] = [dict(id=r[0], value=r[1], domain=r[2], instruction=r[3], response=r[4]) for r in rows]
+    c.close()
+    return out
