@@ -370,6 +370,89 @@ def cmd_rules(args) -> int:
     return EXIT_OK
 
 
+def cmd_score(args) -> int:
+    metrics = set(args.metric or ["ifd"])
+    unknown = metrics - {"ifd", "ppl", "cherry", "heuristics", "all"}
+    if unknown:
+        raise CliError(f"unknown metric group(s): {', '.join(sorted(unknown))}; "
+                       "use ifd, ppl, cherry, heuristics or all", EXIT_USAGE)
+    if "all" in metrics:
+        metrics = {"ifd", "cherry", "heuristics"}
+    with _open_store(args) as store:
+        f = _filter_from_args(store, args)
+        if "heuristics" in metrics:
+            from engine.heuristics import run_heuristics
+
+            prog = _StderrProgress("heuristics", quiet=args.quiet)
+            try:
+                out = run_heuristics(store, pool_ids=f.pool_ids, progress=prog)
+            finally:
+                prog.close()
+            print("heuristics: " + ", ".join(f"{k}={v:,}" for k, v in out.items()))
+        variants = tuple(v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics))
+                         if on)
+        if variants:
+            from engine.ifd import IFDParams
+            from engine.models import ModelError
+            from engine.scoring import score_in_process
+
+            params = IFDParams(max_length=args.max_length, cherry_max_length=args.cherry_max_length,
+                               cherry_template=args.cherry_template, token_budget=args.batch_tokens)
+            prog = _StderrProgress(f"score {'+'.join(variants)}", quiet=args.quiet)
+            try:
+                out = score_in_process(store, model=args.model, pool_ids=f.pool_ids, variants=variants,
+                                       params=params, chunk=args.chunk, device=args.device, progress=prog)
+            except ModelError as e:
+                raise CliError(str(e)) from e
+            finally:
+                prog.close()
+            print(f"scored {out['scored']:,} samples ({out.get('skipped', 0):,} already scored) at "
+                  f"{out['rate']:.2f} samples/s; job folder {out['job_dir']}")
+    return EXIT_OK
+
+
+def cmd_scores(args) -> int:
+    from engine.scores import domain_summary, list_metrics, threshold_counts
+
+    with _open_store(args) as store:
+        if not args.metric_name:
+            rows = [m.__dict__ for m in list_metrics(store)]
+            _print_rows(rows, args.format)
+            return EXIT_OK
+        f = _filter_from_args(store, args)
+        rows = domain_summary(store, args.metric_name, f)
+        if args.keep:
+            op, _, thr = args.keep.partition(" ")
+            try:
+                tc = {r["domain"]: r for r in threshold_counts(store, args.metric_name, op, float(thr), f)}
+            except ValueError as e:
+                raise CliError(f"--keep {args.keep!r}: {e}; expected e.g. '< 1.0'", EXIT_USAGE) from e
+            for r in rows:
+                r["keep"] = tc.get(r["domain"], {}).get("keep")
+                r["lose"] = tc.get(r["domain"], {}).get("lose")
+    for r in rows:
+        for k, v in list(r.items()):
+            if isinstance(v, float):
+                r[k] = round(v, 4)
+    _print_rows(rows, args.format)
+    return EXIT_OK
+
+
+def cmd_select(args) -> int:
+    from engine.selection import SelectionError, superfiltering_select
+
+    with _open_store(args) as store:
+        f = _filter_from_args(store, args)
+        try:
+            sel = superfiltering_select(store, args.name, rate=None if args.n else args.rate, n=args.n,
+                                        per=args.per, threshold=args.threshold, model=args.model, filter=f,
+                                        replace=args.replace)
+        except SelectionError as e:
+            raise CliError(str(e)) from e
+    print(f"selection {sel.name!r}: {sel.n:,} samples (superfiltering, {args.per}); hash {sel.content_hash}")
+    return EXIT_OK
+
+
 def cmd_sample(args) -> int:
     with _open_store(args) as store:
         res = load_sample(store, progress=_StderrProgress("sample data", quiet=args.quiet))
@@ -476,6 +559,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--include-excluded", action="store_true")
     _add_filter_args(s)
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("score", help="compute quality scores (IFD/perplexity with a proxy LM, Cherry IFD, heuristics)")
+    s.add_argument("--metric", action="append", help="ifd (with ppl and token counts), cherry, heuristics, all")
+    s.add_argument("--model", default=None, help="smollm2 (default, offline), a model folder, a .gguf or a cached hub id")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    s.add_argument("--max-length", type=int, default=1024)
+    s.add_argument("--cherry-max-length", type=int, default=512)
+    s.add_argument("--cherry-template", choices=["alpaca", "wiz"], default="alpaca")
+    s.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per batch (default: auto)")
+    s.add_argument("--chunk", type=int, default=64, help="samples per committed chunk")
+    _add_filter_args(s)
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("scores", help="list metrics, or summarise one metric per domain")
+    s.add_argument("metric_name", nargs="?", metavar="METRIC")
+    s.add_argument("--keep", metavar="'OP VALUE'", help="also count what a rule keeps per domain, e.g. '< 1'")
+    s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
+    _add_filter_args(s)
+    s.set_defaults(func=cmd_scores)
+
+    s = sub.add_parser("select", help="save a SuperFiltering selection (IFD < threshold, top rate per group)")
+    s.add_argument("name")
+    s.add_argument("--rate", type=float, default=0.1)
+    s.add_argument("--n", type=int, default=None, help="a fixed number per group instead of a rate")
+    s.add_argument("--per", choices=["all", "pool", "domain"], default="domain")
+    s.add_argument("--threshold", type=float, default=1.0)
+    s.add_argument("--model", default=None, help="only IFD values of this scorer model")
+    s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
+    _add_filter_args(s)
+    s.set_defaults(func=cmd_select)
 
     s = sub.add_parser("rules", help="rule-based domain assignment and tagging")
     rs = s.add_subparsers(dest="rules_cmd", metavar="ACTION", required=True)
