@@ -108,9 +108,11 @@ _CMP_OPS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 _NEGATED = {"!=": "=", "<>": "="}
 
 # The latest value of one metric for the sample `s` (NULL when it has none). "Latest" is the most recently
-# written score row across models (ties broken by model name), so `ifd` means the most recent model's ifd.
+# written score row across models, so `ifd` means the most recent model's ifd. Rows written in the same
+# transaction share created_at; between such rows the pick is arbitrary (a (created_at, model) key made
+# score filters and sorts 4x slower at 1M rows).
 SCORE_VALUE_SQL = (
-    "(SELECT arg_max_null(sc.value, (sc.created_at, sc.model)) FROM scores sc"
+    "(SELECT arg_max_null(sc.value, sc.created_at) FROM scores sc"
     " WHERE sc.sample_id = s.id AND sc.metric = ?)"
 )
 
