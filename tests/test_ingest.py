@@ -1,0 +1,541 @@
+"""Import into a real DuckDB store: file kinds, canonical columns, bad input, quarantine, dedup, fast path."""
+
+import csv
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engine import ingest
+from engine.ingest import ImportFailed, import_dataset_info, import_file, sniff
+from engine.jobs import CancelToken, Cancelled
+from engine.store import Store
+
+ALPACA = [
+    {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
+    {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+    {"instruction": "Say hi in French.", "output": "Bonjour", "note": "no input key"},
+]
+
+
+def write_jsonl(path: Path, recs, *, gz=False) -> Path:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, recs, *, gz=False) -> Path:
+    text = json.dumps(recs, indent=2, ensure_ascii=False)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def rows(store, pool_id=None, cols="*"):
+    where = f"WHERE pool_id = {int(pool_id)}" if pool_id is not None else ""
+    return store.con.sql(f"SELECT {cols} FROM samples {where} ORDER BY id").fetchall()
+
+
+def dicts(store, pool_id=None):
+    rel = store.con.sql(f"SELECT * FROM samples {'WHERE pool_id = %d' % pool_id if pool_id else ''} ORDER BY id")
+    names = rel.columns
+    return [dict(zip(names, r)) for r in rel.fetchall()]
+
+
+def counts(store):
+    return tuple(store.con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("pools", "imports", "samples"))
+
+
+# -- file kinds and canonical columns -------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["jsonl", "json", "jsonl.gz", "json.gz", "parquet", "csv"])
+def test_every_file_kind_gives_the_same_samples(store, tmp_path, kind):
+    p = tmp_path / f"data.{kind}"
+    recs = [dict(r) for r in ALPACA[:2]]
+    if kind.startswith("jsonl"):
+        write_jsonl(p, recs, gz=kind.endswith(".gz"))
+    elif kind.startswith("json"):
+        write_json(p, recs, gz=kind.endswith(".gz"))
+    elif kind == "parquet":
+        pq.write_table(pa.Table.from_pylist(recs), p)
+    else:
+        with open(p, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=["instruction", "input", "output"])
+            w.writeheader()
+            w.writerows(recs)
+    det = sniff(p)
+    assert det.format == "alpaca" and det.file_kind == kind.split(".")[0]
+    r = import_file(store, p, pool="p")
+    assert (r.n_records, r.n_inserted, r.n_duplicates, r.n_invalid) == (2, 2, 0, 0)
+    got = rows(store, cols="instruction, response, record_index, source_line, source_file")
+    assert [g[:2] for g in got] == [("Add the numbers.\n2 and 3", "5"), ("Name a colour.", "Blue.")]
+    assert [g[2] for g in got] == [0, 1]
+    assert got[0][4] == str(p.resolve())
+    expected_lines = {"jsonl": [1, 2], "json": [2, 7], "parquet": [None, None], "csv": [2, 3]}[kind.split(".")[0]]
+    assert [g[3] for g in got] == expected_lines
+
+
+def test_canonical_columns(store, tmp_path):
+    p = write_jsonl(tmp_path / "train.jsonl", ALPACA + [{"instruction": "Hi", "output": "Hello", "system": "Be kind."}])
+    r = import_file(store, p, pool="alp", domain="general", description="demo")
+    assert r.format == "alpaca" and r.n_inserted == 4 and r.quarantine_path is None
+    s = dicts(store)
+    assert [x["id"] for x in s] == [1, 2, 3, 4]
+    first = s[0]
+    assert json.loads(first["messages"]) == [{"role": "user", "content": "Add the numbers.\n2 and 3"},
+                                             {"role": "assistant", "content": "5"}]
+    assert first["n_turns"] == 2 and first["domain"] == "general" and first["domain_source"] == "pool"
+    assert first["n_chars"] == len("Add the numbers.\n2 and 3") + 1
+    assert first["n_tokens"] == ingest.token_estimate("Add the numbers.\n2 and 3\n5") == 8
+    assert first["meta"] is None and first["import_id"] == r.import_id and first["excluded"] is False
+    assert json.loads(s[2]["meta"]) == {"note": "no input key"}
+    last = s[3]
+    assert last["system"] == "Be kind."
+    assert json.loads(last["messages"])[0] == {"role": "system", "content": "Be kind."}
+    assert last["n_turns"] == 2 and last["n_chars"] == len("Be kind.") + 2 + 5
+    # the content hash is md5 over system, tools and the canonical messages JSON
+    for x in s:
+        canon = (x["system"] or "") + "\x1e" + (x["tools"] or "") + "\x1e" + x["messages"]
+        assert x["content_hash"] == hashlib.md5(canon.encode()).hexdigest()
+    pool = store.con.sql("SELECT id, name, domain, format, description FROM pools").fetchall()
+    assert pool == [(r.pool_id, "alp", "general", "alpaca", "demo")]
+    imp = store.con.sql("SELECT pool_id, n_records, n_inserted, n_duplicates, n_invalid, finished_at IS NOT NULL "
+                        "FROM imports").fetchall()
+    assert imp == [(r.pool_id, 4, 4, 0, 0, True)]
+
+
+def test_ids_are_dense_and_continue_across_imports_and_pools(store, tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    b = write_jsonl(tmp_path / "b.jsonl", [{"prompt": f"p{i}", "completion": "c"} for i in range(5)])
+    r1 = import_file(store, a, pool="one")
+    r2 = import_file(store, b, pool="two", domain="math")
+    assert [x[0] for x in rows(store, cols="id")] == list(range(1, 9))
+    assert r2.import_id == r1.import_id + 1 and r2.pool_id == r1.pool_id + 1
+    assert {x[0] for x in rows(store, r2.pool_id, "domain")} == {"math"}
+
+
+def test_tools_and_tool_calls_stored(store, tmp_path):
+    rec = {"conversations": [{"from": "human", "value": "weather?"},
+                             {"from": "function_call", "value": '{"name": "w", "arguments": {"c": "Paris"}}'},
+                             {"from": "observation", "value": "20C"}, {"from": "gpt", "value": "20C"}],
+           "tools": '[{"name": "w", "description": "weather"}]'}
+    p = write_json(tmp_path / "glaive.json", [rec])
+    det = sniff(p)
+    assert det.format == "sharegpt" and det.suggested_domain == "tool_use"
+    import_file(store, p, pool="tools")
+    (msgs, tools, n_turns, instr, resp), = rows(store, cols="messages, tools, n_turns, instruction, response")
+    assert json.loads(tools) == [{"name": "w", "description": "weather"}]
+    m = json.loads(msgs)
+    assert m[1]["tool_calls"][0]["function"] == {"name": "w", "arguments": '{"c": "Paris"}'}
+    assert m[2] == {"role": "tool", "content": "20C"}
+    assert (n_turns, instr, resp) == (3, "weather?", "20C")
+
+
+def test_headerless_csv_with_positional_mapping(store, tmp_path):
+    p = tmp_path / "pairs.csv"
+    p.write_text('"What is 2+2?",4\n"Capital of France?",Paris\n', encoding="utf-8")
+    r = import_file(store, p, pool="csv", mapping={"header": False, "instruction": "0", "output": "1"})
+    assert r.format == "mapping" and r.n_inserted == 2
+    assert rows(store, cols="instruction, response, source_line") == [("What is 2+2?", "4", 1),
+                                                                       ("Capital of France?", "Paris", 2)]
+
+
+def test_mmlu_style_csv_is_detected_as_mcq(store, tmp_path):
+    p = tmp_path / "anatomy_dev.csv"
+    p.write_text("Which bone?,Hyoid,Femur,Tibia,Ulna,A\n\"Multi\nline\",a,b,c,d,D\n", encoding="utf-8")
+    det = sniff(p)
+    assert det.format == "mcq" and "without header" in det.reason
+    import_file(store, p, pool="mmlu")
+    assert rows(store, cols="response, source_line") == [("A", 1), ("D", 2)]
+
+
+def test_column_mapping_for_any_keys(store, tmp_path):
+    p = write_jsonl(tmp_path / "custom.jsonl", [{"q": "a?", "ctx": "c", "ans": "b", "src": "web"}])
+    r = import_file(store, p, pool="m", mapping={"instruction": "q", "input": "ctx", "output": "ans"})
+    assert r.format == "mapping"
+    (instr, resp, meta), = rows(store, cols="instruction, response, meta")
+    assert (instr, resp, json.loads(meta)) == ("a?\nc", "b", {"src": "web"})
+
+
+def test_format_override(store, tmp_path):
+    p = write_jsonl(tmp_path / "x.jsonl", [{"instruction": "a", "output": "b"}])
+    assert sniff(p, format="prompt_only").format == "prompt_only"
+    r = import_file(store, p, pool="x", format="prompt_only")
+    assert rows(store, cols="n_turns, response, meta") == [(1, "", '{"output":"b"}')]
+    with pytest.raises(ValueError, match="unknown format"):
+        import_file(store, p, pool="y", format="nope")
+
+
+def test_sniff_preview_and_reason(tmp_path):
+    p = write_jsonl(tmp_path / "gsm.jsonl", [{"question": f"q{i}", "answer": f"r\n#### {i}"} for i in range(80)])
+    d = sniff(p)
+    assert d.format == "qa" and d.n_sampled == 50 and d.suggested_domain == "math"
+    assert "50/50" in d.reason and len(d.preview) == 5
+    assert d.preview[0].meta == {"final_answer": "0"}
+
+
+def test_domain_user_choice_wins_and_existing_pool_appends(store, tmp_path):
+    p = write_jsonl(tmp_path / "gsm.jsonl", [{"question": "q", "answer": "r #### 1"}])
+    r = import_file(store, p, pool="g")
+    assert store.con.sql("SELECT domain FROM pools").fetchall() == [("general",)]  # suggestion is not applied
+    q = write_jsonl(tmp_path / "gsm2.jsonl", [{"question": "q2", "answer": "r #### 2"}])
+    r2 = import_file(store, q, pool="g")
+    assert r2.pool_id == r.pool_id and store.con.sql("SELECT count(*) FROM pools").fetchall() == [(1,)]
+    import_file(store, p, pool="m", domain="math")
+    assert store.con.sql("SELECT domain FROM pools WHERE name = 'm'").fetchall() == [("math",)]
+
+
+def test_folder_import_sorted_with_source_file_per_file(store, tmp_path):
+    d = tmp_path / "folder"
+    (d / "sub").mkdir(parents=True)
+    write_jsonl(d / "b.jsonl", [{"prompt": "b0", "completion": "x"}, {"prompt": "b1", "completion": "x"}])
+    write_jsonl(d / "a.jsonl.gz", [{"prompt": "a0", "completion": "x"}], gz=True)
+    write_jsonl(d / "sub" / "c.jsonl", [{"prompt": "c0", "completion": "x"}])
+    (d / "README.md").write_text("not data")
+    r = import_file(store, d, pool="f")
+    assert r.n_records == 4 and len(r.files) == 3
+    got = rows(store, cols="instruction, source_file, record_index, source_line")
+    assert [(g[0], Path(g[1]).name, g[2], g[3]) for g in got] == [
+        ("a0", "a.jsonl.gz", 0, 1), ("b0", "b.jsonl", 0, 1), ("b1", "b.jsonl", 1, 2), ("c0", "c.jsonl", 0, 1)]
+
+
+def test_progress_reports_records(store, tmp_path):
+    p = write_jsonl(tmp_path / "p.jsonl", [{"prompt": str(i), "completion": "c"} for i in range(120)])
+    seen = []
+    import_file(store, p, pool="p", progress=seen.append)
+    assert seen and seen[-1].done == 120 and seen[-1].unit == "records"
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+def _fail(store, path, **kw) -> ImportFailed:
+    before = counts(store)
+    with pytest.raises(ImportFailed) as e:
+        import_file(store, path, pool="bad", **kw)
+    assert counts(store) == before  # nothing written, no pool row either
+    assert not (Path(store.path).parent / "quarantine").exists()
+    return e.value
+
+
+def test_wrong_type_names_file_line_record_field(store, tmp_path):
+    recs = [{"instruction": f"i{i}", "input": "", "output": "o"} for i in range(20)]
+    recs[16]["output"] = ["not", "a", "string"]
+    e = _fail(store, write_jsonl(tmp_path / "train.jsonl", recs))
+    assert str(e.issues[0]) == "train.jsonl:17 (record 16) field 'output': expected a string, got list"
+    assert "train.jsonl:17 (record 16) field 'output'" in str(e)
+    assert len(e.issues) == 1
+
+
+def test_all_issues_are_listed(store, tmp_path):
+    recs = [{"instruction": f"i{i}", "output": "o"} for i in range(10)]
+    recs[2]["instruction"] = 5
+    del recs[5]["output"]
+    recs[7] = ["not", "an", "object"]
+    e = _fail(store, write_jsonl(tmp_path / "t.jsonl", recs))
+    assert [str(i) for i in e.issues] == [
+        "t.jsonl:3 (record 2) field 'instruction': expected a string, got integer",
+        "t.jsonl:6 (record 5) field 'output': missing (record has keys: instruction)",
+        "t.jsonl:8 (record 7): expected a JSON object, got list",
+    ]
+    assert "3 invalid records of 10" in str(e)
+
+
+def test_truncated_jsonl_line(store, tmp_path):
+    p = tmp_path / "cut.jsonl"
+    p.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "c", "comp', encoding="utf-8")
+    e = _fail(store, p)
+    assert str(e.issues[0]).startswith("cut.jsonl:2 (record 1): invalid JSON: Unterminated string")
+
+
+def test_truncated_json_array(store, tmp_path):
+    p = tmp_path / "cut.json"
+    text = json.dumps(ALPACA, indent=2)
+    p.write_text(text[: len(text) - 30], encoding="utf-8")
+    e = _fail(store, p)
+    iss = e.issues[0]
+    assert iss.record_index == 2 and iss.line == 12
+    assert str(iss).startswith("cut.json:12 (record 2): truncated JSON")
+
+
+def test_json_array_missing_field_names_record_start_line(store, tmp_path):
+    recs = [dict(r) for r in ALPACA]
+    del recs[1]["output"]
+    e = _fail(store, write_json(tmp_path / "arr.json", recs))
+    assert str(e.issues[0]).startswith("arr.json:7 (record 1) field 'output': missing")
+
+
+def test_bad_utf8_in_jsonl_names_line_and_byte_offset(store, tmp_path):
+    p = tmp_path / "enc.jsonl"
+    good = b'{"prompt": "a", "completion": "b"}\n'
+    p.write_bytes(good + b'{"prompt": "caf\xe9", "completion": "b"}\n' + good)
+    e = _fail(store, p)
+    assert str(e.issues[0]) == (f"enc.jsonl:2 (record 1): invalid UTF-8: byte 0xe9 at byte offset "
+                                f"{len(good) + 15}")
+
+
+def test_bad_utf8_in_json_array_and_csv(store, tmp_path):
+    p = tmp_path / "enc.json"
+    data = b'[\n{"prompt": "a", "completion": "b"},\n{"prompt": "\xff", "completion": "b"}\n]'
+    p.write_bytes(data)
+    e = _fail(store, p)
+    assert e.issues[0].record_index == 1 and e.issues[0].line == 3
+    off = data.index(b"\xff")
+    assert f"invalid UTF-8 at byte offset {off} (line 3)" in str(e.issues[0])
+    c = tmp_path / "enc.csv"
+    c.write_bytes(b"prompt,completion\na,b\n\xfe,b\n")
+    e = _fail(store, c)
+    assert str(e.issues[0]).startswith("enc.csv:3 (record 1): invalid UTF-8: byte 0xfe")
+
+
+@pytest.mark.parametrize("name,content", [("empty.jsonl", b""), ("blank.jsonl", b"\n  \n"), ("empty.json", b""),
+                                          ("ws.json", b"  \n"), ("empty.csv", b""), ("noarr.json", b"[]")])
+def test_empty_files_give_a_clear_error(store, tmp_path, name, content):
+    p = tmp_path / name
+    p.write_bytes(content)
+    e = _fail(store, p)
+    assert "empty" in str(e) or "no records" in str(e)
+    assert e.issues[0].file == str(p.resolve())
+
+
+def test_empty_file_fails_even_with_skip_invalid(store, tmp_path):
+    p = tmp_path / "empty.jsonl"
+    p.write_bytes(b"")
+    with pytest.raises(ImportFailed, match="empty"):
+        import_file(store, p, pool="e", skip_invalid=True)
+
+
+def test_json_object_of_lists_is_rejected_clearly(store, tmp_path):
+    p = tmp_path / "splits.json"
+    p.write_text(json.dumps({"train": ALPACA, "test": ALPACA}, indent=2))
+    e = _fail(store, p)
+    assert "JSON object whose values are lists (keys: train, test)" in str(e)
+    q = tmp_path / "oneline.json"
+    q.write_text(json.dumps({"train": ALPACA}))
+    e = _fail(store, q)
+    assert "values are lists" in str(e)
+
+
+def test_parquet_missing_columns(store, tmp_path):
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.Table.from_pylist([{"instruction": "a", "input": "b", "output": "c"}]), p)
+    e = _fail(store, p, mapping={"instruction": "instruction", "output": "answer"})
+    assert str(e.issues[0]) == "m.parquet field 'answer': column missing (file has: instruction, input, output)"
+    pq.write_table(pa.Table.from_pylist([{"prompt": "a"}]), p)
+    e = _fail(store, p, format="prompt_completion")
+    assert "field 'completion': column missing" in str(e)
+
+
+def test_csv_row_with_wrong_field_count(store, tmp_path):
+    p = tmp_path / "rows.csv"
+    p.write_text("prompt,completion\na,b\nc,d,e\n")
+    e = _fail(store, p)
+    assert str(e.issues[0]) == "rows.csv:3 (record 1): expected 2 fields, got 3"
+
+
+def test_undetectable_format(store, tmp_path):
+    e = _fail(store, write_jsonl(tmp_path / "x.jsonl", [{"foo": 1}]))
+    assert "cannot detect the format" in str(e) and "foo" in str(e)
+
+
+def test_failed_import_leaves_existing_pool_untouched(store, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", ALPACA)
+    import_file(store, good, pool="bad")
+    before = rows(store)
+    recs = [{"instruction": "new", "output": "x"}, {"instruction": "new2", "output": 3}]
+    with pytest.raises(ImportFailed):
+        import_file(store, write_jsonl(tmp_path / "b.jsonl", recs), pool="bad")
+    assert rows(store) == before
+    assert counts(store) == (1, 1, 3)
+
+
+# -- quarantine ----------------------------------------------------------------------------------
+def test_skip_invalid_quarantines_and_imports_the_rest(store, tmp_path):
+    p = tmp_path / "mixed.jsonl"
+    lines = [json.dumps({"instruction": "ok1", "output": "a"}), '{"instruction": "broken',
+             json.dumps({"instruction": "ok2", "output": ["x"]}), json.dumps({"instruction": "ok3", "output": "c"})]
+    p.write_text("\n".join(lines) + "\n")
+    r = import_file(store, p, pool="q", skip_invalid=True)
+    assert (r.n_records, r.n_inserted, r.n_invalid, r.n_duplicates) == (4, 2, 2, 0)
+    qp = Path(r.quarantine_path)
+    assert qp.parent == Path(store.path).parent / "quarantine" and qp.exists()
+    q = [json.loads(x) for x in qp.read_text().splitlines()]
+    assert [(x["line"], x["record_index"], x["field"]) for x in q] == [(2, 1, None), (3, 2, "output")]
+    assert q[0]["raw"] == '{"instruction": "broken'
+    assert q[1]["raw"] == {"instruction": "ok2", "output": ["x"]}
+    assert q[1]["error"] == "mixed.jsonl:3 (record 2) field 'output': expected a string, got list"
+    assert [x[0] for x in rows(store, cols="record_index")] == [0, 3]
+    rep = json.loads(store.con.sql("SELECT report FROM imports").fetchall()[0][0])
+    assert rep["quarantine_path"] == r.quarantine_path and rep["n_issues"] == 2
+    assert store.con.sql("SELECT n_invalid FROM imports").fetchall() == [(2,)]
+
+
+def test_quarantine_for_memory_store_goes_to_tmp(tmp_path):
+    s = Store(":memory:")
+    p = write_jsonl(tmp_path / "m.jsonl", [{"prompt": "a", "completion": "b"}, {"prompt": 1, "completion": "b"}])
+    r = import_file(s, p, pool="m", skip_invalid=True)
+    assert r.n_inserted == 1 and Path(r.quarantine_path).exists()
+    Path(r.quarantine_path).unlink()
+    s.close()
+
+
+def test_truncated_array_with_skip_invalid_keeps_records_before_the_cut(store, tmp_path):
+    p = tmp_path / "cut.json"
+    text = json.dumps(ALPACA, indent=2)
+    p.write_text(text[: len(text) - 30])
+    r = import_file(store, p, pool="c", skip_invalid=True)
+    assert (r.n_inserted, r.n_invalid) == (2, 1)
+
+
+# -- duplicates ----------------------------------------------------------------------------------
+def test_duplicates_within_file_and_against_the_pool(store, tmp_path):
+    recs = ALPACA + [dict(ALPACA[0]), dict(ALPACA[1])]
+    r = import_file(store, write_jsonl(tmp_path / "d.jsonl", recs), pool="d")
+    assert (r.n_records, r.n_inserted, r.n_duplicates) == (5, 3, 2)
+    assert [x[0] for x in rows(store, cols="record_index")] == [0, 1, 2]  # first occurrence kept
+    # same content with different JSON spacing / key order / escapes is still a duplicate
+    again = tmp_path / "again.json"
+    again.write_text('[{"output": "5", "input": "2 and 3", "instruction": "Add the numbers."},'
+                     ' {"instruction": "New one", "output": "x"}]')
+    r2 = import_file(store, again, pool="d")
+    assert (r2.n_records, r2.n_inserted, r2.n_duplicates) == (2, 1, 1)
+    assert store.con.sql("SELECT n_duplicates FROM imports ORDER BY id").fetchall() == [(2,), (1,)]
+    # another pool may hold the same sample
+    r3 = import_file(store, again, pool="other")
+    assert r3.n_inserted == 2
+
+
+# -- cancel ----------------------------------------------------------------------------------------
+def test_cancel_rolls_back(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 10)
+    p = write_jsonl(tmp_path / "c.jsonl", [{"prompt": str(i), "completion": "c"} for i in range(100)])
+    tok = CancelToken()
+
+    def on_progress(pr):
+        if pr.done >= 20:
+            tok.cancel()
+    with pytest.raises(Cancelled):
+        import_file(store, p, pool="c", progress=on_progress, cancel=tok)
+    assert counts(store) == (0, 0, 0)
+    tok2 = CancelToken()
+    tok2.cancel()
+    with pytest.raises(Cancelled):
+        import_file(store, p, pool="c", cancel=tok2)
+    assert counts(store) == (0, 0, 0)
+
+
+# -- DuckDB fast path vs Python path --------------------------------------------------------------
+def _mixed_flat_records(n):
+    out = []
+    for i in range(n):
+        r = {"instruction": f"Task {i % 997} «é» \"q\" \\ \t\u2028 日本", "output": f"Answer {i}\nline2"}
+        if i % 3 == 0:
+            r["input"] = f"input {i}"
+        elif i % 3 == 1:
+            r["input"] = ""
+        if i % 5 == 0:
+            r["system"] = "You are helpful." if i % 10 else ""
+        if i % 7 == 0:
+            r["extra"] = {"k": [1, 2.5, None, True], "s": "x"}
+            r["id"] = i
+        if i % 11 == 0:
+            r["history"] = []
+        if i % 13 == 0:
+            r["output"] = None
+        out.append(r)
+    return out + [dict(r) for r in out[:n // 20]]  # some exact duplicates
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_fast_path_and_python_path_give_identical_rows(tmp_path, monkeypatch, gz):
+    p = write_jsonl(tmp_path / ("flat.jsonl.gz" if gz else "flat.jsonl"), _mixed_flat_records(3000), gz=gz)
+    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    results = {}
+    for fast in (True, False):
+        monkeypatch.setattr(ingest, "FAST_PATH", fast)
+        s = Store(tmp_path / f"{fast}.duckdb")
+        r = import_file(s, p, pool="flat")
+        assert r.fast_path is fast
+        results[fast] = (r.n_records, r.n_inserted, r.n_duplicates,
+                         s.con.sql("SELECT * EXCLUDE (import_id) FROM samples ORDER BY id").fetchall())
+        s.close()
+    assert results[True] == results[False]
+    assert results[True][0] == 3150 and results[True][2] >= 150
+
+
+def test_fast_path_falls_back_and_reports_like_the_python_path(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    recs = _mixed_flat_records(50)
+    recs[30]["output"] = {"not": "text"}
+    p = tmp_path / "bad.jsonl"
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    lines.insert(10, "")  # a blank line: line numbers no longer equal record numbers
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportFailed) as e:
+        import_file(store, p, pool="b")
+    assert str(e.value.issues[0]) == "bad.jsonl:32 (record 30) field 'output': expected a string, got object"
+    del recs[30]["output"]
+    recs[30]["output"] = "fine"
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    lines.insert(10, "")
+    p.write_text("\n".join(lines) + "\n")
+    r = import_file(store, p, pool="b")
+    assert not r.fast_path and (r.n_records, r.n_duplicates) == (52, 2)
+    assert rows(store, cols="source_line")[-1] == (51,)
+
+
+# -- LLaMA-Factory dataset_info.json --------------------------------------------------------------
+def test_dataset_info_import(store, tmp_path):
+    d = tmp_path / "lf"
+    d.mkdir()
+    write_json(d / "alpaca_demo.json", [{"q": "hi", "extra": "", "a": "hello", "sys": "s",
+                                          "hist": [["h1", "r1"]]}])
+    write_jsonl(d / "chat.jsonl", [{"msgs": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"},
+                                             {"role": "function_call", "content": '{"name": "f", "arguments": {}}'},
+                                             {"role": "observation", "content": "obs"}], "fns": "[{\"name\": \"f\"}]"}])
+    write_json(d / "glaive.json", [{"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}]}])
+    info = {
+        "alpaca_demo": {"file_name": "alpaca_demo.json", "columns": {"prompt": "q", "query": "extra", "response": "a",
+                                                                      "system": "sys", "history": "hist"}},
+        "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt", "columns": {"messages": "msgs", "tools": "fns"},
+                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                          "assistant_tag": "assistant", "function_tag": "function_call",
+                          "observation_tag": "observation"}},
+        "glaive": {"file_name": "glaive.json", "formatting": "sharegpt"},
+        "hub_only": {"hf_hub_url": "someone/data"},
+    }
+    (d / "dataset_info.json").write_text(json.dumps(info))
+    res = import_dataset_info(store, d / "dataset_info.json", domain="general")
+    assert [r.pool for r in res] == ["alpaca_demo", "chat", "glaive"]
+    assert [r.format for r in res] == ["alpaca", "sharegpt", "sharegpt"]
+    pools = dict(store.con.sql("SELECT name, id FROM pools").fetchall())
+    (m, system), = rows(store, pools["alpaca_demo"], "messages, system")
+    assert system == "s" and [x["role"] for x in json.loads(m)] == ["system", "user", "assistant", "user", "assistant"]
+    (m, tools), = rows(store, pools["chat"], "messages, tools")
+    assert [x["role"] for x in json.loads(m)] == ["user", "assistant", "assistant", "tool"]
+    assert json.loads(tools) == [{"name": "f"}]
+    # names= picks entries; a missing or hub-only entry is an error and nothing is imported
+    before = counts(store)
+    with pytest.raises(ImportFailed, match="no local file_name"):
+        import_dataset_info(store, d / "dataset_info.json", names=["glaive", "hub_only"])
+    assert counts(store) == before
+
+
+def test_dataset_info_is_all_or_nothing(store, tmp_path):
+    write_jsonl(tmp_path / "ok.jsonl", [{"instruction": "a", "output": "b"}])
+    write_jsonl(tmp_path / "bad.jsonl", [{"instruction": "a", "output": 1}])
+    info = {"ok": {"file_name": "ok.jsonl"}, "bad": {"file_name": "bad.jsonl"}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps(info))
+    with pytest.raises(ImportFailed, match=r"bad.jsonl:1 \(record 0\) field 'output'"):
+        import_dataset_info(store, tmp_path / "dataset_info.json")
+    assert counts(store) == (0, 0, 0)
+    res = import_dataset_info(store, tmp_path / "dataset_info.json", names=["ok"])
+    assert [r.n_inserted for r in res] == [1]
