@@ -221,7 +221,8 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                pq.write_table(pa.Table.from_pylist(rows), tmp)
+                keys = list(dict.fromkeys(k for r in rows for k in r))  # union, first-seen order
+                pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), tmp)
             os.replace(tmp, out)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -221,9 +221,13 @@ def _parse_tools(v: Any, key: str) -> list | None:
 
 
 def _arguments_text(args: Any) -> str:
-    """OpenAI keeps tool-call arguments as a JSON string; objects are serialised one fixed way."""
+    """OpenAI keeps tool-call arguments as a JSON string, written here one fixed way (a string that is
+    not JSON is kept as it is)."""
     if isinstance(args, str):
-        return args
+        try:
+            args = json.loads(args)
+        except ValueError:
+            return args
     return json.dumps(args, ensure_ascii=False)
 
 
