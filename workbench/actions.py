@@ -23,6 +23,9 @@ GLOBAL = "global"
 
 # Contexts whose bindings are active inside another one (the Browse table sits in the Browse screen).
 CONTEXT_PARENTS: dict[str, str] = {"table": "browse"}
+# Modal screens: Textual stops the binding chain at a modal screen, so global keys are not live there and
+# a modal context may reuse them (escape, f1).
+MODAL_CONTEXTS = {"help", "import", "dialog"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ ACTIONS: list[Action] = [
     Action("app.help", "f1", "Help for the focused widget and the keys active there", label="Help",
            action="help"),
     Action("app.palette", "ctrl+p", "Command palette: search and run any action", label="Palette",
-           action="command_palette"),
+           action="command_palette", show=False),  # the footer shows it on its right already
     Action("app.quit", "q,ctrl+q", "Quit Workbench", label="Quit", action="quit"),
     *[
         Action(f"app.mode_{mode}", key, f"Go to {desc}", show=False, action=f"switch_mode('{mode}')",
@@ -133,7 +136,9 @@ ACTIONS: list[Action] = [
     Action("import.cancel", "escape", "Cancel the running import, or close the dialog", "import",
            label="Cancel/close", action="cancel"),
     # -- help screen and small dialogs -----------------------------------------------------------------
-    Action("help.close", "escape", "Close help (F1 also closes it)", "help", label="Close", action="close"),
+    Action("import.help", "f1", "Help for the focused field of the import dialog", "import", label="Help",
+           action="app.help"),
+    Action("help.close", "escape,f1,q", "Close help", "help", label="Close", action="close"),
     Action("dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel",
            action="cancel"),
 ]
@@ -176,11 +181,11 @@ def actions_for(context: str) -> list[Action]:
 
 
 def context_chain(context: str) -> list[str]:
-    """The context, its parents, then "global": every context whose keys are live at once."""
+    """The context, its parents, then "global" (not for modals): every context whose keys are live at once."""
     chain = [context]
     while chain[-1] in CONTEXT_PARENTS:
         chain.append(CONTEXT_PARENTS[chain[-1]])
-    if GLOBAL not in chain:
+    if GLOBAL not in chain and context not in MODAL_CONTEXTS:
         chain.append(GLOBAL)
     return chain
 
@@ -202,11 +207,16 @@ def bindings_for(context: str) -> list:
     """Textual `Binding`s for a context (default keys; the app's keymap applies user overrides by id)."""
     from textual.binding import Binding
 
-    return [
-        Binding(a.key, a.textual_action, a.footer_label, show=a.show, id=a.id, tooltip=a.description)
-        for a in ACTIONS
-        if a.context == context
-    ]
+    out = []
+    for a in ACTIONS:
+        if a.context != context:
+            continue
+        keys = a.keys
+        # Several keys: the footer shows the first one ("q" rather than "ctrl+q").
+        display = key_display(keys[0]) if len(keys) > 1 else None
+        out.append(Binding(a.key, a.textual_action, a.footer_label, show=a.show, id=a.id, tooltip=a.description,
+                           key_display=display))
+    return out
 
 
 def key_display(key: str) -> str:

@@ -1,0 +1,236 @@
+"""The Workbench Textual app: modes, the store, the command palette, F1 help and the keymap.
+
+`WorkbenchApp(db_path=Path, load_sample=False).run()`. The store is opened lazily in a thread worker after
+the first paint, and closed on exit (unless it was passed in already open with `store=`).
+Nothing heavy is imported here: no duckdb (engine.store is imported inside the worker), no torch/polars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
+from textual.signal import Signal
+from textual.widget import Widget
+
+from screens.browse import BrowseScreen
+from screens.help import HelpScreen
+from screens.placeholder import PlaceholderScreen
+from screens.pools import PoolsScreen
+from screens.widgets import EngineCaller, running_engine_threads
+from workbench import actions as registry
+from workbench.actions import Action, bindings_for, key_display
+
+if TYPE_CHECKING:
+    from engine.store import Store
+
+
+def _context_nodes(app: App, screen, focused: Widget | None) -> list[tuple[str, Any]]:
+    """(context, node) pairs live at the focus: focused widget up to its screen, then the app."""
+    out: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    chain = list(focused.ancestors_with_self) if focused is not None else []
+    if screen not in chain:
+        chain.append(screen)
+    for node in chain:
+        ctx = getattr(type(node), "CONTEXT", None)
+        if ctx and ctx not in seen and ctx != registry.GLOBAL:
+            out.append((ctx, node))
+            seen.add(ctx)
+    out.append((registry.GLOBAL, app))
+    return out
+
+
+class ActionsProvider(Provider):
+    """Command palette source: the registry's actions for the current context (then global ones), plus the
+    screen's own context-aware commands (`palette_commands()`: e.g. "Browse pool X", "Sort by tokens")."""
+
+    def _commands(self) -> Iterable[tuple[str, str, Any]]:
+        screen = self.screen
+        for ctx, node in _context_nodes(self.app, screen, self.focused):
+            for a in registry.actions_for(ctx):
+                if a.id == "app.palette":
+                    continue
+                help_text = escape(f"{a.description} · key {key_display(a.key)}")
+                yield (self._title(a), help_text, partial(self._run, a, node))
+        extra = getattr(screen, "palette_commands", None)
+        if extra is not None:
+            yield from extra()
+
+    @staticmethod
+    def _title(a: Action) -> str:
+        if a.id.startswith("app.mode_"):
+            return f"Go to {a.footer_label}"
+        return a.footer_label if a.context == registry.GLOBAL else f"{a.context.title()}: {a.footer_label}"
+
+    async def _run(self, a: Action, node: Any) -> None:
+        await self.app.run_action(a.textual_action, node)
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = max(matcher.match(title), matcher.match(help_text) * 0.8)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class WorkbenchApp(EngineCaller, App[None]):
+    """Workbench: curate instruction data over a DuckDB store."""
+
+    TITLE = "Workbench"
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings_for("global")
+    MODES = {
+        "pools": PoolsScreen,
+        "browse": BrowseScreen,
+        "scores": partial(PlaceholderScreen, "scores"),
+        "clusters": partial(PlaceholderScreen, "clusters"),
+        "mixtures": partial(PlaceholderScreen, "mixtures"),
+        "runs": partial(PlaceholderScreen, "runs"),
+        "results": partial(PlaceholderScreen, "results"),
+    }
+    DEFAULT_MODE = "pools"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMAND_PALETTE_DISPLAY = "ctrl+p"
+
+    def __init__(
+        self,
+        db_path: Path | str | None = None,
+        load_sample: bool = False,
+        *,
+        store: "Store | None" = None,
+        keymap_path: Path | str | None = None,
+    ) -> None:
+        super().__init__()
+        if db_path is None and store is None:
+            from workbench.paths import default_db_path
+
+            db_path = default_db_path()
+        self.db_path = Path(db_path) if db_path is not None else (store.path if store is not None else None)
+        self.load_sample = load_sample
+        self.store: Store | None = store
+        self._owns_store = store is None
+        self.store_error: str | None = None
+        self.store_status = "opening store…"
+        # Published with "store" once the store is open, "pools" / "samples" after a change.
+        self.data_signal: Signal[str] = Signal(self, "data")
+        # Published with the one-line store status text.
+        self.status_signal: Signal[str] = Signal(self, "status")
+        self.cancel_tokens: set = set()  # CancelTokens of running jobs, cancelled on exit
+
+        km = registry.load_keymap(keymap_path)
+        self.keymap_warnings = km.warnings
+        registry.apply_keymap(km.overrides)
+        if km.overrides:
+            self.set_keymap(km.overrides)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        for w in self.keymap_warnings:
+            self.notify(w, title="keymap", severity="warning", timeout=10)
+        if self.store is not None:
+            self.call_after_refresh(self._store_ready, self.store)
+        else:
+            self.run_engine(self._open_store, self._store_ready, self._store_failed, group="store")
+
+    def _open_store(self) -> "Store":
+        from engine.store import Store
+
+        store = Store(self.db_path)
+        if self.load_sample:
+            from workbench.cli import load_sample
+
+            load_sample(store)
+        return store
+
+    def _store_ready(self, store: "Store") -> None:
+        self.store = store
+        self.data_signal.publish("store")
+        self.refresh_status()
+
+    def _store_failed(self, error: BaseException) -> None:
+        self.store_error = str(error)
+        self.store_status = "store not open"
+        self.status_signal.publish(self.store_status)
+        self.notify(f"{error}", title="Cannot open the store", severity="error", timeout=30)
+
+    def data_changed(self, what: str = "samples") -> None:
+        """Tell every screen that the store's content changed, and refresh the status line."""
+        self.data_signal.publish(what)
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """Recount pools and samples (thread worker) and publish the status line."""
+        store = self.store
+        if store is None:
+            return
+
+        def count() -> tuple[int, int]:
+            from engine.pools import list_pools
+
+            pools = list_pools(store)
+            return len(pools), sum(p.n_samples for p in pools)
+
+        def done(res: tuple[int, int]) -> None:
+            n_pools, n_samples = res
+            name = self.db_path.name if self.db_path is not None else "in-memory"
+            self.store_status = f"{name} · {n_pools:,} pools · {n_samples:,} samples"
+            self.status_signal.publish(self.store_status)
+
+        self.run_engine(count, done, group="status", exclusive=True)
+
+    async def action_quit(self) -> None:
+        self._shutdown_jobs()
+        self.exit()
+
+    def _shutdown_jobs(self) -> None:
+        for token in list(self.cancel_tokens):
+            token.cancel()
+
+    async def on_unmount(self) -> None:
+        self._shutdown_jobs()
+        if self._owns_store and self.store is not None:
+            # Let running engine threads finish their current query (imports stop at their next
+            # checkpoint once cancelled) before closing the connection under them.
+            import asyncio
+            import time
+
+            deadline = time.monotonic() + 10.0
+            while running_engine_threads() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            try:
+                self.store.close()
+            except Exception:  # noqa: BLE001 - closing on exit must not raise over the terminal
+                pass
+            self.store = None
+
+    # -- actions -------------------------------------------------------------------------------------
+    def open_browse(self, pool_id: int | None = None) -> None:
+        """Switch to Browse showing one pool (None: all pools)."""
+        self.switch_mode("browse")
+        screen = self.screen
+        if isinstance(screen, BrowseScreen):
+            screen.show_pool(pool_id)
+
+    def action_help(self) -> None:
+        """F1: help for the focused widget; F1 again closes it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(self.screen, self.screen.focused))
+
+    def get_system_commands(self, screen):
+        # The registry provides Quit and Help; keep Textual's theme/screenshot/maximize commands.
+        for cmd in super().get_system_commands(screen):
+            if cmd.title in ("Quit", "Keys"):
+                continue
+            yield cmd
