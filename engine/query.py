@@ -239,7 +239,13 @@ class Browser:
             return self._ids
 
     def count(self) -> int:
-        """Number of matching samples (cached)."""
+        """Number of matching samples (cached).
+
+        With a text search or an expression and the default id order, this builds the id list at once:
+        the scan is the expensive part, so the first page then costs no second scan.
+        """
+        if (self.filter.text or self.filter.expression) and self.sort == [("id", False)]:
+            return len(self._ordered_ids())
         with self._lock:
             if self._count is not None:
                 return self._count
@@ -377,16 +383,20 @@ def _check_label(what: str, value: str) -> str:
     return value
 
 
-def _write(store, statements: list[tuple[str, list]], count: tuple[str, list] | None = None) -> int:
-    """Run statements in one transaction; return the count query's value (taken before the writes)."""
+def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) -> int:
+    """In one transaction: collect the ids the `select` query returns into TEMP table _bulk_ids (so the
+    filter runs once), run `statements` (which refer to _bulk_ids), and return how many ids there were."""
     with store.write_lock:
         con = store.cursor()
         try:
             con.execute("BEGIN TRANSACTION")
             try:
-                n = int(con.execute(*count).fetchone()[0]) if count else 0
-                for sql, params in statements:
-                    con.execute(sql, params).fetchall()
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _bulk_ids AS {select[0]}", select[1]).fetchall()
+                n = int(con.execute("SELECT count(*) FROM _bulk_ids").fetchone()[0])
+                if n:
+                    for sql, params in statements:
+                        con.execute(sql, params).fetchall()
+                con.execute("DROP TABLE _bulk_ids")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -397,23 +407,23 @@ def _write(store, statements: list[tuple[str, list]], count: tuple[str, list] | 
 
 
 def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
-    """Add (or remove) `tag` on every sample of the filter; returns how many samples changed."""
+    """Add (or remove) `tag` on every sample of the filter; returns how many samples changed.
+
+    Adding skips samples that already have the tag (no duplicate rows)."""
     tag = _check_label("tag", tag)
     where, params = where_sql(store, f)
     if remove:
-        sel = f"SELECT s.id FROM samples s WHERE ({where})"
         return _write(
             store,
-            [(f"DELETE FROM sample_tags WHERE tag = ? AND sample_id IN ({sel})", [tag] + params)],
-            (f"SELECT count(DISTINCT sample_id) FROM sample_tags WHERE tag = ? AND sample_id IN ({sel})",
-             [tag] + params),
+            (f"SELECT DISTINCT sample_id AS id FROM sample_tags WHERE tag = ? AND sample_id IN"
+             f" (SELECT s.id FROM samples s WHERE ({where}))", [tag] + params),
+            [("DELETE FROM sample_tags WHERE tag = ? AND sample_id IN (SELECT id FROM _bulk_ids)", [tag])],
         )
-    missing = (f"FROM samples s WHERE ({where}) AND NOT EXISTS"
-               " (SELECT 1 FROM sample_tags bt WHERE bt.sample_id = s.id AND bt.tag = ?)")
     return _write(
         store,
-        [(f"INSERT INTO sample_tags (sample_id, tag) SELECT s.id, ? {missing}", [tag] + params + [tag])],
-        (f"SELECT count(*) {missing}", params + [tag]),
+        (f"SELECT s.id FROM samples s WHERE ({where}) AND NOT EXISTS"
+         " (SELECT 1 FROM sample_tags bt WHERE bt.sample_id = s.id AND bt.tag = ?)", params + [tag]),
+        [("INSERT INTO sample_tags (sample_id, tag) SELECT id, ? FROM _bulk_ids", [tag])],
     )
 
 
@@ -421,12 +431,12 @@ def bulk_set_domain(store, f: Filter, domain: str) -> int:
     """Set the domain of every sample of the filter (domain_source='manual'); returns how many changed."""
     domain = _check_label("domain", domain)
     where, params = where_sql(store, f)
-    cond = (f"id IN (SELECT s.id FROM samples s WHERE ({where}))"
-            " AND (domain != ? OR domain_source != 'manual')")
     return _write(
         store,
-        [(f"UPDATE samples SET domain = ?, domain_source = 'manual' WHERE {cond}", [domain] + params + [domain])],
-        (f"SELECT count(*) FROM samples WHERE {cond}", params + [domain]),
+        (f"SELECT s.id FROM samples s WHERE ({where}) AND (s.domain != ? OR s.domain_source != 'manual')",
+         params + [domain]),
+        [("UPDATE samples SET domain = ?, domain_source = 'manual' WHERE id IN (SELECT id FROM _bulk_ids)",
+          [domain])],
     )
 
 
@@ -434,11 +444,10 @@ def bulk_exclude(store, f: Filter, excluded: bool = True) -> int:
     """Mark every sample of the filter excluded (or not); returns how many changed."""
     excluded = bool(excluded)
     where, params = where_sql(store, f)
-    cond = f"id IN (SELECT s.id FROM samples s WHERE ({where})) AND excluded != ?"
     return _write(
         store,
-        [(f"UPDATE samples SET excluded = ? WHERE {cond}", [excluded] + params + [excluded])],
-        (f"SELECT count(*) FROM samples WHERE {cond}", params + [excluded]),
+        (f"SELECT s.id FROM samples s WHERE ({where}) AND s.excluded != ?", params + [excluded]),
+        [("UPDATE samples SET excluded = ? WHERE id IN (SELECT id FROM _bulk_ids)", [excluded])],
     )
 
 

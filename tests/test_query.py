@@ -318,7 +318,20 @@ def test_bulk_action_with_score_and_text_filter(qstore):
 
 def test_write_rolls_back_on_error(qstore):
     before = tags_of(qstore)
-    with pytest.raises(Exception):
-        _write(qstore, [("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [3, "zzz"]),
-                        ("INSERT INTO no_such_table VALUES (1)", [])])
+    with pytest.raises(Exception, match="no_such_table"):
+        _write(qstore, ("SELECT 3 AS id", []),
+               [("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", []),
+                ("INSERT INTO no_such_table VALUES (1)", [])])
     assert tags_of(qstore) == before
+    # the store is usable afterwards, and a good write goes through
+    assert _write(qstore, ("SELECT 3 AS id", []),
+                  [("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", [])]) == 1
+    assert (3, "zzz") in tags_of(qstore)
+
+
+def test_text_search_browser(qstore):
+    b = Browser(qstore, Filter(text="POEM", expression="NOT excluded"))
+    assert b.count() == 2
+    assert [r["id"] for r in b.page(0, 10)] == [1, 6]
+    b = Browser(qstore, Filter(text="poem"), sort=[("id", True)])
+    assert b.count() == 2 and b.ids() == [6, 1]
