@@ -72,6 +72,9 @@ class Sample:
     _words: list | None = field(default=None, repr=False)
     _iwords: list | None = field(default=None, repr=False)
     _calls: tuple | None = field(default=None, repr=False)
+    _empty: bool | None = field(default=None, repr=False)
+    _letters: tuple | None = field(default=None, repr=False)
+    _content: tuple | None = field(default=None, repr=False)
 
     # -- derived, cached ---------------------------------------------------------------------------
     def resp_words(self) -> list[str]:
@@ -83,6 +86,24 @@ class Sample:
         if self._iwords is None:
             self._iwords = words(self.instruction or "")
         return self._iwords
+
+    def is_empty(self) -> bool:
+        """No response, or a response without any letter or digit (any script)."""
+        if self._empty is None:
+            r = self.response
+            self._empty = not r or (not r[:1].isalnum() and _ALNUM_RE.search(r) is None)
+        return self._empty
+
+    def letter_counts(self) -> tuple[int, int, int]:
+        if self._letters is None:
+            self._letters = _letter_counts(self.response or "")
+        return self._letters
+
+    def content_words(self) -> tuple[set, set]:
+        """(response, instruction) word-type sets without STOPWORDS."""
+        if self._content is None:
+            self._content = (set(self.resp_words()) - STOPWORDS, set(self.instr_words()) - STOPWORDS)
+        return self._content
 
     def _parse_calls(self) -> tuple[list, bool, str | None]:
         """(every tool call of every assistant turn, last assistant turn is a tool call, parse error)."""
@@ -125,6 +146,7 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-
 _WORD_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_RE = re.compile(rf"[{_CJK}]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
+_ALNUM_RE = re.compile(r"[^\W_]")
 _ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
 _ASCII_WORD_TABLE = bytes(c if chr(c).isalnum() else 32 for c in range(256))
 _ASCII_NONLETTERS = bytes(c for c in range(256) if not chr(c).isalpha() or c > 127)
@@ -177,7 +199,7 @@ def _trie_regex(phrases: Iterable[str]) -> re.Pattern:
 
 
 def _is_empty(s: Sample) -> bool:
-    return not s.response or not any(ch.isalnum() for ch in s.response)
+    return s.is_empty()
 
 
 def _empty_reason(s: Sample) -> str:
@@ -263,7 +285,7 @@ def _empty_answer(s: Sample) -> Value:
 
 _FENCE_LINE_RE = re.compile(r"^[ \t]*```", re.M)
 _TERMINAL = set(".!?…。！？．」』\"'”’)]}>`*_~|$%")
-_CONTINUATION = set(",;:([{-–—=+/\\&<")
+_CONTINUATION = set(",;:([{-–—=+/\\&<×÷−·±^")
 _NON_FINAL_WORDS = frozenset("""
 a an the and or but nor of to for with from by at into onto than that which whose because although
 though if whether is are was were be been being has have had will would shall should can could may
@@ -330,29 +352,45 @@ def _truncated_answer(s: Sample) -> Value:
     word = m.group(1).lower() if m else ""
     if word in _NON_FINAL_WORDS:
         return 1.0, f"ends with '{word}'"
-    lines = [ln for ln in t.split("\n") if ln.strip()]
+    lines = _prose_lines(t)
+    if not lines:
+        return 0.0, None
     last_line = lines[-1].strip()
     kind = _line_kind(last_line)
     if kind == "heading":
         return 1.0, "ends with a heading"
-    if kind != "prose":
+    if kind not in ("prose", "list"):
         return 0.0, None
     n_words = len(last_line.split())
     if n_words < 4 and len(last_line) < 20:
-        return 0.0, None  # a label, a name, a sign-off
-    if n_words >= 12:
+        return 0.0, None  # a label, a name, a short list item
+    if len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(lines[-2].split()) <= 4:
+        return 0.0, None  # a letter's sign-off: "Kind regards,\nThe team"
+    if kind == "prose" and n_words >= 12:
         return 1.0, "long sentence without final punctuation"
-    # Does the author otherwise end lines/sentences with punctuation?
-    prev = [ln.strip() for ln in lines[:-1] if _line_kind(ln) == "prose" and len(ln.split()) >= 4
-            and not ln.lstrip().startswith("```")]
+    # Does the author end the other lines of this kind (prose lines, or list items) with punctuation?
+    prev = [ln.strip() for ln in lines[:-1] if _line_kind(ln) == kind and len(ln.split()) >= 4]
     if prev:
         punct = sum(1 for ln in prev if ln[-1] in _TERMINAL or ln[-1] == ":")
-        if punct * 2 >= len(prev):
-            return 1.0, "last sentence without final punctuation"
+        # prose: most other lines punctuated; list items are often fragments, so all of them
+        if (punct * 2 >= len(prev)) if kind == "prose" else (punct == len(prev)):
+            return 1.0, ("last list item" if kind == "list" else "last sentence") + " without final punctuation"
         return 0.0, None
     if _INNER_SENTENCE_END_RE.search(last_line):
         return 1.0, "last sentence without final punctuation"
     return 0.0, None
+
+
+def _prose_lines(text: str) -> list[str]:
+    """Non-empty lines outside fenced code blocks (fence lines themselves dropped)."""
+    out, inside = [], False
+    for ln in text.split("\n"):
+        if ln.lstrip().startswith("```"):
+            inside = not inside
+            continue
+        if not inside and ln.strip():
+            out.append(ln)
+    return out
 
 
 # -- repetition / refusal --------------------------------------------------------------------------
@@ -440,7 +478,7 @@ def _refusal(s: Sample) -> Value:
 def _ascii_share(s: Sample) -> Value:
     if _is_empty(s):
         return None, _empty_reason(s)
-    n, n_ascii, _ = _letter_counts(s.response)
+    n, n_ascii, _ = s.letter_counts()
     if n == 0:
         return None, "no letters"
     return n_ascii / n, None
@@ -449,7 +487,7 @@ def _ascii_share(s: Sample) -> Value:
 def _cjk_share(s: Sample) -> Value:
     if _is_empty(s):
         return None, _empty_reason(s)
-    n, _, n_cjk = _letter_counts(s.response)
+    n, _, n_cjk = s.letter_counts()
     if n == 0:
         return None, "no letters"
     return n_cjk / n, None
@@ -473,10 +511,9 @@ def _overlap_sets(s: Sample) -> tuple[set, set] | Value:
         return None, _empty_reason(s)
     if not s.instruction or not s.instruction.strip():
         return None, "no instruction"
-    r = {w for w in s.resp_words() if w not in STOPWORDS}
+    r, i = s.content_words()
     if not r:
         return None, "no content words in answer"
-    i = {w for w in s.instr_words() if w not in STOPWORDS}
     if not i:
         return None, "no content words in instruction"
     return r, i
@@ -723,16 +760,20 @@ for _op in [
              "assistant turn is not a tool call; else 0.", needs=_RM, value_range="{0, 1}",
              null_cases="never"),
     Operator("h_truncated_answer", _truncated_answer,
-             "1 when the response looks cut off, checked in this order on the right-stripped text: an odd "
-             "number of ``` fence lines (unclosed block); for a code-domain answer without fences: an "
-             "unclosed bracket (strings/comments skipped) or a trailing , ( [ { \\ = +; otherwise: a trailing "
-             "continuation character , ; : ( [ { - – — = + / \\ & <; ending in a letter and the last word "
-             "being a function word that cannot end a sentence (the, and, of, to, is, ...); the last line "
-             "being a markdown heading; the last line being prose (not a list item/table row) of >= 12 "
-             "words without final punctuation; or of >= 4 words/20 chars without final punctuation while "
-             "most earlier prose lines (or an earlier sentence on the same line) do end with punctuation. "
-             "Otherwise 0. Ending in a digit, closing bracket/quote/fence or terminal punctuation is 0.",
-             needs=_RM, value_range="{0, 1}", null_cases="empty answer; tool call (answer is a tool call)"),
+             "1 when the response looks cut off, checked in this order on the right-stripped text: (1) an "
+             "odd number of ``` fence lines (unclosed block); (2) code-domain answer without fences: an "
+             "unclosed bracket (quoted strings and #, // comments skipped) or a trailing , ( [ { \\ = +, else "
+             "0; (3) a trailing continuation character , ; : ( [ { - – — = + / \\ & < × ÷ − · ± ^; "
+             "(4) ending in a digit, a non-letter symbol or closing punctuation/bracket/quote/fence: 0; "
+             "(5) ending in a letter: 1 when the last word is a function word that cannot end a sentence "
+             "(the, and, of, to, is, ...), or the last line outside code blocks is a markdown heading, or it "
+             "is a prose line of >= 12 words, or it is a prose line or list item of >= 4 words (or >= 20 "
+             "chars) while most earlier prose lines (for a list item: all earlier list items) with >= 4 "
+             "words end with punctuation (or, "
+             "with no such lines, an earlier sentence on the same line does); a line after a short line "
+             "ending with ',' (a letter's sign-off) and table rows are 0. Otherwise 0.",
+             needs=frozenset({"response", "domain", "messages"}), value_range="{0, 1}",
+             null_cases="empty answer; tool call (answer is a tool call)"),
     Operator("h_ngram_repetition", _ngram_repetition,
              f"Share of repeated word {_NGRAM_N}-grams in the response: 1 - distinct / total over all "
              f"overlapping {_NGRAM_N}-grams of lower-cased word tokens (letter/digit runs; each CJK "

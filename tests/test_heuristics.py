@@ -148,6 +148,8 @@ def test_empty_answer():
     "$$x = \\frac{1}{2}$$",
     "Use `pip install x` (see docs)",
     "Best regards,\nJohn Smith",
+    "Thanks for writing to us.\n\nWe are sorry for the trouble.\n\nKind regards,\nThe Hartley & Green team",
+    "1. Which material insulates best?\n2. Testing vitamin C in juices with iodine\n3. Building a wind turbine and measuring its output",
     "| a | b |\n|---|---|\n| 1 | 2 |",
 ])
 def test_truncated_negatives(text):
@@ -162,6 +164,9 @@ def test_truncated_negatives(text):
     ("Paris is the capital of France. It is famous for its museums and its cuisine and its archite", None),
     ("First sentence here is complete.\nSecond line is also complete.\nThird line has been cut off mid", None),
     ("Intro text that is fine.\n\n## Conclusion", "ends with a heading"),
+    ("It sells 180 + 360 = 540 tickets, so it takes 540 ×", "ends with '×'"),
+    ("1. Keep a regular schedule every day.\n2. Make your bedroom dark, quiet and cool, and keep",
+     "last list item without final punctuation"),
 ])
 def test_truncated_positives(text, why):
     val, reason = compute("h_truncated_answer", Sample(response=text))
@@ -321,6 +326,9 @@ MIXED = [
          tool_calls=[call("get_weather", {"city": "Paris"})]),
     dict(instruction="Weather in Paris?", response="", domain="tool_use", tools=WEATHER_TOOLS,
          tool_calls=[call("get_weather", {"town": "Paris"})]),
+    # ends in "a": truncated by the prose rules, not by the code-domain rules (the runner must fetch domain)
+    dict(instruction="gcd", response="def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a",
+         domain="code"),
 ]
 
 
@@ -346,7 +354,8 @@ def test_run_writes_every_operator_and_matches_compute(store):
                 assert row[0][1]
     con.close()
     vals = metric_values(store, "h_tool_call_valid")
-    assert [vals[i] for i in ids[-2:]] == [1.0, 0.0]
+    assert [vals[i] for i in ids[8:10]] == [1.0, 0.0]
+    assert metric_values(store, "h_truncated_answer")[ids[10]] == 0
     assert vals[ids[0]] is None
     infos = {m.metric: m for m in list_metrics(store)}
     assert infos["h_refusal"].definition == OPERATORS["h_refusal"].definition
@@ -380,7 +389,7 @@ class CancelOnCheck(CancelToken):
 
 
 def test_cancel_keeps_finished_chunks_and_rerun_completes(store):
-    recs = MIXED * 5  # 50 samples
+    recs = MIXED * 5  # 55 samples
     add_samples(store, recs)
     names = ["h_resp_chars", "h_ngram_repetition", "h_tool_call_valid"]
     with pytest.raises(Cancelled):
@@ -389,9 +398,9 @@ def test_cancel_keeps_finished_chunks_and_rerun_completes(store):
     counts = dict(con.execute("SELECT metric, count(*) FROM scores GROUP BY metric").fetchall())
     assert counts == {n: 20 for n in names}  # exactly the first chunk, committed
     rest = run_heuristics(store, names=names, chunk=20)
-    assert rest == {n: 30 for n in names}
+    assert rest == {n: len(recs) - 20 for n in names}
     rows = con.execute("SELECT metric, count(*), count(DISTINCT sample_id) FROM scores GROUP BY metric").fetchall()
-    assert sorted(rows) == sorted((n, 50, 50) for n in names)
+    assert sorted(rows) == sorted((n, len(recs), len(recs)) for n in names)
     con.close()
 
 
@@ -439,7 +448,7 @@ def test_explain_filters_and_keep_mask(store):
     assert g.rules["empty"].dropped == 1 and g.rules["refusal"].dropped == 1
     assert g.rules["repetitive"].dropped == 1 and g.rules["repetitive"].only == 1
     assert g.rules["code_unparsable"].dropped == 0 and g.rules["code_unparsable"].missing == 0
-    assert ex["code"].rules["code_unparsable"].dropped == 1 and ex["code"].kept == 1
+    assert ex["code"].rules["code_unparsable"].dropped == 1 and ex["code"].kept == 2
     assert ex["math"].rules["math_no_final_number"].dropped == 1 and ex["math"].kept == 1
     assert ex["tool_use"].rules["tool_call_invalid"].dropped == 1 and ex["tool_use"].kept == 1
     assert sum(d.total for d in ex.values()) == len(MIXED)
@@ -448,7 +457,7 @@ def test_explain_filters_and_keep_mask(store):
     mask = keep_mask(store, h_filter_defaults)
     assert mask.column("id").to_pylist() == ids
     keep = dict(zip(mask.column("id").to_pylist(), mask.column("keep").to_pylist()))
-    assert [keep[i] for i in ids] == [True, False, False, False, False, True, True, False, True, False]
+    assert [keep[i] for i in ids] == [True, False, False, False, False, True, True, False, True, False, True]
     assert mask.column("refusal").to_pylist()[2] is True
 
     # domain-limited rule, pool by name, and missing scores are kept and counted
@@ -544,7 +553,7 @@ def _to_sample(rec: dict) -> dict | None:
     instr = _first(rec, "instruction", "question", "problem", "prompt", "text", "query")
     if instr is not None and isinstance(rec.get("input"), str) and rec["input"].strip():
         instr = instr + "\n\n" + rec["input"]
-    resp = _first(rec, "output", "response", "answer", "solution", "completion", "code")
+    resp = _first(rec, "output", "response", "answer", "solution", "completion", "code", "reference")
     if instr is None and resp is None:
         return None
     return dict(instruction=instr, response=resp, tools=tools)
@@ -593,25 +602,44 @@ def test_sample_data_weak_records_are_flagged(store, capsys):
             s["domain"] = dom
             recs.append(s)
             meta.append(kinds.get(i, "clean"))
+    # the eval sets are all clean and were not used to tune the operators: a held-out false-positive check
+    for path in sorted((SAMPLE_DATA / "eval").glob("*.jsonl")):
+        for rec in _load_records(path):
+            smp = _to_sample(rec) if isinstance(rec, dict) else None
+            if smp is not None and smp.get("response"):  # prompt-only eval records have no answer
+                smp["domain"] = _domain_of(path.stem)
+                recs.append(smp)
+                meta.append("eval")
     assert recs, "no records read from sample_data/pools"
     ids = add_samples(store, recs)
-    run_heuristics(store, names=sorted({op for op, _ in FLAG.values()}))
-    vals = {op: metric_values(store, op) for op, _ in FLAG.values()}
+    run_heuristics(store)
+    vals = {op: metric_values(store, op) for op in OPERATORS}
+
+    def rate(op, pred, kinds, only_applicable=False):
+        xs = [vals[op].get(i) for i, k in zip(ids, meta) if k in kinds]
+        if only_applicable:
+            xs = [x for x in xs if x is not None]
+        return sum(1 for x in xs if pred(x)), len(xs)
 
     report = []
     for kind, (op, pred) in FLAG.items():
-        pos = [pred(vals[op].get(i)) for i, k in zip(ids, meta) if k == kind]
-        if not pos:
+        hit, n = rate(op, pred, {kind})
+        if not n:
             continue
         # clean records the operator applies to (tool-call validity only on samples with tool calls)
-        clean = [pred(vals[op].get(i)) for i, k in zip(ids, meta) if k == "clean"
-                 and (op != "h_tool_call_valid" or vals[op].get(i) is not None)]
-        recall = sum(pos) / len(pos)
-        fpr = sum(clean) / max(len(clean), 1)
-        report.append(f"{kind:<18} {op:<20} recall {recall:.2f} ({sum(pos)}/{len(pos)}) "
-                      f"clean FP {fpr:.3f} ({sum(clean)}/{len(clean)})")
-        assert recall >= 0.8, report[-1]
-        assert fpr <= 0.1, report[-1]
+        fp, nc = rate(op, pred, {"clean"}, only_applicable=(op == "h_tool_call_valid"))
+        fpe, ne = rate(op, pred, {"eval"}, only_applicable=(op == "h_tool_call_valid"))
+        report.append(f"{kind:<18} {op:<20} recall {hit / n:.2f} ({hit}/{n})  clean FP {fp / max(nc, 1):.3f} "
+                      f"({fp}/{nc})  eval FP {fpe}/{ne}")
+        assert hit / n >= 0.8, report[-1]
+        assert fp / max(nc, 1) <= 0.1, report[-1]
+        assert fpe / max(ne, 1) <= 0.1, report[-1]
+    # informative only (no default rule): unrelated answers share little vocabulary with the question
+    low = lambda x: x is not None and x < 0.02  # noqa: E731
+    hit, n = rate("h_instr_resp_overlap", low, {"unrelated_answer"})
+    fp, nc = rate("h_instr_resp_overlap", low, {"clean"}, only_applicable=True)
+    if n:
+        report.append(f"unrelated_answer   h_instr_resp_overlap<0.02 {hit}/{n}  clean {fp}/{nc} (not asserted)")
     with capsys.disabled():
         print("\nsample_data heuristics:\n  " + "\n  ".join(report))
     assert report
