@@ -517,21 +517,34 @@ _STAGE_SCHEMA = pa.schema([
     ("ord", pa.int64()), ("file_no", pa.int32()), ("record_index", pa.int64()), ("source_line", pa.int64()),
     ("system", pa.string()), ("tools", pa.string()), ("messages", pa.string()), ("u", pa.string()),
     ("a", pa.string()), ("instruction", pa.string()), ("response", pa.string()), ("n_turns", pa.int32()),
-    ("n_chars", pa.int64()), ("meta", pa.string()),
+    ("n_chars", pa.int64()), ("meta", pa.string()), ("n_tokens", pa.int64()),
 ])
 _STAGE_DDL = ", ".join(f"{f.name} {t}" for f, t in zip(_STAGE_SCHEMA, [
     "BIGINT", "INTEGER", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
-    "VARCHAR", "INTEGER", "BIGINT", "VARCHAR"]))
+    "VARCHAR", "INTEGER", "BIGINT", "VARCHAR", "BIGINT"]))
+_STAGE_COLS = ", ".join(f.name for f in _STAGE_SCHEMA)
+
+
+def _count_tokens(texts):
+    """Token estimates (number of TOKEN_PATTERN pieces) of a pyarrow/polars string column, using polars."""
+    import polars as pl
+
+    s = texts if isinstance(texts, pl.Series) else pl.Series(texts)
+    return s.fill_null("").str.count_matches(TOKEN_PATTERN).cast(pl.Int64)
 
 
 class _Chunk:
-    """Column lists for one staged chunk."""
+    """Column lists for one staged chunk (flat rows: u/a set, messages NULL; full rows: the reverse)."""
 
     def __init__(self) -> None:
-        self.cols: list[list] = [[] for _ in _STAGE_SCHEMA]
+        self.clear()
 
     def __len__(self) -> int:
         return len(self.cols[0])
+
+    def clear(self) -> None:
+        self.cols: list[list] = [[] for _ in range(len(_STAGE_SCHEMA) - 1)]
+        self.texts: list = []
 
     def add_flat(self, ord_, file_no, ri, line, s, u, a, meta) -> None:
         c = self.cols
@@ -539,6 +552,7 @@ class _Chunk:
         c[4].append(s); c[5].append(None); c[6].append(None); c[7].append(u); c[8].append(a)  # noqa: E702
         c[9].append(None); c[10].append(None); c[11].append(None); c[12].append(None)  # noqa: E702
         c[13].append(dumps(meta) if meta else None)
+        self.texts.append(None)
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
         c = self.cols
@@ -548,28 +562,36 @@ class _Chunk:
         c[9].append(n.instruction); c[10].append(n.response); c[11].append(n.n_turns)  # noqa: E702
         c[12].append(sum(len(m["content"]) for m in n.messages))
         c[13].append(dumps(n.meta) if n.meta else None)
+        self.texts.append("\n".join(m["content"] for m in n.messages))
 
-    def flush(self, con: duckdb.DuckDBPyConnection) -> None:
+    def flush(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         if not len(self):
             return
-        tbl = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(self.cols, _STAGE_SCHEMA)],
-                                   schema=_STAGE_SCHEMA)
+        import polars as pl
+
+        arrays = [pa.array(c, type=f.type) for c, f in zip(self.cols, _STAGE_SCHEMA)]
+        df = pl.from_arrow(pa.table({"s": arrays[4], "u": arrays[7], "a": arrays[8],
+                                     "t": pa.array(self.texts, type=pa.string())}))
+        text = df.select(pl.coalesce(pl.col("t"), pl.concat_str(["s", "u", "a"], separator="\n", ignore_nulls=True)))
+        arrays.append(_count_tokens(text.to_series()).to_arrow())
+        tbl = pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA)
         con.register("wb_chunk_v", tbl)
         try:
-            con.execute("INSERT INTO wb_stage SELECT * FROM wb_chunk_v")
+            con.execute(f"INSERT INTO {table} SELECT * FROM wb_chunk_v")
         finally:
             con.unregister("wb_chunk_v")
         self.clear()
-
-    def clear(self) -> None:
-        self.cols = [[] for _ in _STAGE_SCHEMA]
 
 
 class _Run:
     """State of one import run over one or more files."""
 
-    def __init__(self, con, *, skip_invalid: bool, meter: ProgressMeter, cancel: CancelToken | None):
+    def __init__(self, con, *, skip_invalid: bool, meter: ProgressMeter, cancel: CancelToken | None,
+                 prefix: str = "wb_"):
         self.con = con
+        self.prefix = prefix
+        self.stage = f"{prefix}stage"       # rows normalised in Python
+        self.fast_tables: list[str] = []   # one table per file staged by the DuckDB fast path
         self.skip_invalid = skip_invalid
         self.meter = meter
         self.cancel = cancel
@@ -647,7 +669,7 @@ def _stage_python(run: _Run, path: Path, file_no: int, reader: _Reader, ctx: For
             staging = staging and run.skip_invalid
             continue
         if len(chunk) >= CHUNK_ROWS:
-            chunk.flush(run.con)
+            chunk.flush(run.con, run.stage)
             done = file_records - last
             last = file_records
             _update_total(run.meter, size_before + reader.pos, file_size_total)
@@ -704,43 +726,46 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
     keys += list(cols.complex_keys)
     paths = "[" + ", ".join(_sql_str(_jpath(k)) for k in keys) + "]"
     patch = _sql_str(json.dumps({k: None for k in cols.used}))
+    nu = len(cols.user)
+    bad = ["json_type(v[1]) IS DISTINCT FROM 'VARCHAR'"]  # also catches lines that are not objects
+    for i in range(2, nu + 1):
+        bad.append(f"(v[{i}] IS NOT NULL AND json_type(v[{i}]) NOT IN ('VARCHAR', 'NULL'))")
+    j = nu + 1
+    a_expr = "NULL"
+    if cols.assistant:
+        bad.append(f"v[{j}] IS NULL OR json_type(v[{j}]) NOT IN ('VARCHAR', 'NULL')")
+        a_expr = f"v[{j}]->>'$'"
+        j += 1
+    s_expr = "NULL"
+    if cols.system:
+        bad.append(f"(v[{j}] IS NOT NULL AND json_type(v[{j}]) NOT IN ('VARCHAR', 'NULL'))")
+        s_expr = f"nullif(v[{j}]->>'$', '')"
+        j += 1
+    for _ in cols.complex_keys:
+        bad.append(f"(v[{j}] IS NOT NULL AND CAST(v[{j}] AS VARCHAR) NOT IN ('null', '[]', '\"\"'))")
+        j += 1
+    u_expr = "v[1]->>'$'"
+    for i in range(2, nu + 1):
+        u_expr = f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
+    table = f"{run.prefix}fast{file_no}"
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE wb_fast AS
-            SELECT o AS o, json_type(j) AS jt, json_extract(j, {paths}) AS v, json_merge_patch(j, {patch}) AS meta
-            FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o)""", [str(path)])
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT {run.ord} + o - 1 AS ord, {file_no} AS file_no, o - 1 AS record_index, o AS source_line,
+                   {s_expr} AS system, NULL::VARCHAR AS tools, NULL::VARCHAR AS messages, {u_expr} AS u, {a_expr} AS a,
+                   NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
+                   NULL::BIGINT AS n_chars,
+                   CASE WHEN CAST(meta AS VARCHAR) <> '{{}}' THEN CAST(meta AS VARCHAR) END AS meta,
+                   NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
+            FROM (SELECT o, json_extract(j, {paths}) AS v, json_merge_patch(j, {patch}) AS meta
+                  FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))""", [str(path)])
     except duckdb.Error:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
         return False  # malformed JSON, bad UTF-8, ...: the Python path reports it precisely
-    try:
-        nu = len(cols.user)
-        conds = ["jt <> 'OBJECT'", "json_type(v[1]) IS DISTINCT FROM 'VARCHAR'"]
-        for i in range(2, nu + 1):
-            conds.append(f"(v[{i}] IS NOT NULL AND json_type(v[{i}]) NOT IN ('VARCHAR', 'NULL'))")
-        j = nu + 1
-        a_expr = "NULL"
-        if cols.assistant:
-            conds.append(f"v[{j}] IS NULL OR json_type(v[{j}]) NOT IN ('VARCHAR', 'NULL')")
-            a_expr = f"v[{j}]->>'$'"
-            j += 1
-        s_expr = "NULL"
-        if cols.system:
-            conds.append(f"(v[{j}] IS NOT NULL AND json_type(v[{j}]) NOT IN ('VARCHAR', 'NULL'))")
-            s_expr = f"nullif(v[{j}]->>'$', '')"
-            j += 1
-        for _ in cols.complex_keys:
-            conds.append(f"(v[{j}] IS NOT NULL AND CAST(v[{j}] AS VARCHAR) NOT IN ('null', '[]', '\"\"'))")
-            j += 1
-        n, bad = _one(con, f"SELECT count(*), count(*) FILTER (WHERE {' OR '.join(conds)}) FROM wb_fast")
-        if bad or n == 0 or n != _count_lines(path):
-            return False
-        u_expr = "v[1]->>'$'"
-        for i in range(2, nu + 1):
-            u_expr = f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
-        con.execute(f"""INSERT INTO wb_stage
-            SELECT {run.ord} + o - 1, {file_no}, o - 1, o, {s_expr}, NULL, NULL, {u_expr}, {a_expr},
-                   NULL, NULL, NULL, NULL, CASE WHEN CAST(meta AS VARCHAR) <> '{{}}' THEN CAST(meta AS VARCHAR) END
-            FROM wb_fast""")
-    finally:
-        con.execute("DROP TABLE IF EXISTS wb_fast")
+    n, n_bad = _one(con, f"SELECT count(*), count(*) FILTER (WHERE bad) FROM {table}")
+    if n_bad or n == 0 or n != _count_lines(path):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return False
+    run.fast_tables.append(table)
     run.ord += n
     run.n_records += n
     run.fast_files += 1
@@ -779,45 +804,45 @@ _MESSAGES_SQL = """CASE
 _HASH_SQL = "md5(coalesce(system, '') || chr(30) || coalesce(tools, '') || chr(30) || m)"
 
 
-def _prepare(con) -> int:
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE wb_prep AS
-        SELECT *, {_HASH_SQL} AS h FROM (
-            SELECT ord, file_no, record_index, source_line, system,
-                   CASE WHEN tools IS NOT NULL THEN CAST(json(tools) AS VARCHAR) END AS tools,
-                   {_MESSAGES_SQL} AS m,
-                   coalesce(instruction, u) AS instruction,
-                   coalesce(response, a, '') AS response,
-                   coalesce(n_turns, CASE WHEN a IS NULL THEN 1 ELSE 2 END) AS n_turns,
-                   coalesce(n_chars, length(coalesce(system, '')) + length(u) + length(coalesce(a, ''))) AS n_chars,
-                   CASE WHEN meta IS NOT NULL THEN CAST(json(meta) AS VARCHAR) END AS meta,
-                   u, a
-            FROM wb_stage)""")
-    return _one(con, "SELECT count(*) FROM wb_prep")[0]
+def _source_sql(run: _Run) -> str:
+    """The staged rows of a run: the Python-staged table plus each fast-path table."""
+    parts = [f"SELECT {_STAGE_COLS} FROM {run.stage}"] + [f"SELECT {_STAGE_COLS} FROM {t}" for t in run.fast_tables]
+    return " UNION ALL ".join(parts)
 
 
-def _keep(con, pool_id: int) -> int:
-    con.execute("""CREATE OR REPLACE TEMP TABLE wb_keep AS
-        SELECT ord, row_number() OVER (ORDER BY ord) AS rn FROM (
-            SELECT ord, h FROM wb_prep QUALIFY row_number() OVER (PARTITION BY h ORDER BY ord) = 1) p
-        WHERE NOT EXISTS (SELECT 1 FROM samples x WHERE x.pool_id = ? AND x.content_hash = p.h)""", [pool_id])
-    return _one(con, "SELECT count(*) FROM wb_keep")[0]
+def _prepare(run: _Run) -> int:
+    """Hash every staged row into a narrow table (ord, file_no, h); the big rows are not copied."""
+    con, p = run.con, run.prefix
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {p}src AS {_source_sql(run)}")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}hash AS
+        SELECT ord, {_HASH_SQL} AS h FROM (
+            SELECT ord, system, CASE WHEN tools IS NOT NULL THEN CAST(json(tools) AS VARCHAR) END AS tools,
+                   {_MESSAGES_SQL} AS m
+            FROM {p}src)""")
+    return _one(con, f"SELECT count(*) FROM {p}hash")[0]
 
 
-def _tokens(con) -> None:
-    """n_tokens estimate for kept rows: number of `TOKEN_PATTERN` pieces over all contents (polars)."""
+def _keep(con, p: str, pool_id: int) -> int:
+    """Rows to insert: first occurrence of each hash, not already in the pool; rn numbers them in order."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}keep AS
+        SELECT ord, h, row_number() OVER (ORDER BY ord) AS rn FROM (
+            SELECT ord, h FROM {p}hash QUALIFY row_number() OVER (PARTITION BY h ORDER BY ord) = 1) x
+        WHERE NOT EXISTS (SELECT 1 FROM samples y WHERE y.pool_id = ? AND y.content_hash = x.h)""", [pool_id])
+    return _one(con, f"SELECT count(*) FROM {p}keep")[0]
+
+
+def _tokens(con, p: str) -> None:
+    """n_tokens of kept fast-path rows (Python-staged rows got theirs per chunk)."""
+    tbl = con.sql(f"""SELECT s.ord, concat_ws(chr(10), s.system, s.u, s.a) AS t
+        FROM {p}src s JOIN {p}keep k USING (ord) WHERE s.n_tokens IS NULL""").to_arrow_table()
     import polars as pl
 
-    tbl = con.sql("""SELECT p.ord,
-            CASE WHEN p.u IS NULL THEN array_to_string(json_extract_string(p.m, '$[*].content'), chr(10))
-                 ELSE concat_ws(chr(10), p.system, p.u, p.a) END AS t
-        FROM wb_prep p JOIN wb_keep k USING (ord)""").to_arrow_table()
-    tok = pl.from_arrow(tbl).select(
-        pl.col("ord"), pl.col("t").fill_null("").str.count_matches(TOKEN_PATTERN).cast(pl.Int64).alias("n_tokens")
-    ).to_arrow()
+    tok = pl.DataFrame({"ord": pl.from_arrow(tbl["ord"]),
+                        "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}).to_arrow()
     del tbl
     con.register("wb_tok_v", tok)
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE wb_tok AS SELECT * FROM wb_tok_v")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {p}tok AS SELECT * FROM wb_tok_v")
     finally:
         con.unregister("wb_tok_v")
 
@@ -851,19 +876,19 @@ def import_file(store, path: str | Path, *, pool: str, domain: str | None = None
 
 def _import_many(store, jobs: list[tuple], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
     """Run several imports; their writes share one transaction (all of them land, or none)."""
-    con = store.cursor()
-    staged: list[tuple] = []
+    con = store.cursor()  # own connection: its TEMP staging tables vanish with it
+    staged: list[_Staged] = []
     try:
         con.execute("SET SESSION preserve_insertion_order = false")
-        for path, pool, domain, format, mapping, description in jobs:
-            staged.append(_stage_job(con, path, pool, domain, format, mapping, description,
+        for k, (path, pool, domain, format, mapping, description) in enumerate(jobs):
+            staged.append(_stage_job(con, f"wb{k}_", path, pool, domain, format, mapping, description,
                                      skip_invalid=skip_invalid, progress=progress, cancel=cancel))
         with store.write_lock:
-            results = []
+            results: list[ImportResult] = []
             con.execute("BEGIN TRANSACTION")
             try:
                 for st in staged:
-                    results.append(_write_job(store, con, st, progress=progress, cancel=cancel))
+                    results.append(_write_job(con, store, st, cancel=cancel))
                 if cancel is not None:
                     cancel.check()
                 con.execute("COMMIT")
@@ -880,32 +905,31 @@ def _import_many(store, jobs: list[tuple], *, skip_invalid: bool, progress, canc
 
 @dataclass
 class _Staged:
-    suffix: int
     pool: str
     domain: str | None
     description: str | None
     path: Path
-    files: list[Path]
     run: _Run
     n_rows: int
     t0: float
 
 
-def _stage_job(con, path, pool, domain, format, mapping, description, *, skip_invalid, progress, cancel) -> _Staged:
+def _stage_job(con, prefix, path, pool, domain, format, mapping, description, *, skip_invalid, progress,
+               cancel) -> _Staged:
+    """Read, validate and stage every file of one import into TEMP tables named with `prefix`."""
     t0 = time.perf_counter()
     if not pool or not isinstance(pool, str):
         raise ValueError("a pool name is required")
     files = list_import_files(path)
     meter = ProgressMeter(progress, total=None)
-    run = _Run(con, skip_invalid=skip_invalid, meter=meter, cancel=cancel)
-    sfx = id(run)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE wb_stage ({_STAGE_DDL})")
+    run = _Run(con, skip_invalid=skip_invalid, meter=meter, cancel=cancel, prefix=prefix)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {run.stage} ({_STAGE_DDL})")
     total_size = sum(f.stat().st_size for f in files)
     before = 0
     for file_no, fpath in enumerate(files):
         run.files.append(str(fpath))
         try:
-            reader, ctx, reason, _sample_ = _resolve(fpath, format, mapping)
+            reader, ctx, reason, _ = _resolve(fpath, format, mapping)
             if ctx.format not in run.formats:
                 run.formats.append(ctx.format)
                 run.reasons.append(reason)
@@ -919,7 +943,7 @@ def _stage_job(con, path, pool, domain, format, mapping, description, *, skip_in
                 raise ImportFailed(run.issues, run.n_issues) from None
         before += fpath.stat().st_size
         _update_total(meter, before, total_size)
-    run.chunk.flush(con)
+    run.chunk.flush(con, run.stage)
     if run.n_issues and not skip_invalid:
         raise ImportFailed(run.issues, run.n_issues,
                            f"{run.n_invalid} invalid record{'s' if run.n_invalid != 1 else ''} of "
@@ -928,50 +952,47 @@ def _stage_job(con, path, pool, domain, format, mapping, description, *, skip_in
         raise ImportFailed(run.issues or [RecordIssue(str(files[0]), None, None, None, "no records")])
     meter.total = meter.done
     meter.report("hashing", force=True)
-    n_rows = _prepare(con)
-    con.execute("DROP TABLE wb_stage")
-    # keep this job's prepared rows under their own names (several jobs may share a transaction)
-    con.execute(f"ALTER TABLE wb_prep RENAME TO wb_prep_{sfx}")
-    return _Staged(sfx, pool, domain, description, Path(path), files, run, n_rows, t0)
+    n_rows = _prepare(run)
+    return _Staged(pool, domain, description, Path(path), run, n_rows, t0)
 
 
-def _write_job(store, con, st: _Staged, *, progress, cancel) -> ImportResult:
-    run = st.run
+def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
+    """Inside the caller's transaction: pool and import rows, then one INSERT of the kept samples."""
+    run, p = st.run, st.run.prefix
     rows = con.execute("SELECT id, domain FROM pools WHERE name = ?", [st.pool]).fetchall()
-    row = rows[0] if rows else None
     fmt = ",".join(run.formats) or "unknown"
-    if row is None:
+    if not rows:
         pool_id = _next_id(con, "pools")
         pool_domain = st.domain or "general"
         con.execute("INSERT INTO pools (id, name, domain, format, source, description, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [pool_id, st.pool, pool_domain, fmt, str(Path(st.path).resolve()), st.description,
                      json.dumps({"detection": run.reasons})])
     else:
-        pool_id, pool_domain = row
+        pool_id, pool_domain = rows[0]
         pool_domain = st.domain or pool_domain
     import_id = _next_id(con, "imports")
     con.execute("INSERT INTO imports (id, pool_id, path, format) VALUES (?, ?, ?, ?)",
                 [import_id, pool_id, str(Path(st.path).resolve()), fmt])
-    con.execute(f"ALTER TABLE wb_prep_{st.suffix} RENAME TO wb_prep")
-    try:
-        n_keep = _keep(con, pool_id)
-        if cancel is not None:
-            cancel.check()
-        _tokens(con)
-        con.execute("CREATE OR REPLACE TEMP TABLE wb_files (file_no INTEGER, path VARCHAR)")
-        con.executemany("INSERT INTO wb_files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
-        base = _next_id(con, "samples")
-        run.meter.report("writing", force=True)
-        con.execute("""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
-                system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
-                n_tokens, meta)
-            SELECT ? + k.rn - 1, ?, ?, f.path, p.record_index, p.source_line, p.m, p.system, p.tools,
-                   p.instruction, p.response, p.n_turns, ?, 'pool', p.h, p.n_chars, t.n_tokens, p.meta
-            FROM wb_prep p JOIN wb_keep k USING (ord) JOIN wb_tok t USING (ord) JOIN wb_files f USING (file_no)""",
-                    [base, pool_id, import_id, pool_domain])
-    finally:
-        for t in ("wb_prep", "wb_keep", "wb_tok", "wb_files"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+    n_keep = _keep(con, p, pool_id)
+    if cancel is not None:
+        cancel.check()
+    _tokens(con, p)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {p}files (file_no INTEGER, path VARCHAR)")
+    con.executemany(f"INSERT INTO {p}files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
+    base = _next_id(con, "samples")
+    run.meter.report("writing", force=True)
+    con.execute(f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
+            system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
+            n_tokens, meta)
+        SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system,
+               CASE WHEN s.tools IS NOT NULL THEN CAST(json(s.tools) AS VARCHAR) END,
+               coalesce(s.instruction, s.u), coalesce(s.response, s.a, ''),
+               coalesce(s.n_turns, CASE WHEN s.a IS NULL THEN 1 ELSE 2 END), ?, 'pool', k.h,
+               coalesce(s.n_chars, length(coalesce(s.system, '')) + length(s.u) + length(coalesce(s.a, ''))),
+               coalesce(s.n_tokens, t.n_tokens),
+               CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END
+        FROM {p}src s JOIN {p}keep k USING (ord) LEFT JOIN {p}tok t USING (ord) JOIN {p}files f USING (file_no)""",
+                [base, pool_id, import_id, pool_domain])
     n_dup = st.n_rows - n_keep
     qpath = None
     if run.quarantine:
