@@ -7,8 +7,9 @@ columns for exactly those ids (`s.id BETWEEN lo AND hi AND s.id = ANY(?)`, so zo
 ids are clustered). The count is the array's length. Plain `LIMIT/OFFSET` over the display columns took
 0.4-3.8 s per page at 1M rows (DuckDB materialises the long text before the top-N), and an ids-only
 `ORDER BY ... LIMIT/OFFSET` still cost 40 ms (n_tokens) to 200 ms (score) to 500 ms (text search) per
-page because the filter and sort run again each time; the cached array costs that once, then pages take
-~10 ms whatever the offset. A Python-side array rather than a TEMP table because temp tables belong to
+page because the filter and sort run again each time; the cached array costs that once (20 ms by id,
+50 ms by n_tokens, 200 ms by a score, 500 ms by instruction, CPU time), then a page takes 10-25 ms CPU
+whatever the offset (more when a sort scatters the page's ids over the table). A Python-side array rather than a TEMP table because temp tables belong to
 one DuckDB connection, and the app calls the Browser from worker threads that each use their own cursor.
 
 Score values shown and sorted on are the latest per (sample, metric): the most recently written row
@@ -193,23 +194,30 @@ class Browser:
     def _prepare(self) -> None:
         self.metrics = score_metrics(self.store)
         self.where, self.params = where_sql(self.store, self.filter, metrics=self.metrics)
-        order, oparams = [], []
+        order, joins, jparams = [], [], []
         for key, desc in self.sort:
             direction = "DESC" if desc else "ASC"
             if key in _SORT_SQL:
-                exprs, eparams = _SORT_SQL[key], []
+                exprs = _SORT_SQL[key]
             elif (key.startswith("score.") and key[6:] in self.metrics) or key in self.metrics:
                 metric = key[6:] if key.startswith("score.") and key[6:] in self.metrics else key
-                exprs, eparams = [SCORE_VALUE_SQL], [metric]
+                # a join on the per-sample latest value: half the cost of the correlated SCORE_VALUE_SQL
+                alias = f"sk{len(joins)}"
+                joins.append(
+                    f"LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores"
+                    f" WHERE metric = ? GROUP BY sample_id) {alias} ON {alias}.sample_id = s.id"
+                )
+                jparams.append(metric)
+                exprs = [f"{alias}.v"]
             else:
                 sortable = [c.key for c in COLUMNS if c.sortable] + [f"score.{m}" for m in self.metrics]
                 raise ValueError(f"cannot sort by {key!r}; sortable columns: {', '.join(sortable)}")
             order += [f"{e} {direction} NULLS LAST" for e in exprs]
-            oparams += eparams
         if not any(k == "id" for k, _ in self.sort):
             order.append("s.id ASC")
         self.order_sql = ", ".join(order)
-        self.order_params = oparams
+        self.join_sql = " ".join(joins)
+        self.join_params = jparams
         self._ids: np.ndarray | None = None
         self._count: int | None = None
 
@@ -228,8 +236,8 @@ class Browser:
             if self._ids is None:
                 con = self.store.cursor()
                 try:
-                    q = f"SELECT s.id FROM samples s WHERE {self.where} ORDER BY {self.order_sql}"
-                    rel = con.execute(q, self.params + self.order_params)
+                    q = f"SELECT s.id FROM samples s {self.join_sql} WHERE {self.where} ORDER BY {self.order_sql}"
+                    rel = con.execute(q, self.join_params + self.params)
                     res = rel.fetchnumpy()
                     ids = np.asarray(res["id"], dtype=np.int64)
                 finally:

@@ -151,6 +151,7 @@ def test_pages_slice_the_view(qstore):
     ([("score.ifd", False)], [1, 2, 3, 4, 5, 6]),  # 0.2, 0.4, 0.7, then NULLs by id
     ([("score.ifd", True)], [3, 2, 1, 4, 5, 6]),  # NULLs last when descending too
     ([("ifd", True)], [3, 2, 1, 4, 5, 6]),
+    ([("score.ppl", True), ("score.ifd", True)], [1, 3, 2, 4, 5, 6]),
     ([("pool", True), ("id", True)], [4, 3, 6, 5, 2, 1]),
     ([("domain", False)], [5, 1, 2, 6, 3, 4]),
     ([("instruction", False)], [6, 5, 4, 2, 3, 1]),
@@ -159,6 +160,12 @@ def test_pages_slice_the_view(qstore):
 def test_sorting(qstore, sort, expected):
     assert Browser(qstore, sort=sort).ids() == expected
     assert [r["id"] for r in Browser(qstore, sort=sort).page(0, 10)] == expected
+
+
+def test_score_sort_with_filter_params(qstore):
+    b = Browser(qstore, Filter(expression="n_tokens > 1 AND tag != 'zz'", domains=["general", "math"]),
+                sort=[("score.ifd", True)])
+    assert b.ids() == [3, 2, 4, 6]
 
 
 def test_unknown_sort_key(qstore):
