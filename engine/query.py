@@ -32,7 +32,9 @@ TEXT_WIDTH = 160  # characters of instruction/response kept in page rows (newlin
 
 @dataclass
 class Filter:
-    """What Browse shows. Every set part must hold (AND); lists mean "any of"."""
+    """What Browse shows. Every set part must hold (AND); a list means "any of" (an empty list matches
+    nothing, None means no constraint); score ranges are inclusive, a None bound is open, and a sample
+    without a value for the metric fails a range."""
 
     pool_ids: list[int] | None = None
     domains: list[str] | None = None
