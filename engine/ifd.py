@@ -193,7 +193,7 @@ def prepare_cherry(tok, item: Item, max_length: int, template: str) -> tuple[Seq
 
 def auto_token_budget(device: str) -> int:
     """Padded tokens per forward batch: small on CPU (cache-friendly), large on a GPU."""
-    return 2048 if device == "cpu" else 65536
+    return 8192 if device == "cpu" else 65536
 
 
 def _needs_full_logits(model) -> bool:
