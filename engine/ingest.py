@@ -55,6 +55,7 @@ __all__ = [
 FAST_PATH = True          # DuckDB fast path for flat JSON Lines files (tests switch it off to compare)
 FAST_PATH_MIN_BYTES = 8 << 20  # smaller files: the Python path is as fast (no per-file SQL overhead)
 CHUNK_ROWS = 50_000       # rows per staged pyarrow chunk
+SNIFF_HEAD_BYTES = 8 << 20  # JSON arrays: bytes read for format detection
 SNIFF_RECORDS = 50        # records sampled for format detection
 MAX_ISSUES = 10_000       # issues kept in memory (all are counted)
 TOKEN_PATTERN = r"\w+|[^\w\s]"   # n_tokens estimate: number of such pieces (Unicode \w, polars regex)
@@ -153,18 +154,19 @@ def _file_kind(path: Path) -> str:
         return "jsonl"
     try:
         with _open(path) as f:
-            head = f.read(1 << 16)
+            first = b""
+            for _ in range(1000):  # the first non-blank line (up to 16 MB)
+                first = f.readline(1 << 24)
+                if not first or first.strip(b"\xef\xbb\xbf \t\r\n"):
+                    break
     except (OSError, EOFError) as e:
         raise _FileProblem(f"cannot read: {e}") from None
-    s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not s:
-        return "json"
-    if s[:1] == b"[":
+    s = first.strip(b"\xef\xbb\xbf \t\r\n")
+    if not s or s[:1] == b"[":
         return "json"
     if s[:1] == b"{":
-        first = s.split(b"\n", 1)[0]
         try:
-            json.loads(first)
+            json.loads(s)
             return "jsonl"
         except ValueError:
             return "json"
@@ -211,7 +213,7 @@ class _JsonlReader(_Reader):
                         continue
                     msg = getattr(e, "msg", str(e))
                     col = getattr(e, "colno", None)
-                    yield idx, lineno, None, b, (None, f"invalid JSON: {msg}" + (f" at column {col}" if col else ""))
+                    yield idx, lineno, None, b, (None, f"invalid JSON: {msg}" + (f" (column {col})" if col else ""))
                 else:
                     yield idx, lineno, obj, b, None
                 idx += 1
@@ -233,23 +235,34 @@ _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
 class _JsonReader(_Reader):
-    """A JSON array of records, parsed record by record so that errors name the record and line."""
+    """A JSON array of records, parsed record by record so that errors name the record and line.
+
+    With `head` set only that many bytes are read (for sampling): parsing stops quietly at the cut."""
 
     kind = "json"
+    head: int | None = None
 
     def __iter__(self):
         with _open(self.path) as f:
             try:
-                data = f.read()
+                data = f.read(self.head) if self.head else f.read()
+                cut = bool(self.head) and len(data) == self.head
             except (OSError, EOFError) as e:
                 raise _FileProblem(f"cannot read: {e}") from None
         bad = False
         try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("utf-8", "surrogateescape")
-            bad = True
+        except UnicodeDecodeError as e:
+            if cut and e.start >= len(data) - 4:
+                data = data[:e.start]
+                text = data.decode("utf-8")
+            else:
+                text = data.decode("utf-8", "surrogateescape")
+                bad = True
         del data
+        yield from self._records(text, bad, sampling=cut)
+
+    def _records(self, text: str, bad: bool, sampling: bool = False):
         if text.startswith("\ufeff"):
             text = text[1:]
         ws = _WS.match
@@ -257,6 +270,8 @@ class _JsonReader(_Reader):
         i = ws(text, 0).end()
         if i >= n:
             raise _FileProblem("file is empty (no records)")
+        if sampling and text[i] != "[":
+            return  # a single object: the full read handles it
         if text[i] != "[":
             try:
                 obj = json.loads(text)
@@ -279,6 +294,8 @@ class _JsonReader(_Reader):
         while True:
             i = ws(text, i).end()
             if i >= n:
+                if sampling:
+                    return
                 line += text.count("\n", last, i)
                 yield idx, line, None, None, (None, "truncated JSON: the file ends before the array is closed")
                 break
@@ -289,6 +306,8 @@ class _JsonReader(_Reader):
             try:
                 obj, end = decode(text, i)
             except json.JSONDecodeError as e:
+                if sampling:
+                    return
                 what = "truncated JSON" if e.pos >= n - 1 or "Unterminated" in e.msg else "invalid JSON"
                 yield idx, line, None, text[i:i + 500], (
                     None, f"{what}: {e.msg} (line {e.lineno} column {e.colno})")
@@ -311,6 +330,8 @@ class _JsonReader(_Reader):
                 break
             line += text.count("\n", last, i)
             last = i
+            if sampling:
+                return
             if i >= n:
                 yield idx, line, None, None, (None, "truncated JSON: the file ends before the array is closed")
             else:
@@ -467,7 +488,16 @@ def _sample(reader: _Reader, n: int = SNIFF_RECORDS) -> list:
 def _resolve(path: Path, format: str | None, mapping: dict | None) -> tuple[_Reader, FormatContext, str, list]:
     """Reader, format context, detection reason and sample for one file."""
     reader, mcq = _reader(path, mapping)
-    sample = _sample(reader)
+    sample = []
+    if isinstance(reader, _JsonReader):  # sample from the first 8 MB instead of parsing everything twice
+        reader.head = SNIFF_HEAD_BYTES
+        try:
+            sample = _sample(reader)
+        except _FileProblem:
+            sample = []
+        reader.head = None
+    if not sample:
+        sample = _sample(reader)
     reader, _ = _reader(path, mapping)  # fresh reader for the real pass
     if format:
         if format not in FORMATS:

@@ -176,6 +176,22 @@ def test_format_override(store, tmp_path):
         import_file(store, p, pool="y", format="nope")
 
 
+def test_json_array_detection_reads_only_the_head(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "SNIFF_HEAD_BYTES", 300)
+    recs = [{"instruction": f"é{i}" * 20, "output": "o"} for i in range(100)]
+    p = write_json(tmp_path / "big.json", recs)
+    d = sniff(p)
+    assert d.format == "alpaca" and 0 < d.n_sampled < 10
+    assert import_file(store, p, pool="big").n_inserted == 100
+
+
+def test_json_lines_in_a_dot_json_file_with_a_long_first_line(store, tmp_path):
+    p = write_jsonl(tmp_path / "bfcl_like.json", [{"prompt": "x" * 100_000, "completion": "a"},
+                                                  {"prompt": "y", "completion": "b"}])
+    assert sniff(p).file_kind == "jsonl"
+    assert import_file(store, p, pool="j").n_inserted == 2
+
+
 def test_sniff_preview_and_reason(tmp_path):
     p = write_jsonl(tmp_path / "gsm.jsonl", [{"question": f"q{i}", "answer": f"r\n#### {i}"} for i in range(80)])
     d = sniff(p)
