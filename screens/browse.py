@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown as RichMarkdown
-from rich.panel import Panel
 from rich.rule import Rule
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -27,22 +25,22 @@ ALL = "__all__"
 # (narrower than the engine's hints so that instruction and response keep most of a 120-cell terminal).
 # The engine's `source` column is left to the detail pane.
 BASE_COLUMNS: list[Col] = [
-    Col("id", "id", 7, align="right"),
-    Col("pool", "pool", 12),
-    Col("domain", "domain", 9),
-    Col("instruction", "instruction", 16, flex=3),
-    Col("response", "response", 12, flex=2),
-    Col("n_chars", "chars", 6, align="right"),
-    Col("n_tokens", "tokens", 6, align="right"),
-    Col("n_turns", "turns", 5, align="right"),
-    Col("tags", "tags", 12, sortable=False),
-    Col("excluded", "excl", 4),
+    Col("id", "id", 7, align="right", priority=9),
+    Col("pool", "pool", 12, priority=6),
+    Col("domain", "domain", 9, priority=7),
+    Col("instruction", "instruction", 16, flex=3, priority=9),
+    Col("response", "response", 12, flex=2, priority=8),
+    Col("n_chars", "chars", 6, align="right", priority=2),
+    Col("n_tokens", "tokens", 6, align="right", priority=5),
+    Col("n_turns", "turns", 5, align="right", priority=1),
+    Col("tags", "tags", 12, sortable=False, priority=3),
+    Col("excluded", "excl", 4, priority=4),
 ]
 
 
 def score_column(metric: str) -> Col:
     """Score columns: row key `score.NAME` (engine.query.columns)."""
-    return Col(f"score.{metric}", metric[:8], 8, align="right")
+    return Col(f"score.{metric}", metric[:8], 8, align="right", priority=4)
 
 
 class FilterBar(Vertical):
@@ -117,13 +115,20 @@ class DetailPane(VerticalScroll):
 
 def render_sample(d: Any) -> RenderableType:
     """A readable view of an engine.query.SampleDetail."""
+    from rich.markdown import Markdown as RichMarkdown  # imported here: pulls markdown-it
+    from rich.syntax import Syntax  # and pygments
+
     parts: list[RenderableType] = []
     head = Text.assemble((f"#{d.id}", "bold"), "  pool ", (str(d.pool), "bold"), "  domain ",
                          (str(d.domain), "bold"))
     if d.excluded:
         head.append("  EXCLUDED", style="bold red")
     parts.append(head)
-    src = f"{d.source_file}:{d.source_line}" if d.source_line is not None else f"{d.source_file or '?'}"
+    src = display_path(d.source_file) if d.source_file else "?"
+    if d.source_line is not None:
+        src += f":{d.source_line}"
+    elif d.record_index is not None:
+        src += f" record {d.record_index}"
     parts.append(Text.assemble(("source ", "dim"), src))
     parts.append(Text.assemble(("tags ", "dim"), ", ".join(d.tags) if d.tags else "—"))
     if d.scores:
@@ -157,6 +162,17 @@ def render_sample(d: Any) -> RenderableType:
         parts.append(Syntax(json.dumps(d.meta, indent=2, ensure_ascii=False, default=str), "json",
                             word_wrap=True, background_color="default"))
     return Group(*parts)
+
+
+def display_path(path: str) -> str:
+    """A path as short as it stays unambiguous: relative to the working folder, else to ~, else absolute."""
+    p = Path(path)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return str(p)
 
 
 def _fmt_score(v: Any) -> str:
@@ -217,12 +233,10 @@ class BrowseScreen(WorkbenchScreen):
 
     # -- loading --------------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
-        if what in ("store", "pools") or not self._options_loaded:
-            self.load_options()
-        else:
-            self.run_query(keep_cursor=True)
+        # After a bulk action ("samples") keep the cursor where it is; domains and counts may have changed.
+        self.load_options(keep_cursor=what == "samples" and self._options_loaded)
 
-    def load_options(self) -> None:
+    def load_options(self, keep_cursor: bool = False) -> None:
         """Pools, domains and score metrics for the filter bar (worker), then the query."""
         store = self.store
         if store is None:
@@ -236,9 +250,9 @@ class BrowseScreen(WorkbenchScreen):
             domains = domain_counts(store, Filter())
             return pools, domains, score_metrics(store)
 
-        self.run_engine(load, self._options, group="options", exclusive=True)
+        self.run_engine(load, lambda r: self._options(r, keep_cursor), group="options", exclusive=True)
 
-    def _options(self, res: tuple) -> None:
+    def _options(self, res: tuple, keep_cursor: bool = False) -> None:
         pools, domains, metrics = res
         self.pools = list(pools)
         self.metrics = list(metrics)
@@ -261,7 +275,7 @@ class BrowseScreen(WorkbenchScreen):
         self.columns = list(BASE_COLUMNS) + [score_column(m) for m in self.metrics]
         self._pending_pool = None
         self._options_loaded = True
-        self.run_query()
+        self.run_query(keep_cursor=keep_cursor)
 
     def show_pool(self, pool_id: int | None) -> None:
         """Browse one pool (None: all pools); used by Pools' enter."""
@@ -568,6 +582,8 @@ class BrowseScreen(WorkbenchScreen):
         text += f" · sort {key} {'▼' if desc else '▲'}"
         if self.querying:
             text += " · querying…"
+        if self.filter_error:
+            text += " · the filter has an error: showing the last valid one"
         self.query_one("#browse-status", Static).update(text)
 
     def palette_commands(self):

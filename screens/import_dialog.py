@@ -303,6 +303,13 @@ class ImportDialog(EngineCaller, ModalScreen):
     def _on_pool(self, event: Input.Changed) -> None:
         event.stop()
         self._update_import_button()
+        if self.importing:
+            return
+        name = event.value.strip()
+        if name in self.existing:
+            self._set_status(f"Pool '{name}' exists: the records are added to it (duplicates are stored once).")
+        else:
+            self._set_status("")
 
     @on(Input.Submitted, "#pool")
     @on(Input.Submitted, "#custom-domain")

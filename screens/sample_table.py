@@ -43,6 +43,7 @@ class Col:
     flex: int = 0  # > 0: share of the remaining width
     align: str = "left"  # "left" | "right"
     sortable: bool = True
+    priority: int = 5  # when the table is too narrow, columns with the lowest priority are hidden first
     fmt: Callable[[Any], str] | None = None
 
 
@@ -141,6 +142,7 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
         self._loading: set[int] = set()
         self._wanted: set[int] = set()
         self._widths: list[int] = []
+        self._visible: list[Col] = list(columns)
         self._layout_width = -1
         self.pages_loaded = 0  # total pages fetched (tests, status)
         self.load_error: str | None = None
@@ -238,15 +240,28 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
     # -- layout ---------------------------------------------------------------------------------------------
     def _compute_widths(self) -> None:
         width = self.scrollable_content_region.width or self.size.width
-        if width == self._layout_width and len(self._widths) == len(self.columns):
+        if width == self._layout_width and len(self._widths) == len(self._visible):
             return
         self._layout_width = width
-        gaps = max(len(self.columns) - 1, 0)
-        fixed = sum(c.width for c in self.columns if not c.flex) + gaps
-        flex_total = sum(c.flex for c in self.columns)
+
+        def need(cols: list[Col]) -> int:
+            return sum(c.width for c in cols) + max(len(cols) - 1, 0)
+
+        # Narrow table (small terminal, detail pane open): hide the least important columns first; what
+        # still does not fit scrolls horizontally.
+        visible = list(self.columns)
+        for c in sorted(self.columns, key=lambda c: c.priority):
+            if need(visible) <= width or len(visible) <= 3:
+                break
+            if not c.flex:
+                visible.remove(c)
+        self._visible = visible
+        gaps = max(len(visible) - 1, 0)
+        fixed = sum(c.width for c in visible if not c.flex) + gaps
+        flex_total = sum(c.flex for c in visible)
         rest = max(width - fixed, 0)
         widths = []
-        for c in self.columns:
+        for c in visible:
             if c.flex:
                 widths.append(max(c.width, rest * c.flex // flex_total if flex_total else c.width))
             else:
@@ -254,9 +269,14 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
         # Give rounding leftovers to the first flex column.
         used = sum(widths) + gaps
         if used < width and flex_total:
-            i = next(i for i, c in enumerate(self.columns) if c.flex)
+            i = next(i for i, c in enumerate(visible) if c.flex)
             widths[i] += width - used
         self._widths = widths
+
+    @property
+    def visible_columns(self) -> list[Col]:
+        self._compute_widths()
+        return list(self._visible)
 
     def _update_virtual_size(self) -> None:
         self._compute_widths()
@@ -288,10 +308,10 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         base = self.rich_style
-        aligns = [c.align for c in self.columns]
+        aligns = [c.align for c in self._visible]
         if y == 0:
             titles = []
-            for c in self.columns:
+            for c in self._visible:
                 t = c.title
                 if self.sort_key == c.key:
                     t = f"{t} {'▼' if self.sort_desc else '▲'}"
@@ -320,7 +340,7 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
             style += self.get_component_rich_style("sample-table--excluded")
         if index == self.cursor:
             style += self.get_component_rich_style("sample-table--cursor")
-        values = [(c.fmt or _fmt_value)(row.get(c.key)) for c in self.columns]
+        values = [(c.fmt or _fmt_value)(row.get(c.key)) for c in self._visible]
         strip = Strip(self._cells(values, style, aligns))
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 

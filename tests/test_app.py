@@ -106,6 +106,12 @@ from workbench.app import WorkbenchApp  # noqa: E402
 SIZE = (120, 36)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_keymap(tmp_path, monkeypatch):
+    """The app reads $XDG_CONFIG_HOME/workbench/keymap.toml: keep the developer's own file out of tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
 def write_alpaca(path: Path, n: int) -> Path:
     with path.open("w") as f:
         for i in range(n):

@@ -18,9 +18,6 @@ from textual.markup import escape
 from textual.signal import Signal
 from textual.widget import Widget
 
-from screens.browse import BrowseScreen
-from screens.help import HelpScreen
-from screens.placeholder import PlaceholderScreen
 from screens.pools import PoolsScreen
 from screens.widgets import EngineCaller, running_engine_threads
 from workbench import actions as registry
@@ -83,6 +80,17 @@ class ActionsProvider(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
+def _lazy_screen(module: str, name: str, *args: Any):
+    """A MODES entry that imports its screen module on first use (keeps the first paint fast)."""
+
+    def make():
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return make
+
+
 class WorkbenchApp(EngineCaller, App[None]):
     """Workbench: curate instruction data over a DuckDB store."""
 
@@ -91,12 +99,12 @@ class WorkbenchApp(EngineCaller, App[None]):
     BINDINGS = bindings_for("global")
     MODES = {
         "pools": PoolsScreen,
-        "browse": BrowseScreen,
-        "scores": partial(PlaceholderScreen, "scores"),
-        "clusters": partial(PlaceholderScreen, "clusters"),
-        "mixtures": partial(PlaceholderScreen, "mixtures"),
-        "runs": partial(PlaceholderScreen, "runs"),
-        "results": partial(PlaceholderScreen, "results"),
+        "browse": _lazy_screen("screens.browse", "BrowseScreen"),
+        "scores": _lazy_screen("screens.placeholder", "PlaceholderScreen", "scores"),
+        "clusters": _lazy_screen("screens.placeholder", "PlaceholderScreen", "clusters"),
+        "mixtures": _lazy_screen("screens.placeholder", "PlaceholderScreen", "mixtures"),
+        "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
+        "results": _lazy_screen("screens.placeholder", "PlaceholderScreen", "results"),
     }
     DEFAULT_MODE = "pools"
     COMMANDS = App.COMMANDS | {ActionsProvider}
@@ -140,7 +148,10 @@ class WorkbenchApp(EngineCaller, App[None]):
         if self.store is not None:
             self.call_after_refresh(self._store_ready, self.store)
         else:
-            self.run_engine(self._open_store, self._store_ready, self._store_failed, group="store")
+            # After the first frame: opening DuckDB and importing the engine must not delay the first paint.
+            self.call_after_refresh(
+                self.run_engine, self._open_store, self._store_ready, self._store_failed, group="store"
+            )
 
     def _open_store(self) -> "Store":
         from engine.store import Store
@@ -217,12 +228,14 @@ class WorkbenchApp(EngineCaller, App[None]):
     def open_browse(self, pool_id: int | None = None) -> None:
         """Switch to Browse showing one pool (None: all pools)."""
         self.switch_mode("browse")
-        screen = self.screen
-        if isinstance(screen, BrowseScreen):
-            screen.show_pool(pool_id)
+        show_pool = getattr(self.screen, "show_pool", None)  # the BrowseScreen
+        if show_pool is not None:
+            show_pool(pool_id)
 
     def action_help(self) -> None:
         """F1: help for the focused widget; F1 again closes it."""
+        from screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return

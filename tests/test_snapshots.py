@@ -1,0 +1,157 @@
+"""SVG snapshots of each screen (pytest-textual-snapshot), at a fixed 120x36 terminal.
+
+Deterministic by construction: the store file is always `wb.duckdb`, the data files are written in the
+working folder (so the detail pane shows relative paths), notifications are cleared, input cursors do not
+blink. Update the baselines with `pytest tests/test_snapshots.py --snapshot-update` and look at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from engine.ingest import import_file
+from engine.store import Store
+from screens.browse import BrowseScreen
+from screens.import_dialog import ImportDialog
+from screens.sample_table import SampleTable
+from workbench.app import WorkbenchApp
+
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """No user keymap, relative paths from tmp_path."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    alpaca = tmp_path / "haiku.jsonl"
+    with alpaca.open("w") as f:
+        for i in range(300):
+            f.write(json.dumps({"instruction": f"Write a haiku about topic {i}", "input": "",
+                                "output": f"Haiku {i}\nline two\nline three"}) + "\n")
+    chat = tmp_path / "chat.jsonl"
+    with chat.open("w") as f:
+        for i in range(12):
+            f.write(json.dumps({"messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": f"What is {i}+{i}? Show the code."},
+                {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
+            ]}) + "\n")
+    p = tmp_path / "wb.duckdb"
+    with Store(p) as s:
+        import_file(s, Path("haiku.jsonl"), pool="haiku")
+        import_file(s, Path("chat.jsonl"), pool="chat", domain="math")
+    return p
+
+
+async def until(pilot, predicate, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - not mounted yet
+            pass
+        assert loop.time() < end, "timed out"
+        await pilot.pause(0.03)
+
+
+async def settle(pilot) -> None:
+    app = pilot.app
+    await until(pilot, lambda: app.store is not None and "samples" in app.store_status)
+    screen = app.screen
+    if isinstance(screen, BrowseScreen):
+        table = screen.query_one(SampleTable)
+        await until(pilot, lambda: screen.filter is not None and not screen.querying and table.all_visible_loaded())
+    for w in app.screen.query(Input):
+        w.cursor_blink = False
+    await pilot.pause(0.2)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def test_pools_screen(snap_compare, db):
+    async def before(pilot):
+        await settle(pilot)
+        await until(pilot, lambda: pilot.app.screen.query_one(DataTable).row_count == 2)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_browse_screen(snap_compare, db):
+    async def before(pilot):
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("j", "j")
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_browse_detail_pane(snap_compare, db):
+    async def before(pilot):
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("G", "enter")
+        screen = pilot.app.screen
+        await until(pilot, lambda: "#312" in str(screen.query_one("#detail-body").content.renderables[0]))
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_browse_filter_error(snap_compare, db):
+    async def before(pilot):
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#f-text", Input).value = "topic 2"
+        expr = screen.query_one("#f-expr", Input)
+        expr.value = "n_tokens > 5 and colour = 'red'"
+        expr.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.filter_error)
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_import_dialog(snap_compare, db):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("i")
+        dlg = pilot.app.screen
+        assert isinstance(dlg, ImportDialog)
+        await pilot.press(*"chat.jsonl")
+        await until(pilot, lambda: dlg.detection is not None)
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_help_screen(snap_compare, db):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_placeholder_screen(snap_compare, db):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
