@@ -15,6 +15,7 @@ Conventions shared by every format (see docs/formats.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -198,6 +199,31 @@ def _user_assistant(user: str, reply: str | None, system: str | None = None) -> 
     if reply is not None:
         msgs.append({"role": "assistant", "content": reply})
     return msgs
+
+
+_HASH_EXTRAS = ("name", "tool_calls", "tool_call_id")
+
+
+def content_hash_text(messages: list[dict], system: str | None, tools: list | None) -> str:
+    """The canonical serialisation behind `content_hash`.
+
+    system, RS, tools (sorted-key compact JSON), RS, then each message as role US content
+    [US sorted-key JSON of name/tool_calls/tool_call_id], messages separated by GS. Only strings and
+    Python's json module are involved, so the hash does not depend on how a file or DuckDB writes JSON."""
+    parts = []
+    for m in messages:
+        extra = {k: m[k] for k in _HASH_EXTRAS if k in m}
+        t = m["role"] + "\x1f" + m["content"]
+        if extra:
+            t += "\x1f" + json.dumps(extra, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        parts.append(t)
+    tools_text = json.dumps(tools, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if tools else ""
+    return (system or "") + "\x1e" + tools_text + "\x1e" + "\x1d".join(parts)
+
+
+def content_hash(messages: list[dict], system: str | None, tools: list | None) -> str:
+    """md5 hex of `content_hash_text` (what samples.content_hash holds)."""
+    return hashlib.md5(content_hash_text(messages, system, tools).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dumps(v: Any) -> str:

@@ -37,6 +37,7 @@ from engine.formats import (
     FormatSpec,
     Normalized,
     NotFlat,
+    content_hash,
     RecordIssue,
     detect_format,
     dumps,
@@ -547,11 +548,11 @@ _STAGE_SCHEMA = pa.schema([
     ("ord", pa.int64()), ("file_no", pa.int32()), ("record_index", pa.int64()), ("source_line", pa.int64()),
     ("system", pa.string()), ("tools", pa.string()), ("messages", pa.string()), ("u", pa.string()),
     ("a", pa.string()), ("instruction", pa.string()), ("response", pa.string()), ("n_turns", pa.int32()),
-    ("n_chars", pa.int64()), ("meta", pa.string()), ("n_tokens", pa.int64()),
+    ("n_chars", pa.int64()), ("meta", pa.string()), ("h", pa.string()), ("n_tokens", pa.int64()),
 ])
 _STAGE_DDL = ", ".join(f"{f.name} {t}" for f, t in zip(_STAGE_SCHEMA, [
     "BIGINT", "INTEGER", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
-    "VARCHAR", "INTEGER", "BIGINT", "VARCHAR", "BIGINT"]))
+    "VARCHAR", "INTEGER", "BIGINT", "VARCHAR", "VARCHAR", "BIGINT"]))
 _STAGE_COLS = ", ".join(f.name for f in _STAGE_SCHEMA)
 
 
@@ -576,12 +577,31 @@ class _Chunk:
         self.cols: list[list] = [[] for _ in range(len(_STAGE_SCHEMA) - 1)]
         self.texts: list = []
 
+    def _drop_unencodable(self, run: "_Run | None") -> None:
+        bad = set()
+        for col in (4, 5, 6, 7, 8, 9, 10, 13):
+            for i, v in enumerate(self.cols[col]):
+                if v is not None and i not in bad:
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        bad.add(i)
+        for i in sorted(bad):
+            if run is not None:
+                run.n_invalid += 1
+                run.issue(Path(run.files[self.cols[1][i]]), self.cols[3][i], self.cols[2][i], None,
+                          "text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)")
+        keep = [i for i in range(len(self)) if i not in bad]
+        self.cols = [[c[i] for i in keep] for c in self.cols]
+        self.texts = [self.texts[i] for i in keep]
+
     def add_flat(self, ord_, file_no, ri, line, s, u, a, meta) -> None:
         c = self.cols
         c[0].append(ord_); c[1].append(file_no); c[2].append(ri); c[3].append(line)  # noqa: E702
         c[4].append(s); c[5].append(None); c[6].append(None); c[7].append(u); c[8].append(a)  # noqa: E702
         c[9].append(None); c[10].append(None); c[11].append(None); c[12].append(None)  # noqa: E702
         c[13].append(dumps(meta) if meta else None)
+        c[14].append(None)
         self.texts.append(None)
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
@@ -592,14 +612,19 @@ class _Chunk:
         c[9].append(n.instruction); c[10].append(n.response); c[11].append(n.n_turns)  # noqa: E702
         c[12].append(sum(len(m["content"]) for m in n.messages))
         c[13].append(dumps(n.meta) if n.meta else None)
+        c[14].append(content_hash(n.messages, n.system, n.tools))
         self.texts.append("\n".join(m["content"] for m in n.messages))
 
-    def flush(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+    def flush(self, con: duckdb.DuckDBPyConnection, table: str, run: "_Run | None" = None) -> None:
         if not len(self):
             return
         import polars as pl
 
-        arrays = [pa.array(c, type=f.type) for c, f in zip(self.cols, _STAGE_SCHEMA)]
+        try:
+            arrays = [pa.array(c, type=f.type) for c, f in zip(self.cols, _STAGE_SCHEMA)]
+        except UnicodeEncodeError:  # a JSON "\ud800" escape: a lone surrogate is not valid text
+            self._drop_unencodable(run)
+            return self.flush(con, table, run)
         df = pl.from_arrow(pa.table({"s": arrays[4], "u": arrays[7], "a": arrays[8],
                                      "t": pa.array(self.texts, type=pa.string())}))
         text = df.select(pl.coalesce(pl.col("t"), pl.concat_str(["s", "u", "a"], separator="\n", ignore_nulls=True)))
@@ -699,7 +724,7 @@ def _stage_python(run: _Run, path: Path, file_no: int, reader: _Reader, ctx: For
             staging = staging and run.skip_invalid
             continue
         if len(chunk) >= CHUNK_ROWS:
-            chunk.flush(run.con, run.stage)
+            chunk.flush(run.con, run.stage, run)
             done = file_records - last
             last = file_records
             _update_total(run.meter, size_before + reader.pos, file_size_total)
@@ -785,7 +810,7 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
                    NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
                    NULL::BIGINT AS n_chars,
                    CASE WHEN CAST(meta AS VARCHAR) <> '{{}}' THEN CAST(meta AS VARCHAR) END AS meta,
-                   NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
+                   NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
             FROM (SELECT o, json_extract(j, {paths}) AS v, json_merge_patch(j, {patch}) AS meta
                   FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))""", [str(path)])
     except duckdb.Error:
@@ -828,10 +853,12 @@ _MESSAGES_SQL = """CASE
     ELSE CAST(json_array(json_object('role', 'system', 'content', system), json_object('role', 'user', 'content', u),
         json_object('role', 'assistant', 'content', a)) AS VARCHAR) END"""
 
-# The content hash: md5 over system, tools (canonical JSON) and messages (canonical JSON), separated by
-# the ASCII record separator. DuckDB's json() re-serialises JSON one fixed way, so the hash does not
-# depend on how a file spaced or escaped its JSON.
-_HASH_SQL = "md5(coalesce(system, '') || chr(30) || coalesce(tools, '') || chr(30) || m)"
+# The content hash (see formats.content_hash_text): rows normalised in Python bring theirs; for flat rows
+# (optional system, user, optional reply) the same serialisation is built here from plain strings.
+_FLAT_HASH_SQL = """md5(coalesce(system, '') || chr(30) || chr(30)
+    || CASE WHEN system IS NOT NULL THEN 'system' || chr(31) || system || chr(29) ELSE '' END
+    || 'user' || chr(31) || u
+    || CASE WHEN a IS NOT NULL THEN chr(29) || 'assistant' || chr(31) || a ELSE '' END)"""
 
 
 def _source_sql(run: _Run) -> str:
@@ -845,10 +872,7 @@ def _prepare(run: _Run) -> int:
     con, p = run.con, run.prefix
     con.execute(f"CREATE OR REPLACE TEMP VIEW {p}src AS {_source_sql(run)}")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}hash AS
-        SELECT ord, {_HASH_SQL} AS h FROM (
-            SELECT ord, system, CASE WHEN tools IS NOT NULL THEN CAST(json(tools) AS VARCHAR) END AS tools,
-                   {_MESSAGES_SQL} AS m
-            FROM {p}src)""")
+        SELECT ord, coalesce(h, {_FLAT_HASH_SQL}) AS h FROM {p}src""")
     return _one(con, f"SELECT count(*) FROM {p}hash")[0]
 
 
@@ -973,7 +997,7 @@ def _stage_job(con, prefix, path, pool, domain, format, mapping, description, *,
                 raise ImportFailed(run.issues, run.n_issues) from None
         before += fpath.stat().st_size
         _update_total(meter, before, total_size)
-    run.chunk.flush(con, run.stage)
+    run.chunk.flush(con, run.stage, run)
     if run.n_issues and not skip_invalid:
         raise ImportFailed(run.issues, run.n_issues,
                            f"{run.n_invalid} invalid record{'s' if run.n_invalid != 1 else ''} of "
@@ -1027,7 +1051,7 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
     qpath = None
     if run.quarantine:
         qp = _quarantine_path(store, st.pool, import_id)
-        with open(qp, "w", encoding="utf-8") as f:
+        with open(qp, "w", encoding="utf-8", errors="backslashreplace") as f:
             for q in run.quarantine:
                 f.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
         qpath = str(qp)

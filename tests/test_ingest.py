@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine import ingest
+from engine.formats import content_hash
 from engine.ingest import ImportFailed, import_dataset_info, import_file, sniff
 from engine.jobs import CancelToken, Cancelled
 from engine.store import Store
@@ -103,10 +104,12 @@ def test_canonical_columns(store, tmp_path):
     assert last["system"] == "Be kind."
     assert json.loads(last["messages"])[0] == {"role": "system", "content": "Be kind."}
     assert last["n_turns"] == 2 and last["n_chars"] == len("Be kind.") + 2 + 5
-    # the content hash is md5 over system, tools and the canonical messages JSON
+    # the content hash is md5 over a canonical serialisation of system, tools and messages
     for x in s:
-        canon = (x["system"] or "") + "\x1e" + (x["tools"] or "") + "\x1e" + x["messages"]
+        msgs = json.loads(x["messages"])
+        canon = (x["system"] or "") + "\x1e\x1e" + "\x1d".join(m["role"] + "\x1f" + m["content"] for m in msgs)
         assert x["content_hash"] == hashlib.md5(canon.encode()).hexdigest()
+        assert x["content_hash"] == content_hash(msgs, x["system"], None)
     pool = store.con.sql("SELECT id, name, domain, format, description FROM pools").fetchall()
     assert pool == [(r.pool_id, "alp", "general", "alpaca", "demo")]
     imp = store.con.sql("SELECT pool_id, n_records, n_inserted, n_duplicates, n_invalid, finished_at IS NOT NULL "
@@ -555,3 +558,13 @@ def test_dataset_info_is_all_or_nothing(store, tmp_path):
     assert counts(store) == (0, 0, 0)
     res = import_dataset_info(store, tmp_path / "dataset_info.json", names=["ok"])
     assert [r.n_inserted for r in res] == [1]
+
+
+def test_lone_surrogate_escape_is_reported(store, tmp_path):
+    p = tmp_path / "sur.jsonl"
+    p.write_text('{"prompt": "ok", "completion": "a"}\n{"prompt": "bad \\ud800", "completion": "a"}\n')
+    e = _fail(store, p)
+    assert str(e.issues[0]) == ("sur.jsonl:2 (record 1): text contains an unpaired surrogate "
+                                "(an invalid \\u escape such as \\ud800)")
+    r = import_file(store, p, pool="s", skip_invalid=True)
+    assert (r.n_inserted, r.n_invalid) == (1, 1)
