@@ -127,7 +127,7 @@ def metric_values(store: Store, metric: str, *, model: str | None = None, sample
                   ) -> dict[int, float | None]:
     """{sample_id: value} of one metric (the latest row per sample when several models scored it)."""
     c = store.cursor()
-    sql = ("SELECT sample_id, arg_max(value, created_at) FROM scores WHERE metric = ?"
+    sql = ("SELECT sample_id, arg_max_null(value, created_at) FROM scores WHERE metric = ?"
            + (" AND model = ?" if model is not None else ""))
     params: list = [metric] + ([model] if model is not None else [])
     if sample_ids is not None:
@@ -153,7 +153,7 @@ def _scoped(store: Store, metric: str, f) -> tuple[str, list]:
     from engine.query import Filter, where_sql
 
     wsql, wparams = where_sql(store, f or Filter())
-    sql = (f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max(value, created_at) AS v,"
+    sql = (f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v,"
            f" count(*) AS k FROM scores WHERE metric = ? GROUP BY sample_id) m ON m.sample_id = s.id "
            f"WHERE ({wsql})")
     return sql, [metric, *wparams]

@@ -33,9 +33,9 @@ class SelectionInfo:
 
 def _metric_sql(model: str | None) -> tuple[str, list]:
     if model is None:
-        return ("SELECT sample_id, arg_max(value, created_at) AS v FROM scores WHERE metric = ? "
+        return ("SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? "
                 "GROUP BY sample_id"), []
-    return ("SELECT sample_id, arg_max(value, created_at) AS v FROM scores WHERE metric = ? AND model = ? "
+    return ("SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? AND model = ? "
             "GROUP BY sample_id"), [model]
 
 
