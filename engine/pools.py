@@ -186,13 +186,13 @@ def rename_pool(store, pool, new_name: str) -> None:
 
 
 def delete_pool(store, pool) -> int:
-    """Delete a pool with its samples, their tags, scores, embeddings, cluster assignments and its import
+    """Delete a pool with its samples, their tags, scores, embeddings, cluster assignments, saved-selection items and its import
     records, in one transaction; returns the number of samples removed. Embedding parquet files stay."""
     with _Tx(store) as con:
         pid, _ = _resolve(con, pool)
         n = int(con.execute("SELECT count(*) FROM samples WHERE pool_id = ?", [pid]).fetchone()[0])
         ids = "SELECT id FROM samples WHERE pool_id = ?"
-        for table in ("sample_tags", "scores", "embeddings", "cluster_assignments"):
+        for table in ("sample_tags", "scores", "embeddings", "cluster_assignments", "selection_items"):
             con.execute(f"DELETE FROM {table} WHERE sample_id IN ({ids})", [pid]).fetchall()
         con.execute("DELETE FROM samples WHERE pool_id = ?", [pid]).fetchall()
         con.execute("DELETE FROM imports WHERE pool_id = ?", [pid]).fetchall()
