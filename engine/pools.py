@@ -195,6 +195,8 @@ def delete_pool(store, pool) -> int:
         for table in ("sample_tags", "scores", "embeddings", "cluster_assignments", "selection_items"):
             con.execute(f"DELETE FROM {table} WHERE sample_id IN ({ids})", [pid]).fetchall()
         con.execute("DELETE FROM samples WHERE pool_id = ?", [pid]).fetchall()
+        con.execute("UPDATE selections SET n = (SELECT count(*) FROM selection_items i "
+                    "WHERE i.selection_id = selections.id)").fetchall()
         con.execute("DELETE FROM imports WHERE pool_id = ?", [pid]).fetchall()
         con.execute("DELETE FROM pools WHERE id = ?", [pid]).fetchall()
     return n
