@@ -25,7 +25,7 @@ ALL = "__all__"
 # (narrower than the engine's hints so that instruction and response keep most of a 120-cell terminal).
 # The engine's `source` column is left to the detail pane.
 BASE_COLUMNS: list[Col] = [
-    Col("id", "id", 7, align="right", priority=9),
+    Col("id", "id", 7, align="right", priority=9, fmt=lambda v: "" if v is None else str(v)),
     Col("pool", "pool", 12, priority=6),
     Col("domain", "domain", 9, priority=7),
     Col("instruction", "instruction", 16, flex=3, priority=9),

@@ -8,6 +8,19 @@ from textual.widgets import Markdown
 
 from screens.widgets import WorkbenchScreen
 
+# What the CLI offers meanwhile, per area (commands of workbench/cli.py; None: nothing yet).
+MEANWHILE: dict[str, str | None] = {
+    "scores": "`workbench score` computes scores (IFD / perplexity with a proxy LM, Cherry IFD, heuristics), "
+              "`workbench scores` lists metrics or summarises one per domain, `workbench select` saves a "
+              "SuperFiltering selection. Scores already show as columns in Browse and work in its filter "
+              "(`score.ifd < 0.9`).",
+    "clusters": None,
+    "mixtures": "`workbench export` writes the filtered samples as JSONL/Parquet (messages, alpaca or "
+                "sharegpt style) with a LLaMA-Factory dataset_info.json.",
+    "runs": None,
+    "results": None,
+}
+
 PLANS: dict[str, tuple[str, str]] = {
     "scores": (
         "Scores",
@@ -55,14 +68,14 @@ class PlaceholderScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         title, plan = PLANS[self.area]
+        meanwhile = MEANWHILE[self.area] or "nothing in this version yet, in the app or the command line."
         yield from self.compose_header()
         with Center(id="placeholder"):
             with Vertical(id="placeholder-box"):
                 yield Markdown(
                     f"## {title} — coming\n\n{plan}\n\n"
-                    "**Meanwhile:** the data for this area is made by the command line. Run "
-                    "`workbench --help` to see the commands available in this version; "
-                    "everything they write lands in the same store and shows up here once this screen exists.\n\n"
+                    f"**Meanwhile:** {meanwhile}\n\n"
+                    "`workbench --help` lists every command; what they write lands in the same store.\n\n"
                     "Keys: `1` Pools · `2` Browse · `ctrl+p` palette · `F1` help · `q` quit.",
                     id="placeholder-text",
                 )

@@ -16,7 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -350,9 +350,19 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def watch_cursor(self, old: int, new: int) -> None:
+        before = int(self.scroll_y)
         self._keep_cursor_visible()
-        self.refresh()
+        if int(self.scroll_y) == before:
+            self._refresh_row(old)  # only the two lines that change
+            self._refresh_row(new)
+        else:
+            self.refresh()
         self._post_cursor()
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - int(self.scroll_y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
 
     def _post_cursor(self) -> None:
         self.post_message(self.CursorMoved(self, self.cursor, self.cursor_row))

@@ -625,3 +625,16 @@ def test_app_uses_an_open_store_without_closing_it(db):
         assert store.con.execute("SELECT count(*) FROM samples").fetchone()[0] == 470
     finally:
         store.close()
+
+
+def test_app_import_path_stays_light():
+    """First paint: importing the app must not pull duckdb, numpy, polars, torch… (the engine loads in workers)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, workbench.app\n"
+            "print(','.join(m for m in ('duckdb', 'numpy', 'polars', 'pandas', 'torch', 'transformers', 'pyarrow')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == ""
