@@ -802,6 +802,8 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
     u_expr = "v[1]->>'$'"
     for i in range(2, nu + 1):
         u_expr = f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
+    # meta (the unused keys) only for rows that have more keys than the used ones present
+    n_present = " + ".join(f"(v[{i}] IS NOT NULL)::INTEGER" for i in range(1, len(keys) + 1))
     table = f"{run.prefix}fast{file_no}"
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
@@ -809,10 +811,10 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
                    {s_expr} AS system, NULL::VARCHAR AS tools, NULL::VARCHAR AS messages, {u_expr} AS u, {a_expr} AS a,
                    NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
                    NULL::BIGINT AS n_chars,
-                   CASE WHEN CAST(meta AS VARCHAR) <> '{{}}' THEN CAST(meta AS VARCHAR) END AS meta,
-                   NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
-            FROM (SELECT o, json_extract(j, {paths}) AS v, json_merge_patch(j, {patch}) AS meta
-                  FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))""", [str(path)])
+                   CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
+            FROM (SELECT o, v, CASE WHEN len(json_keys(j)) > {n_present} THEN json_merge_patch(j, {patch}) END AS meta
+                  FROM (SELECT o, j, json_extract(j, {paths}) AS v
+                        FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o)))""", [str(path)])
     except duckdb.Error:
         con.execute(f"DROP TABLE IF EXISTS {table}")
         return False  # malformed JSON, bad UTF-8, ...: the Python path reports it precisely
