@@ -805,6 +805,7 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
     # meta (the unused keys) only for rows that have more keys than the used ones present
     n_present = " + ".join(f"(v[{i}] IS NOT NULL)::INTEGER" for i in range(1, len(keys) + 1))
     table = f"{run.prefix}fast{file_no}"
+    run.meter.report(f"reading {path.name} with DuckDB", force=True)
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT {run.ord} + o - 1 AS ord, {file_no} AS file_no, o - 1 AS record_index, o AS source_line,

@@ -568,3 +568,47 @@ def test_lone_surrogate_escape_is_reported(store, tmp_path):
                                 "(an invalid \\u escape such as \\ud800)")
     r = import_file(store, p, pool="s", skip_invalid=True)
     assert (r.n_inserted, r.n_invalid) == (1, 1)
+
+
+def test_folder_with_a_bad_file_and_skip_invalid(store, tmp_path):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    write_jsonl(d / "a.jsonl", [{"prompt": "a", "completion": "b"}])
+    (d / "b.jsonl").write_bytes(b"")
+    with pytest.raises(ImportFailed, match="b.jsonl: file is empty"):
+        import_file(store, d, pool="m")
+    r = import_file(store, d, pool="m", skip_invalid=True)
+    assert (r.n_records, r.n_inserted) == (1, 1)
+    rep = json.loads(store.con.sql("SELECT report FROM imports").fetchall()[0][0])
+    assert rep["issues"][0]["error"] == "b.jsonl: file is empty (no records)"
+
+
+def test_tsv_dolly_and_parquet_messages(store, tmp_path):
+    t = tmp_path / "d.tsv"
+    t.write_text("instruction\tcontext\tresponse\tcategory\nSum up\tlong text\tshort\tsummarization\n")
+    r = import_file(store, t, pool="dolly")
+    assert r.format == "dolly"
+    assert rows(store, r.pool_id, "instruction, response, meta") == [
+        ("Sum up\nlong text", "short", '{"category":"summarization"}')]
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.Table.from_pylist([
+        {"messages": [{"role": "user", "content": "hi", "name": None}, {"role": "assistant", "content": "yo", "name": None}]},
+        {"messages": [{"role": "system", "content": "s", "name": None}, {"role": "user", "content": "q", "name": "bob"}]},
+    ]), p)
+    r = import_file(store, p, pool="msgs")
+    assert r.format == "messages"
+    got = rows(store, r.pool_id, "messages, system, n_turns, response")
+    assert json.loads(got[0][0]) == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    assert json.loads(got[1][0])[1] == {"role": "user", "content": "q", "name": "bob"}
+    assert got[1][1:] == ("s", 1, "")
+
+
+def test_import_from_a_worker_thread(store, tmp_path):
+    import threading
+
+    p = write_jsonl(tmp_path / "t.jsonl", ALPACA)
+    out = {}
+    th = threading.Thread(target=lambda: out.setdefault("r", import_file(store, p, pool="thread")))
+    th.start()
+    th.join()
+    assert out["r"].n_inserted == 3 and counts(store) == (1, 1, 3)
