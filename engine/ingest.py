@@ -4,9 +4,10 @@ Pipeline (see docs/formats.md): records are streamed from the file, normalised i
 lists and appended to a TEMP staging table in ~50k-row pyarrow chunks. Flat formats (alpaca, dolly,
 prompt/completion, prompt-only, column mappings) in JSON Lines files first try a DuckDB fast path
 (`read_ndjson_objects` + type checks in SQL); any bad row sends the file back to the Python path, which
-reports every problem by file, line, record and field. Messages JSON, hashes, character counts and
-dedup are computed in SQL; token estimates with polars. The store itself is written in one
-transaction at the end, so a failed or cancelled import leaves it untouched.
+reports every problem by file, line, record and field. Messages JSON, character counts and dedup are
+computed in SQL, content hashes in SQL (flat rows) or Python (the rest) over the same string
+serialisation, token estimates with polars. The store itself is written in one transaction at the
+end, so a failed or cancelled import leaves it untouched.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -37,8 +37,8 @@ from engine.formats import (
     FormatSpec,
     Normalized,
     NotFlat,
-    content_hash,
     RecordIssue,
+    content_hash,
     detect_format,
     dumps,
     flat_row,
@@ -696,6 +696,10 @@ def _stage_python(run: _Run, path: Path, file_no: int, reader: _Reader, ctx: For
         if not required_checked:
             required_checked = True
             _check_columns(reader, ctx)
+        if file_records - last >= CHUNK_ROWS:  # progress and cancel checks every chunk of records
+            _update_total(run.meter, size_before + reader.pos, file_size_total)
+            run.tick(file_records - last)
+            last = file_records
         file_records += 1
         ord_ = run.ord
         run.ord += 1
@@ -725,10 +729,6 @@ def _stage_python(run: _Run, path: Path, file_no: int, reader: _Reader, ctx: For
             continue
         if len(chunk) >= CHUNK_ROWS:
             chunk.flush(run.con, run.stage, run)
-            done = file_records - last
-            last = file_records
-            _update_total(run.meter, size_before + reader.pos, file_size_total)
-            run.tick(done)
     if not required_checked:
         _check_columns(reader, ctx)
     if not staging:
@@ -871,7 +871,7 @@ def _source_sql(run: _Run) -> str:
 
 
 def _prepare(run: _Run) -> int:
-    """Hash every staged row into a narrow table (ord, file_no, h); the big rows are not copied."""
+    """Hash every staged row into a narrow table (ord, h); the big rows are not copied."""
     con, p = run.con, run.prefix
     con.execute(f"CREATE OR REPLACE TEMP VIEW {p}src AS {_source_sql(run)}")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}hash AS
