@@ -320,16 +320,20 @@ class BrowseScreen(WorkbenchScreen):
             expression=expr or None,
         )
 
-    def run_query(self, keep_cursor: bool = False) -> None:
-        """Count the filter's matches and hand the table a fresh Browser (all in a worker)."""
+    def run_query(self, keep_cursor: bool = False) -> bool:
+        """Count the filter's matches and hand the table a fresh Browser (all in a worker).
+
+        False when the filter bar cannot even be read (a bound that is not a number): shown inline.
+        """
         store = self.store
         if store is None or not self._options_loaded:
-            return
+            return False
         try:
             f = self._filter_from_bar()
         except ValueError as e:
             self._show_error(str(e))
-            return
+            self._status()
+            return False
         sort = list(self.sort)
         self._query_gen += 1
         gen = self._query_gen
@@ -346,6 +350,7 @@ class BrowseScreen(WorkbenchScreen):
 
         self.run_engine(run, lambda r: self._query_done(gen, f, r, keep_cursor),
                         lambda e: self._query_failed(gen, f, e), group="query", exclusive=True)
+        return True
 
     def _query_done(self, gen: int, f: Any, res: tuple, keep_cursor: bool) -> None:
         if gen != self._query_gen:
@@ -385,8 +390,8 @@ class BrowseScreen(WorkbenchScreen):
         event.stop()
         if self._text_timer is not None:
             self._text_timer.stop()
-        self.run_query()
-        if event.input.id != "f-expr":
+        # Back to the table after a text/tags/score search; an expression keeps the focus to be refined.
+        if self.run_query() and event.input.id != "f-expr":
             self.table.focus()
 
     @on(Input.Changed, "#f-text, #f-tags")

@@ -638,3 +638,45 @@ def test_app_import_path_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == ""
+
+
+def test_score_columns_range_filter_and_sort(db):
+    from engine.scores import MetricDef, write_scores
+
+    with Store(db) as s:
+        # ifd = id / 1000 for the first 300 samples; sample 5 has no value (with a reason).
+        rows = [(i, i / 1000, None) for i in range(1, 301) if i != 5] + [(5, None, "empty response")]
+        write_scores(s, MetricDef("ifd", model="tiny", definition="test"), rows)
+
+    async def body(pilot, app):
+        screen, table = await open_browse(pilot, app)
+        assert [c.key for c in table.columns][-1] == "score.ifd"
+        assert screen.query_one("#f-score").display
+        assert table.row_at(0)["score.ifd"] == pytest.approx(0.001)
+        screen.query_one("#f-metric", Select).value = "ifd"
+        screen.query_one("#f-min", Input).value = "0.1"
+        screen.query_one("#f-max", Input).value = "0.2"
+        screen.query_one("#f-max", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.filter.score_ranges and not screen.querying)
+        assert screen.count == 101  # ids 100..200
+        # A bad bound is an inline error, not a crash.
+        screen.query_one("#f-min", Input).value = "lots"
+        screen.query_one("#f-min", Input).focus()
+        await pilot.press("enter")
+        assert "score bounds must be numbers" in screen.filter_error
+        screen.query_one("#f-min", Input).value = ""
+        screen.query_one("#f-max", Input).value = ""
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.filter.score_ranges and not screen.querying and not screen.filter_error)
+        # Sort by the score, descending: the highest first.
+        screen._sort_to("score.ifd", True)
+        await wait_for(pilot, lambda: screen.sort == [("score.ifd", True)] and not screen.querying
+                       and table.all_visible_loaded())
+        assert table.row_at(0)["id"] == 300
+        # The detail pane shows the scores.
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "ifd=0.3" in plain(screen.query_one("#detail-body", Static)))
+
+    run(body, WorkbenchApp(db_path=db))
