@@ -253,3 +253,16 @@ def test_record_issue_text():
     i = RecordIssue("/data/train.jsonl", 17, 16, "output", "expected a string, got list")
     assert str(i) == "train.jsonl:17 (record 16) field 'output': expected a string, got list"
     assert str(RecordIssue("/d/x.parquet", None, None, None, "file is empty")) == "x.parquet: file is empty"
+
+
+def test_content_hash_is_pinned_and_ignores_json_key_order():
+    import hashlib
+
+    from engine.formats import content_hash
+
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    assert content_hash(msgs, None, None) == hashlib.md5(b"\x1e\x1euser\x1fhi\x1dassistant\x1fyo").hexdigest()
+    a = [{"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]
+    b = [{"content": "", "tool_calls": [{"function": {"arguments": "{}", "name": "f"}, "type": "function"}], "role": "assistant"}]
+    assert content_hash(a, "s", [{"name": "f", "parameters": {}}]) == content_hash(b, "s", [{"parameters": {}, "name": "f"}])
+    assert content_hash(a, "s", None) != content_hash(a, None, None)
