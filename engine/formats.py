@@ -542,7 +542,10 @@ def _resolve_sharegpt(sample: list, mapping: dict, fmt: str) -> tuple[dict, None
         recs = [r for r in sample if isinstance(r, dict)]
         key = "conversations" if any("conversations" in r for r in recs) or not any(
             "messages" in r for r in recs) else "messages"
-        if key == "messages" and "role_tag" not in (mapping or {}):
+    if "role_tag" not in (mapping or {}):
+        turns = [t for r in sample if isinstance(r, dict) and isinstance(r.get(key), list)
+                 for t in r[key] if isinstance(t, dict)]
+        if turns and any("role" in t for t in turns) and not any("from" in t for t in turns):
             tags.update(role_tag="role", content_tag="content", user_tag="user", assistant_tag="assistant",
                         observation_tag="observation")
     return {"messages": key, "system": m.get("system", "system"), "tools": m.get("tools", "tools"), **tags}, None
@@ -627,7 +630,8 @@ def _detect_sharegpt(r: Any) -> bool:
         return False
     c = r.get("conversations")
     if isinstance(c, list) and c:
-        return all(isinstance(t, dict) and "from" in t for t in c) or all(isinstance(t, str) for t in c)
+        return all(isinstance(t, dict) and ("from" in t or "role" in t) for t in c) or all(
+            isinstance(t, str) for t in c)
     return False
 
 

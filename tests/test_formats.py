@@ -92,6 +92,13 @@ def test_sharegpt_messages_variant_with_role_content():
     assert roles(n) == ["user", "assistant"]
 
 
+def test_sharegpt_conversations_with_role_content_keys():
+    rec = {"conversations": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    assert detect_format([rec])[0] == "sharegpt"
+    n = norm("sharegpt", rec)
+    assert n.messages == [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+
+
 def test_sharegpt_errors_name_the_turn():
     with pytest.raises(FieldError) as e:
         norm("sharegpt", {"conversations": [{"from": "human", "value": "a"}, {"from": "robot", "value": "b"}]})
