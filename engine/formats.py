@@ -446,7 +446,11 @@ def _resolve_prompt_only(sample: list, mapping: dict, fmt: str) -> tuple[dict, F
     if not key:
         recs = [r for r in sample if isinstance(r, dict)]
         key = next((k for k in _PROMPT_ONLY_KEYS if any(k in r for r in recs)), "instruction")
-    return {"instruction": key}, FlatCols(user=(key,), assistant=None, system=m.get("system"))
+    user = (key,)
+    inp = m.get("input") or ("input" if key == "instruction" else None)
+    if inp:
+        user = (key, inp)  # an alpaca-style eval set: instruction + input, no output
+    return {"instruction": key}, FlatCols(user=user, assistant=None, system=m.get("system"))
 
 
 def _detect_prompt_only(r: Any) -> bool:

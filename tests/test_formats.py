@@ -194,6 +194,8 @@ def test_mcq_headerless_and_headered():
 def test_prompt_only_wizardlm_and_lima():
     n = norm("prompt_only", {"idx": 1, "Skill": "Math", "Instruction": "2+2?"})
     assert roles(n) == ["user"] and n.n_turns == 1 and n.meta == {"idx": 1, "Skill": "Math"}
+    n = norm("prompt_only", {"instruction": "Translate", "input": "chat"})
+    assert n.messages == [{"role": "user", "content": "Translate\nchat"}] and n.meta == {}
     n = norm("prompt_only", {"conversations": "Tell me a joke"})
     assert n.messages == [{"role": "user", "content": "Tell me a joke"}] and n.response == ""
 
