@@ -233,6 +233,8 @@ class BrowseScreen(WorkbenchScreen):
 
     # -- loading --------------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
+        if what == "error":
+            return
         # After a bulk action ("samples") keep the cursor where it is; domains and counts may have changed.
         self.load_options(keep_cursor=what == "samples" and self._options_loaded)
 

@@ -66,6 +66,9 @@ class PoolsScreen(WorkbenchScreen):
 
     # -- data -------------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
+        if what == "error":
+            self._show_empty(f"[b]Cannot open the store:[/b] {self.app.store_error}")  # type: ignore[attr-defined]
+            return
         self.action_refresh()
 
     def action_refresh(self) -> None:

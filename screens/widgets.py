@@ -158,6 +158,8 @@ class WorkbenchScreen(EngineCaller, Screen):
         self.app.data_signal.subscribe(self, self.on_data_changed)  # type: ignore[attr-defined]
         if self.store is not None:
             self.on_data_changed("store")
+        elif getattr(self.app, "store_error", None):
+            self.on_data_changed("error")
 
     def on_data_changed(self, what: str) -> None:
         """The store was opened ("store") or changed ("pools", "samples"); reload what is shown."""

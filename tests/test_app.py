@@ -680,3 +680,36 @@ def test_score_columns_range_filter_and_sort(db):
         await wait_for(pilot, lambda: "ifd=0.3" in plain(screen.query_one("#detail-body", Static)))
 
     run(body, WorkbenchApp(db_path=db))
+
+
+def test_store_that_cannot_open_is_reported(tmp_path):
+    bad = tmp_path / "not-a-db.duckdb"
+    bad.write_text("this is not a duckdb file")
+
+    async def main():
+        app = WorkbenchApp(db_path=bad)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store_error is not None, what="error")
+            assert app.store_status == "store not open"
+            assert "Cannot open the store" in plain(app.screen.query_one("#pools-empty", Static))
+            await pilot.press("i")  # no dialog without a store, no crash
+            assert isinstance(app.screen, PoolsScreen)
+            await pilot.press("2", "f1")
+            assert isinstance(app.screen, HelpScreen)
+
+    asyncio.run(main())
+
+
+def test_f1_inside_the_import_dialog(db):
+    async def body(pilot, app):
+        await pilot.press("i")
+        dlg = app.screen
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Input #path" in str(app.screen.query_one("#help-title").render())
+        assert "Type a path" in app.screen.query_one("#help-text").source
+        assert "Start the import" in plain(app.screen.query_one("#keys-local", Static))
+        await pilot.press("escape")
+        assert app.screen is dlg
+
+    run(body, WorkbenchApp(db_path=db))

@@ -129,7 +129,8 @@ class WorkbenchApp(EngineCaller, App[None]):
         self._owns_store = store is None
         self.store_error: str | None = None
         self.store_status = "opening store…"
-        # Published with "store" once the store is open, "pools" / "samples" after a change.
+        # Published with "store" once the store is open, "pools" / "samples" after a change, "error" when the
+        # store could not be opened (`store_error` says why).
         self.data_signal: Signal[str] = Signal(self, "data")
         # Published with the one-line store status text.
         self.status_signal: Signal[str] = Signal(self, "status")
@@ -172,6 +173,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         self.store_error = str(error)
         self.store_status = "store not open"
         self.status_signal.publish(self.store_status)
+        self.data_signal.publish("error")
         self.notify(f"{error}", title="Cannot open the store", severity="error", timeout=30)
 
     def data_changed(self, what: str = "samples") -> None:
