@@ -8,7 +8,7 @@ Two layers, kept apart on purpose:
   stored value always says what it measures. `run_heuristics` computes them in id-ordered chunks, skips
   samples that already have a row for the operator's exact metric key and version (resumable), and
   commits every chunk (a cancelled or killed run keeps the finished chunks). A 1-valued flag may carry a
-  reason too ("unclosed code fence", "matched 'as an ai language model'") so that the UI can say *why*.
+  reason too ("unclosed code fence", "contains 'as an ai language model'") so that the UI can say *why*.
 * **Rules** (`Rule`, `h_filter_defaults`) read the stored values and decide keep/drop
   (`keep_mask`, `explain_filters`). Thresholds are Workbench's own defaults, not taken from any paper;
   the seed paper (Gu et al. 2025) only reports that explicit filters can induce capability conflicts
@@ -198,10 +198,6 @@ def _trie_regex(phrases: Iterable[str]) -> re.Pattern:
     return re.compile(build(trie))
 
 
-def _is_empty(s: Sample) -> bool:
-    return s.is_empty()
-
-
 def _empty_reason(s: Sample) -> str:
     return "tool call" if s.ends_with_tool_call() else "empty answer"
 
@@ -227,7 +223,6 @@ class Operator:
     needs: frozenset = frozenset({"response"})
     value_range: str = ""
     null_cases: str = ""
-    cheap: bool = True
 
     @property
     def metric(self) -> MetricDef:
@@ -276,7 +271,7 @@ def _resp_tokens_est(s: Sample) -> Value:
 
 
 def _empty_answer(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         if s.ends_with_tool_call():
             return 0.0, "answer is a tool call"
         return 1.0, "no response" if s.response is None else "no letter or digit"
@@ -329,7 +324,7 @@ def _code_bracket_depth(code: str) -> int:
 
 
 def _truncated_answer(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     t = s.response.rstrip()
     n_fences = len(_FENCE_LINE_RE.findall(t))
@@ -399,7 +394,7 @@ _NGRAM_N = 3
 
 
 def _ngram_repetition(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     w = s.resp_words()
     n = _NGRAM_N
@@ -455,7 +450,7 @@ _QUOTE_TABLE = str.maketrans({"’": "'", "‘": "'"})
 
 
 def _refusal(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     low = s.response.lower()
     if "’" in low or "‘" in low:
@@ -476,7 +471,7 @@ def _refusal(s: Sample) -> Value:
 
 
 def _ascii_share(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     n, n_ascii, _ = s.letter_counts()
     if n == 0:
@@ -485,7 +480,7 @@ def _ascii_share(s: Sample) -> Value:
 
 
 def _cjk_share(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     n, _, n_cjk = s.letter_counts()
     if n == 0:
@@ -507,7 +502,7 @@ yours yourself yourselves also may might must shall s t d ll m re ve let lets
 
 
 def _overlap_sets(s: Sample) -> tuple[set, set] | Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     if not s.instruction or not s.instruction.strip():
         return None, "no instruction"
@@ -588,7 +583,7 @@ def _parses(code: str) -> str | None:
 
 
 def _code_parses(s: Sample) -> Value:
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     t = s.response
     blocks = code_blocks(t) if "```" in t else []
@@ -619,7 +614,7 @@ MATH_DOMAINS = frozenset({"math"})
 def _math_final_number(s: Sample) -> Value:
     if s.domain not in MATH_DOMAINS:
         return None, "not math"
-    if _is_empty(s):
+    if s.is_empty():
         return None, _empty_reason(s)
     if s.instruction and _PROOF_RE.search(s.instruction):
         return None, "proof question"
@@ -747,14 +742,14 @@ _RM = frozenset({"response", "messages"})
 for _op in [
     Operator("h_resp_chars", _resp_chars,
              "Characters (Unicode code points) in the response (last assistant turn's content); "
-             "0 when there is none.", value_range="0..", null_cases="never"),
+             "0 when there is none.", value_range=">= 0", null_cases="never"),
     Operator("h_resp_tokens_est", _resp_tokens_est,
              "Estimated tokens of the response, without a tokenizer: CJK characters count 1 each, every "
              "other character 1/4 (rounded up), i.e. n_cjk + ceil((n_chars - n_cjk) / 4).",
-             value_range="0..", null_cases="never"),
+             value_range=">= 0", null_cases="never"),
     Operator("h_instr_chars", _instr_chars,
              "Characters (Unicode code points) in the instruction (first user turn's content); 0 when none.",
-             needs=frozenset({"instruction"}), value_range="0..", null_cases="never"),
+             needs=frozenset({"instruction"}), value_range=">= 0", null_cases="never"),
     Operator("h_empty_answer", _empty_answer,
              "1 when the response is missing or contains no letter or digit (any script) and the last "
              "assistant turn is not a tool call; else 0.", needs=_RM, value_range="{0, 1}",
@@ -811,7 +806,7 @@ for _op in [
              "not (reason: block and error). When the response has no fences at all and the domain is "
              "'code', the whole response is parsed.", needs=frozenset({"response", "domain", "messages"}),
              value_range="{0, 1}", null_cases="no code (no fences, not code domain); no python code "
-             "(fenced blocks in other languages only); empty answer; tool call", cheap=False),
+             "(fenced blocks in other languages only); empty answer; tool call"),
     Operator("h_math_final_number", _math_final_number,
              "Math domain only: 1 when the response states a final answer: a GSM8K '#### <...digit...>' "
              "line, a non-empty \\boxed{...}, or a digit in the last sentence of the last non-empty line; "
@@ -824,8 +819,7 @@ for _op in [
              "(a JSON string is parsed) that validates against the declared parameters schema with the "
              "jsonschema library (validator from $schema, default Draft 2020-12; a tool without parameters "
              "accepts any object); 0 otherwise, the reason naming the first failing call.",
-             needs=frozenset({"messages", "tools"}), value_range="{0, 1}", null_cases="no tool calls",
-             cheap=False),
+             needs=frozenset({"messages", "tools"}), value_range="{0, 1}", null_cases="no tool calls"),
 ]:
     register_operator(_op)
 
@@ -915,10 +909,10 @@ def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids
         for op in ops:
             m = op.metric
             done = con.sql("SELECT sample_id FROM scores WHERE metric = $m AND model = $mo AND "
-                           "params_hash = $h AND version = $v ORDER BY sample_id",
+                           "params_hash = $h AND version = $v",
                            params={"m": m.metric, "mo": m.model, "h": m.params_hash, "v": m.version}
                            ).to_arrow_table().column("sample_id").to_numpy()
-            need[op.name] = ~np.isin(ids, done, assume_unique=True) if len(done) else np.ones(len(ids), bool)
+            need[op.name] = ~np.isin(ids, done) if len(done) else np.ones(len(ids), bool)
         any_need = np.zeros(len(ids), bool)
         for v in need.values():
             any_need |= v
