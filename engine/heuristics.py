@@ -532,7 +532,7 @@ def _jaccard(s: Sample) -> Value:
 
 # -- code ------------------------------------------------------------------------------------------
 
-PYTHON_LANGS = frozenset({"python", "py", "python3", "py3", "ipython", "pycon", "python2"})
+PYTHON_LANGS = frozenset({"python", "py", "python3", "py3", "ipython", "pycon"})  # python2 code would not parse
 
 
 def code_blocks(text: str) -> list[tuple[str, str, bool]]:
