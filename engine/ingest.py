@@ -18,6 +18,7 @@ import io
 import json
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -888,18 +889,40 @@ def _keep(con, p: str, pool_id: int) -> int:
     return _one(con, f"SELECT count(*) FROM {p}keep")[0]
 
 
-def _tokens(con, p: str) -> None:
-    """n_tokens of kept fast-path rows (Python-staged rows got theirs per chunk)."""
+def _tokens_start(con, p: str) -> tuple[threading.Thread, dict]:
+    """Start counting n_tokens of kept fast-path rows in a thread (polars runs outside the GIL while
+    DuckDB writes the samples); Python-staged rows got theirs per chunk."""
     tbl = con.sql(f"""SELECT s.ord, concat_ws(chr(10), s.system, s.u, s.a) AS t
         FROM {p}src s JOIN {p}keep k USING (ord) WHERE s.n_tokens IS NULL""").to_arrow_table()
-    import polars as pl
+    out: dict = {}
 
-    tok = pl.DataFrame({"ord": pl.from_arrow(tbl["ord"]),
-                        "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}).to_arrow()
-    del tbl
+    def work() -> None:
+        import polars as pl
+
+        try:
+            out["tok"] = pl.DataFrame({"ord": pl.from_arrow(tbl["ord"]),
+                                       "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}).to_arrow()
+        except BaseException as e:  # re-raised by the caller
+            out["error"] = e
+
+    th = threading.Thread(target=work, name="wb-import-tokens", daemon=True)
+    th.start()
+    return th, out
+
+
+def _tokens_finish(con, p: str, th: threading.Thread, out: dict, base: int) -> None:
+    """Wait for the token counts and set them on the rows just inserted (same transaction)."""
+    th.join()
+    if "error" in out:
+        raise out["error"]
+    tok = out["tok"]
+    if tok.num_rows == 0:
+        return
     con.register("wb_tok_v", tok)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {p}tok AS SELECT * FROM wb_tok_v")
+        con.execute(f"""UPDATE samples SET n_tokens = x.n_tokens
+            FROM (SELECT ? + k.rn - 1 AS id, t.n_tokens FROM wb_tok_v t JOIN {p}keep k USING (ord)) x
+            WHERE samples.id = x.id""", [base])
     finally:
         con.unregister("wb_tok_v")
 
@@ -1033,7 +1056,7 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
     n_keep = _keep(con, p, pool_id)
     if cancel is not None:
         cancel.check()
-    _tokens(con, p)
+    tok_thread, tok_out = _tokens_start(con, p)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {p}files (file_no INTEGER, path VARCHAR)")
     con.executemany(f"INSERT INTO {p}files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
     base = _next_id(con, "samples")
@@ -1046,10 +1069,11 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
                coalesce(s.instruction, s.u), coalesce(s.response, s.a, ''),
                coalesce(s.n_turns, CASE WHEN s.a IS NULL THEN 1 ELSE 2 END), ?, 'pool', k.h,
                coalesce(s.n_chars, length(coalesce(s.system, '')) + length(s.u) + length(coalesce(s.a, ''))),
-               coalesce(s.n_tokens, t.n_tokens),
+               s.n_tokens,
                CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END
-        FROM {p}src s JOIN {p}keep k USING (ord) LEFT JOIN {p}tok t USING (ord) JOIN {p}files f USING (file_no)""",
+        FROM {p}src s JOIN {p}keep k USING (ord) JOIN {p}files f USING (file_no)""",
                 [base, pool_id, import_id, pool_domain])
+    _tokens_finish(con, p, tok_thread, tok_out, base)
     n_dup = st.n_rows - n_keep
     qpath = None
     if run.quarantine:
