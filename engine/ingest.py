@@ -626,10 +626,12 @@ class _Chunk:
         except UnicodeEncodeError:  # a JSON "\ud800" escape: a lone surrogate is not valid text
             self._drop_unencodable(run)
             return self.flush(con, table, run)
-        df = pl.from_arrow(pa.table({"s": arrays[4], "u": arrays[7], "a": arrays[8],
-                                     "t": pa.array(self.texts, type=pa.string())}))
-        text = df.select(pl.coalesce(pl.col("t"), pl.concat_str(["s", "u", "a"], separator="\n", ignore_nulls=True)))
-        arrays.append(_count_tokens(text.to_series()).to_arrow())
+        # token estimates of full rows now; flat rows (NULL here) are counted at write time in a thread
+        if any(t is not None for t in self.texts):
+            texts = pl.Series(self.texts, dtype=pl.String)
+            arrays.append(texts.str.count_matches(TOKEN_PATTERN).cast(pl.Int64).to_arrow())
+        else:
+            arrays.append(pa.nulls(len(self), pa.int64()))
         tbl = pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA)
         con.register("wb_chunk_v", tbl)
         try:
@@ -890,8 +892,8 @@ def _keep(con, p: str, pool_id: int) -> int:
 
 
 def _tokens_start(con, p: str) -> tuple[threading.Thread, dict]:
-    """Start counting n_tokens of kept fast-path rows in a thread (polars runs outside the GIL while
-    DuckDB writes the samples); Python-staged rows got theirs per chunk."""
+    """Start counting n_tokens of kept flat rows in a thread (polars runs outside the GIL while DuckDB
+    writes the samples); rows normalised in full got theirs per chunk."""
     tbl = con.sql(f"""SELECT s.ord, concat_ws(chr(10), s.system, s.u, s.a) AS t
         FROM {p}src s JOIN {p}keep k USING (ord) WHERE s.n_tokens IS NULL""").to_arrow_table()
     out: dict = {}
