@@ -181,7 +181,7 @@ def histogram(store: Store, metric: str, *, domain: str | None = None, f=None, b
     dparams = [domain] if domain else []
     c = store.cursor()
     mn, mx = c.execute(f"SELECT min(v), max(v) FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v){dsql}",
-                       params + dparams).fetchone()
+                       params + dparams).fetchall()[0]
     if mn is None:
         c.close()
         return [], []

@@ -111,7 +111,8 @@ def get_selection(store: Store, name: str) -> SelectionInfo:
     """A saved selection by name (KeyError naming the existing ones when missing)."""
     c = store.cursor()
     r = c.execute("SELECT id, name, method, params, n, content_hash, created_at FROM selections WHERE name = ?",
-                  [name]).fetchone()
+                  [name]).fetchall()
+    r = r[0] if r else None
     names = [x[0] for x in c.execute("SELECT name FROM selections ORDER BY name").fetchall()] if r is None else []
     c.close()
     if r is None:

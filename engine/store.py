@@ -228,10 +228,10 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the store (0 for an empty file)."""
     has = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not has:
         return 0
-    v = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    v = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
     return int(v or 0)
 
 
@@ -320,7 +320,7 @@ class Store:
         if table not in _ID_TABLES:
             raise ValueError(f"no id column on {table}")
         c = con or self.con
-        return int(c.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+        return int(c.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchall()[0][0])
 
 
 _ID_TABLES = {
