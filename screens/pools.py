@@ -62,7 +62,9 @@ class PoolsScreen(WorkbenchScreen):
         t.add_column("samples", key="samples")
         t.add_column("excluded", key="excluded")
         t.add_column("per domain", key="domains")
-        self._show_empty("Opening the store…")
+        if self.app.store is None and not getattr(self.app, "store_error", None):
+            # (the base class's on_mount may already have shown the store or its error)
+            self._show_empty("Opening the store…")
 
     # -- data -------------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:

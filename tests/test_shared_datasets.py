@@ -56,6 +56,18 @@ def shared_store(tmp_path_factory):
     s.close()
 
 
+@pytest.fixture(scope="module")
+def content_store(tmp_path_factory):
+    """Its own store with the pools the content checks read (tests may run in any worker and order)."""
+    s = Store(tmp_path_factory.mktemp("content") / "content.duckdb")
+    for folder in ("t0_train_50k", "mmlu_dev_val", "bfcl_v4_nonlive", "glaive_toolcall_en_demo", "gsm8k_train",
+                   "lima_testset", "math", "mbpp_prompt_train"):
+        for p in _paths(folder):
+            import_file(s, p, pool=folder)
+    yield s
+    s.close()
+
+
 def _paths(folder: str) -> list[Path]:
     d = ROOT / folder
     if folder == "bfcl_v4_nonlive":  # question files only; possible_answer/ holds answers, not samples
@@ -91,12 +103,12 @@ def test_import_shared_dataset(shared_store, folder):
     assert stored == n_inserted and bad == 0
 
 
-def test_folder_imports_record_their_files(shared_store):
-    files = shared_store.con.sql(
+def test_folder_imports_record_their_files(content_store):
+    files = content_store.con.sql(
         "SELECT count(DISTINCT source_file) FROM samples s JOIN pools p ON p.id = s.pool_id "
         "WHERE p.name = 't0_train_50k'").fetchall()[0][0]
     assert files == 283
-    mmlu = shared_store.con.sql(
+    mmlu = content_store.con.sql(
         "SELECT count(DISTINCT source_file) FROM samples s JOIN pools p ON p.id = s.pool_id "
         "WHERE p.name = 'mmlu_dev_val'").fetchall()[0][0]
     assert mmlu == 114
@@ -122,9 +134,9 @@ def test_duplicate_counts_match_an_independent_count():
         assert dups(json.dumps(r, sort_keys=True) for r in recs) == EXPECTED[folder][2]
 
 
-def test_samples_look_right(shared_store):
+def test_samples_look_right(content_store):
     def one(pool, cols):
-        return shared_store.con.sql(
+        return content_store.con.sql(
             f"SELECT {cols} FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = '{pool}' "
             "ORDER BY s.id LIMIT 1").fetchall()[0]
 

@@ -151,7 +151,25 @@ def test_help_screen(snap_compare, db):
 def test_placeholder_screen(snap_compare, db):
     async def before(pilot):
         await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_scores_screen(snap_compare, db):
+    from engine.scores import MetricDef, write_scores
+
+    with Store(db) as s:
+        rows = s.con.execute("SELECT id, n_chars FROM samples ORDER BY id").fetchall()
+        write_scores(s, MetricDef("ifd", "tiny", definition="Superfiltering IFD (test values)"),
+                     [(i, ((i * 37) % 100) / 80, None) for i, _n in rows])
+
+    async def before(pilot):
+        await settle(pilot)
         await pilot.press("3")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#s-examples", DataTable).row_count == 10)
         await settle(pilot)
 
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)

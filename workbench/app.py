@@ -100,7 +100,7 @@ class WorkbenchApp(EngineCaller, App[None]):
     MODES = {
         "pools": PoolsScreen,
         "browse": _lazy_screen("screens.browse", "BrowseScreen"),
-        "scores": _lazy_screen("screens.placeholder", "PlaceholderScreen", "scores"),
+        "scores": _lazy_screen("screens.scores", "ScoresScreen"),
         "clusters": _lazy_screen("screens.placeholder", "PlaceholderScreen", "clusters"),
         "mixtures": _lazy_screen("screens.placeholder", "PlaceholderScreen", "mixtures"),
         "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
@@ -174,6 +174,11 @@ class WorkbenchApp(EngineCaller, App[None]):
         self.store_status = "store not open"
         self.status_signal.publish(self.store_status)
         self.data_signal.publish("error")
+        # A screen still mounting can miss the signal (Textual drops subscribers that are not running yet);
+        # showing the error is idempotent, so tell the current screen directly too.
+        show = getattr(self.screen, "on_data_changed", None)
+        if show is not None:
+            show("error")
         self.notify(f"{error}", title="Cannot open the store", severity="error", timeout=30)
 
     def data_changed(self, what: str = "samples") -> None:
@@ -227,12 +232,13 @@ class WorkbenchApp(EngineCaller, App[None]):
             self.store = None
 
     # -- actions -------------------------------------------------------------------------------------
-    def open_browse(self, pool_id: int | None = None) -> None:
-        """Switch to Browse showing one pool (None: all pools)."""
+    def open_browse(self, pool_id: int | None = None, domain: str | None = None,
+                    expression: str | None = None) -> None:
+        """Switch to Browse showing one pool (None: all pools), optionally one domain and an expression."""
         self.switch_mode("browse")
-        show_pool = getattr(self.screen, "show_pool", None)  # the BrowseScreen
-        if show_pool is not None:
-            show_pool(pool_id)
+        show = getattr(self.screen, "show", None)  # the BrowseScreen
+        if show is not None:
+            show(pool_id, domain, expression)
 
     def action_help(self) -> None:
         """F1: help for the focused widget; F1 again closes it."""

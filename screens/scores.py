@@ -1,0 +1,477 @@
+"""The Scores area: per-domain summaries and histograms of a metric, a live keep/lose threshold, top and
+bottom examples, jumps to Browse, and scoring jobs (IFD in a child process, heuristics in a worker)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from screens.widgets import WorkbenchScreen
+from workbench.actions import bindings_for
+
+ALL = "__all__"
+OPS = ["<", "<=", ">", ">="]
+# Sensible keep-rules per metric (what SuperFiltering / the heuristics keep); anything else: "<" p50.
+DEFAULT_RULES = {"ifd": ("<", 1.0), "cherry_ifd": ("<", 1.0), "h_empty_answer": ("<", 0.5),
+                 "h_refusal": ("<", 0.5), "h_ngram_repetition": ("<=", 0.5), "h_code_parses": (">=", 0.5),
+                 "h_tool_call_valid": (">=", 0.5), "h_math_final_number": (">=", 0.5),
+                 "h_truncated_answer": ("<", 0.5)}
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:.{nd}f}"
+    return f"{v:,}"
+
+
+class ScoresScreen(WorkbenchScreen):
+    """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
+    many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
+    The histogram and the examples follow the highlighted domain row. `b` / `l` open Browse on what the
+    rule keeps / loses in that domain. `s` scores IFD and perplexity with the proxy LM in a child process
+    (resumable: press `s` again after a cancel or a crash), `h` runs the heuristic filters, `c` cancels."""
+
+    CONTEXT = "scores"
+    MODE = "scores"
+    BINDINGS = bindings_for("scores")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #s-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
+    #s-controls Select { width: 32; }
+    #s-controls #s-op { width: 10; }
+    #s-controls #s-thr { width: 14; }
+    #s-controls Label { padding: 0 1; }
+    #s-main { height: 1fr; }
+    #s-domains { width: 1fr; height: 1fr; }
+    #s-hist { width: 44; height: 1fr; }
+    #s-examples { height: 12; }
+    #s-jobbar { height: 2; padding: 0 1; }
+    #s-job { width: 1fr; }
+    #s-progress { width: 40; }
+    #s-def { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: list[Any] = []  # engine.scores.MetricInfo
+        self.metric: str | None = None
+        self.summary: list[dict] = []
+        self.domain: str | None = None  # highlighted row (None: all domains)
+        self._thr_timer: Timer | None = None
+        self._poll: Timer | None = None
+        self.job: dict | None = None  # running job: kind, proc / token, job_dir
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="s-controls"):
+            yield Label("metric")
+            yield Select([], prompt="no scores yet", allow_blank=True, id="s-metric", compact=True)
+            yield Label("keep if")
+            yield Select([(o, o) for o in OPS], value="<", allow_blank=False, id="s-op", compact=True)
+            yield Input(placeholder="threshold", id="s-thr", compact=True)
+        yield Static("", id="s-def")
+        with Horizontal(id="s-main"):
+            t = DataTable(id="s-domains", cursor_type="row", zebra_stripes=True)
+            yield t
+            yield PlotextPlot(id="s-hist")
+        yield DataTable(id="s-examples", cursor_type="row")
+        with Horizontal(id="s-jobbar"):
+            yield Static("no job running · s: score IFD/perplexity · h: heuristics", id="s-job")
+            yield ProgressBar(id="s-progress", show_eta=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        t = self.query_one("#s-domains", DataTable)
+        for key, label, width in [("domain", "domain", 12), ("n", "samples", 8), ("n_scored", "scored", 8),
+                                  ("n_null", "NULL", 5), ("mean", "mean", 6), ("p50", "median", 6),
+                                  ("keep", "keep", 7), ("lose", "lose", 7)]:
+            t.add_column(label, key=key, width=width)
+        e = self.query_one("#s-examples", DataTable)
+        for key, width in (("which", 6), ("id", 8), ("value", 8), ("domain", 10), ("instruction", 46),
+                           ("response", 30)):
+            e.add_column(key, key=key, width=width)
+        self.query_one("#s-progress", ProgressBar).display = False
+        self.query_one("#s-domains").focus()
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what == "error" or self.store is None:
+            return
+        store = self.store
+
+        def load():
+            from engine.scores import list_metrics
+
+            return list_metrics(store)
+
+        self.run_engine(load, self._metrics_loaded, group="s-metrics", exclusive=True)
+
+    def _metrics_loaded(self, infos: list[Any]) -> None:
+        self.metrics = list(infos)
+        names = list(dict.fromkeys(m.metric for m in infos))
+        sel = self.query_one("#s-metric", Select)
+        with self.prevent(Select.Changed):
+            sel.set_options([(n, n) for n in names])
+            if self.metric in names:
+                sel.value = self.metric
+            elif names:
+                self.metric = "ifd" if "ifd" in names else names[0]
+                sel.value = self.metric
+                self._default_rule()
+        self.refresh_views()
+
+    def _default_rule(self) -> None:
+        op, thr = DEFAULT_RULES.get(self.metric or "", ("<", None))
+        with self.prevent(Select.Changed, Input.Changed):
+            self.query_one("#s-op", Select).value = op
+            self.query_one("#s-thr", Input).value = "" if thr is None else str(thr)
+
+    def _rule(self) -> tuple[str, float | None]:
+        op = str(self.query_one("#s-op", Select).value)
+        raw = self.query_one("#s-thr", Input).value.strip()
+        try:
+            return op, float(raw) if raw else None
+        except ValueError:
+            return op, None
+
+    def refresh_views(self) -> None:
+        """Summary + keep/lose per domain, then the histogram and examples of the highlighted domain."""
+        store, metric = self.store, self.metric
+        if store is None or metric is None:
+            return
+        op, thr = self._rule()
+        info = [m for m in self.metrics if m.metric == metric]
+        self.query_one("#s-def", Static).update(
+            Text(f"{metric}: {info[0].definition or ''}" + (f"  [{len(info)} models]" if len(info) > 1 else ""))
+            if info else "")
+
+        def load():
+            from engine.scores import domain_summary, threshold_counts
+
+            summ = domain_summary(store, metric)
+            tc = threshold_counts(store, metric, op, thr) if thr is not None else []
+            return summ, {r["domain"]: r for r in tc}
+
+        self.run_engine(load, self._show_summary, group="s-summary", exclusive=True)
+
+    def _show_summary(self, res: tuple) -> None:
+        summ, tc = res
+        thr_missing = not tc
+        self.summary = summ
+        t = self.query_one("#s-domains", DataTable)
+        row_before = t.cursor_row
+        t.clear()
+        tot = {k: 0 for k in ("n", "n_scored", "n_null", "keep", "lose")}
+        for r in summ:
+            c = tc.get(r["domain"], {})
+            for k in ("n", "n_scored", "n_null"):
+                tot[k] += r[k] or 0
+            tot["keep"] += c.get("keep") or 0
+            tot["lose"] += c.get("lose") or 0
+            t.add_row(r["domain"], _f(r["n"]), _f(r["n_scored"]), _f(r["n_null"]), _f(r["mean"]),
+                      _f(r["p50"]), "-" if thr_missing else _f(c.get("keep", 0)),
+                      "-" if thr_missing else _f(c.get("lose", 0)), key=r["domain"])
+        t.add_row(Text("all domains", style="bold"), _f(tot["n"]), _f(tot["n_scored"]), _f(tot["n_null"]),
+                  "", "", "-" if thr_missing else _f(tot["keep"]), "-" if thr_missing else _f(tot["lose"]),
+                  key=ALL)
+        if 0 <= row_before < t.row_count:
+            t.move_cursor(row=row_before)
+        self._domain_views()
+
+    def _domain_views(self) -> None:
+        store, metric = self.store, self.metric
+        if store is None or metric is None:
+            return
+        domain = self.domain
+        rows = [r for r in self.summary if domain is None or r["domain"] == domain]
+        p10 = min((r["p10"] for r in rows if r["p10"] is not None), default=None)
+        p90 = max((r["p90"] for r in rows if r["p90"] is not None), default=None)
+        lo = min((r["min"] for r in rows if r["min"] is not None), default=None)
+        hi = max((r["max"] for r in rows if r["max"] is not None), default=None)
+        if None not in (p10, p90, lo, hi) and math.isfinite(hi):
+            hi = min(hi, p90 + 2 * (p90 - p10)) if p90 > p10 else hi  # long tails would squash the plot
+
+        def load():
+            from engine.scores import extremes, histogram
+
+            if lo is None:
+                return [], [], {"top": [], "bottom": []}
+            edges, counts = histogram(store, metric, domain=domain, bins=30, lo=lo, hi=hi)
+            return edges, counts, extremes(store, metric, k=5, domain=domain)
+
+        self.run_engine(load, self._show_domain, group="s-domain", exclusive=True)
+
+    def _show_domain(self, res: tuple) -> None:
+        edges, counts, ex = res
+        plot = self.query_one("#s-hist", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        title = f"{self.metric} · {self.domain or 'all domains'}"
+        if counts:
+            centers = [(edges[i] + edges[i + 1]) / 2 for i in range(len(counts))]
+            plt.bar(centers, counts, width=0.9)
+            ticks = [edges[0], (edges[0] + edges[-1]) / 2, edges[-1]]
+            plt.xticks(ticks, [f"{x:.3g}" for x in ticks])
+            _op, thr = self._rule()
+            if thr is not None and edges[0] <= thr <= edges[-1]:
+                plt.vline(thr, "red")
+            title += f" · {sum(counts):,} in [{edges[0]:.3g}, {edges[-1]:.3g}]"
+        plt.title(title)
+        plot.refresh()
+        e = self.query_one("#s-examples", DataTable)
+        e.clear()
+        for which in ("top", "bottom"):
+            for r in ex[which]:
+                e.add_row(which, str(r["id"]), _f(r["value"], 4), r["domain"],
+                          (r["instruction"] or "").replace("\n", " "),
+                          (r["response"] or "").replace("\n", " "), key=f"{which}-{r['id']}")
+
+    # -- events ------------------------------------------------------------------------------------------
+    @on(Select.Changed, "#s-metric")
+    def _metric_changed(self, event: Select.Changed) -> None:
+        if event.value in (Select.NULL, None):
+            return
+        self.metric = str(event.value)
+        self._default_rule()
+        self.refresh_views()
+
+    @on(Select.Changed, "#s-op")
+    def _op_changed(self, _event: Select.Changed) -> None:
+        self.refresh_views()
+
+    @on(Input.Changed, "#s-thr")
+    def _thr_changed(self, _event: Input.Changed) -> None:
+        if self._thr_timer is not None:
+            self._thr_timer.stop()
+        self._thr_timer = self.set_timer(0.25, self.refresh_views)
+
+    @on(DataTable.RowHighlighted, "#s-domains")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        domain = None if key in (None, ALL) else str(key)
+        if domain != self.domain:
+            self.domain = domain
+            self._domain_views()
+
+    @on(DataTable.RowSelected, "#s-examples")
+    def _example(self, event: DataTable.RowSelected) -> None:
+        sid = str(event.row_key.value).split("-", 1)[1]
+        self.app.open_browse(expression=f"id = {int(sid)}")  # type: ignore[attr-defined]
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def _browse_rule(self, keep: bool) -> None:
+        op, thr = self._rule()
+        if self.metric is None or thr is None:
+            self.app.notify("pick a metric and a threshold first", severity="warning")
+            return
+        expr = f"score.{self.metric} {op} {thr!r}"
+        if not keep:
+            expr = f"not ({expr})"
+        self.app.open_browse(domain=self.domain, expression=expr)  # type: ignore[attr-defined]
+
+    def action_browse_keep(self) -> None:
+        self._browse_rule(True)
+
+    def action_browse_lose(self) -> None:
+        self._browse_rule(False)
+
+    def action_nudge(self, direction: int) -> None:
+        op, thr = self._rule()
+        rows = [r for r in self.summary if r.get("p10") is not None]
+        if thr is None or not rows:
+            return
+        spread = max(r["p90"] for r in rows) - min(r["p10"] for r in rows)
+        step = float(f"{max(spread / 50, 1e-6):.1g}")
+        self.query_one("#s-thr", Input).value = f"{thr + direction * step:.6g}"
+
+    def action_refresh(self) -> None:
+        self.on_data_changed("samples")
+
+    # -- jobs --------------------------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        if self.job is not None:
+            self.app.notify(f"a {self.job['kind']} job is running; c cancels it", severity="warning")
+            return True
+        return self.store is None
+
+    def action_score_ifd(self) -> None:
+        """Start (or resume) the IFD/perplexity job for every sample not scored yet, in a child process."""
+        if self._busy():
+            return
+        store = self.store
+
+        def start():
+            from engine.models import resolve
+            from engine.scoring import create_job, ingest_job, jobs_root, start_worker
+
+            src = resolve(None)
+            job_dir = jobs_root(store) / f"score-{src.name}-superfiltering"
+            if (job_dir / "spec.json").exists():
+                ingest_job(store, job_dir)  # whatever a killed run finished
+            n = create_job(store, job_dir, model=None, variants=("superfiltering",), model_name=src.name)
+            return job_dir, (start_worker(job_dir) if n else None), n
+
+        self.job = {"kind": "IFD"}
+        self._job_text("IFD: preparing the job…")
+        self.run_engine(start, self._ifd_started, self._job_failed, group="s-job")
+
+    def _ifd_started(self, res: tuple) -> None:
+        job_dir, proc, n = res
+        if proc is None:
+            self.job = None
+            self._job_text("IFD: every sample is already scored (cached)")
+            return
+        self.job = {"kind": "IFD", "proc": proc, "job_dir": job_dir, "ingesting": False}
+        self.app.cancel_tokens.add(_ProcToken(proc))  # type: ignore[attr-defined]
+        bar = self.query_one("#s-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=n, progress=0)
+        self._job_text(f"IFD: {n:,} samples to score · loading the model…")
+        self._poll = self.set_interval(0.5, self._poll_ifd)
+
+    def _poll_ifd(self) -> None:
+        job = self.job
+        if job is None or "proc" not in job:
+            return
+        from engine.scoring import read_progress
+
+        p = read_progress(job["job_dir"])
+        bar = self.query_one("#s-progress", ProgressBar)
+        if p.get("total"):
+            bar.update(total=p["total"], progress=p.get("done", 0))
+            rate = p.get("rate") or 0
+            eta = p.get("eta_s")
+            self._job_text(f"IFD: {p.get('state')} · {p.get('done', 0):,}/{p['total']:,} · {rate:.2f} samples/s"
+                           + (f" · ETA {eta:.0f}s" if eta else "") + " · c cancels")
+        finished = job["proc"].poll() is not None
+        if not job["ingesting"]:
+            job["ingesting"] = True
+            store, job_dir = self.store, job["job_dir"]
+
+            def ingest():
+                from engine.scoring import ingest_job
+
+                return ingest_job(store, job_dir)
+
+            self.run_engine(ingest, lambda n: self._ingested(n, finished), self._job_failed, group="s-ingest")
+
+    def _ingested(self, n: int, finished: bool) -> None:
+        job = self.job
+        if job is None:
+            return
+        job["ingesting"] = False
+        if n:
+            self.app.data_changed("samples")  # type: ignore[attr-defined]
+        if finished:
+            from engine.scoring import read_progress
+
+            state = read_progress(job["job_dir"]).get("state", "stopped")
+            rc = job["proc"].returncode
+            msg = f"IFD job {state}"
+            if state not in ("done", "cancelled"):
+                err = (job["job_dir"] / "worker.stderr")
+                tail = err.read_text(errors="replace").strip().splitlines()[-1:] if err.exists() else []
+                msg += f" (exit {rc}): {' '.join(tail)}"
+                self.app.notify(msg, title="Scoring", severity="error", timeout=15)
+            self._end_job(msg + (" · s resumes" if state != "done" else ""))
+
+    def action_heuristics(self) -> None:
+        """Run every heuristic filter on the samples that do not have it yet (thread worker)."""
+        if self._busy():
+            return
+        from engine.jobs import CancelToken
+
+        store = self.store
+        token = CancelToken()
+        self.job = {"kind": "heuristics", "token": token}
+        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
+        bar = self.query_one("#s-progress", ProgressBar)
+        bar.display = True
+
+        def progress(p) -> None:
+            self.deliver(self._heur_progress, p)
+
+        def run():
+            from engine.heuristics import run_heuristics
+
+            return run_heuristics(store, progress=progress, cancel=token)
+
+        self._job_text("heuristics: starting…")
+        self.run_engine(run, self._heur_done, self._job_failed, group="s-job")
+
+    def _heur_progress(self, p) -> None:
+        bar = self.query_one("#s-progress", ProgressBar)
+        if p.total:
+            bar.update(total=p.total, progress=p.done)
+        self._job_text(f"heuristics: {p.line()} · c cancels")
+
+    def _heur_done(self, out: dict) -> None:
+        self._end_job(f"heuristics done: {sum(out.values()):,} scores written")
+        self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+    def action_cancel_job(self) -> None:
+        job = self.job
+        if job is None:
+            self.app.notify("no job is running")
+            return
+        if "proc" in job:
+            job["proc"].terminate()  # the worker cancels at its next batch; finished chunks stay
+            self._job_text("IFD: cancelling after the current batch…")
+        elif "token" in job:
+            job["token"].cancel()
+            self._job_text("heuristics: cancelling after the current chunk…")
+
+    def _job_failed(self, error: BaseException) -> None:
+        if type(error).__name__ == "Cancelled":
+            self._end_job(f"{self.job['kind'] if self.job else 'job'} cancelled; finished chunks are kept")
+            self.app.data_changed("samples")  # type: ignore[attr-defined]
+            return
+        self.app.notify(f"{type(error).__name__}: {error}", title="Scoring", severity="error", timeout=15)
+        self._end_job(f"failed: {error}")
+
+    def _end_job(self, text: str) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        job = self.job or {}
+        for t in list(self.app.cancel_tokens):  # type: ignore[attr-defined]
+            if t is job.get("token") or getattr(t, "proc", None) is job.get("proc"):
+                self.app.cancel_tokens.discard(t)  # type: ignore[attr-defined]
+        self.job = None
+        self.query_one("#s-progress", ProgressBar).display = False
+        self._job_text(text)
+
+    def _job_text(self, text: str) -> None:
+        self.query_one("#s-job", Static).update(Text(text))
+
+    def palette_commands(self):
+        for m in dict.fromkeys(i.metric for i in self.metrics):
+            yield (f"Scores: show {m}", "pick this metric", lambda m=m: self._pick(m))
+
+    def _pick(self, m: str) -> None:
+        self.query_one("#s-metric", Select).value = m
+
+
+class _ProcToken:
+    """Lets the app's exit stop a scoring child process like it cancels thread jobs."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()

@@ -1,0 +1,146 @@
+"""The Scores screen under Textual's pilot: summaries, live keep/lose, jump to Browse, and both scoring jobs
+(heuristics in a worker, IFD in a real child process with a tiny saved model)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.ingest import import_file
+from engine.query import Browser, Filter
+from engine.scores import MetricDef, metric_values, threshold_counts, write_scores
+from engine.store import Store
+from screens.browse import BrowseScreen
+from screens.scores import ScoresScreen
+from tests.test_app import SIZE, plain, wait_for
+from workbench.app import WorkbenchApp
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def _store(tmp_path: Path, with_scores: bool = True) -> Path:
+    p = tmp_path / "wb.duckdb"
+    src = tmp_path / "mix.jsonl"
+    with src.open("w") as f:
+        for i in range(60):
+            f.write(json.dumps({"instruction": f"Explain item {i}", "input": "",
+                                "output": "" if i == 0 else f"Item {i} is explained here" + " well" * (i % 5)}) + "\n")
+    with Store(p) as s:
+        import_file(s, src, pool="mix")
+        s.con.execute("UPDATE samples SET domain = 'math' WHERE record_index >= 30")
+        if with_scores:
+            ids = [r[0] for r in s.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
+            write_scores(s, MetricDef("ifd", "m", definition="test ifd"),
+                         [(sid, k / 40, None) for k, sid in enumerate(ids)])
+    return p
+
+
+def _run(app, body):
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
+            await body(pilot, app)
+
+    asyncio.run(main())
+
+
+def _rows(screen: ScoresScreen) -> dict[str, list[str]]:
+    from textual.widgets import DataTable
+
+    t = screen.query_one("#s-domains", DataTable)
+    out = {}
+    for rk in t.rows:
+        out[str(rk.value)] = [str(c) for c in t.get_row(rk)]
+    return out
+
+
+def test_summary_threshold_and_jump_to_browse(tmp_path):
+    db = _store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, ScoresScreen)
+        await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
+        expected = {r["domain"]: r for r in threshold_counts(app.store, "ifd", "<", 1.0)}
+        rows = _rows(screen)
+        # default rule for ifd is "< 1.0"; columns: domain, n, scored, NULL, mean, median, keep, lose
+        assert rows["general"][6] == f"{expected['general']['keep']:,}"
+        assert rows["math"][7] == f"{expected['math']['lose']:,}"
+        # a live threshold change
+        thr = screen.query_one("#s-thr")
+        thr.value = "0.5"
+        exp2 = {r["domain"]: r for r in threshold_counts(app.store, "ifd", "<", 0.5)}
+        await wait_for(pilot, lambda: _rows(screen)["general"][6] == f"{exp2['general']['keep']:,}", what="keep")
+        assert _rows(screen)["math"][6] == f"{exp2['math']['keep']:,}"
+        # histogram and examples follow the highlighted row; jump to Browse on what the rule keeps in math
+        from textual.widgets import DataTable
+
+        t = screen.query_one("#s-domains", DataTable)
+        t.focus()
+        t.move_cursor(row=list(_rows(screen)).index("math"))
+        await wait_for(pilot, lambda: screen.domain == "math", what="domain row")
+        ex = screen.query_one("#s-examples", DataTable)
+        await wait_for(pilot, lambda: ex.row_count == 10, what="examples")
+        await pilot.press("b")
+        browse = app.screen
+        assert isinstance(browse, BrowseScreen)
+        await wait_for(pilot, lambda: browse.filter is not None and not browse.querying
+                       and browse.filter.expression is not None, what="browse query")
+        assert browse.filter.domains == ["math"] and "score.ifd < 0.5" in browse.filter.expression
+        assert browse.count == exp2["math"]["keep"] == Browser(app.store, Filter(
+            domains=["math"], expression="score.ifd < 0.5")).count()
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_heuristics_job_from_the_screen(tmp_path):
+    db = _store(tmp_path, with_scores=False)
+
+    async def body(pilot, app):
+        await pilot.press("3")
+        screen = app.screen
+        await pilot.press("h")
+        await wait_for(pilot, lambda: screen.job is None and "heuristics done" in plain(screen.query_one("#s-job")),
+                       timeout=60, what="heuristics job")
+        vals = metric_values(app.store, "h_empty_answer")
+        assert len(vals) == 60 and sum(v == 1 for v in vals.values()) == 1
+        await wait_for(pilot, lambda: screen.metric is not None, what="metrics listed")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_ifd_job_runs_in_a_child_process_and_resumes(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    model_dir = tmp_path / "tiny-model"
+    tok = tiny_tokenizer()
+    tiny_llama(tok).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    monkeypatch.setenv("WORKBENCH_SCORER", str(model_dir))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    db = _store(tmp_path, with_scores=False)
+
+    async def body(pilot, app):
+        await pilot.press("3")
+        screen = app.screen
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.job is None and "IFD job done" in plain(screen.query_one("#s-job")),
+                       timeout=120, what="IFD job")
+        vals = metric_values(app.store, "ifd")
+        assert len(vals) == 60
+        assert sum(v is None for v in vals.values()) == 1  # the empty answer: NULL with a reason
+        # pressing s again finds nothing to do: every sample is cached
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "already scored" in plain(screen.query_one("#s-job")), timeout=30,
+                       what="cached")
+        await wait_for(pilot, lambda: "ifd" in [m.metric for m in screen.metrics], what="metrics")
+
+    _run(WorkbenchApp(db_path=db), body)
