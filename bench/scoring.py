@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=1024)
     ap.add_argument("--token-budget", type=int, default=None)
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--blocks", type=int, default=4, help="interleave reference/ours in this many blocks")
     args = ap.parse_args()
 
     import torch
@@ -76,22 +77,28 @@ def main() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    if not args.skip_reference:
+    # Interleaved blocks (reference then ours on the same block) so that drifting machine load hits both alike.
+    params = IFDParams(max_length=args.max_length, token_budget=args.token_budget)
+    t_ref = t_ours = 0.0
+    got = []
+    block = max(1, len(items) // args.blocks)
+    for k in range(0, len(items), block):
+        part = items[k:k + block]
+        if not args.skip_reference:
+            sync()
+            t = time.perf_counter()
+            for it in part:
+                ref[it.sample_id] = superfiltering_reference(model, tok, it.prompt, it.response, args.max_length)["ifd"]
+            sync()
+            t_ref += time.perf_counter() - t
         sync()
         t = time.perf_counter()
-        for it in items:
-            ref[it.sample_id] = superfiltering_reference(model, tok, it.prompt, it.response, args.max_length)["ifd"]
+        got += score_items(model, tok, part, params)
         sync()
-        t_ref = time.perf_counter() - t
+        t_ours += time.perf_counter() - t
+    if not args.skip_reference:
         print(f"reference (batch 1, two forwards, full logits): {len(items) / t_ref:.2f} samples/s "
               f"({t_ref:.1f}s)", flush=True)
-
-    params = IFDParams(max_length=args.max_length, token_budget=args.token_budget)
-    sync()
-    t = time.perf_counter()
-    got = score_items(model, tok, items, params)
-    sync()
-    t_ours = time.perf_counter() - t
     print(f"ours (length-sorted batches, LM head at response positions): {len(items) / t_ours:.2f} samples/s "
           f"({t_ours:.1f}s)", flush=True)
     if ref:

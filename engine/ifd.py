@@ -193,7 +193,7 @@ def prepare_cherry(tok, item: Item, max_length: int, template: str) -> tuple[Seq
 
 def auto_token_budget(device: str) -> int:
     """Padded tokens per forward batch: small on CPU (cache-friendly), large on a GPU."""
-    return 8192 if device == "cpu" else 65536
+    return 1024 if device == "cpu" else 65536
 
 
 def _needs_full_logits(model) -> bool:
@@ -237,8 +237,15 @@ def score_sequences(model, seqs: list[Seq], *, pad_id: int, token_budget: int, p
                 ids[r, off:off + len(s)] = torch.tensor(s, dtype=torch.long)
                 mask[r, off:off + len(s)] = 1
                 offs.append(off)
-            pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            ids, mask, pos = ids.to(device), mask.to(device), pos.to(device)
+            ids = ids.to(device)
+            if padding_side == "left":
+                pos = (mask.cumsum(-1) - 1).clamp(min=0)
+                fwd = {"attention_mask": mask.to(device), "position_ids": pos.to(device)}
+            else:
+                # Right padding needs no mask: under causal attention a real token never sees the pads that
+                # follow it, and positions are 0..len-1 as in batch 1. Without a mask the fused causal
+                # attention kernel runs (a padding mask forces the slower masked path).
+                fwd = {}
             rows, cols, tgt = [], [], []
             for r, i in enumerate(b):
                 sq = seqs[i]
@@ -250,10 +257,10 @@ def score_sequences(model, seqs: list[Seq], *, pad_id: int, token_budget: int, p
             cols_t = torch.tensor(cols, device=device)
             tgt_t = torch.tensor(tgt, device=device)
             if full:
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+                logits = model(input_ids=ids, **fwd).logits
                 sel = logits[rows_t, cols_t].float()
             else:
-                hidden = body(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state
+                hidden = body(input_ids=ids, **fwd).last_hidden_state
                 sel = head(hidden[rows_t, cols_t]).float()
             logp = torch.log_softmax(sel, dim=-1)
             nll = (-logp.gather(1, tgt_t[:, None])[:, 0]).cpu().tolist()
