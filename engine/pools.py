@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.filters import FilterError, compile_expression
-from engine.query import score_metrics
+from engine.query import check_label, score_metrics
 
 REVERTED = "<reverted>"  # apply_rules key: rule-set samples no rule matches any more, back to the pool domain
 
@@ -123,15 +123,6 @@ def get_pool(store, name_or_id) -> PoolInfo:
     return _info(row)
 
 
-def _check_name(what: str, name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    name = name.strip()
-    if len(name) > 200 or any(c in name for c in "\n\r\t"):
-        raise ValueError(f"{what} must be one line of at most 200 characters")
-    return name
-
-
 class _Tx:
     """`with _Tx(store) as con:` a cursor inside BEGIN/COMMIT (ROLLBACK on error), under the write lock."""
 
@@ -160,8 +151,8 @@ class _Tx:
 def create_pool(store, name: str, domain: str = "general", *, format: str | None = None,
                 source: str | None = None, description: str | None = None, meta: dict | None = None) -> int:
     """Create an empty pool and return its id; refuses a name that is taken (ValueError)."""
-    name = _check_name("pool name", name)
-    domain = _check_name("domain", domain)
+    name = check_label("pool name", name)
+    domain = check_label("domain", domain)
     with _Tx(store) as con:
         if con.execute("SELECT 1 FROM pools WHERE name = ?", [name]).fetchone():
             raise ValueError(f"a pool named {name!r} already exists")
@@ -175,7 +166,7 @@ def create_pool(store, name: str, domain: str = "general", *, format: str | None
 
 def rename_pool(store, pool, new_name: str) -> None:
     """Rename a pool (by name or id); refuses a name another pool has (ValueError)."""
-    new_name = _check_name("pool name", new_name)
+    new_name = check_label("pool name", new_name)
     with _Tx(store) as con:
         pid, old = _resolve(con, pool)
         if new_name == old:
@@ -205,7 +196,7 @@ def delete_pool(store, pool) -> int:
 def set_pool_domain(store, pool, domain: str) -> int:
     """Set a pool's domain and that of its samples still on the pool's domain (domain_source='pool');
     returns how many samples changed."""
-    domain = _check_name("domain", domain)
+    domain = check_label("domain", domain)
     with _Tx(store) as con:
         pid, _ = _resolve(con, pool)
         con.execute("UPDATE pools SET domain = ? WHERE id = ?", [domain, pid])
@@ -220,11 +211,11 @@ def set_pool_domain(store, pool, domain: str) -> int:
 def add_rule(store, name: str, expression: str, *, domain: str | None = None, tag: str | None = None) -> int:
     """Store a rule; its expression must compile (FilterError otherwise) and it must set a domain, a tag or
     both. Rule names are unique (ValueError). Returns the rule id. Use apply_rules to run the rules."""
-    name = _check_name("rule name", name)
+    name = check_label("rule name", name)
     if name.startswith("<"):
         raise ValueError("a rule name cannot start with '<'")
-    domain = _check_name("domain", domain) if domain is not None else None
-    tag = _check_name("tag", tag) if tag is not None else None
+    domain = check_label("domain", domain) if domain is not None else None
+    tag = check_label("tag", tag) if tag is not None else None
     if domain is None and tag is None:
         raise ValueError("a rule must set a domain, a tag or both")
     if not expression or not expression.strip():

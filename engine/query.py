@@ -384,7 +384,8 @@ def get_sample(store, sample_id: int) -> SampleDetail:
 
 # -- bulk actions ------------------------------------------------------------------------------------
 
-def _check_label(what: str, value: str) -> str:
+def check_label(what: str, value: str) -> str:
+    """A user-given name (tag, domain, pool): one non-empty line of at most 200 characters, stripped."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
     value = value.strip()
@@ -420,7 +421,7 @@ def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
     """Add (or remove) `tag` on every sample of the filter; returns how many samples changed.
 
     Adding skips samples that already have the tag (no duplicate rows)."""
-    tag = _check_label("tag", tag)
+    tag = check_label("tag", tag)
     where, params = where_sql(store, f)
     if remove:
         return _write(
@@ -439,7 +440,7 @@ def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
 
 def bulk_set_domain(store, f: Filter, domain: str) -> int:
     """Set the domain of every sample of the filter (domain_source='manual'); returns how many changed."""
-    domain = _check_label("domain", domain)
+    domain = check_label("domain", domain)
     where, params = where_sql(store, f)
     return _write(
         store,

@@ -116,7 +116,7 @@ def test_heuristics_job_from_the_screen(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
-def test_ifd_job_runs_in_a_child_process_and_resumes(tmp_path, monkeypatch):
+def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from tests.tiny_lm import tiny_llama, tiny_tokenizer
 

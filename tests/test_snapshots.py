@@ -7,7 +7,6 @@ blink. Update the baselines with `pytest tests/test_snapshots.py --snapshot-upda
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from engine.store import Store
 from screens.browse import BrowseScreen
 from screens.import_dialog import ImportDialog
 from screens.sample_table import SampleTable
+from tests.test_app import wait_for
 from workbench.app import WorkbenchApp
 
 SIZE = (120, 36)
@@ -54,16 +54,7 @@ def db(tmp_path) -> Path:
 
 
 async def until(pilot, predicate, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - not mounted yet
-            pass
-        assert loop.time() < end, "timed out"
-        await pilot.pause(0.03)
+    await wait_for(pilot, predicate, timeout=timeout)
 
 
 async def settle(pilot) -> None:
