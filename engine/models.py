@@ -137,7 +137,9 @@ def load_causal_lm(spec: str | None = None, *, device: str | None = "auto", dtyp
                    progress=None):
     """Load (model, tokenizer, ModelSource) for scoring; the model is in eval mode on `device`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own progress reporting goes to the CLI / the app
     src = resolve(spec)
     path = local_folder(src, progress)
     dev = pick_device(device)
