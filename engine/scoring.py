@@ -158,7 +158,7 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
     params = IFDParams(**spec["params"])
     items = [Item(**json.loads(line)) for line in
              (job_dir / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    done = _done_ids(job_dir)
+    done = _done_ids(job_dir) & {it.sample_id for it in items}  # chunks of an earlier input do not count
     todo = [it for it in items if it.sample_id not in done]
     log = open(job_dir / "log.txt", "a", encoding="utf-8")
     log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} already scored, "

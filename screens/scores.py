@@ -128,7 +128,8 @@ class ScoresScreen(WorkbenchScreen):
             if self.metric in names:
                 sel.value = self.metric
             elif names:
-                self.metric = "ifd" if "ifd" in names else names[0]
+                preferred = [m for m in ("ifd", "cherry_ifd", "h_empty_answer", "h_refusal") if m in names]
+                self.metric = (preferred or names)[0]
                 sel.value = self.metric
                 self._default_rule()
         self.refresh_views()
