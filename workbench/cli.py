@@ -128,7 +128,7 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
             t.add_column(c, overflow="ellipsis", no_wrap=True, max_width=60)
         for r in rows:
             t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in cols])
-        Console(soft_wrap=False).print(t)
+        Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(t)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +274,12 @@ def cmd_query(args) -> int:
             print(b.count())
             return EXIT_OK
         rows = b.page(args.offset, args.limit)
-    _print_rows(rows, args.format)
+    columns = None
+    if args.format == "table":  # a readable subset; JSON keeps every column
+        mentioned = " ".join([args.where or "", *(args.sort or []), *args.score])
+        scores = [k for k in (rows[0] if rows else {}) if k.startswith("score.") and k[6:] in mentioned]
+        columns = ["id", "pool", "domain", "instruction", "response", "n_tokens", "tags", *scores]
+    _print_rows(rows, args.format, columns)
     return EXIT_OK
 
 
