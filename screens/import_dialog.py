@@ -116,6 +116,7 @@ class ImportDialog(EngineCaller, ModalScreen):
         self._auto_name = ""
         self._domain_touched = False
         self._sniff_timer: Timer | None = None
+        self._mapping_timer: Timer | None = None
         self.cancel_token: Any = None
         self.importing = False
         self.result: Any = None
@@ -141,12 +142,17 @@ class ImportDialog(EngineCaller, ModalScreen):
                 yield Static("", id="preview")
             with Horizontal(classes="row"):
                 yield Label("Format", classes="lbl")
-                yield Select([("auto-detect", AUTO)] + [(f, f) for f in formats], value=AUTO, id="format",
+                yield Select([("auto-detect", AUTO)] + [(f, f) for f in formats]
+                             + [("column mapping…", "mapping")], value=AUTO, id="format",
                              allow_blank=False, compact=True)
                 yield Label("Domain", classes="lbl2")
                 yield Select([(d, d) for d in DEFAULT_DOMAINS] + [("custom…", CUSTOM)], value="general",
                              id="domain", allow_blank=False, compact=True)
                 yield Input(placeholder="custom domain", id="custom-domain", disabled=True, compact=True)
+            with Horizontal(classes="row", id="mapping-row"):
+                yield Label("Columns", classes="lbl")
+                yield Input(placeholder="role=column, … e.g. instruction=question, output=answer, system=persona",
+                            id="mapping", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Pool", classes="lbl")
                 yield Input(placeholder="pool name (new, or an existing pool to append to)", id="pool",
@@ -164,6 +170,7 @@ class ImportDialog(EngineCaller, ModalScreen):
     def on_mount(self) -> None:
         self.query_one("#preview-box").display = False
         self.query_one("#progress-row").display = False
+        self.query_one("#mapping-row").display = False
         self.query_one("#path", Input).focus()
         if self._initial_path:
             self._path_changed(self._initial_path)
@@ -217,14 +224,37 @@ class ImportDialog(EngineCaller, ModalScreen):
         v = self.query_one("#format", Select).value
         return None if v in (AUTO, Select.NULL) else str(v)
 
+    def _mapping(self) -> dict | None:
+        """The column mapping typed in (format "column mapping…"); ValueError when malformed."""
+        if self._forced_format() != "mapping":
+            return None
+        raw = self.query_one("#mapping", Input).value.strip()
+        out = {}
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            role, eq, col = part.partition("=")
+            if not eq or not role.strip() or not col.strip():
+                raise ValueError(f"{part!r}: write role=column, e.g. instruction=question")
+            out[role.strip()] = col.strip()
+        if not out:
+            raise ValueError("type the column mapping, e.g. instruction=question, output=answer")
+        return out
+
     def _sniff(self, path: str) -> None:
-        self._set_detected("detecting…", bad=False)
         fmt = self._forced_format()
+        try:
+            mapping = self._mapping()
+        except ValueError as e:
+            self.detection = None
+            self.query_one("#preview-box").display = False
+            self._set_detected(str(e), bad=True)
+            self._update_import_button()
+            return
+        self._set_detected("detecting…", bad=False)
 
         def run():
             from engine.ingest import sniff
 
-            return sniff(path, format=fmt)
+            return sniff(path, format=fmt, mapping=mapping)
 
         self.run_engine(run, lambda d: self._sniffed(path, d), lambda e: self._sniff_failed(path, e),
                         group="sniff", exclusive=True)
@@ -273,9 +303,21 @@ class ImportDialog(EngineCaller, ModalScreen):
             custom.value = domain
         self._domain_touched = False
 
+    @on(Input.Changed, "#mapping")
+    def _on_mapping(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._mapping_timer is not None:
+            self._mapping_timer.stop()
+        path = self._path_value()
+        if path and os.path.exists(path):
+            self._mapping_timer = self.set_timer(0.3, lambda: self._sniff(path))
+
     @on(Select.Changed, "#format")
     def _on_format(self, event: Select.Changed) -> None:
         event.stop()
+        self.query_one("#mapping-row").display = event.value == "mapping"
+        if event.value == "mapping":
+            self.query_one("#mapping", Input).focus()
         path = self._path_value()
         if path and os.path.exists(path):
             self._sniff(path)
@@ -344,6 +386,11 @@ class ImportDialog(EngineCaller, ModalScreen):
             self.notify("Type the custom domain, or pick one.", severity="warning")
             return
         fmt = self._forced_format() or self.detection.format
+        try:
+            mapping = self._mapping()
+        except ValueError as e:
+            self.notify(str(e), severity="warning")
+            return
         skip = self.query_one("#skip", Checkbox).value
         from engine.jobs import CancelToken
 
@@ -366,7 +413,7 @@ class ImportDialog(EngineCaller, ModalScreen):
         def run():
             from engine.ingest import import_file
 
-            return import_file(store, path, pool=pool, domain=domain, format=fmt, skip_invalid=skip,
+            return import_file(store, path, pool=pool, domain=domain, format=fmt, mapping=mapping, skip_invalid=skip,
                                progress=lambda p: self.deliver(self._on_progress, p), cancel=token)
 
         self.run_engine(run, self._import_done, self._import_failed, group="import")

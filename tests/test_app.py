@@ -713,3 +713,40 @@ def test_f1_inside_the_import_dialog(db):
         assert app.screen is dlg
 
     run(body, WorkbenchApp(db_path=db))
+
+
+def test_import_dialog_column_mapping(tmp_path, monkeypatch):
+    """A CSV with columns no format knows imports through a typed column mapping."""
+    monkeypatch.chdir(tmp_path)
+    with (tmp_path / "odd.csv").open("w") as f:
+        f.write("ask,reply,persona\n")
+        for i in range(12):
+            f.write(f"What is {i} squared?,{i * i},tutor\n")
+    db = tmp_path / "wb.duckdb"
+
+    async def body(pilot, app):
+        await pilot.press("i")
+        dlg = app.screen
+        await pilot.press(*"odd.csv")
+        await wait_for(pilot, lambda: "odd.csv" in dlg._path_value(), what="path")
+        dlg.query_one("#format", Select).value = "mapping"
+        await wait_for(pilot, lambda: dlg.query_one("#mapping-row").display, what="mapping row")
+        await wait_for(pilot, lambda: "type the column mapping" in plain(dlg.query_one("#detected", Static)),
+                       what="mapping asked for")
+        dlg.query_one("#mapping", Input).value = "instruction=ask, output"
+        await wait_for(pilot, lambda: "role=column" in plain(dlg.query_one("#detected", Static)), what="bad")
+        dlg.query_one("#mapping", Input).value = "instruction=ask, output=reply, system=persona"
+        await wait_for(pilot, lambda: dlg.detection is not None and dlg.detection.format == "mapping",
+                       what="mapping detection")
+        assert "user: What is 0 squared?" in plain(dlg.query_one("#preview", Static))
+        button = dlg.query_one("#import", Button)
+        button.active_effect_duration = 0
+        await pilot.click("#import")
+        await wait_for(pilot, lambda: app.screen is not dlg, what="dialog closes")
+
+    run(body, WorkbenchApp(db_path=db))
+    with Store(db) as s:
+        [p] = list_pools(s)
+        assert p.n_samples == 12
+        msgs, system = s.con.execute("SELECT messages, system FROM samples ORDER BY id LIMIT 1").fetchall()[0]
+        assert json.loads(msgs)[-1] == {"role": "assistant", "content": "0"} and system == "tutor"
