@@ -299,6 +299,51 @@ class ScoresScreen(WorkbenchScreen):
         step = float(f"{max(spread / 50, 1e-6):.1g}")
         self.query_one("#s-thr", Input).value = f"{thr + direction * step:.6g}"
 
+    def action_superfilter(self) -> None:
+        """Save a SuperFiltering selection: metric < threshold, then the top rate of each domain by the metric."""
+        from screens.widgets import InputDialog
+
+        op, thr = self._rule()
+        if self.metric not in ("ifd", "cherry_ifd") or op != "<" or thr is None:
+            self.app.notify("SuperFiltering selects on ifd (or cherry_ifd) with a '<' rule: pick them first",
+                            severity="warning")
+            return
+        metric, store = self.metric, self.store
+
+        def parse(text: str) -> tuple[str, float]:
+            name, _, rate = text.strip().rpartition(" ")
+            value = float(rate)
+            if not name.strip() or not (0 < value <= 1):
+                raise ValueError
+            return name.strip(), value
+
+        def validate(text: str) -> str | None:
+            try:
+                parse(text)
+            except ValueError:
+                return "write a name and a rate in (0, 1], e.g. sf10 0.1"
+            return None
+
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            name, rate = parse(text)
+
+            def run():
+                from engine.selection import superfiltering_select
+
+                return superfiltering_select(store, name, rate=rate, per="domain", threshold=thr, metric=metric)
+
+            self.run_engine(run, lambda sel: self.app.notify(
+                f"selection {sel.name!r}: {sel.n:,} samples ({metric} < {thr}, top {rate:.0%} per domain)",
+                title="SuperFiltering"), group="s-select")
+
+        self.app.push_screen(InputDialog(
+            "SuperFiltering selection", "name and rate (share of each domain):", "sf10 0.1",
+            note=f"keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per domain; "
+                 "saved with its parameters (workbench select is the CLI twin)", validate=validate,
+            ok="Save"), done)
+
     def action_refresh(self) -> None:
         self.on_data_changed("samples")
 

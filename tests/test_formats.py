@@ -13,6 +13,7 @@ from engine.formats import (
     make_context,
     mbpp_prompt,
     parse_apibench_code,
+    split_user,
     suggest_domain,
 )
 
@@ -29,8 +30,46 @@ def roles(n):
 def test_alpaca_joins_instruction_and_input_and_keeps_extra_fields_in_meta():
     n = norm("alpaca", {"instruction": "Sum", "input": "1 2", "output": "3", "category": "math"})
     assert n.messages == [{"role": "user", "content": "Sum\n1 2"}, {"role": "assistant", "content": "3"}]
-    assert n.meta == {"category": "math"}
+    assert n.meta == {"category": "math", "input_split": 3}
     assert (n.instruction, n.response, n.n_turns) == ("Sum\n1 2", "3", 2)
+
+
+@pytest.mark.parametrize("fmt, rec, mapping, instruction, inp", [
+    ("alpaca", {"instruction": "Line 1\nLine 2", "input": "in\nput", "output": "o"}, None,
+     "Line 1\nLine 2", "in\nput"),
+    ("alpaca", {"instruction": "e\u0301 👍🏽 日本\n", "input": "\n", "output": "o"}, None, "e\u0301 👍🏽 日本\n", "\n"),
+    ("alpaca", {"instruction": "", "input": "only input", "output": "o"}, None, "", "only input"),
+    ("dolly", {"instruction": "Sum up\nthis", "context": "long text", "response": "r"}, None, "Sum up\nthis",
+     "long text"),
+    ("mapping", {"q": "Why?\n", "ctx": "because", "a": "ok"}, {"prompt": "q", "query": "ctx", "response": "a"},
+     "Why?\n", "because"),
+    ("prompt_only", {"instruction": "Translate", "input": "chat"}, None, "Translate", "chat"),
+])
+def test_input_split_recovers_instruction_and_input_exactly(fmt, rec, mapping, instruction, inp):
+    n = norm(fmt, rec, mapping=mapping)
+    assert n.instruction == instruction + "\n" + inp
+    assert n.meta["input_split"] == len(instruction) and type(n.meta["input_split"]) is int
+    assert split_user(n.instruction, n.meta["input_split"]) == (instruction, inp)
+
+
+@pytest.mark.parametrize("rec", [
+    {"instruction": "No input", "input": "", "output": "o"},
+    {"instruction": "No input", "input": None, "output": "o"},
+    {"instruction": "No input", "output": "o"},
+])
+def test_no_input_split_without_an_input(rec):
+    assert "input_split" not in norm("alpaca", rec).meta
+
+
+def test_input_split_with_history_and_an_original_field_of_that_name():
+    rec = {"instruction": "a\nb", "input": "c", "output": "d", "history": [["h", "r"]], "input_split": "x",
+           "id": 7}
+    n = norm("alpaca", rec)
+    assert n.messages[-2] == {"role": "user", "content": "a\nb\nc"}
+    assert list(n.meta.items()) == [("id", 7), ("input_split", 3)]  # replaced, and last (as the SQL path)
+    n = norm("alpaca", {"instruction": "i", "input": "", "output": "o", "input_split": "x"})
+    assert n.meta == {"input_split": "x"}  # no input: the original field is kept as it is
+    assert split_user("i", "x") is None and split_user("ab", 1) is None and split_user("a\nb", True) is None
 
 
 def test_alpaca_response_key_system_and_history():
@@ -133,7 +172,7 @@ def test_openai_messages_with_tool_calls_and_tool_role():
 
 def test_dolly_prompt_completion_qa_problem_solution():
     n = norm("dolly", {"instruction": "Summarise", "context": "text", "response": "sum", "category": "summarization"})
-    assert n.instruction == "Summarise\ntext" and n.meta == {"category": "summarization"}
+    assert n.instruction == "Summarise\ntext" and n.meta == {"category": "summarization", "input_split": 9}
     n = norm("prompt_completion", {"prompt": "p", "completion": "c<|endoftext|>"})
     assert n.response == "c<|endoftext|>"  # kept verbatim
     n = norm("qa", {"question": "q", "answer": "because\n#### 72"})
@@ -195,7 +234,7 @@ def test_prompt_only_wizardlm_and_lima():
     n = norm("prompt_only", {"idx": 1, "Skill": "Math", "Instruction": "2+2?"})
     assert roles(n) == ["user"] and n.n_turns == 1 and n.meta == {"idx": 1, "Skill": "Math"}
     n = norm("prompt_only", {"instruction": "Translate", "input": "chat"})
-    assert n.messages == [{"role": "user", "content": "Translate\nchat"}] and n.meta == {}
+    assert n.messages == [{"role": "user", "content": "Translate\nchat"}] and n.meta == {"input_split": 9}
     n = norm("prompt_only", {"conversations": "Tell me a joke"})
     assert n.messages == [{"role": "user", "content": "Tell me a joke"}] and n.response == ""
 
@@ -204,7 +243,7 @@ def test_mapping_format_uses_only_mapped_columns():
     rec = {"q": "question", "ctx": "extra", "a": "answer", "other": 1}
     n = norm("mapping", rec, mapping={"instruction": "q", "input": "ctx", "output": "a"})
     assert n.messages == [{"role": "user", "content": "question\nextra"}, {"role": "assistant", "content": "answer"}]
-    assert n.meta == {"other": 1}
+    assert n.meta == {"other": 1, "input_split": 8}
     n = norm("mapping", {"p": "x", "r": "y"}, mapping={"prompt": "p", "response": "r"})
     assert n.response == "y"
 

@@ -98,7 +98,7 @@ def test_canonical_columns(store, tmp_path):
     assert first["n_turns"] == 2 and first["domain"] == "general" and first["domain_source"] == "pool"
     assert first["n_chars"] == len("Add the numbers.\n2 and 3") + 1
     assert first["n_tokens"] == ingest.token_estimate("Add the numbers.\n2 and 3\n5") == 8
-    assert first["meta"] is None and first["import_id"] == r.import_id and first["excluded"] is False
+    assert json.loads(first["meta"]) == {"input_split": 16} and first["import_id"] == r.import_id and first["excluded"] is False
     assert json.loads(s[2]["meta"]) == {"note": "no input key"}
     last = s[3]
     assert last["system"] == "Be kind."
@@ -167,7 +167,7 @@ def test_column_mapping_for_any_keys(store, tmp_path):
     r = import_file(store, p, pool="m", mapping={"instruction": "q", "input": "ctx", "output": "ans"})
     assert r.format == "mapping"
     (instr, resp, meta), = rows(store, cols="instruction, response, meta")
-    assert (instr, resp, json.loads(meta)) == ("a?\nc", "b", {"src": "web"})
+    assert (instr, resp, json.loads(meta)) == ("a?\nc", "b", {"src": "web", "input_split": 2})
 
 
 def test_format_override(store, tmp_path):
@@ -589,7 +589,7 @@ def test_tsv_dolly_and_parquet_messages(store, tmp_path):
     r = import_file(store, t, pool="dolly")
     assert r.format == "dolly"
     assert rows(store, r.pool_id, "instruction, response, meta") == [
-        ("Sum up\nlong text", "short", '{"category":"summarization"}')]
+        ("Sum up\nlong text", "short", '{"category":"summarization","input_split":6}')]
     p = tmp_path / "m.parquet"
     pq.write_table(pa.Table.from_pylist([
         {"messages": [{"role": "user", "content": "hi", "name": None}, {"role": "assistant", "content": "yo", "name": None}]},

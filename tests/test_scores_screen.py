@@ -144,3 +144,33 @@ def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: "ifd" in [m.metric for m in screen.metrics], what="metrics")
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_superfiltering_selection_from_the_screen(tmp_path):
+    db = _store(tmp_path)
+
+    async def body(pilot, app):
+        from engine.selection import get_selection, selection_ids
+
+        await pilot.press("3")
+        screen = app.screen
+        await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
+        await pilot.press("p")
+        dlg = app.screen
+        from textual.widgets import Input
+
+        dlg.query_one("#value", Input).value = "top20 0.2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: _has(app, "top20"), what="selection saved")
+        sel = get_selection(app.store, "top20")
+        assert sel.params["per"] == "domain" and sel.params["threshold"] == 1.0
+        assert sel.n == 12  # int(30 * 0.2) = 6 per domain, all with ifd < 1
+        assert len(selection_ids(app.store, "top20")) == 12
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def _has(app, name: str) -> bool:
+    from engine.selection import list_selections
+
+    return any(s.name == name for s in list_selections(app.store))

@@ -149,6 +149,8 @@ ACTIONS: list[Action] = [
            label="Browse kept", action="browse_keep"),
     Action("scores.lose", "l", "Browse what the keep-rule drops in the highlighted domain", "scores",
            label="Browse dropped", action="browse_lose"),
+    Action("scores.select", "p", "Save a SuperFiltering selection (IFD < threshold, top rate per domain)",
+           "scores", label="Select", action="superfilter"),
     Action("scores.up", "plus", "Raise the threshold by one step", "scores", show=False, label="Threshold +",
            action="nudge(1)"),
     Action("scores.down", "minus", "Lower the threshold by one step", "scores", show=False,
