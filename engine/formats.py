@@ -10,7 +10,9 @@ Conventions shared by every format (see docs/formats.md):
   prompt is the first message *and* kept in `Normalized.system`;
 - an instruction and its input are joined with a single newline (as LLaMA-Factory does);
 - a reply that is JSON `null` means "no reply" (prompt-only eval sets); a missing reply key is an error;
-- original fields that did not go into the messages are kept in `meta`.
+- original fields that did not go into the messages are kept in `meta`;
+- where an instruction and a non-empty input were joined, `meta["input_split"]` is the instruction's
+  length, so both can be recovered (`split_user`).
 """
 
 from __future__ import annotations
@@ -342,8 +344,24 @@ def _resolve_alpaca(sample: list, mapping: dict, fmt: str) -> tuple[dict, FlatCo
     return keys, FlatCols(user=user, assistant=keys["output"], system=keys["system"], complex_keys=cx)
 
 
+# meta key of a flat record whose user turn joins an instruction and a non-empty input (alpaca, dolly,
+# column mappings, alpaca-style prompt-only sets): the instruction's length in characters (code points),
+# so that instruction = user[:n] and input = user[n + 1:] without storing the texts twice
+INPUT_SPLIT = "input_split"
+
+
+def split_user(content: str, n: Any) -> tuple[str, str] | None:
+    """(instruction, input) of a user turn from its `meta["input_split"]`; None if `n` does not fit it."""
+    if type(n) is not int or not 0 <= n < len(content) or content[n] != "\n":
+        return None
+    return content[:n], content[n + 1:]
+
+
 def flat_row(rec: Any, cols: FlatCols) -> tuple[str | None, str, str | None, dict | None]:
-    """(system, user, reply, meta) of a flat record; raises FieldError or NotFlat."""
+    """(system, user, reply, meta) of a flat record; raises FieldError or NotFlat.
+
+    When an optional user key (alpaca's input) is non-empty, meta["input_split"] is the length of the
+    first part (the instruction)."""
     if type(rec) is not dict:
         raise FieldError(None, f"expected a JSON object, got {type_name(rec)}")
     k0 = cols.user[0]
@@ -352,6 +370,7 @@ def flat_row(rec: Any, cols: FlatCols) -> tuple[str | None, str, str | None, dic
         if u is _MISSING:
             raise _missing(rec, k0)
         raise FieldError(k0, _expected_str(u))
+    split = None
     for k in cols.user[1:]:
         v = rec.get(k)
         if v is None:
@@ -359,6 +378,8 @@ def flat_row(rec: Any, cols: FlatCols) -> tuple[str | None, str, str | None, dic
         if type(v) is not str:
             raise FieldError(k, _expected_str(v))
         if v:
+            if split is None:
+                split = len(u)
             u = u + "\n" + v
     a = None
     if cols.assistant:
@@ -384,6 +405,12 @@ def flat_row(rec: Any, cols: FlatCols) -> tuple[str | None, str, str | None, dic
         if k not in used:
             meta = {k: v for k, v in rec.items() if k not in used}
             break
+    if split is not None:  # instruction = u[:split], input = u[split + 1:]
+        if meta is None:
+            meta = {INPUT_SPLIT: split}
+        else:  # last key, as DuckDB's json_merge_patch puts it (the fast path gives identical rows)
+            meta.pop(INPUT_SPLIT, None)
+            meta[INPUT_SPLIT] = split
     return s, u, a, meta
 
 

@@ -32,6 +32,7 @@ from engine.formats import (
     DOMAINS,
     FLAT_FORMATS,
     FORMATS,
+    INPUT_SPLIT,
     FieldError,
     FlatCols,
     FormatContext,
@@ -805,8 +806,18 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
     u_expr = "v[1]->>'$'"
     for i in range(2, nu + 1):
         u_expr = f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
-    # meta (the unused keys) only for rows that have more keys than the used ones present
+    # input_split (see formats.flat_row): the instruction's length when an optional user key is non-empty
+    sp_expr = "NULL::BIGINT"
+    if nu > 1:
+        any_opt = " OR ".join(f"coalesce(v[{i}]->>'$', '') <> ''" for i in range(2, nu + 1))
+        sp_expr = f"CASE WHEN {any_opt} THEN length(v[1]->>'$') END"
+    # meta: the unused keys, only for rows that have more keys than the used ones present; input_split last
     n_present = " + ".join(f"(v[{i}] IS NOT NULL)::INTEGER" for i in range(1, len(keys) + 1))
+    sp_obj = f"json_object({_sql_str(INPUT_SPLIT)}, sp)"
+    meta_expr = f"""CASE WHEN len(json_keys(j)) > {n_present} THEN
+                             CASE WHEN sp IS NULL THEN json_merge_patch(j, {patch})
+                                  ELSE json_merge_patch(j, {patch}, {sp_obj}) END
+                         WHEN sp IS NOT NULL THEN {sp_obj} END"""
     table = f"{run.prefix}fast{file_no}"
     run.meter.report(f"reading {path.name} with DuckDB", force=True)
     try:
@@ -816,9 +827,10 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
                    NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
                    NULL::BIGINT AS n_chars,
                    CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
-            FROM (SELECT o, v, CASE WHEN len(json_keys(j)) > {n_present} THEN json_merge_patch(j, {patch}) END AS meta
-                  FROM (SELECT o, j, json_extract(j, {paths}) AS v
-                        FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o)))""", [str(path)])
+            FROM (SELECT o, v, {meta_expr} AS meta
+                  FROM (SELECT o, j, v, {sp_expr} AS sp
+                        FROM (SELECT o, j, json_extract(j, {paths}) AS v
+                              FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))))""", [str(path)])
     except duckdb.Error:
         con.execute(f"DROP TABLE IF EXISTS {table}")
         return False  # malformed JSON, bad UTF-8, ...: the Python path reports it precisely

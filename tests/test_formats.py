@@ -37,7 +37,8 @@ def test_alpaca_joins_instruction_and_input_and_keeps_extra_fields_in_meta():
 @pytest.mark.parametrize("fmt, rec, mapping, instruction, inp", [
     ("alpaca", {"instruction": "Line 1\nLine 2", "input": "in\nput", "output": "o"}, None,
      "Line 1\nLine 2", "in\nput"),
-    ("alpaca", {"instruction": "e\u0301 👍🏽 日本\n", "input": "\n", "output": "o"}, None, "e\u0301 👍🏽 日本\n", "\n"),
+    ("alpaca", {"instruction": "e\u0301 👍🏽 日本\n", "input": "\n", "output": "o"}, None,
+     "e\u0301 👍🏽 日本\n", "\n"),
     ("alpaca", {"instruction": "", "input": "only input", "output": "o"}, None, "", "only input"),
     ("dolly", {"instruction": "Sum up\nthis", "context": "long text", "response": "r"}, None, "Sum up\nthis",
      "long text"),

@@ -98,7 +98,8 @@ def test_canonical_columns(store, tmp_path):
     assert first["n_turns"] == 2 and first["domain"] == "general" and first["domain_source"] == "pool"
     assert first["n_chars"] == len("Add the numbers.\n2 and 3") + 1
     assert first["n_tokens"] == ingest.token_estimate("Add the numbers.\n2 and 3\n5") == 8
-    assert json.loads(first["meta"]) == {"input_split": 16} and first["import_id"] == r.import_id and first["excluded"] is False
+    assert json.loads(first["meta"]) == {"input_split": 16}  # len("Add the numbers.")
+    assert first["import_id"] == r.import_id and first["excluded"] is False
     assert json.loads(s[2]["meta"]) == {"note": "no input key"}
     last = s[3]
     assert last["system"] == "Be kind."
@@ -455,11 +456,18 @@ def test_cancel_rolls_back(store, tmp_path, monkeypatch):
 def _mixed_flat_records(n):
     out = []
     for i in range(n):
-        r = {"instruction": f"Task {i % 997} «é» \"q\" \\ \t\u2028 日本", "output": f"Answer {i}\nline2"}
+        r = {"instruction": f"Task {i % 997} «é» \"q\" \\ \t\u2028 日本 e\u0301 👍🏽",
+             "output": f"Answer {i}\nline2"}
+        if i % 4 == 0:
+            r["instruction"] += "\nsecond line\n"
         if i % 3 == 0:
-            r["input"] = f"input {i}"
+            r["input"] = f"input {i}" + ("\n🙂" if i % 2 else "")
         elif i % 3 == 1:
             r["input"] = ""
+        elif i % 6 == 5:
+            r["input"] = None
+        if i % 17 == 0:
+            r["input_split"] = "an original field"
         if i % 5 == 0:
             r["system"] = "You are helpful." if i % 10 else ""
         if i % 7 == 0:
@@ -475,7 +483,8 @@ def _mixed_flat_records(n):
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_fast_path_and_python_path_give_identical_rows(tmp_path, monkeypatch, gz):
-    p = write_jsonl(tmp_path / ("flat.jsonl.gz" if gz else "flat.jsonl"), _mixed_flat_records(3000), gz=gz)
+    recs = _mixed_flat_records(3000)
+    p = write_jsonl(tmp_path / ("flat.jsonl.gz" if gz else "flat.jsonl"), recs, gz=gz)
     monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
     results = {}
     for fast in (True, False):
@@ -485,9 +494,46 @@ def test_fast_path_and_python_path_give_identical_rows(tmp_path, monkeypatch, gz
         assert r.fast_path is fast
         results[fast] = (r.n_records, r.n_inserted, r.n_duplicates,
                          s.con.sql("SELECT * EXCLUDE (import_id) FROM samples ORDER BY id").fetchall())
+        _check_input_split(s, recs, "instruction", "input")
         s.close()
     assert results[True] == results[False]
     assert results[True][0] == 3150 and results[True][2] >= 150
+
+
+def _check_input_split(store, recs, ik, nk):
+    """meta.input_split recovers the record's instruction and input exactly; absent without an input."""
+    n_split = 0
+    for ri, msgs, meta in store.con.execute("SELECT record_index, messages, meta FROM samples").fetchall():
+        rec, meta = recs[ri], json.loads(meta) if meta else {}
+        user = next(m["content"] for m in json.loads(msgs) if m["role"] == "user")
+        if rec.get(nk):
+            n = meta["input_split"]
+            assert (user[:n], user[n + 1:]) == (rec[ik], rec[nk]) and user[n] == "\n"
+            assert list(meta)[-1] == "input_split"
+            n_split += 1
+        else:
+            assert meta.get("input_split") == rec.get("input_split")  # absent, or the record's own field
+    assert n_split > 0
+
+
+@pytest.mark.parametrize("fmt", ["dolly", "mapping"])
+def test_fast_path_and_python_path_store_the_same_input_split(tmp_path, monkeypatch, fmt):
+    ik, nk, ok = ("instruction", "context", "response") if fmt == "dolly" else ("q", "ctx", "a")
+    recs = [{ik: f"Do {i} é" + ("\nthen more\n" if i % 4 == 0 else ""), nk: ("ctx 🙂\n" + str(i)) if i % 3 else "",
+             ok: f"done {i}", **({"category": "c"} if i % 5 == 0 else {})} for i in range(500)]
+    p = write_jsonl(tmp_path / f"{fmt}.jsonl", recs)
+    mapping = {"prompt": "q", "query": "ctx", "response": "a"} if fmt == "mapping" else None
+    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    results = {}
+    for fast in (True, False):
+        monkeypatch.setattr(ingest, "FAST_PATH", fast)
+        s = Store(tmp_path / f"{fmt}{fast}.duckdb")
+        r = import_file(s, p, pool="x", mapping=mapping)
+        assert r.fast_path is fast and r.format == fmt
+        results[fast] = s.con.sql("SELECT * EXCLUDE (import_id) FROM samples ORDER BY id").fetchall()
+        _check_input_split(s, recs, ik, nk)
+        s.close()
+    assert results[True] == results[False]
 
 
 def test_fast_path_falls_back_and_reports_like_the_python_path(store, tmp_path, monkeypatch):
