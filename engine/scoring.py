@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from engine.formats import INPUT_SPLIT, split_user
 from engine.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
 from engine.jobs import CancelToken, ProgressMeter
 from engine.scores import MetricDef, register_metric, scored_ids, write_scores
@@ -67,15 +68,33 @@ def _items_sql(pool_ids, include_excluded: bool) -> tuple[str, list]:
 
 
 def item_from_row(sample_id: int, messages: str | list, meta: str | dict | None) -> Item:
-    """An Item from a stored sample; Alpaca's separate instruction/input come from meta when kept."""
+    """An Item from a stored sample; Alpaca's separate instruction/input come from meta when kept.
+
+    meta["input_split"] (written by the import, see formats.flat_row) splits the last user turn into
+    instruction and input; earlier turns (history), if any, stay in front of the instruction as in the
+    fallback. meta["source_fields"] = {"instruction", "input"} is accepted too."""
     msgs = json.loads(messages) if isinstance(messages, str) else messages
     meta_d = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
+    if not isinstance(meta_d, dict):
+        meta_d = {}
     prompt, resp = superfiltering_texts(msgs)
-    src = meta_d.get("source_fields") if isinstance(meta_d, dict) else None
+    src = meta_d.get("source_fields")
     if isinstance(src, dict) and "instruction" in src:
-        instruction, inp = str(src.get("instruction") or ""), str(src.get("input") or "")
-    else:
-        instruction, inp = prompt[:-1] if prompt.endswith("\n") else prompt, ""
+        return Item(int(sample_id), prompt, resp, str(src.get("instruction") or ""), str(src.get("input") or ""))
+    body = prompt[:-1] if prompt.endswith("\n") else prompt
+    instruction, inp = body, ""
+    if INPUT_SPLIT in meta_d and msgs:
+        # the split turn is the flat record's user turn: right before its reply (the last message), or the
+        # last message of a prompt-only sample; either way the last turn of the prompt
+        roles = [m.get("role") for m in msgs]
+        user = None
+        if roles[-1] == "assistant" and len(msgs) >= 2 and roles[-2] == "user":
+            user = msgs[-2].get("content")
+        elif roles[-1] == "user" and "assistant" not in roles:
+            user = msgs[-1].get("content")
+        parts = split_user(user, meta_d[INPUT_SPLIT]) if isinstance(user, str) else None
+        if parts is not None and body.endswith(user):
+            instruction, inp = body[:len(body) - len(user)] + parts[0], parts[1]
     return Item(int(sample_id), prompt, resp, instruction, inp)
 
 
