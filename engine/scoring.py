@@ -29,6 +29,8 @@ from engine.scores import MetricDef, register_metric, scored_ids, write_scores
 from engine.store import Store
 
 SCORER_VERSION = "1"
+# 2: Cherry's Alpaca template gets the instruction and the input separately (meta.input_split).
+CHERRY_VERSION = "2"
 
 DEFINITIONS = {
     "ifd": "Superfiltering IFD = PPL(response|prompt) / PPL(response); no chat template; prompt = user "
@@ -53,7 +55,7 @@ def metric_defs(model_name: str, params: IFDParams, variants: tuple[str, ...]) -
         out += [MetricDef(m, model_name, sp, DEFINITIONS[m], SCORER_VERSION) for m in SUPERFILTERING_METRICS]
     if "cherry" in variants:
         cp = {"max_length": p["cherry_max_length"], "template": p["cherry_template"]}
-        out += [MetricDef(m, model_name, cp, DEFINITIONS[m], SCORER_VERSION) for m in CHERRY_METRICS]
+        out += [MetricDef(m, model_name, cp, DEFINITIONS[m], CHERRY_VERSION) for m in CHERRY_METRICS]
     return out
 
 
