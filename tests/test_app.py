@@ -741,8 +741,10 @@ def test_import_dialog_column_mapping(tmp_path, monkeypatch):
         assert "user: What is 0 squared?" in plain(dlg.query_one("#preview", Static))
         button = dlg.query_one("#import", Button)
         button.active_effect_duration = 0
+        # the pool name comes from the (debounced) path handler: the button enables once it is there
+        await wait_for(pilot, lambda: not button.disabled, what="import enabled")
         await pilot.click("#import")
-        await wait_for(pilot, lambda: app.screen is not dlg, what="dialog closes")
+        await wait_for(pilot, lambda: app.screen is not dlg, timeout=30, what="dialog closes")
 
     run(body, WorkbenchApp(db_path=db))
     with Store(db) as s:
