@@ -77,18 +77,25 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-excluded", action="store_true", help="leave out excluded samples")
 
 
-def _filter_from_args(store, args):
+def _pool_ids_from_args(store, refs) -> list[int] | None:
+    """Pool ids of --pool names/ids (None when none given); an unknown pool is a CliError."""
     from engine.pools import get_pool
+
+    if not refs:
+        return None
+    out = []
+    for ref in refs:
+        try:
+            out.append(get_pool(store, ref).id)
+        except KeyError as e:
+            raise CliError(str(e.args[0] if e.args else e)) from e
+    return out
+
+
+def _filter_from_args(store, args):
     from engine.query import Filter
 
-    pool_ids = None
-    if getattr(args, "pool", None):
-        pool_ids = []
-        for ref in args.pool:
-            try:
-                pool_ids.append(get_pool(store, ref).id)
-            except KeyError as e:
-                raise CliError(str(e.args[0] if e.args else e)) from e
+    pool_ids = _pool_ids_from_args(store, getattr(args, "pool", None))
     ranges: dict[str, tuple[float | None, float | None]] = {}
     for spec in getattr(args, "score", []) or []:
         parts = spec.split(":")
@@ -456,20 +463,6 @@ def cmd_select(args) -> int:
             raise CliError(str(e)) from e
     print(f"selection {sel.name!r}: {sel.n:,} samples (superfiltering, {args.per}); hash {sel.content_hash}")
     return EXIT_OK
-
-
-def _pool_ids_from_args(store, refs) -> list[int] | None:
-    from engine.pools import get_pool
-
-    if not refs:
-        return None
-    out = []
-    for ref in refs:
-        try:
-            out.append(get_pool(store, ref).id)
-        except KeyError as e:
-            raise CliError(str(e.args[0] if e.args else e)) from e
-    return out
 
 
 def cmd_embed(args) -> int:
