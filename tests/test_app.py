@@ -743,7 +743,7 @@ def test_import_dialog_column_mapping(tmp_path, monkeypatch):
         button.active_effect_duration = 0
         # the pool name comes from the (debounced) path handler: the button enables once it is there
         await wait_for(pilot, lambda: not button.disabled, what="import enabled")
-        await pilot.click("#import")
+        await pilot.press("ctrl+s")  # the dialog's Import key (the taller dialog can push the button off-screen)
         await wait_for(pilot, lambda: app.screen is not dlg, timeout=30, what="dialog closes")
 
     run(body, WorkbenchApp(db_path=db))
