@@ -22,14 +22,16 @@ Grammar (keywords are case-insensitive)::
                | field IS [NOT] NULL | field [NOT] BETWEEN value AND value
                | boolfield                                   (same as boolfield = true)
     op        := = | != | <> | < | <= | > | >=
-    field     := name | score.name | score."name"
+    field     := name | score.name | score."name" | cluster.name | cluster."name"
     value     := 'string' | "string" | number | true | false
 
 Semantics: a comparison with a missing (NULL) value is false, and NOT turns true into false and false into
 true (two-valued logic, unlike raw SQL). `tag = 'x'` means "has tag x", `tag != 'x'` "has not", `tags IN
 (...)` "has any of". `text` means "instruction, response or system": positive tests match when any of
 the three matches, negated ones when none does. Score metrics compare the latest value for the sample
-(see `score_value_sql`). The user guide is docs/filters.md.
+(see `score_value_sql`). `cluster.NAME` is the sample's cluster id in the saved clustering NAME (-1 = noise;
+missing when the sample is not in that clustering, so comparisons are false and IS NULL is true); the name
+is checked against the clusterings passed in and becomes a parameter. The user guide is docs/filters.md.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class FieldSpec:
 
     type: "text" | "number" | "bool" (what literals it compares with).
     kind: "column" (sql is a column expression over alias `s`), "pool" (pool name via pools),
-          "tag" (membership in sample_tags), "text" (any of `columns`), "score" (a metric's latest value).
+          "tag" (membership in sample_tags), "text" (any of `columns`), "score" (a metric's latest value),
+          "cluster" (the cluster id in a named clustering, via cluster_assignments).
     """
 
     name: str
@@ -114,6 +117,14 @@ _NEGATED = {"!=": "=", "<>": "="}
 SCORE_VALUE_SQL = (
     "(SELECT arg_max_null(sc.value, sc.created_at) FROM scores sc"
     " WHERE sc.sample_id = s.id AND sc.metric = ?)"
+)
+
+
+# The samples of one named clustering whose cluster passes a test: {test} is a fixed template over ca.cluster,
+# the clustering name is the first parameter.
+CLUSTER_IN_SQL = (
+    "s.id IN (SELECT ca.sample_id FROM cluster_assignments ca JOIN clusterings cg ON cg.id = ca.clustering_id"
+    " WHERE cg.name = ? AND {test})"
 )
 
 
@@ -231,11 +242,12 @@ class _Field:
 
 
 class _Parser:
-    def __init__(self, expr: str, metrics: Collection[str]):
+    def __init__(self, expr: str, metrics: Collection[str], clusterings: Collection[str] = ()):
         self.expr = expr
         self.toks = tokenize(expr)
         self.i = 0
         self.metrics = list(dict.fromkeys(metrics))
+        self.clusterings = list(dict.fromkeys(clusterings))
         self.n_predicates = 0
 
     # token helpers
@@ -336,11 +348,25 @@ class _Parser:
                 dym = f"; did you mean 'score.{hint[0]}'?" if hint else f"; known metrics: {known}"
                 raise FilterError(f"unknown score metric '{mt.value}' at {mt.pos}{dym}", mt.pos)
             return _Field(_score_spec(metric), metric, t.pos, f"score.{metric}")
+        if low == "cluster" and self.tok.kind == "dot":
+            self.advance()
+            ct = self.tok
+            if ct.kind not in ("ident", "string"):
+                raise self.fail("expected a clustering name after 'cluster.'")
+            self.advance()
+            cname = self.resolve_clustering(str(ct.value))
+            if cname is None:
+                known = ", ".join(self.clusterings) if self.clusterings else "none yet: `workbench cluster NAME`"
+                hint = difflib.get_close_matches(str(ct.value), self.clusterings, n=1, cutoff=0.6)
+                dym = f"; did you mean 'cluster.{hint[0]}'?" if hint else f"; known clusterings: {known}"
+                raise FilterError(f"unknown clustering '{ct.value}' at {ct.pos}{dym}", ct.pos)
+            return _Field(_cluster_spec(cname), cname, t.pos, f"cluster.{cname}")
         if low == "score" and "score" not in self.metrics:
             known = ", ".join(f"score.{m}" for m in self.metrics) or "none yet: score the samples first"
             raise FilterError(f"'score' at {t.pos} needs a metric name: score.NAME (known: {known})", t.pos)
         if self.tok.kind == "dot":
-            raise FilterError(f"unknown field '{name}.' at {t.pos}; only score.NAME has a dot", t.pos)
+            raise FilterError(f"unknown field '{name}.' at {t.pos}; only score.NAME and cluster.NAME have a dot",
+                              t.pos)
         if low in FIELDS:
             return _Field(FIELDS[low], None, t.pos, low)
         metric = self.resolve_metric(name)
@@ -360,6 +386,12 @@ class _Parser:
         if name in self.metrics:
             return name
         folded = [m for m in self.metrics if m.lower() == name.lower()]
+        return folded[0] if len(folded) == 1 else None
+
+    def resolve_clustering(self, name: str) -> str | None:
+        if name in self.clusterings:
+            return name
+        folded = [c for c in self.clusterings if c.lower() == name.lower()]
         return folded[0] if len(folded) == 1 else None
 
     def value(self, f: _Field) -> tuple[object, Token]:
@@ -484,6 +516,11 @@ def _score_spec(metric: str) -> FieldSpec:
     return FieldSpec(f"score.{metric}", "number", "score", SCORE_VALUE_SQL, True, (), f"score metric {metric}")
 
 
+def _cluster_spec(name: str) -> FieldSpec:
+    return FieldSpec(f"cluster.{name}", "number", "cluster", CLUSTER_IN_SQL, True, (),
+                     f"cluster id in clustering {name} (-1 = noise)")
+
+
 def _pred(col: str, test: str, values: list, op: str = "=") -> tuple[str, list]:
     """The positive test on a column expression (no user text in the SQL, values become params)."""
     if test == "cmp":
@@ -518,6 +555,20 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
             else:  # NOT IN / NOT LIKE / NOT BETWEEN / NOT contains: false for a missing value
                 sql = f"coalesce(NOT ({sql}), false)" if spec.nullable else f"(NOT ({sql}))"
         return f"({sql})", col_params + params
+    if spec.kind == "cluster":
+        # Every test is a membership test on the clustering's assignments: a sample outside the clustering
+        # fails comparisons (negative ones too), like a missing score; IS NULL = not in the clustering.
+        name_params = [f.metric]
+        if test == "isnull":
+            inner = CLUSTER_IN_SQL.format(test="TRUE")
+            return (f"({inner})" if negate else f"(NOT {inner})"), name_params
+        if test == "cmp" and negate:
+            sql, params = _pred("ca.cluster", "cmp", values, "!=")
+        else:
+            sql, params = _pred("ca.cluster", test, values, op)
+            if negate:
+                sql = f"NOT ({sql})"
+        return f"({CLUSTER_IN_SQL.format(test=sql)})", name_params + params
     if spec.kind == "pool":
         if test == "isnull":
             sql = "s.pool_id NOT IN (SELECT p.id FROM pools p)"
@@ -554,19 +605,22 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
     raise AssertionError(spec.kind)
 
 
-def compile_expression(expr: str, *, score_metrics: Collection[str] = ()) -> tuple[str, list]:
+def compile_expression(expr: str, *, score_metrics: Collection[str] = (),
+                       clusterings: Collection[str] = ()) -> tuple[str, list]:
     """Compile a filter expression into SQL over alias `s` (samples) with `?` placeholders and its params.
 
-    Field names are checked against FIELDS and `score_metrics`; every literal becomes a parameter.
+    Field names are checked against FIELDS, `score_metrics` and (for `cluster.NAME`) the names of the saved
+    `clusterings`; every literal and every metric or clustering name becomes a parameter.
     A blank expression compiles to ("TRUE", []). Raises FilterError (with .position) on any problem.
     """
     if expr is None or not expr.strip():
         return "TRUE", []
     if len(expr) > MAX_LENGTH:
         raise FilterError(f"expression is too long ({len(expr)} characters; the limit is {MAX_LENGTH})", MAX_LENGTH)
-    return _Parser(expr, score_metrics).parse()
+    return _Parser(expr, score_metrics, clusterings).parse()
 
 
-def field_names(score_metrics: Collection[str] = ()) -> list[str]:
-    """Every name the language accepts (for completion and help): fields, then `score.NAME` per metric."""
-    return list(FIELDS) + [f"score.{m}" for m in score_metrics]
+def field_names(score_metrics: Collection[str] = (), clusterings: Collection[str] = ()) -> list[str]:
+    """Every name the language accepts (for completion and help): fields, `score.NAME` per metric, then
+    `cluster.NAME` per clustering."""
+    return list(FIELDS) + [f"score.{m}" for m in score_metrics] + [f"cluster.{c}" for c in clusterings]

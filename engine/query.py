@@ -109,6 +109,15 @@ def score_metrics(store) -> list[str]:
         con.close()
 
 
+def clustering_names(store) -> list[str]:
+    """Names of the saved clusterings (for `cluster.NAME` in filter expressions)."""
+    con = store.cursor()
+    try:
+        return [r[0] for r in con.execute("SELECT name FROM clusterings ORDER BY id").fetchall()]
+    finally:
+        con.close()
+
+
 def columns(store, metrics: list[str] | None = None) -> list[ColumnSpec]:
     """COLUMNS plus one `score.NAME` column per metric with scores."""
     metrics = score_metrics(store) if metrics is None else metrics
@@ -164,7 +173,8 @@ def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[st
             params += [metric, float(hi)]
     if f.expression and f.expression.strip():
         sql, p = compile_expression(
-            f.expression, score_metrics=score_metrics(store) if metrics is None else metrics
+            f.expression, score_metrics=score_metrics(store) if metrics is None else metrics,
+            clusterings=clustering_names(store) if "cluster" in f.expression.lower() else (),
         )
         parts.append(sql)
         params += p

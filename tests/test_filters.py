@@ -348,3 +348,130 @@ def test_generated_sql_does_not_depend_on_literal_text():
         sql, params = compile_expression(template.format(lit))
         assert sql == plain_sql
         assert set(params) == {s}
+
+
+# -- cluster.NAME --------------------------------------------------------------------------------------
+
+CLUSTERINGS = ["topics", "by resp", "other"]
+
+
+@pytest.fixture(scope="module")
+def cstore(tmp_path_factory):
+    """Samples 1..6; clustering 'topics': 1,2 -> 0, 3 -> 1, 4 -> -1 (noise), 5,6 not clustered;
+    'by resp': 5 -> 0, 6 -> 2; 'other' (an unrelated clustering with the same cluster ids)."""
+    st = Store(tmp_path_factory.mktemp("cfilters") / "c.duckdb")
+    con = st.cursor()
+    _pool(con, 1, "p")
+    for sid in range(1, 7):
+        _sample(con, sid, 1, f"q{sid}")
+    for cid, name in [(1, "topics"), (2, "by resp"), (3, "other")]:
+        con.execute("INSERT INTO clusterings (id, name) VALUES (?, ?)", [cid, name])
+    for cid, sid, k in [(1, 1, 0), (1, 2, 0), (1, 3, 1), (1, 4, -1), (2, 5, 0), (2, 6, 2), (3, 1, 1), (3, 5, 1)]:
+        con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (?, ?, ?)",
+                    [cid, sid, k])
+    con.close()
+    yield st
+    st.close()
+
+
+def cids(st, expr, clusterings=CLUSTERINGS):
+    sql, params = compile_expression(expr, score_metrics=["ifd"], clusterings=clusterings)
+    con = st.cursor()
+    try:
+        return [r[0] for r in con.execute(f"SELECT s.id FROM samples s WHERE {sql} ORDER BY s.id", params).fetchall()]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ("cluster.topics = 0", [1, 2]),
+    ("cluster.topics = 1", [3]),
+    ("cluster.topics = -1", [4]),  # noise is a cluster id like any other
+    ("cluster.topics in (0, 1)", [1, 2, 3]),
+    ("cluster.topics NOT IN (0)", [3, 4]),  # samples outside the clustering fail negative tests too
+    ("cluster.topics != 0", [3, 4]),
+    ("NOT cluster.topics = 0", [3, 4, 5, 6]),  # NOT flips: outside the clustering counts
+    ("cluster.topics >= 0", [1, 2, 3]),
+    ("cluster.topics BETWEEN -1 AND 0", [1, 2, 4]),
+    ("cluster.topics IS NULL", [5, 6]),
+    ("cluster.topics IS NOT NULL", [1, 2, 3, 4]),
+    ("cluster.\"by resp\" = 2", [6]),
+    ("cluster.'by resp' IN (0, 2)", [5, 6]),
+    ("cluster.TOPICS = 0", [1, 2]),  # case-insensitive when unambiguous
+    ("cluster.other = 1", [1, 5]),  # the name picks the clustering, not just the cluster id
+    ("cluster.topics = 0 AND cluster.other = 1", [1]),
+    ("cluster.topics = 1 OR cluster.\"by resp\" = 0", [3, 5]),
+])
+def test_cluster_semantics(cstore, expr, expected):
+    assert cids(cstore, expr) == expected
+
+
+def test_cluster_name_is_a_parameter():
+    sql, params = compile_expression("cluster.topics = 3", clusterings=["topics"])
+    assert "topics" not in sql and params == ["topics", 3]
+    sql2, params2 = compile_expression("cluster.\"by resp\" in (1, 2)", clusterings=["by resp"])
+    assert "by resp" not in sql2 and params2 == ["by resp", 1, 2]
+
+
+@pytest.mark.parametrize("expr,fragment", [
+    ("cluster.nope = 1", "unknown clustering 'nope'"),
+    ("cluster.topic = 1", "did you mean 'cluster.topics'"),
+    ("cluster.topics = 'a'", "is a number"),
+    ("cluster.topics contains 'a'", "not text"),
+    ("cluster. = 1", "expected a clustering name"),
+    ("cluster = 1", "unknown field 'cluster'"),
+    ("foo.topics = 1", "cluster.NAME"),
+])
+def test_cluster_errors(cstore, expr, fragment):
+    with pytest.raises(FilterError) as e:
+        cids(cstore, expr)
+    assert fragment in e.value.message
+
+
+def test_cluster_without_clusterings_says_what_to_do():
+    with pytest.raises(FilterError) as e:
+        compile_expression("cluster.x = 1")
+    assert "workbench cluster" in e.value.message
+
+
+@pytest.mark.parametrize("expr", [
+    "cluster.\"topics' OR 1=1 --\" = 0",
+    "cluster.\"topics\"\" = 0 OR 1=1; DROP TABLE samples; --\" = 0",
+    "cluster.topics; DROP TABLE samples = 0",
+    "cluster.(SELECT name FROM clusterings) = 0",
+    "cluster.topics = 0 OR 1=1",
+    "cluster.\"x') OR TRUE OR ('\" = 0",
+])
+def test_cluster_injection_through_the_name_is_rejected(cstore, expr):
+    before = table_counts(cstore)
+    with pytest.raises(FilterError):
+        cids(cstore, expr)
+    assert table_counts(cstore) == before
+
+
+def test_cluster_odd_name_that_exists_is_only_a_parameter(cstore):
+    """A clustering whose name looks like SQL is matched as a name, never pasted into the query."""
+    evil = "x' OR 1=1; DROP TABLE samples; --"
+    con = cstore.cursor()
+    try:
+        con.execute("INSERT INTO clusterings (id, name) VALUES (9, ?)", [evil])
+        con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (9, 6, 4)")
+        before = table_counts(cstore)
+        quoted = evil.replace("\\", "\\\\").replace('"', '\\"')
+        sql, _ = compile_expression(f'cluster."{quoted}" = 4', clusterings=[*CLUSTERINGS, evil])
+        assert "DROP" not in sql and ";" not in sql
+        assert cids(cstore, f'cluster."{quoted}" = 4', clusterings=[*CLUSTERINGS, evil]) == [6]
+        assert table_counts(cstore) == before
+    finally:
+        con.execute("DELETE FROM cluster_assignments WHERE clustering_id = 9")
+        con.execute("DELETE FROM clusterings WHERE id = 9")
+        con.close()
+
+
+def test_cluster_filter_through_where_sql(cstore):
+    from engine.query import Browser, Filter
+
+    assert Browser(cstore, Filter(expression="cluster.topics = 0")).count() == 2
+    assert Browser(cstore, Filter(expression="cluster.\"by resp\" IN (0, 2)")).count() == 2
+    with pytest.raises(FilterError):
+        Browser(cstore, Filter(expression="cluster.missing = 0")).count()
