@@ -1,7 +1,6 @@
 """Saved selections: SuperFiltering top-k by IFD, and diversity selections (facility location / SuperFiltering.D,
 k-center greedy, cluster-balanced quotas; see docs/selection.md).
 
-
 SuperFiltering (tianyi-lab/Superfiltering code_ifd/select_data.py): keep samples with IFD < threshold
 (strict, default 1.0), sort by IFD descending, take the first int(N * rate) where N is the size of the
 group *before* the IFD filter (the reference hard-codes N = 52002, Alpaca's size; we use the group's
