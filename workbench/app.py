@@ -101,7 +101,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "pools": PoolsScreen,
         "browse": _lazy_screen("screens.browse", "BrowseScreen"),
         "scores": _lazy_screen("screens.scores", "ScoresScreen"),
-        "clusters": _lazy_screen("screens.placeholder", "PlaceholderScreen", "clusters"),
+        "clusters": _lazy_screen("screens.clusters", "ClustersScreen"),
         "mixtures": _lazy_screen("screens.placeholder", "PlaceholderScreen", "mixtures"),
         "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
         "results": _lazy_screen("screens.placeholder", "PlaceholderScreen", "results"),

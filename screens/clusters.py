@@ -1,0 +1,525 @@
+"""The Clusters area: a saved clustering's clusters (noise included), a 2-D map, the highlighted cluster's
+representative and the clustering's diversity, jumps to Browse, and the embed / assign / cluster jobs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Label, Markdown, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from screens.widgets import WorkbenchScreen
+from workbench.actions import bindings_for
+
+NOISE = -1
+MAX_MAP_POINTS = 4000  # more points than this are sampled (deterministically) for the map
+DEFAULT_TEXT_KIND = "instruction_response"
+# Plotext colours for clusters 0, 1, 2, ... (cycled); noise is grey.
+COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow", "blue+", "red+", "green+", "magenta+",
+          "cyan+"]
+
+# Encoder used by `e` instead of loading the sentence-transformers model (tests set a deterministic fake;
+# None: engine.embeddings.load_encoder for the clustering's model).
+ENCODER: Callable[[list[str]], Any] | None = None
+
+EMPTY_TEXT = """\
+## No clustering yet
+
+A clustering groups the samples by meaning: their embeddings are reduced with PCA and clustered with
+HDBSCAN; samples that fit no cluster are **noise** (shown as their own row).
+
+**From the command line:** `workbench embed` embeds every sample (all-MiniLM-L6-v2, offline; cached per
+text, only new samples are embedded), then `workbench cluster NAME` saves a clustering named NAME.
+
+**Here:** press `e` to embed the samples that have no embedding yet, then `k` to cluster them into a new
+named clustering. `ctrl+r` reloads.
+"""
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def cluster_expression(name: str, cluster: int) -> str:
+    """The Browse filter for one cluster of a clustering: `cluster.NAME = k` (the name quoted when needed)."""
+    if _IDENT.fullmatch(name):
+        ref = name
+    else:
+        ref = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"cluster.{ref} = {int(cluster)}"
+
+
+# The same colours in rich (table) names.
+_RICH = {"orange": "dark_orange", "blue+": "bright_blue", "red+": "bright_red", "green+": "bright_green",
+         "magenta+": "bright_magenta", "cyan+": "bright_cyan", "gray": "grey50"}
+
+
+def _color(k: int) -> str:
+    return "gray" if k < 0 else COLORS[k % len(COLORS)]
+
+
+def _rich_color(k: int) -> str:
+    c = _color(k)
+    return _RICH.get(c, c)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _domains(d: dict[str, int]) -> str:
+    total = sum(d.values()) or 1
+    parts = [f"{k} {100 * v / total:.0f}%" for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ", ".join(parts[:3]) + (" …" if len(parts) > 3 else "")
+
+
+class ClustersScreen(WorkbenchScreen):
+    """Clusters: pick a saved clustering; the table lists its clusters (noise as its own row) with size,
+    share, top keywords (c-TF-IDF), domain mix and mean IFD when scored. The map is the 2-D projection of
+    the samples coloured by cluster, the highlighted cluster drawn bold on top (sampled when there are many
+    points: the title says so). Below: the highlighted cluster's representative sample and the clustering's
+    diversity (entropy, coverage, mean pairwise cosine distance). `enter` or `b` opens Browse on the
+    highlighted cluster (`cluster.NAME = k`). `e` embeds the samples without an embedding, `n` assigns newly
+    embedded samples to the existing clusters (no re-clustering), `k` saves a new clustering, `c` cancels."""
+
+    CONTEXT = "clusters"
+    MODE = "clusters"
+    BINDINGS = bindings_for("clusters")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #c-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
+    #c-controls Select { width: 40; }
+    #c-controls Label { padding: 0 1; }
+    #c-info { height: 1; padding: 0 1; color: $text-muted; }
+    #c-empty { height: 1fr; padding: 0 2; }
+    #c-main { height: 1fr; }
+    #c-table { width: 1fr; height: 1fr; }
+    #c-map { width: 52; height: 1fr; }
+    #c-detail { height: 7; padding: 0 1; border-top: solid $panel; }
+    #c-jobbar { height: 1; padding: 0 1; }
+    #c-job { width: 1fr; }
+    #c-progress { width: 40; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clusterings: list[Any] = []  # engine.clusters.ClusteringInfo
+        self.clustering: str | None = None  # the picked clustering's name
+        self.info: Any = None  # its ClusteringInfo
+        self.clusters: list[Any] = []  # engine.clusters.ClusterInfo, noise first
+        self.metrics: list[str] = []
+        self.points: dict | None = None  # {"clusters", "x", "y", "n_total", "sampled"}
+        self.n_pending = 0  # embedded (same model/kind) but not in the clustering
+        self.div: Any = None  # engine.clusters.DiversityInfo
+        self.highlighted: int | None = None
+        self.job: dict | None = None  # running job: kind, token
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="c-controls"):
+            yield Label("clustering")
+            yield Select([], prompt="no clustering yet", allow_blank=True, id="c-pick", compact=True)
+        yield Static("", id="c-info")
+        yield Markdown(EMPTY_TEXT, id="c-empty")
+        with Horizontal(id="c-main"):
+            yield DataTable(id="c-table", cursor_type="row", zebra_stripes=True)
+            yield PlotextPlot(id="c-map")
+        yield Static("", id="c-detail")
+        with Horizontal(id="c-jobbar"):
+            yield Static("e: embed missing samples · n: assign new ones · k: new clustering", id="c-job")
+            yield ProgressBar(id="c-progress", show_eta=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#c-progress", ProgressBar).display = False
+        self.query_one("#c-empty").display = False
+        self.query_one("#c-table").focus()
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what == "error" or self.store is None:
+            return
+        store = self.store
+
+        def load():
+            from engine.clusters import list_clusterings
+
+            return list_clusterings(store)
+
+        self.run_engine(load, self._clusterings_loaded, group="c-list", exclusive=True)
+
+    def _clusterings_loaded(self, infos: list[Any]) -> None:
+        self.clusterings = list(infos)
+        names = [c.name for c in infos]
+        sel = self.query_one("#c-pick", Select)
+        with self.prevent(Select.Changed):
+            sel.set_options([(f"{c.name} · {c.n_clusters} clusters · {c.n_samples:,} samples", c.name)
+                             for c in infos])
+            if self.clustering not in names:
+                self.clustering = names[-1] if names else None  # the newest
+            if self.clustering is not None:
+                sel.value = self.clustering
+        empty = not names
+        self.query_one("#c-empty").display = empty
+        for wid in ("#c-main", "#c-detail"):
+            self.query_one(wid).display = not empty
+        if empty:
+            self.info = None
+            self.query_one("#c-info", Static).update("")
+            return
+        self.load_clustering()
+
+    def load_clustering(self) -> None:
+        """Summary, map points and pending count of the picked clustering (worker), then its diversity."""
+        store, name = self.store, self.clustering
+        if store is None or name is None:
+            return
+
+        def load():
+            import numpy as np
+
+            from engine.clusters import cluster_summary, get_clustering, map_points
+            from engine.embeddings import embedded_ids
+            from engine.query import score_metrics
+
+            info = get_clustering(store, name)
+            metrics = [m for m in ("ifd",) if m in score_metrics(store)]
+            summary = cluster_summary(store, name, metrics=metrics, n_keywords=6)
+            ids, labels, x, y = map_points(store, name)
+            n_total = len(ids)
+            if n_total > MAX_MAP_POINTS:
+                pick = np.sort(np.random.default_rng(0).choice(n_total, MAX_MAP_POINTS, replace=False))
+                labels, x, y = labels[pick], x[pick], y[pick]
+            emb = embedded_ids(store, model=info.model, text_kind=info.text_kind,
+                               pool_ids=info.params.get("pool_ids"), include_excluded=False)
+            pending = int(len(np.setdiff1d(emb, ids)))
+            points = {"clusters": labels, "x": x, "y": y, "n_total": n_total, "sampled": n_total > MAX_MAP_POINTS}
+            return info, metrics, summary, points, pending
+
+        self.run_engine(load, self._show_clustering, group="c-load", exclusive=True)
+
+        def div():
+            from engine.clusters import diversity
+
+            return diversity(store, name)
+
+        self.div = None
+        self.run_engine(div, self._show_diversity, group="c-div", exclusive=True)
+
+    def _show_clustering(self, res: tuple) -> None:
+        info, metrics, summary, points, pending = res
+        if info.name != self.clustering:
+            return
+        self.info, self.metrics, self.clusters, self.points, self.n_pending = info, metrics, summary, points, pending
+        p = info.params
+        bits = [f"{info.model} · {info.text_kind}", f"pca {p.get('pca_dims', '?')}"]
+        if p.get("min_cluster_size") is not None:
+            bits.append(f"min cluster size {p['min_cluster_size']}")
+        bits.append(f"{info.n_samples:,} samples, {info.n_clusters} clusters, {info.n_noise:,} noise")
+        if info.n_assigned_later:
+            bits.append(f"{info.n_assigned_later:,} assigned later")
+        if pending:
+            bits.append(f"{pending:,} embedded not assigned: n assigns")
+        self.query_one("#c-info", Static).update(Text(" · ".join(bits), no_wrap=True, overflow="ellipsis"))
+
+        t = self.query_one("#c-table", DataTable)
+        row_before = t.cursor_row
+        t.clear(columns=True)
+        cols = [("cluster", "cluster", 7), ("size", "size", 7), ("share", "share", 6), ("keywords", "keywords", 30),
+                ("domains", "domains", 22)] + [(m, f"mean {m}", 8) for m in metrics]
+        for key, label, width in cols:
+            t.add_column(label, key=key, width=width)
+        for c in summary:
+            label = Text("noise", style="italic dim") if c.cluster < 0 else Text(str(c.cluster), style=_rich_color(c.cluster))
+            kw = "(no topic)" if c.cluster < 0 else " ".join(c.keywords)
+            row = [label, f"{c.size:,}", _pct(c.share), kw, _domains(c.domains)]
+            for m in metrics:
+                v = c.scores.get(m)
+                row.append("-" if v is None else f"{v:.3f}")
+            t.add_row(*row, key=str(c.cluster))
+        if t.row_count:
+            keys = [c.cluster for c in summary]
+            if self.highlighted in keys:
+                t.move_cursor(row=keys.index(self.highlighted))
+            elif 0 <= row_before < t.row_count:
+                t.move_cursor(row=row_before)
+            self.highlighted = summary[t.cursor_row].cluster
+        self._draw_map()
+        self._show_detail()
+
+    def _show_diversity(self, div: Any) -> None:
+        self.div = div
+        self._show_detail()
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def _draw_map(self) -> None:
+        plot = self.query_one("#c-map", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        pts = self.points
+        if not pts or not len(pts["x"]):
+            plt.title("map: no points")
+            plot.refresh()
+            return
+        labels, x, y = pts["clusters"], pts["x"], pts["y"]
+        hl = self.highlighted
+        order = sorted(set(int(k) for k in labels.tolist()))
+        # noise first (underneath), the highlighted cluster last (on top)
+        order = [k for k in order if k != hl] + ([hl] if hl in order else [])
+        for k in order:
+            m = labels == k
+            xs, ys = x[m].tolist(), y[m].tolist()
+            if k == hl:
+                plt.scatter(xs, ys, marker="●", color=_color(k) if k >= 0 else "white", style="bold")
+            else:
+                plt.scatter(xs, ys, marker="·", color=_color(k))
+        shown = len(x)
+        title = f"{self.clustering} · "
+        title += f"{shown:,} of {pts['n_total']:,} points (sampled)" if pts["sampled"] else f"{shown:,} points"
+        if hl is not None:
+            title += " · ● " + ("noise" if hl < 0 else f"cluster {hl}")
+        plt.title(title)
+        plt.xticks([])
+        plt.yticks([])
+        plot.refresh()
+
+    def _show_detail(self) -> None:
+        out = Text(no_wrap=False)
+        c = next((c for c in self.clusters if c.cluster == self.highlighted), None)
+        if c is not None:
+            head = "noise" if c.cluster < 0 else f"cluster {c.cluster}"
+            out.append(head, style="bold")
+            out.append(f" · {c.size:,} samples ({_pct(c.share)})")
+            if c.mean_probability is not None and c.cluster >= 0:
+                out.append(f" · mean membership {c.mean_probability:.2f}")
+            if c.keywords:
+                out.append(f" · {', '.join(c.keywords)}")
+            out.append("\n")
+            if c.representative_id is not None:
+                text = (c.representative_text or "").replace("\n", " ")
+                out.append("representative ", style="dim")
+                out.append(f"#{c.representative_id}: ", style="bold")
+                out.append(text[:300] + ("…" if len(text) > 300 else ""))
+            elif c.cluster < 0:
+                out.append("noise: samples HDBSCAN put in no cluster (no representative, no keywords)", style="dim")
+            out.append("\n")
+            out.append(f"domains: {_domains(c.domains)}\n", style="dim")
+        d = self.div
+        if d is not None:
+            out.append("diversity ", style="bold")
+            ent = f"entropy {d.entropy:.3f} nats"
+            if d.entropy_norm is not None:
+                ent += f" ({d.entropy_norm:.2f} of max)"
+            mcd = "-" if d.mean_cosine_distance is None else f"{d.mean_cosine_distance:.3f}"
+            out.append(f"{ent} · coverage {d.n_covered}/{d.n_clusters} ({_pct(d.coverage)}) · "
+                       f"mean pairwise cosine distance {mcd} · {d.n_noise:,} noise of {d.n:,}")
+        elif self.info is not None:
+            out.append("diversity: computing…", style="dim")
+        self.query_one("#c-detail", Static).update(out)
+
+    # -- events ------------------------------------------------------------------------------------------
+    @on(Select.Changed, "#c-pick")
+    def _picked(self, event: Select.Changed) -> None:
+        if event.value in (Select.NULL, None) or event.value == self.clustering:
+            return
+        self.clustering = str(event.value)
+        self.highlighted = None
+        self.load_clustering()
+
+    @on(DataTable.RowHighlighted, "#c-table")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        k = int(event.row_key.value)
+        if k != self.highlighted:
+            self.highlighted = k
+            self._draw_map()
+            self._show_detail()
+
+    @on(DataTable.RowSelected, "#c-table")
+    def _selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_browse_cluster()
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def action_browse_cluster(self) -> None:
+        if self.clustering is None or self.highlighted is None:
+            self.app.notify("no cluster to browse: pick a clustering first", severity="warning")
+            return
+        self.app.open_browse(expression=cluster_expression(self.clustering, self.highlighted))  # type: ignore[attr-defined]
+
+    def action_refresh(self) -> None:
+        self.on_data_changed("samples")
+
+    def _busy(self) -> bool:
+        if self.job is not None:
+            self.app.notify(f"a {self.job['kind']} job is running; c cancels it", severity="warning")
+            return True
+        return self.store is None
+
+    def _start_job(self, kind: str, run: Callable[[Any, Any], Any], done: Callable[[Any], None]) -> None:
+        """Run `run(progress, token)` in a worker with the progress bar and a cancel token."""
+        from engine.jobs import CancelToken
+
+        token = CancelToken()
+        self.job = {"kind": kind, "token": token}
+        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
+        bar = self.query_one("#c-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+
+        def progress(p) -> None:
+            self.deliver(self._progress, p)
+
+        self._job_text(f"{kind}: starting…")
+        self.run_engine(lambda: run(progress, token), done, self._job_failed, group="c-job")
+
+    def _progress(self, p) -> None:
+        if self.job is None:
+            return
+        bar = self.query_one("#c-progress", ProgressBar)
+        if p.total:
+            bar.update(total=p.total, progress=p.done)
+        self._job_text(f"{self.job['kind']}: {p.line()} · c cancels")
+
+    def action_embed(self) -> None:
+        """Embed the samples without an embedding for the picked clustering's model and text kind (or the
+        default model, instruction + response, when there is no clustering yet)."""
+        if self._busy():
+            return
+        store, info = self.store, self.info
+        model = info.model if info is not None else None
+        kind = info.text_kind if info is not None else DEFAULT_TEXT_KIND
+        pools = info.params.get("pool_ids") if info is not None else None
+        encoder = ENCODER
+
+        def run(progress, token):
+            from engine.embeddings import embed_samples
+
+            return embed_samples(store, model=model, text_kind=kind, pool_ids=pools, progress=progress,
+                                 cancel=token, encoder=encoder)
+
+        def done(res) -> None:
+            msg = f"embedded {res.n_new:,} samples ({res.n_encoded:,} encoded, {res.n_reused:,} reused)"
+            if res.n_new and self.info is not None:
+                msg += " · n assigns them to the clusters"
+            self._end_job(msg)
+            self.on_data_changed("embeddings")  # the pending count; samples themselves did not change
+
+        self._start_job("embed", run, done)
+
+    def action_assign(self) -> None:
+        """Place newly embedded samples into the picked clustering (approximate_predict, no re-clustering)."""
+        if self._busy():
+            return
+        if self.clustering is None:
+            self.app.notify("no clustering to assign to: k clusters the embeddings first", severity="warning")
+            return
+        store, name = self.store, self.clustering
+
+        def run(progress, _token):
+            from engine.clusters import assign_new
+
+            return assign_new(store, name, progress=progress)
+
+        def done(n: int) -> None:
+            self._end_job(f"assigned {n:,} new samples to {name}" if n else f"nothing new to assign to {name}")
+            if n:
+                self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+        self._start_job("assign", run, done)
+
+    def action_new_clustering(self) -> None:
+        """Cluster the embeddings (PCA 32 + HDBSCAN, default sizes) into a new named clustering."""
+        if self._busy():
+            return
+        from screens.widgets import InputDialog
+
+        store, info = self.store, self.info
+        model = info.model if info is not None else None
+        kind = info.text_kind if info is not None else DEFAULT_TEXT_KIND
+        taken = {c.name for c in self.clusterings}
+
+        def validate(text: str) -> str | None:
+            if not text.strip():
+                return "write a name"
+            if text.strip() in taken:
+                return f"{text.strip()!r} exists; pick another name (the CLI can --replace)"
+            return None
+
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            name = text.strip()
+
+            def run(progress, _token):
+                from engine.clusters import cluster
+
+                return cluster(store, name, model=model, text_kind=kind, progress=progress)
+
+            def done(res) -> None:
+                self.clustering = name
+                self.highlighted = None
+                self._end_job(f"saved clustering {name}: {res.n_clusters} clusters, {res.n_noise:,} noise")
+                self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+            self._start_job("cluster", run, done)
+
+        self.app.push_screen(InputDialog(
+            "New clustering", "name:", "", placeholder="e.g. topics",
+            note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}); "
+                 "sizes default to 1% of the data. `workbench cluster NAME --help` exposes every parameter.",
+            validate=validate, ok="Cluster"), chosen)
+
+    def action_cancel_job(self) -> None:
+        job = self.job
+        if job is None:
+            self.app.notify("no job is running")
+            return
+        job["token"].cancel()
+        if job["kind"] == "embed":
+            self._job_text("embed: cancelling after the current chunk…")
+        else:
+            self._job_text(f"{job['kind']}: cannot stop mid-way; it finishes, then nothing else starts")
+
+    def _job_failed(self, error: BaseException) -> None:
+        kind = self.job["kind"] if self.job else "job"
+        if type(error).__name__ == "Cancelled":
+            self._end_job(f"{kind} cancelled; finished chunks are kept")
+            self.on_data_changed("embeddings")
+            return
+        self.app.notify(f"{type(error).__name__}: {error}", title=f"Clusters: {kind}", severity="error",
+                        timeout=15)
+        self._end_job(f"{kind} failed: {error}")
+
+    def _end_job(self, text: str) -> None:
+        job = self.job or {}
+        self.app.cancel_tokens.discard(job.get("token"))  # type: ignore[attr-defined]
+        self.job = None
+        self.query_one("#c-progress", ProgressBar).display = False
+        self._job_text(text)
+
+    def _job_text(self, text: str) -> None:
+        self.query_one("#c-job", Static).update(Text(text))
+
+    def palette_commands(self):
+        for c in self.clusterings:
+            yield (f"Clusters: show {c.name}", f"{c.n_clusters} clusters, {c.n_samples:,} samples",
+                   lambda n=c.name: self._pick(n))
+        if self.clustering is not None:
+            for c in self.clusters:
+                label = "noise" if c.cluster < 0 else f"cluster {c.cluster}"
+                yield (f"Clusters: browse {label} of {self.clustering}", " ".join(c.keywords) or label,
+                       lambda k=c.cluster: self._browse(k))
+
+    def _pick(self, name: str) -> None:
+        self.query_one("#c-pick", Select).value = name
+
+    def _browse(self, k: int) -> None:
+        self.highlighted = k
+        self.action_browse_cluster()

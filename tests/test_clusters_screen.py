@@ -1,0 +1,245 @@
+"""The Clusters screen under Textual's pilot over a real store: planted blobs embedded with a deterministic
+fake encoder and clustered with PCA + HDBSCAN; the table (clusters and noise), the map, jumps to Browse,
+and the embed / assign jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+import screens.clusters as clusters_screen
+from engine.clusters import cluster, cluster_summary, get_clustering
+from engine.embeddings import embed_samples
+from engine.ingest import import_file
+from engine.query import Browser, Filter
+from engine.scores import MetricDef, write_scores
+from engine.store import Store
+from screens.browse import BrowseScreen
+from screens.clusters import ClustersScreen, cluster_expression
+from tests.test_app import SIZE, plain, wait_for
+from tests.test_clusters import CENTERS, DIM, TOPICS
+from workbench.app import WorkbenchApp
+
+N_NOISE = 6
+
+
+def fake_encoder(texts):
+    """Blob centre of the topic whose first word starts the text (plus small noise seeded by the text);
+    texts starting with "stray" get a far-off random vector of their own (HDBSCAN noise)."""
+    out = []
+    for t in texts:
+        seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
+        rng = np.random.default_rng(seed)
+        k = next((i for i, w in enumerate(TOPICS) if t.startswith(w[0])), None)
+        if k is None:
+            out.append(rng.normal(scale=3.0, size=DIM).astype(np.float32))
+        else:
+            out.append(CENTERS[k] + rng.normal(scale=0.25, size=DIM).astype(np.float32))
+    return np.stack(out)
+
+
+def records(n: int, start: int = 0, topics=range(len(TOPICS))) -> list[dict]:
+    out = []
+    for k in topics:
+        a, b, c = TOPICS[k]
+        out += [{"instruction": f"{a} question {i}: tell me about the {b} and the {c}", "input": "",
+                 "output": f"answer {i}"} for i in range(start, start + n)]
+    return out
+
+
+def make_store(tmp_path: Path, *, n: int = 30, with_clustering: bool = True, scores: bool = True) -> Path:
+    db = tmp_path / "wb.duckdb"
+    recs = records(n) + [{"instruction": f"stray thought {i} about nothing", "input": "", "output": "hm"}
+                         for i in range(N_NOISE)]
+    src = tmp_path / "blobs.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with Store(db) as st:
+        import_file(st, src, pool="blobs", domain="general")
+        st.con.execute("UPDATE samples SET domain = 'code' WHERE instruction LIKE 'python%'")
+        if scores:
+            ids = [r[0] for r in st.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
+            write_scores(st, MetricDef("ifd", "m", definition="test ifd"),
+                         [(sid, (sid % 10) / 10, None) for sid in ids])
+        if with_clustering:
+            embed_samples(st, model="fakeenc", encoder=fake_encoder)
+            cluster(st, "topics", model="fakeenc", min_cluster_size=10)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(clusters_screen, "ENCODER", fake_encoder)
+
+
+def _run(app, body):
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
+            await body(pilot, app)
+
+    asyncio.run(main())
+
+
+def _rows(screen: ClustersScreen) -> list[list[str]]:
+    t = screen.query_one("#c-table", DataTable)
+    return [[str(c) for c in t.get_row(rk)] for rk in t.rows]
+
+
+def test_cluster_expression_quotes_odd_names():
+    assert cluster_expression("topics", 3) == "cluster.topics = 3"
+    assert cluster_expression("by resp", -1) == 'cluster."by resp" = -1'
+    assert cluster_expression('a"b\\c', 0) == 'cluster."a\\"b\\\\c" = 0'
+
+
+def test_table_lists_clusters_and_noise_and_map_renders(tmp_path):
+    db = make_store(tmp_path)
+    with Store(db) as st:
+        info = get_clustering(st, "topics")
+        summary = cluster_summary(st, "topics", metrics=["ifd"])
+    assert info.n_clusters == len(TOPICS) and info.n_noise >= 1  # the planted blobs and the strays
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, ClustersScreen)
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(summary), what="cluster rows")
+        rows = _rows(screen)
+        assert rows[0][0] == "noise" and rows[0][1] == f"{info.n_noise:,}"
+        assert [r[0] for r in rows[1:]] == [str(c.cluster) for c in summary[1:]]
+        assert all(int(r[1].replace(",", "")) == 30 for r in rows[1:])
+        # keywords, the domain mix and the mean ifd column
+        kw = {r[0]: r[3] for r in rows}
+        assert any("python" in v for v in kw.values()) and any("volcano" in v for v in kw.values())
+        py = next(r for r in rows if "python" in r[3])
+        assert py[4].startswith("code 100%")
+        assert py[5] == f"{next(c for c in summary if str(c.cluster) == py[0]).scores['ifd']:.3f}"
+        # the map: every point, one scatter per cluster (+ noise)
+        plot = screen.query_one("#c-map", PlotextPlot)
+        assert screen.points is not None and len(screen.points["x"]) == info.n_samples
+        await wait_for(pilot, lambda: screen.div is not None, what="diversity")
+        detail = plain(screen.query_one("#c-detail", Static))
+        assert detail.startswith("noise") and "diversity" in detail and "coverage 6/6" in detail
+        # moving down highlights a cluster: its representative is shown and the map redraws
+        await pilot.press("down")
+        await wait_for(pilot, lambda: screen.highlighted == summary[1].cluster, what="highlight")
+        detail = plain(screen.query_one("#c-detail", Static))
+        assert f"#{summary[1].representative_id}" in detail
+        text = plot.render()
+        assert text is not None
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_map_title_says_when_points_are_sampled(tmp_path, monkeypatch):
+    db = make_store(tmp_path)
+    monkeypatch.setattr(clusters_screen, "MAX_MAP_POINTS", 50)
+    titles = []
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.points is not None, what="points")
+        plt = screen.query_one("#c-map", PlotextPlot).plt
+        orig = plt.title
+        monkeypatch.setattr(plt, "title", lambda t: (titles.append(t), orig(t)))
+        screen._draw_map()
+        assert len(screen.points["x"]) == 50 and screen.points["sampled"]
+
+    _run(WorkbenchApp(db_path=db), body)
+    assert titles and "50 of 186 points (sampled)" in titles[-1]
+
+
+@pytest.mark.parametrize("key", ["b", "enter"])
+def test_browse_opens_the_highlighted_cluster(tmp_path, key):
+    db = make_store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: screen.highlighted is not None and screen.highlighted >= 0, what="hl")
+        k = screen.highlighted
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+        browse = app.screen
+        expr = f"cluster.topics = {k}"
+        expected = Browser(app.store, Filter(expression=expr)).count()
+        assert expected == 30
+        await wait_for(pilot, lambda: browse.count == expected and browse.filter is not None
+                       and browse.filter.expression == expr, what="browse count")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_noise_row_browses_noise(tmp_path):
+    db = make_store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
+        assert screen.highlighted == -1
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+        n = Browser(app.store, Filter(expression="cluster.topics = -1")).count()
+        assert n == get_clustering(app.store, "topics").n_noise
+        await wait_for(pilot, lambda: app.screen.count == n, what="noise count")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
+    db = make_store(tmp_path, with_clustering=False, scores=False)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        empty = screen.query_one("#c-empty")
+        await wait_for(pilot, lambda: empty.display, what="empty text")
+        assert not screen.query_one("#c-main").display
+        assert "workbench embed" in clusters_screen.EMPTY_TEXT and "workbench cluster NAME" in clusters_screen.EMPTY_TEXT
+        # e embeds with the (fake) default-model encoder, k clusters into a named clustering
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.job is None and "embedded" in plain(screen.query_one("#c-job")),
+                       what="embed", timeout=30)
+        assert "embedded 186 samples" in plain(screen.query_one("#c-job"))
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        await pilot.press(*"mine", "enter")
+        await wait_for(pilot, lambda: screen.clustering == "mine" and len(_rows(screen)) >= 2, what="cluster",
+                       timeout=60)
+        assert not empty.display and screen.query_one("#c-main").display
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_embed_then_assign_new_samples(tmp_path):
+    db = make_store(tmp_path)
+    extra = tmp_path / "more.jsonl"
+    extra.write_text("".join(json.dumps(r) + "\n" for r in records(2, start=500)))
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
+        import_file(app.store, extra, pool="blobs")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.job is None and screen.n_pending == 12, what="embed", timeout=30)
+        assert "n assigns" in plain(screen.query_one("#c-info"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen.job is None and "assigned 12" in plain(screen.query_one("#c-job")),
+                       what="assign", timeout=30)
+        await wait_for(pilot, lambda: screen.info.n_samples == 186 + 12 and screen.n_pending == 0, what="reload")
+        sizes = [int(r[1].replace(",", "")) for r in _rows(screen)[1:]]
+        assert sizes == [32] * len(TOPICS)  # each near-copy lands in its topic's cluster
+
+    _run(WorkbenchApp(db_path=db), body)
