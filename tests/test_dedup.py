@@ -117,3 +117,33 @@ def test_keep_one_per_group_excludes_the_others_reversibly(st):
     assert bulk_exclude(st, Filter(tags=["duplicate"]), excluded=False) == 2
     with pytest.raises(DedupError, match="keep"):
         keep_one_per_group(st, g, keep="shortest")
+
+
+def test_cli_dedup_and_diversity_select(tmp_path):
+    from tests.test_cli import SAMPLE, wb
+
+    db = tmp_path / "wb.duckdb"
+    wb(db, "import", str(SAMPLE / "math.jsonl"), "--pool", "m1", "--domain", "math")
+    wb(db, "import", str(SAMPLE / "math.jsonl"), "--pool", "m2", "--domain", "math")
+    r = wb(db, "dedup", "--format", "json")
+    groups = json.loads(r.stdout)
+    assert len(groups) == 80 and all(g["size"] == 2 and g["kind"] == "hash" for g in groups)
+    assert "nothing changed" in r.stderr
+    assert wb(db, "query", "--count", "--no-excluded").stdout.strip() == "160"
+    r = wb(db, "dedup", "--apply")
+    assert "excluded 80" in r.stdout
+    assert wb(db, "query", "--count", "--no-excluded").stdout.strip() == "80"
+    assert "0 duplicate groups" in wb(db, "dedup", "--minhash", "0.9").stdout
+    s = Store(db)
+    embed_samples(s, model="fake", encoder=vec_encoder)
+    s.close()
+    r = wb(db, "select", "div", "--method", "kcenter", "--k", "7", "--embed-model", "fake")
+    assert "selection 'div': 7 samples (kcenter)" in r.stdout
+    r = wb(db, "select", "fl", "--method", "facility_location", "--k", "5", "--embed-model", "fake", "--pool", "m1")
+    assert "5 samples (facility_location)" in r.stdout
+    r = wb(db, "select", "fl", "--method", "facility_location", "--k", "5", "--embed-model", "fake", check=False)
+    assert r.returncode != 0 and "exists" in r.stderr
+    r = wb(db, "select", "bad", "--method", "kcenter", check=False)
+    assert r.returncode != 0 and "--k" in r.stderr
+    r = wb(db, "select", "d", "--method", "superfiltering_d", "--k", "3", "--embed-model", "fake", check=False)
+    assert r.returncode != 0 and "IFD pre-filter" in r.stderr  # no IFD scores yet

@@ -451,17 +451,71 @@ def cmd_scores(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from engine.selection import SelectionError, superfiltering_select
+    from engine import selection as sl
+
+    m = args.method
+    with _open_store(args) as store:
+        f = _filter_from_args(store, args)
+        common = dict(filter=f, replace=args.replace)
+        emb = dict(model=args.embed_model, text_kind=args.embed_text)
+        try:
+            if m == "superfiltering":
+                sel = sl.superfiltering_select(store, args.name, rate=None if args.n else args.rate, n=args.n,
+                                               per=args.per, threshold=args.threshold, model=args.model, **common)
+            elif m in ("facility_location", "superfiltering_d", "kcenter"):
+                if not args.k:
+                    raise CliError(f"--method {m} needs --k", EXIT_USAGE)
+                ifd_top = args.ifd_top if args.ifd_top is not None else (0.2 if m == "superfiltering_d" else None)
+                ifd = dict(ifd_top=ifd_top, ifd_threshold=args.threshold, ifd_model=args.model)
+                if m == "kcenter":
+                    sel = sl.kcenter_select(store, args.name, k=args.k, seed=args.seed, **emb, **ifd, **common)
+                else:
+                    sel = sl.facility_location_select(store, args.name, k=args.k, metric=args.metric,
+                                                      max_n=args.max_n, **emb, **ifd, **common)
+            else:
+                if not args.clustering:
+                    raise CliError("--method cluster_balanced needs --clustering NAME", EXIT_USAGE)
+                if (args.per_cluster is None) == (args.total is None):
+                    raise CliError("--method cluster_balanced needs one of --per-cluster or --total", EXIT_USAGE)
+                sel = sl.cluster_balanced_select(store, args.name, clustering=args.clustering,
+                                                 n_per_cluster=args.per_cluster, total=args.total,
+                                                 include_noise=args.include_noise, seed=args.seed,
+                                                 order_by=args.order_by, **common)
+        except sl.SelectionError as e:
+            raise CliError(str(e)) from e
+    how = f"superfiltering, {args.per}" if m == "superfiltering" else sel.method
+    print(f"selection {sel.name!r}: {sel.n:,} samples ({how}); hash {sel.content_hash}")
+    return EXIT_OK
+
+
+def cmd_dedup(args) -> int:
+    from engine import dedup as dd
 
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
         try:
-            sel = superfiltering_select(store, args.name, rate=None if args.n else args.rate, n=args.n,
-                                        per=args.per, threshold=args.threshold, model=args.model, filter=f,
-                                        replace=args.replace)
-        except SelectionError as e:
+            if args.semantic:
+                groups = dd.semantic_duplicate_groups(store, model=args.embed_model, text_kind=args.embed_text,
+                                                      threshold=args.threshold, filter=f, keep=args.keep)
+            elif args.minhash is not None:
+                groups = dd.near_duplicate_groups_minhash(store, threshold=args.minhash, num_perm=args.num_perm,
+                                                          filter=f, keep=args.keep)
+            else:
+                groups = dd.exact_duplicate_groups(store, f, by=args.by, keep=args.keep)
+            n_ex = dd.keep_one_per_group(store, groups) if args.apply else 0
+        except dd.DedupError as e:
             raise CliError(str(e)) from e
-    print(f"selection {sel.name!r}: {sel.n:,} samples (superfiltering, {args.per}); hash {sel.content_hash}")
+    rows = [{"group": n + 1, "kind": g.kind, "size": len(g.ids), "keeper": g.keeper,
+             "others": ",".join(str(i) for i in g.ids if i != g.keeper),
+             "similarity": None if g.similarity is None else round(g.similarity, 4), "why": g.why}
+            for n, g in enumerate(groups)]
+    if args.format != "table" or rows:
+        _print_rows(rows, args.format)
+    n_dup = sum(len(g.ids) - 1 for g in groups)
+    msg = f"{len(groups):,} duplicate groups, {n_dup:,} samples besides the keepers"
+    msg += f"; excluded {n_ex:,} (tagged 'duplicate'; undo: workbench exclude --undo --tag duplicate)" \
+        if args.apply else "; nothing changed (--apply excludes all but the keeper of each group)"
+    print(msg, file=sys.stderr if args.format != "table" else sys.stdout)
     return EXIT_OK
 
 
@@ -665,16 +719,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_args(s)
     s.set_defaults(func=cmd_scores)
 
-    s = sub.add_parser("select", help="save a SuperFiltering selection (IFD < threshold, top rate per group)")
+    s = sub.add_parser("select", help="save a selection: SuperFiltering (default), SuperFiltering.D / facility "
+                       "location, k-center or cluster-balanced (see docs/selection.md)")
     s.add_argument("name")
-    s.add_argument("--rate", type=float, default=0.1)
-    s.add_argument("--n", type=int, default=None, help="a fixed number per group instead of a rate")
-    s.add_argument("--per", choices=["all", "pool", "domain"], default="domain")
-    s.add_argument("--threshold", type=float, default=1.0)
+    s.add_argument("--method", choices=["superfiltering", "superfiltering_d", "facility_location", "kcenter",
+                                        "cluster_balanced"], default="superfiltering")
+    s.add_argument("--rate", type=float, default=0.1, help="superfiltering: share kept per group")
+    s.add_argument("--n", type=int, default=None, help="superfiltering: a fixed number per group instead of a rate")
+    s.add_argument("--per", choices=["all", "pool", "domain"], default="domain", help="superfiltering: groups")
+    s.add_argument("--threshold", type=float, default=1.0, help="keep IFD < threshold (superfiltering[_d], --ifd-top)")
     s.add_argument("--model", default=None, help="only IFD values of this scorer model")
+    s.add_argument("--k", type=int, default=None, help="facility_location / superfiltering_d / kcenter: how many")
+    s.add_argument("--ifd-top", type=float, default=None,
+                   help="first keep the top share by IFD (superfiltering_d default 0.2)")
+    s.add_argument("--metric", choices=["euclidean_exp", "cosine"], default="euclidean_exp",
+                   help="facility location similarity (euclidean_exp: exp(-||xi-xj||/dim), as submodlib)")
+    s.add_argument("--max-n", type=int, default=20_000, help="facility location: most candidates (dense n x n)")
+    s.add_argument("--embed-model", default=None, help="embedding model name (default: all-MiniLM-L6-v2)")
+    s.add_argument("--embed-text", choices=["instruction", "instruction_response", "conversation"],
+                   default="instruction_response", help="which embeddings")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--clustering", help="cluster_balanced: a saved clustering")
+    s.add_argument("--per-cluster", type=int, default=None, help="cluster_balanced: quota per cluster")
+    s.add_argument("--total", type=int, default=None, help="cluster_balanced: total shared evenly over clusters")
+    s.add_argument("--include-noise", action="store_true", help="cluster_balanced: noise (-1) as a cluster")
+    s.add_argument("--order-by", default="random", help="cluster_balanced: random or score:METRIC (descending)")
     s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
     _add_filter_args(s)
     s.set_defaults(func=cmd_select)
+
+    s = sub.add_parser("dedup", help="report duplicate groups (exact by default), --apply to exclude all but one")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--semantic", action="store_true", help="cosine of stored embeddings >= --threshold")
+    g.add_argument("--minhash", type=float, default=None, metavar="JACCARD",
+                   help="text near-duplicates: MinHash LSH at this Jaccard threshold, e.g. 0.8")
+    s.add_argument("--by", choices=["hash", "text"], default="hash",
+                   help="exact: content hash, or normalised instruction+response text")
+    s.add_argument("--threshold", type=float, default=0.95, help="--semantic: cosine threshold")
+    s.add_argument("--num-perm", type=int, default=128, help="--minhash: permutations")
+    s.add_argument("--embed-model", default=None, help="--semantic: embedding model name")
+    s.add_argument("--embed-text", choices=["instruction", "instruction_response", "conversation"],
+                   default="instruction_response", help="--semantic: which embeddings")
+    s.add_argument("--keep", default="longest", help="keeper per group: longest (response) or score:METRIC")
+    s.add_argument("--apply", action="store_true", help="exclude all but the keeper of each group (reversible)")
+    s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
+    _add_filter_args(s)
+    s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("embed", help="embed samples with a sentence-transformers model (cached, incremental)")
     s.add_argument("--model", default=None, help="a sentence-transformers folder or cached hub id "
