@@ -98,7 +98,7 @@ class ClustersScreen(WorkbenchScreen):
     #c-empty { height: 1fr; padding: 0 2; }
     #c-main { height: 1fr; }
     #c-table { width: 1fr; height: 1fr; }
-    #c-map { width: 52; height: 1fr; }
+    #c-map { width: 44; height: 1fr; }
     #c-detail { height: 7; padding: 0 1; border-top: solid $panel; }
     #c-jobbar { height: 1; padding: 0 1; }
     #c-job { width: 1fr; }
@@ -230,8 +230,8 @@ class ClustersScreen(WorkbenchScreen):
         t = self.query_one("#c-table", DataTable)
         row_before = t.cursor_row
         t.clear(columns=True)
-        cols = [("cluster", "cluster", 7), ("size", "size", 7), ("share", "share", 6), ("keywords", "keywords", 30),
-                ("domains", "domains", 22)] + [(m, f"mean {m}", 8) for m in metrics]
+        cols = [("cluster", "cluster", 7), ("size", "size", 6), ("share", "share", 6), ("keywords", "keywords", 22),
+                ("domains", "domains", 14)] + [(m, f"mean {m}", 8) for m in metrics]
         for key, label, width in cols:
             t.add_column(label, key=key, width=width)
         for c in summary:
@@ -317,8 +317,8 @@ class ClustersScreen(WorkbenchScreen):
             if d.entropy_norm is not None:
                 ent += f" ({d.entropy_norm:.2f} of max)"
             mcd = "-" if d.mean_cosine_distance is None else f"{d.mean_cosine_distance:.3f}"
-            out.append(f"{ent} · coverage {d.n_covered}/{d.n_clusters} ({_pct(d.coverage)}) · "
-                       f"mean pairwise cosine distance {mcd} · {d.n_noise:,} noise of {d.n:,}")
+            out.append(f"{ent} · coverage {d.n_covered}/{d.n_clusters} clusters · "
+                       f"mean pairwise cosine distance {mcd} · noise {d.n_noise:,}/{d.n:,}")
         elif self.info is not None:
             out.append("diversity: computing…", style="dim")
         self.query_one("#c-detail", Static).update(out)

@@ -142,7 +142,7 @@ def test_help_screen(snap_compare, db):
 def test_placeholder_screen(snap_compare, db):
     async def before(pilot):
         await settle(pilot)
-        await pilot.press("4")
+        await pilot.press("5")
         await settle(pilot)
 
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
@@ -161,6 +161,24 @@ def test_scores_screen(snap_compare, db):
         await pilot.press("3")
         screen = pilot.app.screen
         await until(pilot, lambda: screen.query_one("#s-examples", DataTable).row_count == 10)
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+
+
+def test_clusters_screen(snap_compare, tmp_path):
+    """Planted blobs (fake encoder) clustered with PCA + HDBSCAN: table with noise, map, detail, diversity."""
+    from tests.test_clusters_screen import make_store
+
+    db = make_store(tmp_path)
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("4")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#c-table", DataTable).row_count == 7 and screen.div is not None)
+        await pilot.press("down", "down")
+        await until(pilot, lambda: screen.highlighted is not None and screen.highlighted >= 0)
         await settle(pilot)
 
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
