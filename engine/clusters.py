@@ -486,14 +486,17 @@ def cluster_ids(store: Store, name: str, cluster: int) -> list[int]:
         c.close()
 
 
-def map_points(store: Store, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(sample_ids, clusters, x, y) of a clustering, for a map view."""
+def map_points(store: Store, name: str, *, with_domains: bool = False) -> tuple:
+    """(sample_ids, clusters, x, y) of a clustering, for a map view; with_domains adds the samples' current
+    domains as a fifth array (for colouring the map by domain)."""
     cid = _row(store, name)[0]
     c = store.cursor()
     try:
-        t = c.sql("SELECT sample_id, cluster, x, y FROM cluster_assignments WHERE clustering_id = $1 ORDER BY 1",
+        t = c.sql("SELECT a.sample_id, a.cluster, a.x, a.y, s.domain FROM cluster_assignments a "
+                  "JOIN samples s ON s.id = a.sample_id WHERE a.clustering_id = $1 ORDER BY 1",
                   params=[cid]).to_arrow_table()
     finally:
         c.close()
-    return tuple(t.column(k).to_numpy() for k in ("sample_id", "cluster", "x", "y"))  # type: ignore[return-value]
+    keys = ("sample_id", "cluster", "x", "y") + (("domain",) if with_domains else ())
+    return tuple(t.column(k).to_numpy(zero_copy_only=False) for k in keys)
 

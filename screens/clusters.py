@@ -112,10 +112,11 @@ class ClustersScreen(WorkbenchScreen):
         self.info: Any = None  # its ClusteringInfo
         self.clusters: list[Any] = []  # engine.clusters.ClusterInfo, noise first
         self.metrics: list[str] = []
-        self.points: dict | None = None  # {"clusters", "x", "y", "n_total", "sampled"}
+        self.points: dict | None = None  # {"clusters", "x", "y", "domains", "n_total", "sampled"}
         self.n_pending = 0  # embedded (same model/kind) but not in the clustering
         self.div: Any = None  # engine.clusters.DiversityInfo
         self.highlighted: int | None = None
+        self.colour_by = "cluster"  # or "domain" (key d)
         self.job: dict | None = None  # running job: kind, token
 
     def compose(self) -> ComposeResult:
@@ -190,15 +191,16 @@ class ClustersScreen(WorkbenchScreen):
             info = get_clustering(store, name)
             metrics = [m for m in ("ifd",) if m in score_metrics(store)]
             summary = cluster_summary(store, name, metrics=metrics, n_keywords=6)
-            ids, labels, x, y = map_points(store, name)
+            ids, labels, x, y, domains = map_points(store, name, with_domains=True)
             n_total = len(ids)
             if n_total > MAX_MAP_POINTS:
                 pick = np.sort(np.random.default_rng(0).choice(n_total, MAX_MAP_POINTS, replace=False))
-                labels, x, y = labels[pick], x[pick], y[pick]
+                labels, x, y, domains = labels[pick], x[pick], y[pick], domains[pick]
             emb = embedded_ids(store, model=info.model, text_kind=info.text_kind,
                                pool_ids=info.params.get("pool_ids"), include_excluded=False)
             pending = int(len(np.setdiff1d(emb, ids)))
-            points = {"clusters": labels, "x": x, "y": y, "n_total": n_total, "sampled": n_total > MAX_MAP_POINTS}
+            points = {"clusters": labels, "x": x, "y": y, "domains": domains, "n_total": n_total,
+                      "sampled": n_total > MAX_MAP_POINTS}
             return info, metrics, summary, points, pending
 
         self.run_engine(load, self._show_clustering, group="c-load", exclusive=True)
@@ -269,18 +271,27 @@ class ClustersScreen(WorkbenchScreen):
             return
         labels, x, y = pts["clusters"], pts["x"], pts["y"]
         hl = self.highlighted
-        order = sorted(set(int(k) for k in labels.tolist()))
-        # noise first (underneath), the highlighted cluster last (on top)
-        order = [k for k in order if k != hl] + ([hl] if hl in order else [])
-        for k in order:
-            m = labels == k
-            xs, ys = x[m].tolist(), y[m].tolist()
-            if k == hl:
-                plt.scatter(xs, ys, marker="●", color=_color(k) if k >= 0 else "white", style="bold")
-            else:
-                plt.scatter(xs, ys, marker="·", color=_color(k))
+        if self.colour_by == "domain":
+            doms = pts["domains"]
+            for k, d in enumerate(sorted(set(doms.tolist()))):
+                m = doms == d
+                plt.scatter(x[m].tolist(), y[m].tolist(), marker="·", color=_color(k), label=str(d))
+            if hl is not None and (labels == hl).any():
+                m = labels == hl
+                plt.scatter(x[m].tolist(), y[m].tolist(), marker="●", color="white", style="bold")
+        else:
+            order = sorted(set(int(k) for k in labels.tolist()))
+            # noise first (underneath), the highlighted cluster last (on top)
+            order = [k for k in order if k != hl] + ([hl] if hl in order else [])
+            for k in order:
+                m = labels == k
+                xs, ys = x[m].tolist(), y[m].tolist()
+                if k == hl:
+                    plt.scatter(xs, ys, marker="●", color=_color(k) if k >= 0 else "white", style="bold")
+                else:
+                    plt.scatter(xs, ys, marker="·", color=_color(k))
         shown = len(x)
-        title = f"{self.clustering} · "
+        title = f"{self.clustering} · by {self.colour_by} · "
         title += f"{shown:,} of {pts['n_total']:,} points (sampled)" if pts["sampled"] else f"{shown:,} points"
         if hl is not None:
             title += " · ● " + ("noise" if hl < 0 else f"cluster {hl}")
@@ -288,6 +299,11 @@ class ClustersScreen(WorkbenchScreen):
         plt.xticks([])
         plt.yticks([])
         plot.refresh()
+
+    def action_colour(self) -> None:
+        """Colour the map by cluster or by domain (the highlighted cluster stays on top)."""
+        self.colour_by = "domain" if self.colour_by == "cluster" else "cluster"
+        self._draw_map()
 
     def _show_detail(self) -> None:
         out = Text(no_wrap=False)

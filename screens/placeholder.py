@@ -14,9 +14,7 @@ MEANWHILE: dict[str, str | None] = {
               "`workbench scores` lists metrics or summarises one per domain, `workbench select` saves a "
               "SuperFiltering selection. Scores already show as columns in Browse and work in its filter "
               "(`score.ifd < 0.9`).",
-    "clusters": "`workbench embed` embeds samples (all-MiniLM-L6-v2 offline; cached per text), "
-                "`workbench cluster NAME` saves a PCA + HDBSCAN clustering, `workbench clusters NAME` lists its "
-                "clusters with keywords, domains, a representative sample and diversity metrics.",
+    "clusters": None,  # a real screen now (screens/clusters.py)
     "mixtures": "`workbench export` writes the filtered samples as JSONL/Parquet (messages, alpaca or "
                 "sharegpt style) with a LLaMA-Factory dataset_info.json.",
     "runs": None,

@@ -243,3 +243,24 @@ def test_embed_then_assign_new_samples(tmp_path):
         assert sizes == [32] * len(TOPICS)  # each near-copy lands in its topic's cluster
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_map_colours_by_domain(tmp_path):
+    db = make_store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.points is not None and len(_rows(screen)) > 1, what="map points")
+        pts = screen.points
+        # domains come aligned with the points: the python cluster is all code
+        py = next(r for r in _rows(screen) if "python" in r[3])
+        in_py = pts["clusters"] == int(py[0])
+        assert set(pts["domains"][in_py].tolist()) == {"code"}
+        assert len(set(pts["domains"].tolist())) >= 2
+        await pilot.press("d")
+        assert screen.colour_by == "domain"
+        await pilot.press("d")
+        assert screen.colour_by == "cluster"
+
+    _run(WorkbenchApp(db_path=db), body)

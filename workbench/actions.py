@@ -166,6 +166,8 @@ ACTIONS: list[Action] = [
            "clusters", label="Assign new", action="assign"),
     Action("clusters.new", "k", "Cluster the embeddings into a new named clustering (PCA + HDBSCAN)",
            "clusters", label="New clustering", action="new_clustering"),
+    Action("clusters.colour", "d", "Colour the map by cluster or by domain", "clusters", label="Colour by",
+           action="colour"),
     Action("clusters.cancel", "c", "Cancel the running embedding job (finished chunks are kept)", "clusters",
            label="Cancel job", action="cancel_job"),
     Action("clusters.refresh", "ctrl+r", "Reload the clusterings, the map and the diversity", "clusters",
