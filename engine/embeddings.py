@@ -265,7 +265,9 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
                 weight[h] = weight.get(h, 0) + 1
             reused_here = len(chunk_ids) - sum(weight.values())
             meter.advance(reused_here)
-            todo_items = list(todo.items())
+            # longest first, like SentenceTransformer.encode sorts its input: batches of similar lengths pad
+            # little (sample order made this step about 2x slower than a plain encode of the same texts)
+            todo_items = sorted(todo.items(), key=lambda it: -len(texts[it[1]]))
             vecs = []
             for b in range(0, len(todo_items), batch_size):
                 if cancel is not None:
@@ -290,9 +292,15 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
             with store.write_lock:
                 c = store.cursor()
                 try:
+                    import pyarrow as pa
+
                     c.execute("BEGIN TRANSACTION")
-                    c.executemany("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-                                  "VALUES (?, ?, ?, ?, ?)", rows_out)
+                    tbl = pa.table({k: [r[i] for r in rows_out] for i, k in enumerate(
+                        ("sample_id", "model", "text_kind", "text_hash", "parquet_path"))})
+                    c.register("_new_embeddings", tbl)
+                    c.execute("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+                              "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings")
+                    c.unregister("_new_embeddings")
                     c.execute("COMMIT")
                 except BaseException:
                     c.execute("ROLLBACK")
