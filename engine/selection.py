@@ -310,6 +310,21 @@ def facility_location_naive(S: np.ndarray, k: int) -> tuple[list[int], list[floa
     return picked, gains
 
 
+def _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model):
+    """Shared start of the k-selections: check k and the name, then the candidates (with the optional
+    SuperFiltering.D pre-filter); returns (ids, pre-filter counts or None)."""
+    if k < 1:
+        raise SelectionError(f"k must be at least 1, got {k}")
+    _check_name(store, name, replace)
+    ids = _candidate_ids(store, filter)
+    pre = None
+    if ifd_top is not None:
+        ids, pre = _ifd_top(store, ids, ifd_top, threshold=ifd_threshold, model=ifd_model)
+        if not ids:
+            raise SelectionError(f"no candidate left after the IFD pre-filter ({pre})")
+    return ids, pre
+
+
 def facility_location_select(store: Store, name: str, *, k: int, model: str | None = None,
                              text_kind: str = "instruction_response", filter=None, ifd_top: float | None = None,
                              ifd_threshold: float = 1.0, ifd_model: str | None = None,
@@ -319,17 +334,9 @@ def facility_location_select(store: Store, name: str, *, k: int, model: str | No
     `filter` that have an embedding. With `ifd_top` (e.g. 0.2) this is SuperFiltering.D: candidates are
     first cut to IFD < ifd_threshold, then the top floor(N * ifd_top) by IFD. Dense similarity: refused
     when more than `max_n` candidates remain (narrow the filter or use ifd_top / kcenter_select)."""
-    if k < 1:
-        raise SelectionError(f"k must be at least 1, got {k}")
     if metric not in FL_METRICS:
         raise SelectionError(f"metric must be one of {', '.join(FL_METRICS)}; got {metric!r}")
-    _check_name(store, name, replace)
-    ids = _candidate_ids(store, filter)
-    pre = None
-    if ifd_top is not None:
-        ids, pre = _ifd_top(store, ids, ifd_top, threshold=ifd_threshold, model=ifd_model)
-        if not ids:
-            raise SelectionError(f"no candidate left after the IFD pre-filter ({pre})")
+    ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
     if len(ids) > max_n:
         raise SelectionError(f"{len(ids):,} candidates: facility location builds a dense {len(ids):,} x "
                              f"{len(ids):,} similarity matrix, limited to max_n = {max_n:,} (~{max_n ** 2 * 4 / 1e9:.1f} "
@@ -380,15 +387,7 @@ def kcenter_select(store: Store, name: str, *, k: int, model: str | None = None,
                    replace: bool = False) -> SelectionInfo:
     """Save the k-center greedy (farthest-first) selection of k samples among the non-excluded samples of
     `filter` that have an embedding (no n x n matrix: any n that fits as vectors)."""
-    if k < 1:
-        raise SelectionError(f"k must be at least 1, got {k}")
-    _check_name(store, name, replace)
-    ids = _candidate_ids(store, filter)
-    pre = None
-    if ifd_top is not None:
-        ids, pre = _ifd_top(store, ids, ifd_top, threshold=ifd_threshold, model=ifd_model)
-        if not ids:
-            raise SelectionError(f"no candidate left after the IFD pre-filter ({pre})")
+    ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     picked, dists = kcenter_greedy(X, k, seed=seed)
     from engine.embeddings import model_name
