@@ -283,17 +283,8 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
         labels, strengths = hdbscan.approximate_predict(a["hdbscan"], Z)
         scores = np.nan_to_num(hdbscan.approximate_predict_scores(a["hdbscan"], Z), nan=0.0)
         xy = a["pca2"].transform(Z)
-        with store.write_lock:
-            c = store.cursor()
-            try:
-                c.execute("BEGIN TRANSACTION")
-                _insert_assignments(c, cid, sub, labels, strengths, scores, xy)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            finally:
-                c.close()
+        with store.transaction() as c:
+            _insert_assignments(c, cid, sub, labels, strengths, scores, xy)
         meter.advance(len(sub), force=True)
     return int(len(new))
 

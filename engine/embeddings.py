@@ -289,24 +289,15 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
                 next_no += 1
                 rel = str(part.relative_to(base))
             rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
-            with store.write_lock:
-                c = store.cursor()
-                try:
-                    import pyarrow as pa
+            import pyarrow as pa
 
-                    c.execute("BEGIN TRANSACTION")
-                    tbl = pa.table({k: [r[i] for r in rows_out] for i, k in enumerate(
-                        ("sample_id", "model", "text_kind", "text_hash", "parquet_path"))})
-                    c.register("_new_embeddings", tbl)
-                    c.execute("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-                              "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings")
-                    c.unregister("_new_embeddings")
-                    c.execute("COMMIT")
-                except BaseException:
-                    c.execute("ROLLBACK")
-                    raise
-                finally:
-                    c.close()
+            tbl = pa.table({k: [r[i] for r in rows_out] for i, k in enumerate(
+                ("sample_id", "model", "text_kind", "text_hash", "parquet_path"))})
+            with store.transaction() as c:
+                c.register("_new_embeddings", tbl)
+                c.execute("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+                          "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings")
+                c.unregister("_new_embeddings")
             n_new += len(chunk_ids)
             n_encoded += len(todo_items)
             n_reused += reused_here

@@ -123,29 +123,9 @@ def get_pool(store, name_or_id) -> PoolInfo:
     return _info(row)
 
 
-class _Tx:
-    """`with _Tx(store) as con:` a cursor inside BEGIN/COMMIT (ROLLBACK on error), under the write lock."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def __enter__(self):
-        self.store.write_lock.acquire()
-        try:
-            self.con = self.store.cursor()
-            self.con.execute("BEGIN TRANSACTION")
-        except BaseException:
-            self.store.write_lock.release()
-            raise
-        return self.con
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self.con.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.con.close()
-            self.store.write_lock.release()
-        return False
+def _Tx(store):
+    """`with _Tx(store) as con:` the store's write transaction (Store.transaction)."""
+    return store.transaction()
 
 
 def create_pool(store, name: str, domain: str = "general", *, format: str | None = None,

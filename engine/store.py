@@ -7,6 +7,7 @@ connection. Sample ids come from `next_ids` and never change once assigned.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,6 +296,23 @@ class Store:
     def write_lock(self) -> threading.RLock:
         """Serialises multi-statement writes from several threads of the app process."""
         return self._lock
+
+    @contextmanager
+    def transaction(self):
+        """`with store.transaction() as con:` a fresh cursor inside BEGIN/COMMIT (ROLLBACK on any error),
+        holding the app's write lock; the cursor is closed afterwards."""
+        with self._lock:
+            con = self.cursor()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
 
     def close(self) -> None:
         """Close the store (checkpointing the WAL into the file)."""
