@@ -249,26 +249,16 @@ def keep_one_per_group(store: Store, groups: list[DupGroup], *, keep: str | None
         return 0
     import pyarrow as pa
 
-    with store.write_lock:
-        c = store.cursor()
-        try:
-            c.execute("BEGIN TRANSACTION")
-            try:
-                c.register("_dup_ids", pa.table({"id": pa.array(drop, pa.int64())}))
-                c.execute("CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT s.id FROM samples s "
-                          "WHERE s.id IN (SELECT id FROM _dup_ids) AND NOT s.excluded").fetchall()
-                c.unregister("_dup_ids")
-                n = int(c.execute("SELECT count(*) FROM _dup_drop").fetchall()[0][0])
-                c.execute("UPDATE samples SET excluded = true WHERE id IN (SELECT id FROM _dup_drop)").fetchall()
-                if tag:
-                    c.execute("INSERT INTO sample_tags (sample_id, tag) SELECT d.id, ? FROM _dup_drop d WHERE NOT "
-                              "EXISTS (SELECT 1 FROM sample_tags t WHERE t.sample_id = d.id AND t.tag = ?)",
-                              [tag, tag]).fetchall()
-                c.execute("DROP TABLE _dup_drop")
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        finally:
-            c.close()
+    with store.transaction() as c:
+        c.register("_dup_ids", pa.table({"id": pa.array(drop, pa.int64())}))
+        c.execute("CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT s.id FROM samples s "
+                  "WHERE s.id IN (SELECT id FROM _dup_ids) AND NOT s.excluded").fetchall()
+        c.unregister("_dup_ids")
+        n = int(c.execute("SELECT count(*) FROM _dup_drop").fetchall()[0][0])
+        c.execute("UPDATE samples SET excluded = true WHERE id IN (SELECT id FROM _dup_drop)").fetchall()
+        if tag:
+            c.execute("INSERT INTO sample_tags (sample_id, tag) SELECT d.id, ? FROM _dup_drop d WHERE NOT "
+                      "EXISTS (SELECT 1 FROM sample_tags t WHERE t.sample_id = d.id AND t.tag = ?)",
+                      [tag, tag]).fetchall()
+        c.execute("DROP TABLE _dup_drop")
     return n

@@ -90,38 +90,28 @@ def _save_selection(store: Store, name: str, method: str, params: dict,
     unless `replace` (then the old selection and its items are deleted in the same transaction)."""
     h = hashlib.sha1(json.dumps({"params": params, "ids": [int(r[0]) for r in items]}, sort_keys=True,
                                 default=str).encode()).hexdigest()[:16]
-    with store.write_lock:
-        c = store.cursor()
-        try:
-            c.execute("BEGIN TRANSACTION")
-            try:
-                old = c.execute("SELECT id FROM selections WHERE name = ?", [name]).fetchall()
-                if old and not replace:
-                    raise SelectionError(f"a selection named {name!r} exists; choose another name or replace it")
-                for (oid,) in old:
-                    c.execute("DELETE FROM selection_items WHERE selection_id = ?", [oid])
-                    c.execute("DELETE FROM selections WHERE id = ?", [oid])
-                sid = store.next_id("selections", c)
-                c.execute("INSERT INTO selections (id, name, method, params, content_hash, n) VALUES (?,?,?,?,?,?)",
-                          [sid, name, method, json.dumps(params, default=str), h, len(items)])
-                if items:
-                    import pyarrow as pa
+    with store.transaction() as c:
+        old = c.execute("SELECT id FROM selections WHERE name = ?", [name]).fetchall()
+        if old and not replace:
+            raise SelectionError(f"a selection named {name!r} exists; choose another name or replace it")
+        for (oid,) in old:
+            c.execute("DELETE FROM selection_items WHERE selection_id = ?", [oid])
+            c.execute("DELETE FROM selections WHERE id = ?", [oid])
+        sid = store.next_id("selections", c)
+        c.execute("INSERT INTO selections (id, name, method, params, content_hash, n) VALUES (?,?,?,?,?,?)",
+                  [sid, name, method, json.dumps(params, default=str), h, len(items)])
+        if items:
+            import pyarrow as pa
 
-                    tbl = pa.table({
-                        "sample_id": pa.array([int(r[0]) for r in items], pa.int64()),
-                        "rank": pa.array([int(r[1]) for r in items], pa.int32()),
-                        "grp": pa.array([None if r[2] is None else str(r[2]) for r in items], pa.string()),
-                        "score": pa.array([None if r[3] is None else float(r[3]) for r in items], pa.float64()),
-                        "why": pa.array([r[4] for r in items], pa.string())})
-                    c.register("_sel", tbl)
-                    c.execute("INSERT INTO selection_items SELECT ?, sample_id, rank, grp, score, why FROM _sel", [sid])
-                    c.unregister("_sel")
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        finally:
-            c.close()
+            tbl = pa.table({
+                "sample_id": pa.array([int(r[0]) for r in items], pa.int64()),
+                "rank": pa.array([int(r[1]) for r in items], pa.int32()),
+                "grp": pa.array([None if r[2] is None else str(r[2]) for r in items], pa.string()),
+                "score": pa.array([None if r[3] is None else float(r[3]) for r in items], pa.float64()),
+                "why": pa.array([r[4] for r in items], pa.string())})
+            c.register("_sel", tbl)
+            c.execute("INSERT INTO selection_items SELECT ?, sample_id, rank, grp, score, why FROM _sel", [sid])
+            c.unregister("_sel")
     return get_selection(store, name)
 
 
