@@ -217,9 +217,80 @@ _V2 = [
     )""",
 ]
 
+# Version 3: mixtures with their resolved items, runs as queued training jobs, interpolation (MDIT) sets,
+# evaluation sets (pools.role) and per-item evaluation results.
+_V3 = [
+    # 'train' (default) or 'eval': eval pools are never drawn into mixtures.
+    "ALTER TABLE pools ADD COLUMN role VARCHAR DEFAULT 'train'",
+    "UPDATE pools SET role = 'train' WHERE role IS NULL",
+    # One row per drawn item of a mixture version, in training order within its stage. kind 'sample' points
+    # at samples.id; kind 'mixup' points at an interpolation pair (interp_set_id, pair_index).
+    """CREATE TABLE mixture_items (
+        mixture_id INTEGER NOT NULL,
+        stage INTEGER NOT NULL DEFAULT 0,
+        position BIGINT NOT NULL,
+        kind VARCHAR NOT NULL DEFAULT 'sample',
+        sample_id BIGINT,
+        interp_set_id INTEGER,
+        pair_index INTEGER,
+        domain VARCHAR NOT NULL,
+        component VARCHAR,
+        n_tokens INTEGER
+    )""",
+    # runs: what was trained on what, and its place in the queue.
+    "ALTER TABLE runs ADD COLUMN base_model VARCHAR",
+    "ALTER TABLE runs ADD COLUMN kind VARCHAR DEFAULT 'mixture'",  # mixture | specialist | base
+    "ALTER TABLE runs ADD COLUMN parent_run_id INTEGER",  # the mixture run a specialist serves
+    "ALTER TABLE runs ADD COLUMN domain VARCHAR",  # a specialist's domain
+    "ALTER TABLE runs ADD COLUMN queue_pos INTEGER",
+    "ALTER TABLE runs ADD COLUMN pid INTEGER",
+    "ALTER TABLE runs ADD COLUMN error VARCHAR",
+    "ALTER TABLE runs ADD COLUMN progress JSON",  # last {step, total, loss, eta_s, ...} seen
+    """CREATE TABLE interpolation_sets (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        source_a JSON NOT NULL,
+        source_b JSON NOT NULL,
+        alpha DOUBLE NOT NULL,
+        n_pairs INTEGER NOT NULL,
+        pairing VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        params JSON,
+        content_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        note VARCHAR
+    )""",
+    """CREATE TABLE interpolation_pairs (
+        set_id INTEGER NOT NULL,
+        pair_index INTEGER NOT NULL,
+        sample_a BIGINT NOT NULL,
+        sample_b BIGINT NOT NULL,
+        lam DOUBLE NOT NULL,
+        kept BOOLEAN NOT NULL DEFAULT true,
+        cluster INTEGER,
+        why VARCHAR
+    )""",
+    # Per-item evaluation results of one evaluations row (re-scorable without regenerating).
+    """CREATE TABLE eval_items (
+        evaluation_id INTEGER NOT NULL,
+        run_id INTEGER,
+        sample_id BIGINT NOT NULL,
+        domain VARCHAR,
+        scorer VARCHAR NOT NULL,
+        prompt VARCHAR,
+        output VARCHAR,
+        extracted VARCHAR,
+        correct BOOLEAN,
+        score DOUBLE,
+        nll DOUBLE,
+        details JSON
+    )""",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
     Migration(2, "saved selections", _V2),
+    Migration(3, "mixture items, run queue, interpolation sets, eval pools and items", _V3),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -342,7 +413,7 @@ class Store:
 
 
 _ID_TABLES = {
-    "selections", "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
+    "selections", "interpolation_sets", "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
 }
 
 

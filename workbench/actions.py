@@ -172,6 +172,10 @@ ACTIONS: list[Action] = [
            label="Cancel job", action="cancel_job"),
     Action("clusters.refresh", "ctrl+r", "Reload the clusterings, the map and the diversity", "clusters",
            show=False, label="Reload", action="refresh"),
+    # -- mixtures screen (issue 7) ------------------------------------------------------------------------
+    # -- runs screen (issue 7) ----------------------------------------------------------------------------
+    # -- results screen (issue 8) -------------------------------------------------------------------------
+    # -- interpolation screen (issue 6) -------------------------------------------------------------------
     Action("help.close", "escape,f1,q", "Close help", "help", label="Close", action="close"),
     Action("dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel",
            action="cancel"),

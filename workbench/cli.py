@@ -804,7 +804,18 @@ def build_parser() -> argparse.ArgumentParser:
     x = rs.add_parser("list"); x.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     x = rs.add_parser("apply"); x.add_argument("--pool")
     s.set_defaults(func=cmd_rules)
+
+    # Later areas register their own subcommands (each module: `register(sub)`, no heavy imports).
+    import importlib
+
+    for mod in CLI_EXTENSIONS:
+        importlib.import_module(mod).register(sub)
     return p
+
+
+# Modules that add subcommands: mixtures (mix), training runs (train, runs), evaluation (eval, conflict,
+# compare), interpolation (interpolate).
+CLI_EXTENSIONS = ("workbench.cli_mix", "workbench.cli_train", "workbench.cli_eval", "workbench.cli_interp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -828,6 +839,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "StoreError":
             print(f"workbench: {e}", file=sys.stderr)
             return EXIT_STORE
+        if isinstance(e, ValueError) and type(e).__module__.startswith("engine."):
+            # engine errors meant for the user subclass ValueError (MixtureError, RunError, ...)
+            print(f"workbench: {e}", file=sys.stderr)
+            return EXIT_INPUT
         if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
             print(f"workbench: {e}", file=sys.stderr)
             return EXIT_INPUT

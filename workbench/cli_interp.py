@@ -1,0 +1,7 @@
+"""CLI subcommands for interpolation sets (MDIT): `workbench interpolate ...`."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
