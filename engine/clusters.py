@@ -77,6 +77,7 @@ class DiversityInfo:
     entropy_norm: float | None  # entropy / ln(n_clusters)
     mean_cosine_distance: float | None  # exact mean over all pairs i != j (see diversity())
     notes: list[str] = field(default_factory=list)
+    n_missing: int = 0  # given sample_ids that have no assignment in the clustering (left out)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -411,8 +412,14 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
 # -- diversity --------------------------------------------------------------------------------------
 
 
-def diversity(store: Store, name: str, filter=None, *, chunk: int = 100_000) -> DiversityInfo:
+def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int] | None = None,
+              chunk: int = 100_000) -> DiversityInfo:
     """Diversity of the clustering's samples that match `filter` (engine.query.Filter; None = all).
+
+    sample_ids: when given, the scope is exactly those samples (e.g. the drawn items of a mixture
+    version), intersected with `filter` when both are given. Repeated ids count once (the metrics are
+    over a set of samples); ids that have no assignment in the clustering (other pools, excluded at fit
+    time, not embedded, unknown) are left out and counted in n_missing. An empty list gives n = 0.
 
     - entropy: H = -sum_k p_k ln p_k over non-noise clusters, p_k = share of the filter's non-noise
       samples in cluster k; noise samples are excluded (reported as n_noise). entropy_norm = H / ln(K)
@@ -428,10 +435,20 @@ def diversity(store: Store, name: str, filter=None, *, chunk: int = 100_000) -> 
 
     cid, _n, mname, kind, _p, _c, _a = _row(store, name)
     wsql, wparams = where_sql(store, filter or Filter())
+    scope_sql, scope_params, wanted = "", [], None
+    if sample_ids is not None:
+        wanted = _id_list(sample_ids)
+        scope_sql, scope_params = " AND a.sample_id IN (SELECT unnest(?::BIGINT[]))", [wanted]
     c = store.cursor()
     try:
         rows = c.execute(f"SELECT a.sample_id, a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
-                         f"WHERE a.clustering_id = ? AND ({wsql}) ORDER BY 1", [cid, *wparams]).fetchall()
+                         f"WHERE a.clustering_id = ?{scope_sql} AND ({wsql}) ORDER BY 1",
+                         [cid, *scope_params, *wparams]).fetchall()
+        n_missing = 0
+        if wanted is not None and wanted:
+            n_missing = len(wanted) - c.execute(
+                "SELECT count(*) FROM cluster_assignments WHERE clustering_id = ? AND sample_id IN "
+                "(SELECT unnest(?::BIGINT[]))", [cid, wanted]).fetchall()[0][0]
         K = c.execute("SELECT count(DISTINCT cluster) FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0",
                       [cid]).fetchall()[0][0]
     finally:
@@ -461,9 +478,24 @@ def diversity(store: Store, name: str, filter=None, *, chunk: int = 100_000) -> 
         if n >= 2:
             mcd = float(1.0 - (float(s @ s) - n) / (n * (n - 1)))
     notes = ["entropy over non-noise samples (nats)", "mean cosine distance exact (unit vectors), noise included"]
+    if n_missing:
+        notes.append(f"{n_missing} of the given sample ids are not in this clustering and were left out")
     return DiversityInfo(n=int(len(ids)), n_noise=n_noise, n_clusters=int(K), n_covered=covered,
                          coverage=covered / K if K else 0.0, entropy=H,
-                         entropy_norm=(H / math.log(K)) if K > 1 else None, mean_cosine_distance=mcd, notes=notes)
+                         entropy_norm=(H / math.log(K)) if K > 1 else None, mean_cosine_distance=mcd, notes=notes,
+                         n_missing=int(n_missing))
+
+
+def _id_list(sample_ids) -> list[int]:
+    """Sorted unique ints from a sequence of sample ids; ClusterError naming the first bad entry."""
+    if isinstance(sample_ids, (str, bytes)) or not hasattr(sample_ids, "__iter__"):
+        raise ClusterError(f"sample_ids must be a list of integer sample ids, got {type(sample_ids).__name__}")
+    out = set()
+    for i, v in enumerate(sample_ids):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise ClusterError(f"sample_ids[{i}] = {v!r} is not an integer sample id")
+        out.add(int(v))
+    return sorted(out)
 
 
 def cluster_ids(store: Store, name: str, cluster: int) -> list[int]:

@@ -210,3 +210,31 @@ def test_cli_cluster_and_clusters(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--db", db, "-q", "embed", "--model", "blobenc", "--text", "bogus"])
+
+
+def test_diversity_over_explicit_sample_ids(blobs):
+    st, _ = blobs
+    ids, labels, _x, _y = map_points(st, "six")
+    by_cluster = {int(k): ids[labels == k].tolist() for k in np.unique(labels) if k >= 0}
+    two = sorted(by_cluster)[:2]
+    pick = by_cluster[two[0]][:10] + by_cluster[two[1]][:30]
+    d = diversity(st, "six", sample_ids=pick + pick[:5] + [10**9])  # repeats count once; unknown id left out
+    assert d.n == 40 and d.n_covered == 2 and d.coverage == pytest.approx(2 / 6) and d.n_missing == 1
+    p = np.array([10, 30]) / 40
+    assert d.entropy == pytest.approx(float(-(p * np.log(p)).sum()))
+    assert any("not in this clustering" in n for n in d.notes)
+    # mean cosine distance over exactly these samples, brute force
+    _sub, X = load_embeddings(st, model="blobenc", text_kind="instruction_response", sample_ids=np.array(sorted(pick)))
+    X = X.astype(np.float64) / np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
+    S = X @ X.T
+    assert d.mean_cosine_distance == pytest.approx(float((1 - S)[~np.eye(40, dtype=bool)].mean()), abs=1e-6)
+    # sample_ids and a filter intersect
+    rows = dict(st.con.execute("SELECT id, instruction FROM samples").fetchall())
+    word = rows[pick[0]].split()[0]
+    both = diversity(st, "six", Filter(text=word), sample_ids=pick)
+    assert both.n == 10 and both.n_covered == 1
+    empty = diversity(st, "six", sample_ids=[])
+    assert empty.n == 0 and empty.mean_cosine_distance is None and empty.n_missing == 0
+    for bad in ("1,2", [1, "2"], [1.5], [True], 5):
+        with pytest.raises(ClusterError, match="sample"):
+            diversity(st, "six", sample_ids=bad)
