@@ -318,3 +318,46 @@ def test_delete_set_refused_while_a_mixture_uses_it(st):
     st.con.execute("DELETE FROM mixture_items")
     delete_set(st, "x")
     assert list_sets(st) == [] and st.con.execute("SELECT count(*) FROM interpolation_pairs").fetchall()[0][0] == 0
+
+
+def test_cli_create_select_preview_export(st, tmp_path, capsys):
+    """`workbench interpolate ...` as a user runs it: one real subprocess, the rest through main()."""
+    import subprocess
+    import sys
+
+    from workbench.cli import main
+
+    import os
+    from pathlib import Path
+
+    db = str(st.path)
+    st.close()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-m", "workbench", "--db", db, "interpolate", "create", "cli", "--a", "domain:math",
+                        "--b", "pool:mixed | where domain = 'sport'", "--pairs", "12", "--seed", "1", "--json"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    made = json.loads(r.stdout)
+    assert made["n_pairs"] == 12 and made["source_b"] == "pool:mixed [domain = 'sport']"
+    r = subprocess.run([sys.executable, "-m", "workbench", "--db", db, "interpolate", "create", "cli", "--a", "domain:math",
+                        "--b", "domain:code"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1 and "named 'cli' exists" in r.stderr
+    assert main(["--db", db, "interpolate", "list", "--json"]) == 0
+    assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["cli"]
+    assert main(["--db", db, "interpolate", "select", "cli", "--budget", "5", "--features", "sentence", "--k", "3"]) == 0
+    assert "kept 5 of 12 mixes" in capsys.readouterr().out
+    assert main(["--db", db, "interpolate", "pairs", "cli", "--kept", "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert len(kept) == 5 and all(p["domain_b"] == "sport" for p in kept)
+    assert main(["--db", db, "interpolate", "preview", "cli", "3", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "pair 3: lam" in out and "nearest real samples to the mix (fakeenc/instruction_response)" in out
+    assert main(["--db", db, "interpolate", "show", "cli"]) == 0
+    assert "diversity: budget 5, k 3" in capsys.readouterr().out
+    assert main(["--db", db, "interpolate", "export-pairs", "cli", str(tmp_path / "x.csv")]) == 0
+    assert (tmp_path / "x.csv").read_text().count("\n") == 13
+    assert main(["--db", db, "interpolate", "export", "cli", str(tmp_path / "x.jsonl")]) == 1
+    assert "cannot be exported as text" in capsys.readouterr().err
+    assert main(["--db", db, "interpolate", "preview", "cli", "99"]) == 1
+    assert "has no pair 99" in capsys.readouterr().err
+    assert main(["--db", db, "interpolate", "delete", "cli"]) == 0
