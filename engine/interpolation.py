@@ -604,8 +604,17 @@ def _texts(store: Store, ids: Sequence[int]) -> dict[int, str]:
     return {int(r[0]): sample_text("conversation", r[1], r[2]) for r in rows}
 
 
+def mean_pooled(W: np.ndarray, tok, text: str, max_tokens: int = 512) -> np.ndarray:
+    """Mean of the embedding-matrix rows `W` of the first `max_tokens` tokens of `text` (no special tokens;
+    an empty text gives the pad token's row)."""
+    tid = tok(text, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
+    if not tid:
+        tid = [tok.pad_token_id if tok.pad_token_id is not None else 0]
+    return W[np.asarray(tid)].mean(axis=0)
+
+
 def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None, *, max_tokens: int = 512,
-                             progress=None, cancel=None) -> np.ndarray:
+                             cancel=None) -> np.ndarray:
     """Mean-pooled input-embedding vectors (the model's own embedding layer, no forward pass) of each sample's
     conversation text ("role: content" lines, first `max_tokens` tokens), float32 (n, hidden).
     `model`: a model spec for engine.models.load_causal_lm, or a loaded (model, tokenizer) pair."""
@@ -621,11 +630,22 @@ def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None
     for n, i in enumerate(ids):
         if cancel is not None:
             cancel.check()
-        tid = tok(texts.get(int(i), ""), add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
-        if not tid:
-            tid = [tok.pad_token_id if tok.pad_token_id is not None else 0]
-        out[n] = W[np.asarray(tid)].mean(axis=0)
+        out[n] = mean_pooled(W, tok, texts.get(int(i), ""), max_tokens)
     return out
+
+
+def originals(store: Store, ref: str | int) -> np.ndarray:
+    """The original samples of the diversity step: both sources as they resolve now (a source that no longer
+    resolves is skipped) plus every sample of the set's pairs, sorted unique ids."""
+    s = get_set(store, ref)
+    _pi, a, b, _lam, _kept = _pair_arrays(store, s.id)
+    parts = [a, b]
+    for src in (s.source_a, s.source_b):
+        try:
+            parts.append(resolve_source(store, src)[0])
+        except InterpolationError:
+            pass
+    return np.unique(np.concatenate(parts))
 
 
 def _sentence_features(store: Store, ids: np.ndarray, model, text_kind) -> tuple[np.ndarray, str]:
@@ -670,13 +690,15 @@ def proportional_quotas(sizes: dict[int, int], caps: dict[int, int], total: int)
 
 def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None = None, model: Any = None,
                    features: str = "embedding_layer", seed: int = 0, embedding_model: str | None = None,
-                   text_kind: str | None = None, progress=None, cancel=None) -> DiversityResult:
+                   text_kind: str | None = None, vectors: tuple[np.ndarray, np.ndarray] | None = None,
+                   cancel=None) -> DiversityResult:
     """The MDIT diversity step (ours where the paper is silent): features of the originals (the samples of
     both sources) and of every mix (lam*f_a + (1-lam)*f_b), L2-normalised; K-Means (k clusters, default
     round(sqrt(N/2)) clamped to [2, N]) over originals + mixes; per cluster keep the mixes closest to the
     centroid, quotas proportional to cluster size (originals + mixes) up to `budget` in total. Marks `kept`,
     `cluster` and `why` of every pair. features: "embedding_layer" (mean-pooled input embeddings of `model`)
-    or "sentence" (stored sentence embeddings)."""
+    or "sentence" (stored sentence embeddings). `vectors` = (ids, X): precomputed features of the originals
+    (`originals()`), e.g. from the engine.interp_worker child process; `features` then only names them."""
     from sklearn.cluster import KMeans
 
     t0 = time.perf_counter()
@@ -686,14 +708,17 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise InterpolationError(f"budget must be a positive integer, got {budget!r}")
     pi, a, b, lam, _kept = _pair_arrays(store, s.id)
-    origs = []
-    for src in (s.source_a, s.source_b):
-        try:
-            origs.append(resolve_source(store, src)[0])
-        except InterpolationError:  # the source is gone or empty now: its paired samples still count
-            pass
-    orig = np.unique(np.concatenate([*origs, a, b]))
-    if features == "embedding_layer":
+    orig = originals(store, s.id)
+    if vectors is not None:
+        vid, VX = np.asarray(vectors[0], dtype=np.int64), np.asarray(vectors[1])
+        vpos = {int(i): n for n, i in enumerate(vid.tolist())}
+        missing = [int(i) for i in orig.tolist() if int(i) not in vpos]
+        if missing:
+            raise InterpolationError(f"the given feature vectors miss {len(missing)} of the {len(orig)} originals "
+                                     f"(e.g. sample {missing[0]}); compute them again")
+        F = VX[[vpos[int(i)] for i in orig.tolist()]]
+        feat_name = features
+    elif features == "embedding_layer":
         F = embedding_layer_features(store, orig.tolist(), model, cancel=cancel)
         feat_name = "embedding_layer"
     else:

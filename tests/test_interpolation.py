@@ -361,3 +361,33 @@ def test_cli_create_select_preview_export(st, tmp_path, capsys):
     assert main(["--db", db, "interpolate", "preview", "cli", "99"]) == 1
     assert "has no pair 99" in capsys.readouterr().err
     assert main(["--db", db, "interpolate", "delete", "cli"]) == 0
+
+
+def test_feature_worker_subprocess_matches_in_process(st, tmp_path):
+    """The Interpolation screen's path: features in a child process (engine.interp_worker), then select_diverse
+    with those vectors; same features and kept set as the in-process path."""
+    pytest.importorskip("torch")
+    from engine import interp_worker
+    from engine.interpolation import embedding_layer_features, originals
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    model = tiny_llama(tok)
+    folder = tmp_path / "tiny"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    create_set(st, "w", "domain:math", "domain:code", n_pairs=20, seed=2)
+    job = tmp_path / "job"
+    n = interp_worker.prepare(st, "w", job, model=str(folder))
+    assert n == len(originals(st, "w")) == 38
+    proc = interp_worker.start(job)
+    assert proc.wait(timeout=120) == 0, (job / "worker.stderr").read_text()
+    ids, X = interp_worker.load_result(job)
+    want = embedding_layer_features(st, ids.tolist(), (model, tok))
+    np.testing.assert_allclose(X, want, rtol=1e-6, atol=1e-7)
+    select_diverse(st, "w", budget=6, model=(model, tok), seed=0)
+    kept_in_process = [p.kept for p in pairs(st, "w")]
+    res = select_diverse(st, "w", budget=6, vectors=(ids, X), seed=0)
+    assert res.n_kept == 6 and [p.kept for p in pairs(st, "w")] == kept_in_process
+    with pytest.raises(InterpolationError, match="miss 1 of the 38 originals"):
+        select_diverse(st, "w", budget=6, vectors=(ids[1:], X[1:]))
