@@ -653,6 +653,11 @@ def list_mixtures(store) -> list[MixtureVersion]:
     return _versions(store, "WHERE m.id IN (SELECT unnest(?::INTEGER[]))", [ids])
 
 
+def list_versions(store) -> list[MixtureVersion]:
+    """Every saved version of every mixture, by name then version."""
+    return _versions(store)
+
+
 def versions(store, name: str) -> list[MixtureVersion]:
     """Every saved version of mixture `name`, oldest first (MixtureError when there is none)."""
     out = _versions(store, "WHERE m.name = ?", [name])
@@ -973,7 +978,7 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
     base = dataset_name or "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in mv.name) + f"_v{mv.version}"
     names = [base] if len(stage_names) == 1 else [f"{base}_stage{i + 1}" for i in range(len(stage_names))]
     if info_path is not None:
-        if info_path.is_dir():
+        if info_path.is_dir() or info_path.suffix.lower() != ".json":  # a folder (it may not exist yet)
             info_path = info_path / "dataset_info.json"
         if info_path.exists():
             try:

@@ -102,7 +102,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "browse": _lazy_screen("screens.browse", "BrowseScreen"),
         "scores": _lazy_screen("screens.scores", "ScoresScreen"),
         "clusters": _lazy_screen("screens.clusters", "ClustersScreen"),
-        "mixtures": _lazy_screen("screens.placeholder", "PlaceholderScreen", "mixtures"),
+        "mixtures": _lazy_screen("screens.mixtures", "MixturesScreen"),
         "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
         "results": _lazy_screen("screens.placeholder", "PlaceholderScreen", "results"),
     }

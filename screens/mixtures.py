@@ -1,0 +1,701 @@
+"""The Mixtures area: build a mixture recipe by hand, see live available / requested / drawn counts per
+domain with short-domain warnings, the drawn set's quality and diversity, a preview, and save versions,
+diff them and export them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, Select, Static
+
+from screens.widgets import WorkbenchScreen
+from workbench.actions import bindings_for
+
+DEBOUNCE_S = 0.3
+NUDGE = 1.0  # percentage points per +/-
+PREVIEW_N = 50
+KIND_CHOICES = [("domain", "domain: every train-pool sample of a domain"), ("pool", "pool: one train pool"),
+                ("cluster", "cluster: CLUSTERING:k of a saved clustering"), ("selection", "selection: a saved selection"),
+                ("interpolation", "interpolation: the kept pairs of an interpolation set (mixup items)")]
+
+
+def _n(v: Any) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:.4g}"
+
+
+class MixturesScreen(WorkbenchScreen):
+    """Mixtures: the left list holds saved mixtures and their versions (enter or l loads one into the
+    editor). The editor has the recipe's name, budget (a number, or `max`: the largest budget no domain is
+    short of), unit (samples or tokens), seed, sampling with or without replacement and the short policy
+    (error / take_all / upsample when a domain has fewer items than requested). Components (a pools,
+    domains, clusters, selections or interpolation sets, each with an optional filter): `a` adds, `f` sets
+    the filter, `x` removes. The domain table shows each domain's share, available samples and tokens,
+    requested, drawn and a note when short; `+`/`-` nudge the highlighted share by one point, `e` types it.
+    Counts, warnings, quality (mean score per metric over the drawn samples) and diversity (of the newest
+    clustering) are recomputed as you type. `ctrl+s` saves a version (a new one only when the recipe or
+    the resolved items changed), `d` diffs the highlighted version with the previous one, `o` exports it.
+    Stages (multi-stage training, e.g. DMT) come from recipes saved with `workbench mix save --stage/--dmt`:
+    they are kept and shown here. The resolution rules are ours; docs/mixtures.md explains them."""
+
+    CONTEXT = "mixtures"
+    MODE = "mixtures"
+    BINDINGS = bindings_for("mixtures")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #m-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
+    #m-controls Label { padding: 0 1; }
+    #m-controls #m-name { width: 20; }
+    #m-controls #m-budget { width: 10; }
+    #m-controls #m-seed { width: 7; }
+    #m-controls Select { width: 14; }
+    #m-main { height: 1fr; }
+    #m-left { width: 30; height: 1fr; }
+    #m-saved { height: 1fr; }
+    #m-center { width: 1fr; height: 1fr; }
+    #m-components { height: 7; }
+    #m-domains { height: 1fr; }
+    #m-sharebar { height: 1; padding: 0 1; }
+    #m-sharebar #m-share { width: 10; }
+    #m-sharebar Label { padding: 0 1; }
+    #m-right { width: 52; height: 1fr; }
+    #m-summary { height: 1fr; padding: 0 1; }
+    #m-preview { height: 12; }
+    #m-status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.components: list[Any] = []  # engine.mixtures.Component
+        self.shares: dict[str, float] = {}  # domain -> percent
+        self.stages: list[Any] | None = None  # kept from a loaded recipe
+        self.derived: dict | None = None
+        self.resolution: Any = None  # last engine.mixtures.Resolution
+        self.error: str | None = None
+        self.saved: list[Any] = []  # MixtureVersion, every version
+        self.highlighted_domain: str | None = None
+        self._timer: Timer | None = None
+        self._initialised = False
+        self.generation = 0  # bumps on every recompute request; stale results are dropped
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="m-controls"):
+            yield Label("name")
+            yield Input(placeholder="mixture name", id="m-name", compact=True)
+            yield Label("budget")
+            yield Input(value="max", id="m-budget", compact=True)
+            yield Select([("samples", "samples"), ("tokens", "tokens")], value="samples", allow_blank=False,
+                         id="m-unit", compact=True)
+            yield Label("seed")
+            yield Input(value="0", id="m-seed", compact=True, type="integer")
+            yield Select([("without repl.", "without"), ("with repl.", "with")], value="without",
+                         allow_blank=False, id="m-repl", compact=True)
+            yield Label("short")
+            yield Select([(p, p) for p in ("take_all", "upsample", "error")], value="take_all", allow_blank=False,
+                         id="m-short", compact=True)
+        with Horizontal(id="m-main"):
+            with Vertical(id="m-left"):
+                yield DataTable(id="m-saved", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="m-center"):
+                yield DataTable(id="m-components", cursor_type="row")
+                yield DataTable(id="m-domains", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="m-sharebar"):
+                    yield Label("share % of", id="m-share-label")
+                    yield Input(placeholder="%", id="m-share", compact=True)
+                    yield Static("", id="m-sum")
+            with Vertical(id="m-right"):
+                yield Static("", id="m-summary")
+                yield DataTable(id="m-preview", cursor_type="row")
+        yield Static("", id="m-status")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        s = self.query_one("#m-saved", DataTable)
+        for key, label, w in (("name", "mixture", 16), ("v", "v", 3), ("items", "items", 7)):
+            s.add_column(label, key=key, width=w)
+        c = self.query_one("#m-components", DataTable)
+        for key, w in (("name", 18), ("kind", 9), ("ref", 16), ("filter", 24), ("domain", 10)):
+            c.add_column(key, key=key, width=w)
+        d = self.query_one("#m-domains", DataTable)
+        for key, label, w in (("domain", "domain", 12), ("share", "share %", 8), ("stage", "stage", 8),
+                              ("available", "avail", 7), ("avail_tokens", "avail tok", 9),
+                              ("requested", "requested", 10), ("drawn", "drawn", 7), ("drawn_tokens", "drawn tok", 9),
+                              ("note", "note", 24)):
+            d.add_column(label, key=key, width=w)
+        p = self.query_one("#m-preview", DataTable)
+        for key, w in (("pos", 5), ("domain", 9), ("id", 7), ("tok", 5), ("text", 40)):
+            p.add_column(key, key=key, width=w)
+        d.focus()
+
+    # -- store -------------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what == "error" or self.store is None:
+            return
+        store = self.store
+        if not self._initialised:
+            self._initialised = True
+
+            def domains():
+                from engine.mixtures import store_domains
+
+                return store_domains(store)
+
+            self.run_engine(domains, self._default_recipe, group="m-init")
+        else:
+            self.recompute(now=True)
+        self.load_saved()
+
+    def _default_recipe(self, doms: dict[str, dict]) -> None:
+        """A first recipe: one domain component per drawable domain, equal shares, the largest budget."""
+        from engine.mixtures import Component
+
+        if not self.components:
+            self.components = [Component(f"domain:{d}", "domain", d) for d in doms]
+            self.shares = {d: round(100 / len(doms), 2) for d in doms} if doms else {}
+            self._show_components()
+        self.recompute(now=True)
+
+    def load_saved(self) -> None:
+        store = self.store
+        if store is None:
+            return
+
+        def load():
+            from engine.mixtures import list_versions
+
+            return list_versions(store)
+
+        self.run_engine(load, self._saved_loaded, group="m-saved", exclusive=True)
+
+    def _saved_loaded(self, versions: list[Any]) -> None:
+        self.saved = list(versions)
+        t = self.query_one("#m-saved", DataTable)
+        row = t.cursor_row
+        t.clear()
+        for v in self.saved:
+            t.add_row(v.name, str(v.version), f"{v.n_items:,}", key=str(v.id))
+        if self.saved:
+            t.move_cursor(row=min(max(row, 0), len(self.saved) - 1))
+
+    # -- recipe from the editor --------------------------------------------------------------------------
+    def _value(self, wid: str) -> str:
+        return self.query_one(wid, Input).value.strip()
+
+    def current_recipe(self):
+        """The editor's Recipe (MixtureError / ValueError with a message when a field is wrong)."""
+        from engine.mixtures import MixtureError, Recipe
+
+        b = self._value("#m-budget").lower().replace(",", "").replace("_", "")
+        if b in ("", "max"):
+            budget = None
+        elif b.isdigit():
+            budget = int(b)
+        else:
+            raise MixtureError(f"budget: a whole number or 'max', not {b!r}")
+        seed_text = self._value("#m-seed") or "0"
+        if not seed_text.isdigit():
+            raise MixtureError(f"seed: a whole number >= 0, not {seed_text!r}")
+        unit = str(self.query_one("#m-unit", Select).value)
+        short = str(self.query_one("#m-short", Select).value)
+        repl = self.query_one("#m-repl", Select).value == "with"
+        props = {d: p / 100 for d, p in self.shares.items() if p > 0}
+        return Recipe.from_dict({
+            "components": [vars(c) for c in self.components], "proportions": props, "unit": unit,
+            "budget": budget, "replacement": repl, "seed": int(seed_text), "short": short,
+            "stages": None if self.stages is None else [vars(s) for s in self.stages], "derived": self.derived})
+
+    def recompute(self, now: bool = False) -> None:
+        """Resolve the editor's recipe in a worker (debounced unless `now`)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if now:
+            self._recompute()
+        else:
+            self._timer = self.set_timer(DEBOUNCE_S, self._recompute)
+
+    def _recompute(self) -> None:
+        self._timer = None
+        store = self.store
+        if store is None:
+            return
+        self.generation += 1
+        gen = self.generation
+        try:
+            recipe = self.current_recipe()
+        except ValueError as e:
+            self._show_error(str(e))
+            return
+
+        def run():
+            from engine.mixtures import diversity_summary, preview, quality_summary, resolve, sample_ids_of
+
+            res = resolve(store, recipe)
+            ids = sample_ids_of(res.items)
+            try:
+                div = diversity_summary(store, ids)
+            except Exception as e:  # noqa: BLE001 - diversity is a summary; its failure must not hide the counts
+                div = {"error": str(e)}
+            return res, quality_summary(store, ids), div, preview(store, res.items, PREVIEW_N)
+
+        self._status("resolving…")
+        self.run_engine(run, lambda out: self._resolved(gen, out), lambda e: self._failed(gen, e),
+                        group="m-resolve", exclusive=True)
+
+    def _failed(self, gen: int, error: BaseException) -> None:
+        if gen != self.generation:
+            return
+        if isinstance(error, ValueError):
+            self._show_error(str(error))
+        else:
+            self.engine_error(error)
+
+    def _show_error(self, text: str) -> None:
+        self.error = text
+        self.query_one("#m-summary", Static).update(Text(f"cannot resolve: {text}", style="bold red"))
+        self._status("the recipe does not resolve: fix the highlighted problem")
+
+    def _resolved(self, gen: int, out: tuple) -> None:
+        if gen != self.generation:
+            return
+        res, quality, div, head = out
+        self.resolution, self.error = res, None
+        self._show_domains()
+        self._show_summary(quality, div)
+        p = self.query_one("#m-preview", DataTable)
+        p.clear()
+        for r in head:
+            p.add_row(f"{r['stage']}.{r['position']}", r["domain"], str(r["id"]), str(r["n_tokens"]),
+                      r["text"][:80], key=f"{r['stage']}-{r['position']}")
+        self._status(f"{res.n_items:,} items · {res.n_tokens:,} tokens · hash {res.content_hash[:12]}"
+                     + (f" · {len(res.warnings)} warning(s)" if res.warnings else ""))
+
+    # -- views -------------------------------------------------------------------------------------------
+    def _show_components(self) -> None:
+        t = self.query_one("#m-components", DataTable)
+        row = t.cursor_row
+        t.clear()
+        for c in self.components:
+            t.add_row(c.name, c.kind, c.ref, c.filter or "", c.domain or "", key=c.name)
+        if self.components:
+            t.move_cursor(row=min(max(row, 0), len(self.components) - 1))
+
+    def _domain_list(self) -> list[str]:
+        """Domains shown: those with candidates or a share, in name order (rows never move while typing)."""
+        doms = set(self.resolution.per_domain) if self.resolution is not None else set()
+        return sorted(doms | set(self.shares))
+
+    def _show_domains(self) -> None:
+        t = self.query_one("#m-domains", DataTable)
+        keep = self._highlighted()
+        res = self.resolution
+        t.clear()
+        tok = res is not None and res.unit == "tokens"
+        for d in self._domain_list():
+            c = res.per_domain.get(d) if res is not None else None
+            share = Text(_pct(self.shares.get(d, 0.0)))
+            if c is None:
+                t.add_row(d, share, "", "", "", "", "", "", "", key=d)
+                continue
+            note = Text(c.note, style="bold yellow" if c.short else "")
+            if c.replayed:
+                note.append(f" +{c.replayed:,} replayed")
+            t.add_row(d, share, c.stage or "", _n(c.available), _n(c.available_tokens),
+                      f"{c.requested:,}{' tok' if tok else ''}", _n(c.drawn), _n(c.drawn_tokens), note, key=d)
+        doms = self._domain_list()
+        if keep in doms:
+            t.move_cursor(row=doms.index(keep))
+        total = sum(self.shares.values())
+        self.query_one("#m-sum", Static).update(
+            Text(f"shares sum to {total:.4g}%" + ("" if math.isclose(total, 100, abs_tol=1e-6) else " (normalised)"),
+                 style="" if math.isclose(total, 100, abs_tol=1e-6) else "yellow"))
+        self._share_label()
+
+    def _show_summary(self, quality: dict, div: dict | None) -> None:
+        res = self.resolution
+        t = Text()
+        t.append(f"{res.n_items:,} items · {res.n_tokens:,} tokens\n", style="bold")
+        t.append(f"budget {res.budget:,} {res.unit}" + (" (max: no domain short)" if res.recipe.budget is None else "")
+                 + f" · seed {res.recipe.seed}\n")
+        if res.recipe.stages:
+            for s in res.recipe.stages:
+                rep = ", ".join(f"{d} {f:.4g}" for d, f in s.replay.items())
+                t.append(f"stage {s.name}: {', '.join(s.domains)}" + (f" · replay {rep}" if rep else "") + "\n")
+        for w in res.warnings:
+            t.append(f"⚠ {w}\n", style="yellow")
+        if quality:
+            t.append("quality (mean over drawn samples)\n", style="bold")
+            for m, q in quality.items():
+                if q["mean"] is not None:
+                    t.append(f"  {m}: {q['mean']:.4g} (n={q['n']:,})\n")
+        if div and "error" not in div:
+            t.append(f"diversity ({div['clustering']})\n", style="bold")
+            en = div.get("entropy_norm")
+            mcd = div.get("mean_cosine_distance")
+            t.append(f"  coverage {div['coverage']:.0%} of {div['n_clusters']} clusters · entropy "
+                     f"{div['entropy']:.3f}" + (f" ({en:.2f} of max)" if en is not None else "")
+                     + (f" · mean cos dist {mcd:.3f}" if mcd is not None else "") + "\n")
+        elif div and "error" in div:
+            t.append(f"diversity: {div['error']}\n", style="dim")
+        else:
+            t.append("diversity: no clustering yet (Clusters area)\n", style="dim")
+        self.query_one("#m-summary", Static).update(t)
+
+    def _share_label(self) -> None:
+        d = self._highlighted()
+        self.query_one("#m-share-label", Label).update(f"share % of {d or '-'}")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#m-status", Static).update(Text(text))
+
+    def _highlighted(self) -> str | None:
+        t = self.query_one("#m-domains", DataTable)
+        if not t.row_count:
+            return None
+        try:
+            return str(t.coordinate_to_cell_key((t.cursor_row, 0)).row_key.value)
+        except Exception:  # noqa: BLE001 - no valid cursor
+            return None
+
+    # -- events ------------------------------------------------------------------------------------------
+    @on(Input.Changed, "#m-name")
+    def _name_changed(self, _e: Input.Changed) -> None:
+        pass  # the name only matters when saving
+
+    @on(Input.Changed, "#m-budget, #m-seed")
+    def _field_changed(self, _e: Input.Changed) -> None:
+        self.recompute()
+
+    @on(Select.Changed, "#m-unit, #m-repl, #m-short")
+    def _select_changed(self, _e: Select.Changed) -> None:
+        self.recompute()
+
+    @on(Input.Changed, "#m-share")
+    def _share_typed(self, e: Input.Changed) -> None:
+        d = self.highlighted_domain or self._highlighted()
+        if d is None:
+            return
+        text = e.value.strip().rstrip("%")
+        try:
+            v = float(text)
+        except ValueError:
+            return
+        if v < 0 or not math.isfinite(v):
+            return
+        self.shares[d] = v
+        self.recompute()
+
+    @on(Input.Submitted, "#m-share")
+    def _share_done(self, _e: Input.Submitted) -> None:
+        self.query_one("#m-domains", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#m-domains")
+    def _domain_row(self, e: DataTable.RowHighlighted) -> None:
+        d = str(e.row_key.value) if e.row_key is not None else None
+        if d != self.highlighted_domain:
+            self.highlighted_domain = d
+            self._share_label()
+            inp = self.query_one("#m-share", Input)
+            if not inp.has_focus and d is not None:
+                with self.prevent(Input.Changed):
+                    inp.value = _pct(self.shares.get(d, 0.0))
+
+    @on(DataTable.RowSelected, "#m-saved")
+    def _saved_selected(self, _e: DataTable.RowSelected) -> None:
+        self.action_load()
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def action_nudge(self, direction: int) -> None:
+        d = self._highlighted()
+        if d is None:
+            return
+        self.shares[d] = max(0.0, round(self.shares.get(d, 0.0) + direction * NUDGE, 6))
+        with self.prevent(Input.Changed):
+            self.query_one("#m-share", Input).value = _pct(self.shares[d])
+        self._show_domains()
+        self.recompute()
+
+    def action_edit_share(self) -> None:
+        d = self._highlighted()
+        if d is None:
+            self.app.notify("no domain to edit: add a component first (a)", severity="warning")
+            return
+        inp = self.query_one("#m-share", Input)
+        with self.prevent(Input.Changed):
+            inp.value = _pct(self.shares.get(d, 0.0))
+        inp.focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one("#m-domains", DataTable).focus()
+
+    def action_add_component(self) -> None:
+        from screens.widgets import ChoiceDialog
+
+        def kind_chosen(kind: str | None) -> None:
+            if kind:
+                self._pick_ref(kind)
+
+        self.app.push_screen(ChoiceDialog("Add a component: kind", KIND_CHOICES), kind_chosen)
+
+    def _pick_ref(self, kind: str) -> None:
+        store = self.store
+
+        def choices():
+            if kind == "domain":
+                from engine.mixtures import store_domains
+
+                return list(store_domains(store))
+            if kind == "pool":
+                con = store.cursor()
+                try:
+                    return [r[0] for r in con.execute("SELECT name FROM pools WHERE coalesce(role, 'train') <> 'eval' "
+                                                      "ORDER BY id").fetchall()]
+                finally:
+                    con.close()
+            if kind == "cluster":
+                from engine.clusters import list_clusterings
+
+                out = []
+                for c in list_clusterings(store):
+                    out += [f"{c.name}:{k}" for k in range(c.n_clusters)]
+                return out
+            if kind == "selection":
+                from engine.selection import list_selections
+
+                return [s.name for s in list_selections(store)]
+            con = store.cursor()
+            try:
+                return [r[0] for r in con.execute("SELECT name FROM interpolation_sets ORDER BY id").fetchall()]
+            finally:
+                con.close()
+
+        self.run_engine(choices, lambda refs: self._ask_ref(kind, refs), group="m-choices")
+
+    def _ask_ref(self, kind: str, refs: list[str]) -> None:
+        from engine.mixtures import Component
+        from screens.widgets import InputDialog
+
+        def done(ref: str | None) -> None:
+            if not ref:
+                return
+            name = f"{kind}:{ref}"
+            k = 2
+            while any(c.name == name for c in self.components):
+                name = f"{kind}:{ref}#{k}"
+                k += 1
+            self.components.append(Component(name, kind, ref))
+            if kind == "domain" and ref not in self.shares:
+                self.shares[ref] = 0.0
+            self._show_components()
+            self.recompute(now=True)
+
+        note = ("interpolation items count toward domain 'mixup' (give it a share); " if kind == "interpolation" else "")
+        self.app.push_screen(InputDialog(f"Add a {kind} component", "ref:", choices=refs or None,
+                                         note=note + "f on the component sets a filter (e.g. score.ifd < 0.9)",
+                                         ok="Add"), done)
+
+    def _component_row(self) -> int | None:
+        t = self.query_one("#m-components", DataTable)
+        if not self.components or t.cursor_row < 0:
+            return None
+        return min(t.cursor_row, len(self.components) - 1)
+
+    def action_remove_component(self) -> None:
+        i = self._component_row()
+        if i is None:
+            return
+        c = self.components.pop(i)
+        self._show_components()
+        self._status(f"removed component {c.name}")
+        self.recompute(now=True)
+
+    def action_component_filter(self) -> None:
+        from screens.widgets import InputDialog
+
+        i = self._component_row()
+        if i is None:
+            self.app.notify("no component: a adds one", severity="warning")
+            return
+        c = self.components[i]
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            c.filter = None if text.strip() in ("", "-") else text.strip()
+            self._show_components()
+            self.recompute(now=True)
+
+        self.app.push_screen(InputDialog(f"Filter of {c.name}", "filter expression (- for none):", c.filter or "-",
+                                         note="the filter language of Browse: score.ifd < 0.9, tag = 'x', "
+                                              "n_tokens > 50 and domain = 'math'", ok="Set"), done)
+
+    def action_new(self) -> None:
+        self.components, self.shares, self.stages, self.derived = [], {}, None, None
+        with self.prevent(Input.Changed):
+            self.query_one("#m-name", Input).value = ""
+        self._initialised = False
+        self.on_data_changed("store")
+
+    def _selected_version(self):
+        t = self.query_one("#m-saved", DataTable)
+        if not self.saved or t.cursor_row < 0:
+            return None
+        key = t.coordinate_to_cell_key((t.cursor_row, 0)).row_key.value
+        return next((v for v in self.saved if str(v.id) == str(key)), None)
+
+    def action_load(self) -> None:
+        v = self._selected_version()
+        if v is None:
+            self.app.notify("no saved mixture to load", severity="warning")
+            return
+        r = v.recipe
+        self.components = [type(c)(**vars(c)) for c in r.components]
+        self.shares = {d: p * 100 for d, p in r.proportions.items()}
+        self.stages, self.derived = r.stages, r.derived
+        with self.prevent(Input.Changed, Select.Changed):
+            self.query_one("#m-name", Input).value = v.name
+            self.query_one("#m-budget", Input).value = "max" if r.budget is None else str(r.budget)
+            self.query_one("#m-seed", Input).value = str(r.seed)
+            self.query_one("#m-unit", Select).value = r.unit
+            self.query_one("#m-repl", Select).value = "with" if r.replacement else "without"
+            self.query_one("#m-short", Select).value = r.short
+        self._show_components()
+        self.resolution = None
+        self._show_domains()
+        self._status(f"loaded {v.label}")
+        self.recompute(now=True)
+
+    def action_save(self) -> None:
+        name = self._value("#m-name")
+        if not name:
+            self.app.notify("type a name first (the name field)", severity="warning")
+            self.query_one("#m-name", Input).focus()
+            return
+        try:
+            recipe = self.current_recipe()
+        except ValueError as e:
+            self.app.notify(str(e), title="Cannot save", severity="error")
+            return
+        store = self.store
+
+        def run():
+            from engine.mixtures import MixtureError, get_mixture, save
+
+            try:
+                prev = get_mixture(store, name).id
+            except MixtureError:
+                prev = None
+            mv = save(store, name, recipe)
+            return mv, mv.id == prev
+
+        self.run_engine(run, self._saved, lambda e: self.app.notify(str(e), title="Cannot save", severity="error",
+                                                                      timeout=10), group="m-save")
+
+    def _saved(self, out: tuple) -> None:
+        mv, unchanged = out
+        msg = (f"{mv.label} unchanged (same recipe and items)" if unchanged
+               else f"saved {mv.label}: {mv.n_items:,} items, {mv.n_tokens:,} tokens")
+        self.app.notify(msg, title="Mixture")
+        self._status(msg)
+        self.load_saved()
+        if not unchanged:
+            self.app.data_changed("mixtures")  # type: ignore[attr-defined]
+
+    def action_diff(self) -> None:
+        v = self._selected_version()
+        if v is None:
+            self.app.notify("highlight a saved version in the left list", severity="warning")
+            return
+        if v.version <= 1:
+            self.app.notify(f"{v.label} is the first version: nothing to diff with", severity="warning")
+            return
+        store = self.store
+
+        def run():
+            from engine.mixtures import diff
+
+            return diff(store, v.name, v.version - 1, v.version)
+
+        self.run_engine(run, self._show_diff, group="m-diff")
+
+    def _show_diff(self, d: dict) -> None:
+        t = Text()
+        t.append(f"diff {d['name']} v{d['v1']} → v{d['v2']}\n", style="bold")
+        if d["same"]:
+            t.append("identical\n")
+        t.append(f"items {d['n_items'][0]:,} → {d['n_items'][1]:,} · tokens {d['n_tokens'][0]:,} → "
+                 f"{d['n_tokens'][1]:,}\n")
+        for k, v in d["recipe"].items():
+            t.append(f"  {k}: {v['old']} → {v['new']}\n", style="cyan")
+        if not d["recipe"]:
+            t.append("  recipe unchanged (the data changed)\n", style="dim")
+        for dom, c in d["domains"].items():
+            t.append(f"  {dom}: +{c['added']:,} −{c['removed']:,} ={c['kept']:,}\n")
+        self.query_one("#m-summary", Static).update(t)
+        self._status(f"diff v{d['v1']} → v{d['v2']} shown on the right; any edit shows the live summary again")
+
+    def action_export(self) -> None:
+        from screens.widgets import InputDialog
+
+        v = self._selected_version()
+        if v is None:
+            self.app.notify("highlight a saved version in the left list (ctrl+s saves one)", severity="warning")
+            return
+        store = self.store
+        default = f"exports/{v.name.replace('/', '_')}_v{v.version}.jsonl alpaca"
+
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            path, _, style = text.strip().rpartition(" ")
+            if not path:
+                path, style = style, "messages"
+            if style not in ("messages", "alpaca", "sharegpt"):
+                path, style = text.strip(), "messages"
+
+            def run():
+                from pathlib import Path
+
+                from engine.mixtures import export_mixture
+
+                p = Path(path).expanduser()
+                return export_mixture(store, v.id, p, style=style, dataset_info=p.parent, skip_mixup=True,
+                                      overwrite=True)
+
+            self.run_engine(run, lambda r: self.app.notify(
+                f"wrote {r.n:,} records to {', '.join(r.paths)}"
+                + (f"; left out {r.n_skipped_mixup:,} mixup items (workbench interpolate export-pairs)"
+                   if r.n_skipped_mixup else "") + f"; dataset_info {r.dataset_info_path}", title="Export",
+                timeout=10), group="m-export")
+
+        self.app.push_screen(InputDialog(f"Export {v.label}", "path and style (messages, alpaca, sharegpt):", default,
+                                         note="one record per item in training order; one file per stage; a "
+                                              "LLaMA-Factory dataset_info.json entry is merged next to the file",
+                                         ok="Export"), done)
+
+    def action_refresh(self) -> None:
+        self.recompute(now=True)
+        self.load_saved()
+
+    def palette_commands(self):
+        for v in self.saved:
+            yield (f"Mixtures: load {v.label}", f"{v.n_items:,} items", lambda v=v: self._load_version(v))
+
+    def _load_version(self, v) -> None:
+        t = self.query_one("#m-saved", DataTable)
+        for i, mv in enumerate(self.saved):
+            if mv.id == v.id:
+                t.move_cursor(row=i)
+        self.action_load()
