@@ -1,0 +1,279 @@
+"""Child-process entry point of an evaluation job: `python -m engine.eval_worker JOBDIR`.
+
+Reads spec.json (base model, optional LoRA adapter folder, EvalSettings) and input.jsonl (EvalItems); for
+each chunk of items: batched greedy generation with the tokenizer's chat template (left padding), the
+reference response's mean token NLL given the prompt, option log-likelihoods for multiple choice, and the
+scorer's verdict (engine.answer_check; code runs in the sandbox, a further child). Writes
+chunks/NNNNNN.jsonl atomically, progress.json and log.txt; never opens the DuckDB store. Items already in a
+chunk are skipped, so a killed job resumes. SIGTERM/SIGINT stop at the next batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from engine.jobs import Cancelled, CancelToken
+
+FALLBACK_TEMPLATE_NOTE = "no chat template: 'User: ...\\nAssistant:' plain prompt"
+
+
+def render_prompt(tok, messages: list[dict], tools=None) -> str:
+    """The generation prompt of a conversation: the chat template with the generation prompt (tool calls in
+    earlier turns become JSON text when the template does not render them); a plain fallback without one."""
+    template = getattr(tok, "chat_template", None)
+    msgs = []
+    renders_calls = bool(template) and "tool_calls" in str(template)
+    for m in messages:
+        m = dict(m)
+        if m.get("tool_calls") and not renders_calls:
+            calls = [c.get("function", c) for c in m["tool_calls"]]
+            m["content"] = ((m.get("content") or "") + ("\n" if m.get("content") else "")
+                            + json.dumps(calls, ensure_ascii=False))
+            del m["tool_calls"]
+        if m.get("content") is None:
+            m["content"] = ""
+        msgs.append(m)
+    if template:
+        kw = {"tools": tools} if tools else {}
+        try:
+            return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kw)
+        except Exception:  # noqa: BLE001 - a template that refuses tools: render without them
+            if kw:
+                return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            raise
+    parts = []
+    if tools:
+        parts.append("Tools: " + json.dumps(tools, ensure_ascii=False))
+    for m in msgs:
+        parts.append(f"{m['role'].capitalize()}: {m['content']}")
+    return "\n".join(parts) + "\nAssistant:"
+
+
+def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size: int, greedy: bool = True,
+             temperature: float = 0.0, cancel: CancelToken | None = None) -> list[str]:
+    """Batched generation (left padding); returns the decoded new text of each prompt."""
+    import torch
+
+    outs: list[str] = []
+    tok.padding_side = "left"
+    dev = next(model.parameters()).device
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths together
+    res: dict[int, str] = {}
+    for k in range(0, len(order), batch_size):
+        if cancel is not None:
+            cancel.check()
+        idx = order[k:k + batch_size]
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {kk: v.to(dev) for kk, v in enc.items()}
+        kw = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        if greedy:
+            kw.update(do_sample=False)
+        else:
+            kw.update(do_sample=True, temperature=max(temperature, 1e-5))
+        with torch.no_grad():
+            gen = model.generate(**enc, **kw)
+        new = gen[:, enc["input_ids"].shape[1]:]
+        for i, row in zip(idx, new):
+            res[i] = tok.decode(row, skip_special_tokens=True)
+    outs = [res[i] for i in range(len(prompts))]
+    return outs
+
+
+def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], *, batch_size: int, max_len: int,
+                          cancel: CancelToken | None = None) -> list[tuple[float, int]]:
+    """(sum of log-probabilities, number of tokens) of each continuation given its prompt (prompt tokens cut
+    from the left when prompt + continuation exceed max_len)."""
+    import torch
+
+    rows = []
+    for prompt, cont in pairs:
+        p = tok(prompt, add_special_tokens=False)["input_ids"]
+        c = tok(cont, add_special_tokens=False)["input_ids"]
+        if tok.eos_token_id is not None:
+            c = c + [tok.eos_token_id]
+        c = c[:max_len - 1]
+        p = p[-(max_len - len(c)):] if len(p) + len(c) > max_len else p
+        rows.append((p, c))
+    dev = next(model.parameters()).device
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]) + len(rows[i][1]))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    for k in range(0, len(order), batch_size):
+        if cancel is not None:
+            cancel.check()
+        idx = order[k:k + batch_size]
+        seqs = [rows[i][0] + rows[i][1] for i in idx]
+        T = max(len(s) for s in seqs)
+        ids = torch.full((len(idx), T), pad, dtype=torch.long)
+        att = torch.zeros((len(idx), T), dtype=torch.long)
+        for j, s in enumerate(seqs):
+            ids[j, :len(s)] = torch.tensor(s)
+            att[j, :len(s)] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(dev), attention_mask=att.to(dev)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        for j, i in enumerate(idx):
+            p, c = rows[i]
+            if not c:
+                continue
+            start = len(p)  # first continuation token position
+            tgt = torch.tensor(c, device=logp.device)
+            pos = torch.arange(start - 1, start - 1 + len(c), device=logp.device)
+            lp = logp[j, pos, tgt]
+            out[i] = (float(lp.sum()), len(c))
+    return out
+
+
+def _write_progress(job: Path, **kw) -> None:
+    tmp = job / "progress.json.tmp"
+    tmp.write_text(json.dumps(kw))
+    os.replace(tmp, job / "progress.json")
+
+
+def load_model(spec: dict):
+    """(model, tokenizer) of the job: the base model, with the LoRA adapter merged in when given."""
+    from engine.models import load_causal_lm
+
+    s = spec.get("settings", {})
+    if s.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(s["threads"]))
+    model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"))
+    if spec.get("adapter"):
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, spec["adapter"]).merge_and_unload().eval()
+    return model, tok
+
+
+def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dict]:
+    """Generate, measure NLL and check a list of items; returns the per-item result records."""
+    from engine.answer_check import AnswerCheckError, check
+    from engine.sandbox import SandboxLimits
+
+    prompts = [render_prompt(tok, it["messages"], it.get("tools")) for it in items]
+    gen_idx = [i for i, it in enumerate(items) if it["scorer"] in ("gsm8k", "math", "code", "tool")]
+    outputs: dict[int, str] = {}
+    if gen_idx:
+        texts = generate(model, tok, [prompts[i] for i in gen_idx], max_new_tokens=s["max_new_tokens"],
+                         batch_size=s["batch_size"], greedy=s.get("greedy", True),
+                         temperature=s.get("temperature", 0.0), cancel=cancel)
+        outputs = dict(zip(gen_idx, texts))
+    pairs, owners = [], []
+    for i, it in enumerate(items):
+        if it.get("reference_response"):
+            pairs.append((prompts[i], it["reference_response"]))
+            owners.append((i, "nll", None))
+        if it["scorer"] == "choice":
+            letters = "ABCDEFGHIJ"
+            for k, ch in enumerate(it["reference"]["choices"]):
+                pairs.append((prompts[i], f"{letters[k]}. {ch}"))
+                owners.append((i, "choice", k))
+    lps = continuation_logprobs(model, tok, pairs, batch_size=s["batch_size"], max_len=s.get("max_len", 1024),
+                                cancel=cancel) if pairs else []
+    nll: dict[int, float] = {}
+    opts: dict[int, list] = {}
+    for (i, what, k), (lp, n) in zip(owners, lps):
+        if what == "nll" and n:
+            nll[i] = -lp / n
+        elif what == "choice":
+            opts.setdefault(i, []).append((k, lp, n))
+    limits = SandboxLimits(timeout_s=s.get("sandbox_timeout_s", 10.0))
+    out = []
+    for i, it in enumerate(items):
+        ref = dict(it["reference"])
+        details: dict = {}
+        if it["scorer"] == "choice":
+            o = sorted(opts.get(i, []))
+            ref["logliks"] = [lp for _, lp, _ in o]
+            ref["n_tokens"] = [n for _, _, n in o] if s.get("choice_normalize", True) else None
+            details.update(logliks=ref["logliks"], n_tokens=[n for _, _, n in o],
+                           normalized=s.get("choice_normalize", True))
+        try:
+            c = check(it["scorer"], outputs.get(i), ref, nll=nll.get(i), sandbox_limits=limits)
+            details.update(c.details)
+            correct, extracted, score = c.correct, c.extracted, c.score
+        except AnswerCheckError as e:
+            correct, extracted, score = None, None, None
+            details["error"] = str(e)
+        out.append({"sample_id": it["sample_id"], "domain": it["domain"], "scorer": it["scorer"],
+                    "question": it.get("question", ""), "eval_set": it.get("eval_set"), "output": outputs.get(i), "extracted": extracted,
+                    "correct": correct, "score": score, "nll": nll.get(i), "details": details})
+    return out
+
+
+def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dict:
+    """Process every input item that no chunk holds yet; `loaded` = (model, tokenizer) to reuse one."""
+    job = Path(job)
+    spec = json.loads((job / "spec.json").read_text())
+    s = spec["settings"]
+    items = [json.loads(line) for line in (job / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    done = set()
+    for f in sorted((job / "chunks").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                done.add(json.loads(line)["sample_id"])
+    todo = [it for it in items if it["sample_id"] not in done]
+    log = open(job / "log.txt", "a", encoding="utf-8")
+    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} done, {len(todo)} to do\n")
+    log.flush()
+    _write_progress(job, state="loading", done=len(done), total=len(items))
+    model, tok = loaded if loaded is not None else load_model(spec)
+    if not getattr(tok, "chat_template", None):
+        log.write(FALLBACK_TEMPLATE_NOTE + "\n")
+    existing = sorted((job / "chunks").glob("*.jsonl"))
+    next_no = (int(existing[-1].stem) + 1) if existing else 1
+    t0 = time.perf_counter()
+    n_new = 0
+    try:
+        for k in range(0, len(todo), s.get("chunk", 16)):
+            if cancel is not None:
+                cancel.check()
+            batch = todo[k:k + s.get("chunk", 16)]
+            recs = score_chunk(model, tok, batch, s, cancel=cancel)
+            path = job / "chunks" / f"{next_no:06d}.jsonl"
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                for r in recs:
+                    f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+            os.replace(tmp, path)
+            next_no += 1
+            n_new += len(batch)
+            rate = n_new / max(time.perf_counter() - t0, 1e-9)
+            _write_progress(job, state="running", done=len(done) + n_new, total=len(items), rate=rate,
+                            eta_s=(len(todo) - n_new) / rate if rate else None)
+    except BaseException as e:
+        state = "cancelled" if isinstance(e, Cancelled) else "failed"
+        log.write(f"{time.strftime('%H:%M:%S')} {state}: {e!r}\n")
+        _write_progress(job, state=state, done=len(done) + n_new, total=len(items), error=repr(e))
+        log.close()
+        raise
+    _write_progress(job, state="done", done=len(done) + n_new, total=len(items), eta_s=0)
+    log.write(f"{time.strftime('%H:%M:%S')} done: {n_new} items\n")
+    log.close()
+    return {"evaluated": n_new, "skipped": len(done), "total": len(items)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m engine.eval_worker JOBDIR", file=sys.stderr)
+        return 2
+    cancel = CancelToken()
+    signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
+    signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    try:
+        run_job(Path(argv[0]), cancel=cancel)
+    except Cancelled:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
