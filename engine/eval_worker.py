@@ -4,7 +4,7 @@ Reads spec.json (base model, optional LoRA adapter folder, EvalSettings) and inp
 each chunk of items: batched greedy generation with the tokenizer's chat template (left padding), the
 reference response's mean token NLL given the prompt, option log-likelihoods for multiple choice, and the
 scorer's verdict (engine.answer_check; code runs in the sandbox, a further child). Writes
-chunks/NNNNNN.jsonl atomically, progress.json and log.txt; never opens the DuckDB store. Items already in a
+chunks/NNNNNN-xxxxxx.jsonl atomically, progress.json and log.txt; never opens the DuckDB store. Items already in a
 chunk are skipped, so a killed job resumes. SIGTERM/SIGINT stop at the next batch.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -228,7 +229,7 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
     if not getattr(tok, "chat_template", None):
         log.write(FALLBACK_TEMPLATE_NOTE + "\n")
     existing = sorted((job / "chunks").glob("*.jsonl"))
-    next_no = (int(existing[-1].stem) + 1) if existing else 1
+    next_no = (int(existing[-1].stem.split("-")[0]) + 1) if existing else 1
     t0 = time.perf_counter()
     n_new = 0
     try:
@@ -237,7 +238,8 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
                 cancel.check()
             batch = todo[k:k + s.get("chunk", 16)]
             recs = score_chunk(model, tok, batch, s, cancel=cancel)
-            path = job / "chunks" / f"{next_no:06d}.jsonl"
+            # a unique name: the app's ingest marker lists chunk names, and a lost chunk is redone under a new one
+            path = job / "chunks" / f"{next_no:06d}-{secrets.token_hex(3)}.jsonl"
             tmp = path.with_suffix(".tmp")
             with open(tmp, "w", encoding="utf-8") as f:
                 for r in recs:

@@ -1,0 +1,194 @@
+"""Eval sets, item detection, the eval worker job over a tiny model (real child process), rescoring, resume,
+cancel and overlap warnings, all over a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import evaluation as ev
+from engine.ingest import import_file
+from engine.jobs import Cancelled, CancelToken
+from tests.tiny_lm import tiny_chat_model
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT / "sample_data" / "eval"
+SETS = [("math_eval", "math"), ("code_eval", "code"), ("tool_eval", "tool_use"), ("general_eval", "general")]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def write_jsonl(path: Path, recs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def load_sets(store, mark: bool = True):
+    for name, dom in SETS:
+        import_file(store, EVAL / f"{name}.jsonl", pool=name, domain=dom)
+        if mark:
+            ev.set_role(store, name, "eval")
+
+
+def test_items_of_the_sample_eval_sets(store):
+    load_sets(store)
+    want = {"math_eval": ("gsm8k", 30), "code_eval": ("code", 25), "tool_eval": ("tool", 25),
+            "general_eval": ("nll", 25)}
+    for name, (scorer, n) in want.items():
+        items, skipped = ev.pool_items(store, name)
+        assert skipped == 0 and len(items) == n and {it.scorer for it in items} == {scorer}
+    math = ev.pool_items(store, "math_eval", max_items=1)[0][0]
+    assert math.messages[-1]["role"] == "user" and "####" in math.reference["answer"]
+    code = ev.pool_items(store, "code_eval")[0][0]
+    assert code.reference["tests"][0].startswith("assert is_isogram")
+    tool = ev.pool_items(store, "tool_eval")[0][0]
+    assert tool.reference["calls"][0]["name"] == "get_current_weather" and tool.tools
+    assert [p["name"] for p in ev.eval_pools(store)] == [n for n, _ in SETS]
+
+
+def test_detect_item_shapes(store, tmp_path):
+    math = write_jsonl(tmp_path / "m.jsonl", [{"problem": "What is 1/2 + 1/4?", "level": "Level 1", "type": "Algebra",
+                                               "solution": "It is $\\boxed{\\frac34}$."}])
+    import_file(store, math, pool="competition", domain="math")
+    mcq = write_jsonl(tmp_path / "q.jsonl", [{"question": "2+2?", "A": "3", "B": "4", "C": "5", "D": "22",
+                                              "answer": "B"}])
+    import_file(store, mcq, pool="mmlu", domain="general")
+    import_file(store, ROOT / "sample_data" / "pools" / "tool_use.json", pool="tools", domain="tool_use")
+    it = ev.pool_items(store, "competition")[0][0]
+    assert it.scorer == "math" and it.reference["answer"] == "\\frac34"
+    it = ev.pool_items(store, "mmlu")[0][0]
+    assert it.scorer == "choice" and it.reference == {"choices": ["3", "4", "5", "22"], "answer_index": 1}
+    tools, _ = ev.pool_items(store, "tools")
+    with_calls = [t for t in tools if t.scorer == "tool"]
+    assert with_calls and all(t.messages[-1]["role"] == "user" for t in with_calls)
+    assert all(isinstance(c["arguments"], dict) for t in with_calls for c in t.reference["calls"])
+    # BFCL: question turns plus ground truth in meta; a bare prompt has nothing to check
+    bfcl = ev.detect_item(1, "tool_use", [{"role": "user", "content": "area of a triangle base 10 height 5"}],
+                          {"ground_truth": [{"calc_area": {"base": [10], "height": [5]}}]})
+    assert bfcl.scorer == "tool" and bfcl.reference_response is None
+    assert ev.detect_item(2, "general", [{"role": "user", "content": "hi"}], {}) is None
+
+
+def test_set_role_rules(store, tmp_path):
+    load_sets(store, mark=False)
+    with pytest.raises(ev.EvaluationError, match="role must be"):
+        ev.set_role(store, "math_eval", "test")
+    with pytest.raises(ev.EvaluationError, match="no pool"):
+        ev.set_role(store, "nope", "eval")
+    sid = store.con.execute("SELECT min(id) FROM samples WHERE pool_id = 1").fetchall()[0][0]
+    store.con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mx', 1, '{}', 'h')")
+    store.con.execute("INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, 0, ?, 'math')",
+                      [sid])
+    with pytest.raises(ev.EvaluationError, match="mx v1"):
+        ev.set_role(store, "math_eval", "eval")
+    assert ev.set_role(store, "math_eval", "eval", force=True) == "math_eval"
+    assert ev.set_role(store, "math_eval", "train") == "math_eval"
+    assert ev.eval_pools(store) == []
+
+
+def _base_run(store, model_dir, rid=1, status="done", kind="base"):
+    store.con.execute("INSERT INTO runs (id, name, status, kind, base_model) VALUES (?, ?, ?, ?, ?)",
+                      [rid, f"run{rid}", status, kind, str(model_dir)])
+
+
+def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
+    load_sets(store)
+    mcq = write_jsonl(tmp_path / "q.jsonl", [{"question": f"{i}+{i}?", "A": str(2 * i), "B": str(i), "C": "0",
+                                              "D": "1", "answer": "A"} for i in range(2, 4)])
+    import_file(store, mcq, pool="mmlu", domain="knowledge")
+    ev.set_role(store, "mmlu", "eval")
+    _base_run(store, model_dir)
+    settings = ev.EvalSettings(max_new_tokens=6, batch_size=4, chunk=4, threads=1)
+    pools = [n for n, _ in SETS] + ["mmlu"]
+    seen = []
+    res = ev.evaluate(store, 1, pools, max_items=3, settings=settings, progress=seen.append, poll_s=0.1)
+    assert {(r.eval_set, r.domain) for r in res} == {(n, d) for n, d in SETS} | {("mmlu", "knowledge")}
+    assert all(r.n == (3 if r.eval_set != "mmlu" else 2) and r.details["state"] == "done" for r in res)
+    assert seen and seen[-1].done == seen[-1].total == 14
+    rows = store.con.execute("SELECT scorer, output, correct, nll, details FROM eval_items ORDER BY sample_id").fetchall()
+    assert len(rows) == 14 and all(r[3] is not None and r[3] > 0 for r in rows)
+    by = {}
+    for scorer, output, correct, nll, details in rows:
+        by.setdefault(scorer, []).append((output, correct, json.loads(details)))
+    assert all(o is not None for o, _, _ in by["gsm8k"]) and all(c is not None for _, c, _ in by["gsm8k"])
+    assert all(o is None and c is None for o, c, _ in by["nll"])
+    assert all(len(d["logliks"]) == 4 and isinstance(c, bool) for _, c, d in by["choice"])
+    assert all(d["status"] in ("failed", "error") for _, _, d in by["code"])
+    general = next(r for r in res if r.domain == "general")
+    assert general.metric == "nll" and general.value > 0
+
+    # rescore: put the reference answer in as the output of one math item, without regenerating
+    math = next(r for r in res if r.domain == "math")
+    sid, ref = store.con.execute(
+        "SELECT s.id, s.response FROM eval_items ei JOIN samples s ON s.id = ei.sample_id "
+        "WHERE ei.evaluation_id = ? ORDER BY s.id LIMIT 1", [math.id]).fetchall()[0]
+    store.con.execute("UPDATE eval_items SET output = ? WHERE evaluation_id = ? AND sample_id = ?", [ref, math.id, sid])
+    after = ev.rescore(store, math.id)
+    assert after.details["n_correct"] == 1 and after.value == pytest.approx(1 / 3)
+    got = ev.item_results(store, 1, domain="math")[sid]
+    assert got["correct"] is True and got["extracted"] == ev.detect_item(
+        sid, "math", *store.con.execute("SELECT messages, meta FROM samples WHERE id = ?", [sid]).fetchall()[0]
+    ).reference["answer"].rsplit("####", 1)[1].strip()
+
+    # resume: lose the last chunk; the next call regenerates only its items
+    job = Path(math.details["job"])
+    chunks = sorted((job / "chunks").glob("*.jsonl"))
+    assert len(chunks) == 4
+    lost = [json.loads(x)["sample_id"] for x in chunks[-1].read_text().splitlines()]
+    chunks[-1].unlink()
+    store.con.execute("DELETE FROM eval_items WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [lost])
+    ev.evaluate(store, 1, pools, max_items=3, settings=settings, poll_s=0.1)
+    log = (job / "log.txt").read_text().splitlines()
+    assert f"start: 14 items, {14 - len(lost)} done, {len(lost)} to do" in log[-2]
+    assert store.con.execute("SELECT count(*) FROM eval_items").fetchall()[0][0] == 14
+
+    # cancel: a new job (other settings) stopped at once keeps its summary rows marked cancelled
+    tok = CancelToken()
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        ev.evaluate(store, 1, ["math_eval"], max_items=2, settings=ev.EvalSettings(max_new_tokens=3, threads=1),
+                    cancel=tok, poll_s=0.1)
+    last = ev.list_evaluations(store, 1)[-1]
+    assert last.details["state"] == "cancelled"
+
+
+def test_evaluate_errors(store, model_dir):
+    load_sets(store)
+    import_file(store, EVAL / "math_eval.jsonl", pool="train_math", domain="math")
+    _base_run(store, model_dir)
+    _base_run(store, model_dir, rid=2, status="running", kind="mixture")
+    with pytest.raises(ev.EvaluationError, match="not an eval set"):
+        ev.evaluate(store, 1, ["train_math"])
+    with pytest.raises(ev.EvaluationError, match="is running"):
+        ev.evaluate(store, 2, ["math_eval"])
+    with pytest.raises(ev.EvaluationError, match="no run"):
+        ev.evaluate(store, 9, ["math_eval"])
+    store.con.execute("INSERT INTO pools (id, name, role) VALUES (99, 'empty', 'eval')")
+    with pytest.raises(ev.EvaluationError, match="no checkable items"):
+        ev.evaluate(store, 1, ["empty"])
+
+
+def test_overlap_exact_and_near(store, tmp_path):
+    load_sets(store)
+    recs = [json.loads(x) for x in (EVAL / "math_eval.jsonl").read_text().splitlines()]
+    near = dict(recs[1])
+    near["question"] = near["question"].replace("Zara", "Maria").rstrip("?") + " in total?"
+    train = write_jsonl(tmp_path / "t.jsonl", [recs[0], near, {"question": "What is 2 + 2?", "answer": "#### 4"}])
+    import_file(store, train, pool="train_math", domain="math")
+    ids = [r[0] for r in store.con.execute(
+        "SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'train_math' ORDER BY s.id"
+    ).fetchall()]
+    store.con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mx', 1, '{}', 'h')")
+    for pos, sid in enumerate(ids):
+        store.con.execute("INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, ?, ?, 'math')",
+                          [pos, sid])
+    rep = ev.overlap(store, 1, ["math_eval"])
+    assert rep.n_train == 3 and rep.n_eval == 30
+    assert [(e["train_id"], e["why"]) for e in rep.exact] == [(ids[0], "same content")]
+    assert [e["train_id"] for e in rep.near] == [ids[1]] and rep.near[0]["jaccard"] >= 0.5
+    assert len(rep.warnings) == 2
