@@ -125,3 +125,24 @@ def test_conflicting_items_and_tables(stored):
         conflict_rate(stored, 42)
     with pytest.raises(ConflictError, match="reference"):
         conflict_rate(stored, 1, reference="oracle")
+
+
+def test_cli_conflict_and_compare_json(stored, capsys):
+    from workbench.cli import main
+
+    db = str(stored.path)
+    stored.close()
+    assert main(["--db", db, "conflict", "1", "--format", "json", "--items", "--matrix"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rate"] == pytest.approx(0.4) and out["domains"]["math"]["conflicts"] == 1
+    assert "our definition" in out["definition"] and len(out["items"]) == 2
+    assert out["matrix"]["outcome"]["code"]["code"] == pytest.approx(0.5)
+    assert main(["--db", db, "conflict", "1", "--variant", "loss", "--tau", "0.4", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["domains"]["math"]["conflicts"] == 2
+    assert main(["--db", db, "compare", "1", "spec-math", "--format", "json"]) == 0
+    cmp = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in cmp["runs"]] == [1, 2] and cmp["items"]["math"]["only_b"] == 1
+    assert main(["--db", db, "conflict", "nope"]) == 1
+    assert "no run 'nope'" in capsys.readouterr().err
+    assert main(["--db", db, "conflict", "1"]) == 0  # table output
+    assert "(pooled)" in capsys.readouterr().out

@@ -192,3 +192,27 @@ def test_overlap_exact_and_near(store, tmp_path):
     assert [(e["train_id"], e["why"]) for e in rep.exact] == [(ids[0], "same content")]
     assert [e["train_id"] for e in rep.near] == [ids[1]] and rep.near[0]["jaccard"] >= 0.5
     assert len(rep.warnings) == 2
+
+
+def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
+    from engine.store import Store
+    from workbench.cli import main
+
+    db = tmp_path / "cli.duckdb"
+    with Store(db) as st:
+        import_file(st, EVAL / "math_eval.jsonl", pool="math_eval", domain="math")
+        _base_run(st, model_dir)
+    assert main(["--db", str(db), "eval", "1", "--sets", "math_eval"]) == 1
+    assert "not an eval set" in capsys.readouterr().err
+    assert main(["--db", str(db), "evalset", "mark", "math_eval", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"pool": "math_eval", "role": "eval", "checkable_items": 30,
+                                                  "skipped": 0, "scorers": ["gsm8k"]}
+    assert main(["--db", str(db), "evalset", "list", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["checkable"] == 30
+    assert main(["--db", str(db), "-q", "eval", "1", "--sets", "math_eval", "--max-items", "2", "--max-new-tokens",
+                 "4", "--threads", "1", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["n"] == 2 and rows[0]["metric"] == "accuracy" and rows[0]["value"] == 0.0
+    assert main(["--db", str(db), "rescore", str(rows[0]["evaluation"]), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+    assert main(["--db", str(db), "eval", "--sets", "math_eval"]) == 2  # neither RUN nor --base-model

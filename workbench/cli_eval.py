@@ -1,7 +1,224 @@
-"""CLI subcommands for evaluation: `workbench eval`, `conflict`, `compare`."""
+"""CLI subcommands for evaluation: `workbench eval`, `evalset`, `rescore`, `conflict`, `compare`.
+
+    workbench evalset mark POOL [--force] | unmark POOL | list | overlap MIXTURE --sets POOL,...
+    workbench eval RUN --sets POOL,... [--max-items N --max-new-tokens N --batch-size N --device D --threads N]
+    workbench eval --base-model MODEL --sets POOL,...      # the base model itself, as a run (zero-shot baseline)
+    workbench rescore EVALUATION_ID
+    workbench conflict RUN [--variant accuracy|loss --tau T --reference specialist|base] [--make-specialists]
+                           [--items] [--matrix]
+    workbench compare RUN RUN [...]
+Every command takes --format table|json (default table).
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+
+
+def _fmt(p) -> None:
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _sets(s: str) -> list[str]:
+    return [x.strip() for x in (s or "").split(",") if x.strip()]
+
+
+def _num(v, digits: int = 3):
+    return None if v is None else round(float(v), digits)
+
+
+def _out(obj, fmt: str, rows: list[dict] | None = None, columns: list[str] | None = None) -> None:
+    from workbench.cli import _print_rows
+
+    if fmt == "json":
+        json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        _print_rows(rows if rows is not None else (obj if isinstance(obj, list) else [obj]), "table", columns)
+
+
+def cmd_evalset(args) -> int:
+    from engine import evaluation as ev
+    from workbench.cli import _open_store
+
+    with _open_store(args) as store:
+        if args.action in ("mark", "unmark"):
+            if not args.pool:
+                from workbench.cli import EXIT_USAGE, CliError
+
+                raise CliError(f"evalset {args.action} needs a POOL", EXIT_USAGE)
+            name = ev.set_role(store, args.pool, "eval" if args.action == "mark" else "train", force=args.force)
+            items, skipped = (ev.pool_items(store, name) if args.action == "mark" else ([], 0))
+            res = {"pool": name, "role": "eval" if args.action == "mark" else "train",
+                   "checkable_items": len(items), "skipped": skipped,
+                   "scorers": sorted({it.scorer for it in items})}
+            _out(res, args.format)
+        elif args.action == "list":
+            rows = ev.eval_pools(store)
+            for r in rows:
+                items, skipped = ev.pool_items(store, r["id"])
+                r["checkable"] = len(items)
+                r["scorers"] = ",".join(sorted({it.scorer for it in items}))
+                r["domains"] = ",".join(r["domains"])
+            _out(rows, args.format, columns=["id", "name", "n_samples", "checkable", "scorers", "domains"])
+        else:  # overlap
+            from engine.mixtures import get_mixture
+
+            if not args.pool or not args.sets:
+                from workbench.cli import EXIT_USAGE, CliError
+
+                raise CliError("evalset overlap needs a MIXTURE and --sets POOL,...", EXIT_USAGE)
+            mv = get_mixture(store, args.pool)
+            rep = ev.overlap(store, mv.id, _sets(args.sets), threshold=args.threshold)
+            res = {"mixture": mv.id, "n_train": rep.n_train, "n_eval": rep.n_eval, "exact": rep.exact,
+                   "near": rep.near, "warnings": rep.warnings}
+            _out(res, args.format, rows=rep.exact + rep.near)
+            for w in rep.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from engine import evaluation as ev
+    from workbench.cli import EXIT_USAGE, CliError, _open_store, _StderrProgress
+
+    if not args.sets:
+        raise CliError("give the eval sets: --sets POOL,...", EXIT_USAGE)
+    if (args.run is None) == (args.base_model is None):
+        raise CliError("give a RUN, or --base-model MODEL to evaluate the base model as a run", EXIT_USAGE)
+    with _open_store(args) as store:
+        run = args.run
+        if args.base_model is not None:
+            from engine.runs import create_run
+
+            run = create_run(store, base_model=args.base_model, kind="base", reuse=True).id
+        settings = ev.EvalSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                                   device=args.device, threads=args.threads)
+        prog = _StderrProgress("eval", quiet=getattr(args, "quiet", False))
+        try:
+            res = ev.evaluate(store, run, _sets(args.sets), max_items=args.max_items, settings=settings,
+                              progress=prog)
+        finally:
+            prog.close()
+        rows = [{"evaluation": r.id, "run": r.run_id, "eval_set": r.eval_set, "domain": r.domain,
+                 "metric": r.metric, "value": _num(r.value, 4), "n": r.n,
+                 "correct": r.details.get("n_correct"), "skipped": r.details.get("skipped")} for r in res]
+        _out(rows, args.format)
+    return 0
+
+
+def cmd_rescore(args) -> int:
+    from engine import evaluation as ev
+    from workbench.cli import _open_store
+
+    with _open_store(args) as store:
+        r = ev.rescore(store, args.evaluation)
+        _out({"evaluation": r.id, "run": r.run_id, "eval_set": r.eval_set, "domain": r.domain, "metric": r.metric,
+              "value": _num(r.value, 4), "n": r.n, "correct": r.details.get("n_correct")}, args.format)
+    return 0
+
+
+def cmd_conflict(args) -> int:
+    from engine import conflict as cf
+    from workbench.cli import _open_store
+
+    with _open_store(args) as store:
+        made = None
+        if args.make_specialists:
+            made = cf.ensure_specialists(store, args.run, domains=_sets(args.domains) or None)
+            print("specialists: " + ", ".join(f"{d} -> run {r}" for d, r in made.items()) +
+                  " (train them, then evaluate them on the same sets)", file=sys.stderr)
+        res = cf.conflict_rate(store, args.run, variant=args.variant, tau=args.tau, reference=args.reference)
+        out = res.to_dict()
+        if made is not None:
+            out["specialists"] = made
+        if args.items:
+            out["items"] = cf.conflicting_items(store, args.run, variant=args.variant, tau=args.tau,
+                                                reference=args.reference)
+        if args.matrix:
+            out["matrix"] = cf.interference_matrix(store, args.run, variant=args.variant, tau=args.tau)
+        rows = [{"domain": d.domain, "n": d.n, "conflicts": d.conflicts, "conflict_rate": _num(d.rate),
+                 "metric": d.metric, "score": _num(d.score), "reference_score": _num(d.reference_score),
+                 "base_score": _num(d.base_score), "delta_vs_specialist": _num(d.delta_vs_specialist),
+                 "delta_vs_base": _num(d.delta_vs_base), "reference_run": d.reference_run}
+                for d in res.domains.values()]
+        rows.append({"domain": "(pooled)", "n": res.n, "conflicts": res.conflicts, "conflict_rate": _num(res.rate)})
+        _out(out, args.format, rows=rows)
+        if args.format != "json":
+            print(f"{cf.DEFINITION} variant={res.variant}, tau={res.tau:g}, reference={res.reference}",
+                  file=sys.stderr)
+            for w in res.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from engine import conflict as cf
+    from workbench.cli import _open_store
+
+    with _open_store(args) as store:
+        from engine.evaluation import get_run_row
+
+        ids = [get_run_row(store, r).id for r in args.runs]
+        res = cf.compare(store, ids, variant=args.variant, tau=args.tau)
+        rows = []
+        for r in res["runs"]:
+            for d, x in r["domains"].items():
+                rows.append({"run": r["id"], "name": r["name"], "recipe": r["recipe"], "protocol": r["protocol"],
+                             "domain": d, "metric": x["metric"], "score": _num(x["score"]),
+                             "delta_vs_specialist": _num(x["delta_vs_specialist"]),
+                             "delta_vs_base": _num(x["delta_vs_base"]), "conflict_rate": _num(x["conflict_rate"])})
+        _out(res, args.format, rows=rows)
+    return 0
 
 
 def register(sub) -> None:
     """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
+    s = sub.add_parser("evalset", help="mark/unmark a pool as an eval set, list eval sets, check overlap with a mixture")
+    s.add_argument("action", choices=["mark", "unmark", "list", "overlap"])
+    s.add_argument("pool", nargs="?", help="pool name or id (overlap: the mixture name or id)")
+    s.add_argument("--force", action="store_true", help="mark even if saved mixtures drew from the pool")
+    s.add_argument("--sets", help="overlap: eval pools, comma separated")
+    s.add_argument("--threshold", type=float, default=0.5, help="overlap: near-duplicate Jaccard threshold")
+    _fmt(s)
+    s.set_defaults(func=cmd_evalset)
+
+    s = sub.add_parser("eval", help="evaluate a run (or the base model) on eval sets: generation in a child process")
+    s.add_argument("run", nargs="?", help="run id or name")
+    s.add_argument("--sets", help="eval pools, comma separated")
+    s.add_argument("--base-model", help="evaluate this base model as a run (zero-shot baseline) instead of RUN")
+    s.add_argument("--max-items", type=int, help="at most this many items per eval set")
+    s.add_argument("--max-new-tokens", type=int, default=256)
+    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, help="torch CPU threads in the worker")
+    _fmt(s)
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("rescore", help="re-check an evaluation's stored outputs (no generation)")
+    s.add_argument("evaluation", type=int, help="evaluation id (see workbench eval output)")
+    _fmt(s)
+    s.set_defaults(func=cmd_rescore)
+
+    def knobs(p):
+        p.add_argument("--variant", choices=["accuracy", "loss"], default="accuracy")
+        p.add_argument("--tau", type=float, default=0.0, help="loss variant: NLL margin counted as a conflict")
+
+    s = sub.add_parser("conflict", help="Conflict Rate of a run vs its specialists (our definition; see docs)")
+    s.add_argument("run", help="run id or name")
+    knobs(s)
+    s.add_argument("--reference", choices=["specialist", "base"], default="specialist")
+    s.add_argument("--make-specialists", action="store_true",
+                   help="create (or reuse) one single-domain run per domain with the same settings (queued)")
+    s.add_argument("--domains", help="with --make-specialists: only these domains")
+    s.add_argument("--items", action="store_true", help="include the conflicting items (JSON)")
+    s.add_argument("--matrix", action="store_true", help="include the domain-pair interference matrix (JSON)")
+    _fmt(s)
+    s.set_defaults(func=cmd_conflict)
+
+    s = sub.add_parser("compare", help="runs side by side: per-domain scores, deltas, conflict rates")
+    s.add_argument("runs", nargs="+", help="run ids or names")
+    knobs(s)
+    _fmt(s)
+    s.set_defaults(func=cmd_compare)
