@@ -71,6 +71,7 @@ _MODES = [
     ("mixtures", "5", "Mixtures: domain mixture recipes, live counts, versions, diff, export"),
     ("runs", "6", "Runs (coming)"),
     ("results", "7", "Results (coming)"),
+    ("interpolation", "8", "Interpolation: MDIT task-interpolation sets, pair preview, coverage"),
 ]
 
 MODES: list[str] = [m for m, _, _ in _MODES]
@@ -202,6 +203,20 @@ ACTIONS: list[Action] = [
     # -- runs screen (issue 7) ----------------------------------------------------------------------------
     # -- results screen (issue 8) -------------------------------------------------------------------------
     # -- interpolation screen (issue 6) -------------------------------------------------------------------
+    Action("interpolation.new", "n", "Create an interpolation set: two sources, alpha, pairs, pairing, seed",
+           "interpolation", label="New set", action="new_set"),
+    Action("interpolation.select", "s", "Diversity step: K-Means over originals + mixes, keep up to a budget",
+           "interpolation", label="Diversity", action="select_diverse"),
+    Action("interpolation.map", "m", "Pick the clustering whose map shows where the mixes fall (coverage)",
+           "interpolation", label="Map", action="pick_map"),
+    Action("interpolation.export", "o", "Export the pairs + lam as a table (no text form exists)",
+           "interpolation", label="Export pairs", action="export_pairs"),
+    Action("interpolation.delete", "d", "Delete the highlighted interpolation set", "interpolation",
+           label="Delete", action="delete_set"),
+    Action("interpolation.cancel", "c", "Cancel the running feature job", "interpolation", label="Cancel job",
+           action="cancel_job"),
+    Action("interpolation.refresh", "ctrl+r", "Reload sets, pairs, preview and coverage", "interpolation",
+           show=False, label="Reload", action="refresh"),
     Action("help.close", "escape,f1,q", "Close help", "help", label="Close", action="close"),
     Action("dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel",
            action="cancel"),

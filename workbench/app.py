@@ -105,6 +105,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "mixtures": _lazy_screen("screens.mixtures", "MixturesScreen"),
         "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
         "results": _lazy_screen("screens.placeholder", "PlaceholderScreen", "results"),
+        "interpolation": _lazy_screen("screens.interpolation", "InterpolationScreen"),
     }
     DEFAULT_MODE = "pools"
     COMMANDS = App.COMMANDS | {ActionsProvider}

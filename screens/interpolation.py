@@ -1,0 +1,736 @@
+"""The Interpolation area (MDIT task interpolation): interpolation sets, their pairs, a pair preview (both samples,
+lam, the nearest real samples to the mix), where the mixes fall on a cluster map and how much coverage they add,
+the diversity step, a create dialog and the pairs export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from screens.widgets import Dialog, WorkbenchScreen
+from workbench.actions import bindings_for
+
+MAX_MAP_POINTS = 3000
+# Model for the embedding-layer features of the diversity step (a spec for engine.models; None = the scorer
+# default). The features are computed in a child process (engine.interp_worker).
+FEATURE_MODEL: str | None = None
+
+EMPTY_TEXT = """\
+## No interpolation set yet
+
+**MDIT task interpolation** makes new training points without any external model: for a sample of task A and a
+sample of task B it mixes the model's own input embeddings, `lam*E[a] + (1-lam)*E[b]`, and trains on
+`lam*CE(a) + (1-lam)*CE(b)` with `lam ~ Beta(alpha, alpha)` per pair. A set stores which samples are paired
+and their lam; a mixture takes its kept pairs as a component (kind `interpolation`).
+
+**Here:** press `n` to create a set (two sources such as `domain:math` and `domain:code`), then `s` for the
+diversity step, `m` to see where the mixes fall on a cluster map.
+**From the command line:** `workbench interpolate create NAME --a domain:math --b domain:code --pairs 200`.
+Pairing rules, length alignment and the diversity step's features and pick rule are ours where the paper is
+silent: see docs/interpolation.md.
+"""
+
+
+def _short(text: str | None, n: int) -> str:
+    t = (text or "").replace("\n", " ")
+    return t[:n] + ("…" if len(t) > n else "")
+
+
+class CreateSetDialog(Dialog):
+    """The fields of `create_set`; dismisses with a dict of them (or None)."""
+
+    DEFAULT_CSS = """
+    CreateSetDialog > Vertical { width: 84; }
+    CreateSetDialog #hint { color: $text-muted; margin-bottom: 1; }
+    CreateSetDialog .row { height: 1; margin-bottom: 1; }
+    CreateSetDialog .row Label { width: 14; }
+    CreateSetDialog .row Input { width: 1fr; }
+    CreateSetDialog .row Select { width: 1fr; }
+    """
+
+    def __init__(self, taken: set[str], hint: str = "", defaults: dict | None = None) -> None:
+        super().__init__()
+        self.taken = taken
+        self.hint = hint
+        self.d = {"name": "", "a": "", "b": "", "alpha": "0.5", "pairs": "100", "pairing": "random", "seed": "0",
+                  **(defaults or {})}
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("New interpolation set (MDIT)", classes="title")
+            if self.hint:
+                yield Static(self.hint, id="hint")
+            for key, label, ph in (("name", "name", "e.g. math-code"), ("a", "source A", "domain:math"),
+                                   ("b", "source B", "domain:code"), ("alpha", "alpha", "Beta(alpha, alpha), > 0"),
+                                   ("pairs", "pairs", "number of pairs"), ("seed", "seed", "0")):
+                with Horizontal(classes="row"):
+                    yield Label(label)
+                    yield Input(value=self.d[key], placeholder=ph, id=f"f-{key}", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("pairing")
+                yield Select([("random (cross-task)", "random"), ("index-aligned", "index"),
+                              ("nearest neighbour across tasks", "nearest")], value=self.d["pairing"],
+                             allow_blank=False, id="f-pairing", compact=True)
+            yield Checkbox("allow pairs within one task (domain)", id="f-same", compact=True)
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Create", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-name", Input).focus()
+
+    def _values(self) -> dict | str:
+        v = {k: self.query_one(f"#f-{k}", Input).value.strip() for k in ("name", "a", "b", "alpha", "pairs", "seed")}
+        if not v["name"]:
+            return "write a name"
+        if v["name"] in self.taken:
+            return f"a set named {v['name']!r} exists; pick another name"
+        for k in ("a", "b"):
+            if ":" not in v[k]:
+                return f"source {k.upper()} is KIND:REF, e.g. domain:math, pool:NAME, cluster:NAME:3, selection:NAME"
+        try:
+            alpha = float(v["alpha"])
+            if not alpha > 0:
+                raise ValueError
+        except ValueError:
+            return "alpha must be a number > 0"
+        try:
+            n, seed = int(v["pairs"]), int(v["seed"] or 0)
+            if n < 1 or seed < 0:
+                raise ValueError
+        except ValueError:
+            return "pairs must be a positive integer and seed a non-negative one"
+        return {"name": v["name"], "a": v["a"], "b": v["b"], "alpha": alpha, "n_pairs": n, "seed": seed,
+                "pairing": str(self.query_one("#f-pairing", Select).value),
+                "allow_same_task": self.query_one("#f-same", Checkbox).value}
+
+    def _submit(self) -> None:
+        v = self._values()
+        if isinstance(v, str):
+            self.query_one("#error", Static).update(v)
+            return
+        self.dismiss(v)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+class DiversityDialog(Dialog):
+    """Budget, k and features of the diversity step; dismisses with a dict (or None)."""
+
+    DEFAULT_CSS = """
+    DiversityDialog Input, DiversityDialog Select { margin-bottom: 1; }
+    """
+
+    def __init__(self, n_pairs: int, has_embeddings: bool) -> None:
+        super().__init__()
+        self.n_pairs = n_pairs
+        self.has_embeddings = has_embeddings
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Diversity step", classes="title")
+            yield Static("K-Means over the originals (both sources) and the mixes; per cluster keep the mixes "
+                         "nearest the centroid, quotas proportional to cluster size, up to the budget (ours: the "
+                         "paper only says 'dense, representative samples').")
+            yield Label(f"budget (mixes to keep, of {self.n_pairs}):")
+            yield Input(value=str(max(1, self.n_pairs // 2)), id="f-budget", compact=True)
+            yield Label("k (K-Means clusters; blank = round(sqrt(N/2))):")
+            yield Input(value="", id="f-k", compact=True)
+            yield Label("features:")
+            opts = [("embedding layer of the model (child process)", "embedding_layer")]
+            if self.has_embeddings:
+                opts.insert(0, ("stored sentence embeddings", "sentence"))
+            yield Select(opts, value=opts[0][1], allow_blank=False, id="f-features", compact=True)
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Select", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-budget", Input).focus()
+
+    def _submit(self) -> None:
+        try:
+            budget = int(self.query_one("#f-budget", Input).value)
+            kt = self.query_one("#f-k", Input).value.strip()
+            k = int(kt) if kt else None
+            if budget < 1 or (k is not None and k < 1):
+                raise ValueError
+        except ValueError:
+            self.query_one("#error", Static).update("budget and k must be positive integers")
+            return
+        self.dismiss({"budget": budget, "k": k, "features": str(self.query_one("#f-features", Select).value)})
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+class InterpolationScreen(WorkbenchScreen):
+    """Interpolation (MDIT): the sets table (sources, alpha, pairs, kept, pairing); the pairs of the highlighted
+    set (both samples, their domains, lam, kept, cluster of the diversity step); the preview of the highlighted
+    pair (both samples, lam, the nearest real samples to lam*e_a + (1-lam)*e_b by sentence-embedding cosine);
+    the map of a clustering with the mixes projected onto it and the clusters they add to the coverage.
+    `n` creates a set, `s` runs the diversity step, `m` picks the map's clustering, `o` exports the pairs as a
+    table (embedding mixtures have no text form), `d` deletes a set, `c` cancels a feature job."""
+
+    CONTEXT = "interpolation"
+    MODE = "interpolation"
+    BINDINGS = bindings_for("interpolation")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #i-info { height: 1; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
+    #i-empty { height: 1fr; padding: 0 2; }
+    #i-main { height: 1fr; }
+    #i-left { width: 1fr; height: 1fr; }
+    #i-sets { height: 7; }
+    #i-pairs { height: 1fr; }
+    #i-map { width: 46; height: 1fr; }
+    #i-preview { height: 9; padding: 0 1; border-top: solid $panel; }
+    #i-cov { height: 1; padding: 0 1; color: $text-muted; }
+    #i-jobbar { height: 1; padding: 0 1; }
+    #i-job { width: 1fr; }
+    #i-progress { width: 40; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets: list[Any] = []  # engine.interpolation.InterpSet
+        self.set_name: str | None = None
+        self.pairs: list[Any] = []  # engine.interpolation.Pair of the highlighted set
+        self.pair_index: int | None = None
+        self.preview: Any = None  # engine.interpolation.PairPreview
+        self.clustering: str | None = None  # the map's clustering
+        self.clusterings: list[str] = []
+        self.has_embeddings = False
+        self.coverage: Any = None  # engine.interpolation.Coverage
+        self.map_points: dict | None = None
+        self.job: dict | None = None
+        self._poll: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        yield Static("", id="i-info")
+        yield Markdown(EMPTY_TEXT, id="i-empty")
+        with Horizontal(id="i-main"):
+            with Vertical(id="i-left"):
+                yield DataTable(id="i-sets", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="i-pairs", cursor_type="row", zebra_stripes=True)
+            yield PlotextPlot(id="i-map")
+        yield Static("", id="i-preview")
+        yield Static("", id="i-cov")
+        with Horizontal(id="i-jobbar"):
+            yield Static("n: new set · s: diversity step · m: map · o: export pairs", id="i-job")
+            yield ProgressBar(id="i-progress", show_eta=False)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#i-progress", ProgressBar).display = False
+        self.query_one("#i-empty").display = False
+        t = self.query_one("#i-sets", DataTable)
+        for key, label, w in (("name", "set", 14), ("a", "source A", 16), ("b", "source B", 16), ("alpha", "alpha", 6),
+                              ("pairs", "pairs", 6), ("kept", "kept", 6), ("pairing", "pairing", 8)):
+            t.add_column(label, key=key, width=w)
+        p = self.query_one("#i-pairs", DataTable)
+        for key, label, w in (("pair", "pair", 5), ("lam", "lam", 5), ("kept", "kept", 4), ("cl", "cl", 3),
+                              ("da", "A domain", 8), ("ia", "A instruction", 22), ("db", "B domain", 8),
+                              ("ib", "B instruction", 22)):
+            p.add_column(label, key=key, width=w)
+        t.focus()
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what == "error" or self.store is None:
+            return
+        store = self.store
+
+        def load():
+            from engine.clusters import list_clusterings
+            from engine.embeddings import embedding_sets
+            from engine.interpolation import list_sets
+
+            return list_sets(store), [c.name for c in list_clusterings(store)], bool(embedding_sets(store))
+
+        self.run_engine(load, self._sets_loaded, group="i-list", exclusive=True)
+
+    def _sets_loaded(self, res: tuple) -> None:
+        from engine.interpolation import source_label
+
+        self.sets, self.clusterings, self.has_embeddings = res
+        if self.clustering not in self.clusterings:
+            self.clustering = self.clusterings[-1] if self.clusterings else None
+        names = [s.name for s in self.sets]
+        empty = not names
+        self.query_one("#i-empty").display = empty
+        for wid in ("#i-main", "#i-preview", "#i-cov"):
+            self.query_one(wid).display = not empty
+        t = self.query_one("#i-sets", DataTable)
+        t.clear()
+        for s in self.sets:
+            t.add_row(s.name, source_label(s.source_a), source_label(s.source_b), f"{s.alpha:g}", str(s.n_pairs),
+                      str(s.n_kept), s.pairing, key=s.name)
+        if empty:
+            self.set_name = None
+            self.query_one("#i-info", Static).update("")
+            return
+        if self.set_name not in names:
+            self.set_name = names[-1]
+        t.move_cursor(row=names.index(self.set_name))
+        self.load_set()
+
+    def load_set(self) -> None:
+        """Pairs of the highlighted set, then the coverage map."""
+        store, name = self.store, self.set_name
+        if store is None or name is None:
+            return
+
+        def load():
+            from engine.interpolation import get_set, pairs
+
+            return get_set(store, name), pairs(store, name)
+
+        self.run_engine(load, self._set_loaded, group="i-set", exclusive=True)
+        self.load_coverage()
+
+    def _set_loaded(self, res: tuple) -> None:
+        s, rows = res
+        if s.name != self.set_name:
+            return
+        self.pairs = rows
+        div = s.params.get("diversity")
+        bits = [f"{s.name}: {s.n_pairs} pairs, {s.n_kept} kept", f"alpha {s.alpha:g}", f"{s.pairing} pairing",
+                f"seed {s.seed}"]
+        bits.append(f"diversity: budget {div['budget']}, k {div['k']}, {div['features']}" if div
+                    else "no diversity step yet (s): every pair is kept")
+        self.query_one("#i-info", Static).update(Text(" · ".join(bits), no_wrap=True, overflow="ellipsis"))
+        t = self.query_one("#i-pairs", DataTable)
+        before = self.pair_index
+        t.clear()
+        for p in rows:
+            t.add_row(str(p.pair_index), f"{p.lam:.2f}", "yes" if p.kept else "no",
+                      "" if p.cluster is None else str(p.cluster), p.domain_a or "?", _short(p.instruction_a, 40),
+                      p.domain_b or "?", _short(p.instruction_b, 40), key=str(p.pair_index))
+        idx = [p.pair_index for p in rows]
+        if rows:
+            t.move_cursor(row=idx.index(before) if before in idx else 0)
+            self.pair_index = rows[t.cursor_row].pair_index
+            self.load_preview()
+
+    def load_preview(self) -> None:
+        store, name, idx = self.store, self.set_name, self.pair_index
+        if store is None or name is None or idx is None:
+            return
+
+        def load():
+            from engine.interpolation import InterpolationError, preview_pair
+
+            try:
+                return preview_pair(store, name, idx, k=4)
+            except InterpolationError as e:  # e.g. no sentence embeddings: show the pair without neighbours
+                return str(e)
+
+        self.run_engine(load, lambda pv: self._show_preview(name, idx, pv), group="i-preview", exclusive=True)
+
+    def _show_preview(self, name: str, idx: int, pv: Any) -> None:
+        if name != self.set_name or idx != self.pair_index:
+            return
+        out = Text(no_wrap=False)
+        if isinstance(pv, str):
+            p = next((p for p in self.pairs if p.pair_index == idx), None)
+            self.preview = None
+            if p is not None:
+                out.append(f"pair {idx} · lam {p.lam:.3f}\n", style="bold")
+                out.append(f"A #{p.sample_a} ({p.domain_a}): {_short(p.instruction_a, 100)}\n")
+                out.append(f"B #{p.sample_b} ({p.domain_b}): {_short(p.instruction_b, 100)}\n")
+            out.append(f"nearest real samples: {pv}", style="dim")
+            self.query_one("#i-preview", Static).update(out)
+            return
+        self.preview = pv
+        out.append(f"pair {pv.pair_index}", style="bold")
+        out.append(f" · lam {pv.lam:.3f} (weight of A) · {'kept' if pv.kept else 'not kept'}")
+        if pv.why:
+            out.append(f" · {_short(pv.why, 90)}", style="dim")
+        out.append("\n")
+        for tag, s, cos in (("A", pv.a, pv.cos_a), ("B", pv.b, pv.cos_b)):
+            out.append(f"{tag} #{s['sample_id']} ({s['domain']})", style="bold")
+            if cos is not None:
+                out.append(f" cos {cos:.2f}", style="dim")
+            out.append(f": {_short(s['instruction'], 70)} → {_short(s['response'], 30)}\n")
+        out.append(f"nearest real samples to the mix ({pv.embedding}):\n", style="dim")
+        if not pv.nearest:
+            out.append("  none: a sample of the pair has no sentence embedding (Clusters: e embeds)\n", style="dim")
+        for n in pv.nearest:
+            out.append(f"  {n.cosine:.3f} #{n.sample_id} ({n.domain}) {_short(n.instruction, 80)}\n")
+        self.query_one("#i-preview", Static).update(out)
+
+    def load_coverage(self) -> None:
+        store, name, cl = self.store, self.set_name, self.clustering
+        if store is None or name is None:
+            return
+        if cl is None:
+            self.coverage, self.map_points = None, None
+            self._cov_text(self.coverage_text())
+            self._draw_map()
+            return
+
+        def load():
+            import numpy as np
+
+            from engine.clusters import map_points
+            from engine.interpolation import InterpolationError, coverage
+
+            try:
+                cov = coverage(store, name, cl, kept_only=True)
+            except InterpolationError as e:
+                return str(e), None
+            _ids, labels, x, y = map_points(store, cl)
+            if len(x) > MAX_MAP_POINTS:
+                pick = np.sort(np.random.default_rng(0).choice(len(x), MAX_MAP_POINTS, replace=False))
+                labels, x, y = labels[pick], x[pick], y[pick]
+            return cov, {"x": x, "y": y, "clusters": labels}
+
+        self.run_engine(load, lambda r: self._coverage_loaded(name, cl, r), group="i-cov", exclusive=True)
+
+    def _coverage_loaded(self, name: str, cl: str, res: tuple) -> None:
+        if name != self.set_name or cl != self.clustering:
+            return
+        cov, pts = res
+        if isinstance(cov, str):
+            self.coverage, self.map_points = None, None
+            self._cov_text(f"map: {cov}")
+        else:
+            self.coverage, self.map_points = cov, pts
+            self._cov_text(self.coverage_text())
+        self._draw_map()
+
+    def _cov_text(self, text: str) -> None:
+        self.query_one("#i-cov", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def coverage_text(self) -> str:
+        cv = self.coverage
+        if cv is None:
+            return "no map: cluster the embeddings first (Clusters), then m picks the clustering"
+        return (f"coverage on {cv.clustering}: {cv.covered_originals}/{cv.n_clusters} clusters by the pairs' samples, "
+                f"{cv.covered_with_mixes}/{cv.n_clusters} with the kept mixes (+{len(cv.new_clusters)}) · "
+                f"{cv.n_mixes_noise} mixes in noise" + (f" · {cv.n_unplaced} unplaced" if cv.n_unplaced else ""))
+
+    def _draw_map(self) -> None:
+        plot = self.query_one("#i-map", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        cv, pts = self.coverage, self.map_points
+        if cv is None or pts is None:
+            plt.title("map: no clustering (m picks one)")
+            plot.refresh()
+            return
+        plt.scatter(pts["x"].tolist(), pts["y"].tolist(), marker="·", color="gray", label="samples")
+        if len(cv.x):
+            plt.scatter(cv.x.tolist(), cv.y.tolist(), marker="x", color="red", label="mixes (projected)")
+        sel = [j for j, i in enumerate(cv.pair_index.tolist()) if i == self.pair_index]
+        if sel:
+            plt.scatter([float(cv.x[sel[0]])], [float(cv.y[sel[0]])], marker="●", color="yellow", style="bold")
+        plt.title(f"{cv.clustering} · {cv.n_mixes} kept mixes projected")
+        plt.xticks([])
+        plt.yticks([])
+        plot.refresh()
+
+    # -- events ------------------------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#i-sets")
+    def _set_row(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        if event.row_key.value != self.set_name:
+            self.set_name = str(event.row_key.value)
+            self.pair_index = None
+            self.load_set()
+
+    @on(DataTable.RowHighlighted, "#i-pairs")
+    def _pair_row(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        k = int(event.row_key.value)
+        if k != self.pair_index:
+            self.pair_index = k
+            self.load_preview()
+            self._draw_map()
+
+    @on(DataTable.RowSelected, "#i-sets")
+    def _set_selected(self, _event) -> None:
+        self.query_one("#i-pairs", DataTable).focus()
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.on_data_changed("interpolation")
+
+    def action_new_set(self) -> None:
+        if self.store is None:
+            return
+        store = self.store
+
+        def hint():
+            from engine.pools import list_pools
+            from engine.query import domain_counts
+
+            doms = domain_counts(store)
+            pools = [p.name for p in list_pools(store)]
+            return (f"domains: {', '.join(f'{d} ({n})' for d, n in sorted(doms.items()))}\n"
+                    f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME")
+
+        def show(text: str) -> None:
+            self.app.push_screen(CreateSetDialog({s.name for s in self.sets}, text), self._create)
+
+        self.run_engine(hint, show, group="i-hint")
+
+    def _create(self, v: dict | None) -> None:
+        if not v:
+            return
+        store = self.store
+
+        def run():
+            from engine.interpolation import create_set
+
+            return create_set(store, v["name"], v["a"], v["b"], alpha=v["alpha"], n_pairs=v["n_pairs"],
+                              pairing=v["pairing"], seed=v["seed"], allow_same_task=v["allow_same_task"])
+
+        def done(s) -> None:
+            self.set_name = s.name
+            self.pair_index = None
+            self._job_text(f"created {s.name}: {s.n_pairs} pairs ({s.pairing})")
+            self.app.data_changed("interpolation")  # type: ignore[attr-defined]
+
+        self._job_text(f"creating {v['name']}…")
+        self.run_engine(run, done, self._failed("create"), group="i-job")
+
+    def _failed(self, what: str):
+        def fail(error: BaseException) -> None:
+            self.app.notify(f"{error}", title=f"Interpolation: {what}", severity="error", timeout=15)
+            self._end_job(f"{what} failed: {error}")
+
+        return fail
+
+    def action_select_diverse(self) -> None:
+        if self.store is None or self.set_name is None:
+            self.app.notify("no set: n creates one", severity="warning")
+            return
+        if self.job is not None:
+            self.app.notify("a feature job is running; c cancels it", severity="warning")
+            return
+        s = next(s for s in self.sets if s.name == self.set_name)
+        self.app.push_screen(DiversityDialog(s.n_pairs, self.has_embeddings), lambda v: self._select(s.name, v))
+
+    def _select(self, name: str, v: dict | None) -> None:
+        if not v:
+            return
+        store = self.store
+        if v["features"] == "sentence":
+            def run():
+                from engine.interpolation import select_diverse
+
+                return select_diverse(store, name, budget=v["budget"], k=v["k"], features="sentence")
+
+            self._job_text("diversity step (sentence embeddings)…")
+            self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
+            return
+        # embedding-layer features: the model is loaded in a child process (torch stays out of the app)
+        model = FEATURE_MODEL
+
+        def prepare():
+            from engine import interp_worker
+            from engine.embeddings import store_dir
+
+            folder = store_dir(store) / "jobs" / f"interp-features-{name}"
+            n = interp_worker.prepare(store, name, folder, model=model)
+            return folder, n, interp_worker.start(folder)
+
+        def started(res) -> None:
+            folder, n, proc = res
+            self.job = {"kind": "features", "proc": proc, "folder": folder, "name": name, "v": v}
+            self.app.cancel_tokens.add(_ProcToken(proc))  # type: ignore[attr-defined]
+            bar = self.query_one("#i-progress", ProgressBar)
+            bar.display = True
+            bar.update(total=n, progress=0)
+            self._job_text(f"features: loading the model for {n:,} samples… · c cancels")
+            self._poll = self.set_interval(0.3, self._poll_job)
+
+        self.job = {"kind": "features"}
+        self._job_text("features: preparing…")
+        self.run_engine(prepare, started, self._failed("features"), group="i-job")
+
+    def _poll_job(self) -> None:
+        job = self.job
+        if job is None or "proc" not in job:
+            return
+        from engine import interp_worker
+
+        st = interp_worker.read_status(job["folder"])
+        if st.get("total"):
+            self.query_one("#i-progress", ProgressBar).update(total=st["total"], progress=st.get("done", 0))
+            self._job_text(f"features: {st.get('state')} {st.get('done', 0):,}/{st['total']:,} · c cancels")
+        if job["proc"].poll() is None:
+            return
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        if st.get("state") != "done":
+            err = st.get("error") or st.get("state") or "the worker stopped"
+            self.app.notify(str(err), title="Interpolation: features", severity="error", timeout=15)
+            self._end_job(f"features {'cancelled' if st.get('state') == 'cancelled' else 'failed'}: {err}")
+            return
+        store, name, v, folder = self.store, job["name"], job["v"], job["folder"]
+
+        def run():
+            from engine.interpolation import select_diverse
+
+            return select_diverse(store, name, budget=v["budget"], k=v["k"], features="embedding_layer",
+                                  vectors=interp_worker.load_result(folder))
+
+        self._job_text("diversity step: K-Means…")
+        self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
+
+    def _selected(self, r) -> None:
+        self._end_job(f"kept {r.n_kept} of {r.n_pairs} mixes · k {r.k} · {r.features} · {r.seconds:.1f}s")
+        self.app.data_changed("interpolation")  # type: ignore[attr-defined]
+
+    def action_cancel_job(self) -> None:
+        job = self.job
+        if job is None or "proc" not in job:
+            self.app.notify("no job is running")
+            return
+        if job["proc"].poll() is None:
+            job["proc"].terminate()
+        self._job_text("features: cancelling…")
+
+    def _end_job(self, text: str) -> None:
+        job = self.job or {}
+        if "proc" in job:
+            for t in list(self.app.cancel_tokens):  # type: ignore[attr-defined]
+                if isinstance(t, _ProcToken) and t.proc is job["proc"]:
+                    self.app.cancel_tokens.discard(t)  # type: ignore[attr-defined]
+        self.job = None
+        self.query_one("#i-progress", ProgressBar).display = False
+        self._job_text(text)
+
+    def _job_text(self, text: str) -> None:
+        self.query_one("#i-job", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def action_pick_map(self) -> None:
+        if not self.clusterings:
+            self.app.notify("no clustering yet: embed and cluster in Clusters (4) first", severity="warning")
+            return
+        from screens.widgets import ChoiceDialog
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.clustering = name
+                self.load_coverage()
+
+        self.app.push_screen(ChoiceDialog("Map: which clustering?", [(c, c) for c in self.clusterings],
+                                          self.clustering), chosen)
+
+    def action_export_pairs(self) -> None:
+        if self.set_name is None:
+            self.app.notify("no set to export", severity="warning")
+            return
+        from screens.widgets import InputDialog
+
+        name, store = self.set_name, self.store
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+
+            def run():
+                from engine.interpolation import export_pairs
+
+                return export_pairs(store, name, path)
+
+            self.run_engine(run, lambda n: self._job_text(f"wrote {n} pairs of {name} to {path}"),
+                            self._failed("export"), group="i-export")
+
+        def validate(text: str) -> str | None:
+            return None if text.lower().endswith((".csv", ".parquet", ".jsonl")) else \
+                "the table is written as .csv, .parquet or .jsonl"
+
+        self.app.push_screen(InputDialog(
+            "Export pairs", "file (.csv, .parquet or .jsonl):", f"{name}-pairs.csv",
+            note="An interpolation set has no text form: MDIT mixes input embeddings at training time. This "
+                 "writes the pairs (sample ids, lam, kept, cluster, both instructions) as a table.",
+            validate=validate, ok="Export"), chosen)
+
+    def action_delete_set(self) -> None:
+        if self.set_name is None:
+            return
+        from screens.widgets import ConfirmDialog
+
+        name, store = self.set_name, self.store
+
+        def confirmed(ok) -> None:
+            if not ok:
+                return
+
+            def run():
+                from engine.interpolation import delete_set
+
+                delete_set(store, name)
+                return name
+
+            def done(_n) -> None:
+                self.set_name = None
+                self._job_text(f"deleted {name}")
+                self.app.data_changed("interpolation")  # type: ignore[attr-defined]
+
+            self.run_engine(run, done, self._failed("delete"), group="i-job")
+
+        self.app.push_screen(ConfirmDialog("Delete set", f"Delete interpolation set {name!r} and its pairs?",
+                                           "Delete", danger=True), confirmed)
+
+    def palette_commands(self):
+        for s in self.sets:
+            yield (f"Interpolation: show {s.name}", f"{s.n_pairs} pairs, {s.n_kept} kept",
+                   lambda n=s.name: self._show_set(n))
+
+    def _show_set(self, name: str) -> None:
+        names = [s.name for s in self.sets]
+        if name in names:
+            self.query_one("#i-sets", DataTable).move_cursor(row=names.index(name))
+
+
+class _ProcToken:
+    """Lets the app's exit stop the feature child process like it cancels thread jobs."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()

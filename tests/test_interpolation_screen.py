@@ -1,0 +1,181 @@
+"""The Interpolation screen under Textual's pilot over a real store (planted topic blobs embedded with a
+deterministic fake encoder and clustered): create a set in the dialog, the pairs table, the pair preview with
+its nearest real samples, the coverage map, the diversity step (sentence features in a worker; embedding-layer
+features in a real child process), the pairs export and delete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+
+import screens.interpolation as interp_screen
+from engine.clusters import cluster
+from engine.embeddings import embed_samples
+from engine.ingest import import_file
+from engine.interpolation import create_set, get_set, pairs, preview_pair
+from engine.store import Store
+from screens.interpolation import CreateSetDialog, DiversityDialog, InterpolationScreen
+from tests.test_app import SIZE, plain, wait_for
+from tests.test_clusters import _records, blob_encoder
+from workbench.app import WorkbenchApp
+
+
+def make_store(tmp_path: Path, *, with_set: bool = False) -> Path:
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as st:
+        for name, dom, k in (("m", "math", 0), ("c", "code", 1), ("g", "general", 2)):
+            p = tmp_path / f"{name}.jsonl"
+            p.write_text("".join(json.dumps(r) + "\n" for r in _records(k, 15)))
+            import_file(st, p, pool=name, domain=dom)
+        embed_samples(st, model="fakeenc", encoder=blob_encoder)
+        cluster(st, "topics", model="fakeenc", min_cluster_size=5)
+        if with_set:
+            create_set(st, "mc", "domain:math", "domain:code", n_pairs=12, seed=1)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def _run(app, body):
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
+            await body(pilot, app)
+
+    asyncio.run(main())
+
+
+def _rows(screen, wid: str) -> list[list[str]]:
+    t = screen.query_one(wid, DataTable)
+    return [[str(c) for c in t.get_row(rk)] for rk in t.rows]
+
+
+def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
+    db = make_store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("8")
+        screen = app.screen
+        assert isinstance(screen, InterpolationScreen)
+        await wait_for(pilot, lambda: screen.query_one("#i-empty").display, what="empty state")
+        assert not screen.query_one("#i-main").display
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CreateSetDialog), what="dialog")
+        dlg = app.screen
+        assert "math (15)" in plain(dlg.query_one("#hint", Static))
+        for key, val in (("name", "mc"), ("a", "domain:math"), ("b", "domain:code"), ("alpha", "0.4"),
+                         ("pairs", "abc")):
+            dlg.query_one(f"#f-{key}", Input).value = val
+        await pilot.click("#ok")
+        await wait_for(pilot, lambda: "positive integer" in plain(dlg.query_one("#error", Static)), what="error")
+        dlg.query_one("#f-pairs", Input).value = "10"
+        dlg.query_one("#f-seed", Input).value = "3"
+        dlg.query_one("#f-pairing", Select).value = "nearest"
+        dlg.query_one("#f-seed", Input).focus()
+        await pilot.press("enter")  # enter in a field submits too
+        await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 10, what="pairs rows")
+        assert not screen.query_one("#i-empty").display
+        sets = _rows(screen, "#i-sets")
+        assert sets == [["mc", "domain:math", "domain:code", "0.4", "10", "10", "nearest"]]
+        want = pairs(app.store, "mc")
+        assert [r[0] for r in _rows(screen, "#i-pairs")] == [str(p.pair_index) for p in want]
+        assert _rows(screen, "#i-pairs")[0][1] == f"{want[0].lam:.2f}"
+        assert get_set(app.store, "mc").seed == 3
+        # the preview of the first pair: both samples, lam, nearest real samples
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.pair_index == 0, what="preview")
+        text = plain(screen.query_one("#i-preview", Static))
+        pv = preview_pair(app.store, "mc", 0, k=4)
+        assert f"lam {pv.lam:.3f}" in text and f"A #{pv.a['sample_id']} (math)" in text
+        assert f"#{pv.nearest[0].sample_id}" in text and "nearest real samples to the mix (fakeenc" in text
+        # moving down previews pair 1 and highlights it on the map
+        screen.query_one("#i-pairs", DataTable).focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: screen.preview is not None and screen.preview.pair_index == 1, what="pair 1")
+        assert f"lam {want[1].lam:.3f}" in plain(screen.query_one("#i-preview", Static))
+        # the coverage map of the only clustering
+        await wait_for(pilot, lambda: screen.coverage is not None, what="coverage")
+        assert screen.coverage.n_mixes == 10 and screen.clustering == "topics"
+        assert f"{screen.coverage.covered_originals}/{screen.coverage.n_clusters} clusters" in plain(
+            screen.query_one("#i-cov", Static))
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_diversity_step_export_and_delete(tmp_path):
+    db = make_store(tmp_path, with_set=True)
+    out = tmp_path / "pairs.csv"
+
+    async def body(pilot, app):
+        await pilot.press("8")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 12, what="pairs")
+        assert "no diversity step yet" in plain(screen.query_one("#i-info", Static))
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiversityDialog), what="dialog")
+        dlg = app.screen
+        assert dlg.query_one("#f-features", Select).value == "sentence"
+        dlg.query_one("#f-budget", Input).value = "5"
+        dlg.query_one("#f-k", Input).value = "3"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "kept 5 of 12" in plain(screen.query_one("#i-job", Static)), what="select")
+        await wait_for(pilot, lambda: sum(r[2] == "yes" for r in _rows(screen, "#i-pairs")) == 5, what="kept")
+        assert "diversity: budget 5, k 3, sentence" in plain(screen.query_one("#i-info", Static))
+        assert [r[2] == "yes" for r in _rows(screen, "#i-pairs")] == [p.kept for p in pairs(app.store, "mc")]
+        assert _rows(screen, "#i-sets")[0][5] == "5"
+        # export: the dialog explains why there is no text export; the table is written
+        await pilot.press("o")
+        await pilot.pause(0.2)
+        inp = app.screen.query_one("#value", Input)
+        inp.value = str(tmp_path / "pairs.txt")
+        await pilot.press("enter")
+        assert "csv, .parquet or .jsonl" in plain(app.screen.query_one("#error", Static))
+        inp.value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: out.exists() and "wrote 12 pairs" in plain(screen.query_one("#i-job")),
+                       what="export")
+        assert out.read_text().splitlines()[0].startswith('"pair_index","sample_a","sample_b","lam"')
+        # delete
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: screen.query_one("#i-empty").display, what="deleted")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    folder = tmp_path / "tiny"
+    tiny_llama(tok).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    monkeypatch.setattr(interp_screen, "FEATURE_MODEL", str(folder))
+    db = make_store(tmp_path, with_set=True)
+
+    async def body(pilot, app):
+        await pilot.press("8")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 12, what="pairs")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiversityDialog), what="dialog")
+        dlg = app.screen
+        dlg.query_one("#f-features", Select).value = "embedding_layer"
+        dlg.query_one("#f-budget", Input).value = "4"
+        dlg.query_one("#f-budget", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "kept 4 of 12" in plain(screen.query_one("#i-job", Static)), what="select",
+                       timeout=90)
+        assert screen.job is None
+        assert get_set(app.store, "mc").params["diversity"]["features"] == "embedding_layer"
+        await wait_for(pilot, lambda: sum(r[2] == "yes" for r in _rows(screen, "#i-pairs")) == 4, what="kept")
+
+    _run(WorkbenchApp(db_path=db), body)
