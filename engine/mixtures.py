@@ -296,21 +296,34 @@ class Resolution:
 
 
 @dataclass
-class _Cand:
-    kind: str
-    domain: str
-    component: str
-    n_tokens: int
-    sample_id: int | None = None
-    set_id: int | None = None
-    pair_index: int | None = None
-    digest: str = ""  # content hash of the sample(s), folded into the version hash
+class Candidates:
+    """One domain's candidate items as columns, in key order (sample ids first, then pairs).
 
-    @property
-    def key(self) -> tuple:
-        return ("sample", self.sample_id) if self.kind == "sample" else ("mixup", self.set_id, self.pair_index)
+    kind: "sample" / "mixup" per item; sample_id (-1 for pairs), set_id and pair_index (-1 for samples),
+    n_tokens, component (index into the recipe's components), digest (content hash of the sample(s))."""
+
+    kind: np.ndarray
+    sample_id: np.ndarray
+    set_id: np.ndarray
+    pair_index: np.ndarray
+    n_tokens: np.ndarray
+    component: np.ndarray
+    digest: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+    @classmethod
+    def concat(cls, parts: list["Candidates"]) -> "Candidates":
+        c = cls(*[np.concatenate([getattr(x, f) for x in parts]) for f in _CAND_FIELDS])
+        order = np.lexsort((c.pair_index, c.set_id, c.sample_id, c.kind == "mixup"))
+        return c.take(order)
+
+    def take(self, idx) -> "Candidates":
+        return Candidates(*[getattr(self, f)[idx] for f in _CAND_FIELDS])
 
 
+_CAND_FIELDS = ("kind", "sample_id", "set_id", "pair_index", "n_tokens", "component", "digest")
 _TRAIN = "NOT s.excluded AND coalesce(p.role, 'train') <> 'eval'"
 
 
@@ -325,11 +338,16 @@ def _filter_sql(store, c: Component) -> tuple[str, list]:
         raise MixtureError(f"component {c.name!r}: filter {c.filter!r}: {e}") from None
 
 
-def _component_candidates(store, con, c: Component) -> list[_Cand]:
-    """The items one component offers (eval pools and excluded samples left out)."""
+def _columns(con, sql: str, params: list) -> dict[str, np.ndarray]:
+    t = con.sql(sql, params=params).to_arrow_table()
+    return {n: t.column(n).to_numpy(zero_copy_only=False) for n in t.column_names}
+
+
+def _component_candidates(store, con, c: Component, ci: int) -> dict[str, Candidates]:
+    """The items one component offers per domain (eval pools and excluded samples left out)."""
     fsql, fparams = _filter_sql(store, c)
     if c.kind == "interpolation":
-        return _pair_candidates(con, c, fsql, fparams)
+        return _pair_candidates(con, c, ci, fsql, fparams)
     if c.kind == "pool":
         rows = con.execute("SELECT id, name, coalesce(role, 'train') FROM pools WHERE name = ?", [c.ref]).fetchall()
         if not rows and str(c.ref).strip().isdigit():
@@ -360,49 +378,65 @@ def _component_candidates(store, con, c: Component) -> list[_Cand]:
         cond, params = "s.id IN (SELECT sample_id FROM selection_items WHERE selection_id = ?)", [rows[0][0]]
     else:  # validate() refuses other kinds
         raise MixtureError(f"component {c.name!r}: unknown kind {c.kind!r}")
-    rows = con.execute(
-        f"SELECT s.id, s.domain, coalesce(s.n_tokens, 0), s.content_hash FROM samples s JOIN pools p ON p.id = s.pool_id "
-        f"WHERE {_TRAIN} AND ({cond}) AND ({fsql}) ORDER BY s.id", [*params, *fparams]).fetchall()
-    return [_Cand("sample", c.domain or dom, c.name, int(nt), sample_id=int(sid), digest=h)
-            for sid, dom, nt, h in rows]
+    cols = _columns(con, f"SELECT s.id AS sid, s.domain AS dom, coalesce(s.n_tokens, 0) AS tok, s.content_hash AS h "
+                         f"FROM samples s JOIN pools p ON p.id = s.pool_id WHERE {_TRAIN} AND ({cond}) AND ({fsql}) "
+                         f"ORDER BY s.id", [*params, *fparams])
+    n = len(cols["sid"])
+    doms = np.full(n, c.domain, dtype=object) if c.domain else cols["dom"]
+    out: dict[str, Candidates] = {}
+    for d in sorted(set(doms.tolist())):
+        m = doms == d
+        k = int(m.sum())
+        out[str(d)] = Candidates(np.full(k, "sample", dtype=object), cols["sid"][m].astype(np.int64),
+                                 np.full(k, -1, np.int64), np.full(k, -1, np.int64), cols["tok"][m].astype(np.int64),
+                                 np.full(k, ci, np.int32), cols["h"][m].astype(object))
+    return out
 
 
-def _pair_candidates(con, c: Component, fsql: str, fparams: list) -> list[_Cand]:
+def _pair_candidates(con, c: Component, ci: int, fsql: str, fparams: list) -> dict[str, Candidates]:
     rows = con.execute("SELECT id FROM interpolation_sets WHERE name = ?", [c.ref]).fetchall()
     if not rows:
         names = [r[0] for r in con.execute("SELECT name FROM interpolation_sets ORDER BY id").fetchall()]
         raise MixtureError(f"component {c.name!r}: no interpolation set {c.ref!r}; sets: {', '.join(names) or 'none'}")
-    set_id = rows[0][0]
+    set_id = int(rows[0][0])
     # The filter's SQL is over alias s: it is applied to each side through its own sub-select.
     ok = f"SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE {_TRAIN} AND ({fsql})"
-    rows = con.execute(
-        f"""SELECT ip.pair_index, greatest(coalesce(a.n_tokens, 0), coalesce(b.n_tokens, 0)), a.content_hash,
-                   b.content_hash, ip.lam
+    cols = _columns(con, f"""SELECT ip.pair_index AS pi,
+                   greatest(coalesce(a.n_tokens, 0), coalesce(b.n_tokens, 0)) AS tok,
+                   a.content_hash || '|' || b.content_hash || '|' || ip.lam::VARCHAR AS h
             FROM interpolation_pairs ip JOIN samples a ON a.id = ip.sample_a JOIN samples b ON b.id = ip.sample_b
             WHERE ip.set_id = ? AND ip.kept AND ip.sample_a IN ({ok}) AND ip.sample_b IN ({ok})
-            ORDER BY ip.pair_index""", [set_id, *fparams, *fparams]).fetchall()
-    return [_Cand("mixup", c.domain or "mixup", c.name, int(nt), set_id=int(set_id), pair_index=int(pi),
-                  digest=f"{ha}|{hb}|{lam!r}") for pi, nt, ha, hb, lam in rows]
+            ORDER BY ip.pair_index""", [set_id, *fparams, *fparams])
+    k = len(cols["pi"])
+    return {c.domain or "mixup": Candidates(
+        np.full(k, "mixup", dtype=object), np.full(k, -1, np.int64), np.full(k, set_id, np.int64),
+        cols["pi"].astype(np.int64), cols["tok"].astype(np.int64), np.full(k, ci, np.int32), cols["h"].astype(object))}
 
 
-def candidates(store, recipe: Recipe) -> dict[str, list[_Cand]]:
-    """Per-domain candidate items of a recipe (deduplicated, first component wins), each list in key order."""
+def candidates(store, recipe: Recipe) -> dict[str, Candidates]:
+    """Per-domain candidate items of a recipe: deduplicated (an item reached by several components counts
+    once, for the first component in recipe order), each domain's items in key order. Depends only on the
+    components and the store, so an editor can cache it while shares, budget or seed change."""
     recipe.validate()
     con = store.cursor()
     try:
-        seen: set[tuple] = set()
-        by_domain: dict[str, list[_Cand]] = defaultdict(list)
-        for c in recipe.components:
-            for cand in _component_candidates(store, con, c):
-                if cand.key in seen:
-                    continue
-                seen.add(cand.key)
-                by_domain[cand.domain].append(cand)
+        seen_samples = np.empty(0, np.int64)
+        seen_pairs: set[tuple[int, int]] = set()
+        parts: dict[str, list[Candidates]] = defaultdict(list)
+        for ci, c in enumerate(recipe.components):
+            for d, cand in _component_candidates(store, con, c, ci).items():
+                if c.kind == "interpolation":
+                    keys = list(zip(cand.set_id.tolist(), cand.pair_index.tolist()))
+                    keep = np.array([k not in seen_pairs for k in keys], dtype=bool)
+                    seen_pairs.update(keys)
+                else:
+                    keep = ~np.isin(cand.sample_id, seen_samples)
+                    seen_samples = np.concatenate([seen_samples, cand.sample_id[keep]])
+                if keep.any():
+                    parts[d].append(cand.take(np.flatnonzero(keep)))
     finally:
         con.close()
-    for lst in by_domain.values():
-        lst.sort(key=lambda x: (x.kind, x.sample_id or 0, x.set_id or 0, x.pair_index or 0))
-    return dict(by_domain)
+    return {d: Candidates.concat(p) for d, p in parts.items()}
 
 
 def largest_remainder(total: int, shares: dict[str, float]) -> dict[str, int]:
@@ -427,14 +461,14 @@ def _half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
-def _draw(cands: list[_Cand], quota: int, unit: str, replacement: bool, short: str,
-          rng: np.random.Generator, dc: DomainCount, warnings: list[str]) -> list[_Cand]:
-    """Draw one domain's quota from its candidates (see the module docstring)."""
-    n = len(cands)
-    tokens = np.array([c.n_tokens for c in cands], dtype=np.int64)
+def _draw(tokens: np.ndarray, quota: int, unit: str, replacement: bool, short: str,
+          rng: np.random.Generator, dc: DomainCount, warnings: list[str]) -> np.ndarray:
+    """Indices (into the domain's candidates) of one domain's draw, in draw order (module docstring)."""
+    n = len(tokens)
     what = "tokens" if unit == "tokens" else "samples"
+    empty = np.empty(0, np.int64)
     if quota <= 0:
-        return []
+        return empty
     if n == 0 or (unit == "tokens" and int(tokens.sum()) == 0):
         dc.short = True
         msg = f"{dc.domain}: {quota:,} {what} requested, none available"
@@ -442,76 +476,83 @@ def _draw(cands: list[_Cand], quota: int, unit: str, replacement: bool, short: s
             raise MixtureError(msg + " (short policy error)")
         dc.note = "none available"
         warnings.append(msg + f"; drew nothing (short policy {short})")
-        return []
+        return empty
     if replacement:
         if unit == "samples":
-            return [cands[i] for i in rng.integers(0, n, size=quota)]
-        out, got = [], 0
-        while got < quota:
-            for i in rng.integers(0, n, size=max(16, min(4096, quota // max(1, int(tokens.mean())) + 1))):
-                out.append(cands[i])
-                got += int(tokens[i])
-                if got >= quota:
-                    break
-        return out
+            return rng.integers(0, n, size=quota)
+        picks: list[np.ndarray] = []
+        got = 0
+        while got < quota:  # blocks of uniform draws, cut at the item that crosses the quota
+            block = rng.integers(0, n, size=max(16, int(1.2 * (quota - got) / max(1.0, float(tokens.mean()))) + 1))
+            cum = got + np.cumsum(tokens[block])
+            if cum[-1] >= quota:
+                picks.append(block[:int(np.searchsorted(cum, quota, side="left")) + 1])
+                break
+            picks.append(block)
+            got = int(cum[-1])
+        return np.concatenate(picks)
     order = rng.permutation(n)
     if unit == "samples":
         if quota <= n:
-            return [cands[i] for i in order[:quota]]
+            return order[:quota]
         avail, need = n, quota
     else:
         cum = np.cumsum(tokens[order])
         if cum[-1] >= quota:
-            stop = int(np.searchsorted(cum, quota, side="left"))  # first position where cum >= quota
-            return [cands[i] for i in order[:stop + 1]]
+            return order[:int(np.searchsorted(cum, quota, side="left")) + 1]  # first position with cum >= quota
         avail, need = int(cum[-1]), quota
     dc.short = True
     msg = f"{dc.domain}: {need:,} {what} requested, {avail:,} available"
     if short == "error":
         raise MixtureError(msg + " (short policy error: lower the budget or the share, or choose take_all or "
                                  "upsample)")
-    drawn = [cands[i] for i in order]
     if short == "take_all":
         dc.note = f"short by {need - avail:,} {what}"
         warnings.append(msg + f"; took all {avail:,} (short policy take_all)")
-        return drawn
+        return order
     # upsample: repeat items drawn with replacement until the quota is met
+    extra: list[int] = []
     got = avail
-    extra = 0
     while got < need:
         i = int(rng.integers(0, n))
-        drawn.append(cands[i])
+        extra.append(i)
         got += 1 if unit == "samples" else int(tokens[i])
-        extra += 1
-    dc.note = f"upsampled: {extra:,} repeated items"
-    warnings.append(msg + f"; took all and repeated {extra:,} items to reach the quota (short policy upsample)")
-    return drawn
+    dc.note = f"upsampled: {len(extra):,} repeated items"
+    warnings.append(msg + f"; took all and repeated {len(extra):,} items to reach the quota (short policy upsample)")
+    return np.concatenate([order, np.asarray(extra, np.int64)])
 
 
 def _hash(recipe: Recipe, items: list[Item], digests: list[str]) -> str:
+    """sha256 of the canonical recipe JSON and the ordered items (with each item's content digest)."""
     h = hashlib.sha256()
     h.update(json.dumps(recipe.to_dict(), sort_keys=True, separators=(",", ":"), default=str).encode())
-    for it, dg in zip(items, digests):
-        h.update(f"\n{it.stage}|{it.position}|{it.kind}|{it.sample_id}|{it.set_id}|{it.pair_index}|{it.domain}|"
-                 f"{it.component}|{dg}".encode())
+    h.update(b"\x00")
+    h.update(np.array([(i.stage, i.position, -1 if i.sample_id is None else i.sample_id,
+                        -1 if i.set_id is None else i.set_id, -1 if i.pair_index is None else i.pair_index)
+                       for i in items], dtype=np.int64).tobytes())
+    h.update("\x00".join(f"{i.kind}\x01{i.domain}\x01{i.component}" for i in items).encode())
+    h.update("\x00".join(digests).encode())
     return h.hexdigest()
 
 
-def resolve(store, recipe: Recipe | dict) -> Resolution:
+def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None = None) -> Resolution:
     """Resolve a recipe against the store: the ordered items, per-domain available/requested/drawn (samples
-    and tokens), warnings in words, the effective budget and the content hash. Raises MixtureError."""
+    and tokens), warnings in words, the effective budget and the content hash. Raises MixtureError.
+    `cands` may pass `candidates(store, recipe)` computed earlier for the same components and store content."""
     if isinstance(recipe, dict):
         recipe = Recipe.from_dict(recipe)
     recipe.validate()
     if recipe.derived is not None:
         return _resolve_derived(store, recipe)
-    cands = candidates(store, recipe)
+    if cands is None:
+        cands = candidates(store, recipe)
     warnings: list[str] = []
     tokens_unit = recipe.unit == "tokens"
+    avail_n = {d: len(c) for d, c in cands.items()}
+    avail_t = {d: int(c.n_tokens.sum()) for d, c in cands.items()}
 
     def avail(dom: str) -> int:
-        lst = cands.get(dom, [])
-        return sum(c.n_tokens for c in lst) if tokens_unit else len(lst)
+        return (avail_t if tokens_unit else avail_n).get(dom, 0)
 
     if recipe.proportions:
         shares = {d: float(p) for d, p in recipe.proportions.items()}
@@ -520,7 +561,7 @@ def resolve(store, recipe: Recipe | dict) -> Resolution:
             warnings.append(f"proportions sum to {total:.4g}; normalised to 1")
         shares = {d: v / total for d, v in shares.items()}
         for d in sorted(set(cands) - set(shares)):
-            warnings.append(f"{d}: {len(cands[d]):,} items available but no share; not drawn")
+            warnings.append(f"{d}: {avail_n[d]:,} items available but no share; not drawn")
     else:
         tot = sum(avail(d) for d in cands)
         shares = {d: (avail(d) / tot if tot else 0.0) for d in sorted(cands)}
@@ -535,54 +576,63 @@ def resolve(store, recipe: Recipe | dict) -> Resolution:
         while budget > 0 and any(q > avail(d) for d, q in largest_remainder(budget, usable).items()):
             budget -= 1
     quotas = largest_remainder(budget, active)
-    stage_of: dict[str, int] = {}
-    if recipe.stages:
-        for i, s in enumerate(recipe.stages):
-            for d in s.domains:
-                stage_of[d] = i
+    stage_of: dict[str, str] = {}
+    for s in recipe.stages or []:
+        for d in s.domains:
+            stage_of[d] = s.name
     per_domain: dict[str, DomainCount] = {}
     for d in sorted(set(shares) | set(cands), key=lambda d: (-shares.get(d, 0), d)):
-        lst = cands.get(d, [])
-        st = stage_of.get(d, 0 if not recipe.stages else None)
-        per_domain[d] = DomainCount(d, shares.get(d, 0.0), None if st is None or not recipe.stages else recipe.stages[st].name,
-                                    len(lst), int(sum(c.n_tokens for c in lst)), quotas.get(d, 0))
-    drawn: dict[str, list[_Cand]] = {}
+        per_domain[d] = DomainCount(d, shares.get(d, 0.0), stage_of.get(d), avail_n.get(d, 0), avail_t.get(d, 0),
+                                    quotas.get(d, 0))
+    drawn: dict[str, np.ndarray] = {}
     for d, q in quotas.items():
-        got = _draw(cands.get(d, []), q, recipe.unit, recipe.replacement, recipe.short, _rng(recipe.seed, d),
-                    per_domain[d], warnings)
-        drawn[d] = got
-        per_domain[d].drawn = len(got)
-        per_domain[d].drawn_tokens = int(sum(c.n_tokens for c in got))
+        c = cands.get(d)
+        tok = c.n_tokens if c is not None else np.empty(0, np.int64)
+        idx = _draw(tok, q, recipe.unit, recipe.replacement, recipe.short, _rng(recipe.seed, d), per_domain[d],
+                    warnings)
+        drawn[d] = idx
+        per_domain[d].drawn = len(idx)
+        per_domain[d].drawn_tokens = int(tok[idx].sum()) if len(idx) else 0
     # stages: primary draws plus replays, then a seeded shuffle per stage
+    names = [c.name for c in recipe.components]
     stages = recipe.stages or [Stage("all", sorted(active))]
     items: list[Item] = []
     digests: list[str] = []
+    cols: dict[str, tuple] = {}  # per domain: the candidate columns as Python lists (fast item building)
     for si, stage in enumerate(stages):
-        chosen: list[tuple[_Cand, str]] = []
+        chosen: list[tuple[str, np.ndarray, bool]] = []  # (domain, candidate indices, replay?)
         for d in stage.domains:
-            chosen += [(c, c.component) for c in drawn.get(d, [])]
+            if len(drawn.get(d, ())):
+                chosen.append((d, drawn[d], False))
         if recipe.stages:
             earlier = [d for s in stages[:si] for d in s.domains]
             for key, frac in stage.replay.items():
-                doms = earlier if key == ALL_DOMAINS else [key]
                 if key != ALL_DOMAINS and key not in earlier:
                     raise MixtureError(f"stage {stage.name!r}: replay of {key!r}, which no earlier stage draws")
-                for d in doms:
-                    prev = drawn.get(d, [])
+                for d in (earlier if key == ALL_DOMAINS else [key]):
+                    prev = drawn.get(d, np.empty(0, np.int64))
                     k = _half_up(float(frac) * len(prev))
-                    if frac > 0 and k == 0 and prev:
+                    if frac > 0 and k == 0 and len(prev):
                         warnings.append(f"{stage.name}: replay {frac:.4g} of {d}'s {len(prev):,} items rounds to 0")
-                    pick = _rng(recipe.seed, "replay", stage.name, d).permutation(len(prev))[:k]
-                    rep = [prev[i] for i in sorted(pick)]
-                    chosen += [(c, f"replay:{c.component}") for c in rep]
-                    dc = per_domain[d]
-                    dc.replayed += len(rep)
-                    dc.replayed_tokens += int(sum(c.n_tokens for c in rep))
-        perm = _rng(recipe.seed, "stage", stage.name, str(si)).permutation(len(chosen))
-        for pos, j in enumerate(perm):
-            c, comp = chosen[j]
-            items.append(Item(si, pos, c.kind, c.domain, comp, c.n_tokens, c.sample_id, c.set_id, c.pair_index))
-            digests.append(c.digest)
+                    if k == 0:
+                        continue
+                    rep = prev[np.sort(_rng(recipe.seed, "replay", stage.name, d).permutation(len(prev))[:k])]
+                    chosen.append((d, rep, True))
+                    per_domain[d].replayed += len(rep)
+                    per_domain[d].replayed_tokens += int(cands[d].n_tokens[rep].sum())
+        flat = [(d, j, rp) for d, idx, rp in chosen for j in idx.tolist()]
+        perm = _rng(recipe.seed, "stage", stage.name, str(si)).permutation(len(flat))
+        for pos, j in enumerate(perm.tolist()):
+            d, k, rp = flat[j]
+            kind, sid, set_id, pair, tok, comp, dg = cols[d] if d in cols else cols.setdefault(
+                d, tuple(getattr(cands[d], f).tolist() for f in _CAND_FIELDS))
+            name = names[comp[k]]
+            if kind[k] == "mixup":
+                items.append(Item(si, pos, "mixup", d, f"replay:{name}" if rp else name, tok[k], None, set_id[k],
+                                  pair[k]))
+            else:
+                items.append(Item(si, pos, "sample", d, f"replay:{name}" if rp else name, tok[k], sid[k]))
+            digests.append(dg[k])
     return Resolution(recipe, items, per_domain, warnings, budget, recipe.unit, _hash(recipe, items, digests))
 
 
@@ -788,12 +838,13 @@ def _digests(store, its: list[Item]) -> list[str]:
         h = dict(con.execute("SELECT id, content_hash FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
                              [ids]).fetchall()) if ids else {}
         ph: dict[tuple, str] = {}
-        for sid, pi, ha, hb, lam in con.execute(
-                "SELECT ip.set_id, ip.pair_index, a.content_hash, b.content_hash, ip.lam FROM interpolation_pairs ip "
-                "JOIN samples a ON a.id = ip.sample_a JOIN samples b ON b.id = ip.sample_b "
-                "WHERE ip.set_id IN (SELECT unnest(?::INTEGER[]))", [sorted({p[0] for p in pairs})]).fetchall() \
-                if pairs else []:
-            ph[(sid, pi)] = f"{ha}|{hb}|{lam!r}"
+        if pairs:
+            for sid, pi, dg in con.execute(
+                    "SELECT ip.set_id, ip.pair_index, a.content_hash || '|' || b.content_hash || '|' || ip.lam::VARCHAR "
+                    "FROM interpolation_pairs ip JOIN samples a ON a.id = ip.sample_a "
+                    "JOIN samples b ON b.id = ip.sample_b WHERE ip.set_id IN (SELECT unnest(?::INTEGER[]))",
+                    [sorted({p[0] for p in pairs})]).fetchall():
+                ph[(sid, pi)] = dg
     finally:
         con.close()
     return [h.get(i.sample_id, "") if i.kind == "sample" else ph.get((i.set_id, i.pair_index), "") for i in its]

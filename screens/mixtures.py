@@ -4,6 +4,7 @@ diff them and export them."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -86,6 +87,7 @@ class MixturesScreen(WorkbenchScreen):
         self._timer: Timer | None = None
         self._initialised = False
         self.generation = 0  # bumps on every recompute request; stale results are dropped
+        self._cands: tuple[str, Any] | None = None  # (components JSON, engine.mixtures.candidates(...))
 
     # -- layout ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -144,6 +146,8 @@ class MixturesScreen(WorkbenchScreen):
         if what == "error" or self.store is None:
             return
         store = self.store
+        if what != "mixtures":
+            self._cands = None  # the data changed: candidates are fetched again
         if not self._initialised:
             self._initialised = True
 
@@ -239,10 +243,17 @@ class MixturesScreen(WorkbenchScreen):
             self._show_error(str(e))
             return
 
-        def run():
-            from engine.mixtures import diversity_summary, preview, quality_summary, resolve, sample_ids_of
+        key = json.dumps([vars(c) for c in recipe.components], sort_keys=True)
+        cached = self._cands if self._cands is not None and self._cands[0] == key else None
 
-            res = resolve(store, recipe)
+        def run():
+            from engine.mixtures import (candidates, diversity_summary, preview, quality_summary, resolve,
+                                         sample_ids_of)
+
+            cands = cached[1] if cached is not None else (None if recipe.derived else candidates(store, recipe))
+            if cached is None and cands is not None:
+                self._cands = (key, cands)  # the candidates depend on the components and the data only
+            res = resolve(store, recipe, cands=cands)
             ids = sample_ids_of(res.items)
             try:
                 div = diversity_summary(store, ids)
@@ -686,6 +697,7 @@ class MixturesScreen(WorkbenchScreen):
                                          ok="Export"), done)
 
     def action_refresh(self) -> None:
+        self._cands = None
         self.recompute(now=True)
         self.load_saved()
 

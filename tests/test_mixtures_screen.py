@@ -236,3 +236,22 @@ def test_bad_budget_shows_an_error_not_a_crash(sample_db, tmp_path):
                        what="short error")
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_counts_follow_data_changes(sample_db, tmp_path):
+    """Excluding samples elsewhere (Browse, CLI) and announcing it refreshes the cached candidates."""
+    db = _copy(sample_db, tmp_path)
+
+    async def body(pilot, app):
+        screen = await _open(pilot, app)
+        assert _col(screen, "math", "available") == "80"
+        from engine.query import Filter, bulk_exclude
+
+        n = bulk_exclude(app.store, Filter(expression="domain = 'math' and n_tokens > 60"))
+        assert 0 < n < 80
+        app.data_changed("samples")
+        await _settled(pilot, screen, lambda: _col(screen, "math", "available") == str(80 - n), "fewer math")
+        # budget max follows: the smallest domain now limits it
+        assert screen.resolution.budget == 4 * min(80 - n, 60)
+
+    _run(WorkbenchApp(db_path=db), body)
