@@ -258,12 +258,9 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = 0.0,
     result = ConflictResult(run.id, variant, tau, reference)
     for d in sorted({r["domain"] for r in mix.values()}):
         mix_d = {k: v for k, v in mix.items() if v["domain"] == d}
-        if reference == "base":
-            ref_id = base_id
-        else:
-            ref_id = spec.get(d)
-            if ref_id is None and run.kind == "specialist" and run.domain == d:
-                ref_id = run.id
+        ref_id = base_id if reference == "base" else spec.get(d)
+        if ref_id == run.id:  # a run is not its own reference
+            ref_id = None
         ref_d = item_results(store, ref_id, domain=d) if ref_id is not None else {}
         if ref_id is None:
             warnings.append(f"{d}: no {reference} run" + (" (workbench conflict --make-specialists)"

@@ -551,7 +551,7 @@ def test_number_keys_switch_modes(db):
         for key, mode in zip("2345671", ["browse", "scores", "clusters", "mixtures", "runs", "results", "pools"]):
             await pilot.press(key)
             assert app.current_mode == mode
-            if mode not in ("pools", "browse", "scores", "clusters"):
+            if mode not in ("pools", "browse", "scores", "clusters", "mixtures", "runs", "results"):
                 assert isinstance(app.screen, PlaceholderScreen)
                 assert "workbench --help" in app.screen.query_one("#placeholder-text").source
         assert isinstance(app.screen, PoolsScreen)

@@ -104,7 +104,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "clusters": _lazy_screen("screens.clusters", "ClustersScreen"),
         "mixtures": _lazy_screen("screens.mixtures", "MixturesScreen"),
         "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
-        "results": _lazy_screen("screens.placeholder", "PlaceholderScreen", "results"),
+        "results": _lazy_screen("screens.results", "ResultsScreen"),
         "interpolation": _lazy_screen("screens.interpolation", "InterpolationScreen"),
     }
     DEFAULT_MODE = "pools"

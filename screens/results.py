@@ -1,0 +1,412 @@
+"""The Results area: runs x domains (score, delta vs specialist, delta vs base, Conflict Rate), sortable, with
+each run's recipe version and protocol; two runs side by side; the conflicting items of a run and domain; the
+domain-pair interference matrix; evaluation and specialist jobs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, ProgressBar, Static
+
+from screens.widgets import InputDialog, WorkbenchScreen
+from workbench.actions import bindings_for
+
+# (key, label, width) of the main table; the sort keys are these keys.
+COLUMNS = [("mark", "", 1), ("run", "run", 18), ("kind", "kind", 10), ("recipe", "recipe", 14),
+           ("protocol", "protocol", 11), ("domain", "domain", 9), ("metric", "metric", 8), ("score", "score", 7),
+           ("delta_vs_specialist", "Δ spec", 7), ("delta_vs_base", "Δ base", 7), ("conflict_rate", "conflict", 8),
+           ("n_compared", "n", 4)]
+SORTABLE = [k for k, _, _ in COLUMNS if k != "mark"]
+
+
+def _f(v: Any, nd: int = 3, signed: bool = False) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:+.{nd}f}" if signed else f"{v:.{nd}f}"
+    return str(v)
+
+
+def _clip(s: Any, n: int) -> str:
+    s = "" if s is None else " ".join(str(s).split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+class ResultsScreen(WorkbenchScreen):
+    """Results: one row per evaluated run and domain with its score, the delta against the domain's specialist
+    and against the base model, and the Conflict Rate (OUR definition: share of the domain's eval items the
+    specialist gets right and the run gets wrong; loss variant: item NLL worse than the specialist's by more
+    than tau; the paper's formula is not public). `s`/`S` sort, `enter` lists the conflicting items of the
+    highlighted run and domain, `space` marks runs and `v` compares the two marked runs, `m` shows the
+    domain-pair interference matrix, `l` switches accuracy/loss variant, `t` sets tau, `b` switches the
+    reference (specialist/base), `e` evaluates the highlighted run on every eval set (child process,
+    resumable; `c` cancels), `p` creates or reuses its specialists (queued runs)."""
+
+    CONTEXT = "results"
+    MODE = "results"
+    BINDINGS = bindings_for("results")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #r-knobs { height: 1; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
+    #r-table { height: 1fr; }
+    #r-detail-title { height: 1; padding: 0 1; text-style: bold; }
+    #r-detail { height: 14; }
+    #r-jobbar { height: 2; padding: 0 1; }
+    #r-job { width: 1fr; }
+    #r-progress { width: 40; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+        self.variant = "accuracy"
+        self.tau = 0.0
+        self.reference = "specialist"
+        self.sort_key = "run"
+        self.sort_desc = False
+        self.marked: list[int] = []
+        self.detail_kind = ""   # "items" | "compare" | "matrix"
+        self.job: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        yield Static("", id="r-knobs")
+        yield DataTable(id="r-table", cursor_type="row", zebra_stripes=True)
+        yield Static("enter: conflicting items · space + v: compare two runs · m: interference matrix",
+                     id="r-detail-title")
+        yield DataTable(id="r-detail", cursor_type="row")
+        with Horizontal(id="r-jobbar"):
+            yield Static("no job running · e: evaluate the highlighted run · p: make specialists", id="r-job")
+            yield ProgressBar(id="r-progress", show_eta=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        t = self.query_one("#r-table", DataTable)
+        for key, label, width in COLUMNS:
+            t.add_column(label, key=key, width=width)
+        self.query_one("#r-progress", ProgressBar).display = False
+        self._show_knobs()
+        t.focus()
+
+    # -- loading -------------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what == "error" or self.store is None:
+            return
+        self.reload()
+
+    def reload(self) -> None:
+        store, variant, tau, ref = self.store, self.variant, self.tau, self.reference
+        if store is None:
+            return
+
+        def load():
+            from engine.conflict import results_rows
+
+            rows = results_rows(store, variant=variant, tau=tau)
+            if ref == "base":  # the conflict column against the base model instead
+                from engine.conflict import ConflictError, conflict_rate
+
+                cache: dict[int, Any] = {}
+                for r in rows:
+                    if r["run_id"] not in cache:
+                        try:
+                            cache[r["run_id"]] = conflict_rate(store, r["run_id"], variant=variant, tau=tau,
+                                                               reference="base")
+                        except ConflictError:
+                            cache[r["run_id"]] = None
+                    cr = cache[r["run_id"]]
+                    dc = cr.domains.get(r["domain"]) if cr is not None else None
+                    r["conflict_rate"] = dc.rate if dc else None
+                    r["n_compared"] = dc.n if dc else 0
+            return rows
+
+        self.run_engine(load, self._loaded, group="r-load", exclusive=True)
+
+    def _loaded(self, rows: list[dict]) -> None:
+        self.rows = rows
+        self._fill()
+
+    def _sorted(self) -> list[dict]:
+        key = self.sort_key
+
+        def k(r):
+            v = r.get(key)
+            return (v is None, v if v is not None else 0)
+
+        rows = sorted(self.rows, key=lambda r: (r["run_id"], r["domain"]))
+        rows.sort(key=k, reverse=self.sort_desc)
+        if self.sort_desc:  # keep None last when descending too
+            rows.sort(key=lambda r: r.get(key) is None)
+        return rows
+
+    def _fill(self) -> None:
+        t = self.query_one("#r-table", DataTable)
+        keep = t.cursor_row
+        t.clear()
+        for r in self._sorted():
+            conflict = _f(r["conflict_rate"])
+            t.add_row(
+                "*" if r["run_id"] in self.marked else "",
+                _clip(f"{r['run_id']} {r['run']}", 18), r["kind"], _clip(r["recipe"] or "-", 14),
+                r["protocol"] or "-", r["domain"], r["metric"], _f(r["score"]),
+                _f(r["delta_vs_specialist"], signed=True), _f(r["delta_vs_base"], signed=True),
+                Text(conflict, style="bold red" if (r["conflict_rate"] or 0) > 0 else ""),
+                str(r["n_compared"]), key=f"{r['run_id']}|{r['domain']}")
+        if t.row_count:
+            t.move_cursor(row=min(max(keep, 0), t.row_count - 1))
+        self._show_knobs()
+
+    def _show_knobs(self) -> None:
+        arrow = "↓" if self.sort_desc else "↑"
+        marked = ", ".join(map(str, self.marked)) or "none"
+        txt = (f"Conflict Rate (our definition) · variant {self.variant} · tau {self.tau:g} · reference "
+               f"{self.reference} · sort {self.sort_key} {arrow} · marked runs: {marked}")
+        self.query_one("#r-knobs", Static).update(Text(txt))
+
+    def current(self) -> dict | None:
+        """The row under the cursor (None on an empty table)."""
+        t = self.query_one("#r-table", DataTable)
+        if not t.row_count:
+            return None
+        key = t.coordinate_to_cell_key((t.cursor_row, 0)).row_key.value
+        rid, _, dom = (key or "").partition("|")
+        return next((r for r in self.rows if str(r["run_id"]) == rid and r["domain"] == dom), None)
+
+    # -- detail panel ----------------------------------------------------------------------------------------
+    def _detail(self, title: str, kind: str, columns: list[tuple[str, int]], rows: list[list]) -> None:
+        self.detail_kind = kind
+        self.query_one("#r-detail-title", Static).update(Text(title))
+        d = self.query_one("#r-detail", DataTable)
+        d.clear(columns=True)
+        for label, width in columns:
+            d.add_column(label, width=width)
+        for r in rows:
+            d.add_row(*r)
+
+    @on(DataTable.RowSelected, "#r-table")
+    def _selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_drill()
+
+    def action_drill(self) -> None:
+        row = self.current()
+        if row is None or self.store is None:
+            return
+        store, variant, tau, ref = self.store, self.variant, self.tau, self.reference
+
+        def load():
+            from engine.conflict import conflicting_items
+
+            return conflicting_items(store, row["run_id"], row["domain"], variant=variant, tau=tau, reference=ref)
+
+        def show(items: list[dict]) -> None:
+            rows = [[str(x["sample_id"]), _clip(x["question"], 44), _clip(x["reference_extracted"] or
+                                                                          x["reference_output"], 26),
+                     _clip(x["extracted"] or x["output"], 26), _f(x["reference_nll"], 2), _f(x["nll"], 2)]
+                    for x in items]
+            self._detail(f"{len(items)} conflicting item(s): run {row['run_id']} {row['run']} · {row['domain']} "
+                         f"(question, {ref} answer, this run's answer)", "items",
+                         [("id", 6), ("question", 44), (f"{ref} answer", 26), ("run answer", 26),
+                          (f"{ref[:4]} nll", 8), ("nll", 6)], rows)
+
+        self.run_engine(load, show, group="r-detail", exclusive=True)
+
+    def action_mark(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        rid = row["run_id"]
+        if rid in self.marked:
+            self.marked.remove(rid)
+        else:
+            self.marked.append(rid)
+            self.marked = self.marked[-2:]
+        self._fill()
+
+    def action_compare(self) -> None:
+        if len(self.marked) != 2 or self.store is None:
+            self.app.notify("mark two runs with space first", severity="warning")
+            return
+        store, ids, variant, tau = self.store, list(self.marked), self.variant, self.tau
+
+        def load():
+            from engine.conflict import compare
+
+            return compare(store, ids, variant=variant, tau=tau)
+
+        def show(res: dict) -> None:
+            a, b = res["runs"]
+            rows = []
+            for d in sorted(set(a["domains"]) | set(b["domains"])):
+                xa, xb = a["domains"].get(d, {}), b["domains"].get(d, {})
+                agree = res.get("items", {}).get(d, {})
+                rows.append([d, xa.get("metric") or xb.get("metric") or "-", _f(xa.get("score")),
+                             _f(xb.get("score")), _f(xa.get("conflict_rate")), _f(xb.get("conflict_rate")),
+                             str(agree.get("only_a", "-")), str(agree.get("only_b", "-")),
+                             str(agree.get("both_right", "-")), str(agree.get("both_wrong", "-"))])
+            la = f"A={a['id']} {a['name']} ({a['recipe'] or a['kind']}, {a['protocol'] or '-'})"
+            lb = f"B={b['id']} {b['name']} ({b['recipe'] or b['kind']}, {b['protocol'] or '-'})"
+            self._detail(f"compare {la} vs {lb}", "compare",
+                         [("domain", 9), ("metric", 8), ("A score", 8), ("B score", 8), ("A conflict", 10),
+                          ("B conflict", 10), ("only A", 7), ("only B", 7), ("both ok", 7), ("both wrong", 10)],
+                         rows)
+
+        self.run_engine(load, show, group="r-detail", exclusive=True)
+
+    def action_matrix(self) -> None:
+        row = self.current()
+        if row is None or self.store is None:
+            return
+        store, variant, tau = self.store, self.variant, self.tau
+
+        def load():
+            from engine.conflict import interference_matrix
+
+            return interference_matrix(store, row["run_id"], variant=variant, tau=tau)
+
+        def show(m: dict) -> None:
+            doms = m["domains"]
+            rows = []
+            for a in doms:
+                rows.append([a] + [f"{_f(m['outcome'][a][b])} / {_f(m['gradient'][a][b], 2)}" for b in doms])
+            self._detail(f"interference (ours): row = evaluated domain, column = trained alongside; cell = "
+                         f"conflict rate from the {{row, column}} run (diagonal: run {m['run_id']}) / share of "
+                         "steps with negative gradient cosine", "matrix",
+                         [("domain", 9)] + [(b, 14) for b in doms], rows)
+
+        self.run_engine(load, show, group="r-detail", exclusive=True)
+
+    # -- knobs and sorting -----------------------------------------------------------------------------------
+    def action_sort(self) -> None:
+        i = SORTABLE.index(self.sort_key) if self.sort_key in SORTABLE else -1
+        self.sort_key = SORTABLE[(i + 1) % len(SORTABLE)]
+        self._fill()
+
+    def action_sort_desc(self) -> None:
+        self.sort_desc = not self.sort_desc
+        self._fill()
+
+    def action_variant(self) -> None:
+        self.variant = "loss" if self.variant == "accuracy" else "accuracy"
+        self.reload()
+
+    def action_reference(self) -> None:
+        self.reference = "base" if self.reference == "specialist" else "specialist"
+        self.reload()
+
+    def action_tau(self) -> None:
+        def validate(text: str) -> str | None:
+            try:
+                v = float(text)
+            except ValueError:
+                return "tau must be a number"
+            return None if v >= 0 else "tau must be >= 0"
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.tau = float(text)
+                self.reload()
+
+        self.app.push_screen(InputDialog("Conflict Rate tau", "NLL margin (loss variant; nats per token):",
+                                         f"{self.tau:g}", validate=validate), done)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    # -- jobs ------------------------------------------------------------------------------------------------
+    def action_evaluate(self) -> None:
+        row = self.current()
+        if self.job is not None:
+            self.app.notify("a job is already running (c cancels it)", severity="warning")
+            return
+        if row is None or self.store is None:
+            self.app.notify("no run to evaluate: evaluate one with `workbench eval RUN --sets ...` first",
+                            severity="warning")
+            return
+        self._evaluate_run(row["run_id"])
+
+    def _evaluate_run(self, run_id: int, pools: list[str] | None = None) -> None:
+        """Evaluate a run on the given eval pools (default: every eval set) in a worker thread."""
+        from engine.jobs import CancelToken
+
+        store = self.store
+        token = CancelToken()
+        self.job = {"kind": "evaluation", "token": token, "run": run_id}
+        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
+        bar = self.query_one("#r-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self._job_text(f"evaluating run {run_id}: starting the worker…")
+
+        def progress(p) -> None:
+            self.deliver(self._progress, p)
+
+        def run():
+            from engine.evaluation import eval_pools, evaluate
+
+            sets = pools or [p["name"] for p in eval_pools(store)]
+            if not sets:
+                raise ValueError("no eval sets: mark a pool with `workbench evalset mark POOL`")
+            return evaluate(store, run_id, sets, progress=progress, cancel=token)
+
+        self.run_engine(run, self._evaluated, self._job_failed, group="r-job")
+
+    def _progress(self, p) -> None:
+        bar = self.query_one("#r-progress", ProgressBar)
+        bar.update(total=p.total, progress=p.done)
+        self._job_text(f"evaluating run {self.job['run'] if self.job else '?'}: {p.line()}")
+
+    def _evaluated(self, res: list) -> None:
+        self._end_job(f"evaluated: {len(res)} result row(s)")
+        self.app.data_changed("evaluations")  # type: ignore[attr-defined]
+
+    def action_specialists(self) -> None:
+        row = self.current()
+        if row is None or self.store is None:
+            return
+        store = self.store
+
+        def run():
+            from engine.conflict import ensure_specialists
+
+            return ensure_specialists(store, row["run_id"])
+
+        def done(m: dict) -> None:
+            self.app.notify("specialists (queued or reused): " + ", ".join(f"{d} → run {r}" for d, r in m.items()),
+                            title="Specialists", timeout=10)
+            self.app.data_changed("runs")  # type: ignore[attr-defined]
+
+        self.run_engine(run, done, group="r-spec")
+
+    def action_cancel_job(self) -> None:
+        if self.job is None:
+            self.app.notify("no job is running")
+            return
+        self.job["token"].cancel()
+        self._job_text("evaluation: cancelling after the current batch…")
+
+    def _job_failed(self, error: BaseException) -> None:
+        if type(error).__name__ == "Cancelled":
+            self._end_job("evaluation cancelled; finished chunks are kept (e resumes)")
+            self.app.data_changed("evaluations")  # type: ignore[attr-defined]
+            return
+        self.app.notify(f"{type(error).__name__}: {error}", title="Evaluation", severity="error", timeout=15)
+        self._end_job(f"failed: {error}")
+
+    def _end_job(self, text: str) -> None:
+        job = self.job or {}
+        if job.get("token") is not None:
+            self.app.cancel_tokens.discard(job["token"])  # type: ignore[attr-defined]
+        self.job = None
+        self.query_one("#r-progress", ProgressBar).display = False
+        self._job_text(text)
+
+    def _job_text(self, text: str) -> None:
+        self.query_one("#r-job", Static).update(Text(text))
