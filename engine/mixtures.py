@@ -850,26 +850,35 @@ def _digests(store, its: list[Item]) -> list[str]:
     return [h.get(i.sample_id, "") if i.kind == "sample" else ph.get((i.set_id, i.pair_index), "") for i in its]
 
 
-def _subset_items(parent_items: list[Item], domain: str) -> list[Item]:
-    out = [i for i in parent_items if i.kind == "sample" and i.domain == domain]
-    return [Item(0, pos, i.kind, i.domain, i.component, i.n_tokens, i.sample_id) for pos, i in enumerate(out)]
+def _subset_items(parent_items: list[Item], domain: str, seed: int) -> list[Item]:
+    """The parent's sample items of `domain` (repeats kept, stages merged) in an order that depends only on
+    those items and the seed: sorted by sample id, then a seeded shuffle. Parents that differ only in other
+    domains therefore give the same subset."""
+    mine = sorted((i for i in parent_items if i.kind == "sample" and i.domain == domain),
+                  key=lambda i: (i.sample_id, i.component))
+    perm = _rng(seed, "subset", domain).permutation(len(mine))
+    return [Item(0, pos, "sample", domain, mine[j].component, mine[j].n_tokens, mine[j].sample_id)
+            for pos, j in enumerate(perm.tolist())]
 
 
 def _resolve_derived(store, recipe: Recipe) -> Resolution:
     d = recipe.derived or {}
     parent = get_mixture(store, int(d["mixture_id"]))
-    its = _subset_items(_items(store, parent.id), str(d["domain"]))
-    dc = DomainCount(str(d["domain"]), 1.0, None, len(its), int(sum(i.n_tokens for i in its)), len(its), len(its),
-                     int(sum(i.n_tokens for i in its)))
-    warnings = [] if its else [f"{parent.label} has no sample items of domain {d['domain']!r}"]
-    return Resolution(recipe, its, {dc.domain: dc}, warnings, len(its), "samples",
-                      _hash(recipe, its, _digests(store, its)))
+    dom = str(d["domain"])
+    its = _subset_items(_items(store, parent.id), dom, recipe.seed)
+    tok = int(sum(i.n_tokens for i in its))
+    dc = DomainCount(dom, 1.0, None, len(its), tok, len(its), len(its), tok)
+    warnings = [] if its else [f"{parent.label} has no sample items of domain {dom!r}"]
+    # the hash covers the domain, the seed and the items, not which parent version they came from
+    key = Recipe([], derived={"domain": dom}, seed=recipe.seed)
+    return Resolution(recipe, its, {dom: dc}, warnings, len(its), "samples", _hash(key, its, _digests(store, its)))
 
 
 def domain_subset(store, mixture_id: int, domain: str) -> MixtureVersion:
     """A derived version "<name>/only:<domain>" holding only the `domain` sample items of mixture version
-    `mixture_id` (stages merged, training order kept), for single-domain specialist runs. An identical
-    existing version (same content hash) is reused."""
+    `mixture_id` (stages merged; repeats kept; order: a shuffle seeded by the parent's seed and the domain),
+    for single-domain specialist runs. An existing version with the same items (same content hash, which does
+    not depend on the parent's other domains) is reused; its recipe names the parent that first made it."""
     parent = get_mixture(store, int(mixture_id))
     if domain not in parent.per_domain or not parent.per_domain[domain]["samples"]:
         raise MixtureError(f"{parent.label} has no sample items of domain {domain!r}; its domains: "

@@ -373,14 +373,20 @@ def test_domain_subset_is_reused(store):
     assert sub.name == "mix/only:math" and sub.version == 1
     its = mx.items(store, sub.id)
     parent_math = [i for i in mx.items(store, parent.id) if i.domain == "math"]
-    assert [i.sample_id for i in its] == [i.sample_id for i in parent_math]  # stages merged, order kept
+    assert Counter(i.sample_id for i in its) == Counter(i.sample_id for i in parent_math)  # replays included
     assert len(its) == 25 and {i.stage for i in its} == {0} and [i.position for i in its] == list(range(25))
+    assert sub.recipe.derived["mixture_id"] == parent.id and sub.recipe.stages is None
     assert mx.domain_subset(store, parent.id, "math").id == sub.id  # identical: reused
     assert [r["domain"] for r in mx.training_records(store, sub.id)] == ["math"] * 25
+    # a parent version that differs only in another domain gives the same math items: reused
+    other = mx.save(store, "mix", _recipe(proportions={"math": 0.5, "code": 0.2, "general": 0.3},
+                                          stages=mx.dmt_stages(["math", "code"], ["general"], k=0.25)))
+    assert other.version == 2 and mx.domain_subset(store, other.id, "math").id == sub.id
+    assert mx.domain_subset(store, other.id, "general").id != sub.id
     # a new parent version with other math items makes a new subset version
     parent2 = mx.save(store, "mix", _recipe(seed=9, stages=mx.dmt_stages(["math", "code"], ["general"], k=0.25)))
     sub2 = mx.domain_subset(store, parent2.id, "math")
-    assert sub2.version == 2 and sub2.id != sub.id
+    assert sub2.version == 2 and sub2.id != sub.id and sub2.recipe.derived["mixture_id"] == parent2.id
     assert mx.domain_subset(store, parent.id, "math").id == sub.id  # the first parent's subset still reused
     with pytest.raises(MixtureError, match="no sample items of domain 'law'"):
         mx.domain_subset(store, parent.id, "law")
