@@ -140,3 +140,75 @@ def test_bad_examples_are_named(tok):
         mixup_collate([], 0)
     with pytest.raises(MixupError, match="no label positions"):
         mixup_loss(tiny_llama(tok), mixup_collate([(ia, [-100] * len(ia), ib, [-100] * len(ib), 0.5)], 0))
+
+
+# -- end to end: a mixture with normal samples plus an interpolation set, trained by the real trainer ----------
+
+
+def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
+    """Two runs through `engine.runs` + the worker subprocess on a tiny chat llama; their mixtures hold the same
+    samples and the same pairs (index pairing) with different lambdas (alpha 0.5 vs 5). The losses agree exactly
+    before the first mixup micro-batch and differ at it: the mixup records were trained with their lam."""
+    import json
+    import math
+    import time
+    from pathlib import Path
+
+    from engine import mixtures as mx
+    from engine import runs as R
+    from engine.ingest import import_file
+    from engine.interpolation import create_set, pairs
+    from engine.store import Store
+    from engine.training import TrainSettings, build_plan, read_records, tokenize_records
+    from tests.tiny_lm import tiny_chat_model
+
+    model_dir = tiny_chat_model(tmp_path / "model")
+    train = dict(lr=1e-2, batch_size=4, max_len=96, eval_every=0, save_every=0, grad_conflict_every=0,
+                 warmup_ratio=0.0, max_steps=6, packing="grouped")
+    with Store(tmp_path / "wb.duckdb") as st:
+        for dom, q, a in (("math", "Tom has {i} apples and buys 5 more.", "3 + 5 = 8, so {i}"),
+                          ("code", "Write a function number {i} that adds two numbers.", "def add(a, b): return a + b")):
+            p = tmp_path / f"{dom}.jsonl"
+            p.write_text("".join(json.dumps({"instruction": q.format(i=i), "input": "", "output": a.format(i=i)}) + "\n"
+                                 for i in range(8)))
+            import_file(st, p, pool=dom, domain=dom)
+        create_set(st, "mc", "domain:math", "domain:code", alpha=0.5, n_pairs=8, pairing="index", seed=0)
+        create_set(st, "mc5", "domain:math", "domain:code", alpha=5.0, n_pairs=8, pairing="index", seed=0)
+        p1, p5 = pairs(st, "mc"), pairs(st, "mc5")
+        assert [(p.sample_a, p.sample_b) for p in p1] == [(p.sample_a, p.sample_b) for p in p5]
+        assert all(abs(x.lam - y.lam) > 1e-3 for x, y in zip(p1, p5))
+        runs = []
+        for name, sset in (("m05", "mc"), ("m5", "mc5")):
+            mx.save(st, name, mx.Recipe([mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code"),
+                                         mx.Component(sset, "interpolation", sset)],
+                                        {"math": 1, "code": 1, "mixup": 1}, budget=24))
+            runs.append(R.create_run(st, name, base_model=str(model_dir), lora={"target_modules": "all-linear"},
+                                     train=train))
+        lines = [json.loads(x) for x in (Path(runs[0].folder) / "data.jsonl").read_text().splitlines()]
+        mix = [r for r in lines if r["kind"] == "mixup"]
+        assert len(lines) == 24 and len(mix) == 8
+        assert sorted(r["lam"] for r in mix) == pytest.approx(sorted(p.lam for p in p1))
+        end = time.monotonic() + 150
+        while not all(R.get_run(st, r.id).status in ("done", "failed") for r in runs):
+            R.tick(st)
+            assert time.monotonic() < end, [(r.id, R.get_run(st, r.id).status) for r in runs]
+            time.sleep(0.3)
+        R.tick(st)
+        done = [R.get_run(st, r.id) for r in runs]
+        assert [r.status for r in done] == ["done", "done"], [r.error for r in done]
+        losses = [dict((s, v) for s, _n, v in R.run_metrics(st, r.id, "loss")) for r in done]
+    assert all(len(l) == 6 and all(math.isfinite(v) and v > 0 for v in l.values()) for l in losses)
+    log = (Path(done[0].folder) / "log.txt").read_text()
+    assert "24 records -> 24 examples" in log
+    # where the plan puts the first mixup micro-batch (the plan depends only on the examples and settings)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    s = TrainSettings(**train)
+    ex, _ = tokenize_records(tok, read_records(Path(done[0].folder)), s.max_len)
+    plan, _phase, _total = build_plan(ex, "multi_task", None, s)
+    first = next(i for i, (kind, _rows) in enumerate(plan) if kind == "mixup") + 1  # its step
+    assert first <= 6, "no mixup micro-batch in the 6 trained steps"
+    for step in range(1, first):
+        assert losses[0][step] == pytest.approx(losses[1][step], abs=1e-6)
+    assert abs(losses[0][first] - losses[1][first]) > 1e-4
