@@ -69,7 +69,7 @@ _MODES = [
     ("scores", "3", "Scores: quality metrics per domain, thresholds, scoring jobs"),
     ("clusters", "4", "Clusters: embeddings, HDBSCAN clusters, a 2-D map, diversity"),
     ("mixtures", "5", "Mixtures: domain mixture recipes, live counts, versions, diff, export"),
-    ("runs", "6", "Runs (coming)"),
+    ("runs", "6", "Runs: LoRA training runs, the queue, live loss curves per domain, cancel / resume"),
     ("results", "7", "Results: per-domain scores, Conflict Rate (ours), compare runs, conflicting items"),
     ("interpolation", "8", "Interpolation: MDIT task-interpolation sets, pair preview, coverage"),
 ]
@@ -201,6 +201,14 @@ ACTIONS: list[Action] = [
     Action("mixtures.refresh", "ctrl+r", "Resolve again and reload the saved list", "mixtures", show=False,
            label="Reload", action="refresh"),
     # -- runs screen (issue 7) ----------------------------------------------------------------------------
+    Action("runs.cancel", "c", "Cancel the highlighted run (a running one stops after its step, with a checkpoint)",
+           "runs", label="Cancel run", action="cancel_run"),
+    Action("runs.resume", "r", "Resume the highlighted failed or cancelled run from its last checkpoint (queued)",
+           "runs", label="Resume", action="resume_run"),
+    Action("runs.new", "n", "Queue a new run: MIXTURE[@VERSION] [PROTOCOL] [ORDER], default model and settings",
+           "runs", label="New run", action="new_run"),
+    Action("runs.refresh", "ctrl+r", "Tick the queue and reload the runs now", "runs", show=False, label="Reload",
+           action="refresh"),
     # -- results screen (issue 8) -------------------------------------------------------------------------
     Action("results.drill", "enter", "Show the conflicting items of the highlighted run and domain", "results",
            label="Conflicts", action="drill"),

@@ -103,7 +103,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "scores": _lazy_screen("screens.scores", "ScoresScreen"),
         "clusters": _lazy_screen("screens.clusters", "ClustersScreen"),
         "mixtures": _lazy_screen("screens.mixtures", "MixturesScreen"),
-        "runs": _lazy_screen("screens.placeholder", "PlaceholderScreen", "runs"),
+        "runs": _lazy_screen("screens.runs", "RunsScreen"),
         "results": _lazy_screen("screens.results", "ResultsScreen"),
         "interpolation": _lazy_screen("screens.interpolation", "InterpolationScreen"),
     }

@@ -1,0 +1,327 @@
+"""The Runs area: every training run (finished, failed and cancelled ones stay), the queue, the selected run's
+progress with ETA, loss curves per domain, GPU memory, and cancel / resume / new run. A timer runs
+`engine.runs.tick` in a thread worker about once a second: it ingests the workers' metrics into the store,
+marks dead workers failed and starts the next queued run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from screens.widgets import WorkbenchScreen
+from workbench.actions import bindings_for
+
+TICK_S = 1.0
+MAX_POINTS = 400  # per curve; longer curves are thinned evenly for the terminal plot
+STATUS_STYLE = {"queued": "cyan", "running": "bold yellow", "done": "green", "failed": "bold red",
+                "cancelled": "grey50"}
+COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow"]
+
+EMPTY = ("No runs yet. Press n to train a saved mixture (MIXTURE[@VERSION] PROTOCOL [ORDER]), or from the "
+         "command line: workbench train MIXTURE --protocol multi_task|sequential|multi_stage")
+
+
+def fmt_eta(s: Any) -> str:
+    """"1h05m" / "3m07s" / "-"."""
+    if not isinstance(s, (int, float)):
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def thin(points: list[tuple[int, float]], n: int = MAX_POINTS) -> list[tuple[int, float]]:
+    """At most n points, evenly spread, the last one kept."""
+    if len(points) <= n:
+        return points
+    step = len(points) / n
+    out = [points[int(i * step)] for i in range(n)]
+    if out[-1] != points[-1]:
+        out.append(points[-1])
+    return out
+
+
+class RunsScreen(WorkbenchScreen):
+    """Runs: the table lists every run with its status, progress and ETA; the right side shows the highlighted
+    run (recipe, LoRA and training settings, error, GPU memory, gradient conflict), a progress bar and its loss
+    curves (training loss and the eval loss of each domain). c cancels the highlighted run (a running one
+    saves a checkpoint first), r resumes a failed or cancelled run from its last checkpoint (it joins the
+    queue), n queues a new run. Runs start one after another: the queue line says what runs and what waits."""
+
+    CONTEXT = "runs"
+    MODE = "runs"
+    BINDINGS = bindings_for("runs")
+    HELP = __doc__
+    DEFAULT_CSS = """
+    #r-main { height: 1fr; }
+    #r-left { width: 1fr; height: 1fr; }
+    #r-runs { height: 1fr; }
+    #r-queue { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    #r-right { width: 1fr; height: 1fr; }
+    #r-detail { height: auto; max-height: 12; padding: 0 1; }
+    #r-progress { height: 1; padding: 0 1; }
+    #r-loss { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[Any] = []  # engine.runs.RunInfo
+        self.selected: int | None = None
+        self.series: dict[str, list[tuple[int, float]]] = {}
+        self.conflict: dict = {}
+        self._busy = False
+        self.events: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="r-main"):
+            with Vertical(id="r-left"):
+                yield DataTable(id="r-runs", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="r-queue")
+            with Vertical(id="r-right"):
+                yield Static(EMPTY, id="r-detail")
+                yield ProgressBar(id="r-progress", show_eta=False)
+                yield PlotextPlot(id="r-loss")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#r-runs", DataTable)
+        for key, label, width in [("id", "id", 4), ("status", "status", 9), ("kind", "kind", 10),
+                                  ("protocol", "protocol", 11), ("step", "step", 11), ("loss", "loss", 7),
+                                  ("eta", "ETA", 7), ("name", "name", 28)]:
+            t.add_column(label, key=key, width=width)
+        t.focus()
+        super().on_mount()
+        self.set_interval(TICK_S, self.refresh_runs)
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def on_data_changed(self, what: str) -> None:
+        if what in ("store", "runs"):
+            self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        """Tick the queue and reload the runs and the selected run's curves (thread worker)."""
+        store = self.store
+        if store is None or self._busy:
+            return
+        self._busy = True
+        sel = self.selected
+
+        def load():
+            from engine import runs as R
+
+            events = R.tick(store)
+            runs = R.list_runs(store)
+            rid = sel if sel in {r.id for r in runs} else (runs[-1].id if runs else None)
+            series: dict[str, list[tuple[int, float]]] = {}
+            conflict = {}
+            if rid is not None:
+                for step, name, value in R.run_metrics(store, rid, ["loss", "eval_loss/"]):
+                    series.setdefault(name, []).append((step, value))
+                conflict = R.grad_conflict(store, rid)
+            return events, runs, rid, series, conflict
+
+        self.run_engine(load, self._loaded, self._failed, group="runs-tick")
+
+    def _failed(self, error: BaseException) -> None:
+        self._busy = False
+        self.engine_error(error)
+
+    def _loaded(self, res: tuple) -> None:
+        self._busy = False
+        events, runs, rid, series, conflict = res
+        self.events = events
+        for e in events:
+            self.app.notify(e, title="Runs", severity="error" if "failed" in e else "information", timeout=5)
+        self.runs = runs
+        if self.selected is None or self.selected not in {r.id for r in runs}:
+            self.selected = rid
+        self._fill_table()
+        if rid == self.selected:
+            self.series, self.conflict = series, conflict
+        self._show_selected()
+
+    def _fill_table(self) -> None:
+        t = self.query_one("#r-runs", DataTable)
+        keys = [str(r.id) for r in self.runs]
+        have = [str(k.value) for k in t.rows]
+        if have != keys:
+            t.clear()
+            for r in self.runs:
+                t.add_row(*self._cells(r), key=str(r.id))
+            if self.selected is not None and str(self.selected) in keys:
+                t.move_cursor(row=keys.index(str(self.selected)))
+        else:
+            for r in self.runs:
+                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "eta", "name"),
+                                    self._cells(r)):
+                    t.update_cell(str(r.id), col, val)
+        q = [r for r in self.runs if r.status in ("running", "queued")]
+        running = [f"#{r.id}" for r in q if r.status == "running"]
+        waiting = sorted((r for r in q if r.status == "queued"), key=lambda r: (r.queue_pos or 0, r.id))
+        self.query_one("#r-queue", Static).update(
+            "queue: " + (f"running {running[0]}" if running else "nothing running")
+            + (" · next " + ", ".join(f"#{r.id}" for r in waiting) if waiting else " · nothing waiting"))
+
+    @staticmethod
+    def _cells(r) -> list:
+        p = r.progress
+        step = "-" if r.kind == "base" else f"{p.get('step', 0)}/{p.get('total') or '?'}"
+        loss = f"{p['loss']:.4f}" if isinstance(p.get("loss"), (int, float)) else "-"
+        eta = fmt_eta(p.get("eta_s")) if r.status == "running" else "-"
+        return [str(r.id), Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.kind, r.protocol or "-", step,
+                loss, eta, r.name]
+
+    def _run(self, rid: int | None):
+        return next((r for r in self.runs if r.id == rid), None)
+
+    def _show_selected(self) -> None:
+        r = self._run(self.selected)
+        detail = self.query_one("#r-detail", Static)
+        bar = self.query_one("#r-progress", ProgressBar)
+        if r is None:
+            detail.update(EMPTY)
+            bar.update(total=None, progress=0)
+            self._plot({}, "no run")
+            return
+        p, cfg = r.progress, r.config
+        lo, tr = cfg.get("lora", {}), cfg.get("train", {})
+        t = Text()
+        t.append(f"#{r.id} {r.name}  ", style="bold")
+        t.append(r.status, style=STATUS_STYLE.get(r.status, ""))
+        if r.status == "running":
+            t.append(f"  step {p.get('step', 0)}/{p.get('total') or '?'} · ETA {fmt_eta(p.get('eta_s'))}"
+                     f" · {p.get('tokens_per_s', 0):,.0f} tok/s" + (f" · {p['phase']}" if p.get("phase") else ""))
+        t.append(f"\nmixture {cfg.get('mixture') or '-'} · base {r.base_model} · protocol {r.protocol or '-'}"
+                 + (f" (order {','.join(cfg['order'])})" if cfg.get("order") else ""))
+        if r.kind != "base":
+            t.append(f"\nLoRA r={lo.get('r')} α={lo.get('alpha')} dropout={lo.get('dropout')} "
+                     f"on {lo.get('target_modules')} · lr {tr.get('lr')} · max_len {tr.get('max_len')} · "
+                     f"{tr.get('packing')} · batch {tr.get('batch_size')}×{tr.get('grad_accum')}")
+        if isinstance(p.get("gpu_mem_gb"), (int, float)):
+            t.append(f"\nGPU memory (peak): {p['gpu_mem_gb']:.2f} GB")
+        for (a, b), v in self.conflict.items():
+            t.append(f"\ngradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
+                     f"(mean cos {v['mean']:+.2f})")
+        if r.error:
+            t.append("\n" + r.error.strip().splitlines()[0], style="red")
+            rest = r.error.strip().splitlines()[1:]
+            if rest:
+                t.append("\n" + "\n".join(rest[-4:]), style="grey50")
+        detail.update(t)
+        total = p.get("total")
+        if r.kind == "base":
+            bar.update(total=1, progress=1)
+        elif total:
+            bar.update(total=total, progress=p.get("step", 0))
+        else:
+            bar.update(total=None, progress=0)
+        self._plot(self.series, f"#{r.id} loss")
+
+    def _plot(self, series: dict[str, list[tuple[int, float]]], title: str) -> None:
+        plot = self.query_one("#r-loss", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        names = sorted(series, key=lambda n: (n != "loss", n))
+        for i, name in enumerate(names):
+            pts = thin(series[name])
+            if not pts:
+                continue
+            label = "train" if name == "loss" else name.split("/", 1)[1]
+            plt.plot([s for s, _ in pts], [v for _, v in pts], label=label, color=COLORS[i % len(COLORS)],
+                     marker="braille" if name == "loss" else "dot")
+        plt.title(title if series else f"{title}: no metrics yet")
+        plt.xlabel("step")
+        plot.refresh()
+
+    # -- events ------------------------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#r-runs")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        rid = int(event.row_key.value)
+        if rid != self.selected:
+            self.selected = rid
+            self.series, self.conflict = {}, {}
+            self._show_selected()
+            self.refresh_runs()
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def _act(self, fn_name: str, verb: str) -> None:
+        store, rid = self.store, self.selected
+        if store is None or rid is None:
+            self.app.notify("no run selected", severity="warning")
+            return
+
+        def call():
+            from engine import runs as R
+
+            return getattr(R, fn_name)(store, rid)
+
+        def done(run) -> None:
+            self.app.notify(f"run {rid}: {verb}" if run.status != "running" else
+                            f"run {rid}: cancel requested (stops after its current step, with a checkpoint)",
+                            title="Runs")
+            self.refresh_runs()
+
+        self.run_engine(call, done, group="runs-action")
+
+    def action_cancel_run(self) -> None:
+        self._act("cancel_run", "cancelled")
+
+    def action_resume_run(self) -> None:
+        self._act("resume_run", "queued again (resumes from its last checkpoint)")
+
+    def action_refresh(self) -> None:
+        self.refresh_runs()
+
+    def action_new_run(self) -> None:
+        from screens.widgets import InputDialog
+
+        store = self.store
+        if store is None:
+            return
+
+        def parse(text: str) -> tuple[str, str, str | None]:
+            parts = text.split()
+            if not 1 <= len(parts) <= 3:
+                raise ValueError("write MIXTURE[@VERSION] [PROTOCOL] [ORDER]")
+            proto = parts[1] if len(parts) > 1 else "multi_task"
+            if proto not in ("multi_task", "sequential", "multi_stage"):
+                raise ValueError(f"protocol must be multi_task, sequential or multi_stage (got {proto})")
+            return parts[0], proto, parts[2] if len(parts) > 2 else None
+
+        def validate(text: str) -> str | None:
+            try:
+                parse(text)
+            except ValueError as e:
+                return str(e)
+            return None
+
+        def create(text: str | None) -> None:
+            if not text:
+                return
+            mix, proto, order = parse(text)
+
+            def call():
+                from engine.runs import create_run
+
+                return create_run(store, mix, protocol=proto, order=order)
+
+            def done(run) -> None:
+                self.selected = run.id
+                self.app.notify(f"run {run.id} queued: {run.name}", title="Runs")
+                self.refresh_runs()
+
+            self.run_engine(call, done, group="runs-action")
+
+        self.app.push_screen(InputDialog(
+            "New training run", "MIXTURE[@VERSION] [PROTOCOL] [ORDER]", placeholder="mix@1 sequential math,code",
+            note="Default base model (SmolLM2-135M-Instruct) and settings; for other settings use "
+                 "`workbench train` (it queues into the same store).", validate=validate, ok="Queue"), create)

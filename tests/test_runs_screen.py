@@ -1,0 +1,99 @@
+"""The Runs screen under Textual's pilot over a real store: its timer ticks the queue, a real worker subprocess
+trains a tiny llama, the table, progress and loss curves follow; c cancels a queued run, r resumes it, and a run
+whose worker died is shown as failed with the log tail."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from engine import runs as R
+from engine.store import Store
+from screens.runs import RunsScreen, fmt_eta, thin
+from tests.test_app import SIZE, plain, wait_for
+from tests.test_training import records
+from tests.tiny_lm import tiny_chat_model
+from workbench.app import WorkbenchApp
+
+TRAIN = dict(lr=1e-2, batch_size=4, max_len=128, eval_every=2, eval_per_domain=2, save_every=0,
+             grad_conflict_every=2, warmup_ratio=0.0, max_steps=4)
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def test_helpers():
+    assert fmt_eta(None) == "-" and fmt_eta(187) == "3m07s" and fmt_eta(3900) == "1h05m"
+    pts = [(i, float(i)) for i in range(1000)]
+    out = thin(pts, 100)
+    assert len(out) <= 101 and out[0] == (0, 0.0) and out[-1] == (999, 999.0)
+
+
+def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
+    model = tiny_chat_model(tmp_path / "model")
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as s:
+        a = R.create_run(s, records=records(16), base_model=str(model), lora={"target_modules": "all-linear"},
+                         train=TRAIN, name="alpha")
+        b = R.create_run(s, records=records(16), base_model=str(model), train=TRAIN | {"max_steps": 2}, name="beta")
+        dead = R.create_run(s, records=records(4), base_model=str(model), train=TRAIN, name="ghost")
+        (Path(dead.folder) / "log.txt").write_text("12:00:00 loading\nRuntimeError: CUDA out of memory\n")
+        with s.transaction() as con:  # left 'running' by an app that is gone; its pid is not alive
+            con.execute("UPDATE runs SET status = 'running', pid = 2147483000 WHERE id = ?", [dead.id])
+    app = WorkbenchApp(db_path=db)
+
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None, what="store")
+            await pilot.press("6")
+            screen = app.screen
+            assert isinstance(screen, RunsScreen)
+            table = screen.query_one("#r-runs", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 3, what="rows")
+
+            def status(rid):
+                return str(table.get_cell(str(rid), "status"))
+
+            # the dead worker is failed on the first tick, the first queued run starts
+            await wait_for(pilot, lambda: status(dead.id) == "failed", what="dead run failed")
+            await wait_for(pilot, lambda: status(a.id) == "running", what="alpha running")
+            assert status(b.id) == "queued"
+            assert "running #1 · next #2" in plain(screen.query_one("#r-queue", Static))
+            table.move_cursor(row=2)
+            await wait_for(pilot, lambda: screen.selected == dead.id, what="ghost selected")
+            detail = plain(screen.query_one("#r-detail", Static))
+            assert "died without a final status" in detail and "CUDA out of memory" in detail
+            # cancel the queued run with c
+            table.move_cursor(row=1)
+            await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
+            await pilot.press("c")
+            await wait_for(pilot, lambda: status(b.id) == "cancelled", what="beta cancelled")
+            # the first run trains in its worker; its curves and progress show up
+            table.move_cursor(row=0)
+            await wait_for(pilot, lambda: status(a.id) == "done", timeout=60, what="alpha done")
+            await wait_for(pilot, lambda: screen.series.get("loss") and len(screen.series["loss"]) == 4,
+                           what="loss curve")
+            assert {"eval_loss/math", "eval_loss/code"} <= set(screen.series)
+            assert str(table.get_cell(str(a.id), "step")) == "4/4"
+            bar = screen.query_one("#r-progress", ProgressBar)
+            assert bar.total == 4 and bar.progress == 4
+            detail = plain(screen.query_one("#r-detail", Static))
+            assert "alpha" in detail and "gradient conflict code|math" in detail and "LoRA r=8" in detail
+            assert screen.query_one("#r-loss", PlotextPlot).plt is not None
+            # resume the cancelled run: it joins the queue and trains
+            table.move_cursor(row=1)
+            await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: status(b.id) in ("queued", "running", "done"), what="beta queued")
+            await wait_for(pilot, lambda: status(b.id) == "done", timeout=60, what="beta done")
+
+    asyncio.run(main())
+    with Store(db) as s:
+        assert [r.status for r in R.list_runs(s)] == ["done", "done", "failed"]
+        assert [st for st, _n, _v in R.run_metrics(s, a.id, ["loss"])] == [1, 2, 3, 4]
