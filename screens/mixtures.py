@@ -60,17 +60,17 @@ class MixturesScreen(WorkbenchScreen):
     #m-controls #m-seed { width: 7; }
     #m-controls Select { width: 14; }
     #m-main { height: 1fr; }
-    #m-left { width: 30; height: 1fr; }
+    #m-left { width: 32; height: 1fr; }
     #m-saved { height: 1fr; }
+    #m-components { height: 10; border-top: solid $panel; }
     #m-center { width: 1fr; height: 1fr; }
-    #m-components { height: 7; }
     #m-domains { height: 1fr; }
     #m-sharebar { height: 1; padding: 0 1; }
     #m-sharebar #m-share { width: 10; }
     #m-sharebar Label { padding: 0 1; }
-    #m-right { width: 52; height: 1fr; }
-    #m-summary { height: 1fr; padding: 0 1; }
-    #m-preview { height: 12; }
+    #m-bottom { height: 13; border-top: solid $panel; }
+    #m-summary { width: 1fr; height: 1fr; padding: 0 1; overflow-y: auto; }
+    #m-preview { width: 1fr; height: 1fr; }
     #m-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
@@ -109,35 +109,35 @@ class MixturesScreen(WorkbenchScreen):
         with Horizontal(id="m-main"):
             with Vertical(id="m-left"):
                 yield DataTable(id="m-saved", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="m-center"):
                 yield DataTable(id="m-components", cursor_type="row")
+            with Vertical(id="m-center"):
                 yield DataTable(id="m-domains", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="m-sharebar"):
                     yield Label("share % of", id="m-share-label")
                     yield Input(placeholder="%", id="m-share", compact=True)
                     yield Static("", id="m-sum")
-            with Vertical(id="m-right"):
-                yield Static("", id="m-summary")
-                yield DataTable(id="m-preview", cursor_type="row")
+                with Horizontal(id="m-bottom"):
+                    yield Static("", id="m-summary")
+                    yield DataTable(id="m-preview", cursor_type="row")
         yield Static("", id="m-status")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
         super().on_mount()
         s = self.query_one("#m-saved", DataTable)
-        for key, label, w in (("name", "mixture", 16), ("v", "v", 3), ("items", "items", 7)):
+        for key, label, w in (("name", "saved mixture", 16), ("v", "v", 3), ("items", "items", 6)):
             s.add_column(label, key=key, width=w)
         c = self.query_one("#m-components", DataTable)
-        for key, w in (("name", 18), ("kind", 9), ("ref", 16), ("filter", 24), ("domain", 10)):
+        for key, w in (("component", 12), ("kind", 6), ("ref", 10), ("filter", 16), ("domain", 8)):
             c.add_column(key, key=key, width=w)
         d = self.query_one("#m-domains", DataTable)
-        for key, label, w in (("domain", "domain", 12), ("share", "share %", 8), ("stage", "stage", 8),
-                              ("available", "avail", 7), ("avail_tokens", "avail tok", 9),
-                              ("requested", "requested", 10), ("drawn", "drawn", 7), ("drawn_tokens", "drawn tok", 9),
-                              ("note", "note", 24)):
+        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 6),
+                              ("available", "avail", 6), ("avail_tokens", "avail tok", 9),
+                              ("requested", "request", 9), ("drawn", "drawn", 6), ("drawn_tokens", "drawn tok", 9),
+                              ("note", "note", 22)):
             d.add_column(label, key=key, width=w)
         p = self.query_one("#m-preview", DataTable)
-        for key, w in (("pos", 5), ("domain", 9), ("id", 7), ("tok", 5), ("text", 40)):
+        for key, w in (("pos", 5), ("domain", 8), ("id", 6), ("tok", 4), ("text", 30)):
             p.add_column(key, key=key, width=w)
         d.focus()
 
