@@ -467,3 +467,13 @@ def test_cli_mix_commands(store, tmp_path, capsys):
         bulk_exclude(st, Filter(expression="domain = 'math'"))
     assert main(args + ["show", "m", "--items", "0"]) == 0
     assert "stale: the store's data changed" in capsys.readouterr().out
+
+
+def test_replay_of_every_earlier_domain_and_an_empty_budget(store):
+    stages = [Stage("a", ["math"]), Stage("b", ["code"], {"*": 0.5}), Stage("c", ["general"], {"*": 0.1})]
+    res = mx.resolve(store, _recipe(stages=stages, budget=40))  # math 20, code 12, general 8
+    per_stage = [dict(_by_domain(i for i in res.items if i.stage == s)) for s in range(3)]
+    assert per_stage == [{"math": 20}, {"code": 12, "math": 10}, {"general": 8, "math": 2, "code": 1}]
+    assert res.per_domain["math"].replayed == 12 and res.per_domain["code"].replayed == 1
+    empty = mx.resolve(store, _recipe(budget=0))
+    assert empty.n_items == 0 and all(c.requested == 0 for c in empty.per_domain.values())
