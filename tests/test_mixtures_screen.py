@@ -255,3 +255,22 @@ def test_counts_follow_data_changes(sample_db, tmp_path):
         assert screen.resolution.budget == 4 * min(80 - n, 60)
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_f1_help_lists_the_mixtures_keys(sample_db, tmp_path):
+    from screens.help import HelpScreen
+
+    db = _copy(sample_db, tmp_path)
+
+    async def body(pilot, app):
+        await _open(pilot, app)
+        await pilot.press("f1")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        local = plain(help_screen.query_one("#keys-local", Static))
+        assert "Save the recipe as a version" in local and "Add a component" in local
+        assert "ours" in help_screen.query_one("#help-text").source  # the rules are ours, and it says so
+        await pilot.press("f1")
+        assert isinstance(app.screen, MixturesScreen)
+
+    _run(WorkbenchApp(db_path=db), body)
