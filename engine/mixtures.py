@@ -566,6 +566,12 @@ def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None
         tot = sum(avail(d) for d in cands)
         shares = {d: (avail(d) / tot if tot else 0.0) for d in sorted(cands)}
     active = {d: s for d, s in shares.items() if s > 0}
+    if recipe.stages:
+        staged = {d for s in recipe.stages for d in s.domains}
+        missing = sorted(set(active) - staged)
+        if missing:
+            raise MixtureError(f"domain(s) {', '.join(missing)} have a share but are in no stage; add them to a "
+                               "stage or give them no share")
     if recipe.budget is not None:
         budget = int(recipe.budget)
     else:

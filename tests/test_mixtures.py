@@ -475,5 +475,7 @@ def test_replay_of_every_earlier_domain_and_an_empty_budget(store):
     per_stage = [dict(_by_domain(i for i in res.items if i.stage == s)) for s in range(3)]
     assert per_stage == [{"math": 20}, {"code": 12, "math": 10}, {"general": 8, "math": 2, "code": 1}]
     assert res.per_domain["math"].replayed == 12 and res.per_domain["code"].replayed == 1
+    with pytest.raises(MixtureError, match="general have a share but are in no stage"):
+        mx.resolve(store, _recipe(proportions={}, stages=stages[:2]))  # natural mix: every domain has a share
     empty = mx.resolve(store, _recipe(budget=0))
     assert empty.n_items == 0 and all(c.requested == 0 for c in empty.per_domain.values())
