@@ -479,3 +479,17 @@ def test_replay_of_every_earlier_domain_and_an_empty_budget(store):
         mx.resolve(store, _recipe(proportions={}, stages=stages[:2]))  # natural mix: every domain has a share
     empty = mx.resolve(store, _recipe(budget=0))
     assert empty.n_items == 0 and all(c.requested == 0 for c in empty.per_domain.values())
+
+
+def test_interpolation_pairs_skip_excluded_samples_and_follow_filters(store):
+    pairs = _interp_set(store)
+    rec = Recipe([Component("x", "interpolation", "mixset", domain="mix")], {}, budget=None)
+    assert [i.pair_index for i in sorted(mx.resolve(store, rec).items, key=lambda i: i.pair_index)] == [0, 1, 2]
+    bulk_exclude(store, Filter(expression=f"id = {pairs[1][1]}"))  # the code side of pair 1
+    res = mx.resolve(store, rec)
+    assert sorted(i.pair_index for i in res.items) == [0, 2] and set(res.per_domain) == {"mix"}
+    # the filter must hold for both samples of a pair
+    filt = Recipe([Component("x", "interpolation", "mixset", filter=f"id != {pairs[2][0]}")], {}, budget=None)
+    assert sorted(i.pair_index for i in mx.resolve(store, filt).items) == [0]
+    with pytest.raises(MixtureError, match="no interpolation set 'other'; sets: mixset"):
+        mx.resolve(store, Recipe([Component("x", "interpolation", "other")], {}, budget=None))
