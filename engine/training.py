@@ -837,9 +837,9 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         if step % s.log_every == 0 or step == total:
             now = time.perf_counter()
             tps = tok_window / max(now - t_window, 1e-9)
-            tok_window, t_window = 0, now
+            n_window, tok_window, t_window = tok_window, 0, now
             per_step = (now - t0) / (step - start)
-            vals = {"loss": loss_sum / s.grad_accum, "lr": lr, "tokens_per_s": tps,
+            vals = {"loss": loss_sum / s.grad_accum, "lr": lr, "tokens_per_s": tps, "tokens": n_window,
                     "eta_s": per_step * (total - step), "phase": plan_phase[(step - 1) * s.grad_accum]}
             if gnorm is not None:
                 vals["grad_norm"] = float(gnorm)

@@ -1,0 +1,149 @@
+"""Training benchmark: real (non-pad) tokens/s of our LoRA trainer vs a plain padded `transformers.Trainer`.
+
+Same model, same LoRA settings, same examples with the same assistant-only labels (our chat-template
+tokenisation), in the same process one after another. The baseline pads each batch of examples in data order
+(DataCollatorForSeq2Seq style, no length grouping) and computes the LM head at every position; ours runs
+`engine.training.train` on a run folder, so the numbers are the trainer's own `tokens` / timestamps in
+metrics.jsonl: "packed" concatenates examples into rows of max_len (position ids restart per example, so no
+attention across examples) and "grouped" batches examples of similar length. Both of ours compute the LM head
+only at labelled positions. The first step of each is warm-up and not counted.
+
+    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, 5 steps each (~4-5 min here)
+    .venv/bin/python bench/training.py --steps 20 --device cuda --modes packed,grouped,baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "alpaca_5000" / "alpaca_5000.json"
+
+
+def load_records(path: Path, n: int, seed: int = 0) -> list[dict]:
+    """n Alpaca records (a seeded sample, mixed lengths) as training records."""
+    import random
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    random.Random(seed).shuffle(data)
+    out = []
+    for r in data[:n]:
+        user = r["instruction"] + ("\n" + r["input"] if r.get("input") else "")
+        out.append({"kind": "sample", "stage": 0, "domain": "general",
+                    "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": r["output"]}]})
+    return out
+
+
+def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
+    from engine import training as T
+
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{packing}-"))
+    try:
+        train = T.TrainSettings(max_steps=args.steps, lr=1e-4, max_len=args.max_len, packing=packing,
+                                batch_size=args.rows if packing == "packed" else args.batch,
+                                eval_every=0, save_every=0, eval_per_domain=0, device=args.device, seed=0)
+        cfg = T.config_dict(base_model=model_path, protocol="multi_task", order=None, lora=T.LoraSettings(),
+                            train=train)
+        (folder / "config.json").write_text(json.dumps(cfg))
+        (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        T.train(folder)
+        lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+        steps = [x for x in lines if "loss" in x]
+        timed = steps[1:]
+        tokens = sum(x["tokens"] for x in timed)
+        secs = steps[-1]["ts"] - steps[0]["ts"]
+        return {"tokens": tokens, "seconds": secs, "tokens_per_s": tokens / secs, "steps": len(timed),
+                "loss_first": steps[0]["loss"], "loss_last": steps[-1]["loss"]}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def baseline(model_path: str, recs: list[dict], args) -> dict:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
+                              TrainerCallback, TrainingArguments)
+
+    from engine.training import tokenize_records
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    exs, _ = tokenize_records(tok, recs, args.max_len)
+    data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
+                                             target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    inner = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    counts: list[int] = []
+
+    def collate(batch):
+        out = inner(batch)
+        counts.append(int(out["attention_mask"].sum()))
+        return out
+
+    marks: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, *a, **k):
+            marks.append(time.perf_counter())
+
+    out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
+    try:
+        targs = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=args.batch, max_steps=args.steps,
+                                  learning_rate=1e-4, logging_steps=1, save_strategy="no", report_to=[],
+                                  use_cpu=args.device == "cpu", seed=0, dataloader_num_workers=0,
+                                  remove_unused_columns=False, disable_tqdm=True)
+        tr = Trainer(model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[Clock()])
+        res = tr.train()
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    # counts[i] is batch i's real tokens; marks[i] ends step i (the dataloader may prefetch one batch ahead)
+    tokens = sum(counts[1:args.steps])
+    secs = marks[-1] - marks[0]
+    return {"tokens": tokens, "seconds": secs, "tokens_per_s": tokens / secs, "steps": len(marks) - 1,
+            "train_loss": res.training_loss}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2", help="base model spec (engine.models); default SmolLM2-135M")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--n", type=int, default=400, help="records to draw from the data set")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=8, help="examples per batch (baseline and grouped)")
+    ap.add_argument("--rows", type=int, default=2, help="packed rows of max_len per batch (ours, packed)")
+    ap.add_argument("--max-len", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--modes", default="packed,grouped,baseline")
+    args = ap.parse_args(argv)
+
+    from engine.models import local_folder, resolve
+
+    model_path = local_folder(resolve(args.model))
+    recs = load_records(args.data, args.n)
+    print(f"model {model_path}\n{len(recs)} records from {args.data.name}; {args.steps} steps each "
+          f"(first one not timed); max_len {args.max_len}; device {args.device}", flush=True)
+    results = {}
+    for mode in args.modes.split(","):
+        t0 = time.perf_counter()
+        results[mode] = baseline(model_path, recs, args) if mode == "baseline" else ours(model_path, recs, args, mode)
+        r = results[mode]
+        print(f"{mode:>9}: {r['tokens_per_s']:8.1f} real tokens/s ({r['tokens']:,} tokens in {r['seconds']:.1f} s, "
+              f"{r['steps']} timed steps; wall {time.perf_counter() - t0:.0f} s)", flush=True)
+    if "baseline" in results:
+        for mode in results:
+            if mode != "baseline":
+                print(f"ratio {mode} / baseline: {results[mode]['tokens_per_s'] / results['baseline']['tokens_per_s']:.2f}x")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
