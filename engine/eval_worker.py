@@ -146,11 +146,61 @@ def load_model(spec: dict):
 
         torch.set_num_threads(int(s["threads"]))
     model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"))
-    if spec.get("adapter"):
+    if spec.get("adapter") and not merge_lora(model, spec["adapter"]):
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, spec["adapter"]).merge_and_unload().eval()
     return model, tok
+
+
+def merge_lora(model, adapter_dir) -> bool:
+    """Merge a plain LoRA adapter (peft's saved format) into the model's Linear weights in place:
+    W += scale * B @ A with scale = alpha / r (alpha / sqrt(r) with rslora). Skips importing peft (seconds
+    per worker). Returns False, changing nothing, for anything else (DoRA, patterns, modules_to_save, ...):
+    the caller then uses peft."""
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(adapter_dir)
+    try:
+        cfg = json.loads((folder / "adapter_config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    weights = folder / "adapter_model.safetensors"
+    plain = (cfg.get("peft_type") == "LORA" and not cfg.get("use_dora") and not cfg.get("fan_in_fan_out")
+             and not cfg.get("modules_to_save") and not cfg.get("rank_pattern") and not cfg.get("alpha_pattern")
+             and not cfg.get("lora_bias") and cfg.get("bias", "none") == "none"
+             and not cfg.get("trainable_token_indices") and not cfg.get("target_parameters")
+             and not cfg.get("layer_replication") and weights.is_file())
+    if not plain:
+        return False
+    r, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
+    scale = alpha / (r ** 0.5) if cfg.get("use_rslora") else alpha / r
+    sd = load_file(str(weights))
+    modules = dict(model.named_modules())
+    plan = []
+    for key, a in sd.items():
+        if not key.endswith(".lora_A.weight"):
+            if not key.endswith(".lora_B.weight"):
+                return False  # something other than plain A/B matrices
+            continue
+        name = key[: -len(".lora_A.weight")]
+        if name.startswith("base_model.model."):
+            name = name[len("base_model.model."):]
+        b = sd.get(key.replace(".lora_A.", ".lora_B."))
+        mod = modules.get(name)
+        if b is None or not isinstance(mod, torch.nn.Linear):
+            return False
+        if tuple(mod.weight.shape) != (b.shape[0], a.shape[1]):
+            return False
+        plan.append((mod, a, b))
+    if not plan:
+        return False
+    with torch.no_grad():
+        for mod, a, b in plan:
+            delta = (b.float() @ a.float()) * scale
+            mod.weight += delta.to(mod.weight.dtype).to(mod.weight.device)
+    return True
 
 
 def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dict]:

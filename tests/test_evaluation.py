@@ -216,3 +216,31 @@ def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
     assert main(["--db", str(db), "rescore", str(rows[0]["evaluation"]), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 2
     assert main(["--db", str(db), "eval", "--sets", "math_eval"]) == 2  # neither RUN nor --base-model
+
+
+def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from engine.eval_worker import merge_lora
+
+    base = AutoModelForCausalLM.from_pretrained(model_dir)
+    pm = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", use_rslora=True))
+    torch.manual_seed(0)
+    for n, p in pm.named_parameters():
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.2)
+    pm.save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([[5, 9, 17, 30, 2, 11]])
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), tmp_path / "adapter")
+    ref = ref.merge_and_unload().eval()
+    mine = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    plain = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    assert merge_lora(mine, tmp_path / "adapter")
+    with torch.no_grad():
+        a, b, c = ref(ids).logits, mine(ids).logits, plain(ids).logits
+    assert torch.allclose(a, b, atol=1e-5) and not torch.allclose(a, c, atol=1e-3)
+    cfg = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(cfg | {"use_dora": True}))
+    assert not merge_lora(plain, tmp_path / "adapter")  # not plain LoRA: left to peft, model untouched
