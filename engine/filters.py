@@ -23,6 +23,7 @@ Grammar (keywords are case-insensitive)::
                | boolfield                                   (same as boolfield = true)
     op        := = | != | <> | < | <= | > | >=
     field     := name | score.name | score."name" | cluster.name | cluster."name"
+               | map.name.x | map.name.y | map."name".x | map."name".y
     value     := 'string' | "string" | number | true | false
 
 Semantics: a comparison with a missing (NULL) value is false, and NOT turns true into false and false into
@@ -31,7 +32,9 @@ true (two-valued logic, unlike raw SQL). `tag = 'x'` means "has tag x", `tag != 
 the three matches, negated ones when none does. Score metrics compare the latest value for the sample
 (see `score_value_sql`). `cluster.NAME` is the sample's cluster id in the saved clustering NAME (-1 = noise;
 missing when the sample is not in that clustering, so comparisons are false and IS NULL is true); the name
-is checked against the clusterings passed in and becomes a parameter. The user guide is docs/filters.md.
+is checked against the clusterings passed in and becomes a parameter. `map.NAME.x` / `map.NAME.y` are the
+sample's coordinates on that clustering's 2-D map (cluster_assignments.x / .y), with the same membership
+semantics; the axis is one of two fixed column names, never user text. The user guide is docs/filters.md.
 """
 
 from __future__ import annotations
@@ -361,12 +364,33 @@ class _Parser:
                 dym = f"; did you mean 'cluster.{hint[0]}'?" if hint else f"; known clusterings: {known}"
                 raise FilterError(f"unknown clustering '{ct.value}' at {ct.pos}{dym}", ct.pos)
             return _Field(_cluster_spec(cname), cname, t.pos, f"cluster.{cname}")
+        if low == "map" and self.tok.kind == "dot":
+            self.advance()
+            ct = self.tok
+            if ct.kind not in ("ident", "string"):
+                raise self.fail("expected a clustering name after 'map.' (map.NAME.x or map.NAME.y)")
+            self.advance()
+            cname = self.resolve_clustering(str(ct.value))
+            if cname is None:
+                known = ", ".join(self.clusterings) if self.clusterings else "none yet: `workbench cluster NAME`"
+                hint = difflib.get_close_matches(str(ct.value), self.clusterings, n=1, cutoff=0.6)
+                dym = f"; did you mean 'map.{hint[0]}.x'?" if hint else f"; known clusterings: {known}"
+                raise FilterError(f"unknown clustering '{ct.value}' at {ct.pos}{dym}", ct.pos)
+            if self.tok.kind != "dot":
+                raise self.fail(f"expected '.x' or '.y' after 'map.{cname}'")
+            self.advance()
+            at = self.tok
+            if at.kind != "ident" or at.value.lower() not in _MAP_AXES:
+                raise self.fail(f"expected x or y after 'map.{cname}.'")
+            self.advance()
+            axis = at.value.lower()
+            return _Field(_map_spec(cname, axis), cname, t.pos, f"map.{cname}.{axis}")
         if low == "score" and "score" not in self.metrics:
             known = ", ".join(f"score.{m}" for m in self.metrics) or "none yet: score the samples first"
             raise FilterError(f"'score' at {t.pos} needs a metric name: score.NAME (known: {known})", t.pos)
         if self.tok.kind == "dot":
-            raise FilterError(f"unknown field '{name}.' at {t.pos}; only score.NAME and cluster.NAME have a dot",
-                              t.pos)
+            raise FilterError(f"unknown field '{name}.' at {t.pos}; only score.NAME, cluster.NAME and "
+                              "map.NAME.x / map.NAME.y have a dot", t.pos)
         if low in FIELDS:
             return _Field(FIELDS[low], None, t.pos, low)
         metric = self.resolve_metric(name)
@@ -521,6 +545,15 @@ def _cluster_spec(name: str) -> FieldSpec:
                      f"cluster id in clustering {name} (-1 = noise)")
 
 
+# map.NAME.<axis>: the only column names a map field can test (fixed here, never taken from the input).
+_MAP_AXES = {"x": "ca.x", "y": "ca.y"}
+
+
+def _map_spec(name: str, axis: str) -> FieldSpec:
+    return FieldSpec(f"map.{name}.{axis}", "number", "cluster", CLUSTER_IN_SQL, True, (_MAP_AXES[axis],),
+                     f"{axis} coordinate on the 2-D map of clustering {name}")
+
+
 def _pred(col: str, test: str, values: list, op: str = "=") -> tuple[str, list]:
     """The positive test on a column expression (no user text in the SQL, values become params)."""
     if test == "cmp":
@@ -558,14 +591,16 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
     if spec.kind == "cluster":
         # Every test is a membership test on the clustering's assignments: a sample outside the clustering
         # fails comparisons (negative ones too), like a missing score; IS NULL = not in the clustering.
+        # map.NAME.x / .y test the map column named in spec.columns (from _MAP_AXES) instead of the cluster.
         name_params = [f.metric]
+        col = spec.columns[0] if spec.columns else "ca.cluster"
         if test == "isnull":
             inner = CLUSTER_IN_SQL.format(test="TRUE")
             return (f"({inner})" if negate else f"(NOT {inner})"), name_params
         if test == "cmp" and negate:
-            sql, params = _pred("ca.cluster", "cmp", values, "!=")
+            sql, params = _pred(col, "cmp", values, "!=")
         else:
-            sql, params = _pred("ca.cluster", test, values, op)
+            sql, params = _pred(col, test, values, op)
             if negate:
                 sql = f"NOT ({sql})"
         return f"({CLUSTER_IN_SQL.format(test=sql)})", name_params + params
@@ -622,5 +657,6 @@ def compile_expression(expr: str, *, score_metrics: Collection[str] = (),
 
 def field_names(score_metrics: Collection[str] = (), clusterings: Collection[str] = ()) -> list[str]:
     """Every name the language accepts (for completion and help): fields, `score.NAME` per metric, then
-    `cluster.NAME` per clustering."""
-    return list(FIELDS) + [f"score.{m}" for m in score_metrics] + [f"cluster.{c}" for c in clusterings]
+    `cluster.NAME` per clustering, then `map.NAME.x` and `map.NAME.y` per clustering."""
+    return (list(FIELDS) + [f"score.{m}" for m in score_metrics] + [f"cluster.{c}" for c in clusterings]
+            + [f"map.{c}.{a}" for c in clusterings for a in _MAP_AXES])

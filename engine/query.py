@@ -110,7 +110,7 @@ def score_metrics(store) -> list[str]:
 
 
 def clustering_names(store) -> list[str]:
-    """Names of the saved clusterings (for `cluster.NAME` in filter expressions)."""
+    """Names of the saved clusterings (for `cluster.NAME` and `map.NAME.x|y` in filter expressions)."""
     con = store.cursor()
     try:
         return [r[0] for r in con.execute("SELECT name FROM clusterings ORDER BY id").fetchall()]
@@ -174,7 +174,8 @@ def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[st
     if f.expression and f.expression.strip():
         sql, p = compile_expression(
             f.expression, score_metrics=score_metrics(store) if metrics is None else metrics,
-            clusterings=clustering_names(store) if "cluster" in f.expression.lower() else (),
+            clusterings=clustering_names(store) if ("cluster" in f.expression.lower()
+                                                    or "map" in f.expression.lower()) else (),
         )
         parts.append(sql)
         params += p

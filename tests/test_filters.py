@@ -475,3 +475,97 @@ def test_cluster_filter_through_where_sql(cstore):
     assert Browser(cstore, Filter(expression="cluster.\"by resp\" IN (0, 2)")).count() == 2
     with pytest.raises(FilterError):
         Browser(cstore, Filter(expression="cluster.missing = 0")).count()
+
+
+# -- map.NAME.x / map.NAME.y ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mstore(tmp_path_factory):
+    """Samples 1..6; clustering 'topics' places 1..4 on its map at (x, y) = (0, 0), (1, 2), (-1.5, 0.5),
+    (3, -2); 5, 6 are not in it. 'by resp' places 5 at (0, 0) and 1 at (9, 9)."""
+    st = Store(tmp_path_factory.mktemp("mfilters") / "m.duckdb")
+    con = st.cursor()
+    _pool(con, 1, "p")
+    for sid in range(1, 7):
+        _sample(con, sid, 1, f"q{sid}")
+    for cid, name in [(1, "topics"), (2, "by resp")]:
+        con.execute("INSERT INTO clusterings (id, name) VALUES (?, ?)", [cid, name])
+    for cid, sid, k, x, y in [(1, 1, 0, 0.0, 0.0), (1, 2, 0, 1.0, 2.0), (1, 3, 1, -1.5, 0.5), (1, 4, -1, 3.0, -2.0),
+                              (2, 5, 0, 0.0, 0.0), (2, 1, 1, 9.0, 9.0)]:
+        con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster, x, y) VALUES (?, ?, ?, ?, ?)",
+                    [cid, sid, k, x, y])
+    con.close()
+    yield st
+    st.close()
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ("map.topics.x BETWEEN -1 AND 1.5", [1, 2]),
+    ("map.topics.x >= -2 AND map.topics.x <= 1 AND map.topics.y BETWEEN 0 AND 1", [1, 3]),
+    ("map.topics.y < 0", [4]),
+    ("map.topics.x != 0", [2, 3, 4]),  # samples outside the map fail negative tests too
+    ("NOT map.topics.x = 0", [2, 3, 4, 5, 6]),  # NOT flips: outside the map counts
+    ("map.topics.x NOT BETWEEN 0 AND 1", [3, 4]),
+    ("map.topics.x IS NULL", [5, 6]),
+    ("map.TOPICS.X = 1", [2]),  # name and axis case-insensitive
+    ("map.\"by resp\".x = 0", [5]),  # the name picks the clustering's map
+    ("map.'by resp'.y > 1 OR map.topics.y > 1", [1, 2]),
+    ("map.topics.x BETWEEN -5 AND 5 AND cluster.topics = 0", [1, 2]),
+])
+def test_map_semantics(mstore, expr, expected):
+    assert cids(mstore, expr, clusterings=["topics", "by resp"]) == expected
+
+
+def test_map_name_is_a_parameter_and_axis_a_fixed_column():
+    sql, params = compile_expression("map.topics.x BETWEEN 1 AND 2", clusterings=["topics"])
+    assert "topics" not in sql and params == ["topics", 1, 2] and "ca.x BETWEEN ? AND ?" in sql
+    sql, params = compile_expression("map.\"by resp\".y > 0.5", clusterings=["by resp"])
+    assert "by resp" not in sql and params == ["by resp", 0.5] and "ca.y > ?" in sql
+
+
+@pytest.mark.parametrize("expr,fragment", [
+    ("map.nope.x = 1", "unknown clustering 'nope'"),
+    ("map.topic.x = 1", "did you mean 'map.topics.x'"),
+    ("map.topics = 1", "expected '.x' or '.y'"),
+    ("map.topics.z = 1", "expected x or y"),
+    ("map.topics.cluster = 1", "expected x or y"),
+    ("map.topics.x = 'a'", "is a number"),
+    ("map.topics.x contains 'a'", "not text"),
+    ("map. = 1", "expected a clustering name"),
+    ("map.topics.\"x\" = 1", "expected x or y"),  # the axis is a bare x or y, not a string
+    ("map.topics.x.y = 1", "expected an operator after 'map.topics.x'"),
+])
+def test_map_errors(mstore, expr, fragment):
+    with pytest.raises(FilterError) as e:
+        cids(mstore, expr, clusterings=["topics", "by resp"])
+    assert fragment in e.value.message
+
+
+@pytest.mark.parametrize("expr", [
+    "map.topics.x; DROP TABLE samples = 0",
+    "map.topics.(ca.cluster) = 0",
+    "map.topics.x OR 1=1 = 0",
+    "map.topics.sample_id = 1",
+    "map.\"topics' OR 1=1 --\".x = 0",
+    "map.topics.\"x) OR TRUE OR (ca.x\" = 0",
+    "map.(SELECT name FROM clusterings).x = 0",
+    "map.topics.x = 0 OR 1=1",
+    "map.topics.x = ca.y",
+])
+def test_map_injection_attempts_are_rejected(mstore, expr):
+    before = table_counts(mstore)
+    with pytest.raises(FilterError):
+        cids(mstore, expr, clusterings=["topics", "by resp"])
+    assert table_counts(mstore) == before
+
+
+def test_map_fields_listed_and_work_through_where_sql(mstore):
+    from engine.filters import field_names
+    from engine.query import Browser, Filter
+
+    names = field_names(["ifd"], ["topics"])
+    assert names[-2:] == ["map.topics.x", "map.topics.y"] and "cluster.topics" in names
+    assert Browser(mstore, Filter(expression="map.topics.x BETWEEN -2 AND 1.5")).count() == 3
+    with pytest.raises(FilterError):
+        Browser(mstore, Filter(expression="map.missing.x > 0")).count()
