@@ -1,4 +1,5 @@
-"""Child-process entry point of an evaluation job: `python -m engine.eval_worker JOBDIR`.
+"""Child-process entry point of evaluation jobs: `python -m engine.eval_worker JOBDIR [JOBDIR ...]`
+(several jobs, e.g. a mixture run, its specialists and the base model, share one model load).
 
 Reads spec.json (base model, optional LoRA adapter folder, EvalSettings) and input.jsonl (EvalItems); for
 each chunk of items: batched greedy generation with the tokenizer's chat template (left padding), the
@@ -136,8 +137,8 @@ def _write_progress(job: Path, **kw) -> None:
     os.replace(tmp, job / "progress.json")
 
 
-def load_model(spec: dict):
-    """(model, tokenizer) of the job: the base model, with the LoRA adapter merged in when given."""
+def load_base(spec: dict):
+    """(model, tokenizer) of a job's base model (no adapter), in eval mode."""
     from engine.models import load_causal_lm
 
     s = spec.get("settings", {})
@@ -146,6 +147,12 @@ def load_model(spec: dict):
 
         torch.set_num_threads(int(s["threads"]))
     model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"))
+    return model, tok
+
+
+def load_model(spec: dict):
+    """(model, tokenizer) of the job: the base model, with the LoRA adapter merged in when given."""
+    model, tok = load_base(spec)
     if spec.get("adapter") and not merge_lora(model, spec["adapter"]):
         from peft import PeftModel
 
@@ -153,11 +160,12 @@ def load_model(spec: dict):
     return model, tok
 
 
-def merge_lora(model, adapter_dir) -> bool:
+def merge_lora(model, adapter_dir, *, keep: dict | None = None) -> bool:
     """Merge a plain LoRA adapter (peft's saved format) into the model's Linear weights in place:
     W += scale * B @ A with scale = alpha / r (alpha / sqrt(r) with rslora). Skips importing peft (seconds
     per worker). Returns False, changing nothing, for anything else (DoRA, patterns, modules_to_save, ...):
-    the caller then uses peft."""
+    the caller then uses peft. `keep`: a dict that receives {module: original weight on CPU} so that
+    `unmerge` restores the base model exactly."""
     import torch
     from safetensors.torch import load_file
 
@@ -198,9 +206,45 @@ def merge_lora(model, adapter_dir) -> bool:
         return False
     with torch.no_grad():
         for mod, a, b in plan:
+            if keep is not None and mod not in keep:
+                keep[mod] = mod.weight.detach().to("cpu", copy=True)
             delta = (b.float() @ a.float()) * scale
             mod.weight += delta.to(mod.weight.dtype).to(mod.weight.device)
     return True
+
+
+def unmerge(keep: dict) -> None:
+    """Put back the weights `merge_lora(..., keep=)` saved."""
+    import torch
+
+    with torch.no_grad():
+        for mod, w in keep.items():
+            mod.weight.copy_(w.to(mod.weight.device))
+    keep.clear()
+
+
+def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dict]:
+    """Run several jobs in this process, loading each base model once: a plain LoRA adapter is merged before
+    its job and taken out after it (exact restore); other adapters get a fresh model with peft."""
+    out = []
+    cached: tuple | None = None  # (key, model, tok)
+    for job in jobs:
+        spec = json.loads((Path(job) / "spec.json").read_text())
+        s = spec.get("settings", {})
+        key = (spec["model"], s.get("device", "auto"), s.get("dtype"))
+        if cached is None or cached[0] != key:
+            cached = None  # free the previous model first
+            cached = (key, *load_base(spec))
+        _, model, tok = cached
+        keep: dict = {}
+        if spec.get("adapter") and not merge_lora(model, spec["adapter"], keep=keep):
+            out.append(run_job(Path(job), cancel=cancel))  # peft path: its own fresh model
+            continue
+        try:
+            out.append(run_job(Path(job), cancel=cancel, loaded=(model, tok)))
+        finally:
+            unmerge(keep)
+    return out
 
 
 def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dict]:
@@ -253,9 +297,11 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dic
         except AnswerCheckError as e:
             correct, extracted, score = None, None, None
             details["error"] = str(e)
+        details["question"] = it.get("question", "")
         out.append({"sample_id": it["sample_id"], "domain": it["domain"], "scorer": it["scorer"],
-                    "question": it.get("question", ""), "eval_set": it.get("eval_set"), "output": outputs.get(i), "extracted": extracted,
-                    "correct": correct, "score": score, "nll": nll.get(i), "details": details})
+                    "prompt": prompts[i], "eval_set": it.get("eval_set"), "output": outputs.get(i),
+                    "extracted": extracted, "correct": correct, "score": score, "nll": nll.get(i),
+                    "details": details})
     return out
 
 
@@ -314,14 +360,14 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m engine.eval_worker JOBDIR", file=sys.stderr)
+    if not argv:
+        print("usage: python -m engine.eval_worker JOBDIR [JOBDIR ...]", file=sys.stderr)
         return 2
     cancel = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
     signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     try:
-        run_job(Path(argv[0]), cancel=cancel)
+        run_jobs([Path(a) for a in argv], cancel=cancel)
     except Cancelled:
         return 130
     return 0

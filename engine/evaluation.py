@@ -350,7 +350,8 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
         key = {"run": run.id, "run_hash": run.content_hash, "adapter": run.adapter, "pool": phash,
                "max_items": max_items, "settings": gen, "version": SCORER_VERSION}
         hashes[pname] = _hash(key)
-        plan.append((pid, pname, items))
+        warn = overlap(store, run.mixture_id, [pid], near=False).warnings if run.mixture_id is not None else []
+        plan.append((pid, pname, items, warn))
         all_items += [asdict(it) | {"eval_set": pname} for it in items]
     job_hash = _hash(sorted(hashes.items()))
     job = _jobs_base(store, run) / f"eval-{job_hash[:10]}"
@@ -367,7 +368,7 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
         os.replace(tmp, job / "input.jsonl")
     summaries = []
     with store.transaction() as con:
-        for pid, pname, items in plan:
+        for pid, pname, items, warn in plan:
             chash = hashes[pname]
             for d in sorted({it.domain for it in items}):
                 scorers = sorted({it.scorer for it in items if it.domain == d})
@@ -376,7 +377,7 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
                                    "AND content_hash = ?", [run.id, pname, d, chash]).fetchall()
                 n = sum(1 for it in items if it.domain == d)
                 details = {"job": str(job), "scorers": scorers, "skipped": skipped[pname], "settings": gen,
-                           "n_expected": n, "state": "pending", "pool_id": pid}
+                           "n_expected": n, "state": "pending", "pool_id": pid, "overlap_warnings": warn}
                 if rows:
                     eid = rows[0][0]
                 else:
@@ -448,7 +449,7 @@ def ingest(store, job: Path, summaries: list[EvalSummary], *, state: str | None 
                 con.execute(
                     "INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, output, "
                     "extracted, correct, score, nll, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [eid, summaries[0].run_id, r["sample_id"], r["domain"], r["scorer"], r.get("question"),
+                    [eid, summaries[0].run_id, r["sample_id"], r["domain"], r["scorer"], r.get("prompt"),
                      r.get("output"), r.get("extracted"), r.get("correct"), r.get("score"), r.get("nll"),
                      json.dumps(r.get("details") or {})])
             for eid in {by_key[(r.get("eval_set"), r["domain"])] for r in recs
@@ -464,11 +465,11 @@ def ingest(store, job: Path, summaries: list[EvalSummary], *, state: str | None 
     return n
 
 
-def start_worker(job: Path) -> subprocess.Popen:
-    """Run the generation job in a child process (torch stays out of the app process)."""
-    job = Path(job)
-    err = open(job / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.eval_worker", str(job)], stdout=subprocess.DEVNULL,
+def start_worker(*jobs: Path) -> subprocess.Popen:
+    """Run generation jobs in one child process (torch stays out of the app process)."""
+    jobs = tuple(Path(j) for j in jobs)
+    err = open(jobs[0] / "worker.stderr", "ab")
+    return subprocess.Popen([sys.executable, "-m", "engine.eval_worker", *map(str, jobs)], stdout=subprocess.DEVNULL,
                             stderr=err, start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
 
 
@@ -488,16 +489,36 @@ def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
 def evaluate(store, run_id, eval_pools, *, max_items: int | None = None, max_new_tokens: int = 256,
              batch_size: int = 8, device: str = "auto", settings: EvalSettings | None = None,
              progress=None, cancel=None, poll_s: float = 0.5) -> list[EvalSummary]:
-    """Evaluate a run on eval pools (names or ids) in one child worker; ingest per-item rows as chunks finish.
+    """Evaluate a run on eval pools (names or ids) in a child worker; ingest per-item rows as chunks finish.
 
     Resumes an interrupted job (same run, pools, settings); cancel stops the worker (finished chunks are kept
     and ingested) and raises Cancelled. Returns the summary rows (one per pool and domain)."""
+    return evaluate_many(store, [run_id], eval_pools, max_items=max_items, max_new_tokens=max_new_tokens,
+                         batch_size=batch_size, device=device, settings=settings, progress=progress, cancel=cancel,
+                         poll_s=poll_s)
+
+
+def evaluate_many(store, run_ids, eval_pools, *, max_items: int | None = None, max_new_tokens: int = 256,
+                  batch_size: int = 8, device: str = "auto", settings: EvalSettings | None = None,
+                  progress=None, cancel=None, poll_s: float = 0.5) -> list[EvalSummary]:
+    """`evaluate` for several runs (e.g. a mixture run, its specialists and the base model) in ONE child
+    worker: each base model is loaded once and each run's LoRA adapter merged in and out in turn."""
     s = settings or EvalSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, device=device)
-    job, summaries, _skipped = prepare(store, run_id, eval_pools, max_items=max_items, settings=s)
-    total = sum(1 for line in open(job / "input.jsonl", encoding="utf-8") if line.strip())
-    meter = ProgressMeter(progress, total=total, unit="items", min_interval=0.2)
-    if len(_done_ids(job)) < total:
-        proc = start_worker(job)
+    prepared = [prepare(store, rid, eval_pools, max_items=max_items, settings=s) for rid in run_ids]
+    counts = [sum(1 for line in open(job / "input.jsonl", encoding="utf-8") if line.strip()) for job, _, _ in prepared]
+    meter = ProgressMeter(progress, total=sum(counts), unit="items", min_interval=0.2)
+    todo = [job for (job, _, _), n in zip(prepared, counts) if len(_done_ids(job)) < n]
+
+    def ingest_all(state=None):
+        for job, summaries, _ in prepared:
+            ingest(store, job, summaries, state=state)
+
+    def done_items() -> int:
+        return sum(int(read_progress(job).get("done", 0)) if job in todo else n
+                   for (job, _, _), n in zip(prepared, counts))
+
+    if todo:
+        proc = start_worker(*todo)
         try:
             while proc.poll() is None:
                 if cancel is not None and cancel.cancelled:
@@ -506,24 +527,24 @@ def evaluate(store, run_id, eval_pools, *, max_items: int | None = None, max_new
                         proc.wait(timeout=30)
                     except subprocess.TimeoutExpired:
                         proc.kill()
-                    ingest(store, job, summaries, state="cancelled")
+                    ingest_all(state="cancelled")
                     raise Cancelled()
-                ingest(store, job, summaries)
-                p = read_progress(job)
-                meter.done = int(p.get("done", 0))
-                meter.report(p.get("state", ""))
+                ingest_all()
+                meter.done = done_items()
+                meter.report(next((read_progress(j).get("state", "") for j in todo
+                                   if read_progress(j).get("state") not in (None, "done")), ""))
                 time.sleep(poll_s)
         finally:
             if proc.poll() is None:
                 proc.kill()
         if proc.returncode != 0:
-            ingest(store, job, summaries, state="failed")
-            tail = (job / "worker.stderr").read_text(errors="replace")[-1500:]
+            ingest_all(state="failed")
+            tail = (todo[0] / "worker.stderr").read_text(errors="replace")[-1500:]
             raise EvaluationError(f"evaluation worker failed (exit {proc.returncode}): {tail.strip()}")
-    ingest(store, job, summaries, state="done")
-    meter.done = total
+    ingest_all(state="done")
+    meter.done = sum(counts)
     meter.report("done", force=True)
-    return get_summaries(store, [x.id for x in summaries])
+    return get_summaries(store, [x.id for _, summaries, _ in prepared for x in summaries])
 
 
 # -- rescoring ------------------------------------------------------------------------------------------------
@@ -578,12 +599,13 @@ def list_evaluations(store, run_id: int | None = None) -> list[EvalSummary]:
 
 def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str | None = None) -> dict[int, dict]:
     """Per-item results of a run's latest evaluation of each (eval set, domain): sample_id -> row dict
-    (scorer, question, output, extracted, correct, score, nll, domain, eval_set)."""
+    (scorer, question (the last user turn), output, extracted, correct, score, nll, domain, eval_set, prompt
+    (the rendered prompt the model saw))."""
     con = store.cursor()
     try:
         q = ("WITH latest AS (SELECT max(id) AS id FROM evaluations WHERE run_id = ? GROUP BY eval_set, domain) "
-             "SELECT ei.sample_id, ei.scorer, ei.prompt, ei.output, ei.extracted, ei.correct, ei.score, ei.nll, "
-             "ei.domain, e.eval_set FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
+             "SELECT ei.sample_id, ei.scorer, coalesce(json_extract_string(ei.details, '$.question'), ei.prompt), "
+             "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
              "WHERE e.id IN (SELECT id FROM latest)")
         params: list = [run_id]
         if domain is not None:
@@ -595,7 +617,8 @@ def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str
         rows = con.execute(q + " ORDER BY ei.sample_id", params).fetchall()
     finally:
         con.close()
-    keys = ("sample_id", "scorer", "question", "output", "extracted", "correct", "score", "nll", "domain", "eval_set")
+    keys = ("sample_id", "scorer", "question", "output", "extracted", "correct", "score", "nll", "domain", "eval_set",
+            "prompt")
     return {r[0]: dict(zip(keys, r)) for r in rows}
 
 
@@ -638,10 +661,8 @@ def _shingles(text: str, k: int = 3) -> set[str]:
 
 
 def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: float = 0.5,
-                num_perm: int = 128) -> OverlapReport:
-    """Overlap between explicit training and eval sample ids (see OverlapReport)."""
-    from datasketch import MinHash, MinHashLSH
-
+                num_perm: int = 128, near: bool = True) -> OverlapReport:
+    """Overlap between explicit training and eval sample ids (see OverlapReport); near=False: exact only."""
     con = store.cursor()
     try:
         def load(ids):
@@ -669,8 +690,10 @@ def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: 
             rep.exact.append({"eval_id": eid, "train_id": by_instr[normalize_instruction(ins)],
                               "why": "same instruction"})
             exact_ids.add(eid)
-    if not train or not ev:
+    if not train or not ev or not near:
         return rep
+    from datasketch import MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     sh_train = {}
     for tid, _h, ins in train:
@@ -700,7 +723,7 @@ def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: 
     return rep
 
 
-def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0.5) -> OverlapReport:
+def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0.5, near: bool = True) -> OverlapReport:
     """Overlap between a saved mixture's training items (samples and both sides of mixup pairs) and eval
     pools (names or ids)."""
     con = store.cursor()
@@ -718,4 +741,4 @@ def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0
             ev += [r[0] for r in con.execute("SELECT id FROM samples WHERE pool_id = ?", [pid]).fetchall()]
     finally:
         con.close()
-    return overlap_ids(store, train, ev, threshold=threshold)
+    return overlap_ids(store, train, ev, threshold=threshold, near=near)

@@ -112,6 +112,8 @@ def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     assert seen and seen[-1].done == seen[-1].total == 14
     rows = store.con.execute("SELECT scorer, output, correct, nll, details FROM eval_items ORDER BY sample_id").fetchall()
     assert len(rows) == 14 and all(r[3] is not None and r[3] > 0 for r in rows)
+    one = next(iter(ev.item_results(store, 1, domain="math").values()))
+    assert one["prompt"].endswith("<|im_start|>assistant\n") and one["question"] in one["prompt"]
     by = {}
     for scorer, output, correct, nll, details in rows:
         by.setdefault(scorer, []).append((output, correct, json.loads(details)))
@@ -192,6 +194,8 @@ def test_overlap_exact_and_near(store, tmp_path):
     assert [(e["train_id"], e["why"]) for e in rep.exact] == [(ids[0], "same content")]
     assert [e["train_id"] for e in rep.near] == [ids[1]] and rep.near[0]["jaccard"] >= 0.5
     assert len(rep.warnings) == 2
+    exact_only = ev.overlap(store, 1, ["math_eval"], near=False)
+    assert len(exact_only.exact) == 1 and exact_only.near == []
 
 
 def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
@@ -244,3 +248,36 @@ def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
     cfg = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(cfg | {"use_dora": True}))
     assert not merge_lora(plain, tmp_path / "adapter")  # not plain LoRA: left to peft, model untouched
+
+
+def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    load_sets(store)
+    folder = tmp_path / "runs" / "2-lora"
+    pm = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=4, lora_alpha=8,
+                                                                                  target_modules="all-linear"))
+    torch.manual_seed(0)
+    for n, p in pm.named_parameters():
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.3)
+    pm.save_pretrained(folder / "adapter")
+    _base_run(store, model_dir, rid=1)
+    store.con.execute("INSERT INTO runs (id, name, status, kind, base_model, folder) VALUES "
+                      "(2, 'lora', 'done', 'mixture', ?, ?)", [str(model_dir), str(folder)])
+    settings = ev.EvalSettings(max_new_tokens=4, batch_size=4, threads=1)
+    alone = ev.evaluate(store, 1, ["general_eval"], max_items=3, settings=settings, poll_s=0.1)
+    nll_alone = {k: v["nll"] for k, v in ev.item_results(store, 1).items()}
+    # the same base run again (other settings: a new job) after the adapter run, in one worker
+    settings2 = ev.EvalSettings(max_new_tokens=5, batch_size=4, threads=1)
+    both = ev.evaluate_many(store, [2, 1], ["general_eval"], max_items=3, settings=settings2, poll_s=0.1)
+    assert [s.run_id for s in both] == [2, 1] and all(s.n == 3 for s in both)
+    job = Path(both[0].details["job"])
+    assert (job / "log.txt").exists() and not (Path(both[1].details["job"]) / "worker.stderr").exists()
+    nll_again = {k: v["nll"] for k, v in ev.item_results(store, 1).items()}
+    nll_lora = {k: v["nll"] for k, v in ev.item_results(store, 2).items()}
+    assert nll_again == nll_alone  # the base weights were restored exactly after the adapter's job
+    assert all(abs(nll_lora[k] - nll_alone[k]) > 1e-4 for k in nll_alone)
+    assert alone[0].value == pytest.approx(sum(nll_alone.values()) / 3)

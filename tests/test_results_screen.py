@@ -22,7 +22,7 @@ def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-def run(body, app):
+def run_pilot(body, app):
     async def main():
         async with app.run_test(size=SIZE) as pilot:
             await body(pilot, app)
@@ -78,4 +78,90 @@ def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
         await pilot.press("b")
         await wait_for(pilot, lambda: scr.reference == "base" and row_of(t, 1, "math")[10] == "0.000", what="base")
 
-    run(body, WorkbenchApp(store=stored))
+    run_pilot(body, WorkbenchApp(store=stored))
+
+
+# -- end to end on CPU ----------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+FAST = dict(lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad_conflict_every=1,
+            warmup_ratio=0.0, max_steps=2)
+
+
+def _drive(store, until, timeout=120.0):
+    import time
+
+    from engine import runs as R
+
+    end = time.monotonic() + timeout
+    while not until():
+        R.tick(store)
+        assert time.monotonic() < end, [(r.id, r.status, r.error) for r in R.list_runs(store)]
+        time.sleep(0.2)
+
+
+def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, monkeypatch):
+    from engine import conflict as cf
+    from engine import evaluation as ev
+    from engine import runs as R
+    from engine.ingest import import_file
+    from engine.mixtures import Component, Recipe, save
+    from engine.store import Store
+    from tests.tiny_lm import tiny_chat_model
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # training workers: one torch thread each (tiny model, busy CPU)
+    model = tiny_chat_model(tmp_path / "model")
+    store = Store(tmp_path / "wb.duckdb")
+    for name, dom in (("math", "math"), ("code", "code")):
+        lines = (ROOT / "sample_data" / "pools" / f"{name}.jsonl").read_text().splitlines()[:10]
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+        import_file(store, tmp_path / f"{name}.jsonl", pool=f"train_{name}", domain=dom)
+        import_file(store, ROOT / "sample_data" / "eval" / f"{name}_eval.jsonl", pool=f"{name}_eval", domain=dom)
+        ev.set_role(store, f"{name}_eval", "eval")
+    mix = save(store, "two", Recipe([Component("m", "pool", "train_math"), Component("c", "pool", "train_code")],
+                                    {"math": 0.5, "code": 0.5}, budget=16))
+    assert ev.overlap(store, mix.id, ["math_eval", "code_eval"]).warnings == []
+    run = R.create_run(store, mix.id, base_model=str(model), lora={"target_modules": "all-linear"}, train=FAST)
+    base = R.create_run(store, base_model=str(model), kind="base")
+    specs = cf.ensure_specialists(store, run.id)
+    assert sorted(specs) == ["code", "math"] and len(set(specs.values())) == 2
+    assert cf.ensure_specialists(store, run.id) == specs  # reused, not duplicated
+    assert len(R.list_runs(store)) == 4
+    assert {R.get_run(store, r).kind for r in specs.values()} == {"specialist"}
+    _drive(store, lambda: all(r.status in R.FINISHED for r in R.list_runs(store)))
+    assert all(r.status == "done" for r in R.list_runs(store)), [(r.id, r.error) for r in R.list_runs(store)]
+    settings = ev.EvalSettings(max_new_tokens=8, batch_size=4, threads=1)
+    # the mixture run, its specialists and the base model in one worker (one model load)
+    ev.evaluate_many(store, [run.id, base.id, *specs.values()], ["math_eval", "code_eval"], max_items=2,
+                     settings=settings, poll_s=0.1)
+    acc = cf.conflict_rate(store, run.id)
+    assert acc.n == 4 and acc.rate is not None  # 2 items per domain compared with each domain's specialist
+    loss = cf.conflict_rate(store, run.id, variant="loss")
+    # the stored per-item NLLs give the same rate through the pure formula
+    mix_items = ev.item_results(store, run.id)
+    ref_items = {}
+    for d, rid in specs.items():
+        ref_items |= ev.item_results(store, rid, domain=d)
+    assert loss.rate == pytest.approx(cf.conflict_from_items(mix_items, ref_items, variant="loss").rate)
+    assert cf.summary_for_runs(store, [run.id, base.id]) == {run.id: acc.rate, base.id: None}
+    # another run of the same mixture and settings (other protocol) reuses the trained specialists
+    run2 = R.create_run(store, mix.id, base_model=str(model), protocol="sequential", order="code,math",
+                        lora={"target_modules": "all-linear"}, train=FAST)
+    assert R.get_run(store, run2.id).status == "queued"
+    assert cf.ensure_specialists(store, run2.id) == specs
+
+    async def body(pilot, app):
+        await pilot.press("7")
+        scr = app.screen
+        t = scr.query_one("#r-table", DataTable)
+        await wait_for(pilot, lambda: t.row_count == 8, what="results rows")  # 4 runs x 2 domains
+        for d in ("math", "code"):
+            r = row_of(t, run.id, d)
+            assert r[3] == "two v1" and r[4] == "multi_task"
+            assert r[10] == f"{acc.domains[d].rate:.3f}"
+        await pilot.press("l")
+        await wait_for(pilot, lambda: row_of(t, run.id, "math")[10] == f"{loss.domains['math'].rate:.3f}",
+                       what="loss variant")
+
+    run_app = WorkbenchApp(store=store)
+    run_pilot(body, run_app)
+    store.close()

@@ -101,6 +101,8 @@ def cmd_eval(args) -> int:
                               progress=prog)
         finally:
             prog.close()
+        for w in dict.fromkeys(f"{r.eval_set}: {w}" for r in res for w in r.details.get("overlap_warnings") or []):
+            print(f"warning: {w} (workbench evalset overlap MIXTURE --sets ... lists them)", file=sys.stderr)
         rows = [{"evaluation": r.id, "run": r.run_id, "eval_set": r.eval_set, "domain": r.domain,
                  "metric": r.metric, "value": _num(r.value, 4), "n": r.n,
                  "correct": r.details.get("n_correct"), "skipped": r.details.get("skipped")} for r in res]
