@@ -79,15 +79,13 @@ def run(folder: Path, cancel=None) -> None:
     lm, tok, _src = load_causal_lm(req.get("model"), device="cpu")
     W = lm.get_input_embeddings().weight.detach().float().cpu().numpy()
     out = np.zeros((len(rows), W.shape[1]), dtype=np.float32)
-    last = 0.0
-    for n, r in enumerate(rows):
+    step = 256
+    for n in range(0, len(rows), step):
         if cancel is not None and cancel.cancelled:
             _status(folder, state="cancelled", done=n, total=len(rows))
             return
-        out[n] = mean_pooled(W, tok, r["text"])
-        if time.monotonic() - last > 0.5:
-            last = time.monotonic()
-            _status(folder, state="running", done=n + 1, total=len(rows))
+        out[n:n + step] = mean_pooled(W, tok, [r["text"] for r in rows[n:n + step]])
+        _status(folder, state="running", done=min(n + step, len(rows)), total=len(rows))
     np.save(folder / "ids.npy", np.array([r["id"] for r in rows], dtype=np.int64))
     np.save(folder / "features.npy", out)
     _status(folder, state="done", done=len(rows), total=len(rows))

@@ -240,13 +240,6 @@ def _lambdas(alpha: float, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng([int(seed), 1]).beta(alpha, alpha, size=n)
 
 
-def _valid_mask(a_id: int, a_dom: str, b_ids: np.ndarray, b_dom: np.ndarray, allow_same_task: bool) -> np.ndarray:
-    m = b_ids != a_id
-    if not allow_same_task:
-        m &= b_dom != a_dom
-    return m
-
-
 def _capacity(a_ids, a_dom, b_ids, b_dom, allow_same_task) -> int:
     """How many distinct valid (a, b) pairs exist."""
     from collections import Counter
@@ -267,6 +260,7 @@ def _pair_index(a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task) -> list[tu
     nA, nB = len(a_ids), len(b_ids)
     used: set[tuple[int, int]] = set()
     exhausted: set[int] = set()
+    allowed: dict[str, np.ndarray] = {}  # positions in B of another domain (all when same-task pairs are allowed)
     out = []
     k = 0
     while len(out) < n_pairs and len(exhausted) < nA:
@@ -274,11 +268,15 @@ def _pair_index(a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task) -> list[tu
         k += 1
         if i in exhausted:
             continue
-        a = int(a_ids[i])
-        for t in range(nB):
-            j = (i + r + t) % nB
-            b = int(b_ids[j])
-            if b != a and (allow_same_task or a_dom[i] != b_dom[j]) and (a, b) not in used:
+        a, d = int(a_ids[i]), a_dom[i]
+        key = "" if allow_same_task else d
+        if key not in allowed:
+            allowed[key] = np.arange(nB) if allow_same_task else np.flatnonzero(b_dom != d)
+        pos = allowed[key]
+        start = int(np.searchsorted(pos, (i + r) % nB))  # first allowed position at or after i + r, cyclic
+        for t in range(len(pos)):
+            b = int(b_ids[pos[(start + t) % len(pos)]])
+            if b != a and (a, b) not in used:
                 used.add((a, b))
                 out.append((a, b))
                 break
@@ -292,32 +290,30 @@ def _pair_random(a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, rng) -> l
     order = rng.permutation(nA)
     used: set[tuple[int, int]] = set()
     out = []
-    valid_cache: dict[tuple[int, str], np.ndarray] = {}
+    by_dom: dict[str, np.ndarray] = {}  # candidates of another domain (all of B when same-task pairs are allowed)
     exhausted: set[int] = set()
     k = 0
-    while len(out) < n_pairs:
-        if len(exhausted) == nA:  # cannot happen when capacity was checked
-            break
+    while len(out) < n_pairs and len(exhausted) < nA:
         i = int(order[k % nA])
         k += 1
         if i in exhausted:
             continue
         a, d = int(a_ids[i]), a_dom[i]
-        key = (a, d)
-        if key not in valid_cache:
-            valid_cache[key] = b_ids[_valid_mask(a, d, b_ids, b_dom, allow_same_task)]
-        cand = valid_cache[key]
+        key = "" if allow_same_task else d
+        if key not in by_dom:
+            by_dom[key] = b_ids if allow_same_task else b_ids[b_dom != d]
+        cand = by_dom[key]
         b = None
-        for _ in range(20):
-            x = int(cand[rng.integers(len(cand))]) if len(cand) else None
-            if x is not None and (a, x) not in used:
+        for _ in range(20 if len(cand) else 0):  # rejection: itself or an already used pair
+            x = int(cand[rng.integers(len(cand))])
+            if x != a and (a, x) not in used:
                 b = x
                 break
-        if b is None and len(cand):
+        if b is None and len(cand):  # nearly exhausted for this a: scan from a random start
             start = int(rng.integers(len(cand)))
             for t in range(len(cand)):
                 x = int(cand[(start + t) % len(cand)])
-                if (a, x) not in used:
+                if x != a and (a, x) not in used:
                     b = x
                     break
         if b is None:
@@ -351,20 +347,29 @@ def _pair_nearest(store, a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, r
     XB = XB / np.maximum(np.linalg.norm(XB, axis=1, keepdims=True), 1e-12)
     order = rng.permutation(len(ia))
     rounds = int(math.ceil(n_pairs / len(ia)))
+    codes = {d: n for n, d in enumerate(sorted(set(ad.tolist()) | set(bd.tolist()), key=str))}
+    ac = np.array([codes[d] for d in ad.tolist()], dtype=np.int64)
+    bc = np.array([codes[d] for d in bd.tolist()], dtype=np.int64)
     ranked: dict[int, list[int]] = {}
-    chunk = 2048
+    chunk = max(1, min(2048, 20_000_000 // max(1, len(ib))))  # chunk x |B| similarities at a time
     for s in range(0, len(ia), chunk):
         S = XA[s:s + chunk] @ XB.T
-        for r, i in enumerate(range(s, min(s + chunk, len(ia)))):
-            m = _valid_mask(int(ia[i]), ad[i], ib, bd, allow_same_task)
-            row = np.where(m, S[r], -np.inf)
-            take = min(rounds, int(m.sum()))
-            if take == 0:
-                ranked[i] = []
-                continue
-            top = np.argpartition(-row, take - 1)[:take] if take < len(row) else np.arange(len(row))
-            top = top[np.lexsort((ib[top], -row[top]))][:take]  # cosine desc, id asc on ties
-            ranked[i] = [int(ib[j]) for j in top if np.isfinite(row[j])]
+        m = ia[s:s + chunk, None] != ib[None, :]
+        if not allow_same_task:
+            m &= ac[s:s + chunk, None] != bc[None, :]
+        S = np.where(m, S, -np.inf)
+        take = min(rounds, len(ib))
+        if take == 1:
+            top = S.argmax(axis=1)[:, None]  # the first maximum: the smallest id on ties
+        elif take < len(ib):
+            top = np.argpartition(-S, take - 1, axis=1)[:, :take]
+        else:
+            top = np.tile(np.arange(len(ib)), (len(S), 1))
+        for r in range(len(S)):
+            t = top[r]
+            t = t[np.isfinite(S[r, t])]
+            t = t[np.lexsort((ib[t], -S[r, t]))][:rounds]  # cosine desc, id asc on ties
+            ranked[s + r] = [int(ib[j]) for j in t]
     out = []
     r = 0
     while len(out) < n_pairs:
@@ -604,17 +609,21 @@ def _texts(store: Store, ids: Sequence[int]) -> dict[int, str]:
     return {int(r[0]): sample_text("conversation", r[1], r[2]) for r in rows}
 
 
-def mean_pooled(W: np.ndarray, tok, text: str, max_tokens: int = 512) -> np.ndarray:
-    """Mean of the embedding-matrix rows `W` of the first `max_tokens` tokens of `text` (no special tokens;
-    an empty text gives the pad token's row)."""
-    tid = tok(text, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
-    if not tid:
-        tid = [tok.pad_token_id if tok.pad_token_id is not None else 0]
-    return W[np.asarray(tid)].mean(axis=0)
+def mean_pooled(W: np.ndarray, tok, texts: Sequence[str], max_tokens: int = 512) -> np.ndarray:
+    """Per text, the mean of the embedding-matrix rows `W` of its first `max_tokens` tokens (no special
+    tokens; an empty text gives the pad token's row), float32 (len(texts), hidden)."""
+    out = np.zeros((len(texts), W.shape[1]), dtype=np.float32)
+    if not len(texts):
+        return out
+    enc = tok(list(texts), add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    for n, tid in enumerate(enc):
+        out[n] = W[np.asarray(tid or [pad])].mean(axis=0)
+    return out
 
 
 def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None, *, max_tokens: int = 512,
-                             cancel=None) -> np.ndarray:
+                             cancel=None, chunk: int = 1024) -> np.ndarray:
     """Mean-pooled input-embedding vectors (the model's own embedding layer, no forward pass) of each sample's
     conversation text ("role: content" lines, first `max_tokens` tokens), float32 (n, hidden).
     `model`: a model spec for engine.models.load_causal_lm, or a loaded (model, tokenizer) pair."""
@@ -626,12 +635,13 @@ def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None
         lm, tok, _src = load_causal_lm(model, device="cpu")
     W = lm.get_input_embeddings().weight.detach().float().cpu().numpy()
     texts = _texts(store, ids)
-    out = np.zeros((len(ids), W.shape[1]), dtype=np.float32)
-    for n, i in enumerate(ids):
+    ids = list(ids)
+    parts = []
+    for k in range(0, len(ids), chunk):
         if cancel is not None:
             cancel.check()
-        out[n] = mean_pooled(W, tok, texts.get(int(i), ""), max_tokens)
-    return out
+        parts.append(mean_pooled(W, tok, [texts.get(int(i), "") for i in ids[k:k + chunk]], max_tokens))
+    return np.vstack(parts) if parts else np.zeros((0, W.shape[1]), np.float32)
 
 
 def originals(store: Store, ref: str | int) -> np.ndarray:
@@ -691,10 +701,10 @@ def proportional_quotas(sizes: dict[int, int], caps: dict[int, int], total: int)
 def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None = None, model: Any = None,
                    features: str = "embedding_layer", seed: int = 0, embedding_model: str | None = None,
                    text_kind: str | None = None, vectors: tuple[np.ndarray, np.ndarray] | None = None,
-                   cancel=None) -> DiversityResult:
+                   n_init: int = 1, cancel=None) -> DiversityResult:
     """The MDIT diversity step (ours where the paper is silent): features of the originals (the samples of
     both sources) and of every mix (lam*f_a + (1-lam)*f_b), L2-normalised; K-Means (k clusters, default
-    round(sqrt(N/2)) clamped to [2, N]) over originals + mixes; per cluster keep the mixes closest to the
+    round(sqrt(N/2)) clamped to [2, N]; k-means++ init, `n_init` restarts) over originals + mixes; per cluster keep the mixes closest to the
     centroid, quotas proportional to cluster size (originals + mixes) up to `budget` in total. Marks `kept`,
     `cluster` and `why` of every pair. features: "embedding_layer" (mean-pooled input embeddings of `model`)
     or "sentence" (stored sentence embeddings). `vectors` = (ids, X): precomputed features of the originals
@@ -733,14 +743,16 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
     def unit(X):
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
-    X = np.vstack([unit(F), unit(M)])
+    X = np.vstack([unit(F), unit(M)]).astype(np.float32)
     N = len(X)
     if k is None:
         k = int(round(math.sqrt(N / 2)))
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InterpolationError(f"k must be a positive integer, got {k!r}")
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise InterpolationError(f"n_init must be a positive integer, got {n_init!r}")
     k = int(max(1, min(max(2, k), N)))
-    km = KMeans(n_clusters=k, random_state=int(seed), n_init=4).fit(X)
+    km = KMeans(n_clusters=k, random_state=int(seed), n_init=int(n_init)).fit(X)
     labels = km.labels_
     lo, lm = labels[:len(F)], labels[len(F):]
     dist = np.linalg.norm(X[len(F):] - km.cluster_centers_[lm], axis=1)
@@ -761,7 +773,7 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
         clusters.append({"cluster": c, "size": sizes[c], "n_mixes": mixes[c], "n_originals": int((lo == c).sum()),
                          "quota": quotas[c], "kept": int(kept[members].sum())})
     params = dict(s.params)
-    params["diversity"] = {"budget": int(budget), "k": k, "features": feat_name, "seed": int(seed),
+    params["diversity"] = {"budget": int(budget), "k": k, "features": feat_name, "seed": int(seed), "n_init": int(n_init),
                            "n_originals": int(len(F)), "rule": "per cluster, mixes nearest the centroid; quotas "
                            "proportional to cluster size (originals + mixes)"}
     import pyarrow as pa

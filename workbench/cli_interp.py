@@ -132,7 +132,8 @@ def cmd_select(args) -> int:
 
     with _store(args) as store:
         r = select_diverse(store, args.name, budget=args.budget, k=args.k, model=args.model, features=args.features,
-                           seed=args.seed, embedding_model=args.embedding_model, text_kind=args.text_kind)
+                           seed=args.seed, embedding_model=args.embedding_model, text_kind=args.text_kind,
+                           n_init=args.n_init)
     if args.format == "json":
         _dump(vars(r))
         return 0
@@ -270,6 +271,7 @@ def register(sub) -> None:
     x.add_argument("--features", choices=["embedding_layer", "sentence"], default="embedding_layer")
     x.add_argument("--model", help="model spec for embedding_layer features (default: the scorer default)")
     x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--n-init", type=int, default=1, help="K-Means restarts (k-means++ init each)")
     emb(x)
     fmt(x)
     x.set_defaults(func=cmd_select)
