@@ -117,7 +117,7 @@ def runs_root(store) -> Path:
     """Where run folders live: `runs/` next to the store file."""
     if store.path is None:
         raise RunError("training runs need a store file (an in-memory store has no folder for run files)")
-    return store.path.parent / "runs"
+    return store.path.parent.resolve() / "runs"
 
 
 def _slug(name: str) -> str:

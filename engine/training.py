@@ -780,7 +780,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         from safetensors.torch import load_file
 
         set_peft_model_state_dict(model, load_file(str(path / "adapter_model.safetensors"), device=device))
-        st = torch.load(path / "state.pt", weights_only=False, map_location=device)
+        st = torch.load(path / "state.pt", weights_only=False, map_location="cpu")  # RNG states must stay on the CPU
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         _set_rng_state(st["rng"])
@@ -840,6 +840,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
             n_window, tok_window, t_window = tok_window, 0, now
             per_step = (now - t0) / (step - start)
             vals = {"loss": loss_sum / s.grad_accum, "lr": lr, "tokens_per_s": tps, "tokens": n_window,
+                    "cpu_s": time.process_time(),
                     "eta_s": per_step * (total - step), "phase": plan_phase[(step - 1) * s.grad_accum]}
             if gnorm is not None:
                 vals["grad_norm"] = float(gnorm)

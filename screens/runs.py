@@ -117,7 +117,8 @@ class RunsScreen(WorkbenchScreen):
 
             events = R.tick(store)
             runs = R.list_runs(store)
-            rid = sel if sel in {r.id for r in runs} else (runs[-1].id if runs else None)
+            running = [r.id for r in runs if r.status == "running"]
+            rid = sel if sel in {r.id for r in runs} else (running or [r.id for r in runs[-1:]] or [None])[0]
             series: dict[str, list[tuple[int, float]]] = {}
             conflict = {}
             if rid is not None:
