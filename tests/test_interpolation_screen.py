@@ -179,3 +179,35 @@ def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: sum(r[2] == "yes" for r in _rows(screen, "#i-pairs")) == 4, what="kept")
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_engine_errors_are_shown_and_the_map_clustering_can_be_picked(tmp_path):
+    db = make_store(tmp_path, with_set=True)
+    with Store(db) as st:
+        cluster(st, "other", model="fakeenc", min_cluster_size=8)
+
+    async def body(pilot, app):
+        await pilot.press("8")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.coverage is not None, what="coverage")
+        assert screen.clustering == "other"  # the newest clustering by default
+        await pilot.press("m")
+        await pilot.pause(0.2)
+        await pilot.press("up", "enter")  # the ChoiceDialog: pick "topics"
+        await wait_for(pilot, lambda: screen.coverage is not None and screen.coverage.clustering == "topics",
+                       what="map of topics")
+        assert "coverage on topics" in plain(screen.query_one("#i-cov", Static))
+        # same task on both sides: the engine refuses, the screen says why, nothing is created
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CreateSetDialog), what="dialog")
+        dlg = app.screen
+        for key, val in (("name", "cc"), ("a", "domain:code"), ("b", "domain:code")):
+            dlg.query_one(f"#f-{key}", Input).value = val
+        dlg.query_one("#f-name", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "create failed" in plain(screen.query_one("#i-job", Static)), what="error")
+        assert "same task" in plain(screen.query_one("#i-job", Static))
+        assert any("same task" in n.message for n in app._notifications)
+        assert [r[0] for r in _rows(screen, "#i-sets")] == ["mc"]
+
+    _run(WorkbenchApp(db_path=db), body)
