@@ -30,7 +30,7 @@ from engine.interpolation import (
     select_diverse,
 )
 from engine.store import Store
-from tests.test_clusters import TOPICS, _records, blob_encoder
+from tests.test_clusters import _records, blob_encoder
 
 
 def _pool(st, tmp_path, name, domain, topic_counts):

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 import screens.interpolation as interp_screen
 from engine.clusters import cluster
