@@ -264,3 +264,153 @@ def test_map_colours_by_domain(tmp_path):
         assert screen.colour_by == "cluster"
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+# -- keep one per duplicate group (u) ----------------------------------------------------------------------
+
+
+def _add_copies(db: Path, tmp_path: Path) -> None:
+    """A second pool with exact copies of the first 4 volcano and 3 python samples (the hash groups span
+    pools; the importer keeps one copy per pool)."""
+    copies = records(4, topics=[0]) + records(3, topics=[1])
+    src = tmp_path / "copies.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in copies))
+    with Store(db) as st:
+        import_file(st, src, pool="copies", domain="general")
+        embed_samples(st, model="fakeenc", encoder=fake_encoder)
+
+
+def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
+    from engine.dedup import exact_duplicate_groups, semantic_duplicate_groups
+    from screens.clusters import DedupDialog
+
+    db = make_store(tmp_path)
+    _add_copies(db, tmp_path)
+    with Store(db) as st:
+        exact = exact_duplicate_groups(st)
+        semantic = semantic_duplicate_groups(st, model="fakeenc", threshold=0.9)
+    assert len(exact) == 7 and sum(len(g.ids) - 1 for g in exact) == 7
+    n_sem = sum(len(g.ids) - 1 for g in semantic)
+    assert len(semantic) >= 6 and n_sem > 7  # the tight blobs are near-duplicates at 0.9
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, DedupDialog), what="dialog")
+        dlg = app.screen
+        result = dlg.query_one("#d-result", Static)
+        # opens on exact (hash) groups and counts them at once
+        await wait_for(pilot, lambda: "groups" in plain(result), what="exact count")
+        assert "7 groups" in plain(result) and "7 samples would be excluded" in plain(result)
+        assert "Nothing is deleted" in plain(dlg.query_one("#d-note", Static))
+        # semantic: a bad threshold is named, a good one counts the same groups as the engine
+        dlg.query_one("#d-method").value = "semantic"
+        await pilot.pause()
+        th = dlg.query_one("#d-threshold")
+        assert not th.disabled and th.value == "0.95"
+        assert dlg.query_one("#apply").disabled  # settings changed: count first
+        th.value = "1.5"
+        await pilot.click("#find")
+        await wait_for(pilot, lambda: "outside (0, 1]" in plain(dlg.query_one("#error", Static)), what="error")
+        th.value = "0.9"
+        th.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "samples would be excluded" in plain(result) and not dlg.busy, what="semantic")
+        assert f"{len(semantic)} groups" in plain(result) and f"{n_sem} samples would be excluded" in plain(result)
+        # back to exact and apply
+        dlg.query_one("#d-method").value = "hash"
+        await pilot.pause()
+        await pilot.click("#find")
+        await wait_for(pilot, lambda: "7 samples would be excluded" in plain(result) and not dlg.query_one("#apply").disabled,
+                       what="exact again")
+        await pilot.click("#apply")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DedupDialog), what="closed")
+        await wait_for(pilot, lambda: "excluded 7 samples from 7 groups" in plain(screen.query_one("#c-job")),
+                       what="job text")
+        st = app.store
+        n_ex = st.con.execute("SELECT count(*) FROM samples WHERE excluded").fetchall()[0][0]
+        tagged = st.con.execute("SELECT count(*) FROM sample_tags WHERE tag = 'duplicate'").fetchall()[0][0]
+        assert n_ex == 7 and tagged == 7
+        assert st.con.execute("SELECT count(*) FROM samples").fetchall()[0][0] == 186 + 7  # nothing deleted
+        assert exact_duplicate_groups(st) == []  # one left per group
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+# -- map region (r) ----------------------------------------------------------------------------------------
+
+
+def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
+    from engine.clusters import map_points
+    from screens.clusters import RegionScreen
+
+    db = make_store(tmp_path)
+
+    def inside(st, region):
+        _ids, labels, x, y = map_points(st, "topics")
+        x0, x1, y0, y1 = region
+        return int(((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).sum()), labels, x, y
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
+        await pilot.press("down")
+        await wait_for(pilot, lambda: screen.highlighted is not None and screen.highlighted >= 0, what="hl")
+        k = screen.highlighted
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RegionScreen), what="region editor")
+        reg = app.screen
+        await pilot.pause()
+        # starts on the highlighted cluster: every member inside, the count exact over all points
+        n, labels, x, y = inside(app.store, reg.rect)
+        x0, x1, y0, y1 = reg.rect
+        m = labels == k
+        assert ((x[m] >= x0) & (x[m] <= x1) & (y[m] >= y0) & (y[m] <= y1)).all()
+        assert reg.n_inside == n >= 30
+        # arrows move by one step, shift+right widens, a = whole map
+        await pilot.press("left")
+        assert reg.rect[0] == pytest.approx(x0 - reg.sx, abs=2 * 10 ** -reg.decimals)
+        await pilot.press("shift+right")
+        assert reg.rect[1] - reg.rect[0] == pytest.approx(x1 - x0 + reg.sx, abs=3 * 10 ** -reg.decimals)
+        await pilot.press("a")
+        assert reg.n_inside == 186
+        # typed ranges: a bad value is named, good ones set the region (rounded outwards)
+        await pilot.press("t")
+        assert app.focused is reg.query_one("#r-x0")
+        reg.query_one("#r-x1").value = "abc"
+        await pilot.press("enter")
+        assert "x to: 'abc' is not a number" in plain(reg.query_one("#error", Static))
+        mid = float(np.median(x))
+        reg.query_one("#r-x0").value = f"{float(x.min()) - 1:.3f}"
+        reg.query_one("#r-x1").value = f"{mid:.6f}"
+        reg.query_one("#r-y0").value = f"{float(y.min()) - 1:.3f}"
+        reg.query_one("#r-y1").value = f"{float(y.max()) + 1:.3f}"
+        reg.query_one("#r-x1").focus()
+        await pilot.press("enter")
+        assert app.focused is reg.query_one("#r-map")
+        expected, *_ = inside(app.store, reg.rect)
+        assert reg.n_inside == expected and 0 < expected < 186
+        expr = reg.expression()
+        assert expr.startswith("map.topics.x BETWEEN ") and " AND map.topics.y BETWEEN " in expr
+        # enter opens Browse filtered to the region, with the same count
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+        browse = app.screen
+        assert Browser(app.store, Filter(expression=expr)).count() == expected
+        await wait_for(pilot, lambda: browse.count == expected and browse.filter is not None
+                       and browse.filter.expression == expr, what="browse count")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_region_expression_quotes_odd_names_and_compiles(tmp_path):
+    from engine.filters import compile_expression
+    from screens.clusters import region_expression
+
+    e = region_expression('by "resp"', -0.25, 0.5, 0, 1, decimals=2)
+    assert e == 'map."by \\"resp\\"".x BETWEEN -0.25 AND 0.50 AND map."by \\"resp\\"".y BETWEEN 0.00 AND 1.00'
+    sql, params = compile_expression(e, clusterings=['by "resp"'])
+    assert params == ['by "resp"', -0.25, 0.5, 'by "resp"', 0.0, 1.0]
