@@ -367,20 +367,32 @@ def _finish(store, run_id: int, status: str, error: str | None, prog: dict) -> N
             pass
 
 
-def _start(store, run: RunInfo) -> None:
+def _start(store, run: RunInfo) -> bool:
+    """Claim a queued run (it may have been cancelled since the queue was read) and start its worker."""
+    with store.transaction() as con:
+        claimed = con.execute(
+            "UPDATE runs SET status = 'running', pid = NULL, started_at = coalesce(started_at, current_timestamp), "
+            "error = NULL WHERE id = ? AND status = 'queued' RETURNING id", [run.id]).fetchall()
+    if not claimed:
+        return False
     folder = Path(run.folder)
-    for stale in ("status.json", "cancel"):
-        (folder / stale).unlink(missing_ok=True)
-    log = open(folder / "log.txt", "ab")
-    env = dict(os.environ)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    proc = subprocess.Popen([sys.executable, "-m", "engine.train_worker", str(folder)], stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log, start_new_session=True, cwd=str(_ROOT), env=env)
-    log.close()
+    try:
+        for stale in ("status.json", "cancel"):
+            (folder / stale).unlink(missing_ok=True)
+        log = open(folder / "log.txt", "ab")
+        env = dict(os.environ)
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        proc = subprocess.Popen([sys.executable, "-m", "engine.train_worker", str(folder)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                cwd=str(_ROOT), env=env)
+        log.close()
+    except OSError as e:
+        _finish(store, run.id, "failed", f"cannot start the training process: {e}", run.progress)
+        return False
     _procs[run.id] = proc
     with store.transaction() as con:
-        con.execute("UPDATE runs SET status = 'running', pid = ?, started_at = coalesce(started_at, current_timestamp),"
-                    " error = NULL WHERE id = ?", [proc.pid, run.id])
+        con.execute("UPDATE runs SET pid = ? WHERE id = ?", [proc.pid, run.id])
+    return True
 
 
 def tick(store) -> list[str]:
@@ -418,9 +430,12 @@ def tick(store) -> list[str]:
     if not _query(store, "WHERE status = 'running'"):
         queued = _query(store, "WHERE status = 'queued'")
         queued.sort(key=lambda r: (r.queue_pos if r.queue_pos is not None else 1 << 30, r.id))
-        if queued:
-            _start(store, queued[0])
-            events.append(f"run {queued[0].id} started")
+        for run in queued:  # the first one that can still be claimed
+            if _start(store, run):
+                events.append(f"run {run.id} started")
+                break
+            if get_run(store, run.id).status == "failed":
+                events.append(f"run {run.id} failed (could not start)")
     return events
 
 

@@ -19,7 +19,6 @@ torch, transformers and peft are imported inside functions (the app never import
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil

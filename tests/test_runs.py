@@ -129,11 +129,12 @@ def test_a_killed_worker_is_failed_with_the_log_tail(store, model_dir):
     got = R.get_run(store, run.id)
     assert got.status == "failed" and "died without a final status" in got.error
     assert "loading" in got.error  # the log's tail
-    # a queued run behind it starts
+    # a queued run behind it starts; killed before it wrote anything, it is failed too
     nxt = R.create_run(store, records=records(8), base_model=str(model_dir), lora=LORA, train=FAST)
     assert R.tick(store) == [f"run {nxt.id} started"]
-    R.cancel_run(store, nxt.id)
-    drive(store, lambda: R.get_run(store, nxt.id).status in R.FINISHED)
+    os.kill(R.get_run(store, nxt.id).pid, signal.SIGKILL)
+    drive(store, lambda: R.get_run(store, nxt.id).status != "running", timeout=10)
+    assert R.get_run(store, nxt.id).status == "failed"
 
 
 def test_dead_pid_of_another_process_is_failed(store, model_dir):
