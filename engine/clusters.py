@@ -30,6 +30,9 @@ from engine.jobs import ProgressMeter
 from engine.store import Store
 
 N_KEYWORDS = 8
+# HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
+# hdbscan.approximate_predict. Measured in bench/clusters.py and docs/clusters.md.
+DEFAULT_FIT_SAMPLE = 50_000
 
 
 class ClusterError(ValueError):
@@ -109,7 +112,8 @@ def _info(store: Store, row) -> ClusteringInfo:
             "FROM cluster_assignments WHERE clustering_id = ?", [cid]).fetchall()[0]
     finally:
         c.close()
-    later = max(0, int(n) - int(p.get("result", {}).get("n_fit", n)))
+    res = p.get("result", {})
+    later = max(0, int(n) - int(res.get("n_total", res.get("n_fit", n))))
     return ClusteringInfo(cid, name, model, kind, p, int(n), int(n_cl), int(n_noise), art, created, 0.0, later)
 
 
@@ -135,18 +139,33 @@ def _insert_assignments(con, cid: int, ids, labels, prob, outlier, xy) -> None:
         con.unregister("_ca_new")
 
 
+def _predict(hd, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, membership strengths, GLOSH outlier scores) of points not in the fit, from the fitted
+    HDBSCAN's prediction data (hdbscan.approximate_predict and approximate_predict_scores)."""
+    import hdbscan
+
+    labels, strengths = hdbscan.approximate_predict(hd, Z)
+    scores = np.nan_to_num(hdbscan.approximate_predict_scores(hd, Z), nan=0.0)
+    return np.asarray(labels), np.asarray(strengths, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+
+
 # -- clustering -------------------------------------------------------------------------------------
 
 
 def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str = "instruction_response",
             pool_ids: Sequence[int] | None = None, pca_dims: int = 32, min_cluster_size: int | None = None,
-            min_samples: int | None = None, seed: int = 0, replace: bool = False, progress=None) -> ClusteringInfo:
+            min_samples: int | None = None, fit_sample: int | None = DEFAULT_FIT_SAMPLE, seed: int = 0,
+            replace: bool = False, progress=None) -> ClusteringInfo:
     """Cluster the stored embeddings and save the result as `name` (refused if the name exists, unless
     `replace`: then the old clustering, its assignments and artefact are removed once the new one is saved).
 
     min_cluster_size defaults to default_min_cluster_size(n); min_samples None = hdbscan's default (=
-    min_cluster_size). The representative of a cluster is the member nearest its centroid (mean) in the
-    reduced space; it is kept in params["result"]["representatives"].
+    min_cluster_size). Both are in units of the whole data set. With more than `fit_sample` samples
+    (None or 0: no limit), HDBSCAN is fitted on a seeded uniform subsample of `fit_sample` samples, with
+    both sizes scaled by the sampled fraction, and the other samples are placed with
+    hdbscan.approximate_predict / approximate_predict_scores, as assign_new() places later ones (see
+    docs/clusters.md for the timings and ARI behind the default). The representative of a cluster is the
+    member nearest its centroid (mean) in the reduced space; it is kept in params["result"]["representatives"].
     """
     import hdbscan
     import joblib
@@ -163,7 +182,7 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     if old and not replace:
         raise ClusterError(f"a clustering named {name!r} exists; choose another name or replace it")
     t0 = time.perf_counter()
-    meter = ProgressMeter(progress, total=4, unit="steps", min_interval=0.0)
+    meter = ProgressMeter(progress, total=5, unit="steps", min_interval=0.0)
     ids = embedded_ids(store, model=mname, text_kind=text_kind, pool_ids=pool_ids, include_excluded=False)
     if len(ids) < 2:
         raise ClusterError(f"{len(ids)} non-excluded samples have {mname}/{text_kind} embeddings in scope; "
@@ -175,14 +194,34 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     pca = PCA(n_components=dims, random_state=seed)
     Z = pca.fit_transform(X).astype(np.float64)
     del X
-    mcs = int(min_cluster_size or default_min_cluster_size(len(ids)))
-    mcs = max(2, min(mcs, len(ids)))
-    meter.advance(1, f"HDBSCAN on {len(ids):,} x {dims}", force=True)
-    hd = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=min_samples, prediction_data=True,
+    n = len(ids)
+    for knob, v, low in (("min_cluster_size", min_cluster_size, 2), ("min_samples", min_samples, 1),
+                         ("fit_sample", fit_sample, 0)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low):
+            raise ClusterError(f"{knob} must be an integer >= {low} (or None for the default), got {v!r}")
+    mcs = int(min_cluster_size or default_min_cluster_size(n))
+    mcs = max(2, min(mcs, n))
+    n_fit = n if not fit_sample or fit_sample >= n else max(2, int(fit_sample))
+    if n_fit < n:
+        fit_idx = np.sort(np.random.default_rng(seed).choice(n, n_fit, replace=False))
+        frac = n_fit / n
+        fit_mcs = max(2, int(round(mcs * frac)))
+        fit_ms = None if min_samples is None else max(1, int(round(min_samples * frac)))
+    else:
+        fit_idx, fit_mcs, fit_ms = np.arange(n), mcs, min_samples
+    meter.advance(1, f"HDBSCAN on {n_fit:,} x {dims}" + (f" (sample of {n:,})" if n_fit < n else ""), force=True)
+    hd = hdbscan.HDBSCAN(min_cluster_size=fit_mcs, min_samples=fit_ms, prediction_data=True,
                          core_dist_n_jobs=max(1, os.cpu_count() or 1))
-    labels = hd.fit_predict(Z)
-    prob = hd.probabilities_
-    outlier = np.nan_to_num(hd.outlier_scores_, nan=0.0)
+    labels = np.full(n, -1, dtype=np.int64)
+    prob = np.zeros(n, dtype=np.float64)
+    outlier = np.zeros(n, dtype=np.float64)
+    labels[fit_idx] = hd.fit_predict(Z[fit_idx])
+    prob[fit_idx] = hd.probabilities_
+    outlier[fit_idx] = np.nan_to_num(hd.outlier_scores_, nan=0.0)
+    if n_fit < n:
+        rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
+        meter.advance(1, f"placing the other {len(rest):,} samples (approximate_predict)", force=True)
+        labels[rest], prob[rest], outlier[rest] = _predict(hd, Z[rest])
     meter.advance(1, "map and saving", force=True)
     pca2 = PCA(n_components=2, random_state=seed)
     xy = pca2.fit_transform(Z)
@@ -194,9 +233,12 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
         cen = Z[m].mean(axis=0)
         reps[int(k)] = int(ids[m[np.argmin(((Z[m] - cen) ** 2).sum(axis=1))]])
     params = {"pca_dims": dims, "min_cluster_size": mcs, "min_samples": min_samples, "seed": seed,
+              "fit_sample": int(fit_sample) if fit_sample else None,
+              "fit_min_cluster_size": fit_mcs, "fit_min_samples": fit_ms,
               "pool_ids": list(map(int, pool_ids)) if pool_ids is not None else None, "metric": "euclidean",
               "map": "PCA(2) of the reduced data",
-              "result": {"n_fit": int(len(ids)), "n_clusters": int(labels.max() + 1) if len(labels) else 0,
+              "result": {"n_fit": int(n_fit), "n_predicted": int(n - n_fit), "n_total": int(n),
+                         "n_clusters": int(labels.max() + 1) if len(labels) else 0,
                          "n_noise": int((labels < 0).sum()),
                          "explained_variance": float(pca.explained_variance_ratio_.sum()),
                          "representatives": {str(k): v for k, v in reps.items()}}}
@@ -257,7 +299,6 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
     into its clusters with hdbscan.approximate_predict (cluster, membership strength as probability) and
     approximate_predict_scores (outlier score); map coordinates from the saved 2-D PCA. Existing
     assignments and the clusters themselves are not changed. Returns how many samples were assigned."""
-    import hdbscan
     import joblib
 
     cid, _n, mname, kind, params, _created, art = _row(store, name)
@@ -281,8 +322,7 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
     for k in range(0, len(new), step):
         sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=new[k:k + step])
         Z = a["pca"].transform(X).astype(np.float64)
-        labels, strengths = hdbscan.approximate_predict(a["hdbscan"], Z)
-        scores = np.nan_to_num(hdbscan.approximate_predict_scores(a["hdbscan"], Z), nan=0.0)
+        labels, strengths, scores = _predict(a["hdbscan"], Z)
         xy = a["pca2"].transform(Z)
         with store.transaction() as c:
             _insert_assignments(c, cid, sub, labels, strengths, scores, xy)

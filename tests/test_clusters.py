@@ -238,3 +238,28 @@ def test_diversity_over_explicit_sample_ids(blobs):
     for bad in ("1,2", [1, "2"], [1.5], [True], 5):
         with pytest.raises(ClusterError, match="sample"):
             diversity(st, "six", sample_ids=bad)
+
+
+def test_fit_on_a_subsample_places_the_rest(blobs):
+    from sklearn.metrics import adjusted_rand_score
+
+    st, _ = blobs
+    info = cluster(st, "sub", model="blobenc", min_cluster_size=15, fit_sample=120, seed=3)
+    p = info.params
+    assert p["fit_sample"] == 120 and p["result"]["n_fit"] == 120 and p["result"]["n_predicted"] == 180
+    assert p["fit_min_cluster_size"] == 6 and p["min_cluster_size"] == 15  # scaled by 120/300
+    assert info.n_samples == 300 and info.n_assigned_later == 0 and info.n_clusters == 6
+    ids, labels, x, y = map_points(st, "sub")
+    assert adjusted_rand_score(_truth(st, ids), labels) >= 0.9
+    rows = st.con.execute("SELECT probability, outlier_score FROM cluster_assignments WHERE clustering_id = ?",
+                          [info.id]).fetchall()
+    assert all(0 <= pr <= 1 and o is not None for pr, o in rows)
+    # the same seed draws the same subsample: the same labels again
+    again = cluster(st, "sub", model="blobenc", min_cluster_size=15, fit_sample=120, seed=3, replace=True)
+    assert np.array_equal(map_points(st, "sub")[1], labels) and again.params["result"]["n_fit"] == 120
+    # no limit (None or 0), or a limit above n: every sample is fitted
+    full = cluster(st, "nolimit", model="blobenc", min_cluster_size=15, fit_sample=None)
+    assert full.params["result"]["n_fit"] == 300 and full.params["result"]["n_predicted"] == 0
+    for bad in ({"fit_sample": -1}, {"min_cluster_size": 1}, {"min_samples": 2.5}, {"fit_sample": "10"}):
+        with pytest.raises(ClusterError, match=next(iter(bad))):
+            cluster(st, "bad", model="blobenc", **bad)
