@@ -46,8 +46,9 @@ class ResultsScreen(WorkbenchScreen):
     than tau; the paper's formula is not public). `s`/`S` sort, `enter` lists the conflicting items of the
     highlighted run and domain, `space` marks runs and `v` compares the two marked runs, `m` shows the
     domain-pair interference matrix, `l` switches accuracy/loss variant, `t` sets tau, `b` switches the
-    reference (specialist/base), `e` evaluates the highlighted run on every eval set (child process,
-    resumable; `c` cancels), `p` creates or reuses its specialists (queued runs)."""
+    reference (specialist/base), `e` evaluates the highlighted run on every eval set, with its finished
+    specialists and the base model (one child process, resumable; `c` cancels), `p` creates or reuses its
+    specialists (queued runs)."""
 
     CONTEXT = "results"
     MODE = "results"
@@ -74,6 +75,8 @@ class ResultsScreen(WorkbenchScreen):
         self.marked: list[int] = []
         self.detail_kind = ""   # "items" | "compare" | "matrix"
         self.job: dict | None = None
+        self.eval_settings = None          # engine.evaluation.EvalSettings for `e` (None: defaults)
+        self.eval_max_items: int | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -336,7 +339,7 @@ class ResultsScreen(WorkbenchScreen):
         """Evaluate a run on the given eval pools (default: every eval set) in a worker thread."""
         from engine.jobs import CancelToken
 
-        store = self.store
+        store, settings, max_items = self.store, self.eval_settings, self.eval_max_items
         token = CancelToken()
         self.job = {"kind": "evaluation", "token": token, "run": run_id}
         self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
@@ -349,12 +352,20 @@ class ResultsScreen(WorkbenchScreen):
             self.deliver(self._progress, p)
 
         def run():
-            from engine.evaluation import eval_pools, evaluate
+            from engine.conflict import base_run_for, specialists
+            from engine.evaluation import eval_pools, evaluate_many, get_run_row
 
             sets = pools or [p["name"] for p in eval_pools(store)]
             if not sets:
                 raise ValueError("no eval sets: mark a pool with `workbench evalset mark POOL`")
-            return evaluate(store, run_id, sets, progress=progress, cancel=token)
+            # with its finished specialists and the base model, in one worker (jobs already done are skipped)
+            run = get_run_row(store, run_id)
+            ids = [run_id]
+            for rid in list(specialists(store, run_id).values()) + [base_run_for(store, run)]:
+                if rid is not None and rid not in ids and get_run_row(store, rid).status == "done":
+                    ids.append(rid)
+            return evaluate_many(store, ids, sets, max_items=max_items, settings=settings, progress=progress,
+                                 cancel=token)
 
         self.run_engine(run, self._evaluated, self._job_failed, group="r-job")
 

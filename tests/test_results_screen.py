@@ -161,6 +161,13 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
         await pilot.press("l")
         await wait_for(pilot, lambda: row_of(t, run.id, "math")[10] == f"{loss.domains['math'].rate:.3f}",
                        what="loss variant")
+        # e: the run with its specialists and the base model; every job is done already, so no worker starts
+        scr.eval_settings, scr.eval_max_items = settings, 2
+        t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith(f"{run.id} ")][0])
+        await pilot.press("e")
+        job = scr.query_one("#r-job", Static)
+        await wait_for(pilot, lambda: "evaluated: 8 result row(s)" in plain(job), timeout=30,
+                       what=f"evaluate ({plain(job)!r})")
 
     run_app = WorkbenchApp(store=store)
     run_pilot(body, run_app)
