@@ -97,6 +97,21 @@ def test_lam_one_batch_is_plain_batch_loss(tok, model):
     torch.testing.assert_close(got, plain, rtol=1e-5, atol=1e-6)
 
 
+def test_lam_one_is_the_trainers_plain_loss(tok, model):
+    """The trainer's own plain loss (engine.training: padded collate + token_losses) on the a samples."""
+    from engine.training import Example, collate_rows, token_losses
+
+    (ia, la), (ib, lb) = _pair(tok)
+    c = _example(tok, "Explain recursion to a child.", " A list of ideas.")
+    exs = [Example(ia, la, "math"), Example(c[0], c[1], "code")]
+    plain = collate_rows(exs, [[0], [1]], tok.pad_token_id, packed=False)
+    plain.pop("n_tokens")
+    with torch.no_grad():
+        want = token_losses(model, plain)
+        got = mixup_loss(model, mixup_collate([(ia, la, ib, lb, 1.0), (c[0], c[1], ia, la, 1.0)], tok.pad_token_id))
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_per_example_lambdas_weight_token_sums(tok, model):
     (ia, la), (ib, lb) = _pair(tok)
     lams = [0.2, 0.9]
