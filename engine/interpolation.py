@@ -180,12 +180,13 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
         if kind == "domain":
             cond, params = "s.domain = ?", [str(ref)]
         elif kind == "pool":
-            from engine.pools import PoolNotFound, _resolve
+            from engine.pools import PoolNotFound, get_pool
 
             try:
-                pid, pname = _resolve(c, str(ref))
+                info = get_pool(store, str(ref))
             except PoolNotFound as e:
                 raise InterpolationError(str(e).strip("'\"")) from None
+            pid, pname = info.id, info.name
             role = c.execute("SELECT coalesce(role, 'train') FROM pools WHERE id = ?", [pid]).fetchall()[0][0]
             if role == "eval":
                 raise InterpolationError(f"pool {pname!r} is an eval pool; eval pools are never used for training data")
