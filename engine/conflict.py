@@ -271,9 +271,7 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = 0.0,
                                   base={k: v for k, v in base.items() if v["domain"] == d})
         dc = one.domains[d]
         dc.reference_run = ref_id
-        if reference == "specialist" and ref_d:
-            pass
-        elif reference == "base":
+        if reference == "base":
             dc.delta_vs_specialist = None
             sref = spec.get(d)
             if sref is not None:

@@ -327,6 +327,9 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
         raise EvaluationError(f"run {run.name!r} has no base model")
     if run.kind != "base" and run.status != "done":
         raise EvaluationError(f"run {run.name!r} is {run.status}; evaluate it when it is done")
+    if run.kind != "base" and run.adapter is None:
+        raise EvaluationError(f"run {run.name!r} has no final adapter ({Path(run.folder or '?') / 'adapter'}); "
+                              "only a base run is evaluated without one")
     per_pool = []
     con = store.cursor()
     try:

@@ -170,6 +170,9 @@ def test_evaluate_errors(store, model_dir):
         ev.evaluate(store, 2, ["math_eval"])
     with pytest.raises(ev.EvaluationError, match="no run"):
         ev.evaluate(store, 9, ["math_eval"])
+    store.con.execute("UPDATE runs SET status = 'done' WHERE id = 2")
+    with pytest.raises(ev.EvaluationError, match="no final adapter"):
+        ev.evaluate(store, 2, ["math_eval"])
     store.con.execute("INSERT INTO pools (id, name, role) VALUES (99, 'empty', 'eval')")
     with pytest.raises(ev.EvaluationError, match="no checkable items"):
         ev.evaluate(store, 1, ["empty"])
