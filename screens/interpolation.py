@@ -18,7 +18,7 @@ from screens.widgets import Dialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
-# Model for the embedding-layer features of the diversity step (a spec for engine.models; None = the scorer
+# Default model of the diversity dialog's embedding-layer features (a spec for engine.models; None = the scorer
 # default). The features are computed in a child process (engine.interp_worker).
 FEATURE_MODEL: str | None = None
 
@@ -160,6 +160,9 @@ class DiversityDialog(Dialog):
             if self.has_embeddings:
                 opts.insert(0, ("stored sentence embeddings", "sentence"))
             yield Select(opts, value=opts[0][1], allow_blank=False, id="f-features", compact=True)
+            yield Label("model for the embedding layer (blank = the scorer default):")
+            yield Input(value=FEATURE_MODEL or "", placeholder="smollm2, a folder, a .gguf or a cached hub id",
+                        id="f-model", compact=True)
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -178,7 +181,8 @@ class DiversityDialog(Dialog):
         except ValueError:
             self.query_one("#error", Static).update("budget and k must be positive integers")
             return
-        self.dismiss({"budget": budget, "k": k, "features": str(self.query_one("#f-features", Select).value)})
+        self.dismiss({"budget": budget, "k": k, "features": str(self.query_one("#f-features", Select).value),
+                      "model": self.query_one("#f-model", Input).value.strip() or None})
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -562,7 +566,7 @@ class InterpolationScreen(WorkbenchScreen):
             self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
             return
         # embedding-layer features: the model is loaded in a child process (torch stays out of the app)
-        model = FEATURE_MODEL
+        model = v.get("model")
 
         def prepare():
             from engine import interp_worker
