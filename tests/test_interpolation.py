@@ -330,6 +330,7 @@ def test_cli_create_select_preview_export(st, tmp_path, capsys):
     import os
     from pathlib import Path
 
+    cluster(st, "topics", model="fakeenc", min_cluster_size=5)
     db = str(st.path)
     st.close()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -354,6 +355,11 @@ def test_cli_create_select_preview_export(st, tmp_path, capsys):
     assert "pair 3: lam" in out and "nearest real samples to the mix (fakeenc/instruction_response)" in out
     assert main(["--db", db, "interpolate", "show", "cli"]) == 0
     assert "diversity: budget 5, k 3" in capsys.readouterr().out
+    assert main(["--db", db, "interpolate", "coverage", "cli", "topics", "--json"]) == 0
+    cov = json.loads(capsys.readouterr().out)
+    assert cov["n_mixes"] == 5 and len(cov["points"]) == 5 and cov["covered_originals"] == 2
+    assert main(["--db", db, "interpolate", "coverage", "cli", "topics", "--all"]) == 0
+    assert "12 mixes placed" in capsys.readouterr().out
     assert main(["--db", db, "interpolate", "export-pairs", "cli", str(tmp_path / "x.csv")]) == 0
     assert (tmp_path / "x.csv").read_text().count("\n") == 13
     assert main(["--db", db, "interpolate", "export", "cli", str(tmp_path / "x.jsonl")]) == 1
