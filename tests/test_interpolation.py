@@ -397,3 +397,42 @@ def test_feature_worker_subprocess_matches_in_process(st, tmp_path):
     assert res.n_kept == 6 and [p.kept for p in pairs(st, "w")] == kept_in_process
     with pytest.raises(InterpolationError, match="miss 1 of the 38 originals"):
         select_diverse(st, "w", budget=6, vectors=(ids[1:], X[1:]))
+
+
+def test_coverage_counts_clusters_reached_only_by_mixes(tmp_path):
+    """Three planted blobs: A, B and one exactly between them. Pairs of A x B with lam near 0.5 (alpha 50) land
+    in the middle blob, which no pair sample is in: coverage goes from 2 to 3 clusters, new_clusters = [mid]."""
+    e = np.eye(16, dtype=np.float32)
+    centres = {"alpha": e[0], "beta": e[1], "mid": (e[0] + e[1]) / np.sqrt(2)}
+
+    def enc(texts):
+        out = []
+        for t in texts:
+            rng = np.random.default_rng(int.from_bytes(t.encode()[-8:].ljust(8, b"_"), "little") % 2**32)
+            out.append(centres[t.split()[0]] + rng.normal(scale=0.03, size=16).astype(np.float32))
+        return np.stack(out)
+
+    with Store(tmp_path / "c.duckdb") as st:
+        for word, dom in (("alpha", "math"), ("beta", "code"), ("mid", "general")):
+            p = tmp_path / f"{word}.jsonl"
+            p.write_text("".join(json.dumps({"instruction": f"{word} item {i}", "input": "", "output": f"x{i}"}) + "\n"
+                                 for i in range(15)))
+            import_file(st, p, pool=word, domain=dom)
+        embed_samples(st, model="enc3", encoder=enc)
+        info = cluster(st, "three", model="enc3", min_cluster_size=5)
+        assert info.n_clusters == 3
+        mid = st.con.execute("SELECT DISTINCT a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
+                             "WHERE s.domain = 'general'").fetchall()
+        assert len(mid) == 1
+        create_set(st, "ab", "domain:math", "domain:code", alpha=50.0, n_pairs=20, seed=0)
+        assert all(0.3 < p.lam < 0.7 for p in pairs(st, "ab"))
+        cov = coverage(st, "ab", "three")
+        assert (cov.covered_originals, cov.covered_with_mixes, cov.n_clusters) == (2, 3, 3)
+        assert cov.new_clusters == [mid[0][0]] and cov.per_cluster[mid[0][0]] == {"originals": 0, "mixes": 20}
+        # and a set of near-pure mixes (alpha 0.02: lam near 0 or 1) adds nothing
+        create_set(st, "pure", "domain:math", "domain:code", alpha=0.02, n_pairs=20, seed=0)
+        near = [p for p in pairs(st, "pure") if min(p.lam, 1 - p.lam) < 0.01]
+        st.con.execute("UPDATE interpolation_pairs SET kept = (least(lam, 1 - lam) < 0.01) "
+                       "WHERE set_id = ?", [get_set(st, "pure").id])
+        cov = coverage(st, "pure", "three")
+        assert cov.n_mixes == len(near) > 0 and cov.new_clusters == []
