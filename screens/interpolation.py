@@ -18,6 +18,7 @@ from screens.widgets import Dialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
+MAX_PAIR_ROWS = 2000  # the pairs table shows the first ones (the export and the CLI have all)
 # Default model of the diversity dialog's embedding-layer features (a spec for engine.models; None = the scorer
 # default). The features are computed in a child process (engine.interp_worker).
 FEATURE_MODEL: str | None = None
@@ -320,7 +321,7 @@ class InterpolationScreen(WorkbenchScreen):
         def load():
             from engine.interpolation import get_set, pairs
 
-            return get_set(store, name), pairs(store, name)
+            return get_set(store, name), pairs(store, name, limit=MAX_PAIR_ROWS)
 
         self.run_engine(load, self._set_loaded, group="i-set", exclusive=True)
         self.load_coverage()
@@ -335,6 +336,8 @@ class InterpolationScreen(WorkbenchScreen):
                 f"seed {s.seed}"]
         bits.append(f"diversity: budget {div['budget']}, k {div['k']}, {div['features']}" if div
                     else "no diversity step yet (s): every pair is kept")
+        if s.n_pairs > len(rows):
+            bits.append(f"table: first {len(rows):,} pairs (o exports all)")
         self.query_one("#i-info", Static).update(Text(" · ".join(bits), no_wrap=True, overflow="ellipsis"))
         t = self.query_one("#i-pairs", DataTable)
         before = self.pair_index

@@ -211,3 +211,17 @@ def test_engine_errors_are_shown_and_the_map_clustering_can_be_picked(tmp_path):
         assert [r[0] for r in _rows(screen, "#i-sets")] == ["mc"]
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_pairs_table_shows_the_first_pairs_of_a_large_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(interp_screen, "MAX_PAIR_ROWS", 5)
+    db = make_store(tmp_path, with_set=True)
+
+    async def body(pilot, app):
+        await pilot.press("8")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 5, what="pairs")
+        await wait_for(pilot, lambda: "first 5 pairs" in plain(screen.query_one("#i-info", Static)), what="info")
+        assert [r[0] for r in _rows(screen, "#i-pairs")] == ["0", "1", "2", "3", "4"]
+
+    _run(WorkbenchApp(db_path=db), body)
