@@ -461,12 +461,19 @@ class InterpolationScreen(WorkbenchScreen):
             plot.refresh()
             return
         plt.scatter(pts["x"].tolist(), pts["y"].tolist(), marker="·", color="gray", label="samples")
-        if len(cv.x):
-            plt.scatter(cv.x.tolist(), cv.y.tolist(), marker="x", color="red", label="mixes (projected)")
+        mx, my = cv.x, cv.y
+        if len(mx) > MAX_MAP_POINTS:  # a fixed sample of the mixes (the title says so)
+            import numpy as np
+
+            pick = np.sort(np.random.default_rng(1).choice(len(mx), MAX_MAP_POINTS, replace=False))
+            mx, my = mx[pick], my[pick]
+        if len(mx):
+            plt.scatter(mx.tolist(), my.tolist(), marker="x", color="red", label="mixes (projected)")
         sel = [j for j, i in enumerate(cv.pair_index.tolist()) if i == self.pair_index]
         if sel:
             plt.scatter([float(cv.x[sel[0]])], [float(cv.y[sel[0]])], marker="●", color="yellow", style="bold")
-        plt.title(f"{cv.clustering} · {cv.n_mixes} kept mixes projected")
+        shown = f"{len(mx):,} of {cv.n_mixes:,}" if len(mx) < cv.n_mixes else f"{cv.n_mixes:,}"
+        plt.title(f"{cv.clustering} · {shown} kept mixes projected")
         plt.xticks([])
         plt.yticks([])
         plot.refresh()
