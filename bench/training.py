@@ -9,7 +9,7 @@ attention across examples) and "grouped" batches examples of similar length. Bot
 only at labelled positions. The first step of each is warm-up and not counted. Tokens per CPU-second (process
 time) is printed too: on a shared machine wall-clock rates swing with the other processes' load, CPU time much less.
 
-    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, 5 steps each (~4-5 min here)
+    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, 3 steps each (~6 min on a busy 2-core box)
     .venv/bin/python bench/training.py --steps 20 --device cuda --modes packed,grouped,baseline
 """
 
@@ -85,10 +85,12 @@ def baseline(model_path: str, recs: list[dict], args) -> dict:
                                              target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     inner = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     counts: list[int] = []
+    slots: list[int] = []
 
     def collate(batch):
         out = inner(batch)
         counts.append(int(out["attention_mask"].sum()))
+        slots.append(int(out["attention_mask"].numel()))
         return out
 
     marks: list[float] = []
@@ -114,6 +116,7 @@ def baseline(model_path: str, recs: list[dict], args) -> dict:
     secs = marks[-1] - marks[0]
     return {"tokens": tokens, "seconds": secs, "tokens_per_s": tokens / secs, "cpu_s": cpu[-1] - cpu[0],
             "tokens_per_cpu_s": tokens / (cpu[-1] - cpu[0]), "steps": len(marks) - 1,
+            "pad_share": 1 - sum(counts[1:args.steps]) / max(1, sum(slots[1:args.steps])),
             "train_loss": res.training_loss}
 
 
@@ -121,10 +124,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2", help="base model spec (engine.models); default SmolLM2-135M")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--n", type=int, default=400, help="records to draw from the data set")
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=8, help="examples per batch (baseline and grouped)")
-    ap.add_argument("--rows", type=int, default=2, help="packed rows of max_len per batch (ours, packed)")
+    ap.add_argument("--n", type=int, default=200, help="records to draw from the data set")
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=4, help="examples per batch (baseline and grouped)")
+    ap.add_argument("--rows", type=int, default=1, help="packed rows of max_len per batch (ours, packed)")
     ap.add_argument("--max-len", type=int, default=512)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--modes", default="packed,grouped,baseline")
@@ -143,7 +146,8 @@ def main(argv=None) -> int:
         r = results[mode]
         print(f"{mode:>9}: {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.2f} per CPU-second "
               f"({r['tokens']:,} tokens in {r['seconds']:.1f} s, {r['cpu_s']:.1f} CPU-s, {r['steps']} timed steps; "
-              f"wall {time.perf_counter() - t0:.0f} s)", flush=True)
+              f"wall {time.perf_counter() - t0:.0f} s)" + (f"; {r['pad_share']:.0%} of its batch slots are padding"
+                                                          if "pad_share" in r else ""), flush=True)
     if "baseline" in results:
         b = results["baseline"]
         for mode in results:

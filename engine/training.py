@@ -787,6 +787,10 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         metrics.write(json.dumps({"event": "resume", "step": start, "ts": time.time()}) + "\n")
         metrics.flush()
         say(f"resumed from checkpoint step {start}")
+    elif (folder / "metrics.jsonl").stat().st_size > 0:  # an earlier attempt died before its first checkpoint
+        metrics.write(json.dumps({"event": "resume", "step": -1, "ts": time.time()}) + "\n")
+        metrics.flush()
+        say("restarting from step 0 (no checkpoint)")
 
     def emit(step: int, **vals) -> None:
         metrics.write(json.dumps({"step": step, "ts": time.time(), **vals}) + "\n")

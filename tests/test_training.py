@@ -255,3 +255,13 @@ def test_bad_target_modules_fail_with_a_clear_status(tmp_path, model_dir):
     st = json.loads((folder / "status.json").read_text())
     assert st["status"] == "failed" and "nope_proj" in st["error"]
     assert "failed" in (folder / "log.txt").read_text()
+
+
+def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
+    folder = make_folder(tmp_path, model_dir, records(4), max_steps=2, save_every=0, eval_every=0,
+                         grad_conflict_every=0)
+    (folder / "metrics.jsonl").write_text('{"step": 1, "ts": 0, "loss": 9.0}\n')  # a first attempt that died
+    assert T.train(folder)["status"] == "done"
+    lines = metric_lines(folder)
+    assert lines[1]["event"] == "resume" and lines[1]["step"] == -1
+    assert [x["step"] for x in lines[2:] if "loss" in x] == [1, 2]
