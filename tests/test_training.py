@@ -167,6 +167,10 @@ def test_plans_follow_the_protocols(tok):
     assert steps == 20
     packed, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=1, max_len=128))
     assert len(packed) < 16 and all(sum(len(exs[i].ids) for i in r) <= 128 for _k, rows in packed for r in rows)
+    # a token budget per micro-batch: rows x longest row stays within it
+    budget, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(packing="grouped", batch_tokens=200))
+    assert all(len(rows) * max(len(exs[r[0]].ids) for r in rows) <= 200 for _k, rows in budget)
+    assert sorted(i for _k, rows in budget for r in rows for i in r) == list(range(16))
 
 
 # -- training ------------------------------------------------------------------------------------------------
