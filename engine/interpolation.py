@@ -702,10 +702,11 @@ def proportional_quotas(sizes: dict[int, int], caps: dict[int, int], total: int)
 def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None = None, model: Any = None,
                    features: str = "embedding_layer", seed: int = 0, embedding_model: str | None = None,
                    text_kind: str | None = None, vectors: tuple[np.ndarray, np.ndarray] | None = None,
-                   n_init: int = 1, cancel=None) -> DiversityResult:
+                   n_init: int = 1, pca_dims: int | None = 64, cancel=None) -> DiversityResult:
     """The MDIT diversity step (ours where the paper is silent): features of the originals (the samples of
     both sources) and of every mix (lam*f_a + (1-lam)*f_b), L2-normalised; K-Means (k clusters, default
-    round(sqrt(N/2)) clamped to [2, N]; k-means++ init, `n_init` restarts) over originals + mixes; per cluster keep the mixes closest to the
+    round(sqrt(N/2)) clamped to [2, N]; k-means++ init, `n_init` restarts; on the features reduced by PCA to
+    `pca_dims` when they have more dimensions, None = no reduction) over originals + mixes; per cluster keep the mixes closest to the
     centroid, quotas proportional to cluster size (originals + mixes) up to `budget` in total. Marks `kept`,
     `cluster` and `why` of every pair. features: "embedding_layer" (mean-pooled input embeddings of `model`)
     or "sentence" (stored sentence embeddings). `vectors` = (ids, X): precomputed features of the originals
@@ -746,6 +747,15 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
 
     X = np.vstack([unit(F), unit(M)]).astype(np.float32)
     N = len(X)
+    if isinstance(pca_dims, bool) or (pca_dims is not None and (not isinstance(pca_dims, (int, np.integer))
+                                                                   or pca_dims < 2)):
+        raise InterpolationError(f"pca_dims must be an integer >= 2 or None, got {pca_dims!r}")
+    reduced = None
+    if pca_dims is not None and X.shape[1] > pca_dims and N > pca_dims:
+        from sklearn.decomposition import PCA
+
+        X = PCA(n_components=int(pca_dims), random_state=int(seed)).fit_transform(X).astype(np.float32)
+        reduced = int(pca_dims)
     if k is None:
         k = int(round(math.sqrt(N / 2)))
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -774,9 +784,10 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
         clusters.append({"cluster": c, "size": sizes[c], "n_mixes": mixes[c], "n_originals": int((lo == c).sum()),
                          "quota": quotas[c], "kept": int(kept[members].sum())})
     params = dict(s.params)
-    params["diversity"] = {"budget": int(budget), "k": k, "features": feat_name, "seed": int(seed), "n_init": int(n_init),
-                           "n_originals": int(len(F)), "rule": "per cluster, mixes nearest the centroid; quotas "
-                           "proportional to cluster size (originals + mixes)"}
+    params["diversity"] = {"budget": int(budget), "k": k, "features": feat_name, "seed": int(seed),
+                           "n_init": int(n_init), "pca_dims": reduced, "n_originals": int(len(F)),
+                           "rule": "per cluster, mixes nearest the centroid; quotas proportional to cluster size "
+                                   "(originals + mixes)"}
     import pyarrow as pa
 
     tbl = pa.table({"pair_index": pa.array(pi.astype(np.int32)), "kept": pa.array(kept),

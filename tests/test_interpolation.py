@@ -219,6 +219,12 @@ def test_select_diverse_sentence_features(st):
     assert len(pairs(st, "d", kept_only=True)) == 12
     again = select_diverse(st, "d", budget=12, features="sentence", k=4, seed=0)
     assert [p.kept for p in pairs(st, "d")] == [p.kept for p in rows] and again.n_kept == 12
+    assert get_set(st, "d").params["diversity"]["pca_dims"] == 64  # 384-d sentence vectors reduced first
+    full = select_diverse(st, "d", budget=12, features="sentence", k=4, seed=0, pca_dims=None)
+    assert full.n_kept == 12 and get_set(st, "d").params["diversity"]["pca_dims"] is None
+    _check_kept_nearest_centroid(pairs(st, "d"), 12)
+    with pytest.raises(InterpolationError, match="pca_dims must be"):
+        select_diverse(st, "d", budget=3, features="sentence", pca_dims=1)
     with pytest.raises(InterpolationError, match="budget must be a positive integer"):
         select_diverse(st, "d", budget=0, features="sentence")
     with pytest.raises(InterpolationError, match="features must be one of"):

@@ -133,7 +133,7 @@ def cmd_select(args) -> int:
     with _store(args) as store:
         r = select_diverse(store, args.name, budget=args.budget, k=args.k, model=args.model, features=args.features,
                            seed=args.seed, embedding_model=args.embedding_model, text_kind=args.text_kind,
-                           n_init=args.n_init)
+                           n_init=args.n_init, pca_dims=None if args.pca_dims == 0 else args.pca_dims)
     if args.format == "json":
         _dump(vars(r))
         return 0
@@ -272,6 +272,7 @@ def register(sub) -> None:
     x.add_argument("--model", help="model spec for embedding_layer features (default: the scorer default)")
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--n-init", type=int, default=1, help="K-Means restarts (k-means++ init each)")
+    x.add_argument("--pca-dims", type=int, default=64, help="reduce the features by PCA before K-Means (0: no)")
     emb(x)
     fmt(x)
     x.set_defaults(func=cmd_select)
