@@ -102,6 +102,10 @@ class EngineCaller:
                         timeout=10)
 
 
+# Names for the mode bar when the full ones do not fit beside the store status.
+SHORT_MODE_NAMES = {"interpolation": "Interp", "clusters": "Clust", "mixtures": "Mix", "results": "Res"}
+
+
 class ModeBar(Static):
     """One line under the header: the areas with their keys, and the store status on the right."""
 
@@ -120,14 +124,20 @@ class ModeBar(Static):
     def _status(self, status: str) -> None:
         from workbench.actions import MODES
 
-        t = Text(no_wrap=True, overflow="ellipsis")
-        for i, m in enumerate(MODES, 1):
-            label = f" {i} {m.title()} "
-            if m == self.mode:
-                t.append(label, style="bold reverse")
-            else:
-                t.append(label)
         width = max(self.size.width, 80)
+        # Widest form that leaves room for the status: padded labels, then tight ones, then short names.
+        forms = [lambda i, m: f" {i} {m.title()} ", lambda i, m: f" {i} {m.title()}",
+                 lambda i, m: f" {i} {SHORT_MODE_NAMES.get(m, m.title())}"]
+        for form in forms:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            for i, m in enumerate(MODES, 1):
+                label = form(i, m)
+                if m == self.mode:
+                    t.append(label, style="bold reverse")
+                else:
+                    t.append(label)
+            if t.cell_len + len(status) + 4 <= width:
+                break
         pad = width - 2 - t.cell_len - len(status)
         t.append(" " * max(pad, 2))
         t.append(status, style="italic")

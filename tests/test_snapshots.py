@@ -139,7 +139,7 @@ def test_help_screen(snap_compare, db):
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
 
 
-def test_placeholder_screen(snap_compare, db):
+def test_mixtures_screen(snap_compare, db):
     async def before(pilot):
         await settle(pilot)
         await pilot.press("5")
