@@ -33,6 +33,10 @@ N_KEYWORDS = 8
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
 # hdbscan.approximate_predict. Measured in bench/clusters.py and docs/clusters.md.
 DEFAULT_FIT_SAMPLE = 50_000
+# HDBSCAN min_samples when not given (capped at the fit's min_cluster_size). hdbscan's own default
+# (= min_cluster_size, 100-200 on large data) made core distances, prediction data and every
+# approximate_predict (2 * min_samples neighbours per point) several times slower at no gain in ARI.
+DEFAULT_MIN_SAMPLES = 10
 
 
 class ClusterError(ValueError):
@@ -159,12 +163,12 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     """Cluster the stored embeddings and save the result as `name` (refused if the name exists, unless
     `replace`: then the old clustering, its assignments and artefact are removed once the new one is saved).
 
-    min_cluster_size defaults to default_min_cluster_size(n); min_samples None = hdbscan's default (=
-    min_cluster_size). Both are in units of the whole data set. With more than `fit_sample` samples
-    (None or 0: no limit), HDBSCAN is fitted on a seeded uniform subsample of `fit_sample` samples, with
-    both sizes scaled by the sampled fraction, and the other samples are placed with
-    hdbscan.approximate_predict / approximate_predict_scores, as assign_new() places later ones (see
-    docs/clusters.md for the timings and ARI behind the default). The representative of a cluster is the
+    min_cluster_size defaults to default_min_cluster_size(n), in samples of the whole scope. With more than
+    `fit_sample` samples (None or 0: no limit), HDBSCAN is fitted on a seeded uniform subsample of
+    `fit_sample` samples with min_cluster_size scaled by the sampled fraction, and the other samples are
+    placed with hdbscan.approximate_predict / approximate_predict_scores, as assign_new() places later ones.
+    min_samples is the fit's own k of the core distance (not scaled); None = min(DEFAULT_MIN_SAMPLES, the
+    fit's min_cluster_size). docs/clusters.md has the timings and ARI behind both defaults. The representative of a cluster is the
     member nearest its centroid (mean) in the reduced space; it is kept in params["result"]["representatives"].
     """
     import hdbscan
@@ -204,11 +208,12 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     n_fit = n if not fit_sample or fit_sample >= n else max(2, int(fit_sample))
     if n_fit < n:
         fit_idx = np.sort(np.random.default_rng(seed).choice(n, n_fit, replace=False))
-        frac = n_fit / n
-        fit_mcs = max(2, int(round(mcs * frac)))
-        fit_ms = None if min_samples is None else max(1, int(round(min_samples * frac)))
+        fit_mcs = max(2, int(round(mcs * n_fit / n)))
     else:
-        fit_idx, fit_mcs, fit_ms = np.arange(n), mcs, min_samples
+        fit_idx, fit_mcs = np.arange(n), mcs
+    fit_ms = int(min_samples) if min_samples is not None else min(DEFAULT_MIN_SAMPLES, fit_mcs)
+    if fit_ms >= n_fit:
+        raise ClusterError(f"min_samples {fit_ms} needs more than {fit_ms} samples to fit; {n_fit} in scope")
     meter.advance(1, f"HDBSCAN on {n_fit:,} x {dims}" + (f" (sample of {n:,})" if n_fit < n else ""), force=True)
     hd = hdbscan.HDBSCAN(min_cluster_size=fit_mcs, min_samples=fit_ms, prediction_data=True,
                          core_dist_n_jobs=max(1, os.cpu_count() or 1))

@@ -248,6 +248,7 @@ def test_fit_on_a_subsample_places_the_rest(blobs):
     p = info.params
     assert p["fit_sample"] == 120 and p["result"]["n_fit"] == 120 and p["result"]["n_predicted"] == 180
     assert p["fit_min_cluster_size"] == 6 and p["min_cluster_size"] == 15  # scaled by 120/300
+    assert p["min_samples"] is None and p["fit_min_samples"] == 6  # default: min(10, fit min_cluster_size)
     assert info.n_samples == 300 and info.n_assigned_later == 0 and info.n_clusters == 6
     ids, labels, x, y = map_points(st, "sub")
     assert adjusted_rand_score(_truth(st, ids), labels) >= 0.9
@@ -260,6 +261,28 @@ def test_fit_on_a_subsample_places_the_rest(blobs):
     # no limit (None or 0), or a limit above n: every sample is fitted
     full = cluster(st, "nolimit", model="blobenc", min_cluster_size=15, fit_sample=None)
     assert full.params["result"]["n_fit"] == 300 and full.params["result"]["n_predicted"] == 0
+    assert full.params["fit_min_samples"] == 10  # min(10, 15)
+    with pytest.raises(ClusterError, match="min_samples 120 needs more than 120"):
+        cluster(st, "bad", model="blobenc", fit_sample=120, min_samples=120)
     for bad in ({"fit_sample": -1}, {"min_cluster_size": 1}, {"min_samples": 2.5}, {"fit_sample": "10"}):
         with pytest.raises(ClusterError, match=next(iter(bad))):
             cluster(st, "bad", model="blobenc", **bad)
+
+
+def test_cli_cluster_fit_sample(tmp_path, capsys):
+    from workbench.cli import main
+
+    st = _make(tmp_path, n=30)
+    db = str(st.path)
+    st.close()
+    assert main(["--db", db, "-q", "cluster", "part", "--model", "blobenc", "--min-cluster-size", "10",
+                 "--fit-sample", "90"]) == 0
+    assert "6 clusters" in capsys.readouterr().out
+    with Store(db) as st2:
+        info = get_clustering(st2, "part")
+    assert info.params["fit_sample"] == 90 and info.params["result"]["n_fit"] == 90 and info.n_samples == 180
+    assert main(["--db", db, "-q", "cluster", "all", "--model", "blobenc", "--fit-sample", "0"]) == 0
+    with Store(db) as st2:
+        assert get_clustering(st2, "all").params["result"]["n_predicted"] == 0
+    assert main(["--db", db, "-q", "cluster", "bad", "--model", "blobenc", "--fit-sample", "-5"]) == 1
+    assert "fit_sample must be an integer >= 0" in capsys.readouterr().err

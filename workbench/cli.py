@@ -547,7 +547,8 @@ def cmd_cluster(args) -> int:
         try:
             info = cluster(store, args.name, model=args.model, text_kind=args.text, pool_ids=pool_ids,
                            pca_dims=args.pca_dims, min_cluster_size=args.min_cluster_size,
-                           min_samples=args.min_samples, seed=args.seed, replace=args.replace, progress=prog)
+                           min_samples=args.min_samples, fit_sample=args.fit_sample, seed=args.seed,
+                           replace=args.replace, progress=prog)
         except ClusterError as e:
             raise CliError(str(e)) from e
         finally:
@@ -784,7 +785,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
     s.add_argument("--pca-dims", type=int, default=32)
     s.add_argument("--min-cluster-size", type=int, default=None, help="default: 1%% of the samples, 5..200")
-    s.add_argument("--min-samples", type=int, default=None, help="default: min-cluster-size")
+    s.add_argument("--min-samples", type=int, default=None,
+                   help="HDBSCAN min_samples of the fit (default: 10, at most the fit's min-cluster-size)")
+    s.add_argument("--fit-sample", type=int, default=50_000,
+                   help="fit HDBSCAN on at most this many samples (seeded), place the rest with "
+                        "approximate_predict; 0 = fit every sample (default: 50000)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--replace", action="store_true", help="replace a clustering of the same name")
     s.set_defaults(func=cmd_cluster)
