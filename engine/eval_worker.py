@@ -57,8 +57,9 @@ def render_prompt(tok, messages: list[dict], tools=None) -> str:
 
 
 def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size: int, greedy: bool = True,
-             temperature: float = 0.0, cancel: CancelToken | None = None) -> list[str]:
-    """Batched generation (left padding); returns the decoded new text of each prompt."""
+             temperature: float = 0.0, cancel: CancelToken | None = None, on_batch=None) -> list[str]:
+    """Batched generation (left padding); returns the decoded new text of each prompt. `on_batch(done, total)`
+    is called after each batch."""
     import torch
 
     outs: list[str] = []
@@ -73,15 +74,28 @@ def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size:
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {kk: v.to(dev) for kk, v in enc.items()}
         kw = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        if cancel is not None:
+            from transformers import StoppingCriteria, StoppingCriteriaList
+
+            class _Stop(StoppingCriteria):  # a cancel stops generation between tokens, not after the batch
+                def __call__(self, input_ids, scores, **_kw):
+                    return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
+                                      device=input_ids.device)
+
+            kw["stopping_criteria"] = StoppingCriteriaList([_Stop()])
         if greedy:
             kw.update(do_sample=False)
         else:
             kw.update(do_sample=True, temperature=max(temperature, 1e-5))
         with torch.no_grad():
             gen = model.generate(**enc, **kw)
+        if cancel is not None:
+            cancel.check()
         new = gen[:, enc["input_ids"].shape[1]:]
         for i, row in zip(idx, new):
             res[i] = tok.decode(row, skip_special_tokens=True)
+        if on_batch is not None:
+            on_batch(min(k + batch_size, len(order)), len(order))
     outs = [res[i] for i in range(len(prompts))]
     return outs
 
@@ -137,15 +151,21 @@ def _write_progress(job: Path, **kw) -> None:
     os.replace(tmp, job / "progress.json")
 
 
+def _set_threads(s: dict) -> None:
+    """torch CPU threads: the setting, else half the cores (at least 1). On shared or busy CPUs torch's default
+    (all cores) oversubscribes them; 1 thread was 10x faster than 2 for a tiny model on a busy 2-core machine."""
+    import torch
+
+    n = s.get("threads") or max(1, (os.cpu_count() or 2) // 2)
+    torch.set_num_threads(int(n))
+
+
 def load_base(spec: dict):
     """(model, tokenizer) of a job's base model (no adapter), in eval mode."""
     from engine.models import load_causal_lm
 
     s = spec.get("settings", {})
-    if s.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(s["threads"]))
+    _set_threads(s)
     model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"))
     return model, tok
 
@@ -247,7 +267,7 @@ def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dic
     return out
 
 
-def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dict]:
+def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=None) -> list[dict]:
     """Generate, measure NLL and check a list of items; returns the per-item result records."""
     from engine.answer_check import AnswerCheckError, check
     from engine.sandbox import SandboxLimits
@@ -258,7 +278,7 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None) -> list[dic
     if gen_idx:
         texts = generate(model, tok, [prompts[i] for i in gen_idx], max_new_tokens=s["max_new_tokens"],
                          batch_size=s["batch_size"], greedy=s.get("greedy", True),
-                         temperature=s.get("temperature", 0.0), cancel=cancel)
+                         temperature=s.get("temperature", 0.0), cancel=cancel, on_batch=on_batch)
         outputs = dict(zip(gen_idx, texts))
     pairs, owners = [], []
     for i, it in enumerate(items):
@@ -322,6 +342,7 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
     log.flush()
     _write_progress(job, state="loading", done=len(done), total=len(items))
     model, tok = loaded if loaded is not None else load_model(spec)
+    _write_progress(job, state="running", done=len(done), total=len(items))
     if not getattr(tok, "chat_template", None):
         log.write(FALLBACK_TEMPLATE_NOTE + "\n")
     existing = sorted((job / "chunks").glob("*.jsonl"))
@@ -333,7 +354,10 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
             if cancel is not None:
                 cancel.check()
             batch = todo[k:k + s.get("chunk", 16)]
-            recs = score_chunk(model, tok, batch, s, cancel=cancel)
+            def on_batch(d, t, base=len(done) + n_new):
+                _write_progress(job, state=f"generating {d}/{t} of this chunk", done=base, total=len(items))
+
+            recs = score_chunk(model, tok, batch, s, cancel=cancel, on_batch=on_batch)
             # a unique name: the app's ingest marker lists chunk names, and a lost chunk is redone under a new one
             path = job / "chunks" / f"{next_no:06d}-{secrets.token_hex(3)}.jsonl"
             tmp = path.with_suffix(".tmp")

@@ -276,7 +276,7 @@ class EvalSettings:
     dtype: str | None = None
     chunk: int = 16                # items per chunk file
     sandbox_timeout_s: float = 10.0
-    threads: int | None = None     # torch CPU threads in the worker (None: torch's default)
+    threads: int | None = None     # torch CPU threads in the worker (None: half the cores, at least 1)
 
 
 @dataclass

@@ -284,3 +284,24 @@ def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
     assert nll_again == nll_alone  # the base weights were restored exactly after the adapter's job
     assert all(abs(nll_lora[k] - nll_alone[k]) > 1e-4 for k in nll_alone)
     assert alone[0].value == pytest.approx(sum(nll_alone.values()) / 3)
+
+
+def test_cancel_stops_generation_between_tokens(model_dir):
+    from engine.eval_worker import generate, load_model
+
+    class AfterFiveTokens(CancelToken):
+        n = 0
+
+        @property
+        def cancelled(self):  # read by the stopping criterion once per generated token
+            self.n += 1
+            if self.n >= 5:
+                self.cancel()
+            return super().cancelled
+
+    model, tok = load_model({"model": str(model_dir), "settings": {"threads": 1}})
+    token = AfterFiveTokens()
+    with pytest.raises(Cancelled):
+        generate(model, tok, ["Write a function"], max_new_tokens=400, batch_size=1, cancel=token)
+    assert token.n < 20  # stopped after a few tokens, not after 400
+    assert len(generate(model, tok, ["Write a function"], max_new_tokens=3, batch_size=1, cancel=CancelToken())) == 1

@@ -194,7 +194,7 @@ def register(sub) -> None:
     s.add_argument("--max-new-tokens", type=int, default=256)
     s.add_argument("--batch-size", type=int, default=8)
     s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, help="torch CPU threads in the worker")
+    s.add_argument("--threads", type=int, help="torch CPU threads in the worker (default: half the cores)")
     _fmt(s)
     s.set_defaults(func=cmd_eval)
 
