@@ -105,7 +105,8 @@ def cmd_eval(args) -> int:
             print(f"warning: {w} (workbench evalset overlap MIXTURE --sets ... lists them)", file=sys.stderr)
         rows = [{"evaluation": r.id, "run": r.run_id, "eval_set": r.eval_set, "domain": r.domain,
                  "metric": r.metric, "value": _num(r.value, 4), "n": r.n,
-                 "correct": r.details.get("n_correct"), "skipped": r.details.get("skipped")} for r in res]
+                 "correct": r.details.get("n_correct") if r.metric == "accuracy" else None,
+                 "skipped": r.details.get("skipped")} for r in res]
         _out(rows, args.format)
     return 0
 
