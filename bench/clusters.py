@@ -4,7 +4,7 @@
    vs plain `SentenceTransformer.encode` with the same loaded model on the same texts. Target: overhead
    <= 10%. Interleaved in blocks so that machine load hits both alike.
 2. Clustering: `engine.clusters.cluster` with its defaults (load from Parquet, PCA 384->32, HDBSCAN with
-   prediction data fitted on at most fit_sample = 50,000 points, the rest placed with approximate_predict,
+   prediction data fitted on at most fit_sample = 30,000 points, the rest placed with approximate_predict,
    2-D map, labels, representatives, assignments written) on 100k stored 384-d vectors, vs the bare sklearn
    PCA + hdbscan.HDBSCAN on every point of the same in-memory matrix; time and ARI against the planted
    truth for both. Data: `blobs` (30 noisy blobs + uniform noise; the target's data) or `overlapping`

@@ -32,7 +32,7 @@ from engine.store import Store
 N_KEYWORDS = 8
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
 # hdbscan.approximate_predict. Measured in bench/clusters.py and docs/clusters.md.
-DEFAULT_FIT_SAMPLE = 50_000
+DEFAULT_FIT_SAMPLE = 30_000
 # HDBSCAN min_samples when not given (capped at the fit's min_cluster_size). hdbscan's own default
 # (= min_cluster_size, 100-200 on large data) made core distances, prediction data and every
 # approximate_predict (2 * min_samples neighbours per point) several times slower at no gain in ARI.

@@ -540,7 +540,7 @@ class ClustersScreen(WorkbenchScreen):
         self.app.push_screen(InputDialog(
             "New clustering", "name:", "", placeholder="e.g. topics",
             note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}); "
-                 "sizes default to 1% of the data; above 50,000 samples HDBSCAN is fitted on a 50,000 sample "
+                 "sizes default to 1% of the data; above 30,000 samples HDBSCAN is fitted on a 30,000 sample "
                  "and the rest are placed with approximate_predict (docs/clusters.md). "
                  "`workbench cluster NAME --help` exposes the parameters.",
             validate=validate, ok="Cluster"), chosen)

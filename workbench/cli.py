@@ -787,9 +787,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-cluster-size", type=int, default=None, help="default: 1%% of the samples, 5..200")
     s.add_argument("--min-samples", type=int, default=None,
                    help="HDBSCAN min_samples of the fit (default: 10, at most the fit's min-cluster-size)")
-    s.add_argument("--fit-sample", type=int, default=50_000,
+    s.add_argument("--fit-sample", type=int, default=30_000,
                    help="fit HDBSCAN on at most this many samples (seeded), place the rest with "
-                        "approximate_predict; 0 = fit every sample (default: 50000)")
+                        "approximate_predict; 0 = fit every sample (default: 30000)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--replace", action="store_true", help="replace a clustering of the same name")
     s.set_defaults(func=cmd_cluster)
