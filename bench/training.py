@@ -9,7 +9,8 @@ attention across examples) and "grouped" batches examples of similar length. Bot
 only at labelled positions. The first step of each is warm-up and not counted. Tokens per CPU-second (process
 time) is printed too: on a shared machine wall-clock rates swing with the other processes' load, CPU time much less.
 
-    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, 3 steps each (~6 min on a busy 2-core box)
+    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, interleaved steps (default)
+    .venv/bin/python bench/training.py --sequential       # whole runs: train() on a run folder vs Trainer.train()
     .venv/bin/python bench/training.py --steps 20 --device cuda --modes packed,grouped,baseline
 """
 
@@ -120,17 +121,102 @@ def baseline(model_path: str, recs: list[dict], args) -> dict:
             "train_loss": res.training_loss}
 
 
+def interleaved(model_path: str, recs: list[dict], args) -> dict:
+    """Round-robin steps: one step of each mode per round, so a load swing on a shared machine hits all modes
+    alike; the median step of each is reported. Ours: the trainer's own batching (build_plan/collate_rows) and
+    loss (token_losses); baseline: `Trainer.training_step` on the Trainer's own padded dataloader."""
+    import statistics
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    from engine import training as T
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    exs, _ = T.tokenize_records(tok, recs, args.max_len)
+    pad = tok.pad_token_id
+
+    def lora_model():
+        torch.manual_seed(0)
+        m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        m = get_peft_model(m, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
+                                         task_type="CAUSAL_LM"))
+        m.train()
+        return m
+
+    steppers = {}
+    for mode in args.modes.split(","):
+        if mode == "baseline":
+            model = lora_model()
+            data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
+            out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
+            targs = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=args.batch, learning_rate=1e-4,
+                                      report_to=[], use_cpu=args.device == "cpu", seed=0, disable_tqdm=True,
+                                      remove_unused_columns=False, dataloader_num_workers=0)
+            tr = Trainer(model=model, args=targs, train_dataset=data,
+                         data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100))
+            tr.create_optimizer_and_scheduler(num_training_steps=args.steps)
+            tr.current_gradient_accumulation_steps = 1  # set by Trainer.train() otherwise
+            it = iter(tr.get_train_dataloader())
+
+            def step(tr=tr, it=it):
+                batch = next(it)
+                n = int(batch["attention_mask"].sum())
+                tr.training_step(tr.model, batch)
+                tr.optimizer.step()
+                tr.model.zero_grad(set_to_none=True)
+                return n, int(batch["attention_mask"].numel())
+        else:
+            model = lora_model()
+            st = T.TrainSettings(max_steps=args.steps, max_len=args.max_len, packing=mode,
+                                 batch_size=args.rows if mode == "packed" else args.batch, seed=0)
+            plan, _names, _ = T.build_plan(exs, "multi_task", None, st)
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+            batches = iter(plan)
+
+            def step(model=model, opt=opt, batches=batches, packed=mode == "packed"):
+                _kind, rows = next(batches)
+                b = T.collate_rows(exs, rows, pad, packed)
+                n = b.pop("n_tokens")
+                slots = int(b["input_ids"].numel())
+                T.token_losses(model, b).backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                return n, slots
+        steppers[mode] = step
+    rates: dict[str, list[float]] = {m: [] for m in steppers}
+    cpu_rates: dict[str, list[float]] = {m: [] for m in steppers}
+    pads: dict[str, list[float]] = {m: [] for m in steppers}
+    for rnd in range(args.steps):
+        for mode, step in steppers.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            n, slots = step()
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+            print(f"  round {rnd + 1} {mode:>9}: {n:5d} real tokens ({1 - n / slots:4.0%} padding) "
+                  f"{dt:6.1f} s, {n / dt:6.1f} tokens/s", flush=True)
+            if rnd:  # round 1 is warm-up
+                rates[mode].append(n / dt)
+                cpu_rates[mode].append(n / max(dc, 1e-9))
+                pads[mode].append(1 - n / slots)
+    return {m: {"tokens_per_s": statistics.median(rates[m]), "tokens_per_cpu_s": statistics.median(cpu_rates[m]),
+                "pad_share": statistics.mean(pads[m]), "steps": len(rates[m])} for m in steppers}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2", help="base model spec (engine.models); default SmolLM2-135M")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--n", type=int, default=200, help="records to draw from the data set")
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=5, help="steps (rounds) per mode; the first is warm-up")
     ap.add_argument("--batch", type=int, default=4, help="examples per batch (baseline and grouped)")
     ap.add_argument("--rows", type=int, default=1, help="packed rows of max_len per batch (ours, packed)")
     ap.add_argument("--max-len", type=int, default=512)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--modes", default="packed,grouped,baseline")
+    ap.add_argument("--sequential", action="store_true",
+                    help="run each mode whole, one after another (ours: engine.training.train on a run folder; "
+                         "baseline: Trainer.train) instead of interleaving single steps")
     args = ap.parse_args(argv)
 
     from engine.models import local_folder, resolve
@@ -139,6 +225,19 @@ def main(argv=None) -> int:
     recs = load_records(args.data, args.n)
     print(f"model {model_path}\n{len(recs)} records from {args.data.name}; {args.steps} steps each "
           f"(first one not timed); max_len {args.max_len}; device {args.device}", flush=True)
+    if not args.sequential:
+        results = interleaved(model_path, recs, args)
+        for mode, r in results.items():
+            print(f"{mode:>9}: median step {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.2f} per "
+                  f"CPU-second, {r['pad_share']:.0%} padding ({r['steps']} timed steps)")
+        if "baseline" in results:
+            b = results["baseline"]
+            for mode, r in results.items():
+                if mode != "baseline":
+                    print(f"ratio {mode} / baseline: {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
+                          f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second")
+        print(json.dumps(results))
+        return 0
     results = {}
     for mode in args.modes.split(","):
         t0 = time.perf_counter()
