@@ -82,6 +82,66 @@ def eval_pools(store) -> list[dict]:
             for r in rows]
 
 
+def attach_answers(store, pool, path: str | Path | None = None, *, key: str = "id", field: str = "ground_truth",
+                   no_call: bool = False) -> dict:
+    """Copy answers kept in a separate file into the pool's samples' meta, matched on `meta[key]`: BFCL's
+    possible_answer files ({"id", "ground_truth": [{func: {arg: [values]}}]}). `no_call`: samples without an
+    answer get ``ground_truth = []`` (BFCL irrelevance: the right answer is no call; give no file for a pool
+    where none should call). Returns {"matched", "no_call", "unmatched", "unused"}."""
+    answers: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise EvaluationError(f"answers file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        try:
+            recs = json.loads(text)
+            recs = recs if isinstance(recs, list) else [recs]
+        except json.JSONDecodeError:
+            recs = []
+            for i, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        recs.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise EvaluationError(f"{path}:{i}: not JSON ({e.msg})") from e
+        for i, r in enumerate(recs):
+            if not isinstance(r, dict) or key not in r or field not in r:
+                raise EvaluationError(f"{path}: record {i} needs {key!r} and {field!r}")
+            answers[str(r[key])] = r[field]
+    elif not no_call:
+        raise EvaluationError("give an answers file, or no_call for a pool where no call is the right answer")
+    con = store.cursor()
+    try:
+        pid, pname, _role = _pool_row(con, pool)
+        rows = con.execute("SELECT id, meta FROM samples WHERE pool_id = ? ORDER BY id", [pid]).fetchall()
+    finally:
+        con.close()
+    out = {"matched": 0, "no_call": 0, "unmatched": 0, "unused": 0}
+    used = set()
+    updates = []
+    for sid, meta in rows:
+        m = _loads(meta) or {}
+        m = m if isinstance(m, dict) else {}
+        k = str(m.get(key)) if key in m else None
+        if k is not None and k in answers:
+            m[field] = answers[k]
+            used.add(k)
+            out["matched"] += 1
+        elif no_call:
+            m[field] = []
+            out["no_call"] += 1
+        else:
+            out["unmatched"] += 1
+            continue
+        updates.append((json.dumps(m, ensure_ascii=False), sid))
+    out["unused"] = len(set(answers) - used)
+    with store.transaction() as con:
+        for meta, sid in updates:
+            con.execute("UPDATE samples SET meta = ? WHERE id = ?", [meta, sid])
+    return out
+
+
 def _pool_row(con, ref) -> tuple[int, str, str]:
     rows = con.execute("SELECT id, name, coalesce(role, 'train') FROM pools WHERE name = ?", [str(ref)]).fetchall()
     if not rows and str(ref).isdigit():

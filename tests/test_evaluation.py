@@ -305,3 +305,47 @@ def test_cancel_stops_generation_between_tokens(model_dir):
         generate(model, tok, ["Write a function"], max_new_tokens=400, batch_size=1, cancel=token)
     assert token.n < 20  # stopped after a few tokens, not after 400
     assert len(generate(model, tok, ["Write a function"], max_new_tokens=3, batch_size=1, cancel=CancelToken())) == 1
+
+
+BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "bfcl_v4_nonlive"
+
+
+def test_attach_bfcl_answers_then_score(store, tmp_path):
+    q = [{"id": "t_0", "question": [[{"role": "user", "content": "Area of a triangle, base 10 and height 5?"}]],
+          "function": [{"name": "calc_area", "description": "area", "parameters": {"type": "dict", "properties": {
+              "base": {"type": "integer"}, "height": {"type": "integer"}}, "required": ["base", "height"]}}]},
+         {"id": "t_1", "question": [[{"role": "user", "content": "Tell me a joke."}]],
+          "function": [{"name": "calc_area", "description": "area", "parameters": {"type": "dict", "properties": {}}}]}]
+    write_jsonl(tmp_path / "q.json", q)
+    write_jsonl(tmp_path / "a.json", [{"id": "t_0", "ground_truth": [{"calc_area": {"base": [10], "height": [5]}}]}])
+    import_file(store, tmp_path / "q.json", pool="bfcl", domain="tool_use")
+    assert ev.pool_items(store, "bfcl") == ([], 2)  # no answers yet: nothing checkable
+    assert ev.attach_answers(store, "bfcl", tmp_path / "a.json") == {"matched": 1, "no_call": 0, "unmatched": 1,
+                                                                      "unused": 0}
+    items, skipped = ev.pool_items(store, "bfcl")
+    assert skipped == 1 and items[0].scorer == "tool" and items[0].tools
+    from engine.answer_check import check
+
+    assert check("tool", "calc_area(base=10, height=5)", items[0].reference).correct
+    assert not check("tool", "calc_area(base=10, height=5, unit='m')", items[0].reference).correct
+    ev.attach_answers(store, "bfcl", tmp_path / "a.json", no_call=True)
+    items, _ = ev.pool_items(store, "bfcl")
+    assert [it.reference["calls"] for it in items][1] == [] and check("tool", "Why did...", items[1].reference).correct
+    with pytest.raises(ev.EvaluationError, match="needs 'id'"):
+        write_jsonl(tmp_path / "bad.json", [{"ground_truth": []}])
+        ev.attach_answers(store, "bfcl", tmp_path / "bad.json")
+
+
+@pytest.mark.shared
+def test_bfcl_simple_python_answers_from_shared(store):
+    if not BFCL.is_dir():
+        pytest.skip("../shared/datasets not present")
+    import_file(store, BFCL / "BFCL_v4_simple_python.json", pool="bfcl", domain="tool_use")
+    res = ev.attach_answers(store, "bfcl", BFCL / "possible_answer" / "BFCL_v4_simple_python.json")
+    items, skipped = ev.pool_items(store, "bfcl")
+    assert res["matched"] == len(items) > 0 and skipped == res["unmatched"]
+    from engine.answer_check import check
+
+    first = items[0]  # simple_python_0: calculate_triangle_area(base=10, height=5, unit optional)
+    assert check("tool", "calculate_triangle_area(base=10, height=5)", first.reference).correct
+    assert not check("tool", "calculate_triangle_area(base=10, height=6)", first.reference).correct

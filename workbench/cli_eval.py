@@ -1,6 +1,7 @@
 """CLI subcommands for evaluation: `workbench eval`, `evalset`, `rescore`, `conflict`, `compare`.
 
     workbench evalset mark POOL [--force] | unmark POOL | list | overlap MIXTURE --sets POOL,...
+    workbench evalset answers POOL FILE [--key id --field ground_truth] [--no-call]   # BFCL possible answers
     workbench eval RUN --sets POOL,... [--max-items N --max-new-tokens N --batch-size N --device D --threads N]
     workbench eval --base-model MODEL --sets POOL,...      # the base model itself, as a run (zero-shot baseline)
     workbench rescore EVALUATION_ID
@@ -62,6 +63,16 @@ def cmd_evalset(args) -> int:
                 r["scorers"] = ",".join(sorted({it.scorer for it in items}))
                 r["domains"] = ",".join(r["domains"])
             _out(rows, args.format, columns=["id", "name", "n_samples", "checkable", "scorers", "domains"])
+        elif args.action == "answers":
+            from workbench.cli import EXIT_USAGE, CliError
+
+            if not args.pool or not (args.file or args.no_call):
+                raise CliError("evalset answers needs a POOL and FILE (or --no-call)", EXIT_USAGE)
+            res = ev.attach_answers(store, args.pool, args.file, key=args.key, field=args.field,
+                                    no_call=args.no_call)
+            items, skipped = ev.pool_items(store, args.pool)
+            res |= {"checkable_items": len(items), "skipped": skipped}
+            _out(res, args.format)
         else:  # overlap
             from engine.mixtures import get_mixture
 
@@ -178,9 +189,15 @@ def cmd_compare(args) -> int:
 
 def register(sub) -> None:
     """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
-    s = sub.add_parser("evalset", help="mark/unmark a pool as an eval set, list eval sets, check overlap with a mixture")
-    s.add_argument("action", choices=["mark", "unmark", "list", "overlap"])
+    s = sub.add_parser("evalset", help="mark/unmark a pool as an eval set, list them, attach answers (BFCL), check "
+                                       "overlap with a mixture")
+    s.add_argument("action", choices=["mark", "unmark", "list", "overlap", "answers"])
     s.add_argument("pool", nargs="?", help="pool name or id (overlap: the mixture name or id)")
+    s.add_argument("file", nargs="?", help="answers: a JSON/JSONL file of {id, ground_truth} (BFCL possible_answer)")
+    s.add_argument("--key", default="id", help="answers: the id field in both (default id)")
+    s.add_argument("--field", default="ground_truth", help="answers: the answer field (default ground_truth)")
+    s.add_argument("--no-call", action="store_true",
+                   help="answers: samples without an answer expect no call (BFCL irrelevance)")
     s.add_argument("--force", action="store_true", help="mark even if saved mixtures drew from the pool")
     s.add_argument("--sets", help="overlap: eval pools, comma separated")
     s.add_argument("--threshold", type=float, default=0.5, help="overlap: near-duplicate Jaccard threshold")
