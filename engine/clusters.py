@@ -4,7 +4,8 @@ diversity metrics.
 cluster(): the L2-normalised embeddings of the non-excluded samples of the chosen pools (all pools when
 None) that have an embedding for (model, text_kind) are reduced with sklearn PCA to `pca_dims` (default
 32: raw 384-d is slow and clusters badly, see shared/docs/stack.md §5), then clustered with the `hdbscan`
-package's HDBSCAN (euclidean in the reduced space, prediction_data=True). Label -1 is noise: it is stored
+package's HDBSCAN (euclidean in the reduced space, prediction_data=True), fitted on at most `fit_sample`
+samples (a seeded subsample; the others are placed with approximate_predict). Label -1 is noise: it is stored
 and reported as its own row, never dropped. Map coordinates (x, y) are a second PCA, to 2 dimensions, of
 the reduced (pca_dims) data: a linear projection, so distances on the map are faithful only along the two
 main directions; no UMAP/t-SNE. The fitted PCA, HDBSCAN (with prediction data) and 2-D PCA are saved with
@@ -168,9 +169,9 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     `fit_sample` samples with min_cluster_size scaled by the sampled fraction, and the other samples are
     placed with hdbscan.approximate_predict / approximate_predict_scores, as assign_new() places later ones.
     min_samples is the fit's own k of the core distance (not scaled); None = min(DEFAULT_MIN_SAMPLES, the
-    fit's min_cluster_size). docs/clusters.md has the timings and ARI behind both defaults. The representative of a cluster is the
-    member nearest its centroid (mean) in the reduced space; it is kept in params["result"]["representatives"].
-    """
+    fit's min_cluster_size). docs/clusters.md has the timings and ARI behind both defaults. The
+    representative of a cluster is the member nearest its centroid (mean) in the reduced space; it is kept
+    in params["result"]["representatives"]."""
     import hdbscan
     import joblib
     from sklearn.decomposition import PCA

@@ -920,8 +920,8 @@ class RegionScreen(Dialog):
         pady = 0.03 * max(self.ymax - self.ymin, 1e-9)
         plt.xlim(self.xmin - padx, self.xmax + padx)
         plt.ylim(self.ymin - pady, self.ymax + pady)
-        plt.title(f"x {x0:.{self.decimals}f}..{x1:.{self.decimals}f} · y {y0:.{self.decimals}f}..{y1:.{self.decimals}f}"
-                  f" · {self.n_inside:,} inside")
+        d = self.decimals
+        plt.title(f"x {x0:.{d}f}..{x1:.{d}f} · y {y0:.{d}f}..{y1:.{d}f} · {self.n_inside:,} inside")
         plot.refresh()
 
     # -- actions --------------------------------------------------------------------------------------------

@@ -323,8 +323,8 @@ def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
         dlg.query_one("#d-method").value = "hash"
         await pilot.pause()
         await pilot.click("#find")
-        await wait_for(pilot, lambda: "7 samples would be excluded" in plain(result) and not dlg.query_one("#apply").disabled,
-                       what="exact again")
+        await wait_for(pilot, lambda: "7 samples would be excluded" in plain(result)
+                       and not dlg.query_one("#apply").disabled, what="exact again")
         await pilot.click("#apply")
         await wait_for(pilot, lambda: not isinstance(app.screen, DedupDialog), what="closed")
         await wait_for(pilot, lambda: "excluded 7 samples from 7 groups" in plain(screen.query_one("#c-job")),
