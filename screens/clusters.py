@@ -240,6 +240,9 @@ class ClustersScreen(WorkbenchScreen):
         bits = [f"{info.model} · {info.text_kind}", f"pca {p.get('pca_dims', '?')}"]
         if p.get("min_cluster_size") is not None:
             bits.append(f"min cluster size {p['min_cluster_size']}")
+        res = p.get("result", {})
+        if res.get("n_predicted"):
+            bits.append(f"HDBSCAN fitted on {res['n_fit']:,}, {res['n_predicted']:,} placed by approximate_predict")
         bits.append(f"{info.n_samples:,} samples, {info.n_clusters} clusters, {info.n_noise:,} noise")
         if info.n_assigned_later:
             bits.append(f"{info.n_assigned_later:,} assigned later")

@@ -414,3 +414,18 @@ def test_region_expression_quotes_odd_names_and_compiles(tmp_path):
     assert e == 'map."by \\"resp\\"".x BETWEEN -0.25 AND 0.50 AND map."by \\"resp\\"".y BETWEEN 0.00 AND 1.00'
     sql, params = compile_expression(e, clusterings=['by "resp"'])
     assert params == ['by "resp"', -0.25, 0.5, 'by "resp"', 0.0, 1.0]
+
+
+def test_info_line_says_when_hdbscan_was_fitted_on_a_sample(tmp_path):
+    db = make_store(tmp_path)
+    with Store(db) as st:
+        cluster(st, "part", model="fakeenc", min_cluster_size=10, fit_sample=100)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.info is not None and screen.info.name == "part", what="newest")
+        info = plain(screen.query_one("#c-info"))
+        assert "HDBSCAN fitted on 100, 86 placed by approximate_predict" in info
+
+    _run(WorkbenchApp(db_path=db), body)
