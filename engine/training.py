@@ -67,9 +67,9 @@ class TrainSettings:
     """Training settings. One step = one optimizer step over `grad_accum` micro-batches.
 
     epochs: passes over the data (per phase for sequential / multi_stage); max_steps caps the steps (when the
-    data runs out first, the plan repeats with a new shuffle). packing: "packed" concatenates examples into
-    rows of max_len tokens (position ids restart per example, so attention never crosses examples),
-    "grouped" batches examples of similar length, "padded" is plain padding in data order (baseline).
+    data runs out first, the plan repeats with a new shuffle). packing: "grouped" (default) batches examples of
+    similar length, "packed" concatenates examples into rows of max_len tokens (position ids restart per
+    example, so attention never crosses examples), "padded" is plain padding in data order (baseline).
     batch_size: rows (packed) or examples per micro-batch; batch_tokens (optional) sets it from a token budget
     instead. eval_every / save_every / grad_conflict_every: steps (0 = only at the end / never).
     eval_per_domain: examples per domain for the per-domain eval loss, held out of training when the domain
@@ -83,7 +83,7 @@ class TrainSettings:
     batch_tokens: int | None = None
     grad_accum: int = 1
     max_len: int = 1024
-    packing: str = "packed"
+    packing: str = "grouped"  # measured faster than "packed" on CPU (bench/training.py, docs/runs.md)
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0

@@ -165,7 +165,7 @@ def test_plans_follow_the_protocols(tok):
     # max_steps repeats the data; packing fits several examples per row
     _, _, steps = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=2, max_steps=20))
     assert steps == 20
-    packed, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=1, max_len=128))
+    packed, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=1, max_len=128, packing="packed"))
     assert len(packed) < 16 and all(sum(len(exs[i].ids) for i in r) <= 128 for _k, rows in packed for r in rows)
     # a token budget per micro-batch: rows x longest row stays within it
     budget, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(packing="grouped", batch_tokens=200))
@@ -177,7 +177,7 @@ def test_plans_follow_the_protocols(tok):
 
 
 def test_loss_goes_down_and_eval_and_gradcos_are_logged(tmp_path, model_dir):
-    folder = make_folder(tmp_path, model_dir, records(16), max_steps=40, save_every=0)
+    folder = make_folder(tmp_path, model_dir, records(16), max_steps=40, save_every=0, packing="packed")
     st = T.train(folder)
     assert st["status"] == "done" and st["step"] == 40
     lines = metric_lines(folder)
