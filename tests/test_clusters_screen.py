@@ -429,3 +429,30 @@ def test_info_line_says_when_hdbscan_was_fitted_on_a_sample(tmp_path):
         assert "HDBSCAN fitted on 100, 86 placed by approximate_predict" in info
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_dedup_semantic_without_embeddings_says_what_to_do(tmp_path):
+    from screens.clusters import DedupDialog
+
+    db = make_store(tmp_path, with_clustering=False, scores=False)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one("#c-empty").display, what="empty")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, DedupDialog), what="dialog")
+        dlg = app.screen
+        await wait_for(pilot, lambda: "no duplicate groups" in plain(dlg.query_one("#d-result", Static)), what="count")
+        assert dlg.query_one("#apply").disabled  # nothing to apply
+        assert "every pool" in plain(dlg.query_one("#d-note", Static))
+        dlg.query_one("#d-method").value = "semantic"
+        await pilot.pause()
+        await pilot.click("#find")
+        await wait_for(pilot, lambda: "workbench embed" in plain(dlg.query_one("#error", Static)), what="error")
+        assert dlg.query_one("#apply").disabled
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DedupDialog), what="closed")
+        assert app.store.con.execute("SELECT count(*) FROM samples WHERE excluded").fetchall()[0][0] == 0
+
+    _run(WorkbenchApp(db_path=db), body)
