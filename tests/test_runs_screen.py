@@ -97,3 +97,56 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
     with Store(db) as s:
         assert [r.status for r in R.list_runs(s)] == ["done", "done", "failed"]
         assert [st for st, _n, _v in R.run_metrics(s, a.id, ["loss"])] == [1, 2, 3, 4]
+
+
+def test_new_run_dialog_queues_a_mixture_run(tmp_path):
+    import json
+
+    from engine import mixtures as mx
+    from engine.ingest import import_file
+    from screens.widgets import InputDialog
+
+    model = tiny_chat_model(tmp_path / "model")
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as s:
+        p = tmp_path / "m.jsonl"
+        p.write_text("".join(json.dumps({"instruction": f"q {i}", "input": "", "output": f"a {i}"}) + "\n"
+                             for i in range(6)))
+        import_file(s, p, pool="m", domain="math")
+        mx.save(s, "mix", mx.Recipe([mx.Component("math", "domain", "math")], {"math": 1.0}, budget=None))
+        busy = R.create_run(s, records=records(8), base_model=str(model), train=TRAIN | {"max_steps": 5000},
+                            name="busy")  # keeps the queue busy so the new run waits
+    app = WorkbenchApp(db_path=db)
+
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None, what="store")
+            await pilot.press("6")
+            screen = app.screen
+            table = screen.query_one("#r-runs", DataTable)
+            await wait_for(pilot, lambda: str(table.get_cell(str(busy.id), "status")) == "running", what="busy runs")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="dialog")
+            await pilot.press(*"mix@1 round_robin", "enter")
+            await wait_for(pilot, lambda: "protocol must be" in plain(app.screen.query_one("#error", Static)),
+                           what="validation error")
+            app.screen.query_one("#value").value = "mix@1 multi_task"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: table.row_count == 2, what="new run row")
+            new_id = max(r.id for r in screen.runs)
+            assert str(table.get_cell(str(new_id), "status")) == "queued"
+            assert "next #2" in plain(screen.query_one("#r-queue", Static))
+            # cancel both: the queued one at once, the running one after its current step
+            await wait_for(pilot, lambda: screen.selected == new_id, what="new run selected")
+            await pilot.press("c")
+            await wait_for(pilot, lambda: str(table.get_cell(str(new_id), "status")) == "cancelled", what="cancel")
+            table.move_cursor(row=0)
+            await wait_for(pilot, lambda: screen.selected == busy.id, what="busy selected")
+            await pilot.press("c")
+            await wait_for(pilot, lambda: str(table.get_cell(str(busy.id), "status")) == "cancelled", timeout=30,
+                           what="busy cancelled")
+
+    asyncio.run(main())
+    with Store(db) as s:
+        new = R.list_runs(s)[-1]
+        assert new.mixture_id is not None and new.config["mixture"] == "mix@1" and new.base_model == "smollm2"

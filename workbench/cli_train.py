@@ -69,7 +69,7 @@ def _follow(store, run_id: int, quiet: bool) -> int:
     from engine.runs import cancel_run, wait_run
 
     tty = sys.stderr.isatty()
-    last = [0.0]
+    last = [0.0, None]  # time and step of the last progress line (non-terminal output)
 
     def show(run, events):
         import time
@@ -85,8 +85,8 @@ def _follow(store, run_id: int, quiet: bool) -> int:
         if tty:
             sys.stderr.write(f"\r{line}\x1b[K")
             sys.stderr.flush()
-        elif time.monotonic() - last[0] > 5:
-            last[0] = time.monotonic()
+        elif time.monotonic() - last[0] > 5 and p.get("step") != last[1]:
+            last[0], last[1] = time.monotonic(), p.get("step")
             print(line, file=sys.stderr)
 
     try:
