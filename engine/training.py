@@ -226,7 +226,11 @@ def tokenize_conversation(tok, rec: dict, max_len: int) -> tuple[list[int], list
         raise TrainingError("the tokenizer has no chat template; training needs one (pick an instruct model)")
     msgs, tools = _conversation(rec, template if isinstance(template, str) else json.dumps(template))
     text, spans = assistant_spans(tok, msgs, tools)
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    try:
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    except NotImplementedError as e:
+        raise TrainingError("training needs a fast tokenizer (character offsets to find the assistant tokens); "
+                            f"{type(tok).__name__} has none") from e
     ids = list(enc["input_ids"])
     labels = [-100] * len(ids)
     j = 0
