@@ -106,7 +106,11 @@ def test_cancel_then_resume_in_the_worker(store, model_dir):
         R.cancel_run(store, run.id)
     R.resume_run(store, run.id)
     assert R.get_run(store, run.id).status == "queued"
+    assert R.tick(store) == [f"run {run.id} started"]
+    # as in a new app session: the worker is not our child any more; it is followed through its pid
+    proc = R._procs.pop(run.id)
     drive(store, lambda: R.get_run(store, run.id).status in R.FINISHED)
+    proc.wait(timeout=10)
     got = R.get_run(store, run.id)
     assert got.status == "done", got.error
     steps = [s for s, _n, _v in R.run_metrics(store, run.id, ["loss"])]
