@@ -19,6 +19,7 @@ torch, transformers and peft are imported inside functions (the app never import
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -359,16 +360,18 @@ def _batches_of(examples: list[Example], idx: list[int], s: TrainSettings, rng: 
 def build_plan(examples: list[Example], protocol: str, order: list[str] | None, s: TrainSettings,
                ) -> tuple[list[tuple], list[str], int]:
     """(micro-batches, phase name of each, total optimizer steps). Each phase runs `epochs` passes (a
-    fractional last pass takes its first part); with max_steps the plan is cut there or repeated to reach it."""
-    plan: list[tuple] = []
-    names: list[str] = []
+    fractional last pass takes its first part). With max_steps the plan is cut there; when the data runs out
+    first, every phase gets proportionally more passes (so sequential stays domain by domain) and the plan is cut
+    at max_steps."""
     ph = phases(examples, protocol, order)
-    rep = 0
-    while True:
+
+    def passes(epochs: float) -> tuple[list[tuple], list[str]]:
+        plan: list[tuple] = []
+        names: list[str] = []
         for p, (name, idx) in enumerate(ph):
-            full, frac = int(s.epochs), s.epochs - int(s.epochs)
+            full, frac = int(epochs), epochs - int(epochs)
             for ep in range(full + (1 if frac > 1e-9 else 0)):
-                rng = random.Random(f"{s.seed}:{rep}:{p}:{ep}")
+                rng = random.Random(f"{s.seed}:{p}:{ep}")
                 order_idx = list(idx)
                 rng.shuffle(order_idx)
                 b = _batches_of(examples, order_idx, s, rng)
@@ -376,11 +379,14 @@ def build_plan(examples: list[Example], protocol: str, order: list[str] | None, 
                     b = b[: max(1, int(round(len(b) * frac)))]
                 plan += b
                 names += [name] * len(b)
-        rep += 1
-        if not plan:
-            raise TrainingError("no training examples (every record was empty or had no assistant tokens)")
-        if s.max_steps is None or len(plan) >= s.max_steps * s.grad_accum:
-            break
+        return plan, names
+
+    plan, names = passes(s.epochs)
+    if not plan:
+        raise TrainingError("no training examples (every record was empty or had no assistant tokens)")
+    if s.max_steps is not None and len(plan) < s.max_steps * s.grad_accum:
+        k = math.ceil(s.max_steps * s.grad_accum / len(plan))
+        plan, names = passes(s.epochs * k)
     steps = len(plan) // s.grad_accum if s.max_steps is None else s.max_steps
     steps = max(steps, 1)
     need = steps * s.grad_accum
@@ -750,7 +756,10 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         f"{tstats['label_tokens']} assistant tokens, {tstats['truncated']} truncated, "
         f"{tstats['skipped_no_labels']} skipped); eval: {eval_how}; {len(plan)} micro-batches, {total} steps")
     if s.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     pcfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                       target_modules=lora.target_modules, task_type="CAUSAL_LM")

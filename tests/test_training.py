@@ -162,9 +162,12 @@ def test_plans_follow_the_protocols(tok):
     assert len({exs[rows[0][0]].domain for _k, rows in p1[:4]}) == 2  # domains interleaved
     with pytest.raises(T.TrainingError, match="not in the data: poetry"):
         T.build_plan(exs, "sequential", ["poetry"], s)
-    # max_steps repeats the data; packing fits several examples per row
-    _, _, steps = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=2, max_steps=20))
-    assert steps == 20
+    # max_steps beyond the data: more passes per phase, sequential stays domain by domain
+    plan, names, steps = T.build_plan(exs, "sequential", ["math", "code"], T.TrainSettings(batch_size=2, max_steps=16))
+    assert steps == 16 and names == ["math"] * 8 + ["code"] * 8
+    assert sorted(i for _k, rows in plan[:8] for r in rows for i in r) == sorted(
+        2 * [i for i, e in enumerate(exs) if e.domain == "math"])
+    # packing fits several examples per row
     packed, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=1, max_len=128, packing="packed"))
     assert len(packed) < 16 and all(sum(len(exs[i].ids) for i in r) <= 128 for _k, rows in packed for r in rows)
     # a token budget per micro-batch: rows x longest row stays within it
@@ -269,3 +272,17 @@ def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
     lines = metric_lines(folder)
     assert lines[1]["event"] == "resume" and lines[1]["step"] == -1
     assert [x["step"] for x in lines[2:] if "loss" in x] == [1, 2]
+
+
+def test_gradient_checkpointing_trains_the_same_as_without(tmp_path, model_dir):
+    import torch
+
+    a = make_folder(tmp_path / "a", model_dir, records(8), max_steps=3, save_every=0, eval_every=0,
+                    grad_conflict_every=0, lora=T.LoraSettings(target_modules="all-linear", dropout=0.0))
+    b = make_folder(tmp_path / "b", model_dir, records(8), max_steps=3, save_every=0, eval_every=0,
+                    grad_conflict_every=0, gradient_checkpointing=True,
+                    lora=T.LoraSettings(target_modules="all-linear", dropout=0.0))
+    T.train(a)
+    T.train(b)
+    wa, wb = _final_adapter(a), _final_adapter(b)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
