@@ -74,6 +74,8 @@ class RunsScreen(WorkbenchScreen):
         self.selected: int | None = None
         self.series: dict[str, list[tuple[int, float]]] = {}
         self.conflict: dict = {}
+        self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
+        self._conflict_key: tuple | None = None
         self._busy = False
         self.events: list[str] = []
 
@@ -93,7 +95,7 @@ class RunsScreen(WorkbenchScreen):
         t = self.query_one("#r-runs", DataTable)
         for key, label, width in [("id", "id", 4), ("status", "status", 9), ("kind", "kind", 10),
                                   ("protocol", "protocol", 11), ("step", "step", 11), ("loss", "loss", 7),
-                                  ("eta", "ETA", 7), ("name", "name", 28)]:
+                                  ("eta", "ETA", 7), ("conflict", "conflict", 8), ("name", "name", 28)]:
             t.add_column(label, key=key, width=width)
         t.focus()
         super().on_mount()
@@ -117,6 +119,7 @@ class RunsScreen(WorkbenchScreen):
 
             events = R.tick(store)
             runs = R.list_runs(store)
+            self._conflict_rates(store, runs)
             running = [r.id for r in runs if r.status == "running"]
             rid = sel if sel in {r.id for r in runs} else (running or [r.id for r in runs[-1:]] or [None])[0]
             series: dict[str, list[tuple[int, float]]] = {}
@@ -159,7 +162,7 @@ class RunsScreen(WorkbenchScreen):
                 t.move_cursor(row=keys.index(str(self.selected)))
         else:
             for r in self.runs:
-                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "eta", "name"),
+                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "eta", "conflict", "name"),
                                     self._cells(r)):
                     t.update_cell(str(r.id), col, val)
         q = [r for r in self.runs if r.status in ("running", "queued")]
@@ -169,14 +172,33 @@ class RunsScreen(WorkbenchScreen):
             "queue: " + (f"running {running[0]}" if running else "nothing running")
             + (" · next " + ", ".join(f"#{r.id}" for r in waiting) if waiting else " · nothing waiting"))
 
-    @staticmethod
-    def _cells(r) -> list:
+    def _cells(self, r) -> list:
         p = r.progress
         step = "-" if r.kind == "base" else f"{p.get('step', 0)}/{p.get('total') or '?'}"
         loss = f"{p['loss']:.4f}" if isinstance(p.get("loss"), (int, float)) else "-"
         eta = fmt_eta(p.get("eta_s")) if r.status == "running" else "-"
         return [str(r.id), Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.kind, r.protocol or "-", step,
-                loss, eta, r.name]
+                loss, eta, self._conflict_cell(r), r.name]
+
+    def _conflict_cell(self, r) -> str:
+        rate = self.conflict_rates.get(r.id)
+        return "-" if rate is None else f"{rate:.0%}"
+
+    def _conflict_rates(self, store, runs) -> None:
+        """Pooled Conflict Rate (ours; accuracy variant, tau 0) of each finished mixture run, recomputed only
+        when the finished runs or the evaluations changed (worker thread)."""
+        from engine.conflict import summary_for_runs
+
+        con = store.cursor()
+        try:
+            n_eval, last_eval = con.execute("SELECT count(*), max(id) FROM evaluations").fetchall()[0]
+        finally:
+            con.close()
+        done = tuple(r.id for r in runs if r.status == "done" and r.kind == "mixture")
+        key = (done, n_eval, last_eval)
+        if key != self._conflict_key:
+            self.conflict_rates = summary_for_runs(store, list(done))
+            self._conflict_key = key
 
     def _run(self, rid: int | None):
         return next((r for r in self.runs if r.id == rid), None)

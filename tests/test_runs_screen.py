@@ -150,3 +150,24 @@ def test_new_run_dialog_queues_a_mixture_run(tmp_path):
     with Store(db) as s:
         new = R.list_runs(s)[-1]
         assert new.mixture_id is not None and new.config["mixture"] == "mix@1" and new.base_model == "smollm2"
+
+
+def test_queue_moves_on_any_screen(tmp_path):
+    """The app ticks the run queue itself: a queued run starts, trains and finishes while the Pools screen is
+    open (the Runs screen is never opened)."""
+    model = tiny_chat_model(tmp_path / "model")
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as s:
+        run = R.create_run(s, records=records(8), base_model=str(model), train=TRAIN | {"max_steps": 2},
+                           name="bg")
+    app = WorkbenchApp(db_path=db)
+
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.store is not None, what="store")
+            await wait_for(pilot, lambda: R.get_run(app.store, run.id).status == "done", timeout=90,
+                           what="queued run done")
+            assert app.current_mode == "pools"
+            assert [m[0] for m in R.run_metrics(app.store, run.id, ["loss"])] == [1, 2]
+
+    asyncio.run(main())

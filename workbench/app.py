@@ -80,6 +80,9 @@ class ActionsProvider(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
+QUEUE_TICK_S = 2.0  # seconds between turns of the training-run queue
+
+
 def _lazy_screen(module: str, name: str, *args: Any):
     """A MODES entry that imports its screen module on first use (keeps the first paint fast)."""
 
@@ -130,6 +133,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         self._owns_store = store is None
         self.store_error: str | None = None
         self.store_status = "opening store…"
+        self._ticking = False
         # Published with "store" once the store is open, "pools" / "samples" after a change, "error" when the
         # store could not be opened (`store_error` says why).
         self.data_signal: Signal[str] = Signal(self, "data")
@@ -169,6 +173,34 @@ class WorkbenchApp(EngineCaller, App[None]):
         self.store = store
         self.data_signal.publish("store")
         self.refresh_status()
+        # The training queue moves on whichever screen is open: ingest metrics, notice dead workers, start
+        # the next queued run.
+        self.set_interval(QUEUE_TICK_S, self.tick_runs)
+
+    def tick_runs(self) -> None:
+        """One turn of the run queue in a thread worker (engine.runs.tick); events are notified and published
+        as data "runs"."""
+        store = self.store
+        if store is None or self._ticking:
+            return
+        self._ticking = True
+
+        def work() -> list[str]:
+            from engine.runs import tick
+
+            return tick(store)
+
+        def done(events: list[str]) -> None:
+            self._ticking = False
+            if events:
+                for e in events:
+                    self.notify(e, title="Runs", severity="error" if "failed" in e else "information", timeout=5)
+                self.data_signal.publish("runs")
+
+        def failed(error: BaseException) -> None:
+            self._ticking = False
+
+        self.run_engine(work, done, failed, group="runs-queue")
 
     def _store_failed(self, error: BaseException) -> None:
         self.store_error = str(error)
