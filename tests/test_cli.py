@@ -92,3 +92,16 @@ def test_help_does_not_import_torch():
             "print(any(m in sys.modules for m in ('torch', 'transformers', 'duckdb', 'polars')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.stdout.strip() == "False"
+
+
+def test_sample_loads_pools_and_eval_sets_marked_as_eval(db):
+    """`workbench sample` brings the 4 training pools and the 4 eval sets; the eval sets are marked as eval
+    data, so a mixture over every domain never draws them, and a second run imports nothing."""
+    wb(db, "sample")
+    assert "already present" in wb(db, "sample").stdout
+    sets = json.loads(wb(db, "evalset", "list", "--format", "json").stdout)
+    assert sorted(s["name"] for s in sets) == ["eval_code", "eval_general", "eval_math", "eval_tool_use"]
+    r = wb(db, "mix", "resolve", "-c", "domain:math", "-c", "domain:code", "--budget", "max", "--format", "json")
+    res = json.loads(r.stdout)
+    avail = {d: v["available"] for d, v in res["per_domain"].items()}
+    assert avail == {"math": 80, "code": 80}  # the 30 math and 25 code eval items are not candidates

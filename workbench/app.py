@@ -166,7 +166,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         if self.load_sample:
             from workbench.cli import load_sample
 
-            load_sample(store)
+            load_sample(store, evals=True)
         return store
 
     def _store_ready(self, store: "Store") -> None:

@@ -142,8 +142,10 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
 # commands
 
 
-def load_sample(store, progress=None) -> list:
-    """Import the bundled sample pools that the store does not have yet (idempotent)."""
+def load_sample(store, progress=None, *, evals: bool = False) -> list:
+    """Import the bundled sample pools that the store does not have yet (idempotent). With `evals`, also the
+    bundled eval sets (sample_data/eval/<domain>_eval.jsonl) as pools `eval_<domain>` marked as evaluation
+    data (never drawn into mixtures)."""
     from engine.ingest import import_file
     from engine.pools import list_pools
 
@@ -152,13 +154,23 @@ def load_sample(store, progress=None) -> list:
     folder = sample_data_dir() / "pools"
     if not folder.is_dir():
         raise CliError(f"sample data not found at {folder}")
-    domains = {"math": "math", "code": "code", "tool_use": "tool_use", "general": "general"}
+    domains = {"math": "math", "code": "code", "tool_use": "tool_use", "tool": "tool_use", "general": "general"}
     for f in sorted(folder.iterdir()):
         name = "sample_" + f.name.split(".")[0]
         if name in have or f.name.startswith("."):
             continue
         dom = domains.get(f.name.split(".")[0], "general")
         results.append(import_file(store, f, pool=name, domain=dom, progress=progress))
+    if evals:
+        from engine.evaluation import set_role
+
+        for f in sorted((sample_data_dir() / "eval").glob("*_eval.jsonl")):
+            dom = domains.get(f.name[: -len("_eval.jsonl")], "general")
+            name = f"eval_{dom}"
+            if name in have:
+                continue
+            results.append(import_file(store, f, pool=name, domain=dom, progress=progress))
+            set_role(store, name, "eval")
     return results
 
 
@@ -170,7 +182,7 @@ def cmd_open(args) -> int:
         from engine.store import Store
 
         with Store(db) as store:
-            load_sample(store)
+            load_sample(store, evals=True)
     WorkbenchApp(db_path=db).run()
     return EXIT_OK
 
@@ -596,7 +608,7 @@ def cmd_clusters(args) -> int:
 
 def cmd_sample(args) -> int:
     with _open_store(args) as store:
-        res = load_sample(store, progress=_StderrProgress("sample data", quiet=args.quiet))
+        res = load_sample(store, progress=_StderrProgress("sample data", quiet=args.quiet), evals=True)
     print(f"loaded {len(res)} sample pools" if res else "sample pools already present")
     return EXIT_OK
 
