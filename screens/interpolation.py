@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from screens.widgets import Dialog, WorkbenchScreen
+from screens.widgets import FormDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
@@ -44,7 +44,7 @@ def _short(text: str | None, n: int) -> str:
     return t[:n] + ("…" if len(t) > n else "")
 
 
-class CreateSetDialog(Dialog):
+class CreateSetDialog(FormDialog):
     """The fields of `create_set`; dismisses with a dict of them (or None)."""
 
     DEFAULT_CSS = """
@@ -120,21 +120,8 @@ class CreateSetDialog(Dialog):
             return
         self.dismiss(v)
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
 
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-
-class DiversityDialog(Dialog):
+class DiversityDialog(FormDialog):
     """Budget, k and features of the diversity step; dismisses with a dict (or None)."""
 
     DEFAULT_CSS = """
@@ -184,19 +171,6 @@ class DiversityDialog(Dialog):
             return
         self.dismiss({"budget": budget, "k": k, "features": str(self.query_one("#f-features", Select).value),
                       "model": self.query_one("#f-model", Input).value.strip() or None})
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
 
 
 class InterpolationScreen(WorkbenchScreen):

@@ -199,6 +199,27 @@ class Dialog(ModalScreen):
         self.dismiss(None)
 
 
+class FormDialog(Dialog):
+    """A dialog with inputs: enter in an input or the "ok" button calls `_submit()` (validate, then dismiss with
+    the value or show an error); any other button dismisses with None."""
+
+    def _submit(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
 class ConfirmDialog(Dialog):
     """Yes/no question. Dismisses with True (confirm) or False/None."""
 
@@ -234,7 +255,7 @@ class ConfirmDialog(Dialog):
             self.dismiss(None)
 
 
-class InputDialog(Dialog):
+class InputDialog(FormDialog):
     """Ask for one string (optionally with a Select of choices and a free-text input for a custom value)."""
 
     def __init__(self, title: str, prompt: str, value: str = "", *, choices: Sequence[str] | None = None,
@@ -290,19 +311,6 @@ class InputDialog(Dialog):
             self.query_one("#error", Static).update(err)
             return
         self.dismiss(value)
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
 
 
 class ChoiceDialog(Dialog):
