@@ -59,10 +59,10 @@ class RunsScreen(WorkbenchScreen):
     HELP = __doc__
     DEFAULT_CSS = """
     #r-main { height: 1fr; }
-    #r-left { width: 1fr; height: 1fr; }
+    #r-left { width: 3fr; height: 1fr; }
     #r-runs { height: 1fr; }
     #r-queue { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
-    #r-right { width: 1fr; height: 1fr; }
+    #r-right { width: 2fr; height: 1fr; }
     #r-detail { height: auto; max-height: 12; padding: 0 1; }
     #r-progress { height: 1; padding: 0 1; }
     #r-loss { height: 1fr; min-height: 8; }
@@ -94,8 +94,8 @@ class RunsScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         t = self.query_one("#r-runs", DataTable)
         for key, label, width in [("id", "id", 4), ("status", "status", 9), ("kind", "kind", 10),
-                                  ("protocol", "protocol", 11), ("step", "step", 11), ("loss", "loss", 7),
-                                  ("eta", "ETA", 7), ("conflict", "conflict", 8), ("name", "name", 28)]:
+                                  ("protocol", "protocol", 11), ("step", "step", 9), ("loss", "loss", 7),
+                                  ("conflict", "conflict", 8), ("eta", "ETA", 6), ("name", "name", 28)]:
             t.add_column(label, key=key, width=width)
         t.focus()
         super().on_mount()
@@ -162,7 +162,7 @@ class RunsScreen(WorkbenchScreen):
                 t.move_cursor(row=keys.index(str(self.selected)))
         else:
             for r in self.runs:
-                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "eta", "conflict", "name"),
+                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "conflict", "eta", "name"),
                                     self._cells(r)):
                     t.update_cell(str(r.id), col, val)
         q = [r for r in self.runs if r.status in ("running", "queued")]
@@ -178,7 +178,7 @@ class RunsScreen(WorkbenchScreen):
         loss = f"{p['loss']:.4f}" if isinstance(p.get("loss"), (int, float)) else "-"
         eta = fmt_eta(p.get("eta_s")) if r.status == "running" else "-"
         return [str(r.id), Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.kind, r.protocol or "-", step,
-                loss, eta, self._conflict_cell(r), r.name]
+                loss, self._conflict_cell(r), eta, r.name]
 
     def _conflict_cell(self, r) -> str:
         rate = self.conflict_rates.get(r.id)
