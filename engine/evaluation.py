@@ -786,6 +786,32 @@ def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: 
     return rep
 
 
+NEAR_CHECK_LIMIT = 50_000  # training + eval items above which mixture_overlap_warnings skips the MinHash pass
+
+
+def mixture_overlap_warnings(store, mixture_id: int, *, threshold: float = 0.5,
+                             near_limit: int = NEAR_CHECK_LIMIT) -> list[str]:
+    """Warnings for a saved mixture version against every eval set: exact overlap always, near duplicates
+    (MinHash) when training + eval items are at most `near_limit` (else a warning says the check was skipped
+    and how to run it). Empty when there are no eval sets or no overlap."""
+    pools = eval_pools(store)
+    if not pools:
+        return []
+    n_eval = sum(p["n_samples"] for p in pools)
+    con = store.cursor()
+    try:
+        n_train = con.execute("SELECT count(*) FROM mixture_items WHERE mixture_id = ?", [mixture_id]).fetchall()[0][0]
+    finally:
+        con.close()
+    near = n_train + n_eval <= near_limit
+    rep = overlap(store, mixture_id, [p["id"] for p in pools], threshold=threshold, near=near)
+    out = [f"eval sets: {w}" for w in rep.warnings]
+    if not near:
+        out.append(f"near-duplicate check against eval sets skipped ({n_train + n_eval:,} items > {near_limit:,}); "
+                   "run `workbench evalset overlap MIXTURE --sets ...`")
+    return out
+
+
 def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0.5, near: bool = True) -> OverlapReport:
     """Overlap between a saved mixture's training items (samples and both sides of mixup pairs) and eval
     pools (names or ids)."""

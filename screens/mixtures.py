@@ -609,13 +609,17 @@ class MixturesScreen(WorkbenchScreen):
             except MixtureError:
                 prev = None
             mv = save(store, name, recipe)
-            return mv, mv.id == prev
+            from engine.evaluation import mixture_overlap_warnings
+
+            return mv, mv.id == prev, mixture_overlap_warnings(store, mv.id)
 
         self.run_engine(run, self._saved, lambda e: self.app.notify(str(e), title="Cannot save", severity="error",
                                                                       timeout=10), group="m-save")
 
     def _saved(self, out: tuple) -> None:
-        mv, unchanged = out
+        mv, unchanged, overlap = out
+        for w in overlap:
+            self.app.notify(w, title=f"{mv.label}: overlap with eval data", severity="warning", timeout=10)
         msg = (f"{mv.label} unchanged (same recipe and items)" if unchanged
                else f"saved {mv.label}: {mv.n_items:,} items, {mv.n_tokens:,} tokens")
         self.app.notify(msg, title="Mixture")

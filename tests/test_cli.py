@@ -105,3 +105,25 @@ def test_sample_loads_pools_and_eval_sets_marked_as_eval(db):
     res = json.loads(r.stdout)
     avail = {d: v["available"] for d, v in res["per_domain"].items()}
     assert avail == {"math": 80, "code": 80}  # the 30 math and 25 code eval items are not candidates
+
+
+def test_mix_save_warns_on_overlap_with_eval_sets(db, tmp_path):
+    """Saving a mixture whose items repeat an eval item (exactly, or nearly) warns on stderr."""
+    q1 = "Tom has 3 apples and buys 4 more at the market on a sunny Tuesday. How many apples does he have now?"
+    q2 = "A train travels 60 km per hour for 2 hours and then 30 km per hour for 1 hour. How far does it go?"
+    q3 = "Sara reads 12 pages a day for a week and then 5 pages on Sunday. How many pages does she read?"
+    ev = tmp_path / "ev.jsonl"
+    ev.write_text("\n".join(json.dumps({"question": q, "answer": "work\n#### 7"}) for q in (q1, q2, q3)) + "\n")
+    tr = tmp_path / "tr.jsonl"
+    train = [{"instruction": q1, "input": "", "output": "7"},  # exact copy of an eval question
+             {"instruction": q2.replace("2 hours", "two hours"), "input": "", "output": "150 km"},  # near copy
+             {"instruction": "Name three primary colours.", "input": "", "output": "Red, yellow and blue."}]
+    tr.write_text("\n".join(json.dumps(r) for r in train) + "\n")
+    wb(db, "import", str(tr), "--pool", "tr", "--domain", "math")
+    wb(db, "import", str(ev), "--pool", "ev", "--domain", "math")
+    r = wb(db, "mix", "save", "m", "-c", "pool:tr", "--budget", "max")
+    assert "warning" not in r.stderr  # no eval sets yet
+    wb(db, "evalset", "mark", "ev")
+    r = wb(db, "mix", "save", "m2", "-c", "pool:tr", "--budget", "max")
+    assert "1 eval item(s) also in the training data (exact)" in r.stderr
+    assert "1 eval item(s) near-duplicate a training item" in r.stderr
