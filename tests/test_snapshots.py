@@ -64,6 +64,9 @@ async def settle(pilot) -> None:
     if isinstance(screen, BrowseScreen):
         table = screen.query_one(SampleTable)
         await until(pilot, lambda: screen.filter is not None and not screen.querying and table.all_visible_loaded())
+    if type(screen).__name__ == "MixturesScreen":  # its counts come from a worker
+        await until(pilot, lambda: screen.resolution is not None and not any(
+            w.group == "m-resolve" and w.is_running for w in app.workers))
     for w in app.screen.query(Input):
         w.cursor_blink = False
     await pilot.pause(0.2)
