@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -13,9 +14,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from screens.widgets import WorkbenchScreen
+from screens.widgets import EngineCaller, FormDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
 DEBOUNCE_S = 0.3
@@ -34,6 +35,193 @@ def _pct(v: float) -> str:
     return f"{v:.4g}"
 
 
+STAGE_ROWS = 4  # stage lines in the stages dialog (more when a loaded recipe has more stages)
+GENERAL = "general"  # DMT's general domain (stage 2)
+
+
+def parse_fraction(text: str) -> float:
+    """A fraction typed as 0.25, 1/4 or 25%; MixtureError naming the text when it is not a number."""
+    from engine.mixtures import MixtureError
+
+    t = text.strip()
+    pct = t.endswith("%")
+    try:
+        num, sep, den = t.rstrip("%").partition("/")
+        v = float(num) / float(den) if sep else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise MixtureError(f"{t!r} is not a fraction: write 0.25, 1/4 or 25%") from None
+    if not math.isfinite(v):
+        raise MixtureError(f"{t!r} is not a fraction: write 0.25, 1/4 or 25%")
+    return v / 100 if pct else v
+
+
+def format_stage(stage: Any) -> str:
+    """One stage as a dialog line: `NAME = dom, dom | replay dom=fraction, ...`."""
+    line = f"{stage.name} = {', '.join(stage.domains)}"
+    if stage.replay:
+        line += " | replay " + ", ".join(f"{d}={f:.6g}" for d, f in stage.replay.items())
+    return line
+
+
+def parse_stages(lines: list[str]) -> list[Any]:
+    """Stages from dialog lines `NAME = dom, dom | replay dom=fraction, ...` (blank lines are skipped; `*`
+    replays every earlier domain). MixtureError naming the line for a malformed one or a repeated name."""
+    from engine.mixtures import MixtureError, Stage
+
+    out: list[Any] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        head, _, tail = line.partition("|")
+        name, eq, doms = head.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise MixtureError(f"stage line {n}: expected NAME = dom, dom | replay dom=fraction, not {line.strip()!r}")
+        if any(s.name == name for s in out):
+            raise MixtureError(f"stage line {n}: stage name {name!r} is used twice")
+        tail = tail.strip()
+        if tail.lower().startswith("replay"):
+            tail = tail[len("replay"):]
+        replay: dict[str, float] = {}
+        for part in tail.split(","):
+            if not part.strip():
+                continue
+            dom, eq2, frac = part.partition("=")
+            if not eq2 or not dom.strip():
+                raise MixtureError(f"stage line {n} ({name}): replay {part.strip()!r}: expected DOMAIN=FRACTION, "
+                                   "e.g. math=1/256")
+            try:
+                replay[dom.strip()] = parse_fraction(frac)
+            except MixtureError as e:
+                raise MixtureError(f"stage line {n} ({name}): replay of {dom.strip()}: {e}") from None
+        out.append(Stage(name, [d.strip() for d in doms.split(",") if d.strip()], replay))
+    return out
+
+
+class StagesDialog(EngineCaller, FormDialog):
+    """Edit a recipe's training stages, one line each: `NAME = dom, dom | replay dom=fraction, ...`. DMT fills
+    stage 1 with every non-general domain that has a share and stage 2 with general plus k of each of them;
+    No stages clears them. OK checks the stages through the engine (`check`: the recipe is validated on the
+    UI thread, then resolved in a worker) and dismisses with the stages ([] for none), or shows the error."""
+
+    DEFAULT_CSS = """
+    StagesDialog > Vertical { width: 96; }
+    StagesDialog .st-row { height: 1; margin-bottom: 1; }
+    StagesDialog .st-row Label { width: 9; }
+    StagesDialog .st-row Input { width: 1fr; }
+    StagesDialog #st-k { width: 12; }
+    StagesDialog #st-dmt-row Button { margin-left: 2; min-width: 8; height: 1; border: none; }
+    StagesDialog #st-info { color: $text-muted; }
+    """
+
+    def __init__(self, stages: list[Any] | None, shares: dict[str, float],
+                 check: Callable[[list[Any]], Callable[[], Any]]) -> None:
+        super().__init__()
+        self._lines = [format_stage(s) for s in stages or []]
+        self._shares = dict(shares)
+        self._check = check
+        self._rows = max(STAGE_ROWS, len(self._lines) + 1)
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        from engine.mixtures import DMT_K
+
+        with Vertical():
+            yield Label("Training stages", classes="title")
+            yield Static("One line per stage, in training order: NAME = dom, dom | replay dom=fraction, ... "
+                         "(a fraction is 0.25, 1/4 or 25%; * replays every earlier domain). Every domain with a "
+                         "share must be in one stage. Replays are drawn from the earlier stages' items, on top "
+                         "of the budget. Empty lines are ignored; no lines at all means a single stage.",
+                         id="st-note")
+            for i in range(self._rows):
+                with Horizontal(classes="st-row"):
+                    yield Label(f"stage {i + 1}")
+                    yield Input(value=self._lines[i] if i < len(self._lines) else "", compact=True,
+                                placeholder="NAME = dom, dom | replay dom=fraction", id=f"st-{i}")
+            with Horizontal(classes="st-row", id="st-dmt-row"):
+                yield Label("DMT k")
+                yield Input(value=f"1/{round(1 / DMT_K)}", compact=True, id="st-k")
+                yield Button("DMT", id="dmt")
+                yield Static("  enter: fill stage 1 = the non-general domains with a share, stage 2 = general "
+                             "+ k of each", id="st-info")
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("No stages", id="none")
+                yield Button("OK", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#st-0", Input).focus()
+
+    def lines(self) -> list[str]:
+        return [self.query_one(f"#st-{i}", Input).value for i in range(self._rows)]
+
+    def fill_dmt(self) -> None:
+        """Fill the lines with DMT's two stages for the typed k (an error shows inline)."""
+        from engine.mixtures import MixtureError, dmt_stages
+
+        err = self.query_one("#error", Static)
+        try:
+            k = parse_fraction(self.query_one("#st-k", Input).value)
+            if not 0 < k <= 1:
+                raise MixtureError(f"DMT k must be a fraction in (0, 1], not {k:.6g}")
+        except MixtureError as e:
+            err.update(f"DMT k: {e}")
+            return
+        spec = [d for d, p in self._shares.items() if p > 0 and d != GENERAL]
+        if not spec:
+            err.update("DMT needs at least one domain other than general with a share (give one a share first)")
+            return
+        stages = dmt_stages(spec, [GENERAL], k)
+        for i in range(self._rows):
+            self.query_one(f"#st-{i}", Input).value = format_stage(stages[i]) if i < len(stages) else ""
+        err.update("")
+        self.query_one("#st-0", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()  # FormDialog's handler would submit on the k field too
+        if event.input.id == "st-k":
+            self.fill_dmt()
+        else:
+            self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        event.prevent_default()
+        if event.button.id == "ok":
+            self._submit()
+        elif event.button.id == "dmt":
+            self.fill_dmt()
+        elif event.button.id == "none":
+            self.dismiss([])
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        from engine.mixtures import MixtureError
+
+        err = self.query_one("#error", Static)
+        if self.busy:
+            return
+        try:
+            stages = parse_stages(self.lines())
+            job = self._check(stages)
+        except (MixtureError, ValueError) as e:
+            err.update(str(e))
+            return
+        self.busy = True
+        err.update("checking…")
+        self.run_engine(job, lambda _res: self.dismiss(stages), self._failed, group="st-check")
+
+    def _failed(self, error: BaseException) -> None:
+        self.busy = False
+        self.query_one("#error", Static).update(str(error) if isinstance(error, ValueError)
+                                                else f"{type(error).__name__}: {error}")
+
+
 class MixturesScreen(WorkbenchScreen):
     """Mixtures: the left list holds saved mixtures and their versions (enter or l loads one into the
     editor). The editor has the recipe's name, budget (a number, or `max`: the largest budget no domain is
@@ -45,8 +233,11 @@ class MixturesScreen(WorkbenchScreen):
     Counts, warnings, quality (mean score per metric over the drawn samples) and diversity (of the newest
     clustering) are recomputed as you type. `ctrl+s` saves a version (a new one only when the recipe or
     the resolved items changed), `d` diffs the highlighted version with the previous one, `o` exports it.
-    Stages (multi-stage training, e.g. DMT) come from recipes saved with `workbench mix save --stage/--dmt`:
-    they are kept and shown here. The resolution rules are ours; docs/mixtures.md explains them."""
+    `s` edits the training stages (multi-stage training): one line per stage `NAME = dom, dom | replay
+    dom=fraction`, a DMT button (stage 1 the non-general domains with a share, stage 2 general plus k of
+    each, default k 1/256) and No stages; the domain table then shows each domain's stage and replayed
+    items, the summary each stage's items, the preview each item's stage. The resolution rules are ours;
+    docs/mixtures.md explains them."""
 
     CONTEXT = "mixtures"
     MODE = "mixtures"
@@ -78,7 +269,7 @@ class MixturesScreen(WorkbenchScreen):
         super().__init__()
         self.components: list[Any] = []  # engine.mixtures.Component
         self.shares: dict[str, float] = {}  # domain -> percent
-        self.stages: list[Any] | None = None  # kept from a loaded recipe
+        self.stages: list[Any] | None = None  # engine.mixtures.Stage list (s edits it), None: one stage
         self.derived: dict | None = None
         self.resolution: Any = None  # last engine.mixtures.Resolution
         self.error: str | None = None
@@ -131,13 +322,13 @@ class MixturesScreen(WorkbenchScreen):
         for key, w in (("component", 12), ("kind", 6), ("ref", 10), ("filter", 16), ("domain", 8)):
             c.add_column(key, key=key, width=w)
         d = self.query_one("#m-domains", DataTable)
-        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 6),
+        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 9),
                               ("available", "avail", 6), ("avail_tokens", "avail tok", 9),
                               ("requested", "request", 9), ("drawn", "drawn", 6), ("drawn_tokens", "drawn tok", 9),
-                              ("note", "note", 22)):
+                              ("replayed", "replay", 6), ("note", "note", 20)):
             d.add_column(label, key=key, width=w)
         p = self.query_one("#m-preview", DataTable)
-        for key, w in (("pos", 5), ("domain", 8), ("id", 6), ("tok", 4), ("text", 30)):
+        for key, w in (("stage", 9), ("pos", 5), ("domain", 9), ("id", 6), ("tok", 4), ("text", 30)):
             p.add_column(key, key=key, width=w)
         d.focus()
 
@@ -197,8 +388,9 @@ class MixturesScreen(WorkbenchScreen):
     def _value(self, wid: str) -> str:
         return self.query_one(wid, Input).value.strip()
 
-    def current_recipe(self):
-        """The editor's Recipe (MixtureError / ValueError with a message when a field is wrong)."""
+    def current_recipe(self, stages: Any = ...):
+        """The editor's Recipe (MixtureError / ValueError with a message when a field is wrong); `stages`
+        replaces the editor's stages (None: a single stage)."""
         from engine.mixtures import MixtureError, Recipe
 
         b = self._value("#m-budget").lower().replace(",", "").replace("_", "")
@@ -215,10 +407,11 @@ class MixturesScreen(WorkbenchScreen):
         short = str(self.query_one("#m-short", Select).value)
         repl = self.query_one("#m-repl", Select).value == "with"
         props = {d: p / 100 for d, p in self.shares.items() if p > 0}
+        stages = self.stages if stages is ... else stages
         return Recipe.from_dict({
             "components": [vars(c) for c in self.components], "proportions": props, "unit": unit,
             "budget": budget, "replacement": repl, "seed": int(seed_text), "short": short,
-            "stages": None if self.stages is None else [vars(s) for s in self.stages], "derived": self.derived})
+            "stages": None if stages is None else [vars(s) for s in stages], "derived": self.derived})
 
     def recompute(self, now: bool = False) -> None:
         """Resolve the editor's recipe in a worker (debounced unless `now`)."""
@@ -259,7 +452,11 @@ class MixturesScreen(WorkbenchScreen):
                 div = diversity_summary(store, ids)
             except Exception as e:  # noqa: BLE001 - diversity is a summary; its failure must not hide the counts
                 div = {"error": str(e)}
-            return res, quality_summary(store, ids), div, preview(store, res.items, PREVIEW_N)
+            per_stage: dict[tuple[int, bool], int] = {}
+            for i in res.items:
+                k = (i.stage, i.component.startswith("replay:"))
+                per_stage[k] = per_stage.get(k, 0) + 1
+            return res, quality_summary(store, ids), div, preview(store, res.items, PREVIEW_N), per_stage
 
         self._status("resolving…")
         self.run_engine(run, lambda out: self._resolved(gen, out), lambda e: self._failed(gen, e),
@@ -281,15 +478,18 @@ class MixturesScreen(WorkbenchScreen):
     def _resolved(self, gen: int, out: tuple) -> None:
         if gen != self.generation:
             return
-        res, quality, div, head = out
+        res, quality, div, head, per_stage = out
         self.resolution, self.error = res, None
         self._show_domains()
-        self._show_summary(quality, div)
+        self._show_summary(quality, div, per_stage)
+        names = [s.name for s in res.recipe.stages or []] or ["all"]
         p = self.query_one("#m-preview", DataTable)
         p.clear()
         for r in head:
-            p.add_row(f"{r['stage']}.{r['position']}", r["domain"], str(r["id"]), str(r["n_tokens"]),
-                      r["text"][:80], key=f"{r['stage']}-{r['position']}")
+            replayed = str(r["component"]).startswith("replay:")
+            p.add_row(f"{r['stage'] + 1} {names[r['stage']]}", str(r["position"]),
+                      Text(f"{r['domain']} ↺" if replayed else r["domain"], style="cyan" if replayed else ""),
+                      str(r["id"]), str(r["n_tokens"]), r["text"][:80], key=f"{r['stage']}-{r['position']}")
         self._status(f"{res.n_items:,} items · {res.n_tokens:,} tokens · hash {res.content_hash[:12]}"
                      + (f" · {len(res.warnings)} warning(s)" if res.warnings else ""))
 
@@ -314,17 +514,17 @@ class MixturesScreen(WorkbenchScreen):
         res = self.resolution
         t.clear()
         tok = res is not None and res.unit == "tokens"
+        stage_of = {d: f"{i + 1} {s.name}" for i, s in enumerate(self.stages or []) for d in s.domains}
         for d in self._domain_list():
             c = res.per_domain.get(d) if res is not None else None
             share = Text(_pct(self.shares.get(d, 0.0)))
             if c is None:
-                t.add_row(d, share, "", "", "", "", "", "", "", key=d)
+                t.add_row(d, share, stage_of.get(d, ""), "", "", "", "", "", "", "", key=d)
                 continue
             note = Text(c.note, style="bold yellow" if c.short else "")
-            if c.replayed:
-                note.append(f" +{c.replayed:,} replayed")
-            t.add_row(d, share, c.stage or "", _n(c.available), _n(c.available_tokens),
-                      f"{c.requested:,}{' tok' if tok else ''}", _n(c.drawn), _n(c.drawn_tokens), note, key=d)
+            t.add_row(d, share, stage_of.get(d, ""), _n(c.available), _n(c.available_tokens),
+                      f"{c.requested:,}{' tok' if tok else ''}", _n(c.drawn), _n(c.drawn_tokens),
+                      _n(c.replayed) if c.replayed else "", note, key=d)
         doms = self._domain_list()
         if keep in doms:
             t.move_cursor(row=doms.index(keep))
@@ -334,16 +534,18 @@ class MixturesScreen(WorkbenchScreen):
                  style="" if math.isclose(total, 100, abs_tol=1e-6) else "yellow"))
         self._share_label()
 
-    def _show_summary(self, quality: dict, div: dict | None) -> None:
+    def _show_summary(self, quality: dict, div: dict | None, per_stage: dict[tuple[int, bool], int]) -> None:
         res = self.resolution
         t = Text()
         t.append(f"{res.n_items:,} items · {res.n_tokens:,} tokens\n", style="bold")
         t.append(f"budget {res.budget:,} {res.unit}" + (" (max: no domain short)" if res.recipe.budget is None else "")
                  + f" · seed {res.recipe.seed}\n")
         if res.recipe.stages:
-            for s in res.recipe.stages:
+            for si, s in enumerate(res.recipe.stages):
                 rep = ", ".join(f"{d} {f:.4g}" for d, f in s.replay.items())
-                t.append(f"stage {s.name}: {', '.join(s.domains)}" + (f" · replay {rep}" if rep else "") + "\n")
+                drawn, replayed = per_stage.get((si, False), 0), per_stage.get((si, True), 0)
+                t.append(f"stage {si + 1} {s.name}: {', '.join(s.domains) or '-'}" + (f" · replay {rep}" if rep else "")
+                         + f" · {drawn + replayed:,} items" + (f" ({replayed:,} replayed)" if replayed else "") + "\n")
         for w in res.warnings:
             t.append(f"⚠ {w}\n", style="yellow")
         if quality:
@@ -551,6 +753,45 @@ class MixturesScreen(WorkbenchScreen):
         self.app.push_screen(InputDialog(f"Filter of {c.name}", "filter expression (- for none):", c.filter or "-",
                                          note="the filter language of Browse: score.ifd < 0.9, tag = 'x', "
                                               "n_tokens > 50 and domain = 'math'", ok="Set"), done)
+
+    def action_stages(self) -> None:
+        if self.derived is not None:
+            self.app.notify("a domain-subset version resolves to its parent's items: it has no stages of its own",
+                            severity="warning")
+            return
+        doms = self._domain_list()
+        self.app.push_screen(StagesDialog(self.stages, {d: self.shares.get(d, 0.0) for d in doms},
+                                          self._stage_check), self._stages_done)
+
+    def _stage_check(self, stages: list[Any]) -> Callable[[], Any]:
+        """UI thread: the editor's recipe with `stages` ([]: none); raises MixtureError for an unknown domain
+        or what Recipe.validate finds, else returns the worker job that resolves it (resolve's errors)."""
+        from engine.mixtures import ALL_DOMAINS, MixtureError
+
+        known = set(self._domain_list())
+        for s in stages:
+            for d in [*s.domains, *(k for k in s.replay if k != ALL_DOMAINS)]:
+                if d not in known:
+                    raise MixtureError(f"stage {s.name!r}: unknown domain {d!r}; known: {', '.join(sorted(known))}")
+        recipe = self.current_recipe(stages=stages or None)
+        store = self.store
+        key = json.dumps([vars(c) for c in recipe.components], sort_keys=True)
+        cached = self._cands if self._cands is not None and self._cands[0] == key else None
+
+        def job():
+            from engine.mixtures import candidates, resolve
+
+            return resolve(store, recipe, cands=cached[1] if cached is not None else candidates(store, recipe))
+
+        return job
+
+    def _stages_done(self, stages: list[Any] | None) -> None:
+        if stages is None:
+            return
+        self.stages = list(stages) or None
+        self._show_domains()
+        self._status("stages: " + (" → ".join(s.name for s in stages) if stages else "none (a single stage)"))
+        self.recompute(now=True)
 
     def action_new(self) -> None:
         self.components, self.shares, self.stages, self.derived = [], {}, None, None

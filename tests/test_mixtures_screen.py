@@ -67,7 +67,8 @@ async def _settled(pilot, screen, pred, what):
 
 
 def _col(screen, dom: str, name: str) -> str:
-    keys = ["domain", "share", "stage", "available", "avail_tokens", "requested", "drawn", "drawn_tokens", "note"]
+    keys = ["domain", "share", "stage", "available", "avail_tokens", "requested", "drawn", "drawn_tokens", "replayed",
+            "note"]
     return _rows(screen)[dom][keys.index(name)]
 
 
@@ -272,5 +273,129 @@ def test_f1_help_lists_the_mixtures_keys(sample_db, tmp_path):
         assert "ours" in help_screen.query_one("#help-text").source  # the rules are ours, and it says so
         await pilot.press("f1")
         assert isinstance(app.screen, MixturesScreen)
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+async def _type_share(pilot, screen, dom: str, value: str) -> None:
+    table = screen.query_one("#m-domains", DataTable)
+    table.focus()
+    table.move_cursor(row=list(_rows(screen)).index(dom))
+    await pilot.pause()
+    await pilot.press("e", *value, "enter")
+
+
+def _stage_lines(dialog) -> list[str]:
+    return [x for x in dialog.lines() if x.strip()]
+
+
+def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
+    """s opens the stages dialog; DMT with k = 1/4 fills two stages; the counts recompute with replays; the
+    saved version keeps the stages and its items their stage numbers; No stages clears them."""
+    from engine.mixtures import dmt_stages, items
+
+    from screens.mixtures import StagesDialog
+
+    db = _copy(sample_db, tmp_path)
+
+    async def body(pilot, app):
+        screen = await _open(pilot, app)
+        screen.query_one("#m-budget", Input).value = "100"
+        for dom, v in (("math", "40"), ("code", "32"), ("general", "28"), ("tool_use", "0")):
+            await _type_share(pilot, screen, dom, v)
+        await _settled(pilot, screen, lambda: screen.resolution.budget == 100
+                       and screen.resolution.recipe.proportions == {"math": 0.4, "code": 0.32, "general": 0.28},
+                       "shares")
+        assert all(_col(screen, d, "stage") == "" for d in _rows(screen))
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog")
+        dialog = app.screen
+        assert _stage_lines(dialog) == []
+        k = dialog.query_one("#st-k", Input)
+        assert k.value == "1/256"
+        k.value = "1/4"
+        k.focus()
+        await pilot.press("enter")  # enter in the k field fills DMT
+        assert _stage_lines(dialog) == ["specialised = code, math", "general = general | replay code=0.25, math=0.25"]
+        assert dialog.query_one("#st-0", Input).has_focus
+        await pilot.press("enter")  # enter in a stage line is OK
+        await wait_for(pilot, lambda: isinstance(app.screen, MixturesScreen), what="dialog closed")
+        await _settled(pilot, screen, lambda: screen.resolution.recipe.stages is not None, "staged")
+        assert screen.stages == dmt_stages(["code", "math"], ["general"], 0.25)
+        assert {d: _col(screen, d, "stage") for d in _rows(screen)} == {
+            "code": "1 specialised", "math": "1 specialised", "general": "2 general", "tool_use": ""}
+        drawn = {d: int(_col(screen, d, "drawn")) for d in ("code", "math", "general")}
+        assert drawn == {"math": 40, "code": 32, "general": 28}
+        want_rep = {d: int(0.25 * drawn[d] + 0.5) for d in ("code", "math")}  # round half up, as the engine
+        assert {d: _col(screen, d, "replayed") for d in ("code", "math", "general")} == {
+            "code": str(want_rep["code"]), "math": str(want_rep["math"]), "general": ""}
+        n_rep = sum(want_rep.values())
+        assert screen.resolution.n_items == 100 + n_rep
+        summary = plain(screen.query_one("#m-summary", Static))
+        assert "stage 1 specialised: code, math · 72 items" in summary
+        assert f"stage 2 general: general · replay code 0.25, math 0.25 · {28 + n_rep} items ({n_rep} replayed)" \
+            in summary
+        prev = screen.query_one("#m-preview", DataTable)
+        first = [str(c) for c in prev.get_row_at(0)]
+        assert first[0] == "1 specialised" and first[2] in ("code", "math")
+        # save: the version keeps the stages, its items their stage numbers
+        screen.query_one("#m-name", Input).value = "dmt"
+        screen.query_one("#m-domains", DataTable).focus()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(screen.saved) == 1, what="saved")
+        mv = get_mixture(app.store, "dmt")
+        assert mv.recipe.stages == dmt_stages(["code", "math"], ["general"], 0.25)
+        its = items(app.store, mv.id)
+        assert len(its) == 100 + n_rep
+        by_stage: dict[tuple, int] = {}
+        for i in its:
+            key = (i.stage, i.domain, i.component.startswith("replay:"))
+            by_stage[key] = by_stage.get(key, 0) + 1
+        assert by_stage == {(0, "code", False): 32, (0, "math", False): 40, (1, "general", False): 28,
+                            (1, "code", True): want_rep["code"], (1, "math", True): want_rep["math"]}
+        # No stages clears them: one stage again, no replays
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog again")
+        assert _stage_lines(app.screen) == ["specialised = code, math",
+                                            "general = general | replay code=0.25, math=0.25"]
+        await pilot.click("#none")
+        await _settled(pilot, screen, lambda: screen.resolution.recipe.stages is None, "no stages")
+        assert screen.stages is None and screen.resolution.n_items == 100
+        assert all(_col(screen, d, "stage") == "" and _col(screen, d, "replayed") == "" for d in _rows(screen))
+        assert "stage 1" not in plain(screen.query_one("#m-summary", Static))
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
+    from screens.mixtures import StagesDialog
+
+    db = _copy(sample_db, tmp_path)
+
+    async def body(pilot, app):
+        screen = await _open(pilot, app)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog")
+        dialog = app.screen
+        err = dialog.query_one("#error", Static)
+        line0, line1 = dialog.query_one("#st-0", Input), dialog.query_one("#st-1", Input)
+        cases = [
+            (("one = math, code", ""), "domain(s) general, tool_use have a share but are in no stage"),
+            (("one = math, code, physics", ""), "unknown domain 'physics'"),
+            (("one = math, code, general, tool_use", "two = | replay math=lots"), "'lots' is not a fraction"),
+            (("one = math, code, general, tool_use", "two = | replay math=2"), "must be a fraction in [0, 1]"),
+            (("one = math, code", "two = general, tool_use | replay general=0.5"),  # resolve's error (worker)
+             "replay of 'general', which no earlier stage draws"),
+            (("math, code", ""), "expected NAME = dom, dom"),
+        ]
+        for (a, b), want in cases:
+            line0.value, line1.value = a, b
+            line0.focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: want in plain(err), what=want)
+            assert isinstance(app.screen, StagesDialog) and not dialog.busy
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MixturesScreen), what="cancelled")
+        assert screen.stages is None
 
     _run(WorkbenchApp(db_path=db), body)

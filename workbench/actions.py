@@ -223,6 +223,8 @@ ACTIONS: list[Action] = [
            label="Diff", action="diff"),
     Action("mixtures.export", "o", "Export the highlighted saved version (JSONL/Parquet + dataset_info)",
            "mixtures", label="Export", action="export"),
+    Action("mixtures.stages", "s", "Edit the training stages (multi-stage, DMT replay) or clear them", "mixtures",
+           label="Stages", action="stages"),
     Action("mixtures.new", "n", "Start a new recipe (every domain, equal shares)", "mixtures", show=False,
            label="New recipe", action="new"),
     Action("mixtures.table", "escape", "Back to the domain table", "mixtures", show=False, label="Domains",
