@@ -99,23 +99,30 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
         assert [st for st, _n, _v in R.run_metrics(s, a.id, ["loss"])] == [1, 2, 3, 4]
 
 
-def test_new_run_dialog_queues_a_mixture_run(tmp_path):
+def test_new_run_form_queues_a_configured_run(tmp_path):
+    """n opens the form over the saved versions (engine defaults shown); bad input gets an inline error and keeps
+    the form open; a valid form queues a run with exactly those settings, which then trains."""
     import json
+
+    from textual.widgets import Checkbox, Input, Select
 
     from engine import mixtures as mx
     from engine.ingest import import_file
-    from screens.widgets import InputDialog
+    from engine.training import LoraSettings, TrainSettings
+    from screens.runs import NewRunDialog
 
     model = tiny_chat_model(tmp_path / "model")
     db = tmp_path / "wb.duckdb"
     with Store(db) as s:
-        p = tmp_path / "m.jsonl"
-        p.write_text("".join(json.dumps({"instruction": f"q {i}", "input": "", "output": f"a {i}"}) + "\n"
-                             for i in range(6)))
-        import_file(s, p, pool="m", domain="math")
-        mx.save(s, "mix", mx.Recipe([mx.Component("math", "domain", "math")], {"math": 1.0}, budget=None))
-        busy = R.create_run(s, records=records(8), base_model=str(model), train=TRAIN | {"max_steps": 5000},
-                            name="busy")  # keeps the queue busy so the new run waits
+        for dom in ("math", "code"):
+            p = tmp_path / f"{dom}.jsonl"
+            p.write_text("".join(json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"a {i}"}) + "\n"
+                                 for i in range(6)))
+            import_file(s, p, pool=dom, domain=dom)
+        mv1 = mx.save(s, "mix", mx.Recipe([mx.Component("math", "domain", "math"), mx.Component("code", "domain",
+                                                                                              "code")],
+                                          {"math": 0.5, "code": 0.5}, budget=None))
+        mx.save(s, "mathonly", mx.Recipe([mx.Component("math", "domain", "math")], {"math": 1.0}, budget=None))
     app = WorkbenchApp(db_path=db)
 
     async def main():
@@ -123,33 +130,93 @@ def test_new_run_dialog_queues_a_mixture_run(tmp_path):
             await wait_for(pilot, lambda: app.store is not None, what="store")
             await pilot.press("6")
             screen = app.screen
-            table = screen.query_one("#r-runs", DataTable)
-            await wait_for(pilot, lambda: str(table.get_cell(str(busy.id), "status")) == "running", what="busy runs")
             await pilot.press("n")
-            await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="dialog")
-            await pilot.press(*"mix@1 round_robin", "enter")
-            await wait_for(pilot, lambda: "protocol must be" in plain(app.screen.query_one("#error", Static)),
-                           what="validation error")
-            app.screen.query_one("#value").value = "mix@1 multi_task"
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="dialog")
+            dlg = app.screen
+            await pilot.pause()
+
+            def field(key):
+                return dlg.query_one(f"#nr-{key}", Input)
+
+            def error():
+                return plain(dlg.query_one("#error", Static))
+
+            async def ok():  # the button ignores a click during its 0.2 s press effect
+                await pilot.click("#ok")
+                await pilot.pause(0.25)
+
+            # the engine's defaults are shown; both versions are offered
+            assert field("r").value == str(LoraSettings().r) and field("lr").value == str(TrainSettings().lr)
+            assert field("max_len").value == str(TrainSettings().max_len) and field("max_steps").value == ""
+            assert dlg.query_one("#nr-packing", Select).value == TrainSettings().packing
+            version = dlg.query_one("#nr-version", Select)
+            assert {label.plain if hasattr(label, "plain") else str(label) for label, _ in version._options
+                    if _ is not Select.NULL} >= {"mix@1 · 12 items", "mathonly@1 · 6 items"}
+            version.value = mv1.id
+            dlg.query_one("#nr-protocol", Select).value = "sequential"
+            await pilot.pause()
+            assert "domains: code, math" in plain(dlg.query_one("#nr-info", Static))
+            assert not field("order").disabled
+            # validation: sequential without order, an unknown domain, a bad number; the form stays open
+            await ok()
+            await wait_for(pilot, lambda: "sequential needs an order" in error(), what="order error")
+            field("order").value = "code,poetry"
+            await ok()
+            await wait_for(pilot, lambda: "unknown domain(s) poetry" in error(), what="domain error")
+            field("order").value = "code, math"
+            field("r").value = "four"
+            field("r").focus()
             await pilot.press("enter")
-            await wait_for(pilot, lambda: table.row_count == 2, what="new run row")
-            new_id = max(r.id for r in screen.runs)
-            assert str(table.get_cell(str(new_id), "status")) == "queued"
-            assert "next #2" in plain(screen.query_one("#r-queue", Static))
-            # cancel both: the queued one at once, the running one after its current step
-            await wait_for(pilot, lambda: screen.selected == new_id, what="new run selected")
-            await pilot.press("c")
-            await wait_for(pilot, lambda: str(table.get_cell(str(new_id), "status")) == "cancelled", what="cancel")
-            table.move_cursor(row=0)
-            await wait_for(pilot, lambda: screen.selected == busy.id, what="busy selected")
-            await pilot.press("c")
-            await wait_for(pilot, lambda: str(table.get_cell(str(busy.id), "status")) == "cancelled", timeout=30,
-                           what="busy cancelled")
+            await wait_for(pilot, lambda: "LoRA r must be a whole number" in error(), what="number error")
+            field("r").value = "0"
+            await ok()
+            await wait_for(pilot, lambda: "lora r must be >= 1" in error(), what="engine check")
+            field("r").value = "4"
+            field("max_steps").value = "2"
+            field("base").value = str(tmp_path / "no-such-model")
+            await ok()  # the engine's error (unknown base model) is shown in the form too
+            await wait_for(pilot, lambda: "no-such-model" in error(), what="model error")
+            assert app.screen is dlg
+            field("base").value = str(model)
+            dlg.query_one("#nr-targets", Select).value = "all-linear"
+            dlg.query_one("#nr-ckpt", Checkbox).value = True
+            await pilot.pause()
+            await ok()
+            await wait_for(pilot, lambda: app.screen is screen, what="dialog closed")
+            table = screen.query_one("#r-runs", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1, what="new run row")
+            rid = screen.runs[0].id
+            await wait_for(pilot, lambda: str(table.get_cell(str(rid), "status")) == "done", timeout=90,
+                           what="run done")
+            assert str(table.get_cell(str(rid), "step")) == "2/2"
 
     asyncio.run(main())
     with Store(db) as s:
-        new = R.list_runs(s)[-1]
-        assert new.mixture_id is not None and new.config["mixture"] == "mix@1" and new.base_model == "smollm2"
+        (run,) = R.list_runs(s)
+        cfg = run.config
+        assert run.mixture_id == mv1.id and cfg["mixture"] == "mix@1" and run.protocol == "sequential"
+        assert cfg["order"] == ["code", "math"] and run.base_model == str(model)
+        assert cfg["lora"]["r"] == 4 and cfg["lora"]["target_modules"] == "all-linear"
+        assert cfg["train"]["max_steps"] == 2 and cfg["train"]["gradient_checkpointing"] is True
+        assert cfg["train"]["lr"] == TrainSettings().lr
+        assert [st for st, _n, _v in R.run_metrics(s, run.id, ["loss"])] == [1, 2]
+
+
+def test_new_run_form_without_versions_says_so(tmp_path):
+    db = tmp_path / "wb.duckdb"
+    Store(db).close()
+    app = WorkbenchApp(db_path=db)
+
+    async def main():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await wait_for(pilot, lambda: app.store is not None, what="store")
+            await pilot.press("6")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: any("no saved mixture" in n.message for n in app._notifications),
+                           what="notice")
+            assert isinstance(app.screen, RunsScreen)
+
+    asyncio.run(main())
 
 
 def test_queue_moves_on_any_screen(tmp_path):
