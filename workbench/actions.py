@@ -236,7 +236,7 @@ ACTIONS: list[Action] = [
            "runs", label="Cancel run", action="cancel_run"),
     Action("runs.resume", "r", "Resume the highlighted failed or cancelled run from its last checkpoint (queued)",
            "runs", label="Resume", action="resume_run"),
-    Action("runs.new", "n", "Queue a new run: MIXTURE[@VERSION] [PROTOCOL] [ORDER], default model and settings",
+    Action("runs.new", "n", "Queue a new run: a form for the mixture version, protocol, base model, LoRA and training",
            "runs", label="New run", action="new_run"),
     Action("runs.refresh", "ctrl+r", "Tick the queue and reload the runs now", "runs", show=False, label="Reload",
            action="refresh"),
