@@ -509,7 +509,7 @@ class NewRunDialog(EngineCaller, FormDialog):
                 raise ValueError("order names a domain twice")
         if proto == "multi_stage" and not v["stages"]:
             raise ValueError(f"{v['label']} has no stages: multi_stage needs a version saved with stages "
-                             "(workbench mix save --stage/--dmt); pick multi_task or sequential")
+                             "(Mixtures screen, s; or workbench mix save --stage/--dmt); pick multi_task or sequential")
         targets = str(self.query_one("#nr-targets", Select).value)
         if targets == "custom":
             targets = text("modules")

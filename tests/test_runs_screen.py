@@ -122,7 +122,10 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         mv1 = mx.save(s, "mix", mx.Recipe([mx.Component("math", "domain", "math"), mx.Component("code", "domain",
                                                                                               "code")],
                                           {"math": 0.5, "code": 0.5}, budget=None))
-        mx.save(s, "mathonly", mx.Recipe([mx.Component("math", "domain", "math")], {"math": 1.0}, budget=None))
+        staged = mx.save(s, "staged", mx.Recipe(
+            [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
+            {"math": 0.5, "code": 0.5}, budget=None,
+            stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])]))
     app = WorkbenchApp(db_path=db)
 
     async def main():
@@ -150,9 +153,17 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
             assert field("max_len").value == str(TrainSettings().max_len) and field("max_steps").value == ""
             assert dlg.query_one("#nr-packing", Select).value == TrainSettings().packing
             version = dlg.query_one("#nr-version", Select)
-            assert {label.plain if hasattr(label, "plain") else str(label) for label, _ in version._options
-                    if _ is not Select.NULL} >= {"mix@1 · 12 items", "mathonly@1 · 6 items"}
+            assert {str(label) for label, _ in version._options} >= {"mix@1 · 12 items", "staged@1 · 12 items"}
+            assert version.value == staged.id  # the newest version is preselected
+            dlg.query_one("#nr-protocol", Select).value = "multi_stage"
+            await pilot.pause()
+            assert "2 stage(s): first: math; then: code" in plain(dlg.query_one("#nr-info", Static))
+            assert field("order").disabled
             version.value = mv1.id
+            await pilot.pause()
+            assert "no stages" in plain(dlg.query_one("#nr-info", Static))
+            await ok()
+            await wait_for(pilot, lambda: "mix@1 has no stages" in error(), what="stages error")
             dlg.query_one("#nr-protocol", Select).value = "sequential"
             await pilot.pause()
             assert "domains: code, math" in plain(dlg.query_one("#nr-info", Static))
