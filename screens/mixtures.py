@@ -142,8 +142,8 @@ class StagesDialog(EngineCaller, FormDialog):
                 yield Label("DMT k")
                 yield Input(value=f"1/{round(1 / DMT_K)}", compact=True, id="st-k")
                 yield Button("DMT", id="dmt")
-                yield Static("  enter: fill stage 1 = the non-general domains with a share, stage 2 = general "
-                             "+ k of each", id="st-info")
+                yield Static("  enter or DMT: stage 1 = the non-general domains with a share, stage 2 = "
+                             "general + k of each", id="st-info")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -322,13 +322,13 @@ class MixturesScreen(WorkbenchScreen):
         for key, w in (("component", 12), ("kind", 6), ("ref", 10), ("filter", 16), ("domain", 8)):
             c.add_column(key, key=key, width=w)
         d = self.query_one("#m-domains", DataTable)
-        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 9),
+        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 13),
                               ("available", "avail", 6), ("avail_tokens", "avail tok", 9),
                               ("requested", "request", 9), ("drawn", "drawn", 6), ("drawn_tokens", "drawn tok", 9),
                               ("replayed", "replay", 6), ("note", "note", 20)):
             d.add_column(label, key=key, width=w)
         p = self.query_one("#m-preview", DataTable)
-        for key, w in (("stage", 9), ("pos", 5), ("domain", 9), ("id", 6), ("tok", 4), ("text", 30)):
+        for key, w in (("stage", 9), ("pos", 4), ("domain", 9), ("id", 5), ("tok", 4), ("text", 30)):
             p.add_column(key, key=key, width=w)
         d.focus()
 
@@ -544,8 +544,9 @@ class MixturesScreen(WorkbenchScreen):
             for si, s in enumerate(res.recipe.stages):
                 rep = ", ".join(f"{d} {f:.4g}" for d, f in s.replay.items())
                 drawn, replayed = per_stage.get((si, False), 0), per_stage.get((si, True), 0)
-                t.append(f"stage {si + 1} {s.name}: {', '.join(s.domains) or '-'}" + (f" · replay {rep}" if rep else "")
-                         + f" · {drawn + replayed:,} items" + (f" ({replayed:,} replayed)" if replayed else "") + "\n")
+                t.append(f"stage {si + 1} {s.name}: {', '.join(s.domains) or '-'}"
+                         + (f" · replay {rep}" if rep else "") + f" · {drawn + replayed:,} items"
+                         + (f" ({replayed:,} replayed)" if replayed else "") + "\n")
         for w in res.warnings:
             t.append(f"⚠ {w}\n", style="yellow")
         if quality:

@@ -399,3 +399,21 @@ def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
         assert screen.stages is None
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+def test_stage_lines_round_trip_and_errors():
+    from engine.mixtures import MixtureError, Stage
+
+    from screens.mixtures import format_stage, parse_fraction, parse_stages
+
+    stages = parse_stages(["a = math, code", "", "b = general | replay math=1/256, *=25%", "c = tool_use | *=0.5"])
+    assert stages == [Stage("a", ["math", "code"]), Stage("b", ["general"], {"math": 1 / 256, "*": 0.25}),
+                      Stage("c", ["tool_use"], {"*": 0.5})]
+    assert parse_stages([format_stage(s) for s in stages]) == stages
+    assert parse_fraction("0.0039") == 0.0039 and parse_fraction("1/4") == 0.25
+    for lines, want in ((["a = x", "a = y"], "stage name 'a' is used twice"),
+                        (["= math"], "stage line 1: expected NAME"),
+                        (["a = x | replay math"], "expected DOMAIN=FRACTION"),
+                        (["a = x | replay math=1/0"], "'1/0' is not a fraction")):
+        with pytest.raises(MixtureError, match=want):
+            parse_stages(lines)
