@@ -53,7 +53,8 @@ class RunsScreen(WorkbenchScreen):
     run (recipe, LoRA and training settings, error, GPU memory, gradient conflict), a progress bar and its loss
     curves (training loss and the eval loss of each domain). c cancels the highlighted run (a running one
     saves a checkpoint first), r resumes a failed or cancelled run from its last checkpoint (it joins the
-    queue), n queues a new run. Runs start one after another: the queue line says what runs and what waits."""
+    queue), n opens the new-run form (mixture version, protocol, base model, LoRA and training settings).
+    Runs start one after another: the queue line says what runs and what waits."""
 
     CONTEXT = "runs"
     MODE = "runs"
