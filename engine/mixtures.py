@@ -439,6 +439,20 @@ def candidates(store, recipe: Recipe) -> dict[str, Candidates]:
     return {d: Candidates.concat(p) for d, p in parts.items()}
 
 
+def parse_fraction(text: str, *, what: str = "a fraction", hint: str = "write 0.25, 1/4 or 25%") -> float:
+    """A number typed as 0.25, 1/4 or 25% (= 0.25); MixtureError naming the text when it is not one."""
+    t = str(text).strip()
+    pct = t.endswith("%")
+    try:
+        num, sep, den = t.rstrip("%").partition("/")
+        v = float(num) / float(den) if sep else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise MixtureError(f"{t!r} is not {what}: {hint}") from None
+    if not math.isfinite(v):
+        raise MixtureError(f"{t!r} is not {what}: {hint}")
+    return v / 100 if pct else v
+
+
 def largest_remainder(total: int, shares: dict[str, float]) -> dict[str, int]:
     """Integer quotas proportional to `shares` that sum exactly to `total` (Hamilton's method; ties of the
     remainders go to the domain that sorts first)."""

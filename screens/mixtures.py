@@ -41,18 +41,9 @@ GENERAL = "general"  # DMT's general domain (stage 2)
 
 def parse_fraction(text: str) -> float:
     """A fraction typed as 0.25, 1/4 or 25%; MixtureError naming the text when it is not a number."""
-    from engine.mixtures import MixtureError
+    from engine.mixtures import parse_fraction as parse
 
-    t = text.strip()
-    pct = t.endswith("%")
-    try:
-        num, sep, den = t.rstrip("%").partition("/")
-        v = float(num) / float(den) if sep else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise MixtureError(f"{t!r} is not a fraction: write 0.25, 1/4 or 25%") from None
-    if not math.isfinite(v):
-        raise MixtureError(f"{t!r} is not a fraction: write 0.25, 1/4 or 25%")
-    return v / 100 if pct else v
+    return parse(text)
 
 
 def format_stage(stage: Any) -> str:

@@ -47,16 +47,9 @@ def parse_component(spec: str):
 def parse_share(text: str) -> float:
     """A share or weight: 0.25, 1/4 or 25% (= 0.25); plain numbers are weights (shares are normalised to
     sum 1, so 60/30/10 and 0.6/0.3/0.1 are the same mix). MixtureError when not a number."""
-    from engine.mixtures import MixtureError
+    from engine.mixtures import parse_fraction
 
-    t = text.strip()
-    pct = t.endswith("%")
-    try:
-        num, sep, den = t.rstrip("%").partition("/")
-        v = float(num) / float(den) if sep else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise MixtureError(f"{text!r} is not a share (0.25, 1/4, 25% or 25)") from None
-    return v / 100 if pct else v
+    return parse_fraction(text, what="a share", hint="write 0.25, 1/4, 25% or 25")
 
 
 def _kv(items, what: str, conv=str) -> dict:
