@@ -96,7 +96,7 @@ class TrainSettings:
     eval_per_domain: int = 16
     save_every: int = 100
     keep_checkpoints: int = 2
-    grad_conflict_every: int = 0
+    grad_conflict_every: int = 50  # the live gradient-conflict probe: ~D*grad_conflict_batch examples per 50 steps
     grad_conflict_batch: int = 4
     log_every: int = 1
     group_window: int = 64  # micro-batches per length-grouping / packing window
