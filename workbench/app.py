@@ -234,7 +234,8 @@ class WorkbenchApp(EngineCaller, App[None]):
         def done(res: tuple[int, int]) -> None:
             n_pools, n_samples = res
             name = self.db_path.name if self.db_path is not None else "in-memory"
-            self.store_status = f"{name} · {n_pools:,} pools · {n_samples:,} samples"
+            self.store_status = (f"{name} · {n_pools:,} pool{'' if n_pools == 1 else 's'} · "
+                                 f"{n_samples:,} sample{'' if n_samples == 1 else 's'}")
             self.status_signal.publish(self.store_status)
 
         self.run_engine(count, done, group="status", exclusive=True)
