@@ -226,6 +226,95 @@ def ensure_specialists(store, run_id, *, domains: list[str] | None = None) -> di
     return out
 
 
+def _pairs_file(run) -> Path | None:
+    return Path(run.folder) / "pairs.json" if run.folder else None
+
+
+def _pair_key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+def pair_runs(store, run_id) -> dict[tuple[str, str], int]:
+    """(a, b) (sorted) -> two-domain run id recorded for this run by ensure_pair_runs (`<run folder>/pairs.json`);
+    runs since failed, cancelled or deleted are left out."""
+    run = _run(store, run_id)
+    f = _pairs_file(run)
+    if f is None or not f.is_file():
+        return {}
+    try:
+        raw = json.loads(f.read_text())
+        recorded = {_pair_key(*str(k).split("|", 1)): int(v) for k, v in raw.items() if "|" in str(k)}
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return {}
+    if not recorded:
+        return {}
+    con = store.cursor()
+    try:
+        alive = {r[0] for r in con.execute(
+            "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', 'cancelled')",
+            [list(recorded.values())]).fetchall()}
+    finally:
+        con.close()
+    return {k: v for k, v in recorded.items() if v in alive}
+
+
+def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
+    """For each unordered pair of a mixture run's domains (or the given pairs), create or reuse (same base model,
+    pair data and settings hash) a run trained on exactly those two domains: `mixtures.domains_subset` of the
+    run's mixture, the run's base model, LoRA and training settings, protocol multi_task, kind 'mixture',
+    parent_run_id = this run (a reused run keeps the parent that created it). They fill the outcome half of the
+    interference matrix once trained and evaluated with their specialists, which are the parent's (same domain
+    data and settings => same content hash => ensure_specialists reuses them). Records the mapping in
+    `<run folder>/pairs.json`. Returns (a, b) (sorted) -> run id; new runs are queued (runs.tick starts them)."""
+    from engine import mixtures, runs
+    from engine.training import LoraSettings, TrainSettings, settings_from_dict
+
+    run = _run(store, run_id)
+    if run.kind != "mixture" or run.mixture_id is None:
+        raise ConflictError(f"run {run.name!r} is a {run.kind} run; pair runs serve mixture runs")
+    have = run_domains(store, run)
+    if pairs is None:
+        if len(have) < 2:
+            raise ConflictError(f"run {run.name!r} has {len(have)} training domain(s) ({', '.join(have) or 'none'});"
+                                " a domain pair needs two")
+        want = [(a, b) for i, a in enumerate(have) for b in have[i + 1:]]
+    else:
+        want = []
+        for p in pairs:
+            if isinstance(p, str):
+                p = tuple(x.strip() for x in p.replace("+", "|").replace(",", "|").split("|"))
+            if len(p) != 2 or p[0] == p[1]:
+                raise ConflictError(f"a pair is two different domains, got {p!r}")
+            unknown = [d for d in p if d not in have]
+            if unknown:
+                raise ConflictError(f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; "
+                                    f"its domains: {', '.join(have)}")
+            k = _pair_key(str(p[0]), str(p[1]))
+            if k not in want:
+                want.append(k)
+        if not want:
+            raise ConflictError("give at least one pair of domains")
+    cfg = run.config or {}
+    lora = settings_from_dict(LoraSettings, cfg.get("lora") or {})
+    train = settings_from_dict(TrainSettings, cfg.get("train") or {})
+    out: dict[tuple[str, str], int] = {}
+    for a, b in want:
+        sub = mixtures.domains_subset(store, run.mixture_id, [a, b])
+        pr = runs.create_run(store, sub.id, base_model=run.base_model, protocol="multi_task", lora=lora,
+                             train=train, kind="mixture", parent_run_id=run.id, reuse=True)
+        out[(a, b)] = pr.id
+    f = _pairs_file(run)
+    if f is not None and f.parent.is_dir():
+        old = {}
+        if f.is_file():
+            try:
+                old = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                old = {}
+        f.write_text(json.dumps(old | {f"{a}|{b}": r for (a, b), r in out.items()}, indent=1))
+    return out
+
+
 def base_run_for(store, run) -> int | None:
     """The latest base-model run (kind 'base') of the same base model, if one exists."""
     con = store.cursor()
@@ -326,10 +415,23 @@ def summary_for_runs(store, run_ids, *, variant: str = "accuracy", tau: float = 
     return out
 
 
+def _pair_cell(rid: int | None, status: str | None) -> str:
+    """How to fill the empty cells of pair {a, b}, in words."""
+    if rid is None:
+        return "no pair run: make it (workbench conflict RUN --make-pairs; Results: a), train it, evaluate it"
+    if status != "done":
+        return f"pair run {rid} is {status}: let it train (Runs), then evaluate it (Results: e)"
+    return (f"pair run {rid} needs evaluating with its specialists on the same eval sets (Results: e on this run; "
+            f"or workbench conflict {rid} --make-specialists, then workbench eval)")
+
+
 def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float = 0.0) -> dict:
     """Domain-pair interference (our definition, module docstring): outcome[a][b] from two-domain runs of the
-    same base model (diagonal: this run's own per-domain rate) and gradient[a][b] from this run's gradient
-    cosines. Missing pairs are None."""
+    same base model (the ones recorded by ensure_pair_runs first, else any done mixture run of exactly {a, b};
+    diagonal: this run's own per-domain rate) and gradient[a][b] from this run's gradient cosines. Missing
+    cells are None; `cells["a|b"]` (a < b) says per pair which run serves it and how to fill it."""
+    from engine.evaluation import get_run_row
+
     run = _run(store, run_id)
     domains = run_domains(store, run)
     own = conflict_rate(store, run.id, variant=variant, tau=tau)
@@ -338,6 +440,29 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
     for a in domains:
         if a in own.domains:
             outcome[a][a] = own.domains[a].rate
+    pair_runs_: dict[tuple[str, str], int] = {}
+    candidate: dict[tuple[str, str], tuple[int, str]] = {}   # sorted pair -> (run, status) when not filled
+
+    def fill(rid: int, a: str, b: str) -> bool:
+        try:
+            cr = conflict_rate(store, rid, variant=variant, tau=tau)
+        except ConflictError:
+            return False
+        got = False
+        for x, y in ((a, b), (b, a)):
+            if x in cr.domains and cr.domains[x].rate is not None and (x, y) not in pair_runs_:
+                outcome[x][y] = cr.domains[x].rate
+                pair_runs_[(x, y)] = rid
+                got = True
+        return got
+
+    recorded = pair_runs(store, run.id)
+    for (a, b), rid in recorded.items():
+        if a not in outcome or b not in outcome:
+            continue
+        status = get_run_row(store, rid).status
+        if not (status == "done" and fill(rid, a, b)):
+            candidate[(a, b)] = (rid, status)
     con = store.cursor()
     try:
         others = [r[0] for r in con.execute(
@@ -345,20 +470,31 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
             "ORDER BY id", [run.base_model, run.id]).fetchall()]
     finally:
         con.close()
-    pair_runs: dict[tuple[str, str], int] = {}
     for rid in others:
-        r = _run(store, rid)
-        ds = run_domains(store, r)
+        if rid in recorded.values():
+            continue
+        ds = run_domains(store, _run(store, rid))
         if len(ds) == 2 and set(ds) <= set(domains):
-            try:
-                cr = conflict_rate(store, rid, variant=variant, tau=tau)
-            except ConflictError:
-                continue
             a, b = ds
-            for x, y in ((a, b), (b, a)):
-                if x in cr.domains and cr.domains[x].rate is not None:
-                    outcome[x][y] = cr.domains[x].rate
-                    pair_runs[(x, y)] = rid
+            if (a, b) in pair_runs_ and (b, a) in pair_runs_:
+                continue
+            if not fill(rid, a, b):
+                candidate.setdefault(_pair_key(a, b), (rid, "done"))
+    cells = {}
+    for i, a in enumerate(domains):
+        for b in domains[i + 1:]:
+            got = {f"{a}|{b}": (a, b) in pair_runs_, f"{b}|{a}": (b, a) in pair_runs_}
+            if all(got.values()):
+                rid, status, how = pair_runs_[(a, b)], "done", f"filled from run {pair_runs_[(a, b)]}"
+            elif any(got.values()):
+                rid = pair_runs_.get((a, b)) or pair_runs_.get((b, a))
+                empty = a if not got[f"{a}|{b}"] else b
+                status, how = "done", (f"run {rid} gives no {variant} Conflict Rate for {empty} (no item with a "
+                                       f"verdict, or its specialist not evaluated; NLL-only domains: loss variant)")
+            else:
+                rid, status = candidate.get((a, b), (None, None))
+                how = _pair_cell(rid, status)
+            cells[f"{a}|{b}"] = {"run_id": rid, "status": status, "filled": got, "how": how}
     gradient = {a: {b: None for b in domains} for a in domains}
     try:
         from engine.runs import grad_conflict
@@ -368,8 +504,10 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
                 gradient[a][b] = gradient[b][a] = v["share"]
     except ImportError:
         pass
+    n_off = len(domains) * (len(domains) - 1)
     return {"run_id": run.id, "domains": domains, "outcome": outcome, "gradient": gradient,
-            "pair_runs": {f"{a}|{b}": r for (a, b), r in pair_runs.items()}, "variant": variant, "tau": tau,
+            "pair_runs": {f"{a}|{b}": r for (a, b), r in pair_runs_.items()}, "cells": cells,
+            "filled": sum(1 for (a, b) in pair_runs_ if a != b), "n_cells": n_off, "variant": variant, "tau": tau,
             "definition": "outcome[a][b]: Conflict Rate of domain a in a run trained on {a, b} vs a's specialist "
                           "(diagonal: this run); gradient[a][b]: share of sampled steps with negative gradient "
                           "cosine between a and b in this run (ours)"}

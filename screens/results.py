@@ -47,8 +47,9 @@ class ResultsScreen(WorkbenchScreen):
     highlighted run and domain, `space` marks runs and `v` compares the two marked runs, `m` shows the
     domain-pair interference matrix, `l` switches accuracy/loss variant, `t` sets tau, `b` switches the
     reference (specialist/base), `e` evaluates the highlighted run on every eval set, with its finished
-    specialists and the base model (one child process, resumable; `c` cancels), `p` creates or reuses its
-    specialists (queued runs)."""
+    specialists, its finished pair runs and their specialists, and the base model (one child process,
+    resumable; `c` cancels), `p` creates or reuses its specialists and `a` its two-domain pair runs (queued
+    runs; trained and evaluated, they fill the matrix's off-diagonal outcome cells)."""
 
     CONTEXT = "results"
     MODE = "results"
@@ -86,7 +87,8 @@ class ResultsScreen(WorkbenchScreen):
                      id="r-detail-title")
         yield DataTable(id="r-detail", cursor_type="row")
         with Horizontal(id="r-jobbar"):
-            yield Static("no job running · e: evaluate the highlighted run · p: make specialists", id="r-job")
+            yield Static("no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs",
+                         id="r-job")
             yield ProgressBar(id="r-progress", show_eta=True)
         yield from self.compose_footer()
 
@@ -278,11 +280,19 @@ class ResultsScreen(WorkbenchScreen):
             doms = m["domains"]
             rows = []
             for a in doms:
-                rows.append([a] + [f"{_f(m['outcome'][a][b])} / {_f(m['gradient'][a][b], 2)}" for b in doms])
-            self._detail(f"interference (ours): row = evaluated domain, column = trained alongside; cell = "
-                         f"conflict rate from the {{row, column}} run (diagonal: run {m['run_id']}) / share of "
-                         "steps with negative gradient cosine", "matrix",
-                         [("domain", 9)] + [(b, 14) for b in doms], rows)
+                todo = []  # how to fill this row's empty off-diagonal cells
+                for b in doms:
+                    c = m["cells"].get(f"{a}|{b}") or m["cells"].get(f"{b}|{a}")
+                    if b != a and m["outcome"][a][b] is None and c is not None:
+                        todo.append(f"{b}: {c['how']}")
+                rows.append([a] + [f"{_f(m['outcome'][a][b])} / {_f(m['gradient'][a][b], 2)}" for b in doms]
+                            + ["; ".join(todo) or "filled"])
+            empty = m["n_cells"] - m["filled"]
+            fill = (f" ({empty} empty: a makes the pair runs, train them, then e here)" if empty else "")
+            self._detail(f"interference (ours) · outcome {m['filled']}/{m['n_cells']} filled{fill} · row = "
+                         f"evaluated domain, column = trained alongside; cell = conflict rate from the {{row, "
+                         f"column}} pair run (diagonal: run {m['run_id']}) / share of steps with negative gradient "
+                         "cosine", "matrix", [("domain", 9)] + [(b, 14) for b in doms] + [("to fill", 90)], rows)
 
         self.run_engine(load, show, group="r-detail", exclusive=True)
 
@@ -352,7 +362,7 @@ class ResultsScreen(WorkbenchScreen):
             self.deliver(self._progress, p)
 
         def run():
-            from engine.conflict import base_run_for, specialists
+            from engine.conflict import base_run_for, pair_runs, specialists
             from engine.evaluation import eval_pools, evaluate_many, get_run_row
 
             sets = pools or [p["name"] for p in eval_pools(store)]
@@ -361,7 +371,11 @@ class ResultsScreen(WorkbenchScreen):
             # with its finished specialists and the base model, in one worker (jobs already done are skipped)
             run = get_run_row(store, run_id)
             ids = [run_id]
-            for rid in list(specialists(store, run_id).values()) + [base_run_for(store, run)]:
+            extra = list(specialists(store, run_id).values())
+            for pr in pair_runs(store, run_id).values():  # finished pair runs, with their own specialists
+                if get_run_row(store, pr).status == "done":
+                    extra += [pr, *specialists(store, pr).values()]
+            for rid in extra + [base_run_for(store, run)]:
                 if rid is not None and rid not in ids and get_run_row(store, rid).status == "done":
                     ids.append(rid)
             return evaluate_many(store, ids, sets, max_items=max_items, settings=settings, progress=progress,
@@ -395,6 +409,33 @@ class ResultsScreen(WorkbenchScreen):
             self.app.data_changed("runs")  # type: ignore[attr-defined]
 
         self.run_engine(run, done, group="r-spec")
+
+    def action_pairs(self) -> None:
+        row = self.current()
+        if row is None or self.store is None:
+            return
+        store = self.store
+
+        def run():
+            from engine.conflict import ensure_pair_runs, specialists
+
+            made = ensure_pair_runs(store, row["run_id"])
+            missing = [d for d in {d for p in made for d in p} if d not in specialists(store, row["run_id"])]
+            return made, missing
+
+        def done(res: tuple[dict, list]) -> None:
+            made, missing = res
+            note = (f" · no specialists yet for {', '.join(sorted(missing))} (p makes them)" if missing else "")
+            self.app.notify("pair runs (queued or reused): " + ", ".join(f"{a}+{b} → run {r}"
+                                                                         for (a, b), r in made.items())
+                            + " · train them, then e evaluates them with their specialists" + note,
+                            title="Pair runs", timeout=10)
+            self.app.data_changed("runs")  # type: ignore[attr-defined]
+
+        def failed(error: BaseException) -> None:
+            self.app.notify(f"{error}", title="Pair runs", severity="error", timeout=10)
+
+        self.run_engine(run, done, failed, group="r-pairs")
 
     def action_cancel_job(self) -> None:
         if self.job is None:

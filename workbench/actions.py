@@ -258,13 +258,16 @@ ACTIONS: list[Action] = [
            action="tau"),
     Action("results.reference", "b", "Switch the Conflict Rate reference (specialist / base model)", "results",
            show=False, label="Reference", action="reference"),
-    Action("results.evaluate", "e", "Evaluate the highlighted run, its specialists and the base model on every eval "
-           "set (child process; resumes)",
-           "results", label="Evaluate", action="evaluate"),
+    Action("results.evaluate", "e", "Evaluate the highlighted run, its specialists, its finished pair runs (with "
+           "theirs) and the base model on every eval set (child process; resumes)",
+           "results", label="Eval", action="evaluate"),
     Action("results.specialists", "p", "Create or reuse the single-domain specialists of the highlighted mixture run",
-           "results", label="Specialists", action="specialists"),
+           "results", label="Specs", action="specialists"),
+    Action("results.pairs", "a", "Create or reuse the two-domain pair runs of the highlighted mixture run (they fill "
+           "the interference matrix's outcome cells once trained and evaluated)", "results", label="Pairs",
+           action="pairs"),
     Action("results.cancel", "c", "Cancel the running evaluation (finished chunks are kept)", "results",
-           label="Cancel job", action="cancel_job"),
+           label="Cancel", action="cancel_job"),
     Action("results.refresh", "ctrl+r", "Reload the results", "results", show=False, label="Reload",
            action="refresh"),
     # -- interpolation screen (issue 6) -------------------------------------------------------------------

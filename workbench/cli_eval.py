@@ -6,7 +6,7 @@
     workbench eval --base-model MODEL --sets POOL,...      # the base model itself, as a run (zero-shot baseline)
     workbench rescore EVALUATION_ID
     workbench conflict RUN [--variant accuracy|loss --tau T --reference specialist|base] [--make-specialists]
-                           [--items] [--matrix]
+                           [--make-pairs [--pairs a+b,c+d]] [--items] [--matrix]
     workbench compare RUN RUN [...]
 Every command takes --format table|json (default table).
 """
@@ -133,25 +133,77 @@ def cmd_rescore(args) -> int:
     return 0
 
 
+def _pairs_arg(text: str | None) -> list[tuple[str, str]] | None:
+    if not text:
+        return None
+    out = []
+    for part in _sets(text):
+        ab = [x.strip() for x in part.split("+")]
+        if len(ab) != 2 or not all(ab):
+            from workbench.cli import EXIT_USAGE, CliError
+
+            raise CliError(f"--pairs: write pairs as a+b separated by commas (got {part!r})", EXIT_USAGE)
+        out.append((ab[0], ab[1]))
+    return out
+
+
+def _matrix_rows(m: dict) -> list[dict]:
+    """The interference matrix as table rows: cell = outcome / gradient share ('-' where empty)."""
+    def f(v, nd):
+        return "-" if v is None else f"{v:.{nd}f}"
+
+    return [{"domain": a, **{b: f"{f(m['outcome'][a][b], 3)} / {f(m['gradient'][a][b], 2)}" for b in m["domains"]}}
+            for a in m["domains"]]
+
+
 def cmd_conflict(args) -> int:
     from engine import conflict as cf
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
-        made = None
+        made = pairs = None
+        if args.pairs and not args.make_pairs:
+            from workbench.cli import EXIT_USAGE, CliError
+
+            raise CliError("--pairs goes with --make-pairs", EXIT_USAGE)
         if args.make_specialists:
             made = cf.ensure_specialists(store, args.run, domains=_sets(args.domains) or None)
             print("specialists: " + ", ".join(f"{d} -> run {r}" for d, r in made.items()) +
                   " (train them, then evaluate them on the same sets)", file=sys.stderr)
-        res = cf.conflict_rate(store, args.run, variant=args.variant, tau=args.tau, reference=args.reference)
+        if args.make_pairs:
+            pairs = cf.ensure_pair_runs(store, args.run, pairs=_pairs_arg(args.pairs))
+            from engine.evaluation import get_run_row
+
+            print("pair runs: " + ", ".join(f"{a}+{b} -> run {r} ({get_run_row(store, r).status})"
+                                            for (a, b), r in pairs.items()) +
+                  " (train them, then evaluate them and their specialists on the same sets)", file=sys.stderr)
+        try:
+            res = cf.conflict_rate(store, args.run, variant=args.variant, tau=args.tau, reference=args.reference)
+        except cf.ConflictError as e:
+            if made is None and pairs is None:
+                raise
+            # the runs were queued; the run itself is not evaluated yet: report what was made
+            out = {"run": args.run, "note": str(e)}
+            if made is not None:
+                out["specialists"] = made
+            if pairs is not None:
+                out["pair_runs"] = {f"{a}|{b}": r for (a, b), r in pairs.items()}
+            _out(out, args.format, rows=[{"pair": f"{a}+{b}", "run": r} for (a, b), r in (pairs or {}).items()]
+                 or [{"domain": d, "run": r} for d, r in (made or {}).items()])
+            if args.format != "json":
+                print(f"note: {e}", file=sys.stderr)
+            return 0
         out = res.to_dict()
         if made is not None:
             out["specialists"] = made
+        if pairs is not None:
+            out["pair_runs"] = {f"{a}|{b}": r for (a, b), r in pairs.items()}
         if args.items:
             out["items"] = cf.conflicting_items(store, args.run, variant=args.variant, tau=args.tau,
                                                 reference=args.reference)
+        matrix = None
         if args.matrix:
-            out["matrix"] = cf.interference_matrix(store, args.run, variant=args.variant, tau=args.tau)
+            matrix = out["matrix"] = cf.interference_matrix(store, args.run, variant=args.variant, tau=args.tau)
         rows = [{"domain": d.domain, "n": d.n, "conflicts": d.conflicts, "conflict_rate": _num(d.rate),
                  "metric": d.metric, "score": _num(d.score), "reference_score": _num(d.reference_score),
                  "base_score": _num(d.base_score), "delta_vs_specialist": _num(d.delta_vs_specialist),
@@ -160,6 +212,14 @@ def cmd_conflict(args) -> int:
         rows.append({"domain": "(pooled)", "n": res.n, "conflicts": res.conflicts, "conflict_rate": _num(res.rate)})
         _out(out, args.format, rows=rows)
         if args.format != "json":
+            if matrix is not None:
+                print("\ninterference matrix (ours): row = evaluated domain, column = trained alongside; "
+                      "cell = conflict rate from the {row, column} run (diagonal: this run) / gradient share")
+                _out(None, "table", rows=_matrix_rows(matrix), columns=["domain", *matrix["domains"]])
+                print(f"filled: {matrix['filled']} of {matrix['n_cells']} off-diagonal outcome cells",
+                      file=sys.stderr)
+                for k, c in matrix["cells"].items():
+                    print(f"  {k.replace('|', '+')}: {c['how']}", file=sys.stderr)
             print(f"{cf.DEFINITION} variant={res.variant}, tau={res.tau:g}, reference={res.reference}",
                   file=sys.stderr)
             for w in res.warnings:
@@ -232,8 +292,13 @@ def register(sub) -> None:
     s.add_argument("--make-specialists", action="store_true",
                    help="create (or reuse) one single-domain run per domain with the same settings (queued)")
     s.add_argument("--domains", help="with --make-specialists: only these domains")
+    s.add_argument("--make-pairs", action="store_true",
+                   help="create (or reuse) one two-domain run per pair of the run's domains with the same settings "
+                        "(queued): they fill the outcome half of the interference matrix")
+    s.add_argument("--pairs", help="with --make-pairs: only these pairs, e.g. math+code,math+general")
     s.add_argument("--items", action="store_true", help="include the conflicting items (JSON)")
-    s.add_argument("--matrix", action="store_true", help="include the domain-pair interference matrix (JSON)")
+    s.add_argument("--matrix", action="store_true",
+                   help="include the domain-pair interference matrix: which cells are filled, how to fill the rest")
     _fmt(s)
     s.set_defaults(func=cmd_conflict)
 
