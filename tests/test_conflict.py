@@ -146,3 +146,59 @@ def test_cli_conflict_and_compare_json(stored, capsys):
     assert "no run 'nope'" in capsys.readouterr().err
     assert main(["--db", db, "conflict", "1"]) == 0  # table output
     assert "(pooled)" in capsys.readouterr().out
+
+
+def test_matrix_prefers_recorded_pair_runs_and_says_how_to_fill(stored, tmp_path):
+    from engine.conflict import pair_runs
+
+    m = interference_matrix(stored, 1)
+    assert m["filled"] == 0 and m["n_cells"] == 2
+    assert m["cells"]["code|math"]["run_id"] is None and "--make-pairs" in m["cells"]["code|math"]["how"]
+    folders = {}
+    with stored.transaction() as con:
+        con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES "
+                    "(2, 'mix/only:code+math', 1, '{}', 'h2')")
+        for pos, (sid, dom) in enumerate([(1, "math"), (11, "code")]):
+            con.execute("INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
+                        "(2, ?, 'sample', ?, ?)", [pos, sid, dom])
+        for rid in (5, 6, 7):
+            folders[rid] = tmp_path / "runs" / f"{rid}-pair"
+            folders[rid].mkdir(parents=True)
+            (folders[rid] / "specialists.json").write_text(json.dumps({"math": 2, "code": 3}))
+            _run(con, rid, f"pair{rid}", "mixture", mixture=2, folder=str(folders[rid]))
+        con.execute("UPDATE runs SET status = 'queued' WHERE id = 7")
+        # run 5: math 1 conflict of 3 (item 100), code 1 of 2 (item 201); run 6: none
+        _eval(con, 6, 5, "math", [(100, False, 1.0, "0"), (101, True, 1.0, "4"), (102, False, 1.0, "1")])
+        _eval(con, 7, 5, "code", [(200, True, 1.0, "ok"), (201, False, 1.0, "no")])
+        _eval(con, 8, 6, "math", [(100, True, 1.0, "7"), (101, True, 1.0, "4"), (102, True, 1.0, "2")])
+        _eval(con, 9, 6, "code", [(200, True, 1.0, "ok"), (201, True, 1.0, "ok")])
+    # nothing recorded: the search finds the first done two-domain run (5)
+    m = interference_matrix(stored, 1)
+    assert m["outcome"]["math"]["code"] == pytest.approx(1 / 3) and m["outcome"]["code"]["math"] == pytest.approx(0.5)
+    assert m["filled"] == 2 and m["pair_runs"] == {"math|code": 5, "code|math": 5}
+    assert m["cells"]["code|math"]["how"] == "filled from run 5"
+    # recorded pair run 6 (pairs.json of run 1) wins over the search
+    pj = tmp_path / "runs" / "1-mix" / "pairs.json"
+    pj.write_text(json.dumps({"code|math": 6}))
+    assert pair_runs(stored, 1) == {("code", "math"): 6}
+    m = interference_matrix(stored, 1)
+    assert m["outcome"]["math"]["code"] == 0.0 and m["outcome"]["code"]["math"] == 0.0
+    assert m["pair_runs"]["math|code"] == 6 and m["outcome"]["math"]["math"] == pytest.approx(1 / 3)
+    # a recorded pair run still queued: its cells come from the search, not from it; a cancelled one is ignored
+    pj.write_text(json.dumps({"code|math": 7}))
+    m = interference_matrix(stored, 1)
+    assert m["pair_runs"]["math|code"] == 5
+    with stored.transaction() as con:
+        con.execute("UPDATE runs SET status = 'done' WHERE id IN (5, 6)")
+        con.execute("DELETE FROM eval_items WHERE run_id IN (5, 6)")
+    m = interference_matrix(stored, 1)
+    c = m["cells"]["code|math"]
+    assert m["filled"] == 0 and c["run_id"] == 7 and c["status"] == "queued" and "let it train" in c["how"]
+    with stored.transaction() as con:
+        con.execute("UPDATE runs SET status = 'cancelled' WHERE id = 7")
+    assert pair_runs(stored, 1) == {}
+    # pair runs serve mixture runs only
+    with pytest.raises(ConflictError, match="specialist run"):
+        from engine.conflict import ensure_pair_runs
+
+        ensure_pair_runs(stored, 2)

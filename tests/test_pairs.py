@@ -122,6 +122,15 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
     with pytest.raises(cf.ConflictError, match="specialist run"):
         cf.ensure_pair_runs(store, specs["math"])
 
+    # the CLI before anything is evaluated: the pair runs are reused and listed, the missing rates are a note
+    db = str(store.path)
+    store.close()
+    assert main(["--db", db, "conflict", str(run.id), "--make-pairs", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pair_runs"] == {f"{a}|{b}": r for (a, b), r in pairs.items()} and "no evaluation" in out["note"]
+    store = Store(db)
+    assert len(R.list_runs(store)) == 8
+
     _drive(store)
     settings = ev.EvalSettings(max_new_tokens=4, batch_size=4, threads=1)
     ev.evaluate_many(store, [run.id, *specs.values()], SETS, max_items=2, settings=settings, poll_s=0.1)
@@ -179,7 +188,6 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         assert {own.domains[a].reference_run, own.domains[b].reference_run} == {specs[a], specs[b]}
         assert m["outcome"][a][b] == own.domains[a].rate and m["outcome"][b][a] == own.domains[b].rate
         assert m["pair_runs"][f"{a}|{b}"] == rid and m["cells"][f"{a}|{b}"]["how"] == f"filled from run {rid}"
-    db = str(store.path)
     store.close()
     # the CLI: --make-pairs reuses the recorded pair runs, --matrix shows the filled cells
     assert main(["--db", db, "conflict", str(run.id), "--make-pairs", "--matrix", "--variant", "loss",
