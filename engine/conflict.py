@@ -264,7 +264,8 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
     run's mixture, the run's base model, LoRA and training settings, protocol multi_task, kind 'mixture',
     parent_run_id = this run (a reused run keeps the parent that created it). They fill the outcome half of the
     interference matrix once trained and evaluated with their specialists, which are the parent's (same domain
-    data and settings => same content hash => ensure_specialists reuses them). Records the mapping in
+    data and settings => same content hash): ensure_specialists is called on each pair run and reuses them (or
+    queues them when the parent has none yet), so specialists(pair run) is set. Records the mapping in
     `<run folder>/pairs.json`. Returns (a, b) (sorted) -> run id; new runs are queued (runs.tick starts them)."""
     from engine import mixtures, runs
     from engine.training import LoraSettings, TrainSettings, settings_from_dict
@@ -303,6 +304,7 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
         pr = runs.create_run(store, sub.id, base_model=run.base_model, protocol="multi_task", lora=lora,
                              train=train, kind="mixture", parent_run_id=run.id, reuse=True)
         out[(a, b)] = pr.id
+        ensure_specialists(store, pr.id)  # the parent's specialists (reused), or queued now when it has none
     f = _pairs_file(run)
     if f is not None and f.parent.is_dir():
         old = {}

@@ -417,18 +417,14 @@ class ResultsScreen(WorkbenchScreen):
         store = self.store
 
         def run():
-            from engine.conflict import ensure_pair_runs, specialists
+            from engine.conflict import ensure_pair_runs
 
-            made = ensure_pair_runs(store, row["run_id"])
-            missing = [d for d in {d for p in made for d in p} if d not in specialists(store, row["run_id"])]
-            return made, missing
+            return ensure_pair_runs(store, row["run_id"])
 
-        def done(res: tuple[dict, list]) -> None:
-            made, missing = res
-            note = (f" · no specialists yet for {', '.join(sorted(missing))} (p makes them)" if missing else "")
-            self.app.notify("pair runs (queued or reused): " + ", ".join(f"{a}+{b} → run {r}"
-                                                                         for (a, b), r in made.items())
-                            + " · train them, then e evaluates them with their specialists" + note,
+        def done(made: dict) -> None:
+            self.app.notify("pair runs (queued or reused, with their specialists): "
+                            + ", ".join(f"{a}+{b} → run {r}" for (a, b), r in made.items())
+                            + " · train them, then e evaluates them with their specialists",
                             title="Pair runs", timeout=10)
             self.app.data_changed("runs")  # type: ignore[attr-defined]
 

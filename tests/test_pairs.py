@@ -93,8 +93,11 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
                                       {d: 1 / 3 for d in DOMAINS}, budget=12))
     lora = {"target_modules": "all-linear"}
     run = R.create_run(store, mix.id, base_model=str(model), lora=lora, train=FAST)
-    specs = cf.ensure_specialists(store, run.id)
+    # pair runs first: they queue the specialists they need; the run's own specialists are then the same runs
     pairs = cf.ensure_pair_runs(store, run.id)
+    specs = cf.ensure_specialists(store, run.id)
+    assert sorted(specs) == list(DOMAINS) and {R.get_run(store, r).kind for r in specs.values()} == {"specialist"}
+    assert {R.get_run(store, r).parent_run_id for r in specs.values()} <= set(pairs.values())
     assert sorted(pairs) == [("code", "general"), ("code", "math"), ("general", "math")]
     assert len(set(pairs.values())) == 3 and not set(pairs.values()) & (set(specs.values()) | {run.id})
     for (a, b), rid in pairs.items():
@@ -104,7 +107,9 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         assert pr.config["lora"] == run.config["lora"] and pr.config["train"] == run.config["train"]
         assert get_mixture(store, pr.mixture_id).name == f"three/only:{a}+{b}"
         assert sorted(cf.run_domains(store, ev.get_run_row(store, rid))) == [a, b]
-        # the pair run's specialists are the parent's (same domain data and settings -> same content hash)
+        # the pair run's specialists are the parent's (same domain data and settings -> same content hash),
+        # recorded for the pair run by ensure_pair_runs
+        assert cf.specialists(store, rid) == {a: specs[a], b: specs[b]}
         assert cf.ensure_specialists(store, rid) == {a: specs[a], b: specs[b]}
     assert cf.ensure_pair_runs(store, run.id) == pairs  # reused, not duplicated
     assert json.loads((Path(run.folder) / "pairs.json").read_text()) == {f"{a}|{b}": r for (a, b), r in pairs.items()}
@@ -161,7 +166,7 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         assert all("needs evaluating" in str(d.get_row_at(i)[-1]) for i in range(3))
         n_runs = len(R.list_runs(store))
         await pilot.press("a")  # the pair runs exist: reused
-        await wait_for(pilot, lambda: any("pair runs (queued or reused)" in str(n.message)
+        await wait_for(pilot, lambda: any("pair runs (queued or reused" in str(n.message)
                                           for n in app._notifications), what="pair-runs notice")
         assert len(R.list_runs(store)) == n_runs
         # e: the run, its specialists, its finished pair runs (their specialists are the same) in one worker
