@@ -15,8 +15,8 @@ Definition (ours, after ../shared/docs/methods.md section 1.4; knobs: variant, t
 
 Interference matrix (ours): for domains a (row, evaluated) and b (column, trained alongside),
     outcome[a][b] = ConflictRate_a of a run trained on exactly the two domains {a, b} (same base model),
-                    against a's specialist, when such a run has been trained and evaluated; the diagonal is
-                    ConflictRate_a of the selected run itself;
+                    against a's specialist, when such a run has been trained and evaluated (ensure_pair_runs
+                    makes them; recorded ones are preferred); the diagonal is ConflictRate_a of the selected run;
     gradient[a][b] = share of sampled training steps of the selected run where the LoRA gradients of a and b
                      had negative cosine (runs.grad_conflict; symmetric).
 """
