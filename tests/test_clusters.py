@@ -286,3 +286,22 @@ def test_cli_cluster_fit_sample(tmp_path, capsys):
         assert get_clustering(st2, "all").params["result"]["n_predicted"] == 0
     assert main(["--db", db, "-q", "cluster", "bad", "--model", "blobenc", "--fit-sample", "-5"]) == 1
     assert "fit_sample must be an integer >= 0" in capsys.readouterr().err
+
+
+def test_parallel_placement_equals_serial(monkeypatch):
+    """Placing points with approximate_predict in worker processes gives exactly the serial result."""
+    import hdbscan
+
+    from engine import clusters as C
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 10, size=(4, 5))
+    X = np.concatenate([c + rng.normal(0, 1, size=(150, 5)) for c in centers])
+    fit, rest = X[::2], X[1::2]
+    hd = hdbscan.HDBSCAN(min_cluster_size=10, prediction_data=True).fit(fit)
+    serial = C._predict(hd, rest, n_jobs=1)
+    monkeypatch.setattr(C, "PARALLEL_PREDICT_MIN", 10)
+    parallel = C._predict(hd, rest, n_jobs=2)
+    assert len(set(serial[0])) == 4
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
