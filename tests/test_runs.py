@@ -93,15 +93,17 @@ def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
 
 
 def test_cancel_then_resume_in_the_worker(store, model_dir):
+    # enough steps that the cancel lands mid-run even when the tiny model trains fast (30 once finished first)
+    STEPS = 150
     run = R.create_run(store, records=records(16), base_model=str(model_dir), lora=LORA,
-                       train=FAST | dict(max_steps=30, save_every=50, grad_conflict_every=0, eval_every=0))
+                       train=FAST | dict(max_steps=STEPS, save_every=500, grad_conflict_every=0, eval_every=0))
     drive(store, lambda: R.get_run(store, run.id).progress.get("step", 0) >= 2)
     R.cancel_run(store, run.id)
     drive(store, lambda: R.get_run(store, run.id).status in R.FINISHED)
     got = R.get_run(store, run.id)
     assert got.status == "cancelled" and got.error is None
     stopped = got.progress["step"]
-    assert 2 <= stopped < 30
+    assert 2 <= stopped < STEPS
     with pytest.raises(R.RunError, match="already cancelled"):
         R.cancel_run(store, run.id)
     R.resume_run(store, run.id)
@@ -114,7 +116,7 @@ def test_cancel_then_resume_in_the_worker(store, model_dir):
     got = R.get_run(store, run.id)
     assert got.status == "done", got.error
     steps = [s for s, _n, _v in R.run_metrics(store, run.id, ["loss"])]
-    assert steps == list(range(1, 31))  # resumed steps replace nothing twice
+    assert steps == list(range(1, STEPS + 1))  # resumed steps replace nothing twice
     with pytest.raises(R.RunError, match="only failed or cancelled"):
         R.resume_run(store, run.id)
 
