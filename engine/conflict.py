@@ -159,8 +159,39 @@ def run_domains(store, run) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _specialists_file(run) -> Path | None:
-    return Path(run.folder) / "specialists.json" if run.folder else None
+def _read_record(run, name: str) -> dict:
+    """A JSON object recorded in the run folder (specialists.json, pairs.json); {} when missing or unreadable."""
+    f = Path(run.folder) / name if run.folder else None
+    if f is None or not f.is_file():
+        return {}
+    try:
+        raw = json.loads(f.read_text())
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _merge_record(run, name: str, new: dict) -> None:
+    """Merge `new` into the JSON object recorded in the run folder (when the folder exists)."""
+    f = Path(run.folder) / name if run.folder else None
+    if f is not None and f.parent.is_dir():
+        f.write_text(json.dumps(_read_record(run, name) | new, indent=1))
+
+
+def _alive(con, ids) -> set[int]:
+    """The ids among `ids` of runs that exist and are not failed or cancelled."""
+    return {r[0] for r in con.execute(
+        "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', 'cancelled')",
+        [list(ids) or [-1]]).fetchall()}
+
+
+def _settings(run):
+    """The run's LoRA and training settings (for runs that must train the same way)."""
+    from engine.training import LoraSettings, TrainSettings, settings_from_dict
+
+    cfg = run.config or {}
+    return (settings_from_dict(LoraSettings, cfg.get("lora") or {}),
+            settings_from_dict(TrainSettings, cfg.get("train") or {}))
 
 
 def specialists(store, run_id) -> dict[str, int]:
@@ -174,15 +205,12 @@ def specialists(store, run_id) -> dict[str, int]:
                                     "AND status NOT IN ('failed', 'cancelled') ORDER BY id", [run.id]).fetchall():
             if dom:
                 out[dom] = rid
-        f = _specialists_file(run)
-        if f is not None and f.is_file():
-            try:
-                recorded = {str(k): int(v) for k, v in json.loads(f.read_text()).items()}
-            except (ValueError, json.JSONDecodeError):
-                recorded = {}
-            alive = {r[0] for r in con.execute(
-                "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', "
-                "'cancelled')", [list(recorded.values()) or [-1]]).fetchall()}
+        try:
+            recorded = {str(k): int(v) for k, v in _read_record(run, "specialists.json").items()}
+        except (ValueError, TypeError):
+            recorded = {}
+        if recorded:
+            alive = _alive(con, recorded.values())
             out.update({d: r for d, r in recorded.items() if r in alive})
     finally:
         con.close()
@@ -194,7 +222,6 @@ def ensure_specialists(store, run_id, *, domains: list[str] | None = None) -> di
     data and settings hash) a single-domain specialist run with the same protocol settings, LoRA and training
     settings. Returns domain -> specialist run id; the runs are queued for training (runs.tick starts them)."""
     from engine import mixtures, runs
-    from engine.training import LoraSettings, TrainSettings, settings_from_dict
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -205,29 +232,15 @@ def ensure_specialists(store, run_id, *, domains: list[str] | None = None) -> di
     if unknown:
         raise ConflictError(f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; "
                             f"its domains: {', '.join(have)}")
-    cfg = run.config or {}
-    lora = settings_from_dict(LoraSettings, cfg.get("lora") or {})
-    train = settings_from_dict(TrainSettings, cfg.get("train") or {})
+    lora, train = _settings(run)
     out = {}
     for d in want:
         sub = mixtures.domain_subset(store, run.mixture_id, d)
         spec = runs.create_run(store, sub.id, base_model=run.base_model, protocol="multi_task", lora=lora,
                                train=train, kind="specialist", parent_run_id=run.id, domain=d, reuse=True)
         out[d] = spec.id
-    f = _specialists_file(run)
-    if f is not None and f.parent.is_dir():
-        old = {}
-        if f.is_file():
-            try:
-                old = json.loads(f.read_text())
-            except json.JSONDecodeError:
-                old = {}
-        f.write_text(json.dumps(old | out, indent=1))
+    _merge_record(run, "specialists.json", out)
     return out
-
-
-def _pairs_file(run) -> Path | None:
-    return Path(run.folder) / "pairs.json" if run.folder else None
 
 
 def _pair_key(a: str, b: str) -> tuple[str, str]:
@@ -238,21 +251,16 @@ def pair_runs(store, run_id) -> dict[tuple[str, str], int]:
     """(a, b) (sorted) -> two-domain run id recorded for this run by ensure_pair_runs (`<run folder>/pairs.json`);
     runs since failed, cancelled or deleted are left out."""
     run = _run(store, run_id)
-    f = _pairs_file(run)
-    if f is None or not f.is_file():
-        return {}
     try:
-        raw = json.loads(f.read_text())
-        recorded = {_pair_key(*str(k).split("|", 1)): int(v) for k, v in raw.items() if "|" in str(k)}
-    except (ValueError, TypeError, json.JSONDecodeError):
+        recorded = {_pair_key(*str(k).split("|", 1)): int(v) for k, v in _read_record(run, "pairs.json").items()
+                    if "|" in str(k)}
+    except (ValueError, TypeError):
         return {}
     if not recorded:
         return {}
     con = store.cursor()
     try:
-        alive = {r[0] for r in con.execute(
-            "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', 'cancelled')",
-            [list(recorded.values())]).fetchall()}
+        alive = _alive(con, recorded.values())
     finally:
         con.close()
     return {k: v for k, v in recorded.items() if v in alive}
@@ -268,7 +276,6 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
     queues them when the parent has none yet), so specialists(pair run) is set. Records the mapping in
     `<run folder>/pairs.json`. Returns (a, b) (sorted) -> run id; new runs are queued (runs.tick starts them)."""
     from engine import mixtures, runs
-    from engine.training import LoraSettings, TrainSettings, settings_from_dict
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -295,9 +302,7 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
                 want.append(k)
         if not want:
             raise ConflictError("give at least one pair of domains")
-    cfg = run.config or {}
-    lora = settings_from_dict(LoraSettings, cfg.get("lora") or {})
-    train = settings_from_dict(TrainSettings, cfg.get("train") or {})
+    lora, train = _settings(run)
     out: dict[tuple[str, str], int] = {}
     for a, b in want:
         sub = mixtures.domains_subset(store, run.mixture_id, [a, b])
@@ -305,15 +310,7 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
                              train=train, kind="mixture", parent_run_id=run.id, reuse=True)
         out[(a, b)] = pr.id
         ensure_specialists(store, pr.id)  # the parent's specialists (reused), or queued now when it has none
-    f = _pairs_file(run)
-    if f is not None and f.parent.is_dir():
-        old = {}
-        if f.is_file():
-            try:
-                old = json.loads(f.read_text())
-            except json.JSONDecodeError:
-                old = {}
-        f.write_text(json.dumps(old | {f"{a}|{b}": r for (a, b), r in out.items()}, indent=1))
+    _merge_record(run, "pairs.json", {f"{a}|{b}": r for (a, b), r in out.items()})
     return out
 
 
