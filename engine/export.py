@@ -149,6 +149,54 @@ def _where(store, filter, include_excluded: bool) -> tuple[str, list]:
     return (" AND ".join(clauses) or "TRUE"), params
 
 
+def convert_record(style: str, messages: list[dict], system: str | None, tools: list | None, *,
+                   file_format: str = "jsonl") -> dict:
+    """One sample in the export `style` (messages keep tools as a JSON string in Parquet)."""
+    if style == "messages":
+        return to_messages(messages, system, tools, tools_as_text=file_format == "parquet")
+    return _CONVERT[style](messages, system, tools)
+
+
+def write_parquet_rows(rows: list[dict], path: Path) -> None:
+    """Rows of export records as a Parquet file (columns: the union of keys, first-seen order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), path)
+
+
+def read_dataset_info(path: str | Path, *, folder_unless_json: bool = False) -> tuple[Path, dict]:
+    """(the dataset_info.json path, its entries): a folder means its dataset_info.json (with
+    `folder_unless_json`, so does any path not ending in .json); a missing file has no entries. ExportError when
+    the file is not a JSON object."""
+    info_path = Path(path)
+    if info_path.is_dir() or (folder_unless_json and info_path.suffix.lower() != ".json"):
+        info_path = info_path / "dataset_info.json"
+    info: dict = {}
+    if info_path.exists():
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ExportError(f"{info_path} is not valid JSON: {e}") from None
+        if not isinstance(info, dict):
+            raise ExportError(f"{info_path} is not a JSON object of entries")
+    return info_path, info
+
+
+def write_dataset_info(info_path: Path, info: dict, files: dict[str, Path], style: str) -> str:
+    """Add an entry per exported file (name -> file, path relative to the dataset_info.json) to `info` and
+    write it atomically. Returns the path written."""
+    for name, file in files.items():
+        rel = os.path.relpath(Path(file).resolve(), info_path.resolve().parent)
+        info[name] = dataset_info_entry(Path(rel).as_posix(), style)
+    info_path.parent.mkdir(parents=True, exist_ok=True)
+    tmpi = info_path.with_name(info_path.name + ".part")
+    tmpi.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmpi, info_path)
+    return str(info_path)
+
+
 def export(store, path: str | Path, *, filter=None, style: str = "messages", file_format: str | None = None,
            dataset_info: str | Path | None = None, dataset_name: str | None = None, overwrite: bool = False,
            include_excluded: bool = False, progress: ProgressFn | None = None,
@@ -164,19 +212,9 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
     fmt = file_format or ("parquet" if out.suffix.lower() == ".parquet" else "jsonl")
     if fmt not in ("jsonl", "parquet"):
         raise ExportError(f"unknown file format {fmt!r} (jsonl or parquet)")
-    info_path = Path(dataset_info) if dataset_info else None
-    info: dict = {}
+    info_path, info = read_dataset_info(dataset_info) if dataset_info else (None, {})
     name = dataset_name or out.name.split(".")[0]
     if info_path is not None:
-        if info_path.is_dir():
-            info_path = info_path / "dataset_info.json"
-        if info_path.exists():
-            try:
-                info = json.loads(info_path.read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise ExportError(f"{info_path} is not valid JSON: {e}") from None
-            if not isinstance(info, dict):
-                raise ExportError(f"{info_path} is not a JSON object of entries")
         if name in info and not overwrite:
             raise ExportError(f"{info_path.name} already has an entry {name!r}; pass overwrite=True or another "
                               "dataset_name")
@@ -185,7 +223,6 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
     try:
         total = con.execute(f"SELECT count(*) FROM samples s WHERE {where}", params).fetchall()[0][0]
         meter = ProgressMeter(progress, total=total)
-        convert = _CONVERT[style]
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".part")
         rows: list[dict] = []
@@ -202,10 +239,7 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
                         msgs = json.loads(messages)
                         tl = json.loads(tools) if tools else None
                         try:
-                            if style == "messages":
-                                rec = to_messages(msgs, system, tl, tools_as_text=fmt == "parquet")
-                            else:
-                                rec = convert(msgs, system, tl)
+                            rec = convert_record(style, msgs, system, tl, file_format=fmt)
                         except ExportError as e:
                             raise ExportError(f"sample {sid}: {e}") from None
                         if f is not None:
@@ -218,11 +252,7 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
                         res.fetchall()  # drain before the connection closes
                         cancel.check()
             if fmt == "parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                keys = list(dict.fromkeys(k for r in rows for k in r))  # union, first-seen order
-                pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), tmp)
+                write_parquet_rows(rows, tmp)
             os.replace(tmp, out)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -231,13 +261,7 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
         con.close()
     written_info = None
     if info_path is not None:
-        rel = os.path.relpath(out.resolve(), info_path.resolve().parent)
-        info[name] = dataset_info_entry(Path(rel).as_posix(), style)
-        info_path.parent.mkdir(parents=True, exist_ok=True)
-        tmpi = info_path.with_name(info_path.name + ".part")
-        tmpi.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmpi, info_path)
-        written_info = str(info_path)
+        written_info = write_dataset_info(info_path, info, {name: out}, style)
     meter.report("done", force=True)
     return ExportResult(n, str(out), written_info)
 

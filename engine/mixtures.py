@@ -1068,7 +1068,8 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
     into that dataset_info.json (an existing entry of the same name needs overwrite=True).
     Interpolation (mixup) items have no text form: they are refused unless skip_mixup=True (then left out
     and counted); `workbench interpolate export-pairs` exports the pairs themselves."""
-    from engine.export import STYLES, _CONVERT, ExportError, dataset_info_entry, to_messages
+    from engine.export import (STYLES, ExportError, convert_record, read_dataset_info, write_dataset_info,
+                               write_parquet_rows)
 
     if style not in STYLES:
         raise MixtureError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
@@ -1083,25 +1084,19 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
                            "export; pass skip_mixup (CLI: --skip-mixup) to leave them out, and use `workbench "
                            "interpolate export-pairs` to export the pairs themselves")
     stage_names = [s.name for s in mv.recipe.stages] if mv.recipe.stages else ["all"]
-    info_path = Path(dataset_info) if dataset_info else None
+    info_path: Path | None = None
     info: dict = {}
     base = dataset_name or "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in mv.name) + f"_v{mv.version}"
     names = [base] if len(stage_names) == 1 else [f"{base}_stage{i + 1}" for i in range(len(stage_names))]
-    if info_path is not None:
-        if info_path.is_dir() or info_path.suffix.lower() != ".json":  # a folder (it may not exist yet)
-            info_path = info_path / "dataset_info.json"
-        if info_path.exists():
-            try:
-                info = json.loads(info_path.read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise MixtureError(f"{info_path} is not valid JSON: {e}") from None
-            if not isinstance(info, dict):
-                raise MixtureError(f"{info_path} is not a JSON object of entries")
+    if dataset_info:
+        try:  # a path not ending in .json is a folder (it may not exist yet)
+            info_path, info = read_dataset_info(dataset_info, folder_unless_json=True)
+        except ExportError as e:
+            raise MixtureError(str(e)) from None
         clash = [n for n in names if n in info]
         if clash and not overwrite:
             raise MixtureError(f"{info_path.name} already has entr{'y' if len(clash) == 1 else 'ies'} "
                                f"{', '.join(clash)}; pass overwrite or another dataset name")
-    convert = _CONVERT[style]
     per_stage: list[list[dict]] = [[] for _ in stage_names]
     skipped = 0
     for rec in training_records(store, mv.id):
@@ -1109,10 +1104,7 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
             skipped += 1
             continue
         try:
-            if style == "messages":
-                r = to_messages(rec["messages"], rec["system"], rec["tools"], tools_as_text=fmt == "parquet")
-            else:
-                r = convert(rec["messages"], rec["system"], rec["tools"])
+            r = convert_record(style, rec["messages"], rec["system"], rec["tools"], file_format=fmt)
         except ExportError as e:
             raise MixtureError(f"sample {rec['sample_id']}: {e}") from None
         per_stage[rec["stage"]].append(r)
@@ -1127,11 +1119,7 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
                     for r in rows:
                         f.write(json.dumps(r, ensure_ascii=False) + "\n")
             else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                keys = list(dict.fromkeys(k for r in rows for k in r))
-                pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), tmp)
+                write_parquet_rows(rows, tmp)
             os.replace(tmp, p)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -1139,14 +1127,7 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
         paths.append(p)
     written = None
     if info_path is not None:
-        for n, p in zip(names, paths):
-            rel = os.path.relpath(p.resolve(), info_path.resolve().parent)
-            info[n] = dataset_info_entry(Path(rel).as_posix(), style)
-        info_path.parent.mkdir(parents=True, exist_ok=True)
-        tmpi = info_path.with_name(info_path.name + ".part")
-        tmpi.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmpi, info_path)
-        written = str(info_path)
+        written = write_dataset_info(info_path, info, dict(zip(names, paths)), style)
     return MixtureExport([str(p) for p in paths], sum(len(r) for r in per_stage), [len(r) for r in per_stage],
                          skipped, written, names if written else [])
 
