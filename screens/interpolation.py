@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from screens.widgets import FormDialog, WorkbenchScreen
+from screens.widgets import FormDialog, ProcessToken, WorkbenchScreen
 from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
@@ -563,7 +563,7 @@ class InterpolationScreen(WorkbenchScreen):
         def started(res) -> None:
             folder, n, proc = res
             self.job = {"kind": "features", "proc": proc, "folder": folder, "name": name, "v": v}
-            self.app.cancel_tokens.add(_ProcToken(proc))  # type: ignore[attr-defined]
+            self.app.cancel_tokens.add(ProcessToken(proc))  # type: ignore[attr-defined]
             bar = self.query_one("#i-progress", ProgressBar)
             bar.display = True
             bar.update(total=n, progress=0)
@@ -622,7 +622,7 @@ class InterpolationScreen(WorkbenchScreen):
         job = self.job or {}
         if "proc" in job:
             for t in list(self.app.cancel_tokens):  # type: ignore[attr-defined]
-                if isinstance(t, _ProcToken) and t.proc is job["proc"]:
+                if isinstance(t, ProcessToken) and t.proc is job["proc"]:
                     self.app.cancel_tokens.discard(t)  # type: ignore[attr-defined]
         self.job = None
         self.query_one("#i-progress", ProgressBar).display = False
@@ -711,14 +711,3 @@ class InterpolationScreen(WorkbenchScreen):
         names = [s.name for s in self.sets]
         if name in names:
             self.query_one("#i-sets", DataTable).move_cursor(row=names.index(name))
-
-
-class _ProcToken:
-    """Lets the app's exit stop the feature child process like it cancels thread jobs."""
-
-    def __init__(self, proc) -> None:
-        self.proc = proc
-
-    def cancel(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()

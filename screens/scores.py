@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from screens.widgets import WorkbenchScreen
+from screens.widgets import ProcessToken, WorkbenchScreen
 from workbench.actions import bindings_for
 
 ALL = "__all__"
@@ -382,7 +382,7 @@ class ScoresScreen(WorkbenchScreen):
             self._job_text("IFD: every sample is already scored (cached)")
             return
         self.job = {"kind": "IFD", "proc": proc, "job_dir": job_dir, "ingesting": False}
-        self.app.cancel_tokens.add(_ProcToken(proc))  # type: ignore[attr-defined]
+        self.app.cancel_tokens.add(ProcessToken(proc))  # type: ignore[attr-defined]
         bar = self.query_one("#s-progress", ProgressBar)
         bar.display = True
         bar.update(total=n, progress=0)
@@ -510,14 +510,3 @@ class ScoresScreen(WorkbenchScreen):
 
     def _pick(self, m: str) -> None:
         self.query_one("#s-metric", Select).value = m
-
-
-class _ProcToken:
-    """Lets the app's exit stop a scoring child process like it cancels thread jobs."""
-
-    def __init__(self, proc) -> None:
-        self.proc = proc
-
-    def cancel(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()

@@ -178,6 +178,18 @@ class WorkbenchScreen(EngineCaller, Screen):
 # -- small dialogs -----------------------------------------------------------------------------------------
 
 
+class ProcessToken:
+    """A cancel token for a job running in a child process: the app's exit (which cancels every token in
+    `app.cancel_tokens`) terminates the process, as it cancels thread jobs."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+
+
 class Dialog(ModalScreen):
     """Base of the small modal dialogs: escape cancels."""
 
