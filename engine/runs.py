@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -396,18 +395,9 @@ def _start(store, run: RunInfo) -> bool:
     return True
 
 
-_TICK_LOCK = threading.Lock()
-
-
 def tick(store) -> list[str]:
     """One turn of the queue: ingest new metrics of running runs, mark ended or dead ones, start the next queued
-    run when none is running. Returns what happened, one line per event. Thread-safe: the app's queue timer and
-    the Runs screen may tick at the same time; one waits for the other."""
-    with _TICK_LOCK:
-        return _tick(store)
-
-
-def _tick(store) -> list[str]:
+    run when none is running. Returns what happened, one line per event."""
     events: list[str] = []
     running = _query(store, "WHERE status = 'running'")
     for run in running:

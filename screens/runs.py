@@ -1,7 +1,7 @@
 """The Runs area: every training run (finished, failed and cancelled ones stay), the queue, the selected run's
-progress with ETA, loss curves per domain, GPU memory, and cancel / resume / new run. A timer runs
-`engine.runs.tick` in a thread worker about once a second: it ingests the workers' metrics into the store,
-marks dead workers failed and starts the next queued run."""
+progress with ETA, loss curves per domain, GPU memory, and cancel / resume / new run. The app ticks the queue
+(`engine.runs.tick`: ingest the workers' metrics, mark dead workers failed, start the next queued run) on every
+screen; this screen reloads what the ticks stored about once a second."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from textual_plotext import PlotextPlot
 from screens.widgets import EngineCaller, FormDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
-TICK_S = 1.0
+RELOAD_S = 1.0  # seconds between reloads of the runs and curves
 MAX_POINTS = 400  # per curve; longer curves are thinned evenly for the terminal plot
 STATUS_STYLE = {"queued": "cyan", "running": "bold yellow", "done": "green", "failed": "bold red",
                 "cancelled": "grey50"}
@@ -80,7 +80,6 @@ class RunsScreen(WorkbenchScreen):
         self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
         self._conflict_key: tuple | None = None
         self._busy = False
-        self.events: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -102,7 +101,7 @@ class RunsScreen(WorkbenchScreen):
             t.add_column(label, key=key, width=width)
         t.focus()
         super().on_mount()
-        self.set_interval(TICK_S, self.refresh_runs)
+        self.set_interval(RELOAD_S, self.refresh_runs)
 
     # -- loading -----------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
@@ -110,7 +109,7 @@ class RunsScreen(WorkbenchScreen):
             self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        """Tick the queue and reload the runs and the selected run's curves (thread worker)."""
+        """Reload the runs and the selected run's curves (thread worker)."""
         store = self.store
         if store is None or self._busy:
             return
@@ -120,7 +119,6 @@ class RunsScreen(WorkbenchScreen):
         def load():
             from engine import runs as R
 
-            events = R.tick(store)
             runs = R.list_runs(store)
             self._conflict_rates(store, runs)
             running = [r.id for r in runs if r.status == "running"]
@@ -131,9 +129,9 @@ class RunsScreen(WorkbenchScreen):
                 for step, name, value in R.run_metrics(store, rid, ["loss", "eval_loss/"]):
                     series.setdefault(name, []).append((step, value))
                 conflict = R.grad_conflict(store, rid)
-            return events, runs, rid, series, conflict
+            return runs, rid, series, conflict
 
-        self.run_engine(load, self._loaded, self._failed, group="runs-tick")
+        self.run_engine(load, self._loaded, self._failed, group="runs-reload")
 
     def _failed(self, error: BaseException) -> None:
         self._busy = False
@@ -141,10 +139,7 @@ class RunsScreen(WorkbenchScreen):
 
     def _loaded(self, res: tuple) -> None:
         self._busy = False
-        events, runs, rid, series, conflict = res
-        self.events = events
-        for e in events:
-            self.app.notify(e, title="Runs", severity="error" if "failed" in e else "information", timeout=5)
+        runs, rid, series, conflict = res
         self.runs = runs
         if self.selected is None or self.selected not in {r.id for r in runs}:
             self.selected = rid

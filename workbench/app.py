@@ -80,7 +80,7 @@ class ActionsProvider(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
-QUEUE_TICK_S = 2.0  # seconds between turns of the training-run queue
+QUEUE_TICK_S = 1.0  # seconds between turns of the training-run queue
 
 
 def _lazy_screen(module: str, name: str, *args: Any):
