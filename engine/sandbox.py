@@ -1,23 +1,28 @@
-"""Run untrusted generated code against asserts in a separate, limited child process.
+"""Run untrusted generated code against a task's tests, isolated by the kernel.
 
-Never runs anything in the calling process. Each run gets:
-- a fresh temporary directory (cwd; removed afterwards), the code and a small runner written into it;
-- an isolated interpreter: ``python -I -S`` (no user site, no PYTHON* environment, no site-packages) with a
-  stripped environment (PATH, LANG, HOME=the temp dir);
-- resource limits set in the child before exec (``resource.setrlimit``): CPU seconds, address space, file
-  size, open files, no core files, and the number of processes (RLIMIT_NPROC; the kernel does not enforce
-  it for root, see below);
-- a wall-clock timeout, after which the whole process group is killed (SIGKILL); the group is killed after
-  a normal exit too, so nothing the code started outlives the run;
-- no network where the OS allows it: a new network namespace (``unshare(CLONE_NEWNET)``, with a user
-  namespace when not root). `network_isolation()` says which one this machine gives;
-- a guard installed by the runner before the user code (``sys.addaudithook``, cannot be removed from
-  Python): denies sockets, process creation (fork/exec/spawn/system/subprocess), ctypes and
-  ``_posixsubprocess``, and writes/renames/deletes outside the temp dir.
+Each run starts two sandboxes (bubblewrap), never anything in the calling process:
 
-The guard is best-effort (an audit hook is not a security boundary: native code can bypass it); the
-rlimits, the timeout, the process-group kill and the network namespace are enforced by the kernel. Treat
-the sandbox as protection against buggy and runaway generated code, not against a determined attacker.
+- the **candidate** sandbox loads the generated code, then the task's setup code, and answers requests;
+- the **harness** sandbox runs the tests; the names the code defined are proxies that
+  ask the candidate (`engine.sandbox_rpc`). Return values come back as plain data, so ``assert f(x) == y``
+  is decided in the harness. The harness writes the verdict to its own stdout; the candidate cannot reach
+  it (another process in another PID, mount and user namespace), cannot read the tests and cannot
+  rewrite them. Nothing of the verdict depends on a secret the candidate could read.
+
+Each sandbox has: new user, PID, mount, network, IPC, UTS and cgroup namespaces (no interfaces but its own
+loopback); an unprivileged uid (when we are root: a fresh uid of its own per sandbox and run, so its
+process limit counts only its own processes; otherwise the calling user's uid, all capabilities dropped);
+``/usr`` (and the /bin, /lib links) read-only and nothing else of the host: no /home, /root, /work,
+/etc, host /tmp, /run or sockets; a private size-limited tmpfs at /tmp (the working directory);
+rlimits on CPU seconds, address space, file size, open files and processes; no core files; a fresh
+environment; ``--die-with-parent`` and a wall-clock timeout. When the sandbox's first process ends, the
+kernel kills every process left in its PID namespace; when we are root, a final ``kill -1`` as the
+sandbox's own uid sweeps whatever might remain.
+
+Where this isolation is unavailable (no bubblewrap, user namespaces disabled, no interpreter visible
+under /usr), `run_code` refuses with `SandboxUnavailable` naming the reason, unless the caller opts in
+(`SandboxLimits(allow_unisolated=True)` or ``WORKBENCH_SANDBOX=unisolated``): then the same two processes
+run as plain children with the rlimits and the timeout only, and the result says so.
 """
 
 from __future__ import annotations
@@ -35,172 +40,180 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-
-_libc = None
-_netns_flags: int | None | bool = False  # False: not probed yet; None: not available
+_RPC_SOURCE = Path(__file__).with_name("sandbox_rpc.py")
+_UID_BASE = 3_000_000  # root: each sandbox gets a fresh uid in [_UID_BASE, _UID_BASE + 1e6)
+_PROBE: "Isolation | None" = None
 
 
 class SandboxError(ValueError):
     """Bad sandbox input (e.g. tests that are not a list of strings)."""
 
 
+class SandboxUnavailable(SandboxError):
+    """Kernel isolation is not available here and the caller did not opt in to run without it."""
+
+    hint = ("install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces, "
+            "or opt in to unisolated runs with WORKBENCH_SANDBOX=unisolated (only for code you trust)")
+
+
 @dataclass
 class SandboxLimits:
     """Limits of one sandboxed run (all configurable)."""
 
-    timeout_s: float = 10.0     # wall clock, then the process group is killed
-    cpu_s: int = 5              # RLIMIT_CPU (SIGXCPU, then SIGKILL a second later)
-    memory_mb: int = 512        # RLIMIT_AS (address space)
-    file_size_mb: int = 8       # RLIMIT_FSIZE: largest file the code may write (stdout included)
-    max_procs: int = 16         # RLIMIT_NPROC headroom over the user's current process count
+    timeout_s: float = 10.0     # wall clock for the whole run, then every process is killed
+    cpu_s: int = 5              # RLIMIT_CPU per process (SIGXCPU, then SIGKILL a second later)
+    memory_mb: int = 512        # RLIMIT_AS (address space) per process
+    file_size_mb: int = 8       # RLIMIT_FSIZE: largest file the code may write (its stdout included)
+    tmp_mb: int = 64            # size of the private /tmp
+    max_procs: int = 16         # RLIMIT_NPROC (per sandbox uid when root; headroom over the user's count else)
     max_open_files: int = 64    # RLIMIT_NOFILE
-    network: bool = False       # True: keep the host network (no namespace, sockets allowed by the guard)
-    guard: bool = True          # install the audit-hook guard before the user code
+    allow_unisolated: bool = False  # run without kernel isolation where it is unavailable (trusted code only)
+    trust_candidate_objects: bool = False  # accept truth values answered by the candidate's own objects
 
 
 @dataclass
 class SandboxResult:
-    """Outcome of one run. status: passed | failed (an assert failed) | error (exception, syntax error,
-    no code) | timeout (wall clock) | killed (a signal, e.g. CPU or memory limit)."""
+    """Outcome of one run. status: passed | failed (a test failed) | error (exception, syntax error, no
+    code, the candidate died) | timeout (wall clock) | killed (the candidate hit a CPU/memory/file limit)."""
 
     status: str
     passed: bool
     n_tests: int
     n_passed: int
-    tests: list[dict] = field(default_factory=list)   # per assert: {"ok": bool, "error": str | None}
+    tests: list[dict] = field(default_factory=list)   # per test: {"ok": bool, "error": str | None}
     error: str | None = None
     returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
+    remote_answers: int = 0   # truth values the candidate's own objects answered (see engine.sandbox_rpc)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# The runner executed by the child: reads solution.py and tests.json, installs the guard, runs the code
-# and then each test in the same namespace, and prints one result line tagged with a per-run token.
-_RUNNER = r'''
-import json, os, sys
-_token = os.environ.pop("WB_SANDBOX_TOKEN", "")
-_guard = os.environ.pop("WB_SANDBOX_GUARD", "1") == "1"
-_net_ok = os.environ.pop("WB_SANDBOX_NET", "0") == "1"
-_root = os.path.realpath(os.getcwd())
-_out = os.fdopen(os.dup(1), "w")
-with open("solution.py", encoding="utf-8") as f:
-    _src = f.read()
-with open("tests.json", encoding="utf-8") as f:
-    _tests = json.load(f)
-with open("setup.py", encoding="utf-8") as f:
-    _setup = f.read()
+@dataclass(frozen=True)
+class Isolation:
+    """What this machine gives the sandbox. `kernel` False: only the unisolated fallback can run."""
 
-_DENY_EVENTS = ("os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
-                "subprocess.Popen", "os.startfile", "pty.spawn", "ctypes.", "os.kill", "os.killpg",
-                "signal.pthread_kill", "os.setuid", "os.chroot")
-_DENY_IMPORTS = {"_ctypes", "ctypes", "_posixsubprocess", "multiprocessing"}
-_PATH_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 1, "os.rename": 2, "os.symlink": 2, "os.link": 2,
-                "os.chmod": 1, "os.chown": 1, "os.truncate": 1, "os.utime": 1, "shutil.rmtree": 1,
-                "shutil.copyfile": 2, "shutil.move": 2, "os.chdir": 1}
-_realpath, _fspath, _sep = os.path.realpath, os.fspath, os.sep
+    kernel: bool
+    reason: str
+    bwrap: str | None = None
+    python: str | None = None
+    uid_mode: str = "own"   # "dedicated" (root: a fresh uid per sandbox) or "own" (the caller's uid)
 
-def _inside(p):
-    try:
-        if isinstance(p, int):
-            return True
-        rp = _realpath(_fspath(p))
-    except Exception:
-        return False
-    return rp == _root or rp.startswith(_root + _sep) or rp == "/dev/null"
+    def to_dict(self) -> dict:
+        return asdict(self)
 
-def _hook(event, args):
-    if event == "open":
-        path, mode, flags = (list(args) + [None, None, None])[:3]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND))
-        if writing and path is not None and not _inside(path):
-            raise PermissionError(f"sandbox: writing outside the sandbox directory is not allowed: {path}")
-        return
-    if event == "import":
-        if args and args[0] in _DENY_IMPORTS:
-            raise ImportError(f"sandbox: module {args[0]!r} is not allowed")
-        return
-    if event.startswith("socket."):
-        if not _net_ok:
-            raise PermissionError(f"sandbox: network access is not allowed ({event})")
-        return
-    if event.startswith(_DENY_EVENTS):
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    n = _PATH_EVENTS.get(event)
-    if n:
-        for p in args[:n]:
-            if p is not None and not _inside(p):
-                raise PermissionError(f"sandbox: {event} outside the sandbox directory is not allowed")
 
-if _guard:
-    sys.addaudithook(_hook)
+# -- isolation ----------------------------------------------------------------------------------------------
+def _visible_python() -> str | None:
+    """An interpreter whose files all lie under /usr (the only host tree the sandbox sees)."""
+    for cand in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        real = os.path.realpath(cand) if cand else ""
+        if real.startswith("/usr/") and os.access(real, os.X_OK):
+            return real
+    return None
 
-def _err(e):
-    return f"{type(e).__name__}: {e}"[:500]
 
-_res = {"error": None, "tests": []}
-_ns = {"__name__": "__main__", "__builtins__": __builtins__}
-try:
-    if _setup.strip():
-        exec(compile(_setup, "setup.py", "exec"), _ns)
-    exec(compile(_src, "solution.py", "exec"), _ns)
-except BaseException as e:
-    _res["error"] = _err(e)
-if _res["error"] is None:
-    for _t in _tests:
+def _top_level_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for d in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        p = "/" + d
+        if os.path.islink(p):
+            target = os.readlink(p)
+            if os.path.realpath(p).startswith("/usr/"):
+                args += ["--symlink", target, p]
+        elif os.path.isdir(p) and not os.path.realpath(p).startswith("/usr/"):
+            args += ["--ro-bind", p, p]
+    return args
+
+
+def _bwrap_argv(iso: Isolation, folder: str, limits: SandboxLimits, role: str, rfd: int, wfd: int) -> list[str]:
+    return [iso.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
+            *_top_level_mounts(), "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            "--ro-bind", folder, "/sandbox", "--chdir", "/tmp", "--clearenv",
+            *[x for k, v in _child_env("/tmp").items() for x in ("--setenv", k, v)],
+            "--", iso.python, "-I", "-S", "-B", "/sandbox/sandbox_rpc.py", role, str(rfd), str(wfd)]
+
+
+def isolation(refresh: bool = False) -> Isolation:
+    """Probe once per process whether kernel isolation works here (a real sandboxed run of `pass`)."""
+    global _PROBE
+    if _PROBE is not None and not refresh:
+        return _PROBE
+    uid_mode = "dedicated" if os.geteuid() == 0 else "own"
+    bwrap = shutil.which("bwrap")
+    py = _visible_python()
+    if not sys.platform.startswith("linux"):
+        _PROBE = Isolation(False, "kernel isolation needs Linux namespaces")
+    elif not bwrap:
+        _PROBE = Isolation(False, "bubblewrap (bwrap) is not installed", python=py, uid_mode=uid_mode)
+    elif not py:
+        _PROBE = Isolation(False, "no Python interpreter under /usr for the sandbox (install python3)",
+                           bwrap=bwrap, uid_mode=uid_mode)
+    else:
+        iso = Isolation(True, "bubblewrap", bwrap, py, uid_mode)
+        tmp = tempfile.mkdtemp(prefix="wb-probe-")
         try:
-            exec(compile(_t, "<test>", "exec"), _ns)
-            _res["tests"].append({"ok": True, "error": None})
-        except AssertionError as e:
-            _res["tests"].append({"ok": False, "error": "AssertionError" + (f": {e}" if str(e) else "")})
-        except BaseException as e:
-            _res["tests"].append({"ok": False, "error": _err(e)})
-_out.write("\n" + _token + " " + json.dumps(_res) + "\n")
-_out.flush()
-'''
+            os.chmod(tmp, 0o755)
+            shutil.copyfile(_RPC_SOURCE, Path(tmp) / "sandbox_rpc.py")
+            os.chmod(Path(tmp) / "sandbox_rpc.py", 0o644)
+            argv = _bwrap_argv(iso, tmp, SandboxLimits(), "probe", 0, 1)
+            uid = _fresh_uid() if uid_mode == "dedicated" else None
+            r = subprocess.run(argv[:-4] + ["-c", "import os; print(os.getuid())"], capture_output=True,
+                               text=True, timeout=30, preexec_fn=_preexec(SandboxLimits(), uid, 64))
+            if r.returncode == 0 and r.stdout.strip() == "65534":
+                _PROBE = iso
+            else:
+                why = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
+                _PROBE = Isolation(False, f"bubblewrap cannot start a sandbox here: {why}", bwrap, py, uid_mode)
+            if uid is not None:
+                _sweep(uid)
+        except (OSError, subprocess.SubprocessError) as e:
+            _PROBE = Isolation(False, f"bubblewrap cannot start a sandbox here: {e}", bwrap, py, uid_mode)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return _PROBE
 
 
-def _load_libc():
-    global _libc
-    if _libc is None:
-        import ctypes
+def _child_env(home: str) -> dict:
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home, "TMPDIR": home,
+            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
+
+def _fresh_uid() -> int:
+    return _UID_BASE + secrets.randbelow(1_000_000)
 
 
 def _user_procs() -> int:
     """Processes of this user now (RLIMIT_NPROC counts them all)."""
-    uid = os.getuid()
-    n = 0
+    uid, n = os.getuid(), 0
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                if os.stat(f"/proc/{d}").st_uid == uid:
-                    n += 1
+                n += os.stat(f"/proc/{d}").st_uid == uid
             except OSError:
                 pass
     return n
 
 
-def _preexec(limits: SandboxLimits, netns: int | None, nproc: int):
+def _preexec(limits: SandboxLimits, uid: int | None, nproc: int):
     mb = 1024 * 1024
 
-    def fn():  # runs in the child between fork and exec: no imports, no allocation-heavy work
-        if netns and _libc is not None:
-            _libc.unshare(netns)  # failure leaves the host network; the guard still denies sockets
+    def fn():  # runs in the child between fork and exec: no imports, nothing allocation-heavy
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if uid is not None:  # root: become a uid of our own, with no groups
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
         try:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         except (ValueError, OSError):
@@ -209,48 +222,16 @@ def _preexec(limits: SandboxLimits, netns: int | None, nproc: int):
     return fn
 
 
-def network_isolation() -> str:
-    """How this machine cuts the sandbox off the network: 'netns' (kernel network namespace, plus the
-    guard) or 'guard' (audit-hook guard only: best-effort). Probed once per process."""
-    return "netns" if _probe_netns() else "guard"
-
-
-def _probe_netns() -> int | None:
-    global _netns_flags
-    if _netns_flags is not False:
-        return _netns_flags  # type: ignore[return-value]
-    _netns_flags = None
-    if not sys.platform.startswith("linux"):
-        return None
+def _sweep(uid: int) -> None:
+    """Root only: SIGKILL every process of the sandbox's own uid (kill -1 as that uid spares the rest)."""
+    kill = shutil.which("kill")
+    if not kill:
+        return
     try:
-        _load_libc()
-    except OSError:
-        return None
-    candidates = [CLONE_NEWNET] if os.geteuid() == 0 else []
-    candidates.append(CLONE_NEWUSER | CLONE_NEWNET)
-    code = ("import socket,sys\ns=socket.socket()\ns.settimeout(1)\n"
-            "try:\n s.connect(('1.1.1.1',53)); sys.exit(3)\nexcept OSError as e:\n"
-            " sys.exit(0 if e.errno in (101, 99) else 4)\n")
-    for flags in candidates:
-
-        def pre(flags=flags):
-            if _libc.unshare(flags) != 0:
-                os._exit(5)
-
-        try:
-            r = subprocess.run([sys.executable, "-I", "-S", "-c", code], preexec_fn=pre, timeout=10,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_env("/"))
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if r.returncode == 0:  # 'network unreachable' inside: the namespace has no interfaces up
-            _netns_flags = flags
-            break
-    return _netns_flags  # type: ignore[return-value]
-
-
-def _child_env(home: str) -> dict:
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home,
-            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run([kill, "-9", "-1"], user=uid, group=uid, extra_groups=[], timeout=10,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        pass
 
 
 def _kill_group(pgid: int) -> None:
@@ -264,82 +245,146 @@ def _tail(path: Path, n: int = 4000) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - n))
+            f.seek(max(0, f.tell() - n))
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
 
 
-def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLimits | None = None) -> SandboxResult:
-    """Run `code` then each assert of `tests` in one sandboxed child; passed = every test ran without error.
+def _write_folder(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    shutil.copyfile(_RPC_SOURCE, folder / "sandbox_rpc.py")
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    for p in folder.iterdir():
+        os.chmod(p, 0o644)
 
-    `setup` (MBPP's test_setup_code) runs before the code. Never executes anything in this process.
-    """
+
+def _signal_reason(rc: int | None) -> str | None:
+    if rc is None or rc >= 0:
+        if rc is not None and rc > 128 and rc - 128 in signal.Signals._value2member_map_:
+            rc = -(rc - 128)  # bwrap reports a signalled child as 128 + signal
+        else:
+            return None
+    sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+    return {"SIGXCPU": "CPU time limit", "SIGKILL": "killed (CPU or memory limit)",
+            "SIGXFSZ": "file size limit", "SIGSEGV": "segmentation fault"}.get(sig, sig)
+
+
+# -- running ------------------------------------------------------------------------------------------------
+def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLimits | None = None) -> SandboxResult:
+    """Run `code`, then each test (Python statements, usually asserts) against it; passed = every test
+    ran without an exception. `setup` (MBPP's test_setup_code) runs after the code, in the candidate. Raises
+    `SandboxUnavailable` where kernel isolation is missing, unless the limits opt in to run without it."""
     if not isinstance(code, str):
         raise SandboxError(f"code must be a string, got {type(code).__name__}")
     if not isinstance(tests, (list, tuple)) or not all(isinstance(t, str) for t in tests):
         raise SandboxError("tests must be a list of strings (assert statements)")
     limits = limits or SandboxLimits()
-    netns = None if limits.network else _probe_netns()
-    isolation = {"network": "host" if limits.network else ("netns" if netns else "guard"),
-                 "guard": limits.guard, "uid": os.getuid(),
-                 "nproc_enforced": os.getuid() != 0}
+    iso = isolation()
+    opted_in = limits.allow_unisolated or os.environ.get("WORKBENCH_SANDBOX", "") == "unisolated"
+    if not iso.kernel and not opted_in:
+        raise SandboxUnavailable(f"refusing to run generated code: {iso.reason}")
+    info = {"kernel": iso.kernel, "backend": "bubblewrap" if iso.kernel else "none (opted in)",
+            "reason": iso.reason, "uid_mode": iso.uid_mode, "python": iso.python or sys.executable,
+            "network": "none" if iso.kernel else "host"}
     if not code.strip():
-        return SandboxResult("error", False, len(tests), 0, [], "no code", isolation=isolation)
-    token = "WBRESULT-" + secrets.token_hex(12)
+        return SandboxResult("error", False, len(tests), 0, [], "no code", isolation=info)
     tmp = Path(tempfile.mkdtemp(prefix="wb-sandbox-"))
+    os.chmod(tmp, 0o711)
     t0 = time.perf_counter()
+    procs: list[subprocess.Popen] = []
+    uids: list[int] = []
+    fds: list[int] = []
+    timed_out = False
     try:
-        (tmp / "solution.py").write_text(code, encoding="utf-8")
-        (tmp / "setup.py").write_text(setup or "", encoding="utf-8")
-        (tmp / "tests.json").write_text(json.dumps(list(tests)), encoding="utf-8")
-        (tmp / "_runner.py").write_text(_RUNNER, encoding="utf-8")
-        env = _child_env(str(tmp)) | {"WB_SANDBOX_TOKEN": token, "WB_SANDBOX_GUARD": "1" if limits.guard else "0",
-                                      "WB_SANDBOX_NET": "1" if limits.network else "0"}
-        nproc = _user_procs() + limits.max_procs
-        with open(tmp / ".stdout", "wb") as out, open(tmp / ".stderr", "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "_runner.py"], cwd=tmp, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True,
-                                    start_new_session=True, preexec_fn=_preexec(limits, netns, nproc))
-            timed_out = False
-            try:
-                rc = proc.wait(timeout=limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc.pid)
-                rc = proc.wait()
-            _kill_group(proc.pid)  # anything the code left running
-        stdout, stderr = _tail(tmp / ".stdout"), _tail(tmp / ".stderr")
+        _write_folder(tmp / "candidate", {"solution.py": code, "setup.py": setup or ""})
+        _write_folder(tmp / "harness", {"tests.json": json.dumps(
+            {"tests": list(tests), "trust_candidate_objects": limits.trust_candidate_objects})})
+        h2c_r, h2c_w = os.pipe()
+        c2h_r, c2h_w = os.pipe()
+        fds = [h2c_r, h2c_w, c2h_r, c2h_w]
+        nproc = limits.max_procs if iso.uid_mode == "dedicated" else _user_procs() + limits.max_procs
+        for role, rfd, wfd in (("candidate", h2c_r, c2h_w), ("harness", c2h_r, h2c_w)):
+            folder = tmp / role
+            uid = _fresh_uid() if iso.kernel and iso.uid_mode == "dedicated" else None
+            if uid is not None:
+                uids.append(uid)
+            if iso.kernel:
+                argv = _bwrap_argv(iso, str(folder), limits, role, rfd, wfd)
+                cwd = "/"
+            else:
+                argv = [sys.executable, "-I", "-S", "-B", str(folder / "sandbox_rpc.py"), role, str(rfd), str(wfd)]
+                cwd = str(folder)
+            with open(tmp / f"{role}.out", "wb") as out, open(tmp / f"{role}.err", "wb") as err:
+                procs.append(subprocess.Popen(
+                    argv, cwd=cwd, env=_child_env(str(folder)), stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=err, pass_fds=(rfd, wfd), start_new_session=True,
+                    preexec_fn=_preexec(limits, uid, nproc)))
+        for fd in fds:  # only the sandboxes hold the pipe ends now: a dead side means EOF for the other
+            os.close(fd)
+        fds = []
+        cand, harn = procs
+        deadline = time.monotonic() + limits.timeout_s
+        try:
+            harn.wait(timeout=max(0.0, deadline - time.monotonic()))
+            cand.wait(timeout=max(0.05, min(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            timed_out = harn.poll() is None
+        for p in procs:
+            _kill_group(p.pid)
+            p.wait()
+        for uid in uids:
+            _sweep(uid)
+        info["uids"] = uids
+        verdict_text = _tail(tmp / "harness.out", 1 << 20)
+        stdout, stderr = _tail(tmp / "candidate.out"), _tail(tmp / "candidate.err")
+        harness_err = _tail(tmp / "harness.err")
     finally:
+        for fd in fds:
+            os.close(fd)
+        for p in procs:
+            if p.poll() is None:
+                _kill_group(p.pid)
+                p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     secs = time.perf_counter() - t0
-    res = None
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(token + " "):
-            try:
-                res = json.loads(line[len(token) + 1:])
-            except json.JSONDecodeError:
-                res = None
-            break
-    shown = "\n".join(ln for ln in stdout.splitlines() if not ln.startswith(token))[-2000:]
-    base = dict(returncode=rc, stdout=shown, stderr=stderr[-2000:], seconds=secs, isolation=isolation)
+    cand_rc = cand.returncode
+    base = dict(returncode=cand_rc, stdout=stdout[-2000:], stderr=stderr[-2000:], seconds=secs, isolation=info)
     if timed_out:
         return SandboxResult("timeout", False, len(tests), 0, [], f"wall-clock timeout after {limits.timeout_s:g} s",
                              **base)
-    if res is None:
-        if rc is not None and rc < 0:
-            sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-            why = {"SIGXCPU": "CPU time limit", "SIGKILL": "killed (CPU/memory limit)",
-                   "SIGXFSZ": "file size limit", "SIGSEGV": "segmentation fault"}.get(sig, sig)
-            return SandboxResult("killed", False, len(tests), 0, [], why, **base)
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {rc}"
-        return SandboxResult("error", False, len(tests), 0, [], f"no result from the sandbox: {last}"[:500],
+    verdict = None
+    for line in reversed(verdict_text.splitlines()):
+        if line.startswith("{"):
+            try:
+                verdict = json.loads(line)
+            except json.JSONDecodeError:
+                pass
+            break
+    killed = _signal_reason(cand_rc)
+    if verdict is None:
+        last = (harness_err.strip().splitlines() or [f"exit status {harn.returncode}"])[-1]
+        return SandboxResult("error", False, len(tests), 0, [], f"no verdict from the test harness: {last}"[:500],
                              **base)
-    if res.get("error"):
-        return SandboxResult("error", False, len(tests), 0, [], res["error"], **base)
-    per = res.get("tests", [])
+    if verdict.get("error"):
+        if killed:
+            return SandboxResult("killed", False, len(tests), 0, [], killed, **base)
+        err = verdict["error"]
+        if "exited" in err and stderr.strip():
+            err = f"{err}: {stderr.strip().splitlines()[-1]}"
+        return SandboxResult("error", False, len(tests), 0, [], err[:500], **base,
+                             remote_answers=verdict.get("remote_answers", 0))
+    per = verdict.get("tests", [])
+    if len(per) != len(tests):
+        return SandboxResult("error", False, len(tests), 0, per, "the harness returned the wrong number of results",
+                             **base)
     n_ok = sum(1 for t in per if t.get("ok"))
     ok = n_ok == len(tests)
     first = next((t["error"] for t in per if not t.get("ok")), None)
-    return SandboxResult("passed" if ok else "failed", ok, len(tests), n_ok, per, first, **base)
+    status = "passed" if ok else ("killed" if killed else "failed")
+    if status == "killed":
+        first = f"{killed} ({first})"
+    return SandboxResult(status, ok, len(tests), n_ok, per, first, **base,
+                         remote_answers=verdict.get("remote_answers", 0))
