@@ -10,13 +10,14 @@ Scorers (the `scorer` name stored per eval item):
 - ``code``: the code block of the output (first fenced ```python block that defines a function, else the first
   fenced block, else the whole output) is run with the task's asserts in `engine.sandbox` (a child process
   with limits); correct = every assert passes; score = share of asserts passed.
-- ``tool``: BFCL-style AST match. The output's calls are parsed (JSON object/list, OpenAI ``tool_calls``,
-  ``<tool_call>`` tags, or Python call syntax ``f(a=1)``); each expected call must be matched by one produced
-  call (order-free) with the same function name, every required argument present and its value among the
-  acceptable values. Reference: BFCL ``ground_truth`` ``[{name: {arg: [acceptable, ...]}}]`` (``""`` in the list
-  = optional argument; arguments not listed are errors) or ``expected_calls`` ``[{name, arguments}]`` (each value
-  the one acceptable value; extra arguments ignored). Strings compare trimmed and case-insensitively,
-  numbers numerically. No expected call = the output must make no call.
+- ``tool``: BFCL AST-checker rules (engine/tool_calls.py). The output's calls are parsed (JSON object/list,
+  OpenAI ``tool_calls``, ``<tool_call>`` tags, or Python call syntax ``f(a=1)``); expected and produced calls
+  are paired by a maximum bipartite matching (order-free, any number of calls) and each pair needs the same
+  function name (case-sensitive), the required arguments, no unexpected argument, values of the schema's type
+  (the item's declared tools) and each value among the acceptable ones (BFCL string normalisation, nested
+  dict answers). Reference: BFCL ``ground_truth`` ``[{name: {arg: [acceptable, ...]}}]`` (``""`` in the list
+  = optional argument) or ``expected_calls`` ``[{name, arguments}]`` (each value the one acceptable value;
+  extra declared arguments allowed). No expected call = the output must make no call.
 - ``choice``: multiple choice by option log-likelihood (computed by `engine.evaluation` with the model);
   `check_choice` picks the option with the highest (length-normalised by default) log-likelihood.
 - ``nll``: general: held-out response NLL (mean per-token negative log-likelihood of the reference
@@ -25,8 +26,6 @@ Scorers (the `scorer` name stored per eval item):
 
 from __future__ import annotations
 
-import ast
-import itertools
 import json
 import math
 import re
@@ -175,243 +174,36 @@ def check_code(output: str, tests: list[str], *, setup: str = "", limits=None) -
     return Check(r.passed, code, r.n_passed / max(r.n_tests, 1), details)
 
 
-# -- tool calls (BFCL-style) ----------------------------------------------------------------------------
-def _loads_args(a: Any) -> Any:
-    if isinstance(a, str):
-        try:
-            return json.loads(a)
-        except json.JSONDecodeError:
-            return a
-    return a
-
-
-def _calls_from_json(obj: Any) -> list[dict] | None:
-    """Calls from a parsed JSON value in any of the usual shapes; None when it is not a call."""
-    if isinstance(obj, list):
-        out = []
-        for x in obj:
-            c = _calls_from_json(x)
-            if c is None:
-                return None
-            out += c
-        return out
-    if not isinstance(obj, dict):
-        return None
-    if "tool_calls" in obj and isinstance(obj["tool_calls"], list):
-        return _calls_from_json(obj["tool_calls"])
-    if "function" in obj and isinstance(obj["function"], dict):
-        return _calls_from_json(obj["function"])
-    name = obj.get("name")
-    if isinstance(name, str):
-        args = _loads_args(obj.get("arguments", obj.get("parameters", obj.get("args", {}))))
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            return None
-        return [{"name": name, "arguments": args}]
-    if len(obj) == 1:  # BFCL answer style {"func": {"arg": value}}
-        (k, v), = obj.items()
-        if isinstance(v, dict):
-            return [{"name": k, "arguments": v}]
-    return None
-
-
-def _json_values(text: str) -> list[Any]:
-    """Every top-level JSON object/array that decodes, scanning left to right."""
-    dec = json.JSONDecoder()
-    out, i = [], 0
-    while i < len(text):
-        j = min([p for p in (text.find("{", i), text.find("[", i)) if p >= 0], default=-1)
-        if j < 0:
-            break
-        try:
-            val, end = dec.raw_decode(text, j)
-            out.append(val)
-            i = end
-        except json.JSONDecodeError:
-            i = j + 1
-    return out
-
-
-def _ast_value(node: ast.AST) -> Any:
-    return ast.literal_eval(node)
-
-
-def _call_from_ast(node: ast.AST) -> dict | None:
-    if not isinstance(node, ast.Call):
-        return None
-    parts = []
-    f = node.func
-    while isinstance(f, ast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if not isinstance(f, ast.Name):
-        return None
-    parts.append(f.id)
-    name = ".".join(reversed(parts))
-    try:
-        args = {kw.arg: _ast_value(kw.value) for kw in node.keywords if kw.arg}
-        if node.args:
-            args.update({f"_{i}": _ast_value(a) for i, a in enumerate(node.args)})
-    except (ValueError, SyntaxError):
-        return None
-    return {"name": name, "arguments": args}
-
-
-def _python_calls(text: str) -> list[dict] | None:
-    src = text.strip()
-    if src.startswith("```"):
-        src = extract_code(src)
-    try:
-        tree = ast.parse(src.strip(), mode="eval")
-    except SyntaxError:
-        # several calls on separate lines
-        try:
-            mod = ast.parse(src.strip(), mode="exec")
-        except SyntaxError:
-            return None
-        calls = []
-        for st in mod.body:
-            if not isinstance(st, ast.Expr):
-                return None
-            c = _call_from_ast(st.value)
-            if c is None:
-                return None
-            calls.append(c)
-        return calls or None
-    body = tree.body
-    nodes = body.elts if isinstance(body, (ast.List, ast.Tuple)) else [body]
-    calls = [_call_from_ast(n) for n in nodes]
-    return calls if calls and all(c is not None for c in calls) else None  # type: ignore[return-value]
-
-
-_TOOL_TAG = re.compile(r"<(?:tool_call|functioncall|function_call)>\s*(.*?)\s*</(?:tool_call|functioncall|function_call)>", re.S)
-
-
-def parse_tool_calls(output: str | list | dict) -> list[dict]:
-    """The function calls in a model output: [{"name", "arguments": dict}] (empty when it makes none).
-
-    Accepts OpenAI ``tool_calls`` (a list of dicts, or JSON text), ``<tool_call>{...}</tool_call>`` tags,
-    JSON objects/lists of ``{name, arguments}``, BFCL's ``{func: {args}}``, and Python call syntax
-    (``f(a=1)``, ``[f(a=1), g(b="x")]``)."""
-    if isinstance(output, (list, dict)):
-        return _calls_from_json(output) or []
-    text = output or ""
-    tagged = _TOOL_TAG.findall(text)
-    if tagged:
-        calls = []
-        for t in tagged:
-            for v in _json_values(t)[:1]:
-                calls += _calls_from_json(v) or []
-        return calls
-    calls: list[dict] = []
-    for v in _json_values(text):
-        c = _calls_from_json(v)
-        if c:
-            calls += c
-    if calls:
-        return calls
-    return _python_calls(text) or []
-
-
-def _norm_str(s: str) -> str:
-    return " ".join(s.strip().lower().split())
-
-
-def values_match(got: Any, want: Any) -> bool:
-    """BFCL-like value equality: strings trimmed and case-insensitive, ints/floats numerically, lists in
-    order, dicts key by key."""
-    if isinstance(want, bool) or isinstance(got, bool):
-        return got is want if isinstance(got, bool) and isinstance(want, bool) else False
-    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
-        return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-9)
-    if isinstance(want, (int, float)) and isinstance(got, str):
-        try:
-            return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-9)
-        except ValueError:
-            return False
-    if isinstance(want, str) and isinstance(got, str):
-        return _norm_str(got) == _norm_str(want)
-    if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
-        return len(got) == len(want) and all(values_match(g, w) for g, w in zip(got, want))
-    if isinstance(want, dict) and isinstance(got, dict):
-        return set(got) == set(want) and all(values_match(got[k], want[k]) for k in want)
-    return got == want
+# -- tool calls (BFCL AST checker rules; the matcher lives in engine/tool_calls.py) ----------------------------
+from engine.tool_calls import (  # noqa: E402  (kept beside the tool-call scorer)
+    ToolCallError, match_calls, parse_tool_calls,
+)
+from engine.tool_calls import expected_from_reference as _expected_from_reference  # noqa: E402
 
 
 def expected_from_reference(ref: Any) -> tuple[list[dict], bool]:
     """(possible answers [{"name", "args": {arg: [acceptable values]}}], allow_extra_args) from a BFCL
-    ``ground_truth`` list or an ``expected_calls`` list."""
-    if ref is None:
-        raise AnswerCheckError("tool: no expected calls (ground_truth or expected_calls)")
-    if isinstance(ref, dict) and "ground_truth" in ref:
-        ref = ref["ground_truth"]
-    if isinstance(ref, dict) and "expected_calls" in ref:
-        ref = ref["expected_calls"]
-    if not isinstance(ref, list):
-        raise AnswerCheckError(f"tool: expected a list of calls, got {type(ref).__name__}")
-    out, extra = [], True
-    for i, c in enumerate(ref):
-        if not isinstance(c, dict):
-            raise AnswerCheckError(f"tool: expected call {i} is not an object")
-        if "name" in c:
-            args = c.get("arguments") or {}
-            if isinstance(args, str):
-                args = _loads_args(args)
-            if not isinstance(args, dict):
-                raise AnswerCheckError(f"tool: arguments of expected call {i} are not an object")
-            out.append({"name": c["name"], "args": {k: [v] for k, v in args.items()}})
-        elif len(c) == 1:  # BFCL possible answer
-            (name, args), = c.items()
-            if not isinstance(args, dict) or not all(isinstance(v, list) for v in args.values()):
-                raise AnswerCheckError(f"tool: ground truth call {i} must map each argument to a list of values")
-            out.append({"name": name, "args": args})
-            extra = False
-        else:
-            raise AnswerCheckError(f"tool: expected call {i} has neither 'name' nor the BFCL {{name: args}} form")
-    return out, extra
+    ``ground_truth`` list or an ``expected_calls`` list (see engine.tool_calls)."""
+    try:
+        return _expected_from_reference(ref)
+    except ToolCallError as e:
+        raise AnswerCheckError(str(e)) from None
 
 
-def _call_matches(got: dict, want: dict, allow_extra: bool) -> str | None:
-    """None when `got` satisfies the possible answer `want`, else why not."""
-    if _norm_str(got["name"]) != _norm_str(want["name"]):
-        return f"function {got['name']!r} is not {want['name']!r}"
-    args = got.get("arguments") or {}
-    for k, acceptable in want["args"].items():
-        optional = any(isinstance(v, str) and v == "" for v in acceptable)
-        if k not in args:
-            if optional:
-                continue
-            return f"{want['name']}: missing argument {k!r}"
-        if not any(values_match(args[k], v) for v in acceptable if not (v == "" and optional)):
-            return f"{want['name']}: argument {k!r} = {args[k]!r} is not one of {acceptable!r}"
-    if not allow_extra:
-        extra = [k for k in args if k not in want["args"]]
-        if extra:
-            return f"{want['name']}: unexpected argument(s) {', '.join(map(repr, extra))}"
-    return None
-
-
-def check_tool_calls(output: str | list | dict, reference: Any, *, allow_extra: bool | None = None) -> Check:
-    """Order-free match of the produced calls against the expected ones (see the module docstring)."""
+def check_tool_calls(output: str | list | dict, reference: Any, *, allow_extra: bool | None = None,
+                     tools: Any = None, language: str = "python") -> Check:
+    """BFCL AST-checker match of the produced calls against the expected ones (engine.tool_calls): `tools`
+    are the declared tools (their parameter schemas give the types; None: no type checks), `language` the
+    item's typing rules (python / java / javascript). details: why (on failure), n_matched, n_expected."""
     want, extra_default = expected_from_reference(reference)
     allow = extra_default if allow_extra is None else allow_extra
     got = parse_tool_calls(output)
     extracted = json.dumps(got, ensure_ascii=False, default=str)
-    if len(got) != len(want):
-        why = (f"{len(got)} call(s) made, {len(want)} expected")
-        return Check(False, extracted, 0.0, {"why": why})
-    if len(want) > 7:
-        raise AnswerCheckError("tool: more than 7 parallel calls are not supported")
-    best: tuple[int, str | None] = (-1, None)
-    for perm in itertools.permutations(range(len(got))):
-        reasons = [_call_matches(got[p], w, allow) for p, w in zip(perm, want)]
-        if all(r is None for r in reasons):
-            return Check(True, extracted, 1.0, {})
-        n_ok = sum(r is None for r in reasons)
-        if n_ok > best[0]:  # explain the closest assignment
-            best = (n_ok, next(r for r in reasons if r))
-    return Check(False, extracted, 0.0, {"why": best[1]})
+    m = match_calls(got, want, tools=tools, language=language, allow_extra=allow)
+    details = {"n_matched": len(m.pairs), "n_expected": m.n_expected}
+    if m.why:
+        details["why"] = m.why
+    return Check(m.correct, extracted, 1.0 if m.correct else 0.0, details)
 
 
 # -- multiple choice and general ---------------------------------------------------------------------
@@ -449,7 +241,8 @@ def check(scorer: str, output: str | None, reference: dict, *, nll: float | None
         return check_code(output or "", reference.get("tests"), setup=reference.get("setup", ""),
                           limits=sandbox_limits)
     if scorer == "tool":
-        return check_tool_calls(output or "", reference.get("calls"))
+        return check_tool_calls(output or "", reference.get("calls"), tools=reference.get("tools"),
+                                language=reference.get("language") or "python")
     if scorer == "choice":
         ll = reference.get("logliks")
         if ll is None:

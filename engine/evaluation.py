@@ -213,15 +213,19 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
     tests = meta.get("test_list")
     if isinstance(tests, list) and tests and all(isinstance(t, str) for t in tests):
         return item("code", {"tests": tests, "setup": meta.get("test_setup_code") or ""}, resp or meta.get("code"))
+    from engine.tool_calls import tool_language
+
+    # the tool scorer type-checks arguments against the declared tools, with the item's language rules
+    tool_ref = {"tools": tools, "language": tool_language(meta)}
     for key in ("ground_truth", "expected_calls"):
         if isinstance(meta.get(key), list):
             calls = meta[key]
             ref_resp = json.dumps(calls, ensure_ascii=False) if key == "expected_calls" else resp
-            return item("tool", {"calls": calls}, ref_resp)
+            return item("tool", {"calls": calls, **tool_ref}, ref_resp)
     for i, m in enumerate(msgs):
         if m.get("role") == "assistant" and m.get("tool_calls"):
             calls = _calls_of(m)
-            return item("tool", {"calls": calls}, json.dumps(calls, ensure_ascii=False), msgs[:i])
+            return item("tool", {"calls": calls, **tool_ref}, json.dumps(calls, ensure_ascii=False), msgs[:i])
     choices = meta.get("choices")
     if isinstance(choices, list) and choices and isinstance(meta.get("answer"), str):
         letter = meta["answer"].strip().upper()
