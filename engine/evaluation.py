@@ -3,10 +3,12 @@ and overlap warnings between eval sets and training data.
 
 - An eval set is a pool with ``pools.role = 'eval'`` (`set_role`); mixtures never draw from it.
 - `detect_item` decides per sample which scorer checks it, from its meta (kept by the import, see
-  engine/formats.py) and messages: MBPP ``test_list`` -> code; BFCL ``ground_truth`` / ``expected_calls`` /
-  an assistant turn with ``tool_calls`` -> tool; MMLU ``choices`` + ``answer`` -> choice; a GSM8K answer
-  (``####``) -> gsm8k; a MATH solution (``\\boxed``) -> math; any other sample with a reference response ->
-  nll (held-out response NLL). Samples without anything checkable are skipped (counted).
+  engine/formats.py) and messages: MBPP / HumanEval ``test_list`` -> code (HumanEval also passes its
+  ``prompt`` and ``entry_point``); BFCL ``ground_truth`` / ``expected_calls`` / an assistant turn with
+  ``tool_calls`` -> tool; MMLU ``choices`` + ``answer`` -> choice; a GSM8K answer (``####``) -> gsm8k; a MATH
+  solution (``\\boxed``) -> math; a numeric ``final_answer`` (SVAMP, ASDiv) -> gsm8k, another one -> math; any
+  other sample with a reference response -> nll (held-out response NLL). Samples without anything checkable
+  are skipped (counted).
 - `evaluate` writes a job folder (spec.json, input.jsonl) and runs `python -m engine.eval_worker JOBDIR` in a
   child process: batched greedy generation with the chat template, the reference response's NLL, option
   log-likelihoods, and the scorer's verdict per item (code runs in the sandbox, another child). Results are
@@ -212,7 +214,10 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
 
     tests = meta.get("test_list")
     if isinstance(tests, list) and tests and all(isinstance(t, str) for t in tests):
-        return item("code", {"tests": tests, "setup": meta.get("test_setup_code") or ""}, resp or meta.get("code"))
+        ref = {"tests": tests, "setup": meta.get("test_setup_code") or ""}
+        if isinstance(meta.get("entry_point"), str) and isinstance(meta.get("prompt"), str):  # HumanEval
+            ref.update(prompt=meta["prompt"], entry_point=meta["entry_point"])
+        return item("code", ref, resp or meta.get("code"))
     from engine.tool_calls import tool_language
 
     # the tool scorer type-checks arguments against the declared tools, with the item's language rules

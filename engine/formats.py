@@ -560,6 +560,125 @@ def _norm_mbpp(rec: Any, ctx: FormatContext) -> Normalized:
     return Normalized(_user_assistant(mbpp_prompt(text, tests), code), None, None, meta)
 
 
+# -- SVAMP, ASDiv (math word problems), HumanEval (code) ------------------------------------------
+def _norm_key(k: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", k.lower())
+
+
+def _key_of(rec: dict, name: str) -> str | None:
+    """The record's key for `name`, ignoring case and separators ('Solution-Type' = 'solution_type')."""
+    want = _norm_key(name)
+    return next((k for k in rec if isinstance(k, str) and _norm_key(k) == want), None)
+
+
+def _has_keys(r: Any, *names: str) -> bool:
+    return isinstance(r, dict) and all(_key_of(r, n) is not None for n in names)
+
+
+def _resolve_keys(*names: str):
+    def resolve(sample: list, mapping: dict, fmt: str) -> tuple[dict, None]:
+        recs = [r for r in sample if isinstance(r, dict)]
+        return {n: next((k for r in recs if (k := _key_of(r, n))), n) for n in names}, None
+
+    return resolve
+
+
+def number_text(v: float) -> str:
+    """A number as the reference text of the gsm8k scorer: 1.0 -> '1', 0.5 -> '0.5'."""
+    v = float(v)
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+_ANSWER_NUMBER = re.compile(r"\$?\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?:\s*/\s*(\d+))?")
+
+
+def word_problem_answer(answer: Any) -> tuple[str | None, str]:
+    """(numeric reference or None, the answer without units) of a word problem's answer: 1.0 -> '1';
+    '8 (apples)' -> '8'; '1,200 (people)' -> '1200'; '1/2 (cup)' -> '0.5'; '4:3' -> (None, '4:3');
+    'Nancy' -> (None, 'Nancy'); '3 (dollars); 2 (dollars)' -> (None, '3; 2')."""
+    if isinstance(answer, bool):
+        return None, str(answer)
+    if isinstance(answer, (int, float)):
+        return number_text(answer), number_text(answer)
+    text = re.sub(r"\s*\([^()]*\)", "", str(answer)).strip().rstrip(".")
+    m = _ANSWER_NUMBER.fullmatch(text)
+    if m:
+        num = float(m.group(1).replace(",", ""))
+        if m.group(2) and int(m.group(2)) != 0:
+            num /= int(m.group(2))
+        return number_text(num), text
+    return None, text
+
+
+def _norm_word_problem(rec: Any, ctx: FormatContext) -> Normalized:
+    """SVAMP / ASDiv: prompt = Body + " " + Question; reply = the answer (SVAMP's number as text, ASDiv's
+    string as given); meta["final_answer"] = the numeric reference (`word_problem_answer`), else the answer
+    text without units; every other field (ID, Equation, Type, Formula, Solution-Type, ...) kept in meta."""
+    rec = _need_obj(rec)
+    keys = {}
+    for n in ("Body", "Question", "Answer"):
+        k = _key_of(rec, n)
+        if k is None:
+            raise _missing(rec, n)
+        keys[n] = k
+    body, question = _get_str(rec, keys["Body"]), _get_str(rec, keys["Question"])
+    raw = rec[keys["Answer"]]
+    if raw is None:
+        reply, final = None, None
+    else:
+        if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+            raise FieldError(keys["Answer"], f"expected a number or a string, got {type_name(raw)}")
+        final, text = word_problem_answer(raw)
+        if final is None and not text:
+            raise FieldError(keys["Answer"], "empty answer")
+        reply = raw.strip() if isinstance(raw, str) else final
+        final = final if final is not None else text.replace(";", ",")
+    user = " ".join(p.strip() for p in (body, question) if p and p.strip())
+    meta = _meta(rec, tuple(keys.values()))
+    if final is not None:
+        meta["final_answer"] = final
+    return Normalized(_user_assistant(user, reply), None, None, meta)
+
+
+def _detect_svamp(r: Any) -> bool:
+    return _has_keys(r, "Body", "Question", "Answer", "Equation")
+
+
+def _detect_asdiv(r: Any) -> bool:
+    return _has_keys(r, "Body", "Question", "Answer") and (
+        _key_of(r, "Formula") is not None or _key_of(r, "Solution-Type") is not None)
+
+
+def humaneval_prompt(prompt: str) -> str:
+    """The user turn of a HumanEval task: the function to complete, in a Python code block."""
+    return "Complete the following Python function:\n\n```python\n" + prompt.strip("\n") + "\n```"
+
+
+def humaneval_test(test: str, entry_point: str) -> str:
+    """The one test statement block of a HumanEval task: its test code (which defines check(candidate))
+    followed by the call check(entry_point)."""
+    return test.rstrip("\n") + f"\n\ncheck({entry_point})\n"
+
+
+def _norm_humaneval(rec: Any, ctx: FormatContext) -> Normalized:
+    rec = _need_obj(rec)
+    prompt = _get_str(rec, "prompt")
+    test = _get_str(rec, "test")
+    entry = _get_str(rec, "entry_point").strip()
+    if not entry.isidentifier():
+        raise FieldError("entry_point", f"expected a function name, got {entry!r}")
+    sol = _get_str(rec, "canonical_solution", optional=True, nullable=True)
+    reply = prompt + sol if sol is not None else None
+    meta = _meta(rec, ("test", "canonical_solution", "entry_point"))
+    meta.update(entry_point=entry, test_list=[humaneval_test(test, entry)])
+    return Normalized(_user_assistant(humaneval_prompt(prompt), reply), None, None, meta)
+
+
+def _detect_humaneval(r: Any) -> bool:
+    return (isinstance(r, dict) and isinstance(r.get("prompt"), str) and isinstance(r.get("test"), str)
+            and isinstance(r.get("entry_point"), str))
+
+
 # -- ShareGPT and OpenAI messages -----------------------------------------------------------------
 _SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
                   "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
@@ -937,6 +1056,18 @@ FORMATS: dict[str, FormatSpec] = {
     "mbpp": FormatSpec("mbpp", "MBPP code tasks: text, code, test_list (prompt = task + tests)",
                        lambda r: isinstance(r, dict) and "text" in r and "code" in r and "test_list" in r,
                        _norm_mbpp, required=lambda c: ["text", "code", "test_list"], domain="code"),
+    "humaneval": FormatSpec("humaneval", "HumanEval code tasks: task_id, prompt, canonical_solution, test, "
+                            "entry_point (reply = prompt + canonical_solution; test + check(entry_point) run)",
+                            _detect_humaneval, _norm_humaneval, required=lambda c: ["prompt", "test", "entry_point"],
+                            domain="code"),
+    "svamp": FormatSpec("svamp", "SVAMP word problems: Body, Question, Equation, Answer (number), Type "
+                        "(prompt = Body + ' ' + Question)", _detect_svamp, _norm_word_problem,
+                        resolve=_resolve_keys("Body", "Question", "Answer"),
+                        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]], domain="math"),
+    "asdiv": FormatSpec("asdiv", "ASDiv word problems: Body, Question, Answer ('8 (apples)'), Formula, "
+                        "Solution-Type (prompt = Body + ' ' + Question)", _detect_asdiv, _norm_word_problem,
+                        resolve=_resolve_keys("Body", "Question", "Answer"),
+                        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]], domain="math"),
     "bfcl": FormatSpec("bfcl", "Berkeley function-calling leaderboard: question [[{role, content}]], function [...]",
                        _detect_bfcl, _norm_bfcl, required=lambda c: ["question", "function"], domain="tool_use"),
     "openfunctions": FormatSpec("openfunctions", "gorilla openfunctions: question, function, model_answer",
