@@ -449,6 +449,7 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
                                    "AND content_hash = ?", [run.id, pname, d, chash]).fetchall()
                 n = sum(1 for it in items if it.domain == d)
                 details = {"job": str(job), "scorers": scorers, "skipped": skipped[pname], "settings": gen,
+                           "max_items": max_items, "scorer_version": SCORER_VERSION,
                            "n_expected": n, "state": "pending", "pool_id": pid, "overlap_warnings": warn}
                 if rows:
                     eid = rows[0][0]
@@ -672,12 +673,16 @@ def list_evaluations(store, run_id: int | None = None) -> list[EvalSummary]:
 def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str | None = None) -> dict[int, dict]:
     """Per-item results of a run's latest evaluation of each (eval set, domain): sample_id -> row dict
     (scorer, question (the last user turn), output, extracted, correct, score, nll, domain, eval_set, prompt
-    (the rendered prompt the model saw))."""
+    (the rendered prompt the model saw), evaluation_id (the evaluations row it belongs to)).
+
+    The key, the eval sample's id, is the item's identity when two runs are compared: a sample belongs to one
+    pool, so it fixes the eval set as well as the question and reference."""
     con = store.cursor()
     try:
         q = ("WITH latest AS (SELECT max(id) AS id FROM evaluations WHERE run_id = ? GROUP BY eval_set, domain) "
              "SELECT ei.sample_id, ei.scorer, coalesce(json_extract_string(ei.details, '$.question'), ei.prompt), "
-             "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
+             "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt, e.id "
+             "FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
              "WHERE e.id IN (SELECT id FROM latest)")
         params: list = [run_id]
         if domain is not None:
@@ -690,8 +695,37 @@ def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str
     finally:
         con.close()
     keys = ("sample_id", "scorer", "question", "output", "extracted", "correct", "score", "nll", "domain", "eval_set",
-            "prompt")
+            "prompt", "evaluation_id")
     return {r[0]: dict(zip(keys, r)) for r in rows}
+
+
+# Settings recorded per evaluation that two evaluations must share to be compared item by item (Conflict Rate,
+# compare): the generation settings (max_new_tokens, greedy, temperature, max_len, choice_normalize,
+# sandbox_timeout_s), the per-pool item cap and the scorer version. The prompt (chat template) is compared
+# per item from eval_items.prompt. Batch size, device, dtype, chunk and threads are left out (not part of the
+# evaluation's content hash either).
+def evaluation_settings(store, ids) -> dict[int, dict]:
+    """evaluation id -> {"eval_set", "settings": the recorded comparable settings}; settings an evaluation did
+    not record (rows from before they were recorded) are absent from its dict."""
+    ids = sorted({int(i) for i in ids if i is not None})
+    if not ids:
+        return {}
+    con = store.cursor()
+    try:
+        rows = con.execute("SELECT id, eval_set, details FROM evaluations WHERE id IN (SELECT unnest(?::INTEGER[]))",
+                           [ids]).fetchall()
+    finally:
+        con.close()
+    out = {}
+    for eid, eset, det in rows:
+        det = _loads(det) or {}
+        det = det if isinstance(det, dict) else {}
+        s = dict(det.get("settings") or {}) if isinstance(det.get("settings"), dict) else {}
+        for k in ("max_items", "scorer_version"):
+            if k in det:
+                s[k] = det[k]
+        out[eid] = {"eval_set": eset, "settings": s}
+    return out
 
 
 # -- overlap -------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The Results area: runs x domains (score, delta vs specialist, delta vs base, Conflict Rate), sortable, with
-each run's recipe version and protocol; two runs side by side; the conflicting items of a run and domain; the
-domain-pair interference matrix; evaluation and specialist jobs."""
+"""The Results area: runs x domains (score, delta vs specialist, delta vs base, joint and conditional Conflict
+Rate, gain), sortable, with each run's recipe version and protocol; the highlighted run's pooled numbers (partial
+when a domain has no specialist), shared items and settings warnings; two runs side by side; the conflicting
+items of a run and domain; the domain-pair interference matrix; evaluation and specialist jobs."""
 
 from __future__ import annotations
 
@@ -13,15 +14,21 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, ProgressBar, Static
 
+from engine.conflict import DEFAULT_TAU
 from screens.widgets import InputDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
-# (key, label, width) of the main table; the sort keys are these keys.
-COLUMNS = [("mark", "", 1), ("run", "run", 18), ("kind", "kind", 10), ("recipe", "recipe", 14),
-           ("protocol", "protocol", 11), ("domain", "domain", 9), ("metric", "metric", 8), ("score", "score", 7),
-           ("delta_vs_specialist", "Δ spec", 7), ("delta_vs_base", "Δ base", 7), ("conflict_rate", "conflict", 8),
-           ("n_compared", "n", 4)]
+# (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
+# conditional conflict, gain = gain (full names in the line under the table and in the knobs line).
+COLUMNS = [("mark", "", 1), ("run", "run", 14), ("kind", "kind", 5), ("recipe", "recipe", 10),
+           ("protocol", "protocol", 10), ("domain", "domain", 8), ("metric", "met", 4), ("score", "score", 6),
+           ("delta_vs_specialist", "Δ spec", 6), ("delta_vs_base", "Δ base", 6), ("conflict_rate", "joint", 6),
+           ("conditional_conflict_rate", "cond", 6), ("gain_rate", "gain", 6), ("n_compared", "n", 4)]
 SORTABLE = [k for k, _, _ in COLUMNS if k != "mark"]
+KIND_SHORT = {"mixture": "mix", "specialist": "spec", "base": "base"}
+METRIC_SHORT = {"accuracy": "acc", "nll": "nll"}
+# A domain of a mixture run without a reference to compare with (no run, not evaluated, no shared items).
+NO_REFERENCE = ("no_reference", "not_evaluated", "no_shared")
 
 
 def _f(v: Any, nd: int = 3, signed: bool = False) -> str:
@@ -41,9 +48,12 @@ def _clip(s: Any, n: int) -> str:
 
 class ResultsScreen(WorkbenchScreen):
     """Results: one row per evaluated run and domain with its score, the delta against the domain's specialist
-    and against the base model, and the Conflict Rate (OUR definition: share of the domain's eval items the
-    specialist gets right and the run gets wrong; loss variant: item NLL worse than the specialist's by more
-    than tau; the paper's formula is not public). `s`/`S` sort, `enter` lists the conflicting items of the
+    and against the base model, and the Conflict Rate (OUR definition; the paper's formula is not public) over
+    the items both the run and the specialist were evaluated on: joint conflict (share of the domain's items the
+    specialist gets right and the run gets wrong), conditional conflict (run wrong given specialist right) and
+    gain (specialist wrong, run right); loss variant: item NLL worse (better) than the specialist's by more than
+    tau (default 0.05 nats/token). A domain without a specialist has no rate ("no ref") and the run's pooled
+    rate, in the line under the table, is marked partial. `s`/`S` sort, `enter` lists the conflicting items of the
     highlighted run and domain, `space` marks runs and `v` compares the two marked runs, `m` shows the
     domain-pair interference matrix, `l` switches accuracy/loss variant, `t` sets tau, `b` switches the
     reference (specialist/base), `e` evaluates the highlighted run on every eval set, with its finished
@@ -56,8 +66,9 @@ class ResultsScreen(WorkbenchScreen):
     BINDINGS = bindings_for("results")
     HELP = __doc__
     DEFAULT_CSS = """
-    #r-knobs { height: 1; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
+    #r-knobs { height: 2; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
     #r-table { height: 1fr; }
+    #r-info { height: 2; padding: 0 1; }
     #r-detail-title { height: 1; padding: 0 1; text-style: bold; }
     #r-detail { height: 14; }
     #r-jobbar { height: 2; padding: 0 1; }
@@ -69,7 +80,7 @@ class ResultsScreen(WorkbenchScreen):
         super().__init__()
         self.rows: list[dict] = []
         self.variant = "accuracy"
-        self.tau = 0.0
+        self.tau = DEFAULT_TAU
         self.reference = "specialist"
         self.sort_key = "run"
         self.sort_desc = False
@@ -83,6 +94,7 @@ class ResultsScreen(WorkbenchScreen):
         yield from self.compose_header()
         yield Static("", id="r-knobs")
         yield DataTable(id="r-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="r-info")
         yield Static("enter: conflicting items · space + v: compare two runs · m: interference matrix",
                      id="r-detail-title")
         yield DataTable(id="r-detail", cursor_type="row")
@@ -115,23 +127,7 @@ class ResultsScreen(WorkbenchScreen):
         def load():
             from engine.conflict import results_rows
 
-            rows = results_rows(store, variant=variant, tau=tau)
-            if ref == "base":  # the conflict column against the base model instead
-                from engine.conflict import ConflictError, conflict_rate
-
-                cache: dict[int, Any] = {}
-                for r in rows:
-                    if r["run_id"] not in cache:
-                        try:
-                            cache[r["run_id"]] = conflict_rate(store, r["run_id"], variant=variant, tau=tau,
-                                                               reference="base")
-                        except ConflictError:
-                            cache[r["run_id"]] = None
-                    cr = cache[r["run_id"]]
-                    dc = cr.domains.get(r["domain"]) if cr is not None else None
-                    r["conflict_rate"] = dc.rate if dc else None
-                    r["n_compared"] = dc.n if dc else 0
-            return rows
+            return results_rows(store, variant=variant, tau=tau, reference=ref)
 
         self.run_engine(load, self._loaded, group="r-load", exclusive=True)
 
@@ -157,23 +153,67 @@ class ResultsScreen(WorkbenchScreen):
         keep = t.cursor_row
         t.clear()
         for r in self._sorted():
-            conflict = _f(r["conflict_rate"])
+            if r["conflict_rate"] is None and r["kind"] == "mixture" and r.get("missing") in NO_REFERENCE:
+                joint = Text("no ref", style="yellow")  # a domain the pooled rate leaves out (partial)
+            else:
+                joint = Text(_f(r["conflict_rate"]), style="bold red" if (r["conflict_rate"] or 0) > 0 else "")
             t.add_row(
                 "*" if r["run_id"] in self.marked else "",
-                _clip(f"{r['run_id']} {r['run']}", 18), r["kind"], _clip(r["recipe"] or "-", 14),
-                r["protocol"] or "-", r["domain"], r["metric"], _f(r["score"]),
-                _f(r["delta_vs_specialist"], signed=True), _f(r["delta_vs_base"], signed=True),
-                Text(conflict, style="bold red" if (r["conflict_rate"] or 0) > 0 else ""),
+                _clip(f"{r['run_id']} {r['run']}", 14), KIND_SHORT.get(r["kind"], _clip(r["kind"], 5)),
+                _clip(r["recipe"] or "-", 10), _clip(r["protocol"] or "-", 10), _clip(r["domain"], 8),
+                METRIC_SHORT.get(r["metric"], r["metric"]), _f(r["score"]),
+                _f(r["delta_vs_specialist"], signed=True), _f(r["delta_vs_base"], signed=True), joint,
+                _f(r.get("conditional_conflict_rate")),
+                Text(_f(r.get("gain_rate")), style="green" if (r.get("gain_rate") or 0) > 0 else ""),
                 str(r["n_compared"]), key=f"{r['run_id']}|{r['domain']}")
         if t.row_count:
             t.move_cursor(row=min(max(keep, 0), t.row_count - 1))
         self._show_knobs()
+        self._show_info()
+
+    @on(DataTable.RowHighlighted, "#r-table")
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_info()
+
+    def info_text(self, row: dict | None) -> Text:
+        """The line under the table: the highlighted domain's shared items and the run's pooled rates (partial
+        when a domain has no reference), and settings warnings."""
+        if row is None:
+            return Text("")
+        ref = "specialist" if self.reference == "specialist" else "base model"
+        t = Text()
+        t.append(f"{row['run_id']} {row['domain']}: ", style="bold")
+        if row["kind"] != "mixture" and row.get("pooled_conflict_rate") is None:
+            t.append(f"a {row['kind']} run: no {ref} to compare it with (the Conflict Rate is a mixture run's)")
+            return t
+        if row.get("missing_note") and row["conflict_rate"] is None:
+            t.append(f"no rate ({row['missing_note']})", style="yellow")
+        else:
+            t.append(f"{row['n_shared']} items shared with the {ref} (left out: {row['dropped_run']} of the run's, "
+                     f"{row['dropped_reference']} of the {ref}'s)")
+        if row.get("pooled_conflict_rate") is not None or row.get("pooled_partial"):
+            t.append(f" · pooled: joint conflict {_f(row['pooled_conflict_rate'])} · conditional conflict "
+                     f"{_f(row['pooled_conditional_conflict_rate'])} · gain {_f(row['pooled_gain_rate'])}")
+            if row.get("pooled_partial"):
+                t.append(" (partial: " + "; ".join(row["pooled_missing"].values()) + ")", style="yellow")
+        mism = row.get("settings_mismatches") or []
+        if mism:
+            names = ", ".join(dict.fromkeys(x["setting"] for x in mism))
+            t.append(f"\n⚠ evaluations compared differ in {names} (workbench conflict {row['run_id']} lists them; "
+                     "--strict refuses)", style="bold red")
+        return t
+
+    def _show_info(self) -> None:
+        self.query_one("#r-info", Static).update(self.info_text(self.current()))
 
     def _show_knobs(self) -> None:
         arrow = "↓" if self.sort_desc else "↑"
         marked = ", ".join(map(str, self.marked)) or "none"
+        ref = "spec" if self.reference == "specialist" else "base"
         txt = (f"Conflict Rate (our definition) · variant {self.variant} · tau {self.tau:g} · reference "
-               f"{self.reference} · sort {self.sort_key} {arrow} · marked runs: {marked}")
+               f"{self.reference} · sort {self.sort_key} {arrow} · marked runs: {marked}\n"
+               f"joint conflict P({ref} ok, run wrong) · cond = conditional conflict P(run wrong | {ref} ok) · "
+               f"gain P({ref} wrong, run ok)")
         self.query_one("#r-knobs", Static).update(Text(txt))
 
     def current(self) -> dict | None:
@@ -252,16 +292,23 @@ class ResultsScreen(WorkbenchScreen):
             for d in sorted(set(a["domains"]) | set(b["domains"])):
                 xa, xb = a["domains"].get(d, {}), b["domains"].get(d, {})
                 agree = res.get("items", {}).get(d, {})
-                rows.append([d, xa.get("metric") or xb.get("metric") or "-", _f(xa.get("score")),
-                             _f(xb.get("score")), _f(xa.get("conflict_rate")), _f(xb.get("conflict_rate")),
-                             str(agree.get("only_a", "-")), str(agree.get("only_b", "-")),
-                             str(agree.get("both_right", "-")), str(agree.get("both_wrong", "-"))])
+                sh = res.get("shared", {}).get(d, {})
+                rows.append([d, METRIC_SHORT.get(sh.get("metric"), sh.get("metric") or "-"), _f(sh.get("score_a")),
+                             _f(sh.get("score_b")), _f(sh.get("delta"), signed=True), _f(xa.get("conflict_rate")),
+                             _f(xb.get("conflict_rate")), str(agree.get("only_a", "-")),
+                             str(agree.get("only_b", "-")), str(agree.get("both_right", "-")),
+                             str(agree.get("both_wrong", "-")), str(sh.get("n_shared", "-")),
+                             f"{sh.get('dropped_a', '-')}/{sh.get('dropped_b', '-')}"])
             la = f"A={a['id']} {a['name']} ({a['recipe'] or a['kind']}, {a['protocol'] or '-'})"
             lb = f"B={b['id']} {b['name']} ({b['recipe'] or b['kind']}, {b['protocol'] or '-'})"
-            self._detail(f"compare {la} vs {lb}", "compare",
-                         [("domain", 9), ("metric", 8), ("A score", 8), ("B score", 8), ("A conflict", 10),
-                          ("B conflict", 10), ("only A", 7), ("only B", 7), ("both ok", 7), ("both wrong", 10)],
-                         rows)
+            warn = ""
+            if res.get("settings_mismatches"):
+                warn = " · ⚠ settings differ: " + ", ".join(dict.fromkeys(x["setting"]
+                                                                         for x in res["settings_mismatches"]))
+            self._detail(f"compare {la} vs {lb} · scores on shared items{warn}", "compare",
+                         [("domain", 9), ("met", 4), ("A score", 7), ("B score", 7), ("B - A", 7),
+                          ("A joint", 7), ("B joint", 7), ("only A", 6), ("only B", 6), ("both ok", 7),
+                          ("both wrong", 10), ("shared", 6), ("left out A/B", 12)], rows)
 
         self.run_engine(load, show, group="r-detail", exclusive=True)
 
@@ -327,8 +374,8 @@ class ResultsScreen(WorkbenchScreen):
                 self.tau = float(text)
                 self.reload()
 
-        self.app.push_screen(InputDialog("Conflict Rate tau", "NLL margin (loss variant; nats per token):",
-                                         f"{self.tau:g}", validate=validate), done)
+        self.app.push_screen(InputDialog("Conflict Rate tau", f"NLL margin (loss variant; nats per token; default "
+                                         f"{DEFAULT_TAU:g}):", f"{self.tau:g}", validate=validate), done)
 
     def action_refresh(self) -> None:
         self.reload()

@@ -78,6 +78,7 @@ class RunsScreen(WorkbenchScreen):
         self.series: dict[str, list[tuple[int, float]]] = {}
         self.conflict: dict = {}
         self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
+        self.conflict_results: dict[int, Any] = {}  # run id -> engine.conflict.ConflictResult (None: not yet)
         self._conflict_key: tuple | None = None
         self._busy = False
 
@@ -179,12 +180,16 @@ class RunsScreen(WorkbenchScreen):
                 loss, self._conflict_cell(r), eta, r.name]
 
     def _conflict_cell(self, r) -> str:
+        """The pooled joint Conflict Rate; '*' marks a partial one (a domain without specialist left out)."""
         rate = self.conflict_rates.get(r.id)
-        return "-" if rate is None else f"{rate:.0%}"
+        res = self.conflict_results.get(r.id)
+        if rate is None:
+            return "-"
+        return f"{rate:.0%}" + ("*" if res is not None and res.partial else "")
 
     def _conflict_rates(self, store, runs) -> None:
-        """Pooled Conflict Rate (ours; accuracy variant, tau 0) of each finished mixture run, recomputed only
-        when the finished runs or the evaluations changed (worker thread)."""
+        """Pooled Conflict Rate (ours; accuracy variant) of each finished mixture run, recomputed only when the
+        finished runs or the evaluations changed (worker thread)."""
         from engine.conflict import summary_for_runs
 
         con = store.cursor()
@@ -195,7 +200,8 @@ class RunsScreen(WorkbenchScreen):
         done = tuple(r.id for r in runs if r.status == "done" and r.kind == "mixture")
         key = (done, n_eval, last_eval)
         if key != self._conflict_key:
-            self.conflict_rates = summary_for_runs(store, list(done))
+            self.conflict_results = summary_for_runs(store, list(done), full=True)
+            self.conflict_rates = {k: (v.rate if v is not None else None) for k, v in self.conflict_results.items()}
             self._conflict_key = key
 
     def _run(self, rid: int | None):
@@ -226,6 +232,15 @@ class RunsScreen(WorkbenchScreen):
                      f"{tr.get('packing')} · batch {tr.get('batch_size')}×{tr.get('grad_accum')}")
         if isinstance(p.get("gpu_mem_gb"), (int, float)):
             t.append(f"\nGPU memory (peak): {p['gpu_mem_gb']:.2f} GB")
+        cr = self.conflict_results.get(r.id)
+        if cr is not None:
+            t.append(f"\nConflict Rate (ours, vs specialists): joint conflict {cr.label(2)} · conditional conflict "
+                     f"{'-' if cr.conditional_conflict_rate is None else f'{cr.conditional_conflict_rate:.2f}'} · "
+                     f"gain {'-' if cr.gain_rate is None else f'{cr.gain_rate:.2f}'} · {cr.n_shared} shared items",
+                     style="yellow" if cr.partial else "")
+            if cr.settings_mismatches:
+                t.append("\n⚠ evaluations compared differ in "
+                         + ", ".join(dict.fromkeys(x["setting"] for x in cr.settings_mismatches)), style="red")
         for (a, b), v in self.conflict.items():
             t.append(f"\ngradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
                      f"(mean cos {v['mean']:+.2f})")

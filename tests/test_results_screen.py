@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Static
 
 from screens.results import ResultsScreen
 from tests.test_app import SIZE, plain, wait_for
-from tests.test_conflict import stored  # noqa: F401 - fixture: runs 1 (mixture), 2/3 (specialists), 4 (base)
+# fixtures: stored (runs 1 mixture, 2/3 specialists, 4 base), partial_store (math specialist only)
+from tests.test_conflict import partial_store, stored  # noqa: F401
 from workbench.app import WorkbenchApp
 
 
@@ -48,7 +49,12 @@ def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
         math = row_of(t, 1, "math")
         assert math[3] == "mix v2" and math[4] == "multi_task" and math[10] == "0.333" and math[7] == "0.333"
         assert math[8] == "-0.333" and math[9] == "+0.333"  # delta vs specialist, vs base
-        assert "our definition" in plain(scr.query_one("#r-knobs", Static))
+        # conditional conflict 1/2 (specialist right on 100, 101; run wrong on 101), gain 0, n 3
+        assert math[11] == "0.500" and math[12] == "0.000" and math[13] == "3" and math[2] == "mix"
+        knobs = plain(scr.query_one("#r-knobs", Static), width=400)
+        assert "our definition" in knobs and "tau 0.05" in knobs
+        assert "joint conflict P(spec ok, run wrong)" in knobs and "cond = conditional conflict" in knobs
+        assert "gain P(spec wrong, run ok)" in knobs
         # drill into the conflicting items of run 1 / math
         t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("1 ") and r[5] == "math"][0])
         await pilot.press("enter")
@@ -66,7 +72,7 @@ def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
         await pilot.press("v")
         await wait_for(pilot, lambda: scr.detail_kind == "compare" and d.row_count >= 1, what="compare")
         mrow = next(r for r in cells(d) if r[0] == "math")
-        assert mrow[2:4] == ["0.333", "0.667"] and mrow[6:8] == ["0", "1"]
+        assert mrow[2:5] == ["0.333", "0.667", "+0.333"] and mrow[7:9] == ["0", "1"] and mrow[11:] == ["3", "0/0"]
         # the loss variant with tau, and sorting by conflict (descending)
         await pilot.press("l")
         await wait_for(pilot, lambda: scr.variant == "loss" and row_of(t, 1, "math")[10] == "0.667", what="loss")
@@ -77,8 +83,45 @@ def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
         assert cells(t)[0][10] == "0.667" and cells(t)[-1][10] == "-"  # None last
         await pilot.press("b")
         await wait_for(pilot, lambda: scr.reference == "base" and row_of(t, 1, "math")[10] == "0.000", what="base")
+        # against the base model, code has no base evaluation: "no ref", and the pooled line says partial
+        assert row_of(t, 1, "code")[10] == "no ref"
+        t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("1 ") and r[5] == "math"][0])
+        await pilot.pause(0.1)
+        info = " ".join(plain(scr.query_one("#r-info", Static), width=400).split())
+        assert "3 items shared with the base model" in info and "pooled: joint conflict 0.000" in info
+        assert "(partial: code's base-model run (run 4) is not evaluated on it)" in info
 
     run_pilot(body, WorkbenchApp(store=stored))
+
+
+def test_partial_rate_and_settings_warning_on_the_screen(partial_store):  # noqa: F811
+    """Math specialist only, the run fails every code item: code shows "no ref", the pooled line says partial;
+    a specialist evaluated with another max_new_tokens: the warning line names it."""
+    with partial_store.transaction() as con:
+        con.execute("UPDATE evaluations SET details = ? WHERE id = 3",
+                    [json.dumps({"settings": {"max_new_tokens": 8}})])
+        con.execute("UPDATE evaluations SET details = ? WHERE id IN (1, 2)",
+                    [json.dumps({"settings": {"max_new_tokens": 256}})])
+
+    async def body(pilot, app):
+        await pilot.press("7")
+        scr = app.screen
+        t = scr.query_one("#r-table", DataTable)
+        await wait_for(pilot, lambda: t.row_count == 3, what="results rows")
+        assert row_of(t, 1, "code")[10] == "no ref" and row_of(t, 1, "math")[10] == "0.000"
+        assert row_of(t, 2, "math")[10] == "-"  # the specialist itself: nothing to compare, not "partial"
+        t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("2 ")][0])
+        await pilot.pause(0.1)
+        assert "a specialist run: no specialist to compare it with" in plain(scr.query_one("#r-info", Static),
+                                                                             width=400)
+        t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("1 ") and r[5] == "code"][0])
+        await pilot.pause(0.1)
+        info = " ".join(plain(scr.query_one("#r-info", Static), width=400).split())
+        assert "1 code: no rate (code has no specialist)" in info
+        assert "pooled: joint conflict 0.000" in info and "(partial: code has no specialist)" in info
+        assert "evaluations compared differ in max_new_tokens" in info
+
+    run_pilot(body, WorkbenchApp(store=partial_store))
 
 
 # -- end to end on CPU ----------------------------------------------------------------------------------------

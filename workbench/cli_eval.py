@@ -5,9 +5,9 @@
     workbench eval RUN --sets POOL,... [--max-items N --max-new-tokens N --batch-size N --device D --threads N]
     workbench eval --base-model MODEL --sets POOL,...      # the base model itself, as a run (zero-shot baseline)
     workbench rescore EVALUATION_ID
-    workbench conflict RUN [--variant accuracy|loss --tau T --reference specialist|base] [--make-specialists]
-                           [--make-pairs [--pairs a+b,c+d]] [--items] [--matrix]
-    workbench compare RUN RUN [...]
+    workbench conflict RUN [--variant accuracy|loss --tau T --reference specialist|base] [--strict]
+                           [--make-specialists] [--make-pairs [--pairs a+b,c+d]] [--items] [--matrix]
+    workbench compare RUN RUN [...] [--strict]
 Every command takes --format table|json (default table).
 """
 
@@ -178,9 +178,10 @@ def cmd_conflict(args) -> int:
                                             for (a, b), r in pairs.items()) +
                   " (train them, then evaluate them and their specialists on the same sets)", file=sys.stderr)
         try:
-            res = cf.conflict_rate(store, args.run, variant=args.variant, tau=args.tau, reference=args.reference)
+            res = cf.conflict_rate(store, args.run, variant=args.variant, tau=args.tau, reference=args.reference,
+                                   strict=args.strict)
         except cf.ConflictError as e:
-            if made is None and pairs is None:
+            if (made is None and pairs is None) or isinstance(e, cf.SettingsMismatch):
                 raise
             # the runs were queued; the run itself is not evaluated yet: report what was made
             out = {"run": args.run, "note": str(e)}
@@ -200,16 +201,23 @@ def cmd_conflict(args) -> int:
             out["pair_runs"] = {f"{a}|{b}": r for (a, b), r in pairs.items()}
         if args.items:
             out["items"] = cf.conflicting_items(store, args.run, variant=args.variant, tau=args.tau,
-                                                reference=args.reference)
+                                                reference=args.reference, strict=args.strict)
         matrix = None
         if args.matrix:
             matrix = out["matrix"] = cf.interference_matrix(store, args.run, variant=args.variant, tau=args.tau)
-        rows = [{"domain": d.domain, "n": d.n, "conflicts": d.conflicts, "conflict_rate": _num(d.rate),
-                 "metric": d.metric, "score": _num(d.score), "reference_score": _num(d.reference_score),
-                 "base_score": _num(d.base_score), "delta_vs_specialist": _num(d.delta_vs_specialist),
-                 "delta_vs_base": _num(d.delta_vs_base), "reference_run": d.reference_run}
+        rows = [{"domain": d.domain, "shared": d.n_shared,
+                 "left out (run/ref)": f"{d.dropped_run}/{d.dropped_reference}", "compared": d.n,
+                 "conflicts": d.conflicts,
+                 cf.LABELS["rate"]: _num(d.rate) if d.rate is not None else (d.note or "-"),
+                 cf.LABELS["conditional_conflict_rate"]: _num(d.conditional_conflict_rate),
+                 cf.LABELS["gain_rate"]: _num(d.gain_rate), "metric": d.metric, "score": _num(d.score),
+                 "Δ spec": _num(d.delta_vs_specialist), "Δ base": _num(d.delta_vs_base), "ref run": d.reference_run}
                 for d in res.domains.values()]
-        rows.append({"domain": "(pooled)", "n": res.n, "conflicts": res.conflicts, "conflict_rate": _num(res.rate)})
+        rows.append({"domain": "(pooled)", "shared": res.n_shared,
+                     "left out (run/ref)": f"{res.dropped_run}/{res.dropped_reference}", "compared": res.n,
+                     "conflicts": res.conflicts, cf.LABELS["rate"]: res.label(),
+                     cf.LABELS["conditional_conflict_rate"]: _num(res.conditional_conflict_rate),
+                     cf.LABELS["gain_rate"]: _num(res.gain_rate)})
         _out(out, args.format, rows=rows)
         if args.format != "json":
             if matrix is not None:
@@ -222,6 +230,9 @@ def cmd_conflict(args) -> int:
                     print(f"  {k.replace('|', '+')}: {c['how']}", file=sys.stderr)
             print(f"{cf.DEFINITION} variant={res.variant}, tau={res.tau:g}, reference={res.reference}",
                   file=sys.stderr)
+            if res.partial:
+                print(f"partial: pooled over {', '.join(res.covered_domains) or 'no domain'} only; "
+                      f"{res.partial_note}", file=sys.stderr)
             for w in res.warnings:
                 print(f"warning: {w}", file=sys.stderr)
     return 0
@@ -235,15 +246,30 @@ def cmd_compare(args) -> int:
         from engine.evaluation import get_run_row
 
         ids = [get_run_row(store, r).id for r in args.runs]
-        res = cf.compare(store, ids, variant=args.variant, tau=args.tau)
+        res = cf.compare(store, ids, variant=args.variant, tau=args.tau, strict=args.strict)
         rows = []
         for r in res["runs"]:
             for d, x in r["domains"].items():
                 rows.append({"run": r["id"], "name": r["name"], "recipe": r["recipe"], "protocol": r["protocol"],
                              "domain": d, "metric": x["metric"], "score": _num(x["score"]),
                              "delta_vs_specialist": _num(x["delta_vs_specialist"]),
-                             "delta_vs_base": _num(x["delta_vs_base"]), "conflict_rate": _num(x["conflict_rate"])})
+                             "delta_vs_base": _num(x["delta_vs_base"]),
+                             cf.LABELS["rate"]: _num(x["conflict_rate"]) if x["conflict_rate"] is not None
+                             else (x.get("missing_note") or "-") if x["kind"] == "mixture" else None,
+                             cf.LABELS["conditional_conflict_rate"]: _num(x["conditional_conflict_rate"]),
+                             cf.LABELS["gain_rate"]: _num(x["gain_rate"]), "shared": x["n_shared"],
+                             "pooled": x["pooled_label"]})
         _out(res, args.format, rows=rows)
+        if args.format != "json":
+            if "shared" in res:
+                print("\non the items both runs were evaluated on (B - A):")
+                _out(None, "table", rows=[{"domain": d, "shared": x["n_shared"],
+                                           "left out (A/B)": f"{x['dropped_a']}/{x['dropped_b']}",
+                                           "metric": x["metric"], "A": _num(x["score_a"]), "B": _num(x["score_b"]),
+                                           "B - A": _num(x["delta"]), **res["items"].get(d, {})}
+                                          for d, x in res["shared"].items()])
+            for w in res["warnings"]:
+                print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -281,9 +307,17 @@ def register(sub) -> None:
     _fmt(s)
     s.set_defaults(func=cmd_rescore)
 
+    from engine.conflict import DEFAULT_TAU
+
     def knobs(p):
         p.add_argument("--variant", choices=["accuracy", "loss"], default="accuracy")
-        p.add_argument("--tau", type=float, default=0.0, help="loss variant: NLL margin counted as a conflict")
+        p.add_argument("--tau", type=float, default=DEFAULT_TAU,
+                       help=f"loss variant: NLL margin (nats/token) counted as a conflict or a gain "
+                            f"(default {DEFAULT_TAU:g}: above the numerical noise of two evaluations)")
+        p.add_argument("--strict", action="store_true",
+                       help="refuse (exit 1) when the evaluations compared differ in a generation setting "
+                            "(max_new_tokens, greedy, temperature, max_items, prompt/chat template...); "
+                            "default: a warning")
 
     s = sub.add_parser("conflict", help="Conflict Rate of a run vs its specialists (our definition; see docs)")
     s.add_argument("run", help="run id or name")
