@@ -25,12 +25,13 @@ Definition (ours, after ../shared/docs/methods.md section 1.4; knobs: variant, t
     max_new_tokens, greedy, temperature, max_len, max_items, scorer version... and the rendered prompt, i.e.
     the chat template, per item): a difference is a warning, or with strict=True a SettingsMismatch error.
 
-    tau defaults to DEFAULT_TAU = 0.05 nats/token (loss variant only). Two evaluations of nearly the same model
-    never have bit-equal per-token NLLs (bf16/fp16 kernels, batch padding), so with tau = 0 about half the
-    items of two equivalent runs would count as conflicts: a coin flip, not interference. 0.05 nats/token means
-    the mixture gives the reference answer at least ~5% lower per-token probability (exp(-0.05) = 0.95), well
-    above that noise (~1e-3..1e-2 nats) and well below the gaps that training on a domain makes (tenths of a
-    nat). Set tau to 0 for the old behaviour.
+    tau defaults to DEFAULT_TAU = 0.05 nats/token (loss variant only). Two runs that do equally well on an item
+    still differ in its per-token NLL by small amounts (other LoRA weights, bf16/fp16 kernels, batch padding),
+    so with tau = 0 about half the items of two equivalent runs would count as conflicts: a coin flip, not
+    interference. 0.05 nats/token means the mixture gives the reference answer at least ~5% lower per-token
+    probability (exp(-0.05) = 0.95). It is a chosen margin, not a measured one: we expect that noise at about
+    1e-3..1e-2 nats and domain-training gaps at tenths of a nat, but neither is measured here; tune it with
+    --tau (0: the old behaviour).
 
 Interference matrix (ours): for domains a (row, evaluated) and b (column, trained alongside),
     outcome[a][b] = ConflictRate_a of a run trained on exactly the two domains {a, b} (same base model),
