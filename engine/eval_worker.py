@@ -299,7 +299,8 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
             nll[i] = -lp / n
         elif what == "choice":
             opts.setdefault(i, []).append((k, lp, n))
-    limits = SandboxLimits(timeout_s=s.get("sandbox_timeout_s", 10.0))
+    limits = SandboxLimits(timeout_s=s.get("sandbox_timeout_s", 10.0),
+                           allow_unisolated=bool(s.get("sandbox_unisolated", False)))
     out = []
     for i, it in enumerate(items):
         ref = dict(it["reference"])

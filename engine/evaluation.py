@@ -35,7 +35,7 @@ from typing import Any
 
 from engine.jobs import Cancelled, ProgressMeter
 
-SCORER_VERSION = "1"
+SCORER_VERSION = "2"  # 2: BFCL-faithful tool calls, new math/gsm8k extraction, two-sandbox code verdicts
 ROLES = ("train", "eval")
 
 
@@ -345,6 +345,7 @@ class EvalSettings:
     dtype: str | None = None
     chunk: int = 16                # items per chunk file
     sandbox_timeout_s: float = 10.0
+    sandbox_unisolated: bool = False  # run generated code even where kernel isolation is missing (opt-in)
     threads: int | None = None     # torch CPU threads in the worker (None: half the cores, at least 1)
 
 
@@ -379,6 +380,16 @@ def _pool_hash(con, pool_id: int) -> str:
     return hashlib.sha256((r[0][0] or "").encode()).hexdigest()[:16]
 
 
+def _require_sandbox(pool: str, s: EvalSettings) -> None:
+    """Refuse before any generation when code items would run where kernel isolation is missing."""
+    from engine.sandbox import SandboxUnavailable, isolation
+
+    iso = isolation()
+    if not iso.kernel and not s.sandbox_unisolated and os.environ.get("WORKBENCH_SANDBOX") != "unisolated":
+        raise EvaluationError(f"pool {pool!r} has code items and generated code is not run without isolation: "
+                              f"{iso.reason}. To fix: {SandboxUnavailable.hint}")
+
+
 def prepare(store, run_id, pools, *, max_items: int | None = None,
             settings: EvalSettings | None = None) -> tuple[Path, list[EvalSummary], dict[str, int]]:
     """Create (or reuse) the job folder of one run on eval pools and their summary rows (one per pool and
@@ -410,7 +421,8 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
             per_pool.append((pid, pname, _pool_hash(con, pid)))
     finally:
         con.close()
-    gen = {k: v for k, v in asdict(s).items() if k not in ("device", "dtype", "chunk", "batch_size", "threads")}
+    gen = {k: v for k, v in asdict(s).items()
+           if k not in ("device", "dtype", "chunk", "batch_size", "threads", "sandbox_unisolated")}
     all_items: list[dict] = []
     skipped: dict[str, int] = {}
     hashes = {}
@@ -419,6 +431,8 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
         items, skipped[pname] = pool_items(store, pid, max_items=max_items)
         if not items:
             raise EvaluationError(f"pool {pname!r} has no checkable items (no tests, answers, calls or references)")
+        if any(it.scorer == "code" for it in items):
+            _require_sandbox(pname, s)
         key = {"run": run.id, "run_hash": run.content_hash, "adapter": run.adapter, "pool": phash,
                "max_items": max_items, "settings": gen, "version": SCORER_VERSION}
         hashes[pname] = _hash(key)
@@ -635,9 +649,11 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
         con.close()
     if not get_summaries(store, [evaluation_id]):
         raise EvaluationError(f"no evaluation {evaluation_id}")
+    items = [detect_item(sid, dom, msgs, meta, tools) for sid, _, _, _, dom, msgs, meta, tools in rows]
+    if any(it is not None and it.scorer == "code" for it in items):
+        _require_sandbox(f"evaluation {evaluation_id}", EvalSettings())  # never wipe verdicts for lack of one
     updates = []
-    for sid, output, nll, det, dom, msgs, meta, tools in rows:
-        it = detect_item(sid, dom, msgs, meta, tools)
+    for (sid, output, nll, det, dom, msgs, meta, tools), it in zip(rows, items):
         det = _loads(det) or {}
         if it is None:
             continue

@@ -349,3 +349,21 @@ def test_bfcl_simple_python_answers_from_shared(store):
     first = items[0]  # simple_python_0: calculate_triangle_area(base=10, height=5, unit optional)
     assert check("tool", "calculate_triangle_area(base=10, height=5)", first.reference).correct
     assert not check("tool", "calculate_triangle_area(base=10, height=6)", first.reference).correct
+
+
+def test_code_items_are_refused_without_a_sandbox_unless_opted_in(store, model_dir, monkeypatch):
+    from engine import sandbox
+
+    load_sets(store)
+    _base_run(store, model_dir)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        sandbox.isolation(refresh=True)
+        with pytest.raises(ev.EvaluationError, match="code items.*bubblewrap.*WORKBENCH_SANDBOX=unisolated"):
+            ev.prepare(store, 1, ["code_eval"])
+        ev.prepare(store, 1, ["math_eval"])  # nothing to run: no sandbox needed
+        job, summaries, _ = ev.prepare(store, 1, ["code_eval"], settings=ev.EvalSettings(sandbox_unisolated=True))
+        assert summaries and json.loads((job / "spec.json").read_text())["settings"]["sandbox_unisolated"]
+    finally:
+        monkeypatch.undo()
+        assert sandbox.isolation(refresh=True).kernel

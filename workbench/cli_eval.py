@@ -105,7 +105,8 @@ def cmd_eval(args) -> int:
 
             run = create_run(store, base_model=args.base_model, kind="base", reuse=True).id
         settings = ev.EvalSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                   device=args.device, threads=args.threads)
+                                   device=args.device, threads=args.threads,
+                                   sandbox_unisolated=args.allow_unisolated_code)
         prog = _StderrProgress("eval", quiet=getattr(args, "quiet", False))
         try:
             res = ev.evaluate(store, run, _sets(args.sets), max_items=args.max_items, settings=settings,
@@ -299,6 +300,9 @@ def register(sub) -> None:
     s.add_argument("--batch-size", type=int, default=8)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, help="torch CPU threads in the worker (default: half the cores)")
+    s.add_argument("--allow-unisolated-code", action="store_true",
+                   help="run generated code even where the kernel sandbox (bubblewrap) is unavailable: "
+                        "only for code you trust")
     _fmt(s)
     s.set_defaults(func=cmd_eval)
 
