@@ -137,9 +137,9 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=60)
     args = ap.parse_args()
 
-    from engine.ingest import import_file
-    from engine.query import Browser, Filter, bulk_set_domain
-    from engine.store import Store
+    from engine.data.ingest import import_file
+    from engine.data.query import Browser, Filter, bulk_set_domain
+    from engine.core.store import Store
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)

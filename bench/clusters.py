@@ -1,9 +1,9 @@
 """Clusters benchmark: embedding store overhead and the time to cluster 100k x 384.
 
-1. Embedding: `engine.embeddings.embed_samples` (text building, hashing, Parquet part files, store rows)
+1. Embedding: `engine.geometry.embeddings.embed_samples` (text building, hashing, Parquet part files, store rows)
    vs plain `SentenceTransformer.encode` with the same loaded model on the same texts. Target: overhead
    <= 10%. Interleaved in blocks so that machine load hits both alike.
-2. Clustering: `engine.clusters.cluster` with its defaults (load from Parquet, PCA 384->32, HDBSCAN with
+2. Clustering: `engine.geometry.clusters.cluster` with its defaults (load from Parquet, PCA 384->32, HDBSCAN with
    prediction data fitted on at most fit_sample = 30,000 points, the rest placed with approximate_predict,
    2-D map, labels, representatives, assignments written) on 100k stored 384-d vectors, vs the bare sklearn
    PCA + hdbscan.HDBSCAN on every point of the same in-memory matrix; time and ARI against the planted
@@ -39,9 +39,9 @@ def _write_alpaca(path: Path, records: list[dict]) -> None:
 
 
 def bench_embedding(work: Path, n: int, blocks: int) -> None:
-    from engine.embeddings import embed_samples, load_encoder, sample_text
-    from engine.ingest import import_file
-    from engine.store import Store
+    from engine.geometry.embeddings import embed_samples, load_encoder, sample_text
+    from engine.data.ingest import import_file
+    from engine.core.store import Store
 
     recs = json.loads(DATA.read_text(encoding="utf-8"))[:n]
     encode = load_encoder(None)
@@ -110,10 +110,10 @@ def bench_clustering(work: Path, n: int, data: str = "blobs", fit_sample: int | 
                      bare: bool = True) -> None:
     import numpy as np
 
-    from engine.clusters import DEFAULT_FIT_SAMPLE, cluster
-    from engine.embeddings import embed_samples, sample_text
-    from engine.ingest import import_file
-    from engine.store import Store
+    from engine.geometry.clusters import DEFAULT_FIT_SAMPLE, cluster
+    from engine.geometry.embeddings import embed_samples, sample_text
+    from engine.data.ingest import import_file
+    from engine.core.store import Store
 
     X, truth = make_points(n, data)
     dim = X.shape[1]

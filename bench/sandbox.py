@@ -3,7 +3,7 @@
 Runs the shared MBPP reference solutions with their tests three ways, interleaved item by item:
 - baseline: one bare child process, `python -I -S -c` with code + asserts (no isolation, like the old
   in-process runner in a child: what any harness pays at least);
-- ours: `engine.sandbox.run_code` (two bubblewrap sandboxes, harness and candidate, plain-data verdicts);
+- ours: `engine.evaluation.sandbox.run_code` (two bubblewrap sandboxes, harness and candidate, plain-data verdicts);
 - ours unisolated: the same two processes without bubblewrap (the opt-in fallback).
 
 Prints checks/s of each and the ratios against the baseline; also how many items each one passed.
@@ -37,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
-    from engine.sandbox import SandboxLimits, isolation, run_code
+    from engine.evaluation.sandbox import SandboxLimits, isolation, run_code
 
     iso = isolation()
     print(f"isolation: kernel={iso.kernel} ({iso.reason}), uid mode {iso.uid_mode}, python {iso.python}")
@@ -50,7 +50,7 @@ def main() -> None:
                                                limits=SandboxLimits(allow_unisolated=True)).passed,
     }
     if iso.kernel:  # the unisolated path only runs where isolation is missing: force it for the measurement
-        import engine.sandbox as sb
+        import engine.evaluation.sandbox as sb
 
         plain = modes["ours, unisolated"]
         forced = sb.Isolation(False, "forced off for the benchmark", python=iso.python)

@@ -28,7 +28,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "alpaca_gpt4_en_demo" / "al
 
 
 def load_items(path: Path, n: int):
-    from engine.ifd import Item
+    from engine.quality.ifd import Item
 
     data = json.loads(path.read_text(encoding="utf-8"))[:n]
     items = []
@@ -54,8 +54,8 @@ def main() -> None:
 
     import torch
 
-    from engine.ifd import IFDParams, score_items
-    from engine.models import load_causal_lm
+    from engine.quality.ifd import IFDParams, score_items
+    from engine.core.models import load_causal_lm
     from tests.ifd_reference import superfiltering_reference
 
     t = time.perf_counter()

@@ -209,7 +209,7 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2", help="base model spec (engine.models); default SmolLM2-135M")
+    ap.add_argument("--model", default="smollm2", help="base model spec (engine.core.models); default SmolLM2-135M")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--n", type=int, default=200, help="records to draw from the data set")
     ap.add_argument("--steps", type=int, default=5, help="steps (rounds) per mode; the first is warm-up")
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
                          "baseline: Trainer.train) instead of interleaving single steps")
     args = ap.parse_args(argv)
 
-    from engine.models import local_folder, resolve
+    from engine.core.models import local_folder, resolve
 
     model_path = local_folder(resolve(args.model))
     recs = load_records(args.data, args.n)

@@ -21,7 +21,7 @@ from workbench.actions import bindings_for
 
 ALL = "__all__"
 
-# Display columns, by the keys of engine.query.Browser.page() rows (engine.query.COLUMNS); widths are ours
+# Display columns, by the keys of engine.data.query.Browser.page() rows (engine.data.query.COLUMNS); widths are ours
 # (narrower than the engine's hints so that instruction and response keep most of a 120-cell terminal).
 # The engine's `source` column is left to the detail pane.
 BASE_COLUMNS: list[Col] = [
@@ -39,7 +39,7 @@ BASE_COLUMNS: list[Col] = [
 
 
 def score_column(metric: str) -> Col:
-    """Score columns: row key `score.NAME` (engine.query.columns)."""
+    """Score columns: row key `score.NAME` (engine.data.query.columns)."""
     return Col(f"score.{metric}", metric[:8], 8, align="right", priority=4)
 
 
@@ -114,7 +114,7 @@ class DetailPane(VerticalScroll):
 
 
 def render_sample(d: Any) -> RenderableType:
-    """A readable view of an engine.query.SampleDetail."""
+    """A readable view of an engine.data.query.SampleDetail."""
     from rich.markdown import Markdown as RichMarkdown  # imported here: pulls markdown-it
     from rich.syntax import Syntax  # and pygments
 
@@ -199,7 +199,7 @@ class BrowseScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter: Any = None  # engine.query.Filter last applied without error
+        self.filter: Any = None  # engine.data.query.Filter last applied without error
         self.sort: list[tuple[str, bool]] = [("id", False)]
         self.count = 0
         self.scope_count = 0
@@ -246,8 +246,8 @@ class BrowseScreen(WorkbenchScreen):
             return
 
         def load():
-            from engine.pools import list_pools
-            from engine.query import Filter, domain_counts, score_metrics
+            from engine.data.pools import list_pools
+            from engine.data.query import Filter, domain_counts, score_metrics
 
             pools = list_pools(store)
             domains = domain_counts(store, Filter())
@@ -306,8 +306,8 @@ class BrowseScreen(WorkbenchScreen):
 
     # -- filter ---------------------------------------------------------------------------------------------
     def _filter_from_bar(self) -> Any:
-        """An engine.query.Filter from the bar; raises ValueError for a malformed score bound."""
-        from engine.query import Filter
+        """An engine.data.query.Filter from the bar; raises ValueError for a malformed score bound."""
+        from engine.data.query import Filter
 
         pool = self.query_one("#f-pool", Select).value
         domain = self.query_one("#f-domain", Select).value
@@ -356,7 +356,7 @@ class BrowseScreen(WorkbenchScreen):
         self._status()
 
         def run():
-            from engine.query import Browser, Filter
+            from engine.data.query import Browser, Filter
 
             browser = Browser(store, f, sort)
             n = browser.count()
@@ -496,7 +496,7 @@ class BrowseScreen(WorkbenchScreen):
         store = self.store
 
         def run():
-            from engine.query import get_sample
+            from engine.data.query import get_sample
 
             return get_sample(store, sid)
 
@@ -541,7 +541,7 @@ class BrowseScreen(WorkbenchScreen):
         def done(tag: str | None) -> None:
             if not tag:
                 return
-            from engine.query import bulk_tag
+            from engine.data.query import bulk_tag
 
             remove = tag.startswith("-")
             name = tag[1:].strip() if remove else tag
@@ -559,7 +559,7 @@ class BrowseScreen(WorkbenchScreen):
         def done(choice) -> None:
             if choice is None:
                 return
-            from engine.query import bulk_exclude
+            from engine.data.query import bulk_exclude
 
             excluded = choice is True
             self._bulk(lambda s, f: bulk_exclude(s, f, excluded), "Excluded" if excluded else "Included")
@@ -577,7 +577,7 @@ class BrowseScreen(WorkbenchScreen):
         def done(domain: str | None) -> None:
             if not domain:
                 return
-            from engine.query import bulk_set_domain
+            from engine.data.query import bulk_set_domain
 
             self._bulk(lambda s, f: bulk_set_domain(s, f, domain), f"Domain set to {domain}")
 

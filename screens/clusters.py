@@ -26,7 +26,7 @@ COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow", "blue+"
           "cyan+"]
 
 # Encoder used by `e` instead of loading the sentence-transformers model (tests set a deterministic fake;
-# None: engine.embeddings.load_encoder for the clustering's model).
+# None: engine.geometry.embeddings.load_encoder for the clustering's model).
 ENCODER: Callable[[list[str]], Any] | None = None
 
 EMPTY_TEXT = """\
@@ -123,14 +123,14 @@ class ClustersScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clusterings: list[Any] = []  # engine.clusters.ClusteringInfo
+        self.clusterings: list[Any] = []  # engine.geometry.clusters.ClusteringInfo
         self.clustering: str | None = None  # the picked clustering's name
         self.info: Any = None  # its ClusteringInfo
-        self.clusters: list[Any] = []  # engine.clusters.ClusterInfo, noise first
+        self.clusters: list[Any] = []  # engine.geometry.clusters.ClusterInfo, noise first
         self.metrics: list[str] = []
         self.points: dict | None = None  # {"clusters", "x", "y", "domains", "n_total", "sampled"}
         self.n_pending = 0  # embedded (same model/kind) but not in the clustering
-        self.div: Any = None  # engine.clusters.DiversityInfo
+        self.div: Any = None  # engine.geometry.clusters.DiversityInfo
         self.highlighted: int | None = None
         self.colour_by = "cluster"  # or "domain" (key d)
         self.job: dict | None = None  # running job: kind, token
@@ -165,7 +165,7 @@ class ClustersScreen(WorkbenchScreen):
         store = self.store
 
         def load():
-            from engine.clusters import list_clusterings
+            from engine.geometry.clusters import list_clusterings
 
             return list_clusterings(store)
 
@@ -201,9 +201,9 @@ class ClustersScreen(WorkbenchScreen):
         def load():
             import numpy as np
 
-            from engine.clusters import cluster_summary, get_clustering, map_points
-            from engine.embeddings import embedded_ids
-            from engine.query import score_metrics
+            from engine.geometry.clusters import cluster_summary, get_clustering, map_points
+            from engine.geometry.embeddings import embedded_ids
+            from engine.data.query import score_metrics
 
             info = get_clustering(store, name)
             metrics = [m for m in ("ifd",) if m in score_metrics(store)]
@@ -224,7 +224,7 @@ class ClustersScreen(WorkbenchScreen):
         self.run_engine(load, self._show_clustering, group="c-load", exclusive=True)
 
         def div():
-            from engine.clusters import diversity
+            from engine.geometry.clusters import diversity
 
             return diversity(store, name)
 
@@ -434,7 +434,7 @@ class ClustersScreen(WorkbenchScreen):
 
     def _start_job(self, kind: str, run: Callable[[Any, Any], Any], done: Callable[[Any], None]) -> None:
         """Run `run(progress, token)` in a worker with the progress bar and a cancel token."""
-        from engine.jobs import CancelToken
+        from engine.core.jobs import CancelToken
 
         token = CancelToken()
         self.job = {"kind": kind, "token": token}
@@ -469,7 +469,7 @@ class ClustersScreen(WorkbenchScreen):
         encoder = ENCODER
 
         def run(progress, token):
-            from engine.embeddings import embed_samples
+            from engine.geometry.embeddings import embed_samples
 
             return embed_samples(store, model=model, text_kind=kind, pool_ids=pools, progress=progress,
                                  cancel=token, encoder=encoder)
@@ -493,7 +493,7 @@ class ClustersScreen(WorkbenchScreen):
         store, name = self.store, self.clustering
 
         def run(progress, _token):
-            from engine.clusters import assign_new
+            from engine.geometry.clusters import assign_new
 
             return assign_new(store, name, progress=progress)
 
@@ -528,7 +528,7 @@ class ClustersScreen(WorkbenchScreen):
             name = text.strip()
 
             def run(progress, _token):
-                from engine.clusters import cluster
+                from engine.geometry.clusters import cluster
 
                 return cluster(store, name, model=model, text_kind=kind, progress=progress)
 
@@ -735,8 +735,8 @@ class DedupDialog(EngineCaller, Dialog):
         flt_pools = self.pool_ids
 
         def run():
-            from engine import dedup as dd
-            from engine.query import Filter
+            from engine.geometry import dedup as dd
+            from engine.data.query import Filter
 
             f = Filter(pool_ids=list(flt_pools)) if flt_pools else None
             if method in ("hash", "text"):
@@ -790,7 +790,7 @@ class DedupDialog(EngineCaller, Dialog):
         store = self.store
 
         def run():
-            from engine.dedup import keep_one_per_group
+            from engine.geometry.dedup import keep_one_per_group
 
             return keep_one_per_group(store, groups)
 

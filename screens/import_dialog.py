@@ -124,7 +124,7 @@ class ImportDialog(EngineCaller, ModalScreen):
     # -- layout -----------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         try:
-            from engine.formats import FORMATS
+            from engine.data.formats import FORMATS
 
             formats = [f for f in FORMATS if f != "mapping"]
         except ImportError:  # engine not there: keep the dialog usable for the layout
@@ -252,7 +252,7 @@ class ImportDialog(EngineCaller, ModalScreen):
         self._set_detected("detecting…", bad=False)
 
         def run():
-            from engine.ingest import sniff
+            from engine.data.ingest import sniff
 
             return sniff(path, format=fmt, mapping=mapping)
 
@@ -392,7 +392,7 @@ class ImportDialog(EngineCaller, ModalScreen):
             self.notify(str(e), severity="warning")
             return
         skip = self.query_one("#skip", Checkbox).value
-        from engine.jobs import CancelToken
+        from engine.core.jobs import CancelToken
 
         token = CancelToken()
         self.cancel_token = token
@@ -411,7 +411,7 @@ class ImportDialog(EngineCaller, ModalScreen):
         store = self.store
 
         def run():
-            from engine.ingest import import_file
+            from engine.data.ingest import import_file
 
             return import_file(store, path, pool=pool, domain=domain, format=fmt, mapping=mapping, skip_invalid=skip,
                                progress=lambda p: self.deliver(self._on_progress, p), cancel=token)
@@ -456,7 +456,7 @@ class ImportDialog(EngineCaller, ModalScreen):
 
     def _import_failed(self, error: BaseException) -> None:
         self._finish()
-        from engine.jobs import Cancelled
+        from engine.core.jobs import Cancelled
 
         self.query_one("#progress-row").display = False
         if isinstance(error, Cancelled):

@@ -19,8 +19,8 @@ from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
 MAX_PAIR_ROWS = 2000  # the pairs table shows the first ones (the export and the CLI have all)
-# Default model of the diversity dialog's embedding-layer features (a spec for engine.models; None = the scorer
-# default). The features are computed in a child process (engine.interp_worker).
+# Default model of the diversity dialog's embedding-layer features (a spec for engine.core.models; None = the scorer
+# default). The features are computed in a child process (engine.synthesis.worker).
 FEATURE_MODEL: str | None = None
 
 EMPTY_TEXT = """\
@@ -202,15 +202,15 @@ class InterpolationScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sets: list[Any] = []  # engine.interpolation.InterpSet
+        self.sets: list[Any] = []  # engine.synthesis.interpolation.InterpSet
         self.set_name: str | None = None
-        self.pairs: list[Any] = []  # engine.interpolation.Pair of the highlighted set
+        self.pairs: list[Any] = []  # engine.synthesis.interpolation.Pair of the highlighted set
         self.pair_index: int | None = None
-        self.preview: Any = None  # engine.interpolation.PairPreview
+        self.preview: Any = None  # engine.synthesis.interpolation.PairPreview
         self.clustering: str | None = None  # the map's clustering
         self.clusterings: list[str] = []
         self.has_embeddings = False
-        self.coverage: Any = None  # engine.interpolation.Coverage
+        self.coverage: Any = None  # engine.synthesis.interpolation.Coverage
         self.map_points: dict | None = None
         self.job: dict | None = None
         self._poll: Timer | None = None
@@ -253,16 +253,16 @@ class InterpolationScreen(WorkbenchScreen):
         store = self.store
 
         def load():
-            from engine.clusters import list_clusterings
-            from engine.embeddings import embedding_sets
-            from engine.interpolation import list_sets
+            from engine.geometry.clusters import list_clusterings
+            from engine.geometry.embeddings import embedding_sets
+            from engine.synthesis.interpolation import list_sets
 
             return list_sets(store), [c.name for c in list_clusterings(store)], bool(embedding_sets(store))
 
         self.run_engine(load, self._sets_loaded, group="i-list", exclusive=True)
 
     def _sets_loaded(self, res: tuple) -> None:
-        from engine.interpolation import source_label
+        from engine.synthesis.interpolation import source_label
 
         self.sets, self.clusterings, self.has_embeddings = res
         if self.clustering not in self.clusterings:
@@ -293,7 +293,7 @@ class InterpolationScreen(WorkbenchScreen):
             return
 
         def load():
-            from engine.interpolation import get_set, pairs
+            from engine.synthesis.interpolation import get_set, pairs
 
             return get_set(store, name), pairs(store, name, limit=MAX_PAIR_ROWS)
 
@@ -332,7 +332,7 @@ class InterpolationScreen(WorkbenchScreen):
             return
 
         def load():
-            from engine.interpolation import InterpolationError, preview_pair
+            from engine.synthesis.interpolation import InterpolationError, preview_pair
 
             try:
                 return preview_pair(store, name, idx, k=4)
@@ -386,8 +386,8 @@ class InterpolationScreen(WorkbenchScreen):
         def load():
             import numpy as np
 
-            from engine.clusters import map_points
-            from engine.interpolation import InterpolationError, coverage
+            from engine.geometry.clusters import map_points
+            from engine.synthesis.interpolation import InterpolationError, coverage
 
             try:
                 cov = coverage(store, name, cl, kept_only=True)
@@ -486,8 +486,8 @@ class InterpolationScreen(WorkbenchScreen):
         store = self.store
 
         def hint():
-            from engine.pools import list_pools
-            from engine.query import domain_counts
+            from engine.data.pools import list_pools
+            from engine.data.query import domain_counts
 
             doms = domain_counts(store)
             pools = [p.name for p in list_pools(store)]
@@ -505,7 +505,7 @@ class InterpolationScreen(WorkbenchScreen):
         store = self.store
 
         def run():
-            from engine.interpolation import create_set
+            from engine.synthesis.interpolation import create_set
 
             return create_set(store, v["name"], v["a"], v["b"], alpha=v["alpha"], n_pairs=v["n_pairs"],
                               pairing=v["pairing"], seed=v["seed"], allow_same_task=v["allow_same_task"])
@@ -542,7 +542,7 @@ class InterpolationScreen(WorkbenchScreen):
         store = self.store
         if v["features"] == "sentence":
             def run():
-                from engine.interpolation import select_diverse
+                from engine.synthesis.interpolation import select_diverse
 
                 return select_diverse(store, name, budget=v["budget"], k=v["k"], features="sentence")
 
@@ -553,8 +553,8 @@ class InterpolationScreen(WorkbenchScreen):
         model = v.get("model")
 
         def prepare():
-            from engine import interp_worker
-            from engine.embeddings import store_dir
+            from engine.synthesis import worker as interp_worker
+            from engine.geometry.embeddings import store_dir
 
             folder = store_dir(store) / "jobs" / f"interp-features-{name}"
             n = interp_worker.prepare(store, name, folder, model=model)
@@ -578,7 +578,7 @@ class InterpolationScreen(WorkbenchScreen):
         job = self.job
         if job is None or "proc" not in job:
             return
-        from engine import interp_worker
+        from engine.synthesis import worker as interp_worker
 
         st = interp_worker.read_status(job["folder"])
         if st.get("total"):
@@ -597,7 +597,7 @@ class InterpolationScreen(WorkbenchScreen):
         store, name, v, folder = self.store, job["name"], job["v"], job["folder"]
 
         def run():
-            from engine.interpolation import select_diverse
+            from engine.synthesis.interpolation import select_diverse
 
             return select_diverse(store, name, budget=v["budget"], k=v["k"], features="embedding_layer",
                                   vectors=interp_worker.load_result(folder))
@@ -658,7 +658,7 @@ class InterpolationScreen(WorkbenchScreen):
                 return
 
             def run():
-                from engine.interpolation import export_pairs
+                from engine.synthesis.interpolation import export_pairs
 
                 return export_pairs(store, name, path)
 
@@ -687,7 +687,7 @@ class InterpolationScreen(WorkbenchScreen):
                 return
 
             def run():
-                from engine.interpolation import delete_set
+                from engine.synthesis.interpolation import delete_set
 
                 delete_set(store, name)
                 return name

@@ -670,14 +670,14 @@ class MixturesScreen(WorkbenchScreen):
                 finally:
                     con.close()
             if kind == "cluster":
-                from engine.clusters import list_clusterings
+                from engine.geometry.clusters import list_clusterings
 
                 out = []
                 for c in list_clusterings(store):
                     out += [f"{c.name}:{k}" for k in range(c.n_clusters)]
                 return out
             if kind == "selection":
-                from engine.selection import list_selections
+                from engine.quality.selection import list_selections
 
                 return [s.name for s in list_selections(store)]
             con = store.cursor()
@@ -842,7 +842,7 @@ class MixturesScreen(WorkbenchScreen):
             except MixtureError:
                 prev = None
             mv = save(store, name, recipe)
-            from engine.evaluation import mixture_overlap_warnings
+            from engine.evaluation.evaluate import mixture_overlap_warnings
 
             return mv, mv.id == prev, mixture_overlap_warnings(store, mv.id)
 

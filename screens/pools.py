@@ -45,7 +45,7 @@ class PoolsScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pools: list[Any] = []  # engine.pools.PoolInfo
+        self.pools: list[Any] = []  # engine.data.pools.PoolInfo
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -79,7 +79,7 @@ class PoolsScreen(WorkbenchScreen):
             return
 
         def load():
-            from engine.pools import list_pools
+            from engine.data.pools import list_pools
 
             return list_pools(store)
 
@@ -165,7 +165,7 @@ class PoolsScreen(WorkbenchScreen):
             store = self.store
 
             def run():
-                from engine.pools import rename_pool
+                from engine.data.pools import rename_pool
 
                 rename_pool(store, p.id, new)
                 return new
@@ -187,7 +187,7 @@ class PoolsScreen(WorkbenchScreen):
             store = self.store
 
             def run():
-                from engine.pools import delete_pool
+                from engine.data.pools import delete_pool
 
                 return delete_pool(store, p.id)
 
@@ -216,7 +216,7 @@ class PoolsScreen(WorkbenchScreen):
             store = self.store
 
             def run():
-                from engine.pools import set_pool_domain
+                from engine.data.pools import set_pool_domain
 
                 return set_pool_domain(store, p.id, domain)
 

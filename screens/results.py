@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, ProgressBar, Static
 
-from engine.conflict import DEFAULT_TAU
+from engine.evaluation.conflict import DEFAULT_TAU
 from screens.widgets import InputDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
@@ -87,7 +87,7 @@ class ResultsScreen(WorkbenchScreen):
         self.marked: list[int] = []
         self.detail_kind = ""   # "items" | "compare" | "matrix"
         self.job: dict | None = None
-        self.eval_settings = None          # engine.evaluation.EvalSettings for `e` (None: defaults)
+        self.eval_settings = None          # engine.evaluation.evaluate.EvalSettings for `e` (None: defaults)
         self.eval_max_items: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -125,7 +125,7 @@ class ResultsScreen(WorkbenchScreen):
             return
 
         def load():
-            from engine.conflict import results_rows
+            from engine.evaluation.conflict import results_rows
 
             return results_rows(store, variant=variant, tau=tau, reference=ref)
 
@@ -247,7 +247,7 @@ class ResultsScreen(WorkbenchScreen):
         store, variant, tau, ref = self.store, self.variant, self.tau, self.reference
 
         def load():
-            from engine.conflict import conflicting_items
+            from engine.evaluation.conflict import conflicting_items
 
             return conflicting_items(store, row["run_id"], row["domain"], variant=variant, tau=tau, reference=ref)
 
@@ -282,7 +282,7 @@ class ResultsScreen(WorkbenchScreen):
         store, ids, variant, tau = self.store, list(self.marked), self.variant, self.tau
 
         def load():
-            from engine.conflict import compare
+            from engine.evaluation.conflict import compare
 
             return compare(store, ids, variant=variant, tau=tau)
 
@@ -319,7 +319,7 @@ class ResultsScreen(WorkbenchScreen):
         store, variant, tau = self.store, self.variant, self.tau
 
         def load():
-            from engine.conflict import interference_matrix
+            from engine.evaluation.conflict import interference_matrix
 
             return interference_matrix(store, row["run_id"], variant=variant, tau=tau)
 
@@ -394,7 +394,7 @@ class ResultsScreen(WorkbenchScreen):
 
     def _evaluate_run(self, run_id: int, pools: list[str] | None = None) -> None:
         """Evaluate a run on the given eval pools (default: every eval set) in a worker thread."""
-        from engine.jobs import CancelToken
+        from engine.core.jobs import CancelToken
 
         store, settings, max_items = self.store, self.eval_settings, self.eval_max_items
         token = CancelToken()
@@ -409,8 +409,8 @@ class ResultsScreen(WorkbenchScreen):
             self.deliver(self._progress, p)
 
         def run():
-            from engine.conflict import base_run_for, pair_runs, specialists
-            from engine.evaluation import eval_pools, evaluate_many, get_run_row
+            from engine.evaluation.conflict import base_run_for, pair_runs, specialists
+            from engine.evaluation.evaluate import eval_pools, evaluate_many, get_run_row
 
             sets = pools or [p["name"] for p in eval_pools(store)]
             if not sets:
@@ -446,7 +446,7 @@ class ResultsScreen(WorkbenchScreen):
         store = self.store
 
         def run():
-            from engine.conflict import ensure_specialists
+            from engine.evaluation.conflict import ensure_specialists
 
             return ensure_specialists(store, row["run_id"])
 
@@ -464,7 +464,7 @@ class ResultsScreen(WorkbenchScreen):
         store = self.store
 
         def run():
-            from engine.conflict import ensure_pair_runs
+            from engine.evaluation.conflict import ensure_pair_runs
 
             return ensure_pair_runs(store, row["run_id"])
 

@@ -1,6 +1,6 @@
 """The Runs area: every training run (finished, failed and cancelled ones stay), the queue, the selected run's
 progress with ETA, loss curves per domain, GPU memory, and cancel / resume / new run. The app ticks the queue
-(`engine.runs.tick`: ingest the workers' metrics, mark dead workers failed, start the next queued run) on every
+(`engine.training.runs.tick`: ingest the workers' metrics, mark dead workers failed, start the next queued run) on every
 screen; this screen reloads what the ticks stored about once a second."""
 
 from __future__ import annotations
@@ -73,12 +73,12 @@ class RunsScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: list[Any] = []  # engine.runs.RunInfo
+        self.runs: list[Any] = []  # engine.training.runs.RunInfo
         self.selected: int | None = None
         self.series: dict[str, list[tuple[int, float]]] = {}
         self.conflict: dict = {}
         self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
-        self.conflict_results: dict[int, Any] = {}  # run id -> engine.conflict.ConflictResult (None: not yet)
+        self.conflict_results: dict[int, Any] = {}  # run id -> engine.evaluation.conflict.ConflictResult (None: not yet)
         self._conflict_key: tuple | None = None
         self._busy = False
 
@@ -118,7 +118,7 @@ class RunsScreen(WorkbenchScreen):
         sel = self.selected
 
         def load():
-            from engine import runs as R
+            from engine.training import runs as R
 
             runs = R.list_runs(store)
             self._conflict_rates(store, runs)
@@ -190,7 +190,7 @@ class RunsScreen(WorkbenchScreen):
     def _conflict_rates(self, store, runs) -> None:
         """Pooled Conflict Rate (ours; accuracy variant) of each finished mixture run, recomputed only when the
         finished runs or the evaluations changed (worker thread)."""
-        from engine.conflict import summary_for_runs
+        from engine.evaluation.conflict import summary_for_runs
 
         con = store.cursor()
         try:
@@ -296,7 +296,7 @@ class RunsScreen(WorkbenchScreen):
             return
 
         def call():
-            from engine import runs as R
+            from engine.training import runs as R
 
             return getattr(R, fn_name)(store, rid)
 
@@ -327,7 +327,7 @@ class RunsScreen(WorkbenchScreen):
             from dataclasses import asdict
 
             from engine.mixtures import list_versions
-            from engine.runs import DEFAULT_BASE_MODEL
+            from engine.training.runs import DEFAULT_BASE_MODEL
             from engine.training import PACKING, LoraSettings, TrainSettings
 
             versions = [{"id": mv.id, "label": mv.label, "n_items": mv.n_items, "domains": sorted(mv.per_domain),
@@ -343,7 +343,7 @@ class RunsScreen(WorkbenchScreen):
                 return
 
             def create(spec: dict):
-                from engine.runs import create_run
+                from engine.training.runs import create_run
 
                 return create_run(store, spec["mixture_id"], base_model=spec["base_model"],
                                   protocol=spec["protocol"], order=spec["order"], lora=spec["lora"],

@@ -1,7 +1,7 @@
 """A virtual table over a query: renders only the visible rows (Line API), pages them in from DuckDB.
 
 The table never holds the result set: its virtual height is the query's count, rows come in pages of
-`PAGE_SIZE` fetched by thread workers (`source.page(offset, limit)`, e.g. `engine.query.Browser`) into an
+`PAGE_SIZE` fetched by thread workers (`source.page(offset, limit)`, e.g. `engine.data.query.Browser`) into an
 LRU page cache. A row whose page is not loaded yet renders as a dim "…" placeholder until it arrives.
 """
 

@@ -65,7 +65,7 @@ class ScoresScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.metrics: list[Any] = []  # engine.scores.MetricInfo
+        self.metrics: list[Any] = []  # engine.quality.scores.MetricInfo
         self.metric: str | None = None
         self.summary: list[dict] = []
         self.domain: str | None = None  # highlighted row (None: all domains)
@@ -113,7 +113,7 @@ class ScoresScreen(WorkbenchScreen):
         store = self.store
 
         def load():
-            from engine.scores import list_metrics
+            from engine.quality.scores import list_metrics
 
             return list_metrics(store)
 
@@ -160,7 +160,7 @@ class ScoresScreen(WorkbenchScreen):
             if info else "")
 
         def load():
-            from engine.scores import domain_summary, threshold_counts
+            from engine.quality.scores import domain_summary, threshold_counts
 
             summ = domain_summary(store, metric)
             tc = threshold_counts(store, metric, op, thr) if thr is not None else []
@@ -206,7 +206,7 @@ class ScoresScreen(WorkbenchScreen):
             hi = min(hi, p90 + 2 * (p90 - p10)) if p90 > p10 else hi  # long tails would squash the plot
 
         def load():
-            from engine.scores import extremes, histogram
+            from engine.quality.scores import extremes, histogram
 
             if lo is None:
                 return [], [], {"top": [], "bottom": []}
@@ -330,7 +330,7 @@ class ScoresScreen(WorkbenchScreen):
             name, rate = parse(text)
 
             def run():
-                from engine.selection import superfiltering_select
+                from engine.quality.selection import superfiltering_select
 
                 return superfiltering_select(store, name, rate=rate, per="domain", threshold=thr, metric=metric)
 
@@ -361,8 +361,8 @@ class ScoresScreen(WorkbenchScreen):
         store = self.store
 
         def start():
-            from engine.models import resolve
-            from engine.scoring import create_job, ingest_job, jobs_root, start_worker
+            from engine.core.models import resolve
+            from engine.quality.scoring import create_job, ingest_job, jobs_root, start_worker
 
             src = resolve(None)
             job_dir = jobs_root(store) / f"score-{src.name}-superfiltering"
@@ -393,7 +393,7 @@ class ScoresScreen(WorkbenchScreen):
         job = self.job
         if job is None or "proc" not in job:
             return
-        from engine.scoring import read_progress
+        from engine.quality.scoring import read_progress
 
         p = read_progress(job["job_dir"])
         bar = self.query_one("#s-progress", ProgressBar)
@@ -409,7 +409,7 @@ class ScoresScreen(WorkbenchScreen):
             store, job_dir = self.store, job["job_dir"]
 
             def ingest():
-                from engine.scoring import ingest_job
+                from engine.quality.scoring import ingest_job
 
                 return ingest_job(store, job_dir)
 
@@ -423,7 +423,7 @@ class ScoresScreen(WorkbenchScreen):
         if n:
             self.app.data_changed("samples")  # type: ignore[attr-defined]
         if finished:
-            from engine.scoring import read_progress
+            from engine.quality.scoring import read_progress
 
             state = read_progress(job["job_dir"]).get("state", "stopped")
             rc = job["proc"].returncode
@@ -439,7 +439,7 @@ class ScoresScreen(WorkbenchScreen):
         """Run every heuristic filter on the samples that do not have it yet (thread worker)."""
         if self._busy():
             return
-        from engine.jobs import CancelToken
+        from engine.core.jobs import CancelToken
 
         store = self.store
         token = CancelToken()
@@ -452,7 +452,7 @@ class ScoresScreen(WorkbenchScreen):
             self.deliver(self._heur_progress, p)
 
         def run():
-            from engine.heuristics import run_heuristics
+            from engine.quality.heuristics import run_heuristics
 
             return run_heuristics(store, progress=progress, cancel=token)
 

@@ -23,7 +23,7 @@ from textual.worker import Worker, get_current_worker
 
 from workbench.actions import bindings_for
 
-# Domains offered in selects. The engine's list (engine.formats.DOMAINS) is the same; kept here so that the
+# Domains offered in selects. The engine's list (engine.data.formats.DOMAINS) is the same; kept here so that the
 # screens do not import the engine at module level (first paint).
 DEFAULT_DOMAINS = ["general", "math", "code", "tool_use"]
 

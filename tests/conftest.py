@@ -1,6 +1,6 @@
 import pytest
 
-from engine.store import Store
+from engine.core.store import Store
 
 
 @pytest.fixture

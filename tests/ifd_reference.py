@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from engine.ifd import cherry_texts
+from engine.quality.ifd import cherry_texts
 
 
 def _part_loss(tok, model, text, target_span, max_length):

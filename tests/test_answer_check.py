@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.answer_check import (
+from engine.evaluation.scorers import (
     AnswerCheckError, check, check_choice, check_code, check_gsm8k, check_math, check_nll, check_tool_calls,
     extract_code, gsm8k_prediction, last_number, parse_tool_calls,
 )

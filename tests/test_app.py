@@ -1,6 +1,6 @@
 """The Textual app: the action registry, and the real app under `App.run_test()` over a real DuckDB store.
 
-No mocks: stores are built by importing small JSONL files written here with engine.ingest.import_file.
+No mocks: stores are built by importing small JSONL files written here with engine.data.ingest.import_file.
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ import os  # noqa: E402
 from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import Button, DataTable, Input, OptionList, Select, Static  # noqa: E402
 
-from engine.ingest import import_file  # noqa: E402
-from engine.pools import list_pools  # noqa: E402
-from engine.query import Browser, Filter, get_sample  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.data.ingest import import_file  # noqa: E402
+from engine.data.pools import list_pools  # noqa: E402
+from engine.data.query import Browser, Filter, get_sample  # noqa: E402
+from engine.core.store import Store  # noqa: E402
 from screens.browse import BrowseScreen, DetailPane  # noqa: E402
 from screens.help import HelpScreen  # noqa: E402
 from screens.import_dialog import ImportDialog  # noqa: E402
@@ -639,7 +639,7 @@ def test_app_import_path_stays_light():
 
 
 def test_score_columns_range_filter_and_sort(db):
-    from engine.scores import MetricDef, write_scores
+    from engine.quality.scores import MetricDef, write_scores
 
     with Store(db) as s:
         # ifd = id / 1000 for the first 300 samples; sample 5 has no value (with a reason).

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from engine import ingest
-from engine.ifd import CHERRY_PROMPT_INPUT, CHERRY_PROMPT_NO_INPUT, cherry_texts, superfiltering_texts
-from engine.ingest import import_file
-from engine.scoring import item_from_row
+from engine.data import ingest
+from engine.quality.ifd import CHERRY_PROMPT_INPUT, CHERRY_PROMPT_NO_INPUT, cherry_texts, superfiltering_texts
+from engine.data.ingest import import_file
+from engine.quality.scoring import item_from_row
 
 RECS = [
     {"instruction": "Translate to French.\nKeep the tone.", "input": "Good morning,\nfriend!",

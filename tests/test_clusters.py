@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.clusters import (
+from engine.geometry.clusters import (
     ClusterError,
     assign_new,
     cluster,
@@ -18,10 +18,10 @@ from engine.clusters import (
     list_clusterings,
     map_points,
 )
-from engine.embeddings import embed_samples, load_embeddings
-from engine.ingest import import_file
-from engine.query import Filter
-from engine.store import Store
+from engine.geometry.embeddings import embed_samples, load_embeddings
+from engine.data.ingest import import_file
+from engine.data.query import Filter
+from engine.core.store import Store
 
 TOPICS = [
     ("volcano", "lava", "magma"),
@@ -105,7 +105,7 @@ def test_summary_keywords_representative_domains(blobs):
 
 
 def test_summary_score_means_and_noise_row(tmp_path):
-    from engine.scores import MetricDef, write_scores
+    from engine.quality.scores import MetricDef, write_scores
 
     st = _make(tmp_path, n=30)
     # a few far-away points end up as noise, shown as a row labelled noise
@@ -292,7 +292,7 @@ def test_parallel_placement_equals_serial(monkeypatch):
     """Placing points with approximate_predict in worker processes gives exactly the serial result."""
     import hdbscan
 
-    from engine import clusters as C
+    from engine.geometry import clusters as C
 
     rng = np.random.default_rng(0)
     centers = rng.normal(0, 10, size=(4, 5))

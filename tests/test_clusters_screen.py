@@ -15,12 +15,12 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 import screens.clusters as clusters_screen
-from engine.clusters import cluster, cluster_summary, get_clustering
-from engine.embeddings import embed_samples
-from engine.ingest import import_file
-from engine.query import Browser, Filter
-from engine.scores import MetricDef, write_scores
-from engine.store import Store
+from engine.geometry.clusters import cluster, cluster_summary, get_clustering
+from engine.geometry.embeddings import embed_samples
+from engine.data.ingest import import_file
+from engine.data.query import Browser, Filter
+from engine.quality.scores import MetricDef, write_scores
+from engine.core.store import Store
 from screens.browse import BrowseScreen
 from screens.clusters import ClustersScreen, cluster_expression
 from tests.test_app import SIZE, plain, wait_for
@@ -281,7 +281,7 @@ def _add_copies(db: Path, tmp_path: Path) -> None:
 
 
 def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
-    from engine.dedup import exact_duplicate_groups, semantic_duplicate_groups
+    from engine.geometry.dedup import exact_duplicate_groups, semantic_duplicate_groups
     from screens.clusters import DedupDialog
 
     db = make_store(tmp_path)
@@ -343,7 +343,7 @@ def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
 
 
 def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
-    from engine.clusters import map_points
+    from engine.geometry.clusters import map_points
     from screens.clusters import RegionScreen
 
     db = make_store(tmp_path)
@@ -407,7 +407,7 @@ def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
 
 
 def test_region_expression_quotes_odd_names_and_compiles(tmp_path):
-    from engine.filters import compile_expression
+    from engine.data.filters import compile_expression
     from screens.clusters import region_expression
 
     e = region_expression('by "resp"', -0.25, 0.5, 0, 1, decimals=2)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from engine.conflict import (
+from engine.evaluation.conflict import (
     ConflictError, compare, conflict_from_items, conflict_rate, conflicting_items, interference_matrix, is_conflict,
     results_rows, specialists, summary_for_runs,
 )
@@ -151,7 +151,7 @@ def test_cli_conflict_and_compare_json(stored, capsys):
 
 
 def test_matrix_prefers_recorded_pair_runs_and_says_how_to_fill(stored, tmp_path):
-    from engine.conflict import pair_runs
+    from engine.evaluation.conflict import pair_runs
 
     m = interference_matrix(stored, 1)
     assert m["filled"] == 0 and m["n_cells"] == 2
@@ -201,7 +201,7 @@ def test_matrix_prefers_recorded_pair_runs_and_says_how_to_fill(stored, tmp_path
     assert pair_runs(stored, 1) == {}
     # pair runs serve mixture runs only
     with pytest.raises(ConflictError, match="specialist run"):
-        from engine.conflict import ensure_pair_runs
+        from engine.evaluation.conflict import ensure_pair_runs
 
         ensure_pair_runs(stored, 2)
 
@@ -228,7 +228,7 @@ def test_conditional_and_gain_rates_known_answer():
 
 
 def test_loss_variant_gain_and_default_tau():
-    from engine.conflict import DEFAULT_TAU
+    from engine.evaluation.conflict import DEFAULT_TAU
 
     assert DEFAULT_TAU > 0
     for f in (conflict_from_items, conflict_rate, summary_for_runs, results_rows, compare, interference_matrix,
@@ -367,7 +367,7 @@ SETTINGS = {"max_new_tokens": 256, "greedy": True, "temperature": 0.0, "max_len"
 
 
 def test_differing_generation_settings_warn_or_refuse(partial_store, capsys):
-    from engine.conflict import SettingsMismatch
+    from engine.evaluation.conflict import SettingsMismatch
 
     with partial_store.transaction() as con:
         con.execute("UPDATE evaluations SET details = ? WHERE id IN (1, 2)",
@@ -422,8 +422,8 @@ def test_recorded_evaluation_settings_are_compared(store, tmp_path):
     max_new_tokens and max_items differ in exactly those."""
     from pathlib import Path
 
-    from engine import evaluation as ev
-    from engine.ingest import import_file
+    from engine.evaluation import evaluate as ev
+    from engine.data.ingest import import_file
 
     root = Path(__file__).resolve().parent.parent
     import_file(store, root / "sample_data" / "eval" / "math_eval.jsonl", pool="math_eval", domain="math")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.dedup import (
+from engine.geometry.dedup import (
     DedupError,
     exact_duplicate_groups,
     keep_one_per_group,
@@ -14,11 +14,11 @@ from engine.dedup import (
     semantic_duplicate_groups,
     similar_pairs,
 )
-from engine.embeddings import embed_samples
-from engine.ingest import import_file
-from engine.query import Filter, bulk_exclude
-from engine.scores import MetricDef, write_scores
-from engine.store import Store
+from engine.geometry.embeddings import embed_samples
+from engine.data.ingest import import_file
+from engine.data.query import Filter, bulk_exclude
+from engine.quality.scores import MetricDef, write_scores
+from engine.core.store import Store
 from tests.test_diversity_select import vec_encoder
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "

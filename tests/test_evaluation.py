@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import evaluation as ev
-from engine.ingest import import_file
-from engine.jobs import Cancelled, CancelToken
+from engine.evaluation import evaluate as ev
+from engine.data.ingest import import_file
+from engine.core.jobs import Cancelled, CancelToken
 from tests.tiny_lm import tiny_chat_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +202,7 @@ def test_overlap_exact_and_near(store, tmp_path):
 
 
 def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
-    from engine.store import Store
+    from engine.core.store import Store
     from workbench.cli import main
 
     db = tmp_path / "cli.duckdb"
@@ -230,7 +230,7 @@ def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from engine.eval_worker import merge_lora
+    from engine.evaluation.worker import merge_lora
 
     base = AutoModelForCausalLM.from_pretrained(model_dir)
     pm = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", use_rslora=True))
@@ -287,7 +287,7 @@ def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
 
 
 def test_cancel_stops_generation_between_tokens(model_dir):
-    from engine.eval_worker import generate, load_model
+    from engine.evaluation.worker import generate, load_model
 
     class AfterFiveTokens(CancelToken):
         n = 0
@@ -324,7 +324,7 @@ def test_attach_bfcl_answers_then_score(store, tmp_path):
                                                                       "unused": 0}
     items, skipped = ev.pool_items(store, "bfcl")
     assert skipped == 1 and items[0].scorer == "tool" and items[0].tools
-    from engine.answer_check import check
+    from engine.evaluation.scorers import check
 
     assert check("tool", "calc_area(base=10, height=5)", items[0].reference).correct
     assert not check("tool", "calc_area(base=10, height=5, unit='m')", items[0].reference).correct
@@ -344,7 +344,7 @@ def test_bfcl_simple_python_answers_from_shared(store):
     res = ev.attach_answers(store, "bfcl", BFCL / "possible_answer" / "BFCL_v4_simple_python.json")
     items, skipped = ev.pool_items(store, "bfcl")
     assert res["matched"] == len(items) > 0 and skipped == res["unmatched"]
-    from engine.answer_check import check
+    from engine.evaluation.scorers import check
 
     first = items[0]  # simple_python_0: calculate_triangle_area(base=10, height=5, unit optional)
     assert check("tool", "calculate_triangle_area(base=10, height=5)", first.reference).correct
@@ -352,7 +352,7 @@ def test_bfcl_simple_python_answers_from_shared(store):
 
 
 def test_code_items_are_refused_without_a_sandbox_unless_opted_in(store, model_dir, monkeypatch):
-    from engine import sandbox
+    from engine.evaluation import sandbox
 
     load_sets(store)
     _base_run(store, model_dir)

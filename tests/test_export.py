@@ -5,8 +5,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from engine.export import ExportError, export
-from engine.ingest import import_dataset_info, import_file
+from engine.data.export import ExportError, export
+from engine.data.ingest import import_dataset_info, import_file
 
 CHAT = [  # no tools: every style can carry these
     {"instruction": "Add.", "input": "2 and 3", "output": "5"},
@@ -50,7 +50,7 @@ def hashes(store, pool_id):
 
 
 def _filter(pool_ids):
-    query = pytest.importorskip("engine.query")
+    query = pytest.importorskip("engine.data.query")
     return query.Filter(pool_ids=pool_ids)
 
 

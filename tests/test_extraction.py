@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import answer_check as ac
-from engine.answer_check import (
+from engine.evaluation import scorers as ac
+from engine.evaluation.scorers import (
     boxed, check, check_code, check_gsm8k, check_math, gsm8k_prediction, gsm8k_reference, math_prediction,
     numbers_match, with_prompt,
 )
-from engine.evaluation import detect_item, pool_items
-from engine.formats import FORMATS, detect_format, make_context, word_problem_answer
-from engine.ingest import import_file
+from engine.evaluation.evaluate import detect_item, pool_items
+from engine.data.formats import FORMATS, detect_format, make_context, word_problem_answer
+from engine.data.ingest import import_file
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if not SHARED.is_dir():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from engine.filters import FIELDS, MAX_DEPTH, MAX_LENGTH, FilterError, compile_expression, tokenize
-from engine.store import Store
+from engine.data.filters import FIELDS, MAX_DEPTH, MAX_LENGTH, FilterError, compile_expression, tokenize
+from engine.core.store import Store
 
 TABLES = ["pools", "samples", "sample_tags", "scores", "domain_rules"]
 
@@ -469,7 +469,7 @@ def test_cluster_odd_name_that_exists_is_only_a_parameter(cstore):
 
 
 def test_cluster_filter_through_where_sql(cstore):
-    from engine.query import Browser, Filter
+    from engine.data.query import Browser, Filter
 
     assert Browser(cstore, Filter(expression="cluster.topics = 0")).count() == 2
     assert Browser(cstore, Filter(expression="cluster.\"by resp\" IN (0, 2)")).count() == 2
@@ -561,8 +561,8 @@ def test_map_injection_attempts_are_rejected(mstore, expr):
 
 
 def test_map_fields_listed_and_work_through_where_sql(mstore):
-    from engine.filters import field_names
-    from engine.query import Browser, Filter
+    from engine.data.filters import field_names
+    from engine.data.query import Browser, Filter
 
     names = field_names(["ifd"], ["topics"])
     assert names[-2:] == ["map.topics.x", "map.topics.y"] and "cluster.topics" in names

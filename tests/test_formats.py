@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine.formats import (
+from engine.data.formats import (
     FORMATS,
     FieldError,
     RecordIssue,
@@ -307,7 +307,7 @@ def test_record_issue_text():
 def test_content_hash_is_pinned_and_ignores_json_key_order():
     import hashlib
 
-    from engine.formats import content_hash
+    from engine.data.formats import content_hash
 
     msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
     assert content_hash(msgs, None, None) == hashlib.md5(b"\x1e\x1euser\x1fhi\x1dassistant\x1fyo").hexdigest()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.heuristics import (
+from engine.quality.heuristics import (
     OPERATORS, Rule, Sample, compute, explain_filters, format_explain, h_filter_defaults, keep_mask,
     run_heuristics, words,
 )
-from engine.jobs import CancelToken, Cancelled
-from engine.scores import list_metrics, metric_values
-from engine.store import Store
+from engine.core.jobs import CancelToken, Cancelled
+from engine.quality.scores import list_metrics, metric_values
+from engine.core.store import Store
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.ifd import IFDParams, Item, score_items, superfiltering_texts  # noqa: E402
+from engine.quality.ifd import IFDParams, Item, score_items, superfiltering_texts  # noqa: E402
 from tests.ifd_reference import cherry_reference, superfiltering_reference  # noqa: E402
 from tests.tiny_lm import tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
 

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine import ingest
-from engine.formats import content_hash
-from engine.ingest import ImportFailed, import_dataset_info, import_file, sniff
-from engine.jobs import CancelToken, Cancelled
-from engine.store import Store
+from engine.data import ingest
+from engine.data.formats import content_hash
+from engine.data.ingest import ImportFailed, import_dataset_info, import_file, sniff
+from engine.core.jobs import CancelToken, Cancelled
+from engine.core.store import Store
 
 ALPACA = [
     {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},

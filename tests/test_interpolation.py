@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from engine.clusters import cluster
-from engine.embeddings import embed_samples, load_embeddings
-from engine.ingest import import_file
-from engine.interpolation import (
+from engine.geometry.clusters import cluster
+from engine.geometry.embeddings import embed_samples, load_embeddings
+from engine.data.ingest import import_file
+from engine.synthesis.interpolation import (
     TEXT_EXPORT_MESSAGE,
     InterpolationError,
     coverage,
@@ -29,7 +29,7 @@ from engine.interpolation import (
     resolve_source,
     select_diverse,
 )
-from engine.store import Store
+from engine.core.store import Store
 from tests.test_clusters import _records, blob_encoder
 
 
@@ -376,11 +376,11 @@ def test_cli_create_select_preview_export(st, tmp_path, capsys):
 
 
 def test_feature_worker_subprocess_matches_in_process(st, tmp_path):
-    """The Interpolation screen's path: features in a child process (engine.interp_worker), then select_diverse
+    """The Interpolation screen's path: features in a child process (engine.synthesis.worker), then select_diverse
     with those vectors; same features and kept set as the in-process path."""
     pytest.importorskip("torch")
-    from engine import interp_worker
-    from engine.interpolation import embedding_layer_features, originals
+    from engine.synthesis import worker as interp_worker
+    from engine.synthesis.interpolation import embedding_layer_features, originals
     from tests.tiny_lm import tiny_llama, tiny_tokenizer
 
     tok = tiny_tokenizer()

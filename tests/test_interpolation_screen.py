@@ -13,11 +13,11 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 import screens.interpolation as interp_screen
-from engine.clusters import cluster
-from engine.embeddings import embed_samples
-from engine.ingest import import_file
-from engine.interpolation import create_set, get_set, pairs, preview_pair
-from engine.store import Store
+from engine.geometry.clusters import cluster
+from engine.geometry.embeddings import embed_samples
+from engine.data.ingest import import_file
+from engine.synthesis.interpolation import create_set, get_set, pairs, preview_pair
+from engine.core.store import Store
 from screens.interpolation import CreateSetDialog, DiversityDialog, InterpolationScreen
 from tests.test_app import SIZE, plain, wait_for
 from tests.test_clusters import _records, blob_encoder

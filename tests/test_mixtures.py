@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from engine import mixtures as mx
-from engine.ingest import import_file
+from engine.data.ingest import import_file
 from engine.mixtures import Component, MixtureError, Recipe, Stage
-from engine.query import Filter, bulk_exclude
-from engine.scores import MetricDef, write_scores
-from engine.store import Store
+from engine.data.query import Filter, bulk_exclude
+from engine.quality.scores import MetricDef, write_scores
+from engine.core.store import Store
 from workbench.cli import load_sample, main
 
 DOMS = {"math": 30, "code": 20, "general": 50}
@@ -186,7 +186,7 @@ def test_component_filters_clusters_selections_and_domain_override(store):
     assert {i.sample_id for i in res.items} == low
     with pytest.raises(MixtureError, match="component 'g': filter"):
         mx.resolve(store, Recipe([Component("g", "domain", "general", filter="score.nope < 1")], {}, budget=1))
-    # a cluster (rows written as engine.clusters would) and a saved selection
+    # a cluster (rows written as engine.geometry.clusters would) and a saved selection
     with store.transaction() as c:
         c.execute("INSERT INTO clusterings (id, name) VALUES (1, 'topics')")
         for k, sid in enumerate(ids):
@@ -288,7 +288,7 @@ def test_diff_between_versions(store):
 
 
 def _interp_set(store, name="mixset") -> list[tuple[int, int]]:
-    """An interpolation set written as engine.interpolation would: pairs math x code, one not kept."""
+    """An interpolation set written as engine.synthesis.interpolation would: pairs math x code, one not kept."""
     math_ids = sorted(_ids(store, "SELECT id FROM samples WHERE domain = 'math' AND pool_id = 1"))[:4]
     code_ids = sorted(_ids(store, "SELECT id FROM samples WHERE domain = 'code'"))[:4]
     with store.transaction() as c:

@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from engine.mixtures import get_mixture, list_versions
-from engine.store import Store
+from engine.core.store import Store
 from screens.mixtures import MixturesScreen
 from screens.widgets import ChoiceDialog, InputDialog
 from tests.test_app import SIZE, plain, wait_for
@@ -246,7 +246,7 @@ def test_counts_follow_data_changes(sample_db, tmp_path):
     async def body(pilot, app):
         screen = await _open(pilot, app)
         assert _col(screen, "math", "available") == "80"
-        from engine.query import Filter, bulk_exclude
+        from engine.data.query import Filter, bulk_exclude
 
         n = bulk_exclude(app.store, Filter(expression="domain = 'math' and n_tokens > 60"))
         assert 0 < n < 80

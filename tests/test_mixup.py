@@ -1,4 +1,4 @@
-"""engine.mixup on a tiny random Llama: the loss is lam*CE_a + (1-lam)*CE_b, lam=1 is the plain loss on a."""
+"""engine.synthesis.mixup on a tiny random Llama: the loss is lam*CE_a + (1-lam)*CE_b, lam=1 is the plain loss on a."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.mixup import MixupError, mixed_embeddings, mixup_collate, mixup_loss, mixup_terms, plain_loss  # noqa: E402
+from engine.synthesis.mixup import MixupError, mixed_embeddings, mixup_collate, mixup_loss, mixup_terms, plain_loss  # noqa: E402
 from tests.tiny_lm import tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
 
 
@@ -161,7 +161,7 @@ def test_bad_examples_are_named(tok):
 
 
 def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
-    """Two runs through `engine.runs` + the worker subprocess on a tiny chat llama; their mixtures hold the same
+    """Two runs through `engine.training.runs` + the worker subprocess on a tiny chat llama; their mixtures hold the same
     samples and the same pairs (index pairing) with different lambdas (alpha 0.5 vs 5). The losses agree exactly
     before the first mixup micro-batch and differ at it: the mixup records were trained with their lam."""
     import json
@@ -170,10 +170,10 @@ def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
     from pathlib import Path
 
     from engine import mixtures as mx
-    from engine import runs as R
-    from engine.ingest import import_file
-    from engine.interpolation import create_set, pairs
-    from engine.store import Store
+    from engine.training import runs as R
+    from engine.data.ingest import import_file
+    from engine.synthesis.interpolation import create_set, pairs
+    from engine.core.store import Store
     from engine.training import TrainSettings, build_plan, read_records, tokenize_records
     from tests.tiny_lm import tiny_chat_model
 

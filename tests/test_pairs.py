@@ -30,7 +30,7 @@ def _env(tmp_path, monkeypatch):
 def _drive(store, timeout=180.0):
     import time
 
-    from engine import runs as R
+    from engine.training import runs as R
 
     end = time.monotonic() + timeout
     while any(r.status not in R.FINISHED for r in R.list_runs(store)):
@@ -43,8 +43,8 @@ def _drive(store, timeout=180.0):
 
 def test_domains_subset_pairs_and_errors(tmp_path):
     from engine import mixtures as mx
-    from engine.ingest import import_file
-    from engine.store import Store
+    from engine.data.ingest import import_file
+    from engine.core.store import Store
 
     store = Store(tmp_path / "wb.duckdb")
     for d, f in (("math", "math"), ("code", "code"), ("general", "general")):
@@ -70,12 +70,12 @@ def test_domains_subset_pairs_and_errors(tmp_path):
 
 
 def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
-    from engine import conflict as cf
-    from engine import evaluation as ev
-    from engine import runs as R
-    from engine.ingest import import_file
+    from engine.evaluation import conflict as cf
+    from engine.evaluation import evaluate as ev
+    from engine.training import runs as R
+    from engine.data.ingest import import_file
     from engine.mixtures import Component, Recipe, get_mixture, save
-    from engine.store import Store
+    from engine.core.store import Store
     from screens.results import ResultsScreen
     from tests.tiny_lm import tiny_chat_model
     from workbench.app import WorkbenchApp

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from engine.filters import FilterError
-from engine.pools import (
+from engine.data.filters import FilterError
+from engine.data.pools import (
     REVERTED, PoolNotFound, add_rule, apply_rules, create_pool, delete_pool, delete_rule, get_pool, list_pools,
     list_rules, rename_pool, set_pool_domain,
 )
-from engine.store import Store
+from engine.core.store import Store
 
 
 def _sample(con, sid, pool_id, instruction, *, domain="general", domain_source="pool", excluded=False,

@@ -8,12 +8,12 @@ import threading
 
 import pytest
 
-from engine.filters import FilterError
-from engine.query import (
+from engine.data.filters import FilterError
+from engine.data.query import (
     COLUMNS, TEXT_WIDTH, Browser, Filter, _write, bulk_exclude, bulk_set_domain, bulk_tag, columns, domain_counts,
     get_sample, score_metrics, where_sql,
 )
-from engine.store import Store
+from engine.core.store import Store
 
 
 def _pool(con, pid, name, domain="general"):

@@ -133,7 +133,7 @@ FAST = dict(lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad
 def _drive(store, until, timeout=120.0):
     import time
 
-    from engine import runs as R
+    from engine.training import runs as R
 
     end = time.monotonic() + timeout
     while not until():
@@ -143,12 +143,12 @@ def _drive(store, until, timeout=120.0):
 
 
 def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, monkeypatch):
-    from engine import conflict as cf
-    from engine import evaluation as ev
-    from engine import runs as R
-    from engine.ingest import import_file
+    from engine.evaluation import conflict as cf
+    from engine.evaluation import evaluate as ev
+    from engine.training import runs as R
+    from engine.data.ingest import import_file
     from engine.mixtures import Component, Recipe, save
-    from engine.store import Store
+    from engine.core.store import Store
     from tests.tiny_lm import tiny_chat_model
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # training workers: one torch thread each (tiny model, busy CPU)

@@ -1,4 +1,4 @@
-"""Training runs end to end: real DuckDB stores, real worker subprocesses (`python -m engine.train_worker`) on a
+"""Training runs end to end: real DuckDB stores, real worker subprocesses (`python -m engine.training.worker`) on a
 tiny random llama, the queue (one running run at a time), metrics ingested into run_metrics, cancel and resume,
 a killed worker detected as failed, runs from saved mixtures, and the `workbench train` / `workbench runs` CLI."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import runs as R
-from engine.store import Store
+from engine.training import runs as R
+from engine.core.store import Store
 from tests.test_training import records
 from tests.tiny_lm import tiny_chat_model
 from workbench.cli import main
@@ -156,7 +156,7 @@ def test_dead_pid_of_another_process_is_failed(store, model_dir):
 
 def test_runs_from_a_mixture_reuse_base_runs_and_bad_requests(tmp_path, store, model_dir):
     from engine import mixtures as mx
-    from engine.ingest import import_file
+    from engine.data.ingest import import_file
 
     for dom in ("math", "code"):
         p = tmp_path / f"{dom}.jsonl"
@@ -203,7 +203,7 @@ def test_runs_from_a_mixture_reuse_base_runs_and_bad_requests(tmp_path, store, m
 
 def test_cli_train_foreground_and_runs_commands(tmp_path, model_dir, capsys):
     from engine import mixtures as mx
-    from engine.ingest import import_file
+    from engine.data.ingest import import_file
 
     db = tmp_path / "cli.duckdb"
     with Store(db) as s:

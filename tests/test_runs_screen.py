@@ -11,8 +11,8 @@ import pytest
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from engine import runs as R
-from engine.store import Store
+from engine.training import runs as R
+from engine.core.store import Store
 from screens.runs import RunsScreen, fmt_eta, thin
 from tests.test_app import SIZE, plain, wait_for
 from tests.test_training import records
@@ -107,7 +107,7 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
     from textual.widgets import Checkbox, Input, Select
 
     from engine import mixtures as mx
-    from engine.ingest import import_file
+    from engine.data.ingest import import_file
     from engine.training import LoraSettings, TrainSettings
     from screens.runs import NewRunDialog
 

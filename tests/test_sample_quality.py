@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from engine.ifd import IFDParams, score_items  # noqa: E402
-from engine.ingest import import_file  # noqa: E402
-from engine.models import ModelError, load_causal_lm  # noqa: E402
-from engine.scoring import item_from_row  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.quality.ifd import IFDParams, score_items  # noqa: E402
+from engine.data.ingest import import_file  # noqa: E402
+from engine.core.models import ModelError, load_causal_lm  # noqa: E402
+from engine.quality.scoring import item_from_row  # noqa: E402
+from engine.core.store import Store  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 

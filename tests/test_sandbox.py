@@ -17,9 +17,9 @@ import uuid
 
 import pytest
 
-from engine import sandbox
-from engine.sandbox import SandboxError, SandboxLimits, SandboxUnavailable, isolation, run_code
-from engine.sandbox_rpc import CodecError, decode, encode
+from engine.evaluation import sandbox
+from engine.evaluation.sandbox import SandboxError, SandboxLimits, SandboxUnavailable, isolation, run_code
+from engine.evaluation.sandbox_rpc import CodecError, decode, encode
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(5, 0) == 5"]

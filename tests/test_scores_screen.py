@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.ingest import import_file
-from engine.query import Browser, Filter
-from engine.scores import MetricDef, metric_values, threshold_counts, write_scores
-from engine.store import Store
+from engine.data.ingest import import_file
+from engine.data.query import Browser, Filter
+from engine.quality.scores import MetricDef, metric_values, threshold_counts, write_scores
+from engine.core.store import Store
 from screens.browse import BrowseScreen
 from screens.scores import ScoresScreen
 from tests.test_app import SIZE, plain, wait_for
@@ -150,7 +150,7 @@ def test_superfiltering_selection_from_the_screen(tmp_path):
     db = _store(tmp_path)
 
     async def body(pilot, app):
-        from engine.selection import get_selection, selection_ids
+        from engine.quality.selection import get_selection, selection_ids
 
         await pilot.press("3")
         screen = app.screen
@@ -171,6 +171,6 @@ def test_superfiltering_selection_from_the_screen(tmp_path):
 
 
 def _has(app, name: str) -> bool:
-    from engine.selection import list_selections
+    from engine.quality.selection import list_selections
 
     return any(s.name == name for s in list_selections(app.store))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.scores import MetricDef, list_metrics, metric_values, scored_ids, write_scores
-from engine.store import Store
+from engine.quality.scores import MetricDef, list_metrics, metric_values, scored_ids, write_scores
+from engine.core.store import Store
 
 
 def test_write_replace_and_list(tmp_path):
@@ -39,7 +39,7 @@ def _mini(tmp_path):
 
 
 def test_domain_views(tmp_path):
-    from engine.scores import domain_summary, extremes, histogram, threshold_counts
+    from engine.quality.scores import domain_summary, extremes, histogram, threshold_counts
 
     s = _mini(tmp_path)
     summ = {r["domain"]: r for r in domain_summary(s, "ifd")}

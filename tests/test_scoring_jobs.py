@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from engine.ifd import IFDParams  # noqa: E402
-from engine.scores import list_metrics, metric_values  # noqa: E402
-from engine.scoring import create_job, ingest_job, read_progress, score_in_process  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.quality.ifd import IFDParams  # noqa: E402
+from engine.quality.scores import list_metrics, metric_values  # noqa: E402
+from engine.quality.scoring import create_job, ingest_job, read_progress, score_in_process  # noqa: E402
+from engine.core.store import Store  # noqa: E402
 from tests.tiny_lm import tiny_llama, tiny_tokenizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def test_killed_worker_resumes_without_recomputing(tmp_path, tiny_model_dir):
     n = create_job(s, job, model=str(tiny_model_dir), chunk=4, params=IFDParams(max_length=256, token_budget=64))
     assert n == 120
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "engine.score_worker", str(job)], env=env, cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "engine.quality.worker", str(job)], env=env, cwd=ROOT,
                          stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((job / "chunks").glob("*.jsonl"))) < 3:
@@ -81,7 +81,7 @@ def test_killed_worker_resumes_without_recomputing(tmp_path, tiny_model_dir):
     assert n1 == 4 * len(first)
     before = dict(s.con.execute("SELECT sample_id, value FROM scores WHERE metric='ifd'").fetchall())
     # resume
-    r = subprocess.run([sys.executable, "-m", "engine.score_worker", str(job)], env=env, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "engine.quality.worker", str(job)], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     log = (job / "log.txt").read_text()

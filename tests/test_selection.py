@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from engine.scores import MetricDef, write_scores
-from engine.selection import SelectionError, get_selection, selection_ids, superfiltering_select
-from engine.store import Store
+from engine.quality.scores import MetricDef, write_scores
+from engine.quality.selection import SelectionError, get_selection, selection_ids, superfiltering_select
+from engine.core.store import Store
 
 
 @pytest.fixture

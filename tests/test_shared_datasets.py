@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.ingest import import_file, sniff
-from engine.store import Store
+from engine.data.ingest import import_file, sniff
+from engine.core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if not ROOT.is_dir():

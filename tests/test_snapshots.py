@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input
 
-from engine.ingest import import_file
-from engine.store import Store
+from engine.data.ingest import import_file
+from engine.core.store import Store
 from screens.browse import BrowseScreen
 from screens.import_dialog import ImportDialog
 from screens.sample_table import SampleTable
@@ -152,7 +152,7 @@ def test_mixtures_screen(snap_compare, db):
 
 
 def test_scores_screen(snap_compare, db):
-    from engine.scores import MetricDef, write_scores
+    from engine.quality.scores import MetricDef, write_scores
 
     with Store(db) as s:
         rows = s.con.execute("SELECT id, n_chars FROM samples ORDER BY id").fetchall()

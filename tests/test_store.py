@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from engine.store import MIGRATIONS, SCHEMA_VERSION, Migration, Store, StoreError, current_version, migrate
+from engine.core.store import MIGRATIONS, SCHEMA_VERSION, Migration, Store, StoreError, current_version, migrate
 
 
 def _tables(con) -> set[str]:

@@ -1,4 +1,4 @@
-"""The tool-call scorer (engine/tool_calls.py) against BFCL's AST checker rules: hand-made cases for each
+"""The tool-call scorer (engine/evaluation/tool_calls.py) against BFCL's AST checker rules: hand-made cases for each
 rule, every possible answer of the shared BFCL v4 non-live set scored against itself, and (when BFCL's own
 checker can be imported) agreement with it on perturbed answers."""
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.answer_check import AnswerCheckError, check, check_tool_calls
-from engine.evaluation import detect_item
-from engine.tool_calls import (
+from engine.evaluation.scorers import AnswerCheckError, check, check_tool_calls
+from engine.evaluation.evaluate import detect_item
+from engine.evaluation.tool_calls import (
     call_error, match_calls, parse_tool_calls, standardize_string, tool_language, tool_schemas, value_matches,
 )
 

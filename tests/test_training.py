@@ -1,4 +1,4 @@
-"""The trainer (engine/training.py) in process, on a tiny random llama with a ChatML template: assistant-only
+"""The trainer (engine/training/__init__.py) in process, on a tiny random llama with a ChatML template: assistant-only
 labels, packing without attention across examples, the protocols' plans, loss going down, exact resume after a
 cancel, per-domain eval loss, gradient-conflict cosines and mixup records."""
 
@@ -88,7 +88,7 @@ def test_labels_cover_exactly_the_assistant_turns_with_system_tools_and_tool_cal
 def test_smollm2_template_adds_its_default_system_prompt_and_labels_only_the_reply():
     from transformers import AutoTokenizer
 
-    from engine.models import local_folder, resolve
+    from engine.core.models import local_folder, resolve
 
     try:
         path = local_folder(resolve("smollm2"))
@@ -239,7 +239,7 @@ def test_cancel_then_resume_continues_exactly(tmp_path, model_dir):
 
 
 def test_mixup_records_train_through_engine_mixup(tmp_path, model_dir):
-    pytest.importorskip("engine.mixup")
+    pytest.importorskip("engine.synthesis.mixup")
     recs = records(8)
     for i in range(4):
         a, b = records(8)[2 * i], records(8)[2 * i + 1]

@@ -2,7 +2,7 @@
 
 `WorkbenchApp(db_path=Path, load_sample=False).run()`. The store is opened lazily in a thread worker after
 the first paint, and closed on exit (unless it was passed in already open with `store=`).
-Nothing heavy is imported here: no duckdb (engine.store is imported inside the worker), no torch/polars.
+Nothing heavy is imported here: no duckdb (engine.core.store is imported inside the worker), no torch/polars.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from workbench import actions as registry
 from workbench.actions import Action, bindings_for, key_display
 
 if TYPE_CHECKING:
-    from engine.store import Store
+    from engine.core.store import Store
 
 
 def _context_nodes(app: App, screen, focused: Widget | None) -> list[tuple[str, Any]]:
@@ -160,7 +160,7 @@ class WorkbenchApp(EngineCaller, App[None]):
             )
 
     def _open_store(self) -> "Store":
-        from engine.store import Store
+        from engine.core.store import Store
 
         store = Store(self.db_path)
         if self.load_sample:
@@ -178,7 +178,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         self.set_interval(QUEUE_TICK_S, self.tick_runs)
 
     def tick_runs(self) -> None:
-        """One turn of the run queue in a thread worker (engine.runs.tick); events are notified and published
+        """One turn of the run queue in a thread worker (engine.training.runs.tick); events are notified and published
         as data "runs"."""
         store = self.store
         if store is None or self._ticking:
@@ -186,7 +186,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         self._ticking = True
 
         def work() -> list[str]:
-            from engine.runs import tick
+            from engine.training.runs import tick
 
             return tick(store)
 
@@ -226,7 +226,7 @@ class WorkbenchApp(EngineCaller, App[None]):
             return
 
         def count() -> tuple[int, int]:
-            from engine.pools import list_pools
+            from engine.data.pools import list_pools
 
             pools = list_pools(store)
             return len(pools), sum(p.n_samples for p in pools)

@@ -30,7 +30,7 @@ class CliError(Exception):
 
 
 def _open_store(args, read_only: bool = False):
-    from engine.store import Store
+    from engine.core.store import Store
 
     return Store(resolve_db_path(args.db), read_only=read_only)
 
@@ -79,7 +79,7 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
 
 def _pool_ids_from_args(store, refs) -> list[int] | None:
     """Pool ids of --pool names/ids (None when none given); an unknown pool is a CliError."""
-    from engine.pools import get_pool
+    from engine.data.pools import get_pool
 
     if not refs:
         return None
@@ -93,7 +93,7 @@ def _pool_ids_from_args(store, refs) -> list[int] | None:
 
 
 def _filter_from_args(store, args):
-    from engine.query import Filter
+    from engine.data.query import Filter
 
     pool_ids = _pool_ids_from_args(store, getattr(args, "pool", None))
     ranges: dict[str, tuple[float | None, float | None]] = {}
@@ -146,8 +146,8 @@ def load_sample(store, progress=None, *, evals: bool = False) -> list:
     """Import the bundled sample pools that the store does not have yet (idempotent). With `evals`, also the
     bundled eval sets (sample_data/eval/<domain>_eval.jsonl) as pools `eval_<domain>` marked as evaluation
     data (never drawn into mixtures)."""
-    from engine.ingest import import_file
-    from engine.pools import list_pools
+    from engine.data.ingest import import_file
+    from engine.data.pools import list_pools
 
     have = {p.name for p in list_pools(store)}
     results = []
@@ -162,7 +162,7 @@ def load_sample(store, progress=None, *, evals: bool = False) -> list:
         dom = domains.get(f.name.split(".")[0], "general")
         results.append(import_file(store, f, pool=name, domain=dom, progress=progress))
     if evals:
-        from engine.evaluation import set_role
+        from engine.evaluation.evaluate import set_role
 
         for f in sorted((sample_data_dir() / "eval").glob("*_eval.jsonl")):
             dom = domains.get(f.name[: -len("_eval.jsonl")], "general")
@@ -179,7 +179,7 @@ def cmd_open(args) -> int:
 
     db = resolve_db_path(args.db)
     if args.sample:
-        from engine.store import Store
+        from engine.core.store import Store
 
         with Store(db) as store:
             load_sample(store, evals=True)
@@ -188,7 +188,7 @@ def cmd_open(args) -> int:
 
 
 def cmd_sniff(args) -> int:
-    from engine.ingest import sniff
+    from engine.data.ingest import sniff
 
     mapping = _parse_mapping(args.map)
     d = sniff(Path(args.path), format=args.format, mapping=mapping)
@@ -213,7 +213,7 @@ def _parse_mapping(items: list[str] | None) -> dict | None:
 
 
 def cmd_import(args) -> int:
-    from engine.ingest import import_dataset_info, import_file
+    from engine.data.ingest import import_dataset_info, import_file
 
     path = Path(args.path)
     if not path.exists():
@@ -242,7 +242,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_pools(args) -> int:
-    from engine.pools import list_pools
+    from engine.data.pools import list_pools
 
     with _open_store(args) as store:
         pools = list_pools(store)
@@ -257,7 +257,7 @@ def cmd_pools(args) -> int:
 
 
 def cmd_pool(args) -> int:
-    from engine import pools as P
+    from engine.data import pools as P
 
     with _open_store(args) as store:
         try:
@@ -280,7 +280,7 @@ def cmd_pool(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from engine.query import Browser
+    from engine.data.query import Browser
 
     with _open_store(args, read_only=False) as store:
         f = _filter_from_args(store, args)
@@ -305,7 +305,7 @@ def cmd_query(args) -> int:
 def cmd_show(args) -> int:
     from dataclasses import asdict
 
-    from engine.query import get_sample
+    from engine.data.query import get_sample
 
     with _open_store(args) as store:
         try:
@@ -333,7 +333,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_tag(args) -> int:
-    from engine.query import bulk_tag
+    from engine.data.query import bulk_tag
 
     with _open_store(args) as store:
         n = bulk_tag(store, _filter_from_args(store, args), args.tag_name, remove=args.remove)
@@ -342,7 +342,7 @@ def cmd_tag(args) -> int:
 
 
 def cmd_set_domain(args) -> int:
-    from engine.query import bulk_set_domain
+    from engine.data.query import bulk_set_domain
 
     with _open_store(args) as store:
         n = bulk_set_domain(store, _filter_from_args(store, args), args.domain_name)
@@ -351,7 +351,7 @@ def cmd_set_domain(args) -> int:
 
 
 def cmd_exclude(args) -> int:
-    from engine.query import bulk_exclude
+    from engine.data.query import bulk_exclude
 
     with _open_store(args) as store:
         n = bulk_exclude(store, _filter_from_args(store, args), excluded=not args.undo)
@@ -360,7 +360,7 @@ def cmd_exclude(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.export import export
+    from engine.data.export import export
 
     prog = _StderrProgress(f"export {Path(args.path).name}", quiet=args.quiet)
     with _open_store(args) as store:
@@ -377,7 +377,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from engine import pools as P
+    from engine.data import pools as P
 
     with _open_store(args) as store:
         if args.rules_cmd == "add":
@@ -405,7 +405,7 @@ def cmd_score(args) -> int:
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
         if "heuristics" in metrics:
-            from engine.heuristics import run_heuristics
+            from engine.quality.heuristics import run_heuristics
 
             prog = _StderrProgress("heuristics", quiet=args.quiet)
             try:
@@ -416,9 +416,9 @@ def cmd_score(args) -> int:
         variants = tuple(v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics))
                          if on)
         if variants:
-            from engine.ifd import IFDParams
-            from engine.models import ModelError
-            from engine.scoring import score_in_process
+            from engine.quality.ifd import IFDParams
+            from engine.core.models import ModelError
+            from engine.quality.scoring import score_in_process
 
             params = IFDParams(max_length=args.max_length, cherry_max_length=args.cherry_max_length,
                                cherry_template=args.cherry_template, token_budget=args.batch_tokens)
@@ -436,7 +436,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_scores(args) -> int:
-    from engine.scores import domain_summary, list_metrics, threshold_counts
+    from engine.quality.scores import domain_summary, list_metrics, threshold_counts
 
     with _open_store(args) as store:
         if not args.metric_name:
@@ -463,7 +463,7 @@ def cmd_scores(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from engine import selection as sl
+    from engine.quality import selection as sl
 
     m = args.method
     with _open_store(args) as store:
@@ -501,7 +501,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_dedup(args) -> int:
-    from engine import dedup as dd
+    from engine.geometry import dedup as dd
 
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
@@ -532,7 +532,7 @@ def cmd_dedup(args) -> int:
 
 
 def cmd_embed(args) -> int:
-    from engine.embeddings import EmbeddingError, embed_samples
+    from engine.geometry.embeddings import EmbeddingError, embed_samples
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
@@ -551,7 +551,7 @@ def cmd_embed(args) -> int:
 
 
 def cmd_cluster(args) -> int:
-    from engine.clusters import ClusterError, cluster
+    from engine.geometry.clusters import ClusterError, cluster
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
@@ -572,7 +572,7 @@ def cmd_cluster(args) -> int:
 
 
 def cmd_clusters(args) -> int:
-    from engine.clusters import ClusterError, assign_new, cluster_summary, diversity, list_clusterings
+    from engine.geometry.clusters import ClusterError, assign_new, cluster_summary, diversity, list_clusterings
 
     with _open_store(args, read_only=not args.assign_new) as store:
         if not args.name:

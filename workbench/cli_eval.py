@@ -40,7 +40,7 @@ def _out(obj, fmt: str, rows: list[dict] | None = None, columns: list[str] | Non
 
 
 def cmd_evalset(args) -> int:
-    from engine import evaluation as ev
+    from engine.evaluation import evaluate as ev
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
@@ -91,7 +91,7 @@ def cmd_evalset(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from engine import evaluation as ev
+    from engine.evaluation import evaluate as ev
     from workbench.cli import EXIT_USAGE, CliError, _open_store, _StderrProgress
 
     if not args.sets:
@@ -101,7 +101,7 @@ def cmd_eval(args) -> int:
     with _open_store(args) as store:
         run = args.run
         if args.base_model is not None:
-            from engine.runs import create_run
+            from engine.training.runs import create_run
 
             run = create_run(store, base_model=args.base_model, kind="base", reuse=True).id
         settings = ev.EvalSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
@@ -124,7 +124,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_rescore(args) -> int:
-    from engine import evaluation as ev
+    from engine.evaluation import evaluate as ev
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
@@ -158,7 +158,7 @@ def _matrix_rows(m: dict) -> list[dict]:
 
 
 def cmd_conflict(args) -> int:
-    from engine import conflict as cf
+    from engine.evaluation import conflict as cf
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
@@ -173,7 +173,7 @@ def cmd_conflict(args) -> int:
                   " (train them, then evaluate them on the same sets)", file=sys.stderr)
         if args.make_pairs:
             pairs = cf.ensure_pair_runs(store, args.run, pairs=_pairs_arg(args.pairs))
-            from engine.evaluation import get_run_row
+            from engine.evaluation.evaluate import get_run_row
 
             print("pair runs: " + ", ".join(f"{a}+{b} -> run {r} ({get_run_row(store, r).status})"
                                             for (a, b), r in pairs.items()) +
@@ -240,11 +240,11 @@ def cmd_conflict(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from engine import conflict as cf
+    from engine.evaluation import conflict as cf
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
-        from engine.evaluation import get_run_row
+        from engine.evaluation.evaluate import get_run_row
 
         ids = [get_run_row(store, r).id for r in args.runs]
         res = cf.compare(store, ids, variant=args.variant, tau=args.tau, strict=args.strict)
@@ -311,7 +311,7 @@ def register(sub) -> None:
     _fmt(s)
     s.set_defaults(func=cmd_rescore)
 
-    from engine.conflict import DEFAULT_TAU
+    from engine.evaluation.conflict import DEFAULT_TAU
 
     def knobs(p):
         p.add_argument("--variant", choices=["accuracy", "loss"], default="accuracy")

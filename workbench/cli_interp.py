@@ -20,7 +20,7 @@ import sys
 
 
 def _source(text: str) -> dict:
-    from engine.interpolation import InterpolationError, parse_source
+    from engine.synthesis.interpolation import InterpolationError, parse_source
 
     head, _, rest = text.partition("|")
     src = parse_source(head.strip())
@@ -45,7 +45,7 @@ def _dump(obj) -> None:
 
 
 def _set_dict(s) -> dict:
-    from engine.interpolation import source_label
+    from engine.synthesis.interpolation import source_label
 
     return {"id": s.id, "name": s.name, "source_a": source_label(s.source_a), "source_b": source_label(s.source_b),
             "alpha": s.alpha, "n_pairs": s.n_pairs, "n_kept": s.n_kept, "pairing": s.pairing, "seed": s.seed,
@@ -59,7 +59,7 @@ def _table(rows: list[dict], cols: list[str]) -> None:
 
 
 def cmd_create(args) -> int:
-    from engine.interpolation import create_set
+    from engine.synthesis.interpolation import create_set
 
     with _store(args) as store:
         s = create_set(store, args.name, _source(args.a), _source(args.b), alpha=args.alpha, n_pairs=args.pairs,
@@ -74,7 +74,7 @@ def cmd_create(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from engine.interpolation import list_sets
+    from engine.synthesis.interpolation import list_sets
 
     with _store(args) as store:
         rows = [_set_dict(s) for s in list_sets(store)]
@@ -86,7 +86,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from engine.interpolation import get_set, pairs
+    from engine.synthesis.interpolation import get_set, pairs
 
     with _store(args) as store:
         s = get_set(store, args.name)
@@ -116,7 +116,7 @@ def _pairs_table(rows: list[dict]) -> None:
 
 
 def cmd_pairs(args) -> int:
-    from engine.interpolation import pairs
+    from engine.synthesis.interpolation import pairs
 
     with _store(args) as store:
         rows = [vars(p) for p in pairs(store, args.name, kept_only=args.kept, limit=args.limit)]
@@ -128,7 +128,7 @@ def cmd_pairs(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from engine.interpolation import select_diverse
+    from engine.synthesis.interpolation import select_diverse
 
     with _store(args) as store:
         r = select_diverse(store, args.name, budget=args.budget, k=args.k, model=args.model, features=args.features,
@@ -145,7 +145,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from engine.interpolation import preview_pair
+    from engine.synthesis.interpolation import preview_pair
 
     with _store(args) as store:
         pv = preview_pair(store, args.name, args.pair, k=args.k, embedding_model=args.embedding_model,
@@ -170,7 +170,7 @@ def cmd_preview(args) -> int:
 
 
 def cmd_coverage(args) -> int:
-    from engine.interpolation import coverage
+    from engine.synthesis.interpolation import coverage
 
     with _store(args) as store:
         cv = coverage(store, args.name, args.clustering, kept_only=not args.all)
@@ -189,7 +189,7 @@ def cmd_coverage(args) -> int:
 
 
 def cmd_export_pairs(args) -> int:
-    from engine.interpolation import export_pairs
+    from engine.synthesis.interpolation import export_pairs
 
     with _store(args) as store:
         n = export_pairs(store, args.name, args.path, kept_only=args.kept)
@@ -198,14 +198,14 @@ def cmd_export_pairs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.interpolation import export_text
+    from engine.synthesis.interpolation import export_text
 
     export_text()  # always refuses with the explanation
     return 1
 
 
 def cmd_delete(args) -> int:
-    from engine.interpolation import delete_set
+    from engine.synthesis.interpolation import delete_set
 
     with _store(args) as store:
         delete_set(store, args.name)

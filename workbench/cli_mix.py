@@ -181,7 +181,7 @@ def cmd_save(args) -> int:
         mv = save(store, args.name, recipe, note=args.note, resolution=res)
         what = "unchanged: same recipe and items as the latest version" if mv.id == prev else "saved"
         _print_resolution(res, args.format, f"{mv.label} (id {mv.id}) {what}")
-        from engine.evaluation import mixture_overlap_warnings
+        from engine.evaluation.evaluate import mixture_overlap_warnings
 
         for w in mixture_overlap_warnings(store, mv.id):
             print(f"warning: {w} (workbench evalset overlap {mv.label} --sets ... lists them)", file=sys.stderr)

@@ -25,7 +25,7 @@ def _fmt_eta(s) -> str:
 
 
 def _table(runs) -> str:
-    from engine.runs import summary
+    from engine.training.runs import summary
 
     head = f"{'id':>4}  {'status':<9}  {'kind':<10}  {'protocol':<11}  {'step':>11}  {'loss':>7}  {'eta':>7}  name"
     lines = [head]
@@ -66,7 +66,7 @@ def _settings(args) -> tuple[dict, dict]:
 
 def _follow(store, run_id: int, quiet: bool) -> int:
     """Tick the queue until the run ends, printing progress; Ctrl-C cancels it. Returns an exit code."""
-    from engine.runs import cancel_run, wait_run
+    from engine.training.runs import cancel_run, wait_run
 
     tty = sys.stderr.isatty()
     last = [0.0, None]  # time and step of the last progress line (non-terminal output)
@@ -105,7 +105,7 @@ def _follow(store, run_id: int, quiet: bool) -> int:
 
 
 def cmd_train(args) -> int:
-    from engine.runs import create_run, get_run
+    from engine.training.runs import create_run, get_run
     from workbench.cli import _open_store
 
     lora, train = _settings(args)
@@ -126,7 +126,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from engine import runs as R
+    from engine.training import runs as R
     from workbench.cli import _open_store
 
     action = args.runs_cmd or "list"

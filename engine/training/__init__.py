@@ -1,8 +1,8 @@
 """LoRA training of one run folder: settings, chat-template tokenisation with assistant-only labels, packing /
 length grouping, the training protocols and the training loop (plain torch over a peft LoRA model).
 
-A run folder (written by `engine.runs.create_run`) holds `config.json` and `data.jsonl`; `train(folder)` (run by
-`python -m engine.train_worker FOLDER`) writes there:
+A run folder (written by `engine.training.runs.create_run`) holds `config.json` and `data.jsonl`; `train(folder)` (run by
+`python -m engine.training.worker FOLDER`) writes there:
     metrics.jsonl      one JSON object per line: {"step", "ts", name: value, ...}; names are loss, lr,
                        tokens_per_s, eta_s, eval_loss/<domain>, gradcos/<a>|<b>, gpu_mem_gb; a line
                        {"event": "resume", "step": N} says that later lines replace steps > N
@@ -661,14 +661,14 @@ def resolve_precision(device: str, bf16) -> str:
 
 
 def load_base(spec: str, device: str, precision: str):
-    """(model, tokenizer, model name) of a base model spec (engine.models: "smollm2", a folder, a .gguf, a
+    """(model, tokenizer, model name) of a base model spec (engine.core.models: "smollm2", a folder, a .gguf, a
     cached hub id), on `device`, in training mode."""
     import warnings
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from engine.models import ModelError, local_folder, resolve
+    from engine.core.models import ModelError, local_folder, resolve
 
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
@@ -739,7 +739,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     s = settings_from_dict(TrainSettings, cfg.get("train"))
     lora.validate()
     s.validate()
-    from engine.models import pick_device
+    from engine.core.models import pick_device
 
     device = pick_device(s.device)
     precision = resolve_precision(device, s.bf16)
@@ -779,9 +779,9 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         import importlib
 
         try:
-            mixup = importlib.import_module("engine.mixup")  # lazy: only runs with mixup records need it
+            mixup = importlib.import_module("engine.synthesis.mixup")  # lazy: only runs with mixup records need it
         except ImportError as e:
-            raise TrainingError("the data has mixup records but engine.mixup is not available") from e
+            raise TrainingError("the data has mixup records but engine.synthesis.mixup is not available") from e
 
     start = 0
     tokens_seen = 0

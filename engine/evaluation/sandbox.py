@@ -4,7 +4,7 @@ Each run starts two sandboxes (bubblewrap), never anything in the calling proces
 
 - the **candidate** sandbox loads the generated code, then the task's setup code, and answers requests;
 - the **harness** sandbox runs the tests; the names the code defined are proxies that
-  ask the candidate (`engine.sandbox_rpc`). Return values come back as plain data, so ``assert f(x) == y``
+  ask the candidate (`engine.evaluation.sandbox_rpc`). Return values come back as plain data, so ``assert f(x) == y``
   is decided in the harness. The harness writes the verdict to its own stdout; the candidate cannot reach
   it (another process in another PID, mount and user namespace), cannot read the tests and cannot
   rewrite them. Nothing of the verdict depends on a secret the candidate could read.
@@ -87,7 +87,7 @@ class SandboxResult:
     stderr: str = ""
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
-    remote_answers: int = 0   # truth values the candidate's own objects answered (see engine.sandbox_rpc)
+    remote_answers: int = 0   # truth values the candidate's own objects answered (see engine.evaluation.sandbox_rpc)
 
     def to_dict(self) -> dict:
         return asdict(self)

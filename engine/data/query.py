@@ -13,7 +13,7 @@ whatever the offset (more when a sort scatters the page's ids over the table). A
 one DuckDB connection, and the app calls the Browser from worker threads that each use their own cursor.
 
 Score values shown and sorted on are the latest per (sample, metric): the most recently written row
-across models, i.e. `ifd` means the ifd of the most recent scoring run (see engine.filters.SCORE_VALUE_SQL).
+across models, i.e. `ifd` means the ifd of the most recent scoring run (see engine.data.filters.SCORE_VALUE_SQL).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.filters import SCORE_VALUE_SQL, compile_expression
+from engine.data.filters import SCORE_VALUE_SQL, compile_expression
 
 TEXT_WIDTH = 160  # characters of instruction/response kept in page rows (newlines become spaces)
 
@@ -41,7 +41,7 @@ class Filter:
     tags: list[str] | None = None  # has any of these tags
     text: str | None = None  # case-insensitive substring of instruction, response or system
     score_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # inclusive
-    expression: str | None = None  # the filter language of engine.filters
+    expression: str | None = None  # the filter language of engine.data.filters
     include_excluded: bool = True
 
 

@@ -16,7 +16,7 @@ import json
 import numpy as np
 from dataclasses import dataclass
 
-from engine.store import Store
+from engine.core.store import Store
 
 
 class SelectionError(ValueError):
@@ -53,7 +53,7 @@ def superfiltering_select(store: Store, name: str, *, rate: float | None = 0.1, 
     group = {None: "'all'", "all": "'all'", "pool": "CAST(s.pool_id AS VARCHAR)", "domain": "s.domain"}.get(per)
     if group is None:
         raise SelectionError(f"per must be one of all, pool, domain; got {per!r}")
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     f = filter or Filter()
     wsql, wparams = where_sql(store, f)
@@ -180,7 +180,7 @@ def _check_name(store: Store, name: str, replace: bool) -> None:
 
 def _candidate_ids(store: Store, filter) -> list[int]:
     """Ids of the non-excluded samples matching `filter` (all when None), sorted."""
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     wsql, wparams = where_sql(store, filter or Filter())
     c = store.cursor()
@@ -221,7 +221,7 @@ def _ifd_top(store: Store, ids: list[int], top: float, *, threshold: float = 1.0
 
 def _load_vectors(store: Store, ids: list[int], model: str | None, text_kind: str) -> tuple[np.ndarray, np.ndarray, int]:
     """(ids with an embedding, X float32, how many candidates have none)."""
-    from engine.embeddings import load_embeddings, model_name
+    from engine.geometry.embeddings import load_embeddings, model_name
 
     if not ids:
         raise SelectionError("no candidate samples (the filter matches no non-excluded sample)")
@@ -334,7 +334,7 @@ def facility_location_select(store: Store, name: str, *, k: int, model: str | No
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     S = similarity_matrix(X, metric)
     picked, gains = facility_location_lazy(S, k)
-    from engine.embeddings import model_name
+    from engine.geometry.embeddings import model_name
 
     params = {"k": k, "model": model_name(model), "text_kind": text_kind, "metric": metric, "ifd_top": ifd_top,
               "ifd_threshold": ifd_threshold, "ifd_model": ifd_model, "ifd_prefilter": pre,
@@ -380,7 +380,7 @@ def kcenter_select(store: Store, name: str, *, k: int, model: str | None = None,
     ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     picked, dists = kcenter_greedy(X, k, seed=seed)
-    from engine.embeddings import model_name
+    from engine.geometry.embeddings import model_name
 
     params = {"k": k, "model": model_name(model), "text_kind": text_kind, "seed": seed, "ifd_top": ifd_top,
               "ifd_threshold": ifd_threshold, "ifd_model": ifd_model, "ifd_prefilter": pre,
@@ -431,7 +431,7 @@ def cluster_balanced_select(store: Store, name: str, *, clustering: str, n_per_c
     per-cluster quotas (balanced_quotas), noise (-1) left out unless include_noise; within a cluster the
     samples are taken in a seeded random order, or by the latest value of METRIC descending for
     order_by="score:METRIC" (samples without a value last, in random order)."""
-    from engine.clusters import ClusterError, get_clustering
+    from engine.geometry.clusters import ClusterError, get_clustering
 
     if order_by != "random" and not order_by.startswith("score:"):
         raise SelectionError(f"order_by must be 'random' or 'score:METRIC'; got {order_by!r}")

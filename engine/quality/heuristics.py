@@ -4,7 +4,7 @@ Two layers, kept apart on purpose:
 
 * **Operators** (`OPERATORS`, names `h_*`) turn one sample into one number, or into NULL with a reason
   when the operator does not apply ("not math", "no tool calls", "empty answer"). Every operator has a
-  `definition` and a `version`; both are stored with the metric through `engine.scores.MetricDef`, so a
+  `definition` and a `version`; both are stored with the metric through `engine.quality.scores.MetricDef`, so a
   stored value always says what it measures. `run_heuristics` computes them in id-ordered chunks, skips
   samples that already have a row for the operator's exact metric key and version (resumable), and
   commits every chunk (a cancelled or killed run keeps the finished chunks). A 1-valued flag may carry a
@@ -44,9 +44,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from engine.jobs import CancelToken, ProgressFn, ProgressMeter
-from engine.scores import MetricDef, register_metric, write_scores
-from engine.store import Store
+from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.quality.scores import MetricDef, register_metric, write_scores
+from engine.core.store import Store
 
 Value = tuple[float | None, str | None]
 
@@ -882,8 +882,8 @@ def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids
     need. A sample that already has a stored row (value or NULL+reason) for an operator's exact metric
     key and version is skipped for that operator, so a second run recomputes nothing and a run after a
     cancel or crash finishes only what is left. Each chunk's scores for all operators are written in one
-    transaction through `engine.scores.write_scores`. Progress is reported in 'samples'; `cancel` is
-    checked between chunks (raises `engine.jobs.Cancelled`, leaving whole chunks behind).
+    transaction through `engine.quality.scores.write_scores`. Progress is reported in 'samples'; `cancel` is
+    checked between chunks (raises `engine.core.jobs.Cancelled`, leaving whole chunks behind).
     Returns {operator name: rows written in this run}.
     """
     import numpy as np
@@ -904,7 +904,7 @@ def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids
         ids = con.sql(f"SELECT id FROM samples {where} ORDER BY id",
                       params={"pools": pool_ids} if params else None).to_arrow_table()
         ids = ids.column("id").to_numpy()
-        # Which samples does each operator still need? (same test as engine.scores.scored_ids)
+        # Which samples does each operator still need? (same test as engine.quality.scores.scored_ids)
         need: dict[str, np.ndarray] = {}
         for op in ops:
             m = op.metric

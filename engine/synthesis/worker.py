@@ -1,8 +1,8 @@
-"""Child process for the embedding-layer features of the MDIT diversity step: `python -m engine.interp_worker DIR`.
+"""Child process for the embedding-layer features of the MDIT diversity step: `python -m engine.synthesis.worker DIR`.
 
 The app writes DIR/request.json ({"model": spec}) and DIR/texts.jsonl ({"id", "text"} per line) with
 `prepare`; the worker loads the model (torch stays out of the app process), writes DIR/ids.npy and
-DIR/features.npy (mean-pooled input embeddings, engine.interpolation.embedding_layer_features' rule), and
+DIR/features.npy (mean-pooled input embeddings, engine.synthesis.interpolation.embedding_layer_features' rule), and
 DIR/status.json ({"state": "loading"|"running"|"done"|"failed"|"cancelled", "done", "total", "error"}).
 It never opens the DuckDB store. SIGTERM cancels.
 """
@@ -27,9 +27,9 @@ def _status(folder: Path, **kw) -> None:
 
 
 def prepare(store, ref, folder: Path, *, model: str | None = None) -> int:
-    """Write the request and the texts of the set's originals (engine.interpolation.originals) into `folder`;
+    """Write the request and the texts of the set's originals (engine.synthesis.interpolation.originals) into `folder`;
     returns the number of texts."""
-    from engine.interpolation import _texts, originals
+    from engine.synthesis.interpolation import _texts, originals
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def start(folder: Path) -> subprocess.Popen:
     """Start the worker on a prepared folder (no shell; stderr into DIR/worker.stderr)."""
     folder = Path(folder)
     err = open(folder / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.interp_worker", str(folder)], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "engine.synthesis.worker", str(folder)], stdout=subprocess.DEVNULL,
                             stderr=err, start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
 
 
@@ -69,8 +69,8 @@ def load_result(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(folder: Path, cancel=None) -> None:
-    from engine.interpolation import mean_pooled
-    from engine.models import load_causal_lm
+    from engine.synthesis.interpolation import mean_pooled
+    from engine.core.models import load_causal_lm
 
     folder = Path(folder)
     req = json.loads((folder / "request.json").read_text())
@@ -92,11 +92,11 @@ def run(folder: Path, cancel=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.jobs import CancelToken
+    from engine.core.jobs import CancelToken
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m engine.interp_worker DIR", file=sys.stderr)
+        print("usage: python -m engine.synthesis.worker DIR", file=sys.stderr)
         return 2
     folder = Path(argv[0])
     cancel = CancelToken()

@@ -2,9 +2,9 @@
 tasks with a mixing weight lam ~ Beta(alpha, alpha), a diversity step that keeps dense, representative mixes,
 a preview of what lies between two samples, where mixes fall on a cluster map, and a table export.
 
-The mixing itself happens at training time on the model's own input embeddings (engine.mixup); a set only
+The mixing itself happens at training time on the model's own input embeddings (engine.synthesis.mixup); a set only
 stores *which* samples are mixed and with which lam. See docs/interpolation.md for the method and for which
-parts are ours (the paper is silent on them): the pairing rules, the length alignment (engine.mixup), the
+parts are ours (the paper is silent on them): the pairing rules, the length alignment (engine.synthesis.mixup), the
 diversity features and the per-cluster pick rule.
 
 Sources: {"kind": "domain"|"pool"|"cluster"|"selection", "ref": ..., "filter": optional filter expression}
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.store import Store
+from engine.core.store import Store
 
 SOURCE_KINDS = ("domain", "pool", "cluster", "selection")
 PAIRINGS = ("random", "index", "nearest")
@@ -180,7 +180,7 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
         if kind == "domain":
             cond, params = "s.domain = ?", [str(ref)]
         elif kind == "pool":
-            from engine.pools import PoolNotFound, get_pool
+            from engine.data.pools import PoolNotFound, get_pool
 
             try:
                 info = get_pool(store, str(ref))
@@ -214,8 +214,8 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
                 raise InterpolationError(f"no selection named {ref!r}; selections: {', '.join(names) or 'none'}")
             cond, params = "s.id IN (SELECT sample_id FROM selection_items WHERE selection_id = ?)", [row[0][0]]
         if src.get("filter"):
-            from engine.filters import FilterError
-            from engine.query import Filter, where_sql
+            from engine.data.filters import FilterError
+            from engine.data.query import Filter, where_sql
 
             try:
                 fsql, fparams = where_sql(store, Filter(expression=src["filter"]))
@@ -326,7 +326,7 @@ def _pair_random(a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, rng) -> l
 
 
 def _pair_nearest(store, a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, rng, model, text_kind, notes):
-    from engine.embeddings import load_embeddings
+    from engine.geometry.embeddings import load_embeddings
 
     ia, XA = load_embeddings(store, model=model, text_kind=text_kind, sample_ids=a_ids)
     ib, XB = load_embeddings(store, model=model, text_kind=text_kind, sample_ids=b_ids)
@@ -434,7 +434,7 @@ def _pick_embedding(store: Store, model: str | None, text_kind: str | None,
                     need: Sequence[int] = ()) -> tuple[str, str]:
     """(model, text_kind) of stored sentence embeddings: the given ones, else the stored set covering most of
     `need` (then most samples)."""
-    from engine.embeddings import embedding_sets, model_name
+    from engine.geometry.embeddings import embedding_sets, model_name
 
     if model is not None:
         return model_name(model), text_kind or "instruction_response"
@@ -599,7 +599,7 @@ def _pair_arrays(store: Store, set_id: int):
 
 
 def _texts(store: Store, ids: Sequence[int]) -> dict[int, str]:
-    from engine.embeddings import sample_text
+    from engine.geometry.embeddings import sample_text
 
     c = store.cursor()
     try:
@@ -627,11 +627,11 @@ def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None
                              cancel=None, chunk: int = 1024) -> np.ndarray:
     """Mean-pooled input-embedding vectors (the model's own embedding layer, no forward pass) of each sample's
     conversation text ("role: content" lines, first `max_tokens` tokens), float32 (n, hidden).
-    `model`: a model spec for engine.models.load_causal_lm, or a loaded (model, tokenizer) pair."""
+    `model`: a model spec for engine.core.models.load_causal_lm, or a loaded (model, tokenizer) pair."""
     if isinstance(model, tuple):
         lm, tok = model[0], model[1]
     else:
-        from engine.models import load_causal_lm
+        from engine.core.models import load_causal_lm
 
         lm, tok, _src = load_causal_lm(model, device="cpu")
     W = lm.get_input_embeddings().weight.detach().float().cpu().numpy()
@@ -660,7 +660,7 @@ def originals(store: Store, ref: str | int) -> np.ndarray:
 
 
 def _sentence_features(store: Store, ids: np.ndarray, model, text_kind) -> tuple[np.ndarray, str]:
-    from engine.embeddings import load_embeddings
+    from engine.geometry.embeddings import load_embeddings
 
     mname, kind = _pick_embedding(store, model, text_kind, ids[:5000])
     got, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids)
@@ -710,7 +710,7 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
     centroid, quotas proportional to cluster size (originals + mixes) up to `budget` in total. Marks `kept`,
     `cluster` and `why` of every pair. features: "embedding_layer" (mean-pooled input embeddings of `model`)
     or "sentence" (stored sentence embeddings). `vectors` = (ids, X): precomputed features of the originals
-    (`originals()`), e.g. from the engine.interp_worker child process; `features` then only names them."""
+    (`originals()`), e.g. from the engine.synthesis.worker child process; `features` then only names them."""
     from sklearn.cluster import KMeans
 
     t0 = time.perf_counter()
@@ -819,7 +819,7 @@ def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, e
                  text_kind: str | None = None) -> PairPreview:
     """Both samples of a pair, its lam, and the `k` real samples (non-excluded, the pair's own two left out)
     nearest by cosine to lam*e_a + (1-lam)*e_b over the stored sentence embeddings."""
-    from engine.embeddings import load_embeddings
+    from engine.geometry.embeddings import load_embeddings
 
     s = get_set(store, ref)
     c = store.cursor()
@@ -842,7 +842,7 @@ def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, e
         p = p / max(float(np.linalg.norm(p)), 1e-12)
         cos_a = float(p @ ea / max(float(np.linalg.norm(ea)), 1e-12))
         cos_b = float(p @ eb / max(float(np.linalg.norm(eb)), 1e-12))
-        from engine.embeddings import embedded_ids
+        from engine.geometry.embeddings import embedded_ids
 
         ids = embedded_ids(store, model=mname, text_kind=kind, include_excluded=False)
         ids = ids[(ids != sa) & (ids != sb)]
@@ -876,8 +876,8 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
     import hdbscan
     import joblib
 
-    from engine.clusters import ClusterError, _row
-    from engine.embeddings import load_embeddings, store_dir
+    from engine.geometry.clusters import ClusterError, _row
+    from engine.geometry.embeddings import load_embeddings, store_dir
 
     s = get_set(store, ref)
     try:

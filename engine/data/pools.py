@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.filters import FilterError, compile_expression
-from engine.query import check_label, score_metrics
+from engine.data.filters import FilterError, compile_expression
+from engine.data.query import check_label, score_metrics
 
 REVERTED = "<reverted>"  # apply_rules key: rule-set samples no rule matches any more, back to the pool domain
 

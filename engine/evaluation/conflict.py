@@ -287,7 +287,7 @@ def settings_differences(store, a: dict[int, dict], b: dict[int, dict]) -> list[
     rows): [{setting, eval_set, run_value, other_value, evaluations}] from the recorded settings (only those
     both evaluations recorded are compared), and {setting: 'prompt (chat template)', items, of} when the
     rendered prompts of shared items differ."""
-    from engine.evaluation import evaluation_settings
+    from engine.evaluation.evaluate import evaluation_settings
 
     shared = [k for k in a if k in b]
     pairs = sorted({(a[k].get("evaluation_id"), b[k].get("evaluation_id")) for k in shared} - {(None, None)},
@@ -343,7 +343,7 @@ def _refuse_if_strict(strict: bool, mismatches: list[dict]) -> None:
 
 # -- runs in the store ----------------------------------------------------------------------------------------
 def _run(store, run_id):
-    from engine.evaluation import EvaluationError, get_run_row
+    from engine.evaluation.evaluate import EvaluationError, get_run_row
 
     try:
         return get_run_row(store, run_id)
@@ -426,7 +426,8 @@ def ensure_specialists(store, run_id, *, domains: list[str] | None = None) -> di
     """For each domain of a mixture run, create (or reuse, when an identical one exists: same base model, domain
     data and settings hash) a single-domain specialist run with the same protocol settings, LoRA and training
     settings. Returns domain -> specialist run id; the runs are queued for training (runs.tick starts them)."""
-    from engine import mixtures, runs
+    from engine import mixtures
+    from engine.training import runs
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -480,7 +481,8 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
     data and settings => same content hash): ensure_specialists is called on each pair run and reuses them (or
     queues them when the parent has none yet), so specialists(pair run) is set. Records the mapping in
     `<run folder>/pairs.json`. Returns (a, b) (sorted) -> run id; new runs are queued (runs.tick starts them)."""
-    from engine import mixtures, runs
+    from engine import mixtures
+    from engine.training import runs
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -541,7 +543,7 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = DEFA
     (see the module docstring for the definition). A domain without a reference (or without shared items) has
     no rate and makes the result `partial`. Differing evaluation settings are warnings, or with `strict` a
     SettingsMismatch (a ConflictError) naming them."""
-    from engine.evaluation import item_results
+    from engine.evaluation.evaluate import item_results
 
     if reference not in REFERENCES:
         raise ConflictError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
@@ -612,7 +614,7 @@ def conflicting_items(store, run_id, domain: str | None = None, *, variant: str 
                       tau: float = DEFAULT_TAU, reference: str = "specialist", strict: bool = False) -> list[dict]:
     """The conflicting items of a run: question, the reference's answer, the run's answer (for drill-down);
     only items both were evaluated on can conflict. `strict`: SettingsMismatch when the evaluations differ."""
-    from engine.evaluation import item_results
+    from engine.evaluation.evaluate import item_results
 
     run = _run(store, run_id)
     mix = item_results(store, run.id, domain=domain)
@@ -672,7 +674,7 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
     same base model (the ones recorded by ensure_pair_runs first, else any done mixture run of exactly {a, b};
     diagonal: this run's own per-domain rate) and gradient[a][b] from this run's gradient cosines. Missing
     cells are None; `cells["a|b"]` (a < b) says per pair which run serves it and how to fill it."""
-    from engine.evaluation import get_run_row
+    from engine.evaluation.evaluate import get_run_row
 
     run = _run(store, run_id)
     domains = run_domains(store, run)
@@ -739,7 +741,7 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
             cells[f"{a}|{b}"] = {"run_id": rid, "status": status, "filled": got, "how": how}
     gradient = {a: {b: None for b in domains} for a in domains}
     try:
-        from engine.runs import grad_conflict
+        from engine.training.runs import grad_conflict
 
         for (a, b), v in grad_conflict(store, run.id).items():
             if a in gradient and b in gradient:
@@ -772,7 +774,7 @@ def results_rows(store, run_ids: list[int] | None = None, *, variant: str = "acc
     conflict and gain rates, items shared with the reference and left out, the recipe (mixture name and
     version) and protocol of the run, and the run's pooled numbers (`pooled_*`: partial flag and label,
     missing domains, settings warnings). Never strict: settings differences are in `warnings`."""
-    from engine.evaluation import item_results
+    from engine.evaluation.evaluate import item_results
 
     con = store.cursor()
     try:
@@ -829,7 +831,7 @@ def compare(store, run_ids: list[int], *, variant: str = "accuracy", tau: float 
     `settings_mismatches` (strict: SettingsMismatch)."""
     if not run_ids:
         raise ConflictError("give at least one run to compare")
-    from engine.evaluation import item_results
+    from engine.evaluation.evaluate import item_results
 
     runs = [_run(store, r) for r in run_ids]
     rows = results_rows(store, [r.id for r in runs], variant=variant, tau=tau)

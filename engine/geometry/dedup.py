@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.store import Store
+from engine.core.store import Store
 
 DUP_TAG = "duplicate"
 _NORM_SQL = "trim(regexp_replace(lower(coalesce(s.instruction, '') || ' ' || coalesce(s.response, '')), '\\s+', ' ', 'g'))"
@@ -44,7 +44,7 @@ class DupGroup:
 
 
 def _where(store: Store, filter) -> tuple[str, list]:
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     w, p = where_sql(store, filter or Filter())
     return f"({w}) AND NOT s.excluded", p
@@ -173,7 +173,7 @@ def semantic_duplicate_groups(store: Store, *, model: str | None = None, text_ki
                               block: int = 2048) -> list[DupGroup]:
     """Connected components of cosine >= threshold among the stored embeddings of the non-excluded samples
     of `filter` (samples without an embedding are ignored)."""
-    from engine.embeddings import load_embeddings, model_name
+    from engine.geometry.embeddings import load_embeddings, model_name
 
     if not (0 < threshold <= 1):
         raise DedupError(f"threshold must be in (0, 1], got {threshold}")

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.embeddings import embedded_ids, load_embeddings, model_name, store_dir
-from engine.jobs import ProgressMeter
-from engine.store import Store
+from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name, store_dir
+from engine.core.jobs import ProgressMeter
+from engine.core.store import Store
 
 N_KEYWORDS = 8
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
@@ -418,7 +418,7 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
     ctfidf_keywords over the members' instructions (samples.instruction), computed over the non-noise
     clusters only (noise has no topic, its keywords are empty); representative = the member nearest the
     cluster centroid in the reduced space at fit time (samples assigned later do not move it)."""
-    from engine.query import score_metrics
+    from engine.data.query import score_metrics
 
     cid, _n, _m, _k, params, _c, _a = _row(store, name)
     p = json.loads(params) if isinstance(params, str) else (params or {})
@@ -475,7 +475,7 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
 
 def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int] | None = None,
               chunk: int = 100_000) -> DiversityInfo:
-    """Diversity of the clustering's samples that match `filter` (engine.query.Filter; None = all).
+    """Diversity of the clustering's samples that match `filter` (engine.data.query.Filter; None = all).
 
     sample_ids: when given, the scope is exactly those samples (e.g. the drawn items of a mixture
     version), intersected with `filter` when both are given. Repeated ids count once (the metrics are
@@ -492,7 +492,7 @@ def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int]
       1 - (|sum x|^2 - n) / (n (n - 1)); vectors are streamed `chunk` samples at a time, O(n d) time and
       O(chunk d) memory. None when fewer than 2 samples.
     """
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     cid, _n, mname, kind, _p, _c, _a = _row(store, name)
     wsql, wparams = where_sql(store, filter or Filter())

@@ -1,11 +1,11 @@
 """Training runs: permanent history, a queue (one running run per store), and the app-side half of the worker.
 
-A run is a row of `runs` plus a folder `<store folder>/runs/<id>-<slug>/` (see engine/training.py for what the
+A run is a row of `runs` plus a folder `<store folder>/runs/<id>-<slug>/` (see engine/training/__init__.py for what the
 worker writes there). The app process (the one DuckDB writer) calls `tick(store)` about once a second: it
 ingests new metric lines into `run_metrics`, notices runs that ended (status.json) or died (pid gone without a
 final status: failed, with the log's tail as the error), and starts the next queued run when none is running.
 
-The worker is `python -m engine.train_worker FOLDER` (Popen, no shell, its own session); it never opens the
+The worker is `python -m engine.training.worker FOLDER` (Popen, no shell, its own session); it never opens the
 store. No torch import here except in `load_trained`.
 """
 
@@ -137,7 +137,7 @@ def _as(cls, v):
 
 def _model_identity(spec: str) -> str:
     """A stable identity of a base model spec for the content hash (absolute folder path, or the name)."""
-    from engine.models import ModelError, resolve
+    from engine.core.models import ModelError, resolve
 
     try:
         src = resolve(spec)
@@ -278,7 +278,7 @@ def _pid_alive(pid: int | None, folder: str | None) -> bool:
             if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
                 return False
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if "engine.train_worker" not in cmd or (folder and folder not in cmd):
+            if "engine.training.worker" not in cmd or (folder and folder not in cmd):
                 return False
         except (OSError, IndexError):
             pass
@@ -382,7 +382,7 @@ def _start(store, run: RunInfo) -> bool:
         log = open(folder / "log.txt", "ab")
         env = dict(os.environ)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        proc = subprocess.Popen([sys.executable, "-m", "engine.train_worker", str(folder)],
+        proc = subprocess.Popen([sys.executable, "-m", "engine.training.worker", str(folder)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 cwd=str(_ROOT), env=env)
         log.close()
@@ -544,7 +544,7 @@ def grad_conflict(store, run_id: int) -> dict[tuple[str, str], dict]:
 def load_trained(run: RunInfo, device: str = "auto"):
     """(model, tokenizer) of a run: its base model plus its final adapter merged in (no adapter for kind="base"),
     in eval mode."""
-    from engine.models import pick_device
+    from engine.core.models import pick_device
     from engine.training import load_base, resolve_precision
 
     dev = pick_device(device)

@@ -11,10 +11,10 @@ Scorers (the `scorer` name stored per eval item):
   output). Plain numbers compare here; other answers with `math-verify` (LaTeX normalisation, symbolic and
   numeric equivalence), bounded in time on every thread (a worker process off the main thread).
 - ``code``: the code block of the output (first fenced ```python block that defines a function, else the first
-  fenced block, else the whole output) is run with the task's asserts in `engine.sandbox` (a child process
+  fenced block, else the whole output) is run with the task's asserts in `engine.evaluation.sandbox` (a child process
   with limits); correct = every assert passes; score = share of asserts passed. HumanEval items also carry
   their ``prompt`` and ``entry_point`` (see `with_prompt`).
-- ``tool``: BFCL AST-checker rules (engine/tool_calls.py). The output's calls are parsed (JSON object/list,
+- ``tool``: BFCL AST-checker rules (engine/evaluation/tool_calls.py). The output's calls are parsed (JSON object/list,
   OpenAI ``tool_calls``, ``<tool_call>`` tags, or Python call syntax ``f(a=1)``); expected and produced calls
   are paired by a maximum bipartite matching (order-free, any number of calls) and each pair needs the same
   function name (case-sensitive), the required arguments, no unexpected argument, values of the schema's type
@@ -22,7 +22,7 @@ Scorers (the `scorer` name stored per eval item):
   dict answers). Reference: BFCL ``ground_truth`` ``[{name: {arg: [acceptable, ...]}}]`` (``""`` in the list
   = optional argument) or ``expected_calls`` ``[{name, arguments}]`` (each value the one acceptable value;
   extra declared arguments allowed). No expected call = the output must make no call.
-- ``choice``: multiple choice by option log-likelihood (computed by `engine.evaluation` with the model);
+- ``choice``: multiple choice by option log-likelihood (computed by `engine.evaluation.evaluate` with the model);
   `check_choice` picks the option with the highest (length-normalised by default) log-likelihood.
 - ``nll``: general: held-out response NLL (mean per-token negative log-likelihood of the reference
   response); no right/wrong (correct is None); lower is better.
@@ -255,7 +255,7 @@ def boxed(text: str) -> str | None:
     if not rest.lstrip().startswith("{"):
         m = re.match(r"\s*([^\s$]+)", rest)
         return m.group(1) if m else None
-    from engine.formats import boxed_answer
+    from engine.data.formats import boxed_answer
 
     return boxed_answer(text[i:])
 
@@ -414,7 +414,7 @@ class _MVWorker:
         from pathlib import Path
 
         root = str(Path(__file__).resolve().parent.parent)
-        code = f"import sys; sys.path.insert(0, {root!r}); from engine.answer_check import _mv_serve; _mv_serve()"
+        code = f"import sys; sys.path.insert(0, {root!r}); from engine.evaluation.scorers import _mv_serve; _mv_serve()"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -606,7 +606,7 @@ def check_code(output: str, tests: list[str], *, setup: str = "", limits=None, p
                entry_point: str | None = None) -> Check:
     """Run the output's code (after `prompt`, see `with_prompt`) and the asserts in the sandbox; correct =
     all pass, score = share passed."""
-    from engine.sandbox import SandboxUnavailable, run_code
+    from engine.evaluation.sandbox import SandboxUnavailable, run_code
 
     if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
         raise AnswerCheckError("code: the reference needs a non-empty list of assert statements (test_list)")
@@ -620,16 +620,16 @@ def check_code(output: str, tests: list[str], *, setup: str = "", limits=None, p
     return Check(r.passed, code, r.n_passed / max(r.n_tests, 1), details)
 
 
-# -- tool calls (BFCL AST checker rules; the matcher lives in engine/tool_calls.py) ----------------------------
-from engine.tool_calls import (  # noqa: E402  (kept beside the tool-call scorer)
+# -- tool calls (BFCL AST checker rules; the matcher lives in engine/evaluation/tool_calls.py) ----------------------------
+from engine.evaluation.tool_calls import (  # noqa: E402  (kept beside the tool-call scorer)
     ToolCallError, match_calls, parse_tool_calls,
 )
-from engine.tool_calls import expected_from_reference as _expected_from_reference  # noqa: E402
+from engine.evaluation.tool_calls import expected_from_reference as _expected_from_reference  # noqa: E402
 
 
 def expected_from_reference(ref: Any) -> tuple[list[dict], bool]:
     """(possible answers [{"name", "args": {arg: [acceptable values]}}], allow_extra_args) from a BFCL
-    ``ground_truth`` list or an ``expected_calls`` list (see engine.tool_calls)."""
+    ``ground_truth`` list or an ``expected_calls`` list (see engine.evaluation.tool_calls)."""
     try:
         return _expected_from_reference(ref)
     except ToolCallError as e:
@@ -638,7 +638,7 @@ def expected_from_reference(ref: Any) -> tuple[list[dict], bool]:
 
 def check_tool_calls(output: str | list | dict, reference: Any, *, allow_extra: bool | None = None,
                      tools: Any = None, language: str = "python") -> Check:
-    """BFCL AST-checker match of the produced calls against the expected ones (engine.tool_calls): `tools`
+    """BFCL AST-checker match of the produced calls against the expected ones (engine.evaluation.tool_calls): `tools`
     are the declared tools (their parameter schemas give the types; None: no type checks), `language` the
     item's typing rules (python / java / javascript). details: why (on failure), n_matched, n_expected."""
     want, extra_default = expected_from_reference(reference)
@@ -678,7 +678,7 @@ def check_nll(nll: float | None) -> Check:
 
 
 def check(scorer: str, output: str | None, reference: dict, *, nll: float | None = None, sandbox_limits=None) -> Check:
-    """Dispatch on the scorer name with an item's reference dict (see engine.evaluation.detect_item)."""
+    """Dispatch on the scorer name with an item's reference dict (see engine.evaluation.evaluate.detect_item)."""
     if scorer == "gsm8k":
         return check_gsm8k(output or "", reference.get("answer", ""))
     if scorer == "math":

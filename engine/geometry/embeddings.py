@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.jobs import CancelToken, ProgressMeter
-from engine.store import Store
+from engine.core.jobs import CancelToken, ProgressMeter
+from engine.core.store import Store
 
 TEXT_KINDS = ("instruction", "instruction_response", "conversation")
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -208,7 +208,7 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
     offline all-MiniLM-L6-v2. `encoder`: a callable(list[str]) -> array used instead of loading a model
     (tests); `model` is then only the name stored. Vectors are L2-normalised before storing. Samples are
     processed in chunks of `chunk_size`; each chunk is one part file plus one committed transaction, so
-    cancelling (`cancel`, raises engine.jobs.Cancelled) or killing keeps every finished chunk.
+    cancelling (`cancel`, raises engine.core.jobs.Cancelled) or killing keeps every finished chunk.
     """
     if text_kind not in TEXT_KINDS:
         raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")

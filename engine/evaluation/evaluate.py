@@ -3,13 +3,13 @@ and overlap warnings between eval sets and training data.
 
 - An eval set is a pool with ``pools.role = 'eval'`` (`set_role`); mixtures never draw from it.
 - `detect_item` decides per sample which scorer checks it, from its meta (kept by the import, see
-  engine/formats.py) and messages: MBPP / HumanEval ``test_list`` -> code (HumanEval also passes its
+  engine/data/formats.py) and messages: MBPP / HumanEval ``test_list`` -> code (HumanEval also passes its
   ``prompt`` and ``entry_point``); BFCL ``ground_truth`` / ``expected_calls`` / an assistant turn with
   ``tool_calls`` -> tool; MMLU ``choices`` + ``answer`` -> choice; a GSM8K answer (``####``) -> gsm8k; a MATH
   solution (``\\boxed``) -> math; a numeric ``final_answer`` (SVAMP, ASDiv) -> gsm8k, another one -> math; any
   other sample with a reference response -> nll (held-out response NLL). Samples without anything checkable
   are skipped (counted).
-- `evaluate` writes a job folder (spec.json, input.jsonl) and runs `python -m engine.eval_worker JOBDIR` in a
+- `evaluate` writes a job folder (spec.json, input.jsonl) and runs `python -m engine.evaluation.worker JOBDIR` in a
   child process: batched greedy generation with the chat template, the reference response's NLL, option
   log-likelihoods, and the scorer's verdict per item (code runs in the sandbox, another child). Results are
   written in chunk files; a killed job resumes from them. This process (the DuckDB writer) ingests them
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.jobs import Cancelled, ProgressMeter
+from engine.core.jobs import Cancelled, ProgressMeter
 
 SCORER_VERSION = "2"  # 2: BFCL-faithful tool calls, new math/gsm8k extraction, two-sandbox code verdicts
 ROLES = ("train", "eval")
@@ -49,7 +49,7 @@ def set_role(store, pool, role: str, *, force: bool = False) -> str:
 
     Marking a pool 'eval' that saved mixtures already drew from is refused (name the mixtures) unless
     `force`: those mixtures keep their items, new resolutions leave the pool out."""
-    from engine.pools import get_pool
+    from engine.data.pools import get_pool
 
     if role not in ROLES:
         raise EvaluationError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -164,7 +164,7 @@ class EvalItem:
     scorer: str
     messages: list[dict]             # the prompt (up to, not including, the answer turn)
     tools: list | None
-    reference: dict                  # scorer input (see engine.answer_check.check)
+    reference: dict                  # scorer input (see engine.evaluation.scorers.check)
     reference_response: str | None   # text whose NLL is measured (None: no NLL)
     question: str = ""               # the last user turn, for display
 
@@ -218,7 +218,7 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
         if isinstance(meta.get("entry_point"), str) and isinstance(meta.get("prompt"), str):  # HumanEval
             ref.update(prompt=meta["prompt"], entry_point=meta["entry_point"])
         return item("code", ref, resp or meta.get("code"))
-    from engine.tool_calls import tool_language
+    from engine.evaluation.tool_calls import tool_language
 
     # the tool scorer type-checks arguments against the declared tools, with the item's language rules
     tool_ref = {"tools": tools, "language": tool_language(meta)}
@@ -244,7 +244,7 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
     if resp and "\\boxed" in resp:
         return item("math", {"answer": final if isinstance(final, str) and final else resp}, resp)
     if isinstance(final, str) and final.strip():
-        from engine.answer_check import last_number
+        from engine.evaluation.scorers import last_number
 
         if last_number(final) is not None and re.fullmatch(r"[\s$\d,.\-]+", final):
             return item("gsm8k", {"answer": "#### " + final}, resp)
@@ -382,7 +382,7 @@ def _pool_hash(con, pool_id: int) -> str:
 
 def _require_sandbox(pool: str, s: EvalSettings) -> None:
     """Refuse before any generation when code items would run where kernel isolation is missing."""
-    from engine.sandbox import SandboxUnavailable, isolation
+    from engine.evaluation.sandbox import SandboxUnavailable, isolation
 
     iso = isolation()
     if not iso.kernel and not s.sandbox_unisolated and os.environ.get("WORKBENCH_SANDBOX") != "unisolated":
@@ -556,7 +556,7 @@ def start_worker(*jobs: Path) -> subprocess.Popen:
     """Run generation jobs in one child process (torch stays out of the app process)."""
     jobs = tuple(Path(j) for j in jobs)
     err = open(jobs[0] / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.eval_worker", *map(str, jobs)], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "engine.evaluation.worker", *map(str, jobs)], stdout=subprocess.DEVNULL,
                             stderr=err, start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
 
 
@@ -638,7 +638,7 @@ def evaluate_many(store, run_ids, eval_pools, *, max_items: int | None = None, m
 def rescore(store, evaluation_id: int) -> EvalSummary:
     """Re-check every stored output of an evaluation with the current scorers (no generation); the
     reference comes from the sample again (so a fixed reference or scorer takes effect)."""
-    from engine.answer_check import AnswerCheckError, check
+    from engine.evaluation.scorers import AnswerCheckError, check
 
     con = store.cursor()
     try:

@@ -1,4 +1,4 @@
-"""Child-process entry point of a training run: `python -m engine.train_worker RUN_FOLDER`.
+"""Child-process entry point of a training run: `python -m engine.training.worker RUN_FOLDER`.
 
 Writes only to its run folder (metrics.jsonl, status.json, log.txt, checkpoints/, adapter/); never opens the
 DuckDB store. SIGTERM or a `cancel` file stop it between steps with a checkpoint; rerunning it on the same
@@ -14,7 +14,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m engine.train_worker RUN_FOLDER", file=sys.stderr)
+        print("usage: python -m engine.training.worker RUN_FOLDER", file=sys.stderr)
         return 2
     folder = Path(argv[0])
     if not (folder / "config.json").is_file():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 
 STYLES = ("messages", "alpaca", "sharegpt")
 FETCH_ROWS = 5_000
@@ -138,7 +138,7 @@ def dataset_info_entry(file_name: str, style: str) -> dict:
 def _where(store, filter, include_excluded: bool) -> tuple[str, list]:
     clauses, params = [], []
     if filter is not None:
-        from engine import query  # written separately; imported lazily
+        from engine.data import query  # written separately; imported lazily
 
         sql, p = query.where_sql(store, filter)
         if sql and sql.strip():

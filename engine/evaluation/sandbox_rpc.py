@@ -1,6 +1,6 @@
 """The two programs that run inside the code sandbox, and the data codec between them (stdlib only).
 
-`engine.sandbox` copies this file into two separate sandboxes and runs it twice:
+`engine.evaluation.sandbox` copies this file into two separate sandboxes and runs it twice:
 
 - ``candidate``: loads the untrusted solution, then the task's setup code (MBPP's test_setup_code, which
   may build objects of the solution's classes), then serves requests ("call this function with these

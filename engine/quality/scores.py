@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from engine.store import Store
+from engine.core.store import Store
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 def _scoped(store: Store, metric: str, f) -> tuple[str, list]:
     """SQL of (id, domain, v) for the samples matching filter `f`, v = latest value of `metric`."""
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     wsql, wparams = where_sql(store, f or Filter())
     sql = (f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v,"

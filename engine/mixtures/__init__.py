@@ -62,7 +62,7 @@ class Component:
     """Where items come from. kind: pool | domain | cluster | selection | interpolation.
 
     ref: pool name or id; domain name; "CLUSTERING:k"; selection name; interpolation set name.
-    filter: a filter-language expression (engine.filters) the samples must match (both samples of a pair).
+    filter: a filter-language expression (engine.data.filters) the samples must match (both samples of a pair).
     domain: count the component's items toward this domain instead of the sample's own ("mixup" for pairs).
     """
 
@@ -330,7 +330,7 @@ _TRAIN = "NOT s.excluded AND coalesce(p.role, 'train') <> 'eval'"
 def _filter_sql(store, c: Component) -> tuple[str, list]:
     if not c.filter or not c.filter.strip():
         return "TRUE", []
-    from engine.query import Filter, where_sql
+    from engine.data.query import Filter, where_sql
 
     try:
         return where_sql(store, Filter(expression=c.filter))
@@ -908,7 +908,7 @@ def domains_subset(store, mixture_id: int, domains: list[str]) -> MixtureVersion
     """A derived version "<name>/only:a+b" holding only the sample items of `domains` (sorted, deduplicated)
     of mixture version `mixture_id`: stages merged, repeats kept, order a seeded shuffle of the items (seed of
     the parent recipe), so a subset of a staged parent is a plain multi-task mix. Used for single-domain
-    specialists (`domain_subset`) and two-domain pair runs (engine.conflict.ensure_pair_runs). An existing
+    specialists (`domain_subset`) and two-domain pair runs (engine.evaluation.conflict.ensure_pair_runs). An existing
     version with the same items (same content hash, which does not depend on the parent's other domains) is
     reused; its recipe names the parent that first made it. The subset of a subset is named after the root
     mixture ("<root>/only:a", not "<root>/only:a+b/only:a"), so it meets the root's own subset."""
@@ -1068,7 +1068,7 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
     into that dataset_info.json (an existing entry of the same name needs overwrite=True).
     Interpolation (mixup) items have no text form: they are refused unless skip_mixup=True (then left out
     and counted); `workbench interpolate export-pairs` exports the pairs themselves."""
-    from engine.export import (STYLES, ExportError, convert_record, read_dataset_info, write_dataset_info,
+    from engine.data.export import (STYLES, ExportError, convert_record, read_dataset_info, write_dataset_info,
                                write_parquet_rows)
 
     if style not in STYLES:
@@ -1142,8 +1142,8 @@ def sample_ids_of(items_: list[Item]) -> list[int]:
 
 def quality_summary(store, sample_ids: list[int]) -> dict[str, dict]:
     """{metric: {"mean", "n"}}: the mean of each stored score metric over the given samples (the latest
-    value per sample, engine.scores.metric_values), and how many of them have a value."""
-    from engine.scores import list_metrics, metric_values
+    value per sample, engine.quality.scores.metric_values), and how many of them have a value."""
+    from engine.quality.scores import list_metrics, metric_values
 
     out: dict[str, dict] = {}
     if not sample_ids:
@@ -1156,9 +1156,9 @@ def quality_summary(store, sample_ids: list[int]) -> dict[str, dict]:
 
 
 def diversity_summary(store, sample_ids: list[int], clustering: str | None = None) -> dict | None:
-    """engine.clusters.diversity over exactly these samples for `clustering` (default: the newest one);
+    """engine.geometry.clusters.diversity over exactly these samples for `clustering` (default: the newest one);
     None when there is no clustering."""
-    from engine.clusters import diversity, list_clusterings
+    from engine.geometry.clusters import diversity, list_clusterings
 
     if clustering is None:
         cl = list_clusterings(store)

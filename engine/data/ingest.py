@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from engine.formats import (
+from engine.data.formats import (
     DOMAINS,
     FLAT_FORMATS,
     FORMATS,
@@ -48,7 +48,7 @@ from engine.formats import (
     suggest_domain,
     type_name,
 )
-from engine.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 
 __all__ = [
     "DOMAINS", "FORMATS", "Detection", "ImportFailed", "ImportResult", "Normalized", "RecordIssue",

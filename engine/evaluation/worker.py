@@ -1,10 +1,10 @@
-"""Child-process entry point of evaluation jobs: `python -m engine.eval_worker JOBDIR [JOBDIR ...]`
+"""Child-process entry point of evaluation jobs: `python -m engine.evaluation.worker JOBDIR [JOBDIR ...]`
 (several jobs, e.g. a mixture run, its specialists and the base model, share one model load).
 
 Reads spec.json (base model, optional LoRA adapter folder, EvalSettings) and input.jsonl (EvalItems); for
 each chunk of items: batched greedy generation with the tokenizer's chat template (left padding), the
 reference response's mean token NLL given the prompt, option log-likelihoods for multiple choice, and the
-scorer's verdict (engine.answer_check; code runs in the sandbox, a further child). Writes
+scorer's verdict (engine.evaluation.scorers; code runs in the sandbox, a further child). Writes
 chunks/NNNNNN-xxxxxx.jsonl atomically, progress.json and log.txt; never opens the DuckDB store. Items already in a
 chunk are skipped, so a killed job resumes. SIGTERM/SIGINT stop at the next batch.
 """
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.jobs import Cancelled, CancelToken
+from engine.core.jobs import Cancelled, CancelToken
 
 FALLBACK_TEMPLATE_NOTE = "no chat template: 'User: ...\\nAssistant:' plain prompt"
 
@@ -162,7 +162,7 @@ def _set_threads(s: dict) -> None:
 
 def load_base(spec: dict):
     """(model, tokenizer) of a job's base model (no adapter), in eval mode."""
-    from engine.models import load_causal_lm
+    from engine.core.models import load_causal_lm
 
     s = spec.get("settings", {})
     _set_threads(s)
@@ -269,8 +269,8 @@ def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dic
 
 def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=None) -> list[dict]:
     """Generate, measure NLL and check a list of items; returns the per-item result records."""
-    from engine.answer_check import AnswerCheckError, check
-    from engine.sandbox import SandboxLimits
+    from engine.evaluation.scorers import AnswerCheckError, check
+    from engine.evaluation.sandbox import SandboxLimits
 
     prompts = [render_prompt(tok, it["messages"], it.get("tools")) for it in items]
     gen_idx = [i for i, it in enumerate(items) if it["scorer"] in ("gsm8k", "math", "code", "tool")]
@@ -386,7 +386,7 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m engine.eval_worker JOBDIR [JOBDIR ...]", file=sys.stderr)
+        print("usage: python -m engine.evaluation.worker JOBDIR [JOBDIR ...]", file=sys.stderr)
         return 2
     cancel = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())

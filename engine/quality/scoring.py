@@ -6,7 +6,7 @@ A job is a folder:
     chunks/000001.jsonl ...  results, one file per finished chunk, written atomically (tmp + rename)
     progress.json      done/total/rate/eta, state
     log.txt
-The worker (`python -m engine.score_worker JOBDIR`, or `run_job` in-process for the CLI) skips every
+The worker (`python -m engine.quality.worker JOBDIR`, or `run_job` in-process for the CLI) skips every
 sample already present in a chunk file, so a killed job resumes where it stopped and nothing finished is
 recomputed. The app process (the one DuckDB writer) ingests chunk files with `ingest_job`; ingesting is
 idempotent (scores are replaced per sample and metric key).
@@ -22,11 +22,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.formats import INPUT_SPLIT, split_user
-from engine.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
-from engine.jobs import CancelToken, ProgressMeter
-from engine.scores import MetricDef, register_metric, scored_ids, write_scores
-from engine.store import Store
+from engine.data.formats import INPUT_SPLIT, split_user
+from engine.quality.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
+from engine.core.jobs import CancelToken, ProgressMeter
+from engine.quality.scores import MetricDef, register_metric, scored_ids, write_scores
+from engine.core.store import Store
 
 SCORER_VERSION = "1"
 # 2: Cherry's Alpaca template gets the instruction and the input separately (meta.input_split).
@@ -115,7 +115,7 @@ def create_job(store: Store, job_dir: Path, *, model: str | None = None, pool_id
                device: str = "auto", dtype: str | None = None, include_excluded: bool = False,
                model_name: str | None = None) -> int:
     """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring."""
-    from engine.models import resolve
+    from engine.core.models import resolve
 
     name = model_name or resolve(model).name
     defs = metric_defs(name, params, tuple(variants))
@@ -172,7 +172,7 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
 
     `loaded` = (model, tokenizer) to reuse an already loaded model (tests, benchmarks).
     """
-    from engine.ifd import score_items
+    from engine.quality.ifd import score_items
 
     job_dir = Path(job_dir)
     spec = json.loads((job_dir / "spec.json").read_text())
@@ -189,7 +189,7 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
     meter.done = len(done)
     _write_progress(job_dir, state="loading", done=len(done), total=len(items), rate=0.0, eta_s=None)
     if loaded is None:
-        from engine.models import load_causal_lm
+        from engine.core.models import load_causal_lm
 
         model, tok, _src = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))
     else:
@@ -267,7 +267,7 @@ def start_worker(job_dir: Path) -> subprocess.Popen:
     """Run the job in a child process (torch stays out of the app process)."""
     job_dir = Path(job_dir)
     err = open(job_dir / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.score_worker", str(job_dir)],
+    return subprocess.Popen([sys.executable, "-m", "engine.quality.worker", str(job_dir)],
                             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
                             cwd=str(Path(__file__).resolve().parent.parent))
 
@@ -283,7 +283,7 @@ def score_in_process(store: Store, *, model: str | None = None, pool_ids=None, v
                      job_dir: Path | None = None, progress=None, cancel=None, loaded=None,
                      model_name: str | None = None) -> dict:
     """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish."""
-    from engine.models import resolve
+    from engine.core.models import resolve
 
     name = model_name or resolve(model).name
     if job_dir is None:
