@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
+from engine.data.filters import FilterError
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -386,7 +387,7 @@ class BrowseScreen(WorkbenchScreen):
             return
         self.querying = False
         pos = getattr(error, "position", None)
-        if type(error).__name__ == "FilterError":
+        if isinstance(error, FilterError):
             self._show_error(f"filter error: {error}" + _caret(f.expression or "", pos))
         else:
             self._show_error(f"{type(error).__name__}: {error}")

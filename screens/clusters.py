@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
+from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -561,7 +562,7 @@ class ClustersScreen(WorkbenchScreen):
 
     def _job_failed(self, error: BaseException) -> None:
         kind = self.job["kind"] if self.job else "job"
-        if type(error).__name__ == "Cancelled":
+        if isinstance(error, Cancelled):
             self._end_job(f"{kind} cancelled; finished chunks are kept")
             self.on_data_changed("embeddings")
             return

@@ -663,12 +663,11 @@ class MixturesScreen(WorkbenchScreen):
 
                 return list(store_domains(store))
             if kind == "pool":
-                con = store.cursor()
-                try:
-                    return [r[0] for r in con.execute("SELECT name FROM pools WHERE coalesce(role, 'train') <> 'eval' "
-                                                      "ORDER BY id").fetchall()]
-                finally:
-                    con.close()
+                from engine.data.pools import list_pools
+                from engine.evaluation.evaluate import eval_pools
+
+                evals = {p["name"] for p in eval_pools(store)}
+                return [p.name for p in list_pools(store) if p.name not in evals]
             if kind == "cluster":
                 from engine.geometry.clusters import list_clusterings
 
@@ -680,11 +679,9 @@ class MixturesScreen(WorkbenchScreen):
                 from engine.quality.selection import list_selections
 
                 return [s.name for s in list_selections(store)]
-            con = store.cursor()
-            try:
-                return [r[0] for r in con.execute("SELECT name FROM interpolation_sets ORDER BY id").fetchall()]
-            finally:
-                con.close()
+            from engine.synthesis.interpolation import list_sets
+
+            return [s.name for s in list_sets(store)]
 
         self.run_engine(choices, lambda refs: self._ask_ref(kind, refs), group="m-choices")
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from rich.text import Text
+from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -488,7 +489,7 @@ class ResultsScreen(WorkbenchScreen):
         self._job_text("evaluation: cancelling after the current batch…")
 
     def _job_failed(self, error: BaseException) -> None:
-        if type(error).__name__ == "Cancelled":
+        if isinstance(error, Cancelled):
             self._end_job("evaluation cancelled; finished chunks are kept (e resumes)")
             self.app.data_changed("evaluations")  # type: ignore[attr-defined]
             return

@@ -191,12 +191,9 @@ class RunsScreen(WorkbenchScreen):
         """Pooled Conflict Rate (ours; accuracy variant) of each finished mixture run, recomputed only when the
         finished runs or the evaluations changed (worker thread)."""
         from engine.evaluation.conflict import summary_for_runs
+        from engine.evaluation.evaluate import evaluations_stamp
 
-        con = store.cursor()
-        try:
-            n_eval, last_eval = con.execute("SELECT count(*), max(id) FROM evaluations").fetchall()[0]
-        finally:
-            con.close()
+        n_eval, last_eval = evaluations_stamp(store)
         done = tuple(r.id for r in runs if r.status == "done" and r.kind == "mixture")
         key = (done, n_eval, last_eval)
         if key != self._conflict_key:

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from rich.text import Text
+from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -482,7 +483,7 @@ class ScoresScreen(WorkbenchScreen):
             self._job_text("heuristics: cancelling after the current chunk…")
 
     def _job_failed(self, error: BaseException) -> None:
-        if type(error).__name__ == "Cancelled":
+        if isinstance(error, Cancelled):
             self._end_job(f"{self.job['kind'] if self.job else 'job'} cancelled; finished chunks are kept")
             self.app.data_changed("samples")  # type: ignore[attr-defined]
             return

@@ -164,9 +164,10 @@ class WorkbenchApp(EngineCaller, App[None]):
 
         store = Store(self.db_path)
         if self.load_sample:
-            from workbench.cli import load_sample
+            from engine.data.sample import load_sample
+            from workbench.paths import sample_data_dir
 
-            load_sample(store, evals=True)
+            load_sample(store, sample_data_dir(), evals=True)
         return store
 
     def _store_ready(self, store: "Store") -> None:

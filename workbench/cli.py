@@ -14,15 +14,20 @@ from pathlib import Path
 from workbench import __version__
 from workbench.paths import resolve_db_path, sample_data_dir
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STORE, EXIT_CANCELLED = 0, 1, 2, 3, 130
+from engine.core.errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, EXIT_STORE, EXIT_USAGE, WorkbenchError
+
+__all__ = ["EXIT_CANCELLED", "EXIT_INPUT", "EXIT_OK", "EXIT_STORE", "EXIT_USAGE", "CliError", "main"]
 
 
-class CliError(Exception):
-    """An error to print as `workbench: <message>` with an exit code."""
+class CliError(WorkbenchError):
+    """A usage or input error found by the CLI itself, printed as `workbench: <message>`."""
 
     def __init__(self, message: str, code: int = EXIT_INPUT):
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, exit_code=code)
+
+    @property
+    def code(self) -> int:
+        return self.exit_code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,35 +148,10 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
 
 
 def load_sample(store, progress=None, *, evals: bool = False) -> list:
-    """Import the bundled sample pools that the store does not have yet (idempotent). With `evals`, also the
-    bundled eval sets (sample_data/eval/<domain>_eval.jsonl) as pools `eval_<domain>` marked as evaluation
-    data (never drawn into mixtures)."""
-    from engine.data.ingest import import_file
-    from engine.data.pools import list_pools
+    """The bundled sample data into `store` (engine.data.sample.load_sample on this checkout's folder)."""
+    from engine.data.sample import load_sample as _load
 
-    have = {p.name for p in list_pools(store)}
-    results = []
-    folder = sample_data_dir() / "pools"
-    if not folder.is_dir():
-        raise CliError(f"sample data not found at {folder}")
-    domains = {"math": "math", "code": "code", "tool_use": "tool_use", "tool": "tool_use", "general": "general"}
-    for f in sorted(folder.iterdir()):
-        name = "sample_" + f.name.split(".")[0]
-        if name in have or f.name.startswith("."):
-            continue
-        dom = domains.get(f.name.split(".")[0], "general")
-        results.append(import_file(store, f, pool=name, domain=dom, progress=progress))
-    if evals:
-        from engine.evaluation.evaluate import set_role
-
-        for f in sorted((sample_data_dir() / "eval").glob("*_eval.jsonl")):
-            dom = domains.get(f.name[: -len("_eval.jsonl")], "general")
-            name = f"eval_{dom}"
-            if name in have:
-                continue
-            results.append(import_file(store, f, pool=name, domain=dom, progress=progress))
-            set_role(store, name, "eval")
-    return results
+    return _load(store, sample_data_dir(), progress, evals=evals)
 
 
 def cmd_open(args) -> int:
@@ -842,28 +822,17 @@ def main(argv: list[str] | None = None) -> int:
     func = getattr(args, "func", cmd_open)
     try:
         return func(args)
-    except CliError as e:
+    except WorkbenchError as e:  # every engine error, and the CLI's own: message, exit code, hint
         print(f"workbench: {e}", file=sys.stderr)
-        return e.code
+        if e.hint:
+            print(f"workbench: hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("workbench: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    except Exception as e:  # engine errors with user-facing messages
-        name = type(e).__name__
-        if name in ("ImportFailed", "FilterError", "ExportError"):
-            print(f"workbench: {e}", file=sys.stderr)
-            return EXIT_INPUT
-        if name == "StoreError":
-            print(f"workbench: {e}", file=sys.stderr)
-            return EXIT_STORE
-        if isinstance(e, ValueError) and type(e).__module__.startswith("engine."):
-            # engine errors meant for the user subclass ValueError (MixtureError, RunError, ...)
-            print(f"workbench: {e}", file=sys.stderr)
-            return EXIT_INPUT
-        if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
-            print(f"workbench: {e}", file=sys.stderr)
-            return EXIT_INPUT
-        raise
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":

@@ -5,16 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.core.paths import HOME_ENV, data_dir  # noqa: F401  (the engine owns the data folder convention)
+
 DB_ENV = "WORKBENCH_DB"
-HOME_ENV = "WORKBENCH_HOME"
-
-
-def data_dir() -> Path:
-    """Folder for the store and run folders: $WORKBENCH_HOME, else $XDG_DATA_HOME/workbench."""
-    if os.environ.get(HOME_ENV):
-        return Path(os.environ[HOME_ENV]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "workbench"
 
 
 def config_dir() -> Path:

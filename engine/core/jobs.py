@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-class Cancelled(Exception):
-    """Raised inside a job when its CancelToken was set; the job leaves whole chunks behind."""
+from engine.core.errors import Cancelled  # noqa: F401  (raised inside a job when its CancelToken was set)
 
 
 @dataclass

@@ -17,11 +17,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from engine.core.errors import WorkbenchError
 
 DEFAULT_MODEL = "smollm2"
 
 
-class ModelError(Exception):
+class ModelError(WorkbenchError):
     """A model could not be resolved or loaded; the message says what to do."""
 
 
@@ -38,7 +39,7 @@ def models_cache_dir() -> Path:
     """Where converted models are cached: $WORKBENCH_MODELS, else <data dir>/models."""
     if os.environ.get("WORKBENCH_MODELS"):
         return Path(os.environ["WORKBENCH_MODELS"]).expanduser()
-    from workbench.paths import data_dir
+    from engine.core.paths import data_dir
 
     return data_dir() / "models"
 

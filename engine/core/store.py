@@ -15,8 +15,7 @@ from pathlib import Path
 import duckdb
 
 
-class StoreError(Exception):
-    """A store-level failure with a message meant for the user."""
+from engine.core.errors import StoreError  # noqa: F401  (a store-level failure meant for the user)
 
 
 @dataclass(frozen=True)

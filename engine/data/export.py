@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.core.errors import InputError
 
 STYLES = ("messages", "alpaca", "sharegpt")
 FETCH_ROWS = 5_000
@@ -26,7 +27,7 @@ class ExportResult:
     dataset_info_path: str | None = None
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """An export that cannot be done as asked (nothing was written)."""
 
 

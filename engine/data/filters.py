@@ -43,6 +43,7 @@ import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from engine.core.errors import InputError
 
 MAX_LENGTH = 4000  # characters in one expression
 MAX_DEPTH = 32  # nested parentheses / NOTs
@@ -50,7 +51,7 @@ MAX_PREDICATES = 200  # comparisons in one expression
 MAX_IN_ITEMS = 1000  # values in one IN list
 
 
-class FilterError(ValueError):
+class FilterError(InputError):
     """A filter expression that cannot be compiled; `.position` is the 0-based character offset."""
 
     def __init__(self, message: str, position: int | None = None):

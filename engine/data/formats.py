@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from engine.core.errors import InputError
 
 DOMAINS = ["general", "math", "code", "tool_use"]
 
@@ -87,7 +88,7 @@ class RecordIssue:
                 "field": self.field, "message": self.message, "error": str(self)}
 
 
-class FieldError(ValueError):
+class FieldError(InputError):
     """Raised by a normaliser: `field` (a key or a path like "conversations[2].value") is wrong."""
 
     def __init__(self, field: str | None, message: str):

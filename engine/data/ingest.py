@@ -49,6 +49,7 @@ from engine.data.formats import (
     type_name,
 )
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.core.errors import WorkbenchError
 
 __all__ = [
     "DOMAINS", "FORMATS", "Detection", "ImportFailed", "ImportResult", "Normalized", "RecordIssue",
@@ -96,7 +97,7 @@ class ImportResult:
     fast_path: bool = False
 
 
-class ImportFailed(Exception):
+class ImportFailed(WorkbenchError):
     """An import that stored nothing; `.issues` name file, line, record and field of each problem."""
 
     def __init__(self, issues: list[RecordIssue], n_issues: int | None = None, summary: str | None = None):

@@ -13,18 +13,26 @@ from datetime import datetime
 
 from engine.data.filters import FilterError, compile_expression
 from engine.data.query import check_label, score_metrics
+from engine.core.errors import InputError, WorkbenchError
 
 REVERTED = "<reverted>"  # apply_rules key: rule-set samples no rule matches any more, back to the pool domain
 
 
-class PoolNotFound(KeyError):
+ROLES = ("train", "eval")
+
+
+class PoolError(InputError):
+    """A pool operation that cannot be done (e.g. an unknown role)."""
+
+
+class PoolNotFound(WorkbenchError, KeyError):
     """No such pool; the message names the pools there are."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "pool not found"
 
 
-class RuleNotFound(KeyError):
+class RuleNotFound(WorkbenchError, KeyError):
     """No such rule."""
 
     def __str__(self) -> str:
@@ -313,3 +321,27 @@ def apply_rules(store, *, pool=None) -> dict[str, int]:
     if counts.get(-1):
         result[REVERTED] = int(counts[-1])
     return result
+
+
+def set_role(store, pool, role: str, *, force: bool = False) -> str:
+    """Mark a pool as evaluation data ('eval') or training data ('train'); returns the pool name.
+
+    Marking a pool 'eval' that saved mixtures already drew from is refused (name the mixtures) unless
+    `force`: those mixtures keep their items, new resolutions leave the pool out."""
+    if role not in ROLES:
+        raise PoolError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    try:
+        p = get_pool(store, pool)
+    except KeyError as e:
+        raise PoolError(str(e.args[0] if e.args else e)) from e
+    with store.transaction() as con:
+        if role == "eval" and not force:
+            used = con.execute(
+                "SELECT DISTINCT m.name, m.version FROM mixture_items mi JOIN samples s ON s.id = mi.sample_id "
+                "JOIN mixtures m ON m.id = mi.mixture_id WHERE s.pool_id = ? ORDER BY 1, 2", [p.id]).fetchall()
+            if used:
+                names = ", ".join(f"{n} v{v}" for n, v in used[:5])
+                raise PoolError(f"pool {p.name!r} is drawn into saved mixtures ({names}); "
+                                      "use force to mark it as an eval set anyway")
+        con.execute("UPDATE pools SET role = ? WHERE id = ?", [role, p.id])
+    return p.name

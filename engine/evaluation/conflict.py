@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from engine.core.errors import InputError
 
 VARIANTS = ("accuracy", "loss")
 REFERENCES = ("specialist", "base")
@@ -62,7 +63,7 @@ LABELS = {"rate": "joint conflict", "conditional_conflict_rate": "conditional co
 MISSING = ("no_reference", "not_evaluated", "no_shared", "not_comparable")
 
 
-class ConflictError(ValueError):
+class ConflictError(InputError):
     """A conflict-rate request that cannot be answered (unknown run, no specialists, nothing evaluated...)."""
 
 

@@ -34,40 +34,27 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.jobs import Cancelled, ProgressMeter
+from engine.core.errors import InputError
+from engine.data.pools import ROLES  # noqa: F401  (pool roles: train, eval)
 
 SCORER_VERSION = "2"  # 2: BFCL-faithful tool calls, new math/gsm8k extraction, two-sandbox code verdicts
-ROLES = ("train", "eval")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(InputError):
     """Bad evaluation input (unknown run or pool, a pool that is not an eval set, nothing to evaluate...)."""
 
 
 # -- eval sets ------------------------------------------------------------------------------------------
 def set_role(store, pool, role: str, *, force: bool = False) -> str:
     """Mark a pool as evaluation data ('eval') or training data ('train'); returns the pool name.
+    (`engine.data.pools.set_role`, with its errors as EvaluationError.)"""
+    from engine.data.pools import PoolError
+    from engine.data.pools import set_role as _set_role
 
-    Marking a pool 'eval' that saved mixtures already drew from is refused (name the mixtures) unless
-    `force`: those mixtures keep their items, new resolutions leave the pool out."""
-    from engine.data.pools import get_pool
-
-    if role not in ROLES:
-        raise EvaluationError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     try:
-        p = get_pool(store, pool)
-    except KeyError as e:
-        raise EvaluationError(str(e.args[0] if e.args else e)) from e
-    with store.transaction() as con:
-        if role == "eval" and not force:
-            used = con.execute(
-                "SELECT DISTINCT m.name, m.version FROM mixture_items mi JOIN samples s ON s.id = mi.sample_id "
-                "JOIN mixtures m ON m.id = mi.mixture_id WHERE s.pool_id = ? ORDER BY 1, 2", [p.id]).fetchall()
-            if used:
-                names = ", ".join(f"{n} v{v}" for n, v in used[:5])
-                raise EvaluationError(f"pool {p.name!r} is drawn into saved mixtures ({names}); "
-                                      "use force to mark it as an eval set anyway")
-        con.execute("UPDATE pools SET role = ? WHERE id = ?", [role, p.id])
-    return p.name
+        return _set_role(store, pool, role, force=force)
+    except PoolError as e:
+        raise EvaluationError(str(e)) from e
 
 
 def eval_pools(store) -> list[dict]:
@@ -673,6 +660,16 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
                         "WHERE evaluation_id = ? AND sample_id = ?", list(u))
         _refresh_summary(con, evaluation_id)
     return get_summaries(store, [evaluation_id])[0]
+
+
+def evaluations_stamp(store) -> tuple[int, int | None]:
+    """(number of evaluations, newest id): changes whenever an evaluation is added or removed."""
+    con = store.cursor()
+    try:
+        n, last = con.execute("SELECT count(*), max(id) FROM evaluations").fetchall()[0]
+    finally:
+        con.close()
+    return int(n), last
 
 
 def list_evaluations(store, run_id: int | None = None) -> list[EvalSummary]:

@@ -39,13 +39,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from engine.core.errors import InputError
 
 _RPC_SOURCE = Path(__file__).with_name("sandbox_rpc.py")
 _UID_BASE = 3_000_000  # root: each sandbox gets a fresh uid in [_UID_BASE, _UID_BASE + 1e6)
 _PROBE: "Isolation | None" = None
 
 
-class SandboxError(ValueError):
+class SandboxError(InputError):
     """Bad sandbox input (e.g. tests that are not a list of strings)."""
 
 

@@ -37,10 +37,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core.errors import InputError
+
 SCORERS = ("gsm8k", "math", "code", "tool", "choice", "nll")
 
 
-class AnswerCheckError(ValueError):
+class AnswerCheckError(InputError):
     """A reference that a scorer cannot use (names the scorer and what is wrong)."""
 
 

@@ -41,11 +41,12 @@ import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from engine.core.errors import InputError
 
 LANGUAGES = ("python", "java", "javascript")
 
 
-class ToolCallError(ValueError):
+class ToolCallError(InputError):
     """A reference (expected calls) that cannot be used."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name, store_dir
 from engine.core.jobs import ProgressMeter
 from engine.core.store import Store
+from engine.core.errors import InputError
 
 N_KEYWORDS = 8
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
@@ -40,7 +41,7 @@ DEFAULT_FIT_SAMPLE = 30_000
 DEFAULT_MIN_SAMPLES = 10
 
 
-class ClusterError(ValueError):
+class ClusterError(InputError):
     """A clustering request that cannot be honoured (the message says why)."""
 
 

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core.store import Store
+from engine.core.errors import InputError
 
 DUP_TAG = "duplicate"
 _NORM_SQL = "trim(regexp_replace(lower(coalesce(s.instruction, '') || ' ' || coalesce(s.response, '')), '\\s+', ' ', 'g'))"
 
 
-class DedupError(ValueError):
+class DedupError(InputError):
     """A dedup request that cannot be honoured (the message says why)."""
 
 

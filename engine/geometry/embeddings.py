@@ -30,13 +30,14 @@ import numpy as np
 
 from engine.core.jobs import CancelToken, ProgressMeter
 from engine.core.store import Store
+from engine.core.errors import InputError
 
 TEXT_KINDS = ("instruction", "instruction_response", "conversation")
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 Encoder = Callable[[list[str]], np.ndarray]
 
 
-class EmbeddingError(ValueError):
+class EmbeddingError(InputError):
     """An embedding request that cannot be honoured (the message says why)."""
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from engine.core.errors import InputError
 
 KINDS = ("pool", "domain", "cluster", "selection", "interpolation")
 UNITS = ("samples", "tokens")
@@ -50,7 +51,7 @@ ALL_DOMAINS = "*"  # replay key: every domain drawn in earlier stages
 DMT_K = 1 / 256  # DMT's replay share of the specialised data in the general stage (Dong et al. 2024)
 
 
-class MixtureError(ValueError):
+class MixtureError(InputError):
     """A recipe that cannot be resolved, saved or exported as asked (the message says what is wrong)."""
 
 

@@ -17,9 +17,10 @@ import numpy as np
 from dataclasses import dataclass
 
 from engine.core.store import Store
+from engine.core.errors import InputError
 
 
-class SelectionError(ValueError):
+class SelectionError(InputError):
     """A selection request that cannot be honoured (the message says why)."""
 
 

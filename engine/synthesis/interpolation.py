@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from engine.core.store import Store
+from engine.core.errors import InputError
 
 SOURCE_KINDS = ("domain", "pool", "cluster", "selection")
 PAIRINGS = ("random", "index", "nearest")
@@ -54,7 +55,7 @@ TEXT_EXPORT_MESSAGE = (
 )
 
 
-class InterpolationError(ValueError):
+class InterpolationError(InputError):
     """An interpolation request that cannot be honoured (the message says why)."""
 
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from engine.core.errors import InputError
 
 IGNORE = -100
 
 
-class MixupError(ValueError):
+class MixupError(InputError):
     """A mixup batch that cannot be built (the message names what is wrong)."""
 
 

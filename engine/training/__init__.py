@@ -28,12 +28,13 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from engine.core.errors import InputError
 
 PROTOCOLS = ("multi_task", "sequential", "multi_stage")
 PACKING = ("packed", "grouped", "padded")
 
 
-class TrainingError(ValueError):
+class TrainingError(InputError):
     """Bad training input (settings, data, model); the message names what is wrong."""
 
 

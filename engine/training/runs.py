@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
+from engine.core.errors import InputError
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -36,7 +37,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 _procs: dict[int, subprocess.Popen] = {}
 
 
-class RunError(ValueError):
+class RunError(InputError):
     """A bad run request (unknown run, wrong state, bad settings); the message says what is wrong."""
 
 
