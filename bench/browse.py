@@ -48,9 +48,9 @@ def generate(path: Path, n: int) -> None:
     sql = f"""
     COPY (
       SELECT
-        'Please ' || {phrase('i', 8)} || ' #' || i::VARCHAR AS instruction,
-        CASE WHEN i % 3 = 0 THEN {phrase('i + 7', 6)} ELSE '' END AS input,
-        repeat({phrase('i + 13', 12)} || '. ', 1 + (i % 5)::INT) || 'Answer ' || i::VARCHAR || '.' AS output
+        'Please ' || {phrase("i", 8)} || ' #' || i::VARCHAR AS instruction,
+        CASE WHEN i % 3 = 0 THEN {phrase("i + 7", 6)} ELSE '' END AS input,
+        repeat({phrase("i + 13", 12)} || '. ', 1 + (i % 5)::INT) || 'Answer ' || i::VARCHAR || '.' AS output
       FROM range({n}) t(i)
     ) TO '{path}' (FORMAT json)
     """
@@ -78,8 +78,11 @@ def timed(fn, repeat: int = 1) -> tuple[float, object]:
 def row(name: str, ours: float, base: float, target: str = "", unit: str = "ms") -> None:
     scale = 1000.0 if unit == "ms" else 1.0
     ratio = ours / base if base > 0 else float("nan")
-    print(f"{name:<34} ours {ours * scale:9.1f} {unit}   raw duckdb {base * scale:9.1f} {unit}   "
-          f"ratio {ratio:5.2f}   {target}", flush=True)
+    print(
+        f"{name:<34} ours {ours * scale:9.1f} {unit}   raw duckdb {base * scale:9.1f} {unit}   "
+        f"ratio {ratio:5.2f}   {target}",
+        flush=True,
+    )
 
 
 FIRST_PAINT_CHILD = r"""
@@ -115,8 +118,9 @@ asyncio.run(run())
 def _paint_once(script: str, *args: str) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", script, repr(t0), *args], capture_output=True, text=True,
-                         env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script, repr(t0), *args], capture_output=True, text=True, env=env, timeout=120
+    )
     for line in out.stdout.splitlines():
         if line.startswith("PAINT"):
             return float(line.split()[1])
@@ -137,9 +141,9 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=60)
     args = ap.parse_args()
 
+    from engine.core.store import Store
     from engine.data.ingest import import_file
     from engine.data.query import Browser, Filter, bulk_set_domain
-    from engine.core.store import Store
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -153,12 +157,14 @@ def main() -> None:
 
     # --- import ---------------------------------------------------------------------------------
     raw = duckdb.connect(str(raw_db))
-    t_raw, _ = timed(lambda: raw.execute(f"""
+    t_raw, _ = timed(
+        lambda: raw.execute(f"""
         CREATE TABLE samples AS
         SELECT row_number() OVER () AS id, instruction, input, output AS response,
                md5(instruction || input || output) AS content_hash
         FROM read_json('{src}', format='newline_delimited',
-                       columns={{'instruction': 'VARCHAR', 'input': 'VARCHAR', 'output': 'VARCHAR'}})"""))
+                       columns={{'instruction': 'VARCHAR', 'input': 'VARCHAR', 'output': 'VARCHAR'}})""")
+    )
     store = Store(ours_db)
     t_ours, res = timed(lambda: import_file(store, src, pool="synthetic", domain="general"))
     print(f"\n== {args.n:,} samples (imported {res.n_inserted:,}, duplicates {res.n_duplicates:,})")
@@ -167,8 +173,10 @@ def main() -> None:
     # four domains so that filters have something to bite on
     quarter = args.n // 4
     for k, dom in enumerate(["math", "code", "tool_use"]):
-        bulk_set_domain(store, Filter(expression=f"record_index >= {k * quarter} and record_index < {(k + 1) * quarter}"), dom)
-    raw.execute(f"ALTER TABLE samples ADD COLUMN domain VARCHAR DEFAULT 'general'")
+        bulk_set_domain(
+            store, Filter(expression=f"record_index >= {k * quarter} and record_index < {(k + 1) * quarter}"), dom
+        )
+    raw.execute("ALTER TABLE samples ADD COLUMN domain VARCHAR DEFAULT 'general'")
     for k, dom in enumerate(["math", "code", "tool_use"]):
         raw.execute(f"UPDATE samples SET domain = '{dom}' WHERE id > {k * quarter} AND id <= {(k + 1) * quarter}")
     raw.execute("CHECKPOINT")
@@ -182,11 +190,14 @@ def main() -> None:
     b.page(0, 100)
     ours_t, raw_t = [], []
     for off in offsets:
-        t, _ = timed(lambda: Browser(store, Filter()).page(off, 100))
+        t, _ = timed(lambda off=off: Browser(store, Filter()).page(off, 100))
         ours_t.append(t)
-        t, _ = timed(lambda: raw.execute(
-            f"SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
-            f"ORDER BY id LIMIT 100 OFFSET {off}").fetchall())
+        t, _ = timed(
+            lambda off=off: raw.execute(
+                f"SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
+                f"ORDER BY id LIMIT 100 OFFSET {off}"
+            ).fetchall()
+        )
         raw_t.append(t)
     row("page p50 (random offset, by id)", pct(ours_t, 50), pct(raw_t, 50))
     row("page p95 (random offset, by id)", pct(ours_t, 95), pct(raw_t, 95), "target < 50 ms")
@@ -195,40 +206,58 @@ def main() -> None:
     ours_t, raw_t = [], []
     bs = Browser(store, Filter(), sort=[("n_chars", True)])
     t1, _ = timed(lambda: bs.page(0, 100))
-    t2, _ = timed(lambda: raw.execute(
-        "SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
-        "ORDER BY length(response) DESC, id LIMIT 100").fetchall())
+    t2, _ = timed(
+        lambda: raw.execute(
+            "SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
+            "ORDER BY length(response) DESC, id LIMIT 100"
+        ).fetchall()
+    )
     row("first page of a new sort (once)", t1, t2)
     for off in offsets[:20]:
-        t, _ = timed(lambda: bs.page(off, 100))
+        t, _ = timed(lambda off=off: bs.page(off, 100))
         ours_t.append(t)
-        t, _ = timed(lambda: raw.execute(
-            f"SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
-            f"ORDER BY length(response) DESC, id LIMIT 100 OFFSET {off}").fetchall())
+        t, _ = timed(
+            lambda off=off: raw.execute(
+                f"SELECT id, domain, left(instruction, 160), left(response, 160) FROM samples "
+                f"ORDER BY length(response) DESC, id LIMIT 100 OFFSET {off}"
+            ).fetchall()
+        )
         raw_t.append(t)
     row("page p95 (sorted by chars desc)", pct(ours_t, 95), pct(raw_t, 95))
 
     # --- filtered count ----------------------------------------------------------------------------
     f = Filter(domains=["code"], expression="n_chars > 300")
     t1, n1 = timed(lambda: Browser(store, f).count(), repeat=5)
-    t2, n2 = timed(lambda: raw.execute(
-        "SELECT count(*) FROM samples WHERE domain = 'code' AND "
-        "length(instruction) + length(input) + length(response) > 300").fetchone()[0], repeat=5)
+    t2, n2 = timed(
+        lambda: raw.execute(
+            "SELECT count(*) FROM samples WHERE domain = 'code' AND "
+            "length(instruction) + length(input) + length(response) > 300"
+        ).fetchone()[0],
+        repeat=5,
+    )
     print(f"  filtered count: ours {n1:,}  raw {n2:,}")
     row("filtered count (domain + n_chars)", t1, t2, "target < 150 ms")
 
     # --- text search -------------------------------------------------------------------------------
     f = Filter(text="guitar river")
     t1, n1 = timed(lambda: Browser(store, f).count(), repeat=3)
-    t2, n2 = timed(lambda: raw.execute(
-        "SELECT count(*) FROM samples WHERE instruction ILIKE '%guitar river%' OR input ILIKE '%guitar river%'"
-        " OR response ILIKE '%guitar river%'").fetchone()[0], repeat=3)
+    t2, n2 = timed(
+        lambda: raw.execute(
+            "SELECT count(*) FROM samples WHERE instruction ILIKE '%guitar river%' OR input ILIKE '%guitar river%'"
+            " OR response ILIKE '%guitar river%'"
+        ).fetchone()[0],
+        repeat=3,
+    )
     print(f"  text matches: ours {n1:,}  raw {n2:,}")
     row("text search count", t1, t2, "target < 150 ms")
     t1, _ = timed(lambda: Browser(store, f).page(0, 100), repeat=3)
-    t2, _ = timed(lambda: raw.execute(
-        "SELECT id, left(instruction,160) FROM samples WHERE instruction ILIKE '%guitar river%' OR "
-        "input ILIKE '%guitar river%' OR response ILIKE '%guitar river%' ORDER BY id LIMIT 100").fetchall(), repeat=3)
+    t2, _ = timed(
+        lambda: raw.execute(
+            "SELECT id, left(instruction,160) FROM samples WHERE instruction ILIKE '%guitar river%' OR "
+            "input ILIKE '%guitar river%' OR response ILIKE '%guitar river%' ORDER BY id LIMIT 100"
+        ).fetchall(),
+        repeat=3,
+    )
     row("text search first page", t1, t2)
 
     store.close()

@@ -39,9 +39,9 @@ def _write_alpaca(path: Path, records: list[dict]) -> None:
 
 
 def bench_embedding(work: Path, n: int, blocks: int) -> None:
-    from engine.geometry.embeddings import embed_samples, load_encoder, sample_text
-    from engine.data.ingest import import_file
     from engine.core.store import Store
+    from engine.data.ingest import import_file
+    from engine.geometry.embeddings import embed_samples, load_encoder, sample_text
 
     recs = json.loads(DATA.read_text(encoding="utf-8"))[:n]
     encode = load_encoder(None)
@@ -49,7 +49,7 @@ def bench_embedding(work: Path, n: int, blocks: int) -> None:
     t_plain = t_ours = 0.0
     block = max(1, n // blocks)
     for b, k in enumerate(range(0, n, block)):
-        part = recs[k:k + block]
+        part = recs[k : k + block]
         src = work / f"emb_{b}.jsonl"
         _write_alpaca(src, part)
         s = Store(work / f"emb_{b}.duckdb")
@@ -106,14 +106,13 @@ def make_points(n: int, data: str, seed: int = 0):
     return X.astype(np.float32), np.where(noise, -1, labels)
 
 
-def bench_clustering(work: Path, n: int, data: str = "blobs", fit_sample: int | None = None,
-                     bare: bool = True) -> None:
+def bench_clustering(work: Path, n: int, data: str = "blobs", fit_sample: int | None = None, bare: bool = True) -> None:
     import numpy as np
 
+    from engine.core.store import Store
+    from engine.data.ingest import import_file
     from engine.geometry.clusters import DEFAULT_FIT_SAMPLE, cluster
     from engine.geometry.embeddings import embed_samples, sample_text
-    from engine.data.ingest import import_file
-    from engine.core.store import Store
 
     X, truth = make_points(n, data)
     dim = X.shape[1]
@@ -121,8 +120,10 @@ def bench_clustering(work: Path, n: int, data: str = "blobs", fit_sample: int | 
     _write_alpaca(src, [{"instruction": f"point {i}", "input": "", "output": f"vector {i}"} for i in range(n)])
     s = Store(work / f"points_{data}.duckdb")
     import_file(s, src, pool="points")
-    by_text = {sample_text("instruction_response", m, sy): X[ri] for m, sy, ri in
-               s.con.execute("SELECT messages, system, record_index FROM samples").fetchall()}
+    by_text = {
+        sample_text("instruction_response", m, sy): X[ri]
+        for m, sy, ri in s.con.execute("SELECT messages, system, record_index FROM samples").fetchall()
+    }
 
     def fake_encoder(texts: list[str]) -> np.ndarray:
         return np.stack([by_text[t] for t in texts])
@@ -145,25 +146,35 @@ def bench_clustering(work: Path, n: int, data: str = "blobs", fit_sample: int | 
     ours = np.array([got[i] for i in ids])
     clustered = truth >= 0
     r = info.params["result"]
-    how = (f"HDBSCAN on {r['n_fit']:,}, {r['n_predicted']:,} by approximate_predict" if r["n_predicted"]
-           else f"HDBSCAN on all {r['n_fit']:,}")
+    how = (
+        f"HDBSCAN on {r['n_fit']:,}, {r['n_predicted']:,} by approximate_predict"
+        if r["n_predicted"]
+        else f"HDBSCAN on all {r['n_fit']:,}"
+    )
     print(f"clustering {n:,} x {dim} ({data}; min_cluster_size {mcs}; vectors stored in {t_store:.1f}s):")
     print(f"  engine.cluster ({how}; load, PCA 32, map, labels, save)")
-    print(f"      {t_ours:6.1f} s   ARI vs truth {adjusted_rand_score(truth, ours):.3f} "
-          f"(clustered points only {adjusted_rand_score(truth[clustered], ours[clustered]):.3f}); "
-          f"{info.n_clusters} clusters, {100 * info.n_noise / n:.1f}% noise   (target < 60 s)", flush=True)
+    print(
+        f"      {t_ours:6.1f} s   ARI vs truth {adjusted_rand_score(truth, ours):.3f} "
+        f"(clustered points only {adjusted_rand_score(truth[clustered], ours[clustered]):.3f}); "
+        f"{info.n_clusters} clusters, {100 * info.n_noise / n:.1f}% noise   (target < 60 s)",
+        flush=True,
+    )
     if bare:
         Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
         t = time.perf_counter()
         Z = PCA(32, random_state=0).fit_transform(Xn)
         raw = hdbscan.HDBSCAN(min_cluster_size=mcs, prediction_data=True).fit(Z)
         t_raw = time.perf_counter() - t
-        print(f"  bare PCA 32 + hdbscan.HDBSCAN on all points in memory (min_samples = min_cluster_size)")
-        print(f"      {t_raw:6.1f} s   ARI vs truth {adjusted_rand_score(truth, raw.labels_):.3f} "
-              f"(clustered points only {adjusted_rand_score(truth[clustered], raw.labels_[clustered]):.3f}); "
-              f"{raw.labels_.max() + 1} clusters, {100 * (raw.labels_ < 0).mean():.1f}% noise")
-        print(f"  ours / bare time {t_ours / t_raw:.2f}; ARI ours vs bare {adjusted_rand_score(raw.labels_, ours):.3f}",
-              flush=True)
+        print("  bare PCA 32 + hdbscan.HDBSCAN on all points in memory (min_samples = min_cluster_size)")
+        print(
+            f"      {t_raw:6.1f} s   ARI vs truth {adjusted_rand_score(truth, raw.labels_):.3f} "
+            f"(clustered points only {adjusted_rand_score(truth[clustered], raw.labels_[clustered]):.3f}); "
+            f"{raw.labels_.max() + 1} clusters, {100 * (raw.labels_ < 0).mean():.1f}% noise"
+        )
+        print(
+            f"  ours / bare time {t_ours / t_raw:.2f}; ARI ours vs bare {adjusted_rand_score(raw.labels_, ours):.3f}",
+            flush=True,
+        )
     s.close()
 
 
@@ -172,10 +183,18 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=1000)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--blocks", type=int, default=4)
-    ap.add_argument("--data", choices=["blobs", "overlapping", "both"], default="blobs",
-                    help="synthetic clustering data (see make_points); both runs one after the other")
-    ap.add_argument("--fit-sample", type=int, default=None,
-                    help="engine.cluster fit_sample (default: the engine's default; 0 = fit every point)")
+    ap.add_argument(
+        "--data",
+        choices=["blobs", "overlapping", "both"],
+        default="blobs",
+        help="synthetic clustering data (see make_points); both runs one after the other",
+    )
+    ap.add_argument(
+        "--fit-sample",
+        type=int,
+        default=None,
+        help="engine.cluster fit_sample (default: the engine's default; 0 = fit every point)",
+    )
     ap.add_argument("--no-bare", action="store_true", help="skip the bare PCA + HDBSCAN baseline")
     ap.add_argument("--skip-embedding", action="store_true")
     ap.add_argument("--skip-clustering", action="store_true")
@@ -185,7 +204,7 @@ def main() -> None:
         if not args.skip_embedding:
             bench_embedding(work, args.texts, args.blocks)
         if not args.skip_clustering:
-            for data in (["blobs", "overlapping"] if args.data == "both" else [args.data]):
+            for data in ["blobs", "overlapping"] if args.data == "both" else [args.data]:
                 bench_clustering(work, args.points, data, args.fit_sample, bare=not args.no_bare)
 
 

@@ -44,10 +44,12 @@ def main() -> None:
     rows = [json.loads(line) for line in MBPP.open(encoding="utf-8")][: args.n]
     modes = {
         "baseline (bare child)": lambda r: bare(r["code"], r["test_list"], r.get("test_setup_code") or ""),
-        "ours (bubblewrap x2)": lambda r: run_code(r["code"], r["test_list"],
-                                                    setup=r.get("test_setup_code") or "").passed,
-        "ours, unisolated": lambda r: run_code(r["code"], r["test_list"], setup=r.get("test_setup_code") or "",
-                                               limits=SandboxLimits(allow_unisolated=True)).passed,
+        "ours (bubblewrap x2)": lambda r: run_code(
+            r["code"], r["test_list"], setup=r.get("test_setup_code") or ""
+        ).passed,
+        "ours, unisolated": lambda r: run_code(
+            r["code"], r["test_list"], setup=r.get("test_setup_code") or "", limits=SandboxLimits(allow_unisolated=True)
+        ).passed,
     }
     if iso.kernel:  # the unisolated path only runs where isolation is missing: force it for the measurement
         import engine.evaluation.sandbox as sb
@@ -74,8 +76,10 @@ def main() -> None:
     print(f"{len(rows)} MBPP items (code + its asserts), interleaved per item")
     for k in modes:
         rate = len(rows) / secs[k]
-        print(f"  {k:24} {rate:6.1f} checks/s  {1000 / rate:6.1f} ms/check  passed {passed[k]:4}/{len(rows)}"
-              f"  speed vs baseline {rate / base:.2f}x")
+        print(
+            f"  {k:24} {rate:6.1f} checks/s  {1000 / rate:6.1f} ms/check  passed {passed[k]:4}/{len(rows)}"
+            f"  speed vs baseline {rate / base:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -54,15 +54,18 @@ def main() -> None:
 
     import torch
 
-    from engine.quality.ifd import IFDParams, score_items
     from engine.core.models import load_causal_lm
+    from engine.quality.ifd import IFDParams, score_items
     from tests.ifd_reference import superfiltering_reference
 
     t = time.perf_counter()
     model, tok, src = load_causal_lm(args.model, device=args.device, dtype=args.dtype)
     dev = next(model.parameters()).device
-    print(f"model {src.name} on {dev} ({next(model.parameters()).dtype}), loaded in "
-          f"{time.perf_counter() - t:.1f}s; torch threads {torch.get_num_threads()}", flush=True)
+    print(
+        f"model {src.name} on {dev} ({next(model.parameters()).dtype}), loaded in "
+        f"{time.perf_counter() - t:.1f}s; torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
     items = load_items(Path(args.data), args.n)
     print(f"{len(items)} samples from {args.data}", flush=True)
 
@@ -83,7 +86,7 @@ def main() -> None:
     got = []
     block = max(1, len(items) // args.blocks)
     for k in range(0, len(items), block):
-        part = items[k:k + block]
+        part = items[k : k + block]
         if not args.skip_reference:
             sync()
             t = time.perf_counter()
@@ -97,15 +100,25 @@ def main() -> None:
         sync()
         t_ours += time.perf_counter() - t
     if not args.skip_reference:
-        print(f"reference (batch 1, two forwards, full logits): {len(items) / t_ref:.2f} samples/s "
-              f"({t_ref:.1f}s)", flush=True)
-    print(f"ours (length-sorted batches, LM head at response positions): {len(items) / t_ours:.2f} samples/s "
-          f"({t_ours:.1f}s)", flush=True)
+        print(
+            f"reference (batch 1, two forwards, full logits): {len(items) / t_ref:.2f} samples/s ({t_ref:.1f}s)",
+            flush=True,
+        )
+    print(
+        f"ours (length-sorted batches, LM head at response positions): {len(items) / t_ours:.2f} samples/s "
+        f"({t_ours:.1f}s)",
+        flush=True,
+    )
     if ref:
-        diffs = [abs(g.values["ifd"] - ref[g.sample_id]) for g in got
-                 if g.values.get("ifd") is not None and not math.isnan(ref[g.sample_id])]
-        print(f"ratio ours/reference: {t_ref / t_ours:.2f}x   max |IFD diff| {max(diffs):.2e} over {len(diffs)} "
-              f"samples", flush=True)
+        diffs = [
+            abs(g.values["ifd"] - ref[g.sample_id])
+            for g in got
+            if g.values.get("ifd") is not None and not math.isnan(ref[g.sample_id])
+        ]
+        print(
+            f"ratio ours/reference: {t_ref / t_ours:.2f}x   max |IFD diff| {max(diffs):.2e} over {len(diffs)} samples",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,14 @@ def load_records(path: Path, n: int, seed: int = 0) -> list[dict]:
     out = []
     for r in data[:n]:
         user = r["instruction"] + ("\n" + r["input"] if r.get("input") else "")
-        out.append({"kind": "sample", "stage": 0, "domain": "general",
-                    "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": r["output"]}]})
+        out.append(
+            {
+                "kind": "sample",
+                "stage": 0,
+                "domain": "general",
+                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": r["output"]}],
+            }
+        )
     return out
 
 
@@ -52,11 +58,21 @@ def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{packing}-"))
     try:
-        train = T.TrainSettings(max_steps=args.steps, lr=1e-4, max_len=args.max_len, packing=packing,
-                                batch_size=args.rows if packing == "packed" else args.batch,
-                                eval_every=0, save_every=0, eval_per_domain=0, device=args.device, seed=0)
-        cfg = T.config_dict(base_model=model_path, protocol="multi_task", order=None, lora=T.LoraSettings(),
-                            train=train)
+        train = T.TrainSettings(
+            max_steps=args.steps,
+            lr=1e-4,
+            max_len=args.max_len,
+            packing=packing,
+            batch_size=args.rows if packing == "packed" else args.batch,
+            eval_every=0,
+            save_every=0,
+            eval_per_domain=0,
+            device=args.device,
+            seed=0,
+        )
+        cfg = T.config_dict(
+            base_model=model_path, protocol="multi_task", order=None, lora=T.LoraSettings(), train=train
+        )
         (folder / "config.json").write_text(json.dumps(cfg))
         (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
         T.train(folder)
@@ -66,9 +82,16 @@ def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
         tokens = sum(x["tokens"] for x in timed)
         secs = steps[-1]["ts"] - steps[0]["ts"]
         cpu = steps[-1]["cpu_s"] - steps[0]["cpu_s"]
-        return {"tokens": tokens, "seconds": secs, "tokens_per_s": tokens / secs, "cpu_s": cpu,
-                "tokens_per_cpu_s": tokens / cpu, "steps": len(timed),
-                "loss_first": steps[0]["loss"], "loss_last": steps[-1]["loss"]}
+        return {
+            "tokens": tokens,
+            "seconds": secs,
+            "tokens_per_s": tokens / secs,
+            "cpu_s": cpu,
+            "tokens_per_cpu_s": tokens / cpu,
+            "steps": len(timed),
+            "loss_first": steps[0]["loss"],
+            "loss_last": steps[-1]["loss"],
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -76,8 +99,14 @@ def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
 def baseline(model_path: str, recs: list[dict], args) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
-                              TrainerCallback, TrainingArguments)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     from engine.training import tokenize_records
 
@@ -85,8 +114,10 @@ def baseline(model_path: str, recs: list[dict], args) -> dict:
     exs, _ = tokenize_records(tok, recs, args.max_len)
     data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
-                                             target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     inner = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     counts: list[int] = []
     slots: list[int] = []
@@ -107,21 +138,37 @@ def baseline(model_path: str, recs: list[dict], args) -> dict:
 
     out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
     try:
-        targs = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=args.batch, max_steps=args.steps,
-                                  learning_rate=1e-4, logging_steps=1, save_strategy="no", report_to=[],
-                                  use_cpu=args.device == "cpu", seed=0, dataloader_num_workers=0,
-                                  remove_unused_columns=False, disable_tqdm=True)
+        targs = TrainingArguments(
+            output_dir=out_dir,
+            per_device_train_batch_size=args.batch,
+            max_steps=args.steps,
+            learning_rate=1e-4,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=args.device == "cpu",
+            seed=0,
+            dataloader_num_workers=0,
+            remove_unused_columns=False,
+            disable_tqdm=True,
+        )
         tr = Trainer(model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[Clock()])
         res = tr.train()
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     # counts[i] is batch i's real tokens; marks[i] ends step i (the dataloader may prefetch one batch ahead)
-    tokens = sum(counts[1:args.steps])
+    tokens = sum(counts[1 : args.steps])
     secs = marks[-1] - marks[0]
-    return {"tokens": tokens, "seconds": secs, "tokens_per_s": tokens / secs, "cpu_s": cpu[-1] - cpu[0],
-            "tokens_per_cpu_s": tokens / (cpu[-1] - cpu[0]), "steps": len(marks) - 1,
-            "pad_share": 1 - sum(counts[1:args.steps]) / max(1, sum(slots[1:args.steps])),
-            "train_loss": res.training_loss}
+    return {
+        "tokens": tokens,
+        "seconds": secs,
+        "tokens_per_s": tokens / secs,
+        "cpu_s": cpu[-1] - cpu[0],
+        "tokens_per_cpu_s": tokens / (cpu[-1] - cpu[0]),
+        "steps": len(marks) - 1,
+        "pad_share": 1 - sum(counts[1 : args.steps]) / max(1, sum(slots[1 : args.steps])),
+        "train_loss": res.training_loss,
+    }
 
 
 def interleaved(model_path: str, recs: list[dict], args) -> dict:
@@ -143,8 +190,12 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
     def lora_model():
         torch.manual_seed(0)
         m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-        m = get_peft_model(m, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
-                                         task_type="CAUSAL_LM"))
+        m = get_peft_model(
+            m,
+            LoraConfig(
+                r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
+            ),
+        )
         m.train()
         return m
 
@@ -154,11 +205,23 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
             model = lora_model()
             data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
             out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
-            targs = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=args.batch, learning_rate=1e-4,
-                                      report_to=[], use_cpu=args.device == "cpu", seed=0, disable_tqdm=True,
-                                      remove_unused_columns=False, dataloader_num_workers=0)
-            tr = Trainer(model=model, args=targs, train_dataset=data,
-                         data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100))
+            targs = TrainingArguments(
+                output_dir=out_dir,
+                per_device_train_batch_size=args.batch,
+                learning_rate=1e-4,
+                report_to=[],
+                use_cpu=args.device == "cpu",
+                seed=0,
+                disable_tqdm=True,
+                remove_unused_columns=False,
+                dataloader_num_workers=0,
+            )
+            tr = Trainer(
+                model=model,
+                args=targs,
+                train_dataset=data,
+                data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+            )
             tr.create_optimizer_and_scheduler(num_training_steps=args.steps)
             tr.current_gradient_accumulation_steps = 1  # set by Trainer.train() otherwise
             it = iter(tr.get_train_dataloader())
@@ -172,8 +235,13 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
                 return n, int(batch["attention_mask"].numel())
         else:
             model = lora_model()
-            st = T.TrainSettings(max_steps=args.steps, max_len=args.max_len, packing=mode,
-                                 batch_size=args.rows if mode == "packed" else args.batch, seed=0)
+            st = T.TrainSettings(
+                max_steps=args.steps,
+                max_len=args.max_len,
+                packing=mode,
+                batch_size=args.rows if mode == "packed" else args.batch,
+                seed=0,
+            )
             plan, _names, _ = T.build_plan(exs, "multi_task", None, st)
             opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
             batches = iter(plan)
@@ -187,6 +255,7 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 return n, slots
+
         steppers[mode] = step
     rates: dict[str, list[float]] = {m: [] for m in steppers}
     cpu_rates: dict[str, list[float]] = {m: [] for m in steppers}
@@ -196,15 +265,25 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
             t0, c0 = time.perf_counter(), time.process_time()
             n, slots = step()
             dt, dc = time.perf_counter() - t0, time.process_time() - c0
-            print(f"  round {rnd + 1} {mode:>9}: {n:5d} real tokens ({1 - n / slots:4.0%} padding) "
-                  f"{dt:6.1f} s, {n / dt:6.1f} tokens/s", flush=True)
+            print(
+                f"  round {rnd + 1} {mode:>9}: {n:5d} real tokens ({1 - n / slots:4.0%} padding) "
+                f"{dt:6.1f} s, {n / dt:6.1f} tokens/s",
+                flush=True,
+            )
             if rnd:  # round 1 is warm-up
                 rates[mode].append(n / dt)
                 cpu_rates[mode].append(n / max(dc, 1e-9))
                 pads[mode].append(1 - n / slots)
-    return {m: {"tokens_per_s": statistics.median(rates[m]), "best_tokens_per_s": max(rates[m]),
-                "tokens_per_cpu_s": statistics.median(cpu_rates[m]), "pad_share": statistics.mean(pads[m]),
-                "steps": len(rates[m])} for m in steppers}
+    return {
+        m: {
+            "tokens_per_s": statistics.median(rates[m]),
+            "best_tokens_per_s": max(rates[m]),
+            "tokens_per_cpu_s": statistics.median(cpu_rates[m]),
+            "pad_share": statistics.mean(pads[m]),
+            "steps": len(rates[m]),
+        }
+        for m in steppers
+    }
 
 
 def main(argv=None) -> int:
@@ -218,30 +297,40 @@ def main(argv=None) -> int:
     ap.add_argument("--max-len", type=int, default=512)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--modes", default="packed,grouped,baseline")
-    ap.add_argument("--sequential", action="store_true",
-                    help="run each mode whole, one after another (ours: engine.training.train on a run folder; "
-                         "baseline: Trainer.train) instead of interleaving single steps")
+    ap.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run each mode whole, one after another (ours: engine.training.train on a run folder; "
+        "baseline: Trainer.train) instead of interleaving single steps",
+    )
     args = ap.parse_args(argv)
 
     from engine.core.models import local_folder, resolve
 
     model_path = local_folder(resolve(args.model))
     recs = load_records(args.data, args.n)
-    print(f"model {model_path}\n{len(recs)} records from {args.data.name}; {args.steps} steps each "
-          f"(first one not timed); max_len {args.max_len}; device {args.device}", flush=True)
+    print(
+        f"model {model_path}\n{len(recs)} records from {args.data.name}; {args.steps} steps each "
+        f"(first one not timed); max_len {args.max_len}; device {args.device}",
+        flush=True,
+    )
     if not args.sequential:
         results = interleaved(model_path, recs, args)
         for mode, r in results.items():
-            print(f"{mode:>9}: best step {r['best_tokens_per_s']:8.1f} real tokens/s, median {r['tokens_per_s']:8.1f}, "
-                  f"median {r['tokens_per_cpu_s']:8.2f} per CPU-second, {r['pad_share']:.0%} padding "
-                  f"({r['steps']} timed steps)")
+            print(
+                f"{mode:>9}: best step {r['best_tokens_per_s']:8.1f} real tokens/s, median {r['tokens_per_s']:8.1f}, "
+                f"median {r['tokens_per_cpu_s']:8.2f} per CPU-second, {r['pad_share']:.0%} padding "
+                f"({r['steps']} timed steps)"
+            )
         if "baseline" in results:
             b = results["baseline"]
             for mode, r in results.items():
                 if mode != "baseline":
-                    print(f"ratio {mode} / baseline: best {r['best_tokens_per_s'] / b['best_tokens_per_s']:.2f}x, "
-                          f"median {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
-                          f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second")
+                    print(
+                        f"ratio {mode} / baseline: best {r['best_tokens_per_s'] / b['best_tokens_per_s']:.2f}x, "
+                        f"median {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
+                        f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second"
+                    )
         print(json.dumps(results))
         return 0
     results = {}
@@ -249,17 +338,22 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         results[mode] = baseline(model_path, recs, args) if mode == "baseline" else ours(model_path, recs, args, mode)
         r = results[mode]
-        print(f"{mode:>9}: {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.2f} per CPU-second "
-              f"({r['tokens']:,} tokens in {r['seconds']:.1f} s, {r['cpu_s']:.1f} CPU-s, {r['steps']} timed steps; "
-              f"wall {time.perf_counter() - t0:.0f} s)" + (f"; {r['pad_share']:.0%} of its batch slots are padding"
-                                                          if "pad_share" in r else ""), flush=True)
+        print(
+            f"{mode:>9}: {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.2f} per CPU-second "
+            f"({r['tokens']:,} tokens in {r['seconds']:.1f} s, {r['cpu_s']:.1f} CPU-s, {r['steps']} timed steps; "
+            f"wall {time.perf_counter() - t0:.0f} s)"
+            + (f"; {r['pad_share']:.0%} of its batch slots are padding" if "pad_share" in r else ""),
+            flush=True,
+        )
     if "baseline" in results:
         b = results["baseline"]
         for mode in results:
             if mode != "baseline":
                 r = results[mode]
-                print(f"ratio {mode} / baseline: {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
-                      f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second")
+                print(
+                    f"ratio {mode} / baseline: {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
+                    f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second"
+                )
     print(json.dumps(results))
     return 0
 

@@ -79,21 +79,22 @@ EVAL_FILES = {
 }
 MANIFEST = "weak_manifest.json"
 README = "README.md"
-NEAR_DUP_MIN = 0.5      # flagged near duplicates must be at least this similar to their original
-UNFLAGGED_MAX = 0.5     # any other pair in a pool (and eval vs pool) must be less similar than this
+NEAR_DUP_MIN = 0.5  # flagged near duplicates must be at least this similar to their original
+UNFLAGGED_MAX = 0.5  # any other pair in a pool (and eval vs pool) must be less similar than this
 
 
 @dataclass
 class Item:
     key: str
     record: dict
-    kind: str | None = None        # weakness kind, None for a normal sample
-    original: str | None = None    # key of the original, for near duplicates
+    kind: str | None = None  # weakness kind, None for a normal sample
+    original: str | None = None  # key of the original, for near duplicates
     note: str | None = None
     extra: dict = field(default_factory=dict)  # private facts used by --check (never written)
 
 
 # ============================================================================ building
+
 
 def place(good: list[Item], weak: list[Item], rng: random.Random) -> list[Item]:
     """Shuffle the good items, then insert weak ones at random places (near duplicates after
@@ -127,18 +128,31 @@ def build_math() -> tuple[list[Item], list[Item]]:
                     seen.add(signature)
                     break
             answer = "\n".join(steps) + f"\n#### {math_texts.num(value)}"
-            good.append(Item(f"{fn.__name__}_{v}", {"question": question, "answer": answer},
-                             extra={"expect": Fraction(value)}))
+            good.append(
+                Item(f"{fn.__name__}_{v}", {"question": question, "answer": answer}, extra={"expect": Fraction(value)})
+            )
     for key, (question, answer, expect) in math_texts.HANDWRITTEN.items():
         good.append(Item(key, {"question": question, "answer": answer}, extra={"expect": Fraction(expect)}))
-    weak = [Item(key, {"question": q, "answer": a}, kind=kind, note=note, extra={"expect": Fraction(e)})
-            for key, kind, q, a, e, note in math_texts.WEAK]
-    weak += [Item(key, {"question": q, "answer": a}, kind="near_duplicate", original=orig,
-                  note="light rewording of another problem", extra={"expect": Fraction(e)})
-             for key, orig, q, a, e in math_texts.NEAR_DUPLICATES]
+    weak = [
+        Item(key, {"question": q, "answer": a}, kind=kind, note=note, extra={"expect": Fraction(e)})
+        for key, kind, q, a, e, note in math_texts.WEAK
+    ]
+    weak += [
+        Item(
+            key,
+            {"question": q, "answer": a},
+            kind="near_duplicate",
+            original=orig,
+            note="light rewording of another problem",
+            extra={"expect": Fraction(e)},
+        )
+        for key, orig, q, a, e in math_texts.NEAR_DUPLICATES
+    ]
     pool = place(good, weak, rng)
-    evals = [Item(key, {"question": q, "answer": a}, extra={"expect": Fraction(e)})
-             for key, (q, a, e) in math_texts.EVAL.items()]
+    evals = [
+        Item(key, {"question": q, "answer": a}, extra={"expect": Fraction(e)})
+        for key, (q, a, e) in math_texts.EVAL.items()
+    ]
     return pool, evals
 
 
@@ -149,11 +163,20 @@ def _code_record(text: str, code: str, tests: list[str]) -> dict:
 def build_code() -> tuple[list[Item], list[Item]]:
     rng = random.Random(SEED + 2)
     good = [Item(key, _code_record(text, code, tests)) for key, text, code, tests in code_texts.POOL]
-    weak = [Item(key, _code_record(text, code, tests), kind=kind, note=note, extra={"reference": ref})
-            for key, kind, text, code, tests, ref, note in code_texts.WEAK]
-    weak += [Item(key, _code_record(text, code, tests), kind="near_duplicate", original=orig,
-                  note="light rewording of another task")
-             for key, orig, text, code, tests in code_texts.NEAR_DUPLICATES]
+    weak = [
+        Item(key, _code_record(text, code, tests), kind=kind, note=note, extra={"reference": ref})
+        for key, kind, text, code, tests, ref, note in code_texts.WEAK
+    ]
+    weak += [
+        Item(
+            key,
+            _code_record(text, code, tests),
+            kind="near_duplicate",
+            original=orig,
+            note="light rewording of another task",
+        )
+        for key, orig, text, code, tests in code_texts.NEAR_DUPLICATES
+    ]
     pool = place(good, weak, rng)
     for i, it in enumerate(pool):
         it.record["task_id"] = 1 + i
@@ -198,21 +221,35 @@ def _tools(names: list[str]) -> list[dict]:
 def build_tools() -> tuple[list[Item], list[Item]]:
     rng = random.Random(SEED + 3)
     good = [Item(key, {"messages": steps, "tools": names}) for key, names, steps in tool_texts.POOL]
-    weak = [Item(key, {"messages": steps, "tools": names}, kind=kind, note=note)
-            for key, kind, names, steps, note in tool_texts.WEAK]
-    weak += [Item(key, {"messages": steps, "tools": names}, kind="near_duplicate", original=orig,
-                  note="light rewording of another request")
-             for key, orig, names, steps in tool_texts.NEAR_DUPLICATES]
+    weak = [
+        Item(key, {"messages": steps, "tools": names}, kind=kind, note=note)
+        for key, kind, names, steps, note in tool_texts.WEAK
+    ]
+    weak += [
+        Item(
+            key,
+            {"messages": steps, "tools": names},
+            kind="near_duplicate",
+            original=orig,
+            note="light rewording of another request",
+        )
+        for key, orig, names, steps in tool_texts.NEAR_DUPLICATES
+    ]
     pool = place(good, weak, rng)
     for it in pool:  # ids are drawn in file order
         it.record = {"messages": _messages(it.record["messages"], rng), "tools": _tools(it.record["tools"])}
     evals = []
     for key, names, msgs, expected in tool_texts.EVAL:
-        evals.append(Item(key, {
-            "messages": [{"role": r, "content": t} for r, t in msgs],
-            "tools": _tools(names),
-            "expected_calls": [{"name": n, "arguments": a} for n, a in expected],
-        }))
+        evals.append(
+            Item(
+                key,
+                {
+                    "messages": [{"role": r, "content": t} for r, t in msgs],
+                    "tools": _tools(names),
+                    "expected_calls": [{"name": n, "arguments": a} for n, a in expected],
+                },
+            )
+        )
     return pool, evals
 
 
@@ -229,23 +266,37 @@ def build_general() -> tuple[list[Item], list[Item]]:
             extra["full"] = out.replace(CUT, "")
             out = out.split(CUT)[0].rstrip()
         weak.append(Item(key, {"instruction": ins, "input": inp, "output": out}, kind=kind, note=note, extra=extra))
-    weak += [Item(key, {"instruction": ins, "input": inp, "output": out}, kind="near_duplicate", original=orig,
-                  note="light rewording of another record")
-             for key, orig, ins, inp, out in general_texts.NEAR_DUPLICATES]
+    weak += [
+        Item(
+            key,
+            {"instruction": ins, "input": inp, "output": out},
+            kind="near_duplicate",
+            original=orig,
+            note="light rewording of another record",
+        )
+        for key, orig, ins, inp, out in general_texts.NEAR_DUPLICATES
+    ]
     pool = place(good, weak, rng)
-    evals = [Item(key, {"instruction": ins, "input": inp, "reference": ref}) for key, ins, inp, ref in general_texts.EVAL]
+    evals = [
+        Item(key, {"instruction": ins, "input": inp, "reference": ref}) for key, ins, inp, ref in general_texts.EVAL
+    ]
     return pool, evals
 
 
 def build() -> tuple[dict[str, list[Item]], dict[str, list[Item]]]:
     pools, evals = {}, {}
-    for domain, fn in (("math", build_math), ("code", build_code), ("tool_use", build_tools),
-                       ("general", build_general)):
+    for domain, fn in (
+        ("math", build_math),
+        ("code", build_code),
+        ("tool_use", build_tools),
+        ("general", build_general),
+    ):
         pools[domain], evals[domain] = fn()
     return copy.deepcopy(pools), copy.deepcopy(evals)  # never share objects with source/*_texts.py
 
 
 # ============================================================================ serialising
+
 
 def jsonl(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -268,12 +319,15 @@ def manifest(pools: dict[str, list[Item]]) -> dict:
         for e in entries:
             by_kind[e["kind"]] = by_kind.get(e["kind"], 0) + 1
         files[POOL_FILES[domain]] = entries
-        counts[POOL_FILES[domain]] = {"records": len(items), "weak": len(entries),
-                                      "by_kind": dict(sorted(by_kind.items()))}
+        counts[POOL_FILES[domain]] = {
+            "records": len(items),
+            "weak": len(entries),
+            "by_kind": dict(sorted(by_kind.items())),
+        }
     return {
         "description": "Deliberately weak samples mixed into the Workbench sample pools. Records are not "
-                       "marked inside the data files; this manifest is the only place they are flagged. "
-                       "Indexes are 0-based positions in the file (line for .jsonl, array element for .json).",
+        "marked inside the data files; this manifest is the only place they are flagged. "
+        "Indexes are 0-based positions in the file (line for .jsonl, array element for .json).",
         "index_base": 0,
         "kinds": WEAK_KINDS,
         "files": files,
@@ -282,10 +336,18 @@ def manifest(pools: dict[str, list[Item]]) -> dict:
 
 
 def readme_tables(pools: dict[str, list[Item]], evals: dict[str, list[Item]]) -> tuple[str, str]:
-    fmt = {"math": "GSM8K `{question, answer}`", "code": "MBPP `{text, code, task_id, test_list}`",
-           "tool_use": "OpenAI messages + tools (JSON array)", "general": "Alpaca `{instruction, input, output}`"}
-    efmt = {"math": "GSM8K `{question, answer}`", "code": "MBPP `{text, code, task_id, test_list}`",
-            "tool_use": "`{messages, tools, expected_calls}`", "general": "`{instruction, input, reference}`"}
+    fmt = {
+        "math": "GSM8K `{question, answer}`",
+        "code": "MBPP `{text, code, task_id, test_list}`",
+        "tool_use": "OpenAI messages + tools (JSON array)",
+        "general": "Alpaca `{instruction, input, output}`",
+    }
+    efmt = {
+        "math": "GSM8K `{question, answer}`",
+        "code": "MBPP `{text, code, task_id, test_list}`",
+        "tool_use": "`{messages, tools, expected_calls}`",
+        "general": "`{instruction, input, reference}`",
+    }
     rows = ["| File | Domain | Format | Records | Weak |", "|---|---|---|---:|---:|"]
     total = weak_total = 0
     for d, items in pools.items():
@@ -315,6 +377,7 @@ def render_readme(current: str, files_table: str, kinds_table: str) -> str:
         if not pat.search(text):
             raise SystemExit(f"README.md lacks the <!-- {name}:begin/end --> markers")
         return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+
     return sub(sub(current, "files", files_table), "weak-kinds", kinds_table)
 
 
@@ -323,8 +386,11 @@ def render_all() -> tuple[dict[str, str], dict, dict]:
     out: dict[str, str] = {}
     for d, items in pools.items():
         records = [it.record for it in items]
-        out[POOL_FILES[d]] = (json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-                              if POOL_FILES[d].endswith(".json") else jsonl(records))
+        out[POOL_FILES[d]] = (
+            json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+            if POOL_FILES[d].endswith(".json")
+            else jsonl(records)
+        )
     for d, items in evals.items():
         out[EVAL_FILES[d]] = jsonl([it.record for it in items])
     out[MANIFEST] = json.dumps(manifest(pools), ensure_ascii=False, indent=2) + "\n"
@@ -351,8 +417,13 @@ def _eval_arith(expr: str) -> Fraction:
             return -ev(node.operand)
         if isinstance(node, ast.BinOp):
             a, b = ev(node.left), ev(node.right)
-            ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                   ast.Div: lambda: a / b, ast.Pow: lambda: a ** int(b)}
+            ops = {
+                ast.Add: lambda: a + b,
+                ast.Sub: lambda: a - b,
+                ast.Mult: lambda: a * b,
+                ast.Div: lambda: a / b,
+                ast.Pow: lambda: a ** int(b),
+            }
             for t, f in ops.items():
                 if isinstance(node.op, t):
                     return f()
@@ -368,12 +439,12 @@ def equation_errors(text: str) -> list[str]:
         j = m.start()
         while j > 0 and text[j - 1] in _EQ_CHARS:
             j -= 1
-        left = text[j:m.start()].strip(" ,.")
+        left = text[j : m.start()].strip(" ,.")
         if not re.search(r"[+×÷*/]|(?<=\S)\s*-\s*(?=[\d$(])", left):
             continue
-        rm = re.match(rf"\s*\$?\s*({_NUM})", text[m.end():])
+        rm = re.match(rf"\s*\$?\s*({_NUM})", text[m.end() :])
         if not rm:
-            errors.append(f"no number after '=' in {text[j:m.end() + 12]!r}")
+            errors.append(f"no number after '=' in {text[j : m.end() + 12]!r}")
             continue
         try:
             lhs = _eval_arith(left)
@@ -406,7 +477,7 @@ def words(text: str) -> list[str]:
 
 def shingles(text: str, n: int = 3) -> set:
     w = words(text)
-    return {tuple(w[i:i + n]) for i in range(max(1, len(w) - n + 1))}
+    return {tuple(w[i : i + n]) for i in range(max(1, len(w) - n + 1))}
 
 
 def similarity(a: str, b: str) -> float:
@@ -445,6 +516,7 @@ class _Timeout(Exception):
 
 def run_tests(code: str, tests: list[str]) -> tuple[bool, list[str]]:
     """Exec the code and each assert in a fresh namespace; returns (defined_ok, failures)."""
+
     def alarm(signum, frame):
         raise _Timeout()
 
@@ -520,6 +592,7 @@ def call_errors(call: dict, tools: dict[str, dict]) -> list[str]:
 
 # ============================================================================ checks
 
+
 class Checker:
     def __init__(self):
         self.problems: list[str] = []
@@ -539,16 +612,22 @@ class Checker:
         elif kind == "truncated_answer":
             self.expect(looks_truncated(text), where, f"truncated answer ends cleanly: {text[-40:]!r}")
             if "full" in extra:
-                self.expect(extra["full"].startswith(text) and len(text) < len(extra["full"]), where,
-                            "truncated text is not a strict prefix of the full text")
+                self.expect(
+                    extra["full"].startswith(text) and len(text) < len(extra["full"]),
+                    where,
+                    "truncated text is not a strict prefix of the full text",
+                )
         elif kind == "repetitive":
             self.expect(repeated_sentence(text), where, "no sentence is repeated three or more times")
 
     # ------------------------------------------------------------------ math
     def math_record(self, where: str, it: Item):
         rec = it.record
-        self.expect(set(rec) == {"question", "answer"} and all(isinstance(v, str) for v in rec.values()),
-                    where, f"unexpected keys/types {sorted(rec)}")
+        self.expect(
+            set(rec) == {"question", "answer"} and all(isinstance(v, str) for v in rec.values()),
+            where,
+            f"unexpected keys/types {sorted(rec)}",
+        )
         self.expect(bool(rec["question"].strip()), where, "empty question")
         ans, expect = rec["answer"], it.extra["expect"]
         got = final_number(ans)
@@ -572,8 +651,11 @@ class Checker:
         self.expect(list(rec) == ["text", "code", "task_id", "test_list"], where, f"unexpected keys {list(rec)}")
         self.expect(isinstance(rec["task_id"], int), where, "task_id is not an int")
         tests = rec["test_list"]
-        self.expect(len(tests) == 3 and all(isinstance(t, str) and t.startswith("assert ") for t in tests),
-                    where, "test_list must hold three assert strings")
+        self.expect(
+            len(tests) == 3 and all(isinstance(t, str) and t.startswith("assert ") for t in tests),
+            where,
+            "test_list must hold three assert strings",
+        )
         if it.kind in (None, "near_duplicate"):
             ok, failures = run_tests(rec["code"], tests)
             self.expect(ok and not failures, where, f"solution fails: {failures}")
@@ -603,10 +685,15 @@ class Checker:
         for t in tools:
             fn = t.get("function", {})
             params = fn.get("parameters", {})
-            self.expect(t.get("type") == "function" and isinstance(fn.get("name"), str)
-                        and isinstance(fn.get("description"), str) and params.get("type") == "object"
-                        and set(params.get("required", [])) <= set(params.get("properties", {})),
-                        where, f"malformed tool declaration {fn.get('name')!r}")
+            self.expect(
+                t.get("type") == "function"
+                and isinstance(fn.get("name"), str)
+                and isinstance(fn.get("description"), str)
+                and params.get("type") == "object"
+                and set(params.get("required", [])) <= set(params.get("properties", {})),
+                where,
+                f"malformed tool declaration {fn.get('name')!r}",
+            )
             declared[fn.get("name")] = t
         return declared
 
@@ -618,8 +705,11 @@ class Checker:
         roles = [m["role"] for m in msgs]
         self.expect(set(roles) <= {"system", "user", "assistant", "tool"}, where, f"bad roles {roles}")
         self.expect(roles[0] in ("system", "user") and "system" not in roles[1:], where, "system must come first")
-        self.expect(roles[-1] == "assistant" and not msgs[-1].get("tool_calls"), where,
-                    "conversation must end with a plain assistant message")
+        self.expect(
+            roles[-1] == "assistant" and not msgs[-1].get("tool_calls"),
+            where,
+            "conversation must end with a plain assistant message",
+        )
         bad_calls = []
         i = 0
         while i < len(msgs):
@@ -628,14 +718,21 @@ class Checker:
                 self.expect(m["content"] is None, where, "assistant message with tool_calls should have content null")
                 ids = []
                 for call in m["tool_calls"]:
-                    self.expect(call.get("type") == "function" and isinstance(call.get("id"), str)
-                                and isinstance(call["function"].get("arguments"), str),
-                                where, "malformed tool call")
+                    self.expect(
+                        call.get("type") == "function"
+                        and isinstance(call.get("id"), str)
+                        and isinstance(call["function"].get("arguments"), str),
+                        where,
+                        "malformed tool call",
+                    )
                     ids.append(call["id"])
                     bad_calls += call_errors(call, declared)
-                answered = [x.get("tool_call_id") for x in msgs[i + 1:i + 1 + len(ids)]]
-                self.expect(answered == ids and all(x["role"] == "tool" for x in msgs[i + 1:i + 1 + len(ids)]),
-                            where, "each tool call must be followed by its tool message, in order")
+                answered = [x.get("tool_call_id") for x in msgs[i + 1 : i + 1 + len(ids)]]
+                self.expect(
+                    answered == ids and all(x["role"] == "tool" for x in msgs[i + 1 : i + 1 + len(ids)]),
+                    where,
+                    "each tool call must be followed by its tool message, in order",
+                )
                 i += 1 + len(ids)
                 continue
             self.expect(m["role"] != "tool", where, "tool message without a preceding call")
@@ -647,8 +744,11 @@ class Checker:
         else:
             self.expect(not bad_calls, where, f"invalid tool call(s): {bad_calls}")
         if it.kind in (None, "near_duplicate", "invalid_tool_call", "unrelated_answer"):
-            self.expect(bool(final.strip()) and not looks_truncated(final) and final != REFUSAL, where,
-                        f"final answer looks weak: {final[-60:]!r}")
+            self.expect(
+                bool(final.strip()) and not looks_truncated(final) and final != REFUSAL,
+                where,
+                f"final answer looks weak: {final[-60:]!r}",
+            )
         else:
             self.weak_text(where, it.kind, final, it.extra)
 
@@ -656,9 +756,11 @@ class Checker:
         rec = it.record
         self.expect(set(rec) == {"messages", "tools", "expected_calls"}, where, f"unexpected keys {sorted(rec)}")
         declared = self.tool_declarations(where, rec["tools"])
-        self.expect(rec["messages"][-1]["role"] == "user"
-                    and all(m["role"] in ("system", "user") for m in rec["messages"]), where,
-                    "eval messages must be system/user only, ending with the user")
+        self.expect(
+            rec["messages"][-1]["role"] == "user" and all(m["role"] in ("system", "user") for m in rec["messages"]),
+            where,
+            "eval messages must be system/user only, ending with the user",
+        )
         for call in rec["expected_calls"]:
             fake = {"function": {"name": call["name"], "arguments": json.dumps(call["arguments"])}}
             for e in call_errors(fake, declared):
@@ -667,8 +769,11 @@ class Checker:
     # ------------------------------------------------------------------ general
     def general_record(self, where: str, it: Item, key: str = "output"):
         rec = it.record
-        self.expect(list(rec) == ["instruction", "input", key] and all(isinstance(v, str) for v in rec.values()),
-                    where, f"unexpected keys/types {list(rec)}")
+        self.expect(
+            list(rec) == ["instruction", "input", key] and all(isinstance(v, str) for v in rec.values()),
+            where,
+            f"unexpected keys/types {list(rec)}",
+        )
         self.expect(bool(rec["instruction"].strip()), where, "empty instruction")
         out = rec[key]
         if it.kind in (None, "near_duplicate"):
@@ -677,8 +782,37 @@ class Checker:
             self.expect(not repeated_sentence(out), where, "output repeats a sentence")
         elif it.kind == "unrelated_answer":
             a, b = set(words(rec["instruction"] + " " + rec["input"])), set(words(out))
-            stop = {"a", "an", "the", "to", "of", "and", "in", "is", "it", "for", "on", "you", "your", "my", "if",
-                    "do", "i", "how", "what", "with", "be", "are", "can", "or", "at", "by", "its", "was", "this"}
+            stop = {
+                "a",
+                "an",
+                "the",
+                "to",
+                "of",
+                "and",
+                "in",
+                "is",
+                "it",
+                "for",
+                "on",
+                "you",
+                "your",
+                "my",
+                "if",
+                "do",
+                "i",
+                "how",
+                "what",
+                "with",
+                "be",
+                "are",
+                "can",
+                "or",
+                "at",
+                "by",
+                "its",
+                "was",
+                "this",
+            }
             overlap = (a & b) - stop
             self.expect(len(overlap) <= 1, where, f"unrelated answer shares words with the prompt: {overlap}")
         else:
@@ -695,8 +829,11 @@ class Checker:
                 j = index[it.original]
                 flagged.add((min(i, j), max(i, j)))
                 s = similarity(texts[i], texts[j])
-                self.expect(NEAR_DUP_MIN <= s < 1.0 and texts[i] != texts[j], f"{path}[{i}]",
-                            f"near duplicate of [{j}] has similarity {s:.2f}")
+                self.expect(
+                    NEAR_DUP_MIN <= s < 1.0 and texts[i] != texts[j],
+                    f"{path}[{i}]",
+                    f"near duplicate of [{j}] has similarity {s:.2f}",
+                )
         if domain == "math":  # same numbers in two questions = the same problem reworded
             numbers = [tuple(sorted(re.findall(r"\d+(?:\.\d+)?", it.record["question"]))) for it in items]
         for i in range(len(items)):
@@ -704,11 +841,15 @@ class Checker:
                 if (i, j) in flagged:
                     continue
                 if domain == "math":
-                    self.expect(numbers[i] != numbers[j], f"{path}[{i}]",
-                                f"same numbers as [{j}] but not flagged as a near duplicate")
+                    self.expect(
+                        numbers[i] != numbers[j],
+                        f"{path}[{i}]",
+                        f"same numbers as [{j}] but not flagged as a near duplicate",
+                    )
                 s = similarity(texts[i], texts[j])
-                self.expect(s < UNFLAGGED_MAX, f"{path}[{i}]",
-                            f"unflagged near duplicate of [{j}] (similarity {s:.2f})")
+                self.expect(
+                    s < UNFLAGGED_MAX, f"{path}[{i}]", f"unflagged near duplicate of [{j}] (similarity {s:.2f})"
+                )
 
     def eval_overlap(self, domain: str, pool: list[Item], evals: list[Item]):
         pool_prompts = [prompt_text(domain, it.record) for it in pool]
@@ -729,12 +870,19 @@ class Checker:
         total = sum(len(t.encode("utf-8")) for rel, t in rendered.items() if rel != README)
         self.expect(total < 1_000_000, "sizes", f"data files total {total} bytes")
 
-        per_record = {"math": self.math_record, "code": self.code_record, "tool_use": self.tool_record,
-                      "general": self.general_record}
+        per_record = {
+            "math": self.math_record,
+            "code": self.code_record,
+            "tool_use": self.tool_record,
+            "general": self.general_record,
+        }
         for d, items in pools.items():
             n_weak = sum(1 for it in items if it.kind)
-            self.expect(0.10 <= n_weak / len(items) <= 0.16, POOL_FILES[d],
-                        f"{n_weak}/{len(items)} weak samples is outside 10-16%")
+            self.expect(
+                0.10 <= n_weak / len(items) <= 0.16,
+                POOL_FILES[d],
+                f"{n_weak}/{len(items)} weak samples is outside 10-16%",
+            )
             for i, it in enumerate(items):
                 self.expect(it.kind is None or it.kind in WEAK_KINDS, POOL_FILES[d], f"unknown kind {it.kind}")
                 per_record[d](f"{POOL_FILES[d]}[{i}]", it)
@@ -757,13 +905,18 @@ class Checker:
         pool_funcs = {n for it in pools["code"] for n in re.findall(r"^def (\w+)", it.record["code"], re.M)}
         for i, it in enumerate(evals["code"]):
             funcs = set(re.findall(r"^def (\w+)", it.record["code"], re.M))
-            self.expect(not funcs & pool_funcs, f"{EVAL_FILES['code']}[{i}]", f"function also in pool: {funcs & pool_funcs}")
+            self.expect(
+                not funcs & pool_funcs, f"{EVAL_FILES['code']}[{i}]", f"function also in pool: {funcs & pool_funcs}"
+            )
         # manifest agrees with the pools and the README tables are current
         data = json.loads(rendered[MANIFEST])
         for d, items in pools.items():
             entries = data["files"][POOL_FILES[d]]
-            self.expect([e["index"] for e in entries] == [i for i, it in enumerate(items) if it.kind],
-                        MANIFEST, f"indexes for {POOL_FILES[d]} disagree with the data")
+            self.expect(
+                [e["index"] for e in entries] == [i for i, it in enumerate(items) if it.kind],
+                MANIFEST,
+                f"indexes for {POOL_FILES[d]} disagree with the data",
+            )
             self.expect(data["counts"][POOL_FILES[d]]["records"] == len(items), MANIFEST, "record count mismatch")
 
 
@@ -778,8 +931,11 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         counts = ", ".join(f"{d} {len(v)}" for d, v in pools.items())
-        print(f"wrote {len(rendered)} files (pools: {counts}; eval: "
-              + ", ".join(f"{d} {len(v)}" for d, v in evals.items()) + ")")
+        print(
+            f"wrote {len(rendered)} files (pools: {counts}; eval: "
+            + ", ".join(f"{d} {len(v)}" for d, v in evals.items())
+            + ")"
+        )
         return 0
     checker = Checker()
     checker.run(rendered, pools, evals)

@@ -9,13 +9,13 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
-from engine.data.filters import FilterError
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Input, Label, Select, Static
 
+from engine.data.filters import FilterError
 from screens.sample_table import Col, SampleTable
 from screens.widgets import DEFAULT_DOMAINS, ChoiceDialog, ConfirmDialog, InputDialog, WorkbenchScreen
 from workbench.actions import bindings_for
@@ -82,8 +82,13 @@ class FilterBar(Vertical):
             yield Label("pool")
             yield Select([("all pools", ALL)], value=ALL, allow_blank=False, compact=True, id="f-pool")
             yield Label("domain")
-            yield Select([("all", ALL)] + [(d, d) for d in DEFAULT_DOMAINS], value=ALL, allow_blank=False,
-                         compact=True, id="f-domain")
+            yield Select(
+                [("all", ALL)] + [(d, d) for d in DEFAULT_DOMAINS],
+                value=ALL,
+                allow_blank=False,
+                compact=True,
+                id="f-domain",
+            )
             yield Label("tags")
             yield Input(placeholder="tag1, tag2", compact=True, id="f-tags")
             yield Label("text")
@@ -120,8 +125,7 @@ def render_sample(d: Any) -> RenderableType:
     from rich.syntax import Syntax  # and pygments
 
     parts: list[RenderableType] = []
-    head = Text.assemble((f"#{d.id}", "bold"), "  pool ", (str(d.pool), "bold"), "  domain ",
-                         (str(d.domain), "bold"))
+    head = Text.assemble((f"#{d.id}", "bold"), "  pool ", (str(d.pool), "bold"), "  domain ", (str(d.domain), "bold"))
     if d.excluded:
         head.append("  EXCLUDED", style="bold red")
     parts.append(head)
@@ -133,35 +137,58 @@ def render_sample(d: Any) -> RenderableType:
     parts.append(Text.assemble(("source ", "dim"), src))
     parts.append(Text.assemble(("tags ", "dim"), ", ".join(d.tags) if d.tags else "—"))
     if d.scores:
-        parts.append(Text.assemble(("scores ", "dim"), "  ".join(
-            f"{k}={_fmt_score(v)}" for k, v in sorted(d.scores.items()))))
+        parts.append(
+            Text.assemble(("scores ", "dim"), "  ".join(f"{k}={_fmt_score(v)}" for k, v in sorted(d.scores.items())))
+        )
     if d.system:
         parts.append(Rule("system", style="magenta", align="left"))
         parts.append(RichMarkdown(d.system))
     if d.tools:
         parts.append(Rule("tools", style="yellow", align="left"))
-        parts.append(Syntax(json.dumps(d.tools, indent=2, ensure_ascii=False), "json", word_wrap=True,
-                            background_color="default"))
+        parts.append(
+            Syntax(
+                json.dumps(d.tools, indent=2, ensure_ascii=False), "json", word_wrap=True, background_color="default"
+            )
+        )
     for m in d.messages:
         role = m.get("role", "?")
         if role == "system" and d.system:
             continue
         title = role if not m.get("name") else f"{role} ({m['name']})"
-        parts.append(Rule(title, style={"user": "cyan", "assistant": "green", "tool": "yellow"}.get(role, "white"),
-                          align="left"))
+        parts.append(
+            Rule(title, style={"user": "cyan", "assistant": "green", "tool": "yellow"}.get(role, "white"), align="left")
+        )
         content = m.get("content")
         if isinstance(content, (list, dict)):
-            parts.append(Syntax(json.dumps(content, indent=2, ensure_ascii=False), "json", word_wrap=True,
-                                background_color="default"))
+            parts.append(
+                Syntax(
+                    json.dumps(content, indent=2, ensure_ascii=False),
+                    "json",
+                    word_wrap=True,
+                    background_color="default",
+                )
+            )
         elif content:
             parts.append(RichMarkdown(str(content)))
         if m.get("tool_calls"):
-            parts.append(Syntax(json.dumps(m["tool_calls"], indent=2, ensure_ascii=False), "json",
-                                word_wrap=True, background_color="default"))
+            parts.append(
+                Syntax(
+                    json.dumps(m["tool_calls"], indent=2, ensure_ascii=False),
+                    "json",
+                    word_wrap=True,
+                    background_color="default",
+                )
+            )
     if d.meta:
         parts.append(Rule("meta", style="dim", align="left"))
-        parts.append(Syntax(json.dumps(d.meta, indent=2, ensure_ascii=False, default=str), "json",
-                            word_wrap=True, background_color="default"))
+        parts.append(
+            Syntax(
+                json.dumps(d.meta, indent=2, ensure_ascii=False, default=str),
+                "json",
+                word_wrap=True,
+                background_color="default",
+            )
+        )
     return Group(*parts)
 
 
@@ -364,8 +391,13 @@ class BrowseScreen(WorkbenchScreen):
             scope = Browser(store, Filter(pool_ids=f.pool_ids)).count() if _narrowed(f) else n
             return browser, n, scope
 
-        self.run_engine(run, lambda r: self._query_done(gen, f, r, keep_cursor),
-                        lambda e: self._query_failed(gen, f, e), group="query", exclusive=True)
+        self.run_engine(
+            run,
+            lambda r: self._query_done(gen, f, r, keep_cursor),
+            lambda e: self._query_failed(gen, f, e),
+            group="query",
+            exclusive=True,
+        )
         return True
 
     def _query_done(self, gen: int, f: Any, res: tuple, keep_cursor: bool) -> None:
@@ -420,8 +452,9 @@ class BrowseScreen(WorkbenchScreen):
     @on(Select.Changed, "FilterBar Select")
     def _select_changed(self, event: Select.Changed) -> None:
         event.stop()
-        if event.select.id == "f-metric" and not (self.query_one("#f-min", Input).value
-                                                  or self.query_one("#f-max", Input).value):
+        if event.select.id == "f-metric" and not (
+            self.query_one("#f-min", Input).value or self.query_one("#f-max", Input).value
+        ):
             return
         self.run_query()
 
@@ -546,12 +579,20 @@ class BrowseScreen(WorkbenchScreen):
 
             remove = tag.startswith("-")
             name = tag[1:].strip() if remove else tag
-            self._bulk(lambda s, f: bulk_tag(s, f, name, remove=remove),
-                       f"{'Removed tag' if remove else 'Tagged'} '{name}'")
+            self._bulk(
+                lambda s, f: bulk_tag(s, f, name, remove=remove), f"{'Removed tag' if remove else 'Tagged'} '{name}'"
+            )
 
-        self.app.push_screen(InputDialog(
-            "Tag samples", "Tag (start with - to remove it):", placeholder="e.g. keep, needs-review",
-            note=f"Applies to all {self._scope_text()}.", ok="Apply"), done)
+        self.app.push_screen(
+            InputDialog(
+                "Tag samples",
+                "Tag (start with - to remove it):",
+                placeholder="e.g. keep, needs-review",
+                note=f"Applies to all {self._scope_text()}.",
+                ok="Apply",
+            ),
+            done,
+        )
 
     def action_bulk_exclude(self) -> None:
         if not self._need_filter():
@@ -565,11 +606,16 @@ class BrowseScreen(WorkbenchScreen):
             excluded = choice is True
             self._bulk(lambda s, f: bulk_exclude(s, f, excluded), "Excluded" if excluded else "Included")
 
-        self.app.push_screen(ConfirmDialog(
-            "Exclude or include?",
-            f"Mark all {self._scope_text()} as excluded (kept in the store, left out of exports and "
-            "mixtures), or include them again.",
-            f"Exclude {self.count:,}", extra=(f"Include {self.count:,}", "include")), done)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Exclude or include?",
+                f"Mark all {self._scope_text()} as excluded (kept in the store, left out of exports and "
+                "mixtures), or include them again.",
+                f"Exclude {self.count:,}",
+                extra=(f"Include {self.count:,}", "include"),
+            ),
+            done,
+        )
 
     def action_bulk_domain(self) -> None:
         if not self._need_filter():
@@ -582,9 +628,17 @@ class BrowseScreen(WorkbenchScreen):
 
             self._bulk(lambda s, f: bulk_set_domain(s, f, domain), f"Domain set to {domain}")
 
-        self.app.push_screen(InputDialog(
-            "Set domain", "Domain:", choices=DEFAULT_DOMAINS, placeholder="custom domain",
-            note=f"Applies to all {self._scope_text()} (recorded as a manual domain).", ok="Set domain"), done)
+        self.app.push_screen(
+            InputDialog(
+                "Set domain",
+                "Domain:",
+                choices=DEFAULT_DOMAINS,
+                placeholder="custom domain",
+                note=f"Applies to all {self._scope_text()} (recorded as a manual domain).",
+                ok="Set domain",
+            ),
+            done,
+        )
 
     # -- status ---------------------------------------------------------------------------------------------
     def _status(self) -> None:

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
+from engine.core.errors import Cancelled
 from screens.widgets import Dialog, EngineCaller, WorkbenchScreen
 from workbench.actions import bindings_for
 
@@ -23,8 +23,7 @@ NOISE = -1
 MAX_MAP_POINTS = 4000  # more points than this are sampled (deterministically) for the map
 DEFAULT_TEXT_KIND = "instruction_response"
 # Plotext colours for clusters 0, 1, 2, ... (cycled); noise is grey.
-COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow", "blue+", "red+", "green+", "magenta+",
-          "cyan+"]
+COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow", "blue+", "red+", "green+", "magenta+", "cyan+"]
 
 # Encoder used by `e` instead of loading the sentence-transformers model (tests set a deterministic fake;
 # None: engine.geometry.embeddings.load_encoder for the clustering's model).
@@ -63,13 +62,22 @@ def region_expression(name: str, x0: float, x1: float, y0: float, y1: float, dec
     `map.NAME.x BETWEEN x0 AND x1 AND map.NAME.y BETWEEN y0 AND y1` (bounds written with `decimals`)."""
     ref = _name_ref(name)
     f = f"{{:.{int(decimals)}f}}"
-    return (f"map.{ref}.x BETWEEN {f.format(x0)} AND {f.format(x1)} AND "
-            f"map.{ref}.y BETWEEN {f.format(y0)} AND {f.format(y1)}")
+    return (
+        f"map.{ref}.x BETWEEN {f.format(x0)} AND {f.format(x1)} AND "
+        f"map.{ref}.y BETWEEN {f.format(y0)} AND {f.format(y1)}"
+    )
 
 
 # The same colours in rich (table) names.
-_RICH = {"orange": "dark_orange", "blue+": "bright_blue", "red+": "bright_red", "green+": "bright_green",
-         "magenta+": "bright_magenta", "cyan+": "bright_cyan", "gray": "grey50"}
+_RICH = {
+    "orange": "dark_orange",
+    "blue+": "bright_blue",
+    "red+": "bright_red",
+    "green+": "bright_green",
+    "magenta+": "bright_magenta",
+    "cyan+": "bright_cyan",
+    "gray": "grey50",
+}
 
 
 def _color(k: int) -> str:
@@ -148,8 +156,10 @@ class ClustersScreen(WorkbenchScreen):
             yield PlotextPlot(id="c-map")
         yield Static("", id="c-detail")
         with Horizontal(id="c-jobbar"):
-            yield Static("e: embed missing samples · n: assign new ones · k: new clustering · r: map region · "
-                         "u: dedup", id="c-job")
+            yield Static(
+                "e: embed missing samples · n: assign new ones · k: new clustering · r: map region · u: dedup",
+                id="c-job",
+            )
             yield ProgressBar(id="c-progress", show_eta=True)
         yield from self.compose_footer()
 
@@ -177,8 +187,7 @@ class ClustersScreen(WorkbenchScreen):
         names = [c.name for c in infos]
         sel = self.query_one("#c-pick", Select)
         with self.prevent(Select.Changed):
-            sel.set_options([(f"{c.name} · {c.n_clusters} clusters · {c.n_samples:,} samples", c.name)
-                             for c in infos])
+            sel.set_options([(f"{c.name} · {c.n_clusters} clusters · {c.n_samples:,} samples", c.name) for c in infos])
             if self.clustering not in names:
                 self.clustering = names[-1] if names else None  # the newest
             if self.clustering is not None:
@@ -202,9 +211,9 @@ class ClustersScreen(WorkbenchScreen):
         def load():
             import numpy as np
 
+            from engine.data.query import score_metrics
             from engine.geometry.clusters import cluster_summary, get_clustering, map_points
             from engine.geometry.embeddings import embedded_ids
-            from engine.data.query import score_metrics
 
             info = get_clustering(store, name)
             metrics = [m for m in ("ifd",) if m in score_metrics(store)]
@@ -215,11 +224,23 @@ class ClustersScreen(WorkbenchScreen):
             if n_total > MAX_MAP_POINTS:
                 pick = np.sort(np.random.default_rng(0).choice(n_total, MAX_MAP_POINTS, replace=False))
                 labels, x, y, domains = labels[pick], x[pick], y[pick], domains[pick]
-            emb = embedded_ids(store, model=info.model, text_kind=info.text_kind,
-                               pool_ids=info.params.get("pool_ids"), include_excluded=False)
+            emb = embedded_ids(
+                store,
+                model=info.model,
+                text_kind=info.text_kind,
+                pool_ids=info.params.get("pool_ids"),
+                include_excluded=False,
+            )
             pending = int(len(np.setdiff1d(emb, ids)))
-            points = {"clusters": labels, "x": x, "y": y, "domains": domains, "n_total": n_total,
-                      "sampled": n_total > MAX_MAP_POINTS, **full}
+            points = {
+                "clusters": labels,
+                "x": x,
+                "y": y,
+                "domains": domains,
+                "n_total": n_total,
+                "sampled": n_total > MAX_MAP_POINTS,
+                **full,
+            }
             return info, metrics, summary, points, pending
 
         self.run_engine(load, self._show_clustering, group="c-load", exclusive=True)
@@ -254,12 +275,21 @@ class ClustersScreen(WorkbenchScreen):
         t = self.query_one("#c-table", DataTable)
         row_before = t.cursor_row
         t.clear(columns=True)
-        cols = [("cluster", "cluster", 7), ("size", "size", 6), ("share", "share", 6), ("keywords", "keywords", 22),
-                ("domains", "domains", 14)] + [(m, f"mean {m}", 8) for m in metrics]
+        cols = [
+            ("cluster", "cluster", 7),
+            ("size", "size", 6),
+            ("share", "share", 6),
+            ("keywords", "keywords", 22),
+            ("domains", "domains", 14),
+        ] + [(m, f"mean {m}", 8) for m in metrics]
         for key, label, width in cols:
             t.add_column(label, key=key, width=width)
         for c in summary:
-            label = Text("noise", style="italic dim") if c.cluster < 0 else Text(str(c.cluster), style=_rich_color(c.cluster))
+            label = (
+                Text("noise", style="italic dim")
+                if c.cluster < 0
+                else Text(str(c.cluster), style=_rich_color(c.cluster))
+            )
             kw = "(no topic)" if c.cluster < 0 else " ".join(c.keywords)
             row = [label, f"{c.size:,}", _pct(c.share), kw, _domains(c.domains)]
             for m in metrics:
@@ -355,8 +385,10 @@ class ClustersScreen(WorkbenchScreen):
             if d.entropy_norm is not None:
                 ent += f" ({d.entropy_norm:.2f} of max)"
             mcd = "-" if d.mean_cosine_distance is None else f"{d.mean_cosine_distance:.3f}"
-            out.append(f"{ent} · coverage {d.n_covered}/{d.n_clusters} clusters · "
-                       f"mean pairwise cosine distance {mcd} · noise {d.n_noise:,}/{d.n:,}")
+            out.append(
+                f"{ent} · coverage {d.n_covered}/{d.n_clusters} clusters · "
+                f"mean pairwise cosine distance {mcd} · noise {d.n_noise:,}/{d.n:,}"
+            )
         elif self.info is not None:
             out.append("diversity: computing…", style="dim")
         self.query_one("#c-detail", Static).update(out)
@@ -419,13 +451,23 @@ class ClustersScreen(WorkbenchScreen):
             if not res:
                 return
             n, n_groups, method = res
-            self._job_text(f"dedup ({method}): excluded {n:,} samples from {n_groups:,} groups, tagged duplicate "
-                           "(nothing deleted; `workbench exclude --undo --tag duplicate` restores them)")
+            self._job_text(
+                f"dedup ({method}): excluded {n:,} samples from {n_groups:,} groups, tagged duplicate "
+                "(nothing deleted; `workbench exclude --undo --tag duplicate` restores them)"
+            )
             self.app.data_changed("samples")  # type: ignore[attr-defined]
 
-        self.app.push_screen(DedupDialog(self.store, model=info.model if info is not None else None,
-                                         text_kind=info.text_kind if info is not None else DEFAULT_TEXT_KIND,
-                                         pool_ids=pools, scope=scope, metrics=self.metrics), done)
+        self.app.push_screen(
+            DedupDialog(
+                self.store,
+                model=info.model if info is not None else None,
+                text_kind=info.text_kind if info is not None else DEFAULT_TEXT_KIND,
+                pool_ids=pools,
+                scope=scope,
+                metrics=self.metrics,
+            ),
+            done,
+        )
 
     def _busy(self) -> bool:
         if self.job is not None:
@@ -472,8 +514,9 @@ class ClustersScreen(WorkbenchScreen):
         def run(progress, token):
             from engine.geometry.embeddings import embed_samples
 
-            return embed_samples(store, model=model, text_kind=kind, pool_ids=pools, progress=progress,
-                                 cancel=token, encoder=encoder)
+            return embed_samples(
+                store, model=model, text_kind=kind, pool_ids=pools, progress=progress, cancel=token, encoder=encoder
+            )
 
         def done(res) -> None:
             msg = f"embedded {res.n_new:,} samples ({res.n_encoded:,} encoded, {res.n_reused:,} reused)"
@@ -541,13 +584,21 @@ class ClustersScreen(WorkbenchScreen):
 
             self._start_job("cluster", run, done)
 
-        self.app.push_screen(InputDialog(
-            "New clustering", "name:", "", placeholder="e.g. topics",
-            note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}); "
-                 "sizes default to 1% of the data; above 30,000 samples HDBSCAN is fitted on a 30,000 sample "
-                 "and the rest are placed with approximate_predict (docs/clusters.md). "
-                 "`workbench cluster NAME --help` exposes the parameters.",
-            validate=validate, ok="Cluster"), chosen)
+        self.app.push_screen(
+            InputDialog(
+                "New clustering",
+                "name:",
+                "",
+                placeholder="e.g. topics",
+                note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}); "
+                "sizes default to 1% of the data; above 30,000 samples HDBSCAN is fitted on a 30,000 sample "
+                "and the rest are placed with approximate_predict (docs/clusters.md). "
+                "`workbench cluster NAME --help` exposes the parameters.",
+                validate=validate,
+                ok="Cluster",
+            ),
+            chosen,
+        )
 
     def action_cancel_job(self) -> None:
         job = self.job
@@ -566,8 +617,7 @@ class ClustersScreen(WorkbenchScreen):
             self._end_job(f"{kind} cancelled; finished chunks are kept")
             self.on_data_changed("embeddings")
             return
-        self.app.notify(f"{type(error).__name__}: {error}", title=f"Clusters: {kind}", severity="error",
-                        timeout=15)
+        self.app.notify(f"{type(error).__name__}: {error}", title=f"Clusters: {kind}", severity="error", timeout=15)
         self._end_job(f"{kind} failed: {error}")
 
     def _end_job(self, text: str) -> None:
@@ -582,13 +632,19 @@ class ClustersScreen(WorkbenchScreen):
 
     def palette_commands(self):
         for c in self.clusterings:
-            yield (f"Clusters: show {c.name}", f"{c.n_clusters} clusters, {c.n_samples:,} samples",
-                   lambda n=c.name: self._pick(n))
+            yield (
+                f"Clusters: show {c.name}",
+                f"{c.n_clusters} clusters, {c.n_samples:,} samples",
+                lambda n=c.name: self._pick(n),
+            )
         if self.clustering is not None:
             for c in self.clusters:
                 label = "noise" if c.cluster < 0 else f"cluster {c.cluster}"
-                yield (f"Clusters: browse {label} of {self.clustering}", " ".join(c.keywords) or label,
-                       lambda k=c.cluster: self._browse(k))
+                yield (
+                    f"Clusters: browse {label} of {self.clustering}",
+                    " ".join(c.keywords) or label,
+                    lambda k=c.cluster: self._browse(k),
+                )
 
     def _pick(self, name: str) -> None:
         self.query_one("#c-pick", Select).value = name
@@ -625,8 +681,16 @@ class DedupDialog(EngineCaller, Dialog):
     DedupDialog #d-result { height: auto; min-height: 2; margin-top: 1; }
     """
 
-    def __init__(self, store: Any, *, model: str | None, text_kind: str, pool_ids: list[int] | None,
-                 scope: str, metrics: list[str]) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        model: str | None,
+        text_kind: str,
+        pool_ids: list[int] | None,
+        scope: str,
+        metrics: list[str],
+    ) -> None:
         super().__init__()
         self.store = store
         self.model, self.text_kind, self.pool_ids, self.scope = model, text_kind, pool_ids, scope
@@ -642,21 +706,27 @@ class DedupDialog(EngineCaller, Dialog):
                 f"Scope: the non-excluded samples of {self.scope}. Nothing is deleted: every member of a group "
                 "but its keeper is excluded (the soft flag that keeps it out of exports and mixtures) and "
                 "tagged `duplicate`. `workbench exclude --undo --tag duplicate` (or Browse) brings them back.",
-                id="d-note", markup=False)
+                id="d-note",
+                markup=False,
+            )
             with Horizontal(classes="row"):
                 yield Label("groups by")
-                yield Select([(label, m) for m, label in DEDUP_METHODS], value="hash", allow_blank=False,
-                             id="d-method")
+                yield Select([(label, m) for m, label in DEDUP_METHODS], value="hash", allow_blank=False, id="d-method")
             with Horizontal(classes="row"):
                 yield Label("threshold")
                 yield Input("", placeholder="0..1", id="d-threshold", disabled=True)
-                yield Static(f"  semantic uses the {self.model or 'default model'} / {self.text_kind} embeddings",
-                             id="d-thnote")
+                yield Static(
+                    f"  semantic uses the {self.model or 'default model'} / {self.text_kind} embeddings", id="d-thnote"
+                )
             with Horizontal(classes="row"):
                 yield Label("keep")
-                yield Select([("the longest response (ties: lowest id)", "longest")]
-                             + [(f"the highest {m} (then longest)", f"score:{m}") for m in self.metrics],
-                             value="longest", allow_blank=False, id="d-keep")
+                yield Select(
+                    [("the longest response (ties: lowest id)", "longest")]
+                    + [(f"the highest {m} (then longest)", f"score:{m}") for m in self.metrics],
+                    value="longest",
+                    allow_blank=False,
+                    id="d-keep",
+                )
             yield Static("", id="d-result")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
@@ -678,8 +748,9 @@ class DedupDialog(EngineCaller, Dialog):
         try:
             th = float(raw)
         except ValueError:
-            raise ValueError(f"threshold {raw!r} is not a number; write one in (0, 1], e.g. "
-                             f"{DEFAULT_THRESHOLDS[method]}") from None
+            raise ValueError(
+                f"threshold {raw!r} is not a number; write one in (0, 1], e.g. {DEFAULT_THRESHOLDS[method]}"
+            ) from None
         if not (0 < th <= 1):
             raise ValueError(f"threshold {th} is outside (0, 1]")
         return method, th, keep
@@ -736,15 +807,16 @@ class DedupDialog(EngineCaller, Dialog):
         flt_pools = self.pool_ids
 
         def run():
-            from engine.geometry import dedup as dd
             from engine.data.query import Filter
+            from engine.geometry import dedup as dd
 
             f = Filter(pool_ids=list(flt_pools)) if flt_pools else None
             if method in ("hash", "text"):
                 return dd.exact_duplicate_groups(store, f, by=method, keep=keep)
             if method == "semantic":
-                return dd.semantic_duplicate_groups(store, model=model, text_kind=kind, threshold=th, filter=f,
-                                                    keep=keep)
+                return dd.semantic_duplicate_groups(
+                    store, model=model, text_kind=kind, threshold=th, filter=f, keep=keep
+                )
             return dd.near_duplicate_groups_minhash(store, threshold=th, filter=f, keep=keep)
 
         self.run_engine(run, lambda g: self._found(g, (method, th, keep)), self._failed, group="d-find")
@@ -769,9 +841,12 @@ class DedupDialog(EngineCaller, Dialog):
             out.append(f"{n_drop:,} samples would be excluded", style="bold")
             out.append(f" (one kept per group; largest group {max(len(g.ids) for g in groups):,})")
             ex = groups[0]
-            out.append(f"\ne.g. #{ex.keeper} kept ({ex.why}), excluded "
-                       + ", ".join(f"#{i}" for i in ex.ids[:6] if i != ex.keeper)
-                       + (" …" if len(ex.ids) > 7 else ""), style="dim")
+            out.append(
+                f"\ne.g. #{ex.keeper} kept ({ex.why}), excluded "
+                + ", ".join(f"#{i}" for i in ex.ids[:6] if i != ex.keeper)
+                + (" …" if len(ex.ids) > 7 else ""),
+                style="dim",
+            )
         self.query_one("#d-result", Static).update(out)
         self.query_one("#apply", Button).disabled = not groups
 
@@ -859,9 +934,11 @@ class RegionScreen(Dialog):
                         yield Label(label)
                         yield Input("", id=f"r-{key}", compact=True)
                     yield Static("", id="error", classes="error")
-                    yield Static("arrows move · shift+arrows or < > [ ] resize · c fit the highlighted cluster · "
-                                 "a whole map · t type ranges (enter applies) · enter/b browse · esc close",
-                                 id="r-keys")
+                    yield Static(
+                        "arrows move · shift+arrows or < > [ ] resize · c fit the highlighted cluster · "
+                        "a whole map · t type ranges (enter applies) · enter/b browse · esc close",
+                        id="r-keys",
+                    )
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Browse region", id="browse", variant="primary")
@@ -872,7 +949,7 @@ class RegionScreen(Dialog):
 
     # -- region ---------------------------------------------------------------------------------------------
     def _round(self, x0: float, x1: float, y0: float, y1: float) -> tuple[float, float, float, float]:
-        q = 10 ** self.decimals
+        q = 10**self.decimals
         return (math.floor(x0 * q) / q, math.ceil(x1 * q) / q, math.floor(y0 * q) / q, math.ceil(y1 * q) / q)
 
     def set_region(self, x0: float, x1: float, y0: float, y1: float) -> None:
@@ -889,8 +966,10 @@ class RegionScreen(Dialog):
         out = Text()
         out.append(f"{self.n_inside:,}", style="bold")
         out.append(f" of {n:,} samples ({100 * self.n_inside / max(n, 1):.1f}%)\n")
-        out.append(f"{len(real)} cluster{'s' if len(real) != 1 else ''}"
-                   + (" + noise" if -1 in clusters else "") + " touched", style="dim")
+        out.append(
+            f"{len(real)} cluster{'s' if len(real) != 1 else ''}" + (" + noise" if -1 in clusters else "") + " touched",
+            style="dim",
+        )
         self.query_one("#r-count", Static).update(out)
         f = f"{{:.{self.decimals}f}}"
         for key, v in zip(("x0", "x1", "y0", "y1"), self.rect):
@@ -918,8 +997,12 @@ class RegionScreen(Dialog):
         for k in order:
             m = labels == k
             bold = k == self.highlighted
-            plt.scatter(x[m].tolist(), y[m].tolist(), marker="●" if bold else "·",
-                        color=("white" if k < 0 else _color(k)) if bold else _color(k))
+            plt.scatter(
+                x[m].tolist(),
+                y[m].tolist(),
+                marker="●" if bold else "·",
+                color=("white" if k < 0 else _color(k)) if bold else _color(k),
+            )
         padx = 0.03 * max(self.xmax - self.xmin, 1e-9)
         pady = 0.03 * max(self.ymax - self.ymin, 1e-9)
         plt.xlim(self.xmin - padx, self.xmax + padx)
@@ -948,8 +1031,9 @@ class RegionScreen(Dialog):
         if m is None or not m.any():
             self.action_whole_map()
             return
-        self.set_region(float(self.ax[m].min()), float(self.ax[m].max()), float(self.ay[m].min()),
-                        float(self.ay[m].max()))
+        self.set_region(
+            float(self.ax[m].min()), float(self.ax[m].max()), float(self.ay[m].min()), float(self.ay[m].max())
+        )
 
     def action_whole_map(self) -> None:
         self.set_region(self.xmin, self.xmax, self.ymin, self.ymax)

@@ -120,8 +120,9 @@ class HelpScreen(ModalScreen[None]):
                     yield Static("Keys of the widget itself", classes="section")
                     yield Static(_table(widget), id="keys-widget")
                 yield Static("Global keys", classes="section")
-                yield Static(_table(glob) if glob else Text("(global keys are paused while a dialog is open)"),
-                             id="keys-global")
+                yield Static(
+                    _table(glob) if glob else Text("(global keys are paused while a dialog is open)"), id="keys-global"
+                )
                 yield Static(
                     "Every action is also in the command palette (ctrl+p). Keys can be changed in "
                     f"{registry.default_keymap_path().name} under the config folder: see docs/screens.md.",

@@ -128,35 +128,49 @@ class ImportDialog(EngineCaller, ModalScreen):
 
             formats = [f for f in FORMATS if f != "mapping"]
         except ImportError:  # engine not there: keep the dialog usable for the layout
-            formats = ["alpaca", "sharegpt", "messages", "dolly", "prompt_completion", "qa",
-                       "problem_solution", "mbpp"]
+            formats = ["alpaca", "sharegpt", "messages", "dolly", "prompt_completion", "qa", "problem_solution", "mbpp"]
         with Vertical():
             yield Label("Import a file into a pool", classes="title")
             with Horizontal(classes="row -first"):
                 yield Label("File", classes="lbl")
-                yield Input(self._initial_path, placeholder="path to a .jsonl / .json / .parquet / .csv (.gz ok) "
-                            "file or a folder", compact=True, id="path")
+                yield Input(
+                    self._initial_path,
+                    placeholder="path to a .jsonl / .json / .parquet / .csv (.gz ok) file or a folder",
+                    compact=True,
+                    id="path",
+                )
             yield Static("", id="path-status")
             yield Static("", id="detected")
             with VerticalScroll(id="preview-box"):
                 yield Static("", id="preview")
             with Horizontal(classes="row"):
                 yield Label("Format", classes="lbl")
-                yield Select([("auto-detect", AUTO)] + [(f, f) for f in formats]
-                             + [("column mapping…", "mapping")], value=AUTO, id="format",
-                             allow_blank=False, compact=True)
+                yield Select(
+                    [("auto-detect", AUTO)] + [(f, f) for f in formats] + [("column mapping…", "mapping")],
+                    value=AUTO,
+                    id="format",
+                    allow_blank=False,
+                    compact=True,
+                )
                 yield Label("Domain", classes="lbl2")
-                yield Select([(d, d) for d in DEFAULT_DOMAINS] + [("custom…", CUSTOM)], value="general",
-                             id="domain", allow_blank=False, compact=True)
+                yield Select(
+                    [(d, d) for d in DEFAULT_DOMAINS] + [("custom…", CUSTOM)],
+                    value="general",
+                    id="domain",
+                    allow_blank=False,
+                    compact=True,
+                )
                 yield Input(placeholder="custom domain", id="custom-domain", disabled=True, compact=True)
             with Horizontal(classes="row", id="mapping-row"):
                 yield Label("Columns", classes="lbl")
-                yield Input(placeholder="role=column, … e.g. instruction=question, output=answer, system=persona",
-                            id="mapping", compact=True)
+                yield Input(
+                    placeholder="role=column, … e.g. instruction=question, output=answer, system=persona",
+                    id="mapping",
+                    compact=True,
+                )
             with Horizontal(classes="row"):
                 yield Label("Pool", classes="lbl")
-                yield Input(placeholder="pool name (new, or an existing pool to append to)", id="pool",
-                            compact=True)
+                yield Input(placeholder="pool name (new, or an existing pool to append to)", id="pool", compact=True)
                 yield Checkbox("skip invalid records", id="skip")
             with Horizontal(id="progress-row"):
                 yield ProgressBar(total=None, show_eta=False, id="progress")
@@ -256,8 +270,9 @@ class ImportDialog(EngineCaller, ModalScreen):
 
             return sniff(path, format=fmt, mapping=mapping)
 
-        self.run_engine(run, lambda d: self._sniffed(path, d), lambda e: self._sniff_failed(path, e),
-                        group="sniff", exclusive=True)
+        self.run_engine(
+            run, lambda d: self._sniffed(path, d), lambda e: self._sniff_failed(path, e), group="sniff", exclusive=True
+        )
 
     def _sniffed(self, path: str, det: Any) -> None:
         if path != self._path_value():
@@ -266,8 +281,9 @@ class ImportDialog(EngineCaller, ModalScreen):
         forced = self._forced_format()
         how = "forced" if forced else "detected"
         self._set_detected(
-            Text.assemble((f"{how}: ", "bold"), (f"{det.format}", "bold green"), f" ({det.file_kind}) — ",
-                          str(det.reason)),
+            Text.assemble(
+                (f"{how}: ", "bold"), (f"{det.format}", "bold green"), f" ({det.file_kind}) — ", str(det.reason)
+            ),
             bad=False,
         )
         box = self.query_one("#preview-box")
@@ -413,8 +429,17 @@ class ImportDialog(EngineCaller, ModalScreen):
         def run():
             from engine.data.ingest import import_file
 
-            return import_file(store, path, pool=pool, domain=domain, format=fmt, mapping=mapping, skip_invalid=skip,
-                               progress=lambda p: self.deliver(self._on_progress, p), cancel=token)
+            return import_file(
+                store,
+                path,
+                pool=pool,
+                domain=domain,
+                format=fmt,
+                mapping=mapping,
+                skip_invalid=skip,
+                progress=lambda p: self.deliver(self._on_progress, p),
+                cancel=token,
+            )
 
         self.run_engine(run, self._import_done, self._import_failed, group="import")
 
@@ -437,8 +462,10 @@ class ImportDialog(EngineCaller, ModalScreen):
         self.result = res
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=max(res.n_records, 1), progress=max(res.n_records, 1))
-        summary = (f"Imported {res.n_inserted:,} of {res.n_records:,} records as {res.format} into pool "
-                   f"'{self.query_one('#pool', Input).value.strip()}' in {res.seconds:.1f}s")
+        summary = (
+            f"Imported {res.n_inserted:,} of {res.n_records:,} records as {res.format} into pool "
+            f"'{self.query_one('#pool', Input).value.strip()}' in {res.seconds:.1f}s"
+        )
         extras = []
         if res.n_duplicates:
             extras.append(f"{res.n_duplicates:,} duplicates stored once")
@@ -462,8 +489,11 @@ class ImportDialog(EngineCaller, ModalScreen):
         if isinstance(error, Cancelled):
             self._set_status("Import cancelled: nothing was imported.")
             return
-        self._set_status("Import failed: nothing was imported. Every problem is listed below "
-                         "(or tick 'skip invalid records' to import the rest).", bad=True)
+        self._set_status(
+            "Import failed: nothing was imported. Every problem is listed below "
+            "(or tick 'skip invalid records' to import the rest).",
+            bad=True,
+        )
         log = self.query_one("#errors", RichLog)
         log.add_class("-show")
         issues = getattr(error, "issues", None)
@@ -473,8 +503,13 @@ class ImportDialog(EngineCaller, ModalScreen):
             for issue in issues:
                 log.write(Text(str(issue)))
             if n > len(issues):
-                log.write(Text(f"… and {n - len(issues):,} more of the same kinds (the engine keeps the "
-                               f"first {len(issues):,})", style="italic"))
+                log.write(
+                    Text(
+                        f"… and {n - len(issues):,} more of the same kinds (the engine keeps the "
+                        f"first {len(issues):,})",
+                        style="italic",
+                    )
+                )
         else:
             log.write(Text(f"{type(error).__name__}: {error}"))
         log.scroll_home(animate=False)

@@ -60,25 +60,46 @@ class CreateSetDialog(FormDialog):
         super().__init__()
         self.taken = taken
         self.hint = hint
-        self.d = {"name": "", "a": "", "b": "", "alpha": "0.5", "pairs": "100", "pairing": "random", "seed": "0",
-                  **(defaults or {})}
+        self.d = {
+            "name": "",
+            "a": "",
+            "b": "",
+            "alpha": "0.5",
+            "pairs": "100",
+            "pairing": "random",
+            "seed": "0",
+            **(defaults or {}),
+        }
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("New interpolation set (MDIT)", classes="title")
             if self.hint:
                 yield Static(self.hint, id="hint")
-            for key, label, ph in (("name", "name", "e.g. math-code"), ("a", "source A", "domain:math"),
-                                   ("b", "source B", "domain:code"), ("alpha", "alpha", "Beta(alpha, alpha), > 0"),
-                                   ("pairs", "pairs", "number of pairs"), ("seed", "seed", "0")):
+            for key, label, ph in (
+                ("name", "name", "e.g. math-code"),
+                ("a", "source A", "domain:math"),
+                ("b", "source B", "domain:code"),
+                ("alpha", "alpha", "Beta(alpha, alpha), > 0"),
+                ("pairs", "pairs", "number of pairs"),
+                ("seed", "seed", "0"),
+            ):
                 with Horizontal(classes="row"):
                     yield Label(label)
                     yield Input(value=self.d[key], placeholder=ph, id=f"f-{key}", compact=True)
             with Horizontal(classes="row"):
                 yield Label("pairing")
-                yield Select([("random (cross-task)", "random"), ("index-aligned", "index"),
-                              ("nearest neighbour across tasks", "nearest")], value=self.d["pairing"],
-                             allow_blank=False, id="f-pairing", compact=True)
+                yield Select(
+                    [
+                        ("random (cross-task)", "random"),
+                        ("index-aligned", "index"),
+                        ("nearest neighbour across tasks", "nearest"),
+                    ],
+                    value=self.d["pairing"],
+                    allow_blank=False,
+                    id="f-pairing",
+                    compact=True,
+                )
             yield Checkbox("allow pairs within one task (domain)", id="f-same", compact=True)
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
@@ -109,9 +130,16 @@ class CreateSetDialog(FormDialog):
                 raise ValueError
         except ValueError:
             return "pairs must be a positive integer and seed a non-negative one"
-        return {"name": v["name"], "a": v["a"], "b": v["b"], "alpha": alpha, "n_pairs": n, "seed": seed,
-                "pairing": str(self.query_one("#f-pairing", Select).value),
-                "allow_same_task": self.query_one("#f-same", Checkbox).value}
+        return {
+            "name": v["name"],
+            "a": v["a"],
+            "b": v["b"],
+            "alpha": alpha,
+            "n_pairs": n,
+            "seed": seed,
+            "pairing": str(self.query_one("#f-pairing", Select).value),
+            "allow_same_task": self.query_one("#f-same", Checkbox).value,
+        }
 
     def _submit(self) -> None:
         v = self._values()
@@ -136,9 +164,11 @@ class DiversityDialog(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Diversity step", classes="title")
-            yield Static("K-Means over the originals (both sources) and the mixes; per cluster keep the mixes "
-                         "nearest the centroid, quotas proportional to cluster size, up to the budget (ours: the "
-                         "paper only says 'dense, representative samples').")
+            yield Static(
+                "K-Means over the originals (both sources) and the mixes; per cluster keep the mixes "
+                "nearest the centroid, quotas proportional to cluster size, up to the budget (ours: the "
+                "paper only says 'dense, representative samples')."
+            )
             yield Label(f"budget (mixes to keep, of {self.n_pairs}):")
             yield Input(value=str(max(1, self.n_pairs // 2)), id="f-budget", compact=True)
             yield Label("k (K-Means clusters; blank = round(sqrt(N/2))):")
@@ -149,8 +179,12 @@ class DiversityDialog(FormDialog):
                 opts.insert(0, ("stored sentence embeddings", "sentence"))
             yield Select(opts, value=opts[0][1], allow_blank=False, id="f-features", compact=True)
             yield Label("model for the embedding layer (blank = the scorer default):")
-            yield Input(value=FEATURE_MODEL or "", placeholder="smollm2, a folder, a .gguf or a cached hub id",
-                        id="f-model", compact=True)
+            yield Input(
+                value=FEATURE_MODEL or "",
+                placeholder="smollm2, a folder, a .gguf or a cached hub id",
+                id="f-model",
+                compact=True,
+            )
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -169,8 +203,14 @@ class DiversityDialog(FormDialog):
         except ValueError:
             self.query_one("#error", Static).update("budget and k must be positive integers")
             return
-        self.dismiss({"budget": budget, "k": k, "features": str(self.query_one("#f-features", Select).value),
-                      "model": self.query_one("#f-model", Input).value.strip() or None})
+        self.dismiss(
+            {
+                "budget": budget,
+                "k": k,
+                "features": str(self.query_one("#f-features", Select).value),
+                "model": self.query_one("#f-model", Input).value.strip() or None,
+            }
+        )
 
 
 class InterpolationScreen(WorkbenchScreen):
@@ -236,13 +276,27 @@ class InterpolationScreen(WorkbenchScreen):
         self.query_one("#i-progress", ProgressBar).display = False
         self.query_one("#i-empty").display = False
         t = self.query_one("#i-sets", DataTable)
-        for key, label, w in (("name", "set", 14), ("a", "source A", 16), ("b", "source B", 16), ("alpha", "alpha", 6),
-                              ("pairs", "pairs", 6), ("kept", "kept", 6), ("pairing", "pairing", 8)):
+        for key, label, w in (
+            ("name", "set", 14),
+            ("a", "source A", 16),
+            ("b", "source B", 16),
+            ("alpha", "alpha", 6),
+            ("pairs", "pairs", 6),
+            ("kept", "kept", 6),
+            ("pairing", "pairing", 8),
+        ):
             t.add_column(label, key=key, width=w)
         p = self.query_one("#i-pairs", DataTable)
-        for key, label, w in (("pair", "pair", 5), ("lam", "lam", 5), ("kept", "kept", 4), ("cl", "cl", 3),
-                              ("da", "A domain", 8), ("ia", "A instruction", 22), ("db", "B domain", 8),
-                              ("ib", "B instruction", 22)):
+        for key, label, w in (
+            ("pair", "pair", 5),
+            ("lam", "lam", 5),
+            ("kept", "kept", 4),
+            ("cl", "cl", 3),
+            ("da", "A domain", 8),
+            ("ia", "A instruction", 22),
+            ("db", "B domain", 8),
+            ("ib", "B instruction", 22),
+        ):
             p.add_column(label, key=key, width=w)
         t.focus()
 
@@ -275,8 +329,16 @@ class InterpolationScreen(WorkbenchScreen):
         t = self.query_one("#i-sets", DataTable)
         t.clear()
         for s in self.sets:
-            t.add_row(s.name, source_label(s.source_a), source_label(s.source_b), f"{s.alpha:g}", str(s.n_pairs),
-                      str(s.n_kept), s.pairing, key=s.name)
+            t.add_row(
+                s.name,
+                source_label(s.source_a),
+                source_label(s.source_b),
+                f"{s.alpha:g}",
+                str(s.n_pairs),
+                str(s.n_kept),
+                s.pairing,
+                key=s.name,
+            )
         if empty:
             self.set_name = None
             self.query_one("#i-info", Static).update("")
@@ -306,10 +368,17 @@ class InterpolationScreen(WorkbenchScreen):
             return
         self.pairs = rows
         div = s.params.get("diversity")
-        bits = [f"{s.name}: {s.n_pairs} pairs, {s.n_kept} kept", f"alpha {s.alpha:g}", f"{s.pairing} pairing",
-                f"seed {s.seed}"]
-        bits.append(f"diversity: budget {div['budget']}, k {div['k']}, {div['features']}" if div
-                    else "no diversity step yet (s): every pair is kept")
+        bits = [
+            f"{s.name}: {s.n_pairs} pairs, {s.n_kept} kept",
+            f"alpha {s.alpha:g}",
+            f"{s.pairing} pairing",
+            f"seed {s.seed}",
+        ]
+        bits.append(
+            f"diversity: budget {div['budget']}, k {div['k']}, {div['features']}"
+            if div
+            else "no diversity step yet (s): every pair is kept"
+        )
         if s.n_pairs > len(rows):
             bits.append(f"table: first {len(rows):,} pairs (o exports all)")
         self.query_one("#i-info", Static).update(Text(" · ".join(bits), no_wrap=True, overflow="ellipsis"))
@@ -317,9 +386,17 @@ class InterpolationScreen(WorkbenchScreen):
         before = self.pair_index
         t.clear()
         for p in rows:
-            t.add_row(str(p.pair_index), f"{p.lam:.2f}", "yes" if p.kept else "no",
-                      "" if p.cluster is None else str(p.cluster), p.domain_a or "?", _short(p.instruction_a, 40),
-                      p.domain_b or "?", _short(p.instruction_b, 40), key=str(p.pair_index))
+            t.add_row(
+                str(p.pair_index),
+                f"{p.lam:.2f}",
+                "yes" if p.kept else "no",
+                "" if p.cluster is None else str(p.cluster),
+                p.domain_a or "?",
+                _short(p.instruction_a, 40),
+                p.domain_b or "?",
+                _short(p.instruction_b, 40),
+                key=str(p.pair_index),
+            )
         idx = [p.pair_index for p in rows]
         if rows:
             t.move_cursor(row=idx.index(before) if before in idx else 0)
@@ -420,9 +497,11 @@ class InterpolationScreen(WorkbenchScreen):
         cv = self.coverage
         if cv is None:
             return "no map: cluster the embeddings first (Clusters), then m picks the clustering"
-        return (f"coverage on {cv.clustering}: {cv.covered_originals}/{cv.n_clusters} clusters by the pairs' samples, "
-                f"{cv.covered_with_mixes}/{cv.n_clusters} with the kept mixes (+{len(cv.new_clusters)}) · "
-                f"{cv.n_mixes_noise} mixes in noise" + (f" · {cv.n_unplaced} unplaced" if cv.n_unplaced else ""))
+        return (
+            f"coverage on {cv.clustering}: {cv.covered_originals}/{cv.n_clusters} clusters by the pairs' samples, "
+            f"{cv.covered_with_mixes}/{cv.n_clusters} with the kept mixes (+{len(cv.new_clusters)}) · "
+            f"{cv.n_mixes_noise} mixes in noise" + (f" · {cv.n_unplaced} unplaced" if cv.n_unplaced else "")
+        )
 
     def _draw_map(self) -> None:
         plot = self.query_one("#i-map", PlotextPlot)
@@ -491,8 +570,10 @@ class InterpolationScreen(WorkbenchScreen):
 
             doms = domain_counts(store)
             pools = [p.name for p in list_pools(store)]
-            return (f"domains: {', '.join(f'{d} ({n})' for d, n in sorted(doms.items()))}\n"
-                    f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME")
+            return (
+                f"domains: {', '.join(f'{d} ({n})' for d, n in sorted(doms.items()))}\n"
+                f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME"
+            )
 
         def show(text: str) -> None:
             self.app.push_screen(CreateSetDialog({s.name for s in self.sets}, text), self._create)
@@ -507,8 +588,17 @@ class InterpolationScreen(WorkbenchScreen):
         def run():
             from engine.synthesis.interpolation import create_set
 
-            return create_set(store, v["name"], v["a"], v["b"], alpha=v["alpha"], n_pairs=v["n_pairs"],
-                              pairing=v["pairing"], seed=v["seed"], allow_same_task=v["allow_same_task"])
+            return create_set(
+                store,
+                v["name"],
+                v["a"],
+                v["b"],
+                alpha=v["alpha"],
+                n_pairs=v["n_pairs"],
+                pairing=v["pairing"],
+                seed=v["seed"],
+                allow_same_task=v["allow_same_task"],
+            )
 
         def done(s) -> None:
             self.set_name = s.name
@@ -541,6 +631,7 @@ class InterpolationScreen(WorkbenchScreen):
             return
         store = self.store
         if v["features"] == "sentence":
+
             def run():
                 from engine.synthesis.interpolation import select_diverse
 
@@ -553,8 +644,8 @@ class InterpolationScreen(WorkbenchScreen):
         model = v.get("model")
 
         def prepare():
-            from engine.synthesis import worker as interp_worker
             from engine.geometry.embeddings import store_dir
+            from engine.synthesis import worker as interp_worker
 
             folder = store_dir(store) / "jobs" / f"interp-features-{name}"
             n = interp_worker.prepare(store, name, folder, model=model)
@@ -599,8 +690,14 @@ class InterpolationScreen(WorkbenchScreen):
         def run():
             from engine.synthesis.interpolation import select_diverse
 
-            return select_diverse(store, name, budget=v["budget"], k=v["k"], features="embedding_layer",
-                                  vectors=interp_worker.load_result(folder))
+            return select_diverse(
+                store,
+                name,
+                budget=v["budget"],
+                k=v["k"],
+                features="embedding_layer",
+                vectors=interp_worker.load_result(folder),
+            )
 
         self._job_text("diversity step: K-Means…")
         self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
@@ -642,8 +739,9 @@ class InterpolationScreen(WorkbenchScreen):
                 self.clustering = name
                 self.load_coverage()
 
-        self.app.push_screen(ChoiceDialog("Map: which clustering?", [(c, c) for c in self.clusterings],
-                                          self.clustering), chosen)
+        self.app.push_screen(
+            ChoiceDialog("Map: which clustering?", [(c, c) for c in self.clusterings], self.clustering), chosen
+        )
 
     def action_export_pairs(self) -> None:
         if self.set_name is None:
@@ -662,18 +760,32 @@ class InterpolationScreen(WorkbenchScreen):
 
                 return export_pairs(store, name, path)
 
-            self.run_engine(run, lambda n: self._job_text(f"wrote {n} pairs of {name} to {path}"),
-                            self._failed("export"), group="i-export")
+            self.run_engine(
+                run,
+                lambda n: self._job_text(f"wrote {n} pairs of {name} to {path}"),
+                self._failed("export"),
+                group="i-export",
+            )
 
         def validate(text: str) -> str | None:
-            return None if text.lower().endswith((".csv", ".parquet", ".jsonl")) else \
-                "the table is written as .csv, .parquet or .jsonl"
+            return (
+                None
+                if text.lower().endswith((".csv", ".parquet", ".jsonl"))
+                else "the table is written as .csv, .parquet or .jsonl"
+            )
 
-        self.app.push_screen(InputDialog(
-            "Export pairs", "file (.csv, .parquet or .jsonl):", f"{name}-pairs.csv",
-            note="An interpolation set has no text form: MDIT mixes input embeddings at training time. This "
-                 "writes the pairs (sample ids, lam, kept, cluster, both instructions) as a table.",
-            validate=validate, ok="Export"), chosen)
+        self.app.push_screen(
+            InputDialog(
+                "Export pairs",
+                "file (.csv, .parquet or .jsonl):",
+                f"{name}-pairs.csv",
+                note="An interpolation set has no text form: MDIT mixes input embeddings at training time. This "
+                "writes the pairs (sample ids, lam, kept, cluster, both instructions) as a table.",
+                validate=validate,
+                ok="Export",
+            ),
+            chosen,
+        )
 
     def action_delete_set(self) -> None:
         if self.set_name is None:
@@ -699,13 +811,18 @@ class InterpolationScreen(WorkbenchScreen):
 
             self.run_engine(run, done, self._failed("delete"), group="i-job")
 
-        self.app.push_screen(ConfirmDialog("Delete set", f"Delete interpolation set {name!r} and its pairs?",
-                                           "Delete", danger=True), confirmed)
+        self.app.push_screen(
+            ConfirmDialog("Delete set", f"Delete interpolation set {name!r} and its pairs?", "Delete", danger=True),
+            confirmed,
+        )
 
     def palette_commands(self):
         for s in self.sets:
-            yield (f"Interpolation: show {s.name}", f"{s.n_pairs} pairs, {s.n_kept} kept",
-                   lambda n=s.name: self._show_set(n))
+            yield (
+                f"Interpolation: show {s.name}",
+                f"{s.n_pairs} pairs, {s.n_kept} kept",
+                lambda n=s.name: self._show_set(n),
+            )
 
     def _show_set(self, name: str) -> None:
         names = [s.name for s in self.sets]

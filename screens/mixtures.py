@@ -22,9 +22,13 @@ from workbench.actions import bindings_for
 DEBOUNCE_S = 0.3
 NUDGE = 1.0  # percentage points per +/-
 PREVIEW_N = 50
-KIND_CHOICES = [("domain", "domain: every train-pool sample of a domain"), ("pool", "pool: one train pool"),
-                ("cluster", "cluster: CLUSTERING:k of a saved clustering"), ("selection", "selection: a saved selection"),
-                ("interpolation", "interpolation: the kept pairs of an interpolation set (mixup items)")]
+KIND_CHOICES = [
+    ("domain", "domain: every train-pool sample of a domain"),
+    ("pool", "pool: one train pool"),
+    ("cluster", "cluster: CLUSTERING:k of a saved clustering"),
+    ("selection", "selection: a saved selection"),
+    ("interpolation", "interpolation: the kept pairs of an interpolation set (mixup items)"),
+]
 
 
 def _n(v: Any) -> str:
@@ -72,15 +76,16 @@ def parse_stages(lines: list[str]) -> list[Any]:
             raise MixtureError(f"stage line {n}: stage name {name!r} is used twice")
         tail = tail.strip()
         if tail.lower().startswith("replay"):
-            tail = tail[len("replay"):]
+            tail = tail[len("replay") :]
         replay: dict[str, float] = {}
         for part in tail.split(","):
             if not part.strip():
                 continue
             dom, eq2, frac = part.partition("=")
             if not eq2 or not dom.strip():
-                raise MixtureError(f"stage line {n} ({name}): replay {part.strip()!r}: expected DOMAIN=FRACTION, "
-                                   "e.g. math=1/256")
+                raise MixtureError(
+                    f"stage line {n} ({name}): replay {part.strip()!r}: expected DOMAIN=FRACTION, e.g. math=1/256"
+                )
             try:
                 replay[dom.strip()] = parse_fraction(frac)
             except MixtureError as e:
@@ -105,8 +110,9 @@ class StagesDialog(EngineCaller, FormDialog):
     StagesDialog #st-info { color: $text-muted; }
     """
 
-    def __init__(self, stages: list[Any] | None, shares: dict[str, float],
-                 check: Callable[[list[Any]], Callable[[], Any]]) -> None:
+    def __init__(
+        self, stages: list[Any] | None, shares: dict[str, float], check: Callable[[list[Any]], Callable[[], Any]]
+    ) -> None:
         super().__init__()
         self._lines = [format_stage(s) for s in stages or []]
         self._shares = dict(shares)
@@ -119,22 +125,30 @@ class StagesDialog(EngineCaller, FormDialog):
 
         with Vertical():
             yield Label("Training stages", classes="title")
-            yield Static("One line per stage, in training order: NAME = dom, dom | replay dom=fraction, ... "
-                         "(a fraction is 0.25, 1/4 or 25%; * replays every earlier domain). Every domain with a "
-                         "share must be in one stage. Replays are drawn from the earlier stages' items, on top "
-                         "of the budget. Empty lines are ignored; no lines at all means a single stage.",
-                         id="st-note")
+            yield Static(
+                "One line per stage, in training order: NAME = dom, dom | replay dom=fraction, ... "
+                "(a fraction is 0.25, 1/4 or 25%; * replays every earlier domain). Every domain with a "
+                "share must be in one stage. Replays are drawn from the earlier stages' items, on top "
+                "of the budget. Empty lines are ignored; no lines at all means a single stage.",
+                id="st-note",
+            )
             for i in range(self._rows):
                 with Horizontal(classes="st-row"):
                     yield Label(f"stage {i + 1}")
-                    yield Input(value=self._lines[i] if i < len(self._lines) else "", compact=True,
-                                placeholder="NAME = dom, dom | replay dom=fraction", id=f"st-{i}")
+                    yield Input(
+                        value=self._lines[i] if i < len(self._lines) else "",
+                        compact=True,
+                        placeholder="NAME = dom, dom | replay dom=fraction",
+                        id=f"st-{i}",
+                    )
             with Horizontal(classes="st-row", id="st-dmt-row"):
                 yield Label("DMT k")
                 yield Input(value=f"1/{round(1 / DMT_K)}", compact=True, id="st-k")
                 yield Button("DMT", id="dmt")
-                yield Static("  enter or DMT: stage 1 = the non-general domains with a share, stage 2 = "
-                             "general + k of each", id="st-info")
+                yield Static(
+                    "  enter or DMT: stage 1 = the non-general domains with a share, stage 2 = general + k of each",
+                    id="st-info",
+                )
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -209,8 +223,9 @@ class StagesDialog(EngineCaller, FormDialog):
 
     def _failed(self, error: BaseException) -> None:
         self.busy = False
-        self.query_one("#error", Static).update(str(error) if isinstance(error, ValueError)
-                                                else f"{type(error).__name__}: {error}")
+        self.query_one("#error", Static).update(
+            str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        )
 
 
 class MixturesScreen(WorkbenchScreen):
@@ -279,15 +294,30 @@ class MixturesScreen(WorkbenchScreen):
             yield Input(placeholder="mixture name", id="m-name", compact=True)
             yield Label("budget")
             yield Input(value="max", id="m-budget", compact=True)
-            yield Select([("samples", "samples"), ("tokens", "tokens")], value="samples", allow_blank=False,
-                         id="m-unit", compact=True)
+            yield Select(
+                [("samples", "samples"), ("tokens", "tokens")],
+                value="samples",
+                allow_blank=False,
+                id="m-unit",
+                compact=True,
+            )
             yield Label("seed")
             yield Input(value="0", id="m-seed", compact=True, type="integer")
-            yield Select([("without repl.", "without"), ("with repl.", "with")], value="without",
-                         allow_blank=False, id="m-repl", compact=True)
+            yield Select(
+                [("without repl.", "without"), ("with repl.", "with")],
+                value="without",
+                allow_blank=False,
+                id="m-repl",
+                compact=True,
+            )
             yield Label("short")
-            yield Select([(p, p) for p in ("take_all", "upsample", "error")], value="take_all", allow_blank=False,
-                         id="m-short", compact=True)
+            yield Select(
+                [(p, p) for p in ("take_all", "upsample", "error")],
+                value="take_all",
+                allow_blank=False,
+                id="m-short",
+                compact=True,
+            )
         with Horizontal(id="m-main"):
             with Vertical(id="m-left"):
                 yield DataTable(id="m-saved", cursor_type="row", zebra_stripes=True)
@@ -313,10 +343,18 @@ class MixturesScreen(WorkbenchScreen):
         for key, w in (("component", 12), ("kind", 6), ("ref", 10), ("filter", 16), ("domain", 8)):
             c.add_column(key, key=key, width=w)
         d = self.query_one("#m-domains", DataTable)
-        for key, label, w in (("domain", "domain", 9), ("share", "share%", 6), ("stage", "stage", 13),
-                              ("available", "avail", 6), ("avail_tokens", "avail tok", 9),
-                              ("requested", "request", 9), ("drawn", "drawn", 6), ("drawn_tokens", "drawn tok", 9),
-                              ("replayed", "replay", 6), ("note", "note", 20)):
+        for key, label, w in (
+            ("domain", "domain", 9),
+            ("share", "share%", 6),
+            ("stage", "stage", 13),
+            ("available", "avail", 6),
+            ("avail_tokens", "avail tok", 9),
+            ("requested", "request", 9),
+            ("drawn", "drawn", 6),
+            ("drawn_tokens", "drawn tok", 9),
+            ("replayed", "replay", 6),
+            ("note", "note", 20),
+        ):
             d.add_column(label, key=key, width=w)
         p = self.query_one("#m-preview", DataTable)
         for key, w in (("stage", 9), ("pos", 4), ("domain", 9), ("id", 5), ("tok", 4), ("text", 30)):
@@ -399,10 +437,19 @@ class MixturesScreen(WorkbenchScreen):
         repl = self.query_one("#m-repl", Select).value == "with"
         props = {d: p / 100 for d, p in self.shares.items() if p > 0}
         stages = self.stages if stages is ... else stages
-        return Recipe.from_dict({
-            "components": [vars(c) for c in self.components], "proportions": props, "unit": unit,
-            "budget": budget, "replacement": repl, "seed": int(seed_text), "short": short,
-            "stages": None if stages is None else [vars(s) for s in stages], "derived": self.derived})
+        return Recipe.from_dict(
+            {
+                "components": [vars(c) for c in self.components],
+                "proportions": props,
+                "unit": unit,
+                "budget": budget,
+                "replacement": repl,
+                "seed": int(seed_text),
+                "short": short,
+                "stages": None if stages is None else [vars(s) for s in stages],
+                "derived": self.derived,
+            }
+        )
 
     def recompute(self, now: bool = False) -> None:
         """Resolve the editor's recipe in a worker (debounced unless `now`)."""
@@ -431,8 +478,7 @@ class MixturesScreen(WorkbenchScreen):
         cached = self._cands if self._cands is not None and self._cands[0] == key else None
 
         def run():
-            from engine.mixtures import (candidates, diversity_summary, preview, quality_summary, resolve,
-                                         sample_ids_of)
+            from engine.mixtures import candidates, diversity_summary, preview, quality_summary, resolve, sample_ids_of
 
             cands = cached[1] if cached is not None else (None if recipe.derived else candidates(store, recipe))
             if cached is None and cands is not None:
@@ -450,8 +496,9 @@ class MixturesScreen(WorkbenchScreen):
             return res, quality_summary(store, ids), div, preview(store, res.items, PREVIEW_N), per_stage
 
         self._status("resolving…")
-        self.run_engine(run, lambda out: self._resolved(gen, out), lambda e: self._failed(gen, e),
-                        group="m-resolve", exclusive=True)
+        self.run_engine(
+            run, lambda out: self._resolved(gen, out), lambda e: self._failed(gen, e), group="m-resolve", exclusive=True
+        )
 
     def _failed(self, gen: int, error: BaseException) -> None:
         if gen != self.generation:
@@ -478,11 +525,19 @@ class MixturesScreen(WorkbenchScreen):
         p.clear()
         for r in head:
             replayed = str(r["component"]).startswith("replay:")
-            p.add_row(f"{r['stage'] + 1} {names[r['stage']]}", str(r["position"]),
-                      Text(f"{r['domain']} ↺" if replayed else r["domain"], style="cyan" if replayed else ""),
-                      str(r["id"]), str(r["n_tokens"]), r["text"][:80], key=f"{r['stage']}-{r['position']}")
-        self._status(f"{res.n_items:,} items · {res.n_tokens:,} tokens · hash {res.content_hash[:12]}"
-                     + (f" · {len(res.warnings)} warning(s)" if res.warnings else ""))
+            p.add_row(
+                f"{r['stage'] + 1} {names[r['stage']]}",
+                str(r["position"]),
+                Text(f"{r['domain']} ↺" if replayed else r["domain"], style="cyan" if replayed else ""),
+                str(r["id"]),
+                str(r["n_tokens"]),
+                r["text"][:80],
+                key=f"{r['stage']}-{r['position']}",
+            )
+        self._status(
+            f"{res.n_items:,} items · {res.n_tokens:,} tokens · hash {res.content_hash[:12]}"
+            + (f" · {len(res.warnings)} warning(s)" if res.warnings else "")
+        )
 
     # -- views -------------------------------------------------------------------------------------------
     def _show_components(self) -> None:
@@ -513,31 +568,51 @@ class MixturesScreen(WorkbenchScreen):
                 t.add_row(d, share, stage_of.get(d, ""), "", "", "", "", "", "", "", key=d)
                 continue
             note = Text(c.note, style="bold yellow" if c.short else "")
-            t.add_row(d, share, stage_of.get(d, ""), _n(c.available), _n(c.available_tokens),
-                      f"{c.requested:,}{' tok' if tok else ''}", _n(c.drawn), _n(c.drawn_tokens),
-                      _n(c.replayed) if c.replayed else "", note, key=d)
+            t.add_row(
+                d,
+                share,
+                stage_of.get(d, ""),
+                _n(c.available),
+                _n(c.available_tokens),
+                f"{c.requested:,}{' tok' if tok else ''}",
+                _n(c.drawn),
+                _n(c.drawn_tokens),
+                _n(c.replayed) if c.replayed else "",
+                note,
+                key=d,
+            )
         doms = self._domain_list()
         if keep in doms:
             t.move_cursor(row=doms.index(keep))
         total = sum(self.shares.values())
         self.query_one("#m-sum", Static).update(
-            Text(f"shares sum to {total:.4g}%" + ("" if math.isclose(total, 100, abs_tol=1e-6) else " (normalised)"),
-                 style="" if math.isclose(total, 100, abs_tol=1e-6) else "yellow"))
+            Text(
+                f"shares sum to {total:.4g}%" + ("" if math.isclose(total, 100, abs_tol=1e-6) else " (normalised)"),
+                style="" if math.isclose(total, 100, abs_tol=1e-6) else "yellow",
+            )
+        )
         self._share_label()
 
     def _show_summary(self, quality: dict, div: dict | None, per_stage: dict[tuple[int, bool], int]) -> None:
         res = self.resolution
         t = Text()
         t.append(f"{res.n_items:,} items · {res.n_tokens:,} tokens\n", style="bold")
-        t.append(f"budget {res.budget:,} {res.unit}" + (" (max: no domain short)" if res.recipe.budget is None else "")
-                 + f" · seed {res.recipe.seed}\n")
+        t.append(
+            f"budget {res.budget:,} {res.unit}"
+            + (" (max: no domain short)" if res.recipe.budget is None else "")
+            + f" · seed {res.recipe.seed}\n"
+        )
         if res.recipe.stages:
             for si, s in enumerate(res.recipe.stages):
                 rep = ", ".join(f"{d} {f:.4g}" for d, f in s.replay.items())
                 drawn, replayed = per_stage.get((si, False), 0), per_stage.get((si, True), 0)
-                t.append(f"stage {si + 1} {s.name}: {', '.join(s.domains) or '-'}"
-                         + (f" · replay {rep}" if rep else "") + f" · {drawn + replayed:,} items"
-                         + (f" ({replayed:,} replayed)" if replayed else "") + "\n")
+                t.append(
+                    f"stage {si + 1} {s.name}: {', '.join(s.domains) or '-'}"
+                    + (f" · replay {rep}" if rep else "")
+                    + f" · {drawn + replayed:,} items"
+                    + (f" ({replayed:,} replayed)" if replayed else "")
+                    + "\n"
+                )
         for w in res.warnings:
             t.append(f"⚠ {w}\n", style="yellow")
         if quality:
@@ -549,9 +624,13 @@ class MixturesScreen(WorkbenchScreen):
             t.append(f"diversity ({div['clustering']})\n", style="bold")
             en = div.get("entropy_norm")
             mcd = div.get("mean_cosine_distance")
-            t.append(f"  coverage {div['coverage']:.0%} of {div['n_clusters']} clusters · entropy "
-                     f"{div['entropy']:.3f}" + (f" ({en:.2f} of max)" if en is not None else "")
-                     + (f" · mean cos dist {mcd:.3f}" if mcd is not None else "") + "\n")
+            t.append(
+                f"  coverage {div['coverage']:.0%} of {div['n_clusters']} clusters · entropy "
+                f"{div['entropy']:.3f}"
+                + (f" ({en:.2f} of max)" if en is not None else "")
+                + (f" · mean cos dist {mcd:.3f}" if mcd is not None else "")
+                + "\n"
+            )
         elif div and "error" in div:
             t.append(f"diversity: {div['error']}\n", style="dim")
         else:
@@ -703,10 +782,17 @@ class MixturesScreen(WorkbenchScreen):
             self._show_components()
             self.recompute(now=True)
 
-        note = ("interpolation items count toward domain 'mixup' (give it a share); " if kind == "interpolation" else "")
-        self.app.push_screen(InputDialog(f"Add a {kind} component", "ref:", choices=refs or None,
-                                         note=note + "f on the component sets a filter (e.g. score.ifd < 0.9)",
-                                         ok="Add"), done)
+        note = "interpolation items count toward domain 'mixup' (give it a share); " if kind == "interpolation" else ""
+        self.app.push_screen(
+            InputDialog(
+                f"Add a {kind} component",
+                "ref:",
+                choices=refs or None,
+                note=note + "f on the component sets a filter (e.g. score.ifd < 0.9)",
+                ok="Add",
+            ),
+            done,
+        )
 
     def _component_row(self) -> int | None:
         t = self.query_one("#m-components", DataTable)
@@ -739,18 +825,28 @@ class MixturesScreen(WorkbenchScreen):
             self._show_components()
             self.recompute(now=True)
 
-        self.app.push_screen(InputDialog(f"Filter of {c.name}", "filter expression (- for none):", c.filter or "-",
-                                         note="the filter language of Browse: score.ifd < 0.9, tag = 'x', "
-                                              "n_tokens > 50 and domain = 'math'", ok="Set"), done)
+        self.app.push_screen(
+            InputDialog(
+                f"Filter of {c.name}",
+                "filter expression (- for none):",
+                c.filter or "-",
+                note="the filter language of Browse: score.ifd < 0.9, tag = 'x', n_tokens > 50 and domain = 'math'",
+                ok="Set",
+            ),
+            done,
+        )
 
     def action_stages(self) -> None:
         if self.derived is not None:
-            self.app.notify("a domain-subset version resolves to its parent's items: it has no stages of its own",
-                            severity="warning")
+            self.app.notify(
+                "a domain-subset version resolves to its parent's items: it has no stages of its own",
+                severity="warning",
+            )
             return
         doms = self._domain_list()
-        self.app.push_screen(StagesDialog(self.stages, {d: self.shares.get(d, 0.0) for d in doms},
-                                          self._stage_check), self._stages_done)
+        self.app.push_screen(
+            StagesDialog(self.stages, {d: self.shares.get(d, 0.0) for d in doms}, self._stage_check), self._stages_done
+        )
 
     def _stage_check(self, stages: list[Any]) -> Callable[[], Any]:
         """UI thread: the editor's recipe with `stages` ([]: none); raises MixtureError for an unknown domain
@@ -843,15 +939,22 @@ class MixturesScreen(WorkbenchScreen):
 
             return mv, mv.id == prev, mixture_overlap_warnings(store, mv.id)
 
-        self.run_engine(run, self._saved, lambda e: self.app.notify(str(e), title="Cannot save", severity="error",
-                                                                      timeout=10), group="m-save")
+        self.run_engine(
+            run,
+            self._saved,
+            lambda e: self.app.notify(str(e), title="Cannot save", severity="error", timeout=10),
+            group="m-save",
+        )
 
     def _saved(self, out: tuple) -> None:
         mv, unchanged, overlap = out
         for w in overlap:
             self.app.notify(w, title=f"{mv.label}: overlap with eval data", severity="warning", timeout=10)
-        msg = (f"{mv.label} unchanged (same recipe and items)" if unchanged
-               else f"saved {mv.label}: {mv.n_items:,} items, {mv.n_tokens:,} tokens")
+        msg = (
+            f"{mv.label} unchanged (same recipe and items)"
+            if unchanged
+            else f"saved {mv.label}: {mv.n_items:,} items, {mv.n_tokens:,} tokens"
+        )
         self.app.notify(msg, title="Mixture")
         self._status(msg)
         self.load_saved()
@@ -880,8 +983,9 @@ class MixturesScreen(WorkbenchScreen):
         t.append(f"diff {d['name']} v{d['v1']} → v{d['v2']}\n", style="bold")
         if d["same"]:
             t.append("identical\n")
-        t.append(f"items {d['n_items'][0]:,} → {d['n_items'][1]:,} · tokens {d['n_tokens'][0]:,} → "
-                 f"{d['n_tokens'][1]:,}\n")
+        t.append(
+            f"items {d['n_items'][0]:,} → {d['n_items'][1]:,} · tokens {d['n_tokens'][0]:,} → {d['n_tokens'][1]:,}\n"
+        )
         for k, v in d["recipe"].items():
             t.append(f"  {k}: {v['old']} → {v['new']}\n", style="cyan")
         if not d["recipe"]:
@@ -916,19 +1020,37 @@ class MixturesScreen(WorkbenchScreen):
                 from engine.mixtures import export_mixture
 
                 p = Path(path).expanduser()
-                return export_mixture(store, v.id, p, style=style, dataset_info=p.parent, skip_mixup=True,
-                                      overwrite=True)
+                return export_mixture(
+                    store, v.id, p, style=style, dataset_info=p.parent, skip_mixup=True, overwrite=True
+                )
 
-            self.run_engine(run, lambda r: self.app.notify(
-                f"wrote {r.n:,} records to {', '.join(r.paths)}"
-                + (f"; left out {r.n_skipped_mixup:,} mixup items (workbench interpolate export-pairs)"
-                   if r.n_skipped_mixup else "") + f"; dataset_info {r.dataset_info_path}", title="Export",
-                timeout=10), group="m-export")
+            self.run_engine(
+                run,
+                lambda r: self.app.notify(
+                    f"wrote {r.n:,} records to {', '.join(r.paths)}"
+                    + (
+                        f"; left out {r.n_skipped_mixup:,} mixup items (workbench interpolate export-pairs)"
+                        if r.n_skipped_mixup
+                        else ""
+                    )
+                    + f"; dataset_info {r.dataset_info_path}",
+                    title="Export",
+                    timeout=10,
+                ),
+                group="m-export",
+            )
 
-        self.app.push_screen(InputDialog(f"Export {v.label}", "path and style (messages, alpaca, sharegpt):", default,
-                                         note="one record per item in training order; one file per stage; a "
-                                              "LLaMA-Factory dataset_info.json entry is merged next to the file",
-                                         ok="Export"), done)
+        self.app.push_screen(
+            InputDialog(
+                f"Export {v.label}",
+                "path and style (messages, alpaca, sharegpt):",
+                default,
+                note="one record per item in training order; one file per stage; a "
+                "LLaMA-Factory dataset_info.json entry is merged next to the file",
+                ok="Export",
+            ),
+            done,
+        )
 
     def action_refresh(self) -> None:
         self._cands = None

@@ -170,11 +170,13 @@ class PoolsScreen(WorkbenchScreen):
                 rename_pool(store, p.id, new)
                 return new
 
-            self.run_engine(run, lambda n: (self.notify(f"Renamed {p.name} → {n}"),
-                                            self.app.data_changed("pools")), group="pool-op")
+            self.run_engine(
+                run, lambda n: (self.notify(f"Renamed {p.name} → {n}"), self.app.data_changed("pools")), group="pool-op"
+            )
 
-        self.app.push_screen(InputDialog("Rename pool", f"New name for {p.name}:", p.name, validate=validate,
-                                         ok="Rename"), done)
+        self.app.push_screen(
+            InputDialog("Rename pool", f"New name for {p.name}:", p.name, validate=validate, ok="Rename"), done
+        )
 
     def action_delete_pool(self) -> None:
         p = self._need_pool()
@@ -191,8 +193,11 @@ class PoolsScreen(WorkbenchScreen):
 
                 return delete_pool(store, p.id)
 
-            self.run_engine(run, lambda n: (self.notify(f"Deleted pool {p.name} ({n:,} samples)"),
-                                            self.app.data_changed("pools")), group="pool-op")
+            self.run_engine(
+                run,
+                lambda n: (self.notify(f"Deleted pool {p.name} ({n:,} samples)"), self.app.data_changed("pools")),
+                group="pool-op",
+            )
 
         self.app.push_screen(
             ConfirmDialog(
@@ -220,8 +225,14 @@ class PoolsScreen(WorkbenchScreen):
 
                 return set_pool_domain(store, p.id, domain)
 
-            self.run_engine(run, lambda n: (self.notify(f"{p.name}: domain {domain} ({n:,} samples changed)"),
-                                            self.app.data_changed("pools")), group="pool-op")
+            self.run_engine(
+                run,
+                lambda n: (
+                    self.notify(f"{p.name}: domain {domain} ({n:,} samples changed)"),
+                    self.app.data_changed("pools"),
+                ),
+                group="pool-op",
+            )
 
         choices = list(dict.fromkeys(DEFAULT_DOMAINS + sorted(p.domains)))
         self.app.push_screen(

@@ -9,22 +9,34 @@ import math
 from typing import Any
 
 from rich.text import Text
-from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, ProgressBar, Static
 
+from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
 from screens.widgets import InputDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
 # (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
 # conditional conflict, gain = gain (full names in the line under the table and in the knobs line).
-COLUMNS = [("mark", "", 1), ("run", "run", 14), ("kind", "kind", 5), ("recipe", "recipe", 10),
-           ("protocol", "protocol", 10), ("domain", "domain", 8), ("metric", "met", 4), ("score", "score", 6),
-           ("delta_vs_specialist", "Δ spec", 6), ("delta_vs_base", "Δ base", 6), ("conflict_rate", "joint", 6),
-           ("conditional_conflict_rate", "cond", 6), ("gain_rate", "gain", 6), ("n_compared", "n", 4)]
+COLUMNS = [
+    ("mark", "", 1),
+    ("run", "run", 14),
+    ("kind", "kind", 5),
+    ("recipe", "recipe", 10),
+    ("protocol", "protocol", 10),
+    ("domain", "domain", 8),
+    ("metric", "met", 4),
+    ("score", "score", 6),
+    ("delta_vs_specialist", "Δ spec", 6),
+    ("delta_vs_base", "Δ base", 6),
+    ("conflict_rate", "joint", 6),
+    ("conditional_conflict_rate", "cond", 6),
+    ("gain_rate", "gain", 6),
+    ("n_compared", "n", 4),
+]
 SORTABLE = [k for k, _, _ in COLUMNS if k != "mark"]
 KIND_SHORT = {"mixture": "mix", "specialist": "spec", "base": "base"}
 METRIC_SHORT = {"accuracy": "acc", "nll": "nll"}
@@ -86,9 +98,9 @@ class ResultsScreen(WorkbenchScreen):
         self.sort_key = "run"
         self.sort_desc = False
         self.marked: list[int] = []
-        self.detail_kind = ""   # "items" | "compare" | "matrix"
+        self.detail_kind = ""  # "items" | "compare" | "matrix"
         self.job: dict | None = None
-        self.eval_settings = None          # engine.evaluation.evaluate.EvalSettings for `e` (None: defaults)
+        self.eval_settings = None  # engine.evaluation.evaluate.EvalSettings for `e` (None: defaults)
         self.eval_max_items: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -96,12 +108,14 @@ class ResultsScreen(WorkbenchScreen):
         yield Static("", id="r-knobs")
         yield DataTable(id="r-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="r-info")
-        yield Static("enter: conflicting items · space + v: compare two runs · m: interference matrix",
-                     id="r-detail-title")
+        yield Static(
+            "enter: conflicting items · space + v: compare two runs · m: interference matrix", id="r-detail-title"
+        )
         yield DataTable(id="r-detail", cursor_type="row")
         with Horizontal(id="r-jobbar"):
-            yield Static("no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs",
-                         id="r-job")
+            yield Static(
+                "no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs", id="r-job"
+            )
             yield ProgressBar(id="r-progress", show_eta=True)
         yield from self.compose_footer()
 
@@ -160,13 +174,21 @@ class ResultsScreen(WorkbenchScreen):
                 joint = Text(_f(r["conflict_rate"]), style="bold red" if (r["conflict_rate"] or 0) > 0 else "")
             t.add_row(
                 "*" if r["run_id"] in self.marked else "",
-                _clip(f"{r['run_id']} {r['run']}", 14), KIND_SHORT.get(r["kind"], _clip(r["kind"], 5)),
-                _clip(r["recipe"] or "-", 10), _clip(r["protocol"] or "-", 10), _clip(r["domain"], 8),
-                METRIC_SHORT.get(r["metric"], r["metric"]), _f(r["score"]),
-                _f(r["delta_vs_specialist"], signed=True), _f(r["delta_vs_base"], signed=True), joint,
+                _clip(f"{r['run_id']} {r['run']}", 14),
+                KIND_SHORT.get(r["kind"], _clip(r["kind"], 5)),
+                _clip(r["recipe"] or "-", 10),
+                _clip(r["protocol"] or "-", 10),
+                _clip(r["domain"], 8),
+                METRIC_SHORT.get(r["metric"], r["metric"]),
+                _f(r["score"]),
+                _f(r["delta_vs_specialist"], signed=True),
+                _f(r["delta_vs_base"], signed=True),
+                joint,
                 _f(r.get("conditional_conflict_rate")),
                 Text(_f(r.get("gain_rate")), style="green" if (r.get("gain_rate") or 0) > 0 else ""),
-                str(r["n_compared"]), key=f"{r['run_id']}|{r['domain']}")
+                str(r["n_compared"]),
+                key=f"{r['run_id']}|{r['domain']}",
+            )
         if t.row_count:
             t.move_cursor(row=min(max(keep, 0), t.row_count - 1))
         self._show_knobs()
@@ -190,18 +212,25 @@ class ResultsScreen(WorkbenchScreen):
         if row.get("missing_note") and row["conflict_rate"] is None:
             t.append(f"no rate ({row['missing_note']})", style="yellow")
         else:
-            t.append(f"{row['n_shared']} items shared with the {ref} (left out: {row['dropped_run']} of the run's, "
-                     f"{row['dropped_reference']} of the {ref}'s)")
+            t.append(
+                f"{row['n_shared']} items shared with the {ref} (left out: {row['dropped_run']} of the run's, "
+                f"{row['dropped_reference']} of the {ref}'s)"
+            )
         if row.get("pooled_conflict_rate") is not None or row.get("pooled_partial"):
-            t.append(f" · pooled: joint conflict {_f(row['pooled_conflict_rate'])} · conditional conflict "
-                     f"{_f(row['pooled_conditional_conflict_rate'])} · gain {_f(row['pooled_gain_rate'])}")
+            t.append(
+                f" · pooled: joint conflict {_f(row['pooled_conflict_rate'])} · conditional conflict "
+                f"{_f(row['pooled_conditional_conflict_rate'])} · gain {_f(row['pooled_gain_rate'])}"
+            )
             if row.get("pooled_partial"):
                 t.append(" (partial: " + "; ".join(row["pooled_missing"].values()) + ")", style="yellow")
         mism = row.get("settings_mismatches") or []
         if mism:
             names = ", ".join(dict.fromkeys(x["setting"] for x in mism))
-            t.append(f"\n⚠ evaluations compared differ in {names} (workbench conflict {row['run_id']} lists them; "
-                     "--strict refuses)", style="bold red")
+            t.append(
+                f"\n⚠ evaluations compared differ in {names} (workbench conflict {row['run_id']} lists them; "
+                "--strict refuses)",
+                style="bold red",
+            )
         return t
 
     def _show_info(self) -> None:
@@ -211,10 +240,12 @@ class ResultsScreen(WorkbenchScreen):
         arrow = "↓" if self.sort_desc else "↑"
         marked = ", ".join(map(str, self.marked)) or "none"
         ref = "spec" if self.reference == "specialist" else "base"
-        txt = (f"Conflict Rate (our definition) · variant {self.variant} · tau {self.tau:g} · reference "
-               f"{self.reference} · sort {self.sort_key} {arrow} · marked runs: {marked}\n"
-               f"joint conflict P({ref} ok, run wrong) · cond = conditional conflict P(run wrong | {ref} ok) · "
-               f"gain P({ref} wrong, run ok)")
+        txt = (
+            f"Conflict Rate (our definition) · variant {self.variant} · tau {self.tau:g} · reference "
+            f"{self.reference} · sort {self.sort_key} {arrow} · marked runs: {marked}\n"
+            f"joint conflict P({ref} ok, run wrong) · cond = conditional conflict P(run wrong | {ref} ok) · "
+            f"gain P({ref} wrong, run ok)"
+        )
         self.query_one("#r-knobs", Static).update(Text(txt))
 
     def current(self) -> dict | None:
@@ -253,14 +284,31 @@ class ResultsScreen(WorkbenchScreen):
             return conflicting_items(store, row["run_id"], row["domain"], variant=variant, tau=tau, reference=ref)
 
         def show(items: list[dict]) -> None:
-            rows = [[str(x["sample_id"]), _clip(x["question"], 44), _clip(x["reference_extracted"] or
-                                                                          x["reference_output"], 26),
-                     _clip(x["extracted"] or x["output"], 26), _f(x["reference_nll"], 2), _f(x["nll"], 2)]
-                    for x in items]
-            self._detail(f"{len(items)} conflicting item(s): run {row['run_id']} {row['run']} · {row['domain']} "
-                         f"(question, {ref} answer, this run's answer)", "items",
-                         [("id", 6), ("question", 44), (f"{ref} answer", 26), ("run answer", 26),
-                          (f"{ref[:4]} nll", 8), ("nll", 6)], rows)
+            rows = [
+                [
+                    str(x["sample_id"]),
+                    _clip(x["question"], 44),
+                    _clip(x["reference_extracted"] or x["reference_output"], 26),
+                    _clip(x["extracted"] or x["output"], 26),
+                    _f(x["reference_nll"], 2),
+                    _f(x["nll"], 2),
+                ]
+                for x in items
+            ]
+            self._detail(
+                f"{len(items)} conflicting item(s): run {row['run_id']} {row['run']} · {row['domain']} "
+                f"(question, {ref} answer, this run's answer)",
+                "items",
+                [
+                    ("id", 6),
+                    ("question", 44),
+                    (f"{ref} answer", 26),
+                    ("run answer", 26),
+                    (f"{ref[:4]} nll", 8),
+                    ("nll", 6),
+                ],
+                rows,
+            )
 
         self.run_engine(load, show, group="r-detail", exclusive=True)
 
@@ -294,22 +342,50 @@ class ResultsScreen(WorkbenchScreen):
                 xa, xb = a["domains"].get(d, {}), b["domains"].get(d, {})
                 agree = res.get("items", {}).get(d, {})
                 sh = res.get("shared", {}).get(d, {})
-                rows.append([d, METRIC_SHORT.get(sh.get("metric"), sh.get("metric") or "-"), _f(sh.get("score_a")),
-                             _f(sh.get("score_b")), _f(sh.get("delta"), signed=True), _f(xa.get("conflict_rate")),
-                             _f(xb.get("conflict_rate")), str(agree.get("only_a", "-")),
-                             str(agree.get("only_b", "-")), str(agree.get("both_right", "-")),
-                             str(agree.get("both_wrong", "-")), str(sh.get("n_shared", "-")),
-                             f"{sh.get('dropped_a', '-')}/{sh.get('dropped_b', '-')}"])
+                rows.append(
+                    [
+                        d,
+                        METRIC_SHORT.get(sh.get("metric"), sh.get("metric") or "-"),
+                        _f(sh.get("score_a")),
+                        _f(sh.get("score_b")),
+                        _f(sh.get("delta"), signed=True),
+                        _f(xa.get("conflict_rate")),
+                        _f(xb.get("conflict_rate")),
+                        str(agree.get("only_a", "-")),
+                        str(agree.get("only_b", "-")),
+                        str(agree.get("both_right", "-")),
+                        str(agree.get("both_wrong", "-")),
+                        str(sh.get("n_shared", "-")),
+                        f"{sh.get('dropped_a', '-')}/{sh.get('dropped_b', '-')}",
+                    ]
+                )
             la = f"A={a['id']} {a['name']} ({a['recipe'] or a['kind']}, {a['protocol'] or '-'})"
             lb = f"B={b['id']} {b['name']} ({b['recipe'] or b['kind']}, {b['protocol'] or '-'})"
             warn = ""
             if res.get("settings_mismatches"):
-                warn = " · ⚠ settings differ: " + ", ".join(dict.fromkeys(x["setting"]
-                                                                         for x in res["settings_mismatches"]))
-            self._detail(f"compare {la} vs {lb} · scores on shared items{warn}", "compare",
-                         [("domain", 9), ("met", 4), ("A score", 7), ("B score", 7), ("B - A", 7),
-                          ("A joint", 7), ("B joint", 7), ("only A", 6), ("only B", 6), ("both ok", 7),
-                          ("both wrong", 10), ("shared", 6), ("left out A/B", 12)], rows)
+                warn = " · ⚠ settings differ: " + ", ".join(
+                    dict.fromkeys(x["setting"] for x in res["settings_mismatches"])
+                )
+            self._detail(
+                f"compare {la} vs {lb} · scores on shared items{warn}",
+                "compare",
+                [
+                    ("domain", 9),
+                    ("met", 4),
+                    ("A score", 7),
+                    ("B score", 7),
+                    ("B - A", 7),
+                    ("A joint", 7),
+                    ("B joint", 7),
+                    ("only A", 6),
+                    ("only B", 6),
+                    ("both ok", 7),
+                    ("both wrong", 10),
+                    ("shared", 6),
+                    ("left out A/B", 12),
+                ],
+                rows,
+            )
 
         self.run_engine(load, show, group="r-detail", exclusive=True)
 
@@ -333,14 +409,22 @@ class ResultsScreen(WorkbenchScreen):
                     c = m["cells"].get(f"{a}|{b}") or m["cells"].get(f"{b}|{a}")
                     if b != a and m["outcome"][a][b] is None and c is not None:
                         todo.append(f"{b}: {c['how']}")
-                rows.append([a] + [f"{_f(m['outcome'][a][b])} / {_f(m['gradient'][a][b], 2)}" for b in doms]
-                            + ["; ".join(todo) or "filled"])
+                rows.append(
+                    [a]
+                    + [f"{_f(m['outcome'][a][b])} / {_f(m['gradient'][a][b], 2)}" for b in doms]
+                    + ["; ".join(todo) or "filled"]
+                )
             empty = m["n_cells"] - m["filled"]
-            fill = (f" ({empty} empty: a makes the pair runs, train them, then e here)" if empty else "")
-            self._detail(f"interference (ours) · outcome {m['filled']}/{m['n_cells']} filled{fill} · row = "
-                         f"evaluated domain, column = trained alongside; cell = conflict rate from the {{row, "
-                         f"column}} pair run (diagonal: run {m['run_id']}) / share of steps with negative gradient "
-                         "cosine", "matrix", [("domain", 9)] + [(b, 14) for b in doms] + [("to fill", 90)], rows)
+            fill = f" ({empty} empty: a makes the pair runs, train them, then e here)" if empty else ""
+            self._detail(
+                f"interference (ours) · outcome {m['filled']}/{m['n_cells']} filled{fill} · row = "
+                f"evaluated domain, column = trained alongside; cell = conflict rate from the {{row, "
+                f"column}} pair run (diagonal: run {m['run_id']}) / share of steps with negative gradient "
+                "cosine",
+                "matrix",
+                [("domain", 9)] + [(b, 14) for b in doms] + [("to fill", 90)],
+                rows,
+            )
 
         self.run_engine(load, show, group="r-detail", exclusive=True)
 
@@ -375,8 +459,15 @@ class ResultsScreen(WorkbenchScreen):
                 self.tau = float(text)
                 self.reload()
 
-        self.app.push_screen(InputDialog("Conflict Rate tau", f"NLL margin (loss variant; nats per token; default "
-                                         f"{DEFAULT_TAU:g}):", f"{self.tau:g}", validate=validate), done)
+        self.app.push_screen(
+            InputDialog(
+                "Conflict Rate tau",
+                f"NLL margin (loss variant; nats per token; default {DEFAULT_TAU:g}):",
+                f"{self.tau:g}",
+                validate=validate,
+            ),
+            done,
+        )
 
     def action_refresh(self) -> None:
         self.reload()
@@ -388,8 +479,9 @@ class ResultsScreen(WorkbenchScreen):
             self.app.notify("a job is already running (c cancels it)", severity="warning")
             return
         if row is None or self.store is None:
-            self.app.notify("no run to evaluate: evaluate one with `workbench eval RUN --sets ...` first",
-                            severity="warning")
+            self.app.notify(
+                "no run to evaluate: evaluate one with `workbench eval RUN --sets ...` first", severity="warning"
+            )
             return
         self._evaluate_run(row["run_id"])
 
@@ -426,8 +518,9 @@ class ResultsScreen(WorkbenchScreen):
             for rid in extra + [base_run_for(store, run)]:
                 if rid is not None and rid not in ids and get_run_row(store, rid).status == "done":
                     ids.append(rid)
-            return evaluate_many(store, ids, sets, max_items=max_items, settings=settings, progress=progress,
-                                 cancel=token)
+            return evaluate_many(
+                store, ids, sets, max_items=max_items, settings=settings, progress=progress, cancel=token
+            )
 
         self.run_engine(run, self._evaluated, self._job_failed, group="r-job")
 
@@ -452,8 +545,11 @@ class ResultsScreen(WorkbenchScreen):
             return ensure_specialists(store, row["run_id"])
 
         def done(m: dict) -> None:
-            self.app.notify("specialists (queued or reused): " + ", ".join(f"{d} → run {r}" for d, r in m.items()),
-                            title="Specialists", timeout=10)
+            self.app.notify(
+                "specialists (queued or reused): " + ", ".join(f"{d} → run {r}" for d, r in m.items()),
+                title="Specialists",
+                timeout=10,
+            )
             self.app.data_changed("runs")  # type: ignore[attr-defined]
 
         self.run_engine(run, done, group="r-spec")
@@ -470,10 +566,13 @@ class ResultsScreen(WorkbenchScreen):
             return ensure_pair_runs(store, row["run_id"])
 
         def done(made: dict) -> None:
-            self.app.notify("pair runs (queued or reused, with their specialists): "
-                            + ", ".join(f"{a}+{b} → run {r}" for (a, b), r in made.items())
-                            + " · train them, then e evaluates them with their specialists",
-                            title="Pair runs", timeout=10)
+            self.app.notify(
+                "pair runs (queued or reused, with their specialists): "
+                + ", ".join(f"{a}+{b} → run {r}" for (a, b), r in made.items())
+                + " · train them, then e evaluates them with their specialists",
+                title="Pair runs",
+                timeout=10,
+            )
             self.app.data_changed("runs")  # type: ignore[attr-defined]
 
         def failed(error: BaseException) -> None:

@@ -20,17 +20,24 @@ from workbench.actions import bindings_for
 
 RELOAD_S = 1.0  # seconds between reloads of the runs and curves
 MAX_POINTS = 400  # per curve; longer curves are thinned evenly for the terminal plot
-STATUS_STYLE = {"queued": "cyan", "running": "bold yellow", "done": "green", "failed": "bold red",
-                "cancelled": "grey50"}
+STATUS_STYLE = {
+    "queued": "cyan",
+    "running": "bold yellow",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "grey50",
+}
 COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow"]
 
-EMPTY = ("No runs yet. Press n to train a saved mixture version (protocol, base model, LoRA and training "
-         "settings in a form), or from the command line: "
-         "workbench train MIXTURE --protocol multi_task|sequential|multi_stage")
+EMPTY = (
+    "No runs yet. Press n to train a saved mixture version (protocol, base model, LoRA and training "
+    "settings in a form), or from the command line: "
+    "workbench train MIXTURE --protocol multi_task|sequential|multi_stage"
+)
 
 
 def fmt_eta(s: Any) -> str:
-    """"1h05m" / "3m07s" / "-"."""
+    """ "1h05m" / "3m07s" / "-"."""
     if not isinstance(s, (int, float)):
         return "-"
     s = int(s)
@@ -78,7 +85,9 @@ class RunsScreen(WorkbenchScreen):
         self.series: dict[str, list[tuple[int, float]]] = {}
         self.conflict: dict = {}
         self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
-        self.conflict_results: dict[int, Any] = {}  # run id -> engine.evaluation.conflict.ConflictResult (None: not yet)
+        self.conflict_results: dict[
+            int, Any
+        ] = {}  # run id -> engine.evaluation.conflict.ConflictResult (None: not yet)
         self._conflict_key: tuple | None = None
         self._busy = False
 
@@ -96,9 +105,17 @@ class RunsScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#r-runs", DataTable)
-        for key, label, width in [("id", "id", 4), ("status", "status", 9), ("kind", "kind", 10),
-                                  ("protocol", "protocol", 11), ("step", "step", 9), ("loss", "loss", 7),
-                                  ("conflict", "conflict", 8), ("eta", "ETA", 6), ("name", "name", 28)]:
+        for key, label, width in [
+            ("id", "id", 4),
+            ("status", "status", 9),
+            ("kind", "kind", 10),
+            ("protocol", "protocol", 11),
+            ("step", "step", 9),
+            ("loss", "loss", 7),
+            ("conflict", "conflict", 8),
+            ("eta", "ETA", 6),
+            ("name", "name", 28),
+        ]:
             t.add_column(label, key=key, width=width)
         t.focus()
         super().on_mount()
@@ -161,23 +178,35 @@ class RunsScreen(WorkbenchScreen):
                 t.move_cursor(row=keys.index(str(self.selected)))
         else:
             for r in self.runs:
-                for col, val in zip(("id", "status", "kind", "protocol", "step", "loss", "conflict", "eta", "name"),
-                                    self._cells(r)):
+                for col, val in zip(
+                    ("id", "status", "kind", "protocol", "step", "loss", "conflict", "eta", "name"), self._cells(r)
+                ):
                     t.update_cell(str(r.id), col, val)
         q = [r for r in self.runs if r.status in ("running", "queued")]
         running = [f"#{r.id}" for r in q if r.status == "running"]
         waiting = sorted((r for r in q if r.status == "queued"), key=lambda r: (r.queue_pos or 0, r.id))
         self.query_one("#r-queue", Static).update(
-            "queue: " + (f"running {running[0]}" if running else "nothing running")
-            + (" · next " + ", ".join(f"#{r.id}" for r in waiting) if waiting else " · nothing waiting"))
+            "queue: "
+            + (f"running {running[0]}" if running else "nothing running")
+            + (" · next " + ", ".join(f"#{r.id}" for r in waiting) if waiting else " · nothing waiting")
+        )
 
     def _cells(self, r) -> list:
         p = r.progress
         step = "-" if r.kind == "base" else f"{p.get('step', 0)}/{p.get('total') or '?'}"
         loss = f"{p['loss']:.4f}" if isinstance(p.get("loss"), (int, float)) else "-"
         eta = fmt_eta(p.get("eta_s")) if r.status == "running" else "-"
-        return [str(r.id), Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.kind, r.protocol or "-", step,
-                loss, self._conflict_cell(r), eta, r.name]
+        return [
+            str(r.id),
+            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+            r.kind,
+            r.protocol or "-",
+            step,
+            loss,
+            self._conflict_cell(r),
+            eta,
+            r.name,
+        ]
 
     def _conflict_cell(self, r) -> str:
         """The pooled joint Conflict Rate; '*' marks a partial one (a domain without specialist left out)."""
@@ -219,28 +248,41 @@ class RunsScreen(WorkbenchScreen):
         t.append(f"#{r.id} {r.name}  ", style="bold")
         t.append(r.status, style=STATUS_STYLE.get(r.status, ""))
         if r.status == "running":
-            t.append(f"  step {p.get('step', 0)}/{p.get('total') or '?'} · ETA {fmt_eta(p.get('eta_s'))}"
-                     f" · {p.get('tokens_per_s', 0):,.0f} tok/s" + (f" · {p['phase']}" if p.get("phase") else ""))
-        t.append(f"\nmixture {cfg.get('mixture') or '-'} · base {r.base_model} · protocol {r.protocol or '-'}"
-                 + (f" (order {','.join(cfg['order'])})" if cfg.get("order") else ""))
+            t.append(
+                f"  step {p.get('step', 0)}/{p.get('total') or '?'} · ETA {fmt_eta(p.get('eta_s'))}"
+                f" · {p.get('tokens_per_s', 0):,.0f} tok/s" + (f" · {p['phase']}" if p.get("phase") else "")
+            )
+        t.append(
+            f"\nmixture {cfg.get('mixture') or '-'} · base {r.base_model} · protocol {r.protocol or '-'}"
+            + (f" (order {','.join(cfg['order'])})" if cfg.get("order") else "")
+        )
         if r.kind != "base":
-            t.append(f"\nLoRA r={lo.get('r')} α={lo.get('alpha')} dropout={lo.get('dropout')} "
-                     f"on {lo.get('target_modules')} · lr {tr.get('lr')} · max_len {tr.get('max_len')} · "
-                     f"{tr.get('packing')} · batch {tr.get('batch_size')}×{tr.get('grad_accum')}")
+            t.append(
+                f"\nLoRA r={lo.get('r')} α={lo.get('alpha')} dropout={lo.get('dropout')} "
+                f"on {lo.get('target_modules')} · lr {tr.get('lr')} · max_len {tr.get('max_len')} · "
+                f"{tr.get('packing')} · batch {tr.get('batch_size')}×{tr.get('grad_accum')}"
+            )
         if isinstance(p.get("gpu_mem_gb"), (int, float)):
             t.append(f"\nGPU memory (peak): {p['gpu_mem_gb']:.2f} GB")
         cr = self.conflict_results.get(r.id)
         if cr is not None:
-            t.append(f"\nConflict Rate (ours, vs specialists): joint conflict {cr.label(2)} · conditional conflict "
-                     f"{'-' if cr.conditional_conflict_rate is None else f'{cr.conditional_conflict_rate:.2f}'} · "
-                     f"gain {'-' if cr.gain_rate is None else f'{cr.gain_rate:.2f}'} · {cr.n_shared} shared items",
-                     style="yellow" if cr.partial else "")
+            t.append(
+                f"\nConflict Rate (ours, vs specialists): joint conflict {cr.label(2)} · conditional conflict "
+                f"{'-' if cr.conditional_conflict_rate is None else f'{cr.conditional_conflict_rate:.2f}'} · "
+                f"gain {'-' if cr.gain_rate is None else f'{cr.gain_rate:.2f}'} · {cr.n_shared} shared items",
+                style="yellow" if cr.partial else "",
+            )
             if cr.settings_mismatches:
-                t.append("\n⚠ evaluations compared differ in "
-                         + ", ".join(dict.fromkeys(x["setting"] for x in cr.settings_mismatches)), style="red")
+                t.append(
+                    "\n⚠ evaluations compared differ in "
+                    + ", ".join(dict.fromkeys(x["setting"] for x in cr.settings_mismatches)),
+                    style="red",
+                )
         for (a, b), v in self.conflict.items():
-            t.append(f"\ngradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
-                     f"(mean cos {v['mean']:+.2f})")
+            t.append(
+                f"\ngradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
+                f"(mean cos {v['mean']:+.2f})"
+            )
         if r.error:
             t.append("\n" + r.error.strip().splitlines()[0], style="red")
             rest = r.error.strip().splitlines()[1:]
@@ -267,8 +309,13 @@ class RunsScreen(WorkbenchScreen):
             if not pts:
                 continue
             label = "train" if name == "loss" else name.split("/", 1)[1]
-            plt.plot([s for s, _ in pts], [v for _, v in pts], label=label, color=COLORS[i % len(COLORS)],
-                     marker="braille" if name == "loss" else "dot")
+            plt.plot(
+                [s for s, _ in pts],
+                [v for _, v in pts],
+                label=label,
+                color=COLORS[i % len(COLORS)],
+                marker="braille" if name == "loss" else "dot",
+            )
         plt.title(title if series else f"{title}: no metrics yet")
         plt.xlabel("step")
         plot.refresh()
@@ -298,9 +345,12 @@ class RunsScreen(WorkbenchScreen):
             return getattr(R, fn_name)(store, rid)
 
         def done(run) -> None:
-            self.app.notify(f"run {rid}: {verb}" if run.status != "running" else
-                            f"run {rid}: cancel requested (stops after its current step, with a checkpoint)",
-                            title="Runs")
+            self.app.notify(
+                f"run {rid}: {verb}"
+                if run.status != "running"
+                else f"run {rid}: cancel requested (stops after its current step, with a checkpoint)",
+                title="Runs",
+            )
             self.refresh_runs()
 
         self.run_engine(call, done, group="runs-action")
@@ -324,27 +374,44 @@ class RunsScreen(WorkbenchScreen):
             from dataclasses import asdict
 
             from engine.mixtures import list_versions
-            from engine.training.runs import DEFAULT_BASE_MODEL
             from engine.training import PACKING, LoraSettings, TrainSettings
+            from engine.training.runs import DEFAULT_BASE_MODEL
 
-            versions = [{"id": mv.id, "label": mv.label, "n_items": mv.n_items, "domains": sorted(mv.per_domain),
-                         "stages": [(st.name, list(st.domains)) for st in mv.recipe.stages]
-                         if mv.recipe.stages else None} for mv in list_versions(store)]
+            versions = [
+                {
+                    "id": mv.id,
+                    "label": mv.label,
+                    "n_items": mv.n_items,
+                    "domains": sorted(mv.per_domain),
+                    "stages": [(st.name, list(st.domains)) for st in mv.recipe.stages] if mv.recipe.stages else None,
+                }
+                for mv in list_versions(store)
+            ]
             return versions, asdict(LoraSettings()), asdict(TrainSettings()), PACKING, DEFAULT_BASE_MODEL
 
         def opened(res) -> None:
             versions, lora, train, packing, default_model = res
             if not versions:
-                self.app.notify("no saved mixture yet: save one in the Mixtures screen (5) or with "
-                                "`workbench mix save`", title="Runs", severity="warning")
+                self.app.notify(
+                    "no saved mixture yet: save one in the Mixtures screen (5) or with `workbench mix save`",
+                    title="Runs",
+                    severity="warning",
+                )
                 return
 
             def create(spec: dict):
                 from engine.training.runs import create_run
 
-                return create_run(store, spec["mixture_id"], base_model=spec["base_model"],
-                                  protocol=spec["protocol"], order=spec["order"], lora=spec["lora"],
-                                  train=spec["train"], name=spec["name"])
+                return create_run(
+                    store,
+                    spec["mixture_id"],
+                    base_model=spec["base_model"],
+                    protocol=spec["protocol"],
+                    order=spec["order"],
+                    lora=spec["lora"],
+                    train=spec["train"],
+                    name=spec["name"],
+                )
 
             self.app.push_screen(NewRunDialog(versions, lora, train, packing, create, default_model), self._queued)
 
@@ -361,9 +428,11 @@ class RunsScreen(WorkbenchScreen):
 # -- the new-run form --------------------------------------------------------------------------------------
 
 TARGETS = [("q_proj,v_proj", "q_proj,v_proj"), ("all-linear", "all-linear"), ("custom (type below)", "custom")]
-PROTOCOL_CHOICES = [("multi_task (all domains at once)", "multi_task"),
-                    ("sequential (one domain after another)", "sequential"),
-                    ("multi_stage (the version's stages)", "multi_stage")]
+PROTOCOL_CHOICES = [
+    ("multi_task (all domains at once)", "multi_task"),
+    ("sequential (one domain after another)", "sequential"),
+    ("multi_stage (the version's stages)", "multi_stage"),
+]
 
 
 class NewRunDialog(EngineCaller, FormDialog):
@@ -392,8 +461,15 @@ class NewRunDialog(EngineCaller, FormDialog):
     NewRunDialog #error { height: auto; margin-top: 1; }
     """
 
-    def __init__(self, versions: list[dict], lora: dict, train: dict, packing: Sequence[str],
-                 create: Callable[[dict], Any], default_model: str = "") -> None:
+    def __init__(
+        self,
+        versions: list[dict],
+        lora: dict,
+        train: dict,
+        packing: Sequence[str],
+        create: Callable[[dict], Any],
+        default_model: str = "",
+    ) -> None:
         super().__init__()
         if not versions:
             raise ValueError("no saved mixture versions to train")
@@ -418,38 +494,81 @@ class NewRunDialog(EngineCaller, FormDialog):
                     yield widget
 
         def inp(key: str, value: Any, placeholder: str = "") -> Input:
-            return Input(value="" if value is None else str(value), placeholder=placeholder, id=f"nr-{key}",
-                         compact=True)
+            return Input(
+                value="" if value is None else str(value), placeholder=placeholder, id=f"nr-{key}", compact=True
+            )
 
         with Vertical():
             yield Label("New training run", classes="title")
             with VerticalScroll(id="nr-body"):
-                yield from row(("mixture", Select(
-                    [(f"{v['label']} · {v['n_items']:,} items", k) for k, v in self.versions.items()],
-                    value=latest, allow_blank=False, id="nr-version", compact=True)))
+                yield from row(
+                    (
+                        "mixture",
+                        Select(
+                            [(f"{v['label']} · {v['n_items']:,} items", k) for k, v in self.versions.items()],
+                            value=latest,
+                            allow_blank=False,
+                            id="nr-version",
+                            compact=True,
+                        ),
+                    )
+                )
                 yield Static("", id="nr-info", classes="info")
-                yield from row(("protocol", Select(PROTOCOL_CHOICES, value="multi_task", allow_blank=False,
-                                                   id="nr-protocol", compact=True)),
-                               ("order", inp("order", "", "domains, comma-separated (sequential)")))
-                yield from row(("base model", inp("base", "", f"empty = {self.default_model}; folder or hub id")),
-                               ("name", inp("name", "", "empty = MIXTURE@V-PROTOCOL")))
+                yield from row(
+                    (
+                        "protocol",
+                        Select(PROTOCOL_CHOICES, value="multi_task", allow_blank=False, id="nr-protocol", compact=True),
+                    ),
+                    ("order", inp("order", "", "domains, comma-separated (sequential)")),
+                )
+                yield from row(
+                    ("base model", inp("base", "", f"empty = {self.default_model}; folder or hub id")),
+                    ("name", inp("name", "", "empty = MIXTURE@V-PROTOCOL")),
+                )
                 yield Static("LoRA", classes="head")
-                yield from row(("r", inp("r", lo["r"])), ("alpha", inp("alpha", lo["alpha"])),
-                               ("dropout", inp("dropout", lo["dropout"])))
-                yield from row(("targets", Select(TARGETS, value=tm_choice, allow_blank=False, id="nr-targets",
-                                                  compact=True)),
-                               ("custom", inp("modules", tm_text if tm_choice == "custom" else "",
-                                              "module names, comma-separated")))
+                yield from row(
+                    ("r", inp("r", lo["r"])),
+                    ("alpha", inp("alpha", lo["alpha"])),
+                    ("dropout", inp("dropout", lo["dropout"])),
+                )
+                yield from row(
+                    ("targets", Select(TARGETS, value=tm_choice, allow_blank=False, id="nr-targets", compact=True)),
+                    (
+                        "custom",
+                        inp("modules", tm_text if tm_choice == "custom" else "", "module names, comma-separated"),
+                    ),
+                )
                 yield Static("Training", classes="head")
-                yield from row(("max steps", inp("max_steps", tr["max_steps"], "empty = by epochs")),
-                               ("epochs", inp("epochs", tr["epochs"])), ("lr", inp("lr", tr["lr"])))
-                yield from row(("max_len", inp("max_len", tr["max_len"])),
-                               ("packing", Select([(p, p) for p in self.packing], value=tr["packing"],
-                                                  allow_blank=False, id="nr-packing", compact=True)),
-                               ("conflict every", inp("conflict", tr["grad_conflict_every"], "steps, 0 = never")))
-                yield from row(("", Checkbox("gradient checkpointing (less memory, slower)",
-                                             value=bool(tr["gradient_checkpointing"]), id="nr-ckpt",
-                                             compact=True)))
+                yield from row(
+                    ("max steps", inp("max_steps", tr["max_steps"], "empty = by epochs")),
+                    ("epochs", inp("epochs", tr["epochs"])),
+                    ("lr", inp("lr", tr["lr"])),
+                )
+                yield from row(
+                    ("max_len", inp("max_len", tr["max_len"])),
+                    (
+                        "packing",
+                        Select(
+                            [(p, p) for p in self.packing],
+                            value=tr["packing"],
+                            allow_blank=False,
+                            id="nr-packing",
+                            compact=True,
+                        ),
+                    ),
+                    ("conflict every", inp("conflict", tr["grad_conflict_every"], "steps, 0 = never")),
+                )
+                yield from row(
+                    (
+                        "",
+                        Checkbox(
+                            "gradient checkpointing (less memory, slower)",
+                            value=bool(tr["gradient_checkpointing"]),
+                            id="nr-ckpt",
+                            compact=True,
+                        ),
+                    )
+                )
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -478,10 +597,12 @@ class NewRunDialog(EngineCaller, FormDialog):
             st = f"{len(v['stages'])} stage(s): {stages}"
         else:
             st = "no stages (multi_stage needs a version saved with stages)"
-        hint = {"sequential": "sequential trains the domains in the order given (every domain must be named "
-                              "or comes after, in data order)",
-                "multi_stage": "multi_stage trains stage after stage",
-                "multi_task": "multi_task trains all domains at once"}[str(proto)]
+        hint = {
+            "sequential": "sequential trains the domains in the order given (every domain must be named "
+            "or comes after, in data order)",
+            "multi_stage": "multi_stage trains stage after stage",
+            "multi_task": "multi_task trains all domains at once",
+        }[str(proto)]
         self.query_one("#nr-info", Static).update(f"domains: {doms} · {st}\n{hint}")
 
     def values(self) -> dict:
@@ -507,39 +628,58 @@ class NewRunDialog(EngineCaller, FormDialog):
         if proto == "sequential":
             order = [d.strip() for d in text("order").split(",") if d.strip()]
             if not order:
-                raise ValueError(f"sequential needs an order: the domains of {v['label']} comma-separated, "
-                                 f"e.g. {','.join(v['domains'])}")
+                raise ValueError(
+                    f"sequential needs an order: the domains of {v['label']} comma-separated, "
+                    f"e.g. {','.join(v['domains'])}"
+                )
             unknown = [d for d in order if d not in v["domains"]]
             if unknown:
-                raise ValueError(f"order: unknown domain(s) {', '.join(unknown)} ({v['label']} has "
-                                 f"{', '.join(v['domains'])})")
+                raise ValueError(
+                    f"order: unknown domain(s) {', '.join(unknown)} ({v['label']} has {', '.join(v['domains'])})"
+                )
             if len(set(order)) != len(order):
                 raise ValueError("order names a domain twice")
         if proto == "multi_stage" and not v["stages"]:
-            raise ValueError(f"{v['label']} has no stages: multi_stage needs a version saved with stages "
-                             "(Mixtures screen, s; or workbench mix save --stage/--dmt); pick multi_task or sequential")
+            raise ValueError(
+                f"{v['label']} has no stages: multi_stage needs a version saved with stages "
+                "(Mixtures screen, s; or workbench mix save --stage/--dmt); pick multi_task or sequential"
+            )
         targets = str(self.query_one("#nr-targets", Select).value)
         if targets == "custom":
             targets = text("modules")
             if not targets:
                 raise ValueError("custom targets: write module names, comma-separated (e.g. q_proj,k_proj,v_proj)")
-        lora = {"r": num("r", "LoRA r", int), "alpha": num("alpha", "LoRA alpha", int),
-                "dropout": num("dropout", "LoRA dropout", float),
-                "target_modules": targets if targets == "all-linear" else
-                [m.strip() for m in targets.split(",") if m.strip()]}
-        train = {"max_steps": num("max_steps", "max steps", int, empty=True),
-                 "epochs": num("epochs", "epochs", float), "lr": num("lr", "learning rate", float),
-                 "max_len": num("max_len", "max_len", int),
-                 "packing": str(self.query_one("#nr-packing", Select).value),
-                 "grad_conflict_every": num("conflict", "conflict every", int),
-                 "gradient_checkpointing": self.query_one("#nr-ckpt", Checkbox).value}
+        lora = {
+            "r": num("r", "LoRA r", int),
+            "alpha": num("alpha", "LoRA alpha", int),
+            "dropout": num("dropout", "LoRA dropout", float),
+            "target_modules": targets
+            if targets == "all-linear"
+            else [m.strip() for m in targets.split(",") if m.strip()],
+        }
+        train = {
+            "max_steps": num("max_steps", "max steps", int, empty=True),
+            "epochs": num("epochs", "epochs", float),
+            "lr": num("lr", "learning rate", float),
+            "max_len": num("max_len", "max_len", int),
+            "packing": str(self.query_one("#nr-packing", Select).value),
+            "grad_conflict_every": num("conflict", "conflict every", int),
+            "gradient_checkpointing": self.query_one("#nr-ckpt", Checkbox).value,
+        }
         try:
             LoraSettings(**lora).validate()
             TrainSettings(**(self.train | train)).validate()
         except TrainingError as e:
             raise ValueError(str(e)) from None
-        return {"mixture_id": v["id"], "protocol": proto, "order": order, "base_model": text("base") or None,
-                "name": text("name") or None, "lora": lora, "train": train}
+        return {
+            "mixture_id": v["id"],
+            "protocol": proto,
+            "order": order,
+            "base_model": text("base") or None,
+            "name": text("name") or None,
+            "lora": lora,
+            "train": train,
+        }
 
     def _error(self, msg: str) -> None:
         self.query_one("#error", Static).update(msg)

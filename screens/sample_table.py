@@ -148,8 +148,9 @@ class SampleTable(EngineCaller, ScrollView, can_focus=True):
         self.load_error: str | None = None
 
     # -- data ---------------------------------------------------------------------------------------------
-    def set_source(self, source: RowSource | None, count: int, columns: Sequence[Col] | None = None, *,
-                   keep_cursor: bool = False) -> None:
+    def set_source(
+        self, source: RowSource | None, count: int, columns: Sequence[Col] | None = None, *, keep_cursor: bool = False
+    ) -> None:
         """Show a new query result: `count` rows read through `source.page()`."""
         self._gen += 1
         self.source = source

@@ -7,24 +7,31 @@ import math
 from typing import Any
 
 from rich.text import Text
-from engine.core.errors import Cancelled
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
+from engine.core.errors import Cancelled
 from screens.widgets import ProcessToken, WorkbenchScreen
 from workbench.actions import bindings_for
 
 ALL = "__all__"
 OPS = ["<", "<=", ">", ">="]
 # Sensible keep-rules per metric (what SuperFiltering / the heuristics keep); anything else: "<" p50.
-DEFAULT_RULES = {"ifd": ("<", 1.0), "cherry_ifd": ("<", 1.0), "h_empty_answer": ("<", 0.5),
-                 "h_refusal": ("<", 0.5), "h_ngram_repetition": ("<=", 0.5), "h_code_parses": (">=", 0.5),
-                 "h_tool_call_valid": (">=", 0.5), "h_math_final_number": (">=", 0.5),
-                 "h_truncated_answer": ("<", 0.5)}
+DEFAULT_RULES = {
+    "ifd": ("<", 1.0),
+    "cherry_ifd": ("<", 1.0),
+    "h_empty_answer": ("<", 0.5),
+    "h_refusal": ("<", 0.5),
+    "h_ngram_repetition": ("<=", 0.5),
+    "h_code_parses": (">=", 0.5),
+    "h_tool_call_valid": (">=", 0.5),
+    "h_math_final_number": (">=", 0.5),
+    "h_truncated_answer": ("<", 0.5),
+}
 
 
 def _f(v: Any, nd: int = 3) -> str:
@@ -96,13 +103,26 @@ class ScoresScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         super().on_mount()
         t = self.query_one("#s-domains", DataTable)
-        for key, label, width in [("domain", "domain", 12), ("n", "samples", 8), ("n_scored", "scored", 8),
-                                  ("n_null", "NULL", 5), ("mean", "mean", 6), ("p50", "median", 6),
-                                  ("keep", "keep", 7), ("lose", "lose", 7)]:
+        for key, label, width in [
+            ("domain", "domain", 12),
+            ("n", "samples", 8),
+            ("n_scored", "scored", 8),
+            ("n_null", "NULL", 5),
+            ("mean", "mean", 6),
+            ("p50", "median", 6),
+            ("keep", "keep", 7),
+            ("lose", "lose", 7),
+        ]:
             t.add_column(label, key=key, width=width)
         e = self.query_one("#s-examples", DataTable)
-        for key, width in (("which", 6), ("id", 8), ("value", 8), ("domain", 10), ("instruction", 46),
-                           ("response", 30)):
+        for key, width in (
+            ("which", 6),
+            ("id", 8),
+            ("value", 8),
+            ("domain", 10),
+            ("instruction", 46),
+            ("response", 30),
+        ):
             e.add_column(key, key=key, width=width)
         self.query_one("#s-progress", ProgressBar).display = False
         self.query_one("#s-domains").focus()
@@ -158,7 +178,9 @@ class ScoresScreen(WorkbenchScreen):
         info = [m for m in self.metrics if m.metric == metric]
         self.query_one("#s-def", Static).update(
             Text(f"{metric}: {info[0].definition or ''}" + (f"  [{len(info)} models]" if len(info) > 1 else ""))
-            if info else "")
+            if info
+            else ""
+        )
 
         def load():
             from engine.quality.scores import domain_summary, threshold_counts
@@ -183,12 +205,28 @@ class ScoresScreen(WorkbenchScreen):
                 tot[k] += r[k] or 0
             tot["keep"] += c.get("keep") or 0
             tot["lose"] += c.get("lose") or 0
-            t.add_row(r["domain"], _f(r["n"]), _f(r["n_scored"]), _f(r["n_null"]), _f(r["mean"]),
-                      _f(r["p50"]), "-" if thr_missing else _f(c.get("keep", 0)),
-                      "-" if thr_missing else _f(c.get("lose", 0)), key=r["domain"])
-        t.add_row(Text("all domains", style="bold"), _f(tot["n"]), _f(tot["n_scored"]), _f(tot["n_null"]),
-                  "", "", "-" if thr_missing else _f(tot["keep"]), "-" if thr_missing else _f(tot["lose"]),
-                  key=ALL)
+            t.add_row(
+                r["domain"],
+                _f(r["n"]),
+                _f(r["n_scored"]),
+                _f(r["n_null"]),
+                _f(r["mean"]),
+                _f(r["p50"]),
+                "-" if thr_missing else _f(c.get("keep", 0)),
+                "-" if thr_missing else _f(c.get("lose", 0)),
+                key=r["domain"],
+            )
+        t.add_row(
+            Text("all domains", style="bold"),
+            _f(tot["n"]),
+            _f(tot["n_scored"]),
+            _f(tot["n_null"]),
+            "",
+            "",
+            "-" if thr_missing else _f(tot["keep"]),
+            "-" if thr_missing else _f(tot["lose"]),
+            key=ALL,
+        )
         if 0 <= row_before < t.row_count:
             t.move_cursor(row=row_before)
         self._domain_views()
@@ -238,9 +276,15 @@ class ScoresScreen(WorkbenchScreen):
         e.clear()
         for which in ("top", "bottom"):
             for r in ex[which]:
-                e.add_row(which, str(r["id"]), _f(r["value"], 4), r["domain"],
-                          (r["instruction"] or "").replace("\n", " "),
-                          (r["response"] or "").replace("\n", " "), key=f"{which}-{r['id']}")
+                e.add_row(
+                    which,
+                    str(r["id"]),
+                    _f(r["value"], 4),
+                    r["domain"],
+                    (r["instruction"] or "").replace("\n", " "),
+                    (r["response"] or "").replace("\n", " "),
+                    key=f"{which}-{r['id']}",
+                )
 
     # -- events ------------------------------------------------------------------------------------------
     @on(Select.Changed, "#s-metric")
@@ -306,8 +350,9 @@ class ScoresScreen(WorkbenchScreen):
 
         op, thr = self._rule()
         if self.metric not in ("ifd", "cherry_ifd") or op != "<" or thr is None:
-            self.app.notify("SuperFiltering selects on ifd (or cherry_ifd) with a '<' rule: pick them first",
-                            severity="warning")
+            self.app.notify(
+                "SuperFiltering selects on ifd (or cherry_ifd) with a '<' rule: pick them first", severity="warning"
+            )
             return
         metric, store = self.metric, self.store
 
@@ -335,15 +380,27 @@ class ScoresScreen(WorkbenchScreen):
 
                 return superfiltering_select(store, name, rate=rate, per="domain", threshold=thr, metric=metric)
 
-            self.run_engine(run, lambda sel: self.app.notify(
-                f"selection {sel.name!r}: {sel.n:,} samples ({metric} < {thr}, top {rate:.0%} per domain)",
-                title="SuperFiltering"), group="s-select")
+            self.run_engine(
+                run,
+                lambda sel: self.app.notify(
+                    f"selection {sel.name!r}: {sel.n:,} samples ({metric} < {thr}, top {rate:.0%} per domain)",
+                    title="SuperFiltering",
+                ),
+                group="s-select",
+            )
 
-        self.app.push_screen(InputDialog(
-            "SuperFiltering selection", "name and rate (share of each domain):", "sf10 0.1",
-            note=f"keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per domain; "
-                 "saved with its parameters (workbench select is the CLI twin)", validate=validate,
-            ok="Save"), done)
+        self.app.push_screen(
+            InputDialog(
+                "SuperFiltering selection",
+                "name and rate (share of each domain):",
+                "sf10 0.1",
+                note=f"keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per domain; "
+                "saved with its parameters (workbench select is the CLI twin)",
+                validate=validate,
+                ok="Save",
+            ),
+            done,
+        )
 
     def action_refresh(self) -> None:
         self.on_data_changed("samples")
@@ -402,8 +459,11 @@ class ScoresScreen(WorkbenchScreen):
             bar.update(total=p["total"], progress=p.get("done", 0))
             rate = p.get("rate") or 0
             eta = p.get("eta_s")
-            self._job_text(f"IFD: {p.get('state')} · {p.get('done', 0):,}/{p['total']:,} · {rate:.2f} samples/s"
-                           + (f" · ETA {eta:.0f}s" if eta else "") + " · c cancels")
+            self._job_text(
+                f"IFD: {p.get('state')} · {p.get('done', 0):,}/{p['total']:,} · {rate:.2f} samples/s"
+                + (f" · ETA {eta:.0f}s" if eta else "")
+                + " · c cancels"
+            )
         finished = job["proc"].poll() is not None
         if not job["ingesting"]:
             job["ingesting"] = True
@@ -430,7 +490,7 @@ class ScoresScreen(WorkbenchScreen):
             rc = job["proc"].returncode
             msg = f"IFD job {state}"
             if state not in ("done", "cancelled"):
-                err = (job["job_dir"] / "worker.stderr")
+                err = job["job_dir"] / "worker.stderr"
                 tail = err.read_text(errors="replace").strip().splitlines()[-1:] if err.exists() else []
                 msg += f" (exit {rc}): {' '.join(tail)}"
                 self.app.notify(msg, title="Scoring", severity="error", timeout=15)

@@ -92,14 +92,22 @@ class EngineCaller:
                     _threads_running -= 1
 
         return self.run_worker(  # type: ignore[attr-defined]
-            job, thread=True, group=group, exclusive=exclusive, exit_on_error=False,
+            job,
+            thread=True,
+            group=group,
+            exclusive=exclusive,
+            exit_on_error=False,
             description=description or group,
         )
 
     def engine_error(self, error: BaseException) -> None:
         """Default error display: a notification with the full message."""
-        self.app.notify(f"{type(error).__name__}: {error}", title="Error", severity="error",  # type: ignore
-                        timeout=10)
+        self.app.notify(
+            f"{type(error).__name__}: {error}",
+            title="Error",
+            severity="error",  # type: ignore
+            timeout=10,
+        )
 
 
 # Names for the mode bar when the full ones do not fit beside the store status.
@@ -126,8 +134,11 @@ class ModeBar(Static):
 
         width = max(self.size.width, 80)
         # Widest form that leaves room for the status: padded labels, then tight ones, then short names.
-        forms = [lambda i, m: f" {i} {m.title()} ", lambda i, m: f" {i} {m.title()}",
-                 lambda i, m: f" {i} {SHORT_MODE_NAMES.get(m, m.title())}"]
+        forms = [
+            lambda i, m: f" {i} {m.title()} ",
+            lambda i, m: f" {i} {m.title()}",
+            lambda i, m: f" {i} {SHORT_MODE_NAMES.get(m, m.title())}",
+        ]
         for form in forms:
             t = Text(no_wrap=True, overflow="ellipsis")
             for i, m in enumerate(MODES, 1):
@@ -235,8 +246,15 @@ class FormDialog(Dialog):
 class ConfirmDialog(Dialog):
     """Yes/no question. Dismisses with True (confirm) or False/None."""
 
-    def __init__(self, title: str, message: str, confirm: str = "OK", *, danger: bool = False,
-                 extra: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        message: str,
+        confirm: str = "OK",
+        *,
+        danger: bool = False,
+        extra: tuple[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._title = title
         self._message = message
@@ -270,9 +288,18 @@ class ConfirmDialog(Dialog):
 class InputDialog(FormDialog):
     """Ask for one string (optionally with a Select of choices and a free-text input for a custom value)."""
 
-    def __init__(self, title: str, prompt: str, value: str = "", *, choices: Sequence[str] | None = None,
-                 placeholder: str = "", note: str = "", validate: Callable[[str], str | None] | None = None,
-                 ok: str = "OK") -> None:
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        value: str = "",
+        *,
+        choices: Sequence[str] | None = None,
+        placeholder: str = "",
+        note: str = "",
+        validate: Callable[[str], str | None] | None = None,
+        ok: str = "OK",
+    ) -> None:
         super().__init__()
         self._title = title
         self._prompt = prompt
@@ -294,8 +321,9 @@ class InputDialog(FormDialog):
                 initial = self._value if self._value in self._choices else Select.NULL
                 yield Select(opts, value=initial, prompt="choose…", id="choice", allow_blank=True)
                 yield Label("or type another:")
-                yield Input(value="" if self._value in self._choices else self._value,
-                            placeholder=self._placeholder, id="value")
+                yield Input(
+                    value="" if self._value in self._choices else self._value, placeholder=self._placeholder, id="value"
+                )
             else:
                 yield Input(value=self._value, placeholder=self._placeholder, id="value")
             yield Static("", id="error", classes="error")

@@ -30,15 +30,21 @@ def superfiltering_reference(model, tok, prompt: str, output: str, max_length: i
     if output == "":
         return {"ifd": math.nan}
     instr_len = tok.encode(prompt, return_tensors="pt", truncation=True, max_length=max_length).shape[1]
-    ids_a = tok.encode(output, return_tensors="pt", truncation=True,
-                       max_length=max_length - instr_len + 1).to(model.device)
+    ids_a = tok.encode(output, return_tensors="pt", truncation=True, max_length=max_length - instr_len + 1).to(
+        model.device
+    )
     with torch.no_grad():
         loss_direct = model(ids_a, labels=ids_a.contiguous()).loss.item()
     whole = prompt + output
     loss_cond, _, _ = _part_loss(tok, model, whole, output, max_length)
     ppl_d, ppl_c = math.exp(loss_direct), math.exp(loss_cond)
-    return {"loss_direct": loss_direct, "loss_cond": loss_cond, "ppl_direct": ppl_d, "ppl_cond": ppl_c,
-            "ifd": ppl_c / ppl_d}
+    return {
+        "loss_direct": loss_direct,
+        "loss_cond": loss_cond,
+        "ppl_direct": ppl_d,
+        "ppl_cond": ppl_c,
+        "ifd": ppl_c / ppl_d,
+    }
 
 
 def _token_losses(logits, input_ids):
@@ -60,7 +66,7 @@ def cherry_reference(model, tok, item, max_length: int = 512, template: str = "a
         losses = _token_losses(logits, ids)
         start = len(tok.encode(text[: text.rfind(item.response)]))
         end = ids.shape[1]
-        return end - start, np.array(losses[start - 1:end - 1])
+        return end - start, np.array(losses[start - 1 : end - 1])
 
     len1, l1 = part(direct, max_length - instr_len - 2)
     len2, l2 = part(whole, max_length)

@@ -7,23 +7,36 @@ import json
 import pytest
 
 from engine.evaluation.scorers import (
-    AnswerCheckError, check, check_choice, check_code, check_gsm8k, check_math, check_nll, check_tool_calls,
-    extract_code, gsm8k_prediction, last_number, parse_tool_calls,
+    AnswerCheckError,
+    check,
+    check_choice,
+    check_code,
+    check_gsm8k,
+    check_math,
+    check_nll,
+    check_tool_calls,
+    extract_code,
+    gsm8k_prediction,
+    last_number,
+    parse_tool_calls,
 )
 
 GSM_REF = "He buys 6 x 35 = 210.\n210 - 148 = 62\n#### 62"
 
 
-@pytest.mark.parametrize("output, ok", [
-    ("210 - 148 = 62. The answer is 62.", True),
-    ("So there are 62 paperbacks left", True),
-    ("Step: 6*35=210\n#### 62", True),
-    ("#### 62.0", True),
-    ("The answer is $1,062.", False),
-    ("62 ... no wait, it is 63", False),
-    ("I don't know", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "output, ok",
+    [
+        ("210 - 148 = 62. The answer is 62.", True),
+        ("So there are 62 paperbacks left", True),
+        ("Step: 6*35=210\n#### 62", True),
+        ("#### 62.0", True),
+        ("The answer is $1,062.", False),
+        ("62 ... no wait, it is 63", False),
+        ("I don't know", False),
+        ("", False),
+    ],
+)
 def test_gsm8k(output, ok):
     assert check_gsm8k(output, GSM_REF).correct is ok
 
@@ -36,13 +49,16 @@ def test_gsm8k_numbers():
         check_gsm8k("1", "#### none")
 
 
-@pytest.mark.parametrize("output, ok", [
-    ("so the answer is \\boxed{\\frac{1}{2}}", True),
-    ("The value is \\boxed{0.5}.", True),
-    ("\\boxed{\\dfrac12}", True),
-    ("\\boxed{\\frac{1}{3}}", False),
-    ("I think it is 2", False),
-])
+@pytest.mark.parametrize(
+    "output, ok",
+    [
+        ("so the answer is \\boxed{\\frac{1}{2}}", True),
+        ("The value is \\boxed{0.5}.", True),
+        ("\\boxed{\\dfrac12}", True),
+        ("\\boxed{\\frac{1}{3}}", False),
+        ("I think it is 2", False),
+    ],
+)
 def test_math(output, ok):
     ref = "We compute ... hence the probability is $\\boxed{\\frac{1}{2}}$."
     assert check_math(output, ref).correct is ok
@@ -78,25 +94,36 @@ def test_code_right_wrong_and_partial():
 TOOLS_EXPECTED = [{"name": "get_current_weather", "arguments": {"location": "Buenos Aires"}}]
 
 
-@pytest.mark.parametrize("output, ok", [
-    ('{"name": "get_current_weather", "arguments": {"location": "Buenos Aires"}}', True),
-    ('<tool_call>\n{"name": "get_current_weather", "arguments": {"location": " buenos aires", "unit": "celsius"}}'
-     '\n</tool_call>', True),
-    ('get_current_weather(location="Buenos Aires")', True),
-    ('[{"type": "function", "function": {"name": "get_current_weather", "arguments": "{\\"location\\": '
-     '\\"Buenos Aires\\"}"}}]', True),
-    ('{"name": "get_current_weather", "arguments": {"location": "Lima"}}', False),
-    ('{"name": "get_weather_forecast", "arguments": {"location": "Buenos Aires"}}', False),
-    ('{"name": "get_current_weather", "arguments": {}}', False),
-    ("It is sunny in Buenos Aires.", False),
-])
+@pytest.mark.parametrize(
+    "output, ok",
+    [
+        ('{"name": "get_current_weather", "arguments": {"location": "Buenos Aires"}}', True),
+        (
+            '<tool_call>\n{"name": "get_current_weather", "arguments": {"location": " buenos aires", "unit": "celsius"}}'
+            "\n</tool_call>",
+            True,
+        ),
+        ('get_current_weather(location="Buenos Aires")', True),
+        (
+            '[{"type": "function", "function": {"name": "get_current_weather", "arguments": "{\\"location\\": '
+            '\\"Buenos Aires\\"}"}}]',
+            True,
+        ),
+        ('{"name": "get_current_weather", "arguments": {"location": "Lima"}}', False),
+        ('{"name": "get_weather_forecast", "arguments": {"location": "Buenos Aires"}}', False),
+        ('{"name": "get_current_weather", "arguments": {}}', False),
+        ("It is sunny in Buenos Aires.", False),
+    ],
+)
 def test_tool_expected_calls(output, ok):
     assert check_tool_calls(output, TOOLS_EXPECTED).correct is ok
 
 
 def test_tool_bfcl_ground_truth_parallel_and_optional():
-    gt = [{"calc_area": {"base": [10], "height": [5], "unit": ["units", ""]}},
-          {"calc_area": {"base": [3], "height": [4], "unit": ["", "units"]}}]
+    gt = [
+        {"calc_area": {"base": [10], "height": [5], "unit": ["units", ""]}},
+        {"calc_area": {"base": [3], "height": [4], "unit": ["", "units"]}},
+    ]
     assert check_tool_calls("[calc_area(base=3, height=4), calc_area(base=10, height=5.0, unit='units')]", gt).correct
     # one call only, a wrong value, and an argument the function does not take
     assert not check_tool_calls("[calc_area(base=3, height=4)]", gt).correct
@@ -111,7 +138,7 @@ def test_tool_no_call_expected():
 
 
 def test_parse_tool_calls_shapes():
-    assert parse_tool_calls('math.factorial(number=5)') == [{"name": "math.factorial", "arguments": {"number": 5}}]
+    assert parse_tool_calls("math.factorial(number=5)") == [{"name": "math.factorial", "arguments": {"number": 5}}]
     assert parse_tool_calls({"name": "f", "arguments": '{"a": 1}'}) == [{"name": "f", "arguments": {"a": 1}}]
     assert parse_tool_calls("no call here") == []
     with pytest.raises(AnswerCheckError):

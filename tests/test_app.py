@@ -56,8 +56,9 @@ def test_keymap_overrides_default_key(tmp_path):
 
 def test_bad_keymap_is_reported_not_raised(tmp_path):
     p = tmp_path / "keymap.toml"
-    p.write_text('[keys]\n"no.such" = "x"\n"pools.rename" = "d"\n"pools.delete" = 3\n"browse.tag" = "ctrl+t"\n'
-                 '[colors]\nx = 1\n')
+    p.write_text(
+        '[keys]\n"no.such" = "x"\n"pools.rename" = "d"\n"pools.delete" = 3\n"browse.tag" = "ctrl+t"\n[colors]\nx = 1\n'
+    )
     res = load_keymap(p)
     text = "\n".join(res.warnings)
     assert "unknown action id 'no.such'" in text
@@ -85,15 +86,14 @@ def test_keymap_template_lists_every_action():
 
 import asyncio  # noqa: E402
 import io  # noqa: E402
-import os  # noqa: E402
 
 from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import Button, DataTable, Input, OptionList, Select, Static  # noqa: E402
 
+from engine.core.store import Store  # noqa: E402
 from engine.data.ingest import import_file  # noqa: E402
 from engine.data.pools import list_pools  # noqa: E402
 from engine.data.query import Browser, Filter, get_sample  # noqa: E402
-from engine.core.store import Store  # noqa: E402
 from screens.browse import BrowseScreen, DetailPane  # noqa: E402
 from screens.help import HelpScreen  # noqa: E402
 from screens.import_dialog import ImportDialog  # noqa: E402
@@ -114,22 +114,34 @@ def _no_user_keymap(tmp_path, monkeypatch):
 def write_alpaca(path: Path, n: int) -> Path:
     with path.open("w") as f:
         for i in range(n):
-            f.write(json.dumps({
-                "instruction": f"Write a haiku about topic {i}",
-                "input": "" if i % 2 else f"context {i}",
-                "output": f"Haiku {i}\nline two\nline three" + (" and more words" * (i % 7)),
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "instruction": f"Write a haiku about topic {i}",
+                        "input": "" if i % 2 else f"context {i}",
+                        "output": f"Haiku {i}\nline two\nline three" + (" and more words" * (i % 7)),
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
 def write_chat(path: Path, n: int) -> Path:
     with path.open("w") as f:
         for i in range(n):
-            f.write(json.dumps({"messages": [
-                {"role": "system", "content": "You are terse."},
-                {"role": "user", "content": f"What is {i}+{i}?"},
-                {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
-            ]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "You are terse."},
+                            {"role": "user", "content": f"What is {i}+{i}?"},
+                            {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -267,8 +279,7 @@ def test_import_dialog_path_check_and_failure_lists_every_issue(tmp_path):
         path.value = str(bad)
         await wait_for(pilot, lambda: dlg.detection is not None, what="detection")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not dlg.importing and dlg.query_one("#errors").has_class("-show"),
-                       what="errors")
+        await wait_for(pilot, lambda: not dlg.importing and dlg.query_one("#errors").has_class("-show"), what="errors")
         lines = [str(line.text) for line in dlg.query_one("#errors").lines]
         text = "\n".join(lines)
         assert "bad.jsonl:4 (record 3) field 'output'" in text
@@ -403,8 +414,18 @@ def test_detail_pane_shows_the_conversation(db):
         body_w = screen.query_one("#detail-body", Static)
         await wait_for(pilot, lambda: "#470" in plain(body_w), what="detail")
         text = plain(body_w)
-        for needle in ("pool chat", "domain math", "chat.jsonl:20", "system", "You are terse.", "user",
-                       "What is 19+19?", "assistant", "38", "print(19 + 19)"):
+        for needle in (
+            "pool chat",
+            "domain math",
+            "chat.jsonl:20",
+            "system",
+            "You are terse.",
+            "user",
+            "What is 19+19?",
+            "assistant",
+            "38",
+            "print(19 + 19)",
+        ):
             assert needle in text, needle
         # Moving the cursor follows in the pane.
         await pilot.press("k")
@@ -430,8 +451,9 @@ def test_bulk_tag_applies_to_exactly_the_filtered_samples(db):
         assert isinstance(dlg, InputDialog)
         assert f"all {n:,} samples matching" in plain(dlg.query_one("#note", Static))
         await pilot.press(*"long", "enter")
-        await wait_for(pilot, lambda: any("Tagged 'long'" in str(m.message) for m in app._notifications),
-                       what="notification")
+        await wait_for(
+            pilot, lambda: any("Tagged 'long'" in str(m.message) for m in app._notifications), what="notification"
+        )
         assert any(f"{n:,} samples" in str(m.message) for m in app._notifications)
         # Exclude them too, through the confirm dialog that names the count.
         await pilot.press("x")
@@ -473,12 +495,14 @@ def test_sort_by_column(db):
         assert "tags" not in ids and "n_chars" in ids
         ol.highlighted = ids.index("n_chars")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.sort == [("n_chars", False)] and not screen.querying
-                       and table.all_visible_loaded())
+        await wait_for(
+            pilot, lambda: screen.sort == [("n_chars", False)] and not screen.querying and table.all_visible_loaded()
+        )
         first = table.row_at(0)["n_chars"]
         await pilot.press("S")
-        await wait_for(pilot, lambda: screen.sort == [("n_chars", True)] and not screen.querying
-                       and table.all_visible_loaded())
+        await wait_for(
+            pilot, lambda: screen.sort == [("n_chars", True)] and not screen.querying and table.all_visible_loaded()
+        )
         assert table.row_at(0)["n_chars"] > first
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: screen.sort[0][0] == "n_tokens")
@@ -616,6 +640,7 @@ def test_keymap_file_changes_keys_and_reports_problems(db, tmp_path):
 def test_app_uses_an_open_store_without_closing_it(db):
     store = Store(db)
     try:
+
         async def body(pilot, app):
             assert app.store is store
 
@@ -630,11 +655,18 @@ def test_app_import_path_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, workbench.app\n"
-            "print(','.join(m for m in ('duckdb', 'numpy', 'polars', 'pandas', 'torch', 'transformers', 'pyarrow')"
-            " if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import sys, workbench.app\n"
+        "print(','.join(m for m in ('duckdb', 'numpy', 'polars', 'pandas', 'torch', 'transformers', 'pyarrow')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert out.stdout.strip() == ""
 
 
@@ -666,11 +698,14 @@ def test_score_columns_range_filter_and_sort(db):
         screen.query_one("#f-min", Input).value = ""
         screen.query_one("#f-max", Input).value = ""
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not screen.filter.score_ranges and not screen.querying and not screen.filter_error)
+        await wait_for(
+            pilot, lambda: not screen.filter.score_ranges and not screen.querying and not screen.filter_error
+        )
         # Sort by the score, descending: the highest first.
         screen._sort_to("score.ifd", True)
-        await wait_for(pilot, lambda: screen.sort == [("score.ifd", True)] and not screen.querying
-                       and table.all_visible_loaded())
+        await wait_for(
+            pilot, lambda: screen.sort == [("score.ifd", True)] and not screen.querying and table.all_visible_loaded()
+        )
         assert table.row_at(0)["id"] == 300
         # The detail pane shows the scores.
         table.focus()
@@ -729,13 +764,17 @@ def test_import_dialog_column_mapping(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: "odd.csv" in dlg._path_value(), what="path")
         dlg.query_one("#format", Select).value = "mapping"
         await wait_for(pilot, lambda: dlg.query_one("#mapping-row").display, what="mapping row")
-        await wait_for(pilot, lambda: "type the column mapping" in plain(dlg.query_one("#detected", Static)),
-                       what="mapping asked for")
+        await wait_for(
+            pilot,
+            lambda: "type the column mapping" in plain(dlg.query_one("#detected", Static)),
+            what="mapping asked for",
+        )
         dlg.query_one("#mapping", Input).value = "instruction=ask, output"
         await wait_for(pilot, lambda: "role=column" in plain(dlg.query_one("#detected", Static)), what="bad")
         dlg.query_one("#mapping", Input).value = "instruction=ask, output=reply, system=persona"
-        await wait_for(pilot, lambda: dlg.detection is not None and dlg.detection.format == "mapping",
-                       what="mapping detection")
+        await wait_for(
+            pilot, lambda: dlg.detection is not None and dlg.detection.format == "mapping", what="mapping detection"
+        )
         assert "user: What is 0 squared?" in plain(dlg.query_one("#preview", Static))
         button = dlg.query_one("#import", Button)
         button.active_effect_duration = 0

@@ -15,8 +15,16 @@ from engine.core.errors import WorkbenchError
 
 ROOT = Path(__file__).resolve().parent.parent
 # the loop, bottom to top; a package may import from its own rank or below (quality and synthesis share one)
-RANK = {"core": 0, "data": 1, "geometry": 2, "quality": 3, "synthesis": 3, "mixtures": 4, "training": 5,
-        "evaluation": 6}
+RANK = {
+    "core": 0,
+    "data": 1,
+    "geometry": 2,
+    "quality": 3,
+    "synthesis": 3,
+    "mixtures": 4,
+    "training": 5,
+    "evaluation": 6,
+}
 SIBLINGS_APART = {("quality", "synthesis"), ("synthesis", "quality")}
 UI = ("textual", "workbench", "screens", "rich")
 

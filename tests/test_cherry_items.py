@@ -5,13 +5,16 @@ import json
 import pytest
 
 from engine.data import ingest
-from engine.quality.ifd import CHERRY_PROMPT_INPUT, CHERRY_PROMPT_NO_INPUT, cherry_texts, superfiltering_texts
 from engine.data.ingest import import_file
+from engine.quality.ifd import CHERRY_PROMPT_INPUT, CHERRY_PROMPT_NO_INPUT, cherry_texts, superfiltering_texts
 from engine.quality.scoring import item_from_row
 
 RECS = [
-    {"instruction": "Translate to French.\nKeep the tone.", "input": "Good morning,\nfriend!",
-     "output": "Bonjour, l'ami !"},
+    {
+        "instruction": "Translate to French.\nKeep the tone.",
+        "input": "Good morning,\nfriend!",
+        "output": "Bonjour, l'ami !",
+    },
     {"instruction": "Name a colour.", "input": "", "output": "Blue."},
     {"instruction": "Sum: e\u0301 👍🏽", "input": "1 2", "output": "3", "history": [["hi", "hello"]]},
 ]
@@ -43,7 +46,7 @@ def test_item_from_row_with_history_and_bad_or_legacy_meta(store, tmp_path):
     p = tmp_path / "h.jsonl"
     p.write_text(json.dumps(RECS[2], ensure_ascii=False) + "\n", encoding="utf-8")
     import_file(store, p, pool="h")
-    (sid, msgs, meta), = store.con.execute("SELECT id, messages, meta FROM samples").fetchall()
+    ((sid, msgs, meta),) = store.con.execute("SELECT id, messages, meta FROM samples").fetchall()
     it = item_from_row(sid, msgs, meta)
     # earlier turns stay in front of the instruction (as without a split); the last turn is split
     assert (it.instruction, it.input) == ("hi\nhello\nSum: e\u0301 👍🏽", "1 2")
@@ -51,7 +54,9 @@ def test_item_from_row_with_history_and_bad_or_legacy_meta(store, tmp_path):
 
     two = [{"role": "user", "content": "a\nb"}, {"role": "assistant", "content": "r"}]
     assert (item_from_row(1, two, {"input_split": 1}).instruction, item_from_row(1, two, {"input_split": 1}).input) == (
-        "a", "b")
+        "a",
+        "b",
+    )
     for bad in ({"input_split": 2}, {"input_split": "1"}, {"input_split": True}, {"input_split": -1}, "[1]", None):
         it = item_from_row(1, two, bad)
         assert (it.instruction, it.input) == ("a\nb", "")  # does not fit: the whole turn is the instruction

@@ -16,8 +16,13 @@ SAMPLE = ROOT / "sample_data" / "pools"
 
 def wb(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(db.parent / "cfg"))
-    r = subprocess.run([sys.executable, "-m", "workbench", "--db", str(db), *args], capture_output=True,
-                       text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "workbench", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if check:
         assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r
@@ -37,8 +42,9 @@ def test_import_query_show_tag_export_round_trip(db, tmp_path):
     assert {(p["name"], p["samples"]) for p in pools} == {("math", 80), ("gen", 100)}
     assert wb(db, "query", "--count").stdout.strip() == "180"
     assert wb(db, "query", "--count", "--domain", "math", "--where", "n_tokens > 40").stdout.strip() != "0"
-    rows = json.loads(wb(db, "query", "--pool", "gen", "--limit", "3", "--sort", "n_chars:desc",
-                         "--format", "json").stdout)
+    rows = json.loads(
+        wb(db, "query", "--pool", "gen", "--limit", "3", "--sort", "n_chars:desc", "--format", "json").stdout
+    )
     assert len(rows) == 3 and rows[0]["n_chars"] >= rows[1]["n_chars"] >= rows[2]["n_chars"]
     detail = json.loads(wb(db, "show", str(rows[0]["id"]), "--format", "json").stdout)
     assert detail["messages"][0]["role"] == "user" and detail["domain"] == "general"
@@ -46,8 +52,17 @@ def test_import_query_show_tag_export_round_trip(db, tmp_path):
     n_tagged = int(r.stdout.split()[1].replace(",", ""))
     assert wb(db, "query", "--count", "--tag", "long").stdout.strip() == str(n_tagged)
     out = tmp_path / "out" / "gen.jsonl"
-    r = wb(db, "export", str(out), "--style", "sharegpt", "--pool", "gen",
-           "--dataset-info", str(tmp_path / "out" / "dataset_info.json"))
+    r = wb(
+        db,
+        "export",
+        str(out),
+        "--style",
+        "sharegpt",
+        "--pool",
+        "gen",
+        "--dataset-info",
+        str(tmp_path / "out" / "dataset_info.json"),
+    )
     assert out.exists() and len(out.read_text().splitlines()) == 100
     info = json.loads((tmp_path / "out" / "dataset_info.json").read_text())
     (entry,) = info.values()
@@ -88,9 +103,13 @@ def test_store_held_by_another_process_gives_exit_3(db):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from workbench.cli import build_parser; build_parser().format_help(); "
-            "print(any(m in sys.modules for m in ('torch', 'transformers', 'duckdb', 'polars')))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    code = (
+        "import sys; from workbench.cli import build_parser; build_parser().format_help(); "
+        "print(any(m in sys.modules for m in ('torch', 'transformers', 'duckdb', 'polars')))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))
+    )
     assert r.stdout.strip() == "False"
 
 
@@ -115,9 +134,11 @@ def test_mix_save_warns_on_overlap_with_eval_sets(db, tmp_path):
     ev = tmp_path / "ev.jsonl"
     ev.write_text("\n".join(json.dumps({"question": q, "answer": "work\n#### 7"}) for q in (q1, q2, q3)) + "\n")
     tr = tmp_path / "tr.jsonl"
-    train = [{"instruction": q1, "input": "", "output": "7"},  # exact copy of an eval question
-             {"instruction": q2.replace("2 hours", "two hours"), "input": "", "output": "150 km"},  # near copy
-             {"instruction": "Name three primary colours.", "input": "", "output": "Red, yellow and blue."}]
+    train = [
+        {"instruction": q1, "input": "", "output": "7"},  # exact copy of an eval question
+        {"instruction": q2.replace("2 hours", "two hours"), "input": "", "output": "150 km"},  # near copy
+        {"instruction": "Name three primary colours.", "input": "", "output": "Red, yellow and blue."},
+    ]
     tr.write_text("\n".join(json.dumps(r) for r in train) + "\n")
     wb(db, "import", str(tr), "--pool", "tr", "--domain", "math")
     wb(db, "import", str(ev), "--pool", "ev", "--domain", "math")

@@ -6,6 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from engine.core.store import Store
+from engine.data.ingest import import_file
+from engine.data.query import Filter
 from engine.geometry.clusters import (
     ClusterError,
     assign_new,
@@ -19,9 +22,6 @@ from engine.geometry.clusters import (
     map_points,
 )
 from engine.geometry.embeddings import embed_samples, load_embeddings
-from engine.data.ingest import import_file
-from engine.data.query import Filter
-from engine.core.store import Store
 
 TOPICS = [
     ("volcano", "lava", "magma"),
@@ -48,8 +48,10 @@ def blob_encoder(texts):
 
 def _records(k, n, start=0):
     a, b, c = TOPICS[k]
-    return [{"instruction": f"{a} question {i}: tell me about the {b} and the {c}", "input": "",
-             "output": f"answer {i}"} for i in range(start, start + n)]
+    return [
+        {"instruction": f"{a} question {i}: tell me about the {b} and the {c}", "input": "", "output": f"answer {i}"}
+        for i in range(start, start + n)
+    ]
 
 
 def _make(tmp_path, n=50, name="s"):
@@ -110,12 +112,18 @@ def test_summary_score_means_and_noise_row(tmp_path):
     st = _make(tmp_path, n=30)
     # a few far-away points end up as noise, shown as a row labelled noise
     p = tmp_path / "odd.jsonl"
-    p.write_text("".join(json.dumps({"instruction": f"{TOPICS[i % 6][0]} odd {i}", "input": "", "output": "x"}) + "\n"
-                         for i in range(3)))
+    p.write_text(
+        "".join(
+            json.dumps({"instruction": f"{TOPICS[i % 6][0]} odd {i}", "input": "", "output": "x"}) + "\n"
+            for i in range(3)
+        )
+    )
     import_file(st, p, pool="odd")
 
     def enc(texts):
-        return np.stack([np.random.default_rng(i + 100).normal(size=DIM).astype(np.float32) * 3 for i, _ in enumerate(texts)])
+        return np.stack(
+            [np.random.default_rng(i + 100).normal(size=DIM).astype(np.float32) * 3 for i, _ in enumerate(texts)]
+        )
 
     embed_samples(st, model="blobenc", encoder=enc, pool_ids=[2])
     write_scores(st, MetricDef("ifd", "m"), [(i, 0.5, None) for i in range(1, 184)])
@@ -136,7 +144,9 @@ def test_duplicate_name_refused_replace_allowed(blobs, tmp_path):
     again = cluster(st, "six2", model="blobenc", min_cluster_size=15, pca_dims=16, replace=True)
     assert again.params["pca_dims"] == 16 and again.id != new.id
     assert not (st.path.parent / new.artefact_path).exists()
-    n_old = st.con.execute("SELECT count(*) FROM cluster_assignments WHERE clustering_id = ?", [new.id]).fetchall()[0][0]
+    n_old = st.con.execute("SELECT count(*) FROM cluster_assignments WHERE clustering_id = ?", [new.id]).fetchall()[0][
+        0
+    ]
     assert n_old == 0
     with pytest.raises(ClusterError, match="embed"):
         cluster(st, "none", model="no-such-model")
@@ -154,8 +164,11 @@ def test_assign_new_puts_near_copies_in_their_cluster(tmp_path):
     embed_samples(st, model="blobenc", encoder=blob_encoder)
     assert assign_new(st, "c") == 18
     assert assign_new(st, "c") == 0
-    rows = st.con.execute("SELECT a.sample_id, a.cluster, a.probability, a.outlier_score FROM cluster_assignments a "
-                          "WHERE a.sample_id > ?", [max(before)]).fetchall()
+    rows = st.con.execute(
+        "SELECT a.sample_id, a.cluster, a.probability, a.outlier_score FROM cluster_assignments a "
+        "WHERE a.sample_id > ?",
+        [max(before)],
+    ).fetchall()
     assert len(rows) == 18 and res.n_inserted == 18
     # each new sample lands in the cluster that holds the old members of its topic
     topic_cluster = {}
@@ -252,8 +265,9 @@ def test_fit_on_a_subsample_places_the_rest(blobs):
     assert info.n_samples == 300 and info.n_assigned_later == 0 and info.n_clusters == 6
     ids, labels, x, y = map_points(st, "sub")
     assert adjusted_rand_score(_truth(st, ids), labels) >= 0.9
-    rows = st.con.execute("SELECT probability, outlier_score FROM cluster_assignments WHERE clustering_id = ?",
-                          [info.id]).fetchall()
+    rows = st.con.execute(
+        "SELECT probability, outlier_score FROM cluster_assignments WHERE clustering_id = ?", [info.id]
+    ).fetchall()
     assert all(0 <= pr <= 1 and o is not None for pr, o in rows)
     # the same seed draws the same subsample: the same labels again
     again = cluster(st, "sub", model="blobenc", min_cluster_size=15, fit_sample=120, seed=3, replace=True)
@@ -275,8 +289,24 @@ def test_cli_cluster_fit_sample(tmp_path, capsys):
     st = _make(tmp_path, n=30)
     db = str(st.path)
     st.close()
-    assert main(["--db", db, "-q", "cluster", "part", "--model", "blobenc", "--min-cluster-size", "10",
-                 "--fit-sample", "90"]) == 0
+    assert (
+        main(
+            [
+                "--db",
+                db,
+                "-q",
+                "cluster",
+                "part",
+                "--model",
+                "blobenc",
+                "--min-cluster-size",
+                "10",
+                "--fit-sample",
+                "90",
+            ]
+        )
+        == 0
+    )
     assert "6 clusters" in capsys.readouterr().out
     with Store(db) as st2:
         info = get_clustering(st2, "part")

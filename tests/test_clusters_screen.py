@@ -15,12 +15,12 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 import screens.clusters as clusters_screen
-from engine.geometry.clusters import cluster, cluster_summary, get_clustering
-from engine.geometry.embeddings import embed_samples
+from engine.core.store import Store
 from engine.data.ingest import import_file
 from engine.data.query import Browser, Filter
+from engine.geometry.clusters import cluster, cluster_summary, get_clustering
+from engine.geometry.embeddings import embed_samples
 from engine.quality.scores import MetricDef, write_scores
-from engine.core.store import Store
 from screens.browse import BrowseScreen
 from screens.clusters import ClustersScreen, cluster_expression
 from tests.test_app import SIZE, plain, wait_for
@@ -49,15 +49,22 @@ def records(n: int, start: int = 0, topics=range(len(TOPICS))) -> list[dict]:
     out = []
     for k in topics:
         a, b, c = TOPICS[k]
-        out += [{"instruction": f"{a} question {i}: tell me about the {b} and the {c}", "input": "",
-                 "output": f"answer {i}"} for i in range(start, start + n)]
+        out += [
+            {
+                "instruction": f"{a} question {i}: tell me about the {b} and the {c}",
+                "input": "",
+                "output": f"answer {i}",
+            }
+            for i in range(start, start + n)
+        ]
     return out
 
 
 def make_store(tmp_path: Path, *, n: int = 30, with_clustering: bool = True, scores: bool = True) -> Path:
     db = tmp_path / "wb.duckdb"
-    recs = records(n) + [{"instruction": f"stray thought {i} about nothing", "input": "", "output": "hm"}
-                         for i in range(N_NOISE)]
+    recs = records(n) + [
+        {"instruction": f"stray thought {i} about nothing", "input": "", "output": "hm"} for i in range(N_NOISE)
+    ]
     src = tmp_path / "blobs.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in recs))
     with Store(db) as st:
@@ -65,8 +72,9 @@ def make_store(tmp_path: Path, *, n: int = 30, with_clustering: bool = True, sco
         st.con.execute("UPDATE samples SET domain = 'code' WHERE instruction LIKE 'python%'")
         if scores:
             ids = [r[0] for r in st.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
-            write_scores(st, MetricDef("ifd", "m", definition="test ifd"),
-                         [(sid, (sid % 10) / 10, None) for sid in ids])
+            write_scores(
+                st, MetricDef("ifd", "m", definition="test ifd"), [(sid, (sid % 10) / 10, None) for sid in ids]
+            )
         if with_clustering:
             embed_samples(st, model="fakeenc", encoder=fake_encoder)
             cluster(st, "topics", model="fakeenc", min_cluster_size=10)
@@ -174,8 +182,11 @@ def test_browse_opens_the_highlighted_cluster(tmp_path, key):
         expr = f"cluster.topics = {k}"
         expected = Browser(app.store, Filter(expression=expr)).count()
         assert expected == 30
-        await wait_for(pilot, lambda: browse.count == expected and browse.filter is not None
-                       and browse.filter.expression == expr, what="browse count")
+        await wait_for(
+            pilot,
+            lambda: browse.count == expected and browse.filter is not None and browse.filter.expression == expr,
+            what="browse count",
+        )
 
     _run(WorkbenchApp(db_path=db), body)
 
@@ -206,17 +217,24 @@ def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
         empty = screen.query_one("#c-empty")
         await wait_for(pilot, lambda: empty.display, what="empty text")
         assert not screen.query_one("#c-main").display
-        assert "workbench embed" in clusters_screen.EMPTY_TEXT and "workbench cluster NAME" in clusters_screen.EMPTY_TEXT
+        assert (
+            "workbench embed" in clusters_screen.EMPTY_TEXT and "workbench cluster NAME" in clusters_screen.EMPTY_TEXT
+        )
         # e embeds with the (fake) default-model encoder, k clusters into a named clustering
         await pilot.press("e")
-        await wait_for(pilot, lambda: screen.job is None and "embedded" in plain(screen.query_one("#c-job")),
-                       what="embed", timeout=30)
+        await wait_for(
+            pilot,
+            lambda: screen.job is None and "embedded" in plain(screen.query_one("#c-job")),
+            what="embed",
+            timeout=30,
+        )
         assert "embedded 186 samples" in plain(screen.query_one("#c-job"))
         await pilot.press("k")
         await pilot.pause(0.2)
         await pilot.press(*"mine", "enter")
-        await wait_for(pilot, lambda: screen.clustering == "mine" and len(_rows(screen)) >= 2, what="cluster",
-                       timeout=60)
+        await wait_for(
+            pilot, lambda: screen.clustering == "mine" and len(_rows(screen)) >= 2, what="cluster", timeout=60
+        )
         assert not empty.display and screen.query_one("#c-main").display
 
     _run(WorkbenchApp(db_path=db), body)
@@ -236,8 +254,12 @@ def test_embed_then_assign_new_samples(tmp_path):
         await wait_for(pilot, lambda: screen.job is None and screen.n_pending == 12, what="embed", timeout=30)
         assert "n assigns" in plain(screen.query_one("#c-info"))
         await pilot.press("n")
-        await wait_for(pilot, lambda: screen.job is None and "assigned 12" in plain(screen.query_one("#c-job")),
-                       what="assign", timeout=30)
+        await wait_for(
+            pilot,
+            lambda: screen.job is None and "assigned 12" in plain(screen.query_one("#c-job")),
+            what="assign",
+            timeout=30,
+        )
         await wait_for(pilot, lambda: screen.info.n_samples == 186 + 12 and screen.n_pending == 0, what="reload")
         sizes = [int(r[1].replace(",", "")) for r in _rows(screen)[1:]]
         assert sizes == [32] * len(TOPICS)  # each near-copy lands in its topic's cluster
@@ -323,12 +345,16 @@ def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
         dlg.query_one("#d-method").value = "hash"
         await pilot.pause()
         await pilot.click("#find")
-        await wait_for(pilot, lambda: "7 samples would be excluded" in plain(result)
-                       and not dlg.query_one("#apply").disabled, what="exact again")
+        await wait_for(
+            pilot,
+            lambda: "7 samples would be excluded" in plain(result) and not dlg.query_one("#apply").disabled,
+            what="exact again",
+        )
         await pilot.click("#apply")
         await wait_for(pilot, lambda: not isinstance(app.screen, DedupDialog), what="closed")
-        await wait_for(pilot, lambda: "excluded 7 samples from 7 groups" in plain(screen.query_one("#c-job")),
-                       what="job text")
+        await wait_for(
+            pilot, lambda: "excluded 7 samples from 7 groups" in plain(screen.query_one("#c-job")), what="job text"
+        )
         st = app.store
         n_ex = st.con.execute("SELECT count(*) FROM samples WHERE excluded").fetchall()[0][0]
         tagged = st.con.execute("SELECT count(*) FROM sample_tags WHERE tag = 'duplicate'").fetchall()[0][0]
@@ -372,9 +398,9 @@ def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
         assert reg.n_inside == n >= 30
         # arrows move by one step, shift+right widens, a = whole map
         await pilot.press("left")
-        assert reg.rect[0] == pytest.approx(x0 - reg.sx, abs=2 * 10 ** -reg.decimals)
+        assert reg.rect[0] == pytest.approx(x0 - reg.sx, abs=2 * 10**-reg.decimals)
         await pilot.press("shift+right")
-        assert reg.rect[1] - reg.rect[0] == pytest.approx(x1 - x0 + reg.sx, abs=3 * 10 ** -reg.decimals)
+        assert reg.rect[1] - reg.rect[0] == pytest.approx(x1 - x0 + reg.sx, abs=3 * 10**-reg.decimals)
         await pilot.press("a")
         assert reg.n_inside == 186
         # typed ranges: a bad value is named, good ones set the region (rounded outwards)
@@ -400,8 +426,11 @@ def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
         browse = app.screen
         assert Browser(app.store, Filter(expression=expr)).count() == expected
-        await wait_for(pilot, lambda: browse.count == expected and browse.filter is not None
-                       and browse.filter.expression == expr, what="browse count")
+        await wait_for(
+            pilot,
+            lambda: browse.count == expected and browse.filter is not None and browse.filter.expression == expr,
+            what="browse count",
+        )
 
     _run(WorkbenchApp(db_path=db), body)
 

@@ -8,8 +8,16 @@ import json
 import pytest
 
 from engine.evaluation.conflict import (
-    ConflictError, compare, conflict_from_items, conflict_rate, conflicting_items, interference_matrix, is_conflict,
-    results_rows, specialists, summary_for_runs,
+    ConflictError,
+    compare,
+    conflict_from_items,
+    conflict_rate,
+    conflicting_items,
+    interference_matrix,
+    is_conflict,
+    results_rows,
+    specialists,
+    summary_for_runs,
 )
 
 
@@ -58,19 +66,25 @@ def test_bad_variant():
 
 # -- over stored runs -----------------------------------------------------------------------------------------
 def _run(con, rid, name, kind, *, parent=None, domain=None, mixture=None, folder=None, base="tiny"):
-    con.execute("INSERT INTO runs (id, name, status, kind, parent_run_id, domain, mixture_id, folder, base_model, "
-                "protocol) VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, 'multi_task')",
-                [rid, name, kind, parent, domain, mixture, folder, base])
+    con.execute(
+        "INSERT INTO runs (id, name, status, kind, parent_run_id, domain, mixture_id, folder, base_model, "
+        "protocol) VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, 'multi_task')",
+        [rid, name, kind, parent, domain, mixture, folder, base],
+    )
 
 
 def _eval(con, eid, rid, domain, rows, *, details=None, prompt="q{sid}"):
-    con.execute("INSERT INTO evaluations (id, run_id, eval_set, domain, metric, value, n, details) VALUES "
-                "(?, ?, 'ev', ?, 'accuracy', NULL, ?, ?)",
-                [eid, rid, domain, len(rows), json.dumps(details) if details is not None else None])
+    con.execute(
+        "INSERT INTO evaluations (id, run_id, eval_set, domain, metric, value, n, details) VALUES "
+        "(?, ?, 'ev', ?, 'accuracy', NULL, ?, ?)",
+        [eid, rid, domain, len(rows), json.dumps(details) if details is not None else None],
+    )
     for sid, correct, nll, out in rows:
-        con.execute("INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, output, "
-                    "extracted, correct, nll) VALUES (?, ?, ?, ?, 'gsm8k', ?, ?, ?, ?, ?)",
-                    [eid, rid, sid, domain, prompt.format(sid=sid), out, out, correct, nll])
+        con.execute(
+            "INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, output, "
+            "extracted, correct, nll) VALUES (?, ?, ?, ?, 'gsm8k', ?, ?, ?, ?, ?)",
+            [eid, rid, sid, domain, prompt.format(sid=sid), out, out, correct, nll],
+        )
 
 
 @pytest.fixture
@@ -80,8 +94,11 @@ def stored(store, tmp_path):
     with store.transaction() as con:
         con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mix', 2, '{}', 'h')")
         for pos, (sid, dom) in enumerate([(1, "math"), (2, "math"), (11, "code"), (12, "code")]):
-            con.execute("INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                        "(1, ?, 'sample', ?, ?)", [pos, sid, dom])
+            con.execute(
+                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
+                "(1, ?, 'sample', ?, ?)",
+                [pos, sid, dom],
+            )
         _run(con, 1, "mix", "mixture", mixture=1, folder=str(folder))
         _run(con, 2, "spec-math", "specialist", parent=1, domain="math")
         _run(con, 3, "spec-code", "specialist", parent=99, domain="code")  # reused from another parent
@@ -98,8 +115,8 @@ def stored(store, tmp_path):
 def test_conflict_rate_over_stored_runs(stored):
     assert specialists(stored, 1) == {"math": 2, "code": 3}
     r = conflict_rate(stored, 1)
-    assert r.domains["math"].conflicts == 1 and r.domains["math"].n == 3   # item 101
-    assert r.domains["code"].conflicts == 1 and r.domains["code"].n == 2   # item 200
+    assert r.domains["math"].conflicts == 1 and r.domains["math"].n == 3  # item 101
+    assert r.domains["code"].conflicts == 1 and r.domains["code"].n == 2  # item 200
     assert r.rate == pytest.approx(2 / 5)
     assert r.domains["math"].delta_vs_base == pytest.approx(1 / 3)
     assert r.domains["math"].delta_vs_specialist == pytest.approx(1 / 3 - 2 / 3)
@@ -158,11 +175,16 @@ def test_matrix_prefers_recorded_pair_runs_and_says_how_to_fill(stored, tmp_path
     assert m["cells"]["code|math"]["run_id"] is None and "--make-pairs" in m["cells"]["code|math"]["how"]
     folders = {}
     with stored.transaction() as con:
-        con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES "
-                    "(2, 'mix/only:code+math', 1, '{}', 'h2')")
+        con.execute(
+            "INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES "
+            "(2, 'mix/only:code+math', 1, '{}', 'h2')"
+        )
         for pos, (sid, dom) in enumerate([(1, "math"), (11, "code")]):
-            con.execute("INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                        "(2, ?, 'sample', ?, ?)", [pos, sid, dom])
+            con.execute(
+                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
+                "(2, ?, 'sample', ?, ?)",
+                [pos, sid, dom],
+            )
         for rid in (5, 6, 7):
             folders[rid] = tmp_path / "runs" / f"{rid}-pair"
             folders[rid].mkdir(parents=True)
@@ -214,9 +236,9 @@ def test_conditional_and_gain_rates_known_answer():
     r = conflict_from_items(mix, spec)
     m = r.domains["math"]
     assert (m.n, m.conflicts, m.reference_right, m.gains) == (6, 2, 4, 1)
-    assert m.rate == pytest.approx(2 / 6)                          # joint: P(R right, M wrong)
-    assert m.conditional_conflict_rate == pytest.approx(2 / 4)     # P(M wrong | R right)
-    assert m.gain_rate == pytest.approx(1 / 6)                     # P(R wrong, M right)
+    assert m.rate == pytest.approx(2 / 6)  # joint: P(R right, M wrong)
+    assert m.conditional_conflict_rate == pytest.approx(2 / 4)  # P(M wrong | R right)
+    assert m.gain_rate == pytest.approx(1 / 6)  # P(R wrong, M right)
     c = r.domains["code"]  # 10: R right, M wrong; 11: R wrong, M right
     assert (c.conflicts, c.reference_right, c.gains) == (1, 1, 1) and c.conditional_conflict_rate == 1.0
     # pooled: sums over domains, not means of rates
@@ -231,8 +253,16 @@ def test_loss_variant_gain_and_default_tau():
     from engine.evaluation.conflict import DEFAULT_TAU
 
     assert DEFAULT_TAU > 0
-    for f in (conflict_from_items, conflict_rate, summary_for_runs, results_rows, compare, interference_matrix,
-              conflicting_items, is_conflict):
+    for f in (
+        conflict_from_items,
+        conflict_rate,
+        summary_for_runs,
+        results_rows,
+        compare,
+        interference_matrix,
+        conflicting_items,
+        is_conflict,
+    ):
         assert inspect.signature(f).parameters["tau"].default == DEFAULT_TAU, f.__name__
     mix = items("general", [None] * 3, nll=[1.0, 2.0, 1.9])
     spec = items("general", [None] * 3, nll=[1.1, 1.9, 2.0])
@@ -255,8 +285,11 @@ def partial_store(store):
     with store.transaction() as con:
         con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mix', 1, '{}', 'h')")
         for pos, (sid, dom) in enumerate([(1, "math"), (11, "code")]):
-            con.execute("INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                        "(1, ?, 'sample', ?, ?)", [pos, sid, dom])
+            con.execute(
+                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
+                "(1, ?, 'sample', ?, ?)",
+                [pos, sid, dom],
+            )
         _run(con, 1, "mix", "mixture", mixture=1)
         _run(con, 2, "spec-math", "specialist", parent=1, domain="math")
         _eval(con, 1, 1, "math", [(100, True, 1.0, "7"), (101, False, 2.0, "3"), (102, True, 1.0, "2")])
@@ -311,19 +344,50 @@ def shared_store(store):
     100-102 and 104."""
     with store.transaction() as con:
         con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mix', 1, '{}', 'h')")
-        con.execute("INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                    "(1, 0, 'sample', 1, 'math')")
+        con.execute(
+            "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
+            "(1, 0, 'sample', 1, 'math')"
+        )
         _run(con, 1, "mix", "mixture", mixture=1)
         _run(con, 2, "spec-math", "specialist", parent=1, domain="math")
         _run(con, 3, "base", "base")
         # the run: right on 100-102 (only it has them), 103 wrong, 104 right, 105 wrong
-        _eval(con, 1, 1, "math", [(100, True, 1.0, "a"), (101, True, 1.0, "a"), (102, True, 1.0, "a"),
-                                  (103, False, 2.0, "b"), (104, True, 1.0, "a"), (105, False, 2.0, "b")])
+        _eval(
+            con,
+            1,
+            1,
+            "math",
+            [
+                (100, True, 1.0, "a"),
+                (101, True, 1.0, "a"),
+                (102, True, 1.0, "a"),
+                (103, False, 2.0, "b"),
+                (104, True, 1.0, "a"),
+                (105, False, 2.0, "b"),
+            ],
+        )
         # the specialist: 103 right, 104 wrong, 105 right; 106-108 right (only it has them)
-        _eval(con, 2, 2, "math", [(103, True, 1.0, "a"), (104, False, 2.0, "b"), (105, True, 1.0, "a"),
-                                  (106, True, 1.0, "a"), (107, True, 1.0, "a"), (108, True, 1.0, "a")])
-        _eval(con, 3, 3, "math", [(100, False, 3.0, "c"), (101, False, 3.0, "c"), (102, False, 3.0, "c"),
-                                  (104, False, 3.0, "c")])
+        _eval(
+            con,
+            2,
+            2,
+            "math",
+            [
+                (103, True, 1.0, "a"),
+                (104, False, 2.0, "b"),
+                (105, True, 1.0, "a"),
+                (106, True, 1.0, "a"),
+                (107, True, 1.0, "a"),
+                (108, True, 1.0, "a"),
+            ],
+        )
+        _eval(
+            con,
+            3,
+            3,
+            "math",
+            [(100, False, 3.0, "c"), (101, False, 3.0, "c"), (102, False, 3.0, "c"), (104, False, 3.0, "c")],
+        )
     return store
 
 
@@ -340,8 +404,10 @@ def test_rates_and_deltas_on_the_shared_items_only(shared_store):
     # base: shared 100, 101, 102, 104 (run right on all, base wrong on all)
     assert m.n_base_shared == 4 and m.base_score == 0.0 and m.delta_vs_base == pytest.approx(1.0)
     assert (r.n_shared, r.dropped_run, r.dropped_reference) == (3, 3, 3) and not r.partial
-    assert any("compared on the 3 items both were evaluated on; left out 3 of the run's 6 and 3 of specialist "
-               "run 2's 6" in w for w in r.warnings)
+    assert any(
+        "compared on the 3 items both were evaluated on; left out 3 of the run's 6 and 3 of specialist run 2's 6" in w
+        for w in r.warnings
+    )
     row = next(x for x in results_rows(shared_store) if x["run_id"] == 1)
     assert (row["n_shared"], row["dropped_run"], row["dropped_reference"]) == (3, 3, 3)
     # conflicting items: only shared items can conflict
@@ -362,25 +428,37 @@ def test_rates_and_deltas_on_the_shared_items_only(shared_store):
     assert "no item evaluated by both the run and its specialist (run 2)" in r.label()
 
 
-SETTINGS = {"max_new_tokens": 256, "greedy": True, "temperature": 0.0, "max_len": 1024, "choice_normalize": True,
-            "sandbox_timeout_s": 10.0}
+SETTINGS = {
+    "max_new_tokens": 256,
+    "greedy": True,
+    "temperature": 0.0,
+    "max_len": 1024,
+    "choice_normalize": True,
+    "sandbox_timeout_s": 10.0,
+}
 
 
 def test_differing_generation_settings_warn_or_refuse(partial_store, capsys):
     from engine.evaluation.conflict import SettingsMismatch
 
     with partial_store.transaction() as con:
-        con.execute("UPDATE evaluations SET details = ? WHERE id IN (1, 2)",
-                    [json.dumps({"settings": SETTINGS, "max_items": 3, "scorer_version": "1"})])
-        con.execute("UPDATE evaluations SET details = ? WHERE id = 3",
-                    [json.dumps({"settings": SETTINGS | {"max_new_tokens": 8}, "max_items": 3,
-                                 "scorer_version": "1"})])
+        con.execute(
+            "UPDATE evaluations SET details = ? WHERE id IN (1, 2)",
+            [json.dumps({"settings": SETTINGS, "max_items": 3, "scorer_version": "1"})],
+        )
+        con.execute(
+            "UPDATE evaluations SET details = ? WHERE id = 3",
+            [json.dumps({"settings": SETTINGS | {"max_new_tokens": 8}, "max_items": 3, "scorer_version": "1"})],
+        )
     r = conflict_rate(partial_store, 1)  # default: computed, with a warning naming the setting
     assert r.rate == 0.0
-    assert [(x["setting"], x["run_value"], x["other_value"]) for x in r.settings_mismatches] == \
-        [("max_new_tokens", 256, 8)]
-    assert any("math: run 1 and its specialist (run 2) were evaluated with a different max_new_tokens on ev: "
-               "256 vs 8" in w for w in r.warnings)
+    assert [(x["setting"], x["run_value"], x["other_value"]) for x in r.settings_mismatches] == [
+        ("max_new_tokens", 256, 8)
+    ]
+    assert any(
+        "math: run 1 and its specialist (run 2) were evaluated with a different max_new_tokens on ev: 256 vs 8" in w
+        for w in r.warnings
+    )
     with pytest.raises(SettingsMismatch, match="refused \\(strict\\): .* differ in max_new_tokens") as e:
         conflict_rate(partial_store, 1, strict=True)
     assert isinstance(e.value, ConflictError) and e.value.mismatches[0]["setting"] == "max_new_tokens"
@@ -398,8 +476,10 @@ def test_differing_generation_settings_warn_or_refuse(partial_store, capsys):
     assert "different prompts (chat template) on 3 of 3 shared items" in r.warnings[-1]
     with partial_store.transaction() as con:
         con.execute("UPDATE eval_items SET prompt = 'q' || CAST(sample_id AS VARCHAR)")
-        con.execute("UPDATE evaluations SET details = ? WHERE id = 3",
-                    [json.dumps({"settings": SETTINGS | {"greedy": False, "temperature": 0.7}})])
+        con.execute(
+            "UPDATE evaluations SET details = ? WHERE id = 3",
+            [json.dumps({"settings": SETTINGS | {"greedy": False, "temperature": 0.7}})],
+        )
     # the CLI: a warning by default, exit 1 with the setting named under --strict
     from workbench.cli import main
 
@@ -413,8 +493,10 @@ def test_differing_generation_settings_warn_or_refuse(partial_store, capsys):
     assert main(["--db", db, "compare", "1", "2", "--strict", "--format", "json"]) == 1
     assert "temperature" in capsys.readouterr().err
     assert main(["--db", db, "compare", "1", "2", "--format", "json"]) == 0
-    assert {x["setting"] for x in json.loads(capsys.readouterr().out)["settings_mismatches"]} == \
-        {"greedy", "temperature"}
+    assert {x["setting"] for x in json.loads(capsys.readouterr().out)["settings_mismatches"]} == {
+        "greedy",
+        "temperature",
+    }
 
 
 def test_recorded_evaluation_settings_are_compared(store, tmp_path):
@@ -422,8 +504,8 @@ def test_recorded_evaluation_settings_are_compared(store, tmp_path):
     max_new_tokens and max_items differ in exactly those."""
     from pathlib import Path
 
-    from engine.evaluation import evaluate as ev
     from engine.data.ingest import import_file
+    from engine.evaluation import evaluate as ev
 
     root = Path(__file__).resolve().parent.parent
     import_file(store, root / "sample_data" / "eval" / "math_eval.jsonl", pool="math_eval", domain="math")
@@ -440,9 +522,11 @@ def test_recorded_evaluation_settings_are_compared(store, tmp_path):
     with store.transaction() as con:
         for s, run in ((sa[0], a), (sb[0], b)):
             for it in items:
-                con.execute("INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, "
-                            "output, correct) VALUES (?, ?, ?, 'math', 'math', 'p', 'o', true)",
-                            [s.id, run.id, it.sample_id])
+                con.execute(
+                    "INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, "
+                    "output, correct) VALUES (?, ?, ?, 'math', 'math', 'p', 'o', true)",
+                    [s.id, run.id, it.sample_id],
+                )
     res = compare(store, [a.id, b.id])
     assert sorted(x["setting"] for x in res["settings_mismatches"]) == ["max_items", "max_new_tokens"]
     assert res["shared"]["math"]["n_shared"] == 2 and res["items"]["math"]["both_right"] == 2

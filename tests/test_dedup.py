@@ -6,6 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from engine.core.store import Store
+from engine.data.ingest import import_file
+from engine.data.query import Filter, bulk_exclude
 from engine.geometry.dedup import (
     DedupError,
     exact_duplicate_groups,
@@ -15,14 +18,13 @@ from engine.geometry.dedup import (
     similar_pairs,
 )
 from engine.geometry.embeddings import embed_samples
-from engine.data.ingest import import_file
-from engine.data.query import Filter, bulk_exclude
 from engine.quality.scores import MetricDef, write_scores
-from engine.core.store import Store
 from tests.test_diversity_select import vec_encoder
 
-WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
-         "upsilon phi chi psi omega").split()
+WORDS = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
+    "upsilon phi chi psi omega"
+).split()
 
 
 def _long(i):
@@ -95,7 +97,9 @@ def test_similar_pairs_blocked_equals_dense():
 
 def test_minhash_near_duplicates(st):
     g = near_duplicate_groups_minhash(st, threshold=0.8)
-    longs = [r[0] for r in st.con.execute("SELECT id FROM samples WHERE instruction LIKE 'beta1 %' ORDER BY 1").fetchall()]
+    longs = [
+        r[0] for r in st.con.execute("SELECT id FROM samples WHERE instruction LIKE 'beta1 %' ORDER BY 1").fetchall()
+    ]
     assert len(longs) == 2 and longs in [x.ids for x in g]
     exact = [x.ids for x in exact_duplicate_groups(st)] + [x.ids for x in exact_duplicate_groups(st, by="text")]
     assert sorted(x.ids for x in g) == sorted(map(list, {tuple(e) for e in exact} | {tuple(longs)}))
@@ -111,8 +115,9 @@ def test_keep_one_per_group_excludes_the_others_reversibly(st):
     assert st.con.execute("SELECT count(*) FROM samples").fetchall()[0][0] == n0  # nothing deleted
     assert exact_duplicate_groups(st) == []  # excluded samples no longer form groups
     assert keep_one_per_group(st, g) == 0  # idempotent
-    tagged = [r[0] for r in st.con.execute("SELECT sample_id FROM sample_tags WHERE tag = 'duplicate' "
-                                           "ORDER BY 1").fetchall()]
+    tagged = [
+        r[0] for r in st.con.execute("SELECT sample_id FROM sample_tags WHERE tag = 'duplicate' ORDER BY 1").fetchall()
+    ]
     assert tagged == excl
     assert bulk_exclude(st, Filter(tags=["duplicate"]), excluded=False) == 2
     with pytest.raises(DedupError, match="keep"):

@@ -8,9 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from engine.geometry.embeddings import embed_samples, load_embeddings
+from engine.core.store import Store
 from engine.data.ingest import import_file
 from engine.data.query import Filter
+from engine.geometry.embeddings import embed_samples, load_embeddings
 from engine.quality.scores import MetricDef, write_scores
 from engine.quality.selection import (
     SelectionError,
@@ -25,7 +26,6 @@ from engine.quality.selection import (
     selection_ids,
     similarity_matrix,
 )
-from engine.core.store import Store
 
 DIM = 8
 
@@ -38,7 +38,7 @@ def vec_encoder(texts):
         if m:
             v = np.zeros(DIM, np.float32)
             xs = [float(x) for x in m.group(1).split(",")]
-            v[:len(xs)] = xs
+            v[: len(xs)] = xs
         else:
             seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
             v = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
@@ -131,8 +131,7 @@ def test_superfiltering_d_restricts_candidates_to_the_ifd_top_fraction(rnd):
     allowed = set(below[-12:])
     sel = facility_location_select(rnd, "sfd", k=5, model="fake", ifd_top=0.2)
     assert sel.method == "superfiltering_d"
-    assert sel.params["ifd_prefilter"] == {"n_before": 60, "n_below_threshold": len(below), "quota": 12,
-                                           "n_kept": 12}
+    assert sel.params["ifd_prefilter"] == {"n_before": 60, "n_below_threshold": len(below), "quota": 12, "n_kept": 12}
     got = selection_ids(rnd, "sfd")
     assert len(got) == 5 and set(got) <= allowed
     # k larger than the pool after the pre-filter: all 12, no more
@@ -170,10 +169,15 @@ def test_balanced_quotas():
 
 def _fake_clustering(st, name, labels):
     ids = [r[0] for r in st.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
-    st.con.execute("INSERT INTO clusterings (id, name, embedding_model, text_kind, params) VALUES (1, ?, 'fake', "
-                   "'instruction_response', '{}')", [name])
-    st.con.executemany("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (1, ?, ?)",
-                       [[i, lab] for i, lab in zip(ids, labels)])
+    st.con.execute(
+        "INSERT INTO clusterings (id, name, embedding_model, text_kind, params) VALUES (1, ?, 'fake', "
+        "'instruction_response', '{}')",
+        [name],
+    )
+    st.con.executemany(
+        "INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (1, ?, ?)",
+        [[i, lab] for i, lab in zip(ids, labels)],
+    )
     return ids
 
 

@@ -6,6 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from engine.core.jobs import Cancelled, CancelToken
+from engine.core.store import Store
+from engine.data.ingest import import_file
 from engine.geometry.embeddings import (
     EmbeddingError,
     embed_samples,
@@ -14,9 +17,6 @@ from engine.geometry.embeddings import (
     model_name,
     sample_text,
 )
-from engine.data.ingest import import_file
-from engine.core.jobs import CancelToken, Cancelled
-from engine.core.store import Store
 
 
 class CountingEncoder:
@@ -32,8 +32,9 @@ class CountingEncoder:
         if self.on_call:
             self.on_call(self)
         self.seen += texts
-        return np.stack([np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], np.uint8).astype(np.float32) + 1
-                         for t in texts])
+        return np.stack(
+            [np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], np.uint8).astype(np.float32) + 1 for t in texts]
+        )
 
 
 def _jsonl(path, records):
@@ -53,11 +54,18 @@ def st(tmp_path):
 
 
 def test_text_kinds():
-    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a1"},
-            {"role": "user", "content": "more"}, {"role": "assistant", "content": "a2"}]
+    msgs = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "more"},
+        {"role": "assistant", "content": "a2"},
+    ]
     assert sample_text("instruction", json.dumps(msgs)) == "hi"
     assert sample_text("instruction_response", msgs) == "hi\n\na2"
-    assert sample_text("conversation", msgs, "be brief") == "system: be brief\nuser: hi\nassistant: a1\nuser: more\nassistant: a2"
+    assert (
+        sample_text("conversation", msgs, "be brief")
+        == "system: be brief\nuser: hi\nassistant: a1\nuser: more\nassistant: a2"
+    )
     with pytest.raises(EmbeddingError):
         sample_text("whole", msgs)
     assert model_name(None) == "all-MiniLM-L6-v2"
@@ -70,8 +78,9 @@ def test_embed_store_and_load_subset(st, tmp_path):
     assert (r.n_scope, r.n_new, r.n_encoded, r.n_cached, r.dim) == (50, 50, 50, 0, 16)
     parts = sorted((tmp_path / "embeddings" / "fake-instruction_response").glob("part-*.parquet"))
     assert len(parts) == 4  # 16 + 16 + 16 + 2
-    nulls = st.con.execute("SELECT count(*) FROM embeddings WHERE vector IS NULL AND parquet_path LIKE 'embeddings/%'"
-                           ).fetchall()[0][0]
+    nulls = st.con.execute(
+        "SELECT count(*) FROM embeddings WHERE vector IS NULL AND parquet_path LIKE 'embeddings/%'"
+    ).fetchall()[0][0]
     assert nulls == 50
     ids, X = load_embeddings(st, model="fake", text_kind="instruction_response")
     assert ids.tolist() == list(range(1, 51)) and X.shape == (50, 16) and X.dtype == np.float32

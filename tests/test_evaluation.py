@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation import evaluate as ev
-from engine.data.ingest import import_file
 from engine.core.jobs import Cancelled, CancelToken
+from engine.data.ingest import import_file
+from engine.evaluation import evaluate as ev
 from tests.tiny_lm import tiny_chat_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,12 @@ def load_sets(store, mark: bool = True):
 
 def test_items_of_the_sample_eval_sets(store):
     load_sets(store)
-    want = {"math_eval": ("gsm8k", 30), "code_eval": ("code", 25), "tool_eval": ("tool", 25),
-            "general_eval": ("nll", 25)}
+    want = {
+        "math_eval": ("gsm8k", 30),
+        "code_eval": ("code", 25),
+        "tool_eval": ("tool", 25),
+        "general_eval": ("nll", 25),
+    }
     for name, (scorer, n) in want.items():
         items, skipped = ev.pool_items(store, name)
         assert skipped == 0 and len(items) == n and {it.scorer for it in items} == {scorer}
@@ -52,11 +56,21 @@ def test_items_of_the_sample_eval_sets(store):
 
 
 def test_detect_item_shapes(store, tmp_path):
-    math = write_jsonl(tmp_path / "m.jsonl", [{"problem": "What is 1/2 + 1/4?", "level": "Level 1", "type": "Algebra",
-                                               "solution": "It is $\\boxed{\\frac34}$."}])
+    math = write_jsonl(
+        tmp_path / "m.jsonl",
+        [
+            {
+                "problem": "What is 1/2 + 1/4?",
+                "level": "Level 1",
+                "type": "Algebra",
+                "solution": "It is $\\boxed{\\frac34}$.",
+            }
+        ],
+    )
     import_file(store, math, pool="competition", domain="math")
-    mcq = write_jsonl(tmp_path / "q.jsonl", [{"question": "2+2?", "A": "3", "B": "4", "C": "5", "D": "22",
-                                              "answer": "B"}])
+    mcq = write_jsonl(
+        tmp_path / "q.jsonl", [{"question": "2+2?", "A": "3", "B": "4", "C": "5", "D": "22", "answer": "B"}]
+    )
     import_file(store, mcq, pool="mmlu", domain="general")
     import_file(store, ROOT / "sample_data" / "pools" / "tool_use.json", pool="tools", domain="tool_use")
     it = ev.pool_items(store, "competition")[0][0]
@@ -68,8 +82,12 @@ def test_detect_item_shapes(store, tmp_path):
     assert with_calls and all(t.messages[-1]["role"] == "user" for t in with_calls)
     assert all(isinstance(c["arguments"], dict) for t in with_calls for c in t.reference["calls"])
     # BFCL: question turns plus ground truth in meta; a bare prompt has nothing to check
-    bfcl = ev.detect_item(1, "tool_use", [{"role": "user", "content": "area of a triangle base 10 height 5"}],
-                          {"ground_truth": [{"calc_area": {"base": [10], "height": [5]}}]})
+    bfcl = ev.detect_item(
+        1,
+        "tool_use",
+        [{"role": "user", "content": "area of a triangle base 10 height 5"}],
+        {"ground_truth": [{"calc_area": {"base": [10], "height": [5]}}]},
+    )
     assert bfcl.scorer == "tool" and bfcl.reference_response is None
     assert ev.detect_item(2, "general", [{"role": "user", "content": "hi"}], {}) is None
 
@@ -82,8 +100,9 @@ def test_set_role_rules(store, tmp_path):
         ev.set_role(store, "nope", "eval")
     sid = store.con.execute("SELECT min(id) FROM samples WHERE pool_id = 1").fetchall()[0][0]
     store.con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mx', 1, '{}', 'h')")
-    store.con.execute("INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, 0, ?, 'math')",
-                      [sid])
+    store.con.execute(
+        "INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, 0, ?, 'math')", [sid]
+    )
     with pytest.raises(ev.EvaluationError, match="mx v1"):
         ev.set_role(store, "math_eval", "eval")
     assert ev.set_role(store, "math_eval", "eval", force=True) == "math_eval"
@@ -92,14 +111,21 @@ def test_set_role_rules(store, tmp_path):
 
 
 def _base_run(store, model_dir, rid=1, status="done", kind="base"):
-    store.con.execute("INSERT INTO runs (id, name, status, kind, base_model) VALUES (?, ?, ?, ?, ?)",
-                      [rid, f"run{rid}", status, kind, str(model_dir)])
+    store.con.execute(
+        "INSERT INTO runs (id, name, status, kind, base_model) VALUES (?, ?, ?, ?, ?)",
+        [rid, f"run{rid}", status, kind, str(model_dir)],
+    )
 
 
 def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     load_sets(store)
-    mcq = write_jsonl(tmp_path / "q.jsonl", [{"question": f"{i}+{i}?", "A": str(2 * i), "B": str(i), "C": "0",
-                                              "D": "1", "answer": "A"} for i in range(2, 4)])
+    mcq = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {"question": f"{i}+{i}?", "A": str(2 * i), "B": str(i), "C": "0", "D": "1", "answer": "A"}
+            for i in range(2, 4)
+        ],
+    )
     import_file(store, mcq, pool="mmlu", domain="knowledge")
     ev.set_role(store, "mmlu", "eval")
     _base_run(store, model_dir)
@@ -110,12 +136,14 @@ def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     assert {(r.eval_set, r.domain) for r in res} == {(n, d) for n, d in SETS} | {("mmlu", "knowledge")}
     assert all(r.n == (3 if r.eval_set != "mmlu" else 2) and r.details["state"] == "done" for r in res)
     assert seen and seen[-1].done == seen[-1].total == 14
-    rows = store.con.execute("SELECT scorer, output, correct, nll, details FROM eval_items ORDER BY sample_id").fetchall()
+    rows = store.con.execute(
+        "SELECT scorer, output, correct, nll, details FROM eval_items ORDER BY sample_id"
+    ).fetchall()
     assert len(rows) == 14 and all(r[3] is not None and r[3] > 0 for r in rows)
     one = next(iter(ev.item_results(store, 1, domain="math").values()))
     assert one["prompt"].endswith("<|im_start|>assistant\n") and one["question"] in one["prompt"]
     by = {}
-    for scorer, output, correct, nll, details in rows:
+    for scorer, output, correct, _nll, details in rows:
         by.setdefault(scorer, []).append((output, correct, json.loads(details)))
     assert all(o is not None for o, _, _ in by["gsm8k"]) and all(c is not None for _, c, _ in by["gsm8k"])
     assert all(o is None and c is None for o, c, _ in by["nll"])
@@ -128,14 +156,23 @@ def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     math = next(r for r in res if r.domain == "math")
     sid, ref = store.con.execute(
         "SELECT s.id, s.response FROM eval_items ei JOIN samples s ON s.id = ei.sample_id "
-        "WHERE ei.evaluation_id = ? ORDER BY s.id LIMIT 1", [math.id]).fetchall()[0]
+        "WHERE ei.evaluation_id = ? ORDER BY s.id LIMIT 1",
+        [math.id],
+    ).fetchall()[0]
     store.con.execute("UPDATE eval_items SET output = ? WHERE evaluation_id = ? AND sample_id = ?", [ref, math.id, sid])
     after = ev.rescore(store, math.id)
     assert after.details["n_correct"] == 1 and after.value == pytest.approx(1 / 3)
     got = ev.item_results(store, 1, domain="math")[sid]
-    assert got["correct"] is True and got["extracted"] == ev.detect_item(
-        sid, "math", *store.con.execute("SELECT messages, meta FROM samples WHERE id = ?", [sid]).fetchall()[0]
-    ).reference["answer"].rsplit("####", 1)[1].strip()
+    assert (
+        got["correct"] is True
+        and got["extracted"]
+        == ev.detect_item(
+            sid, "math", *store.con.execute("SELECT messages, meta FROM samples WHERE id = ?", [sid]).fetchall()[0]
+        )
+        .reference["answer"]
+        .rsplit("####", 1)[1]
+        .strip()
+    )
 
     # resume: lose the last chunk; the next call regenerates only its items
     job = Path(math.details["job"])
@@ -153,8 +190,15 @@ def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     tok = CancelToken()
     tok.cancel()
     with pytest.raises(Cancelled):
-        ev.evaluate(store, 1, ["math_eval"], max_items=2, settings=ev.EvalSettings(max_new_tokens=3, threads=1),
-                    cancel=tok, poll_s=0.1)
+        ev.evaluate(
+            store,
+            1,
+            ["math_eval"],
+            max_items=2,
+            settings=ev.EvalSettings(max_new_tokens=3, threads=1),
+            cancel=tok,
+            poll_s=0.1,
+        )
     last = ev.list_evaluations(store, 1)[-1]
     assert last.details["state"] == "cancelled"
 
@@ -185,13 +229,17 @@ def test_overlap_exact_and_near(store, tmp_path):
     near["question"] = near["question"].replace("Zara", "Maria").rstrip("?") + " in total?"
     train = write_jsonl(tmp_path / "t.jsonl", [recs[0], near, {"question": "What is 2 + 2?", "answer": "#### 4"}])
     import_file(store, train, pool="train_math", domain="math")
-    ids = [r[0] for r in store.con.execute(
-        "SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'train_math' ORDER BY s.id"
-    ).fetchall()]
+    ids = [
+        r[0]
+        for r in store.con.execute(
+            "SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'train_math' ORDER BY s.id"
+        ).fetchall()
+    ]
     store.con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mx', 1, '{}', 'h')")
     for pos, sid in enumerate(ids):
-        store.con.execute("INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, ?, ?, 'math')",
-                          [pos, sid])
+        store.con.execute(
+            "INSERT INTO mixture_items (mixture_id, position, sample_id, domain) VALUES (1, ?, ?, 'math')", [pos, sid]
+        )
     rep = ev.overlap(store, 1, ["math_eval"])
     assert rep.n_train == 3 and rep.n_eval == 30
     assert [(e["train_id"], e["why"]) for e in rep.exact] == [(ids[0], "same content")]
@@ -212,12 +260,37 @@ def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
     assert main(["--db", str(db), "eval", "1", "--sets", "math_eval"]) == 1
     assert "not an eval set" in capsys.readouterr().err
     assert main(["--db", str(db), "evalset", "mark", "math_eval", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"pool": "math_eval", "role": "eval", "checkable_items": 30,
-                                                  "skipped": 0, "scorers": ["gsm8k"]}
+    assert json.loads(capsys.readouterr().out) == {
+        "pool": "math_eval",
+        "role": "eval",
+        "checkable_items": 30,
+        "skipped": 0,
+        "scorers": ["gsm8k"],
+    }
     assert main(["--db", str(db), "evalset", "list", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["checkable"] == 30
-    assert main(["--db", str(db), "-q", "eval", "1", "--sets", "math_eval", "--max-items", "2", "--max-new-tokens",
-                 "4", "--threads", "1", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "--db",
+                str(db),
+                "-q",
+                "eval",
+                "1",
+                "--sets",
+                "math_eval",
+                "--max-items",
+                "2",
+                "--max-new-tokens",
+                "4",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["n"] == 2 and rows[0]["metric"] == "accuracy" and rows[0]["value"] == 0.0
     assert main(["--db", str(db), "rescore", str(rows[0]["evaluation"]), "--format", "json"]) == 0
@@ -260,16 +333,19 @@ def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
 
     load_sets(store)
     folder = tmp_path / "runs" / "2-lora"
-    pm = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=4, lora_alpha=8,
-                                                                                  target_modules="all-linear"))
+    pm = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")
+    )
     torch.manual_seed(0)
     for n, p in pm.named_parameters():
         if "lora_B" in n:
             torch.nn.init.normal_(p, std=0.3)
     pm.save_pretrained(folder / "adapter")
     _base_run(store, model_dir, rid=1)
-    store.con.execute("INSERT INTO runs (id, name, status, kind, base_model, folder) VALUES "
-                      "(2, 'lora', 'done', 'mixture', ?, ?)", [str(model_dir), str(folder)])
+    store.con.execute(
+        "INSERT INTO runs (id, name, status, kind, base_model, folder) VALUES (2, 'lora', 'done', 'mixture', ?, ?)",
+        [str(model_dir), str(folder)],
+    )
     settings = ev.EvalSettings(max_new_tokens=4, batch_size=4, threads=1)
     alone = ev.evaluate(store, 1, ["general_eval"], max_items=3, settings=settings, poll_s=0.1)
     nll_alone = {k: v["nll"] for k, v in ev.item_results(store, 1).items()}
@@ -311,17 +387,40 @@ BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "
 
 
 def test_attach_bfcl_answers_then_score(store, tmp_path):
-    q = [{"id": "t_0", "question": [[{"role": "user", "content": "Area of a triangle, base 10 and height 5?"}]],
-          "function": [{"name": "calc_area", "description": "area", "parameters": {"type": "dict", "properties": {
-              "base": {"type": "integer"}, "height": {"type": "integer"}}, "required": ["base", "height"]}}]},
-         {"id": "t_1", "question": [[{"role": "user", "content": "Tell me a joke."}]],
-          "function": [{"name": "calc_area", "description": "area", "parameters": {"type": "dict", "properties": {}}}]}]
+    q = [
+        {
+            "id": "t_0",
+            "question": [[{"role": "user", "content": "Area of a triangle, base 10 and height 5?"}]],
+            "function": [
+                {
+                    "name": "calc_area",
+                    "description": "area",
+                    "parameters": {
+                        "type": "dict",
+                        "properties": {"base": {"type": "integer"}, "height": {"type": "integer"}},
+                        "required": ["base", "height"],
+                    },
+                }
+            ],
+        },
+        {
+            "id": "t_1",
+            "question": [[{"role": "user", "content": "Tell me a joke."}]],
+            "function": [
+                {"name": "calc_area", "description": "area", "parameters": {"type": "dict", "properties": {}}}
+            ],
+        },
+    ]
     write_jsonl(tmp_path / "q.json", q)
     write_jsonl(tmp_path / "a.json", [{"id": "t_0", "ground_truth": [{"calc_area": {"base": [10], "height": [5]}}]}])
     import_file(store, tmp_path / "q.json", pool="bfcl", domain="tool_use")
     assert ev.pool_items(store, "bfcl") == ([], 2)  # no answers yet: nothing checkable
-    assert ev.attach_answers(store, "bfcl", tmp_path / "a.json") == {"matched": 1, "no_call": 0, "unmatched": 1,
-                                                                      "unused": 0}
+    assert ev.attach_answers(store, "bfcl", tmp_path / "a.json") == {
+        "matched": 1,
+        "no_call": 0,
+        "unmatched": 1,
+        "unused": 0,
+    }
     items, skipped = ev.pool_items(store, "bfcl")
     assert skipped == 1 and items[0].scorer == "tool" and items[0].tools
     from engine.evaluation.scorers import check

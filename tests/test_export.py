@@ -12,23 +12,44 @@ CHAT = [  # no tools: every style can carry these
     {"instruction": "Add.", "input": "2 and 3", "output": "5"},
     {"instruction": "Again?", "output": "Yes.", "system": "Be short.", "history": [["Hi", "Hello"], ["And?", "Sure"]]},
     {"instruction": "Prompt only", "output": None},
-    {"instruction": "Unicode «é» 日本 \"q\" \\", "output": "ok\n\ttabs"},
+    {"instruction": 'Unicode «é» 日本 "q" \\', "output": "ok\n\ttabs"},
 ]
 TOOLS = [
-    {"conversations": [{"from": "human", "value": "weather?"},
-                       {"from": "function_call", "value": '{"name": "w", "arguments": {"city": "Paris", "n": 1.5}}'},
-                       {"from": "observation", "value": "20C"}, {"from": "gpt", "value": "It is 20C."}],
-     "system": "tool bot", "tools": '[{"name": "w", "parameters": {"type": "object"}}]'},
-    {"conversations": [{"from": "human", "value": "two calls"},
-                       {"from": "function_call", "value": '[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"x": [1]}}]'},
-                       {"from": "observation", "value": "done"}]},
+    {
+        "conversations": [
+            {"from": "human", "value": "weather?"},
+            {"from": "function_call", "value": '{"name": "w", "arguments": {"city": "Paris", "n": 1.5}}'},
+            {"from": "observation", "value": "20C"},
+            {"from": "gpt", "value": "It is 20C."},
+        ],
+        "system": "tool bot",
+        "tools": '[{"name": "w", "parameters": {"type": "object"}}]',
+    },
+    {
+        "conversations": [
+            {"from": "human", "value": "two calls"},
+            {
+                "from": "function_call",
+                "value": '[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"x": [1]}}]',
+            },
+            {"from": "observation", "value": "done"},
+        ]
+    },
 ]
 OPENAI = [
-    {"messages": [{"role": "user", "content": "calc"},
-                  {"role": "assistant", "content": None, "tool_calls": [
-                      {"type": "function", "function": {"name": "calc", "arguments": "{\"e\":\"1+1\"}"}}]},
-                  {"role": "tool", "content": "2"}, {"role": "assistant", "content": "2"}],
-     "tools": [{"type": "function", "function": {"name": "calc"}}]},
+    {
+        "messages": [
+            {"role": "user", "content": "calc"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"type": "function", "function": {"name": "calc", "arguments": '{"e":"1+1"}'}}],
+            },
+            {"role": "tool", "content": "2"},
+            {"role": "assistant", "content": "2"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "calc"}}],
+    },
 ]
 
 
@@ -60,8 +81,9 @@ def test_round_trip_gives_the_same_content_hashes(store, tmp_path, pools, style,
     names = ["chat"] if style == "alpaca" else ["chat", "tools", "openai"]
     for name in names:
         out = tmp_path / "out" / f"{name}_{style}.{ext}"
-        res = export(store, out, filter=_filter([pools[name]]), style=style,
-                     dataset_info=tmp_path / "out" / "dataset_info.json")
+        res = export(
+            store, out, filter=_filter([pools[name]]), style=style, dataset_info=tmp_path / "out" / "dataset_info.json"
+        )
         assert res.n == len(hashes(store, pools[name])) and out.exists()
         again = import_dataset_info(store, res.dataset_info_path, names=[f"{name}_{style}"])[0]
         assert again.n_invalid == 0 and again.n_duplicates == 0
@@ -82,8 +104,13 @@ def test_style_shapes(store, tmp_path, pools):
     export(store, tmp_path / "a.jsonl", filter=f, style="alpaca")
     a = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert a[0] == {"instruction": "Add.\n2 and 3", "input": "", "output": "5"}
-    assert a[1] == {"instruction": "Again?", "input": "", "output": "Yes.", "system": "Be short.",
-                    "history": [["Hi", "Hello"], ["And?", "Sure"]]}
+    assert a[1] == {
+        "instruction": "Again?",
+        "input": "",
+        "output": "Yes.",
+        "system": "Be short.",
+        "history": [["Hi", "Hello"], ["And?", "Sure"]],
+    }
     assert a[2] == {"instruction": "Prompt only", "input": "", "output": None}
     export(store, tmp_path / "s.jsonl", filter=_filter([pools["tools"]]), style="sharegpt")
     s = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
@@ -125,14 +152,23 @@ def test_dataset_info_merge_and_refuse_same_name(store, tmp_path, pools):
     r = export(store, tmp_path / "lf" / "data" / "mine.jsonl", style="sharegpt", dataset_info=info)
     got = json.loads(info.read_text())
     assert got["theirs"] == {"file_name": "theirs.json"}
-    assert got["mine"] == {"file_name": "data/mine.jsonl", "formatting": "sharegpt",
-                           "columns": {"messages": "conversations", "system": "system", "tools": "tools"}}
+    assert got["mine"] == {
+        "file_name": "data/mine.jsonl",
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+    }
     assert r.dataset_info_path == str(info)
     with pytest.raises(ExportError, match="already has an entry 'mine'"):
         export(store, tmp_path / "lf" / "data" / "mine.jsonl", style="messages", dataset_info=info)
     assert json.loads(info.read_text())["mine"]["formatting"] == "sharegpt"
-    export(store, tmp_path / "lf" / "data" / "mine.jsonl", style="alpaca", dataset_info=info, overwrite=True,
-           filter=_filter([pools["chat"]]))
+    export(
+        store,
+        tmp_path / "lf" / "data" / "mine.jsonl",
+        style="alpaca",
+        dataset_info=info,
+        overwrite=True,
+        filter=_filter([pools["chat"]]),
+    )
     assert json.loads(info.read_text())["mine"]["formatting"] == "alpaca"
     export(store, tmp_path / "lf" / "other.parquet", dataset_info=tmp_path / "lf", dataset_name="renamed")
     assert json.loads(info.read_text())["renamed"]["file_name"] == "other.parquet"

@@ -15,14 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation import scorers as ac
-from engine.evaluation.scorers import (
-    boxed, check, check_code, check_gsm8k, check_math, gsm8k_prediction, gsm8k_reference, math_prediction,
-    numbers_match, with_prompt,
-)
-from engine.evaluation.evaluate import detect_item, pool_items
 from engine.data.formats import FORMATS, detect_format, make_context, word_problem_answer
 from engine.data.ingest import import_file
+from engine.evaluation import scorers as ac
+from engine.evaluation.evaluate import detect_item, pool_items
+from engine.evaluation.scorers import (
+    boxed,
+    check,
+    check_code,
+    check_gsm8k,
+    check_math,
+    gsm8k_prediction,
+    gsm8k_reference,
+    math_prediction,
+    numbers_match,
+    with_prompt,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if not SHARED.is_dir():
@@ -30,50 +38,56 @@ if not SHARED.is_dir():
 
 
 # -- GSM8K-style extraction ---------------------------------------------------------------------------
-@pytest.mark.parametrize("output, want", [
-    ("Steps: 3 + 4 = 7\n#### 18\nAnd 2 more", "18"),                    # 1. #### first
-    ("\\boxed{18}, which follows from 2 steps", "18"),                    # 2. the last box, not the last number
-    ("First \\boxed{3}, then \\boxed{18}. Done in 2 steps.", "18"),
-    ("\\boxed{x = 18} after 4 steps", "18"),                              # after the box's '='
-    ("\\boxed{18 \\text{ apples}} in 2 steps", "18"),
-    ("The answer is 18 apples. It took 3 steps.", "18"),                  # 3. answer phrase
-    ("The answer is: x = 18, from 2 equations", "18"),
-    ("Final answer: $1,000. Then 5 more lines 6", "1000"),
-    ("**Final Answer:** 42\n\nWe used 3 steps", "42"),
-    ("answer: 7 (checked 3 times)", "7"),
-    ("After 2 steps we get 18", "18"),                                    # 4. last number
-    ("costs $1,234.50 in total.", "1234.50"),
-    ("so x = -5", "-5"),
-    ("It went down to -$12", "-12"),
-    ("5-3=2", "2"),                                                        # 5-3 is no negative 3
-    ("The answer is 25%.", "25"),
-    ("She ate 3/4 of the pie", "3/4"),
-    ("\\boxed{\\frac{3}{4}}", "3/4"),
-    ("\\boxed{\\dfrac34}", "3/4"),
-    ("The answer is 1{,}000", "1000"),
-    ("speed 18 km/h", "18"),
-    ("the list 1,2,3", "3"),                                               # not 123
-    ("no numbers here", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "output, want",
+    [
+        ("Steps: 3 + 4 = 7\n#### 18\nAnd 2 more", "18"),  # 1. #### first
+        ("\\boxed{18}, which follows from 2 steps", "18"),  # 2. the last box, not the last number
+        ("First \\boxed{3}, then \\boxed{18}. Done in 2 steps.", "18"),
+        ("\\boxed{x = 18} after 4 steps", "18"),  # after the box's '='
+        ("\\boxed{18 \\text{ apples}} in 2 steps", "18"),
+        ("The answer is 18 apples. It took 3 steps.", "18"),  # 3. answer phrase
+        ("The answer is: x = 18, from 2 equations", "18"),
+        ("Final answer: $1,000. Then 5 more lines 6", "1000"),
+        ("**Final Answer:** 42\n\nWe used 3 steps", "42"),
+        ("answer: 7 (checked 3 times)", "7"),
+        ("After 2 steps we get 18", "18"),  # 4. last number
+        ("costs $1,234.50 in total.", "1234.50"),
+        ("so x = -5", "-5"),
+        ("It went down to -$12", "-12"),
+        ("5-3=2", "2"),  # 5-3 is no negative 3
+        ("The answer is 25%.", "25"),
+        ("She ate 3/4 of the pie", "3/4"),
+        ("\\boxed{\\frac{3}{4}}", "3/4"),
+        ("\\boxed{\\dfrac34}", "3/4"),
+        ("The answer is 1{,}000", "1000"),
+        ("speed 18 km/h", "18"),
+        ("the list 1,2,3", "3"),  # not 123
+        ("no numbers here", None),
+        ("", None),
+    ],
+)
 def test_gsm8k_prediction_order_and_number_forms(output, want):
     assert gsm8k_prediction(output) == want
 
 
-@pytest.mark.parametrize("output, ref, ok", [
-    ("\\boxed{18}, which follows from 2 steps", "#### 18", True),
-    ("The answer is 3/4.", "#### 0.75", True),                             # fraction vs decimal reference
-    ("The answer is 0.75", "3/4", True),
-    ("about 0.67 of them", "0.6666666666666666", True),                   # rounded non-terminating value
-    ("about 0.67 of them", "2/3", True),
-    ("it is 0.8", "0.75", False),                                          # 1 decimal: no rounding slack
-    ("it is 0.75", "0.748", False),                                        # 0.748 terminates: exact only
-    ("The total is $1,062.", "#### 1062", True),
-    ("We lose 7 so -7", "#### -7", True),
-    ("#### 62.0", "#### 62", True),
-    ("The answer is 90°", "#### 90", True),
-    ("The answer is 18, not 2", "#### 2", False),
-])
+@pytest.mark.parametrize(
+    "output, ref, ok",
+    [
+        ("\\boxed{18}, which follows from 2 steps", "#### 18", True),
+        ("The answer is 3/4.", "#### 0.75", True),  # fraction vs decimal reference
+        ("The answer is 0.75", "3/4", True),
+        ("about 0.67 of them", "0.6666666666666666", True),  # rounded non-terminating value
+        ("about 0.67 of them", "2/3", True),
+        ("it is 0.8", "0.75", False),  # 1 decimal: no rounding slack
+        ("it is 0.75", "0.748", False),  # 0.748 terminates: exact only
+        ("The total is $1,062.", "#### 1062", True),
+        ("We lose 7 so -7", "#### -7", True),
+        ("#### 62.0", "#### 62", True),
+        ("The answer is 90°", "#### 90", True),
+        ("The answer is 18, not 2", "#### 2", False),
+    ],
+)
 def test_check_gsm8k_numeric_forms(output, ref, ok):
     assert check_gsm8k(output, ref).correct is ok
 
@@ -86,39 +100,48 @@ def test_gsm8k_reference_forms():
 
 
 # -- MATH-style extraction --------------------------------------------------------------------------------
-@pytest.mark.parametrize("output, ref", [
-    ("\\boxed{\\frac{3}{4}}", "\\boxed{3:4}"),                              # ratio
-    ("3:4", "3:4"),                                                        # bare one-line answer
-    ("Hence the ratio of boys to girls is 3:4.", "3:4"),                   # last ratio on the last line
-    ("(1, 2)", "(1, 2)"),
-    ("So the point is (1, 2).", "(1,2)"),
-    ("The interval is [0, 1).", "[0, 1)"),
-    ("The answer is 3/4", "\\frac{3}{4}"),
-    ("Monday", "\\text{Monday}"),                                          # words
-    ("The answer is Monday.", "\\text{Monday}"),
-    ("\\boxed{90°}", "90^\\circ"),                                          # degrees
-    ("90°", "90^\\circ"),
-    ("\\boxed{90}", "90^\\circ"),
-    ("\\boxed{90^\\circ}", "90"),
-    ("The angle measures 90 degrees.", "90^\\circ"),
-    ("Final Answer: The final answer is $\\$15,\\!000$. I hope it is correct.", "\\$15,\\!000"),
-    ("Final Answer: The final answer is $90\\text{ square\nunits}$. I hope it is correct.", "90\\text{ square\nunits}"),
-    ("\\boxed{\\$18.00}", "\\$18"),
-    ("18 apples", "18"),
-    ("\\boxed{1+x^2}", "x^2+1"),
-    ("\\boxed 5", "5"),
-])
+@pytest.mark.parametrize(
+    "output, ref",
+    [
+        ("\\boxed{\\frac{3}{4}}", "\\boxed{3:4}"),  # ratio
+        ("3:4", "3:4"),  # bare one-line answer
+        ("Hence the ratio of boys to girls is 3:4.", "3:4"),  # last ratio on the last line
+        ("(1, 2)", "(1, 2)"),
+        ("So the point is (1, 2).", "(1,2)"),
+        ("The interval is [0, 1).", "[0, 1)"),
+        ("The answer is 3/4", "\\frac{3}{4}"),
+        ("Monday", "\\text{Monday}"),  # words
+        ("The answer is Monday.", "\\text{Monday}"),
+        ("\\boxed{90°}", "90^\\circ"),  # degrees
+        ("90°", "90^\\circ"),
+        ("\\boxed{90}", "90^\\circ"),
+        ("\\boxed{90^\\circ}", "90"),
+        ("The angle measures 90 degrees.", "90^\\circ"),
+        ("Final Answer: The final answer is $\\$15,\\!000$. I hope it is correct.", "\\$15,\\!000"),
+        (
+            "Final Answer: The final answer is $90\\text{ square\nunits}$. I hope it is correct.",
+            "90\\text{ square\nunits}",
+        ),
+        ("\\boxed{\\$18.00}", "\\$18"),
+        ("18 apples", "18"),
+        ("\\boxed{1+x^2}", "x^2+1"),
+        ("\\boxed 5", "5"),
+    ],
+)
 def test_math_text_ratio_tuple_word_degree_answers(output, ref):
     assert check_math(output, ref).correct, (output, ref)
 
 
-@pytest.mark.parametrize("output, ref", [
-    ("\\boxed{4:3}", "3:4"),
-    ("(2, 1)", "(1, 2)"),
-    ("Tuesday", "\\text{Monday}"),
-    ("\\boxed{89}", "90^\\circ"),
-    ("\\boxed{\\frac{1}{3}}", "\\frac12"),
-])
+@pytest.mark.parametrize(
+    "output, ref",
+    [
+        ("\\boxed{4:3}", "3:4"),
+        ("(2, 1)", "(1, 2)"),
+        ("Tuesday", "\\text{Monday}"),
+        ("\\boxed{89}", "90^\\circ"),
+        ("\\boxed{\\frac{1}{3}}", "\\frac12"),
+    ],
+)
 def test_math_wrong_answers(output, ref):
     assert check_math(output, ref).correct is False
 
@@ -143,8 +166,11 @@ def test_math_simple_numbers_take_the_fast_path_without_math_verify(monkeypatch)
     out = {}
 
     def run():
-        out["c"] = [check_math("\\boxed{0.75}", "\\boxed{\\frac{3}{4}}"), check_math("The answer is 18.", "$18"),
-                    check_math("\\boxed{-3}", "3")]
+        out["c"] = [
+            check_math("\\boxed{0.75}", "\\boxed{\\frac{3}{4}}"),
+            check_math("The answer is 18.", "$18"),
+            check_math("\\boxed{-3}", "3"),
+        ]
 
     t = threading.Thread(target=run)
     t.start()
@@ -191,38 +217,86 @@ def test_math_verify_on_the_main_thread_is_bounded():
 
 # -- importers: SVAMP, ASDiv, HumanEval ---------------------------------------------------------------------
 SVAMP = [
-    {"ID": "chal-901", "Body": "Tom has 5 marbles. He finds 7 more marbles", "Question": "How many marbles does Tom have now?",
-     "Equation": "( 5.0 + 7.0 )", "Answer": 12.0, "Type": "Addition"},
-    {"ID": "chal-902", "Body": "A pie is cut into 8 equal pieces. Sam eats 6 of them.",
-     "Question": "What part of the pie did Sam eat?", "Equation": "( 6.0 / 8.0 )", "Answer": 0.75,
-     "Type": "Common-Division"},
-    {"ID": "chal-903", "Body": "A tank had 10 litres and 13 litres were drained.", "Question": "What is the change?",
-     "Equation": "( 10.0 - 13.0 )", "Answer": -3.0, "Type": "Subtraction"},
+    {
+        "ID": "chal-901",
+        "Body": "Tom has 5 marbles. He finds 7 more marbles",
+        "Question": "How many marbles does Tom have now?",
+        "Equation": "( 5.0 + 7.0 )",
+        "Answer": 12.0,
+        "Type": "Addition",
+    },
+    {
+        "ID": "chal-902",
+        "Body": "A pie is cut into 8 equal pieces. Sam eats 6 of them.",
+        "Question": "What part of the pie did Sam eat?",
+        "Equation": "( 6.0 / 8.0 )",
+        "Answer": 0.75,
+        "Type": "Common-Division",
+    },
+    {
+        "ID": "chal-903",
+        "Body": "A tank had 10 litres and 13 litres were drained.",
+        "Question": "What is the change?",
+        "Equation": "( 10.0 - 13.0 )",
+        "Answer": -3.0,
+        "Type": "Subtraction",
+    },
 ]
 ASDIV = [  # the XML element names as JSON keys (a converted ASDiv.xml)
-    {"@ID": "hand-0001", "@Grade": "1", "Body": "Ann has three red pens and five blue pens.",
-     "Question": "How many pens does Ann have?", "Solution-Type": "Addition", "Answer": "8 (pens)", "Formula": "3+5=8"},
-    {"@ID": "hand-0002", "@Grade": "3", "Body": "A rope is 1,500 cm long. Half of it is cut off.",
-     "Question": "How long is the piece that is left?", "Solution-Type": "Common-Division", "Answer": "750 (cm)",
-     "Formula": "1500/2=750"},
-    {"@ID": "hand-0003", "@Grade": "4", "Body": "A class has 6 boys and 8 girls.",
-     "Question": "What is the ratio of boys to girls in lowest terms?", "Solution-Type": "Ratio", "Answer": "3:4",
-     "Formula": "6:8=3:4"},
+    {
+        "@ID": "hand-0001",
+        "@Grade": "1",
+        "Body": "Ann has three red pens and five blue pens.",
+        "Question": "How many pens does Ann have?",
+        "Solution-Type": "Addition",
+        "Answer": "8 (pens)",
+        "Formula": "3+5=8",
+    },
+    {
+        "@ID": "hand-0002",
+        "@Grade": "3",
+        "Body": "A rope is 1,500 cm long. Half of it is cut off.",
+        "Question": "How long is the piece that is left?",
+        "Solution-Type": "Common-Division",
+        "Answer": "750 (cm)",
+        "Formula": "1500/2=750",
+    },
+    {
+        "@ID": "hand-0003",
+        "@Grade": "4",
+        "Body": "A class has 6 boys and 8 girls.",
+        "Question": "What is the ratio of boys to girls in lowest terms?",
+        "Solution-Type": "Ratio",
+        "Answer": "3:4",
+        "Formula": "6:8=3:4",
+    },
 ]
 ASDIV_LOWER = [  # the lower-case column names of the parquet copies
-    {"body": "Kim baked 2 trays of 6 buns.", "question": "How many buns did Kim bake?", "solution_type": "Multiplication",
-     "answer": "12 (buns)", "formula": "2*6=12"},
+    {
+        "body": "Kim baked 2 trays of 6 buns.",
+        "question": "How many buns did Kim bake?",
+        "solution_type": "Multiplication",
+        "answer": "12 (buns)",
+        "formula": "2*6=12",
+    },
 ]
 HUMANEVAL = [
-    {"task_id": "Hand/0", "prompt": "from typing import List\n\n\ndef total(xs: List[int]) -> int:\n"
-     "    \"\"\" Sum of the list.\n    >>> total([1, 2])\n    3\n    \"\"\"\n",
-     "canonical_solution": "    return sum(xs)\n",
-     "test": "\n\nMETADATA = {}\n\n\ndef check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n",
-     "entry_point": "total"},
-    {"task_id": "Hand/1", "prompt": "def _twice(x):\n    return 2 * x\n\n\ndef quad(x: int) -> int:\n"
-     "    \"\"\" Four times x, using _twice.\n    \"\"\"\n",
-     "canonical_solution": "    return _twice(_twice(x))\n",
-     "test": "def check(candidate):\n    assert candidate(3) == 12\n", "entry_point": "quad"},
+    {
+        "task_id": "Hand/0",
+        "prompt": "from typing import List\n\n\ndef total(xs: List[int]) -> int:\n"
+        '    """ Sum of the list.\n    >>> total([1, 2])\n    3\n    """\n',
+        "canonical_solution": "    return sum(xs)\n",
+        "test": "\n\nMETADATA = {}\n\n\ndef check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n",
+        "entry_point": "total",
+    },
+    {
+        "task_id": "Hand/1",
+        "prompt": "def _twice(x):\n    return 2 * x\n\n\ndef quad(x: int) -> int:\n"
+        '    """ Four times x, using _twice.\n    """\n',
+        "canonical_solution": "    return _twice(_twice(x))\n",
+        "test": "def check(candidate):\n    assert candidate(3) == 12\n",
+        "entry_point": "quad",
+    },
 ]
 
 
@@ -238,7 +312,7 @@ def _item(fmt, rec, sample):
 def test_detects_the_new_formats():
     assert detect_format(SVAMP)[0] == "svamp"
     assert detect_format(ASDIV)[0] == "asdiv"
-    assert detect_format(ASDIV_LOWER)[0] == "asdiv"   # not 'qa' (question + answer)
+    assert detect_format(ASDIV_LOWER)[0] == "asdiv"  # not 'qa' (question + answer)
     assert detect_format(HUMANEVAL)[0] == "humaneval"  # not 'prompt_only'
     assert detect_format([{"question": "q", "answer": "x\n#### 3"}])[0] == "qa"
 
@@ -268,7 +342,11 @@ def test_asdiv_reference_is_the_numeric_part():
     assert it.scorer == "math" and check(it.scorer, "The ratio is 3:4.", it.reference).correct
     assert not check(it.scorer, "The ratio is 4:3.", it.reference).correct
     n, it = _item("asdiv", ASDIV_LOWER[0], ASDIV_LOWER)
-    assert n.instruction.startswith("Kim baked") and it.scorer == "gsm8k" and check(it.scorer, "#### 12", it.reference).correct
+    assert (
+        n.instruction.startswith("Kim baked")
+        and it.scorer == "gsm8k"
+        and check(it.scorer, "#### 12", it.reference).correct
+    )
     assert word_problem_answer("1/2 (cup)") == ("0.5", "1/2")
     assert word_problem_answer("1,200 (people)") == ("1200", "1,200")
     assert word_problem_answer("Nancy") == (None, "Nancy")
@@ -290,7 +368,7 @@ def test_humaneval_item_runs_prompt_plus_completion_then_check():
 def test_humaneval_outputs_in_the_sandbox():
     _, it = _item("humaneval", HUMANEVAL[1], HUMANEVAL)
     ref = it.reference
-    body = check("code", "    return _twice(_twice(x))\n", ref)               # completion only
+    body = check("code", "    return _twice(_twice(x))\n", ref)  # completion only
     full = check("code", "```python\ndef quad(x):\n    return _twice(2 * x)\n```", ref)  # whole function
     wrong = check("code", "    return x\n", ref)
     assert body.correct and full.correct, (body.details, full.details)
@@ -304,8 +382,11 @@ def test_import_files_and_eval_items(store, tmp_path):
         f.writelines(json.dumps(r) + "\n" for r in ASDIV)
     with gzip.open(tmp_path / "he.jsonl.gz", "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in HUMANEVAL)
-    for name, fmt, scorers in (("svamp.json", "svamp", {"gsm8k"}), ("asdiv.jsonl", "asdiv", {"gsm8k", "math"}),
-                               ("he.jsonl.gz", "humaneval", {"code"})):
+    for name, fmt, scorers in (
+        ("svamp.json", "svamp", {"gsm8k"}),
+        ("asdiv.jsonl", "asdiv", {"gsm8k", "math"}),
+        ("he.jsonl.gz", "humaneval", {"code"}),
+    ):
         r = import_file(store, tmp_path / name, pool=fmt)
         assert r.format == fmt and r.n_inserted == r.n_records > 0
         items, skipped = pool_items(store, fmt)
@@ -336,8 +417,10 @@ def test_gsm8k_extraction_on_every_shared_reference():
             c = check_gsm8k(fmt(written), r["answer"])
             if not c.correct:
                 fails[style].append((written, c.extracted))
-    print(f"\nGSM8K train: {len(rows)} references x {len(GSM8K_STYLES)} styles; extracted correctly: " +
-          ", ".join(f"{s!r} {len(rows) - len(f)}/{len(rows)}" for s, f in fails.items()))
+    print(
+        f"\nGSM8K train: {len(rows)} references x {len(GSM8K_STYLES)} styles; extracted correctly: "
+        + ", ".join(f"{s!r} {len(rows) - len(f)}/{len(rows)}" for s, f in fails.items())
+    )
     # the reference rationales themselves, their '#### X' line removed: only the last-number rule is left
     bare = sum(bool(check_gsm8k(r["answer"].rsplit("####", 1)[0], r["answer"]).correct) for r in rows)
     print(f"GSM8K rationales without '####': last number = reference in {bare}/{len(rows)}")
@@ -352,8 +435,10 @@ def test_math_boxed_answers_verify_against_themselves():
     if not path.is_file():
         pytest.skip("shared/datasets/math not found")
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    styles = {"boxed": lambda a: f"Thus the answer is $\\boxed{{{a}}}$.",
-              "minerva": lambda a: f"Final Answer: The final answer is ${a}$. I hope it is correct."}
+    styles = {
+        "boxed": lambda a: f"Thus the answer is $\\boxed{{{a}}}$.",
+        "minerva": lambda a: f"Final Answer: The final answer is ${a}$. I hope it is correct.",
+    }
     fails: dict[str, list] = {k: [] for k in styles}
     paths: dict[str, int] = {}
     no_box = 0
@@ -369,9 +454,11 @@ def test_math_boxed_answers_verify_against_themselves():
             if not c.correct:
                 fails[style].append((a, c.extracted))
     secs = time.perf_counter() - t0
-    print(f"\nMATH: {len(rows)} solutions, {no_box} without a box; verified against themselves: " +
-          ", ".join(f"{s} {len(rows) - no_box - len(f)}/{len(rows) - no_box}" for s, f in fails.items()) +
-          f"; paths {paths}; {secs:.1f} s")
+    print(
+        f"\nMATH: {len(rows)} solutions, {no_box} without a box; verified against themselves: "
+        + ", ".join(f"{s} {len(rows) - no_box - len(f)}/{len(rows) - no_box}" for s, f in fails.items())
+        + f"; paths {paths}; {secs:.1f} s"
+    )
     assert no_box == 0
     assert {s: f[:5] for s, f in fails.items() if f} == {}
 
@@ -400,9 +487,11 @@ def test_humaneval_canonical_solutions_pass(store):
     bad = []
     for it in items:
         full = check("code", it.reference_response, it.reference)
-        body = check("code", it.reference_response[len(it.reference["prompt"]):], it.reference)
+        body = check("code", it.reference_response[len(it.reference["prompt"]) :], it.reference)
         if not (full.correct and body.correct):
             bad.append((it.reference["entry_point"], full.details.get("error"), body.details.get("error")))
-    print(f"\nHumanEval: {len(items)} tasks; canonical solution passes as whole function and as completion: "
-          f"{len(items) - len(bad)}/{len(items)}")
+    print(
+        f"\nHumanEval: {len(items)} tasks; canonical solution passes as whole function and as completion: "
+        f"{len(items) - len(bad)}/{len(items)}"
+    )
     assert skipped == 0 and len(items) == 164 and bad == []

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from engine.data.filters import FIELDS, MAX_DEPTH, MAX_LENGTH, FilterError, compile_expression, tokenize
 from engine.core.store import Store
+from engine.data.filters import FIELDS, MAX_DEPTH, MAX_LENGTH, FilterError, compile_expression, tokenize
 
 TABLES = ["pools", "samples", "sample_tags", "scores", "domain_rules"]
 
@@ -16,18 +16,48 @@ def _pool(con, pid, name, domain="general"):
     con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, ?)", [pid, name, domain])
 
 
-def _sample(con, sid, pool_id, instruction, response="ok", *, domain="general", system=None, tools=None,
-            tags=(), excluded=False, source_file="data.jsonl", record_index=None, n_tokens=None, domain_source="pool"):
+def _sample(
+    con,
+    sid,
+    pool_id,
+    instruction,
+    response="ok",
+    *,
+    domain="general",
+    system=None,
+    tools=None,
+    tags=(),
+    excluded=False,
+    source_file="data.jsonl",
+    record_index=None,
+    n_tokens=None,
+    domain_source="pool",
+):
     msgs = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": instruction}, {"role": "assistant", "content": response}]
+        {"role": "user", "content": instruction},
+        {"role": "assistant", "content": response},
+    ]
     con.execute(
         "INSERT INTO samples (id, pool_id, messages, system, tools, instruction, response, n_turns, domain,"
         " domain_source, content_hash, n_chars, n_tokens, excluded, source_file, record_index)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [sid, pool_id, json.dumps(msgs), system, json.dumps(tools) if tools is not None else None, instruction,
-         response, domain, domain_source, f"h{sid}", len(instruction or "") + len(response or ""),
-         n_tokens if n_tokens is not None else sid * 10, excluded, source_file,
-         record_index if record_index is not None else sid - 1],
+        [
+            sid,
+            pool_id,
+            json.dumps(msgs),
+            system,
+            json.dumps(tools) if tools is not None else None,
+            instruction,
+            response,
+            domain,
+            domain_source,
+            f"h{sid}",
+            len(instruction or "") + len(response or ""),
+            n_tokens if n_tokens is not None else sid * 10,
+            excluded,
+            source_file,
+            record_index if record_index is not None else sid - 1,
+        ],
     )
     for t in tags:
         con.execute("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [sid, t])
@@ -44,17 +74,27 @@ def fstore(tmp_path_factory):
     _sample(con, 2, 1, "Tell me a joke", "Why did...", system="You are FUNNY", tags=["good"])
     _sample(con, 3, 2, "What is 2+2?", "4", domain="math", tags=["checked"], excluded=True)
     _sample(con, 4, 2, "Solve x^2 = 4", "x = 2 or x = -2", domain="math", n_tokens=5)
-    _sample(con, 5, 1, "Call the weather tool", "{...}", domain="tool_use", tools=[{"name": "weather"}],
-            source_file="tools.jsonl")
+    _sample(
+        con,
+        5,
+        1,
+        "Call the weather tool",
+        "{...}",
+        domain="tool_use",
+        tools=[{"name": "weather"}],
+        source_file="tools.jsonl",
+    )
     _sample(con, 6, 1, None, "orphan response", system=None)
     _sample(con, 7, 1, "x'; DROP TABLE samples; --", "literal", tags=["it's"])
     _sample(con, 8, 1, "back\\slash and 50% off_", "ok", tools=[])
     # scores: ifd for 1..4; sample 2 has an older and a newer model; sample 4's latest value is NULL
-    con.execute("INSERT INTO scores (sample_id, metric, model, value, created_at) VALUES"
-                " (1, 'ifd', 'a', 0.9, '2024-01-01'), (2, 'ifd', 'a', 0.1, '2024-01-01'),"
-                " (2, 'ifd', 'b', 0.6, '2024-02-01'), (3, 'ifd', 'a', 0.3, '2024-01-01'),"
-                " (4, 'ifd', 'a', 0.8, '2024-01-01'), (4, 'ifd', 'a', NULL, '2024-03-01'),"
-                " (1, 'ppl', 'a', 12.0, '2024-01-01')")
+    con.execute(
+        "INSERT INTO scores (sample_id, metric, model, value, created_at) VALUES"
+        " (1, 'ifd', 'a', 0.9, '2024-01-01'), (2, 'ifd', 'a', 0.1, '2024-01-01'),"
+        " (2, 'ifd', 'b', 0.6, '2024-02-01'), (3, 'ifd', 'a', 0.3, '2024-01-01'),"
+        " (4, 'ifd', 'a', 0.8, '2024-01-01'), (4, 'ifd', 'a', NULL, '2024-03-01'),"
+        " (1, 'ppl', 'a', 12.0, '2024-01-01')"
+    )
     con.close()
     yield st
     st.close()
@@ -79,6 +119,7 @@ def table_counts(st):
 
 # -- compile ------------------------------------------------------------------------------------------
 
+
 def test_literals_become_parameters():
     sql, params = compile_expression("domain = 'math' AND n_tokens >= 512 AND instruction LIKE '%sql%'")
     assert "math" not in sql and "512" not in sql and "%sql%" not in sql
@@ -96,49 +137,61 @@ def test_keywords_case_insensitive_and_field_names_too():
     assert a == b
 
 
-@pytest.mark.parametrize("text,value", [
-    ("'it''s'", "it's"), ('"say ""hi"""', 'say "hi"'), (r"'a\'b'", "a'b"), (r'"a\"b"', 'a"b'),
-    (r"'back\\slash'", "back\\slash"), (r"'tab\there'", "tab\there"), (r"'50\%'", "50\\%"),
-    ("'‘curly’ inside is fine'", "‘curly’ inside is fine"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("'it''s'", "it's"),
+        ('"say ""hi"""', 'say "hi"'),
+        (r"'a\'b'", "a'b"),
+        (r'"a\"b"', 'a"b'),
+        (r"'back\\slash'", "back\\slash"),
+        (r"'tab\there'", "tab\there"),
+        (r"'50\%'", "50\\%"),
+        ("'‘curly’ inside is fine'", "‘curly’ inside is fine"),
+    ],
+)
 def test_string_escapes(text, value):
     toks = tokenize(f"instruction = {text}")
     assert toks[2].kind == "string" and toks[2].value == value
 
 
-@pytest.mark.parametrize("text,value", [("42", 42), ("-3", -3), ("0.5", 0.5), (".5", 0.5), ("1e3", 1000.0),
-                                        ("-2.5E-1", -0.25)])
+@pytest.mark.parametrize(
+    "text,value", [("42", 42), ("-3", -3), ("0.5", 0.5), (".5", 0.5), ("1e3", 1000.0), ("-2.5E-1", -0.25)]
+)
 def test_numbers(text, value):
     assert compile_expression(f"n_tokens > {text}")[1] == [value]
 
 
-@pytest.mark.parametrize("expr,pos,fragment", [
-    ("instrction = 'x'", 0, "did you mean 'instruction'"),
-    ("domain = 5", 9, "put the value in quotes"),
-    ("n_tokens = '5'", 11, "is a number"),
-    ("excluded = 1", 11, "true or false"),
-    ("excluded > true", 9, "use = or !="),
-    ("n_chars LIKE '%'", 8, "not text"),
-    ("domain = 'x' AND", 16, "expected a field name"),
-    ("(domain = 'x'", 0, "unclosed '('"),
-    ("domain = 'x')", 12, "unbalanced ')'"),
-    ("domain = 'abc", 9, "unterminated string"),
-    ("domain == 'x'", 8, "expected a value"),
-    ("domain = NULL", 9, "IS NULL"),
-    ("domain", 0, "needs a comparison"),
-    ("domain 'x'", 7, "expected an operator"),
-    ("score.nope > 1", 6, "unknown score metric"),
-    ("score.ifx > 1", 6, "did you mean 'score.ifd'"),
-    ("score > 1", 0, "score.NAME"),
-    ("tags < 'a'", 5, "supports"),
-    ("text BETWEEN 'a' AND 'b'", 5, "supports"),
-    ("n_tokens IN (1, 'a')", 16, "is a number"),
-    ("n_tokens > 5abc", 11, "bad number"),
-    ("n_tokens > 99999999999999999999999", 11, "out of range"),
-    ("domain = 'x' domain = 'y'", 13, "expected AND, OR"),
-    ("domain @ 'x'", 7, "unexpected character '@'"),
-    ("id BETWEEN 1 OR 2", 13, "expected AND"),
-])
+@pytest.mark.parametrize(
+    "expr,pos,fragment",
+    [
+        ("instrction = 'x'", 0, "did you mean 'instruction'"),
+        ("domain = 5", 9, "put the value in quotes"),
+        ("n_tokens = '5'", 11, "is a number"),
+        ("excluded = 1", 11, "true or false"),
+        ("excluded > true", 9, "use = or !="),
+        ("n_chars LIKE '%'", 8, "not text"),
+        ("domain = 'x' AND", 16, "expected a field name"),
+        ("(domain = 'x'", 0, "unclosed '('"),
+        ("domain = 'x')", 12, "unbalanced ')'"),
+        ("domain = 'abc", 9, "unterminated string"),
+        ("domain == 'x'", 8, "expected a value"),
+        ("domain = NULL", 9, "IS NULL"),
+        ("domain", 0, "needs a comparison"),
+        ("domain 'x'", 7, "expected an operator"),
+        ("score.nope > 1", 6, "unknown score metric"),
+        ("score.ifx > 1", 6, "did you mean 'score.ifd'"),
+        ("score > 1", 0, "score.NAME"),
+        ("tags < 'a'", 5, "supports"),
+        ("text BETWEEN 'a' AND 'b'", 5, "supports"),
+        ("n_tokens IN (1, 'a')", 16, "is a number"),
+        ("n_tokens > 5abc", 11, "bad number"),
+        ("n_tokens > 99999999999999999999999", 11, "out of range"),
+        ("domain = 'x' domain = 'y'", 13, "expected AND, OR"),
+        ("domain @ 'x'", 7, "unexpected character '@'"),
+        ("id BETWEEN 1 OR 2", 13, "expected AND"),
+    ],
+)
 def test_errors_carry_position_and_help(expr, pos, fragment):
     with pytest.raises(FilterError) as ei:
         compile_expression(expr, score_metrics=["ifd"])
@@ -169,92 +222,116 @@ def test_limits():
 
 
 def test_fields_whitelist_has_the_documented_names():
-    for name in ["id", "pool", "pool_id", "domain", "instruction", "response", "text", "system", "n_chars",
-                 "n_tokens", "n_turns", "tag", "tags", "excluded", "source_file", "record_index", "has_tools",
-                 "domain_source"]:
+    for name in [
+        "id",
+        "pool",
+        "pool_id",
+        "domain",
+        "instruction",
+        "response",
+        "text",
+        "system",
+        "n_chars",
+        "n_tokens",
+        "n_turns",
+        "tag",
+        "tags",
+        "excluded",
+        "source_file",
+        "record_index",
+        "has_tools",
+        "domain_source",
+    ]:
         assert name in FIELDS
 
 
 # -- semantics on a real store ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("expr,expected", [
-    ("domain = 'math'", [3, 4]),
-    ("domain != 'general'", [1, 3, 4, 5]),
-    ("domain <> 'general'", [1, 3, 4, 5]),
-    ("domain IN ('code', 'tool_use')", [1, 5]),
-    ("domain NOT IN ('general', 'math')", [1, 5]),
-    ("pool = 'gsm8k'", [3, 4]),
-    ("pool != 'gsm8k'", [1, 2, 5, 6, 7, 8]),
-    ("pool contains 'GSM'", [3, 4]),
-    ("pool_id = 2", [3, 4]),
-    ("n_tokens > 60", [7, 8]),
-    ("n_tokens <= 20", [1, 2, 4]),
-    ("n_tokens BETWEEN 20 AND 50", [2, 3, 5]),
-    ("n_tokens NOT BETWEEN 20 AND 50", [1, 4, 6, 7, 8]),
-    ("id >= 7 OR id < 2", [1, 7, 8]),
-    ("instruction LIKE 'Write%'", [1]),
-    ("instruction LIKE 'write%'", []),
-    ("instruction ILIKE 'write%'", [1]),
-    ("instruction NOT ILIKE '%a%'", [4]),  # NULL instruction (6) is not a match for NOT ILIKE
-    ("NOT instruction ILIKE '%a%'", [4, 6]),  # ... but NOT flips "false" into "true"
-    ("instruction contains 'PYTHON'", [1]),
-    ("instruction ~ 'python'", [1]),
-    ("instruction !~ 'a'", [4]),
-    ("instruction NOT CONTAINS 'a'", [4]),
-    ("instruction IS NULL", [6]),
-    ("instruction IS NOT NULL", [1, 2, 3, 4, 5, 7, 8]),
-    ("system = 'You are FUNNY'", [2]),
-    ("system != 'x'", [2]),
-    ("NOT system = 'x'", [1, 2, 3, 4, 5, 6, 7, 8]),
-    ("text ~ 'funny'", [2]),
-    ("text contains 'ORPHAN'", [6]),
-    ("text ~ 'x'", [4, 7]),
-    ("text !~ 'a'", [4]),  # none of instruction, response, system has an a
-    ("text IS NULL", []),
-    ("tag = 'good'", [1, 2]),
-    ("tags = 'good'", [1, 2]),
-    ("tag != 'good'", [3, 4, 5, 6, 7, 8]),
-    ("tags IN ('py', 'checked')", [1, 3]),
-    ("tags NOT IN ('good', 'checked')", [4, 5, 6, 7, 8]),
-    ("tag LIKE 'ch%'", [3]),
-    ("tag = 'it''s'", [7]),
-    ("tags IS NULL", [4, 5, 6, 8]),
-    ("tags IS NOT NULL", [1, 2, 3, 7]),
-    ("excluded", [3]),
-    ("NOT excluded", [1, 2, 4, 5, 6, 7, 8]),
-    ("excluded = false", [1, 2, 4, 5, 6, 7, 8]),
-    ("has_tools", [5]),  # an empty tools list (8) does not count
-    ("has_tools = false AND pool = 'alpaca'", [1, 2, 6, 7, 8]),
-    ("source_file = 'tools.jsonl'", [5]),
-    ("record_index = 0", [1]),
-    ("domain_source = 'pool'", [1, 2, 3, 4, 5, 6, 7, 8]),
-    ("(domain = 'math' OR tag = 'py') AND NOT excluded", [1, 4]),
-    ("domain = 'math' OR tag = 'py' AND NOT excluded", [1, 3, 4]),  # AND binds tighter
-    ("NOT (domain = 'math' OR domain = 'code')", [2, 5, 6, 7, 8]),
-    ("NOT NOT domain = 'math'", [3, 4]),
-    ("instruction contains '50%'", [8]),
-    ("instruction LIKE '%50%off%'", [8]),
-    ("instruction contains '\\\\'", [8]),
-    ("instruction contains 'back\\slash'", [8]),
-])
+
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("domain = 'math'", [3, 4]),
+        ("domain != 'general'", [1, 3, 4, 5]),
+        ("domain <> 'general'", [1, 3, 4, 5]),
+        ("domain IN ('code', 'tool_use')", [1, 5]),
+        ("domain NOT IN ('general', 'math')", [1, 5]),
+        ("pool = 'gsm8k'", [3, 4]),
+        ("pool != 'gsm8k'", [1, 2, 5, 6, 7, 8]),
+        ("pool contains 'GSM'", [3, 4]),
+        ("pool_id = 2", [3, 4]),
+        ("n_tokens > 60", [7, 8]),
+        ("n_tokens <= 20", [1, 2, 4]),
+        ("n_tokens BETWEEN 20 AND 50", [2, 3, 5]),
+        ("n_tokens NOT BETWEEN 20 AND 50", [1, 4, 6, 7, 8]),
+        ("id >= 7 OR id < 2", [1, 7, 8]),
+        ("instruction LIKE 'Write%'", [1]),
+        ("instruction LIKE 'write%'", []),
+        ("instruction ILIKE 'write%'", [1]),
+        ("instruction NOT ILIKE '%a%'", [4]),  # NULL instruction (6) is not a match for NOT ILIKE
+        ("NOT instruction ILIKE '%a%'", [4, 6]),  # ... but NOT flips "false" into "true"
+        ("instruction contains 'PYTHON'", [1]),
+        ("instruction ~ 'python'", [1]),
+        ("instruction !~ 'a'", [4]),
+        ("instruction NOT CONTAINS 'a'", [4]),
+        ("instruction IS NULL", [6]),
+        ("instruction IS NOT NULL", [1, 2, 3, 4, 5, 7, 8]),
+        ("system = 'You are FUNNY'", [2]),
+        ("system != 'x'", [2]),
+        ("NOT system = 'x'", [1, 2, 3, 4, 5, 6, 7, 8]),
+        ("text ~ 'funny'", [2]),
+        ("text contains 'ORPHAN'", [6]),
+        ("text ~ 'x'", [4, 7]),
+        ("text !~ 'a'", [4]),  # none of instruction, response, system has an a
+        ("text IS NULL", []),
+        ("tag = 'good'", [1, 2]),
+        ("tags = 'good'", [1, 2]),
+        ("tag != 'good'", [3, 4, 5, 6, 7, 8]),
+        ("tags IN ('py', 'checked')", [1, 3]),
+        ("tags NOT IN ('good', 'checked')", [4, 5, 6, 7, 8]),
+        ("tag LIKE 'ch%'", [3]),
+        ("tag = 'it''s'", [7]),
+        ("tags IS NULL", [4, 5, 6, 8]),
+        ("tags IS NOT NULL", [1, 2, 3, 7]),
+        ("excluded", [3]),
+        ("NOT excluded", [1, 2, 4, 5, 6, 7, 8]),
+        ("excluded = false", [1, 2, 4, 5, 6, 7, 8]),
+        ("has_tools", [5]),  # an empty tools list (8) does not count
+        ("has_tools = false AND pool = 'alpaca'", [1, 2, 6, 7, 8]),
+        ("source_file = 'tools.jsonl'", [5]),
+        ("record_index = 0", [1]),
+        ("domain_source = 'pool'", [1, 2, 3, 4, 5, 6, 7, 8]),
+        ("(domain = 'math' OR tag = 'py') AND NOT excluded", [1, 4]),
+        ("domain = 'math' OR tag = 'py' AND NOT excluded", [1, 3, 4]),  # AND binds tighter
+        ("NOT (domain = 'math' OR domain = 'code')", [2, 5, 6, 7, 8]),
+        ("NOT NOT domain = 'math'", [3, 4]),
+        ("instruction contains '50%'", [8]),
+        ("instruction LIKE '%50%off%'", [8]),
+        ("instruction contains '\\\\'", [8]),
+        ("instruction contains 'back\\slash'", [8]),
+    ],
+)
 def test_semantics(fstore, expr, expected):
     assert ids(fstore, expr) == expected
 
 
-@pytest.mark.parametrize("expr,expected", [
-    ("score.ifd > 0.5", [1, 2]),  # sample 2: the newer model's 0.6 counts, not the older 0.1
-    ("ifd > 0.5", [1, 2]),  # bare metric name
-    ("score.ifd < 0.2", []),
-    ("score.ifd BETWEEN 0.25 AND 0.65", [2, 3]),
-    ("score.ifd IS NULL", [4, 5, 6, 7, 8]),  # sample 4's latest value is NULL
-    ("score.ifd IS NOT NULL", [1, 2, 3]),
-    ("score.ifd != 0.9", [2, 3]),  # NULL scores fail comparisons, negative ones too
-    ("score.ifd NOT IN (0.9)", [2, 3]),
-    ("NOT score.ifd > 0.5", [3, 4, 5, 6, 7, 8]),  # NOT flips the failed comparisons
-    ("score.\"ppl\" >= 12", [1]),
-    ("score.ifd > 0.5 AND score.ppl > 10", [1]),
-    ("IFD > 0.5", [1, 2]),  # metric names match case-insensitively when unambiguous
-])
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("score.ifd > 0.5", [1, 2]),  # sample 2: the newer model's 0.6 counts, not the older 0.1
+        ("ifd > 0.5", [1, 2]),  # bare metric name
+        ("score.ifd < 0.2", []),
+        ("score.ifd BETWEEN 0.25 AND 0.65", [2, 3]),
+        ("score.ifd IS NULL", [4, 5, 6, 7, 8]),  # sample 4's latest value is NULL
+        ("score.ifd IS NOT NULL", [1, 2, 3]),
+        ("score.ifd != 0.9", [2, 3]),  # NULL scores fail comparisons, negative ones too
+        ("score.ifd NOT IN (0.9)", [2, 3]),
+        ("NOT score.ifd > 0.5", [3, 4, 5, 6, 7, 8]),  # NOT flips the failed comparisons
+        ('score."ppl" >= 12', [1]),
+        ("score.ifd > 0.5 AND score.ppl > 10", [1]),
+        ("IFD > 0.5", [1, 2]),  # metric names match case-insensitively when unambiguous
+    ],
+)
 def test_score_semantics(fstore, expr, expected):
     assert ids(fstore, expr) == expected
 
@@ -307,7 +384,7 @@ def test_injection_attempts_are_rejected(fstore, expr):
 # These are valid filters whose string literals merely *look* like SQL: they must be matched as text.
 LITERAL_LOOKALIKES = [
     ("instruction = 'x''; DROP TABLE samples; --'", [7]),
-    ("instruction = \"x'; DROP TABLE samples; --\"", [7]),
+    ('instruction = "x\'; DROP TABLE samples; --"', [7]),
     (r"instruction = 'x\'; DROP TABLE samples; --'", [7]),
     ("domain = 'x'' OR ''1''=''1'", []),
     (r"domain = 'x\' OR 1=1 --'", []),
@@ -367,8 +444,9 @@ def cstore(tmp_path_factory):
     for cid, name in [(1, "topics"), (2, "by resp"), (3, "other")]:
         con.execute("INSERT INTO clusterings (id, name) VALUES (?, ?)", [cid, name])
     for cid, sid, k in [(1, 1, 0), (1, 2, 0), (1, 3, 1), (1, 4, -1), (2, 5, 0), (2, 6, 2), (3, 1, 1), (3, 5, 1)]:
-        con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (?, ?, ?)",
-                    [cid, sid, k])
+        con.execute(
+            "INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (?, ?, ?)", [cid, sid, k]
+        )
     con.close()
     yield st
     st.close()
@@ -383,25 +461,28 @@ def cids(st, expr, clusterings=CLUSTERINGS):
         con.close()
 
 
-@pytest.mark.parametrize("expr,expected", [
-    ("cluster.topics = 0", [1, 2]),
-    ("cluster.topics = 1", [3]),
-    ("cluster.topics = -1", [4]),  # noise is a cluster id like any other
-    ("cluster.topics in (0, 1)", [1, 2, 3]),
-    ("cluster.topics NOT IN (0)", [3, 4]),  # samples outside the clustering fail negative tests too
-    ("cluster.topics != 0", [3, 4]),
-    ("NOT cluster.topics = 0", [3, 4, 5, 6]),  # NOT flips: outside the clustering counts
-    ("cluster.topics >= 0", [1, 2, 3]),
-    ("cluster.topics BETWEEN -1 AND 0", [1, 2, 4]),
-    ("cluster.topics IS NULL", [5, 6]),
-    ("cluster.topics IS NOT NULL", [1, 2, 3, 4]),
-    ("cluster.\"by resp\" = 2", [6]),
-    ("cluster.'by resp' IN (0, 2)", [5, 6]),
-    ("cluster.TOPICS = 0", [1, 2]),  # case-insensitive when unambiguous
-    ("cluster.other = 1", [1, 5]),  # the name picks the clustering, not just the cluster id
-    ("cluster.topics = 0 AND cluster.other = 1", [1]),
-    ("cluster.topics = 1 OR cluster.\"by resp\" = 0", [3, 5]),
-])
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("cluster.topics = 0", [1, 2]),
+        ("cluster.topics = 1", [3]),
+        ("cluster.topics = -1", [4]),  # noise is a cluster id like any other
+        ("cluster.topics in (0, 1)", [1, 2, 3]),
+        ("cluster.topics NOT IN (0)", [3, 4]),  # samples outside the clustering fail negative tests too
+        ("cluster.topics != 0", [3, 4]),
+        ("NOT cluster.topics = 0", [3, 4, 5, 6]),  # NOT flips: outside the clustering counts
+        ("cluster.topics >= 0", [1, 2, 3]),
+        ("cluster.topics BETWEEN -1 AND 0", [1, 2, 4]),
+        ("cluster.topics IS NULL", [5, 6]),
+        ("cluster.topics IS NOT NULL", [1, 2, 3, 4]),
+        ('cluster."by resp" = 2', [6]),
+        ("cluster.'by resp' IN (0, 2)", [5, 6]),
+        ("cluster.TOPICS = 0", [1, 2]),  # case-insensitive when unambiguous
+        ("cluster.other = 1", [1, 5]),  # the name picks the clustering, not just the cluster id
+        ("cluster.topics = 0 AND cluster.other = 1", [1]),
+        ('cluster.topics = 1 OR cluster."by resp" = 0', [3, 5]),
+    ],
+)
 def test_cluster_semantics(cstore, expr, expected):
     assert cids(cstore, expr) == expected
 
@@ -409,19 +490,22 @@ def test_cluster_semantics(cstore, expr, expected):
 def test_cluster_name_is_a_parameter():
     sql, params = compile_expression("cluster.topics = 3", clusterings=["topics"])
     assert "topics" not in sql and params == ["topics", 3]
-    sql2, params2 = compile_expression("cluster.\"by resp\" in (1, 2)", clusterings=["by resp"])
+    sql2, params2 = compile_expression('cluster."by resp" in (1, 2)', clusterings=["by resp"])
     assert "by resp" not in sql2 and params2 == ["by resp", 1, 2]
 
 
-@pytest.mark.parametrize("expr,fragment", [
-    ("cluster.nope = 1", "unknown clustering 'nope'"),
-    ("cluster.topic = 1", "did you mean 'cluster.topics'"),
-    ("cluster.topics = 'a'", "is a number"),
-    ("cluster.topics contains 'a'", "not text"),
-    ("cluster. = 1", "expected a clustering name"),
-    ("cluster = 1", "unknown field 'cluster'"),
-    ("foo.topics = 1", "cluster.NAME"),
-])
+@pytest.mark.parametrize(
+    "expr,fragment",
+    [
+        ("cluster.nope = 1", "unknown clustering 'nope'"),
+        ("cluster.topic = 1", "did you mean 'cluster.topics'"),
+        ("cluster.topics = 'a'", "is a number"),
+        ("cluster.topics contains 'a'", "not text"),
+        ("cluster. = 1", "expected a clustering name"),
+        ("cluster = 1", "unknown field 'cluster'"),
+        ("foo.topics = 1", "cluster.NAME"),
+    ],
+)
 def test_cluster_errors(cstore, expr, fragment):
     with pytest.raises(FilterError) as e:
         cids(cstore, expr)
@@ -434,14 +518,17 @@ def test_cluster_without_clusterings_says_what_to_do():
     assert "workbench cluster" in e.value.message
 
 
-@pytest.mark.parametrize("expr", [
-    "cluster.\"topics' OR 1=1 --\" = 0",
-    "cluster.\"topics\"\" = 0 OR 1=1; DROP TABLE samples; --\" = 0",
-    "cluster.topics; DROP TABLE samples = 0",
-    "cluster.(SELECT name FROM clusterings) = 0",
-    "cluster.topics = 0 OR 1=1",
-    "cluster.\"x') OR TRUE OR ('\" = 0",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'cluster."topics\' OR 1=1 --" = 0',
+        'cluster."topics"" = 0 OR 1=1; DROP TABLE samples; --" = 0',
+        "cluster.topics; DROP TABLE samples = 0",
+        "cluster.(SELECT name FROM clusterings) = 0",
+        "cluster.topics = 0 OR 1=1",
+        "cluster.\"x') OR TRUE OR ('\" = 0",
+    ],
+)
 def test_cluster_injection_through_the_name_is_rejected(cstore, expr):
     before = table_counts(cstore)
     with pytest.raises(FilterError):
@@ -472,7 +559,7 @@ def test_cluster_filter_through_where_sql(cstore):
     from engine.data.query import Browser, Filter
 
     assert Browser(cstore, Filter(expression="cluster.topics = 0")).count() == 2
-    assert Browser(cstore, Filter(expression="cluster.\"by resp\" IN (0, 2)")).count() == 2
+    assert Browser(cstore, Filter(expression='cluster."by resp" IN (0, 2)')).count() == 2
     with pytest.raises(FilterError):
         Browser(cstore, Filter(expression="cluster.missing = 0")).count()
 
@@ -491,28 +578,39 @@ def mstore(tmp_path_factory):
         _sample(con, sid, 1, f"q{sid}")
     for cid, name in [(1, "topics"), (2, "by resp")]:
         con.execute("INSERT INTO clusterings (id, name) VALUES (?, ?)", [cid, name])
-    for cid, sid, k, x, y in [(1, 1, 0, 0.0, 0.0), (1, 2, 0, 1.0, 2.0), (1, 3, 1, -1.5, 0.5), (1, 4, -1, 3.0, -2.0),
-                              (2, 5, 0, 0.0, 0.0), (2, 1, 1, 9.0, 9.0)]:
-        con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster, x, y) VALUES (?, ?, ?, ?, ?)",
-                    [cid, sid, k, x, y])
+    for cid, sid, k, x, y in [
+        (1, 1, 0, 0.0, 0.0),
+        (1, 2, 0, 1.0, 2.0),
+        (1, 3, 1, -1.5, 0.5),
+        (1, 4, -1, 3.0, -2.0),
+        (2, 5, 0, 0.0, 0.0),
+        (2, 1, 1, 9.0, 9.0),
+    ]:
+        con.execute(
+            "INSERT INTO cluster_assignments (clustering_id, sample_id, cluster, x, y) VALUES (?, ?, ?, ?, ?)",
+            [cid, sid, k, x, y],
+        )
     con.close()
     yield st
     st.close()
 
 
-@pytest.mark.parametrize("expr,expected", [
-    ("map.topics.x BETWEEN -1 AND 1.5", [1, 2]),
-    ("map.topics.x >= -2 AND map.topics.x <= 1 AND map.topics.y BETWEEN 0 AND 1", [1, 3]),
-    ("map.topics.y < 0", [4]),
-    ("map.topics.x != 0", [2, 3, 4]),  # samples outside the map fail negative tests too
-    ("NOT map.topics.x = 0", [2, 3, 4, 5, 6]),  # NOT flips: outside the map counts
-    ("map.topics.x NOT BETWEEN 0 AND 1", [3, 4]),
-    ("map.topics.x IS NULL", [5, 6]),
-    ("map.TOPICS.X = 1", [2]),  # name and axis case-insensitive
-    ("map.\"by resp\".x = 0", [5]),  # the name picks the clustering's map
-    ("map.'by resp'.y > 1 OR map.topics.y > 1", [1, 2]),
-    ("map.topics.x BETWEEN -5 AND 5 AND cluster.topics = 0", [1, 2]),
-])
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("map.topics.x BETWEEN -1 AND 1.5", [1, 2]),
+        ("map.topics.x >= -2 AND map.topics.x <= 1 AND map.topics.y BETWEEN 0 AND 1", [1, 3]),
+        ("map.topics.y < 0", [4]),
+        ("map.topics.x != 0", [2, 3, 4]),  # samples outside the map fail negative tests too
+        ("NOT map.topics.x = 0", [2, 3, 4, 5, 6]),  # NOT flips: outside the map counts
+        ("map.topics.x NOT BETWEEN 0 AND 1", [3, 4]),
+        ("map.topics.x IS NULL", [5, 6]),
+        ("map.TOPICS.X = 1", [2]),  # name and axis case-insensitive
+        ('map."by resp".x = 0', [5]),  # the name picks the clustering's map
+        ("map.'by resp'.y > 1 OR map.topics.y > 1", [1, 2]),
+        ("map.topics.x BETWEEN -5 AND 5 AND cluster.topics = 0", [1, 2]),
+    ],
+)
 def test_map_semantics(mstore, expr, expected):
     assert cids(mstore, expr, clusterings=["topics", "by resp"]) == expected
 
@@ -520,39 +618,45 @@ def test_map_semantics(mstore, expr, expected):
 def test_map_name_is_a_parameter_and_axis_a_fixed_column():
     sql, params = compile_expression("map.topics.x BETWEEN 1 AND 2", clusterings=["topics"])
     assert "topics" not in sql and params == ["topics", 1, 2] and "ca.x BETWEEN ? AND ?" in sql
-    sql, params = compile_expression("map.\"by resp\".y > 0.5", clusterings=["by resp"])
+    sql, params = compile_expression('map."by resp".y > 0.5', clusterings=["by resp"])
     assert "by resp" not in sql and params == ["by resp", 0.5] and "ca.y > ?" in sql
 
 
-@pytest.mark.parametrize("expr,fragment", [
-    ("map.nope.x = 1", "unknown clustering 'nope'"),
-    ("map.topic.x = 1", "did you mean 'map.topics.x'"),
-    ("map.topics = 1", "expected '.x' or '.y'"),
-    ("map.topics.z = 1", "expected x or y"),
-    ("map.topics.cluster = 1", "expected x or y"),
-    ("map.topics.x = 'a'", "is a number"),
-    ("map.topics.x contains 'a'", "not text"),
-    ("map. = 1", "expected a clustering name"),
-    ("map.topics.\"x\" = 1", "expected x or y"),  # the axis is a bare x or y, not a string
-    ("map.topics.x.y = 1", "expected an operator after 'map.topics.x'"),
-])
+@pytest.mark.parametrize(
+    "expr,fragment",
+    [
+        ("map.nope.x = 1", "unknown clustering 'nope'"),
+        ("map.topic.x = 1", "did you mean 'map.topics.x'"),
+        ("map.topics = 1", "expected '.x' or '.y'"),
+        ("map.topics.z = 1", "expected x or y"),
+        ("map.topics.cluster = 1", "expected x or y"),
+        ("map.topics.x = 'a'", "is a number"),
+        ("map.topics.x contains 'a'", "not text"),
+        ("map. = 1", "expected a clustering name"),
+        ('map.topics."x" = 1', "expected x or y"),  # the axis is a bare x or y, not a string
+        ("map.topics.x.y = 1", "expected an operator after 'map.topics.x'"),
+    ],
+)
 def test_map_errors(mstore, expr, fragment):
     with pytest.raises(FilterError) as e:
         cids(mstore, expr, clusterings=["topics", "by resp"])
     assert fragment in e.value.message
 
 
-@pytest.mark.parametrize("expr", [
-    "map.topics.x; DROP TABLE samples = 0",
-    "map.topics.(ca.cluster) = 0",
-    "map.topics.x OR 1=1 = 0",
-    "map.topics.sample_id = 1",
-    "map.\"topics' OR 1=1 --\".x = 0",
-    "map.topics.\"x) OR TRUE OR (ca.x\" = 0",
-    "map.(SELECT name FROM clusterings).x = 0",
-    "map.topics.x = 0 OR 1=1",
-    "map.topics.x = ca.y",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "map.topics.x; DROP TABLE samples = 0",
+        "map.topics.(ca.cluster) = 0",
+        "map.topics.x OR 1=1 = 0",
+        "map.topics.sample_id = 1",
+        'map."topics\' OR 1=1 --".x = 0',
+        'map.topics."x) OR TRUE OR (ca.x" = 0',
+        "map.(SELECT name FROM clusterings).x = 0",
+        "map.topics.x = 0 OR 1=1",
+        "map.topics.x = ca.y",
+    ],
+)
 def test_map_injection_attempts_are_rejected(mstore, expr):
     before = table_counts(mstore)
     with pytest.raises(FilterError):

@@ -34,18 +34,41 @@ def test_alpaca_joins_instruction_and_input_and_keeps_extra_fields_in_meta():
     assert (n.instruction, n.response, n.n_turns) == ("Sum\n1 2", "3", 2)
 
 
-@pytest.mark.parametrize("fmt, rec, mapping, instruction, inp", [
-    ("alpaca", {"instruction": "Line 1\nLine 2", "input": "in\nput", "output": "o"}, None,
-     "Line 1\nLine 2", "in\nput"),
-    ("alpaca", {"instruction": "e\u0301 👍🏽 日本\n", "input": "\n", "output": "o"}, None,
-     "e\u0301 👍🏽 日本\n", "\n"),
-    ("alpaca", {"instruction": "", "input": "only input", "output": "o"}, None, "", "only input"),
-    ("dolly", {"instruction": "Sum up\nthis", "context": "long text", "response": "r"}, None, "Sum up\nthis",
-     "long text"),
-    ("mapping", {"q": "Why?\n", "ctx": "because", "a": "ok"}, {"prompt": "q", "query": "ctx", "response": "a"},
-     "Why?\n", "because"),
-    ("prompt_only", {"instruction": "Translate", "input": "chat"}, None, "Translate", "chat"),
-])
+@pytest.mark.parametrize(
+    "fmt, rec, mapping, instruction, inp",
+    [
+        (
+            "alpaca",
+            {"instruction": "Line 1\nLine 2", "input": "in\nput", "output": "o"},
+            None,
+            "Line 1\nLine 2",
+            "in\nput",
+        ),
+        (
+            "alpaca",
+            {"instruction": "e\u0301 👍🏽 日本\n", "input": "\n", "output": "o"},
+            None,
+            "e\u0301 👍🏽 日本\n",
+            "\n",
+        ),
+        ("alpaca", {"instruction": "", "input": "only input", "output": "o"}, None, "", "only input"),
+        (
+            "dolly",
+            {"instruction": "Sum up\nthis", "context": "long text", "response": "r"},
+            None,
+            "Sum up\nthis",
+            "long text",
+        ),
+        (
+            "mapping",
+            {"q": "Why?\n", "ctx": "because", "a": "ok"},
+            {"prompt": "q", "query": "ctx", "response": "a"},
+            "Why?\n",
+            "because",
+        ),
+        ("prompt_only", {"instruction": "Translate", "input": "chat"}, None, "Translate", "chat"),
+    ],
+)
 def test_input_split_recovers_instruction_and_input_exactly(fmt, rec, mapping, instruction, inp):
     n = norm(fmt, rec, mapping=mapping)
     assert n.instruction == instruction + "\n" + inp
@@ -53,18 +76,20 @@ def test_input_split_recovers_instruction_and_input_exactly(fmt, rec, mapping, i
     assert split_user(n.instruction, n.meta["input_split"]) == (instruction, inp)
 
 
-@pytest.mark.parametrize("rec", [
-    {"instruction": "No input", "input": "", "output": "o"},
-    {"instruction": "No input", "input": None, "output": "o"},
-    {"instruction": "No input", "output": "o"},
-])
+@pytest.mark.parametrize(
+    "rec",
+    [
+        {"instruction": "No input", "input": "", "output": "o"},
+        {"instruction": "No input", "input": None, "output": "o"},
+        {"instruction": "No input", "output": "o"},
+    ],
+)
 def test_no_input_split_without_an_input(rec):
     assert "input_split" not in norm("alpaca", rec).meta
 
 
 def test_input_split_with_history_and_an_original_field_of_that_name():
-    rec = {"instruction": "a\nb", "input": "c", "output": "d", "history": [["h", "r"]], "input_split": "x",
-           "id": 7}
+    rec = {"instruction": "a\nb", "input": "c", "output": "d", "history": [["h", "r"]], "input_split": "x", "id": 7}
     n = norm("alpaca", rec)
     assert n.messages[-2] == {"role": "user", "content": "a\nb\nc"}
     assert list(n.meta.items()) == [("id", 7), ("input_split", 3)]  # replaced, and last (as the SQL path)
@@ -74,8 +99,7 @@ def test_input_split_with_history_and_an_original_field_of_that_name():
 
 
 def test_alpaca_response_key_system_and_history():
-    rec = {"instruction": "and now?", "input": "", "response": "b", "system": "be brief",
-           "history": [["first", "a"]]}
+    rec = {"instruction": "and now?", "input": "", "response": "b", "system": "be brief", "history": [["first", "a"]]}
     n = norm("alpaca", rec)
     assert roles(n) == ["system", "user", "assistant", "user", "assistant"]
     assert n.system == "be brief"
@@ -119,16 +143,31 @@ def test_sharegpt_tool_calls_observations_and_tools_string():
 
 
 def test_sharegpt_system_turn_user_assistant_aliases_and_tools_list():
-    rec = {"conversations": [{"from": "system", "value": "sys"}, {"from": "user", "value": "hi"},
-                             {"from": "assistant", "value": "yo"}], "tools": [{"name": "f"}]}
+    rec = {
+        "conversations": [
+            {"from": "system", "value": "sys"},
+            {"from": "user", "value": "hi"},
+            {"from": "assistant", "value": "yo"},
+        ],
+        "tools": [{"name": "f"}],
+    }
     n = norm("sharegpt", rec)
     assert n.system == "sys" and roles(n) == ["system", "user", "assistant"] and n.tools == [{"name": "f"}]
 
 
 def test_sharegpt_messages_variant_with_role_content():
     rec = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
-    n = norm("sharegpt", rec, mapping={"messages": "messages", "role_tag": "role", "content_tag": "content",
-                                       "user_tag": "user", "assistant_tag": "assistant"})
+    n = norm(
+        "sharegpt",
+        rec,
+        mapping={
+            "messages": "messages",
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+        },
+    )
     assert roles(n) == ["user", "assistant"]
 
 
@@ -144,8 +183,10 @@ def test_sharegpt_errors_name_the_turn():
         norm("sharegpt", {"conversations": [{"from": "human", "value": "a"}, {"from": "robot", "value": "b"}]})
     assert e.value.field == "conversations[1].from" and "unknown role 'robot'" in e.value.message
     with pytest.raises(FieldError) as e:
-        norm("sharegpt", {"conversations": [{"from": "human", "value": "a"}, {"from": "function_call",
-                                                                             "value": "{not json"}]})
+        norm(
+            "sharegpt",
+            {"conversations": [{"from": "human", "value": "a"}, {"from": "function_call", "value": "{not json"}]},
+        )
     assert e.value.field == "conversations[1].value"
     with pytest.raises(FieldError) as e:
         norm("sharegpt", {"conversations": [{"from": "human", "value": 3}]})
@@ -153,19 +194,30 @@ def test_sharegpt_errors_name_the_turn():
 
 
 def test_openai_messages_with_tool_calls_and_tool_role():
-    rec = {"messages": [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "2+2?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "calc", "arguments": "{\"e\": \"2+2\"}"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "4"},
-        {"role": "assistant", "content": "4", "weight": 1},
-    ], "tools": [{"type": "function", "function": {"name": "calc"}}]}
+    rec = {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "2+2?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "calc", "arguments": '{"e": "2+2"}'}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "4"},
+            {"role": "assistant", "content": "4", "weight": 1},
+        ],
+        "tools": [{"type": "function", "function": {"name": "calc"}}],
+    }
     n = norm("messages", rec)
     assert roles(n) == ["system", "user", "assistant", "tool", "assistant"]
     assert n.system == "s"
-    assert n.messages[2] == {"role": "assistant", "content": "", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "calc", "arguments": "{\"e\": \"2+2\"}"}}]}
+    assert n.messages[2] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "calc", "arguments": '{"e": "2+2"}'}}],
+    }
     assert n.messages[3]["tool_call_id"] == "c1"
     assert n.meta == {"message_extras": {"4": {"weight": 1}}}
     assert n.n_turns == 3
@@ -178,8 +230,10 @@ def test_dolly_prompt_completion_qa_problem_solution():
     assert n.response == "c<|endoftext|>"  # kept verbatim
     n = norm("qa", {"question": "q", "answer": "because\n#### 72"})
     assert n.meta == {"final_answer": "72"}
-    n = norm("problem_solution", {"problem": "p", "solution": "so $\\boxed{\\frac{9}{7}}$.", "level": "Level 4",
-                                  "type": "Algebra"})
+    n = norm(
+        "problem_solution",
+        {"problem": "p", "solution": "so $\\boxed{\\frac{9}{7}}$.", "level": "Level 4", "type": "Algebra"},
+    )
     assert n.meta == {"level": "Level 4", "type": "Algebra", "final_answer": "\\frac{9}{7}"}
 
 
@@ -199,23 +253,36 @@ def test_mbpp_prompt_has_task_and_tests_and_keeps_tests_in_meta():
 
 
 def test_bfcl_openfunctions_apibench():
-    n = norm("bfcl", {"id": "simple_1", "question": [[{"role": "user", "content": "area?"}]],
-                      "function": [{"name": "area", "parameters": {"type": "dict"}}]})
+    n = norm(
+        "bfcl",
+        {
+            "id": "simple_1",
+            "question": [[{"role": "user", "content": "area?"}]],
+            "function": [{"name": "area", "parameters": {"type": "dict"}}],
+        },
+    )
     assert roles(n) == ["user"] and n.tools[0]["name"] == "area" and n.meta == {"id": "simple_1"}
-    n = norm("openfunctions", {"question": "book", "function": {"name": "Book", "api_call": "b.book"},
-                               "model_answer": "b.book(x=1)"})
+    n = norm(
+        "openfunctions",
+        {"question": "book", "function": {"name": "Book", "api_call": "b.book"}, "model_answer": "b.book(x=1)"},
+    )
     assert n.tools == [{"name": "Book", "api_call": "b.book"}] and n.response == "b.book(x=1)"
     code = "{'Instruction': Find a model., 'Output': {'api_call': 'load()', 'code': 'x'}}"
     assert parse_apibench_code(code) == ("Find a model.", "{'api_call': 'load()', 'code': 'x'}")
-    assert parse_apibench_code("###Instruction: Do it. ###Output: <<<api_call>>>: f()") == ("Do it.",
-                                                                                          "<<<api_call>>>: f()")
+    assert parse_apibench_code("###Instruction: Do it. ###Output: <<<api_call>>>: f()") == (
+        "Do it.",
+        "<<<api_call>>>: f()",
+    )
     n = norm("apibench", {"code": code, "api_call": "load()", "provider": "PyTorch"})
     assert n.instruction == "Find a model." and n.meta == {"api_call": "load()", "provider": "PyTorch"}
 
 
 def test_self_instruct_uses_first_instance_and_keeps_the_rest():
-    rec = {"id": "s1", "instruction": "Antonym", "instances": [{"input": "hot", "output": "cold"},
-                                                               {"input": "up", "output": "down"}]}
+    rec = {
+        "id": "s1",
+        "instruction": "Antonym",
+        "instances": [{"input": "hot", "output": "cold"}, {"input": "up", "output": "down"}],
+    }
     n = norm("self_instruct", rec)
     assert n.messages == [{"role": "user", "content": "Antonym\nhot"}, {"role": "assistant", "content": "cold"}]
     assert n.meta == {"id": "s1", "more_instances": [{"input": "up", "output": "down"}]}
@@ -249,24 +316,27 @@ def test_mapping_format_uses_only_mapped_columns():
     assert n.response == "y"
 
 
-@pytest.mark.parametrize("rec,fmt", [
-    ({"instruction": "a", "input": "", "output": "b"}, "alpaca"),
-    ({"instruction": "a", "input": "", "response": "b"}, "alpaca"),
-    ({"instruction": "a", "context": "", "response": "b", "category": "qa"}, "dolly"),
-    ({"conversations": [{"from": "human", "value": "a"}]}, "sharegpt"),
-    ({"messages": [{"role": "user", "content": "a"}]}, "messages"),
-    ({"prompt": "a", "completion": "b"}, "prompt_completion"),
-    ({"question": "a", "answer": "b #### 1"}, "qa"),
-    ({"problem": "a", "solution": "b", "level": "Level 1"}, "problem_solution"),
-    ({"text": "a", "code": "b", "test_list": []}, "mbpp"),
-    ({"question": [[{"role": "user", "content": "a"}]], "function": []}, "bfcl"),
-    ({"question": "a", "function": {"name": "f"}, "model_answer": "f()"}, "openfunctions"),
-    ({"code": "{'Instruction': a, 'Output': b}", "api_call": "x"}, "apibench"),
-    ({"instruction": "a", "instances": [{"input": "", "output": "b"}]}, "self_instruct"),
-    ({"0": "q", "1": "a", "2": "b", "3": "c", "4": "d", "5": "A"}, "mcq"),
-    ({"Instruction": "a", "Skill": "x"}, "prompt_only"),
-    ({"conversations": "a"}, "prompt_only"),
-])
+@pytest.mark.parametrize(
+    "rec,fmt",
+    [
+        ({"instruction": "a", "input": "", "output": "b"}, "alpaca"),
+        ({"instruction": "a", "input": "", "response": "b"}, "alpaca"),
+        ({"instruction": "a", "context": "", "response": "b", "category": "qa"}, "dolly"),
+        ({"conversations": [{"from": "human", "value": "a"}]}, "sharegpt"),
+        ({"messages": [{"role": "user", "content": "a"}]}, "messages"),
+        ({"prompt": "a", "completion": "b"}, "prompt_completion"),
+        ({"question": "a", "answer": "b #### 1"}, "qa"),
+        ({"problem": "a", "solution": "b", "level": "Level 1"}, "problem_solution"),
+        ({"text": "a", "code": "b", "test_list": []}, "mbpp"),
+        ({"question": [[{"role": "user", "content": "a"}]], "function": []}, "bfcl"),
+        ({"question": "a", "function": {"name": "f"}, "model_answer": "f()"}, "openfunctions"),
+        ({"code": "{'Instruction': a, 'Output': b}", "api_call": "x"}, "apibench"),
+        ({"instruction": "a", "instances": [{"input": "", "output": "b"}]}, "self_instruct"),
+        ({"0": "q", "1": "a", "2": "b", "3": "c", "4": "d", "5": "A"}, "mcq"),
+        ({"Instruction": "a", "Skill": "x"}, "prompt_only"),
+        ({"conversations": "a"}, "prompt_only"),
+    ],
+)
 def test_detection(rec, fmt):
     got, reason = detect_format([rec] * 3)
     assert got == fmt, reason
@@ -289,12 +359,14 @@ def test_suggested_domains():
     def sd(fmt, recs):
         ctx = make_context(fmt, recs, None)
         return suggest_domain(fmt, recs, [FORMATS[fmt].normalize(r, ctx) for r in recs])
+
     assert sd("qa", [{"question": "q", "answer": "x\n#### 3"}]) == "math"
     assert sd("qa", [{"question": "q", "answer": "Paris"}]) is None
     assert sd("mbpp", [{"text": "a", "code": "b", "test_list": []}]) == "code"
     assert sd("alpaca", [{"instruction": "a", "output": "```python\nprint(1)\n```"}]) == "code"
-    assert sd("sharegpt", [{"conversations": [{"from": "human", "value": "a"}], "tools": "[{\"name\": \"f\"}]"}]) \
-        == "tool_use"
+    assert (
+        sd("sharegpt", [{"conversations": [{"from": "human", "value": "a"}], "tools": '[{"name": "f"}]'}]) == "tool_use"
+    )
     assert sd("alpaca", [{"instruction": "tell a story", "output": "Once upon a time"}]) is None
 
 
@@ -311,7 +383,21 @@ def test_content_hash_is_pinned_and_ignores_json_key_order():
 
     msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
     assert content_hash(msgs, None, None) == hashlib.md5(b"\x1e\x1euser\x1fhi\x1dassistant\x1fyo").hexdigest()
-    a = [{"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]
-    b = [{"content": "", "tool_calls": [{"function": {"arguments": "{}", "name": "f"}, "type": "function"}], "role": "assistant"}]
-    assert content_hash(a, "s", [{"name": "f", "parameters": {}}]) == content_hash(b, "s", [{"parameters": {}, "name": "f"}])
+    a = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        }
+    ]
+    b = [
+        {
+            "content": "",
+            "tool_calls": [{"function": {"arguments": "{}", "name": "f"}, "type": "function"}],
+            "role": "assistant",
+        }
+    ]
+    assert content_hash(a, "s", [{"name": "f", "parameters": {}}]) == content_hash(
+        b, "s", [{"parameters": {}, "name": "f"}]
+    )
     assert content_hash(a, "s", None) != content_hash(a, None, None)

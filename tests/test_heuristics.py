@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from engine.quality.heuristics import (
-    OPERATORS, Rule, Sample, compute, explain_filters, format_explain, h_filter_defaults, keep_mask,
-    run_heuristics, words,
-)
-from engine.core.jobs import CancelToken, Cancelled
-from engine.quality.scores import list_metrics, metric_values
+from engine.core.jobs import Cancelled, CancelToken
 from engine.core.store import Store
+from engine.quality.heuristics import (
+    OPERATORS,
+    Rule,
+    Sample,
+    compute,
+    explain_filters,
+    format_explain,
+    h_filter_defaults,
+    keep_mask,
+    run_heuristics,
+    words,
+)
+from engine.quality.scores import list_metrics, metric_values
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -22,32 +30,35 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 # helpers
 # ------------------------------------------------------------------------------------------------
 
-WEATHER_TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
-            "required": ["city"],
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+                "required": ["city"],
+            },
         },
-    },
-}]
+    }
+]
 
 
 def call(name, args):
-    return {"id": "call_1", "type": "function",
-            "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+    return {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
+    }
 
 
 def tool_sample(calls, tools=WEATHER_TOOLS, final="It is 20 degrees in Paris."):
-    msgs = [{"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": "", "tool_calls": calls}]
+    msgs = [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "", "tool_calls": calls}]
     if final is not None:
         msgs += [{"role": "tool", "content": '{"temp": 20}'}, {"role": "assistant", "content": final}]
-    return Sample(instruction="Weather in Paris?", response=final, domain="tool_use", messages=msgs,
-                  tools=tools)
+    return Sample(instruction="Weather in Paris?", response=final, domain="tool_use", messages=msgs, tools=tools)
 
 
 def v(name, **kw):
@@ -60,8 +71,9 @@ def add_samples(store: Store, records: list[dict], pool_id: int = 1, pool_name: 
     optional domain, tools, tool_calls (on the final assistant turn). Returns the ids."""
     con = store.cursor()
     if not con.execute("SELECT count(*) FROM pools WHERE id = ?", [pool_id]).fetchone()[0]:
-        con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, 'general')",
-                    [pool_id, pool_name or f"pool{pool_id}"])
+        con.execute(
+            "INSERT INTO pools (id, name, domain) VALUES (?, ?, 'general')", [pool_id, pool_name or f"pool{pool_id}"]
+        )
     start = store.next_id("samples", con)
     ids = []
     rows = []
@@ -79,12 +91,24 @@ def add_samples(store: Store, records: list[dict], pool_id: int = 1, pool_name: 
         sid = start + k
         ids.append(sid)
         tools = r.get("tools")
-        rows.append([sid, pool_id, json.dumps(msgs), r.get("domain", "general"),
-                     hashlib.sha1(f"{sid}{json.dumps(msgs)}".encode()).hexdigest(),
-                     r.get("instruction"), r.get("response"),
-                     None if tools is None else json.dumps(tools), len(msgs)])
-    con.executemany("INSERT INTO samples (id, pool_id, messages, domain, content_hash, instruction, response,"
-                    " tools, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows.append(
+            [
+                sid,
+                pool_id,
+                json.dumps(msgs),
+                r.get("domain", "general"),
+                hashlib.sha1(f"{sid}{json.dumps(msgs)}".encode()).hexdigest(),
+                r.get("instruction"),
+                r.get("response"),
+                None if tools is None else json.dumps(tools),
+                len(msgs),
+            ]
+        )
+    con.executemany(
+        "INSERT INTO samples (id, pool_id, messages, domain, content_hash, instruction, response,"
+        " tools, n_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     con.close()
     return ids
 
@@ -139,35 +163,43 @@ def test_empty_answer():
     assert compute("h_truncated_answer", s) == (None, "tool call")
 
 
-@pytest.mark.parametrize("text", [
-    "The capital of France is Paris.",
-    "Positive",
-    "Here is the code:\n```python\nprint(1)\n```",
-    "The answer is 42",
-    "Steps:\n- mix flour\n- add eggs\n- bake for 20 minutes",
-    "$$x = \\frac{1}{2}$$",
-    "Use `pip install x` (see docs)",
-    "Best regards,\nJohn Smith",
-    "Thanks for writing to us.\n\nWe are sorry for the trouble.\n\nKind regards,\nThe Hartley & Green team",
-    "1. Which material insulates best?\n2. Testing vitamin C in juices with iodine\n3. Building a wind turbine and measuring its output",
-    "| a | b |\n|---|---|\n| 1 | 2 |",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The capital of France is Paris.",
+        "Positive",
+        "Here is the code:\n```python\nprint(1)\n```",
+        "The answer is 42",
+        "Steps:\n- mix flour\n- add eggs\n- bake for 20 minutes",
+        "$$x = \\frac{1}{2}$$",
+        "Use `pip install x` (see docs)",
+        "Best regards,\nJohn Smith",
+        "Thanks for writing to us.\n\nWe are sorry for the trouble.\n\nKind regards,\nThe Hartley & Green team",
+        "1. Which material insulates best?\n2. Testing vitamin C in juices with iodine\n3. Building a wind turbine and measuring its output",
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+    ],
+)
 def test_truncated_negatives(text):
     assert v("h_truncated_answer", response=text) == 0, text
 
 
-@pytest.mark.parametrize("text,why", [
-    ("Here is the code:\n```python\ndef f(x):\n    return", "unclosed code fence"),
-    ("There are three reasons. First, the", "ends with 'the'"),
-    ("The main ingredients are flour,", "ends with ','"),
-    ("Photosynthesis converts light energy into chemical energy stored in glucose molecules which plants", None),
-    ("Paris is the capital of France. It is famous for its museums and its cuisine and its archite", None),
-    ("First sentence here is complete.\nSecond line is also complete.\nThird line has been cut off mid", None),
-    ("Intro text that is fine.\n\n## Conclusion", "ends with a heading"),
-    ("It sells 180 + 360 = 540 tickets, so it takes 540 ×", "ends with '×'"),
-    ("1. Keep a regular schedule every day.\n2. Make your bedroom dark, quiet and cool, and keep",
-     "last list item without final punctuation"),
-])
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("Here is the code:\n```python\ndef f(x):\n    return", "unclosed code fence"),
+        ("There are three reasons. First, the", "ends with 'the'"),
+        ("The main ingredients are flour,", "ends with ','"),
+        ("Photosynthesis converts light energy into chemical energy stored in glucose molecules which plants", None),
+        ("Paris is the capital of France. It is famous for its museums and its cuisine and its archite", None),
+        ("First sentence here is complete.\nSecond line is also complete.\nThird line has been cut off mid", None),
+        ("Intro text that is fine.\n\n## Conclusion", "ends with a heading"),
+        ("It sells 180 + 360 = 540 tickets, so it takes 540 ×", "ends with '×'"),
+        (
+            "1. Keep a regular schedule every day.\n2. Make your bedroom dark, quiet and cool, and keep",
+            "last list item without final punctuation",
+        ),
+    ],
+)
 def test_truncated_positives(text, why):
     val, reason = compute("h_truncated_answer", Sample(response=text))
     assert val == 1, text
@@ -191,26 +223,32 @@ def test_ngram_repetition():
     assert compute("h_ngram_repetition", Sample(response="")) == (None, "empty answer")
 
 
-@pytest.mark.parametrize("text", [
-    "As an AI language model, I don't have personal opinions.",
-    "I'm sorry, but I can't help with that request.",
-    "I’m sorry, but I cannot provide instructions for that.",
-    "I cannot assist with creating malware.",
-    "Hello! I'm unable to browse the internet.",
-    "Sure. Note that as a large language model I may be wrong: 4",
-    "作为一个人工智能语言模型，我无法回答这个问题。",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As an AI language model, I don't have personal opinions.",
+        "I'm sorry, but I can't help with that request.",
+        "I’m sorry, but I cannot provide instructions for that.",
+        "I cannot assist with creating malware.",
+        "Hello! I'm unable to browse the internet.",
+        "Sure. Note that as a large language model I may be wrong: 4",
+        "作为一个人工智能语言模型，我无法回答这个问题。",
+    ],
+)
 def test_refusal_positives(text):
     assert v("h_refusal", response=text) == 1, text
 
 
-@pytest.mark.parametrize("text", [
-    "The capital of France is Paris.",
-    "Here is the function. Note that it cannot handle negative numbers, which I can fix later.",
-    "In this story, the robot said it cannot feel, but the girl disagreed.",
-    "I'm sorry for the confusion earlier; here is the corrected code.",
-    "You cannot divide by zero, so the expression is undefined.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The capital of France is Paris.",
+        "Here is the function. Note that it cannot handle negative numbers, which I can fix later.",
+        "In this story, the robot said it cannot feel, but the girl disagreed.",
+        "I'm sorry for the confusion earlier; here is the corrected code.",
+        "You cannot divide by zero, so the expression is undefined.",
+    ],
+)
 def test_refusal_negatives(text):
     assert v("h_refusal", response=text) == 0, text
 
@@ -229,11 +267,14 @@ def test_overlap():
     # response content types: capital, france, paris; instruction: name, capital, france
     assert v("h_instr_resp_overlap", **kw) == pytest.approx(2 / 3)
     assert v("h_instr_resp_jaccard", **kw) == pytest.approx(2 / 4)
-    assert v("h_instr_resp_overlap", instruction="Name the capital of France",
-             response="Bananas are yellow fruit.") == 0
+    assert (
+        v("h_instr_resp_overlap", instruction="Name the capital of France", response="Bananas are yellow fruit.") == 0
+    )
     assert compute("h_instr_resp_overlap", Sample(instruction=None, response="x y")) == (None, "no instruction")
-    assert compute("h_instr_resp_overlap", Sample(instruction="q", response="it is")) == \
-        (None, "no content words in answer")
+    assert compute("h_instr_resp_overlap", Sample(instruction="q", response="it is")) == (
+        None,
+        "no content words in answer",
+    )
 
 
 def test_code_parses():
@@ -248,8 +289,10 @@ def test_code_parses():
     assert v("h_code_parses", response="def f(x):\n    return x", domain="code") == 1
     assert v("h_code_parses", response="def f(x:\n    return x", domain="code") == 0
     assert compute("h_code_parses", Sample(response="plain prose.")) == (None, "no code")
-    assert compute("h_code_parses", Sample(response="```js\nlet x = 1;\n```", domain="code")) == \
-        (None, "no python code")
+    assert compute("h_code_parses", Sample(response="```js\nlet x = 1;\n```", domain="code")) == (
+        None,
+        "no python code",
+    )
     # unclosed fence: parsed as far as it goes
     assert v("h_code_parses", response="```python\ndef f(:", domain="code") == 0
 
@@ -261,8 +304,10 @@ def test_math_final_number():
     assert v("h_math_final_number", response="Adding them up. The answer is 12.", **m) == 1
     assert v("h_math_final_number", response="We have 3 apples. So the answer is the same.", **m) == 0
     assert compute("h_math_final_number", Sample(response="The answer is 3.")) == (None, "not math")
-    assert compute("h_math_final_number", Sample(response="Since n is even...", domain="math",
-                                                 instruction="Prove that n^2 is even")) == (None, "proof question")
+    assert compute(
+        "h_math_final_number",
+        Sample(response="Since n is even...", domain="math", instruction="Prove that n^2 is even"),
+    ) == (None, "proof question")
     assert compute("h_math_final_number", Sample(response="", **m)) == (None, "empty answer")
 
 
@@ -288,8 +333,9 @@ def test_tool_call_valid():
         val, reason = compute("h_tool_call_valid", tool_sample(calls))
         assert val == 0 and why in reason, (why, reason)
     # second of two calls is bad
-    val, reason = compute("h_tool_call_valid", tool_sample([call("get_weather", {"city": "A"}),
-                                                           call("get_weather", {"city": 3})]))
+    val, reason = compute(
+        "h_tool_call_valid", tool_sample([call("get_weather", {"city": "A"}), call("get_weather", {"city": 3})])
+    )
     assert val == 0 and reason.startswith("call 2")
     # no tools declared at all
     val, reason = compute("h_tool_call_valid", tool_sample([call("get_weather", {"city": "A"})], tools=None))
@@ -298,8 +344,10 @@ def test_tool_call_valid():
     broken = [{"type": "function", "function": {"name": "f", "parameters": {"type": "objekt"}}}]
     val, reason = compute("h_tool_call_valid", tool_sample([call("f", {})], tools=broken))
     assert val == 0 and "invalid" in reason
-    assert compute("h_tool_call_valid", Sample(response="hi", messages=[{"role": "user", "content": "x"}])) == \
-        (None, "no tool calls")
+    assert compute("h_tool_call_valid", Sample(response="hi", messages=[{"role": "user", "content": "x"}])) == (
+        None,
+        "no tool calls",
+    )
     assert compute("h_tool_call_valid", Sample(response="hi")) == (None, "no tool calls")
 
 
@@ -322,13 +370,24 @@ MIXED = [
     dict(instruction="Write code", response="def f(x):\n    return x + 1", domain="code"),
     dict(instruction="How many?", response="2 + 3 = 5\n#### 5", domain="math"),
     dict(instruction="How many?", response="Add them together and you get the total.", domain="math"),
-    dict(instruction="Weather in Paris?", response="", domain="tool_use", tools=WEATHER_TOOLS,
-         tool_calls=[call("get_weather", {"city": "Paris"})]),
-    dict(instruction="Weather in Paris?", response="", domain="tool_use", tools=WEATHER_TOOLS,
-         tool_calls=[call("get_weather", {"town": "Paris"})]),
+    dict(
+        instruction="Weather in Paris?",
+        response="",
+        domain="tool_use",
+        tools=WEATHER_TOOLS,
+        tool_calls=[call("get_weather", {"city": "Paris"})],
+    ),
+    dict(
+        instruction="Weather in Paris?",
+        response="",
+        domain="tool_use",
+        tools=WEATHER_TOOLS,
+        tool_calls=[call("get_weather", {"town": "Paris"})],
+    ),
     # ends in "a": truncated by the prose rules, not by the code-domain rules (the runner must fetch domain)
-    dict(instruction="gcd", response="def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a",
-         domain="code"),
+    dict(
+        instruction="gcd", response="def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a", domain="code"
+    ),
 ]
 
 
@@ -342,11 +401,18 @@ def test_run_writes_every_operator_and_matches_compute(store):
     con = store.cursor()
     for sid, rec in zip(ids, MIXED):
         msgs = con.execute("SELECT messages::VARCHAR FROM samples WHERE id = ?", [sid]).fetchone()[0]
-        s = Sample(sid, rec["instruction"], rec["response"], rec.get("domain", "general"), msgs,
-                   None if rec.get("tools") is None else json.dumps(rec["tools"]))
+        s = Sample(
+            sid,
+            rec["instruction"],
+            rec["response"],
+            rec.get("domain", "general"),
+            msgs,
+            None if rec.get("tools") is None else json.dumps(rec["tools"]),
+        )
         for name, op in OPERATORS.items():
-            row = con.execute("SELECT value, reason, version FROM scores WHERE sample_id = ? AND metric = ?",
-                              [sid, name]).fetchall()
+            row = con.execute(
+                "SELECT value, reason, version FROM scores WHERE sample_id = ? AND metric = ?", [sid, name]
+            ).fetchall()
             assert len(row) == 1
             assert (row[0][0], row[0][1]) == op.compute(s), (name, rec)
             assert row[0][2] == op.version
@@ -461,8 +527,7 @@ def test_explain_filters_and_keep_mask(store):
     assert mask.column("refusal").to_pylist()[2] is True
 
     # domain-limited rule, pool by name, and missing scores are kept and counted
-    r = [Rule("long", "h_resp_chars", ">", 20, domains=("general",)),
-         Rule("ifd", "ifd_ppl", ">", 1.0)]
+    r = [Rule("long", "h_resp_chars", ">", 20, domains=("general",)), Rule("ifd", "ifd_ppl", ">", 1.0)]
     ex2 = explain_filters(store, r, pool="pool1")
     assert ex2["general"].rules["long"].dropped == 3  # Paris, refusal, repetition
     assert ex2["code"].rules["long"].dropped == 0
@@ -526,30 +591,45 @@ def _to_sample(rec: dict) -> dict | None:
         except ValueError:
             pass
     if isinstance(msgs, list):
-        role_map = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                    "system": "system", "tool": "tool", "function_call": "assistant", "observation": "tool",
-                    "function": "tool"}
+        role_map = {
+            "human": "user",
+            "user": "user",
+            "gpt": "assistant",
+            "assistant": "assistant",
+            "system": "system",
+            "tool": "tool",
+            "function_call": "assistant",
+            "observation": "tool",
+            "function": "tool",
+        }
         norm = []
         for m in msgs:
             role = role_map.get(m.get("role") or m.get("from"), m.get("role") or m.get("from"))
             content = m.get("content", m.get("value"))
-            nm = {"role": role, "content": content if isinstance(content, str) else
-                  ("" if content is None else json.dumps(content))}
+            nm = {
+                "role": role,
+                "content": content if isinstance(content, str) else ("" if content is None else json.dumps(content)),
+            }
             if m.get("tool_calls"):
                 nm["tool_calls"] = m["tool_calls"]
             if (m.get("from") == "function_call") and isinstance(content, str):
                 try:
                     c = json.loads(content)
-                    nm["tool_calls"] = [{"type": "function", "function": {
-                        "name": c.get("name"), "arguments": c.get("arguments")}}]
+                    nm["tool_calls"] = [
+                        {"type": "function", "function": {"name": c.get("name"), "arguments": c.get("arguments")}}
+                    ]
                     nm["content"] = ""
                 except ValueError:
                     pass
             norm.append(nm)
         users = [m["content"] for m in norm if m["role"] == "user"]
         assts = [m for m in norm if m["role"] == "assistant"]
-        return dict(messages=norm, instruction=users[0] if users else None,
-                    response=assts[-1]["content"] if assts else None, tools=tools)
+        return dict(
+            messages=norm,
+            instruction=users[0] if users else None,
+            response=assts[-1]["content"] if assts else None,
+            tools=tools,
+        )
     instr = _first(rec, "instruction", "question", "problem", "prompt", "text", "query")
     if instr is not None and isinstance(rec.get("input"), str) and rec["input"].strip():
         instr = instr + "\n\n" + rec["input"]
@@ -561,8 +641,15 @@ def _to_sample(rec: dict) -> dict | None:
 
 def _domain_of(name: str) -> str:
     n = name.lower()
-    for key, dom in (("tool", "tool_use"), ("func", "tool_use"), ("math", "math"), ("gsm", "math"),
-                     ("code", "code"), ("mbpp", "code"), ("python", "code")):
+    for key, dom in (
+        ("tool", "tool_use"),
+        ("func", "tool_use"),
+        ("math", "math"),
+        ("gsm", "math"),
+        ("code", "code"),
+        ("mbpp", "code"),
+        ("python", "code"),
+    ):
         if key in n:
             return dom
     return "general"
@@ -629,8 +716,10 @@ def test_sample_data_weak_records_are_flagged(store, capsys):
         # clean records the operator applies to (tool-call validity only on samples with tool calls)
         fp, nc = rate(op, pred, {"clean"}, only_applicable=(op == "h_tool_call_valid"))
         fpe, ne = rate(op, pred, {"eval"}, only_applicable=(op == "h_tool_call_valid"))
-        report.append(f"{kind:<18} {op:<20} recall {hit / n:.2f} ({hit}/{n})  clean FP {fp / max(nc, 1):.3f} "
-                      f"({fp}/{nc})  eval FP {fpe}/{ne}")
+        report.append(
+            f"{kind:<18} {op:<20} recall {hit / n:.2f} ({hit}/{n})  clean FP {fp / max(nc, 1):.3f} "
+            f"({fp}/{nc})  eval FP {fpe}/{ne}"
+        )
         assert hit / n >= 0.8, report[-1]
         assert fp / max(nc, 1) <= 0.1, report[-1]
         assert fpe / max(ne, 1) <= 0.1, report[-1]

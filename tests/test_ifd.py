@@ -13,8 +13,10 @@ from engine.quality.ifd import IFDParams, Item, score_items, superfiltering_text
 from tests.ifd_reference import cherry_reference, superfiltering_reference  # noqa: E402
 from tests.tiny_lm import tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
 
-WORDS = ("add numbers apples tree weather city Paris function return list bread sunny capital "
-         "explain child book recursion summary tool").split()
+WORDS = (
+    "add numbers apples tree weather city Paris function return list bread sunny capital "
+    "explain child book recursion summary tool"
+).split()
 
 
 def _items(n: int, seed: int = 1) -> list[Item]:
@@ -26,8 +28,8 @@ def _items(n: int, seed: int = 1) -> list[Item]:
         resp = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 90)))
         prompt = f"{instr}\n{inp}\n" if inp else f"{instr}\n"
         out.append(Item(k, prompt, resp, instr, inp))
-    out.append(Item(n, "instruction only\n", "", "instruction only"))           # empty response
-    out.append(Item(n + 1, "x\n", "word", "x"))                                  # 1-token response
+    out.append(Item(n, "instruction only\n", "", "instruction only"))  # empty response
+    out.append(Item(n + 1, "x\n", "word", "x"))  # 1-token response
     return out
 
 
@@ -91,11 +93,17 @@ def test_unscorable_samples_get_null_with_reason(tok):
 
 
 def test_superfiltering_texts_from_messages():
-    msgs = [{"role": "system", "content": "be nice"}, {"role": "user", "content": "Do X\nwith Y"},
-            {"role": "assistant", "content": "Done"}]
+    msgs = [
+        {"role": "system", "content": "be nice"},
+        {"role": "user", "content": "Do X\nwith Y"},
+        {"role": "assistant", "content": "Done"},
+    ]
     assert superfiltering_texts(msgs) == ("Do X\nwith Y\n", "Done")
-    tool = [{"role": "user", "content": "weather?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "w", "arguments": "{}"}}]},
-            {"role": "tool", "content": "sunny"}, {"role": "assistant", "content": "It is sunny."}]
+    tool = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "w", "arguments": "{}"}}]},
+        {"role": "tool", "content": "sunny"},
+        {"role": "assistant", "content": "It is sunny."},
+    ]
     p, r = superfiltering_texts(tool)
     assert r == "It is sunny." and p.startswith("weather?\n") and '"name": "w"' in p

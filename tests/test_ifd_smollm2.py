@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from engine.quality.ifd import IFDParams, Item, score_items  # noqa: E402
 from engine.core.models import ModelError, load_causal_lm  # noqa: E402
+from engine.quality.ifd import IFDParams, Item, score_items  # noqa: E402
 from tests.ifd_reference import cherry_reference, superfiltering_reference  # noqa: E402
 
 SAMPLES = [

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from engine.core.jobs import Cancelled, CancelToken
+from engine.core.store import Store
 from engine.data import ingest
 from engine.data.formats import content_hash
 from engine.data.ingest import ImportFailed, import_dataset_info, import_file, sniff
-from engine.core.jobs import CancelToken, Cancelled
-from engine.core.store import Store
 
 ALPACA = [
     {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
@@ -93,8 +93,10 @@ def test_canonical_columns(store, tmp_path):
     s = dicts(store)
     assert [x["id"] for x in s] == [1, 2, 3, 4]
     first = s[0]
-    assert json.loads(first["messages"]) == [{"role": "user", "content": "Add the numbers.\n2 and 3"},
-                                             {"role": "assistant", "content": "5"}]
+    assert json.loads(first["messages"]) == [
+        {"role": "user", "content": "Add the numbers.\n2 and 3"},
+        {"role": "assistant", "content": "5"},
+    ]
     assert first["n_turns"] == 2 and first["domain"] == "general" and first["domain_source"] == "pool"
     assert first["n_chars"] == len("Add the numbers.\n2 and 3") + 1
     assert first["n_tokens"] == ingest.token_estimate("Add the numbers.\n2 and 3\n5") == 8
@@ -113,8 +115,9 @@ def test_canonical_columns(store, tmp_path):
         assert x["content_hash"] == content_hash(msgs, x["system"], None)
     pool = store.con.sql("SELECT id, name, domain, format, description FROM pools").fetchall()
     assert pool == [(r.pool_id, "alp", "general", "alpaca", "demo")]
-    imp = store.con.sql("SELECT pool_id, n_records, n_inserted, n_duplicates, n_invalid, finished_at IS NOT NULL "
-                        "FROM imports").fetchall()
+    imp = store.con.sql(
+        "SELECT pool_id, n_records, n_inserted, n_duplicates, n_invalid, finished_at IS NOT NULL FROM imports"
+    ).fetchall()
     assert imp == [(r.pool_id, 4, 4, 0, 0, True)]
 
 
@@ -129,15 +132,20 @@ def test_ids_are_dense_and_continue_across_imports_and_pools(store, tmp_path):
 
 
 def test_tools_and_tool_calls_stored(store, tmp_path):
-    rec = {"conversations": [{"from": "human", "value": "weather?"},
-                             {"from": "function_call", "value": '{"name": "w", "arguments": {"c": "Paris"}}'},
-                             {"from": "observation", "value": "20C"}, {"from": "gpt", "value": "20C"}],
-           "tools": '[{"name": "w", "description": "weather"}]'}
+    rec = {
+        "conversations": [
+            {"from": "human", "value": "weather?"},
+            {"from": "function_call", "value": '{"name": "w", "arguments": {"c": "Paris"}}'},
+            {"from": "observation", "value": "20C"},
+            {"from": "gpt", "value": "20C"},
+        ],
+        "tools": '[{"name": "w", "description": "weather"}]',
+    }
     p = write_json(tmp_path / "glaive.json", [rec])
     det = sniff(p)
     assert det.format == "sharegpt" and det.suggested_domain == "tool_use"
     import_file(store, p, pool="tools")
-    (msgs, tools, n_turns, instr, resp), = rows(store, cols="messages, tools, n_turns, instruction, response")
+    ((msgs, tools, n_turns, instr, resp),) = rows(store, cols="messages, tools, n_turns, instruction, response")
     assert json.loads(tools) == [{"name": "w", "description": "weather"}]
     m = json.loads(msgs)
     assert m[1]["tool_calls"][0]["function"] == {"name": "w", "arguments": '{"c": "Paris"}'}
@@ -150,13 +158,15 @@ def test_headerless_csv_with_positional_mapping(store, tmp_path):
     p.write_text('"What is 2+2?",4\n"Capital of France?",Paris\n', encoding="utf-8")
     r = import_file(store, p, pool="csv", mapping={"header": False, "instruction": "0", "output": "1"})
     assert r.format == "mapping" and r.n_inserted == 2
-    assert rows(store, cols="instruction, response, source_line") == [("What is 2+2?", "4", 1),
-                                                                       ("Capital of France?", "Paris", 2)]
+    assert rows(store, cols="instruction, response, source_line") == [
+        ("What is 2+2?", "4", 1),
+        ("Capital of France?", "Paris", 2),
+    ]
 
 
 def test_mmlu_style_csv_is_detected_as_mcq(store, tmp_path):
     p = tmp_path / "anatomy_dev.csv"
-    p.write_text("Which bone?,Hyoid,Femur,Tibia,Ulna,A\n\"Multi\nline\",a,b,c,d,D\n", encoding="utf-8")
+    p.write_text('Which bone?,Hyoid,Femur,Tibia,Ulna,A\n"Multi\nline",a,b,c,d,D\n', encoding="utf-8")
     det = sniff(p)
     assert det.format == "mcq" and "without header" in det.reason
     import_file(store, p, pool="mmlu")
@@ -167,14 +177,14 @@ def test_column_mapping_for_any_keys(store, tmp_path):
     p = write_jsonl(tmp_path / "custom.jsonl", [{"q": "a?", "ctx": "c", "ans": "b", "src": "web"}])
     r = import_file(store, p, pool="m", mapping={"instruction": "q", "input": "ctx", "output": "ans"})
     assert r.format == "mapping"
-    (instr, resp, meta), = rows(store, cols="instruction, response, meta")
+    ((instr, resp, meta),) = rows(store, cols="instruction, response, meta")
     assert (instr, resp, json.loads(meta)) == ("a?\nc", "b", {"src": "web", "input_split": 2})
 
 
 def test_format_override(store, tmp_path):
     p = write_jsonl(tmp_path / "x.jsonl", [{"instruction": "a", "output": "b"}])
     assert sniff(p, format="prompt_only").format == "prompt_only"
-    r = import_file(store, p, pool="x", format="prompt_only")
+    import_file(store, p, pool="x", format="prompt_only")
     assert rows(store, cols="n_turns, response, meta") == [(1, "", '{"output":"b"}')]
     with pytest.raises(ValueError, match="unknown format"):
         import_file(store, p, pool="y", format="nope")
@@ -190,8 +200,9 @@ def test_json_array_detection_reads_only_the_head(store, tmp_path, monkeypatch):
 
 
 def test_json_lines_in_a_dot_json_file_with_a_long_first_line(store, tmp_path):
-    p = write_jsonl(tmp_path / "bfcl_like.json", [{"prompt": "x" * 100_000, "completion": "a"},
-                                                  {"prompt": "y", "completion": "b"}])
+    p = write_jsonl(
+        tmp_path / "bfcl_like.json", [{"prompt": "x" * 100_000, "completion": "a"}, {"prompt": "y", "completion": "b"}]
+    )
     assert sniff(p).file_kind == "jsonl"
     assert import_file(store, p, pool="j").n_inserted == 2
 
@@ -226,7 +237,11 @@ def test_folder_import_sorted_with_source_file_per_file(store, tmp_path):
     assert r.n_records == 4 and len(r.files) == 3
     got = rows(store, cols="instruction, source_file, record_index, source_line")
     assert [(g[0], Path(g[1]).name, g[2], g[3]) for g in got] == [
-        ("a0", "a.jsonl.gz", 0, 1), ("b0", "b.jsonl", 0, 1), ("b1", "b.jsonl", 1, 2), ("c0", "c.jsonl", 0, 1)]
+        ("a0", "a.jsonl.gz", 0, 1),
+        ("b0", "b.jsonl", 0, 1),
+        ("b1", "b.jsonl", 1, 2),
+        ("c0", "c.jsonl", 0, 1),
+    ]
 
 
 def test_progress_reports_records(store, tmp_path):
@@ -298,8 +313,7 @@ def test_bad_utf8_in_jsonl_names_line_and_byte_offset(store, tmp_path):
     good = b'{"prompt": "a", "completion": "b"}\n'
     p.write_bytes(good + b'{"prompt": "caf\xe9", "completion": "b"}\n' + good)
     e = _fail(store, p)
-    assert str(e.issues[0]) == (f"enc.jsonl:2 (record 1): invalid UTF-8: byte 0xe9 at byte offset "
-                                f"{len(good) + 15}")
+    assert str(e.issues[0]) == (f"enc.jsonl:2 (record 1): invalid UTF-8: byte 0xe9 at byte offset {len(good) + 15}")
 
 
 def test_bad_utf8_in_json_array_and_csv(store, tmp_path):
@@ -316,8 +330,17 @@ def test_bad_utf8_in_json_array_and_csv(store, tmp_path):
     assert str(e.issues[0]).startswith("enc.csv:3 (record 1): invalid UTF-8: byte 0xfe")
 
 
-@pytest.mark.parametrize("name,content", [("empty.jsonl", b""), ("blank.jsonl", b"\n  \n"), ("empty.json", b""),
-                                          ("ws.json", b"  \n"), ("empty.csv", b""), ("noarr.json", b"[]")])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("empty.jsonl", b""),
+        ("blank.jsonl", b"\n  \n"),
+        ("empty.json", b""),
+        ("ws.json", b"  \n"),
+        ("empty.csv", b""),
+        ("noarr.json", b"[]"),
+    ],
+)
 def test_empty_files_give_a_clear_error(store, tmp_path, name, content):
     p = tmp_path / name
     p.write_bytes(content)
@@ -380,8 +403,12 @@ def test_failed_import_leaves_existing_pool_untouched(store, tmp_path):
 # -- quarantine ----------------------------------------------------------------------------------
 def test_skip_invalid_quarantines_and_imports_the_rest(store, tmp_path):
     p = tmp_path / "mixed.jsonl"
-    lines = [json.dumps({"instruction": "ok1", "output": "a"}), '{"instruction": "broken',
-             json.dumps({"instruction": "ok2", "output": ["x"]}), json.dumps({"instruction": "ok3", "output": "c"})]
+    lines = [
+        json.dumps({"instruction": "ok1", "output": "a"}),
+        '{"instruction": "broken',
+        json.dumps({"instruction": "ok2", "output": ["x"]}),
+        json.dumps({"instruction": "ok3", "output": "c"}),
+    ]
     p.write_text("\n".join(lines) + "\n")
     r = import_file(store, p, pool="q", skip_invalid=True)
     assert (r.n_records, r.n_inserted, r.n_invalid, r.n_duplicates) == (4, 2, 2, 0)
@@ -423,8 +450,10 @@ def test_duplicates_within_file_and_against_the_pool(store, tmp_path):
     assert [x[0] for x in rows(store, cols="record_index")] == [0, 1, 2]  # first occurrence kept
     # same content with different JSON spacing / key order / escapes is still a duplicate
     again = tmp_path / "again.json"
-    again.write_text('[{"output": "5", "input": "2 and 3", "instruction": "Add the numbers."},'
-                     ' {"instruction": "New one", "output": "x"}]')
+    again.write_text(
+        '[{"output": "5", "input": "2 and 3", "instruction": "Add the numbers."},'
+        ' {"instruction": "New one", "output": "x"}]'
+    )
     r2 = import_file(store, again, pool="d")
     assert (r2.n_records, r2.n_inserted, r2.n_duplicates) == (2, 1, 1)
     assert store.con.sql("SELECT n_duplicates FROM imports ORDER BY id").fetchall() == [(2,), (1,)]
@@ -442,6 +471,7 @@ def test_cancel_rolls_back(store, tmp_path, monkeypatch):
     def on_progress(pr):
         if pr.done >= 20:
             tok.cancel()
+
     with pytest.raises(Cancelled):
         import_file(store, p, pool="c", progress=on_progress, cancel=tok)
     assert counts(store) == (0, 0, 0)
@@ -456,8 +486,7 @@ def test_cancel_rolls_back(store, tmp_path, monkeypatch):
 def _mixed_flat_records(n):
     out = []
     for i in range(n):
-        r = {"instruction": f"Task {i % 997} «é» \"q\" \\ \t\u2028 日本 e\u0301 👍🏽",
-             "output": f"Answer {i}\nline2"}
+        r = {"instruction": f'Task {i % 997} «é» "q" \\ \t\u2028 日本 e\u0301 👍🏽', "output": f"Answer {i}\nline2"}
         if i % 4 == 0:
             r["instruction"] += "\nsecond line\n"
         if i % 3 == 0:
@@ -478,7 +507,7 @@ def _mixed_flat_records(n):
         if i % 13 == 0:
             r["output"] = None
         out.append(r)
-    return out + [dict(r) for r in out[:n // 20]]  # some exact duplicates
+    return out + [dict(r) for r in out[: n // 20]]  # some exact duplicates
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -492,8 +521,12 @@ def test_fast_path_and_python_path_give_identical_rows(tmp_path, monkeypatch, gz
         s = Store(tmp_path / f"{fast}.duckdb")
         r = import_file(s, p, pool="flat")
         assert r.fast_path is fast
-        results[fast] = (r.n_records, r.n_inserted, r.n_duplicates,
-                         s.con.sql("SELECT * EXCLUDE (import_id) FROM samples ORDER BY id").fetchall())
+        results[fast] = (
+            r.n_records,
+            r.n_inserted,
+            r.n_duplicates,
+            s.con.sql("SELECT * EXCLUDE (import_id) FROM samples ORDER BY id").fetchall(),
+        )
         _check_input_split(s, recs, "instruction", "input")
         s.close()
     assert results[True] == results[False]
@@ -508,7 +541,7 @@ def _check_input_split(store, recs, ik, nk):
         user = next(m["content"] for m in json.loads(msgs) if m["role"] == "user")
         if rec.get(nk):
             n = meta["input_split"]
-            assert (user[:n], user[n + 1:]) == (rec[ik], rec[nk]) and user[n] == "\n"
+            assert (user[:n], user[n + 1 :]) == (rec[ik], rec[nk]) and user[n] == "\n"
             assert list(meta)[-1] == "input_split"
             n_split += 1
         else:
@@ -519,8 +552,15 @@ def _check_input_split(store, recs, ik, nk):
 @pytest.mark.parametrize("fmt", ["dolly", "mapping"])
 def test_fast_path_and_python_path_store_the_same_input_split(tmp_path, monkeypatch, fmt):
     ik, nk, ok = ("instruction", "context", "response") if fmt == "dolly" else ("q", "ctx", "a")
-    recs = [{ik: f"Do {i} é" + ("\nthen more\n" if i % 4 == 0 else ""), nk: ("ctx 🙂\n" + str(i)) if i % 3 else "",
-             ok: f"done {i}", **({"category": "c"} if i % 5 == 0 else {})} for i in range(500)]
+    recs = [
+        {
+            ik: f"Do {i} é" + ("\nthen more\n" if i % 4 == 0 else ""),
+            nk: ("ctx 🙂\n" + str(i)) if i % 3 else "",
+            ok: f"done {i}",
+            **({"category": "c"} if i % 5 == 0 else {}),
+        }
+        for i in range(500)
+    ]
     p = write_jsonl(tmp_path / f"{fmt}.jsonl", recs)
     mapping = {"prompt": "q", "query": "ctx", "response": "a"} if fmt == "mapping" else None
     monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
@@ -561,19 +601,40 @@ def test_fast_path_falls_back_and_reports_like_the_python_path(store, tmp_path, 
 def test_dataset_info_import(store, tmp_path):
     d = tmp_path / "lf"
     d.mkdir()
-    write_json(d / "alpaca_demo.json", [{"q": "hi", "extra": "", "a": "hello", "sys": "s",
-                                          "hist": [["h1", "r1"]]}])
-    write_jsonl(d / "chat.jsonl", [{"msgs": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"},
-                                             {"role": "function_call", "content": '{"name": "f", "arguments": {}}'},
-                                             {"role": "observation", "content": "obs"}], "fns": "[{\"name\": \"f\"}]"}])
+    write_json(d / "alpaca_demo.json", [{"q": "hi", "extra": "", "a": "hello", "sys": "s", "hist": [["h1", "r1"]]}])
+    write_jsonl(
+        d / "chat.jsonl",
+        [
+            {
+                "msgs": [
+                    {"role": "user", "content": "u"},
+                    {"role": "assistant", "content": "a"},
+                    {"role": "function_call", "content": '{"name": "f", "arguments": {}}'},
+                    {"role": "observation", "content": "obs"},
+                ],
+                "fns": '[{"name": "f"}]',
+            }
+        ],
+    )
     write_json(d / "glaive.json", [{"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}]}])
     info = {
-        "alpaca_demo": {"file_name": "alpaca_demo.json", "columns": {"prompt": "q", "query": "extra", "response": "a",
-                                                                      "system": "sys", "history": "hist"}},
-        "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt", "columns": {"messages": "msgs", "tools": "fns"},
-                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                          "assistant_tag": "assistant", "function_tag": "function_call",
-                          "observation_tag": "observation"}},
+        "alpaca_demo": {
+            "file_name": "alpaca_demo.json",
+            "columns": {"prompt": "q", "query": "extra", "response": "a", "system": "sys", "history": "hist"},
+        },
+        "chat": {
+            "file_name": "chat.jsonl",
+            "formatting": "sharegpt",
+            "columns": {"messages": "msgs", "tools": "fns"},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "function_tag": "function_call",
+                "observation_tag": "observation",
+            },
+        },
         "glaive": {"file_name": "glaive.json", "formatting": "sharegpt"},
         "hub_only": {"hf_hub_url": "someone/data"},
     }
@@ -582,9 +643,9 @@ def test_dataset_info_import(store, tmp_path):
     assert [r.pool for r in res] == ["alpaca_demo", "chat", "glaive"]
     assert [r.format for r in res] == ["alpaca", "sharegpt", "sharegpt"]
     pools = dict(store.con.sql("SELECT name, id FROM pools").fetchall())
-    (m, system), = rows(store, pools["alpaca_demo"], "messages, system")
+    ((m, system),) = rows(store, pools["alpaca_demo"], "messages, system")
     assert system == "s" and [x["role"] for x in json.loads(m)] == ["system", "user", "assistant", "user", "assistant"]
-    (m, tools), = rows(store, pools["chat"], "messages, tools")
+    ((m, tools),) = rows(store, pools["chat"], "messages, tools")
     assert [x["role"] for x in json.loads(m)] == ["user", "assistant", "assistant", "tool"]
     assert json.loads(tools) == [{"name": "f"}]
     # names= picks entries; a missing or hub-only entry is an error and nothing is imported
@@ -610,8 +671,9 @@ def test_lone_surrogate_escape_is_reported(store, tmp_path):
     p = tmp_path / "sur.jsonl"
     p.write_text('{"prompt": "ok", "completion": "a"}\n{"prompt": "bad \\ud800", "completion": "a"}\n')
     e = _fail(store, p)
-    assert str(e.issues[0]) == ("sur.jsonl:2 (record 1): text contains an unpaired surrogate "
-                                "(an invalid \\u escape such as \\ud800)")
+    assert str(e.issues[0]) == (
+        "sur.jsonl:2 (record 1): text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)"
+    )
     r = import_file(store, p, pool="s", skip_invalid=True)
     assert (r.n_inserted, r.n_invalid) == (1, 1)
 
@@ -635,12 +697,28 @@ def test_tsv_dolly_and_parquet_messages(store, tmp_path):
     r = import_file(store, t, pool="dolly")
     assert r.format == "dolly"
     assert rows(store, r.pool_id, "instruction, response, meta") == [
-        ("Sum up\nlong text", "short", '{"category":"summarization","input_split":6}')]
+        ("Sum up\nlong text", "short", '{"category":"summarization","input_split":6}')
+    ]
     p = tmp_path / "m.parquet"
-    pq.write_table(pa.Table.from_pylist([
-        {"messages": [{"role": "user", "content": "hi", "name": None}, {"role": "assistant", "content": "yo", "name": None}]},
-        {"messages": [{"role": "system", "content": "s", "name": None}, {"role": "user", "content": "q", "name": "bob"}]},
-    ]), p)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "hi", "name": None},
+                        {"role": "assistant", "content": "yo", "name": None},
+                    ]
+                },
+                {
+                    "messages": [
+                        {"role": "system", "content": "s", "name": None},
+                        {"role": "user", "content": "q", "name": "bob"},
+                    ]
+                },
+            ]
+        ),
+        p,
+    )
     r = import_file(store, p, pool="msgs")
     assert r.format == "messages"
     got = rows(store, r.pool_id, "messages, system, n_turns, response")

@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from engine.core.store import Store
+from engine.data.ingest import import_file
 from engine.geometry.clusters import cluster
 from engine.geometry.embeddings import embed_samples, load_embeddings
-from engine.data.ingest import import_file
 from engine.synthesis.interpolation import (
     TEXT_EXPORT_MESSAGE,
     InterpolationError,
@@ -29,7 +30,6 @@ from engine.synthesis.interpolation import (
     resolve_source,
     select_diverse,
 )
-from engine.core.store import Store
 from tests.test_clusters import _records, blob_encoder
 
 
@@ -53,8 +53,10 @@ def st(tmp_path):
     s.con.execute("UPDATE samples SET domain = 'sport' WHERE instruction LIKE 'soccer%'")
     _pool(s, tmp_path, "held", "math", [(4, 6)])  # bread blob, an eval pool
     s.con.execute("UPDATE pools SET role = 'eval' WHERE name = 'held'")
-    s.con.execute("UPDATE samples SET excluded = true WHERE id IN (SELECT id FROM samples WHERE domain = 'math' "
-                  "AND pool_id = (SELECT id FROM pools WHERE name = 'math') ORDER BY id LIMIT 2)")
+    s.con.execute(
+        "UPDATE samples SET excluded = true WHERE id IN (SELECT id FROM samples WHERE domain = 'math' "
+        "AND pool_id = (SELECT id FROM pools WHERE name = 'math') ORDER BY id LIMIT 2)"
+    )
     embed_samples(s, model="fakeenc", encoder=blob_encoder)
     yield s
     s.close()
@@ -67,8 +69,11 @@ def _pairs(st, name):
 def test_sources_leave_out_excluded_and_eval_samples(st):
     ids, doms = resolve_source(st, "domain:math")
     assert set(doms) == {"math"}
-    allowed = _ids(st, "SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE s.domain = 'math' "
-                       "AND NOT s.excluded AND p.name = 'math' ORDER BY 1")
+    allowed = _ids(
+        st,
+        "SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE s.domain = 'math' "
+        "AND NOT s.excluded AND p.name = 'math' ORDER BY 1",
+    )
     assert ids.tolist() == allowed and len(allowed) == 18  # 2 excluded, the eval pool's 6 math samples out
     with pytest.raises(InterpolationError, match="eval pool"):
         resolve_source(st, "pool:held")
@@ -118,13 +123,13 @@ def test_lambda_is_beta_alpha_alpha(st):
     from scipy import stats
 
     for alpha in (0.2, 2.0):
-        create_set(st, f"l{alpha}", "pool:mixed", "pool:mixed", alpha=alpha, n_pairs=200, seed=0,
-                   allow_same_task=True)
+        create_set(st, f"l{alpha}", "pool:mixed", "pool:mixed", alpha=alpha, n_pairs=200, seed=0, allow_same_task=True)
         lam = np.array([p.lam for p in pairs(st, f"l{alpha}")])
         assert stats.kstest(lam, "beta", args=(alpha, alpha)).pvalue > 1e-3
     # same seed, other pairing: the same lambdas (the lam stream does not depend on the pairing)
-    create_set(st, "li", "pool:mixed", "pool:mixed", alpha=0.2, n_pairs=200, seed=0, pairing="index",
-               allow_same_task=True)
+    create_set(
+        st, "li", "pool:mixed", "pool:mixed", alpha=0.2, n_pairs=200, seed=0, pairing="index", allow_same_task=True
+    )
     assert [p.lam for p in pairs(st, "li")] == [p.lam for p in pairs(st, "l0.2")]
 
 
@@ -257,8 +262,11 @@ def test_preview_pair_nearest_real_samples(st):
     point = row.lam * e[row.sample_a] + (1 - row.lam) * e[row.sample_b]
     point /= np.linalg.norm(point)
     excluded = set(_ids(st, "SELECT id FROM samples WHERE excluded"))
-    cand = [(float(Xn[i] @ point), int(sid)) for i, sid in enumerate(ids.tolist())
-            if sid not in excluded and sid not in (row.sample_a, row.sample_b)]
+    cand = [
+        (float(Xn[i] @ point), int(sid))
+        for i, sid in enumerate(ids.tolist())
+        if sid not in excluded and sid not in (row.sample_a, row.sample_b)
+    ]
     want = sorted(cand, key=lambda t: (-t[0], t[1]))[:4]
     assert [n.sample_id for n in pv.nearest] == [sid for _, sid in want]
     assert [n.cosine for n in pv.nearest] == pytest.approx([c for c, _ in want], abs=1e-5)
@@ -274,8 +282,11 @@ def test_coverage_places_mixes_on_the_map(st):
     assert sum(v["mixes"] for v in cov.per_cluster.values()) == 30
     assert cov.covered_originals == 3  # volcano, violin, soccer blobs
     assert cov.covered_with_mixes >= cov.covered_originals
-    assert set(cov.new_clusters) == {c for c in range(cov.n_clusters) if cov.per_cluster.get(c, {}).get("originals", 0) == 0
-                                     and cov.per_cluster.get(c, {}).get("mixes", 0) > 0}
+    assert set(cov.new_clusters) == {
+        c
+        for c in range(cov.n_clusters)
+        if cov.per_cluster.get(c, {}).get("originals", 0) == 0 and cov.per_cluster.get(c, {}).get("mixes", 0) > 0
+    }
     assert "projected" in cov.placement
     # lam = 1: the mix is sample a itself, so it lands on a's own map point and cluster
     sid = get_set(st, "cv").id
@@ -317,8 +328,11 @@ def test_export_pairs_table_and_text_export_refused(st, tmp_path):
 def test_delete_set_refused_while_a_mixture_uses_it(st):
     s = create_set(st, "x", "domain:math", "domain:code", n_pairs=4)
     st.con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mx', 1, '{}', 'h')")
-    st.con.execute("INSERT INTO mixture_items (mixture_id, position, kind, interp_set_id, pair_index, domain) "
-                   "VALUES (1, 0, 'mixup', ?, 0, 'mixup')", [s.id])
+    st.con.execute(
+        "INSERT INTO mixture_items (mixture_id, position, kind, interp_set_id, pair_index, domain) "
+        "VALUES (1, 0, 'mixup', ?, 0, 'mixup')",
+        [s.id],
+    )
     with pytest.raises(InterpolationError, match="used by mixture mx v1"):
         delete_set(st, "x")
     st.con.execute("DELETE FROM mixture_items")
@@ -328,30 +342,71 @@ def test_delete_set_refused_while_a_mixture_uses_it(st):
 
 def test_cli_create_select_preview_export(st, tmp_path, capsys):
     """`workbench interpolate ...` as a user runs it: one real subprocess, the rest through main()."""
+    import os
     import subprocess
     import sys
+    from pathlib import Path
 
     from workbench.cli import main
-
-    import os
-    from pathlib import Path
 
     cluster(st, "topics", model="fakeenc", min_cluster_size=5)
     db = str(st.path)
     st.close()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    r = subprocess.run([sys.executable, "-m", "workbench", "--db", db, "interpolate", "create", "cli", "--a", "domain:math",
-                        "--b", "pool:mixed | where domain = 'sport'", "--pairs", "12", "--seed", "1", "--json"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "--db",
+            db,
+            "interpolate",
+            "create",
+            "cli",
+            "--a",
+            "domain:math",
+            "--b",
+            "pool:mixed | where domain = 'sport'",
+            "--pairs",
+            "12",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     made = json.loads(r.stdout)
     assert made["n_pairs"] == 12 and made["source_b"] == "pool:mixed [domain = 'sport']"
-    r = subprocess.run([sys.executable, "-m", "workbench", "--db", db, "interpolate", "create", "cli", "--a", "domain:math",
-                        "--b", "domain:code"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "--db",
+            db,
+            "interpolate",
+            "create",
+            "cli",
+            "--a",
+            "domain:math",
+            "--b",
+            "domain:code",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 1 and "named 'cli' exists" in r.stderr
     assert main(["--db", db, "interpolate", "list", "--json"]) == 0
     assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["cli"]
-    assert main(["--db", db, "interpolate", "select", "cli", "--budget", "5", "--features", "sentence", "--k", "3"]) == 0
+    assert (
+        main(["--db", db, "interpolate", "select", "cli", "--budget", "5", "--features", "sentence", "--k", "3"]) == 0
+    )
     assert "kept 5 of 12 mixes" in capsys.readouterr().out
     assert main(["--db", db, "interpolate", "pairs", "cli", "--kept", "--json"]) == 0
     kept = json.loads(capsys.readouterr().out)
@@ -421,14 +476,20 @@ def test_coverage_counts_clusters_reached_only_by_mixes(tmp_path):
     with Store(tmp_path / "c.duckdb") as st:
         for word, dom in (("alpha", "math"), ("beta", "code"), ("mid", "general")):
             p = tmp_path / f"{word}.jsonl"
-            p.write_text("".join(json.dumps({"instruction": f"{word} item {i}", "input": "", "output": f"x{i}"}) + "\n"
-                                 for i in range(15)))
+            p.write_text(
+                "".join(
+                    json.dumps({"instruction": f"{word} item {i}", "input": "", "output": f"x{i}"}) + "\n"
+                    for i in range(15)
+                )
+            )
             import_file(st, p, pool=word, domain=dom)
         embed_samples(st, model="enc3", encoder=enc)
         info = cluster(st, "three", model="enc3", min_cluster_size=5)
         assert info.n_clusters == 3
-        mid = st.con.execute("SELECT DISTINCT a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
-                             "WHERE s.domain = 'general'").fetchall()
+        mid = st.con.execute(
+            "SELECT DISTINCT a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
+            "WHERE s.domain = 'general'"
+        ).fetchall()
         assert len(mid) == 1
         create_set(st, "ab", "domain:math", "domain:code", alpha=50.0, n_pairs=20, seed=0)
         assert all(0.3 < p.lam < 0.7 for p in pairs(st, "ab"))
@@ -438,7 +499,9 @@ def test_coverage_counts_clusters_reached_only_by_mixes(tmp_path):
         # and a set of near-pure mixes (alpha 0.02: lam near 0 or 1) adds nothing
         create_set(st, "pure", "domain:math", "domain:code", alpha=0.02, n_pairs=20, seed=0)
         near = [p for p in pairs(st, "pure") if min(p.lam, 1 - p.lam) < 0.01]
-        st.con.execute("UPDATE interpolation_pairs SET kept = (least(lam, 1 - lam) < 0.01) "
-                       "WHERE set_id = ?", [get_set(st, "pure").id])
+        st.con.execute(
+            "UPDATE interpolation_pairs SET kept = (least(lam, 1 - lam) < 0.01) WHERE set_id = ?",
+            [get_set(st, "pure").id],
+        )
         cov = coverage(st, "pure", "three")
         assert cov.n_mixes == len(near) > 0 and cov.new_clusters == []

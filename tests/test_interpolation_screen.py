@@ -13,11 +13,11 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 import screens.interpolation as interp_screen
+from engine.core.store import Store
+from engine.data.ingest import import_file
 from engine.geometry.clusters import cluster
 from engine.geometry.embeddings import embed_samples
-from engine.data.ingest import import_file
 from engine.synthesis.interpolation import create_set, get_set, pairs, preview_pair
-from engine.core.store import Store
 from screens.interpolation import CreateSetDialog, DiversityDialog, InterpolationScreen
 from tests.test_app import SIZE, plain, wait_for
 from tests.test_clusters import _records, blob_encoder
@@ -70,8 +70,13 @@ def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, CreateSetDialog), what="dialog")
         dlg = app.screen
         assert "math (15)" in plain(dlg.query_one("#hint", Static))
-        for key, val in (("name", "mc"), ("a", "domain:math"), ("b", "domain:code"), ("alpha", "0.4"),
-                         ("pairs", "abc")):
+        for key, val in (
+            ("name", "mc"),
+            ("a", "domain:math"),
+            ("b", "domain:code"),
+            ("alpha", "0.4"),
+            ("pairs", "abc"),
+        ):
             dlg.query_one(f"#f-{key}", Input).value = val
         await pilot.click("#ok")
         await wait_for(pilot, lambda: "positive integer" in plain(dlg.query_one("#error", Static)), what="error")
@@ -103,7 +108,8 @@ def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
         await wait_for(pilot, lambda: screen.coverage is not None, what="coverage")
         assert screen.coverage.n_mixes == 10 and screen.clustering == "topics"
         assert f"{screen.coverage.covered_originals}/{screen.coverage.n_clusters} clusters" in plain(
-            screen.query_one("#i-cov", Static))
+            screen.query_one("#i-cov", Static)
+        )
 
     _run(WorkbenchApp(db_path=db), body)
 
@@ -138,8 +144,9 @@ def test_diversity_step_export_and_delete(tmp_path):
         assert "csv, .parquet or .jsonl" in plain(app.screen.query_one("#error", Static))
         inp.value = str(out)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: out.exists() and "wrote 12 pairs" in plain(screen.query_one("#i-job")),
-                       what="export")
+        await wait_for(
+            pilot, lambda: out.exists() and "wrote 12 pairs" in plain(screen.query_one("#i-job")), what="export"
+        )
         assert out.read_text().splitlines()[0].startswith('"pair_index","sample_a","sample_b","lam"')
         # delete
         await pilot.press("d")
@@ -172,8 +179,9 @@ def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
         dlg.query_one("#f-budget", Input).value = "4"
         dlg.query_one("#f-budget", Input).focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "kept 4 of 12" in plain(screen.query_one("#i-job", Static)), what="select",
-                       timeout=90)
+        await wait_for(
+            pilot, lambda: "kept 4 of 12" in plain(screen.query_one("#i-job", Static)), what="select", timeout=90
+        )
         assert screen.job is None
         assert get_set(app.store, "mc").params["diversity"]["features"] == "embedding_layer"
         await wait_for(pilot, lambda: sum(r[2] == "yes" for r in _rows(screen, "#i-pairs")) == 4, what="kept")
@@ -194,8 +202,9 @@ def test_engine_errors_are_shown_and_the_map_clustering_can_be_picked(tmp_path):
         await pilot.press("m")
         await pilot.pause(0.2)
         await pilot.press("up", "enter")  # the ChoiceDialog: pick "topics"
-        await wait_for(pilot, lambda: screen.coverage is not None and screen.coverage.clustering == "topics",
-                       what="map of topics")
+        await wait_for(
+            pilot, lambda: screen.coverage is not None and screen.coverage.clustering == "topics", what="map of topics"
+        )
         assert "coverage on topics" in plain(screen.query_one("#i-cov", Static))
         # same task on both sides: the engine refuses, the screen says why, nothing is created
         await pilot.press("n")

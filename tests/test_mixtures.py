@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from engine import mixtures as mx
-from engine.data.ingest import import_file
-from engine.mixtures import Component, MixtureError, Recipe, Stage
-from engine.data.query import Filter, bulk_exclude
-from engine.quality.scores import MetricDef, write_scores
 from engine.core.store import Store
+from engine.data.ingest import import_file
+from engine.data.query import Filter, bulk_exclude
+from engine.mixtures import Component, MixtureError, Recipe, Stage
+from engine.quality.scores import MetricDef, write_scores
 from workbench.cli import load_sample, main
 
 DOMS = {"math": 30, "code": 20, "general": 50}
@@ -22,9 +22,14 @@ DOMS = {"math": 30, "code": 20, "general": 50}
 
 def _records(domain: str, n: int, start: int = 0) -> list[dict]:
     # lengths vary so that token quotas are not a multiple of one item
-    return [{"instruction": f"{domain} task {i}: " + "please explain " * (i % 5),
-             "input": "", "output": f"{domain} answer {i} " + "word " * (3 + (i * 7) % 23)}
-            for i in range(start, start + n)]
+    return [
+        {
+            "instruction": f"{domain} task {i}: " + "please explain " * (i % 5),
+            "input": "",
+            "output": f"{domain} answer {i} " + "word " * (3 + (i * 7) % 23),
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def _write(path: Path, recs: list[dict]) -> Path:
@@ -38,8 +43,9 @@ def store(tmp_path):
     for dom, n in DOMS.items():
         import_file(s, _write(tmp_path / f"{dom}.jsonl", _records(dom, n)), pool=f"p_{dom}", domain=dom)
     # an eval pool of math questions: never drawn
-    import_file(s, _write(tmp_path / "math_eval.jsonl", _records("math", 10, start=1000)), pool="math_eval",
-                domain="math")
+    import_file(
+        s, _write(tmp_path / "math_eval.jsonl", _records("math", 10, start=1000)), pool="math_eval", domain="math"
+    )
     s.con.execute("UPDATE pools SET role = 'eval' WHERE name = 'math_eval'")
     yield s
     s.close()
@@ -77,8 +83,9 @@ def test_largest_remainder_sums_exactly():
     assert mx.largest_remainder(0, {"a": 1}) == {"a": 0}
 
 
-@pytest.mark.parametrize("budget,expected", [(40, {"math": 20, "code": 12, "general": 8}),
-                                             (33, {"math": 16, "code": 10, "general": 7})])  # 16.5/9.9/6.6
+@pytest.mark.parametrize(
+    "budget,expected", [(40, {"math": 20, "code": 12, "general": 8}), (33, {"math": 16, "code": 10, "general": 7})]
+)  # 16.5/9.9/6.6
 def test_proportions_by_samples_are_exact(store, budget, expected):
     res = mx.resolve(store, _recipe(budget=budget))
     assert res.n_items == budget
@@ -94,8 +101,12 @@ def test_proportions_by_samples_are_exact(store, budget, expected):
 
 
 def test_proportions_by_tokens_stop_at_the_crossing_item(store):
-    tok = {d: _ids(store, f"SELECT sum(n_tokens) FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'p_{d}'")
-           .pop() for d in DOMS}
+    tok = {
+        d: _ids(
+            store, f"SELECT sum(n_tokens) FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'p_{d}'"
+        ).pop()
+        for d in DOMS
+    }
     budget = 600
     res = mx.resolve(store, _recipe(unit="tokens", budget=budget))
     quotas = mx.largest_remainder(budget, {"math": 0.5, "code": 0.3, "general": 0.2})
@@ -147,8 +158,12 @@ def test_replacement_repeats_and_is_never_short(store):
     res = mx.resolve(store, _recipe(components=code, replacement=True, proportions={"code": 1.0}, budget=100))
     ids = [i.sample_id for i in res.items]
     assert len(ids) == 100 and len(set(ids)) <= 20 and not res.warnings and not res.per_domain["code"].short
-    assert mx.resolve(store, _recipe(components=code, replacement=True, proportions={"code": 1.0},
-                                     budget=100)).content_hash == res.content_hash
+    assert (
+        mx.resolve(
+            store, _recipe(components=code, replacement=True, proportions={"code": 1.0}, budget=100)
+        ).content_hash
+        == res.content_hash
+    )
 
 
 def test_budget_none_is_the_largest_without_a_short_domain(store):
@@ -190,15 +205,18 @@ def test_component_filters_clusters_selections_and_domain_override(store):
     with store.transaction() as c:
         c.execute("INSERT INTO clusterings (id, name) VALUES (1, 'topics')")
         for k, sid in enumerate(ids):
-            c.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (1, ?, ?)", [sid, k % 3])
+            c.execute(
+                "INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (1, ?, ?)", [sid, k % 3]
+            )
         c.execute("INSERT INTO selections (id, name, method, content_hash, n) VALUES (1, 'picked', 'hand', 'x', 3)")
         for r, sid in enumerate(ids[:3]):
             c.execute("INSERT INTO selection_items (selection_id, sample_id, rank) VALUES (1, ?, ?)", [sid, r])
     res = mx.resolve(store, Recipe([Component("c", "cluster", "topics:1", domain="topic1")], {}, budget=None))
     assert {i.sample_id for i in res.items} == {sid for k, sid in enumerate(ids) if k % 3 == 1}
     assert set(res.per_domain) == {"topic1"}
-    res = mx.resolve(store, Recipe([Component("s", "selection", "picked"), Component("g", "domain", "general")],
-                                   {}, budget=None))
+    res = mx.resolve(
+        store, Recipe([Component("s", "selection", "picked"), Component("g", "domain", "general")], {}, budget=None)
+    )
     assert Counter(i.component for i in res.items) == {"s": 3, "g": 47}  # first component wins, no duplicates
     with pytest.raises(MixtureError, match="no clustering 'nope'"):
         mx.resolve(store, Recipe([Component("c", "cluster", "nope:1")], {}, budget=1))
@@ -206,17 +224,32 @@ def test_component_filters_clusters_selections_and_domain_override(store):
         mx.resolve(store, Recipe([Component("c", "cluster", "topics")], {}, budget=1))
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ({"components": [{"kind": "bucket", "ref": "x"}]}, "unknown kind 'bucket'"),
-    ({"components": [{"kind": "pool", "ref": "x"}], "budget": -3}, "budget must be a whole number"),
-    ({"components": [{"kind": "pool", "ref": "x"}], "unit": "bytes"}, "unknown unit"),
-    ({"components": [{"kind": "pool", "ref": "x"}], "colour": 1}, "unknown recipe field"),
-    ({"components": []}, "at least one component"),
-    ({"components": [{"kind": "pool", "ref": "x"}], "proportions": {"a": 1},
-      "stages": [{"name": "s1", "domains": ["a"]}, {"name": "s2", "domains": ["a"]}]}, "is in stage 's1' and stage 's2'"),
-    ({"components": [{"kind": "pool", "ref": "x"}], "proportions": {"a": 1, "b": 1},
-      "stages": [{"name": "s1", "domains": ["a"]}]}, "b have a share but are in no stage"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ({"components": [{"kind": "bucket", "ref": "x"}]}, "unknown kind 'bucket'"),
+        ({"components": [{"kind": "pool", "ref": "x"}], "budget": -3}, "budget must be a whole number"),
+        ({"components": [{"kind": "pool", "ref": "x"}], "unit": "bytes"}, "unknown unit"),
+        ({"components": [{"kind": "pool", "ref": "x"}], "colour": 1}, "unknown recipe field"),
+        ({"components": []}, "at least one component"),
+        (
+            {
+                "components": [{"kind": "pool", "ref": "x"}],
+                "proportions": {"a": 1},
+                "stages": [{"name": "s1", "domains": ["a"]}, {"name": "s2", "domains": ["a"]}],
+            },
+            "is in stage 's1' and stage 's2'",
+        ),
+        (
+            {
+                "components": [{"kind": "pool", "ref": "x"}],
+                "proportions": {"a": 1, "b": 1},
+                "stages": [{"name": "s1", "domains": ["a"]}],
+            },
+            "b have a share but are in no stage",
+        ),
+    ],
+)
 def test_recipe_validation_names_the_problem(bad, msg):
     with pytest.raises(MixtureError, match=msg):
         Recipe.from_dict(bad)
@@ -292,18 +325,27 @@ def _interp_set(store, name="mixset") -> list[tuple[int, int]]:
     math_ids = sorted(_ids(store, "SELECT id FROM samples WHERE domain = 'math' AND pool_id = 1"))[:4]
     code_ids = sorted(_ids(store, "SELECT id FROM samples WHERE domain = 'code'"))[:4]
     with store.transaction() as c:
-        c.execute("INSERT INTO interpolation_sets (id, name, source_a, source_b, alpha, n_pairs, pairing, seed, "
-                  "content_hash) VALUES (1, ?, '{}', '{}', 0.2, 4, 'random', 0, 'h')", [name])
+        c.execute(
+            "INSERT INTO interpolation_sets (id, name, source_a, source_b, alpha, n_pairs, pairing, seed, "
+            "content_hash) VALUES (1, ?, '{}', '{}', 0.2, 4, 'random', 0, 'h')",
+            [name],
+        )
         for k, (a, b) in enumerate(zip(math_ids, code_ids)):
-            c.execute("INSERT INTO interpolation_pairs (set_id, pair_index, sample_a, sample_b, lam, kept) "
-                      "VALUES (1, ?, ?, ?, ?, ?)", [k, a, b, 0.25 + k / 10, k != 3])
+            c.execute(
+                "INSERT INTO interpolation_pairs (set_id, pair_index, sample_a, sample_b, lam, kept) "
+                "VALUES (1, ?, ?, ?, ?, ?)",
+                [k, a, b, 0.25 + k / 10, k != 3],
+            )
     return list(zip(math_ids, code_ids))
 
 
 def test_training_records_samples_and_mixup(store):
     pairs = _interp_set(store)
-    recipe = Recipe([Component("m", "domain", "math"), Component("x", "interpolation", "mixset")],
-                    {"math": 0.5, "mixup": 0.5}, budget=6)
+    recipe = Recipe(
+        [Component("m", "domain", "math"), Component("x", "interpolation", "mixset")],
+        {"math": 0.5, "mixup": 0.5},
+        budget=6,
+    )
     res = mx.resolve(store, recipe)
     assert res.per_domain["mixup"].available == 3  # the not-kept pair is left out
     assert res.per_domain["mixup"].drawn == 3 and res.per_domain["math"].drawn == 3
@@ -346,8 +388,9 @@ def test_export_round_trip(store, tmp_path, style, suffix):
     assert back.n_records == 70
     want = Counter(json.dumps(x["messages"]) for x in mx.training_records(store, mv.id))
     c = store.cursor()
-    got_rows = c.execute("SELECT messages FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'reimported'"
-                         ).fetchall()
+    got_rows = c.execute(
+        "SELECT messages FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = 'reimported'"
+    ).fetchall()
     c.close()
     got = {json.dumps(json.loads(m)) for (m,) in got_rows}
     assert got == set(want)  # duplicates are stored once on import; every distinct record came back
@@ -379,8 +422,14 @@ def test_domain_subset_is_reused(store):
     assert mx.domain_subset(store, parent.id, "math").id == sub.id  # identical: reused
     assert [r["domain"] for r in mx.training_records(store, sub.id)] == ["math"] * 25
     # a parent version that differs only in another domain gives the same math items: reused
-    other = mx.save(store, "mix", _recipe(proportions={"math": 0.5, "code": 0.2, "general": 0.3},
-                                          stages=mx.dmt_stages(["math", "code"], ["general"], k=0.25)))
+    other = mx.save(
+        store,
+        "mix",
+        _recipe(
+            proportions={"math": 0.5, "code": 0.2, "general": 0.3},
+            stages=mx.dmt_stages(["math", "code"], ["general"], k=0.25),
+        ),
+    )
     assert other.version == 2 and mx.domain_subset(store, other.id, "math").id == sub.id
     assert mx.domain_subset(store, other.id, "general").id != sub.id
     # a new parent version with other math items makes a new subset version
@@ -421,12 +470,53 @@ def test_cli_mix_commands(store, tmp_path, capsys):
     db = str(store.path)
     store.close()
     args = ["--db", db, "mix"]
-    assert main(args + ["resolve", "-c", "domain:math", "-c", "domain:code | where n_tokens > 0 | name cc",
-                        "--prop", "math=50%", "--prop", "code=1/2", "--budget", "20", "--format", "json"]) == 0
+    assert (
+        main(
+            args
+            + [
+                "resolve",
+                "-c",
+                "domain:math",
+                "-c",
+                "domain:code | where n_tokens > 0 | name cc",
+                "--prop",
+                "math=50%",
+                "--prop",
+                "code=1/2",
+                "--budget",
+                "20",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    assert out["n_items"] == 20 and out["per_domain"]["math"]["drawn"] == 10 and out["per_domain"]["code"]["drawn"] == 10
-    assert main(args + ["save", "m", "-c", "domain:math", "-c", "domain:general", "--prop", "math=3",
-                        "--prop", "general=1", "--budget", "40", "--short", "take_all"]) == 0
+    assert (
+        out["n_items"] == 20 and out["per_domain"]["math"]["drawn"] == 10 and out["per_domain"]["code"]["drawn"] == 10
+    )
+    assert (
+        main(
+            args
+            + [
+                "save",
+                "m",
+                "-c",
+                "domain:math",
+                "-c",
+                "domain:general",
+                "--prop",
+                "math=3",
+                "--prop",
+                "general=1",
+                "--budget",
+                "40",
+                "--short",
+                "take_all",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "m@1 (id 1) saved" in text and "math: 30 samples requested, 30 available" not in text
     assert main(args + ["save", "m", "--from", "m", "--seed", "4"]) == 0
@@ -444,13 +534,47 @@ def test_cli_mix_commands(store, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["seed"] == 4
     assert main(args + ["subset", "m", "math"]) == 0
     assert "m/only:math@1" in capsys.readouterr().out
-    assert main(args + ["export", "m", str(tmp_path / "e" / "m.jsonl"), "--style", "sharegpt",
-                        "--dataset-info", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            args
+            + [
+                "export",
+                "m",
+                str(tmp_path / "e" / "m.jsonl"),
+                "--style",
+                "sharegpt",
+                "--dataset-info",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 0
+    )
     assert "wrote 40 records" in capsys.readouterr().out
     assert (tmp_path / "e" / "dataset_info.json").exists()
     # DMT stages from the command line
-    assert main(args + ["resolve", "-c", "domain:math", "-c", "domain:general", "--prop", "math=1",
-                        "--prop", "general=1", "--budget", "40", "--dmt", "math/general@1/4", "--format", "json"]) == 0
+    assert (
+        main(
+            args
+            + [
+                "resolve",
+                "-c",
+                "domain:math",
+                "-c",
+                "domain:general",
+                "--prop",
+                "math=1",
+                "--prop",
+                "general=1",
+                "--budget",
+                "40",
+                "--dmt",
+                "math/general@1/4",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["per_domain"]["math"]["replayed"] == 5 and out["per_domain"]["math"]["stage"] == "specialised"
     # bad input: exit 1 with a message naming the problem

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from engine.mixtures import get_mixture, list_versions
 from engine.core.store import Store
+from engine.mixtures import get_mixture, list_versions
 from screens.mixtures import MixturesScreen
 from screens.widgets import ChoiceDialog, InputDialog
 from tests.test_app import SIZE, plain, wait_for
@@ -67,8 +67,18 @@ async def _settled(pilot, screen, pred, what):
 
 
 def _col(screen, dom: str, name: str) -> str:
-    keys = ["domain", "share", "stage", "available", "avail_tokens", "requested", "drawn", "drawn_tokens", "replayed",
-            "note"]
+    keys = [
+        "domain",
+        "share",
+        "stage",
+        "available",
+        "avail_tokens",
+        "requested",
+        "drawn",
+        "drawn_tokens",
+        "replayed",
+        "note",
+    ]
     return _rows(screen)[dom][keys.index(name)]
 
 
@@ -94,8 +104,14 @@ def test_default_recipe_and_typed_share_changes_counts(sample_db, tmp_path):
         await pilot.press("e")
         assert screen.query_one("#m-share", Input).has_focus
         await pilot.press("7", "0", "enter")  # the field's text is selected on focus: 70 % of a 145 % total
-        await _settled(pilot, screen, lambda: screen.resolution.budget == 100
-                       and screen.shares["math"] == 70.0 and _col(screen, "math", "requested") == "49", "math 70")
+        await _settled(
+            pilot,
+            screen,
+            lambda: screen.resolution.budget == 100
+            and screen.shares["math"] == 70.0
+            and _col(screen, "math", "requested") == "49",
+            "math 70",
+        )
         # 70 / 145 of 100 = 48.28, the others 25 / 145 of 100 = 17.24 each: floors 48 + 3 x 17 = 99, and the
         # one left goes to the largest remainder (math's .28)
         req = {d: int(_col(screen, d, "requested")) for d in _rows(screen)}
@@ -127,8 +143,12 @@ def test_nudge_save_version_and_diff(sample_db, tmp_path):
         await pilot.pause()
         await pilot.press("plus", "plus", "minus")
         assert screen.shares["code"] == 26.0
-        await _settled(pilot, screen, lambda: _col(screen, "code", "share") == "26"
-                       and screen.resolution.recipe.proportions.get("code") == 0.26, "nudged")
+        await _settled(
+            pilot,
+            screen,
+            lambda: _col(screen, "code", "share") == "26" and screen.resolution.recipe.proportions.get("code") == 0.26,
+            "nudged",
+        )
         # save needs a name: ctrl+s without one focuses the name field
         await pilot.press("ctrl+s")
         assert screen.query_one("#m-name", Input).has_focus
@@ -158,8 +178,14 @@ def test_nudge_save_version_and_diff(sample_db, tmp_path):
         saved.move_cursor(row=0)
         await pilot.pause()
         await pilot.press("l")
-        await _settled(pilot, screen, lambda: screen.query_one("#m-seed", Input).value == "0"
-                       and screen.resolution is not None and screen.resolution.recipe.seed == 0, "loaded v1")
+        await _settled(
+            pilot,
+            screen,
+            lambda: screen.query_one("#m-seed", Input).value == "0"
+            and screen.resolution is not None
+            and screen.resolution.recipe.seed == 0,
+            "loaded v1",
+        )
         assert screen.resolution.content_hash == get_mixture(app.store, "mix1", 1).content_hash
 
     _run(WorkbenchApp(db_path=db), body)
@@ -196,11 +222,17 @@ def test_add_component_with_filter_and_export(sample_db, tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="filter dialog")
         app.screen.query_one("#value", Input).value = "n_tokens > 80"
         await pilot.press("enter")
-        await _settled(pilot, screen, lambda: screen.resolution is not None
-                       and screen.resolution.recipe.components[-1].filter == "n_tokens > 80", "filtered")
+        await _settled(
+            pilot,
+            screen,
+            lambda: screen.resolution is not None and screen.resolution.recipe.components[-1].filter == "n_tokens > 80",
+            "filtered",
+        )
         con = app.store.cursor()
-        n = con.execute("SELECT count(*) FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = "
-                        "'sample_math' AND s.n_tokens > 80").fetchall()[0][0]
+        n = con.execute(
+            "SELECT count(*) FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = "
+            "'sample_math' AND s.n_tokens > 80"
+        ).fetchall()[0][0]
         con.close()
         assert _col(screen, "math", "available") == str(n) and 0 < n < 80
         screen.query_one("#m-name", Input).value = "filtered"
@@ -227,14 +259,16 @@ def test_bad_budget_shows_an_error_not_a_crash(sample_db, tmp_path):
     async def body(pilot, app):
         screen = await _open(pilot, app)
         screen.query_one("#m-budget", Input).value = "lots"
-        await wait_for(pilot, lambda: "cannot resolve: budget" in plain(screen.query_one("#m-summary", Static)),
-                       what="error")
+        await wait_for(
+            pilot, lambda: "cannot resolve: budget" in plain(screen.query_one("#m-summary", Static)), what="error"
+        )
         screen.query_one("#m-budget", Input).value = "1000"
         from textual.widgets import Select
 
         screen.query_one("#m-short", Select).value = "error"
-        await wait_for(pilot, lambda: "short policy error" in plain(screen.query_one("#m-summary", Static)),
-                       what="short error")
+        await wait_for(
+            pilot, lambda: "short policy error" in plain(screen.query_one("#m-summary", Static)), what="short error"
+        )
 
     _run(WorkbenchApp(db_path=db), body)
 
@@ -293,7 +327,6 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
     """s opens the stages dialog; DMT with k = 1/4 fills two stages; the counts recompute with replays; the
     saved version keeps the stages and its items their stage numbers; No stages clears them."""
     from engine.mixtures import dmt_stages, items
-
     from screens.mixtures import StagesDialog
 
     db = _copy(sample_db, tmp_path)
@@ -303,9 +336,13 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         screen.query_one("#m-budget", Input).value = "100"
         for dom, v in (("math", "40"), ("code", "32"), ("general", "28"), ("tool_use", "0")):
             await _type_share(pilot, screen, dom, v)
-        await _settled(pilot, screen, lambda: screen.resolution.budget == 100
-                       and screen.resolution.recipe.proportions == {"math": 0.4, "code": 0.32, "general": 0.28},
-                       "shares")
+        await _settled(
+            pilot,
+            screen,
+            lambda: screen.resolution.budget == 100
+            and screen.resolution.recipe.proportions == {"math": 0.4, "code": 0.32, "general": 0.28},
+            "shares",
+        )
         assert all(_col(screen, d, "stage") == "" for d in _rows(screen))
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog")
@@ -323,18 +360,26 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         await _settled(pilot, screen, lambda: screen.resolution.recipe.stages is not None, "staged")
         assert screen.stages == dmt_stages(["code", "math"], ["general"], 0.25)
         assert {d: _col(screen, d, "stage") for d in _rows(screen)} == {
-            "code": "1 specialised", "math": "1 specialised", "general": "2 general", "tool_use": ""}
+            "code": "1 specialised",
+            "math": "1 specialised",
+            "general": "2 general",
+            "tool_use": "",
+        }
         drawn = {d: int(_col(screen, d, "drawn")) for d in ("code", "math", "general")}
         assert drawn == {"math": 40, "code": 32, "general": 28}
         want_rep = {d: int(0.25 * drawn[d] + 0.5) for d in ("code", "math")}  # round half up, as the engine
         assert {d: _col(screen, d, "replayed") for d in ("code", "math", "general")} == {
-            "code": str(want_rep["code"]), "math": str(want_rep["math"]), "general": ""}
+            "code": str(want_rep["code"]),
+            "math": str(want_rep["math"]),
+            "general": "",
+        }
         n_rep = sum(want_rep.values())
         assert screen.resolution.n_items == 100 + n_rep
         summary = plain(screen.query_one("#m-summary", Static))
         assert "stage 1 specialised: code, math · 72 items" in summary
-        assert f"stage 2 general: general · replay code 0.25, math 0.25 · {28 + n_rep} items ({n_rep} replayed)" \
-            in summary
+        assert (
+            f"stage 2 general: general · replay code 0.25, math 0.25 · {28 + n_rep} items ({n_rep} replayed)" in summary
+        )
         prev = screen.query_one("#m-preview", DataTable)
         first = [str(c) for c in prev.get_row_at(0)]
         assert first[0] == "1 specialised" and first[2] in ("code", "math")
@@ -351,13 +396,20 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         for i in its:
             key = (i.stage, i.domain, i.component.startswith("replay:"))
             by_stage[key] = by_stage.get(key, 0) + 1
-        assert by_stage == {(0, "code", False): 32, (0, "math", False): 40, (1, "general", False): 28,
-                            (1, "code", True): want_rep["code"], (1, "math", True): want_rep["math"]}
+        assert by_stage == {
+            (0, "code", False): 32,
+            (0, "math", False): 40,
+            (1, "general", False): 28,
+            (1, "code", True): want_rep["code"],
+            (1, "math", True): want_rep["math"],
+        }
         # No stages clears them: one stage again, no replays
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog again")
-        assert _stage_lines(app.screen) == ["specialised = code, math",
-                                            "general = general | replay code=0.25, math=0.25"]
+        assert _stage_lines(app.screen) == [
+            "specialised = code, math",
+            "general = general | replay code=0.25, math=0.25",
+        ]
         await pilot.click("#none")
         await _settled(pilot, screen, lambda: screen.resolution.recipe.stages is None, "no stages")
         assert screen.stages is None and screen.resolution.n_items == 100
@@ -384,15 +436,17 @@ def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
             (("one = math, code, physics", ""), "unknown domain 'physics'"),
             (("one = math, code, general, tool_use", "two = | replay math=lots"), "'lots' is not a fraction"),
             (("one = math, code, general, tool_use", "two = | replay math=2"), "must be a fraction in [0, 1]"),
-            (("one = math, code", "two = general, tool_use | replay general=0.5"),  # resolve's error (worker)
-             "replay of 'general', which no earlier stage draws"),
+            (
+                ("one = math, code", "two = general, tool_use | replay general=0.5"),  # resolve's error (worker)
+                "replay of 'general', which no earlier stage draws",
+            ),
             (("math, code", ""), "expected NAME = dom, dom"),
         ]
         for (a, b), want in cases:
             line0.value, line1.value = a, b
             line0.focus()
             await pilot.press("enter")
-            await wait_for(pilot, lambda: want in plain(err), what=want)
+            await wait_for(pilot, lambda want=want: want in plain(err), what=want)
             assert isinstance(app.screen, StagesDialog) and not dialog.busy
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MixturesScreen), what="cancelled")
@@ -403,17 +457,21 @@ def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
 
 def test_stage_lines_round_trip_and_errors():
     from engine.mixtures import MixtureError, Stage
-
     from screens.mixtures import format_stage, parse_fraction, parse_stages
 
     stages = parse_stages(["a = math, code", "", "b = general | replay math=1/256, *=25%", "c = tool_use | *=0.5"])
-    assert stages == [Stage("a", ["math", "code"]), Stage("b", ["general"], {"math": 1 / 256, "*": 0.25}),
-                      Stage("c", ["tool_use"], {"*": 0.5})]
+    assert stages == [
+        Stage("a", ["math", "code"]),
+        Stage("b", ["general"], {"math": 1 / 256, "*": 0.25}),
+        Stage("c", ["tool_use"], {"*": 0.5}),
+    ]
     assert parse_stages([format_stage(s) for s in stages]) == stages
     assert parse_fraction("0.0039") == 0.0039 and parse_fraction("1/4") == 0.25
-    for lines, want in ((["a = x", "a = y"], "stage name 'a' is used twice"),
-                        (["= math"], "stage line 1: expected NAME"),
-                        (["a = x | replay math"], "expected DOMAIN=FRACTION"),
-                        (["a = x | replay math=1/0"], "'1/0' is not a fraction")):
+    for lines, want in (
+        (["a = x", "a = y"], "stage name 'a' is used twice"),
+        (["= math"], "stage line 1: expected NAME"),
+        (["a = x | replay math"], "expected DOMAIN=FRACTION"),
+        (["a = x | replay math=1/0"], "'1/0' is not a fraction"),
+    ):
         with pytest.raises(MixtureError, match=want):
             parse_stages(lines)

@@ -6,7 +6,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.synthesis.mixup import MixupError, mixed_embeddings, mixup_collate, mixup_loss, mixup_terms, plain_loss  # noqa: E402
+from engine.synthesis.mixup import (  # noqa: E402
+    MixupError,
+    mixed_embeddings,
+    mixup_collate,
+    mixup_loss,
+    mixup_terms,
+    plain_loss,
+)
 from tests.tiny_lm import tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
 
 
@@ -42,8 +49,8 @@ def test_collate_aligns_lengths(tok):
         assert batch[key].shape == (2, T)
     assert batch["lam"].tolist() == pytest.approx([0.3, 1.0])
     assert batch["input_ids_a"][0, : len(ia)].tolist() == ia
-    assert batch["input_ids_a"][0, len(ia):].eq(tok.pad_token_id).all()
-    assert batch["labels_a"][0, len(ia):].eq(-100).all()
+    assert batch["input_ids_a"][0, len(ia) :].eq(tok.pad_token_id).all()
+    assert batch["labels_a"][0, len(ia) :].eq(-100).all()
     assert batch["labels_b"][0, : len(lb)].tolist() == lb
     assert batch["attention_mask"][0].sum() == T  # either side real -> attended
     assert batch["attention_mask"][1].tolist() == [1] * 4 + [0] * (T - 4)
@@ -121,13 +128,17 @@ def test_per_example_lambdas_weight_token_sums(tok, model):
         terms = mixup_terms(model, batch)
         sa = sb = 0.0
         na = nb = 0
-        for i, (xa, ya, xb, yb, lam) in enumerate(exs):  # each example alone
+        for xa, ya, xb, yb, lam in exs:  # each example alone
             one = mixup_collate([(xa, ya, xb, yb, lam)], tok.pad_token_id)
             H = mixed_embeddings(model, one)
             n_a = sum(v != -100 for v in ya[1:])
             n_b = sum(v != -100 for v in yb[1:])
             sa += lam * model(inputs_embeds=H, attention_mask=one["attention_mask"], labels=one["labels_a"]).loss * n_a
-            sb += (1 - lam) * model(inputs_embeds=H, attention_mask=one["attention_mask"], labels=one["labels_b"]).loss * n_b
+            sb += (
+                (1 - lam)
+                * model(inputs_embeds=H, attention_mask=one["attention_mask"], labels=one["labels_b"]).loss
+                * n_b
+            )
             na, nb = na + n_a, nb + n_b
     assert (terms.n_a, terms.n_b) == (na, nb)
     torch.testing.assert_close(terms.loss, sa / na + sb / nb, rtol=1e-5, atol=1e-6)
@@ -170,22 +181,37 @@ def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
     from pathlib import Path
 
     from engine import mixtures as mx
-    from engine.training import runs as R
+    from engine.core.store import Store
     from engine.data.ingest import import_file
     from engine.synthesis.interpolation import create_set, pairs
-    from engine.core.store import Store
     from engine.training import TrainSettings, build_plan, read_records, tokenize_records
+    from engine.training import runs as R
     from tests.tiny_lm import tiny_chat_model
 
     model_dir = tiny_chat_model(tmp_path / "model")
-    train = dict(lr=1e-2, batch_size=4, max_len=96, eval_every=0, save_every=0, grad_conflict_every=0,
-                 warmup_ratio=0.0, max_steps=6, packing="grouped")
+    train = dict(
+        lr=1e-2,
+        batch_size=4,
+        max_len=96,
+        eval_every=0,
+        save_every=0,
+        grad_conflict_every=0,
+        warmup_ratio=0.0,
+        max_steps=6,
+        packing="grouped",
+    )
     with Store(tmp_path / "wb.duckdb") as st:
-        for dom, q, a in (("math", "Tom has {i} apples and buys 5 more.", "3 + 5 = 8, so {i}"),
-                          ("code", "Write a function number {i} that adds two numbers.", "def add(a, b): return a + b")):
+        for dom, q, a in (
+            ("math", "Tom has {i} apples and buys 5 more.", "3 + 5 = 8, so {i}"),
+            ("code", "Write a function number {i} that adds two numbers.", "def add(a, b): return a + b"),
+        ):
             p = tmp_path / f"{dom}.jsonl"
-            p.write_text("".join(json.dumps({"instruction": q.format(i=i), "input": "", "output": a.format(i=i)}) + "\n"
-                                 for i in range(8)))
+            p.write_text(
+                "".join(
+                    json.dumps({"instruction": q.format(i=i), "input": "", "output": a.format(i=i)}) + "\n"
+                    for i in range(8)
+                )
+            )
             import_file(st, p, pool=dom, domain=dom)
         create_set(st, "mc", "domain:math", "domain:code", alpha=0.5, n_pairs=8, pairing="index", seed=0)
         create_set(st, "mc5", "domain:math", "domain:code", alpha=5.0, n_pairs=8, pairing="index", seed=0)
@@ -194,11 +220,22 @@ def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
         assert all(abs(x.lam - y.lam) > 1e-3 for x, y in zip(p1, p5))
         runs = []
         for name, sset in (("m05", "mc"), ("m5", "mc5")):
-            mx.save(st, name, mx.Recipe([mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code"),
-                                         mx.Component(sset, "interpolation", sset)],
-                                        {"math": 1, "code": 1, "mixup": 1}, budget=24))
-            runs.append(R.create_run(st, name, base_model=str(model_dir), lora={"target_modules": "all-linear"},
-                                     train=train))
+            mx.save(
+                st,
+                name,
+                mx.Recipe(
+                    [
+                        mx.Component("math", "domain", "math"),
+                        mx.Component("code", "domain", "code"),
+                        mx.Component(sset, "interpolation", sset),
+                    ],
+                    {"math": 1, "code": 1, "mixup": 1},
+                    budget=24,
+                ),
+            )
+            runs.append(
+                R.create_run(st, name, base_model=str(model_dir), lora={"target_modules": "all-linear"}, train=train)
+            )
         lines = [json.loads(x) for x in (Path(runs[0].folder) / "data.jsonl").read_text().splitlines()]
         mix = [r for r in lines if r["kind"] == "mixup"]
         assert len(lines) == 24 and len(mix) == 8
@@ -212,7 +249,7 @@ def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
         done = [R.get_run(st, r.id) for r in runs]
         assert [r.status for r in done] == ["done", "done"], [r.error for r in done]
         losses = [dict((s, v) for s, _n, v in R.run_metrics(st, r.id, "loss")) for r in done]
-    assert all(len(l) == 6 and all(math.isfinite(v) and v > 0 for v in l.values()) for l in losses)
+    assert all(len(x) == 6 and all(math.isfinite(v) and v > 0 for v in x.values()) for x in losses)
     log = (Path(done[0].folder) / "log.txt").read_text()
     assert "24 records -> 24 examples" in log
     # where the plan puts the first mixup micro-batch (the plan depends only on the examples and settings)

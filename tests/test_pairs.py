@@ -15,8 +15,9 @@ from textual.widgets import DataTable, Static
 from tests.test_app import SIZE, plain, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = dict(lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad_conflict_every=0,
-            warmup_ratio=0.0, max_steps=2)
+FAST = dict(
+    lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad_conflict_every=0, warmup_ratio=0.0, max_steps=2
+)
 DOMAINS = ("code", "general", "math")
 SETS = [f"{d}_eval" for d in DOMAINS]
 
@@ -37,14 +38,15 @@ def _drive(store, timeout=180.0):
         R.tick(store)
         assert time.monotonic() < end, [(r.id, r.status, r.error) for r in R.list_runs(store)]
         time.sleep(0.2)
-    assert all(r.status in ("done", "cancelled") for r in R.list_runs(store)), \
-        [(r.id, r.status, r.error) for r in R.list_runs(store)]
+    assert all(r.status in ("done", "cancelled") for r in R.list_runs(store)), [
+        (r.id, r.status, r.error) for r in R.list_runs(store)
+    ]
 
 
 def test_domains_subset_pairs_and_errors(tmp_path):
     from engine import mixtures as mx
-    from engine.data.ingest import import_file
     from engine.core.store import Store
+    from engine.data.ingest import import_file
 
     store = Store(tmp_path / "wb.duckdb")
     for d, f in (("math", "math"), ("code", "code"), ("general", "general")):
@@ -70,12 +72,12 @@ def test_domains_subset_pairs_and_errors(tmp_path):
 
 
 def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
+    from engine.core.store import Store
+    from engine.data.ingest import import_file
     from engine.evaluation import conflict as cf
     from engine.evaluation import evaluate as ev
-    from engine.training import runs as R
-    from engine.data.ingest import import_file
     from engine.mixtures import Component, Recipe, get_mixture, save
-    from engine.core.store import Store
+    from engine.training import runs as R
     from screens.results import ResultsScreen
     from tests.tiny_lm import tiny_chat_model
     from workbench.app import WorkbenchApp
@@ -89,8 +91,11 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         import_file(store, tmp_path / f"{d}.jsonl", pool=f"train_{d}", domain=d)
         import_file(store, ROOT / "sample_data" / "eval" / f"{d}_eval.jsonl", pool=f"{d}_eval", domain=d)
         ev.set_role(store, f"{d}_eval", "eval")
-    mix = save(store, "three", Recipe([Component(d, "pool", f"train_{d}") for d in DOMAINS],
-                                      {d: 1 / 3 for d in DOMAINS}, budget=12))
+    mix = save(
+        store,
+        "three",
+        Recipe([Component(d, "pool", f"train_{d}") for d in DOMAINS], {d: 1 / 3 for d in DOMAINS}, budget=12),
+    )
     lora = {"target_modules": "all-linear"}
     run = R.create_run(store, mix.id, base_model=str(model), lora=lora, train=FAST)
     # pair runs first: they queue the specialists they need; the run's own specialists are then the same runs
@@ -102,8 +107,7 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
     assert len(set(pairs.values())) == 3 and not set(pairs.values()) & (set(specs.values()) | {run.id})
     for (a, b), rid in pairs.items():
         pr = R.get_run(store, rid)
-        assert (pr.kind, pr.protocol, pr.parent_run_id, pr.base_model) == ("mixture", "multi_task", run.id,
-                                                                            str(model))
+        assert (pr.kind, pr.protocol, pr.parent_run_id, pr.base_model) == ("mixture", "multi_task", run.id, str(model))
         assert pr.config["lora"] == run.config["lora"] and pr.config["train"] == run.config["train"]
         assert get_mixture(store, pr.mixture_id).name == f"three/only:{a}+{b}"
         assert sorted(cf.run_domains(store, ev.get_run_row(store, rid))) == [a, b]
@@ -114,8 +118,9 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
     assert cf.ensure_pair_runs(store, run.id) == pairs  # reused, not duplicated
     assert json.loads((Path(run.folder) / "pairs.json").read_text()) == {f"{a}|{b}": r for (a, b), r in pairs.items()}
     # another run over the same data (another protocol) reuses the same pair runs; cancelled, never trained
-    run2 = R.create_run(store, mix.id, base_model=str(model), protocol="sequential", order="math,code,general",
-                        lora=lora, train=FAST)
+    run2 = R.create_run(
+        store, mix.id, base_model=str(model), protocol="sequential", order="math,code,general", lora=lora, train=FAST
+    )
     assert cf.ensure_pair_runs(store, run2.id) == pairs
     R.cancel_run(store, run2.id)
     assert len(R.list_runs(store)) == 1 + 3 + 3 + 1
@@ -166,22 +171,30 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         assert all("needs evaluating" in str(d.get_row_at(i)[-1]) for i in range(3))
         n_runs = len(R.list_runs(store))
         await pilot.press("a")  # the pair runs exist: reused
-        await wait_for(pilot, lambda: any("pair runs (queued or reused" in str(n.message)
-                                          for n in app._notifications), what="pair-runs notice")
+        await wait_for(
+            pilot,
+            lambda: any("pair runs (queued or reused" in str(n.message) for n in app._notifications),
+            what="pair-runs notice",
+        )
         assert len(R.list_runs(store)) == n_runs
         # e: the run, its specialists, its finished pair runs (their specialists are the same) in one worker
         scr.eval_settings, scr.eval_max_items = settings, 2
         t.move_cursor(row=keys.index(f"{run.id}|math"))
         await pilot.press("e")
         job = scr.query_one("#r-job", Static)
-        await wait_for(pilot, lambda: "evaluated: 21 result row(s)" in plain(job), timeout=90,
-                       what=f"evaluate ({plain(job)!r})")  # 7 runs x 3 eval sets
+        await wait_for(
+            pilot, lambda: "evaluated: 21 result row(s)" in plain(job), timeout=90, what=f"evaluate ({plain(job)!r})"
+        )  # 7 runs x 3 eval sets
         await wait_for(pilot, lambda: t.row_count == 21, what="results rows with pair runs")
-        t.move_cursor(row=[str(t.coordinate_to_cell_key((i, 0)).row_key.value)
-                           for i in range(t.row_count)].index(f"{run.id}|math"))
+        t.move_cursor(
+            row=[str(t.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(t.row_count)].index(
+                f"{run.id}|math"
+            )
+        )
         await pilot.press("m")
-        await wait_for(pilot, lambda: "6/6 filled" in plain(scr.query_one("#r-detail-title", Static)),
-                       what="filled matrix")
+        await wait_for(
+            pilot, lambda: "6/6 filled" in plain(scr.query_one("#r-detail-title", Static)), what="filled matrix"
+        )
         assert all(str(d.get_row_at(i)[-1]) == "filled" for i in range(3))
 
     asyncio.run(_pilot(WorkbenchApp(store=store), body))
@@ -195,8 +208,10 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         assert m["pair_runs"][f"{a}|{b}"] == rid and m["cells"][f"{a}|{b}"]["how"] == f"filled from run {rid}"
     store.close()
     # the CLI: --make-pairs reuses the recorded pair runs, --matrix shows the filled cells
-    assert main(["--db", db, "conflict", str(run.id), "--make-pairs", "--matrix", "--variant", "loss",
-                 "--format", "json"]) == 0
+    assert (
+        main(["--db", db, "conflict", str(run.id), "--make-pairs", "--matrix", "--variant", "loss", "--format", "json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["pair_runs"] == {f"{a}|{b}": r for (a, b), r in pairs.items()}
     assert out["matrix"]["filled"] == 6 and out["matrix"]["outcome"] == m["outcome"]

@@ -6,22 +6,41 @@ import json
 
 import pytest
 
+from engine.core.store import Store
 from engine.data.filters import FilterError
 from engine.data.pools import (
-    REVERTED, PoolNotFound, add_rule, apply_rules, create_pool, delete_pool, delete_rule, get_pool, list_pools,
-    list_rules, rename_pool, set_pool_domain,
+    REVERTED,
+    PoolNotFound,
+    add_rule,
+    apply_rules,
+    create_pool,
+    delete_pool,
+    delete_rule,
+    get_pool,
+    list_pools,
+    list_rules,
+    rename_pool,
+    set_pool_domain,
 )
-from engine.core.store import Store
 
 
-def _sample(con, sid, pool_id, instruction, *, domain="general", domain_source="pool", excluded=False,
-            n_tokens=10):
+def _sample(con, sid, pool_id, instruction, *, domain="general", domain_source="pool", excluded=False, n_tokens=10):
     msgs = [{"role": "user", "content": instruction}, {"role": "assistant", "content": "ok"}]
     con.execute(
         "INSERT INTO samples (id, pool_id, messages, instruction, response, n_turns, domain, domain_source,"
         " content_hash, n_chars, n_tokens, excluded) VALUES (?, ?, ?, ?, 'ok', 2, ?, ?, ?, ?, ?, ?)",
-        [sid, pool_id, json.dumps(msgs), instruction, domain, domain_source, f"h{sid}", len(instruction) + 2,
-         n_tokens, excluded],
+        [
+            sid,
+            pool_id,
+            json.dumps(msgs),
+            instruction,
+            domain,
+            domain_source,
+            f"h{sid}",
+            len(instruction) + 2,
+            n_tokens,
+            excluded,
+        ],
     )
 
 
@@ -46,8 +65,9 @@ def pstore(tmp_path):
         con.execute("INSERT INTO scores (sample_id, metric, model, value) VALUES (?, 'ifd', 'm', 0.5)", [sid])
         con.execute("INSERT INTO embeddings (sample_id, model, text_kind, text_hash) VALUES (?, 'e', 'i', 'x')", [sid])
         con.execute("INSERT INTO cluster_assignments (clustering_id, sample_id, cluster) VALUES (1, ?, 0)", [sid])
-    con.execute("INSERT INTO imports (id, pool_id, path, format) VALUES (1, 1, 'a.json', 'alpaca'),"
-                " (2, 2, 'g.jsonl', 'qa')")
+    con.execute(
+        "INSERT INTO imports (id, pool_id, path, format) VALUES (1, 1, 'a.json', 'alpaca'), (2, 2, 'g.jsonl', 'qa')"
+    )
     con.close()
     yield st
     st.close()
@@ -66,6 +86,7 @@ def domains(st):
 
 
 # -- pools -------------------------------------------------------------------------------------------
+
 
 def test_list_pools_counts(pstore):
     pools = list_pools(pstore)
@@ -147,6 +168,7 @@ def test_set_pool_domain_only_touches_pool_sourced_samples(pstore):
 
 # -- rules -------------------------------------------------------------------------------------------
 
+
 def test_add_rule_validates(pstore):
     with pytest.raises(FilterError, match="did you mean 'instruction'"):
         add_rule(pstore, "bad", "instrucion ~ 'x'", domain="code")
@@ -157,7 +179,9 @@ def test_add_rule_validates(pstore):
         add_rule(pstore, "py", "instruction ~ 'x'", tag="x")
     assert add_rule(pstore, "hi-ifd", "score.ifd > 0.4", tag="hi") == 2
     assert [(r.id, r.name, r.domain, r.tag) for r in list_rules(pstore)] == [
-        (1, "py", "code", None), (2, "hi-ifd", None, "hi")]
+        (1, "py", "code", None),
+        (2, "hi-ifd", None, "hi"),
+    ]
 
 
 def test_apply_rules(pstore):
@@ -169,7 +193,7 @@ def test_apply_rules(pstore):
     d = domains(pstore)
     assert d[1] == ("code", "rule")  # python and long: the first rule wins
     assert d[3] == before[3] == ("code", "manual")  # manual never overridden ...
-    assert ("py" in {t for s, t in rows(pstore, "SELECT sample_id, tag FROM sample_tags WHERE sample_id = 3")})
+    assert "py" in {t for s, t in rows(pstore, "SELECT sample_id, tag FROM sample_tags WHERE sample_id = 3")}
     assert d[7] == ("code", "rule")
     assert d[2] == ("general", "pool") and d[5] == ("math", "pool")
     assert d[4] == ("general", "pool")  # rule-set earlier, no rule matches now: back to its pool's domain

@@ -8,39 +8,82 @@ import threading
 
 import pytest
 
+from engine.core.store import Store
 from engine.data.filters import FilterError
 from engine.data.query import (
-    COLUMNS, TEXT_WIDTH, Browser, Filter, _write, bulk_exclude, bulk_set_domain, bulk_tag, columns, domain_counts,
-    get_sample, score_metrics, where_sql,
+    COLUMNS,
+    TEXT_WIDTH,
+    Browser,
+    Filter,
+    _write,
+    bulk_exclude,
+    bulk_set_domain,
+    bulk_tag,
+    columns,
+    domain_counts,
+    get_sample,
+    score_metrics,
+    where_sql,
 )
-from engine.core.store import Store
 
 
 def _pool(con, pid, name, domain="general"):
     con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, ?)", [pid, name, domain])
 
 
-def _sample(con, sid, pool_id, instruction, response="ok", *, domain="general", system=None, tags=(),
-            excluded=False, n_tokens=None, source_file="/data/in/train.jsonl", source_line=None, meta=None,
-            tools=None):
+def _sample(
+    con,
+    sid,
+    pool_id,
+    instruction,
+    response="ok",
+    *,
+    domain="general",
+    system=None,
+    tags=(),
+    excluded=False,
+    n_tokens=None,
+    source_file="/data/in/train.jsonl",
+    source_line=None,
+    meta=None,
+    tools=None,
+):
     msgs = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": instruction}, {"role": "assistant", "content": response}]
+        {"role": "user", "content": instruction},
+        {"role": "assistant", "content": response},
+    ]
     con.execute(
         "INSERT INTO samples (id, pool_id, messages, system, tools, instruction, response, n_turns, domain,"
         " content_hash, n_chars, n_tokens, excluded, source_file, record_index, source_line, meta)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [sid, pool_id, json.dumps(msgs), system, json.dumps(tools) if tools is not None else None, instruction,
-         response, domain, f"h{sid}", len(instruction) + len(response),
-         n_tokens if n_tokens is not None else sid, excluded, source_file, sid - 1, source_line,
-         json.dumps(meta) if meta is not None else None],
+        [
+            sid,
+            pool_id,
+            json.dumps(msgs),
+            system,
+            json.dumps(tools) if tools is not None else None,
+            instruction,
+            response,
+            domain,
+            f"h{sid}",
+            len(instruction) + len(response),
+            n_tokens if n_tokens is not None else sid,
+            excluded,
+            source_file,
+            sid - 1,
+            source_line,
+            json.dumps(meta) if meta is not None else None,
+        ],
     )
     for t in tags:
         con.execute("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [sid, t])
 
 
 def _score(con, sid, metric, value, model="m", when="2024-01-01"):
-    con.execute("INSERT INTO scores (sample_id, metric, model, value, created_at) VALUES (?, ?, ?, ?, ?)",
-                [sid, metric, model, value, when])
+    con.execute(
+        "INSERT INTO scores (sample_id, metric, model, value, created_at) VALUES (?, ?, ?, ?, ?)",
+        [sid, metric, model, value, when],
+    )
 
 
 @pytest.fixture
@@ -50,8 +93,17 @@ def qstore(tmp_path):
     con = st.cursor()
     _pool(con, 1, "alpaca")
     _pool(con, 2, "gsm8k", "math")
-    _sample(con, 1, 1, "Write a poem\nabout the sea", "Waves...", tags=["poetry", "good"], source_line=1,
-            meta={"k": 1}, tools=[{"name": "t"}])
+    _sample(
+        con,
+        1,
+        1,
+        "Write a poem\nabout the sea",
+        "Waves...",
+        tags=["poetry", "good"],
+        source_line=1,
+        meta={"k": 1},
+        tools=[{"name": "t"}],
+    )
     _sample(con, 2, 1, "Translate 'hello'", "bonjour", system="You are a TRANSLATOR", tags=["good"], source_line=2)
     _sample(con, 3, 2, "What is 2+2?", "4", domain="math", tags=["checked"])
     _sample(con, 4, 2, "Solve x+1=3", "x=2", domain="math", excluded=True)
@@ -78,24 +130,28 @@ def matching(st, f):
 
 # -- filters -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("f,expected", [
-    (Filter(), [1, 2, 3, 4, 5, 6]),
-    (Filter(pool_ids=[2]), [3, 4]),
-    (Filter(pool_ids=[]), []),
-    (Filter(domains=["math", "code"]), [3, 4, 5]),
-    (Filter(tags=["poetry", "checked"]), [1, 3]),  # any of the tags
-    (Filter(text="translator"), [2]),  # system prompt counts, case-insensitive
-    (Filter(text="POEM"), [1, 6]),
-    (Filter(text="bonjour"), [2]),  # response
-    (Filter(text="%"), []),  # a plain substring, not a LIKE pattern
-    (Filter(score_ranges={"ifd": (0.3, None)}), [2, 3]),  # sample 2's latest (new model) is 0.4
-    (Filter(score_ranges={"ifd": (None, 0.5)}), [1, 2]),
-    (Filter(score_ranges={"ifd": (0.2, 0.4)}), [1, 2]),  # inclusive
-    (Filter(score_ranges={"ifd": (None, None)}), [1, 2, 3, 4, 5, 6]),
-    (Filter(expression="tag = 'good' AND instruction ~ 'poem'"), [1]),
-    (Filter(include_excluded=False), [1, 2, 3, 5, 6]),
-    (Filter(pool_ids=[1, 2], domains=["math"], include_excluded=False), [3]),
-])
+
+@pytest.mark.parametrize(
+    "f,expected",
+    [
+        (Filter(), [1, 2, 3, 4, 5, 6]),
+        (Filter(pool_ids=[2]), [3, 4]),
+        (Filter(pool_ids=[]), []),
+        (Filter(domains=["math", "code"]), [3, 4, 5]),
+        (Filter(tags=["poetry", "checked"]), [1, 3]),  # any of the tags
+        (Filter(text="translator"), [2]),  # system prompt counts, case-insensitive
+        (Filter(text="POEM"), [1, 6]),
+        (Filter(text="bonjour"), [2]),  # response
+        (Filter(text="%"), []),  # a plain substring, not a LIKE pattern
+        (Filter(score_ranges={"ifd": (0.3, None)}), [2, 3]),  # sample 2's latest (new model) is 0.4
+        (Filter(score_ranges={"ifd": (None, 0.5)}), [1, 2]),
+        (Filter(score_ranges={"ifd": (0.2, 0.4)}), [1, 2]),  # inclusive
+        (Filter(score_ranges={"ifd": (None, None)}), [1, 2, 3, 4, 5, 6]),
+        (Filter(expression="tag = 'good' AND instruction ~ 'poem'"), [1]),
+        (Filter(include_excluded=False), [1, 2, 3, 5, 6]),
+        (Filter(pool_ids=[1, 2], domains=["math"], include_excluded=False), [3]),
+    ],
+)
 def test_filter_parts(qstore, f, expected):
     assert matching(qstore, f) == expected
 
@@ -109,10 +165,11 @@ def test_score_metrics_and_columns(qstore):
     assert score_metrics(qstore) == ["ifd", "ppl"]
     keys = [c.key for c in columns(qstore)]
     assert keys[: len(COLUMNS)] == [c.key for c in COLUMNS]
-    assert keys[len(COLUMNS):] == ["score.ifd", "score.ppl"]
+    assert keys[len(COLUMNS) :] == ["score.ifd", "score.ppl"]
 
 
 # -- browser -----------------------------------------------------------------------------------------
+
 
 def test_page_rows(qstore):
     b = Browser(qstore)
@@ -146,25 +203,31 @@ def test_pages_slice_the_view(qstore):
     assert b.count() == 5
 
 
-@pytest.mark.parametrize("sort,expected", [
-    ([("id", True)], [6, 5, 4, 3, 2, 1]),
-    ([("score.ifd", False)], [1, 2, 3, 4, 5, 6]),  # 0.2, 0.4, 0.7, then NULLs by id
-    ([("score.ifd", True)], [3, 2, 1, 4, 5, 6]),  # NULLs last when descending too
-    ([("ifd", True)], [3, 2, 1, 4, 5, 6]),
-    ([("score.ppl", True), ("score.ifd", True)], [1, 3, 2, 4, 5, 6]),
-    ([("pool", True), ("id", True)], [4, 3, 6, 5, 2, 1]),
-    ([("domain", False)], [5, 1, 2, 6, 3, 4]),
-    ([("instruction", False)], [6, 5, 4, 2, 3, 1]),
-    ([("excluded", True)], [4, 1, 2, 3, 5, 6]),
-])
+@pytest.mark.parametrize(
+    "sort,expected",
+    [
+        ([("id", True)], [6, 5, 4, 3, 2, 1]),
+        ([("score.ifd", False)], [1, 2, 3, 4, 5, 6]),  # 0.2, 0.4, 0.7, then NULLs by id
+        ([("score.ifd", True)], [3, 2, 1, 4, 5, 6]),  # NULLs last when descending too
+        ([("ifd", True)], [3, 2, 1, 4, 5, 6]),
+        ([("score.ppl", True), ("score.ifd", True)], [1, 3, 2, 4, 5, 6]),
+        ([("pool", True), ("id", True)], [4, 3, 6, 5, 2, 1]),
+        ([("domain", False)], [5, 1, 2, 6, 3, 4]),
+        ([("instruction", False)], [6, 5, 4, 2, 3, 1]),
+        ([("excluded", True)], [4, 1, 2, 3, 5, 6]),
+    ],
+)
 def test_sorting(qstore, sort, expected):
     assert Browser(qstore, sort=sort).ids() == expected
     assert [r["id"] for r in Browser(qstore, sort=sort).page(0, 10)] == expected
 
 
 def test_score_sort_with_filter_params(qstore):
-    b = Browser(qstore, Filter(expression="n_tokens > 1 AND tag != 'zz'", domains=["general", "math"]),
-                sort=[("score.ifd", True)])
+    b = Browser(
+        qstore,
+        Filter(expression="n_tokens > 1 AND tag != 'zz'", domains=["general", "math"]),
+        sort=[("score.ifd", True)],
+    )
     assert b.ids() == [3, 2, 4, 6]
 
 
@@ -260,6 +323,7 @@ def test_pages_from_many_threads(rstore):
 
 # -- detail ------------------------------------------------------------------------------------------
 
+
 def test_get_sample(qstore):
     d = get_sample(qstore, 1)
     assert d.id == 1 and d.pool == "alpaca" and d.domain == "general"
@@ -274,6 +338,7 @@ def test_get_sample(qstore):
 
 
 # -- bulk actions ------------------------------------------------------------------------------------
+
 
 def tags_of(st):
     con = st.cursor()
@@ -326,13 +391,24 @@ def test_bulk_action_with_score_and_text_filter(qstore):
 def test_write_rolls_back_on_error(qstore):
     before = tags_of(qstore)
     with pytest.raises(Exception, match="no_such_table"):
-        _write(qstore, ("SELECT 3 AS id", []),
-               [("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", []),
-                ("INSERT INTO no_such_table VALUES (1)", [])])
+        _write(
+            qstore,
+            ("SELECT 3 AS id", []),
+            [
+                ("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", []),
+                ("INSERT INTO no_such_table VALUES (1)", []),
+            ],
+        )
     assert tags_of(qstore) == before
     # the store is usable afterwards, and a good write goes through
-    assert _write(qstore, ("SELECT 3 AS id", []),
-                  [("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", [])]) == 1
+    assert (
+        _write(
+            qstore,
+            ("SELECT 3 AS id", []),
+            [("INSERT INTO sample_tags (sample_id, tag) SELECT id, 'zzz' FROM _bulk_ids", [])],
+        )
+        == 1
+    )
     assert (3, "zzz") in tags_of(qstore)
 
 

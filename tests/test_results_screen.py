@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from screens.results import ResultsScreen
 from tests.test_app import SIZE, plain, wait_for
+
 # fixtures: stored (runs 1 mixture, 2/3 specialists, 4 base), partial_store (math specialist only)
 from tests.test_conflict import partial_store, stored  # noqa: F401
 from workbench.app import WorkbenchApp
@@ -98,10 +99,12 @@ def test_partial_rate_and_settings_warning_on_the_screen(partial_store):  # noqa
     """Math specialist only, the run fails every code item: code shows "no ref", the pooled line says partial;
     a specialist evaluated with another max_new_tokens: the warning line names it."""
     with partial_store.transaction() as con:
-        con.execute("UPDATE evaluations SET details = ? WHERE id = 3",
-                    [json.dumps({"settings": {"max_new_tokens": 8}})])
-        con.execute("UPDATE evaluations SET details = ? WHERE id IN (1, 2)",
-                    [json.dumps({"settings": {"max_new_tokens": 256}})])
+        con.execute(
+            "UPDATE evaluations SET details = ? WHERE id = 3", [json.dumps({"settings": {"max_new_tokens": 8}})]
+        )
+        con.execute(
+            "UPDATE evaluations SET details = ? WHERE id IN (1, 2)", [json.dumps({"settings": {"max_new_tokens": 256}})]
+        )
 
     async def body(pilot, app):
         await pilot.press("7")
@@ -112,8 +115,9 @@ def test_partial_rate_and_settings_warning_on_the_screen(partial_store):  # noqa
         assert row_of(t, 2, "math")[10] == "-"  # the specialist itself: nothing to compare, not "partial"
         t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("2 ")][0])
         await pilot.pause(0.1)
-        assert "a specialist run: no specialist to compare it with" in plain(scr.query_one("#r-info", Static),
-                                                                             width=400)
+        assert "a specialist run: no specialist to compare it with" in plain(
+            scr.query_one("#r-info", Static), width=400
+        )
         t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("1 ") and r[5] == "code"][0])
         await pilot.pause(0.1)
         info = " ".join(plain(scr.query_one("#r-info", Static), width=400).split())
@@ -126,8 +130,9 @@ def test_partial_rate_and_settings_warning_on_the_screen(partial_store):  # noqa
 
 # -- end to end on CPU ----------------------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
-FAST = dict(lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad_conflict_every=1,
-            warmup_ratio=0.0, max_steps=2)
+FAST = dict(
+    lr=1e-2, batch_size=4, max_len=512, eval_every=0, save_every=0, grad_conflict_every=1, warmup_ratio=0.0, max_steps=2
+)
 
 
 def _drive(store, until, timeout=120.0):
@@ -143,12 +148,12 @@ def _drive(store, until, timeout=120.0):
 
 
 def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, monkeypatch):
+    from engine.core.store import Store
+    from engine.data.ingest import import_file
     from engine.evaluation import conflict as cf
     from engine.evaluation import evaluate as ev
-    from engine.training import runs as R
-    from engine.data.ingest import import_file
     from engine.mixtures import Component, Recipe, save
-    from engine.core.store import Store
+    from engine.training import runs as R
     from tests.tiny_lm import tiny_chat_model
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # training workers: one torch thread each (tiny model, busy CPU)
@@ -160,8 +165,15 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
         import_file(store, tmp_path / f"{name}.jsonl", pool=f"train_{name}", domain=dom)
         import_file(store, ROOT / "sample_data" / "eval" / f"{name}_eval.jsonl", pool=f"{name}_eval", domain=dom)
         ev.set_role(store, f"{name}_eval", "eval")
-    mix = save(store, "two", Recipe([Component("m", "pool", "train_math"), Component("c", "pool", "train_code")],
-                                    {"math": 0.5, "code": 0.5}, budget=16))
+    mix = save(
+        store,
+        "two",
+        Recipe(
+            [Component("m", "pool", "train_math"), Component("c", "pool", "train_code")],
+            {"math": 0.5, "code": 0.5},
+            budget=16,
+        ),
+    )
     assert ev.overlap(store, mix.id, ["math_eval", "code_eval"]).warnings == []
     run = R.create_run(store, mix.id, base_model=str(model), lora={"target_modules": "all-linear"}, train=FAST)
     base = R.create_run(store, base_model=str(model), kind="base")
@@ -174,8 +186,14 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
     assert all(r.status == "done" for r in R.list_runs(store)), [(r.id, r.error) for r in R.list_runs(store)]
     settings = ev.EvalSettings(max_new_tokens=8, batch_size=4, threads=1)
     # the mixture run, its specialists and the base model in one worker (one model load)
-    ev.evaluate_many(store, [run.id, base.id, *specs.values()], ["math_eval", "code_eval"], max_items=2,
-                     settings=settings, poll_s=0.1)
+    ev.evaluate_many(
+        store,
+        [run.id, base.id, *specs.values()],
+        ["math_eval", "code_eval"],
+        max_items=2,
+        settings=settings,
+        poll_s=0.1,
+    )
     acc = cf.conflict_rate(store, run.id)
     assert acc.n == 4 and acc.rate is not None  # 2 items per domain compared with each domain's specialist
     loss = cf.conflict_rate(store, run.id, variant="loss")
@@ -187,8 +205,15 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
     assert loss.rate == pytest.approx(cf.conflict_from_items(mix_items, ref_items, variant="loss").rate)
     assert cf.summary_for_runs(store, [run.id, base.id]) == {run.id: acc.rate, base.id: None}
     # another run of the same mixture and settings (other protocol) reuses the trained specialists
-    run2 = R.create_run(store, mix.id, base_model=str(model), protocol="sequential", order="code,math",
-                        lora={"target_modules": "all-linear"}, train=FAST)
+    run2 = R.create_run(
+        store,
+        mix.id,
+        base_model=str(model),
+        protocol="sequential",
+        order="code,math",
+        lora={"target_modules": "all-linear"},
+        train=FAST,
+    )
     assert R.get_run(store, run2.id).status == "queued"
     assert cf.ensure_specialists(store, run2.id) == specs
 
@@ -202,15 +227,17 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
             assert r[3] == "two v1" and r[4] == "multi_task"
             assert r[10] == f"{acc.domains[d].rate:.3f}"
         await pilot.press("l")
-        await wait_for(pilot, lambda: row_of(t, run.id, "math")[10] == f"{loss.domains['math'].rate:.3f}",
-                       what="loss variant")
+        await wait_for(
+            pilot, lambda: row_of(t, run.id, "math")[10] == f"{loss.domains['math'].rate:.3f}", what="loss variant"
+        )
         # e: the run with its specialists and the base model; every job is done already, so no worker starts
         scr.eval_settings, scr.eval_max_items = settings, 2
         t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith(f"{run.id} ")][0])
         await pilot.press("e")
         job = scr.query_one("#r-job", Static)
-        await wait_for(pilot, lambda: "evaluated: 8 result row(s)" in plain(job), timeout=30,
-                       what=f"evaluate ({plain(job)!r})")
+        await wait_for(
+            pilot, lambda: "evaluated: 8 result row(s)" in plain(job), timeout=30, what=f"evaluate ({plain(job)!r})"
+        )
 
     run_app = WorkbenchApp(store=store)
     run_pilot(body, run_app)

@@ -12,14 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from engine.training import runs as R
 from engine.core.store import Store
+from engine.training import runs as R
 from tests.test_training import records
 from tests.tiny_lm import tiny_chat_model
 from workbench.cli import main
 
-FAST = dict(lr=1e-2, batch_size=4, max_len=128, eval_every=3, eval_per_domain=2, save_every=3,
-            grad_conflict_every=2, warmup_ratio=0.0, max_steps=6)
+FAST = dict(
+    lr=1e-2,
+    batch_size=4,
+    max_len=128,
+    eval_every=3,
+    eval_per_domain=2,
+    save_every=3,
+    grad_conflict_every=2,
+    warmup_ratio=0.0,
+    max_steps=6,
+)
 LORA = dict(target_modules="all-linear")
 
 
@@ -49,12 +58,21 @@ def drive(store, until, timeout=90.0):
 
 def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
     train = FAST | dict(max_steps=None, packing="grouped", batch_size=2)  # 6 + 6 examples after the eval hold-out
-    a = R.create_run(store, records=records(16), base_model=str(model_dir), protocol="multi_task", lora=LORA,
-                     train=train)
-    b = R.create_run(store, records=records(16), base_model=str(model_dir), protocol="sequential",
-                     order="code,math", lora=LORA, train=train)
-    c = R.create_run(store, records=records(16), base_model=str(model_dir), protocol="multi_stage", lora=LORA,
-                     train=train)
+    a = R.create_run(
+        store, records=records(16), base_model=str(model_dir), protocol="multi_task", lora=LORA, train=train
+    )
+    b = R.create_run(
+        store,
+        records=records(16),
+        base_model=str(model_dir),
+        protocol="sequential",
+        order="code,math",
+        lora=LORA,
+        train=train,
+    )
+    c = R.create_run(
+        store, records=records(16), base_model=str(model_dir), protocol="multi_stage", lora=LORA, train=train
+    )
     assert [r.status for r in R.list_runs(store)] == ["queued"] * 3
     assert [r.id for r in R.queue(store)] == [a.id, b.id, c.id]
     assert R.tick(store) == [f"run {a.id} started"]
@@ -79,8 +97,11 @@ def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
     log = (Path(runs[b.id].folder) / "metrics.jsonl").read_text().splitlines()
     phases = [json.loads(x)["phase"] for x in log if '"phase"' in x]
     assert phases == ["code"] * 3 + ["math"] * 3
-    stage_phases = [json.loads(x)["phase"] for x in (Path(runs[c.id].folder) / "metrics.jsonl").read_text().splitlines()
-                    if '"phase"' in x]
+    stage_phases = [
+        json.loads(x)["phase"]
+        for x in (Path(runs[c.id].folder) / "metrics.jsonl").read_text().splitlines()
+        if '"phase"' in x
+    ]
     assert stage_phases == ["stage 0"] * 3 + ["stage 1"] * 3
     # the trained adapter changes the model
     import torch
@@ -95,8 +116,13 @@ def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
 def test_cancel_then_resume_in_the_worker(store, model_dir):
     # enough steps that the cancel lands mid-run even when the tiny model trains fast (30 once finished first)
     STEPS = 150
-    run = R.create_run(store, records=records(16), base_model=str(model_dir), lora=LORA,
-                       train=FAST | dict(max_steps=STEPS, save_every=500, grad_conflict_every=0, eval_every=0))
+    run = R.create_run(
+        store,
+        records=records(16),
+        base_model=str(model_dir),
+        lora=LORA,
+        train=FAST | dict(max_steps=STEPS, save_every=500, grad_conflict_every=0, eval_every=0),
+    )
     drive(store, lambda: R.get_run(store, run.id).progress.get("step", 0) >= 2)
     R.cancel_run(store, run.id)
     drive(store, lambda: R.get_run(store, run.id).status in R.FINISHED)
@@ -122,8 +148,9 @@ def test_cancel_then_resume_in_the_worker(store, model_dir):
 
 
 def test_a_killed_worker_is_failed_with_the_log_tail(store, model_dir):
-    run = R.create_run(store, records=records(8), base_model=str(model_dir), lora=LORA,
-                       train=FAST | dict(max_steps=500))
+    run = R.create_run(
+        store, records=records(8), base_model=str(model_dir), lora=LORA, train=FAST | dict(max_steps=500)
+    )
     R.tick(store)
     got = R.get_run(store, run.id)
     assert got.status == "running" and got.pid
@@ -160,19 +187,37 @@ def test_runs_from_a_mixture_reuse_base_runs_and_bad_requests(tmp_path, store, m
 
     for dom in ("math", "code"):
         p = tmp_path / f"{dom}.jsonl"
-        p.write_text("".join(json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"{dom} a {i}"}) + "\n"
-                             for i in range(10)))
+        p.write_text(
+            "".join(
+                json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"{dom} a {i}"}) + "\n"
+                for i in range(10)
+            )
+        )
         import_file(store, p, pool=dom, domain=dom)
-    mv = mx.save(store, "mix", mx.Recipe([mx.Component(d, "domain", d) for d in ("math", "code")],
-                                         {"math": 0.5, "code": 0.5}, budget=12))
-    run = R.create_run(store, "mix", base_model=str(model_dir), protocol="sequential", order=["math", "code"],
-                       train=FAST)
+    mv = mx.save(
+        store,
+        "mix",
+        mx.Recipe([mx.Component(d, "domain", d) for d in ("math", "code")], {"math": 0.5, "code": 0.5}, budget=12),
+    )
+    run = R.create_run(
+        store, "mix", base_model=str(model_dir), protocol="sequential", order=["math", "code"], train=FAST
+    )
     assert run.mixture_id == mv.id and run.name == "mix@1-sequential" and run.status == "queued"
     lines = (Path(run.folder) / "data.jsonl").read_text().splitlines()
     assert len(lines) == 12 and json.loads(lines[0])["messages"][0]["role"] == "user"
     assert run.config["data"]["per_domain"] == {"math": 6, "code": 6}
-    assert R.create_run(store, mv.id, base_model=str(model_dir), protocol="sequential", order=["math", "code"],
-                        train=FAST, reuse=True).id == run.id
+    assert (
+        R.create_run(
+            store,
+            mv.id,
+            base_model=str(model_dir),
+            protocol="sequential",
+            order=["math", "code"],
+            train=FAST,
+            reuse=True,
+        ).id
+        == run.id
+    )
     other = R.create_run(store, mv.id, base_model=str(model_dir), protocol="multi_task", train=FAST, reuse=True)
     assert other.id != run.id and other.content_hash != run.content_hash
     base = R.create_run(store, kind="base", base_model=str(model_dir))
@@ -208,13 +253,33 @@ def test_cli_train_foreground_and_runs_commands(tmp_path, model_dir, capsys):
     db = tmp_path / "cli.duckdb"
     with Store(db) as s:
         p = tmp_path / "math.jsonl"
-        p.write_text("".join(json.dumps({"instruction": f"q {i}", "input": "", "output": f"a {i}"}) + "\n"
-                             for i in range(8)))
+        p.write_text(
+            "".join(json.dumps({"instruction": f"q {i}", "input": "", "output": f"a {i}"}) + "\n" for i in range(8))
+        )
         import_file(s, p, pool="math", domain="math")
         mx.save(s, "m", mx.Recipe([mx.Component("math", "domain", "math")], {"math": 1.0}, budget=None))
     base = ["--db", str(db)]
-    assert main(base + ["train", "m@1", "--base-model", str(model_dir), "--max-steps", "3", "--lora-targets",
-                        "q_proj,v_proj", "--lr", "0.01", "--set", "eval_per_domain=2", "-q"]) == 0
+    assert (
+        main(
+            base
+            + [
+                "train",
+                "m@1",
+                "--base-model",
+                str(model_dir),
+                "--max-steps",
+                "3",
+                "--lora-targets",
+                "q_proj,v_proj",
+                "--lr",
+                "0.01",
+                "--set",
+                "eval_per_domain=2",
+                "-q",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert "run 1 done" in out.out
     assert main(base + ["train", "m", "--base-model", str(model_dir), "--queue", "--lora-r", "4"]) == 0

@@ -11,16 +11,25 @@ import pytest
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from engine.training import runs as R
 from engine.core.store import Store
+from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
 from tests.test_app import SIZE, plain, wait_for
 from tests.test_training import records
 from tests.tiny_lm import tiny_chat_model
 from workbench.app import WorkbenchApp
 
-TRAIN = dict(lr=1e-2, batch_size=4, max_len=128, eval_every=2, eval_per_domain=2, save_every=0,
-             grad_conflict_every=2, warmup_ratio=0.0, max_steps=4)
+TRAIN = dict(
+    lr=1e-2,
+    batch_size=4,
+    max_len=128,
+    eval_every=2,
+    eval_per_domain=2,
+    save_every=0,
+    grad_conflict_every=2,
+    warmup_ratio=0.0,
+    max_steps=4,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +48,14 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
     model = tiny_chat_model(tmp_path / "model")
     db = tmp_path / "wb.duckdb"
     with Store(db) as s:
-        a = R.create_run(s, records=records(16), base_model=str(model), lora={"target_modules": "all-linear"},
-                         train=TRAIN, name="alpha")
+        a = R.create_run(
+            s,
+            records=records(16),
+            base_model=str(model),
+            lora={"target_modules": "all-linear"},
+            train=TRAIN,
+            name="alpha",
+        )
         b = R.create_run(s, records=records(16), base_model=str(model), train=TRAIN | {"max_steps": 2}, name="beta")
         dead = R.create_run(s, records=records(4), base_model=str(model), train=TRAIN, name="ghost")
         (Path(dead.folder) / "log.txt").write_text("12:00:00 loading\nRuntimeError: CUDA out of memory\n")
@@ -77,8 +92,9 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
             # the first run trains in its worker; its curves and progress show up
             table.move_cursor(row=0)
             await wait_for(pilot, lambda: status(a.id) == "done", timeout=60, what="alpha done")
-            await wait_for(pilot, lambda: screen.series.get("loss") and len(screen.series["loss"]) == 4,
-                           what="loss curve")
+            await wait_for(
+                pilot, lambda: screen.series.get("loss") and len(screen.series["loss"]) == 4, what="loss curve"
+            )
             assert {"eval_loss/math", "eval_loss/code"} <= set(screen.series)
             assert str(table.get_cell(str(a.id), "step")) == "4/4"
             bar = screen.query_one("#r-progress", ProgressBar)
@@ -116,16 +132,32 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
     with Store(db) as s:
         for dom in ("math", "code"):
             p = tmp_path / f"{dom}.jsonl"
-            p.write_text("".join(json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"a {i}"}) + "\n"
-                                 for i in range(6)))
+            p.write_text(
+                "".join(
+                    json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"a {i}"}) + "\n"
+                    for i in range(6)
+                )
+            )
             import_file(s, p, pool=dom, domain=dom)
-        mv1 = mx.save(s, "mix", mx.Recipe([mx.Component("math", "domain", "math"), mx.Component("code", "domain",
-                                                                                              "code")],
-                                          {"math": 0.5, "code": 0.5}, budget=None))
-        staged = mx.save(s, "staged", mx.Recipe(
-            [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
-            {"math": 0.5, "code": 0.5}, budget=None,
-            stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])]))
+        mv1 = mx.save(
+            s,
+            "mix",
+            mx.Recipe(
+                [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
+                {"math": 0.5, "code": 0.5},
+                budget=None,
+            ),
+        )
+        staged = mx.save(
+            s,
+            "staged",
+            mx.Recipe(
+                [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
+                {"math": 0.5, "code": 0.5},
+                budget=None,
+                stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])],
+            ),
+        )
     app = WorkbenchApp(db_path=db)
 
     async def main():
@@ -197,8 +229,9 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
             table = screen.query_one("#r-runs", DataTable)
             await wait_for(pilot, lambda: table.row_count == 1, what="new run row")
             rid = screen.runs[0].id
-            await wait_for(pilot, lambda: str(table.get_cell(str(rid), "status")) == "done", timeout=90,
-                           what="run done")
+            await wait_for(
+                pilot, lambda: str(table.get_cell(str(rid), "status")) == "done", timeout=90, what="run done"
+            )
             assert str(table.get_cell(str(rid), "step")) == "2/2"
 
     asyncio.run(main())
@@ -223,8 +256,9 @@ def test_new_run_form_without_versions_says_so(tmp_path):
             await wait_for(pilot, lambda: app.store is not None, what="store")
             await pilot.press("6")
             await pilot.press("n")
-            await wait_for(pilot, lambda: any("no saved mixture" in n.message for n in app._notifications),
-                           what="notice")
+            await wait_for(
+                pilot, lambda: any("no saved mixture" in n.message for n in app._notifications), what="notice"
+            )
             assert isinstance(app.screen, RunsScreen)
 
     asyncio.run(main())
@@ -236,15 +270,15 @@ def test_queue_moves_on_any_screen(tmp_path):
     model = tiny_chat_model(tmp_path / "model")
     db = tmp_path / "wb.duckdb"
     with Store(db) as s:
-        run = R.create_run(s, records=records(8), base_model=str(model), train=TRAIN | {"max_steps": 2},
-                           name="bg")
+        run = R.create_run(s, records=records(8), base_model=str(model), train=TRAIN | {"max_steps": 2}, name="bg")
     app = WorkbenchApp(db_path=db)
 
     async def main():
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.store is not None, what="store")
-            await wait_for(pilot, lambda: R.get_run(app.store, run.id).status == "done", timeout=90,
-                           what="queued run done")
+            await wait_for(
+                pilot, lambda: R.get_run(app.store, run.id).status == "done", timeout=90, what="queued run done"
+            )
             assert app.current_mode == "pools"
             assert [m[0] for m in R.run_metrics(app.store, run.id, ["loss"])] == [1, 2]
 

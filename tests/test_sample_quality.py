@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from engine.quality.ifd import IFDParams, score_items  # noqa: E402
-from engine.data.ingest import import_file  # noqa: E402
 from engine.core.models import ModelError, load_causal_lm  # noqa: E402
-from engine.quality.scoring import item_from_row  # noqa: E402
 from engine.core.store import Store  # noqa: E402
+from engine.data.ingest import import_file  # noqa: E402
+from engine.quality.ifd import IFDParams, score_items  # noqa: E402
+from engine.quality.scoring import item_from_row  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -30,8 +30,10 @@ def test_unrelated_answers_have_higher_ifd(tmp_path):
     for name in ("pools/general.jsonl", "pools/math.jsonl"):
         r = import_file(s, SAMPLE / name, pool=Path(name).stem, domain="general")
         flagged = {e["index"]: e["kind"] for e in manifest[name]}
-        rows = s.con.execute("SELECT id, record_index, messages, meta FROM samples WHERE import_id = ? "
-                             "ORDER BY record_index", [r.import_id]).fetchall()
+        rows = s.con.execute(
+            "SELECT id, record_index, messages, meta FROM samples WHERE import_id = ? ORDER BY record_index",
+            [r.import_id],
+        ).fetchall()
         unrelated = [row for row in rows if flagged.get(row[1]) == "unrelated_answer"]
         ok = [row for row in rows if row[1] not in flagged][: 4 * max(1, len(unrelated))]
         weak += [item_from_row(i, m, meta) for i, _, m, meta in unrelated]

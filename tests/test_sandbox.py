@@ -7,10 +7,8 @@ that nothing changed. Kernel isolation (bubblewrap) is required here: `./run` in
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -85,11 +83,12 @@ def test_syntax_error_empty_and_missing_function():
 
 def test_setup_runs_after_the_code_and_may_use_its_classes():
     # MBPP task 927's shape: the setup builds objects of a class the solution defines
-    code = ("class Node:\n    def __init__(self, v):\n        self.v = v\n        self.left = None\n"
-            "def depth(n):\n    return 0 if n is None else 1 + max(depth(n.left), depth(n.left))\n")
+    code = (
+        "class Node:\n    def __init__(self, v):\n        self.v = v\n        self.left = None\n"
+        "def depth(n):\n    return 0 if n is None else 1 + max(depth(n.left), depth(n.left))\n"
+    )
     setup = "root = Node(1)\nroot.left = Node(2)\n"
-    r = run_code(code, ["assert depth(root) == 2", "root.left.left = Node(3)\nassert depth(root) == 3"],
-                 setup=setup)
+    r = run_code(code, ["assert depth(root) == 2", "root.left.left = Node(3)\nassert depth(root) == 3"], setup=setup)
     assert r.passed, r
 
 
@@ -99,22 +98,24 @@ def test_bad_input_is_a_clear_error():
 
 
 def test_values_objects_generators_and_exceptions_cross_the_boundary():
-    code = ("import math\nfrom collections import deque, Counter\n"
-            "class P:\n    def __init__(self, x):\n        self.x = x\n    def __str__(self):\n        return f'P({self.x})'\n"
-            "def gen(n):\n    yield from range(n)\n"
-            "def kinds():\n    return (1, 2.5, 'a', None, True, b'x', {1: [2, 3]}, {4}, frozenset({5}), 1j, 10**40)\n"
-            "def fail(x):\n    raise ValueError('bad ' + str(x))\n"
-            "def dq():\n    return deque([1, 2])\n"
-            "def keep(t, typ):\n    return [v for v in t if not isinstance(v, typ)]\n"
-            "def nan():\n    return float('nan')\n")
+    code = (
+        "import math\nfrom collections import deque, Counter\n"
+        "class P:\n    def __init__(self, x):\n        self.x = x\n    def __str__(self):\n        return f'P({self.x})'\n"
+        "def gen(n):\n    yield from range(n)\n"
+        "def kinds():\n    return (1, 2.5, 'a', None, True, b'x', {1: [2, 3]}, {4}, frozenset({5}), 1j, 10**40)\n"
+        "def fail(x):\n    raise ValueError('bad ' + str(x))\n"
+        "def dq():\n    return deque([1, 2])\n"
+        "def keep(t, typ):\n    return [v for v in t if not isinstance(v, typ)]\n"
+        "def nan():\n    return float('nan')\n"
+    )
     tests = [
         "assert kinds() == (1, 2.5, 'a', None, True, b'x', {1: [2, 3]}, {4}, frozenset({5}), 1j, 10**40)",
         "assert list(gen(3)) == [0, 1, 2] and [x * 2 for x in gen(2)] == [0, 2]",
         "p = P(3)\nassert str(p) == 'P(3)' and p.x == 3",
         "try:\n    fail(1)\nexcept ValueError as e:\n    assert 'bad 1' in str(e)\nelse:\n    raise AssertionError",
         "from collections import deque\nassert dq() == deque([1, 2]) and dq() != [1, 2]",
-        "assert keep((1, 'a', 2.0), int) == ['a', 2.0]",   # a builtin type passed as an argument
-        "assert math.isnan(nan())",                         # a module the code imported
+        "assert keep((1, 'a', 2.0), int) == ['a', 2.0]",  # a builtin type passed as an argument
+        "assert math.isnan(nan())",  # a module the code imported
     ]
     r = run_code(code, tests)
     assert r.passed, r.tests
@@ -126,16 +127,45 @@ def test_codec_round_trip_and_hostile_frames():
     from decimal import Decimal
     from fractions import Fraction
 
-    vals = [None, True, 0, -2**80, 1.5, float("inf"), "é\u2028\x00", b"\xff", bytearray(b"a"), [1, [2]],
-            (1, (2,)), {1, 2}, frozenset({"a"}), {(1, 2): {"k": [1]}}, 2 - 3j, Fraction(3, 4), Decimal("1.10"),
-            deque([1]), Counter("aab"), OrderedDict(b=1, a=2), range(1, 9, 2), Ellipsis, int, str]
+    vals = [
+        None,
+        True,
+        0,
+        -(2**80),
+        1.5,
+        float("inf"),
+        "é\u2028\x00",
+        b"\xff",
+        bytearray(b"a"),
+        [1, [2]],
+        (1, (2,)),
+        {1, 2},
+        frozenset({"a"}),
+        {(1, 2): {"k": [1]}},
+        2 - 3j,
+        Fraction(3, 4),
+        Decimal("1.10"),
+        deque([1]),
+        Counter("aab"),
+        OrderedDict(b=1, a=2),
+        range(1, 9, 2),
+        Ellipsis,
+        int,
+        str,
+    ]
     for v in vals:
         back = decode(encode(v))
         assert back == v and type(back) is type(v), v
     nan = decode(encode(float("nan")))
     assert nan != nan
-    for bad in [{"t": "pickle", "v": "x"}, {"t": "set", "v": [[1]]}, {"t": "dict", "v": [[[1], 2]]},
-                {"t": "bytes", "v": "!!"}, {"t": "type", "v": "open"}, {"x": 1}]:
+    for bad in [
+        {"t": "pickle", "v": "x"},
+        {"t": "set", "v": [[1]]},
+        {"t": "dict", "v": [[[1], 2]]},
+        {"t": "bytes", "v": "!!"},
+        {"t": "type", "v": "open"},
+        {"x": 1},
+    ]:
         with pytest.raises(CodecError):
             decode(bad)
     deep: list = []
@@ -146,14 +176,19 @@ def test_codec_round_trip_and_hostile_frames():
 
     class Sub(int):
         pass
+
     with pytest.raises(CodecError):
-        encode(Sub(3))   # a subclass is not plain data: it would carry its own __eq__
+        encode(Sub(3))  # a subclass is not plain data: it would carry its own __eq__
 
 
 # -- forging the verdict -----------------------------------------------------------------------------------
 def test_exit_early_does_not_count_as_pass():
-    for code in ("import os\nos._exit(0)\n", "import sys\nsys.exit(0)\n", ADD + "import os\nos._exit(0)\n",
-                 ADD + "raise SystemExit(0)\n"):
+    for code in (
+        "import os\nos._exit(0)\n",
+        "import sys\nsys.exit(0)\n",
+        ADD + "import os\nos._exit(0)\n",
+        ADD + "raise SystemExit(0)\n",
+    ):
         r = run_code(code, TESTS)
         assert not r.passed and r.status == "error", (code, r)
 
@@ -191,8 +226,9 @@ def test_infinite_loop_hits_cpu_limit_or_timeout():
     r = run_code("while True:\n    pass\n", TESTS, limits=SandboxLimits(cpu_s=1, timeout_s=5))
     assert r.status in ("killed", "timeout") and not r.passed
     assert time.perf_counter() - t0 < 5
-    r = run_code(ADD.replace("return a + b", "while True:\n        pass"), TESTS,
-                 limits=SandboxLimits(cpu_s=1, timeout_s=5))
+    r = run_code(
+        ADD.replace("return a + b", "while True:\n        pass"), TESTS, limits=SandboxLimits(cpu_s=1, timeout_s=5)
+    )
     assert r.status in ("killed", "timeout", "failed", "error") and not r.passed
 
 
@@ -211,11 +247,12 @@ def test_fork_bomb_is_contained_and_leaves_nothing_behind():
 
 def test_subprocesses_and_setsid_children_die_with_the_run():
     marker = f"{time.time() % 1000:.6f}"
-    code = ("import os, subprocess\n"
-            f"subprocess.Popen(['/usr/bin/sleep', '{marker}1'])\n"
-            "if os.fork() == 0:\n    os.setsid()\n"
-            f"    os.execv('/usr/bin/sleep', ['sleep', '{marker}2'])\n"
-            + ADD)
+    code = (
+        "import os, subprocess\n"
+        f"subprocess.Popen(['/usr/bin/sleep', '{marker}1'])\n"
+        "if os.fork() == 0:\n    os.setsid()\n"
+        f"    os.execv('/usr/bin/sleep', ['sleep', '{marker}2'])\n" + ADD
+    )
     r = run_code(code, TESTS)
     assert r.passed, r  # starting processes inside the sandbox is allowed; they must not outlive it
     assert _left_behind(r) == []
@@ -237,8 +274,10 @@ def test_file_size_limit():
 def test_private_tmp_is_writable_and_size_limited():
     r = run_code("open('scratch.txt', 'w').write('ok')\nopen('/tmp/b', 'w').write('x')\n" + ADD, TESTS)
     assert r.passed, r
-    code = ("n = 0\ntry:\n    while True:\n        open(f'/tmp/f{n}', 'wb').write(b'x' * 4_000_000)\n        n += 1\n"
-            "except OSError as e:\n    print('full after', n)\n" + ADD)
+    code = (
+        "n = 0\ntry:\n    while True:\n        open(f'/tmp/f{n}', 'wb').write(b'x' * 4_000_000)\n        n += 1\n"
+        "except OSError as e:\n    print('full after', n)\n" + ADD
+    )
     r = run_code(code, TESTS, limits=SandboxLimits(tmp_mb=16))
     assert r.passed and "full after" in r.stdout, r
 
@@ -278,10 +317,12 @@ def test_store_and_host_files_cannot_be_read(tmp_path):
     con.execute("create table t(s varchar)")
     con.execute("insert into t values (?)", [secret])
     con.close()
-    code = (f"import os\nhits = []\ntry:\n    hits.append(open({str(db)!r}, 'rb').read(100))\nexcept OSError:\n    pass\n"
-            "for top in ('/', '/root', '/home', '/work', '/etc', '/proc/1/root'):\n"
-            "    try:\n        hits.append(os.listdir(top))\n    except OSError:\n        pass\n"
-            f"print(repr(hits))\n" + ADD)
+    code = (
+        f"import os\nhits = []\ntry:\n    hits.append(open({str(db)!r}, 'rb').read(100))\nexcept OSError:\n    pass\n"
+        "for top in ('/', '/root', '/home', '/work', '/etc', '/proc/1/root'):\n"
+        "    try:\n        hits.append(os.listdir(top))\n    except OSError:\n        pass\n"
+        f"print(repr(hits))\n" + ADD
+    )
     r = run_code(code, TESTS)
     assert r.passed
     assert secret not in r.stdout and str(tmp_path.name) not in r.stdout
@@ -292,14 +333,16 @@ def test_other_processes_cannot_be_signalled():
     victim = subprocess.Popen(["sleep", "60"])
     try:
         me = os.getpid()
-        code = ("import os, signal\nerrors = []\n"
-                f"for pid in ({victim.pid}, {me}, os.getppid(), 1):\n"
-                "    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        errors.append(e.errno)\n"
-                f"try:\n    fd = os.pidfd_open({victim.pid})\n    signal.pidfd_send_signal(fd, signal.SIGKILL)\n"
-                "except OSError as e:\n    errors.append(e.errno)\n"
-                "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as e:\n    errors.append(e.errno)\n"
-                "print(errors)\n" + ADD)
-        r = run_code(code, TESTS)
+        code = (
+            "import os, signal\nerrors = []\n"
+            f"for pid in ({victim.pid}, {me}, os.getppid(), 1):\n"
+            "    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        errors.append(e.errno)\n"
+            f"try:\n    fd = os.pidfd_open({victim.pid})\n    signal.pidfd_send_signal(fd, signal.SIGKILL)\n"
+            "except OSError as e:\n    errors.append(e.errno)\n"
+            "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as e:\n    errors.append(e.errno)\n"
+            "print(errors)\n" + ADD
+        )
+        run_code(code, TESTS)
         time.sleep(0.2)
         assert victim.poll() is None, "the sandbox killed a process outside it"
     finally:
@@ -344,10 +387,12 @@ def test_network_and_host_sockets_are_unreachable(listener, tmp_path):
     abstract.bind(name)
     abstract.listen(1)
     try:
-        for target in (f"socket.create_connection(('127.0.0.1', {port}), timeout=2)",
-                       "socket.create_connection(('1.1.1.1', 53), timeout=2)",
-                       f"socket.socket(socket.AF_UNIX).connect({path!r})",
-                       f"socket.socket(socket.AF_UNIX).connect({name!r})"):
+        for target in (
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=2)",
+            "socket.create_connection(('1.1.1.1', 53), timeout=2)",
+            f"socket.socket(socket.AF_UNIX).connect({path!r})",
+            f"socket.socket(socket.AF_UNIX).connect({name!r})",
+        ):
             r = run_code(f"import socket\n{target}\n" + ADD, TESTS)
             assert not r.passed and r.status == "error", (target, r)
         unix.settimeout(0.2)
@@ -363,9 +408,11 @@ def test_network_and_host_sockets_are_unreachable(listener, tmp_path):
 
 def test_environment_is_stripped_and_uid_is_unprivileged(monkeypatch):
     monkeypatch.setenv("WB_SECRET_FOR_TEST", "leak")
-    code = ("import os\nassert 'WB_SECRET_FOR_TEST' not in os.environ\nassert os.getuid() == 65534\n"
-            "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
-            "assert int(caps.split()[1], 16) == 0, caps\n" + ADD)
+    code = (
+        "import os\nassert 'WB_SECRET_FOR_TEST' not in os.environ\nassert os.getuid() == 65534\n"
+        "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
+        "assert int(caps.split()[1], 16) == 0, caps\n" + ADD
+    )
     r = run_code(code, TESTS)
     assert r.passed, r
 
@@ -388,8 +435,9 @@ def test_refuses_without_isolation_unless_opted_in(monkeypatch):
 
 
 # -- the real thing ----------------------------------------------------------------------------------------
-MBPP = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets", "mbpp_prompt_train",
-                    "mbpp_taskid_1-10_511-974.jsonl")
+MBPP = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "datasets", "mbpp_prompt_train", "mbpp_taskid_1-10_511-974.jsonl"
+)
 
 
 @pytest.mark.shared

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.core.store import Store
 from engine.data.ingest import import_file
 from engine.data.query import Browser, Filter
 from engine.quality.scores import MetricDef, metric_values, threshold_counts, write_scores
-from engine.core.store import Store
 from screens.browse import BrowseScreen
 from screens.scores import ScoresScreen
 from tests.test_app import SIZE, plain, wait_for
@@ -29,15 +29,24 @@ def _store(tmp_path: Path, with_scores: bool = True) -> Path:
     src = tmp_path / "mix.jsonl"
     with src.open("w") as f:
         for i in range(60):
-            f.write(json.dumps({"instruction": f"Explain item {i}", "input": "",
-                                "output": "" if i == 0 else f"Item {i} is explained here" + " well" * (i % 5)}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "instruction": f"Explain item {i}",
+                        "input": "",
+                        "output": "" if i == 0 else f"Item {i} is explained here" + " well" * (i % 5),
+                    }
+                )
+                + "\n"
+            )
     with Store(p) as s:
         import_file(s, src, pool="mix")
         s.con.execute("UPDATE samples SET domain = 'math' WHERE record_index >= 30")
         if with_scores:
             ids = [r[0] for r in s.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
-            write_scores(s, MetricDef("ifd", "m", definition="test ifd"),
-                         [(sid, k / 40, None) for k, sid in enumerate(ids)])
+            write_scores(
+                s, MetricDef("ifd", "m", definition="test ifd"), [(sid, k / 40, None) for k, sid in enumerate(ids)]
+            )
     return p
 
 
@@ -91,11 +100,17 @@ def test_summary_threshold_and_jump_to_browse(tmp_path):
         await pilot.press("b")
         browse = app.screen
         assert isinstance(browse, BrowseScreen)
-        await wait_for(pilot, lambda: browse.filter is not None and not browse.querying
-                       and browse.filter.expression is not None, what="browse query")
+        await wait_for(
+            pilot,
+            lambda: browse.filter is not None and not browse.querying and browse.filter.expression is not None,
+            what="browse query",
+        )
         assert browse.filter.domains == ["math"] and "score.ifd < 0.5" in browse.filter.expression
-        assert browse.count == exp2["math"]["keep"] == Browser(app.store, Filter(
-            domains=["math"], expression="score.ifd < 0.5")).count()
+        assert (
+            browse.count
+            == exp2["math"]["keep"]
+            == Browser(app.store, Filter(domains=["math"], expression="score.ifd < 0.5")).count()
+        )
 
     _run(WorkbenchApp(db_path=db), body)
 
@@ -107,8 +122,12 @@ def test_heuristics_job_from_the_screen(tmp_path):
         await pilot.press("3")
         screen = app.screen
         await pilot.press("h")
-        await wait_for(pilot, lambda: screen.job is None and "heuristics done" in plain(screen.query_one("#s-job")),
-                       timeout=60, what="heuristics job")
+        await wait_for(
+            pilot,
+            lambda: screen.job is None and "heuristics done" in plain(screen.query_one("#s-job")),
+            timeout=60,
+            what="heuristics job",
+        )
         vals = metric_values(app.store, "h_empty_answer")
         assert len(vals) == 60 and sum(v == 1 for v in vals.values()) == 1
         await wait_for(pilot, lambda: screen.metric is not None, what="metrics listed")
@@ -132,15 +151,18 @@ def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
         await pilot.press("3")
         screen = app.screen
         await pilot.press("s")
-        await wait_for(pilot, lambda: screen.job is None and "IFD job done" in plain(screen.query_one("#s-job")),
-                       timeout=120, what="IFD job")
+        await wait_for(
+            pilot,
+            lambda: screen.job is None and "IFD job done" in plain(screen.query_one("#s-job")),
+            timeout=120,
+            what="IFD job",
+        )
         vals = metric_values(app.store, "ifd")
         assert len(vals) == 60
         assert sum(v is None for v in vals.values()) == 1  # the empty answer: NULL with a reason
         # pressing s again finds nothing to do: every sample is cached
         await pilot.press("s")
-        await wait_for(pilot, lambda: "already scored" in plain(screen.query_one("#s-job")), timeout=30,
-                       what="cached")
+        await wait_for(pilot, lambda: "already scored" in plain(screen.query_one("#s-job")), timeout=30, what="cached")
         await wait_for(pilot, lambda: "ifd" in [m.metric for m in screen.metrics], what="metrics")
 
     _run(WorkbenchApp(db_path=db), body)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.quality.scores import MetricDef, list_metrics, metric_values, scored_ids, write_scores
 from engine.core.store import Store
+from engine.quality.scores import MetricDef, list_metrics, metric_values, scored_ids, write_scores
 
 
 def test_write_replace_and_list(tmp_path):
@@ -31,8 +31,11 @@ def _mini(tmp_path):
     s.con.execute("INSERT INTO pools (id, name, domain) VALUES (1, 'p', 'math')")
     for i in range(1, 11):
         dom = "math" if i <= 6 else "code"
-        s.con.execute("INSERT INTO samples (id, pool_id, messages, domain, content_hash, instruction, response) "
-                      "VALUES (?, 1, ?, ?, ?, ?, ?)", [i, json.dumps([]), dom, f"h{i}", f"q{i}", f"a{i}"])
+        s.con.execute(
+            "INSERT INTO samples (id, pool_id, messages, domain, content_hash, instruction, response) "
+            "VALUES (?, 1, ?, ?, ?, ?, ?)",
+            [i, json.dumps([]), dom, f"h{i}", f"q{i}", f"a{i}"],
+        )
     m = MetricDef("ifd", "m")
     write_scores(s, m, [(i, i / 10, None) for i in range(1, 10)] + [(10, None, "empty response")])
     return s

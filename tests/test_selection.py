@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from engine.core.store import Store
 from engine.quality.scores import MetricDef, write_scores
 from engine.quality.selection import SelectionError, get_selection, selection_ids, superfiltering_select
-from engine.core.store import Store
 
 
 @pytest.fixture
@@ -16,8 +16,10 @@ def st(tmp_path):
     rows = []
     for i in range(1, 41):
         dom = "math" if i <= 20 else "code"
-        s.con.execute("INSERT INTO samples (id, pool_id, messages, domain, content_hash) VALUES (?, ?, ?, ?, ?)",
-                      [i, 1 if dom == "math" else 2, json.dumps([{"role": "user", "content": str(i)}]), dom, f"h{i}"])
+        s.con.execute(
+            "INSERT INTO samples (id, pool_id, messages, domain, content_hash) VALUES (?, ?, ?, ?, ?)",
+            [i, 1 if dom == "math" else 2, json.dumps([{"role": "user", "content": str(i)}]), dom, f"h{i}"],
+        )
         # ifd: i/20 for math (0.05..1.0), (i-20)/10 for code (0.1..2.0); sample 3 has no value
         v = i / 20 if dom == "math" else (i - 20) / 10
         rows.append((i, None if i == 3 else v, "empty response" if i == 3 else None))

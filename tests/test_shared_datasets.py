@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.data.ingest import import_file, sniff
 from engine.core.store import Store
+from engine.data.ingest import import_file, sniff
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if not ROOT.is_dir():
@@ -33,14 +33,14 @@ EXPECTED = {
     "gpteacher_codegen": (4_532, "alpaca", 0, "code"),
     "alpaca_5000": (5_000, "alpaca", 0, None),
     "cherry_alpaca_ifd": (3_111, "alpaca", 0, None),
-    "alpaca_gpt4_en_demo": (999, "alpaca", 14, None),       # 14 exact repeats in the demo file
-    "alpaca_zh_demo": (1_000, "alpaca", 8, None),           # 8 exact repeats
+    "alpaca_gpt4_en_demo": (999, "alpaca", 14, None),  # 14 exact repeats in the demo file
+    "alpaca_zh_demo": (1_000, "alpaca", 8, None),  # 8 exact repeats
     "self_instruct_seed_tasks": (175, "self_instruct", 0, None),
     "t0_train_50k": (55_185, "prompt_completion", 1_153, None),  # same prompt+completion in several templates
     "gpteacher_roleplay": (1_923, "alpaca", 0, None),
-    "wizardlm_testset": (216, "prompt_only", 1, None),      # one instruction appears twice
+    "wizardlm_testset": (216, "prompt_only", 1, None),  # one instruction appears twice
     "lima_testset": (263, "prompt_only", 0, None),
-    "mmlu_dev_val": (285 + 1_503, "mcq", 4, None),          # 4 rows repeated across dev/val files
+    "mmlu_dev_val": (285 + 1_503, "mcq", 4, None),  # 4 rows repeated across dev/val files
     "bfcl_v4_nonlive": (1_390, "bfcl", 0, "tool_use"),
     "gorilla_openfunctions_v1_test": (112, "openfunctions", 0, "tool_use"),
     "gorilla_apibench_torchhub_train": (837, "apibench", 0, "tool_use"),
@@ -60,8 +60,16 @@ def shared_store(tmp_path_factory):
 def content_store(tmp_path_factory):
     """Its own store with the pools the content checks read (tests may run in any worker and order)."""
     s = Store(tmp_path_factory.mktemp("content") / "content.duckdb")
-    for folder in ("t0_train_50k", "mmlu_dev_val", "bfcl_v4_nonlive", "glaive_toolcall_en_demo", "gsm8k_train",
-                   "lima_testset", "math", "mbpp_prompt_train"):
+    for folder in (
+        "t0_train_50k",
+        "mmlu_dev_val",
+        "bfcl_v4_nonlive",
+        "glaive_toolcall_en_demo",
+        "gsm8k_train",
+        "lima_testset",
+        "math",
+        "mbpp_prompt_train",
+    ):
         for p in _paths(folder):
             import_file(s, p, pool=folder)
     yield s
@@ -99,18 +107,21 @@ def test_import_shared_dataset(shared_store, folder):
     pool_id = results[0].pool_id
     stored, bad = shared_store.con.sql(
         f"SELECT count(*), count(*) FILTER (WHERE instruction = '' OR n_turns < 1 OR n_tokens < 1) "
-        f"FROM samples WHERE pool_id = {pool_id}").fetchall()[0]
+        f"FROM samples WHERE pool_id = {pool_id}"
+    ).fetchall()[0]
     assert stored == n_inserted and bad == 0
 
 
 def test_folder_imports_record_their_files(content_store):
     files = content_store.con.sql(
         "SELECT count(DISTINCT source_file) FROM samples s JOIN pools p ON p.id = s.pool_id "
-        "WHERE p.name = 't0_train_50k'").fetchall()[0][0]
+        "WHERE p.name = 't0_train_50k'"
+    ).fetchall()[0][0]
     assert files == 283
     mmlu = content_store.con.sql(
         "SELECT count(DISTINCT source_file) FROM samples s JOIN pools p ON p.id = s.pool_id "
-        "WHERE p.name = 'mmlu_dev_val'").fetchall()[0][0]
+        "WHERE p.name = 'mmlu_dev_val'"
+    ).fetchall()[0][0]
     assert mmlu == 114
 
 
@@ -138,9 +149,10 @@ def test_samples_look_right(content_store):
     def one(pool, cols):
         return content_store.con.sql(
             f"SELECT {cols} FROM samples s JOIN pools p ON p.id = s.pool_id WHERE p.name = '{pool}' "
-            "ORDER BY s.id LIMIT 1").fetchall()[0]
+            "ORDER BY s.id LIMIT 1"
+        ).fetchall()[0]
 
-    final, = one("gsm8k_train", "json_extract_string(s.meta, '$.final_answer')")
+    (final,) = one("gsm8k_train", "json_extract_string(s.meta, '$.final_answer')")
     assert final == "72"
     level, typ = one("math", "json_extract_string(s.meta, '$.level'), json_extract_string(s.meta, '$.type')")
     assert (level, typ) == ("Level 3", "Algebra")
@@ -154,5 +166,5 @@ def test_samples_look_right(content_store):
     assert "tool" in roles and json.loads(tools)[0]["name"] == "search_recipes"
     msgs, tools = one("bfcl_v4_nonlive", "s.messages, s.tools")
     assert json.loads(msgs)[0]["role"] == "user" and json.loads(tools)
-    resp, = one("t0_train_50k", "s.response")
+    (resp,) = one("t0_train_50k", "s.response")
     assert resp.endswith("<|endoftext|>")  # completions are kept verbatim

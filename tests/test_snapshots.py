@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input
 
-from engine.data.ingest import import_file
 from engine.core.store import Store
+from engine.data.ingest import import_file
 from screens.browse import BrowseScreen
 from screens.import_dialog import ImportDialog
 from screens.sample_table import SampleTable
@@ -36,16 +36,31 @@ def db(tmp_path) -> Path:
     alpaca = tmp_path / "haiku.jsonl"
     with alpaca.open("w") as f:
         for i in range(300):
-            f.write(json.dumps({"instruction": f"Write a haiku about topic {i}", "input": "",
-                                "output": f"Haiku {i}\nline two\nline three"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "instruction": f"Write a haiku about topic {i}",
+                        "input": "",
+                        "output": f"Haiku {i}\nline two\nline three",
+                    }
+                )
+                + "\n"
+            )
     chat = tmp_path / "chat.jsonl"
     with chat.open("w") as f:
         for i in range(12):
-            f.write(json.dumps({"messages": [
-                {"role": "system", "content": "You are terse."},
-                {"role": "user", "content": f"What is {i}+{i}? Show the code."},
-                {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
-            ]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "You are terse."},
+                            {"role": "user", "content": f"What is {i}+{i}? Show the code."},
+                            {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     p = tmp_path / "wb.duckdb"
     with Store(p) as s:
         import_file(s, Path("haiku.jsonl"), pool="haiku")
@@ -65,8 +80,11 @@ async def settle(pilot) -> None:
         table = screen.query_one(SampleTable)
         await until(pilot, lambda: screen.filter is not None and not screen.querying and table.all_visible_loaded())
     if type(screen).__name__ == "MixturesScreen":  # its counts come from a worker
-        await until(pilot, lambda: screen.resolution is not None and not any(
-            w.group == "m-resolve" and w.is_running for w in app.workers))
+        await until(
+            pilot,
+            lambda: screen.resolution is not None
+            and not any(w.group == "m-resolve" and w.is_running for w in app.workers),
+        )
     for w in app.screen.query(Input):
         w.cursor_blink = False
     await pilot.pause(0.2)
@@ -156,8 +174,11 @@ def test_scores_screen(snap_compare, db):
 
     with Store(db) as s:
         rows = s.con.execute("SELECT id, n_chars FROM samples ORDER BY id").fetchall()
-        write_scores(s, MetricDef("ifd", "tiny", definition="Superfiltering IFD (test values)"),
-                     [(i, ((i * 37) % 100) / 80, None) for i, _n in rows])
+        write_scores(
+            s,
+            MetricDef("ifd", "tiny", definition="Superfiltering IFD (test values)"),
+            [(i, ((i * 37) % 100) / 80, None) for i, _n in rows],
+        )
 
     async def before(pilot):
         await settle(pilot)

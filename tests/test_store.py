@@ -16,8 +16,23 @@ def test_new_store_has_all_tables_and_version(tmp_path):
     with Store(tmp_path / "s.duckdb") as s:
         assert s.version() == SCHEMA_VERSION
         names = _tables(s.con)
-    for t in ["pools", "imports", "samples", "sample_tags", "scores", "metrics", "embeddings", "clusterings",
-              "cluster_assignments", "mixtures", "runs", "run_metrics", "evaluations", "jobs", "schema_version"]:
+    for t in [
+        "pools",
+        "imports",
+        "samples",
+        "sample_tags",
+        "scores",
+        "metrics",
+        "embeddings",
+        "clusterings",
+        "cluster_assignments",
+        "mixtures",
+        "runs",
+        "run_metrics",
+        "evaluations",
+        "jobs",
+        "schema_version",
+    ]:
         assert t in names, t
 
 
@@ -34,7 +49,9 @@ def test_forward_migration_applies_only_new_steps(tmp_path):
     p = tmp_path / "s.duckdb"
     with Store(p) as s:
         s.con.execute("INSERT INTO pools (id, name) VALUES (1, 'old')")
-    extra = Migration(SCHEMA_VERSION + 1, "add pool colour", ["ALTER TABLE pools ADD COLUMN colour VARCHAR DEFAULT 'red'"])
+    extra = Migration(
+        SCHEMA_VERSION + 1, "add pool colour", ["ALTER TABLE pools ADD COLUMN colour VARCHAR DEFAULT 'red'"]
+    )
     with Store(p, migrations=[*MIGRATIONS, extra]) as s:
         assert s.version() == SCHEMA_VERSION + 1
         assert s.con.execute("SELECT name, colour FROM pools").fetchall() == [("old", "red")]
@@ -65,7 +82,7 @@ def test_locked_store_gives_clear_error(tmp_path):
     p = tmp_path / "s.duckdb"
     Store(p).close()
     # another process holds the write lock
-    code = ("import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(30)")
+    code = "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(30)"
     proc = subprocess.Popen([sys.executable, "-c", code, str(p)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ok"

@@ -17,10 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation.scorers import AnswerCheckError, check, check_tool_calls
 from engine.evaluation.evaluate import detect_item
+from engine.evaluation.scorers import AnswerCheckError, check, check_tool_calls
 from engine.evaluation.tool_calls import (
-    call_error, match_calls, parse_tool_calls, standardize_string, tool_language, tool_schemas, value_matches,
+    call_error,
+    match_calls,
+    parse_tool_calls,
+    standardize_string,
+    tool_language,
+    tool_schemas,
+    value_matches,
 )
 
 BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "bfcl_v4_nonlive"
@@ -28,8 +34,11 @@ BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "
 
 def fn(name: str, props: dict, required: list | None = None) -> dict:
     """A BFCL function doc."""
-    return {"name": name, "description": name, "parameters": {"type": "dict", "properties": props,
-                                                              "required": list(props) if required is None else required}}
+    return {
+        "name": name,
+        "description": name,
+        "parameters": {"type": "dict", "properties": props, "required": list(props) if required is None else required},
+    }
 
 
 def ok(output, gt, tools=None, language="python") -> bool:
@@ -43,8 +52,11 @@ def test_many_parallel_calls_in_any_order():
     calls = [{"name": "get_price", "arguments": {"ticker": t, "day": d}} for t, d in zip("ABCDEFGHIJ", range(1, 11))]
     random.Random(7).shuffle(calls)
     assert len(gt) == 10 and ok(calls, gt, tools)
-    text = "[" + ", ".join(f"get_price(ticker={c['arguments']['ticker']!r}, day={c['arguments']['day']})"
-                           for c in calls) + "]"
+    text = (
+        "["
+        + ", ".join(f"get_price(ticker={c['arguments']['ticker']!r}, day={c['arguments']['day']})" for c in calls)
+        + "]"
+    )
     assert ok(text, gt, tools)
     wrong = [dict(c, arguments=dict(c["arguments"])) for c in calls]
     wrong[3]["arguments"]["day"] += 100
@@ -64,19 +76,35 @@ def test_matching_is_not_greedy():
 
 
 def test_nested_dict_answers():
-    tools = [fn("book", {"guest": {"type": "dict"}, "rooms": {"type": "array", "items": {"type": "dict"}}},
-                required=["guest"])]
-    gt = [{"book": {"guest": [{"name": ["Ann Lee", "Ann"], "age": [30], "vip": ["", False]}],
-                    "rooms": [[{"kind": ["double"], "nights": [2]}, {"kind": ["single"], "nights": [1, ""]}], ""]}}]
+    tools = [
+        fn(
+            "book",
+            {"guest": {"type": "dict"}, "rooms": {"type": "array", "items": {"type": "dict"}}},
+            required=["guest"],
+        )
+    ]
+    gt = [
+        {
+            "book": {
+                "guest": [{"name": ["Ann Lee", "Ann"], "age": [30], "vip": ["", False]}],
+                "rooms": [[{"kind": ["double"], "nights": [2]}, {"kind": ["single"], "nights": [1, ""]}], ""],
+            }
+        }
+    ]
     assert ok('book(guest={"name": "ann lee", "age": 30})', gt, tools)
-    assert ok('book(guest={"name": "Ann", "age": 30, "vip": False}, '
-              'rooms=[{"kind": "Double", "nights": 2}, {"kind": "single"}])', gt, tools)
-    assert not ok('book(guest={"name": "Ann", "age": 31})', gt, tools)                   # nested value
-    assert not ok('book(guest={"name": "Ann"})', gt, tools)                              # nested key missing
-    assert not ok('book(guest={"name": "Ann", "age": 30, "pet": "cat"})', gt, tools)     # nested key unexpected
-    assert not ok('book(guest={"name": "Ann", "age": 30}, rooms=[{"kind": "single"}, '
-                  '{"kind": "double", "nights": 2}])', gt, tools)                       # list order counts
-    assert not ok('book(guest="Ann")', gt, tools)                                         # not a dict
+    assert ok(
+        'book(guest={"name": "Ann", "age": 30, "vip": False}, '
+        'rooms=[{"kind": "Double", "nights": 2}, {"kind": "single"}])',
+        gt,
+        tools,
+    )
+    assert not ok('book(guest={"name": "Ann", "age": 31})', gt, tools)  # nested value
+    assert not ok('book(guest={"name": "Ann"})', gt, tools)  # nested key missing
+    assert not ok('book(guest={"name": "Ann", "age": 30, "pet": "cat"})', gt, tools)  # nested key unexpected
+    assert not ok(
+        'book(guest={"name": "Ann", "age": 30}, rooms=[{"kind": "single"}, {"kind": "double", "nights": 2}])', gt, tools
+    )  # list order counts
+    assert not ok('book(guest="Ann")', gt, tools)  # not a dict
     # deeper: a dict inside a dict
     gt2 = [{"f": {"cfg": [{"db": [{"host": ["localhost"], "port": [5432, ""]}]}]}}]
     assert ok('f(cfg={"db": {"host": "LocalHost"}})', gt2) and not ok('f(cfg={"db": {"host": "remote"}})', gt2)
@@ -93,7 +121,7 @@ def test_integer_types_are_strict():
     assert not ok("set_pin(pin=7890.0)", gt, tools)
     assert not ok("set_pin(pin='7890')", gt, tools)
     assert not ok('{"name": "set_pin", "arguments": "{\\"pin\\": \\"7890\\"}"}', gt, tools)
-    assert not ok("set_pin(pin=True)", [{"set_pin": {"pin": [1]}}], tools)    # a bool is not an integer
+    assert not ok("set_pin(pin=True)", [{"set_pin": {"pin": [1]}}], tools)  # a bool is not an integer
     assert ok("set_pin(pin=7890.0)", gt)  # without the schema there is no type to check: 7890.0 == 7890
 
 
@@ -101,12 +129,22 @@ def test_int_accepted_for_float_in_python():
     tools = [fn("area", {"r": {"type": "float"}, "scale": {"type": "array", "items": {"type": "float"}}}, ["r"])]
     gt = [{"area": {"r": [3.0], "scale": [[1.0, 2.5], ""]}}]
     assert ok("area(r=3)", gt, tools) and ok("area(r=3.0)", gt, tools)
-    assert ok("area(r=3, scale=[1, 2.5])", gt, tools)   # BFCL rejects ints inside a float array; we do not
+    assert ok("area(r=3, scale=[1, 2.5])", gt, tools)  # BFCL rejects ints inside a float array; we do not
     assert not ok("area(r='3')", gt, tools) and not ok("area(r=True)", gt, tools)
     # JSON Schema "number" takes ints too
-    assert ok({"name": "area", "arguments": {"r": 3}}, gt,
-              [{"type": "function", "function": {"name": "area", "parameters": {
-                  "type": "object", "properties": {"r": {"type": "number"}}, "required": ["r"]}}}])
+    assert ok(
+        {"name": "area", "arguments": {"r": 3}},
+        gt,
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "area",
+                    "parameters": {"type": "object", "properties": {"r": {"type": "number"}}, "required": ["r"]},
+                },
+            }
+        ],
+    )
 
 
 def test_variable_rule_and_array_items():
@@ -138,16 +176,21 @@ def test_string_normalisation_is_bfcls():
     assert ok("weather(city='new york ny', date='20240401')", gt)
     assert ok('weather(city="NEW-YORK,NY", date="2024 04 01")', gt)
     assert not ok("weather(city='New Yrok, NY', date='2024-04-01')", gt)
-    assert not ok("weather(city='New York, NY!', date='2024-04-01')", gt)   # "!" is not in BFCL's set
-    assert not ok("weather(city='New\tYork, NY', date='2024-04-01')", gt)   # nor is a tab
+    assert not ok("weather(city='New York, NY!', date='2024-04-01')", gt)  # "!" is not in BFCL's set
+    assert not ok("weather(city='New\tYork, NY', date='2024-04-01')", gt)  # nor is a tab
     assert value_matches(["A b", "c-d"], ["ab", "CD"]) and not value_matches(["ab", "cd"], ["cd", "ab"])
 
 
 def test_required_extra_and_optional_arguments():
-    tools = [fn("calc_area", {"base": {"type": "integer"}, "height": {"type": "integer"},
-                              "unit": {"type": "string"}}, required=["base", "height"])]
+    tools = [
+        fn(
+            "calc_area",
+            {"base": {"type": "integer"}, "height": {"type": "integer"}, "unit": {"type": "string"}},
+            required=["base", "height"],
+        )
+    ]
     gt = [{"calc_area": {"base": [10], "height": [5], "unit": ["units", ""]}}]
-    assert ok("calc_area(base=10, height=5)", gt, tools)                 # optional omitted ("" listed)
+    assert ok("calc_area(base=10, height=5)", gt, tools)  # optional omitted ("" listed)
     assert ok("calc_area(base=10, height=5, unit='units')", gt, tools)
     assert not ok("calc_area(base=10, height=5, unit='cm')", gt, tools)
     miss = check_tool_calls("calc_area(base=10)", gt, tools=tools)
@@ -156,7 +199,9 @@ def test_required_extra_and_optional_arguments():
     assert not extra.correct and "unexpected argument 'colour'" in extra.details["why"]
     # an optional argument whose acceptable values do not include "" must be given
     gt2 = [{"calc_area": {"base": [10], "height": [5], "unit": ["units"]}}]
-    assert not ok("calc_area(base=10, height=5)", gt2, tools) and ok("calc_area(base=10, height=5, unit='units')", gt2, tools)
+    assert not ok("calc_area(base=10, height=5)", gt2, tools) and ok(
+        "calc_area(base=10, height=5, unit='units')", gt2, tools
+    )
     # a declared argument the answer key leaves out is unexpected too
     assert not ok("calc_area(base=10, height=5, unit='units')", [{"calc_area": {"base": [10], "height": [5]}}], tools)
     # positional arguments are not arguments (BFCL reads keywords only)
@@ -164,37 +209,111 @@ def test_required_extra_and_optional_arguments():
 
 
 def test_expected_calls_allow_declared_extras_only():
-    tools = [{"type": "function", "function": {"name": "get_current_weather", "parameters": {
-        "type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-        "required": ["location"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_current_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+                    "required": ["location"],
+                },
+            },
+        }
+    ]
     exp = [{"name": "get_current_weather", "arguments": {"location": "Buenos Aires"}}]
     assert ok('get_current_weather(location="Buenos Aires", unit="celsius")', exp, tools)
-    assert not ok('get_current_weather(location="Buenos Aires", days=3)', exp, tools)     # not declared
-    assert not ok('get_current_weather(location="Buenos Aires", unit=3)', exp, tools)     # wrong type
-    assert ok('get_current_weather(location="Buenos Aires", days=3)', exp)                # no schema: allowed
+    assert not ok('get_current_weather(location="Buenos Aires", days=3)', exp, tools)  # not declared
+    assert not ok('get_current_weather(location="Buenos Aires", unit=3)', exp, tools)  # wrong type
+    assert ok('get_current_weather(location="Buenos Aires", days=3)', exp)  # no schema: allowed
 
 
 def test_java_and_javascript_values_are_read_as_source():
-    java = [fn("Cache.put", {"key": {"type": "String"}, "ttl": {"type": "long"}, "on": {"type": "boolean"},
-                             "tags": {"type": "ArrayList", "items": {"type": "String"}},
-                             "ids": {"type": "Array", "items": {"type": "integer"}},
-                             "meta": {"type": "HashMap"}, "owner": {"type": "any"}}, ["key"])]
-    gt = [{"Cache.put": {"key": ["user1"], "ttl": [60, ""], "on": [True, ""], "tags": [["a", "b"], ""],
-                         "ids": [[1, 2], ""], "meta": [{"k": ["v"]}, ""], "owner": ["svc", ""]}}]
-    out = {"Cache.put": {"key": "user1", "ttl": "60L", "on": "true",
-                         "tags": 'new ArrayList<>(Arrays.asList("a", "b"))', "ids": "new int[]{1, 2}",
-                         "meta": 'new HashMap<String, String>() {{ put("k", "v"); }}', "owner": "svc"}}
+    java = [
+        fn(
+            "Cache.put",
+            {
+                "key": {"type": "String"},
+                "ttl": {"type": "long"},
+                "on": {"type": "boolean"},
+                "tags": {"type": "ArrayList", "items": {"type": "String"}},
+                "ids": {"type": "Array", "items": {"type": "integer"}},
+                "meta": {"type": "HashMap"},
+                "owner": {"type": "any"},
+            },
+            ["key"],
+        )
+    ]
+    gt = [
+        {
+            "Cache.put": {
+                "key": ["user1"],
+                "ttl": [60, ""],
+                "on": [True, ""],
+                "tags": [["a", "b"], ""],
+                "ids": [[1, 2], ""],
+                "meta": [{"k": ["v"]}, ""],
+                "owner": ["svc", ""],
+            }
+        }
+    ]
+    out = {
+        "Cache.put": {
+            "key": "user1",
+            "ttl": "60L",
+            "on": "true",
+            "tags": 'new ArrayList<>(Arrays.asList("a", "b"))',
+            "ids": "new int[]{1, 2}",
+            "meta": 'new HashMap<String, String>() {{ put("k", "v"); }}',
+            "owner": "svc",
+        }
+    }
     assert ok([out], gt, java, "java")
     assert ok([{"Cache.put": {"key": "user1", "ttl": 60, "on": True}}], gt, java, "java")  # native JSON values
     assert not ok([{"Cache.put": {"key": "user1", "on": "yes"}}], gt, java, "java")
     assert not ok([{"Cache.put": {"key": "user1", "ttl": "61L"}}], gt, java, "java")
     assert not ok([{"Cache.put": {"key": "user1", "ids": "new int[]{2, 1}"}}], gt, java, "java")
-    js = [fn("draw", {"label": {"type": "String"}, "pts": {"type": "array", "items": {"type": "float"}},
-                      "opts": {"type": "dict"}, "big": {"type": "Bigint"}, "show": {"type": "Boolean"}}, ["label"])]
-    gtj = [{"draw": {"label": ["chart"], "pts": [[1.0, 2.5], ""], "opts": [{"color": ["red"], "w": [2]}, ""],
-                     "big": [10, ""], "show": [False, ""]}}]
-    assert ok([{"draw": {"label": "'chart'", "pts": "[1.0, 2.5]", "opts": "{color: 'red', w: 2}", "big": "10n",
-                         "show": "false"}}], gtj, js, "javascript")
+    js = [
+        fn(
+            "draw",
+            {
+                "label": {"type": "String"},
+                "pts": {"type": "array", "items": {"type": "float"}},
+                "opts": {"type": "dict"},
+                "big": {"type": "Bigint"},
+                "show": {"type": "Boolean"},
+            },
+            ["label"],
+        )
+    ]
+    gtj = [
+        {
+            "draw": {
+                "label": ["chart"],
+                "pts": [[1.0, 2.5], ""],
+                "opts": [{"color": ["red"], "w": [2]}, ""],
+                "big": [10, ""],
+                "show": [False, ""],
+            }
+        }
+    ]
+    assert ok(
+        [
+            {
+                "draw": {
+                    "label": "'chart'",
+                    "pts": "[1.0, 2.5]",
+                    "opts": "{color: 'red', w: 2}",
+                    "big": "10n",
+                    "show": "false",
+                }
+            }
+        ],
+        gtj,
+        js,
+        "javascript",
+    )
     assert ok([{"draw": {"label": "chart", "pts": "new Array(1, 2.5)"}}], gtj, js, "javascript")
     assert not ok([{"draw": {"label": "chart", "opts": "{color: 'blue', w: 2}"}}], gtj, js, "javascript")
     assert not ok([{"draw": {"label": "chart", "show": "0"}}], gtj, js, "javascript")
@@ -203,18 +322,25 @@ def test_java_and_javascript_values_are_read_as_source():
 def test_parsing_shapes():
     assert parse_tool_calls("math.factorial(number=5)") == [{"name": "math.factorial", "arguments": {"number": 5}}]
     assert parse_tool_calls("f(x=my_var, y=np.pi, z=-2, w=2**10, v=3*1.5)") == [
-        {"name": "f", "arguments": {"x": "my_var", "y": "np.pi", "z": -2, "w": 1024, "v": 4.5}}]
+        {"name": "f", "arguments": {"x": "my_var", "y": "np.pi", "z": -2, "w": 1024, "v": 4.5}}
+    ]
     assert parse_tool_calls("f(cb=g(a=1), s=len(xs))")[0]["arguments"] == {"cb": {"g": {"a": 1}}, "s": "len(xs)"}
-    assert parse_tool_calls("f(a=1)\ng(b='x')") == [{"name": "f", "arguments": {"a": 1}},
-                                                    {"name": "g", "arguments": {"b": "x"}}]
+    assert parse_tool_calls("f(a=1)\ng(b='x')") == [
+        {"name": "f", "arguments": {"a": 1}},
+        {"name": "g", "arguments": {"b": "x"}},
+    ]
     assert parse_tool_calls("```python\n[f(a=1)]\n```") == [{"name": "f", "arguments": {"a": 1}}]
-    assert parse_tool_calls('<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>\n'
-                            '<tool_call>{"name": "g", "arguments": {}}</tool_call>') == [
-        {"name": "f", "arguments": {"a": 1}}, {"name": "g", "arguments": {}}]
-    assert parse_tool_calls('[{"f": {"a": 1}}, {"g": {"b": 2}}]') == [{"name": "f", "arguments": {"a": 1}},
-                                                                     {"name": "g", "arguments": {"b": 2}}]
+    assert parse_tool_calls(
+        '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>\n'
+        '<tool_call>{"name": "g", "arguments": {}}</tool_call>'
+    ) == [{"name": "f", "arguments": {"a": 1}}, {"name": "g", "arguments": {}}]
+    assert parse_tool_calls('[{"f": {"a": 1}}, {"g": {"b": 2}}]') == [
+        {"name": "f", "arguments": {"a": 1}},
+        {"name": "g", "arguments": {"b": 2}},
+    ]
     assert parse_tool_calls({"tool_calls": [{"function": {"name": "f", "arguments": '{"a": 1}'}}]}) == [
-        {"name": "f", "arguments": {"a": 1}}]
+        {"name": "f", "arguments": {"a": 1}}
+    ]
     assert parse_tool_calls("I cannot help with that.") == []
 
 
@@ -227,8 +353,14 @@ def test_no_call_expected_and_bad_references():
 
 
 def test_schemas_languages_and_dispatch():
-    assert set(tool_schemas([{"type": "function", "function": {"name": "a", "parameters": {}}},
-                             {"name": "b", "parameters": {"type": "dict"}}])) == {"a", "b"}
+    assert set(
+        tool_schemas(
+            [
+                {"type": "function", "function": {"name": "a", "parameters": {}}},
+                {"name": "b", "parameters": {"type": "dict"}},
+            ]
+        )
+    ) == {"a", "b"}
     assert set(tool_schemas(json.dumps([{"name": "c", "parameters": {}}]))) == {"c"}
     assert tool_language({"id": "simple_java_3"}) == "java"
     assert tool_language({"id": "simple_javascript_3"}) == "javascript"
@@ -236,13 +368,24 @@ def test_schemas_languages_and_dispatch():
     assert tool_language({"id": "x", "language": "JavaScript"}) == "javascript"
     # detect_item carries the declared tools and the language into the reference, and check() uses them
     tools = [fn("set_pin", {"pin": {"type": "integer"}})]
-    it = detect_item(1, "tool_use", [{"role": "user", "content": "pin 7890"}],
-                     {"id": "simple_python_9", "ground_truth": [{"set_pin": {"pin": [7890]}}]}, json.dumps(tools))
+    it = detect_item(
+        1,
+        "tool_use",
+        [{"role": "user", "content": "pin 7890"}],
+        {"id": "simple_python_9", "ground_truth": [{"set_pin": {"pin": [7890]}}]},
+        json.dumps(tools),
+    )
     assert it.reference["tools"] == tools and it.reference["language"] == "python"
     assert check("tool", "set_pin(pin=7890)", it.reference).correct
     assert not check("tool", "set_pin(pin=7890.0)", it.reference).correct
-    assert call_error({"name": "set_pin", "arguments": {"pin": "7890"}}, {"name": "set_pin", "args": {"pin": [7890]}},
-                      tools[0]["parameters"]) is not None
+    assert (
+        call_error(
+            {"name": "set_pin", "arguments": {"pin": "7890"}},
+            {"name": "set_pin", "args": {"pin": [7890]}},
+            tools[0]["parameters"],
+        )
+        is not None
+    )
 
 
 # -- the shared BFCL set ---------------------------------------------------------------------------------------
@@ -279,7 +422,7 @@ def _first(v):
 def _gold_calls(gt: list) -> list[dict]:
     calls = []
     for c in gt:
-        (name, args), = c.items()
+        ((name, args),) = c.items()
         calls.append({"name": name, "arguments": {k: _first(v[0]) for k, v in args.items() if v[0] != ""}})
     return calls
 
@@ -287,8 +430,11 @@ def _gold_calls(gt: list) -> list[dict]:
 def _py_text(calls: list[dict]) -> str | None:
     if any(not k.isidentifier() or keyword.iskeyword(k) for c in calls for k in c["arguments"]):
         return None  # e.g. from=..., not Python syntax
-    return "[" + ", ".join(c["name"] + "(" + ", ".join(f"{k}={v!r}" for k, v in c["arguments"].items()) + ")"
-                           for c in calls) + "]"
+    return (
+        "["
+        + ", ".join(c["name"] + "(" + ", ".join(f"{k}={v!r}" for k, v in c["arguments"].items()) + ")" for c in calls)
+        + "]"
+    )
 
 
 def _java_src(v, schema: dict) -> str:
@@ -305,8 +451,9 @@ def _java_src(v, schema: dict) -> str:
         el = ", ".join(json.dumps(x) if isinstance(x, str) else _java_src(x, {"type": it}) for x in v)
         return f"new ArrayList<>(Arrays.asList({el}))" if t == "ArrayList" else f"new Object[]{{{el}}}"
     if isinstance(v, dict):
-        puts = " ".join(f"put({json.dumps(k)}, {json.dumps(x) if isinstance(x, str) else _java_src(x, {})});"
-                        for k, x in v.items())
+        puts = " ".join(
+            f"put({json.dumps(k)}, {json.dumps(x) if isinstance(x, str) else _java_src(x, {})});" for k, x in v.items()
+        )
         return f"new HashMap<String, Object>() {{{{ {puts} }}}}"
     return str(v)
 
@@ -349,7 +496,7 @@ def test_every_bfcl_possible_answer_scores_correct_against_itself():
     items = _bfcl_items()
     forms = Counter()
     bad = []
-    for cat, q, gt in items:
+    for _cat, q, gt in items:
         lang = tool_language({"id": q["id"]})
         calls = _gold_calls(gt)
         outputs = {"native": calls, "json_tags": "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls)}
@@ -363,8 +510,10 @@ def test_every_bfcl_possible_answer_scores_correct_against_itself():
             forms[form] += 1
             if not res.correct:
                 bad.append((q["id"], form, res.details.get("why")))
-    print(f"\nBFCL v4 non-live: {len(items)} items with possible answers; scored correct against themselves: "
-          f"{len(items) - len({b[0] for b in bad})}/{len(items)}; outputs per form: {dict(forms)}")
+    print(
+        f"\nBFCL v4 non-live: {len(items)} items with possible answers; scored correct against themselves: "
+        f"{len(items) - len({b[0] for b in bad})}/{len(items)}; outputs per form: {dict(forms)}"
+    )
     assert len(items) == 1150
     assert not bad, bad[:10]
 
@@ -422,7 +571,7 @@ def _perturbations(calls: list[dict], gt: list, q: dict, rng: random.Random) -> 
     out.append(("extra_param", v))
     docs = {f["name"]: f["parameters"].get("properties", {}) for f in q["function"]}
     for ci, c in enumerate(base):
-        (name, args), = c.items()
+        ((name, args),) = c.items()
         answer = next(iter(gt[ci].values()))
         for k in sorted(args):
             val = args[k]
@@ -477,8 +626,7 @@ _DROP = object()
 
 
 def _to_source(output: list[dict], q: dict, lang: str) -> list[dict]:
-    return _source_calls([{"name": n, "arguments": a} for c in output for n, a in c.items()], q, lang,
-                         all_strings=True)
+    return _source_calls([{"name": n, "arguments": a} for c in output for n, a in c.items()], q, lang, all_strings=True)
 
 
 @pytest.mark.shared
@@ -515,9 +663,11 @@ def test_agreement_with_bfcl_checker_on_perturbed_answers():
                 disagreements[key] += 1
                 examples.setdefault(key, (q["id"], output))
     n, a = sum(total.values()), sum(agree.values())
-    print(f"\nagreement with BFCL's ast_checker: {a}/{n} = {100 * a / n:.2f}% of perturbed answers "
-          f"({errors} where BFCL's checker raised, left out); by language: "
-          + ", ".join(f"{k} {agree_lang[k]}/{by_lang[k]} = {100 * agree_lang[k] / by_lang[k]:.2f}%" for k in by_lang))
+    print(
+        f"\nagreement with BFCL's ast_checker: {a}/{n} = {100 * a / n:.2f}% of perturbed answers "
+        f"({errors} where BFCL's checker raised, left out); by language: "
+        + ", ".join(f"{k} {agree_lang[k]}/{by_lang[k]} = {100 * agree_lang[k] / by_lang[k]:.2f}%" for k in by_lang)
+    )
     for k in sorted(total):
         print(f"  {k:18s} {agree[k]}/{total[k]}")
     for (kind, lang, who), c in disagreements.most_common():

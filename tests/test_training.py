@@ -14,8 +14,16 @@ import pytest
 from engine import training as T
 from tests.tiny_lm import tiny_chat_model
 
-FAST = dict(lr=1e-2, batch_size=4, max_len=128, eval_every=4, eval_per_domain=2, save_every=4,
-            grad_conflict_every=3, warmup_ratio=0.0)
+FAST = dict(
+    lr=1e-2,
+    batch_size=4,
+    max_len=128,
+    eval_every=4,
+    eval_per_domain=2,
+    save_every=4,
+    grad_conflict_every=3,
+    warmup_ratio=0.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +44,32 @@ def records(n: int = 16) -> list[dict]:
         math = i % 2 == 0
         q = f"Tom has {i} apples and buys 5 more." if math else f"Write a function number {i} that adds two numbers."
         a = f"3 + 5 = 8, so {i + 5}" if math else "def add(a, b):\n    return a + b"
-        out.append({"kind": "sample", "stage": 0 if math else 1, "domain": "math" if math else "code",
-                    "sample_id": i, "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
-                    "system": None, "tools": None})
+        out.append(
+            {
+                "kind": "sample",
+                "stage": 0 if math else 1,
+                "domain": "math" if math else "code",
+                "sample_id": i,
+                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                "system": None,
+                "tools": None,
+            }
+        )
     return out
 
 
-def make_folder(tmp_path: Path, model_dir: Path, recs: list[dict], *, protocol="multi_task", order=None,
-                lora=None, **train) -> Path:
+def make_folder(
+    tmp_path: Path, model_dir: Path, recs: list[dict], *, protocol="multi_task", order=None, lora=None, **train
+) -> Path:
     folder = tmp_path / "run"
     folder.mkdir(parents=True)
-    cfg = T.config_dict(base_model=str(model_dir), protocol=protocol, order=order,
-                        lora=lora or T.LoraSettings(target_modules="all-linear", dropout=0.1),
-                        train=T.TrainSettings(**{**FAST, **train}))
+    cfg = T.config_dict(
+        base_model=str(model_dir),
+        protocol=protocol,
+        order=order,
+        lora=lora or T.LoraSettings(target_modules="all-linear", dropout=0.1),
+        train=T.TrainSettings(**{**FAST, **train}),
+    )
     (folder / "config.json").write_text(json.dumps(cfg))
     (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     return folder
@@ -62,22 +83,33 @@ def metric_lines(folder: Path) -> list[dict]:
 
 
 def test_labels_cover_exactly_the_assistant_turns_with_system_tools_and_tool_calls(tok):
-    rec = {"messages": [{"role": "user", "content": "What is the capital of France?"},
-                        {"role": "assistant", "content": "Paris is the capital."},
-                        {"role": "user", "content": "Call the weather tool for Berlin"},
-                        {"role": "assistant", "content": "",
-                         "tool_calls": [{"type": "function",
-                                         "function": {"name": "get_weather", "arguments": '{"city": "Berlin"}'}}]},
-                        {"role": "tool", "content": '{"temp": 3}'},
-                        {"role": "assistant", "content": "It is 3 degrees."}],
-           "system": "Be brief.", "tools": [{"type": "function", "function": {"name": "get_weather"}}]}
+    rec = {
+        "messages": [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "Paris is the capital."},
+            {"role": "user", "content": "Call the weather tool for Berlin"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Berlin"}'}}
+                ],
+            },
+            {"role": "tool", "content": '{"temp": 3}'},
+            {"role": "assistant", "content": "It is 3 degrees."},
+        ],
+        "system": "Be brief.",
+        "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+    }
     ids, labels = T.tokenize_conversation(tok, rec, 512)
     text = tok.decode(ids)
     assert "Be brief." in text and "Tools:" in text and "get_weather" in text
     learned = tok.decode([i for i, lab in zip(ids, labels) if lab != -100])
-    assert learned == ('Paris is the capital.<|im_end|><tool_call>[{"type": "function", "function": {"name": '
-                       '"get_weather", "arguments": "{\\"city\\": \\"Berlin\\"}"}}]</tool_call><|im_end|>'
-                       'It is 3 degrees.<|im_end|>')
+    assert learned == (
+        'Paris is the capital.<|im_end|><tool_call>[{"type": "function", "function": {"name": '
+        '"get_weather", "arguments": "{\\"city\\": \\"Berlin\\"}"}}]</tool_call><|im_end|>'
+        "It is 3 degrees.<|im_end|>"
+    )
     # user, system, tool result and the role headers are never learned
     for t, lab in zip(ids, labels):
         if lab == -100:
@@ -138,7 +170,7 @@ def test_packed_rows_do_not_attend_across_examples(tok, model_dir):
         k = 0
         for e in exs:
             alone = model(input_ids=torch.tensor([e.ids])).logits[0]
-            assert torch.allclose(joint[k:k + len(e.ids)], alone, atol=1e-5)
+            assert torch.allclose(joint[k : k + len(e.ids)], alone, atol=1e-5)
             k += len(e.ids)
         # the same loss either way (the first token of each example is never a target)
         sep = T.collate_rows(exs, [[0], [1], [2]], tok.pad_token_id, packed=False)
@@ -166,7 +198,8 @@ def test_plans_follow_the_protocols(tok):
     plan, names, steps = T.build_plan(exs, "sequential", ["math", "code"], T.TrainSettings(batch_size=2, max_steps=16))
     assert steps == 16 and names == ["math"] * 8 + ["code"] * 8
     assert sorted(i for _k, rows in plan[:8] for r in rows for i in r) == sorted(
-        2 * [i for i, e in enumerate(exs) if e.domain == "math"])
+        2 * [i for i, e in enumerate(exs) if e.domain == "math"]
+    )
     # packing fits several examples per row
     packed, _, _ = T.build_plan(exs, "multi_task", None, T.TrainSettings(batch_size=1, max_len=128, packing="packed"))
     assert len(packed) < 16 and all(sum(len(exs[i].ids) for i in r) <= 128 for _k, rows in packed for r in rows)
@@ -243,20 +276,31 @@ def test_mixup_records_train_through_engine_mixup(tmp_path, model_dir):
     recs = records(8)
     for i in range(4):
         a, b = records(8)[2 * i], records(8)[2 * i + 1]
-        recs.append({"kind": "mixup", "stage": 0, "domain": "mixup", "set_id": 1, "pair_index": i, "lam": 0.3,
-                     "a": {k: a[k] for k in ("messages", "system", "tools")} | {"domain": "math"},
-                     "b": {k: b[k] for k in ("messages", "system", "tools")} | {"domain": "code"}})
-    folder = make_folder(tmp_path, model_dir, recs, max_steps=6, batch_size=2, packing="grouped", save_every=0,
-                         grad_conflict_every=0)
+        recs.append(
+            {
+                "kind": "mixup",
+                "stage": 0,
+                "domain": "mixup",
+                "set_id": 1,
+                "pair_index": i,
+                "lam": 0.3,
+                "a": {k: a[k] for k in ("messages", "system", "tools")} | {"domain": "math"},
+                "b": {k: b[k] for k in ("messages", "system", "tools")} | {"domain": "code"},
+            }
+        )
+    folder = make_folder(
+        tmp_path, model_dir, recs, max_steps=6, batch_size=2, packing="grouped", save_every=0, grad_conflict_every=0
+    )
     st = T.train(folder)
     assert st["status"] == "done"
     losses = [x["loss"] for x in metric_lines(folder) if "loss" in x]
-    assert len(losses) == 6 and all(l == l and l > 0 for l in losses)
+    assert len(losses) == 6 and all(x == x and x > 0 for x in losses)
 
 
 def test_bad_target_modules_fail_with_a_clear_status(tmp_path, model_dir):
-    folder = make_folder(tmp_path, model_dir, records(4), lora=T.LoraSettings(target_modules=["nope_proj"]),
-                         max_steps=2)
+    folder = make_folder(
+        tmp_path, model_dir, records(4), lora=T.LoraSettings(target_modules=["nope_proj"]), max_steps=2
+    )
     with pytest.raises(T.TrainingError, match="nope_proj"):
         T.train(folder)
     st = json.loads((folder / "status.json").read_text())
@@ -265,8 +309,9 @@ def test_bad_target_modules_fail_with_a_clear_status(tmp_path, model_dir):
 
 
 def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
-    folder = make_folder(tmp_path, model_dir, records(4), max_steps=2, save_every=0, eval_every=0,
-                         grad_conflict_every=0)
+    folder = make_folder(
+        tmp_path, model_dir, records(4), max_steps=2, save_every=0, eval_every=0, grad_conflict_every=0
+    )
     (folder / "metrics.jsonl").write_text('{"step": 1, "ts": 0, "loss": 9.0}\n')  # a first attempt that died
     assert T.train(folder)["status"] == "done"
     lines = metric_lines(folder)
@@ -277,11 +322,27 @@ def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
 def test_gradient_checkpointing_trains_the_same_as_without(tmp_path, model_dir):
     import torch
 
-    a = make_folder(tmp_path / "a", model_dir, records(8), max_steps=3, save_every=0, eval_every=0,
-                    grad_conflict_every=0, lora=T.LoraSettings(target_modules="all-linear", dropout=0.0))
-    b = make_folder(tmp_path / "b", model_dir, records(8), max_steps=3, save_every=0, eval_every=0,
-                    grad_conflict_every=0, gradient_checkpointing=True,
-                    lora=T.LoraSettings(target_modules="all-linear", dropout=0.0))
+    a = make_folder(
+        tmp_path / "a",
+        model_dir,
+        records(8),
+        max_steps=3,
+        save_every=0,
+        eval_every=0,
+        grad_conflict_every=0,
+        lora=T.LoraSettings(target_modules="all-linear", dropout=0.0),
+    )
+    b = make_folder(
+        tmp_path / "b",
+        model_dir,
+        records(8),
+        max_steps=3,
+        save_every=0,
+        eval_every=0,
+        grad_conflict_every=0,
+        gradient_checkpointing=True,
+        lora=T.LoraSettings(target_modules="all-linear", dropout=0.0),
+    )
     T.train(a)
     T.train(b)
     wa, wb = _final_adapter(a), _final_adapter(b)

@@ -235,8 +235,10 @@ class WorkbenchApp(EngineCaller, App[None]):
         def done(res: tuple[int, int]) -> None:
             n_pools, n_samples = res
             name = self.db_path.name if self.db_path is not None else "in-memory"
-            self.store_status = (f"{name} · {n_pools:,} pool{'' if n_pools == 1 else 's'} · "
-                                 f"{n_samples:,} sample{'' if n_samples == 1 else 's'}")
+            self.store_status = (
+                f"{name} · {n_pools:,} pool{'' if n_pools == 1 else 's'} · "
+                f"{n_samples:,} sample{'' if n_samples == 1 else 's'}"
+            )
             self.status_signal.publish(self.store_status)
 
         self.run_engine(count, done, group="status", exclusive=True)
@@ -267,8 +269,7 @@ class WorkbenchApp(EngineCaller, App[None]):
             self.store = None
 
     # -- actions -------------------------------------------------------------------------------------
-    def open_browse(self, pool_id: int | None = None, domain: str | None = None,
-                    expression: str | None = None) -> None:
+    def open_browse(self, pool_id: int | None = None, domain: str | None = None, expression: str | None = None) -> None:
         """Switch to Browse showing one pool (None: all pools), optionally one domain and an expression."""
         self.switch_mode("browse")
         show = getattr(self.screen, "show", None)  # the BrowseScreen

@@ -11,10 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from engine.core.errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, EXIT_STORE, EXIT_USAGE, WorkbenchError
 from workbench import __version__
 from workbench.paths import resolve_db_path, sample_data_dir
-
-from engine.core.errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, EXIT_STORE, EXIT_USAGE, WorkbenchError
 
 __all__ = ["EXIT_CANCELLED", "EXIT_INPUT", "EXIT_OK", "EXIT_STORE", "EXIT_USAGE", "CliError", "main"]
 
@@ -77,8 +76,13 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tag", action="append", dest="tags", help="has tag (repeatable: any of them)")
     g.add_argument("--text", help="case-insensitive substring in instruction, response or system")
     g.add_argument("--where", help="filter expression, e.g. \"n_tokens > 200 and domain = 'math'\"")
-    g.add_argument("--score", action="append", default=[], metavar="METRIC:MIN:MAX",
-                   help="score range, e.g. ifd::1 (empty bound = open)")
+    g.add_argument(
+        "--score",
+        action="append",
+        default=[],
+        metavar="METRIC:MIN:MAX",
+        help="score range, e.g. ifd::1 (empty bound = open)",
+    )
     g.add_argument("--no-excluded", action="store_true", help="leave out excluded samples")
 
 
@@ -172,9 +176,15 @@ def cmd_sniff(args) -> int:
 
     mapping = _parse_mapping(args.map)
     d = sniff(Path(args.path), format=args.format, mapping=mapping)
-    out = {"path": args.path, "format": d.format, "file_kind": d.file_kind, "reason": d.reason,
-           "suggested_domain": d.suggested_domain, "n_sampled": d.n_sampled,
-           "preview": [{"messages": n.messages, "system": n.system, "tools": n.tools} for n in d.preview[:3]]}
+    out = {
+        "path": args.path,
+        "format": d.format,
+        "file_kind": d.file_kind,
+        "reason": d.reason,
+        "suggested_domain": d.suggested_domain,
+        "n_sampled": d.n_sampled,
+        "preview": [{"messages": n.messages, "system": n.system, "tools": n.tools} for n in d.preview[:3]],
+    }
     json.dump(out, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
     return EXIT_OK
@@ -202,19 +212,29 @@ def cmd_import(args) -> int:
     with _open_store(args) as store:
         try:
             if path.name == "dataset_info.json" or args.dataset_info:
-                results = import_dataset_info(store, path, names=args.name or None, domain=args.domain,
-                                              progress=prog)
+                results = import_dataset_info(store, path, names=args.name or None, domain=args.domain, progress=prog)
             else:
                 pool = args.pool or path.name.split(".")[0]
-                results = [import_file(store, path, pool=pool, domain=args.domain, format=args.format,
-                                       mapping=_parse_mapping(args.map), skip_invalid=args.skip_invalid,
-                                       progress=prog)]
+                results = [
+                    import_file(
+                        store,
+                        path,
+                        pool=pool,
+                        domain=args.domain,
+                        format=args.format,
+                        mapping=_parse_mapping(args.map),
+                        skip_invalid=args.skip_invalid,
+                        progress=prog,
+                    )
+                ]
         finally:
             prog.close()
     for r in results:
-        msg = (f"imported {r.n_inserted:,} samples ({r.format}) into pool id {r.pool_id}: "
-               f"{r.n_records:,} records, {r.n_duplicates:,} duplicates, {r.n_invalid:,} invalid"
-               f" in {r.seconds:.1f}s")
+        msg = (
+            f"imported {r.n_inserted:,} samples ({r.format}) into pool id {r.pool_id}: "
+            f"{r.n_records:,} records, {r.n_duplicates:,} duplicates, {r.n_invalid:,} invalid"
+            f" in {r.seconds:.1f}s"
+        )
         if r.quarantine_path:
             msg += f"; bad records quarantined in {r.quarantine_path}"
         print(msg)
@@ -226,13 +246,27 @@ def cmd_pools(args) -> int:
 
     with _open_store(args) as store:
         pools = list_pools(store)
-    rows = [{"id": p.id, "name": p.name, "domain": p.domain, "format": p.format, "samples": p.n_samples,
-             "excluded": p.n_excluded, "domains": p.domains, "source": p.source} for p in pools]
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "domain": p.domain,
+            "format": p.format,
+            "samples": p.n_samples,
+            "excluded": p.n_excluded,
+            "domains": p.domains,
+            "source": p.source,
+        }
+        for p in pools
+    ]
     if args.format == "table":
         for r in rows:
             r["domains"] = ", ".join(f"{k}:{v}" for k, v in r["domains"].items())
-    _print_rows(rows, args.format, ["id", "name", "domain", "format", "samples", "excluded", "domains"]
-                if args.format == "table" else None)
+    _print_rows(
+        rows,
+        args.format,
+        ["id", "name", "domain", "format", "samples", "excluded", "domains"] if args.format == "table" else None,
+    )
     return EXIT_OK
 
 
@@ -247,8 +281,9 @@ def cmd_pool(args) -> int:
             elif args.pool_cmd == "delete":
                 info = P.get_pool(store, args.pool)
                 if not args.yes:
-                    raise CliError(f"deleting pool {info.name} removes {info.n_samples:,} samples; "
-                                   "add --yes to confirm")
+                    raise CliError(
+                        f"deleting pool {info.name} removes {info.n_samples:,} samples; add --yes to confirm"
+                    )
                 n = P.delete_pool(store, args.pool)
                 print(f"deleted pool {info.name} ({n:,} samples)")
             elif args.pool_cmd == "set-domain":
@@ -297,8 +332,10 @@ def cmd_show(args) -> int:
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(f"sample {d.id}  pool {d.pool}  domain {d.domain}  tags {', '.join(d.tags) or '-'}"
-              f"{'  EXCLUDED' if d.excluded else ''}")
+        print(
+            f"sample {d.id}  pool {d.pool}  domain {d.domain}  tags {', '.join(d.tags) or '-'}"
+            f"{'  EXCLUDED' if d.excluded else ''}"
+        )
         print(f"source {d.source_file}:{d.source_line if d.source_line is not None else '?'}")
         if d.system:
             print(f"\n[system]\n{d.system}")
@@ -346,13 +383,22 @@ def cmd_export(args) -> int:
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
         try:
-            r = export(store, Path(args.path), filter=f, style=args.style, file_format=args.file_format,
-                       dataset_info=Path(args.dataset_info) if args.dataset_info else None,
-                       include_excluded=args.include_excluded, progress=prog)
+            r = export(
+                store,
+                Path(args.path),
+                filter=f,
+                style=args.style,
+                file_format=args.file_format,
+                dataset_info=Path(args.dataset_info) if args.dataset_info else None,
+                include_excluded=args.include_excluded,
+                progress=prog,
+            )
         finally:
             prog.close()
-    print(f"exported {r.n:,} samples to {r.path}"
-          + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else ""))
+    print(
+        f"exported {r.n:,} samples to {r.path}"
+        + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else "")
+    )
     return EXIT_OK
 
 
@@ -378,8 +424,10 @@ def cmd_score(args) -> int:
     metrics = set(args.metric or ["ifd"])
     unknown = metrics - {"ifd", "ppl", "cherry", "heuristics", "all"}
     if unknown:
-        raise CliError(f"unknown metric group(s): {', '.join(sorted(unknown))}; "
-                       "use ifd, ppl, cherry, heuristics or all", EXIT_USAGE)
+        raise CliError(
+            f"unknown metric group(s): {', '.join(sorted(unknown))}; use ifd, ppl, cherry, heuristics or all",
+            EXIT_USAGE,
+        )
     if "all" in metrics:
         metrics = {"ifd", "cherry", "heuristics"}
     with _open_store(args) as store:
@@ -393,25 +441,40 @@ def cmd_score(args) -> int:
             finally:
                 prog.close()
             print("heuristics: " + ", ".join(f"{k}={v:,}" for k, v in out.items()))
-        variants = tuple(v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics))
-                         if on)
+        variants = tuple(
+            v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics)) if on
+        )
         if variants:
-            from engine.quality.ifd import IFDParams
             from engine.core.models import ModelError
+            from engine.quality.ifd import IFDParams
             from engine.quality.scoring import score_in_process
 
-            params = IFDParams(max_length=args.max_length, cherry_max_length=args.cherry_max_length,
-                               cherry_template=args.cherry_template, token_budget=args.batch_tokens)
+            params = IFDParams(
+                max_length=args.max_length,
+                cherry_max_length=args.cherry_max_length,
+                cherry_template=args.cherry_template,
+                token_budget=args.batch_tokens,
+            )
             prog = _StderrProgress(f"score {'+'.join(variants)}", quiet=args.quiet)
             try:
-                out = score_in_process(store, model=args.model, pool_ids=f.pool_ids, variants=variants,
-                                       params=params, chunk=args.chunk, device=args.device, progress=prog)
+                out = score_in_process(
+                    store,
+                    model=args.model,
+                    pool_ids=f.pool_ids,
+                    variants=variants,
+                    params=params,
+                    chunk=args.chunk,
+                    device=args.device,
+                    progress=prog,
+                )
             except ModelError as e:
                 raise CliError(str(e)) from e
             finally:
                 prog.close()
-            print(f"scored {out['scored']:,} samples ({out.get('skipped', 0):,} already scored) at "
-                  f"{out['rate']:.2f} samples/s; job folder {out['job_dir']}")
+            print(
+                f"scored {out['scored']:,} samples ({out.get('skipped', 0):,} already scored) at "
+                f"{out['rate']:.2f} samples/s; job folder {out['job_dir']}"
+            )
     return EXIT_OK
 
 
@@ -452,8 +515,16 @@ def cmd_select(args) -> int:
         emb = dict(model=args.embed_model, text_kind=args.embed_text)
         try:
             if m == "superfiltering":
-                sel = sl.superfiltering_select(store, args.name, rate=None if args.n else args.rate, n=args.n,
-                                               per=args.per, threshold=args.threshold, model=args.model, **common)
+                sel = sl.superfiltering_select(
+                    store,
+                    args.name,
+                    rate=None if args.n else args.rate,
+                    n=args.n,
+                    per=args.per,
+                    threshold=args.threshold,
+                    model=args.model,
+                    **common,
+                )
             elif m in ("facility_location", "superfiltering_d", "kcenter"):
                 if not args.k:
                     raise CliError(f"--method {m} needs --k", EXIT_USAGE)
@@ -462,17 +533,25 @@ def cmd_select(args) -> int:
                 if m == "kcenter":
                     sel = sl.kcenter_select(store, args.name, k=args.k, seed=args.seed, **emb, **ifd, **common)
                 else:
-                    sel = sl.facility_location_select(store, args.name, k=args.k, metric=args.metric,
-                                                      max_n=args.max_n, **emb, **ifd, **common)
+                    sel = sl.facility_location_select(
+                        store, args.name, k=args.k, metric=args.metric, max_n=args.max_n, **emb, **ifd, **common
+                    )
             else:
                 if not args.clustering:
                     raise CliError("--method cluster_balanced needs --clustering NAME", EXIT_USAGE)
                 if (args.per_cluster is None) == (args.total is None):
                     raise CliError("--method cluster_balanced needs one of --per-cluster or --total", EXIT_USAGE)
-                sel = sl.cluster_balanced_select(store, args.name, clustering=args.clustering,
-                                                 n_per_cluster=args.per_cluster, total=args.total,
-                                                 include_noise=args.include_noise, seed=args.seed,
-                                                 order_by=args.order_by, **common)
+                sel = sl.cluster_balanced_select(
+                    store,
+                    args.name,
+                    clustering=args.clustering,
+                    n_per_cluster=args.per_cluster,
+                    total=args.total,
+                    include_noise=args.include_noise,
+                    seed=args.seed,
+                    order_by=args.order_by,
+                    **common,
+                )
         except sl.SelectionError as e:
             raise CliError(str(e)) from e
     how = f"superfiltering, {args.per}" if m == "superfiltering" else sel.method
@@ -487,26 +566,44 @@ def cmd_dedup(args) -> int:
         f = _filter_from_args(store, args)
         try:
             if args.semantic:
-                groups = dd.semantic_duplicate_groups(store, model=args.embed_model, text_kind=args.embed_text,
-                                                      threshold=args.threshold, filter=f, keep=args.keep)
+                groups = dd.semantic_duplicate_groups(
+                    store,
+                    model=args.embed_model,
+                    text_kind=args.embed_text,
+                    threshold=args.threshold,
+                    filter=f,
+                    keep=args.keep,
+                )
             elif args.minhash is not None:
-                groups = dd.near_duplicate_groups_minhash(store, threshold=args.minhash, num_perm=args.num_perm,
-                                                          filter=f, keep=args.keep)
+                groups = dd.near_duplicate_groups_minhash(
+                    store, threshold=args.minhash, num_perm=args.num_perm, filter=f, keep=args.keep
+                )
             else:
                 groups = dd.exact_duplicate_groups(store, f, by=args.by, keep=args.keep)
             n_ex = dd.keep_one_per_group(store, groups) if args.apply else 0
         except dd.DedupError as e:
             raise CliError(str(e)) from e
-    rows = [{"group": n + 1, "kind": g.kind, "size": len(g.ids), "keeper": g.keeper,
-             "others": ",".join(str(i) for i in g.ids if i != g.keeper),
-             "similarity": None if g.similarity is None else round(g.similarity, 4), "why": g.why}
-            for n, g in enumerate(groups)]
+    rows = [
+        {
+            "group": n + 1,
+            "kind": g.kind,
+            "size": len(g.ids),
+            "keeper": g.keeper,
+            "others": ",".join(str(i) for i in g.ids if i != g.keeper),
+            "similarity": None if g.similarity is None else round(g.similarity, 4),
+            "why": g.why,
+        }
+        for n, g in enumerate(groups)
+    ]
     if args.format != "table" or rows:
         _print_rows(rows, args.format)
     n_dup = sum(len(g.ids) - 1 for g in groups)
     msg = f"{len(groups):,} duplicate groups, {n_dup:,} samples besides the keepers"
-    msg += f"; excluded {n_ex:,} (tagged 'duplicate'; undo: workbench exclude --undo --tag duplicate)" \
-        if args.apply else "; nothing changed (--apply excludes all but the keeper of each group)"
+    msg += (
+        f"; excluded {n_ex:,} (tagged 'duplicate'; undo: workbench exclude --undo --tag duplicate)"
+        if args.apply
+        else "; nothing changed (--apply excludes all but the keeper of each group)"
+    )
     print(msg, file=sys.stderr if args.format != "table" else sys.stdout)
     return EXIT_OK
 
@@ -518,15 +615,24 @@ def cmd_embed(args) -> int:
         pool_ids = _pool_ids_from_args(store, args.pool)
         prog = _StderrProgress(f"embed {args.text}", quiet=args.quiet)
         try:
-            r = embed_samples(store, model=args.model, text_kind=args.text, pool_ids=pool_ids,
-                              batch_size=args.batch_size, chunk_size=args.chunk, progress=prog)
+            r = embed_samples(
+                store,
+                model=args.model,
+                text_kind=args.text,
+                pool_ids=pool_ids,
+                batch_size=args.batch_size,
+                chunk_size=args.chunk,
+                progress=prog,
+            )
         except EmbeddingError as e:
             raise CliError(str(e)) from e
         finally:
             prog.close()
-    print(f"embedded {r.n_new:,} samples ({r.n_encoded:,} distinct texts encoded at {r.rate:,.1f} texts/s, "
-          f"{r.n_reused:,} reused identical texts, {r.n_cached:,} already embedded) with {r.model} "
-          f"[{r.text_kind}], dim {r.dim}; {r.seconds:.1f}s; parts in {r.folder}")
+    print(
+        f"embedded {r.n_new:,} samples ({r.n_encoded:,} distinct texts encoded at {r.rate:,.1f} texts/s, "
+        f"{r.n_reused:,} reused identical texts, {r.n_cached:,} already embedded) with {r.model} "
+        f"[{r.text_kind}], dim {r.dim}; {r.seconds:.1f}s; parts in {r.folder}"
+    )
     return EXIT_OK
 
 
@@ -537,17 +643,29 @@ def cmd_cluster(args) -> int:
         pool_ids = _pool_ids_from_args(store, args.pool)
         prog = _StderrProgress(f"cluster {args.name}", quiet=args.quiet)
         try:
-            info = cluster(store, args.name, model=args.model, text_kind=args.text, pool_ids=pool_ids,
-                           pca_dims=args.pca_dims, min_cluster_size=args.min_cluster_size,
-                           min_samples=args.min_samples, fit_sample=args.fit_sample, seed=args.seed,
-                           replace=args.replace, progress=prog)
+            info = cluster(
+                store,
+                args.name,
+                model=args.model,
+                text_kind=args.text,
+                pool_ids=pool_ids,
+                pca_dims=args.pca_dims,
+                min_cluster_size=args.min_cluster_size,
+                min_samples=args.min_samples,
+                fit_sample=args.fit_sample,
+                seed=args.seed,
+                replace=args.replace,
+                progress=prog,
+            )
         except ClusterError as e:
             raise CliError(str(e)) from e
         finally:
             prog.close()
-    print(f"clustering {info.name!r}: {info.n_samples:,} samples, {info.n_clusters} clusters, "
-          f"{info.n_noise:,} noise (PCA {info.params['pca_dims']}, min_cluster_size "
-          f"{info.params['min_cluster_size']}); {info.seconds:.1f}s")
+    print(
+        f"clustering {info.name!r}: {info.n_samples:,} samples, {info.n_clusters} clusters, "
+        f"{info.n_noise:,} noise (PCA {info.params['pca_dims']}, min_cluster_size "
+        f"{info.params['min_cluster_size']}); {info.seconds:.1f}s"
+    )
     return EXIT_OK
 
 
@@ -556,10 +674,21 @@ def cmd_clusters(args) -> int:
 
     with _open_store(args, read_only=not args.assign_new) as store:
         if not args.name:
-            rows = [{"name": c.name, "model": c.model, "text": c.text_kind, "samples": c.n_samples,
-                     "clusters": c.n_clusters, "noise": c.n_noise, "assigned_later": c.n_assigned_later,
-                     "pca_dims": c.params.get("pca_dims"), "min_cluster_size": c.params.get("min_cluster_size"),
-                     "created_at": c.created_at} for c in list_clusterings(store)]
+            rows = [
+                {
+                    "name": c.name,
+                    "model": c.model,
+                    "text": c.text_kind,
+                    "samples": c.n_samples,
+                    "clusters": c.n_clusters,
+                    "noise": c.n_noise,
+                    "assigned_later": c.n_assigned_later,
+                    "pca_dims": c.params.get("pca_dims"),
+                    "min_cluster_size": c.params.get("min_cluster_size"),
+                    "created_at": c.created_at,
+                }
+                for c in list_clusterings(store)
+            ]
             _print_rows(rows, args.format)
             return EXIT_OK
         try:
@@ -571,16 +700,27 @@ def cmd_clusters(args) -> int:
         except ClusterError as e:
             raise CliError(str(e)) from e
     if args.format == "table":
-        rows = [{"cluster": "noise" if c.cluster < 0 else c.cluster, "size": c.size, "share": f"{c.share:.1%}",
-                 "keywords": ", ".join(c.keywords), "domains": ", ".join(f"{d} {n}" for d, n in c.domains.items()),
-                 **{m: (None if v is None else round(v, 4)) for m, v in c.scores.items()},
-                 "representative": f"#{c.representative_id} {(c.representative_text or '')[:60]}"
-                 if c.representative_id is not None else ""} for c in summ]
+        rows = [
+            {
+                "cluster": "noise" if c.cluster < 0 else c.cluster,
+                "size": c.size,
+                "share": f"{c.share:.1%}",
+                "keywords": ", ".join(c.keywords),
+                "domains": ", ".join(f"{d} {n}" for d, n in c.domains.items()),
+                **{m: (None if v is None else round(v, 4)) for m, v in c.scores.items()},
+                "representative": f"#{c.representative_id} {(c.representative_text or '')[:60]}"
+                if c.representative_id is not None
+                else "",
+            }
+            for c in summ
+        ]
         _print_rows(rows, "table")
         ent = f"{div.entropy:.3f} nats" + (f" ({div.entropy_norm:.2f} of max)" if div.entropy_norm is not None else "")
         mcd = "n/a" if div.mean_cosine_distance is None else f"{div.mean_cosine_distance:.4f}"
-        print(f"diversity: {div.n:,} samples, {div.n_noise:,} noise; coverage {div.n_covered}/{div.n_clusters} "
-              f"clusters; entropy {ent} (noise excluded); mean pairwise cosine distance {mcd} (exact)")
+        print(
+            f"diversity: {div.n:,} samples, {div.n_noise:,} noise; coverage {div.n_covered}/{div.n_clusters} "
+            f"clusters; entropy {ent} (noise excluded); mean pairwise cosine distance {mcd} (exact)"
+        )
     else:
         _print_rows([c.__dict__ for c in summ], args.format)
     return EXIT_OK
@@ -632,10 +772,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pool", help="pool name (default: the file name); appends to an existing pool")
     s.add_argument("--domain", help="pool domain: general, math, code, tool_use or your own")
     s.add_argument("--format", help="force a format instead of auto-detection (see `workbench sniff`)")
-    s.add_argument("--map", action="append", metavar="ROLE=COLUMN",
-                   help="column mapping, e.g. --map instruction=question --map output=answer")
-    s.add_argument("--skip-invalid", action="store_true",
-                   help="quarantine bad records into a report instead of failing the whole import")
+    s.add_argument(
+        "--map",
+        action="append",
+        metavar="ROLE=COLUMN",
+        help="column mapping, e.g. --map instruction=question --map output=answer",
+    )
+    s.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="quarantine bad records into a report instead of failing the whole import",
+    )
     s.add_argument("--dataset-info", action="store_true", help="treat PATH as a LLaMA-Factory dataset_info.json")
     s.add_argument("--name", action="append", help="with dataset_info: only these entries")
     s.set_defaults(func=cmd_import)
@@ -649,9 +796,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pool", help="rename, delete or set the domain of a pool")
     ps = s.add_subparsers(dest="pool_cmd", metavar="ACTION", required=True)
-    x = ps.add_parser("rename"); x.add_argument("pool"); x.add_argument("new_name")
-    x = ps.add_parser("delete"); x.add_argument("pool"); x.add_argument("--yes", action="store_true")
-    x = ps.add_parser("set-domain"); x.add_argument("pool"); x.add_argument("domain")
+    x = ps.add_parser("rename")
+    x.add_argument("pool")
+    x.add_argument("new_name")
+    x = ps.add_parser("delete")
+    x.add_argument("pool")
+    x.add_argument("--yes", action="store_true")
+    x = ps.add_parser("set-domain")
+    x.add_argument("pool")
+    x.add_argument("domain")
     s.set_defaults(func=cmd_pool)
 
     s = sub.add_parser("query", help="list samples matching a filter (table, JSON or JSONL)")
@@ -695,7 +848,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="compute quality scores (IFD/perplexity with a proxy LM, Cherry IFD, heuristics)")
     s.add_argument("--metric", action="append", help="ifd (with ppl and token counts), cherry, heuristics, all")
-    s.add_argument("--model", default=None, help="smollm2 (default, offline), a model folder, a .gguf or a cached hub id")
+    s.add_argument(
+        "--model", default=None, help="smollm2 (default, offline), a model folder, a .gguf or a cached hub id"
+    )
     s.add_argument("--device", default="auto", help="auto, cpu, cuda")
     s.add_argument("--max-length", type=int, default=1024)
     s.add_argument("--cherry-max-length", type=int, default=512)
@@ -712,25 +867,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_args(s)
     s.set_defaults(func=cmd_scores)
 
-    s = sub.add_parser("select", help="save a selection: SuperFiltering (default), SuperFiltering.D / facility "
-                       "location, k-center or cluster-balanced (see docs/selection.md)")
+    s = sub.add_parser(
+        "select",
+        help="save a selection: SuperFiltering (default), SuperFiltering.D / facility "
+        "location, k-center or cluster-balanced (see docs/selection.md)",
+    )
     s.add_argument("name")
-    s.add_argument("--method", choices=["superfiltering", "superfiltering_d", "facility_location", "kcenter",
-                                        "cluster_balanced"], default="superfiltering")
+    s.add_argument(
+        "--method",
+        choices=["superfiltering", "superfiltering_d", "facility_location", "kcenter", "cluster_balanced"],
+        default="superfiltering",
+    )
     s.add_argument("--rate", type=float, default=0.1, help="superfiltering: share kept per group")
     s.add_argument("--n", type=int, default=None, help="superfiltering: a fixed number per group instead of a rate")
     s.add_argument("--per", choices=["all", "pool", "domain"], default="domain", help="superfiltering: groups")
     s.add_argument("--threshold", type=float, default=1.0, help="keep IFD < threshold (superfiltering[_d], --ifd-top)")
     s.add_argument("--model", default=None, help="only IFD values of this scorer model")
     s.add_argument("--k", type=int, default=None, help="facility_location / superfiltering_d / kcenter: how many")
-    s.add_argument("--ifd-top", type=float, default=None,
-                   help="first keep the top share by IFD (superfiltering_d default 0.2)")
-    s.add_argument("--metric", choices=["euclidean_exp", "cosine"], default="euclidean_exp",
-                   help="facility location similarity (euclidean_exp: exp(-||xi-xj||/dim), as submodlib)")
+    s.add_argument(
+        "--ifd-top", type=float, default=None, help="first keep the top share by IFD (superfiltering_d default 0.2)"
+    )
+    s.add_argument(
+        "--metric",
+        choices=["euclidean_exp", "cosine"],
+        default="euclidean_exp",
+        help="facility location similarity (euclidean_exp: exp(-||xi-xj||/dim), as submodlib)",
+    )
     s.add_argument("--max-n", type=int, default=20_000, help="facility location: most candidates (dense n x n)")
     s.add_argument("--embed-model", default=None, help="embedding model name (default: all-MiniLM-L6-v2)")
-    s.add_argument("--embed-text", choices=["instruction", "instruction_response", "conversation"],
-                   default="instruction_response", help="which embeddings")
+    s.add_argument(
+        "--embed-text",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="instruction_response",
+        help="which embeddings",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--clustering", help="cluster_balanced: a saved clustering")
     s.add_argument("--per-cluster", type=int, default=None, help="cluster_balanced: quota per cluster")
@@ -744,15 +914,28 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dedup", help="report duplicate groups (exact by default), --apply to exclude all but one")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--semantic", action="store_true", help="cosine of stored embeddings >= --threshold")
-    g.add_argument("--minhash", type=float, default=None, metavar="JACCARD",
-                   help="text near-duplicates: MinHash LSH at this Jaccard threshold, e.g. 0.8")
-    s.add_argument("--by", choices=["hash", "text"], default="hash",
-                   help="exact: content hash, or normalised instruction+response text")
+    g.add_argument(
+        "--minhash",
+        type=float,
+        default=None,
+        metavar="JACCARD",
+        help="text near-duplicates: MinHash LSH at this Jaccard threshold, e.g. 0.8",
+    )
+    s.add_argument(
+        "--by",
+        choices=["hash", "text"],
+        default="hash",
+        help="exact: content hash, or normalised instruction+response text",
+    )
     s.add_argument("--threshold", type=float, default=0.95, help="--semantic: cosine threshold")
     s.add_argument("--num-perm", type=int, default=128, help="--minhash: permutations")
     s.add_argument("--embed-model", default=None, help="--semantic: embedding model name")
-    s.add_argument("--embed-text", choices=["instruction", "instruction_response", "conversation"],
-                   default="instruction_response", help="--semantic: which embeddings")
+    s.add_argument(
+        "--embed-text",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="instruction_response",
+        help="--semantic: which embeddings",
+    )
     s.add_argument("--keep", default="longest", help="keeper per group: longest (response) or score:METRIC")
     s.add_argument("--apply", action="store_true", help="exclude all but the keeper of each group (reversible)")
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
@@ -760,10 +943,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("embed", help="embed samples with a sentence-transformers model (cached, incremental)")
-    s.add_argument("--model", default=None, help="a sentence-transformers folder or cached hub id "
-                   "(default: offline all-MiniLM-L6-v2)")
-    s.add_argument("--text", choices=["instruction", "instruction_response", "conversation"],
-                   default="instruction_response", help="which text of each sample is embedded")
+    s.add_argument(
+        "--model",
+        default=None,
+        help="a sentence-transformers folder or cached hub id (default: offline all-MiniLM-L6-v2)",
+    )
+    s.add_argument(
+        "--text",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="instruction_response",
+        help="which text of each sample is embedded",
+    )
     s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--chunk", type=int, default=2048, help="samples per committed Parquet part file")
@@ -772,34 +962,48 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("cluster", help="cluster stored embeddings (PCA -> HDBSCAN) and save the result as NAME")
     s.add_argument("name")
     s.add_argument("--model", default=None, help="embedding model name (default: all-MiniLM-L6-v2)")
-    s.add_argument("--text", choices=["instruction", "instruction_response", "conversation"],
-                   default="instruction_response")
+    s.add_argument(
+        "--text", choices=["instruction", "instruction_response", "conversation"], default="instruction_response"
+    )
     s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
     s.add_argument("--pca-dims", type=int, default=32)
     s.add_argument("--min-cluster-size", type=int, default=None, help="default: 1%% of the samples, 5..200")
-    s.add_argument("--min-samples", type=int, default=None,
-                   help="HDBSCAN min_samples of the fit (default: 10, at most the fit's min-cluster-size)")
-    s.add_argument("--fit-sample", type=int, default=30_000,
-                   help="fit HDBSCAN on at most this many samples (seeded), place the rest with "
-                        "approximate_predict; 0 = fit every sample (default: 30000)")
+    s.add_argument(
+        "--min-samples",
+        type=int,
+        default=None,
+        help="HDBSCAN min_samples of the fit (default: 10, at most the fit's min-cluster-size)",
+    )
+    s.add_argument(
+        "--fit-sample",
+        type=int,
+        default=30_000,
+        help="fit HDBSCAN on at most this many samples (seeded), place the rest with "
+        "approximate_predict; 0 = fit every sample (default: 30000)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--replace", action="store_true", help="replace a clustering of the same name")
     s.set_defaults(func=cmd_cluster)
 
     s = sub.add_parser("clusters", help="list clusterings, or summarise one (keywords, sizes, diversity)")
     s.add_argument("name", nargs="?", metavar="NAME")
-    s.add_argument("--assign-new", action="store_true",
-                   help="first place samples embedded since the clustering into its clusters")
+    s.add_argument(
+        "--assign-new", action="store_true", help="first place samples embedded since the clustering into its clusters"
+    )
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     s.set_defaults(func=cmd_clusters)
 
     s = sub.add_parser("rules", help="rule-based domain assignment and tagging")
     rs = s.add_subparsers(dest="rules_cmd", metavar="ACTION", required=True)
     x = rs.add_parser("add")
-    x.add_argument("name"); x.add_argument("expression")
-    x.add_argument("--set-domain"); x.add_argument("--add-tag")
-    x = rs.add_parser("list"); x.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
-    x = rs.add_parser("apply"); x.add_argument("--pool")
+    x.add_argument("name")
+    x.add_argument("expression")
+    x.add_argument("--set-domain")
+    x.add_argument("--add-tag")
+    x = rs.add_parser("list")
+    x.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
+    x = rs.add_parser("apply")
+    x.add_argument("--pool")
     s.set_defaults(func=cmd_rules)
 
     # Later areas register their own subcommands (each module: `register(sub)`, no heavy imports).

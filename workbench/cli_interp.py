@@ -47,9 +47,20 @@ def _dump(obj) -> None:
 def _set_dict(s) -> dict:
     from engine.synthesis.interpolation import source_label
 
-    return {"id": s.id, "name": s.name, "source_a": source_label(s.source_a), "source_b": source_label(s.source_b),
-            "alpha": s.alpha, "n_pairs": s.n_pairs, "n_kept": s.n_kept, "pairing": s.pairing, "seed": s.seed,
-            "content_hash": s.content_hash, "created_at": s.created_at, "params": s.params}
+    return {
+        "id": s.id,
+        "name": s.name,
+        "source_a": source_label(s.source_a),
+        "source_b": source_label(s.source_b),
+        "alpha": s.alpha,
+        "n_pairs": s.n_pairs,
+        "n_kept": s.n_kept,
+        "pairing": s.pairing,
+        "seed": s.seed,
+        "content_hash": s.content_hash,
+        "created_at": s.created_at,
+        "params": s.params,
+    }
 
 
 def _table(rows: list[dict], cols: list[str]) -> None:
@@ -62,14 +73,27 @@ def cmd_create(args) -> int:
     from engine.synthesis.interpolation import create_set
 
     with _store(args) as store:
-        s = create_set(store, args.name, _source(args.a), _source(args.b), alpha=args.alpha, n_pairs=args.pairs,
-                       pairing=args.pairing, seed=args.seed, allow_same_task=args.allow_same_task,
-                       embedding_model=args.embedding_model, text_kind=args.text_kind, note=args.note,
-                       replace=args.replace)
+        s = create_set(
+            store,
+            args.name,
+            _source(args.a),
+            _source(args.b),
+            alpha=args.alpha,
+            n_pairs=args.pairs,
+            pairing=args.pairing,
+            seed=args.seed,
+            allow_same_task=args.allow_same_task,
+            embedding_model=args.embedding_model,
+            text_kind=args.text_kind,
+            note=args.note,
+            replace=args.replace,
+        )
         if args.format == "json":
             _dump(_set_dict(s))
         else:
-            print(f"saved interpolation set {s.name!r}: {s.n_pairs} pairs ({s.pairing}, alpha {s.alpha}, seed {s.seed})")
+            print(
+                f"saved interpolation set {s.name!r}: {s.n_pairs} pairs ({s.pairing}, alpha {s.alpha}, seed {s.seed})"
+            )
     return 0
 
 
@@ -107,11 +131,20 @@ def cmd_show(args) -> int:
 
 
 def _pairs_table(rows: list[dict]) -> None:
-    out = [{"pair": p["pair_index"], "a": p["sample_a"], "b": p["sample_b"], "domains": f"{p['domain_a']}|{p['domain_b']}",
-            "lam": f"{p['lam']:.3f}", "kept": "yes" if p["kept"] else "no",
+    out = [
+        {
+            "pair": p["pair_index"],
+            "a": p["sample_a"],
+            "b": p["sample_b"],
+            "domains": f"{p['domain_a']}|{p['domain_b']}",
+            "lam": f"{p['lam']:.3f}",
+            "kept": "yes" if p["kept"] else "no",
             "cluster": "" if p["cluster"] is None else p["cluster"],
-            "instruction a": (p["instruction_a"] or "")[:40], "instruction b": (p["instruction_b"] or "")[:40]}
-           for p in rows]
+            "instruction a": (p["instruction_a"] or "")[:40],
+            "instruction b": (p["instruction_b"] or "")[:40],
+        }
+        for p in rows
+    ]
     _table(out, ["pair", "a", "b", "domains", "lam", "kept", "cluster", "instruction a", "instruction b"])
 
 
@@ -131,16 +164,30 @@ def cmd_select(args) -> int:
     from engine.synthesis.interpolation import select_diverse
 
     with _store(args) as store:
-        r = select_diverse(store, args.name, budget=args.budget, k=args.k, model=args.model, features=args.features,
-                           seed=args.seed, embedding_model=args.embedding_model, text_kind=args.text_kind,
-                           n_init=args.n_init, pca_dims=None if args.pca_dims == 0 else args.pca_dims)
+        r = select_diverse(
+            store,
+            args.name,
+            budget=args.budget,
+            k=args.k,
+            model=args.model,
+            features=args.features,
+            seed=args.seed,
+            embedding_model=args.embedding_model,
+            text_kind=args.text_kind,
+            n_init=args.n_init,
+            pca_dims=None if args.pca_dims == 0 else args.pca_dims,
+        )
     if args.format == "json":
         _dump(vars(r))
         return 0
-    print(f"kept {r.n_kept} of {r.n_pairs} mixes; K-Means k={r.k} over {r.n_originals} originals + {r.n_pairs} mixes "
-          f"({r.features}), {r.seconds:.1f}s")
-    _table([{k: c[k] for k in ("cluster", "size", "n_originals", "n_mixes", "quota", "kept")} for c in r.clusters],
-           ["cluster", "size", "n_originals", "n_mixes", "quota", "kept"])
+    print(
+        f"kept {r.n_kept} of {r.n_pairs} mixes; K-Means k={r.k} over {r.n_originals} originals + {r.n_pairs} mixes "
+        f"({r.features}), {r.seconds:.1f}s"
+    )
+    _table(
+        [{k: c[k] for k in ("cluster", "size", "n_originals", "n_mixes", "quota", "kept")} for c in r.clusters],
+        ["cluster", "size", "n_originals", "n_mixes", "quota", "kept"],
+    )
     return 0
 
 
@@ -148,19 +195,24 @@ def cmd_preview(args) -> int:
     from engine.synthesis.interpolation import preview_pair
 
     with _store(args) as store:
-        pv = preview_pair(store, args.name, args.pair, k=args.k, embedding_model=args.embedding_model,
-                          text_kind=args.text_kind)
+        pv = preview_pair(
+            store, args.name, args.pair, k=args.k, embedding_model=args.embedding_model, text_kind=args.text_kind
+        )
     if args.format == "json":
         d = vars(pv).copy()
         d["nearest"] = [vars(n) for n in pv.nearest]
         _dump(d)
         return 0
-    print(f"pair {pv.pair_index}: lam {pv.lam:.3f} (weight of A), kept {'yes' if pv.kept else 'no'}"
-          + (f", cluster {pv.cluster}" if pv.cluster is not None else ""))
+    print(
+        f"pair {pv.pair_index}: lam {pv.lam:.3f} (weight of A), kept {'yes' if pv.kept else 'no'}"
+        + (f", cluster {pv.cluster}" if pv.cluster is not None else "")
+    )
     for tag, s, cos in (("A", pv.a, pv.cos_a), ("B", pv.b, pv.cos_b)):
         c = f", cosine to the mix {cos:.3f}" if cos is not None else ""
-        print(f"\n{tag}: sample {s['sample_id']} ({s['domain']}, pool {s['pool']}{c})\n  {s['instruction']}\n"
-              f"  -> {(s['response'] or '')[:300]}")
+        print(
+            f"\n{tag}: sample {s['sample_id']} ({s['domain']}, pool {s['pool']}{c})\n  {s['instruction']}\n"
+            f"  -> {(s['response'] or '')[:300]}"
+        )
     print(f"\nnearest real samples to the mix ({pv.embedding}):")
     if not pv.nearest:
         print("  (none: a sample of the pair has no sentence embedding; run `workbench embed`)")
@@ -176,14 +228,20 @@ def cmd_coverage(args) -> int:
         cv = coverage(store, args.name, args.clustering, kept_only=not args.all)
     d = {k: v for k, v in vars(cv).items() if k not in ("pair_index", "x", "y", "cluster", "kept")}
     if args.format == "json":
-        d["points"] = [{"pair_index": int(i), "x": float(x), "y": float(y), "cluster": int(c)}
-                       for i, x, y, c in zip(cv.pair_index, cv.x, cv.y, cv.cluster)]
+        d["points"] = [
+            {"pair_index": int(i), "x": float(x), "y": float(y), "cluster": int(c)}
+            for i, x, y, c in zip(cv.pair_index, cv.x, cv.y, cv.cluster)
+        ]
         _dump(d)
         return 0
-    print(f"clustering {cv.clustering}: {cv.n_clusters} clusters; {cv.n_mixes} mixes placed "
-          f"({cv.n_mixes_noise} in noise, {cv.n_unplaced} without embeddings)")
-    print(f"coverage: {cv.covered_originals} clusters by the pairs' samples, {cv.covered_with_mixes} with the mixes"
-          f" (+{len(cv.new_clusters)}: {', '.join(map(str, cv.new_clusters)) or 'none'})")
+    print(
+        f"clustering {cv.clustering}: {cv.n_clusters} clusters; {cv.n_mixes} mixes placed "
+        f"({cv.n_mixes_noise} in noise, {cv.n_unplaced} without embeddings)"
+    )
+    print(
+        f"coverage: {cv.covered_originals} clusters by the pairs' samples, {cv.covered_with_mixes} with the mixes"
+        f" (+{len(cv.new_clusters)}: {', '.join(map(str, cv.new_clusters)) or 'none'})"
+    )
     print(f"placement: {cv.placement}")
     return 0
 
@@ -215,8 +273,12 @@ def cmd_delete(args) -> int:
 
 def register(sub) -> None:
     """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
-    s = sub.add_parser("interpolate", help="MDIT task interpolation sets: create, select, preview, coverage, export pairs",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(
+        "interpolate",
+        help="MDIT task interpolation sets: create, select, preview, coverage, export pairs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     xs = s.add_subparsers(dest="interp_cmd", metavar="ACTION", required=True)
     _orig = xs.add_parser
 
@@ -233,7 +295,9 @@ def register(sub) -> None:
         x.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
 
     def emb(x):
-        x.add_argument("--embedding-model", help="sentence-embedding model name (default: the stored set covering most)")
+        x.add_argument(
+            "--embedding-model", help="sentence-embedding model name (default: the stored set covering most)"
+        )
         x.add_argument("--text-kind", choices=["instruction", "instruction_response", "conversation"])
 
     x = xs.add_parser("create", help="pair samples of two sources; lam ~ Beta(alpha, alpha) per pair")

@@ -16,8 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-COMPONENT_HELP = ("KIND:REF [| where EXPR] [| domain D] [| name N]; KIND: pool, domain, cluster (REF = CLUSTERING:k), "
-                  "selection, interpolation (repeatable)")
+COMPONENT_HELP = (
+    "KIND:REF [| where EXPR] [| domain D] [| name N]; KIND: pool, domain, cluster (REF = CLUSTERING:k), "
+    "selection, interpolation (repeatable)"
+)
 
 
 def parse_component(spec: str):
@@ -106,16 +108,19 @@ def recipe_from_args(store, args):
         special, sep, general = spec.partition("/")
         if not sep:
             raise MixtureError(f"--dmt {args.dmt!r}: expected SPECIALISED,.../GENERAL,...[@k]")
-        st = dmt_stages([x for x in special.split(",") if x], [x for x in general.split(",") if x],
-                        parse_share(k) if k else 1 / 256)
+        st = dmt_stages(
+            [x for x in special.split(",") if x], [x for x in general.split(",") if x], parse_share(k) if k else 1 / 256
+        )
         d["stages"] = [vars(s) for s in st]
     for r in args.replay or []:
         stage, sep, rest = r.partition(":")
         kv = _kv([rest], "--replay", parse_share) if sep else None
         names = [s["name"] for s in d.get("stages") or []]
         if not kv or stage not in names:
-            raise MixtureError(f"--replay {r!r}: expected STAGE:DOMAIN=FRACTION with STAGE one of "
-                               f"{', '.join(names) or '(no stages: give --stage first)'}")
+            raise MixtureError(
+                f"--replay {r!r}: expected STAGE:DOMAIN=FRACTION with STAGE one of "
+                f"{', '.join(names) or '(no stages: give --stage first)'}"
+            )
         d["stages"][names.index(stage)]["replay"].update(kv)
     if not d.get("components"):
         raise MixtureError("give at least one --component (or --recipe FILE, or --from NAME)")
@@ -135,10 +140,20 @@ def _domain_rows(res) -> list[dict]:
     tok = res.unit == "tokens"
     rows = []
     for d, c in res.per_domain.items():
-        rows.append({"domain": d, "share": f"{c.share:.1%}", "stage": c.stage or "",
-                     "available": c.available, "avail_tokens": c.available_tokens,
-                     "requested": f"{c.requested:,} {'tok' if tok else 'smp'}", "drawn": c.drawn,
-                     "drawn_tokens": c.drawn_tokens, "replayed": c.replayed or "", "note": c.note})
+        rows.append(
+            {
+                "domain": d,
+                "share": f"{c.share:.1%}",
+                "stage": c.stage or "",
+                "available": c.available,
+                "avail_tokens": c.available_tokens,
+                "requested": f"{c.requested:,} {'tok' if tok else 'smp'}",
+                "drawn": c.drawn,
+                "drawn_tokens": c.drawn_tokens,
+                "replayed": c.replayed or "",
+                "note": c.note,
+            }
+        )
     return rows
 
 
@@ -153,8 +168,10 @@ def _print_resolution(res, fmt: str, header: str) -> None:
     _print_rows(_domain_rows(res), "table")
     for w in res.warnings:
         print(f"warning: {w}")
-    print(f"{res.n_items:,} items, {res.n_tokens:,} tokens (budget {res.budget:,} {res.unit}); "
-          f"hash {res.content_hash[:12]}")
+    print(
+        f"{res.n_items:,} items, {res.n_tokens:,} tokens (budget {res.budget:,} {res.unit}); "
+        f"hash {res.content_hash[:12]}"
+    )
 
 
 def cmd_resolve(args) -> int:
@@ -193,10 +210,20 @@ def cmd_list(args) -> int:
     from workbench.cli import _open_store, _print_rows
 
     with _open_store(args, read_only=False) as store:
-        rows = [{"name": m.name, "version": m.version, "id": m.id, "items": m.n_items, "tokens": m.n_tokens,
-                 "domains": ", ".join(f"{d} {v['items']}" for d, v in m.per_domain.items()),
-                 "hash": m.content_hash[:12], "created": str(m.created_at)[:19], "note": m.note or ""}
-                for m in list_mixtures(store)]
+        rows = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "id": m.id,
+                "items": m.n_items,
+                "tokens": m.n_tokens,
+                "domains": ", ".join(f"{d} {v['items']}" for d, v in m.per_domain.items()),
+                "hash": m.content_hash[:12],
+                "created": str(m.created_at)[:19],
+                "note": m.note or "",
+            }
+            for m in list_mixtures(store)
+        ]
     if not rows and args.format == "table":
         print("no mixtures saved yet (workbench mix save NAME ...)")
         return 0
@@ -213,7 +240,11 @@ def cmd_show(args) -> int:
         mv = get_mixture(store, args.ref)
         try:
             res = resolve(store, mv.recipe)
-            now = {"content_hash": res.content_hash, "warnings": res.warnings, "stale": res.content_hash != mv.content_hash}
+            now = {
+                "content_hash": res.content_hash,
+                "warnings": res.warnings,
+                "stale": res.content_hash != mv.content_hash,
+            }
         except ValueError as e:
             now = {"error": str(e), "stale": True}
         head = preview(store, items(store, mv.id), args.items) if args.items else []
@@ -221,8 +252,10 @@ def cmd_show(args) -> int:
         json.dump({**mv.to_dict(), "now": now, "preview": head}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
-    print(f"{mv.label} (id {mv.id}) · {mv.n_items:,} items · {mv.n_tokens:,} tokens · hash {mv.content_hash[:12]}"
-          + (f" · {mv.note}" if mv.note else ""))
+    print(
+        f"{mv.label} (id {mv.id}) · {mv.n_items:,} items · {mv.n_tokens:,} tokens · hash {mv.content_hash[:12]}"
+        + (f" · {mv.note}" if mv.note else "")
+    )
     _print_rows([{"domain": d, **v} for d, v in mv.per_domain.items()], "table")
     if now.get("error"):
         print(f"the recipe no longer resolves: {now['error']}")
@@ -256,8 +289,14 @@ def cmd_diff(args) -> int:
         json.dump(d, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
-    print(f"{d['name']} v{d['v1']} -> v{d['v2']}: " + ("identical" if d["same"] else
-          f"{d['n_items'][0]:,} -> {d['n_items'][1]:,} items, {d['n_tokens'][0]:,} -> {d['n_tokens'][1]:,} tokens"))
+    print(
+        f"{d['name']} v{d['v1']} -> v{d['v2']}: "
+        + (
+            "identical"
+            if d["same"]
+            else f"{d['n_items'][0]:,} -> {d['n_items'][1]:,} items, {d['n_tokens'][0]:,} -> {d['n_tokens'][1]:,} tokens"
+        )
+    )
     for k, v in d["recipe"].items():
         print(f"  {k}: {json.dumps(v['old'])} -> {json.dumps(v['new'])}")
     _print_rows([{"domain": k, **v} for k, v in d["domains"].items()], "table")
@@ -279,9 +318,17 @@ def cmd_export(args) -> int:
     from workbench.cli import _open_store
 
     with _open_store(args) as store:
-        r = export_mixture(store, args.ref, Path(args.path), style=args.style, file_format=args.file_format,
-                           dataset_info=Path(args.dataset_info) if args.dataset_info else None,
-                           dataset_name=args.dataset_name, skip_mixup=args.skip_mixup, overwrite=args.overwrite)
+        r = export_mixture(
+            store,
+            args.ref,
+            Path(args.path),
+            style=args.style,
+            file_format=args.file_format,
+            dataset_info=Path(args.dataset_info) if args.dataset_info else None,
+            dataset_name=args.dataset_name,
+            skip_mixup=args.skip_mixup,
+            overwrite=args.overwrite,
+        )
     for p, n in zip(r.paths, r.n_per_file):
         print(f"wrote {n:,} records to {p}")
     if r.n_skipped_mixup:
@@ -296,27 +343,49 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--recipe", metavar="FILE", help="recipe JSON (as printed by `mix recipe`)")
     g.add_argument("--from", dest="from_", metavar="NAME[@v]", help="start from a saved version's recipe")
     g.add_argument("-c", "--component", action="append", metavar="SPEC", help=COMPONENT_HELP)
-    g.add_argument("--prop", action="append", metavar="DOMAIN=SHARE",
-                   help="share or weight of a domain: 0.25, 1/4, 25%%, or 3 (normalised to sum 1; repeatable; none = natural mix)")
+    g.add_argument(
+        "--prop",
+        action="append",
+        metavar="DOMAIN=SHARE",
+        help="share or weight of a domain: 0.25, 1/4, 25%%, or 3 (normalised to sum 1; repeatable; none = natural mix)",
+    )
     g.add_argument("--budget", metavar="N|max", help="total samples or tokens (max = largest with no short domain)")
     g.add_argument("--unit", choices=["samples", "tokens"])
     g.add_argument("--seed", type=int)
-    g.add_argument("--replacement", action=argparse.BooleanOptionalAction, default=None,
-                   help="sample with replacement (default: without)")
-    g.add_argument("--short", choices=["error", "take_all", "upsample"],
-                   help="when a domain has fewer than requested (default take_all)")
+    g.add_argument(
+        "--replacement",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sample with replacement (default: without)",
+    )
+    g.add_argument(
+        "--short",
+        choices=["error", "take_all", "upsample"],
+        help="when a domain has fewer than requested (default take_all)",
+    )
     g.add_argument("--stage", action="append", metavar="NAME=DOM[,DOM]", help="a training stage (repeatable, in order)")
-    g.add_argument("--replay", action="append", metavar="STAGE:DOMAIN=FRACTION",
-                   help="replay a fraction of an earlier stage's items of DOMAIN (* = all) in STAGE")
-    g.add_argument("--dmt", metavar="SPEC,.../GEN,...[@k]",
-                   help="DMT's two stages: specialised domains, then general + k of them (default k 1/256)")
+    g.add_argument(
+        "--replay",
+        action="append",
+        metavar="STAGE:DOMAIN=FRACTION",
+        help="replay a fraction of an earlier stage's items of DOMAIN (* = all) in STAGE",
+    )
+    g.add_argument(
+        "--dmt",
+        metavar="SPEC,.../GEN,...[@k]",
+        help="DMT's two stages: specialised domains, then general + k of them (default k 1/256)",
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def register(sub) -> None:
     """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
-    s = sub.add_parser("mix", help="domain mixtures: resolve, save (versioned), show, diff, export",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(
+        "mix",
+        help="domain mixtures: resolve, save (versioned), show, diff, export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ms = s.add_subparsers(dest="mix_cmd", metavar="ACTION", required=True)
     _orig = ms.add_parser
 
@@ -347,14 +416,18 @@ def register(sub) -> None:
     x.add_argument("ref", metavar="NAME[@v]")
     x.set_defaults(func=cmd_recipe)
     x = ms.add_parser("diff", help="recipe changes and items added/removed per domain between two versions")
-    x.add_argument("name"); x.add_argument("v1", type=int); x.add_argument("v2", type=int)
+    x.add_argument("name")
+    x.add_argument("v1", type=int)
+    x.add_argument("v2", type=int)
     x.add_argument("--format", choices=["table", "json"], default="table")
     x.set_defaults(func=cmd_diff)
     x = ms.add_parser("subset", help="save NAME/only:DOMAIN, the DOMAIN items of a version (specialist runs)")
-    x.add_argument("ref", metavar="NAME[@v]"); x.add_argument("domain")
+    x.add_argument("ref", metavar="NAME[@v]")
+    x.add_argument("domain")
     x.set_defaults(func=cmd_subset)
     x = ms.add_parser("export", help="write a version as JSONL/Parquet (messages, alpaca, sharegpt) in training order")
-    x.add_argument("ref", metavar="NAME[@v]"); x.add_argument("path")
+    x.add_argument("ref", metavar="NAME[@v]")
+    x.add_argument("path")
     x.add_argument("--style", choices=["messages", "alpaca", "sharegpt"], default="messages")
     x.add_argument("--file-format", choices=["jsonl", "parquet"], help="default: from the suffix")
     x.add_argument("--dataset-info", metavar="PATH", help="write/merge LLaMA-Factory dataset_info.json entries")

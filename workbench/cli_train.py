@@ -34,19 +34,43 @@ def _table(runs) -> str:
         step = f"{s['step'] or 0}/{s['total'] or '?'}" if s["kind"] != "base" else "-"
         loss = f"{s['loss']:.4f}" if isinstance(s["loss"], (int, float)) else "-"
         eta = _fmt_eta(s["eta_s"]) if r.status == "running" else "-"
-        lines.append(f"{r.id:>4}  {r.status:<9}  {r.kind:<10}  {r.protocol or '-':<11}  {step:>11}  {loss:>7}  "
-                     f"{eta:>7}  {r.name}")
+        lines.append(
+            f"{r.id:>4}  {r.status:<9}  {r.kind:<10}  {r.protocol or '-':<11}  {step:>11}  {loss:>7}  "
+            f"{eta:>7}  {r.name}"
+        )
     return "\n".join(lines)
 
 
 def _settings(args) -> tuple[dict, dict]:
-    lora = {k: v for k, v in (("r", args.lora_r), ("alpha", args.lora_alpha), ("dropout", args.lora_dropout),
-                              ("target_modules", args.lora_targets)) if v is not None}
-    train = {k: v for k, v in (
-        ("epochs", args.epochs), ("max_steps", args.max_steps), ("lr", args.lr), ("batch_size", args.batch_size),
-        ("batch_tokens", args.batch_tokens), ("grad_accum", args.grad_accum), ("max_len", args.max_len),
-        ("packing", args.packing), ("seed", args.seed), ("device", args.device), ("eval_every", args.eval_every),
-        ("save_every", args.save_every), ("grad_conflict_every", args.grad_conflict_every)) if v is not None}
+    lora = {
+        k: v
+        for k, v in (
+            ("r", args.lora_r),
+            ("alpha", args.lora_alpha),
+            ("dropout", args.lora_dropout),
+            ("target_modules", args.lora_targets),
+        )
+        if v is not None
+    }
+    train = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("max_steps", args.max_steps),
+            ("lr", args.lr),
+            ("batch_size", args.batch_size),
+            ("batch_tokens", args.batch_tokens),
+            ("grad_accum", args.grad_accum),
+            ("max_len", args.max_len),
+            ("packing", args.packing),
+            ("seed", args.seed),
+            ("device", args.device),
+            ("eval_every", args.eval_every),
+            ("save_every", args.save_every),
+            ("grad_conflict_every", args.grad_conflict_every),
+        )
+        if v is not None
+    }
     if args.bf16 is not None:
         train["bf16"] = args.bf16
     if args.gradient_checkpointing:
@@ -80,8 +104,10 @@ def _follow(store, run_id: int, quiet: bool) -> int:
         p = run.progress
         if quiet or run.status != "running" or not p.get("total"):
             return
-        line = (f"run {run.id}: step {p.get('step', 0)}/{p['total']} loss {p.get('loss', float('nan')):.4f} "
-                f"{p.get('tokens_per_s', 0):,.0f} tok/s ETA {_fmt_eta(p.get('eta_s'))}")
+        line = (
+            f"run {run.id}: step {p.get('step', 0)}/{p['total']} loss {p.get('loss', float('nan')):.4f} "
+            f"{p.get('tokens_per_s', 0):,.0f} tok/s ETA {_fmt_eta(p.get('eta_s'))}"
+        )
         if tty:
             sys.stderr.write(f"\r{line}\x1b[K")
             sys.stderr.flush()
@@ -92,8 +118,10 @@ def _follow(store, run_id: int, quiet: bool) -> int:
     try:
         run = wait_run(store, run_id, poll=1.0, on_tick=show)
     except KeyboardInterrupt:
-        print(f"\ncancelling run {run_id} (a checkpoint is saved; `workbench runs resume {run_id}` continues)",
-              file=sys.stderr)
+        print(
+            f"\ncancelling run {run_id} (a checkpoint is saved; `workbench runs resume {run_id}` continues)",
+            file=sys.stderr,
+        )
         cancel_run(store, run_id)
         run = wait_run(store, run_id, poll=0.5)
     if tty and not quiet:
@@ -110,8 +138,17 @@ def cmd_train(args) -> int:
 
     lora, train = _settings(args)
     with _open_store(args) as store:
-        run = create_run(store, args.mixture, base_model=args.base_model, protocol=args.protocol,
-                         order=args.order, lora=lora, train=train, name=args.name, reuse=args.reuse)
+        run = create_run(
+            store,
+            args.mixture,
+            base_model=args.base_model,
+            protocol=args.protocol,
+            order=args.order,
+            lora=lora,
+            train=train,
+            name=args.name,
+            reuse=args.reuse,
+        )
         if args.format == "json" and args.queue:
             print(json.dumps(run.to_dict(), default=str))
             return 0
@@ -156,8 +193,10 @@ def cmd_runs(args) -> int:
             print(f"folder: {run.folder}\nbase model: {run.base_model}\nmixture: {run.config.get('mixture')}")
             tr = run.config.get("train", {})
             lo = run.config.get("lora", {})
-            print(f"lora: r={lo.get('r')} alpha={lo.get('alpha')} dropout={lo.get('dropout')} "
-                  f"targets={lo.get('target_modules')}")
+            print(
+                f"lora: r={lo.get('r')} alpha={lo.get('alpha')} dropout={lo.get('dropout')} "
+                f"targets={lo.get('target_modules')}"
+            )
             print("train: " + ", ".join(f"{k}={v}" for k, v in tr.items()))
             evals: dict[str, tuple[int, float]] = {}
             for step, name, value in R.run_metrics(store, run.id, ["eval_loss/"]):
@@ -165,15 +204,23 @@ def cmd_runs(args) -> int:
             for name, (step, value) in sorted(evals.items()):
                 print(f"{name}: {value:.4f} (step {step})")
             for (a, b), v in R.grad_conflict(store, run.id).items():
-                print(f"gradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
-                      f"(mean cosine {v['mean']:+.3f})")
+                print(
+                    f"gradient conflict {a}|{b}: {v['share']:.0%} of {v['n']} sampled steps negative "
+                    f"(mean cosine {v['mean']:+.3f})"
+                )
             if run.error:
                 print(f"error: {run.error}")
             return 0
         if action == "cancel":
             run = R.cancel_run(store, args.id)
-            print(f"run {run.id}: " + ("cancelled" if run.status == "cancelled" else
-                                       "cancel requested (the worker stops after its current step)"))
+            print(
+                f"run {run.id}: "
+                + (
+                    "cancelled"
+                    if run.status == "cancelled"
+                    else "cancel requested (the worker stops after its current step)"
+                )
+            )
             return 0
         if action == "resume":
             run = R.resume_run(store, args.id)
@@ -188,14 +235,20 @@ def cmd_runs(args) -> int:
 
 def register(sub) -> None:
     """Add this area's subcommands to the `workbench` parser (`sub` = its subparsers)."""
-    s = sub.add_parser("train", help="train a LoRA adapter on a mixture (foreground; --queue only enqueues)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Train a LoRA adapter on a saved mixture version in a child process.")
+    s = sub.add_parser(
+        "train",
+        help="train a LoRA adapter on a mixture (foreground; --queue only enqueues)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a LoRA adapter on a saved mixture version in a child process.",
+    )
     s.add_argument("mixture", metavar="MIXTURE[@VERSION]", help="mixture name (latest version), name@version or id")
     s.add_argument("--protocol", choices=["multi_task", "sequential", "multi_stage"], default="multi_task")
     s.add_argument("--order", help="sequential: domains in training order, comma separated (e.g. math,code)")
-    s.add_argument("--base-model", default=None,
-                   help="model folder, .gguf file or cached hub id (default: SmolLM2-135M-Instruct, offline)")
+    s.add_argument(
+        "--base-model",
+        default=None,
+        help="model folder, .gguf file or cached hub id (default: SmolLM2-135M-Instruct, offline)",
+    )
     s.add_argument("--name", default=None)
     g = s.add_argument_group("LoRA")
     g.add_argument("--lora-r", type=int)

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 from engine.core.errors import Cancelled  # noqa: F401  (raised inside a job when its CancelToken was set)
 
 

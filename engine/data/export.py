@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 from engine.core.errors import InputError
+from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 
 STYLES = ("messages", "alpaca", "sharegpt")
 FETCH_ROWS = 5_000
@@ -91,8 +91,9 @@ def to_alpaca(messages: list[dict], system: str | None, tools: list | None) -> d
     calls or tool results cannot be written in this style (ExportError)."""
     system, rest = _split_system(messages, system)
     if any(m["role"] not in ("user", "assistant") or m.get("tool_calls") for m in rest):
-        raise ExportError("a sample with tool calls or tool results cannot be written as alpaca; "
-                          "use style 'messages' or 'sharegpt'")
+        raise ExportError(
+            "a sample with tool calls or tool results cannot be written as alpaca; use style 'messages' or 'sharegpt'"
+        )
     pairs: list[list] = []
     i = 0
     while i < len(rest):
@@ -123,16 +124,38 @@ _CONVERT = {"messages": to_messages, "sharegpt": to_sharegpt, "alpaca": to_alpac
 def dataset_info_entry(file_name: str, style: str) -> dict:
     """The LLaMA-Factory dataset_info entry describing an exported file."""
     if style == "alpaca":
-        return {"file_name": file_name, "formatting": "alpaca",
-                "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
-                            "history": "history", "tools": "tools"}}
+        return {
+            "file_name": file_name,
+            "formatting": "alpaca",
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "response": "output",
+                "system": "system",
+                "history": "history",
+                "tools": "tools",
+            },
+        }
     if style == "sharegpt":
-        return {"file_name": file_name, "formatting": "sharegpt",
-                "columns": {"messages": "conversations", "system": "system", "tools": "tools"}}
-    return {"file_name": file_name, "formatting": "sharegpt",
-            "columns": {"messages": "messages", "tools": "tools"},
-            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                     "system_tag": "system", "observation_tag": "tool", "function_tag": "function_call"}}
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+        }
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "tools": "tools"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+            "observation_tag": "tool",
+            "function_tag": "function_call",
+        },
+    }
 
 
 # -- export ----------------------------------------------------------------------------------------
@@ -150,8 +173,9 @@ def _where(store, filter, include_excluded: bool) -> tuple[str, list]:
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def convert_record(style: str, messages: list[dict], system: str | None, tools: list | None, *,
-                   file_format: str = "jsonl") -> dict:
+def convert_record(
+    style: str, messages: list[dict], system: str | None, tools: list | None, *, file_format: str = "jsonl"
+) -> dict:
     """One sample in the export `style` (messages keep tools as a JSON string in Parquet)."""
     if style == "messages":
         return to_messages(messages, system, tools, tools_as_text=file_format == "parquet")
@@ -198,10 +222,20 @@ def write_dataset_info(info_path: Path, info: dict, files: dict[str, Path], styl
     return str(info_path)
 
 
-def export(store, path: str | Path, *, filter=None, style: str = "messages", file_format: str | None = None,
-           dataset_info: str | Path | None = None, dataset_name: str | None = None, overwrite: bool = False,
-           include_excluded: bool = False, progress: ProgressFn | None = None,
-           cancel: CancelToken | None = None) -> ExportResult:
+def export(
+    store,
+    path: str | Path,
+    *,
+    filter=None,
+    style: str = "messages",
+    file_format: str | None = None,
+    dataset_info: str | Path | None = None,
+    dataset_name: str | None = None,
+    overwrite: bool = False,
+    include_excluded: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> ExportResult:
     """Write the samples matched by `filter` (default: all non-excluded) to `path`, ordered by id.
 
     file_format: "jsonl" or "parquet" (default from the suffix). With `dataset_info`, an entry named
@@ -217,8 +251,9 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
     name = dataset_name or out.name.split(".")[0]
     if info_path is not None:
         if name in info and not overwrite:
-            raise ExportError(f"{info_path.name} already has an entry {name!r}; pass overwrite=True or another "
-                              "dataset_name")
+            raise ExportError(
+                f"{info_path.name} already has an entry {name!r}; pass overwrite=True or another dataset_name"
+            )
     where, params = _where(store, filter, include_excluded)
     con = store.cursor()
     try:
@@ -229,8 +264,9 @@ def export(store, path: str | Path, *, filter=None, style: str = "messages", fil
         rows: list[dict] = []
         n = 0
         try:
-            res = con.execute(f"SELECT s.id, s.messages, s.system, s.tools FROM samples s WHERE {where} ORDER BY s.id",
-                              params)
+            res = con.execute(
+                f"SELECT s.id, s.messages, s.system, s.tools FROM samples s WHERE {where} ORDER BY s.id", params
+            )
             with open(tmp, "w", encoding="utf-8") if fmt == "jsonl" else _NullCtx() as f:
                 while True:
                     batch = res.fetchmany(FETCH_ROWS)

@@ -43,6 +43,7 @@ import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+
 from engine.core.errors import InputError
 
 MAX_LENGTH = 4000  # characters in one expression
@@ -119,8 +120,7 @@ _NEGATED = {"!=": "=", "<>": "="}
 # transaction share created_at; between such rows the pick is arbitrary (a (created_at, model) key made
 # score filters and sorts 4x slower at 1M rows).
 SCORE_VALUE_SQL = (
-    "(SELECT arg_max_null(sc.value, sc.created_at) FROM scores sc"
-    " WHERE sc.sample_id = s.id AND sc.metric = ?)"
+    "(SELECT arg_max_null(sc.value, sc.created_at) FROM scores sc WHERE sc.sample_id = s.id AND sc.metric = ?)"
 )
 
 
@@ -138,6 +138,7 @@ def score_value_sql() -> str:
 
 
 # -- tokenizer ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Token:
@@ -184,7 +185,7 @@ def tokenize(expr: str) -> list[Token]:
                     break
                 buf.append(d)
                 j += 1
-            out.append(Token("string", "".join(buf), i, expr[i:j + 1]))
+            out.append(Token("string", "".join(buf), i, expr[i : j + 1]))
             i = j + 1
             continue
         if c == "-" and expr.startswith("--", i):
@@ -197,7 +198,7 @@ def tokenize(expr: str) -> list[Token]:
                 raise FilterError(f"bad number at {i}", i)
             j = m.end()
             if j < n and (expr[j].isalnum() or expr[j] in "_."):
-                raise FilterError(f"bad number '{expr[i:j + 1]}' at {i}", i)
+                raise FilterError(f"bad number '{expr[i : j + 1]}' at {i}", i)
             s = m.group(0)
             v: float | int = float(s) if any(ch in s for ch in ".eE") else int(s)
             if isinstance(v, int) and abs(v) > 2**63 - 1 or isinstance(v, float) and v in (float("inf"), -float("inf")):
@@ -212,7 +213,7 @@ def tokenize(expr: str) -> list[Token]:
             out.append(Token("ident", m.group(0), i, m.group(0)))
             i = m.end()
             continue
-        two = expr[i:i + 2]
+        two = expr[i : i + 2]
         if two in ("!=", "<>", "<=", ">=", "!~"):
             out.append(Token("op", two, i, two))
             i += 2
@@ -236,6 +237,7 @@ def tokenize(expr: str) -> list[Token]:
 
 
 # -- parser + compiler ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Field:
@@ -390,8 +392,11 @@ class _Parser:
             known = ", ".join(f"score.{m}" for m in self.metrics) or "none yet: score the samples first"
             raise FilterError(f"'score' at {t.pos} needs a metric name: score.NAME (known: {known})", t.pos)
         if self.tok.kind == "dot":
-            raise FilterError(f"unknown field '{name}.' at {t.pos}; only score.NAME, cluster.NAME and "
-                              "map.NAME.x / map.NAME.y have a dot", t.pos)
+            raise FilterError(
+                f"unknown field '{name}.' at {t.pos}; only score.NAME, cluster.NAME and "
+                "map.NAME.x / map.NAME.y have a dot",
+                t.pos,
+            )
         if low in FIELDS:
             return _Field(FIELDS[low], None, t.pos, low)
         metric = self.resolve_metric(name)
@@ -430,9 +435,7 @@ class _Parser:
         elif t.kind == "ident" and t.value.lower() == "null":
             raise FilterError(f"compare with NULL using '{f.label} IS NULL' (at {t.pos})", t.pos)
         elif t.kind == "ident":
-            raise FilterError(
-                f"expected a value at {t.pos}, found '{t.value}'; quote text values: '{t.value}'", t.pos
-            )
+            raise FilterError(f"expected a value at {t.pos}, found '{t.value}'; quote text values: '{t.value}'", t.pos)
         else:
             raise self.fail("expected a value")
         self.advance()
@@ -442,9 +445,7 @@ class _Parser:
     def check_type(self, f: _Field, v: object, t: Token) -> None:
         typ = f.spec.type
         if typ == "text" and not isinstance(v, str):
-            raise FilterError(
-                f"{f.label} is text; put the value in quotes at {t.pos}: {f.label} = '{t.text}'", t.pos
-            )
+            raise FilterError(f"{f.label} is text; put the value in quotes at {t.pos}: {f.label} = '{t.text}'", t.pos)
         if typ == "number" and (isinstance(v, (str, bool))):
             raise FilterError(f"{f.label} is a number; {t.text} at {t.pos} is not", t.pos)
         if typ == "bool" and not isinstance(v, bool):
@@ -457,8 +458,13 @@ class _Parser:
         f = self.field()
         t = self.tok
         negate = False
-        if self.is_kw("not") and (self.is_kw("in", 1) or self.is_kw("like", 1) or self.is_kw("ilike", 1)
-                                  or self.is_kw("between", 1) or self.is_kw("contains", 1)):
+        if self.is_kw("not") and (
+            self.is_kw("in", 1)
+            or self.is_kw("like", 1)
+            or self.is_kw("ilike", 1)
+            or self.is_kw("between", 1)
+            or self.is_kw("contains", 1)
+        ):
             self.advance()
             negate = True
             t = self.tok
@@ -542,8 +548,15 @@ def _score_spec(metric: str) -> FieldSpec:
 
 
 def _cluster_spec(name: str) -> FieldSpec:
-    return FieldSpec(f"cluster.{name}", "number", "cluster", CLUSTER_IN_SQL, True, (),
-                     f"cluster id in clustering {name} (-1 = noise)")
+    return FieldSpec(
+        f"cluster.{name}",
+        "number",
+        "cluster",
+        CLUSTER_IN_SQL,
+        True,
+        (),
+        f"cluster id in clustering {name} (-1 = noise)",
+    )
 
 
 # map.NAME.<axis>: the only column names a map field can test (fixed here, never taken from the input).
@@ -551,8 +564,15 @@ _MAP_AXES = {"x": "ca.x", "y": "ca.y"}
 
 
 def _map_spec(name: str, axis: str) -> FieldSpec:
-    return FieldSpec(f"map.{name}.{axis}", "number", "cluster", CLUSTER_IN_SQL, True, (_MAP_AXES[axis],),
-                     f"{axis} coordinate on the 2-D map of clustering {name}")
+    return FieldSpec(
+        f"map.{name}.{axis}",
+        "number",
+        "cluster",
+        CLUSTER_IN_SQL,
+        True,
+        (_MAP_AXES[axis],),
+        f"{axis} coordinate on the 2-D map of clustering {name}",
+    )
 
 
 def _pred(col: str, test: str, values: list, op: str = "=") -> tuple[str, list]:
@@ -617,9 +637,7 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
             sql = "EXISTS (SELECT 1 FROM sample_tags st WHERE st.sample_id = s.id)"
             return (f"({sql})" if negate else f"(NOT {sql})"), []
         if test == "cmp" and op != "=" or test == "between":
-            raise FilterError(
-                f"{f.label} supports =, !=, IN, LIKE, ILIKE, contains and IS NULL (at {pos})", pos
-            )
+            raise FilterError(f"{f.label} supports =, !=, IN, LIKE, ILIKE, contains and IS NULL (at {pos})", pos)
         sql, params = _pred("st.tag", test, values, op)
         inner = f"EXISTS (SELECT 1 FROM sample_tags st WHERE st.sample_id = s.id AND {sql})"
         return (f"(NOT {inner})" if negate else f"({inner})"), params
@@ -628,9 +646,7 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
             sql = "(" + " AND ".join(f"{c} IS NULL" for c in spec.columns) + ")"
             return (f"(NOT {sql})" if negate else sql), []
         if test == "cmp" and op != "=" or test == "between":
-            raise FilterError(
-                f"{f.label} supports =, !=, IN, LIKE, ILIKE, contains and IS NULL (at {pos})", pos
-            )
+            raise FilterError(f"{f.label} supports =, !=, IN, LIKE, ILIKE, contains and IS NULL (at {pos})", pos)
         parts, params = [], []
         for c in spec.columns:
             s1, p1 = _pred(c, test, values, op)
@@ -641,8 +657,9 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
     raise AssertionError(spec.kind)
 
 
-def compile_expression(expr: str, *, score_metrics: Collection[str] = (),
-                       clusterings: Collection[str] = ()) -> tuple[str, list]:
+def compile_expression(
+    expr: str, *, score_metrics: Collection[str] = (), clusterings: Collection[str] = ()
+) -> tuple[str, list]:
     """Compile a filter expression into SQL over alias `s` (samples) with `?` placeholders and its params.
 
     Field names are checked against FIELDS, `score_metrics` and (for `cluster.NAME`) the names of the saved
@@ -659,5 +676,9 @@ def compile_expression(expr: str, *, score_metrics: Collection[str] = (),
 def field_names(score_metrics: Collection[str] = (), clusterings: Collection[str] = ()) -> list[str]:
     """Every name the language accepts (for completion and help): fields, `score.NAME` per metric, then
     `cluster.NAME` per clustering, then `map.NAME.x` and `map.NAME.y` per clustering."""
-    return (list(FIELDS) + [f"score.{m}" for m in score_metrics] + [f"cluster.{c}" for c in clusterings]
-            + [f"map.{c}.{a}" for c in clusterings for a in _MAP_AXES])
+    return (
+        list(FIELDS)
+        + [f"score.{m}" for m in score_metrics]
+        + [f"cluster.{c}" for c in clusterings]
+        + [f"map.{c}.{a}" for c in clusterings for a in _MAP_AXES]
+    )

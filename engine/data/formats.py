@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 from engine.core.errors import InputError
 
 DOMAINS = ["general", "math", "code", "tool_use"]
@@ -84,8 +85,14 @@ class RecordIssue:
         return f"{loc}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "record_index": self.record_index,
-                "field": self.field, "message": self.message, "error": str(self)}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "record_index": self.record_index,
+            "field": self.field,
+            "message": self.message,
+            "error": str(self),
+        }
 
 
 class FieldError(InputError):
@@ -147,8 +154,15 @@ class FormatSpec:
 
 
 # -- small helpers --------------------------------------------------------------------------------
-_TYPE_NAMES = {dict: "object", list: "list", str: "string", int: "integer", float: "number",
-               bool: "boolean", type(None): "null"}
+_TYPE_NAMES = {
+    dict: "object",
+    list: "list",
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 def type_name(v: Any) -> str:
@@ -263,8 +277,10 @@ def _arguments_text(args: Any) -> str:
 def _tool_call(obj: Any, where: str) -> dict:
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
         raise FieldError(where, "a function call must be an object with a string 'name'")
-    return {"type": "function",
-            "function": {"name": obj["name"], "arguments": _arguments_text(obj.get("arguments", {}))}}
+    return {
+        "type": "function",
+        "function": {"name": obj["name"], "arguments": _arguments_text(obj.get("arguments", {}))},
+    }
 
 
 def _function_call_message(value: Any, where: str) -> dict:
@@ -313,8 +329,14 @@ def _content_text(c: Any, where: str) -> str:
 
 
 # -- alpaca / mapping -----------------------------------------------------------------------------
-_ALPACA_DEFAULTS = {"instruction": "instruction", "input": "input", "output": None, "system": "system",
-                    "history": "history", "tools": "tools"}
+_ALPACA_DEFAULTS = {
+    "instruction": "instruction",
+    "input": "input",
+    "output": None,
+    "system": "system",
+    "history": "history",
+    "tools": "tools",
+}
 _ROLE_ALIASES = {"prompt": "instruction", "query": "input", "response": "output"}
 
 
@@ -355,7 +377,7 @@ def split_user(content: str, n: Any) -> tuple[str, str] | None:
     """(instruction, input) of a user turn from its `meta["input_split"]`; None if `n` does not fit it."""
     if type(n) is not int or not 0 <= n < len(content) or content[n] != "\n":
         return None
-    return content[:n], content[n + 1:]
+    return content[:n], content[n + 1 :]
 
 
 def flat_row(rec: Any, cols: FlatCols) -> tuple[str | None, str, str | None, dict | None]:
@@ -436,8 +458,7 @@ def _norm_alpaca(rec: Any, ctx: FormatContext) -> Normalized:
         if not isinstance(hist, list):
             raise FieldError(hk, f"expected a list of [prompt, response] pairs, got {type_name(hist)}")
         for i, pair in enumerate(hist):
-            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                    or not all(isinstance(x, str) for x in pair)):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
                 raise FieldError(f"{hk}[{i}]", "expected a [prompt, response] pair of strings")
             msgs += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
     s, u, a, meta = flat_row({kk: vv for kk, vv in rec.items() if kk not in cols.complex_keys}, cols)
@@ -488,8 +509,11 @@ def _detect_prompt_only(r: Any) -> bool:
         return True
     if any(k in r for k in ("output", "response", "completion", "answer", "solution", "code")):
         return False
-    return isinstance(r.get("Instruction"), str) or isinstance(r.get("instruction"), str) or (
-        isinstance(r.get("prompt"), str))
+    return (
+        isinstance(r.get("Instruction"), str)
+        or isinstance(r.get("instruction"), str)
+        or (isinstance(r.get("prompt"), str))
+    )
 
 
 # -- question/answer, problem/solution ------------------------------------------------------------
@@ -525,7 +549,7 @@ def boxed_answer(text: str) -> str | None:
         elif text[k] == "}":
             depth -= 1
             if depth == 0:
-                return text[j + 1:k]
+                return text[j + 1 : k]
     return None
 
 
@@ -544,8 +568,10 @@ def _norm_problem(rec: Any, ctx: FormatContext) -> Normalized:
 # -- MBPP -----------------------------------------------------------------------------------------
 def mbpp_prompt(text: str, tests: Sequence[str]) -> str:
     """The MBPP paper's prompt: task text plus the asserts the code must pass."""
-    return (f"You are an expert Python programmer, and here is your task: {text} "
-            f"Your code should pass these tests:\n\n" + "\n".join(tests))
+    return (
+        f"You are an expert Python programmer, and here is your task: {text} "
+        f"Your code should pass these tests:\n\n" + "\n".join(tests)
+    )
 
 
 def _norm_mbpp(rec: Any, ctx: FormatContext) -> Normalized:
@@ -647,7 +673,8 @@ def _detect_svamp(r: Any) -> bool:
 
 def _detect_asdiv(r: Any) -> bool:
     return _has_keys(r, "Body", "Question", "Answer") and (
-        _key_of(r, "Formula") is not None or _key_of(r, "Solution-Type") is not None)
+        _key_of(r, "Formula") is not None or _key_of(r, "Solution-Type") is not None
+    )
 
 
 def humaneval_prompt(prompt: str) -> str:
@@ -676,13 +703,24 @@ def _norm_humaneval(rec: Any, ctx: FormatContext) -> Normalized:
 
 
 def _detect_humaneval(r: Any) -> bool:
-    return (isinstance(r, dict) and isinstance(r.get("prompt"), str) and isinstance(r.get("test"), str)
-            and isinstance(r.get("entry_point"), str))
+    return (
+        isinstance(r, dict)
+        and isinstance(r.get("prompt"), str)
+        and isinstance(r.get("test"), str)
+        and isinstance(r.get("entry_point"), str)
+    )
 
 
 # -- ShareGPT and OpenAI messages -----------------------------------------------------------------
-_SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-                  "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
+_SHAREGPT_TAGS = {
+    "role_tag": "from",
+    "content_tag": "value",
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+    "system_tag": "system",
+}
 
 
 def _resolve_sharegpt(sample: list, mapping: dict, fmt: str) -> tuple[dict, None]:
@@ -691,14 +729,27 @@ def _resolve_sharegpt(sample: list, mapping: dict, fmt: str) -> tuple[dict, None
     key = m.get("messages") or m.get("conversations")
     if not key:
         recs = [r for r in sample if isinstance(r, dict)]
-        key = "conversations" if any("conversations" in r for r in recs) or not any(
-            "messages" in r for r in recs) else "messages"
+        key = (
+            "conversations"
+            if any("conversations" in r for r in recs) or not any("messages" in r for r in recs)
+            else "messages"
+        )
     if "role_tag" not in (mapping or {}):
-        turns = [t for r in sample if isinstance(r, dict) and isinstance(r.get(key), list)
-                 for t in r[key] if isinstance(t, dict)]
+        turns = [
+            t
+            for r in sample
+            if isinstance(r, dict) and isinstance(r.get(key), list)
+            for t in r[key]
+            if isinstance(t, dict)
+        ]
         if turns and any("role" in t for t in turns) and not any("from" in t for t in turns):
-            tags.update(role_tag="role", content_tag="content", user_tag="user", assistant_tag="assistant",
-                        observation_tag="observation")
+            tags.update(
+                role_tag="role",
+                content_tag="content",
+                user_tag="user",
+                assistant_tag="assistant",
+                observation_tag="observation",
+            )
     return {"messages": key, "system": m.get("system", "system"), "tools": m.get("tools", "tools"), **tags}, None
 
 
@@ -747,9 +798,12 @@ def _norm_sharegpt(rec: Any, ctx: FormatContext) -> Normalized:
                 raise FieldError(f"{where}.{rt}", "missing")
             role = _sharegpt_role(tag, k)
             if role is None:
-                raise FieldError(f"{where}.{rt}", f"unknown role {tag!r} (expected {k['user_tag']}, "
-                                 f"{k['assistant_tag']}, {k['system_tag']}, {k['function_tag']} or "
-                                 f"{k['observation_tag']})")
+                raise FieldError(
+                    f"{where}.{rt}",
+                    f"unknown role {tag!r} (expected {k['user_tag']}, "
+                    f"{k['assistant_tag']}, {k['system_tag']}, {k['function_tag']} or "
+                    f"{k['observation_tag']})",
+                )
             value = turn.get(ct, _MISSING)
             if value is _MISSING:
                 raise FieldError(f"{where}.{ct}", "missing")
@@ -757,8 +811,11 @@ def _norm_sharegpt(rec: Any, ctx: FormatContext) -> Normalized:
                 msgs.append(_function_call_message(value, f"{where}.{ct}"))
                 continue
             if "tool_calls" in turn and role == "assistant" and turn["tool_calls"]:
-                m = {"role": "assistant", "content": _content_text(value, f"{where}.{ct}"),
-                     "tool_calls": _canonical_tool_calls(turn["tool_calls"], f"{where}.tool_calls")}
+                m = {
+                    "role": "assistant",
+                    "content": _content_text(value, f"{where}.{ct}"),
+                    "tool_calls": _canonical_tool_calls(turn["tool_calls"], f"{where}.tool_calls"),
+                }
                 msgs.append(m)
                 continue
             if type(value) is not str:
@@ -782,19 +839,32 @@ def _detect_sharegpt(r: Any) -> bool:
     c = r.get("conversations")
     if isinstance(c, list) and c:
         return all(isinstance(t, dict) and ("from" in t or "role" in t) for t in c) or all(
-            isinstance(t, str) for t in c)
+            isinstance(t, str) for t in c
+        )
     return False
 
 
-_OPENAI_ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user",
-                 "assistant": "assistant", "gpt": "assistant", "tool": "tool", "function": "tool",
-                 "observation": "tool", "ipython": "tool"}
+_OPENAI_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "tool": "tool",
+    "function": "tool",
+    "observation": "tool",
+    "ipython": "tool",
+}
 
 
 def _resolve_messages(sample: list, mapping: dict, fmt: str) -> tuple[dict, None]:
     m = _mapped(mapping)
-    return {"messages": m.get("messages", "messages"), "tools": m.get("tools", "tools"),
-            "system": m.get("system", "system")}, None
+    return {
+        "messages": m.get("messages", "messages"),
+        "tools": m.get("tools", "tools"),
+        "system": m.get("system", "system"),
+    }, None
 
 
 def _norm_messages(rec: Any, ctx: FormatContext) -> Normalized:
@@ -825,8 +895,7 @@ def _norm_messages(rec: Any, ctx: FormatContext) -> Normalized:
             continue
         role = _OPENAI_ROLES.get(role_raw) if isinstance(role_raw, str) else None
         if role is None:
-            raise FieldError(f"{where}.role", f"unknown role {role_raw!r} (expected system, user, "
-                             "assistant or tool)")
+            raise FieldError(f"{where}.role", f"unknown role {role_raw!r} (expected system, user, assistant or tool)")
         content = _content_text(m.get("content"), f"{where}.content")
         if role == "system" and not msgs and system is None:
             system = content or None
@@ -843,8 +912,11 @@ def _norm_messages(rec: Any, ctx: FormatContext) -> Normalized:
             out["tool_calls"] = [_tool_call(m["function_call"], f"{where}.function_call")]
         if m.get("tool_call_id") is not None:
             out["tool_call_id"] = m["tool_call_id"]
-        rest = {kk: vv for kk, vv in m.items() if kk not in (
-            "role", "content", "name", "tool_calls", "tool_call_id", "function_call") and vv is not None}
+        rest = {
+            kk: vv
+            for kk, vv in m.items()
+            if kk not in ("role", "content", "name", "tool_calls", "tool_call_id", "function_call") and vv is not None
+        }
         if rest:
             extras[str(i)] = rest
         msgs.append(out)
@@ -909,8 +981,7 @@ def _norm_openfunctions(rec: Any, ctx: FormatContext) -> Normalized:
 
 
 def _detect_openfunctions(r: Any) -> bool:
-    return isinstance(r, dict) and isinstance(r.get("question"), str) and isinstance(
-        r.get("function"), (dict, list))
+    return isinstance(r, dict) and isinstance(r.get("question"), str) and isinstance(r.get("function"), (dict, list))
 
 
 _APIBENCH_DICT = re.compile(r"^\s*\{\s*'Instruction'\s*:\s*(.*?),\s*'Output'\s*:\s*(.*)$", re.S)
@@ -935,14 +1006,16 @@ def _norm_apibench(rec: Any, ctx: FormatContext) -> Normalized:
     code = _get_str(rec, "code")
     parts = parse_apibench_code(code)
     if parts is None:
-        raise FieldError("code", "expected an 'Instruction'/'Output' pair ({'Instruction': ..., 'Output': ...}"
-                         " or ###Instruction: ... ###Output: ...)")
+        raise FieldError(
+            "code",
+            "expected an 'Instruction'/'Output' pair ({'Instruction': ..., 'Output': ...}"
+            " or ###Instruction: ... ###Output: ...)",
+        )
     return Normalized(_user_assistant(parts[0], parts[1]), None, None, _meta(rec, ("code",)))
 
 
 def _detect_apibench(r: Any) -> bool:
-    return isinstance(r, dict) and isinstance(r.get("code"), str) and "api_call" in r and (
-        "Instruction" in r["code"])
+    return isinstance(r, dict) and isinstance(r.get("code"), str) and "api_call" in r and ("Instruction" in r["code"])
 
 
 # -- self-instruct seeds, multiple choice ---------------------------------------------------------
@@ -998,7 +1071,7 @@ def _norm_mcq(rec: Any, ctx: FormatContext) -> Normalized:
     q = _get_str(rec, qk)
     choices = [_get_str(rec, c) for c in ck]
     ans = _get_str(rec, ak).strip()
-    letters = _MCQ_LETTERS[:len(choices)]
+    letters = _MCQ_LETTERS[: len(choices)]
     if ans not in letters:
         raise FieldError(ak, f"expected an answer letter {'/'.join(letters)}, got {ans!r}")
     user = q + "".join(f"\n{letter}. {c}" for letter, c in zip(letters, choices))
@@ -1018,8 +1091,11 @@ def _detect_mcq(r: Any) -> bool:
 
 
 # -- domain hints ---------------------------------------------------------------------------------
-_CODE_MARKERS = re.compile(r"```|\bdef \w+\(|\bfunction \w*\(|#include|\bpublic (static )?\w+|\bSELECT\b.*\bFROM\b"
-                           r"|\bconsole\.log\(|\bimport \w+|</?\w+>", re.S)
+_CODE_MARKERS = re.compile(
+    r"```|\bdef \w+\(|\bfunction \w*\(|#include|\bpublic (static )?\w+|\bSELECT\b.*\bFROM\b"
+    r"|\bconsole\.log\(|\bimport \w+|</?\w+>",
+    re.S,
+)
 
 
 def suggest_domain(fmt: str, sample: list, normalized: list[Normalized]) -> str | None:
@@ -1034,8 +1110,10 @@ def suggest_domain(fmt: str, sample: list, normalized: list[Normalized]) -> str 
     if not normalized:
         return None
     n = len(normalized)
-    if sum(1 for x in normalized if x.tools or any("tool_calls" in m or m["role"] == "tool"
-                                                   for m in x.messages)) * 4 >= n:
+    if (
+        sum(1 for x in normalized if x.tools or any("tool_calls" in m or m["role"] == "tool" for m in x.messages)) * 4
+        >= n
+    ):
         return "tool_use"
     if sum(1 for x in normalized if x.instruction.startswith("toolformer:")) * 2 >= n:
         return "tool_use"
@@ -1054,61 +1132,146 @@ def _norm_prompt_only(rec: Any, ctx: FormatContext) -> Normalized:
 
 
 FORMATS: dict[str, FormatSpec] = {
-    "mbpp": FormatSpec("mbpp", "MBPP code tasks: text, code, test_list (prompt = task + tests)",
-                       lambda r: isinstance(r, dict) and "text" in r and "code" in r and "test_list" in r,
-                       _norm_mbpp, required=lambda c: ["text", "code", "test_list"], domain="code"),
-    "humaneval": FormatSpec("humaneval", "HumanEval code tasks: task_id, prompt, canonical_solution, test, "
-                            "entry_point (reply = prompt + canonical_solution; test + check(entry_point) run)",
-                            _detect_humaneval, _norm_humaneval, required=lambda c: ["prompt", "test", "entry_point"],
-                            domain="code"),
-    "svamp": FormatSpec("svamp", "SVAMP word problems: Body, Question, Equation, Answer (number), Type "
-                        "(prompt = Body + ' ' + Question)", _detect_svamp, _norm_word_problem,
-                        resolve=_resolve_keys("Body", "Question", "Answer"),
-                        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]], domain="math"),
-    "asdiv": FormatSpec("asdiv", "ASDiv word problems: Body, Question, Answer ('8 (apples)'), Formula, "
-                        "Solution-Type (prompt = Body + ' ' + Question)", _detect_asdiv, _norm_word_problem,
-                        resolve=_resolve_keys("Body", "Question", "Answer"),
-                        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]], domain="math"),
-    "bfcl": FormatSpec("bfcl", "Berkeley function-calling leaderboard: question [[{role, content}]], function [...]",
-                       _detect_bfcl, _norm_bfcl, required=lambda c: ["question", "function"], domain="tool_use"),
-    "openfunctions": FormatSpec("openfunctions", "gorilla openfunctions: question, function, model_answer",
-                                _detect_openfunctions, _norm_openfunctions,
-                                required=lambda c: ["question", "function"], domain="tool_use"),
-    "apibench": FormatSpec("apibench", "gorilla apibench: code ('Instruction' + 'Output' text), api_call, ...",
-                           _detect_apibench, _norm_apibench, required=lambda c: ["code"], domain="tool_use"),
-    "self_instruct": FormatSpec("self_instruct", "self-instruct seed tasks: instruction, instances[{input, output}]",
-                                _detect_self_instruct, _norm_self_instruct,
-                                required=lambda c: ["instruction", "instances"]),
-    "sharegpt": FormatSpec("sharegpt", "ShareGPT: conversations [{from, value}], optional system, tools",
-                           _detect_sharegpt, _norm_sharegpt, resolve=_resolve_sharegpt,
-                           required=lambda c: [c.keys["messages"]]),
-    "messages": FormatSpec("messages", "OpenAI chat: messages [{role, content, tool_calls?}], optional tools",
-                           _detect_messages, _norm_messages, resolve=_resolve_messages,
-                           required=lambda c: [c.keys["messages"]]),
-    "dolly": FormatSpec("dolly", "Dolly: instruction, context, response",
-                        lambda r: isinstance(r, dict) and "instruction" in r and "context" in r and "response" in r,
-                        _dolly_norm, resolve=_dolly_resolve, required=lambda c: ["instruction", "response"]),
-    "alpaca": FormatSpec("alpaca", "Alpaca: instruction, input, output (or response), optional system, history",
-                         _detect_alpaca, _norm_alpaca, resolve=_resolve_alpaca,
-                         required=lambda c: [c.keys["instruction"], c.keys["output"]]),
-    "problem_solution": FormatSpec("problem_solution", "MATH style: problem, solution (level/type kept in meta)",
-                                   lambda r: isinstance(r, dict) and "problem" in r and "solution" in r,
-                                   _norm_problem, required=lambda c: ["problem", "solution"], domain="math"),
-    "qa": FormatSpec("qa", "question, answer (GSM8K: rationale ending in '#### <answer>')",
-                     lambda r: isinstance(r, dict) and isinstance(r.get("question"), str) and "answer" in r
-                     and not _detect_mcq(r),
-                     _norm_qa, required=lambda c: ["question", "answer"], domain_hint=_gsm8k_hint),
-    "prompt_completion": FormatSpec("prompt_completion", "prompt, completion (kept verbatim)",
-                                    lambda r: isinstance(r, dict) and "prompt" in r and "completion" in r,
-                                    _pc_norm, resolve=_pc_resolve, required=lambda c: ["prompt", "completion"]),
-    "mcq": FormatSpec("mcq", "multiple choice (MMLU CSV): question, A, B, C, D, answer letter",
-                      _detect_mcq, _norm_mcq),
-    "prompt_only": FormatSpec("prompt_only", "eval prompts without replies (WizardLM Instruction, LIMA "
-                              "conversations string)", _detect_prompt_only, _norm_prompt_only,
-                              resolve=_resolve_prompt_only, required=lambda c: [c.keys["instruction"]]),
-    "mapping": FormatSpec("mapping", "user column mapping {instruction|prompt, input|query, output|response, "
-                          "system, history}", lambda r: False, _norm_alpaca, resolve=_resolve_alpaca,
-                          required=lambda c: [k for k in (c.keys["instruction"], c.keys["output"]) if k]),
+    "mbpp": FormatSpec(
+        "mbpp",
+        "MBPP code tasks: text, code, test_list (prompt = task + tests)",
+        lambda r: isinstance(r, dict) and "text" in r and "code" in r and "test_list" in r,
+        _norm_mbpp,
+        required=lambda c: ["text", "code", "test_list"],
+        domain="code",
+    ),
+    "humaneval": FormatSpec(
+        "humaneval",
+        "HumanEval code tasks: task_id, prompt, canonical_solution, test, "
+        "entry_point (reply = prompt + canonical_solution; test + check(entry_point) run)",
+        _detect_humaneval,
+        _norm_humaneval,
+        required=lambda c: ["prompt", "test", "entry_point"],
+        domain="code",
+    ),
+    "svamp": FormatSpec(
+        "svamp",
+        "SVAMP word problems: Body, Question, Equation, Answer (number), Type (prompt = Body + ' ' + Question)",
+        _detect_svamp,
+        _norm_word_problem,
+        resolve=_resolve_keys("Body", "Question", "Answer"),
+        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]],
+        domain="math",
+    ),
+    "asdiv": FormatSpec(
+        "asdiv",
+        "ASDiv word problems: Body, Question, Answer ('8 (apples)'), Formula, "
+        "Solution-Type (prompt = Body + ' ' + Question)",
+        _detect_asdiv,
+        _norm_word_problem,
+        resolve=_resolve_keys("Body", "Question", "Answer"),
+        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]],
+        domain="math",
+    ),
+    "bfcl": FormatSpec(
+        "bfcl",
+        "Berkeley function-calling leaderboard: question [[{role, content}]], function [...]",
+        _detect_bfcl,
+        _norm_bfcl,
+        required=lambda c: ["question", "function"],
+        domain="tool_use",
+    ),
+    "openfunctions": FormatSpec(
+        "openfunctions",
+        "gorilla openfunctions: question, function, model_answer",
+        _detect_openfunctions,
+        _norm_openfunctions,
+        required=lambda c: ["question", "function"],
+        domain="tool_use",
+    ),
+    "apibench": FormatSpec(
+        "apibench",
+        "gorilla apibench: code ('Instruction' + 'Output' text), api_call, ...",
+        _detect_apibench,
+        _norm_apibench,
+        required=lambda c: ["code"],
+        domain="tool_use",
+    ),
+    "self_instruct": FormatSpec(
+        "self_instruct",
+        "self-instruct seed tasks: instruction, instances[{input, output}]",
+        _detect_self_instruct,
+        _norm_self_instruct,
+        required=lambda c: ["instruction", "instances"],
+    ),
+    "sharegpt": FormatSpec(
+        "sharegpt",
+        "ShareGPT: conversations [{from, value}], optional system, tools",
+        _detect_sharegpt,
+        _norm_sharegpt,
+        resolve=_resolve_sharegpt,
+        required=lambda c: [c.keys["messages"]],
+    ),
+    "messages": FormatSpec(
+        "messages",
+        "OpenAI chat: messages [{role, content, tool_calls?}], optional tools",
+        _detect_messages,
+        _norm_messages,
+        resolve=_resolve_messages,
+        required=lambda c: [c.keys["messages"]],
+    ),
+    "dolly": FormatSpec(
+        "dolly",
+        "Dolly: instruction, context, response",
+        lambda r: isinstance(r, dict) and "instruction" in r and "context" in r and "response" in r,
+        _dolly_norm,
+        resolve=_dolly_resolve,
+        required=lambda c: ["instruction", "response"],
+    ),
+    "alpaca": FormatSpec(
+        "alpaca",
+        "Alpaca: instruction, input, output (or response), optional system, history",
+        _detect_alpaca,
+        _norm_alpaca,
+        resolve=_resolve_alpaca,
+        required=lambda c: [c.keys["instruction"], c.keys["output"]],
+    ),
+    "problem_solution": FormatSpec(
+        "problem_solution",
+        "MATH style: problem, solution (level/type kept in meta)",
+        lambda r: isinstance(r, dict) and "problem" in r and "solution" in r,
+        _norm_problem,
+        required=lambda c: ["problem", "solution"],
+        domain="math",
+    ),
+    "qa": FormatSpec(
+        "qa",
+        "question, answer (GSM8K: rationale ending in '#### <answer>')",
+        lambda r: isinstance(r, dict) and isinstance(r.get("question"), str) and "answer" in r and not _detect_mcq(r),
+        _norm_qa,
+        required=lambda c: ["question", "answer"],
+        domain_hint=_gsm8k_hint,
+    ),
+    "prompt_completion": FormatSpec(
+        "prompt_completion",
+        "prompt, completion (kept verbatim)",
+        lambda r: isinstance(r, dict) and "prompt" in r and "completion" in r,
+        _pc_norm,
+        resolve=_pc_resolve,
+        required=lambda c: ["prompt", "completion"],
+    ),
+    "mcq": FormatSpec("mcq", "multiple choice (MMLU CSV): question, A, B, C, D, answer letter", _detect_mcq, _norm_mcq),
+    "prompt_only": FormatSpec(
+        "prompt_only",
+        "eval prompts without replies (WizardLM Instruction, LIMA conversations string)",
+        _detect_prompt_only,
+        _norm_prompt_only,
+        resolve=_resolve_prompt_only,
+        required=lambda c: [c.keys["instruction"]],
+    ),
+    "mapping": FormatSpec(
+        "mapping",
+        "user column mapping {instruction|prompt, input|query, output|response, system, history}",
+        lambda r: False,
+        _norm_alpaca,
+        resolve=_resolve_alpaca,
+        required=lambda c: [k for k in (c.keys["instruction"], c.keys["output"]) if k],
+    ),
 }
 
 FLAT_FORMATS = frozenset({"alpaca", "mapping", "dolly", "prompt_completion", "prompt_only"})

@@ -28,6 +28,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from engine.core.errors import WorkbenchError
+from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 from engine.data.formats import (
     DOMAINS,
     FLAT_FORMATS,
@@ -48,21 +50,29 @@ from engine.data.formats import (
     suggest_domain,
     type_name,
 )
-from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
-from engine.core.errors import WorkbenchError
 
 __all__ = [
-    "DOMAINS", "FORMATS", "Detection", "ImportFailed", "ImportResult", "Normalized", "RecordIssue",
-    "import_dataset_info", "import_file", "sniff", "list_import_files", "TOKEN_PATTERN",
+    "DOMAINS",
+    "FORMATS",
+    "Detection",
+    "ImportFailed",
+    "ImportResult",
+    "Normalized",
+    "RecordIssue",
+    "import_dataset_info",
+    "import_file",
+    "sniff",
+    "list_import_files",
+    "TOKEN_PATTERN",
 ]
 
-FAST_PATH = True          # DuckDB fast path for flat JSON Lines files (tests switch it off to compare)
+FAST_PATH = True  # DuckDB fast path for flat JSON Lines files (tests switch it off to compare)
 FAST_PATH_MIN_BYTES = 8 << 20  # smaller files: the Python path is as fast (no per-file SQL overhead)
-CHUNK_ROWS = 50_000       # rows per staged pyarrow chunk
+CHUNK_ROWS = 50_000  # rows per staged pyarrow chunk
 SNIFF_HEAD_BYTES = 8 << 20  # JSON arrays: bytes read for format detection
-SNIFF_RECORDS = 50        # records sampled for format detection
-MAX_ISSUES = 10_000       # issues kept in memory (all are counted)
-TOKEN_PATTERN = r"\w+|[^\w\s]"   # n_tokens estimate: number of such pieces (Unicode \w, polars regex)
+SNIFF_RECORDS = 50  # records sampled for format detection
+MAX_ISSUES = 10_000  # issues kept in memory (all are counted)
+TOKEN_PATTERN = r"\w+|[^\w\s]"  # n_tokens estimate: number of such pieces (Unicode \w, polars regex)
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -127,8 +137,9 @@ def list_import_files(path: str | Path) -> list[Path]:
         return [p.resolve()]
     files = [f.resolve() for f in sorted(p.rglob("*")) if f.is_file() and _supported(f)]
     if not files:
-        raise ImportFailed([RecordIssue(str(p), None, None, None,
-                                        f"folder has no supported files ({', '.join(SUFFIXES)}, .gz)")])
+        raise ImportFailed(
+            [RecordIssue(str(p), None, None, None, f"folder has no supported files ({', '.join(SUFFIXES)}, .gz)")]
+        )
     return files
 
 
@@ -209,8 +220,17 @@ class _JsonlReader(_Reader):
                 try:
                     obj = loads(b)
                 except UnicodeDecodeError as e:
-                    yield idx, lineno, None, b, (None, f"invalid UTF-8: byte 0x{b[e.start]:02x} at byte offset "
-                                                       f"{offset + e.start}{' (decompressed)' if gz else ''}")
+                    yield (
+                        idx,
+                        lineno,
+                        None,
+                        b,
+                        (
+                            None,
+                            f"invalid UTF-8: byte 0x{b[e.start]:02x} at byte offset "
+                            f"{offset + e.start}{' (decompressed)' if gz else ''}",
+                        ),
+                    )
                 except ValueError as e:
                     if not b.strip():
                         offset += len(b)
@@ -258,7 +278,7 @@ class _JsonReader(_Reader):
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             if cut and e.start >= len(data) - 4:
-                data = data[:e.start]
+                data = data[: e.start]
                 text = data.decode("utf-8")
             else:
                 text = data.decode("utf-8", "surrogateescape")
@@ -283,8 +303,10 @@ class _JsonReader(_Reader):
                 raise _FileProblem(f"invalid JSON: {getattr(e, 'msg', e)}", line=getattr(e, "lineno", None)) from None
             if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
                 keys = ", ".join(list(obj)[:8])
-                raise _FileProblem(f"is a JSON object whose values are lists (keys: {keys}); expected a JSON array "
-                                   "of records or JSON Lines — save one of the lists as its own file")
+                raise _FileProblem(
+                    f"is a JSON object whose values are lists (keys: {keys}); expected a JSON array "
+                    "of records or JSON Lines — save one of the lists as its own file"
+                )
             if isinstance(obj, dict):
                 yield 0, 1, obj, None, None
                 self.pos = self.size
@@ -313,8 +335,7 @@ class _JsonReader(_Reader):
                 if sampling:
                     return
                 what = "truncated JSON" if e.pos >= n - 1 or "Unterminated" in e.msg else "invalid JSON"
-                yield idx, line, None, text[i:i + 500], (
-                    None, f"{what}: {e.msg} (line {e.lineno} column {e.colno})")
+                yield idx, line, None, text[i : i + 500], (None, f"{what}: {e.msg} (line {e.lineno} column {e.colno})")
                 break
             if bad and _SURROGATE.search(text, i, end):
                 pos = _SURROGATE.search(text, i, end).start()
@@ -339,7 +360,13 @@ class _JsonReader(_Reader):
             if i >= n:
                 yield idx, line, None, None, (None, "truncated JSON: the file ends before the array is closed")
             else:
-                yield idx, line, None, text[i:i + 200], (None, f"invalid JSON: expected ',' or ']' after record {idx - 1}")
+                yield (
+                    idx,
+                    line,
+                    None,
+                    text[i : i + 200],
+                    (None, f"invalid JSON: expected ',' or ']' after record {idx - 1}"),
+                )
             break
         self.pos = self.size
 
@@ -392,8 +419,13 @@ class _CsvReader(_Reader):
                     if bad:
                         yield idx, start, None, None, (None, bad)
                     elif len(row) != len(names):
-                        yield idx, start, None, self.delimiter.join(row), (
-                            None, f"expected {len(names)} fields, got {len(row)}")
+                        yield (
+                            idx,
+                            start,
+                            None,
+                            self.delimiter.join(row),
+                            (None, f"expected {len(names)} fields, got {len(row)}"),
+                        )
                     else:
                         yield idx, start, dict(zip(names, row)), None, None
                     idx += 1
@@ -516,9 +548,11 @@ def _resolve(path: Path, format: str | None, mapping: dict | None) -> tuple[_Rea
         if fmt is None:
             one = sample[0]
             if len(sample) == 1 and isinstance(one, dict) and all(isinstance(v, list) for v in one.values()):
-                raise _FileProblem(f"is a JSON object whose values are lists (keys: {', '.join(list(one)[:8])}); "
-                                   "expected a JSON array of records or JSON Lines — save one of the lists as "
-                                   "its own file")
+                raise _FileProblem(
+                    f"is a JSON object whose values are lists (keys: {', '.join(list(one)[:8])}); "
+                    "expected a JSON array of records or JSON Lines — save one of the lists as "
+                    "its own file"
+                )
             raise _FileProblem(f"cannot detect the format ({reason}); choose a format or give a column mapping")
     try:
         ctx = make_context(fmt, sample, mapping)
@@ -542,20 +576,56 @@ def sniff(path: str | Path, *, format: str | None = None, mapping: dict | None =
             normalized.append(spec.normalize(r, ctx))
         except (FieldError, NotFlat):
             pass
-    return Detection(ctx.format, reader.kind, reason, len(sample), normalized[:5],
-                     suggest_domain(ctx.format, sample, normalized))
+    return Detection(
+        ctx.format, reader.kind, reason, len(sample), normalized[:5], suggest_domain(ctx.format, sample, normalized)
+    )
 
 
 # -- staging ---------------------------------------------------------------------------------------
-_STAGE_SCHEMA = pa.schema([
-    ("ord", pa.int64()), ("file_no", pa.int32()), ("record_index", pa.int64()), ("source_line", pa.int64()),
-    ("system", pa.string()), ("tools", pa.string()), ("messages", pa.string()), ("u", pa.string()),
-    ("a", pa.string()), ("instruction", pa.string()), ("response", pa.string()), ("n_turns", pa.int32()),
-    ("n_chars", pa.int64()), ("meta", pa.string()), ("h", pa.string()), ("n_tokens", pa.int64()),
-])
-_STAGE_DDL = ", ".join(f"{f.name} {t}" for f, t in zip(_STAGE_SCHEMA, [
-    "BIGINT", "INTEGER", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
-    "VARCHAR", "INTEGER", "BIGINT", "VARCHAR", "VARCHAR", "BIGINT"]))
+_STAGE_SCHEMA = pa.schema(
+    [
+        ("ord", pa.int64()),
+        ("file_no", pa.int32()),
+        ("record_index", pa.int64()),
+        ("source_line", pa.int64()),
+        ("system", pa.string()),
+        ("tools", pa.string()),
+        ("messages", pa.string()),
+        ("u", pa.string()),
+        ("a", pa.string()),
+        ("instruction", pa.string()),
+        ("response", pa.string()),
+        ("n_turns", pa.int32()),
+        ("n_chars", pa.int64()),
+        ("meta", pa.string()),
+        ("h", pa.string()),
+        ("n_tokens", pa.int64()),
+    ]
+)
+_STAGE_DDL = ", ".join(
+    f"{f.name} {t}"
+    for f, t in zip(
+        _STAGE_SCHEMA,
+        [
+            "BIGINT",
+            "INTEGER",
+            "BIGINT",
+            "BIGINT",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "INTEGER",
+            "BIGINT",
+            "VARCHAR",
+            "VARCHAR",
+            "BIGINT",
+        ],
+    )
+)
 _STAGE_COLS = ", ".join(f.name for f in _STAGE_SCHEMA)
 
 
@@ -592,27 +662,50 @@ class _Chunk:
         for i in sorted(bad):
             if run is not None:
                 run.n_invalid += 1
-                run.issue(Path(run.files[self.cols[1][i]]), self.cols[3][i], self.cols[2][i], None,
-                          "text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)")
+                run.issue(
+                    Path(run.files[self.cols[1][i]]),
+                    self.cols[3][i],
+                    self.cols[2][i],
+                    None,
+                    "text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)",
+                )
         keep = [i for i in range(len(self)) if i not in bad]
         self.cols = [[c[i] for i in keep] for c in self.cols]
         self.texts = [self.texts[i] for i in keep]
 
     def add_flat(self, ord_, file_no, ri, line, s, u, a, meta) -> None:
         c = self.cols
-        c[0].append(ord_); c[1].append(file_no); c[2].append(ri); c[3].append(line)  # noqa: E702
-        c[4].append(s); c[5].append(None); c[6].append(None); c[7].append(u); c[8].append(a)  # noqa: E702
-        c[9].append(None); c[10].append(None); c[11].append(None); c[12].append(None)  # noqa: E702
+        c[0].append(ord_)
+        c[1].append(file_no)
+        c[2].append(ri)
+        c[3].append(line)  # noqa: E702
+        c[4].append(s)
+        c[5].append(None)
+        c[6].append(None)
+        c[7].append(u)
+        c[8].append(a)  # noqa: E702
+        c[9].append(None)
+        c[10].append(None)
+        c[11].append(None)
+        c[12].append(None)  # noqa: E702
         c[13].append(dumps(meta) if meta else None)
         c[14].append(None)
         self.texts.append(None)
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
         c = self.cols
-        c[0].append(ord_); c[1].append(file_no); c[2].append(ri); c[3].append(line)  # noqa: E702
-        c[4].append(n.system); c[5].append(dumps(n.tools) if n.tools else None)  # noqa: E702
-        c[6].append(dumps(n.messages)); c[7].append(None); c[8].append(None)  # noqa: E702
-        c[9].append(n.instruction); c[10].append(n.response); c[11].append(n.n_turns)  # noqa: E702
+        c[0].append(ord_)
+        c[1].append(file_no)
+        c[2].append(ri)
+        c[3].append(line)  # noqa: E702
+        c[4].append(n.system)
+        c[5].append(dumps(n.tools) if n.tools else None)  # noqa: E702
+        c[6].append(dumps(n.messages))
+        c[7].append(None)
+        c[8].append(None)  # noqa: E702
+        c[9].append(n.instruction)
+        c[10].append(n.response)
+        c[11].append(n.n_turns)  # noqa: E702
         c[12].append(sum(len(m["content"]) for m in n.messages))
         c[13].append(dumps(n.meta) if n.meta else None)
         c[14].append(content_hash(n.messages, n.system, n.tools))
@@ -646,12 +739,13 @@ class _Chunk:
 class _Run:
     """State of one import run over one or more files."""
 
-    def __init__(self, con, *, skip_invalid: bool, meter: ProgressMeter, cancel: CancelToken | None,
-                 prefix: str = "wb_"):
+    def __init__(
+        self, con, *, skip_invalid: bool, meter: ProgressMeter, cancel: CancelToken | None, prefix: str = "wb_"
+    ):
         self.con = con
         self.prefix = prefix
-        self.stage = f"{prefix}stage"       # rows normalised in Python
-        self.fast_tables: list[str] = []   # one table per file staged by the DuckDB fast path
+        self.stage = f"{prefix}stage"  # rows normalised in Python
+        self.fast_tables: list[str] = []  # one table per file staged by the DuckDB fast path
         self.skip_invalid = skip_invalid
         self.meter = meter
         self.cancel = cancel
@@ -686,8 +780,9 @@ class _Run:
             self.cancel.check()
 
 
-def _stage_python(run: _Run, path: Path, file_no: int, reader: _Reader, ctx: FormatContext,
-                  file_size_total: int, size_before: int) -> None:
+def _stage_python(
+    run: _Run, path: Path, file_no: int, reader: _Reader, ctx: FormatContext, file_size_total: int, size_before: int
+) -> None:
     """Normalise every record of one file in Python and append them to wb_stage."""
     spec: FormatSpec = FORMATS[ctx.format]
     normalize = spec.normalize
@@ -749,8 +844,10 @@ def _check_columns(reader: _Reader, ctx: FormatContext) -> None:
     need = [k for k in FORMATS[ctx.format].required(ctx) if k]
     missing = [k for k in need if k not in reader.columns]
     if missing:
-        raise _FileProblem(f"column{'s' if len(missing) > 1 else ''} missing (file has: "
-                           f"{', '.join(reader.columns[:20])})", field=", ".join(missing))
+        raise _FileProblem(
+            f"column{'s' if len(missing) > 1 else ''} missing (file has: {', '.join(reader.columns[:20])})",
+            field=", ".join(missing),
+        )
 
 
 def _update_total(meter: ProgressMeter, pos: int, size_total: int) -> None:
@@ -806,7 +903,9 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
         j += 1
     u_expr = "v[1]->>'$'"
     for i in range(2, nu + 1):
-        u_expr = f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
+        u_expr = (
+            f"CASE WHEN coalesce(v[{i}]->>'$', '') <> '' THEN {u_expr} || chr(10) || (v[{i}]->>'$') ELSE {u_expr} END"
+        )
     # input_split (see formats.flat_row): the instruction's length when an optional user key is non-empty
     sp_expr = "NULL::BIGINT"
     if nu > 1:
@@ -822,16 +921,19 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
     table = f"{run.prefix}fast{file_no}"
     run.meter.report(f"reading {path.name} with DuckDB", force=True)
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT {run.ord} + o - 1 AS ord, {file_no} AS file_no, o - 1 AS record_index, o AS source_line,
                    {s_expr} AS system, NULL::VARCHAR AS tools, NULL::VARCHAR AS messages, {u_expr} AS u, {a_expr} AS a,
                    NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
                    NULL::BIGINT AS n_chars,
-                   CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({' OR '.join(bad)}) AS bad
+                   CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({" OR ".join(bad)}) AS bad
             FROM (SELECT o, v, {meta_expr} AS meta
                   FROM (SELECT o, j, v, {sp_expr} AS sp
                         FROM (SELECT o, j, json_extract(j, {paths}) AS v
-                              FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))))""", [str(path)])
+                              FROM read_ndjson_objects(?) WITH ORDINALITY AS t(j, o))))""",
+            [str(path)],
+        )
     except duckdb.Error:
         con.execute(f"DROP TABLE IF EXISTS {table}")
         return False  # malformed JSON, bad UTF-8, ...: the Python path reports it precisely
@@ -897,10 +999,13 @@ def _prepare(run: _Run) -> int:
 
 def _keep(con, p: str, pool_id: int) -> int:
     """Rows to insert: first occurrence of each hash, not already in the pool; rn numbers them in order."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}keep AS
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {p}keep AS
         SELECT ord, h, row_number() OVER (ORDER BY ord) AS rn FROM (
             SELECT ord, h FROM {p}hash QUALIFY row_number() OVER (PARTITION BY h ORDER BY ord) = 1) x
-        WHERE NOT EXISTS (SELECT 1 FROM samples y WHERE y.pool_id = ? AND y.content_hash = x.h)""", [pool_id])
+        WHERE NOT EXISTS (SELECT 1 FROM samples y WHERE y.pool_id = ? AND y.content_hash = x.h)""",
+        [pool_id],
+    )
     return _one(con, f"SELECT count(*) FROM {p}keep")[0]
 
 
@@ -915,8 +1020,9 @@ def _tokens_start(con, p: str) -> tuple[threading.Thread, dict]:
         import polars as pl
 
         try:
-            out["tok"] = pl.DataFrame({"ord": pl.from_arrow(tbl["ord"]),
-                                       "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}).to_arrow()
+            out["tok"] = pl.DataFrame(
+                {"ord": pl.from_arrow(tbl["ord"]), "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}
+            ).to_arrow()
         except BaseException as e:  # re-raised by the caller
             out["error"] = e
 
@@ -935,9 +1041,12 @@ def _tokens_finish(con, p: str, th: threading.Thread, out: dict, base: int) -> N
         return
     con.register("wb_tok_v", tok)
     try:
-        con.execute(f"""UPDATE samples SET n_tokens = x.n_tokens
+        con.execute(
+            f"""UPDATE samples SET n_tokens = x.n_tokens
             FROM (SELECT ? + k.rn - 1 AS id, t.n_tokens FROM wb_tok_v t JOIN {p}keep k USING (ord)) x
-            WHERE samples.id = x.id""", [base])
+            WHERE samples.id = x.id""",
+            [base],
+        )
     finally:
         con.unregister("wb_tok_v")
 
@@ -948,25 +1057,43 @@ def token_estimate(text: str) -> int:
 
 
 def _quarantine_path(store, pool: str, import_id: int) -> Path:
-    base = store.path.parent / "quarantine" if store.path is not None else Path(tempfile.gettempdir()) / (
-        "workbench-quarantine")
+    base = (
+        store.path.parent / "quarantine"
+        if store.path is not None
+        else Path(tempfile.gettempdir()) / ("workbench-quarantine")
+    )
     base.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.-]+", "_", pool)[:60] or "pool"
     return base / f"{safe}-import{import_id}-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
 
 
 # -- public API ------------------------------------------------------------------------------------
-def import_file(store, path: str | Path, *, pool: str, domain: str | None = None, format: str | None = None,
-                mapping: dict | None = None, skip_invalid: bool = False, description: str | None = None,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ImportResult:
+def import_file(
+    store,
+    path: str | Path,
+    *,
+    pool: str,
+    domain: str | None = None,
+    format: str | None = None,
+    mapping: dict | None = None,
+    skip_invalid: bool = False,
+    description: str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> ImportResult:
     """Import a file (or every supported file under a folder, sorted) into pool `pool`.
 
     All-or-nothing by default: any invalid record raises ImportFailed and the store is untouched.
     With skip_invalid=True invalid records go to a JSONL quarantine report and the rest is imported.
     Records whose content hash is already in the pool (or earlier in the same import) are counted as
     duplicates and stored once. Creates the pool if missing (domain: `domain` or 'general')."""
-    return _import_many(store, [(path, pool, domain, format, mapping, description)], skip_invalid=skip_invalid,
-                        progress=progress, cancel=cancel)[0]
+    return _import_many(
+        store,
+        [(path, pool, domain, format, mapping, description)],
+        skip_invalid=skip_invalid,
+        progress=progress,
+        cancel=cancel,
+    )[0]
 
 
 def _import_many(store, jobs: list[tuple], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
@@ -976,8 +1103,21 @@ def _import_many(store, jobs: list[tuple], *, skip_invalid: bool, progress, canc
     try:
         con.execute("SET SESSION preserve_insertion_order = false")
         for k, (path, pool, domain, format, mapping, description) in enumerate(jobs):
-            staged.append(_stage_job(con, f"wb{k}_", path, pool, domain, format, mapping, description,
-                                     skip_invalid=skip_invalid, progress=progress, cancel=cancel))
+            staged.append(
+                _stage_job(
+                    con,
+                    f"wb{k}_",
+                    path,
+                    pool,
+                    domain,
+                    format,
+                    mapping,
+                    description,
+                    skip_invalid=skip_invalid,
+                    progress=progress,
+                    cancel=cancel,
+                )
+            )
         with store.write_lock:
             results: list[ImportResult] = []
             con.execute("BEGIN TRANSACTION")
@@ -1009,8 +1149,9 @@ class _Staged:
     t0: float
 
 
-def _stage_job(con, prefix, path, pool, domain, format, mapping, description, *, skip_invalid, progress,
-               cancel) -> _Staged:
+def _stage_job(
+    con, prefix, path, pool, domain, format, mapping, description, *, skip_invalid, progress, cancel
+) -> _Staged:
     """Read, validate and stage every file of one import into TEMP tables named with `prefix`."""
     t0 = time.perf_counter()
     if not pool or not isinstance(pool, str):
@@ -1028,8 +1169,13 @@ def _stage_job(con, prefix, path, pool, domain, format, mapping, description, *,
             if ctx.format not in run.formats:
                 run.formats.append(ctx.format)
                 run.reasons.append(reason)
-            fast = (FAST_PATH and ctx.format in FLAT_FORMATS and ctx.flat is not None
-                    and reader.kind == "jsonl" and fpath.stat().st_size >= FAST_PATH_MIN_BYTES)
+            fast = (
+                FAST_PATH
+                and ctx.format in FLAT_FORMATS
+                and ctx.flat is not None
+                and reader.kind == "jsonl"
+                and fpath.stat().st_size >= FAST_PATH_MIN_BYTES
+            )
             if not (fast and _stage_fast(run, fpath, file_no, ctx)):
                 _stage_python(run, fpath, file_no, reader, ctx, total_size, before)
         except _FileProblem as e:
@@ -1040,9 +1186,11 @@ def _stage_job(con, prefix, path, pool, domain, format, mapping, description, *,
         _update_total(meter, before, total_size)
     run.chunk.flush(con, run.stage, run)
     if run.n_issues and not skip_invalid:
-        raise ImportFailed(run.issues, run.n_issues,
-                           f"{run.n_invalid} invalid record{'s' if run.n_invalid != 1 else ''} of "
-                           f"{run.n_records}, nothing imported")
+        raise ImportFailed(
+            run.issues,
+            run.n_issues,
+            f"{run.n_invalid} invalid record{'s' if run.n_invalid != 1 else ''} of {run.n_records}, nothing imported",
+        )
     if run.n_records == 0:
         raise ImportFailed(run.issues or [RecordIssue(str(files[0]), None, None, None, "no records")])
     meter.total = meter.done
@@ -1059,15 +1207,26 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
     if not rows:
         pool_id = _next_id(con, "pools")
         pool_domain = st.domain or "general"
-        con.execute("INSERT INTO pools (id, name, domain, format, source, description, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [pool_id, st.pool, pool_domain, fmt, str(Path(st.path).resolve()), st.description,
-                     json.dumps({"detection": run.reasons})])
+        con.execute(
+            "INSERT INTO pools (id, name, domain, format, source, description, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                pool_id,
+                st.pool,
+                pool_domain,
+                fmt,
+                str(Path(st.path).resolve()),
+                st.description,
+                json.dumps({"detection": run.reasons}),
+            ],
+        )
     else:
         pool_id, pool_domain = rows[0]
         pool_domain = st.domain or pool_domain
     import_id = _next_id(con, "imports")
-    con.execute("INSERT INTO imports (id, pool_id, path, format) VALUES (?, ?, ?, ?)",
-                [import_id, pool_id, str(Path(st.path).resolve()), fmt])
+    con.execute(
+        "INSERT INTO imports (id, pool_id, path, format) VALUES (?, ?, ?, ?)",
+        [import_id, pool_id, str(Path(st.path).resolve()), fmt],
+    )
     n_keep = _keep(con, p, pool_id)
     if cancel is not None:
         cancel.check()
@@ -1076,7 +1235,8 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
     con.executemany(f"INSERT INTO {p}files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
     base = _next_id(con, "samples")
     run.meter.report("writing", force=True)
-    con.execute(f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
+    con.execute(
+        f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
             system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
             n_tokens, meta)
         SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system,
@@ -1087,7 +1247,8 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
                s.n_tokens,
                CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END
         FROM {p}src s JOIN {p}keep k USING (ord) JOIN {p}files f USING (file_no)""",
-                [base, pool_id, import_id, pool_domain])
+        [base, pool_id, import_id, pool_domain],
+    )
     _tokens_finish(con, p, tok_thread, tok_out, base)
     n_dup = st.n_rows - n_keep
     qpath = None
@@ -1097,21 +1258,39 @@ def _write_job(con, store, st: _Staged, *, cancel) -> ImportResult:
             for q in run.quarantine:
                 f.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
         qpath = str(qp)
-    report = {"files": run.files if len(run.files) <= 50 else run.files[:50] + [f"... {len(run.files)} files"],
-              "detection": run.reasons, "fast_path_files": run.fast_files, "quarantine_path": qpath,
-              "issues": [i.to_dict() for i in run.issues[:20]], "n_issues": run.n_issues}
+    report = {
+        "files": run.files if len(run.files) <= 50 else run.files[:50] + [f"... {len(run.files)} files"],
+        "detection": run.reasons,
+        "fast_path_files": run.fast_files,
+        "quarantine_path": qpath,
+        "issues": [i.to_dict() for i in run.issues[:20]],
+        "n_issues": run.n_issues,
+    }
     seconds = time.perf_counter() - st.t0
-    con.execute("""UPDATE imports SET finished_at = current_timestamp, n_records = ?, n_inserted = ?, n_duplicates = ?,
+    con.execute(
+        """UPDATE imports SET finished_at = current_timestamp, n_records = ?, n_inserted = ?, n_duplicates = ?,
                    n_invalid = ?, report = ? WHERE id = ?""",
-                [run.n_records, n_keep, n_dup, run.n_invalid, json.dumps(report, default=str), import_id])
+        [run.n_records, n_keep, n_dup, run.n_invalid, json.dumps(report, default=str), import_id],
+    )
     run.meter.report("done", force=True)
-    return ImportResult(pool_id, import_id, fmt, run.n_records, n_keep, n_dup, run.n_invalid, qpath, seconds,
-                        pool=st.pool, files=list(run.files), fast_path=run.fast_files == len(run.files))
+    return ImportResult(
+        pool_id,
+        import_id,
+        fmt,
+        run.n_records,
+        n_keep,
+        n_dup,
+        run.n_invalid,
+        qpath,
+        seconds,
+        pool=st.pool,
+        files=list(run.files),
+        fast_path=run.fast_files == len(run.files),
+    )
 
 
 # -- LLaMA-Factory dataset_info.json ---------------------------------------------------------------
-_LF_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "observation_tag", "function_tag",
-            "system_tag")
+_LF_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "observation_tag", "function_tag", "system_tag")
 
 
 def read_dataset_info(path: str | Path) -> dict:
@@ -1120,8 +1299,9 @@ def read_dataset_info(path: str | Path) -> dict:
     try:
         info = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ImportFailed([RecordIssue(str(p), getattr(e, "lineno", None), None, None,
-                                        f"cannot read dataset_info: {e}")]) from None
+        raise ImportFailed(
+            [RecordIssue(str(p), getattr(e, "lineno", None), None, None, f"cannot read dataset_info: {e}")]
+        ) from None
     if not isinstance(info, dict):
         raise ImportFailed([RecordIssue(str(p), None, None, None, "dataset_info must be a JSON object of entries")])
     return info
@@ -1141,17 +1321,25 @@ def dataset_info_job(base: Path, name: str, entry: dict) -> tuple[Path, str, dic
     return base / entry["file_name"], formatting, mapping
 
 
-def import_dataset_info(store, dataset_info_path: str | Path, *, names=None, domain: str | None = None,
-                        skip_invalid: bool = False, progress: ProgressFn | None = None,
-                        cancel: CancelToken | None = None) -> list[ImportResult]:
+def import_dataset_info(
+    store,
+    dataset_info_path: str | Path,
+    *,
+    names=None,
+    domain: str | None = None,
+    skip_invalid: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> list[ImportResult]:
     """Import entries of a LLaMA-Factory dataset_info.json as pools named after the entries.
 
     `names` picks entries (default: every entry with a local file_name; hub-only entries are skipped).
     All entries are written in one transaction: if one fails, none is imported."""
     p = Path(dataset_info_path)
     info = read_dataset_info(p)
-    wanted = list(names) if names is not None else [n for n, e in info.items()
-                                                    if isinstance(e, dict) and e.get("file_name")]
+    wanted = (
+        list(names) if names is not None else [n for n, e in info.items() if isinstance(e, dict) and e.get("file_name")]
+    )
     jobs = []
     issues = []
     for name in wanted:

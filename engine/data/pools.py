@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine.core.errors import InputError, WorkbenchError
 from engine.data.filters import FilterError, compile_expression
 from engine.data.query import check_label, score_metrics
-from engine.core.errors import InputError, WorkbenchError
 
 REVERTED = "<reverted>"  # apply_rules key: rule-set samples no rule matches any more, back to the pool domain
 
@@ -136,8 +136,16 @@ def _Tx(store):
     return store.transaction()
 
 
-def create_pool(store, name: str, domain: str = "general", *, format: str | None = None,
-                source: str | None = None, description: str | None = None, meta: dict | None = None) -> int:
+def create_pool(
+    store,
+    name: str,
+    domain: str = "general",
+    *,
+    format: str | None = None,
+    source: str | None = None,
+    description: str | None = None,
+    meta: dict | None = None,
+) -> int:
     """Create an empty pool and return its id; refuses a name that is taken (ValueError)."""
     name = check_label("pool name", name)
     domain = check_label("domain", domain)
@@ -174,8 +182,9 @@ def delete_pool(store, pool) -> int:
         for table in ("sample_tags", "scores", "embeddings", "cluster_assignments", "selection_items"):
             con.execute(f"DELETE FROM {table} WHERE sample_id IN ({ids})", [pid]).fetchall()
         con.execute("DELETE FROM samples WHERE pool_id = ?", [pid]).fetchall()
-        con.execute("UPDATE selections SET n = (SELECT count(*) FROM selection_items i "
-                    "WHERE i.selection_id = selections.id)").fetchall()
+        con.execute(
+            "UPDATE selections SET n = (SELECT count(*) FROM selection_items i WHERE i.selection_id = selections.id)"
+        ).fetchall()
         con.execute("DELETE FROM imports WHERE pool_id = ?", [pid]).fetchall()
         con.execute("DELETE FROM pools WHERE id = ?", [pid]).fetchall()
     return n
@@ -195,6 +204,7 @@ def set_pool_domain(store, pool, domain: str) -> int:
 
 
 # -- rules -------------------------------------------------------------------------------------------
+
 
 def add_rule(store, name: str, expression: str, *, domain: str | None = None, tag: str | None = None) -> int:
     """Store a rule; its expression must compile (FilterError otherwise) and it must set a domain, a tag or
@@ -277,12 +287,16 @@ def apply_rules(store, *, pool=None) -> dict[str, int]:
         if dom_rules:
             case_sql = " ".join(f"WHEN coalesce({sql}, false) THEN {int(r.id)}" for r, sql, _ in dom_rules)
             case_params = [p for _, _, params in dom_rules for p in params]
-            decide = (f"SELECT s.id, s.domain, s.domain_source, s.pool_id, CASE {case_sql} ELSE NULL END AS rule_id"
-                      f" FROM samples s WHERE ({scope_sql}) AND s.domain_source != 'manual'")
+            decide = (
+                f"SELECT s.id, s.domain, s.domain_source, s.pool_id, CASE {case_sql} ELSE NULL END AS rule_id"
+                f" FROM samples s WHERE ({scope_sql}) AND s.domain_source != 'manual'"
+            )
         else:
             case_params = []
-            decide = (f"SELECT s.id, s.domain, s.domain_source, s.pool_id, NULL::INTEGER AS rule_id"
-                      f" FROM samples s WHERE ({scope_sql}) AND s.domain_source = 'rule'")
+            decide = (
+                f"SELECT s.id, s.domain, s.domain_source, s.pool_id, NULL::INTEGER AS rule_id"
+                f" FROM samples s WHERE ({scope_sql}) AND s.domain_source = 'rule'"
+            )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _rule_new AS SELECT * FROM ("
             " SELECT d.id, d.domain, d.domain_source, coalesce(d.rule_id, -1) AS rule_id,"
@@ -303,17 +317,20 @@ def apply_rules(store, *, pool=None) -> dict[str, int]:
         for r, sql, params in compiled:
             if r.tag is None:
                 continue
-            missing = (f"FROM samples s WHERE ({scope_sql}) AND coalesce({sql}, false) AND NOT EXISTS"
-                       " (SELECT 1 FROM sample_tags rt WHERE rt.sample_id = s.id AND rt.tag = ?)")
+            missing = (
+                f"FROM samples s WHERE ({scope_sql}) AND coalesce({sql}, false) AND NOT EXISTS"
+                " (SELECT 1 FROM sample_tags rt WHERE rt.sample_id = s.id AND rt.tag = ?)"
+            )
             con.execute(
                 f"INSERT INTO _rule_changes SELECT ?, s.id {missing}", [r.id] + scope_params + params + [r.tag]
             ).fetchall()
             con.execute(
-                f"INSERT INTO sample_tags (sample_id, tag) SELECT s.id, ? {missing}", [r.tag] + scope_params + params + [r.tag]
+                f"INSERT INTO sample_tags (sample_id, tag) SELECT s.id, ? {missing}",
+                [r.tag] + scope_params + params + [r.tag],
             ).fetchall()
-        counts = dict(con.execute(
-            "SELECT rule_id, count(DISTINCT sample_id) FROM _rule_changes GROUP BY rule_id"
-        ).fetchall())
+        counts = dict(
+            con.execute("SELECT rule_id, count(DISTINCT sample_id) FROM _rule_changes GROUP BY rule_id").fetchall()
+        )
         con.execute("DROP TABLE IF EXISTS _rule_new").fetchall()
         con.execute("DROP TABLE IF EXISTS _rule_domains").fetchall()
         con.execute("DROP TABLE IF EXISTS _rule_changes").fetchall()
@@ -338,10 +355,14 @@ def set_role(store, pool, role: str, *, force: bool = False) -> str:
         if role == "eval" and not force:
             used = con.execute(
                 "SELECT DISTINCT m.name, m.version FROM mixture_items mi JOIN samples s ON s.id = mi.sample_id "
-                "JOIN mixtures m ON m.id = mi.mixture_id WHERE s.pool_id = ? ORDER BY 1, 2", [p.id]).fetchall()
+                "JOIN mixtures m ON m.id = mi.mixture_id WHERE s.pool_id = ? ORDER BY 1, 2",
+                [p.id],
+            ).fetchall()
             if used:
                 names = ", ".join(f"{n} v{v}" for n, v in used[:5])
-                raise PoolError(f"pool {p.name!r} is drawn into saved mixtures ({names}); "
-                                      "use force to mark it as an eval set anyway")
+                raise PoolError(
+                    f"pool {p.name!r} is drawn into saved mixtures ({names}); "
+                    "use force to mark it as an eval set anyway"
+                )
         con.execute("UPDATE pools SET role = ? WHERE id = ?", [role, p.id])
     return p.name

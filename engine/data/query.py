@@ -88,8 +88,8 @@ def _clean(text: str) -> str:
     return f"translate(left({text}, {TEXT_WIDTH}), chr(10) || chr(13) || chr(9), '   ')"
 
 
-_PAGE_SELECT = f"""SELECT s.id, p.name AS pool, s.domain, {_clean('s.instruction')} AS instruction,
-    {_clean('s.response')} AS response, s.n_chars, s.n_tokens, s.n_turns, s.excluded,
+_PAGE_SELECT = f"""SELECT s.id, p.name AS pool, s.domain, {_clean("s.instruction")} AS instruction,
+    {_clean("s.response")} AS response, s.n_chars, s.n_tokens, s.n_turns, s.excluded,
     CASE WHEN s.source_file IS NULL THEN NULL
          WHEN s.source_line IS NOT NULL THEN regexp_extract(s.source_file, '[^/\\\\]*$') || ':' || s.source_line
          ELSE regexp_extract(s.source_file, '[^/\\\\]*$') || '#' || coalesce(s.record_index::VARCHAR, '?')
@@ -99,6 +99,7 @@ WHERE s.id BETWEEN ? AND ? AND s.id = ANY(?)"""
 
 
 # -- where -------------------------------------------------------------------------------------------
+
 
 def score_metrics(store) -> list[str]:
     """Names of the metrics that have at least one score row, sorted."""
@@ -173,9 +174,11 @@ def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[st
             params += [metric, float(hi)]
     if f.expression and f.expression.strip():
         sql, p = compile_expression(
-            f.expression, score_metrics=score_metrics(store) if metrics is None else metrics,
-            clusterings=clustering_names(store) if ("cluster" in f.expression.lower()
-                                                    or "map" in f.expression.lower()) else (),
+            f.expression,
+            score_metrics=score_metrics(store) if metrics is None else metrics,
+            clusterings=clustering_names(store)
+            if ("cluster" in f.expression.lower() or "map" in f.expression.lower())
+            else (),
         )
         parts.append(sql)
         params += p
@@ -187,6 +190,7 @@ def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[st
 
 
 # -- browse ------------------------------------------------------------------------------------------
+
 
 class Browser:
     """A filtered, sorted view of the samples, paged from a cached ordered id list.
@@ -333,6 +337,7 @@ def fetch_rows(store, ids: list[int], metrics: list[str] | None = None) -> list[
 
 # -- detail ------------------------------------------------------------------------------------------
 
+
 @dataclass
 class SampleDetail:
     """Everything about one sample, for the detail view."""
@@ -375,25 +380,45 @@ def get_sample(store, sample_id: int) -> SampleDetail:
         ).fetchone()
         if row is None:
             raise KeyError(f"no sample with id {sample_id}")
-        tags = [r[0] for r in con.execute(
-            "SELECT DISTINCT tag FROM sample_tags WHERE sample_id = ? ORDER BY tag", [int(sample_id)]
-        ).fetchall()]
-        scores = dict(con.execute(
-            "SELECT metric, arg_max_null(value, created_at) FROM scores WHERE sample_id = ?"
-            " GROUP BY metric ORDER BY metric",
-            [int(sample_id)],
-        ).fetchall())
+        tags = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT tag FROM sample_tags WHERE sample_id = ? ORDER BY tag", [int(sample_id)]
+            ).fetchall()
+        ]
+        scores = dict(
+            con.execute(
+                "SELECT metric, arg_max_null(value, created_at) FROM scores WHERE sample_id = ?"
+                " GROUP BY metric ORDER BY metric",
+                [int(sample_id)],
+            ).fetchall()
+        )
     finally:
         con.close()
     return SampleDetail(
-        id=row[0], pool=row[1], domain=row[2], messages=_json(row[3]) or [], system=row[4], tools=_json(row[5]),
-        tags=tags, scores=scores, meta=_json(row[6]), source_file=row[7], source_line=row[8],
-        excluded=bool(row[9]), pool_id=row[10], domain_source=row[11], record_index=row[12], n_chars=row[13],
-        n_tokens=row[14], n_turns=row[15],
+        id=row[0],
+        pool=row[1],
+        domain=row[2],
+        messages=_json(row[3]) or [],
+        system=row[4],
+        tools=_json(row[5]),
+        tags=tags,
+        scores=scores,
+        meta=_json(row[6]),
+        source_file=row[7],
+        source_line=row[8],
+        excluded=bool(row[9]),
+        pool_id=row[10],
+        domain_source=row[11],
+        record_index=row[12],
+        n_chars=row[13],
+        n_tokens=row[14],
+        n_turns=row[15],
     )
 
 
 # -- bulk actions ------------------------------------------------------------------------------------
+
 
 def check_label(what: str, value: str) -> str:
     """A user-given name (tag, domain, pool): one non-empty line of at most 200 characters, stripped."""
@@ -437,14 +462,20 @@ def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
     if remove:
         return _write(
             store,
-            (f"SELECT DISTINCT sample_id AS id FROM sample_tags WHERE tag = ? AND sample_id IN"
-             f" (SELECT s.id FROM samples s WHERE ({where}))", [tag] + params),
+            (
+                f"SELECT DISTINCT sample_id AS id FROM sample_tags WHERE tag = ? AND sample_id IN"
+                f" (SELECT s.id FROM samples s WHERE ({where}))",
+                [tag] + params,
+            ),
             [("DELETE FROM sample_tags WHERE tag = ? AND sample_id IN (SELECT id FROM _bulk_ids)", [tag])],
         )
     return _write(
         store,
-        (f"SELECT s.id FROM samples s WHERE ({where}) AND NOT EXISTS"
-         " (SELECT 1 FROM sample_tags bt WHERE bt.sample_id = s.id AND bt.tag = ?)", params + [tag]),
+        (
+            f"SELECT s.id FROM samples s WHERE ({where}) AND NOT EXISTS"
+            " (SELECT 1 FROM sample_tags bt WHERE bt.sample_id = s.id AND bt.tag = ?)",
+            params + [tag],
+        ),
         [("INSERT INTO sample_tags (sample_id, tag) SELECT id, ? FROM _bulk_ids", [tag])],
     )
 
@@ -455,10 +486,11 @@ def bulk_set_domain(store, f: Filter, domain: str) -> int:
     where, params = where_sql(store, f)
     return _write(
         store,
-        (f"SELECT s.id FROM samples s WHERE ({where}) AND (s.domain != ? OR s.domain_source != 'manual')",
-         params + [domain]),
-        [("UPDATE samples SET domain = ?, domain_source = 'manual' WHERE id IN (SELECT id FROM _bulk_ids)",
-          [domain])],
+        (
+            f"SELECT s.id FROM samples s WHERE ({where}) AND (s.domain != ? OR s.domain_source != 'manual')",
+            params + [domain],
+        ),
+        [("UPDATE samples SET domain = ?, domain_source = 'manual' WHERE id IN (SELECT id FROM _bulk_ids)", [domain])],
     )
 
 

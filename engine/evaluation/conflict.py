@@ -46,17 +46,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
 from engine.core.errors import InputError
 
 VARIANTS = ("accuracy", "loss")
 REFERENCES = ("specialist", "base")
 DEFAULT_TAU = 0.05  # nats per token; why in the module docstring
-DEFINITION = ("Conflict Rate (our definition, not the paper's, which is unpublished): joint conflict = share of a "
-              "domain's eval items (those both runs were evaluated on) that the reference (specialist) gets right "
-              "and the mixture model gets wrong; conditional conflict = P(mixture wrong | reference right); gain = "
-              "share the reference gets wrong and the mixture right; loss variant: item NLL worse (better, for "
-              "gain) than the reference's by more than tau. Pooled over the domains that have a reference; a "
-              "domain without one makes the pooled rate partial.")
+DEFINITION = (
+    "Conflict Rate (our definition, not the paper's, which is unpublished): joint conflict = share of a "
+    "domain's eval items (those both runs were evaluated on) that the reference (specialist) gets right "
+    "and the mixture model gets wrong; conditional conflict = P(mixture wrong | reference right); gain = "
+    "share the reference gets wrong and the mixture right; loss variant: item NLL worse (better, for "
+    "gain) than the reference's by more than tau. Pooled over the domains that have a reference; a "
+    "domain without one makes the pooled rate partial."
+)
 # The names the UI and CLI show for the three rates (keys: the fields of DomainConflict / ConflictResult).
 LABELS = {"rate": "joint conflict", "conditional_conflict_rate": "conditional conflict", "gain_rate": "gain"}
 # Why a domain has no rate (DomainConflict.missing).
@@ -80,28 +83,28 @@ class DomainConflict:
     """One domain's numbers for a run (None where there is nothing to compare; `missing` and `note` say why)."""
 
     domain: str
-    n: int                        # items compared (evaluated by the run and its reference, comparable)
+    n: int  # items compared (evaluated by the run and its reference, comparable)
     conflicts: int
-    rate: float | None            # joint conflict: conflicts / n = P(reference right, run wrong)
-    score: float | None           # the run's accuracy (or mean NLL for NLL-only domains), all its items
-    metric: str                   # 'accuracy' | 'nll'
+    rate: float | None  # joint conflict: conflicts / n = P(reference right, run wrong)
+    score: float | None  # the run's accuracy (or mean NLL for NLL-only domains), all its items
+    metric: str  # 'accuracy' | 'nll'
     reference_score: float | None  # the reference's score on the items both were evaluated on
-    base_score: float | None       # the base model's score on the items it and the run were evaluated on
+    base_score: float | None  # the base model's score on the items it and the run were evaluated on
     delta_vs_specialist: float | None  # score_run - score_specialist over the items both have
-    delta_vs_base: float | None        # score_run - score_base over the items both have
+    delta_vs_base: float | None  # score_run - score_base over the items both have
     reference_run: int | None = None
-    reference_right: int = 0      # compared items the reference got right (accuracy variant)
+    reference_right: int = 0  # compared items the reference got right (accuracy variant)
     conditional_conflict_rate: float | None = None  # conflicts / reference_right = P(run wrong | reference right)
-    gains: int = 0                # reference wrong and run right (loss: NLL better by more than tau)
+    gains: int = 0  # reference wrong and run right (loss: NLL better by more than tau)
     gain_rate: float | None = None  # gains / n
-    n_run: int = 0                # the run's items of this domain
-    n_reference: int = 0          # the reference's items of this domain
-    n_shared: int = 0             # items both were evaluated on
-    dropped_run: int = 0          # the run's items the reference was not evaluated on (left out)
-    dropped_reference: int = 0    # the reference's items the run was not evaluated on (left out)
-    n_base_shared: int = 0        # items the run and the base model were both evaluated on
-    missing: str | None = None    # why there is no rate (one of MISSING); None: the domain is covered
-    note: str | None = None       # the same in words ("code has no specialist")
+    n_run: int = 0  # the run's items of this domain
+    n_reference: int = 0  # the reference's items of this domain
+    n_shared: int = 0  # items both were evaluated on
+    dropped_run: int = 0  # the run's items the reference was not evaluated on (left out)
+    dropped_reference: int = 0  # the reference's items the run was not evaluated on (left out)
+    n_base_shared: int = 0  # items the run and the base model were both evaluated on
+    missing: str | None = None  # why there is no rate (one of MISSING); None: the domain is covered
+    note: str | None = None  # the same in words ("code has no specialist")
 
 
 @dataclass
@@ -113,20 +116,20 @@ class ConflictResult:
     domains: dict[str, DomainConflict] = field(default_factory=dict)
     n: int = 0
     conflicts: int = 0
-    rate: float | None = None     # joint conflict, pooled over the covered domains
+    rate: float | None = None  # joint conflict, pooled over the covered domains
     definition: str = DEFINITION
     warnings: list[str] = field(default_factory=list)
     reference_right: int = 0
     conditional_conflict_rate: float | None = None
     gains: int = 0
     gain_rate: float | None = None
-    n_shared: int = 0             # over the covered domains
+    n_shared: int = 0  # over the covered domains
     dropped_run: int = 0
     dropped_reference: int = 0
-    partial: bool = False         # some domain of the run has no rate: the pooled numbers leave it out
+    partial: bool = False  # some domain of the run has no rate: the pooled numbers leave it out
     covered_domains: list[str] = field(default_factory=list)
     missing_domains: list[str] = field(default_factory=list)
-    missing: dict[str, str] = field(default_factory=dict)   # domain -> why it has no rate, in words
+    missing: dict[str, str] = field(default_factory=dict)  # domain -> why it has no rate, in words
     settings_mismatches: list[dict] = field(default_factory=list)
     strict: bool = False
 
@@ -202,8 +205,15 @@ def paired_scores(a: dict[int, dict], b: dict[int, dict], metric: str) -> tuple[
     return sa / len(keys), sb / len(keys), len(keys)
 
 
-def _domain(d: str, mix_d: dict[int, dict], ref_d: dict[int, dict], *, variant: str, tau: float,
-            base_d: dict[int, dict] | None = None) -> DomainConflict:
+def _domain(
+    d: str,
+    mix_d: dict[int, dict],
+    ref_d: dict[int, dict],
+    *,
+    variant: str,
+    tau: float,
+    base_d: dict[int, dict] | None = None,
+) -> DomainConflict:
     """One domain's numbers from its per-item results (the run's, the reference's, the base model's)."""
     shared = [k for k in mix_d if k in ref_d]
     n = c = right = g = 0
@@ -225,19 +235,38 @@ def _domain(d: str, mix_d: dict[int, dict], ref_d: dict[int, dict], *, variant: 
         smb, bscore, _ = paired_scores(mix_d, base_d, metric)
         delta_b = (smb - bscore) if bscore is not None else None
     dc = DomainConflict(
-        d, n, c, (c / n) if n else None, score, metric, rscore, bscore,
-        (sm - rscore) if rscore is not None else None, delta_b,
-        reference_right=right, conditional_conflict_rate=(c / right) if variant == "accuracy" and right else None,
-        gains=g, gain_rate=(g / n) if n else None, n_run=len(mix_d), n_reference=len(ref_d), n_shared=len(shared),
-        dropped_run=len(mix_d) - len(shared), dropped_reference=len(ref_d) - len(shared), n_base_shared=nb)
+        d,
+        n,
+        c,
+        (c / n) if n else None,
+        score,
+        metric,
+        rscore,
+        bscore,
+        (sm - rscore) if rscore is not None else None,
+        delta_b,
+        reference_right=right,
+        conditional_conflict_rate=(c / right) if variant == "accuracy" and right else None,
+        gains=g,
+        gain_rate=(g / n) if n else None,
+        n_run=len(mix_d),
+        n_reference=len(ref_d),
+        n_shared=len(shared),
+        dropped_run=len(mix_d) - len(shared),
+        dropped_reference=len(ref_d) - len(shared),
+        n_base_shared=nb,
+    )
     if not ref_d:
         dc.missing, dc.note = "not_evaluated", f"{d}: no reference results"
     elif not shared:
         dc.missing, dc.note = "no_shared", f"{d}: no item evaluated by both the run and the reference"
     elif not n:
         dc.missing = "not_comparable"
-        dc.note = (f"{d}: no right/wrong items (NLL only: the loss variant covers it)" if variant == "accuracy"
-                   else f"{d}: no NLL on the shared items")
+        dc.note = (
+            f"{d}: no right/wrong items (NLL only: the loss variant covers it)"
+            if variant == "accuracy"
+            else f"{d}: no NLL on the shared items"
+        )
     return dc
 
 
@@ -262,14 +291,21 @@ def _pool(res: ConflictResult) -> ConflictResult:
         res.dropped_reference += dc.dropped_reference
     res.rate = (res.conflicts / res.n) if res.n else None
     res.gain_rate = (res.gains / res.n) if res.n else None
-    res.conditional_conflict_rate = (res.conflicts / res.reference_right
-                                     if res.variant == "accuracy" and res.reference_right else None)
+    res.conditional_conflict_rate = (
+        res.conflicts / res.reference_right if res.variant == "accuracy" and res.reference_right else None
+    )
     res.partial = bool(res.missing_domains)
     return res
 
 
-def conflict_from_items(mixture: dict[int, dict], reference: dict[int, dict], *, variant: str = "accuracy",
-                        tau: float = DEFAULT_TAU, base: dict[int, dict] | None = None) -> ConflictResult:
+def conflict_from_items(
+    mixture: dict[int, dict],
+    reference: dict[int, dict],
+    *,
+    variant: str = "accuracy",
+    tau: float = DEFAULT_TAU,
+    base: dict[int, dict] | None = None,
+) -> ConflictResult:
     """Conflict rates from per-item results (sample_id -> {domain, correct, nll}); items are paired by id and
     grouped by the mixture item's domain. Pure arithmetic: the formula in the module docstring."""
     if variant not in VARIANTS:
@@ -291,8 +327,10 @@ def settings_differences(store, a: dict[int, dict], b: dict[int, dict]) -> list[
     from engine.evaluation.evaluate import evaluation_settings
 
     shared = [k for k in a if k in b]
-    pairs = sorted({(a[k].get("evaluation_id"), b[k].get("evaluation_id")) for k in shared} - {(None, None)},
-                   key=lambda p: (p[0] or -1, p[1] or -1))
+    pairs = sorted(
+        {(a[k].get("evaluation_id"), b[k].get("evaluation_id")) for k in shared} - {(None, None)},
+        key=lambda p: (p[0] or -1, p[1] or -1),
+    )
     recorded = evaluation_settings(store, [x for p in pairs for x in p]) if store is not None else {}
     out: list[dict] = []
     seen = set()
@@ -303,14 +341,31 @@ def settings_differences(store, a: dict[int, dict], b: dict[int, dict]) -> list[
         for key in sorted(set(sa) & set(sb)):
             if sa[key] != sb[key] and (recorded[ea]["eval_set"], key) not in seen:
                 seen.add((recorded[ea]["eval_set"], key))
-                out.append({"setting": key, "eval_set": recorded[ea]["eval_set"], "run_value": sa[key],
-                            "other_value": sb[key], "evaluations": [ea, eb]})
-    differ = [k for k in shared if a[k].get("prompt") is not None and b[k].get("prompt") is not None
-              and a[k]["prompt"] != b[k]["prompt"]]
+                out.append(
+                    {
+                        "setting": key,
+                        "eval_set": recorded[ea]["eval_set"],
+                        "run_value": sa[key],
+                        "other_value": sb[key],
+                        "evaluations": [ea, eb],
+                    }
+                )
+    differ = [
+        k
+        for k in shared
+        if a[k].get("prompt") is not None and b[k].get("prompt") is not None and a[k]["prompt"] != b[k]["prompt"]
+    ]
     if differ:
-        out.append({"setting": "prompt (chat template)", "eval_set": a[differ[0]].get("eval_set"),
-                    "run_value": a[differ[0]]["prompt"][-80:], "other_value": b[differ[0]]["prompt"][-80:],
-                    "items": len(differ), "of": len(shared)})
+        out.append(
+            {
+                "setting": "prompt (chat template)",
+                "eval_set": a[differ[0]].get("eval_set"),
+                "run_value": a[differ[0]]["prompt"][-80:],
+                "other_value": b[differ[0]]["prompt"][-80:],
+                "items": len(differ),
+                "of": len(shared),
+            }
+        )
     return out
 
 
@@ -319,10 +374,14 @@ def mismatch_text(x: dict) -> str:
     who = f"run {x.get('run', '?')} and {x.get('role', 'the other run')} (run {x.get('other_run', '?')})"
     where = (f"{x['domain']}: " if x.get("domain") else "") + who
     if "items" in x:
-        return (f"{where} were evaluated with different prompts (chat template) on {x['items']} of {x['of']} "
-                f"shared items of {x.get('eval_set')}")
-    return (f"{where} were evaluated with a different {x['setting']} on {x.get('eval_set')}: "
-            f"{x['run_value']!r} vs {x['other_value']!r}")
+        return (
+            f"{where} were evaluated with different prompts (chat template) on {x['items']} of {x['of']} "
+            f"shared items of {x.get('eval_set')}"
+        )
+    return (
+        f"{where} were evaluated with a different {x['setting']} on {x.get('eval_set')}: "
+        f"{x['run_value']!r} vs {x['other_value']!r}"
+    )
 
 
 def _settings_check(store, mismatches: list[dict], warnings: list[str], a: dict, b: dict, **who) -> None:
@@ -336,10 +395,13 @@ def _settings_check(store, mismatches: list[dict], warnings: list[str], a: dict,
 def _refuse_if_strict(strict: bool, mismatches: list[dict]) -> None:
     if strict and mismatches:
         names = ", ".join(dict.fromkeys(x["setting"] for x in mismatches))
-        raise SettingsMismatch(f"refused (strict): the evaluations compared differ in {names}: "
-                               + "; ".join(mismatch_text(x) for x in mismatches)
-                               + ". Evaluate both runs with the same settings, or leave strict off to get the "
-                               "numbers with a warning", mismatches)
+        raise SettingsMismatch(
+            f"refused (strict): the evaluations compared differ in {names}: "
+            + "; ".join(mismatch_text(x) for x in mismatches)
+            + ". Evaluate both runs with the same settings, or leave strict off to get the "
+            "numbers with a warning",
+            mismatches,
+        )
 
 
 # -- runs in the store ----------------------------------------------------------------------------------------
@@ -358,8 +420,10 @@ def run_domains(store, run) -> list[str]:
         return []
     con = store.cursor()
     try:
-        rows = con.execute("SELECT DISTINCT domain FROM mixture_items WHERE mixture_id = ? AND kind = 'sample' "
-                           "ORDER BY domain", [run.mixture_id]).fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT domain FROM mixture_items WHERE mixture_id = ? AND kind = 'sample' ORDER BY domain",
+            [run.mixture_id],
+        ).fetchall()
     finally:
         con.close()
     return [r[0] for r in rows]
@@ -386,9 +450,13 @@ def _merge_record(run, name: str, new: dict) -> None:
 
 def _alive(con, ids) -> set[int]:
     """The ids among `ids` of runs that exist and are not failed or cancelled."""
-    return {r[0] for r in con.execute(
-        "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', 'cancelled')",
-        [list(ids) or [-1]]).fetchall()}
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT id FROM runs WHERE id IN (SELECT unnest(?::INTEGER[])) AND status NOT IN ('failed', 'cancelled')",
+            [list(ids) or [-1]],
+        ).fetchall()
+    }
 
 
 def _settings(run):
@@ -396,8 +464,10 @@ def _settings(run):
     from engine.training import LoraSettings, TrainSettings, settings_from_dict
 
     cfg = run.config or {}
-    return (settings_from_dict(LoraSettings, cfg.get("lora") or {}),
-            settings_from_dict(TrainSettings, cfg.get("train") or {}))
+    return (
+        settings_from_dict(LoraSettings, cfg.get("lora") or {}),
+        settings_from_dict(TrainSettings, cfg.get("train") or {}),
+    )
 
 
 def specialists(store, run_id) -> dict[str, int]:
@@ -407,8 +477,11 @@ def specialists(store, run_id) -> dict[str, int]:
     out: dict[str, int] = {}
     con = store.cursor()
     try:
-        for rid, dom in con.execute("SELECT id, domain FROM runs WHERE kind = 'specialist' AND parent_run_id = ? "
-                                    "AND status NOT IN ('failed', 'cancelled') ORDER BY id", [run.id]).fetchall():
+        for rid, dom in con.execute(
+            "SELECT id, domain FROM runs WHERE kind = 'specialist' AND parent_run_id = ? "
+            "AND status NOT IN ('failed', 'cancelled') ORDER BY id",
+            [run.id],
+        ).fetchall():
             if dom:
                 out[dom] = rid
         try:
@@ -437,14 +510,25 @@ def ensure_specialists(store, run_id, *, domains: list[str] | None = None) -> di
     want = list(domains) if domains else have
     unknown = [d for d in want if d not in have]
     if unknown:
-        raise ConflictError(f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; "
-                            f"its domains: {', '.join(have)}")
+        raise ConflictError(
+            f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; its domains: {', '.join(have)}"
+        )
     lora, train = _settings(run)
     out = {}
     for d in want:
         sub = mixtures.domain_subset(store, run.mixture_id, d)
-        spec = runs.create_run(store, sub.id, base_model=run.base_model, protocol="multi_task", lora=lora,
-                               train=train, kind="specialist", parent_run_id=run.id, domain=d, reuse=True)
+        spec = runs.create_run(
+            store,
+            sub.id,
+            base_model=run.base_model,
+            protocol="multi_task",
+            lora=lora,
+            train=train,
+            kind="specialist",
+            parent_run_id=run.id,
+            domain=d,
+            reuse=True,
+        )
         out[d] = spec.id
     _merge_record(run, "specialists.json", out)
     return out
@@ -459,8 +543,11 @@ def pair_runs(store, run_id) -> dict[tuple[str, str], int]:
     runs since failed, cancelled or deleted are left out."""
     run = _run(store, run_id)
     try:
-        recorded = {_pair_key(*str(k).split("|", 1)): int(v) for k, v in _read_record(run, "pairs.json").items()
-                    if "|" in str(k)}
+        recorded = {
+            _pair_key(*str(k).split("|", 1)): int(v)
+            for k, v in _read_record(run, "pairs.json").items()
+            if "|" in str(k)
+        }
     except (ValueError, TypeError):
         return {}
     if not recorded:
@@ -491,9 +578,11 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
     have = run_domains(store, run)
     if pairs is None:
         if len(have) < 2:
-            raise ConflictError(f"run {run.name!r} has {len(have)} training domain(s) ({', '.join(have) or 'none'});"
-                                " a domain pair needs two")
-        want = [(a, b) for i, a in enumerate(have) for b in have[i + 1:]]
+            raise ConflictError(
+                f"run {run.name!r} has {len(have)} training domain(s) ({', '.join(have) or 'none'});"
+                " a domain pair needs two"
+            )
+        want = [(a, b) for i, a in enumerate(have) for b in have[i + 1 :]]
     else:
         want = []
         for p in pairs:
@@ -503,8 +592,10 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
                 raise ConflictError(f"a pair is two different domains, got {p!r}")
             unknown = [d for d in p if d not in have]
             if unknown:
-                raise ConflictError(f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; "
-                                    f"its domains: {', '.join(have)}")
+                raise ConflictError(
+                    f"run {run.name!r} has no training items of domain(s) {', '.join(unknown)}; "
+                    f"its domains: {', '.join(have)}"
+                )
             k = _pair_key(str(p[0]), str(p[1]))
             if k not in want:
                 want.append(k)
@@ -514,8 +605,17 @@ def ensure_pair_runs(store, run_id, *, pairs: list[tuple[str, str]] | None = Non
     out: dict[tuple[str, str], int] = {}
     for a, b in want:
         sub = mixtures.domains_subset(store, run.mixture_id, [a, b])
-        pr = runs.create_run(store, sub.id, base_model=run.base_model, protocol="multi_task", lora=lora,
-                             train=train, kind="mixture", parent_run_id=run.id, reuse=True)
+        pr = runs.create_run(
+            store,
+            sub.id,
+            base_model=run.base_model,
+            protocol="multi_task",
+            lora=lora,
+            train=train,
+            kind="mixture",
+            parent_run_id=run.id,
+            reuse=True,
+        )
         out[(a, b)] = pr.id
         ensure_specialists(store, pr.id)  # the parent's specialists (reused), or queued now when it has none
     _merge_record(run, "pairs.json", {f"{a}|{b}": r for (a, b), r in out.items()})
@@ -526,8 +626,10 @@ def base_run_for(store, run) -> int | None:
     """The latest base-model run (kind 'base') of the same base model, if one exists."""
     con = store.cursor()
     try:
-        rows = con.execute("SELECT id FROM runs WHERE kind = 'base' AND base_model = ? AND status = 'done' "
-                           "ORDER BY id DESC LIMIT 1", [run.base_model]).fetchall()
+        rows = con.execute(
+            "SELECT id FROM runs WHERE kind = 'base' AND base_model = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
+            [run.base_model],
+        ).fetchall()
     finally:
         con.close()
     return rows[0][0] if rows else None
@@ -537,8 +639,15 @@ def _ref_word(reference: str) -> str:
     return "specialist" if reference == "specialist" else "base-model run"
 
 
-def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = DEFAULT_TAU,
-                  reference: str = "specialist", strict: bool = False) -> ConflictResult:
+def conflict_rate(
+    store,
+    run_id,
+    *,
+    variant: str = "accuracy",
+    tau: float = DEFAULT_TAU,
+    reference: str = "specialist",
+    strict: bool = False,
+) -> ConflictResult:
     """Per-domain and pooled Conflict Rate (joint, conditional, gain) of a run against its specialists (or the
     base model), with score deltas vs specialist and vs base, all over the items both sides were evaluated on
     (see the module docstring for the definition). A domain without a reference (or without shared items) has
@@ -575,25 +684,45 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = DEFA
         if ref_id is None:
             dc.missing = "no_reference"
             dc.note = f"{d} has no {word}"
-            warnings.append(f"{d}: no {word}" + (" (workbench conflict --make-specialists)"
-                                                  if reference == "specialist" else " (workbench eval --base-model)"))
+            warnings.append(
+                f"{d}: no {word}"
+                + (
+                    " (workbench conflict --make-specialists)"
+                    if reference == "specialist"
+                    else " (workbench eval --base-model)"
+                )
+            )
         elif dc.missing == "not_evaluated":
             dc.note = f"{d}'s {word} (run {ref_id}) is not evaluated on it"
             warnings.append(f"{d}: {word} run {ref_id} has no evaluation results on this domain yet")
         elif dc.missing == "no_shared":
             dc.note = f"{d}: no item evaluated by both the run and its {word} (run {ref_id})"
-            warnings.append(f"{d}: run {run.id} and {word} run {ref_id} share no evaluated item "
-                            f"({dc.n_run} vs {dc.n_reference} items: evaluate both on the same eval sets)")
+            warnings.append(
+                f"{d}: run {run.id} and {word} run {ref_id} share no evaluated item "
+                f"({dc.n_run} vs {dc.n_reference} items: evaluate both on the same eval sets)"
+            )
         elif dc.dropped_run or dc.dropped_reference:
-            warnings.append(f"{d}: compared on the {dc.n_shared} items both were evaluated on; left out "
-                            f"{dc.dropped_run} of the run's {dc.n_run} and {dc.dropped_reference} of {word} run "
-                            f"{ref_id}'s {dc.n_reference}")
+            warnings.append(
+                f"{d}: compared on the {dc.n_shared} items both were evaluated on; left out "
+                f"{dc.dropped_run} of the run's {dc.n_run} and {dc.dropped_reference} of {word} run "
+                f"{ref_id}'s {dc.n_reference}"
+            )
         if ref_d:
-            _settings_check(store, mismatches, warnings, mix_d, ref_d, domain=d, run=run.id, other_run=ref_id,
-                            role=f"its {word}")
+            _settings_check(
+                store, mismatches, warnings, mix_d, ref_d, domain=d, run=run.id, other_run=ref_id, role=f"its {word}"
+            )
         if base_d and reference != "base":
-            _settings_check(store, mismatches, warnings, mix_d, base_d, domain=d, run=run.id, other_run=base_id,
-                            role="the base-model run")
+            _settings_check(
+                store,
+                mismatches,
+                warnings,
+                mix_d,
+                base_d,
+                domain=d,
+                run=run.id,
+                other_run=base_id,
+                role="the base-model run",
+            )
         if reference == "base":
             dc.delta_vs_specialist = None
             sref = spec.get(d)
@@ -602,8 +731,17 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = DEFA
                 sm, sscore, _ = paired_scores(mix_d, s_items, dc.metric)
                 if sscore is not None:
                     dc.delta_vs_specialist = sm - sscore
-                    _settings_check(store, mismatches, warnings, mix_d, s_items, domain=d, run=run.id,
-                                    other_run=sref, role="its specialist")
+                    _settings_check(
+                        store,
+                        mismatches,
+                        warnings,
+                        mix_d,
+                        s_items,
+                        domain=d,
+                        run=run.id,
+                        other_run=sref,
+                        role="its specialist",
+                    )
         result.domains[d] = dc
     _refuse_if_strict(strict, mismatches)
     result.warnings = warnings
@@ -611,8 +749,16 @@ def conflict_rate(store, run_id, *, variant: str = "accuracy", tau: float = DEFA
     return _pool(result)
 
 
-def conflicting_items(store, run_id, domain: str | None = None, *, variant: str = "accuracy",
-                      tau: float = DEFAULT_TAU, reference: str = "specialist", strict: bool = False) -> list[dict]:
+def conflicting_items(
+    store,
+    run_id,
+    domain: str | None = None,
+    *,
+    variant: str = "accuracy",
+    tau: float = DEFAULT_TAU,
+    reference: str = "specialist",
+    strict: bool = False,
+) -> list[dict]:
     """The conflicting items of a run: question, the reference's answer, the run's answer (for drill-down);
     only items both were evaluated on can conflict. `strict`: SettingsMismatch when the evaluations differ."""
     from engine.evaluation.evaluate import item_results
@@ -632,21 +778,42 @@ def conflicting_items(store, run_id, domain: str | None = None, *, variant: str 
         if key not in cache:
             cache[key] = item_results(store, ref_id, domain=m["domain"])
             if strict:
-                _settings_check(store, mismatches, [], {k: v for k, v in mix.items() if v["domain"] == m["domain"]},
-                                cache[key], domain=m["domain"], run=run.id, other_run=ref_id,
-                                role=f"its {_ref_word(reference)}")
+                _settings_check(
+                    store,
+                    mismatches,
+                    [],
+                    {k: v for k, v in mix.items() if v["domain"] == m["domain"]},
+                    cache[key],
+                    domain=m["domain"],
+                    run=run.id,
+                    other_run=ref_id,
+                    role=f"its {_ref_word(reference)}",
+                )
         r = cache[key].get(sid)
         if r is None or not is_conflict(m, r, variant=variant, tau=tau):
             continue
-        out.append({"sample_id": sid, "domain": m["domain"], "scorer": m["scorer"], "question": m["question"],
-                    "reference_run": ref_id, "reference_output": r["output"], "reference_extracted": r["extracted"],
-                    "reference_nll": r["nll"], "output": m["output"], "extracted": m["extracted"], "nll": m["nll"]})
+        out.append(
+            {
+                "sample_id": sid,
+                "domain": m["domain"],
+                "scorer": m["scorer"],
+                "question": m["question"],
+                "reference_run": ref_id,
+                "reference_output": r["output"],
+                "reference_extracted": r["extracted"],
+                "reference_nll": r["nll"],
+                "output": m["output"],
+                "extracted": m["extracted"],
+                "nll": m["nll"],
+            }
+        )
     _refuse_if_strict(strict, mismatches)
     return out
 
 
-def summary_for_runs(store, run_ids, *, variant: str = "accuracy", tau: float = DEFAULT_TAU,
-                     full: bool = False) -> dict:
+def summary_for_runs(
+    store, run_ids, *, variant: str = "accuracy", tau: float = DEFAULT_TAU, full: bool = False
+) -> dict:
     """Pooled Conflict Rate per run (None when it cannot be computed yet: not evaluated, no specialists or
     specialists not evaluated). Never raises for a run; for the Runs screen. `full`: the ConflictResult (its
     `partial`, `label()`, conditional and gain rates) instead of the pooled joint rate."""
@@ -666,8 +833,10 @@ def _pair_cell(rid: int | None, status: str | None) -> str:
         return "no pair run: make it (workbench conflict RUN --make-pairs; Results: a), train it, evaluate it"
     if status != "done":
         return f"pair run {rid} is {status}: let it train (Runs), then evaluate it (Results: e)"
-    return (f"pair run {rid} needs evaluating with its specialists on the same eval sets (Results: e on this run; "
-            f"or workbench conflict {rid} --make-specialists, then workbench eval)")
+    return (
+        f"pair run {rid} needs evaluating with its specialists on the same eval sets (Results: e on this run; "
+        f"or workbench conflict {rid} --make-specialists, then workbench eval)"
+    )
 
 
 def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float = DEFAULT_TAU) -> dict:
@@ -686,7 +855,7 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
         if a in own.domains:
             outcome[a][a] = own.domains[a].rate
     pair_runs_: dict[tuple[str, str], int] = {}
-    candidate: dict[tuple[str, str], tuple[int, str]] = {}   # sorted pair -> (run, status) when not filled
+    candidate: dict[tuple[str, str], tuple[int, str]] = {}  # sorted pair -> (run, status) when not filled
 
     def fill(rid: int, a: str, b: str) -> bool:
         try:
@@ -710,9 +879,14 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
             candidate[(a, b)] = (rid, status)
     con = store.cursor()
     try:
-        others = [r[0] for r in con.execute(
-            "SELECT id FROM runs WHERE kind = 'mixture' AND status = 'done' AND base_model = ? AND id <> ? "
-            "ORDER BY id", [run.base_model, run.id]).fetchall()]
+        others = [
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM runs WHERE kind = 'mixture' AND status = 'done' AND base_model = ? AND id <> ? "
+                "ORDER BY id",
+                [run.base_model, run.id],
+            ).fetchall()
+        ]
     finally:
         con.close()
     for rid in others:
@@ -727,15 +901,20 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
                 candidate.setdefault(_pair_key(a, b), (rid, "done"))
     cells = {}
     for i, a in enumerate(domains):
-        for b in domains[i + 1:]:
+        for b in domains[i + 1 :]:
             got = {f"{a}|{b}": (a, b) in pair_runs_, f"{b}|{a}": (b, a) in pair_runs_}
             if all(got.values()):
                 rid, status, how = pair_runs_[(a, b)], "done", f"filled from run {pair_runs_[(a, b)]}"
             elif any(got.values()):
                 rid = pair_runs_.get((a, b)) or pair_runs_.get((b, a))
                 empty = a if not got[f"{a}|{b}"] else b
-                status, how = "done", (f"run {rid} gives no {variant} Conflict Rate for {empty} (no item with a "
-                                       f"verdict, or its specialist not evaluated; NLL-only domains: loss variant)")
+                status, how = (
+                    "done",
+                    (
+                        f"run {rid} gives no {variant} Conflict Rate for {empty} (no item with a "
+                        f"verdict, or its specialist not evaluated; NLL-only domains: loss variant)"
+                    ),
+                )
             else:
                 rid, status = candidate.get((a, b), (None, None))
                 how = _pair_cell(rid, status)
@@ -750,12 +929,21 @@ def interference_matrix(store, run_id, *, variant: str = "accuracy", tau: float 
     except ImportError:
         pass
     n_off = len(domains) * (len(domains) - 1)
-    return {"run_id": run.id, "domains": domains, "outcome": outcome, "gradient": gradient,
-            "pair_runs": {f"{a}|{b}": r for (a, b), r in pair_runs_.items()}, "cells": cells,
-            "filled": sum(1 for (a, b) in pair_runs_ if a != b), "n_cells": n_off, "variant": variant, "tau": tau,
-            "definition": "outcome[a][b]: Conflict Rate of domain a in a run trained on {a, b} vs a's specialist "
-                          "(diagonal: this run); gradient[a][b]: share of sampled steps with negative gradient "
-                          "cosine between a and b in this run (ours)"}
+    return {
+        "run_id": run.id,
+        "domains": domains,
+        "outcome": outcome,
+        "gradient": gradient,
+        "pair_runs": {f"{a}|{b}": r for (a, b), r in pair_runs_.items()},
+        "cells": cells,
+        "filled": sum(1 for (a, b) in pair_runs_ if a != b),
+        "n_cells": n_off,
+        "variant": variant,
+        "tau": tau,
+        "definition": "outcome[a][b]: Conflict Rate of domain a in a run trained on {a, b} vs a's specialist "
+        "(diagonal: this run); gradient[a][b]: share of sampled steps with negative gradient "
+        "cosine between a and b in this run (ours)",
+    }
 
 
 def _recipe_label(store, mixture_id) -> str | None:
@@ -769,8 +957,14 @@ def _recipe_label(store, mixture_id) -> str | None:
     return f"{rows[0][0]} v{rows[0][1]}" if rows else f"mixture {mixture_id}"
 
 
-def results_rows(store, run_ids: list[int] | None = None, *, variant: str = "accuracy", tau: float = DEFAULT_TAU,
-                 reference: str = "specialist") -> list[dict]:
+def results_rows(
+    store,
+    run_ids: list[int] | None = None,
+    *,
+    variant: str = "accuracy",
+    tau: float = DEFAULT_TAU,
+    reference: str = "specialist",
+) -> list[dict]:
     """The Results table: one row per evaluated (run, domain) with score, deltas, the joint and conditional
     conflict and gain rates, items shared with the reference and left out, the recipe (mixture name and
     version) and protocol of the run, and the run's pooled numbers (`pooled_*`: partial flag and label,
@@ -801,30 +995,55 @@ def results_rows(store, run_ids: list[int] | None = None, *, variant: str = "acc
             for d in sorted({v["domain"] for v in items.values()}):
                 sc, metric = domain_score({k: v for k, v in items.items() if v["domain"] == d})
                 per[d] = DomainConflict(d, 0, 0, None, sc, metric, None, None, None, None)
-        pooled = {"pooled_conflict_rate": cr.rate if cr else None,
-                  "pooled_conditional_conflict_rate": cr.conditional_conflict_rate if cr else None,
-                  "pooled_gain_rate": cr.gain_rate if cr else None, "pooled_partial": cr.partial if cr else None,
-                  "pooled_label": cr.label() if cr else "-", "pooled_missing": dict(cr.missing) if cr else {},
-                  "pooled_n_shared": cr.n_shared if cr else 0, "pooled_dropped_run": cr.dropped_run if cr else 0,
-                  "pooled_dropped_reference": cr.dropped_reference if cr else 0,
-                  "warnings": list(cr.warnings) if cr else [],
-                  "settings_mismatches": list(cr.settings_mismatches) if cr else []}
+        pooled = {
+            "pooled_conflict_rate": cr.rate if cr else None,
+            "pooled_conditional_conflict_rate": cr.conditional_conflict_rate if cr else None,
+            "pooled_gain_rate": cr.gain_rate if cr else None,
+            "pooled_partial": cr.partial if cr else None,
+            "pooled_label": cr.label() if cr else "-",
+            "pooled_missing": dict(cr.missing) if cr else {},
+            "pooled_n_shared": cr.n_shared if cr else 0,
+            "pooled_dropped_run": cr.dropped_run if cr else 0,
+            "pooled_dropped_reference": cr.dropped_reference if cr else 0,
+            "warnings": list(cr.warnings) if cr else [],
+            "settings_mismatches": list(cr.settings_mismatches) if cr else [],
+        }
         for d, dc in per.items():
-            rows.append({"run_id": rid, "run": run.name, "kind": run.kind, "protocol": run.protocol,
-                         "recipe": _recipe_label(store, run.mixture_id), "domain": d, "metric": dc.metric,
-                         "score": dc.score, "delta_vs_specialist": dc.delta_vs_specialist,
-                         "delta_vs_base": dc.delta_vs_base, "conflict_rate": dc.rate, "joint_conflict_rate": dc.rate,
-                         "conditional_conflict_rate": dc.conditional_conflict_rate, "gain_rate": dc.gain_rate,
-                         "n_compared": dc.n, "conflicts": dc.conflicts, "gains": dc.gains,
-                         "reference_right": dc.reference_right, "n_shared": dc.n_shared,
-                         "dropped_run": dc.dropped_run, "dropped_reference": dc.dropped_reference,
-                         "reference_run": dc.reference_run, "missing": dc.missing, "missing_note": dc.note,
-                         **pooled})
+            rows.append(
+                {
+                    "run_id": rid,
+                    "run": run.name,
+                    "kind": run.kind,
+                    "protocol": run.protocol,
+                    "recipe": _recipe_label(store, run.mixture_id),
+                    "domain": d,
+                    "metric": dc.metric,
+                    "score": dc.score,
+                    "delta_vs_specialist": dc.delta_vs_specialist,
+                    "delta_vs_base": dc.delta_vs_base,
+                    "conflict_rate": dc.rate,
+                    "joint_conflict_rate": dc.rate,
+                    "conditional_conflict_rate": dc.conditional_conflict_rate,
+                    "gain_rate": dc.gain_rate,
+                    "n_compared": dc.n,
+                    "conflicts": dc.conflicts,
+                    "gains": dc.gains,
+                    "reference_right": dc.reference_right,
+                    "n_shared": dc.n_shared,
+                    "dropped_run": dc.dropped_run,
+                    "dropped_reference": dc.dropped_reference,
+                    "reference_run": dc.reference_run,
+                    "missing": dc.missing,
+                    "missing_note": dc.note,
+                    **pooled,
+                }
+            )
     return rows
 
 
-def compare(store, run_ids: list[int], *, variant: str = "accuracy", tau: float = DEFAULT_TAU,
-            strict: bool = False) -> dict:
+def compare(
+    store, run_ids: list[int], *, variant: str = "accuracy", tau: float = DEFAULT_TAU, strict: bool = False
+) -> dict:
     """Runs side by side: per run its per-domain rows (results_rows), and for two runs, per domain over the
     items BOTH were evaluated on: the per-item agreement (both right, only A right, only B right, both wrong)
     in `items`, and in `shared` the item counts (n_a, n_b, n_shared, dropped_a, dropped_b) and both scores and
@@ -836,15 +1055,26 @@ def compare(store, run_ids: list[int], *, variant: str = "accuracy", tau: float 
 
     runs = [_run(store, r) for r in run_ids]
     rows = results_rows(store, [r.id for r in runs], variant=variant, tau=tau)
-    out = {"runs": [{"id": r.id, "name": r.name, "kind": r.kind, "protocol": r.protocol,
-                     "recipe": _recipe_label(store, r.mixture_id), "base_model": r.base_model,
-                     "domains": {x["domain"]: x for x in rows if x["run_id"] == r.id}} for r in runs],
-           "warnings": [], "settings_mismatches": []}
+    out = {
+        "runs": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "kind": r.kind,
+                "protocol": r.protocol,
+                "recipe": _recipe_label(store, r.mixture_id),
+                "base_model": r.base_model,
+                "domains": {x["domain"]: x for x in rows if x["run_id"] == r.id},
+            }
+            for r in runs
+        ],
+        "warnings": [],
+        "settings_mismatches": [],
+    }
     if len(runs) == 2:
         a, b = item_results(store, runs[0].id), item_results(store, runs[1].id)
         mismatches: list[dict] = []
-        _settings_check(store, mismatches, out["warnings"], a, b, run=runs[0].id, other_run=runs[1].id,
-                        role="run B")
+        _settings_check(store, mismatches, out["warnings"], a, b, run=runs[0].id, other_run=runs[1].id, role="run B")
         _refuse_if_strict(strict, mismatches)
         out["settings_mismatches"] = mismatches
         agree: dict[str, dict] = {}
@@ -855,18 +1085,33 @@ def compare(store, run_ids: list[int], *, variant: str = "accuracy", tau: float 
             n_sh = sum(1 for k in a_d if k in b_d)
             metric = domain_score(a_d or b_d)[1]
             sa, sb, n_scored = paired_scores(a_d, b_d, metric)
-            shared[d] = {"n_a": len(a_d), "n_b": len(b_d), "n_shared": n_sh, "dropped_a": len(a_d) - n_sh,
-                         "dropped_b": len(b_d) - n_sh, "metric": metric, "score_a": sa, "score_b": sb,
-                         "delta": (sb - sa) if sa is not None and sb is not None else None, "n_scored": n_scored}
+            shared[d] = {
+                "n_a": len(a_d),
+                "n_b": len(b_d),
+                "n_shared": n_sh,
+                "dropped_a": len(a_d) - n_sh,
+                "dropped_b": len(b_d) - n_sh,
+                "metric": metric,
+                "score_a": sa,
+                "score_b": sb,
+                "delta": (sb - sa) if sa is not None and sb is not None else None,
+                "n_scored": n_scored,
+            }
             if n_sh < max(len(a_d), len(b_d)):
-                out["warnings"].append(f"{d}: compared on the {n_sh} items both runs were evaluated on; left out "
-                                       f"{len(a_d) - n_sh} of A's {len(a_d)} and {len(b_d) - n_sh} of B's {len(b_d)}")
+                out["warnings"].append(
+                    f"{d}: compared on the {n_sh} items both runs were evaluated on; left out "
+                    f"{len(a_d) - n_sh} of A's {len(a_d)} and {len(b_d) - n_sh} of B's {len(b_d)}"
+                )
         for sid, ra in a.items():
             rb = b.get(sid)
             if rb is None or ra.get("correct") is None or rb.get("correct") is None:
                 continue
-            k = {(True, True): "both_right", (True, False): "only_a", (False, True): "only_b",
-                 (False, False): "both_wrong"}[(bool(ra["correct"]), bool(rb["correct"]))]
+            k = {
+                (True, True): "both_right",
+                (True, False): "only_a",
+                (False, True): "only_b",
+                (False, False): "both_wrong",
+            }[(bool(ra["correct"]), bool(rb["correct"]))]
             agree.setdefault(ra["domain"], {"both_right": 0, "only_a": 0, "only_b": 0, "both_wrong": 0})[k] += 1
         out["items"] = agree
         out["shared"] = shared

@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.core.jobs import Cancelled, ProgressMeter
 from engine.core.errors import InputError
+from engine.core.jobs import Cancelled, ProgressMeter
 from engine.data.pools import ROLES  # noqa: F401  (pool roles: train, eval)
 
 SCORER_VERSION = "2"  # 2: BFCL-faithful tool calls, new math/gsm8k extraction, two-sandbox code verdicts
@@ -67,12 +67,14 @@ def eval_pools(store) -> list[dict]:
         ).fetchall()
     finally:
         con.close()
-    return [{"id": r[0], "name": r[1], "n_samples": r[2], "domains": sorted(d for d in (r[3] or []) if d)}
-            for r in rows]
+    return [
+        {"id": r[0], "name": r[1], "n_samples": r[2], "domains": sorted(d for d in (r[3] or []) if d)} for r in rows
+    ]
 
 
-def attach_answers(store, pool, path: str | Path | None = None, *, key: str = "id", field: str = "ground_truth",
-                   no_call: bool = False) -> dict:
+def attach_answers(
+    store, pool, path: str | Path | None = None, *, key: str = "id", field: str = "ground_truth", no_call: bool = False
+) -> dict:
     """Copy answers kept in a separate file into the pool's samples' meta, matched on `meta[key]`: BFCL's
     possible_answer files ({"id", "ground_truth": [{func: {arg: [values]}}]}). `no_call`: samples without an
     answer get ``ground_truth = []`` (BFCL irrelevance: the right answer is no call; give no file for a pool
@@ -149,11 +151,11 @@ class EvalItem:
     sample_id: int
     domain: str
     scorer: str
-    messages: list[dict]             # the prompt (up to, not including, the answer turn)
+    messages: list[dict]  # the prompt (up to, not including, the answer turn)
     tools: list | None
-    reference: dict                  # scorer input (see engine.evaluation.scorers.check)
-    reference_response: str | None   # text whose NLL is measured (None: no NLL)
-    question: str = ""               # the last user turn, for display
+    reference: dict  # scorer input (see engine.evaluation.scorers.check)
+    reference_response: str | None  # text whose NLL is measured (None: no NLL)
+    question: str = ""  # the last user turn, for display
 
 
 def _loads(v):
@@ -223,8 +225,9 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
         letter = meta["answer"].strip().upper()
         idx = "ABCDEFGHIJ".find(letter) if len(letter) == 1 else -1
         if 0 <= idx < len(choices):
-            return item("choice", {"choices": [str(c) for c in choices], "answer_index": idx},
-                        f"{letter}. {choices[idx]}")
+            return item(
+                "choice", {"choices": [str(c) for c in choices], "answer_index": idx}, f"{letter}. {choices[idx]}"
+            )
     final = meta.get("final_answer")
     if resp and "####" in resp:
         return item("gsm8k", {"answer": resp}, resp)
@@ -242,14 +245,17 @@ def detect_item(sample_id: int, domain: str, messages: Any, meta: Any, tools: An
     return None
 
 
-def pool_items(store, pool, *, max_items: int | None = None, include_excluded: bool = False) -> tuple[list[EvalItem], int]:
+def pool_items(
+    store, pool, *, max_items: int | None = None, include_excluded: bool = False
+) -> tuple[list[EvalItem], int]:
     """(checkable items of a pool in id order, number of samples skipped as not checkable)."""
     con = store.cursor()
     try:
         pid, _name, _role = _pool_row(con, pool)
         where = "" if include_excluded else " AND NOT excluded"
-        rows = con.execute(f"SELECT id, domain, messages, meta, tools FROM samples WHERE pool_id = ?{where} "
-                           "ORDER BY id", [pid]).fetchall()
+        rows = con.execute(
+            f"SELECT id, domain, messages, meta, tools FROM samples WHERE pool_id = ?{where} ORDER BY id", [pid]
+        ).fetchall()
     finally:
         con.close()
     items, skipped = [], 0
@@ -291,14 +297,28 @@ class RunRow:
         return str(p) if p.is_dir() else None
 
 
-_RUN_COLS = ("id, name, coalesce(kind, 'mixture'), status, base_model, folder, mixture_id, parent_run_id, domain, "
-             "protocol, content_hash, config")
+_RUN_COLS = (
+    "id, name, coalesce(kind, 'mixture'), status, base_model, folder, mixture_id, parent_run_id, domain, "
+    "protocol, content_hash, config"
+)
 
 
 def _run_from_row(r) -> RunRow:
     cfg = _loads(r[11]) or {}
-    return RunRow(r[0], r[1], r[2], r[3], r[4] or (cfg.get("base_model") if isinstance(cfg, dict) else None),
-                  r[5], r[6], r[7], r[8], r[9], r[10], cfg if isinstance(cfg, dict) else {})
+    return RunRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4] or (cfg.get("base_model") if isinstance(cfg, dict) else None),
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        cfg if isinstance(cfg, dict) else {},
+    )
 
 
 def get_run_row(store, run) -> RunRow:
@@ -326,14 +346,14 @@ class EvalSettings:
     batch_size: int = 8
     greedy: bool = True
     temperature: float = 0.0
-    max_len: int = 1024            # prompt + continuation tokens for NLL / option scoring
+    max_len: int = 1024  # prompt + continuation tokens for NLL / option scoring
     choice_normalize: bool = True  # multiple choice: per-token log-likelihood
     device: str = "auto"
     dtype: str | None = None
-    chunk: int = 16                # items per chunk file
+    chunk: int = 16  # items per chunk file
     sandbox_timeout_s: float = 10.0
     sandbox_unisolated: bool = False  # run generated code even where kernel isolation is missing (opt-in)
-    threads: int | None = None     # torch CPU threads in the worker (None: half the cores, at least 1)
+    threads: int | None = None  # torch CPU threads in the worker (None: half the cores, at least 1)
 
 
 @dataclass
@@ -344,7 +364,7 @@ class EvalSummary:
     run_id: int
     eval_set: str
     domain: str
-    metric: str          # 'accuracy' (scorers with right/wrong) or 'nll'
+    metric: str  # 'accuracy' (scorers with right/wrong) or 'nll'
     value: float | None
     n: int
     details: dict = field(default_factory=dict)
@@ -362,8 +382,11 @@ def _jobs_base(store, run: RunRow) -> Path:
 
 
 def _pool_hash(con, pool_id: int) -> str:
-    r = con.execute("SELECT string_agg(content_hash || ':' || CAST(excluded AS VARCHAR), ',' ORDER BY id) "
-                    "FROM samples WHERE pool_id = ?", [pool_id]).fetchall()
+    r = con.execute(
+        "SELECT string_agg(content_hash || ':' || CAST(excluded AS VARCHAR), ',' ORDER BY id) "
+        "FROM samples WHERE pool_id = ?",
+        [pool_id],
+    ).fetchall()
     return hashlib.sha256((r[0][0] or "").encode()).hexdigest()[:16]
 
 
@@ -373,12 +396,15 @@ def _require_sandbox(pool: str, s: EvalSettings) -> None:
 
     iso = isolation()
     if not iso.kernel and not s.sandbox_unisolated and os.environ.get("WORKBENCH_SANDBOX") != "unisolated":
-        raise EvaluationError(f"pool {pool!r} has code items and generated code is not run without isolation: "
-                              f"{iso.reason}. To fix: {SandboxUnavailable.hint}")
+        raise EvaluationError(
+            f"pool {pool!r} has code items and generated code is not run without isolation: "
+            f"{iso.reason}. To fix: {SandboxUnavailable.hint}"
+        )
 
 
-def prepare(store, run_id, pools, *, max_items: int | None = None,
-            settings: EvalSettings | None = None) -> tuple[Path, list[EvalSummary], dict[str, int]]:
+def prepare(
+    store, run_id, pools, *, max_items: int | None = None, settings: EvalSettings | None = None
+) -> tuple[Path, list[EvalSummary], dict[str, int]]:
     """Create (or reuse) the job folder of one run on eval pools and their summary rows (one per pool and
     domain). `max_items` caps the items per pool.
 
@@ -395,21 +421,27 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
     if run.kind != "base" and run.status != "done":
         raise EvaluationError(f"run {run.name!r} is {run.status}; evaluate it when it is done")
     if run.kind != "base" and run.adapter is None:
-        raise EvaluationError(f"run {run.name!r} has no final adapter ({Path(run.folder or '?') / 'adapter'}); "
-                              "only a base run is evaluated without one")
+        raise EvaluationError(
+            f"run {run.name!r} has no final adapter ({Path(run.folder or '?') / 'adapter'}); "
+            "only a base run is evaluated without one"
+        )
     per_pool = []
     con = store.cursor()
     try:
         for pool in pools:
             pid, pname, role = _pool_row(con, pool)
             if role != "eval":
-                raise EvaluationError(f"pool {pname!r} is not an eval set; mark it first "
-                                      f"(workbench evalset mark {pname})")
+                raise EvaluationError(
+                    f"pool {pname!r} is not an eval set; mark it first (workbench evalset mark {pname})"
+                )
             per_pool.append((pid, pname, _pool_hash(con, pid)))
     finally:
         con.close()
-    gen = {k: v for k, v in asdict(s).items()
-           if k not in ("device", "dtype", "chunk", "batch_size", "threads", "sandbox_unisolated")}
+    gen = {
+        k: v
+        for k, v in asdict(s).items()
+        if k not in ("device", "dtype", "chunk", "batch_size", "threads", "sandbox_unisolated")
+    }
     all_items: list[dict] = []
     skipped: dict[str, int] = {}
     hashes = {}
@@ -420,8 +452,15 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
             raise EvaluationError(f"pool {pname!r} has no checkable items (no tests, answers, calls or references)")
         if any(it.scorer == "code" for it in items):
             _require_sandbox(pname, s)
-        key = {"run": run.id, "run_hash": run.content_hash, "adapter": run.adapter, "pool": phash,
-               "max_items": max_items, "settings": gen, "version": SCORER_VERSION}
+        key = {
+            "run": run.id,
+            "run_hash": run.content_hash,
+            "adapter": run.adapter,
+            "pool": phash,
+            "max_items": max_items,
+            "settings": gen,
+            "version": SCORER_VERSION,
+        }
         hashes[pname] = _hash(key)
         warn = overlap(store, run.mixture_id, [pid], near=False).warnings if run.mixture_id is not None else []
         plan.append((pid, pname, items, warn))
@@ -430,8 +469,13 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
     job = _jobs_base(store, run) / f"eval-{job_hash[:10]}"
     job.mkdir(parents=True, exist_ok=True)
     (job / "chunks").mkdir(exist_ok=True)
-    spec = {"model": run.base_model, "adapter": run.adapter, "settings": asdict(s), "run_id": run.id,
-            "pools": [p for _, p, _ in per_pool]}
+    spec = {
+        "model": run.base_model,
+        "adapter": run.adapter,
+        "settings": asdict(s),
+        "run_id": run.id,
+        "pools": [p for _, p, _ in per_pool],
+    }
     (job / "spec.json").write_text(json.dumps(spec, indent=2))
     if not (job / "input.jsonl").exists():
         tmp = job / "input.jsonl.tmp"
@@ -446,19 +490,32 @@ def prepare(store, run_id, pools, *, max_items: int | None = None,
             for d in sorted({it.domain for it in items}):
                 scorers = sorted({it.scorer for it in items if it.domain == d})
                 metric = "nll" if scorers == ["nll"] else "accuracy"
-                rows = con.execute("SELECT id FROM evaluations WHERE run_id = ? AND eval_set = ? AND domain = ? "
-                                   "AND content_hash = ?", [run.id, pname, d, chash]).fetchall()
+                rows = con.execute(
+                    "SELECT id FROM evaluations WHERE run_id = ? AND eval_set = ? AND domain = ? AND content_hash = ?",
+                    [run.id, pname, d, chash],
+                ).fetchall()
                 n = sum(1 for it in items if it.domain == d)
-                details = {"job": str(job), "scorers": scorers, "skipped": skipped[pname], "settings": gen,
-                           "max_items": max_items, "scorer_version": SCORER_VERSION,
-                           "n_expected": n, "state": "pending", "pool_id": pid, "overlap_warnings": warn}
+                details = {
+                    "job": str(job),
+                    "scorers": scorers,
+                    "skipped": skipped[pname],
+                    "settings": gen,
+                    "max_items": max_items,
+                    "scorer_version": SCORER_VERSION,
+                    "n_expected": n,
+                    "state": "pending",
+                    "pool_id": pid,
+                    "overlap_warnings": warn,
+                }
                 if rows:
                     eid = rows[0][0]
                 else:
                     eid = store.next_id("evaluations", con)
-                    con.execute("INSERT INTO evaluations (id, run_id, eval_set, domain, metric, value, n, details, "
-                                "content_hash) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?)",
-                                [eid, run.id, pname, d, metric, json.dumps(details), chash])
+                    con.execute(
+                        "INSERT INTO evaluations (id, run_id, eval_set, domain, metric, value, n, details, "
+                        "content_hash) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?)",
+                        [eid, run.id, pname, d, metric, json.dumps(details), chash],
+                    )
                 summaries.append(EvalSummary(eid, run.id, pname, d, metric, None, 0, details))
     return job, summaries, skipped
 
@@ -481,12 +538,18 @@ def read_progress(job: Path) -> dict:
 
 
 def _summary_values(con, eid: int) -> tuple[float | None, int, dict]:
-    r = con.execute("SELECT count(*), count(correct), sum(CASE WHEN correct THEN 1 ELSE 0 END), avg(nll), avg(score) "
-                    "FROM eval_items WHERE evaluation_id = ?", [eid]).fetchall()[0]
+    r = con.execute(
+        "SELECT count(*), count(correct), sum(CASE WHEN correct THEN 1 ELSE 0 END), avg(nll), avg(score) "
+        "FROM eval_items WHERE evaluation_id = ?",
+        [eid],
+    ).fetchall()[0]
     n, n_checked, n_ok, mean_nll, mean_score = r
     acc = (n_ok / n_checked) if n_checked else None
-    return acc, int(n), {"n_checked": int(n_checked), "n_correct": int(n_ok or 0), "mean_nll": mean_nll,
-                         "mean_score": mean_score}
+    return (
+        acc,
+        int(n),
+        {"n_checked": int(n_checked), "n_correct": int(n_ok or 0), "mean_nll": mean_nll, "mean_score": mean_score},
+    )
 
 
 def _refresh_summary(con, eid: int, state: str | None = None) -> None:
@@ -523,11 +586,24 @@ def ingest(store, job: Path, summaries: list[EvalSummary], *, state: str | None 
                 con.execute(
                     "INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, output, "
                     "extracted, correct, score, nll, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [eid, summaries[0].run_id, r["sample_id"], r["domain"], r["scorer"], r.get("prompt"),
-                     r.get("output"), r.get("extracted"), r.get("correct"), r.get("score"), r.get("nll"),
-                     json.dumps(r.get("details") or {})])
-            for eid in {by_key[(r.get("eval_set"), r["domain"])] for r in recs
-                        if (r.get("eval_set"), r["domain"]) in by_key}:
+                    [
+                        eid,
+                        summaries[0].run_id,
+                        r["sample_id"],
+                        r["domain"],
+                        r["scorer"],
+                        r.get("prompt"),
+                        r.get("output"),
+                        r.get("extracted"),
+                        r.get("correct"),
+                        r.get("score"),
+                        r.get("nll"),
+                        json.dumps(r.get("details") or {}),
+                    ],
+                )
+            for eid in {
+                by_key[(r.get("eval_set"), r["domain"])] for r in recs if (r.get("eval_set"), r["domain"]) in by_key
+            }:
                 _refresh_summary(con, eid)
         with open(marker, "a") as m:
             m.write(f.name + "\n")
@@ -543,8 +619,13 @@ def start_worker(*jobs: Path) -> subprocess.Popen:
     """Run generation jobs in one child process (torch stays out of the app process)."""
     jobs = tuple(Path(j) for j in jobs)
     err = open(jobs[0] / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.evaluation.worker", *map(str, jobs)], stdout=subprocess.DEVNULL,
-                            stderr=err, start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.evaluation.worker", *map(str, jobs)],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
 
 
 def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
@@ -553,28 +634,63 @@ def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
         return []
     con = store.cursor()
     try:
-        rows = con.execute("SELECT id, run_id, eval_set, domain, metric, value, n, details FROM evaluations "
-                           "WHERE id IN (SELECT unnest(?::INTEGER[])) ORDER BY id", [list(ids)]).fetchall()
+        rows = con.execute(
+            "SELECT id, run_id, eval_set, domain, metric, value, n, details FROM evaluations "
+            "WHERE id IN (SELECT unnest(?::INTEGER[])) ORDER BY id",
+            [list(ids)],
+        ).fetchall()
     finally:
         con.close()
     return [EvalSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _loads(r[7]) or {}) for r in rows]
 
 
-def evaluate(store, run_id, eval_pools, *, max_items: int | None = None, max_new_tokens: int = 256,
-             batch_size: int = 8, device: str = "auto", settings: EvalSettings | None = None,
-             progress=None, cancel=None, poll_s: float = 0.5) -> list[EvalSummary]:
+def evaluate(
+    store,
+    run_id,
+    eval_pools,
+    *,
+    max_items: int | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    device: str = "auto",
+    settings: EvalSettings | None = None,
+    progress=None,
+    cancel=None,
+    poll_s: float = 0.5,
+) -> list[EvalSummary]:
     """Evaluate a run on eval pools (names or ids) in a child worker; ingest per-item rows as chunks finish.
 
     Resumes an interrupted job (same run, pools, settings); cancel stops the worker (finished chunks are kept
     and ingested) and raises Cancelled. Returns the summary rows (one per pool and domain)."""
-    return evaluate_many(store, [run_id], eval_pools, max_items=max_items, max_new_tokens=max_new_tokens,
-                         batch_size=batch_size, device=device, settings=settings, progress=progress, cancel=cancel,
-                         poll_s=poll_s)
+    return evaluate_many(
+        store,
+        [run_id],
+        eval_pools,
+        max_items=max_items,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        device=device,
+        settings=settings,
+        progress=progress,
+        cancel=cancel,
+        poll_s=poll_s,
+    )
 
 
-def evaluate_many(store, run_ids, eval_pools, *, max_items: int | None = None, max_new_tokens: int = 256,
-                  batch_size: int = 8, device: str = "auto", settings: EvalSettings | None = None,
-                  progress=None, cancel=None, poll_s: float = 0.5) -> list[EvalSummary]:
+def evaluate_many(
+    store,
+    run_ids,
+    eval_pools,
+    *,
+    max_items: int | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    device: str = "auto",
+    settings: EvalSettings | None = None,
+    progress=None,
+    cancel=None,
+    poll_s: float = 0.5,
+) -> list[EvalSummary]:
     """`evaluate` for several runs (e.g. a mixture run, its specialists and the base model) in ONE child
     worker: each base model is loaded once and each run's LoRA adapter merged in and out in turn."""
     s = settings or EvalSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, device=device)
@@ -588,8 +704,9 @@ def evaluate_many(store, run_ids, eval_pools, *, max_items: int | None = None, m
             ingest(store, job, summaries, state=state)
 
     def done_items() -> int:
-        return sum(int(read_progress(job).get("done", 0)) if job in todo else n
-                   for (job, _, _), n in zip(prepared, counts))
+        return sum(
+            int(read_progress(job).get("done", 0)) if job in todo else n for (job, _, _), n in zip(prepared, counts)
+        )
 
     if todo:
         proc = start_worker(*todo)
@@ -605,8 +722,16 @@ def evaluate_many(store, run_ids, eval_pools, *, max_items: int | None = None, m
                     raise Cancelled()
                 ingest_all()
                 meter.done = done_items()
-                meter.report(next((read_progress(j).get("state", "") for j in todo
-                                   if read_progress(j).get("state") not in (None, "done")), ""))
+                meter.report(
+                    next(
+                        (
+                            read_progress(j).get("state", "")
+                            for j in todo
+                            if read_progress(j).get("state") not in (None, "done")
+                        ),
+                        "",
+                    )
+                )
                 time.sleep(poll_s)
         finally:
             if proc.poll() is None:
@@ -631,7 +756,9 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
     try:
         rows = con.execute(
             "SELECT ei.sample_id, ei.output, ei.nll, ei.details, s.domain, s.messages, s.meta, s.tools FROM eval_items ei "
-            "JOIN samples s ON s.id = ei.sample_id WHERE ei.evaluation_id = ?", [evaluation_id]).fetchall()
+            "JOIN samples s ON s.id = ei.sample_id WHERE ei.evaluation_id = ?",
+            [evaluation_id],
+        ).fetchall()
     finally:
         con.close()
     if not get_summaries(store, [evaluation_id]):
@@ -640,24 +767,31 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
     if any(it is not None and it.scorer == "code" for it in items):
         _require_sandbox(f"evaluation {evaluation_id}", EvalSettings())  # never wipe verdicts for lack of one
     updates = []
-    for (sid, output, nll, det, dom, msgs, meta, tools), it in zip(rows, items):
+    for (sid, output, nll, det, *_), it in zip(rows, items):
         det = _loads(det) or {}
         if it is None:
             continue
         ref = dict(it.reference)
         if it.scorer == "choice":
-            ref.update(logliks=det.get("logliks"), n_tokens=det.get("n_tokens") if det.get("normalized", True) else None)
+            ref.update(
+                logliks=det.get("logliks"), n_tokens=det.get("n_tokens") if det.get("normalized", True) else None
+            )
         try:
             c = check(it.scorer, output, ref, nll=nll)
             det.update(c.details)
-            updates.append((c.extracted, c.correct, c.score, json.dumps(det, default=str), it.scorer, evaluation_id, sid))
+            updates.append(
+                (c.extracted, c.correct, c.score, json.dumps(det, default=str), it.scorer, evaluation_id, sid)
+            )
         except AnswerCheckError as e:
             det["error"] = str(e)
             updates.append((None, None, None, json.dumps(det, default=str), it.scorer, evaluation_id, sid))
     with store.transaction() as con:
         for u in updates:
-            con.execute("UPDATE eval_items SET extracted = ?, correct = ?, score = ?, details = ?, scorer = ? "
-                        "WHERE evaluation_id = ? AND sample_id = ?", list(u))
+            con.execute(
+                "UPDATE eval_items SET extracted = ?, correct = ?, score = ?, details = ?, scorer = ? "
+                "WHERE evaluation_id = ? AND sample_id = ?",
+                list(u),
+            )
         _refresh_summary(con, evaluation_id)
     return get_summaries(store, [evaluation_id])[0]
 
@@ -692,11 +826,13 @@ def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str
     pool, so it fixes the eval set as well as the question and reference."""
     con = store.cursor()
     try:
-        q = ("WITH latest AS (SELECT max(id) AS id FROM evaluations WHERE run_id = ? GROUP BY eval_set, domain) "
-             "SELECT ei.sample_id, ei.scorer, coalesce(json_extract_string(ei.details, '$.question'), ei.prompt), "
-             "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt, e.id "
-             "FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
-             "WHERE e.id IN (SELECT id FROM latest)")
+        q = (
+            "WITH latest AS (SELECT max(id) AS id FROM evaluations WHERE run_id = ? GROUP BY eval_set, domain) "
+            "SELECT ei.sample_id, ei.scorer, coalesce(json_extract_string(ei.details, '$.question'), ei.prompt), "
+            "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt, e.id "
+            "FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
+            "WHERE e.id IN (SELECT id FROM latest)"
+        )
         params: list = [run_id]
         if domain is not None:
             q += " AND ei.domain = ?"
@@ -707,8 +843,20 @@ def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str
         rows = con.execute(q + " ORDER BY ei.sample_id", params).fetchall()
     finally:
         con.close()
-    keys = ("sample_id", "scorer", "question", "output", "extracted", "correct", "score", "nll", "domain", "eval_set",
-            "prompt", "evaluation_id")
+    keys = (
+        "sample_id",
+        "scorer",
+        "question",
+        "output",
+        "extracted",
+        "correct",
+        "score",
+        "nll",
+        "domain",
+        "eval_set",
+        "prompt",
+        "evaluation_id",
+    )
     return {r[0]: dict(zip(keys, r)) for r in rows}
 
 
@@ -725,8 +873,9 @@ def evaluation_settings(store, ids) -> dict[int, dict]:
         return {}
     con = store.cursor()
     try:
-        rows = con.execute("SELECT id, eval_set, details FROM evaluations WHERE id IN (SELECT unnest(?::INTEGER[]))",
-                           [ids]).fetchall()
+        rows = con.execute(
+            "SELECT id, eval_set, details FROM evaluations WHERE id IN (SELECT unnest(?::INTEGER[]))", [ids]
+        ).fetchall()
     finally:
         con.close()
     out = {}
@@ -757,8 +906,8 @@ class OverlapReport:
 
     n_eval: int
     n_train: int
-    exact: list[dict] = field(default_factory=list)   # {eval_id, train_id, why}
-    near: list[dict] = field(default_factory=list)    # {eval_id, train_id, jaccard}
+    exact: list[dict] = field(default_factory=list)  # {eval_id, train_id, why}
+    near: list[dict] = field(default_factory=list)  # {eval_id, train_id, jaccard}
     threshold: float = 0.5
 
     @property
@@ -767,8 +916,10 @@ class OverlapReport:
         if self.exact:
             out.append(f"{len({e['eval_id'] for e in self.exact})} eval item(s) also in the training data (exact)")
         if self.near:
-            out.append(f"{len({e['eval_id'] for e in self.near})} eval item(s) near-duplicate a training item "
-                       f"(Jaccard >= {self.threshold:g})")
+            out.append(
+                f"{len({e['eval_id'] for e in self.near})} eval item(s) near-duplicate a training item "
+                f"(Jaccard >= {self.threshold:g})"
+            )
         return out
 
 
@@ -776,19 +927,25 @@ def _shingles(text: str, k: int = 3) -> set[str]:
     w = normalize_instruction(text).split()
     if len(w) < k:
         return {" ".join(w)} if w else set()
-    return {" ".join(w[i:i + k]) for i in range(len(w) - k + 1)}
+    return {" ".join(w[i : i + k]) for i in range(len(w) - k + 1)}
 
 
-def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: float = 0.5,
-                num_perm: int = 128, near: bool = True) -> OverlapReport:
+def overlap_ids(
+    store, train_ids: list[int], eval_ids: list[int], *, threshold: float = 0.5, num_perm: int = 128, near: bool = True
+) -> OverlapReport:
     """Overlap between explicit training and eval sample ids (see OverlapReport); near=False: exact only."""
     con = store.cursor()
     try:
+
         def load(ids):
             if not ids:
                 return []
-            return con.execute("SELECT id, content_hash, instruction FROM samples WHERE id IN "
-                               "(SELECT unnest(?::BIGINT[])) ORDER BY id", [list(ids)]).fetchall()
+            return con.execute(
+                "SELECT id, content_hash, instruction FROM samples WHERE id IN "
+                "(SELECT unnest(?::BIGINT[])) ORDER BY id",
+                [list(ids)],
+            ).fetchall()
+
         train, ev = load(train_ids), load(eval_ids)
     finally:
         con.close()
@@ -806,8 +963,9 @@ def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: 
             rep.exact.append({"eval_id": eid, "train_id": by_hash[h], "why": "same content"})
             exact_ids.add(eid)
         elif normalize_instruction(ins) and normalize_instruction(ins) in by_instr:
-            rep.exact.append({"eval_id": eid, "train_id": by_instr[normalize_instruction(ins)],
-                              "why": "same instruction"})
+            rep.exact.append(
+                {"eval_id": eid, "train_id": by_instr[normalize_instruction(ins)], "why": "same instruction"}
+            )
             exact_ids.add(eid)
     if not train or not ev or not near:
         return rep
@@ -845,8 +1003,9 @@ def overlap_ids(store, train_ids: list[int], eval_ids: list[int], *, threshold: 
 NEAR_CHECK_LIMIT = 50_000  # training + eval items above which mixture_overlap_warnings skips the MinHash pass
 
 
-def mixture_overlap_warnings(store, mixture_id: int, *, threshold: float = 0.5,
-                             near_limit: int = NEAR_CHECK_LIMIT) -> list[str]:
+def mixture_overlap_warnings(
+    store, mixture_id: int, *, threshold: float = 0.5, near_limit: int = NEAR_CHECK_LIMIT
+) -> list[str]:
     """Warnings for a saved mixture version against every eval set: exact overlap always, near duplicates
     (MinHash) when training + eval items are at most `near_limit` (else a warning says the check was skipped
     and how to run it). Empty when there are no eval sets or no overlap."""
@@ -863,8 +1022,10 @@ def mixture_overlap_warnings(store, mixture_id: int, *, threshold: float = 0.5,
     rep = overlap(store, mixture_id, [p["id"] for p in pools], threshold=threshold, near=near)
     out = [f"eval sets: {w}" for w in rep.warnings]
     if not near:
-        out.append(f"near-duplicate check against eval sets skipped ({n_train + n_eval:,} items > {near_limit:,}); "
-                   "run `workbench evalset overlap MIXTURE --sets ...`")
+        out.append(
+            f"near-duplicate check against eval sets skipped ({n_train + n_eval:,} items > {near_limit:,}); "
+            "run `workbench evalset overlap MIXTURE --sets ...`"
+        )
     return out
 
 
@@ -873,13 +1034,17 @@ def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0
     pools (names or ids)."""
     con = store.cursor()
     try:
-        train = [r[0] for r in con.execute(
-            "SELECT sample_id FROM mixture_items WHERE mixture_id = ? AND sample_id IS NOT NULL UNION "
-            "SELECT ip.sample_a FROM mixture_items mi JOIN interpolation_pairs ip ON ip.set_id = mi.interp_set_id "
-            "AND ip.pair_index = mi.pair_index WHERE mi.mixture_id = ? AND mi.kind = 'mixup' UNION "
-            "SELECT ip.sample_b FROM mixture_items mi JOIN interpolation_pairs ip ON ip.set_id = mi.interp_set_id "
-            "AND ip.pair_index = mi.pair_index WHERE mi.mixture_id = ? AND mi.kind = 'mixup'",
-            [mixture_id] * 3).fetchall()]
+        train = [
+            r[0]
+            for r in con.execute(
+                "SELECT sample_id FROM mixture_items WHERE mixture_id = ? AND sample_id IS NOT NULL UNION "
+                "SELECT ip.sample_a FROM mixture_items mi JOIN interpolation_pairs ip ON ip.set_id = mi.interp_set_id "
+                "AND ip.pair_index = mi.pair_index WHERE mi.mixture_id = ? AND mi.kind = 'mixup' UNION "
+                "SELECT ip.sample_b FROM mixture_items mi JOIN interpolation_pairs ip ON ip.set_id = mi.interp_set_id "
+                "AND ip.pair_index = mi.pair_index WHERE mi.mixture_id = ? AND mi.kind = 'mixup'",
+                [mixture_id] * 3,
+            ).fetchall()
+        ]
         ev = []
         for p in eval_pool_ids:
             pid = _pool_row(con, p)[0]

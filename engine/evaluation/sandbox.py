@@ -39,6 +39,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
 from engine.core.errors import InputError
 
 _RPC_SOURCE = Path(__file__).with_name("sandbox_rpc.py")
@@ -53,21 +54,23 @@ class SandboxError(InputError):
 class SandboxUnavailable(SandboxError):
     """Kernel isolation is not available here and the caller did not opt in to run without it."""
 
-    hint = ("install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces, "
-            "or opt in to unisolated runs with WORKBENCH_SANDBOX=unisolated (only for code you trust)")
+    hint = (
+        "install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces, "
+        "or opt in to unisolated runs with WORKBENCH_SANDBOX=unisolated (only for code you trust)"
+    )
 
 
 @dataclass
 class SandboxLimits:
     """Limits of one sandboxed run (all configurable)."""
 
-    timeout_s: float = 10.0     # wall clock for the whole run, then every process is killed
-    cpu_s: int = 5              # RLIMIT_CPU per process (SIGXCPU, then SIGKILL a second later)
-    memory_mb: int = 512        # RLIMIT_AS (address space) per process
-    file_size_mb: int = 8       # RLIMIT_FSIZE: largest file the code may write (its stdout included)
-    tmp_mb: int = 64            # size of the private /tmp
-    max_procs: int = 16         # RLIMIT_NPROC (per sandbox uid when root; headroom over the user's count else)
-    max_open_files: int = 64    # RLIMIT_NOFILE
+    timeout_s: float = 10.0  # wall clock for the whole run, then every process is killed
+    cpu_s: int = 5  # RLIMIT_CPU per process (SIGXCPU, then SIGKILL a second later)
+    memory_mb: int = 512  # RLIMIT_AS (address space) per process
+    file_size_mb: int = 8  # RLIMIT_FSIZE: largest file the code may write (its stdout included)
+    tmp_mb: int = 64  # size of the private /tmp
+    max_procs: int = 16  # RLIMIT_NPROC (per sandbox uid when root; headroom over the user's count else)
+    max_open_files: int = 64  # RLIMIT_NOFILE
     allow_unisolated: bool = False  # run without kernel isolation where it is unavailable (trusted code only)
     trust_candidate_objects: bool = False  # accept truth values answered by the candidate's own objects
 
@@ -81,14 +84,14 @@ class SandboxResult:
     passed: bool
     n_tests: int
     n_passed: int
-    tests: list[dict] = field(default_factory=list)   # per test: {"ok": bool, "error": str | None}
+    tests: list[dict] = field(default_factory=list)  # per test: {"ok": bool, "error": str | None}
     error: str | None = None
     returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
-    remote_answers: int = 0   # truth values the candidate's own objects answered (see engine.evaluation.sandbox_rpc)
+    remote_answers: int = 0  # truth values the candidate's own objects answered (see engine.evaluation.sandbox_rpc)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +105,7 @@ class Isolation:
     reason: str
     bwrap: str | None = None
     python: str | None = None
-    uid_mode: str = "own"   # "dedicated" (root: a fresh uid per sandbox) or "own" (the caller's uid)
+    uid_mode: str = "own"  # "dedicated" (root: a fresh uid per sandbox) or "own" (the caller's uid)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,13 +135,45 @@ def _top_level_mounts() -> list[str]:
 
 
 def _bwrap_argv(iso: Isolation, folder: str, limits: SandboxLimits, role: str, rfd: int, wfd: int) -> list[str]:
-    return [iso.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
-            *_top_level_mounts(), "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-            "--ro-bind", folder, "/sandbox", "--chdir", "/tmp", "--clearenv",
-            *[x for k, v in _child_env("/tmp").items() for x in ("--setenv", k, v)],
-            "--", iso.python, "-I", "-S", "-B", "/sandbox/sandbox_rpc.py", role, str(rfd), str(wfd)]
+    return [
+        iso.bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--hostname",
+        "sandbox",
+        *_top_level_mounts(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.tmp_mb * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind",
+        folder,
+        "/sandbox",
+        "--chdir",
+        "/tmp",
+        "--clearenv",
+        *[x for k, v in _child_env("/tmp").items() for x in ("--setenv", k, v)],
+        "--",
+        iso.python,
+        "-I",
+        "-S",
+        "-B",
+        "/sandbox/sandbox_rpc.py",
+        role,
+        str(rfd),
+        str(wfd),
+    ]
 
 
 def isolation(refresh: bool = False) -> Isolation:
@@ -154,8 +189,9 @@ def isolation(refresh: bool = False) -> Isolation:
     elif not bwrap:
         _PROBE = Isolation(False, "bubblewrap (bwrap) is not installed", python=py, uid_mode=uid_mode)
     elif not py:
-        _PROBE = Isolation(False, "no Python interpreter under /usr for the sandbox (install python3)",
-                           bwrap=bwrap, uid_mode=uid_mode)
+        _PROBE = Isolation(
+            False, "no Python interpreter under /usr for the sandbox (install python3)", bwrap=bwrap, uid_mode=uid_mode
+        )
     else:
         iso = Isolation(True, "bubblewrap", bwrap, py, uid_mode)
         tmp = tempfile.mkdtemp(prefix="wb-probe-")
@@ -165,8 +201,13 @@ def isolation(refresh: bool = False) -> Isolation:
             os.chmod(Path(tmp) / "sandbox_rpc.py", 0o644)
             argv = _bwrap_argv(iso, tmp, SandboxLimits(), "probe", 0, 1)
             uid = _fresh_uid() if uid_mode == "dedicated" else None
-            r = subprocess.run(argv[:-4] + ["-c", "import os; print(os.getuid())"], capture_output=True,
-                               text=True, timeout=30, preexec_fn=_preexec(SandboxLimits(), uid, 64))
+            r = subprocess.run(
+                argv[:-4] + ["-c", "import os; print(os.getuid())"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                preexec_fn=_preexec(SandboxLimits(), uid, 64),
+            )
             if r.returncode == 0 and r.stdout.strip() == "65534":
                 _PROBE = iso
             else:
@@ -182,8 +223,15 @@ def isolation(refresh: bool = False) -> Isolation:
 
 
 def _child_env(home: str) -> dict:
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home, "TMPDIR": home,
-            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _fresh_uid() -> int:
@@ -229,8 +277,15 @@ def _sweep(uid: int) -> None:
     if not kill:
         return
     try:
-        subprocess.run([kill, "-9", "-1"], user=uid, group=uid, extra_groups=[], timeout=10,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [kill, "-9", "-1"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            timeout=10,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         pass
 
@@ -269,8 +324,12 @@ def _signal_reason(rc: int | None) -> str | None:
         else:
             return None
     sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-    return {"SIGXCPU": "CPU time limit", "SIGKILL": "killed (CPU or memory limit)",
-            "SIGXFSZ": "file size limit", "SIGSEGV": "segmentation fault"}.get(sig, sig)
+    return {
+        "SIGXCPU": "CPU time limit",
+        "SIGKILL": "killed (CPU or memory limit)",
+        "SIGXFSZ": "file size limit",
+        "SIGSEGV": "segmentation fault",
+    }.get(sig, sig)
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -287,9 +346,14 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
     opted_in = limits.allow_unisolated or os.environ.get("WORKBENCH_SANDBOX", "") == "unisolated"
     if not iso.kernel and not opted_in:
         raise SandboxUnavailable(f"refusing to run generated code: {iso.reason}")
-    info = {"kernel": iso.kernel, "backend": "bubblewrap" if iso.kernel else "none (opted in)",
-            "reason": iso.reason, "uid_mode": iso.uid_mode, "python": iso.python or sys.executable,
-            "network": "none" if iso.kernel else "host"}
+    info = {
+        "kernel": iso.kernel,
+        "backend": "bubblewrap" if iso.kernel else "none (opted in)",
+        "reason": iso.reason,
+        "uid_mode": iso.uid_mode,
+        "python": iso.python or sys.executable,
+        "network": "none" if iso.kernel else "host",
+    }
     if not code.strip():
         return SandboxResult("error", False, len(tests), 0, [], "no code", isolation=info)
     tmp = Path(tempfile.mkdtemp(prefix="wb-sandbox-"))
@@ -301,8 +365,14 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
     timed_out = False
     try:
         _write_folder(tmp / "candidate", {"solution.py": code, "setup.py": setup or ""})
-        _write_folder(tmp / "harness", {"tests.json": json.dumps(
-            {"tests": list(tests), "trust_candidate_objects": limits.trust_candidate_objects})})
+        _write_folder(
+            tmp / "harness",
+            {
+                "tests.json": json.dumps(
+                    {"tests": list(tests), "trust_candidate_objects": limits.trust_candidate_objects}
+                )
+            },
+        )
         h2c_r, h2c_w = os.pipe()
         c2h_r, c2h_w = os.pipe()
         fds = [h2c_r, h2c_w, c2h_r, c2h_w]
@@ -319,10 +389,19 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
                 argv = [sys.executable, "-I", "-S", "-B", str(folder / "sandbox_rpc.py"), role, str(rfd), str(wfd)]
                 cwd = str(folder)
             with open(tmp / f"{role}.out", "wb") as out, open(tmp / f"{role}.err", "wb") as err:
-                procs.append(subprocess.Popen(
-                    argv, cwd=cwd, env=_child_env(str(folder)), stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=err, pass_fds=(rfd, wfd), start_new_session=True,
-                    preexec_fn=_preexec(limits, uid, nproc)))
+                procs.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=cwd,
+                        env=_child_env(str(folder)),
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err,
+                        pass_fds=(rfd, wfd),
+                        start_new_session=True,
+                        preexec_fn=_preexec(limits, uid, nproc),
+                    )
+                )
         for fd in fds:  # only the sandboxes hold the pipe ends now: a dead side means EOF for the other
             os.close(fd)
         fds = []
@@ -354,8 +433,9 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
     cand_rc = cand.returncode
     base = dict(returncode=cand_rc, stdout=stdout[-2000:], stderr=stderr[-2000:], seconds=secs, isolation=info)
     if timed_out:
-        return SandboxResult("timeout", False, len(tests), 0, [], f"wall-clock timeout after {limits.timeout_s:g} s",
-                             **base)
+        return SandboxResult(
+            "timeout", False, len(tests), 0, [], f"wall-clock timeout after {limits.timeout_s:g} s", **base
+        )
     verdict = None
     for line in reversed(verdict_text.splitlines()):
         if line.startswith("{"):
@@ -367,25 +447,29 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
     killed = _signal_reason(cand_rc)
     if verdict is None:
         last = (harness_err.strip().splitlines() or [f"exit status {harn.returncode}"])[-1]
-        return SandboxResult("error", False, len(tests), 0, [], f"no verdict from the test harness: {last}"[:500],
-                             **base)
+        return SandboxResult(
+            "error", False, len(tests), 0, [], f"no verdict from the test harness: {last}"[:500], **base
+        )
     if verdict.get("error"):
         if killed:
             return SandboxResult("killed", False, len(tests), 0, [], killed, **base)
         err = verdict["error"]
         if "exited" in err and stderr.strip():
             err = f"{err}: {stderr.strip().splitlines()[-1]}"
-        return SandboxResult("error", False, len(tests), 0, [], err[:500], **base,
-                             remote_answers=verdict.get("remote_answers", 0))
+        return SandboxResult(
+            "error", False, len(tests), 0, [], err[:500], **base, remote_answers=verdict.get("remote_answers", 0)
+        )
     per = verdict.get("tests", [])
     if len(per) != len(tests):
-        return SandboxResult("error", False, len(tests), 0, per, "the harness returned the wrong number of results",
-                             **base)
+        return SandboxResult(
+            "error", False, len(tests), 0, per, "the harness returned the wrong number of results", **base
+        )
     n_ok = sum(1 for t in per if t.get("ok"))
     ok = n_ok == len(tests)
     first = next((t["error"] for t in per if not t.get("ok")), None)
     status = "passed" if ok else ("killed" if killed else "failed")
     if status == "killed":
         first = f"{killed} ({first})"
-    return SandboxResult(status, ok, len(tests), n_ok, per, first, **base,
-                         remote_answers=verdict.get("remote_answers", 0))
+    return SandboxResult(
+        status, ok, len(tests), n_ok, per, first, **base, remote_answers=verdict.get("remote_answers", 0)
+    )

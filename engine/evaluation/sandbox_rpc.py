@@ -37,8 +37,7 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_FRAME = 64 * 1024 * 1024
 MAX_DEPTH = 200
-_EXC = {name: obj for name, obj in vars(builtins).items()
-        if isinstance(obj, type) and issubclass(obj, Exception)}
+_EXC = {name: obj for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, Exception)}
 
 
 class CodecError(Exception):
@@ -189,14 +188,37 @@ def _err(e: BaseException) -> str:
 
 
 # -- the candidate side -------------------------------------------------------------------------------------
-_UNARY = {"str": str, "repr": repr, "len": len, "bool": bool, "hash": hash, "int": int, "float": float,
-          "list": list, "abs": abs, "neg": lambda x: -x, "index": lambda x: x.__index__()}
-_BINARY = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-           "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
-           "contains": lambda a, b: b in a, "getitem": lambda a, b: a[b], "add": lambda a, b: a + b,
-           "radd": lambda a, b: b + a, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-           "rmul": lambda a, b: b * a, "truediv": lambda a, b: a / b, "mod": lambda a, b: a % b,
-           "round": lambda a, b: round(a, b)}
+_UNARY = {
+    "str": str,
+    "repr": repr,
+    "len": len,
+    "bool": bool,
+    "hash": hash,
+    "int": int,
+    "float": float,
+    "list": list,
+    "abs": abs,
+    "neg": lambda x: -x,
+    "index": lambda x: x.__index__(),
+}
+_BINARY = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "contains": lambda a, b: b in a,
+    "getitem": lambda a, b: a[b],
+    "add": lambda a, b: a + b,
+    "radd": lambda a, b: b + a,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "rmul": lambda a, b: b * a,
+    "truediv": lambda a, b: a / b,
+    "mod": lambda a, b: a % b,
+    "round": lambda a, b: round(a, b),
+}
 
 
 def candidate_main(rfd: int, wfd: int) -> None:
@@ -388,13 +410,26 @@ def _binary(fn, judged=False):
             return self._ask("binary", other, fn=fn, judged=judged)
         except CodecError:
             return NotImplemented
+
     method.__name__ = f"__{fn}__"
     return method
 
 
-for _fn, _judged in (("eq", True), ("ne", True), ("lt", True), ("le", True), ("gt", True), ("ge", True),
-                     ("add", False), ("radd", False), ("sub", False), ("mul", False), ("rmul", False),
-                     ("truediv", False), ("mod", False)):
+for _fn, _judged in (
+    ("eq", True),
+    ("ne", True),
+    ("lt", True),
+    ("le", True),
+    ("gt", True),
+    ("ge", True),
+    ("add", False),
+    ("radd", False),
+    ("sub", False),
+    ("mul", False),
+    ("rmul", False),
+    ("truediv", False),
+    ("mod", False),
+):
     setattr(Remote, f"__{_fn}__", _binary(_fn, _judged))
 
 
@@ -448,8 +483,10 @@ def harness_main(rfd: int, wfd: int) -> None:
         try:
             exec(compile(t, "<test>", "exec"), ns)
             if link.remote_answers > before and not trust_objects:
-                raise AssertionError("the test's outcome was decided by the candidate's own object (its __eq__, "
-                                     "__bool__, ordering or __contains__), which the harness does not trust")
+                raise AssertionError(
+                    "the test's outcome was decided by the candidate's own object (its __eq__, "
+                    "__bool__, ordering or __contains__), which the harness does not trust"
+                )
             out["tests"].append({"ok": True, "error": None})
         except AssertionError as e:
             out["tests"].append({"ok": False, "error": "AssertionError" + (f": {e}" if str(e) else "")})

@@ -65,7 +65,9 @@ _NUM = re.compile(r"(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!
 _MINUS = "-\u2212\u2013"  # hyphen, minus sign, en dash
 _ANSWER_PHRASE = re.compile(
     r"\b(?:final\s+answer|answer)\b(?:\s*\([^)\n]{0,20}\))?\s*(?:\*\*|__)?\s*"
-    r"(?:is\s*:?|was\s*:?|would\s+be\s*:?|will\s+be\s*:?|should\s+be\s*:?|:|=)\s*(?:\*\*|__)?", re.I)
+    r"(?:is\s*:?|was\s*:?|would\s+be\s*:?|will\s+be\s*:?|should\s+be\s*:?|:|=)\s*(?:\*\*|__)?",
+    re.I,
+)
 
 
 def _latex_plain(s: str) -> str:
@@ -160,10 +162,10 @@ def _answer_segments(output: str) -> list[str]:
     phrase first, each cut at the end of its sentence or line."""
     segs = []
     for m in reversed(list(_ANSWER_PHRASE.finditer(output))):
-        rest = output[m.end():m.end() + 300]
+        rest = output[m.end() : m.end() + 300]
         rest = rest.split("\n", 1)[0]
         end = re.search(r"\.(?:\s|$)|(?<!\\);|\bI hope\b", rest)
-        segs.append(rest[:end.start()] if end else rest)
+        segs.append(rest[: end.start()] if end else rest)
     return segs
 
 
@@ -242,8 +244,8 @@ def check_gsm8k(output: str, reference: str) -> Check:
 
 
 # -- MATH (boxed answers, math-verify) ----------------------------------------------------------------
-MATH_PARSE_TIMEOUT_S = 5     # math-verify's own limit per parse / comparison (SIGALRM: main thread only)
-MATH_HARD_TIMEOUT_S = 20.0   # wall-clock limit of one check in the worker process (then it is killed)
+MATH_PARSE_TIMEOUT_S = 5  # math-verify's own limit per parse / comparison (SIGALRM: main thread only)
+MATH_HARD_TIMEOUT_S = 20.0  # wall-clock limit of one check in the worker process (then it is killed)
 
 
 def boxed(text: str) -> str | None:
@@ -253,7 +255,7 @@ def boxed(text: str) -> str | None:
     i = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
     if i < 0:
         return None
-    rest = text[i + (6 if text.startswith("\\boxed", i) else 5):]
+    rest = text[i + (6 if text.startswith("\\boxed", i) else 5) :]
     if not rest.lstrip().startswith("{"):
         m = re.match(r"\s*([^\s$]+)", rest)
         return m.group(1) if m else None
@@ -268,7 +270,7 @@ def _mv_text(s: str) -> str:
     s = s.strip()
     for a, b in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if len(s) > len(a) + len(b) and s.startswith(a) and s.endswith(b):
-            s = s[len(a):-len(b)].strip()
+            s = s[len(a) : -len(b)].strip()
     s = s.replace("\u00b0", "^\\circ").replace("\\$", "").replace("\\!", "").replace("\u2212", "-")
     return s.rstrip(".").strip()
 
@@ -304,7 +306,7 @@ def _math_span(text: str) -> str | None:
                 if b == "$" and text[j - 1] == "\\":
                     i = j + 1
                     continue
-                return text[len(a):j].strip()
+                return text[len(a) : j].strip()
     return None
 
 
@@ -320,9 +322,9 @@ def math_prediction(output: str) -> tuple[str | None, str]:
     if b is not None:
         return b, "boxed"
     for m in reversed(list(_ANSWER_PHRASE.finditer(out))):
-        seg = _math_span(out[m.end():].lstrip(" *_"))
+        seg = _math_span(out[m.end() :].lstrip(" *_"))
         if seg is None:
-            seg = _answer_segments(out[m.start():])[-1].strip()
+            seg = _answer_segments(out[m.start() :])[-1].strip()
         if seg.strip(" *"):
             return seg.strip(" *"), "phrase"
     s = out.strip()
@@ -347,8 +349,10 @@ _MATH_SPANS = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$((?:[^$\\]|\\.)+?)\$|\\\[(.
 
 
 # a ratio (3:4), tuple/interval ((1, 2), [0, 1)) or fraction (3/4) written in plain text
-_LAST_EXPR = re.compile(r"[(\[]\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*[)\]]"
-                        r"|(?<![\w.])-?\d+(?:\.\d+)?\s*:\s*\d+(?:\.\d+)?(?:\s*:\s*\d+(?:\.\d+)?)*(?![\w.]\d)")
+_LAST_EXPR = re.compile(
+    r"[(\[]\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*[)\]]"
+    r"|(?<![\w.])-?\d+(?:\.\d+)?\s*:\s*\d+(?:\.\d+)?(?:\s*:\s*\d+(?:\.\d+)?)*(?![\w.]\d)"
+)
 
 
 _mv_timeouts = {"n": 0}
@@ -417,9 +421,15 @@ class _MVWorker:
 
         root = str(Path(__file__).resolve().parent.parent)
         code = f"import sys; sys.path.insert(0, {root!r}); from engine.evaluation.scorers import _mv_serve; _mv_serve()"
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.buf = b""
 
     def ask(self, req: dict, timeout: float) -> dict | None:
@@ -556,8 +566,11 @@ def check_math(output: str, reference: str, *, hard_timeout: float | None = None
         res = _mv_in_worker({"ref": ref, "pred": pred, "output": out}, limit)
         details["path"] = "math-verify worker"
         if res is None:
-            details.update(timeout=True, why=f"math-verify did not finish within {limit:g} s (worker killed)",
-                           seconds=round(time.perf_counter() - t0, 3))
+            details.update(
+                timeout=True,
+                why=f"math-verify did not finish within {limit:g} s (worker killed)",
+                seconds=round(time.perf_counter() - t0, 3),
+            )
             return Check(False, pred, 0.0, details)
         if "error" in res:
             raise AnswerCheckError(f"math: math-verify failed: {res['error']}")
@@ -604,8 +617,9 @@ def with_prompt(code: str, prompt: str, entry_point: str | None) -> str:
     return prompt + code
 
 
-def check_code(output: str, tests: list[str], *, setup: str = "", limits=None, prompt: str = "",
-               entry_point: str | None = None) -> Check:
+def check_code(
+    output: str, tests: list[str], *, setup: str = "", limits=None, prompt: str = "", entry_point: str | None = None
+) -> Check:
     """Run the output's code (after `prompt`, see `with_prompt`) and the asserts in the sandbox; correct =
     all pass, score = share passed."""
     from engine.evaluation.sandbox import SandboxUnavailable, run_code
@@ -617,14 +631,23 @@ def check_code(output: str, tests: list[str], *, setup: str = "", limits=None, p
         r = run_code(code, tests, setup=setup or "", limits=limits)
     except SandboxUnavailable as e:
         raise AnswerCheckError(f"code: {e}") from e
-    details = {"status": r.status, "n_passed": r.n_passed, "n_tests": r.n_tests, "error": r.error,
-               "seconds": round(r.seconds, 3), "isolation": r.isolation, "remote_answers": r.remote_answers}
+    details = {
+        "status": r.status,
+        "n_passed": r.n_passed,
+        "n_tests": r.n_tests,
+        "error": r.error,
+        "seconds": round(r.seconds, 3),
+        "isolation": r.isolation,
+        "remote_answers": r.remote_answers,
+    }
     return Check(r.passed, code, r.n_passed / max(r.n_tests, 1), details)
 
 
 # -- tool calls (BFCL AST checker rules; the matcher lives in engine/evaluation/tool_calls.py) ----------------------------
 from engine.evaluation.tool_calls import (  # noqa: E402  (kept beside the tool-call scorer)
-    ToolCallError, match_calls, parse_tool_calls,
+    ToolCallError,
+    match_calls,
+    parse_tool_calls,
 )
 from engine.evaluation.tool_calls import expected_from_reference as _expected_from_reference  # noqa: E402
 
@@ -638,8 +661,14 @@ def expected_from_reference(ref: Any) -> tuple[list[dict], bool]:
         raise AnswerCheckError(str(e)) from None
 
 
-def check_tool_calls(output: str | list | dict, reference: Any, *, allow_extra: bool | None = None,
-                     tools: Any = None, language: str = "python") -> Check:
+def check_tool_calls(
+    output: str | list | dict,
+    reference: Any,
+    *,
+    allow_extra: bool | None = None,
+    tools: Any = None,
+    language: str = "python",
+) -> Check:
     """BFCL AST-checker match of the produced calls against the expected ones (engine.evaluation.tool_calls): `tools`
     are the declared tools (their parameter schemas give the types; None: no type checks), `language` the
     item's typing rules (python / java / javascript). details: why (on failure), n_matched, n_expected."""
@@ -655,8 +684,9 @@ def check_tool_calls(output: str | list | dict, reference: Any, *, allow_extra: 
 
 
 # -- multiple choice and general ---------------------------------------------------------------------
-def check_choice(logliks: list[float], answer: int, *, n_tokens: list[int] | None = None,
-                 normalize: bool = True) -> Check:
+def check_choice(
+    logliks: list[float], answer: int, *, n_tokens: list[int] | None = None, normalize: bool = True
+) -> Check:
     """Pick the option with the highest log-likelihood (per token when `normalize` and token counts are
     given); correct when it is the answer's index."""
     if not logliks:
@@ -668,8 +698,12 @@ def check_choice(logliks: list[float], answer: int, *, n_tokens: list[int] | Non
         vals = [v / max(n, 1) for v, n in zip(logliks, n_tokens)]
     best = max(range(len(vals)), key=lambda i: vals[i])
     letter = "ABCDEFGHIJ"[best] if best < 10 else str(best)
-    return Check(best == answer, letter, 1.0 if best == answer else 0.0,
-                 {"logliks": logliks, "normalized": normalize and bool(n_tokens), "answer": answer})
+    return Check(
+        best == answer,
+        letter,
+        1.0 if best == answer else 0.0,
+        {"logliks": logliks, "normalized": normalize and bool(n_tokens), "answer": answer},
+    )
 
 
 def check_nll(nll: float | None) -> Check:
@@ -686,12 +720,21 @@ def check(scorer: str, output: str | None, reference: dict, *, nll: float | None
     if scorer == "math":
         return check_math(output or "", reference.get("answer", ""))
     if scorer == "code":
-        return check_code(output or "", reference.get("tests"), setup=reference.get("setup", ""),
-                          limits=sandbox_limits, prompt=reference.get("prompt") or "",
-                          entry_point=reference.get("entry_point"))
+        return check_code(
+            output or "",
+            reference.get("tests"),
+            setup=reference.get("setup", ""),
+            limits=sandbox_limits,
+            prompt=reference.get("prompt") or "",
+            entry_point=reference.get("entry_point"),
+        )
     if scorer == "tool":
-        return check_tool_calls(output or "", reference.get("calls"), tools=reference.get("tools"),
-                                language=reference.get("language") or "python")
+        return check_tool_calls(
+            output or "",
+            reference.get("calls"),
+            tools=reference.get("tools"),
+            language=reference.get("language") or "python",
+        )
     if scorer == "choice":
         ll = reference.get("logliks")
         if ll is None:

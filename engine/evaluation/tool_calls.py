@@ -41,6 +41,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
 from engine.core.errors import InputError
 
 LANGUAGES = ("python", "java", "javascript")
@@ -85,7 +86,7 @@ def _calls_from_json(obj: Any) -> list[dict] | None:
             return None
         return [{"name": name, "arguments": args}]
     if len(obj) == 1:  # BFCL answer style {"func": {"arg": value}}
-        (k, v), = obj.items()
+        ((k, v),) = obj.items()
         if isinstance(v, dict):
             return [{"name": k, "arguments": v}]
     return None
@@ -108,8 +109,15 @@ def _json_values(text: str) -> list[Any]:
     return out
 
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -211,8 +219,9 @@ def _python_calls_unguarded(text: str) -> list[dict] | None:
     return calls if calls and all(c is not None for c in calls) else None  # type: ignore[return-value]
 
 
-_TOOL_TAG = re.compile(r"<(?:tool_call|functioncall|function_call)>\s*(.*?)\s*</(?:tool_call|functioncall|function_call)>",
-                       re.S | re.I)
+_TOOL_TAG = re.compile(
+    r"<(?:tool_call|functioncall|function_call)>\s*(.*?)\s*</(?:tool_call|functioncall|function_call)>", re.S | re.I
+)
 
 
 def parse_tool_calls(output: str | list | dict) -> list[dict]:
@@ -278,7 +287,7 @@ def expected_from_reference(ref: Any) -> tuple[list[dict], bool]:
                 raise ToolCallError(f"tool: arguments of expected call {i} are not an object")
             out.append({"name": c["name"], "args": {k: [_exact_to_possible(v)] for k, v in args.items()}})
         elif len(c) == 1:  # BFCL possible answer
-            (name, args), = c.items()
+            ((name, args),) = c.items()
             if not isinstance(args, dict) or not all(isinstance(v, list) for v in args.values()):
                 raise ToolCallError(f"tool: ground truth call {i} must map each argument to a list of values")
             out.append({"name": name, "args": args})
@@ -294,8 +303,11 @@ def tool_schemas(tools: Any) -> dict[str, dict]:
     or a dict name -> doc."""
     tools = _loads_args(tools)
     if isinstance(tools, dict):
-        tools = [dict(v, name=v.get("name", k)) if isinstance(v, dict) else v for k, v in tools.items()] \
-            if "name" not in tools and "function" not in tools else [tools]
+        tools = (
+            [dict(v, name=v.get("name", k)) if isinstance(v, dict) else v for k, v in tools.items()]
+            if "name" not in tools and "function" not in tools
+            else [tools]
+        )
     out: dict[str, dict] = {}
     for t in tools if isinstance(tools, list) else []:
         if not isinstance(t, dict):
@@ -363,8 +375,11 @@ def value_matches(got: Any, acceptable: Any, *, strict: bool = False) -> bool:
                 return False
         return all(k in got or "" in _alternatives(alts) for k, alts in acceptable.items())
     if isinstance(acceptable, (list, tuple)):
-        return (isinstance(got, (list, tuple)) and len(got) == len(acceptable)
-                and all(value_matches(g, a, strict=strict) for g, a in zip(got, acceptable)))
+        return (
+            isinstance(got, (list, tuple))
+            and len(got) == len(acceptable)
+            and all(value_matches(g, a, strict=strict) for g, a in zip(got, acceptable))
+        )
     if isinstance(acceptable, str):
         if strict:
             return got == acceptable
@@ -494,7 +509,7 @@ def _source_value(s: str, lang: str) -> Any:
         return s == "true"
     if s == "null" or (lang == "javascript" and s == "undefined"):
         return None
-    if _J_INT.fullmatch(s) and (lang == "java" or not s[-1] in "lL"):
+    if _J_INT.fullmatch(s) and (lang == "java" or s[-1] not in "lL"):
         return int(s.rstrip("lL"))
     if lang == "javascript" and _JS_BIGINT.fullmatch(s):
         return int(s[:-1])
@@ -531,7 +546,7 @@ def _close_of(s: str, i: int) -> int:
 
 def _wrapped(s: str, i: int) -> str | None:
     """The text inside the bracket at s[i] when its closing bracket ends `s`, else None."""
-    return s[i + 1:-1] if i < len(s) and s[i] in _OPEN and _close_of(s, i) == len(s) - 1 else None
+    return s[i + 1 : -1] if i < len(s) and s[i] in _OPEN and _close_of(s, i) == len(s) - 1 else None
 
 
 _J_NEW = re.compile(r"new\s+([\w.]+)\s*(?:<[^(){}]*>)?\s*")
@@ -561,7 +576,7 @@ def _js_object(body: str) -> dict | None:
 def _java_new(s: str, m: re.Match) -> Any:
     """``new T[]{...}``, ``new T<>(Arrays.asList(...))``, ``new T<>() {{ add(x); put(k, v); }}``, ``new T<>()``."""
     is_map = m.group(1).endswith(("Map", "Hashtable", "Properties"))
-    rest = s[m.end():]
+    rest = s[m.end() :]
     if rest.startswith("["):  # array: new int[]{1, 2} / new int[] {1, 2}
         k = 0
         while k < len(rest) and rest[k] == "[":
@@ -578,7 +593,7 @@ def _java_new(s: str, m: re.Match) -> Any:
     e = _close_of(rest, 0)
     if e < 0:
         return None
-    inner, after = rest[1:e].strip(), rest[e + 1:].strip()
+    inner, after = rest[1:e].strip(), rest[e + 1 :].strip()
     if not after:
         if not inner or re.fullmatch(r"\d+", inner):  # new ArrayList<>() / new ArrayList<>(10)
             return {} if is_map else []
@@ -672,8 +687,9 @@ def names_match(got: str, want: str) -> bool:
     return isinstance(got, str) and (got == want or ("." in want and got == want.replace(".", "_")))
 
 
-def call_error(got: dict, want: dict, schema: dict | None = None, *, language: str = "python",
-               allow_extra: bool = False) -> str | None:
+def call_error(
+    got: dict, want: dict, schema: dict | None = None, *, language: str = "python", allow_extra: bool = False
+) -> str | None:
     """None when the produced call `got` ({"name", "arguments"}) satisfies the possible answer `want`
     ({"name", "args": {param: [acceptable]}}) under the tool's parameters `schema` (None: no type checks),
     else why not."""
@@ -753,14 +769,17 @@ def _max_matching(ok: list[list[bool]], n_right: int) -> dict[int, int]:
     return {i: j for j, i in right_of.items()}
 
 
-def match_calls(got: list[dict], want: list[dict], *, tools: Any = None, language: str = "python",
-                allow_extra: bool = False) -> CallsMatch:
+def match_calls(
+    got: list[dict], want: list[dict], *, tools: Any = None, language: str = "python", allow_extra: bool = False
+) -> CallsMatch:
     """Pair produced calls with expected calls (possible answers from `expected_from_reference`) by maximum
     bipartite matching under `call_error`; correct when the counts are equal and every call is paired."""
     schemas = tool_schemas(tools) if tools is not None else {}
     language = language if language in LANGUAGES else "python"
-    errs = [[call_error(g, w, schemas.get(w["name"]), language=language, allow_extra=allow_extra) for g in got]
-            for w in want]
+    errs = [
+        [call_error(g, w, schemas.get(w["name"]), language=language, allow_extra=allow_extra) for g in got]
+        for w in want
+    ]
     pairs = _max_matching([[e is None for e in row] for row in errs], len(got))
     if len(got) != len(want):
         return CallsMatch(False, len(want), len(got), pairs, f"{len(got)} call(s) made, {len(want)} expected")

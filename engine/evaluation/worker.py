@@ -34,8 +34,9 @@ def render_prompt(tok, messages: list[dict], tools=None) -> str:
         m = dict(m)
         if m.get("tool_calls") and not renders_calls:
             calls = [c.get("function", c) for c in m["tool_calls"]]
-            m["content"] = ((m.get("content") or "") + ("\n" if m.get("content") else "")
-                            + json.dumps(calls, ensure_ascii=False))
+            m["content"] = (
+                (m.get("content") or "") + ("\n" if m.get("content") else "") + json.dumps(calls, ensure_ascii=False)
+            )
             del m["tool_calls"]
         if m.get("content") is None:
             m["content"] = ""
@@ -56,8 +57,18 @@ def render_prompt(tok, messages: list[dict], tools=None) -> str:
     return "\n".join(parts) + "\nAssistant:"
 
 
-def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size: int, greedy: bool = True,
-             temperature: float = 0.0, cancel: CancelToken | None = None, on_batch=None) -> list[str]:
+def generate(
+    model,
+    tok,
+    prompts: list[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    greedy: bool = True,
+    temperature: float = 0.0,
+    cancel: CancelToken | None = None,
+    on_batch=None,
+) -> list[str]:
     """Batched generation (left padding); returns the decoded new text of each prompt. `on_batch(done, total)`
     is called after each batch."""
     import torch
@@ -70,7 +81,7 @@ def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size:
     for k in range(0, len(order), batch_size):
         if cancel is not None:
             cancel.check()
-        idx = order[k:k + batch_size]
+        idx = order[k : k + batch_size]
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {kk: v.to(dev) for kk, v in enc.items()}
         kw = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
@@ -79,8 +90,9 @@ def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size:
 
             class _Stop(StoppingCriteria):  # a cancel stops generation between tokens, not after the batch
                 def __call__(self, input_ids, scores, **_kw):
-                    return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
-                                      device=input_ids.device)
+                    return torch.full(
+                        (input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device
+                    )
 
             kw["stopping_criteria"] = StoppingCriteriaList([_Stop()])
         if greedy:
@@ -91,7 +103,7 @@ def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size:
             gen = model.generate(**enc, **kw)
         if cancel is not None:
             cancel.check()
-        new = gen[:, enc["input_ids"].shape[1]:]
+        new = gen[:, enc["input_ids"].shape[1] :]
         for i, row in zip(idx, new):
             res[i] = tok.decode(row, skip_special_tokens=True)
         if on_batch is not None:
@@ -100,8 +112,9 @@ def generate(model, tok, prompts: list[str], *, max_new_tokens: int, batch_size:
     return outs
 
 
-def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], *, batch_size: int, max_len: int,
-                          cancel: CancelToken | None = None) -> list[tuple[float, int]]:
+def continuation_logprobs(
+    model, tok, pairs: list[tuple[str, str]], *, batch_size: int, max_len: int, cancel: CancelToken | None = None
+) -> list[tuple[float, int]]:
     """(sum of log-probabilities, number of tokens) of each continuation given its prompt (prompt tokens cut
     from the left when prompt + continuation exceed max_len)."""
     import torch
@@ -112,8 +125,8 @@ def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], *, batch_siz
         c = tok(cont, add_special_tokens=False)["input_ids"]
         if tok.eos_token_id is not None:
             c = c + [tok.eos_token_id]
-        c = c[:max_len - 1]
-        p = p[-(max_len - len(c)):] if len(p) + len(c) > max_len else p
+        c = c[: max_len - 1]
+        p = p[-(max_len - len(c)) :] if len(p) + len(c) > max_len else p
         rows.append((p, c))
     dev = next(model.parameters()).device
     out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
@@ -122,14 +135,14 @@ def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], *, batch_siz
     for k in range(0, len(order), batch_size):
         if cancel is not None:
             cancel.check()
-        idx = order[k:k + batch_size]
+        idx = order[k : k + batch_size]
         seqs = [rows[i][0] + rows[i][1] for i in idx]
         T = max(len(s) for s in seqs)
         ids = torch.full((len(idx), T), pad, dtype=torch.long)
         att = torch.zeros((len(idx), T), dtype=torch.long)
         for j, s in enumerate(seqs):
-            ids[j, :len(s)] = torch.tensor(s)
-            att[j, :len(s)] = 1
+            ids[j, : len(s)] = torch.tensor(s)
+            att[j, : len(s)] = 1
         with torch.no_grad():
             logits = model(input_ids=ids.to(dev), attention_mask=att.to(dev)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1)
@@ -195,15 +208,24 @@ def merge_lora(model, adapter_dir, *, keep: dict | None = None) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     weights = folder / "adapter_model.safetensors"
-    plain = (cfg.get("peft_type") == "LORA" and not cfg.get("use_dora") and not cfg.get("fan_in_fan_out")
-             and not cfg.get("modules_to_save") and not cfg.get("rank_pattern") and not cfg.get("alpha_pattern")
-             and not cfg.get("lora_bias") and cfg.get("bias", "none") == "none"
-             and not cfg.get("trainable_token_indices") and not cfg.get("target_parameters")
-             and not cfg.get("layer_replication") and weights.is_file())
+    plain = (
+        cfg.get("peft_type") == "LORA"
+        and not cfg.get("use_dora")
+        and not cfg.get("fan_in_fan_out")
+        and not cfg.get("modules_to_save")
+        and not cfg.get("rank_pattern")
+        and not cfg.get("alpha_pattern")
+        and not cfg.get("lora_bias")
+        and cfg.get("bias", "none") == "none"
+        and not cfg.get("trainable_token_indices")
+        and not cfg.get("target_parameters")
+        and not cfg.get("layer_replication")
+        and weights.is_file()
+    )
     if not plain:
         return False
     r, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
-    scale = alpha / (r ** 0.5) if cfg.get("use_rslora") else alpha / r
+    scale = alpha / (r**0.5) if cfg.get("use_rslora") else alpha / r
     sd = load_file(str(weights))
     modules = dict(model.named_modules())
     plan = []
@@ -214,7 +236,7 @@ def merge_lora(model, adapter_dir, *, keep: dict | None = None) -> bool:
             continue
         name = key[: -len(".lora_A.weight")]
         if name.startswith("base_model.model."):
-            name = name[len("base_model.model."):]
+            name = name[len("base_model.model.") :]
         b = sd.get(key.replace(".lora_A.", ".lora_B."))
         mod = modules.get(name)
         if b is None or not isinstance(mod, torch.nn.Linear):
@@ -269,16 +291,24 @@ def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dic
 
 def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=None) -> list[dict]:
     """Generate, measure NLL and check a list of items; returns the per-item result records."""
-    from engine.evaluation.scorers import AnswerCheckError, check
     from engine.evaluation.sandbox import SandboxLimits
+    from engine.evaluation.scorers import AnswerCheckError, check
 
     prompts = [render_prompt(tok, it["messages"], it.get("tools")) for it in items]
     gen_idx = [i for i, it in enumerate(items) if it["scorer"] in ("gsm8k", "math", "code", "tool")]
     outputs: dict[int, str] = {}
     if gen_idx:
-        texts = generate(model, tok, [prompts[i] for i in gen_idx], max_new_tokens=s["max_new_tokens"],
-                         batch_size=s["batch_size"], greedy=s.get("greedy", True),
-                         temperature=s.get("temperature", 0.0), cancel=cancel, on_batch=on_batch)
+        texts = generate(
+            model,
+            tok,
+            [prompts[i] for i in gen_idx],
+            max_new_tokens=s["max_new_tokens"],
+            batch_size=s["batch_size"],
+            greedy=s.get("greedy", True),
+            temperature=s.get("temperature", 0.0),
+            cancel=cancel,
+            on_batch=on_batch,
+        )
         outputs = dict(zip(gen_idx, texts))
     pairs, owners = [], []
     for i, it in enumerate(items):
@@ -290,8 +320,13 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
             for k, ch in enumerate(it["reference"]["choices"]):
                 pairs.append((prompts[i], f"{letters[k]}. {ch}"))
                 owners.append((i, "choice", k))
-    lps = continuation_logprobs(model, tok, pairs, batch_size=s["batch_size"], max_len=s.get("max_len", 1024),
-                                cancel=cancel) if pairs else []
+    lps = (
+        continuation_logprobs(
+            model, tok, pairs, batch_size=s["batch_size"], max_len=s.get("max_len", 1024), cancel=cancel
+        )
+        if pairs
+        else []
+    )
     nll: dict[int, float] = {}
     opts: dict[int, list] = {}
     for (i, what, k), (lp, n) in zip(owners, lps):
@@ -299,8 +334,9 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
             nll[i] = -lp / n
         elif what == "choice":
             opts.setdefault(i, []).append((k, lp, n))
-    limits = SandboxLimits(timeout_s=s.get("sandbox_timeout_s", 10.0),
-                           allow_unisolated=bool(s.get("sandbox_unisolated", False)))
+    limits = SandboxLimits(
+        timeout_s=s.get("sandbox_timeout_s", 10.0), allow_unisolated=bool(s.get("sandbox_unisolated", False))
+    )
     out = []
     for i, it in enumerate(items):
         ref = dict(it["reference"])
@@ -309,8 +345,9 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
             o = sorted(opts.get(i, []))
             ref["logliks"] = [lp for _, lp, _ in o]
             ref["n_tokens"] = [n for _, _, n in o] if s.get("choice_normalize", True) else None
-            details.update(logliks=ref["logliks"], n_tokens=[n for _, _, n in o],
-                           normalized=s.get("choice_normalize", True))
+            details.update(
+                logliks=ref["logliks"], n_tokens=[n for _, _, n in o], normalized=s.get("choice_normalize", True)
+            )
         try:
             c = check(it["scorer"], outputs.get(i), ref, nll=nll.get(i), sandbox_limits=limits)
             details.update(c.details)
@@ -319,10 +356,21 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
             correct, extracted, score = None, None, None
             details["error"] = str(e)
         details["question"] = it.get("question", "")
-        out.append({"sample_id": it["sample_id"], "domain": it["domain"], "scorer": it["scorer"],
-                    "prompt": prompts[i], "eval_set": it.get("eval_set"), "output": outputs.get(i),
-                    "extracted": extracted, "correct": correct, "score": score, "nll": nll.get(i),
-                    "details": details})
+        out.append(
+            {
+                "sample_id": it["sample_id"],
+                "domain": it["domain"],
+                "scorer": it["scorer"],
+                "prompt": prompts[i],
+                "eval_set": it.get("eval_set"),
+                "output": outputs.get(i),
+                "extracted": extracted,
+                "correct": correct,
+                "score": score,
+                "nll": nll.get(i),
+                "details": details,
+            }
+        )
     return out
 
 
@@ -331,7 +379,9 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
     job = Path(job)
     spec = json.loads((job / "spec.json").read_text())
     s = spec["settings"]
-    items = [json.loads(line) for line in (job / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [
+        json.loads(line) for line in (job / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     done = set()
     for f in sorted((job / "chunks").glob("*.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines():
@@ -354,7 +404,8 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
         for k in range(0, len(todo), s.get("chunk", 16)):
             if cancel is not None:
                 cancel.check()
-            batch = todo[k:k + s.get("chunk", 16)]
+            batch = todo[k : k + s.get("chunk", 16)]
+
             def on_batch(d, t, base=len(done) + n_new):
                 _write_progress(job, state=f"generating {d}/{t} of this chunk", done=base, total=len(items))
 
@@ -369,8 +420,14 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
             next_no += 1
             n_new += len(batch)
             rate = n_new / max(time.perf_counter() - t0, 1e-9)
-            _write_progress(job, state="running", done=len(done) + n_new, total=len(items), rate=rate,
-                            eta_s=(len(todo) - n_new) / rate if rate else None)
+            _write_progress(
+                job,
+                state="running",
+                done=len(done) + n_new,
+                total=len(items),
+                rate=rate,
+                eta_s=(len(todo) - n_new) / rate if rate else None,
+            )
     except BaseException as e:
         state = "cancelled" if isinstance(e, Cancelled) else "failed"
         log.write(f"{time.strftime('%H:%M:%S')} {state}: {e!r}\n")

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name, store_dir
+from engine.core.errors import InputError
 from engine.core.jobs import ProgressMeter
 from engine.core.store import Store
-from engine.core.errors import InputError
+from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name, store_dir
 
 N_KEYWORDS = 8
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
@@ -99,8 +99,11 @@ def _safe(s: str) -> str:
 def _row(store: Store, name: str):
     c = store.cursor()
     try:
-        rows = c.execute("SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
-                         "FROM clusterings WHERE name = ?", [name]).fetchall()
+        rows = c.execute(
+            "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
+            "FROM clusterings WHERE name = ?",
+            [name],
+        ).fetchall()
     finally:
         c.close()
     if not rows:
@@ -115,7 +118,9 @@ def _info(store: Store, row) -> ClusteringInfo:
     try:
         n, n_noise, n_cl = c.execute(
             "SELECT count(*), count(*) FILTER (WHERE cluster = -1), count(DISTINCT cluster) FILTER (WHERE cluster >= 0) "
-            "FROM cluster_assignments WHERE clustering_id = ?", [cid]).fetchall()[0]
+            "FROM cluster_assignments WHERE clustering_id = ?",
+            [cid],
+        ).fetchall()[0]
     finally:
         c.close()
     res = p.get("result", {})
@@ -131,16 +136,23 @@ def default_min_cluster_size(n: int) -> int:
 def _insert_assignments(con, cid: int, ids, labels, prob, outlier, xy) -> None:
     import pyarrow as pa
 
-    t = pa.table({"clustering_id": pa.array(np.full(len(ids), cid), pa.int32()),
-                  "sample_id": pa.array(np.asarray(ids, np.int64)),
-                  "cluster": pa.array(np.asarray(labels, np.int32)),
-                  "probability": pa.array(np.asarray(prob, np.float64)),
-                  "outlier_score": pa.array(np.asarray(outlier, np.float64)),
-                  "x": pa.array(np.asarray(xy[:, 0], np.float64)), "y": pa.array(np.asarray(xy[:, 1], np.float64))})
+    t = pa.table(
+        {
+            "clustering_id": pa.array(np.full(len(ids), cid), pa.int32()),
+            "sample_id": pa.array(np.asarray(ids, np.int64)),
+            "cluster": pa.array(np.asarray(labels, np.int32)),
+            "probability": pa.array(np.asarray(prob, np.float64)),
+            "outlier_score": pa.array(np.asarray(outlier, np.float64)),
+            "x": pa.array(np.asarray(xy[:, 0], np.float64)),
+            "y": pa.array(np.asarray(xy[:, 1], np.float64)),
+        }
+    )
     con.register("_ca_new", t)
     try:
-        con.execute("INSERT INTO cluster_assignments SELECT clustering_id, sample_id, cluster, probability, "
-                    "outlier_score, x, y FROM _ca_new")
+        con.execute(
+            "INSERT INTO cluster_assignments SELECT clustering_id, sample_id, cluster, probability, "
+            "outlier_score, x, y FROM _ca_new"
+        )
     finally:
         con.unregister("_ca_new")
 
@@ -173,10 +185,21 @@ def _predict(hd, Z: np.ndarray, *, n_jobs: int | None = None) -> tuple[np.ndarra
 # -- clustering -------------------------------------------------------------------------------------
 
 
-def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str = "instruction_response",
-            pool_ids: Sequence[int] | None = None, pca_dims: int = 32, min_cluster_size: int | None = None,
-            min_samples: int | None = None, fit_sample: int | None = DEFAULT_FIT_SAMPLE, seed: int = 0,
-            replace: bool = False, progress=None) -> ClusteringInfo:
+def cluster(
+    store: Store,
+    name: str,
+    *,
+    model: str | None = None,
+    text_kind: str = "instruction_response",
+    pool_ids: Sequence[int] | None = None,
+    pca_dims: int = 32,
+    min_cluster_size: int | None = None,
+    min_samples: int | None = None,
+    fit_sample: int | None = DEFAULT_FIT_SAMPLE,
+    seed: int = 0,
+    replace: bool = False,
+    progress=None,
+) -> ClusteringInfo:
     """Cluster the stored embeddings and save the result as `name` (refused if the name exists, unless
     `replace`: then the old clustering, its assignments and artefact are removed once the new one is saved).
 
@@ -206,8 +229,9 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     meter = ProgressMeter(progress, total=5, unit="steps", min_interval=0.0)
     ids = embedded_ids(store, model=mname, text_kind=text_kind, pool_ids=pool_ids, include_excluded=False)
     if len(ids) < 2:
-        raise ClusterError(f"{len(ids)} non-excluded samples have {mname}/{text_kind} embeddings in scope; "
-                           "run `workbench embed` first")
+        raise ClusterError(
+            f"{len(ids)} non-excluded samples have {mname}/{text_kind} embeddings in scope; run `workbench embed` first"
+        )
     meter.report(f"loading {len(ids):,} embeddings", force=True)
     ids, X = load_embeddings(store, model=mname, text_kind=text_kind, sample_ids=ids)
     meter.advance(1, "PCA", force=True)
@@ -216,8 +240,11 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     Z = pca.fit_transform(X).astype(np.float64)
     del X
     n = len(ids)
-    for knob, v, low in (("min_cluster_size", min_cluster_size, 2), ("min_samples", min_samples, 1),
-                         ("fit_sample", fit_sample, 0)):
+    for knob, v, low in (
+        ("min_cluster_size", min_cluster_size, 2),
+        ("min_samples", min_samples, 1),
+        ("fit_sample", fit_sample, 0),
+    ):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low):
             raise ClusterError(f"{knob} must be an integer >= {low} (or None for the default), got {v!r}")
     mcs = int(min_cluster_size or default_min_cluster_size(n))
@@ -232,8 +259,9 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
     if fit_ms >= n_fit:
         raise ClusterError(f"min_samples {fit_ms} needs more than {fit_ms} samples to fit; {n_fit} in scope")
     meter.advance(1, f"HDBSCAN on {n_fit:,} x {dims}" + (f" (sample of {n:,})" if n_fit < n else ""), force=True)
-    hd = hdbscan.HDBSCAN(min_cluster_size=fit_mcs, min_samples=fit_ms, prediction_data=True,
-                         core_dist_n_jobs=max(1, os.cpu_count() or 1))
+    hd = hdbscan.HDBSCAN(
+        min_cluster_size=fit_mcs, min_samples=fit_ms, prediction_data=True, core_dist_n_jobs=max(1, os.cpu_count() or 1)
+    )
     labels = np.full(n, -1, dtype=np.int64)
     prob = np.zeros(n, dtype=np.float64)
     outlier = np.zeros(n, dtype=np.float64)
@@ -254,16 +282,27 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
         m = np.flatnonzero(labels == k)
         cen = Z[m].mean(axis=0)
         reps[int(k)] = int(ids[m[np.argmin(((Z[m] - cen) ** 2).sum(axis=1))]])
-    params = {"pca_dims": dims, "min_cluster_size": mcs, "min_samples": min_samples, "seed": seed,
-              "fit_sample": int(fit_sample) if fit_sample else None,
-              "fit_min_cluster_size": fit_mcs, "fit_min_samples": fit_ms,
-              "pool_ids": list(map(int, pool_ids)) if pool_ids is not None else None, "metric": "euclidean",
-              "map": "PCA(2) of the reduced data",
-              "result": {"n_fit": int(n_fit), "n_predicted": int(n - n_fit), "n_total": int(n),
-                         "n_clusters": int(labels.max() + 1) if len(labels) else 0,
-                         "n_noise": int((labels < 0).sum()),
-                         "explained_variance": float(pca.explained_variance_ratio_.sum()),
-                         "representatives": {str(k): v for k, v in reps.items()}}}
+    params = {
+        "pca_dims": dims,
+        "min_cluster_size": mcs,
+        "min_samples": min_samples,
+        "seed": seed,
+        "fit_sample": int(fit_sample) if fit_sample else None,
+        "fit_min_cluster_size": fit_mcs,
+        "fit_min_samples": fit_ms,
+        "pool_ids": list(map(int, pool_ids)) if pool_ids is not None else None,
+        "metric": "euclidean",
+        "map": "PCA(2) of the reduced data",
+        "result": {
+            "n_fit": int(n_fit),
+            "n_predicted": int(n - n_fit),
+            "n_total": int(n),
+            "n_clusters": int(labels.max() + 1) if len(labels) else 0,
+            "n_noise": int((labels < 0).sum()),
+            "explained_variance": float(pca.explained_variance_ratio_.sum()),
+            "representatives": {str(k): v for k, v in reps.items()},
+        },
+    }
     base = store_dir(store)
     folder = base / "clusterings"
     folder.mkdir(parents=True, exist_ok=True)
@@ -273,17 +312,20 @@ def cluster(store: Store, name: str, *, model: str | None = None, text_kind: str
             cid = store.next_id("clusterings", c)
             art = folder / f"{_safe(name)}-{cid}.joblib"
             tmp = art.with_suffix(".tmp")
-            joblib.dump({"pca": pca, "hdbscan": hd, "pca2": pca2, "model": mname, "text_kind": text_kind,
-                         "params": params}, tmp)
+            joblib.dump(
+                {"pca": pca, "hdbscan": hd, "pca2": pca2, "model": mname, "text_kind": text_kind, "params": params}, tmp
+            )
             os.replace(tmp, art)
             c.execute("BEGIN TRANSACTION")
             try:
                 for oid, _oart in old:
                     c.execute("DELETE FROM cluster_assignments WHERE clustering_id = ?", [oid])
                     c.execute("DELETE FROM clusterings WHERE id = ?", [oid])
-                c.execute("INSERT INTO clusterings (id, name, embedding_model, text_kind, params, artefact_path) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", [cid, name, mname, text_kind, json.dumps(params),
-                                                        str(art.relative_to(base))])
+                c.execute(
+                    "INSERT INTO clusterings (id, name, embedding_model, text_kind, params, artefact_path) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [cid, name, mname, text_kind, json.dumps(params), str(art.relative_to(base))],
+                )
                 _insert_assignments(c, cid, ids, labels, prob, outlier, xy)
                 c.execute("COMMIT")
             except BaseException:
@@ -305,8 +347,10 @@ def list_clusterings(store: Store) -> list[ClusteringInfo]:
     """Every saved clustering, oldest first."""
     c = store.cursor()
     try:
-        rows = c.execute("SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
-                         "FROM clusterings ORDER BY id").fetchall()
+        rows = c.execute(
+            "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
+            "FROM clusterings ORDER BY id"
+        ).fetchall()
     finally:
         c.close()
     return [_info(store, r) for r in rows]
@@ -328,8 +372,10 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
     ids = embedded_ids(store, model=mname, text_kind=kind, pool_ids=p.get("pool_ids"), include_excluded=False)
     c = store.cursor()
     try:
-        have = {r[0] for r in c.execute("SELECT sample_id FROM cluster_assignments WHERE clustering_id = ?",
-                                        [cid]).fetchall()}
+        have = {
+            r[0]
+            for r in c.execute("SELECT sample_id FROM cluster_assignments WHERE clustering_id = ?", [cid]).fetchall()
+        }
     finally:
         c.close()
     new = np.array([i for i in ids.tolist() if i not in have], dtype=np.int64)
@@ -342,7 +388,7 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
     meter = ProgressMeter(progress, total=len(new), unit="samples")
     step = 50_000
     for k in range(0, len(new), step):
-        sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=new[k:k + step])
+        sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=new[k : k + step])
         Z = a["pca"].transform(X).astype(np.float64)
         labels, strengths, scores = _predict(a["hdbscan"], Z)
         xy = a["pca2"].transform(Z)
@@ -387,8 +433,9 @@ def ctfidf_keywords(docs_per_class: dict[int, list[str]], n: int = N_KEYWORDS) -
     keys = [k for k in docs_per_class if docs_per_class[k]]
     if not keys:
         return {}
-    cv = CountVectorizer(lowercase=True, stop_words="english", token_pattern=r"(?u)\b[^\W\d_][\w]+\b",
-                         max_features=50_000)
+    cv = CountVectorizer(
+        lowercase=True, stop_words="english", token_pattern=r"(?u)\b[^\W\d_][\w]+\b", max_features=50_000
+    )
     try:
         M = cv.fit_transform([" ".join(docs_per_class[k]) for k in keys]).astype(np.float64)
     except ValueError:  # empty vocabulary
@@ -410,8 +457,9 @@ def ctfidf_keywords(docs_per_class: dict[int, list[str]], n: int = N_KEYWORDS) -
     return out
 
 
-def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = None,
-                    n_keywords: int = N_KEYWORDS) -> list[ClusterInfo]:
+def cluster_summary(
+    store: Store, name: str, *, metrics: Sequence[str] | None = None, n_keywords: int = N_KEYWORDS
+) -> list[ClusterInfo]:
     """One ClusterInfo per cluster, noise (-1) first when there is any, then by size descending.
 
     Domain composition = samples per domain; scores = mean of each metric (default: every score metric in
@@ -427,26 +475,43 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
     mets = list(metrics) if metrics is not None else score_metrics(store)
     c = store.cursor()
     try:
-        base = c.execute("SELECT a.cluster, count(*), avg(a.probability) FROM cluster_assignments a "
-                         "WHERE a.clustering_id = ? GROUP BY 1", [cid]).fetchall()
+        base = c.execute(
+            "SELECT a.cluster, count(*), avg(a.probability) FROM cluster_assignments a "
+            "WHERE a.clustering_id = ? GROUP BY 1",
+            [cid],
+        ).fetchall()
         total = sum(r[1] for r in base)
-        dom = c.execute("SELECT a.cluster, s.domain, count(*) FROM cluster_assignments a JOIN samples s "
-                        "ON s.id = a.sample_id WHERE a.clustering_id = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
-                        [cid]).fetchall()
+        dom = c.execute(
+            "SELECT a.cluster, s.domain, count(*) FROM cluster_assignments a JOIN samples s "
+            "ON s.id = a.sample_id WHERE a.clustering_id = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
+            [cid],
+        ).fetchall()
         sc: dict[int, dict[str, float | None]] = {}
         if mets:
             rows = c.execute(
                 """SELECT a.cluster, v.metric, avg(v.value) FROM cluster_assignments a JOIN (
                        SELECT sample_id, metric, arg_max_null(value, created_at) AS value FROM scores
                        WHERE metric IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1, 2) v ON v.sample_id = a.sample_id
-                   WHERE a.clustering_id = ? GROUP BY 1, 2""", [mets, cid]).fetchall()
+                   WHERE a.clustering_id = ? GROUP BY 1, 2""",
+                [mets, cid],
+            ).fetchall()
             for k, m, v in rows:
                 sc.setdefault(k, {})[m] = None if v is None else float(v)
-        texts = c.execute("SELECT a.cluster, coalesce(s.instruction, '') FROM cluster_assignments a JOIN samples s "
-                          "ON s.id = a.sample_id WHERE a.clustering_id = ? AND a.cluster >= 0 ORDER BY a.sample_id",
-                          [cid]).fetchall()
-        rep_text = dict(c.execute("SELECT id, instruction FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                                  [list(reps.values())]).fetchall()) if reps else {}
+        texts = c.execute(
+            "SELECT a.cluster, coalesce(s.instruction, '') FROM cluster_assignments a JOIN samples s "
+            "ON s.id = a.sample_id WHERE a.clustering_id = ? AND a.cluster >= 0 ORDER BY a.sample_id",
+            [cid],
+        ).fetchall()
+        rep_text = (
+            dict(
+                c.execute(
+                    "SELECT id, instruction FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [list(reps.values())],
+                ).fetchall()
+            )
+            if reps
+            else {}
+        )
     finally:
         c.close()
     docs: dict[int, list[str]] = {}
@@ -461,12 +526,20 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
         k = int(k)
         words = kw.get(k, [])
         rid = reps.get(k)
-        out.append(ClusterInfo(
-            cluster=k, label="noise" if k < 0 else (" ".join(words[:4]) or f"cluster {k}"), size=int(n),
-            share=n / total if total else 0.0, domains=domains.get(k, {}),
-            scores={m: sc.get(k, {}).get(m) for m in mets}, keywords=words, representative_id=rid,
-            representative_text=rep_text.get(rid) if rid is not None else None,
-            mean_probability=None if mp is None else float(mp)))
+        out.append(
+            ClusterInfo(
+                cluster=k,
+                label="noise" if k < 0 else (" ".join(words[:4]) or f"cluster {k}"),
+                size=int(n),
+                share=n / total if total else 0.0,
+                domains=domains.get(k, {}),
+                scores={m: sc.get(k, {}).get(m) for m in mets},
+                keywords=words,
+                representative_id=rid,
+                representative_text=rep_text.get(rid) if rid is not None else None,
+                mean_probability=None if mp is None else float(mp),
+            )
+        )
     out.sort(key=lambda ci: (ci.cluster >= 0, -ci.size, ci.cluster))
     return out
 
@@ -474,8 +547,9 @@ def cluster_summary(store: Store, name: str, *, metrics: Sequence[str] | None = 
 # -- diversity --------------------------------------------------------------------------------------
 
 
-def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int] | None = None,
-              chunk: int = 100_000) -> DiversityInfo:
+def diversity(
+    store: Store, name: str, filter=None, *, sample_ids: Sequence[int] | None = None, chunk: int = 100_000
+) -> DiversityInfo:
     """Diversity of the clustering's samples that match `filter` (engine.data.query.Filter; None = all).
 
     sample_ids: when given, the scope is exactly those samples (e.g. the drawn items of a mixture
@@ -503,16 +577,24 @@ def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int]
         scope_sql, scope_params = " AND a.sample_id IN (SELECT unnest(?::BIGINT[]))", [wanted]
     c = store.cursor()
     try:
-        rows = c.execute(f"SELECT a.sample_id, a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
-                         f"WHERE a.clustering_id = ?{scope_sql} AND ({wsql}) ORDER BY 1",
-                         [cid, *scope_params, *wparams]).fetchall()
+        rows = c.execute(
+            f"SELECT a.sample_id, a.cluster FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
+            f"WHERE a.clustering_id = ?{scope_sql} AND ({wsql}) ORDER BY 1",
+            [cid, *scope_params, *wparams],
+        ).fetchall()
         n_missing = 0
         if wanted is not None and wanted:
-            n_missing = len(wanted) - c.execute(
-                "SELECT count(*) FROM cluster_assignments WHERE clustering_id = ? AND sample_id IN "
-                "(SELECT unnest(?::BIGINT[]))", [cid, wanted]).fetchall()[0][0]
-        K = c.execute("SELECT count(DISTINCT cluster) FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0",
-                      [cid]).fetchall()[0][0]
+            n_missing = (
+                len(wanted)
+                - c.execute(
+                    "SELECT count(*) FROM cluster_assignments WHERE clustering_id = ? AND sample_id IN "
+                    "(SELECT unnest(?::BIGINT[]))",
+                    [cid, wanted],
+                ).fetchall()[0][0]
+            )
+        K = c.execute(
+            "SELECT count(DISTINCT cluster) FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0", [cid]
+        ).fetchall()[0][0]
     finally:
         c.close()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -532,7 +614,7 @@ def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int]
         s = None
         n = 0
         for k in range(0, len(ids), chunk):
-            _sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids[k:k + chunk])
+            _sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids[k : k + chunk])
             X = X.astype(np.float64)
             X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
             s = X.sum(axis=0) if s is None else s + X.sum(axis=0)
@@ -542,10 +624,18 @@ def diversity(store: Store, name: str, filter=None, *, sample_ids: Sequence[int]
     notes = ["entropy over non-noise samples (nats)", "mean cosine distance exact (unit vectors), noise included"]
     if n_missing:
         notes.append(f"{n_missing} of the given sample ids are not in this clustering and were left out")
-    return DiversityInfo(n=int(len(ids)), n_noise=n_noise, n_clusters=int(K), n_covered=covered,
-                         coverage=covered / K if K else 0.0, entropy=H,
-                         entropy_norm=(H / math.log(K)) if K > 1 else None, mean_cosine_distance=mcd, notes=notes,
-                         n_missing=int(n_missing))
+    return DiversityInfo(
+        n=int(len(ids)),
+        n_noise=n_noise,
+        n_clusters=int(K),
+        n_covered=covered,
+        coverage=covered / K if K else 0.0,
+        entropy=H,
+        entropy_norm=(H / math.log(K)) if K > 1 else None,
+        mean_cosine_distance=mcd,
+        notes=notes,
+        n_missing=int(n_missing),
+    )
 
 
 def _id_list(sample_ids) -> list[int]:
@@ -565,8 +655,13 @@ def cluster_ids(store: Store, name: str, cluster: int) -> list[int]:
     cid = _row(store, name)[0]
     c = store.cursor()
     try:
-        return [r[0] for r in c.execute("SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND cluster = ? "
-                                        "ORDER BY 1", [cid, int(cluster)]).fetchall()]
+        return [
+            r[0]
+            for r in c.execute(
+                "SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND cluster = ? ORDER BY 1",
+                [cid, int(cluster)],
+            ).fetchall()
+        ]
     finally:
         c.close()
 
@@ -577,11 +672,12 @@ def map_points(store: Store, name: str, *, with_domains: bool = False) -> tuple:
     cid = _row(store, name)[0]
     c = store.cursor()
     try:
-        t = c.sql("SELECT a.sample_id, a.cluster, a.x, a.y, s.domain FROM cluster_assignments a "
-                  "JOIN samples s ON s.id = a.sample_id WHERE a.clustering_id = $1 ORDER BY 1",
-                  params=[cid]).to_arrow_table()
+        t = c.sql(
+            "SELECT a.sample_id, a.cluster, a.x, a.y, s.domain FROM cluster_assignments a "
+            "JOIN samples s ON s.id = a.sample_id WHERE a.clustering_id = $1 ORDER BY 1",
+            params=[cid],
+        ).to_arrow_table()
     finally:
         c.close()
     keys = ("sample_id", "cluster", "x", "y") + (("domain",) if with_domains else ())
     return tuple(t.column(k).to_numpy(zero_copy_only=False) for k in keys)
-

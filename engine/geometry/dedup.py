@@ -18,16 +18,17 @@ other member excluded (the soft flag; nothing is deleted) and tags it `duplicate
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core.store import Store
 from engine.core.errors import InputError
+from engine.core.store import Store
 
 DUP_TAG = "duplicate"
-_NORM_SQL = "trim(regexp_replace(lower(coalesce(s.instruction, '') || ' ' || coalesce(s.response, '')), '\\s+', ' ', 'g'))"
+_NORM_SQL = (
+    "trim(regexp_replace(lower(coalesce(s.instruction, '') || ' ' || coalesce(s.response, '')), '\\s+', ' ', 'g'))"
+)
 
 
 class DedupError(InputError):
@@ -57,13 +58,21 @@ def _facts(store: Store, ids: list[int], metric: str | None) -> dict[int, tuple[
         return {}
     c = store.cursor()
     try:
-        lens = dict(c.execute("SELECT id, length(coalesce(response, '')) FROM samples WHERE id BETWEEN ? AND ? "
-                              "AND id = ANY(?)", [min(ids), max(ids), ids]).fetchall())
+        lens = dict(
+            c.execute(
+                "SELECT id, length(coalesce(response, '')) FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
+                [min(ids), max(ids), ids],
+            ).fetchall()
+        )
         vals = {}
         if metric:
-            vals = dict(c.execute(
-                "SELECT sample_id, arg_max_null(value, created_at) FROM scores WHERE metric = ? AND sample_id "
-                "BETWEEN ? AND ? AND sample_id = ANY(?) GROUP BY sample_id", [metric, min(ids), max(ids), ids]).fetchall())
+            vals = dict(
+                c.execute(
+                    "SELECT sample_id, arg_max_null(value, created_at) FROM scores WHERE metric = ? AND sample_id "
+                    "BETWEEN ? AND ? AND sample_id = ANY(?) GROUP BY sample_id",
+                    [metric, min(ids), max(ids), ids],
+                ).fetchall()
+            )
     finally:
         c.close()
     return {i: (int(lens.get(i, 0)), vals.get(i)) for i in ids}
@@ -109,8 +118,9 @@ def exact_duplicate_groups(store: Store, filter=None, *, by: str = "hash", keep:
     key = "s.content_hash" if by == "hash" else _NORM_SQL
     c = store.cursor()
     try:
-        rows = c.execute(f"SELECT list(s.id ORDER BY s.id) FROM samples s WHERE {w} GROUP BY {key} "
-                         f"HAVING count(*) > 1", p).fetchall()
+        rows = c.execute(
+            f"SELECT list(s.id ORDER BY s.id) FROM samples s WHERE {w} GROUP BY {key} HAVING count(*) > 1", p
+        ).fetchall()
     finally:
         c.close()
     return _groups(store, by, [r[0] for r in rows], keep)
@@ -141,7 +151,7 @@ def _components(n: int, pairs, sims) -> tuple[list[list[int]], list[float]]:
         uf.union(a, b)
     comp: dict[int, list[int]] = {}
     low: dict[int, float] = {}
-    for (a, b), s in zip(pairs, sims):
+    for (a, _b), s in zip(pairs, sims):
         r = uf.find(a)
         low[r] = min(low.get(r, 1.0), float(s))
     for i in {x for pr in pairs for x in pr}:
@@ -158,9 +168,9 @@ def similar_pairs(X: np.ndarray, threshold: float, *, block: int = 2048) -> tupl
     pairs: list[tuple[int, int]] = []
     sims: list[float] = []
     for i0 in range(0, n, block):
-        A = X[i0:i0 + block]
+        A = X[i0 : i0 + block]
         for j0 in range(i0, n, block):
-            T = A @ X[j0:j0 + block].T
+            T = A @ X[j0 : j0 + block].T
             if j0 == i0:
                 T = np.triu(T, k=1) + np.tril(np.full_like(T, -np.inf))
             a, b = np.nonzero(T >= threshold)
@@ -169,9 +179,16 @@ def similar_pairs(X: np.ndarray, threshold: float, *, block: int = 2048) -> tupl
     return pairs, sims
 
 
-def semantic_duplicate_groups(store: Store, *, model: str | None = None, text_kind: str = "instruction_response",
-                              threshold: float = 0.95, filter=None, keep: str = "longest",
-                              block: int = 2048) -> list[DupGroup]:
+def semantic_duplicate_groups(
+    store: Store,
+    *,
+    model: str | None = None,
+    text_kind: str = "instruction_response",
+    threshold: float = 0.95,
+    filter=None,
+    keep: str = "longest",
+    block: int = 2048,
+) -> list[DupGroup]:
     """Connected components of cosine >= threshold among the stored embeddings of the non-excluded samples
     of `filter` (samples without an embedding are ignored)."""
     from engine.geometry.embeddings import load_embeddings, model_name
@@ -198,11 +215,12 @@ def _shingles(text: str, n: int = 3) -> set[bytes]:
     words = text.split()
     if len(words) < n:
         return {text.encode()} if text else set()
-    return {" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)}
+    return {" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)}
 
 
-def near_duplicate_groups_minhash(store: Store, threshold: float = 0.8, num_perm: int = 128, *, filter=None,
-                                  keep: str = "longest", shingle: int = 3) -> list[DupGroup]:
+def near_duplicate_groups_minhash(
+    store: Store, threshold: float = 0.8, num_perm: int = 128, *, filter=None, keep: str = "longest", shingle: int = 3
+) -> list[DupGroup]:
     """Text-level near-duplicates: datasketch MinHash (num_perm) of word `shingle`-grams of the normalised
     instruction + response, MinHashLSH(threshold) candidates kept when the estimated Jaccard >= threshold;
     groups are connected components."""
@@ -235,8 +253,9 @@ def near_duplicate_groups_minhash(store: Store, threshold: float = 0.8, num_perm
     return _groups(store, "minhash", [[int(rows[i][0]) for i in g] for g in comps], keep, lows)
 
 
-def keep_one_per_group(store: Store, groups: list[DupGroup], *, keep: str | None = None,
-                       tag: str | None = DUP_TAG) -> int:
+def keep_one_per_group(
+    store: Store, groups: list[DupGroup], *, keep: str | None = None, tag: str | None = DUP_TAG
+) -> int:
     """Exclude every member of each group but its keeper (the group's suggestion, or re-chosen by `keep`:
     "longest" | "score:METRIC"), tagging the excluded ones `tag`, in one transaction. Nothing is deleted.
     Returns how many samples were newly excluded."""
@@ -252,14 +271,18 @@ def keep_one_per_group(store: Store, groups: list[DupGroup], *, keep: str | None
 
     with store.transaction() as c:
         c.register("_dup_ids", pa.table({"id": pa.array(drop, pa.int64())}))
-        c.execute("CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT s.id FROM samples s "
-                  "WHERE s.id IN (SELECT id FROM _dup_ids) AND NOT s.excluded").fetchall()
+        c.execute(
+            "CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT s.id FROM samples s "
+            "WHERE s.id IN (SELECT id FROM _dup_ids) AND NOT s.excluded"
+        ).fetchall()
         c.unregister("_dup_ids")
         n = int(c.execute("SELECT count(*) FROM _dup_drop").fetchall()[0][0])
         c.execute("UPDATE samples SET excluded = true WHERE id IN (SELECT id FROM _dup_drop)").fetchall()
         if tag:
-            c.execute("INSERT INTO sample_tags (sample_id, tag) SELECT d.id, ? FROM _dup_drop d WHERE NOT "
-                      "EXISTS (SELECT 1 FROM sample_tags t WHERE t.sample_id = d.id AND t.tag = ?)",
-                      [tag, tag]).fetchall()
+            c.execute(
+                "INSERT INTO sample_tags (sample_id, tag) SELECT d.id, ? FROM _dup_drop d WHERE NOT "
+                "EXISTS (SELECT 1 FROM sample_tags t WHERE t.sample_id = d.id AND t.tag = ?)",
+                [tag, tag],
+            ).fetchall()
         c.execute("DROP TABLE _dup_drop")
     return n

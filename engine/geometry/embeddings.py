@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.errors import InputError
 from engine.core.jobs import CancelToken, ProgressMeter
 from engine.core.store import Store
-from engine.core.errors import InputError
 
 TEXT_KINDS = ("instruction", "instruction_response", "conversation")
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -127,8 +127,10 @@ def load_encoder(model: str | None, *, device: str | None = None, batch_size: in
         try:
             st = SentenceTransformer(model, device=device, local_files_only=True)
         except Exception as e:  # not cached: say so instead of a hub traceback
-            raise EmbeddingError(f"cannot load embedding model {model!r} offline (not a folder, not in the "
-                                 f"local Hugging Face cache): {e}") from e
+            raise EmbeddingError(
+                f"cannot load embedding model {model!r} offline (not a folder, not in the "
+                f"local Hugging Face cache): {e}"
+            ) from e
 
     def encode(texts: list[str]) -> np.ndarray:
         return st.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
@@ -163,10 +165,18 @@ def _write_part(path: Path, ids: list[int], hashes: list[str], X: np.ndarray) ->
     import pyarrow.parquet as pq
 
     X = np.ascontiguousarray(X, dtype=np.float32)
-    vec = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]) if len(X) else \
-        pa.array([], type=pa.list_(pa.float32()))
-    t = pa.table({"sample_id": pa.array(ids, type=pa.int64()), "text_hash": pa.array(hashes, type=pa.string()),
-                  "vector": vec.cast(pa.list_(pa.float32()))})
+    vec = (
+        pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1])
+        if len(X)
+        else pa.array([], type=pa.list_(pa.float32()))
+    )
+    t = pa.table(
+        {
+            "sample_id": pa.array(ids, type=pa.int64()),
+            "text_hash": pa.array(hashes, type=pa.string()),
+            "vector": vec.cast(pa.list_(pa.float32())),
+        }
+    )
     tmp = path.with_suffix(".tmp")
     pq.write_table(t, tmp)
     os.replace(tmp, path)
@@ -179,8 +189,12 @@ def _clean_orphans(store: Store, folder: Path, model: str, text_kind: str) -> in
     base = store_dir(store)
     c = store.cursor()
     try:
-        used = {r[0] for r in c.execute("SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?",
-                                        [model, text_kind]).fetchall()}
+        used = {
+            r[0]
+            for r in c.execute(
+                "SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?", [model, text_kind]
+            ).fetchall()
+        }
     finally:
         c.close()
     n = 0
@@ -199,10 +213,18 @@ def _normalise(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
-def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "instruction_response",
-                  pool_ids: Sequence[int] | None = None, batch_size: int = 64, progress=None,
-                  cancel: CancelToken | None = None, encoder: Encoder | None = None,
-                  chunk_size: int = 2048) -> EmbedResult:
+def embed_samples(
+    store: Store,
+    *,
+    model: str | None = None,
+    text_kind: str = "instruction_response",
+    pool_ids: Sequence[int] | None = None,
+    batch_size: int = 64,
+    progress=None,
+    cancel: CancelToken | None = None,
+    encoder: Encoder | None = None,
+    chunk_size: int = 2048,
+) -> EmbedResult:
     """Embed every sample of `pool_ids` (all pools when None) that has no embedding for (model, text_kind).
 
     `model`: a sentence-transformers folder, a cached hub id (loaded with local_files_only) or None for the
@@ -223,10 +245,15 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
     c = store.cursor()
     try:
         n_scope = c.execute(f"SELECT count(*) FROM samples s WHERE {psql}", pparams).fetchall()[0][0]
-        pending = [r[0] for r in c.execute(
-            f"""SELECT s.id FROM samples s WHERE {psql} AND NOT EXISTS (
+        pending = [
+            r[0]
+            for r in c.execute(
+                f"""SELECT s.id FROM samples s WHERE {psql} AND NOT EXISTS (
                     SELECT 1 FROM embeddings e WHERE e.sample_id = s.id AND e.model = ? AND e.text_kind = ?)
-                ORDER BY s.id""", [*pparams, name, text_kind]).fetchall()]
+                ORDER BY s.id""",
+                [*pparams, name, text_kind],
+            ).fetchall()
+        ]
     finally:
         c.close()
     meter = ProgressMeter(progress, total=len(pending), unit="samples", min_interval=0.25)
@@ -242,17 +269,22 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
         for k in range(0, len(pending), chunk_size):
             if cancel is not None:
                 cancel.check()
-            chunk_ids = pending[k:k + chunk_size]
+            chunk_ids = pending[k : k + chunk_size]
             c = store.cursor()
             try:
-                rows = c.execute("SELECT id, messages, system FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
-                                 [chunk_ids[0], chunk_ids[-1], chunk_ids]).fetchall()
+                rows = c.execute(
+                    "SELECT id, messages, system FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
+                    [chunk_ids[0], chunk_ids[-1], chunk_ids],
+                ).fetchall()
                 texts = {int(r[0]): sample_text(text_kind, r[1], r[2]) for r in rows}
                 hashes = {sid: text_hash(t) for sid, t in texts.items()}
-                known = dict(c.execute(
-                    "SELECT text_hash, min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ? "
-                    "AND text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY text_hash",
-                    [name, text_kind, sorted(set(hashes.values()))]).fetchall())
+                known = dict(
+                    c.execute(
+                        "SELECT text_hash, min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ? "
+                        "AND text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY text_hash",
+                        [name, text_kind, sorted(set(hashes.values()))],
+                    ).fetchall()
+                )
             finally:
                 c.close()
             # distinct new texts, in sample order; first sample with the text names it in the part file
@@ -273,7 +305,7 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
             for b in range(0, len(todo_items), batch_size):
                 if cancel is not None:
                     cancel.check()
-                batch = todo_items[b:b + batch_size]
+                batch = todo_items[b : b + batch_size]
                 te = time.perf_counter()
                 X = _normalise(enc([texts[sid] for _h, sid in batch]))
                 enc_seconds += time.perf_counter() - te
@@ -292,12 +324,18 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
             rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
             import pyarrow as pa
 
-            tbl = pa.table({k: [r[i] for r in rows_out] for i, k in enumerate(
-                ("sample_id", "model", "text_kind", "text_hash", "parquet_path"))})
+            tbl = pa.table(
+                {
+                    k: [r[i] for r in rows_out]
+                    for i, k in enumerate(("sample_id", "model", "text_kind", "text_hash", "parquet_path"))
+                }
+            )
             with store.transaction() as c:
                 c.register("_new_embeddings", tbl)
-                c.execute("INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-                          "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings")
+                c.execute(
+                    "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+                    "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
+                )
                 c.unregister("_new_embeddings")
             n_new += len(chunk_ids)
             n_encoded += len(todo_items)
@@ -305,16 +343,28 @@ def embed_samples(store: Store, *, model: str | None = None, text_kind: str = "i
             meter.report(force=True)
     if dim is None:
         dim = embedding_dim(store, name, text_kind)
-    return EmbedResult(name, text_kind, int(n_scope), int(n_scope) - len(pending), n_new, n_encoded, n_reused, dim,
-                       time.perf_counter() - t0, n_encoded / enc_seconds if enc_seconds > 0 else 0.0, str(folder))
+    return EmbedResult(
+        name,
+        text_kind,
+        int(n_scope),
+        int(n_scope) - len(pending),
+        n_new,
+        n_encoded,
+        n_reused,
+        dim,
+        time.perf_counter() - t0,
+        n_encoded / enc_seconds if enc_seconds > 0 else 0.0,
+        str(folder),
+    )
 
 
 def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:
     """The vector length stored for (model, text_kind), None when nothing is stored."""
     c = store.cursor()
     try:
-        r = c.execute("SELECT min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ?",
-                      [model, text_kind]).fetchall()
+        r = c.execute(
+            "SELECT min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ?", [model, text_kind]
+        ).fetchall()
     finally:
         c.close()
     if not r or r[0][0] is None:
@@ -325,22 +375,27 @@ def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:
     return len(t.column("vector")[0]) if t.num_rows else None
 
 
-def embedded_ids(store: Store, *, model: str, text_kind: str, pool_ids=None, include_excluded: bool = True) -> np.ndarray:
+def embedded_ids(
+    store: Store, *, model: str, text_kind: str, pool_ids=None, include_excluded: bool = True
+) -> np.ndarray:
     """Ids of samples (of the pools, optionally non-excluded only) that have an embedding, sorted."""
     psql, pparams = _pool_sql(pool_ids)
     ex = "" if include_excluded else " AND NOT s.excluded"
     c = store.cursor()
     try:
-        rows = c.execute(f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
-                         f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
-                         [model, text_kind, *pparams]).fetchall()
+        rows = c.execute(
+            f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
+            f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
+            [model, text_kind, *pparams],
+        ).fetchall()
     finally:
         c.close()
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
-def load_embeddings(store: Store, *, model: str, text_kind: str,
-                    sample_ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_embeddings(
+    store: Store, *, model: str, text_kind: str, sample_ids: Sequence[int] | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(ids int64 sorted, X float32 (n, dim)) of the stored embeddings, only `sample_ids` when given
     (ids without an embedding are left out). Reads the part files through DuckDB read_parquet, opening
     only the files that hold the requested vectors."""
@@ -356,9 +411,13 @@ def load_embeddings(store: Store, *, model: str, text_kind: str,
         params += [int(ids.min()), int(ids.max()), ids.tolist()]
     c = store.cursor()
     try:
-        files = [r[0] for r in c.execute(
-            f"SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?{idf} ORDER BY 1",
-            params).fetchall()]
+        files = [
+            r[0]
+            for r in c.execute(
+                f"SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?{idf} ORDER BY 1",
+                params,
+            ).fetchall()
+        ]
         if not files:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         paths = [str(base / f) for f in files]
@@ -371,7 +430,9 @@ def load_embeddings(store: Store, *, model: str, text_kind: str,
                 JOIN _emb_files f ON f.rel = e.parquet_path
                 JOIN read_parquet(?::VARCHAR[], filename = true) p
                   ON p.filename = f.abs AND p.text_hash = e.text_hash
-                ORDER BY e.sample_id""", params=[*params, paths]).to_arrow_table()
+                ORDER BY e.sample_id""",
+            params=[*params, paths],
+        ).to_arrow_table()
         c.unregister("_emb_files")
     finally:
         c.close()
@@ -386,8 +447,10 @@ def embedding_sets(store: Store) -> list[dict]:
     """Every stored (model, text_kind) with its sample count and distinct texts."""
     c = store.cursor()
     try:
-        rows = c.execute("SELECT model, text_kind, count(*), count(DISTINCT text_hash), max(created_at) FROM embeddings "
-                         "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        rows = c.execute(
+            "SELECT model, text_kind, count(*), count(DISTINCT text_hash), max(created_at) FROM embeddings "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
     finally:
         c.close()
     return [{"model": r[0], "text_kind": r[1], "n_samples": r[2], "n_texts": r[3], "updated_at": r[4]} for r in rows]

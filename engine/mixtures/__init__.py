@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from engine.core.errors import InputError
 
 KINDS = ("pool", "domain", "cluster", "selection", "interpolation")
@@ -128,12 +129,21 @@ class Recipe:
             ck = {"name", "kind", "ref", "filter", "domain"}
             bad = sorted(set(c) - ck)
             if bad:
-                raise MixtureError(f"component {i + 1}: unknown field(s) {', '.join(bad)}; known: {', '.join(sorted(ck))}")
+                raise MixtureError(
+                    f"component {i + 1}: unknown field(s) {', '.join(bad)}; known: {', '.join(sorted(ck))}"
+                )
             missing = [k for k in ("kind", "ref") if c.get(k) in (None, "")]
             if missing:
                 raise MixtureError(f"component {i + 1}: missing {', '.join(missing)}")
-            comps.append(Component(name=str(c.get("name") or f"{c['kind']}:{c['ref']}"), kind=str(c["kind"]),
-                                   ref=str(c["ref"]), filter=c.get("filter") or None, domain=c.get("domain") or None))
+            comps.append(
+                Component(
+                    name=str(c.get("name") or f"{c['kind']}:{c['ref']}"),
+                    kind=str(c["kind"]),
+                    ref=str(c["ref"]),
+                    filter=c.get("filter") or None,
+                    domain=c.get("domain") or None,
+                )
+            )
         stages = None
         if d.get("stages") is not None:
             stages = []
@@ -143,19 +153,33 @@ class Recipe:
                     continue
                 if not isinstance(s, dict) or "domains" not in s:
                     raise MixtureError(f"stage {i + 1}: expected an object with name, domains, replay")
-                stages.append(Stage(name=str(s.get("name") or f"stage{i + 1}"), domains=[str(x) for x in s["domains"]],
-                                    replay={str(k): v for k, v in (s.get("replay") or {}).items()}))
-        r = cls(components=comps, proportions=dict(d.get("proportions") or {}), unit=d.get("unit", "samples"),
-                budget=d.get("budget"), replacement=d.get("replacement", False), seed=d.get("seed", 0),
-                short=d.get("short", "take_all"), stages=stages, derived=d.get("derived"))
+                stages.append(
+                    Stage(
+                        name=str(s.get("name") or f"stage{i + 1}"),
+                        domains=[str(x) for x in s["domains"]],
+                        replay={str(k): v for k, v in (s.get("replay") or {}).items()},
+                    )
+                )
+        r = cls(
+            components=comps,
+            proportions=dict(d.get("proportions") or {}),
+            unit=d.get("unit", "samples"),
+            budget=d.get("budget"),
+            replacement=d.get("replacement", False),
+            seed=d.get("seed", 0),
+            short=d.get("short", "take_all"),
+            stages=stages,
+            derived=d.get("derived"),
+        )
         r.validate()
         return r
 
     def validate(self) -> None:
         """Raise MixtureError naming the first problem of the recipe itself (not of the store)."""
         if self.derived is None and not self.components:
-            raise MixtureError("a recipe needs at least one component (a pool, domain, cluster, selection or "
-                               "interpolation set)")
+            raise MixtureError(
+                "a recipe needs at least one component (a pool, domain, cluster, selection or interpolation set)"
+            )
         names = [c.name for c in self.components]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -172,10 +196,15 @@ class Recipe:
         if self.short not in SHORT_POLICIES:
             raise MixtureError(f"unknown short policy {self.short!r}; choose one of {', '.join(SHORT_POLICIES)}")
         if self.budget is not None:
-            if isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or self.budget < 0 \
-                    or float(self.budget) != int(self.budget):
-                raise MixtureError(f"budget must be a whole number >= 0 (or null for the largest possible), "
-                                   f"not {self.budget!r}")
+            if (
+                isinstance(self.budget, bool)
+                or not isinstance(self.budget, (int, float))
+                or self.budget < 0
+                or float(self.budget) != int(self.budget)
+            ):
+                raise MixtureError(
+                    f"budget must be a whole number >= 0 (or null for the largest possible), not {self.budget!r}"
+                )
             self.budget = int(self.budget)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise MixtureError(f"seed must be a whole number >= 0, not {self.seed!r}")
@@ -193,13 +222,16 @@ class Recipe:
             for i, s in enumerate(self.stages):
                 for dom in s.domains:
                     if dom in seen:
-                        raise MixtureError(f"domain {dom!r} is in stage {seen[dom]!r} and stage {s.name!r}; "
-                                           "a domain is drawn in one stage (use replay to repeat it later)")
+                        raise MixtureError(
+                            f"domain {dom!r} is in stage {seen[dom]!r} and stage {s.name!r}; "
+                            "a domain is drawn in one stage (use replay to repeat it later)"
+                        )
                     seen[dom] = s.name
                 for dom, frac in s.replay.items():
                     if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1:
-                        raise MixtureError(f"stage {s.name!r}: replay of {dom!r} must be a fraction in [0, 1], "
-                                           f"not {frac!r}")
+                        raise MixtureError(
+                            f"stage {s.name!r}: replay of {dom!r} must be a fraction in [0, 1], not {frac!r}"
+                        )
                     if i == 0 and frac > 0:
                         raise MixtureError(f"stage {s.name!r} is the first stage: there is nothing earlier to replay")
             missing = [d for d, p in self.proportions.items() if p > 0 and d not in seen]
@@ -214,15 +246,15 @@ def _parse_cluster_ref(c: Component) -> tuple[str, int]:
             raise ValueError
         return name, int(k)
     except ValueError:
-        raise MixtureError(f"component {c.name!r}: a cluster ref is CLUSTERING:k (e.g. topics:3), "
-                           f"not {c.ref!r}") from None
+        raise MixtureError(
+            f"component {c.name!r}: a cluster ref is CLUSTERING:k (e.g. topics:3), not {c.ref!r}"
+        ) from None
 
 
 def dmt_stages(specialised: list[str], general: list[str], k: float = DMT_K) -> list[Stage]:
     """DMT's two stages (Dong et al. 2024): stage 1 the specialised domains, stage 2 the general ones plus
     k of the specialised items again (default k = 1/256)."""
-    return [Stage("specialised", list(specialised)),
-            Stage("general", list(general), {d: k for d in specialised})]
+    return [Stage("specialised", list(specialised)), Stage("general", list(general), {d: k for d in specialised})]
 
 
 # -- resolution -----------------------------------------------------------------------------------------
@@ -288,9 +320,15 @@ class Resolution:
 
     def to_dict(self, *, items: bool = False) -> dict:
         """Plain dict for JSON output (items left out unless asked)."""
-        out = {"budget": self.budget, "unit": self.unit, "n_items": self.n_items, "n_tokens": self.n_tokens,
-               "content_hash": self.content_hash, "warnings": list(self.warnings),
-               "per_domain": {d: asdict(c) for d, c in self.per_domain.items()}}
+        out = {
+            "budget": self.budget,
+            "unit": self.unit,
+            "n_items": self.n_items,
+            "n_tokens": self.n_tokens,
+            "content_hash": self.content_hash,
+            "warnings": list(self.warnings),
+            "per_domain": {d: asdict(c) for d, c in self.per_domain.items()},
+        }
         if items:
             out["items"] = [asdict(i) for i in self.items]
         return out
@@ -352,14 +390,18 @@ def _component_candidates(store, con, c: Component, ci: int) -> dict[str, Candid
     if c.kind == "pool":
         rows = con.execute("SELECT id, name, coalesce(role, 'train') FROM pools WHERE name = ?", [c.ref]).fetchall()
         if not rows and str(c.ref).strip().isdigit():
-            rows = con.execute("SELECT id, name, coalesce(role, 'train') FROM pools WHERE id = ?", [int(c.ref)]).fetchall()
+            rows = con.execute(
+                "SELECT id, name, coalesce(role, 'train') FROM pools WHERE id = ?", [int(c.ref)]
+            ).fetchall()
         if not rows:
             names = [r[0] for r in con.execute("SELECT name FROM pools ORDER BY id").fetchall()]
             raise MixtureError(f"component {c.name!r}: no pool {c.ref!r}; pools: {', '.join(names) or 'none'}")
         pid, pname, role = rows[0]
         if role == "eval":
-            raise MixtureError(f"component {c.name!r}: pool {pname!r} is an eval pool (role 'eval'); eval pools are "
-                               "never drawn into mixtures (`workbench eval` uses them)")
+            raise MixtureError(
+                f"component {c.name!r}: pool {pname!r} is an eval pool (role 'eval'); eval pools are "
+                "never drawn into mixtures (`workbench eval` uses them)"
+            )
         cond, params = "s.pool_id = ?", [pid]
     elif c.kind == "domain":
         cond, params = "s.domain = ?", [c.ref]
@@ -368,29 +410,43 @@ def _component_candidates(store, con, c: Component, ci: int) -> dict[str, Candid
         rows = con.execute("SELECT id FROM clusterings WHERE name = ?", [cname]).fetchall()
         if not rows:
             names = [r[0] for r in con.execute("SELECT name FROM clusterings ORDER BY id").fetchall()]
-            raise MixtureError(f"component {c.name!r}: no clustering {cname!r}; clusterings: {', '.join(names) or 'none'}")
+            raise MixtureError(
+                f"component {c.name!r}: no clustering {cname!r}; clusterings: {', '.join(names) or 'none'}"
+            )
         cond = "s.id IN (SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND cluster = ?)"
         params = [rows[0][0], k]
     elif c.kind == "selection":
         rows = con.execute("SELECT id FROM selections WHERE name = ?", [c.ref]).fetchall()
         if not rows:
             names = [r[0] for r in con.execute("SELECT name FROM selections ORDER BY name").fetchall()]
-            raise MixtureError(f"component {c.name!r}: no selection {c.ref!r}; selections: {', '.join(names) or 'none'}")
+            raise MixtureError(
+                f"component {c.name!r}: no selection {c.ref!r}; selections: {', '.join(names) or 'none'}"
+            )
         cond, params = "s.id IN (SELECT sample_id FROM selection_items WHERE selection_id = ?)", [rows[0][0]]
     else:  # validate() refuses other kinds
         raise MixtureError(f"component {c.name!r}: unknown kind {c.kind!r}")
-    cols = _columns(con, f"SELECT s.id AS sid, s.domain AS dom, coalesce(s.n_tokens, 0) AS tok, s.content_hash AS h "
-                         f"FROM samples s JOIN pools p ON p.id = s.pool_id WHERE {_TRAIN} AND ({cond}) AND ({fsql}) "
-                         f"ORDER BY s.id", [*params, *fparams])
+    cols = _columns(
+        con,
+        f"SELECT s.id AS sid, s.domain AS dom, coalesce(s.n_tokens, 0) AS tok, s.content_hash AS h "
+        f"FROM samples s JOIN pools p ON p.id = s.pool_id WHERE {_TRAIN} AND ({cond}) AND ({fsql}) "
+        f"ORDER BY s.id",
+        [*params, *fparams],
+    )
     n = len(cols["sid"])
     doms = np.full(n, c.domain, dtype=object) if c.domain else cols["dom"]
     out: dict[str, Candidates] = {}
     for d in sorted(set(doms.tolist())):
         m = doms == d
         k = int(m.sum())
-        out[str(d)] = Candidates(np.full(k, "sample", dtype=object), cols["sid"][m].astype(np.int64),
-                                 np.full(k, -1, np.int64), np.full(k, -1, np.int64), cols["tok"][m].astype(np.int64),
-                                 np.full(k, ci, np.int32), cols["h"][m].astype(object))
+        out[str(d)] = Candidates(
+            np.full(k, "sample", dtype=object),
+            cols["sid"][m].astype(np.int64),
+            np.full(k, -1, np.int64),
+            np.full(k, -1, np.int64),
+            cols["tok"][m].astype(np.int64),
+            np.full(k, ci, np.int32),
+            cols["h"][m].astype(object),
+        )
     return out
 
 
@@ -402,16 +458,28 @@ def _pair_candidates(con, c: Component, ci: int, fsql: str, fparams: list) -> di
     set_id = int(rows[0][0])
     # The filter's SQL is over alias s: it is applied to each side through its own sub-select.
     ok = f"SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE {_TRAIN} AND ({fsql})"
-    cols = _columns(con, f"""SELECT ip.pair_index AS pi,
+    cols = _columns(
+        con,
+        f"""SELECT ip.pair_index AS pi,
                    greatest(coalesce(a.n_tokens, 0), coalesce(b.n_tokens, 0)) AS tok,
                    a.content_hash || '|' || b.content_hash || '|' || ip.lam::VARCHAR AS h
             FROM interpolation_pairs ip JOIN samples a ON a.id = ip.sample_a JOIN samples b ON b.id = ip.sample_b
             WHERE ip.set_id = ? AND ip.kept AND ip.sample_a IN ({ok}) AND ip.sample_b IN ({ok})
-            ORDER BY ip.pair_index""", [set_id, *fparams, *fparams])
+            ORDER BY ip.pair_index""",
+        [set_id, *fparams, *fparams],
+    )
     k = len(cols["pi"])
-    return {c.domain or "mixup": Candidates(
-        np.full(k, "mixup", dtype=object), np.full(k, -1, np.int64), np.full(k, set_id, np.int64),
-        cols["pi"].astype(np.int64), cols["tok"].astype(np.int64), np.full(k, ci, np.int32), cols["h"].astype(object))}
+    return {
+        c.domain or "mixup": Candidates(
+            np.full(k, "mixup", dtype=object),
+            np.full(k, -1, np.int64),
+            np.full(k, set_id, np.int64),
+            cols["pi"].astype(np.int64),
+            cols["tok"].astype(np.int64),
+            np.full(k, ci, np.int32),
+            cols["h"].astype(object),
+        )
+    }
 
 
 def candidates(store, recipe: Recipe) -> dict[str, Candidates]:
@@ -476,8 +544,16 @@ def _half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
-def _draw(tokens: np.ndarray, quota: int, unit: str, replacement: bool, short: str,
-          rng: np.random.Generator, dc: DomainCount, warnings: list[str]) -> np.ndarray:
+def _draw(
+    tokens: np.ndarray,
+    quota: int,
+    unit: str,
+    replacement: bool,
+    short: str,
+    rng: np.random.Generator,
+    dc: DomainCount,
+    warnings: list[str],
+) -> np.ndarray:
     """Indices (into the domain's candidates) of one domain's draw, in draw order (module docstring)."""
     n = len(tokens)
     what = "tokens" if unit == "tokens" else "samples"
@@ -501,7 +577,7 @@ def _draw(tokens: np.ndarray, quota: int, unit: str, replacement: bool, short: s
             block = rng.integers(0, n, size=max(16, int(1.2 * (quota - got) / max(1.0, float(tokens.mean()))) + 1))
             cum = got + np.cumsum(tokens[block])
             if cum[-1] >= quota:
-                picks.append(block[:int(np.searchsorted(cum, quota, side="left")) + 1])
+                picks.append(block[: int(np.searchsorted(cum, quota, side="left")) + 1])
                 break
             picks.append(block)
             got = int(cum[-1])
@@ -514,13 +590,12 @@ def _draw(tokens: np.ndarray, quota: int, unit: str, replacement: bool, short: s
     else:
         cum = np.cumsum(tokens[order])
         if cum[-1] >= quota:
-            return order[:int(np.searchsorted(cum, quota, side="left")) + 1]  # first position with cum >= quota
+            return order[: int(np.searchsorted(cum, quota, side="left")) + 1]  # first position with cum >= quota
         avail, need = int(cum[-1]), quota
     dc.short = True
     msg = f"{dc.domain}: {need:,} {what} requested, {avail:,} available"
     if short == "error":
-        raise MixtureError(msg + " (short policy error: lower the budget or the share, or choose take_all or "
-                                 "upsample)")
+        raise MixtureError(msg + " (short policy error: lower the budget or the share, or choose take_all or upsample)")
     if short == "take_all":
         dc.note = f"short by {need - avail:,} {what}"
         warnings.append(msg + f"; took all {avail:,} (short policy take_all)")
@@ -542,9 +617,21 @@ def _hash(recipe: Recipe, items: list[Item], digests: list[str]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(recipe.to_dict(), sort_keys=True, separators=(",", ":"), default=str).encode())
     h.update(b"\x00")
-    h.update(np.array([(i.stage, i.position, -1 if i.sample_id is None else i.sample_id,
-                        -1 if i.set_id is None else i.set_id, -1 if i.pair_index is None else i.pair_index)
-                       for i in items], dtype=np.int64).tobytes())
+    h.update(
+        np.array(
+            [
+                (
+                    i.stage,
+                    i.position,
+                    -1 if i.sample_id is None else i.sample_id,
+                    -1 if i.set_id is None else i.set_id,
+                    -1 if i.pair_index is None else i.pair_index,
+                )
+                for i in items
+            ],
+            dtype=np.int64,
+        ).tobytes()
+    )
     h.update("\x00".join(f"{i.kind}\x01{i.domain}\x01{i.component}" for i in items).encode())
     h.update("\x00".join(digests).encode())
     return h.hexdigest()
@@ -585,8 +672,10 @@ def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None
         staged = {d for s in recipe.stages for d in s.domains}
         missing = sorted(set(active) - staged)
         if missing:
-            raise MixtureError(f"domain(s) {', '.join(missing)} have a share but are in no stage; add them to a "
-                               "stage or give them no share")
+            raise MixtureError(
+                f"domain(s) {', '.join(missing)} have a share but are in no stage; add them to a "
+                "stage or give them no share"
+            )
     if recipe.budget is not None:
         budget = int(recipe.budget)
     else:
@@ -603,14 +692,16 @@ def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None
             stage_of[d] = s.name
     per_domain: dict[str, DomainCount] = {}
     for d in sorted(set(shares) | set(cands), key=lambda d: (-shares.get(d, 0), d)):
-        per_domain[d] = DomainCount(d, shares.get(d, 0.0), stage_of.get(d), avail_n.get(d, 0), avail_t.get(d, 0),
-                                    quotas.get(d, 0))
+        per_domain[d] = DomainCount(
+            d, shares.get(d, 0.0), stage_of.get(d), avail_n.get(d, 0), avail_t.get(d, 0), quotas.get(d, 0)
+        )
     drawn: dict[str, np.ndarray] = {}
     for d, q in quotas.items():
         c = cands.get(d)
         tok = c.n_tokens if c is not None else np.empty(0, np.int64)
-        idx = _draw(tok, q, recipe.unit, recipe.replacement, recipe.short, _rng(recipe.seed, d), per_domain[d],
-                    warnings)
+        idx = _draw(
+            tok, q, recipe.unit, recipe.replacement, recipe.short, _rng(recipe.seed, d), per_domain[d], warnings
+        )
         drawn[d] = idx
         per_domain[d].drawn = len(idx)
         per_domain[d].drawn_tokens = int(tok[idx].sum()) if len(idx) else 0
@@ -630,7 +721,7 @@ def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None
             for key, frac in stage.replay.items():
                 if key != ALL_DOMAINS and key not in earlier:
                     raise MixtureError(f"stage {stage.name!r}: replay of {key!r}, which no earlier stage draws")
-                for d in (earlier if key == ALL_DOMAINS else [key]):
+                for d in earlier if key == ALL_DOMAINS else [key]:
                     prev = drawn.get(d, np.empty(0, np.int64))
                     k = _half_up(float(frac) * len(prev))
                     if frac > 0 and k == 0 and len(prev):
@@ -645,12 +736,14 @@ def resolve(store, recipe: Recipe | dict, *, cands: dict[str, Candidates] | None
         perm = _rng(recipe.seed, "stage", stage.name, str(si)).permutation(len(flat))
         for pos, j in enumerate(perm.tolist()):
             d, k, rp = flat[j]
-            kind, sid, set_id, pair, tok, comp, dg = cols[d] if d in cols else cols.setdefault(
-                d, tuple(getattr(cands[d], f).tolist() for f in _CAND_FIELDS))
+            kind, sid, set_id, pair, tok, comp, dg = (
+                cols[d] if d in cols else cols.setdefault(d, tuple(getattr(cands[d], f).tolist() for f in _CAND_FIELDS))
+            )
             name = names[comp[k]]
             if kind[k] == "mixup":
-                items.append(Item(si, pos, "mixup", d, f"replay:{name}" if rp else name, tok[k], None, set_id[k],
-                                  pair[k]))
+                items.append(
+                    Item(si, pos, "mixup", d, f"replay:{name}" if rp else name, tok[k], None, set_id[k], pair[k])
+                )
             else:
                 items.append(Item(si, pos, "sample", d, f"replay:{name}" if rp else name, tok[k], sid[k]))
             digests.append(dg[k])
@@ -703,8 +796,9 @@ def _versions(store, where: str = "", params: list | None = None) -> list[Mixtur
     for mid, name, ver, h, recipe, created, note, dom, n, nt, ns, nm in rows:
         mv = out.get(mid)
         if mv is None:
-            mv = out[mid] = MixtureVersion(mid, name, ver, h, Recipe.from_dict(json.loads(recipe)), 0, 0, {},
-                                           created, note)
+            mv = out[mid] = MixtureVersion(
+                mid, name, ver, h, Recipe.from_dict(json.loads(recipe)), 0, 0, {}, created, note
+            )
         if dom is not None:
             mv.per_domain[dom] = {"items": int(n), "tokens": int(nt), "samples": int(ns), "mixup": int(nm)}
             mv.n_items += int(n)
@@ -716,7 +810,10 @@ def list_mixtures(store) -> list[MixtureVersion]:
     """The latest version of every saved mixture, by name."""
     con = store.cursor()
     try:
-        ids = [r[0] for r in con.execute("SELECT arg_max(id, version) FROM mixtures GROUP BY name ORDER BY name").fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute("SELECT arg_max(id, version) FROM mixtures GROUP BY name ORDER BY name").fetchall()
+        ]
     finally:
         con.close()
     if not ids:
@@ -792,32 +889,41 @@ def _check_name(name: str) -> str:
 def _insert_version(con, store, name: str, recipe: Recipe, h: str, items: list[Item], note: str | None) -> int:
     ver = con.execute("SELECT coalesce(max(version), 0) + 1 FROM mixtures WHERE name = ?", [name]).fetchall()[0][0]
     mid = store.next_id("mixtures", con)
-    con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash, note) VALUES (?, ?, ?, ?, ?, ?)",
-                [mid, name, int(ver), json.dumps(recipe.to_dict(), sort_keys=True), h, note])
+    con.execute(
+        "INSERT INTO mixtures (id, name, version, recipe, content_hash, note) VALUES (?, ?, ?, ?, ?, ?)",
+        [mid, name, int(ver), json.dumps(recipe.to_dict(), sort_keys=True), h, note],
+    )
     if items:
         import pyarrow as pa
 
-        tbl = pa.table({
-            "stage": pa.array([i.stage for i in items], pa.int32()),
-            "position": pa.array([i.position for i in items], pa.int64()),
-            "kind": pa.array([i.kind for i in items], pa.string()),
-            "sample_id": pa.array([i.sample_id for i in items], pa.int64()),
-            "interp_set_id": pa.array([i.set_id for i in items], pa.int32()),
-            "pair_index": pa.array([i.pair_index for i in items], pa.int32()),
-            "domain": pa.array([i.domain for i in items], pa.string()),
-            "component": pa.array([i.component for i in items], pa.string()),
-            "n_tokens": pa.array([i.n_tokens for i in items], pa.int32())})
+        tbl = pa.table(
+            {
+                "stage": pa.array([i.stage for i in items], pa.int32()),
+                "position": pa.array([i.position for i in items], pa.int64()),
+                "kind": pa.array([i.kind for i in items], pa.string()),
+                "sample_id": pa.array([i.sample_id for i in items], pa.int64()),
+                "interp_set_id": pa.array([i.set_id for i in items], pa.int32()),
+                "pair_index": pa.array([i.pair_index for i in items], pa.int32()),
+                "domain": pa.array([i.domain for i in items], pa.string()),
+                "component": pa.array([i.component for i in items], pa.string()),
+                "n_tokens": pa.array([i.n_tokens for i in items], pa.int32()),
+            }
+        )
         con.register("_mix_items", tbl)
         try:
-            con.execute("INSERT INTO mixture_items SELECT ?, stage, position, kind, sample_id, interp_set_id, "
-                        "pair_index, domain, component, n_tokens FROM _mix_items", [mid])
+            con.execute(
+                "INSERT INTO mixture_items SELECT ?, stage, position, kind, sample_id, interp_set_id, "
+                "pair_index, domain, component, n_tokens FROM _mix_items",
+                [mid],
+            )
         finally:
             con.unregister("_mix_items")
     return mid
 
 
-def save(store, name: str, recipe: Recipe | dict, note: str | None = None,
-         resolution: Resolution | None = None) -> MixtureVersion:
+def save(
+    store, name: str, recipe: Recipe | dict, note: str | None = None, resolution: Resolution | None = None
+) -> MixtureVersion:
     """Resolve and save `recipe` as mixture `name`: the latest version unchanged when its content hash
     matches (same recipe, same resolved items), else a new version (latest + 1) with its items.
     `resolution` may pass a fresh `resolve(store, recipe)` result to skip resolving twice."""
@@ -826,8 +932,9 @@ def save(store, name: str, recipe: Recipe | dict, note: str | None = None,
         recipe = Recipe.from_dict(recipe)
     res = resolution if resolution is not None and resolution.recipe is recipe else resolve(store, recipe)
     with store.transaction() as con:
-        rows = con.execute("SELECT id, content_hash FROM mixtures WHERE name = ? ORDER BY version DESC LIMIT 1",
-                           [name]).fetchall()
+        rows = con.execute(
+            "SELECT id, content_hash FROM mixtures WHERE name = ? ORDER BY version DESC LIMIT 1", [name]
+        ).fetchall()
         if rows and rows[0][1] == res.content_hash:
             mid = rows[0][0]
         else:
@@ -838,9 +945,11 @@ def save(store, name: str, recipe: Recipe | dict, note: str | None = None,
 def _items(store, mixture_id: int) -> list[Item]:
     con = store.cursor()
     try:
-        rows = con.execute("SELECT stage, position, kind, domain, component, coalesce(n_tokens, 0), sample_id, "
-                           "interp_set_id, pair_index FROM mixture_items WHERE mixture_id = ? ORDER BY stage, position",
-                           [mixture_id]).fetchall()
+        rows = con.execute(
+            "SELECT stage, position, kind, domain, component, coalesce(n_tokens, 0), sample_id, "
+            "interp_set_id, pair_index FROM mixture_items WHERE mixture_id = ? ORDER BY stage, position",
+            [mixture_id],
+        ).fetchall()
     finally:
         con.close()
     return [Item(*r) for r in rows]
@@ -856,15 +965,23 @@ def _digests(store, its: list[Item]) -> list[str]:
     pairs = sorted({(i.set_id, i.pair_index) for i in its if i.kind == "mixup"})
     con = store.cursor()
     try:
-        h = dict(con.execute("SELECT id, content_hash FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                             [ids]).fetchall()) if ids else {}
+        h = (
+            dict(
+                con.execute(
+                    "SELECT id, content_hash FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]
+                ).fetchall()
+            )
+            if ids
+            else {}
+        )
         ph: dict[tuple, str] = {}
         if pairs:
             for sid, pi, dg in con.execute(
-                    "SELECT ip.set_id, ip.pair_index, a.content_hash || '|' || b.content_hash || '|' || ip.lam::VARCHAR "
-                    "FROM interpolation_pairs ip JOIN samples a ON a.id = ip.sample_a "
-                    "JOIN samples b ON b.id = ip.sample_b WHERE ip.set_id IN (SELECT unnest(?::INTEGER[]))",
-                    [sorted({p[0] for p in pairs})]).fetchall():
+                "SELECT ip.set_id, ip.pair_index, a.content_hash || '|' || b.content_hash || '|' || ip.lam::VARCHAR "
+                "FROM interpolation_pairs ip JOIN samples a ON a.id = ip.sample_a "
+                "JOIN samples b ON b.id = ip.sample_b WHERE ip.set_id IN (SELECT unnest(?::INTEGER[]))",
+                [sorted({p[0] for p in pairs})],
+            ).fetchall():
                 ph[(sid, pi)] = dg
     finally:
         con.close()
@@ -877,11 +994,15 @@ def _subset_items(parent_items: list[Item], domains: list[str] | str, seed: int)
     before; several: by the sorted domains joined with "+"). Parents that differ only in other domains
     therefore give the same subset."""
     doms = [domains] if isinstance(domains, str) else sorted(set(domains))
-    mine = sorted((i for i in parent_items if i.kind == "sample" and i.domain in doms),
-                  key=lambda i: (i.sample_id, i.component, i.domain))
+    mine = sorted(
+        (i for i in parent_items if i.kind == "sample" and i.domain in doms),
+        key=lambda i: (i.sample_id, i.component, i.domain),
+    )
     perm = _rng(seed, "subset", "+".join(doms)).permutation(len(mine))
-    return [Item(0, pos, "sample", mine[j].domain, mine[j].component, mine[j].n_tokens, mine[j].sample_id)
-            for pos, j in enumerate(perm.tolist())]
+    return [
+        Item(0, pos, "sample", mine[j].domain, mine[j].component, mine[j].n_tokens, mine[j].sample_id)
+        for pos, j in enumerate(perm.tolist())
+    ]
 
 
 def _derived_domains(d: dict) -> list[str]:
@@ -897,8 +1018,9 @@ def _resolve_derived(store, recipe: Recipe) -> Resolution:
     for dom in doms:
         mine = [i for i in its if i.domain == dom]
         tok = int(sum(i.n_tokens for i in mine))
-        per[dom] = DomainCount(dom, len(mine) / len(its) if its else 1.0 / len(doms), None, len(mine), tok,
-                               len(mine), len(mine), tok)
+        per[dom] = DomainCount(
+            dom, len(mine) / len(its) if its else 1.0 / len(doms), None, len(mine), tok, len(mine), len(mine), tok
+        )
     warnings = [f"{parent.label} has no sample items of domain {dom!r}" for dom in doms if not per[dom].drawn]
     # the hash covers the domain(s), the seed and the items, not which parent version they came from
     key = Recipe([], derived={"domain": doms[0]} if len(doms) == 1 else {"domains": doms}, seed=recipe.seed)
@@ -921,8 +1043,10 @@ def domains_subset(store, mixture_id: int, domains: list[str]) -> MixtureVersion
     missing = [x for x in doms if x not in have]
     if missing:
         what = "domain" if len(missing) == 1 else "domains"
-        raise MixtureError(f"{parent.label} has no sample items of {what} {', '.join(map(repr, missing))}; "
-                           f"its domains: {', '.join(have) or 'none'}")
+        raise MixtureError(
+            f"{parent.label} has no sample items of {what} {', '.join(map(repr, missing))}; "
+            f"its domains: {', '.join(have) or 'none'}"
+        )
     base = parent.recipe.to_dict()
     base.pop("derived", None)
     derived = {"mixture_id": parent.id, "parent": parent.label, "parent_hash": parent.content_hash}
@@ -933,10 +1057,17 @@ def domains_subset(store, mixture_id: int, domains: list[str]) -> MixtureVersion
     name = f"{root}/only:{'+'.join(doms)}"
     what = " and ".join(doms)
     with store.transaction() as con:
-        rows = con.execute("SELECT id FROM mixtures WHERE name = ? AND content_hash = ? ORDER BY version DESC LIMIT 1",
-                           [name, res.content_hash]).fetchall()
-        mid = rows[0][0] if rows else _insert_version(con, store, name, recipe, res.content_hash, res.items,
-                                                      f"{what} items of {parent.label}")
+        rows = con.execute(
+            "SELECT id FROM mixtures WHERE name = ? AND content_hash = ? ORDER BY version DESC LIMIT 1",
+            [name, res.content_hash],
+        ).fetchall()
+        mid = (
+            rows[0][0]
+            if rows
+            else _insert_version(
+                con, store, name, recipe, res.content_hash, res.items, f"{what} items of {parent.label}"
+            )
+        )
     return get_mixture(store, mid)
 
 
@@ -976,11 +1107,24 @@ def diff(store, name: str, v1: int, v2: int) -> dict:
     for dom in sorted({i.domain for i in ia} | {i.domain for i in ib}):
         ca = Counter(i.key for i in ia if i.domain == dom)
         cb = Counter(i.key for i in ib if i.domain == dom)
-        per[dom] = {"old": sum(ca.values()), "new": sum(cb.values()), "added": sum((cb - ca).values()),
-                    "removed": sum((ca - cb).values()), "kept": sum((ca & cb).values())}
-    return {"name": name, "v1": a.version, "v2": b.version, "hash": [a.content_hash, b.content_hash],
-            "same": a.content_hash == b.content_hash, "n_items": [a.n_items, b.n_items],
-            "n_tokens": [a.n_tokens, b.n_tokens], "recipe": recipe, "domains": per}
+        per[dom] = {
+            "old": sum(ca.values()),
+            "new": sum(cb.values()),
+            "added": sum((cb - ca).values()),
+            "removed": sum((ca - cb).values()),
+            "kept": sum((ca & cb).values()),
+        }
+    return {
+        "name": name,
+        "v1": a.version,
+        "v2": b.version,
+        "hash": [a.content_hash, b.content_hash],
+        "same": a.content_hash == b.content_hash,
+        "n_items": [a.n_items, b.n_items],
+        "n_tokens": [a.n_tokens, b.n_tokens],
+        "recipe": recipe,
+        "domains": per,
+    }
 
 
 # -- records --------------------------------------------------------------------------------------------
@@ -989,8 +1133,9 @@ def diff(store, name: str, v1: int, v2: int) -> dict:
 def _sample_texts(con, ids: list[int]) -> dict[int, tuple]:
     if not ids:
         return {}
-    rows = con.execute("SELECT id, messages, system, tools, domain FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                       [ids]).fetchall()
+    rows = con.execute(
+        "SELECT id, messages, system, tools, domain FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]
+    ).fetchall()
     return {r[0]: (json.loads(r[1]), r[2], json.loads(r[3]) if r[3] else None, r[4]) for r in rows}
 
 
@@ -1001,23 +1146,24 @@ def training_records(store, mixture_id: int, *, chunk: int = 2000) -> Iterator[d
     get_mixture(store, int(mixture_id))  # clear error for an unknown id
     its = _items(store, int(mixture_id))
     for k in range(0, len(its), chunk):
-        part = its[k:k + chunk]
+        part = its[k : k + chunk]
         con = store.cursor()
         try:
             pairs: dict[tuple, tuple] = {}
             mix = sorted({(i.set_id, i.pair_index) for i in part if i.kind == "mixup"})
             for sid in sorted({p[0] for p in mix}):
                 for pi, a, b, lam in con.execute(
-                        "SELECT pair_index, sample_a, sample_b, lam FROM interpolation_pairs WHERE set_id = ? "
-                        "AND pair_index IN (SELECT unnest(?::INTEGER[]))",
-                        [sid, [p[1] for p in mix if p[0] == sid]]).fetchall():
+                    "SELECT pair_index, sample_a, sample_b, lam FROM interpolation_pairs WHERE set_id = ? "
+                    "AND pair_index IN (SELECT unnest(?::INTEGER[]))",
+                    [sid, [p[1] for p in mix if p[0] == sid]],
+                ).fetchall():
                     pairs[(sid, pi)] = (a, b, lam)
             ids = {i.sample_id for i in part if i.kind == "sample"} | {x for p in pairs.values() for x in p[:2]}
             texts = _sample_texts(con, sorted(ids))
         finally:
             con.close()
 
-        def side(sid: int) -> dict:
+        def side(sid: int, texts=texts) -> dict:
             m, s, t, d = texts[sid]
             return {"sample_id": int(sid), "domain": d, "messages": m, "system": s, "tools": t}
 
@@ -1026,15 +1172,32 @@ def training_records(store, mixture_id: int, *, chunk: int = 2000) -> Iterator[d
                 if i.sample_id not in texts:
                     raise MixtureError(f"mixture item {i.stage}/{i.position}: sample {i.sample_id} no longer exists")
                 m, s, t, _d = texts[i.sample_id]
-                yield {"kind": "sample", "stage": i.stage, "domain": i.domain, "sample_id": int(i.sample_id),
-                       "messages": m, "system": s, "tools": t}
+                yield {
+                    "kind": "sample",
+                    "stage": i.stage,
+                    "domain": i.domain,
+                    "sample_id": int(i.sample_id),
+                    "messages": m,
+                    "system": s,
+                    "tools": t,
+                }
             else:
                 p = pairs.get((i.set_id, i.pair_index))
                 if p is None or p[0] not in texts or p[1] not in texts:
-                    raise MixtureError(f"mixture item {i.stage}/{i.position}: pair {i.pair_index} of interpolation "
-                                       f"set {i.set_id} no longer exists")
-                yield {"kind": "mixup", "stage": i.stage, "domain": i.domain, "set_id": int(i.set_id),
-                       "pair_index": int(i.pair_index), "lam": float(p[2]), "a": side(p[0]), "b": side(p[1])}
+                    raise MixtureError(
+                        f"mixture item {i.stage}/{i.position}: pair {i.pair_index} of interpolation "
+                        f"set {i.set_id} no longer exists"
+                    )
+                yield {
+                    "kind": "mixup",
+                    "stage": i.stage,
+                    "domain": i.domain,
+                    "set_id": int(i.set_id),
+                    "pair_index": int(i.pair_index),
+                    "lam": float(p[2]),
+                    "a": side(p[0]),
+                    "b": side(p[1]),
+                }
 
 
 # -- export ---------------------------------------------------------------------------------------------
@@ -1060,17 +1223,33 @@ def _stage_path(path: Path, si: int, name: str, n_stages: int) -> Path:
     return path.with_name(f"{stem}.stage{si + 1}-{safe}." + (suffix or "jsonl"))
 
 
-def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "messages", file_format: str | None = None,
-                   dataset_info: str | Path | None = None, version: int | None = None, dataset_name: str | None = None,
-                   skip_mixup: bool = False, overwrite: bool = False) -> MixtureExport:
+def export_mixture(
+    store,
+    ref: str | int,
+    path: str | Path,
+    *,
+    style: str = "messages",
+    file_format: str | None = None,
+    dataset_info: str | Path | None = None,
+    version: int | None = None,
+    dataset_name: str | None = None,
+    skip_mixup: bool = False,
+    overwrite: bool = False,
+) -> MixtureExport:
     """Write a saved mixture version as JSONL/Parquet in messages, alpaca or sharegpt style, one record per
     item in training order (repeats included). A multi-stage mixture writes one file per stage
     (`NAME.stage1-<stage>.jsonl`, ...). With `dataset_info`, one LLaMA-Factory entry per file is merged
     into that dataset_info.json (an existing entry of the same name needs overwrite=True).
     Interpolation (mixup) items have no text form: they are refused unless skip_mixup=True (then left out
     and counted); `workbench interpolate export-pairs` exports the pairs themselves."""
-    from engine.data.export import (STYLES, ExportError, convert_record, read_dataset_info, write_dataset_info,
-                               write_parquet_rows)
+    from engine.data.export import (
+        STYLES,
+        ExportError,
+        convert_record,
+        read_dataset_info,
+        write_dataset_info,
+        write_parquet_rows,
+    )
 
     if style not in STYLES:
         raise MixtureError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
@@ -1081,9 +1260,11 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
         raise MixtureError(f"unknown file format {fmt!r} (jsonl or parquet)")
     n_mix = sum(v["mixup"] for v in mv.per_domain.values())
     if n_mix and not skip_mixup:
-        raise MixtureError(f"{mv.label} has {n_mix:,} interpolation (mixup) items, which have no text form to "
-                           "export; pass skip_mixup (CLI: --skip-mixup) to leave them out, and use `workbench "
-                           "interpolate export-pairs` to export the pairs themselves")
+        raise MixtureError(
+            f"{mv.label} has {n_mix:,} interpolation (mixup) items, which have no text form to "
+            "export; pass skip_mixup (CLI: --skip-mixup) to leave them out, and use `workbench "
+            "interpolate export-pairs` to export the pairs themselves"
+        )
     stage_names = [s.name for s in mv.recipe.stages] if mv.recipe.stages else ["all"]
     info_path: Path | None = None
     info: dict = {}
@@ -1096,8 +1277,10 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
             raise MixtureError(str(e)) from None
         clash = [n for n in names if n in info]
         if clash and not overwrite:
-            raise MixtureError(f"{info_path.name} already has entr{'y' if len(clash) == 1 else 'ies'} "
-                               f"{', '.join(clash)}; pass overwrite or another dataset name")
+            raise MixtureError(
+                f"{info_path.name} already has entr{'y' if len(clash) == 1 else 'ies'} "
+                f"{', '.join(clash)}; pass overwrite or another dataset name"
+            )
     per_stage: list[list[dict]] = [[] for _ in stage_names]
     skipped = 0
     for rec in training_records(store, mv.id):
@@ -1129,8 +1312,14 @@ def export_mixture(store, ref: str | int, path: str | Path, *, style: str = "mes
     written = None
     if info_path is not None:
         written = write_dataset_info(info_path, info, dict(zip(names, paths)), style)
-    return MixtureExport([str(p) for p in paths], sum(len(r) for r in per_stage), [len(r) for r in per_stage],
-                         skipped, written, names if written else [])
+    return MixtureExport(
+        [str(p) for p in paths],
+        sum(len(r) for r in per_stage),
+        [len(r) for r in per_stage],
+        skipped,
+        written,
+        names if written else [],
+    )
 
 
 # -- summaries (Mixtures screen, `workbench mix show`) ----------------------------------------------------
@@ -1178,23 +1367,40 @@ def preview(store, items_: list[Item], n: int = 50) -> list[dict]:
     con = store.cursor()
     try:
         ids = sorted({i.sample_id for i in head if i.kind == "sample"})
-        text = dict(con.execute("SELECT id, left(instruction, 200) FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                                [ids]).fetchall()) if ids else {}
+        text = (
+            dict(
+                con.execute(
+                    "SELECT id, left(instruction, 200) FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]
+                ).fetchall()
+            )
+            if ids
+            else {}
+        )
     finally:
         con.close()
-    return [{"stage": i.stage, "position": i.position, "kind": i.kind, "domain": i.domain,
-             "component": i.component, "id": i.sample_id if i.kind == "sample" else f"{i.set_id}:{i.pair_index}",
-             "n_tokens": i.n_tokens,
-             "text": (text.get(i.sample_id) or "").replace("\n", " ") if i.kind == "sample" else "(interpolation pair)"}
-            for i in head]
+    return [
+        {
+            "stage": i.stage,
+            "position": i.position,
+            "kind": i.kind,
+            "domain": i.domain,
+            "component": i.component,
+            "id": i.sample_id if i.kind == "sample" else f"{i.set_id}:{i.pair_index}",
+            "n_tokens": i.n_tokens,
+            "text": (text.get(i.sample_id) or "").replace("\n", " ") if i.kind == "sample" else "(interpolation pair)",
+        }
+        for i in head
+    ]
 
 
 def store_domains(store) -> dict[str, dict]:
     """{domain: {"samples", "tokens"}} of the drawable samples (train pools, not excluded), for editors."""
     con = store.cursor()
     try:
-        rows = con.execute(f"SELECT s.domain, count(*), coalesce(sum(s.n_tokens), 0) FROM samples s JOIN pools p "
-                           f"ON p.id = s.pool_id WHERE {_TRAIN} GROUP BY 1 ORDER BY 1").fetchall()
+        rows = con.execute(
+            f"SELECT s.domain, count(*), coalesce(sum(s.n_tokens), 0) FROM samples s JOIN pools p "
+            f"ON p.id = s.pool_id WHERE {_TRAIN} GROUP BY 1 ORDER BY 1"
+        ).fetchall()
     finally:
         con.close()
     return {d: {"samples": int(n), "tokens": int(t)} for d, n, t in rows}

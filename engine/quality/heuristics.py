@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
-from engine.quality.scores import MetricDef, register_metric, write_scores
 from engine.core.store import Store
+from engine.quality.scores import MetricDef, register_metric, write_scores
 
 Value = tuple[float | None, str | None]
 
@@ -281,11 +281,13 @@ def _empty_answer(s: Sample) -> Value:
 _FENCE_LINE_RE = re.compile(r"^[ \t]*```", re.M)
 _TERMINAL = set(".!?…。！？．」』\"'”’)]}>`*_~|$%")
 _CONTINUATION = set(",;:([{-–—=+/\\&<×÷−·±^")
-_NON_FINAL_WORDS = frozenset("""
+_NON_FINAL_WORDS = frozenset(
+    """
 a an the and or but nor of to for with from by at into onto than that which whose because although
 though if whether is are was were be been being has have had will would shall should can could may
 might must such their its our your my his her this these those as when while whereas via like
-""".split())
+""".split()
+)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s")
 _INNER_SENTENCE_END_RE = re.compile(r"[.!?。！？][\"')\]”’]*\s+\S")
 _TRAILING_WORD_RE = re.compile(r"([^\W_]+)\W*$")
@@ -404,44 +406,118 @@ def _ngram_repetition(s: Sample) -> Value:
     if n == 3:
         distinct = len(set(zip(w, w[1:], w[2:])))
     else:
-        distinct = len({tuple(w[i:i + n]) for i in range(total)})
+        distinct = len({tuple(w[i : i + n]) for i in range(total)})
     return 1.0 - distinct / total, None
 
 
 # Unambiguous disclaimers / refusals: matched anywhere in the answer (lower-cased, ’ → ').
 REFUSAL_ANYWHERE = (
-    "as an ai language model", "as an ai model", "as an ai assistant", "as an ai,", "as an ai i ",
-    "as a language model", "as a large language model", "as an artificial intelligence",
-    "i am an ai language model", "i'm an ai language model", "i am just an ai", "i'm just an ai",
-    "i am only an ai", "i'm only an ai", "i am an ai and", "i'm an ai and", "being an ai",
-    "i cannot fulfill", "i can't fulfill", "i cannot comply", "i can't comply", "i won't comply",
-    "i cannot assist with", "i can't assist with", "i cannot help with that", "i can't help with that",
-    "i cannot help you with that", "i can't help you with that", "i am not able to help with",
-    "i'm not able to help with", "i am unable to help with", "i'm unable to help with",
-    "i am unable to assist", "i'm unable to assist", "i am not able to assist", "i'm not able to assist",
-    "i must decline", "i have to decline", "i'm not comfortable providing", "i am not comfortable providing",
-    "against my programming", "against my guidelines", "violates my guidelines", "my programming prohibits",
-    "my knowledge cutoff", "my knowledge cut-off", "my training data only goes",
-    "i do not have the ability to browse", "i don't have the ability to browse",
-    "i don't have access to real-time", "i do not have access to real-time",
-    "i don't have personal opinions", "i do not have personal opinions",
-    "i don't have personal feelings", "i do not have personal feelings",
-    "i don't have feelings", "i do not have feelings",
+    "as an ai language model",
+    "as an ai model",
+    "as an ai assistant",
+    "as an ai,",
+    "as an ai i ",
+    "as a language model",
+    "as a large language model",
+    "as an artificial intelligence",
+    "i am an ai language model",
+    "i'm an ai language model",
+    "i am just an ai",
+    "i'm just an ai",
+    "i am only an ai",
+    "i'm only an ai",
+    "i am an ai and",
+    "i'm an ai and",
+    "being an ai",
+    "i cannot fulfill",
+    "i can't fulfill",
+    "i cannot comply",
+    "i can't comply",
+    "i won't comply",
+    "i cannot assist with",
+    "i can't assist with",
+    "i cannot help with that",
+    "i can't help with that",
+    "i cannot help you with that",
+    "i can't help you with that",
+    "i am not able to help with",
+    "i'm not able to help with",
+    "i am unable to help with",
+    "i'm unable to help with",
+    "i am unable to assist",
+    "i'm unable to assist",
+    "i am not able to assist",
+    "i'm not able to assist",
+    "i must decline",
+    "i have to decline",
+    "i'm not comfortable providing",
+    "i am not comfortable providing",
+    "against my programming",
+    "against my guidelines",
+    "violates my guidelines",
+    "my programming prohibits",
+    "my knowledge cutoff",
+    "my knowledge cut-off",
+    "my training data only goes",
+    "i do not have the ability to browse",
+    "i don't have the ability to browse",
+    "i don't have access to real-time",
+    "i do not have access to real-time",
+    "i don't have personal opinions",
+    "i do not have personal opinions",
+    "i don't have personal feelings",
+    "i do not have personal feelings",
+    "i don't have feelings",
+    "i do not have feelings",
     # zh / es / pt
-    "作为一个人工智能", "作为人工智能", "作为一个ai", "作为ai", "作为一个语言模型", "作为语言模型",
-    "我无法提供", "我不能提供", "我无法帮助", "抱歉，我无法", "抱歉,我无法", "对不起，我不能",
-    "como modelo de lenguaje", "como un modelo de lenguaje", "lo siento, pero no puedo",
-    "como modelo de linguagem", "como um modelo de linguagem",
+    "作为一个人工智能",
+    "作为人工智能",
+    "作为一个ai",
+    "作为ai",
+    "作为一个语言模型",
+    "作为语言模型",
+    "我无法提供",
+    "我不能提供",
+    "我无法帮助",
+    "抱歉，我无法",
+    "抱歉,我无法",
+    "对不起，我不能",
+    "como modelo de lenguaje",
+    "como un modelo de lenguaje",
+    "lo siento, pero no puedo",
+    "como modelo de linguagem",
+    "como um modelo de linguagem",
 )
 # Refusal openers: matched only within the first REFUSAL_OPENING_CHARS characters of the answer.
 REFUSAL_OPENING = (
-    "i'm sorry, but", "i am sorry, but", "sorry, but i", "sorry, i can't", "sorry, i cannot",
-    "i'm sorry, i can't", "i'm sorry, i cannot", "i am sorry, i cannot", "i apologize, but",
-    "i apologise, but", "my apologies, but",
-    "i cannot", "i can't", "i can not", "i won't", "i will not be able", "i'm not able to",
-    "i am not able to", "i'm unable", "i am unable", "unfortunately, i can", "unfortunately, i am",
-    "unfortunately, i'm", "unfortunately i can", "it is not appropriate", "it's not appropriate",
-    "it would not be appropriate", "it wouldn't be appropriate",
+    "i'm sorry, but",
+    "i am sorry, but",
+    "sorry, but i",
+    "sorry, i can't",
+    "sorry, i cannot",
+    "i'm sorry, i can't",
+    "i'm sorry, i cannot",
+    "i am sorry, i cannot",
+    "i apologize, but",
+    "i apologise, but",
+    "my apologies, but",
+    "i cannot",
+    "i can't",
+    "i can not",
+    "i won't",
+    "i will not be able",
+    "i'm not able to",
+    "i am not able to",
+    "i'm unable",
+    "i am unable",
+    "unfortunately, i can",
+    "unfortunately, i am",
+    "unfortunately, i'm",
+    "unfortunately i can",
+    "it is not appropriate",
+    "it's not appropriate",
+    "it would not be appropriate",
+    "it wouldn't be appropriate",
 )
 REFUSAL_OPENING_CHARS = 160
 _REFUSAL_ANY_RE = _trie_regex(REFUSAL_ANYWHERE)
@@ -461,7 +537,7 @@ def _refusal(s: Sample) -> Value:
     for m in _REFUSAL_OPEN_RE.finditer(low, 0, REFUSAL_OPENING_CHARS + 40):
         if m.start() >= REFUSAL_OPENING_CHARS:
             break
-        before = low[:m.start()].rstrip(" \t\"'*_>#")
+        before = low[: m.start()].rstrip(" \t\"'*_>#")
         if not before or before[-1] in ".!?:\n":
             return 1.0, f"opens with '{m.group(0)}'"
     return 0.0, None
@@ -490,7 +566,8 @@ def _cjk_share(s: Sample) -> Value:
 
 # -- instruction / response overlap ----------------------------------------------------------------
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have
 having he her here hers herself him himself his how i if in into is it its itself just me more most my
@@ -498,7 +575,8 @@ myself no nor not now of off on once only or other our ours ourselves out over o
 some such than that the their theirs them themselves then there these they this those through to too
 under until up very was we were what when where which while who whom why will with would you your
 yours yourself yourselves also may might must shall s t d ll m re ve let lets
-""".split())
+""".split()
+)
 
 
 def _overlap_sets(s: Sample) -> tuple[set, set] | Value:
@@ -740,86 +818,151 @@ _R = frozenset({"response"})
 _RM = frozenset({"response", "messages"})
 
 for _op in [
-    Operator("h_resp_chars", _resp_chars,
-             "Characters (Unicode code points) in the response (last assistant turn's content); "
-             "0 when there is none.", value_range=">= 0", null_cases="never"),
-    Operator("h_resp_tokens_est", _resp_tokens_est,
-             "Estimated tokens of the response, without a tokenizer: CJK characters count 1 each, every "
-             "other character 1/4 (rounded up), i.e. n_cjk + ceil((n_chars - n_cjk) / 4).",
-             value_range=">= 0", null_cases="never"),
-    Operator("h_instr_chars", _instr_chars,
-             "Characters (Unicode code points) in the instruction (first user turn's content); 0 when none.",
-             needs=frozenset({"instruction"}), value_range=">= 0", null_cases="never"),
-    Operator("h_empty_answer", _empty_answer,
-             "1 when the response is missing or contains no letter or digit (any script) and the last "
-             "assistant turn is not a tool call; else 0.", needs=_RM, value_range="{0, 1}",
-             null_cases="never"),
-    Operator("h_truncated_answer", _truncated_answer,
-             "1 when the response looks cut off, checked in this order on the right-stripped text: (1) an "
-             "odd number of ``` fence lines (unclosed block); (2) code-domain answer without fences: an "
-             "unclosed bracket (quoted strings and #, // comments skipped) or a trailing , ( [ { \\ = +, else "
-             "0; (3) a trailing continuation character , ; : ( [ { - – — = + / \\ & < × ÷ − · ± ^; "
-             "(4) ending in a digit, a non-letter symbol or closing punctuation/bracket/quote/fence: 0; "
-             "(5) ending in a letter: 1 when the last word is a function word that cannot end a sentence "
-             "(the, and, of, to, is, ...), or the last line outside code blocks is a markdown heading, or it "
-             "is a prose line of >= 12 words, or it is a prose line or list item of >= 4 words (or >= 20 "
-             "chars) while most earlier prose lines (for a list item: all earlier list items) with >= 4 "
-             "words end with punctuation (or, "
-             "with no such lines, an earlier sentence on the same line does); a line after a short line "
-             "ending with ',' (a letter's sign-off) and table rows are 0. Otherwise 0.",
-             needs=frozenset({"response", "domain", "messages"}), value_range="{0, 1}",
-             null_cases="empty answer; tool call (answer is a tool call)"),
-    Operator("h_ngram_repetition", _ngram_repetition,
-             f"Share of repeated word {_NGRAM_N}-grams in the response: 1 - distinct / total over all "
-             f"overlapping {_NGRAM_N}-grams of lower-cased word tokens (letter/digit runs; each CJK "
-             "character a token). 0 = no 3-gram occurs twice; 0.9 = most of the text repeats.",
-             params={"n": _NGRAM_N}, needs=_RM, value_range="[0, 1)",
-             null_cases=f"empty answer; tool call; fewer than {_NGRAM_N} words"),
-    Operator("h_refusal", _refusal,
-             "1 when the lower-cased response (’ read as ') contains one of Workbench's refusal/'As an "
-             "AI' disclaimer phrases anywhere (REFUSAL_ANYWHERE), or a refusal opener (REFUSAL_OPENING, "
-             f"e.g. \"i'm sorry, but\", \"i cannot\") at the start of a sentence that begins in its first "
-             f"{REFUSAL_OPENING_CHARS} characters (start of text or after . ! ? : or a newline, ignoring "
-             "quotes/markdown marks); else 0. Idea from Cherry LLM's filter.py (WizardLM phrase list); list ours.",
-             params={"opening_chars": REFUSAL_OPENING_CHARS}, needs=_RM, value_range="{0, 1}",
-             null_cases="empty answer; tool call"),
-    Operator("h_ascii_share", _ascii_share,
-             "Share of the response's letters (str.isalpha characters) that are ASCII A-Z/a-z.",
-             needs=_RM, value_range="[0, 1]", null_cases="empty answer; tool call; no letters"),
-    Operator("h_cjk_share", _cjk_share,
-             "Share of the response's letters that are CJK (Han ideographs, kana, hangul).",
-             needs=_RM, value_range="[0, 1]", null_cases="empty answer; tool call; no letters"),
-    Operator("h_instr_resp_overlap", _overlap,
-             "Share of the response's content-word types (lower-cased word tokens minus an English "
-             "stopword list) that also occur in the instruction: |R & I| / |R|. Low = answer shares no "
-             "vocabulary with the question; near 1 = answer mostly restates it.",
-             needs=frozenset({"instruction", "response", "messages"}), value_range="[0, 1]",
-             null_cases="empty answer; tool call; no instruction; no content words in answer/instruction"),
-    Operator("h_instr_resp_jaccard", _jaccard,
-             "Jaccard similarity of the content-word type sets of instruction and response: "
-             "|R & I| / |R | I| (same tokens as h_instr_resp_overlap).",
-             needs=frozenset({"instruction", "response", "messages"}), value_range="[0, 1]",
-             null_cases="empty answer; tool call; no instruction; no content words in answer/instruction"),
-    Operator("h_code_parses", _code_parses,
-             "1 when every Python code block of the response parses with ast.parse (blocks fenced as "
-             "```python/py/python3/ipython/pycon; REPL prompts and !/% lines stripped), 0 when one does "
-             "not (reason: block and error). When the response has no fences at all and the domain is "
-             "'code', the whole response is parsed.", needs=frozenset({"response", "domain", "messages"}),
-             value_range="{0, 1}", null_cases="no code (no fences, not code domain); no python code "
-             "(fenced blocks in other languages only); empty answer; tool call"),
-    Operator("h_math_final_number", _math_final_number,
-             "Math domain only: 1 when the response states a final answer: a GSM8K '#### <...digit...>' "
-             "line, a non-empty \\boxed{...}, or a digit in the last sentence of the last non-empty line; "
-             "else 0.", needs=frozenset({"instruction", "response", "domain", "messages"}),
-             value_range="{0, 1}", null_cases="not math (domain is not 'math'); proof question (the "
-             "instruction says prove/proof/show that/demonstrate that/justify why); empty answer; tool call"),
-    Operator("h_tool_call_valid", _tool_call_valid,
-             "For samples whose assistant turns contain tool_calls (or a legacy function_call): 1 when every "
-             "call names a function declared in the sample's tools and its arguments are a JSON object "
-             "(a JSON string is parsed) that validates against the declared parameters schema with the "
-             "jsonschema library (validator from $schema, default Draft 2020-12; a tool without parameters "
-             "accepts any object); 0 otherwise, the reason naming the first failing call.",
-             needs=frozenset({"messages", "tools"}), value_range="{0, 1}", null_cases="no tool calls"),
+    Operator(
+        "h_resp_chars",
+        _resp_chars,
+        "Characters (Unicode code points) in the response (last assistant turn's content); 0 when there is none.",
+        value_range=">= 0",
+        null_cases="never",
+    ),
+    Operator(
+        "h_resp_tokens_est",
+        _resp_tokens_est,
+        "Estimated tokens of the response, without a tokenizer: CJK characters count 1 each, every "
+        "other character 1/4 (rounded up), i.e. n_cjk + ceil((n_chars - n_cjk) / 4).",
+        value_range=">= 0",
+        null_cases="never",
+    ),
+    Operator(
+        "h_instr_chars",
+        _instr_chars,
+        "Characters (Unicode code points) in the instruction (first user turn's content); 0 when none.",
+        needs=frozenset({"instruction"}),
+        value_range=">= 0",
+        null_cases="never",
+    ),
+    Operator(
+        "h_empty_answer",
+        _empty_answer,
+        "1 when the response is missing or contains no letter or digit (any script) and the last "
+        "assistant turn is not a tool call; else 0.",
+        needs=_RM,
+        value_range="{0, 1}",
+        null_cases="never",
+    ),
+    Operator(
+        "h_truncated_answer",
+        _truncated_answer,
+        "1 when the response looks cut off, checked in this order on the right-stripped text: (1) an "
+        "odd number of ``` fence lines (unclosed block); (2) code-domain answer without fences: an "
+        "unclosed bracket (quoted strings and #, // comments skipped) or a trailing , ( [ { \\ = +, else "
+        "0; (3) a trailing continuation character , ; : ( [ { - – — = + / \\ & < × ÷ − · ± ^; "
+        "(4) ending in a digit, a non-letter symbol or closing punctuation/bracket/quote/fence: 0; "
+        "(5) ending in a letter: 1 when the last word is a function word that cannot end a sentence "
+        "(the, and, of, to, is, ...), or the last line outside code blocks is a markdown heading, or it "
+        "is a prose line of >= 12 words, or it is a prose line or list item of >= 4 words (or >= 20 "
+        "chars) while most earlier prose lines (for a list item: all earlier list items) with >= 4 "
+        "words end with punctuation (or, "
+        "with no such lines, an earlier sentence on the same line does); a line after a short line "
+        "ending with ',' (a letter's sign-off) and table rows are 0. Otherwise 0.",
+        needs=frozenset({"response", "domain", "messages"}),
+        value_range="{0, 1}",
+        null_cases="empty answer; tool call (answer is a tool call)",
+    ),
+    Operator(
+        "h_ngram_repetition",
+        _ngram_repetition,
+        f"Share of repeated word {_NGRAM_N}-grams in the response: 1 - distinct / total over all "
+        f"overlapping {_NGRAM_N}-grams of lower-cased word tokens (letter/digit runs; each CJK "
+        "character a token). 0 = no 3-gram occurs twice; 0.9 = most of the text repeats.",
+        params={"n": _NGRAM_N},
+        needs=_RM,
+        value_range="[0, 1)",
+        null_cases=f"empty answer; tool call; fewer than {_NGRAM_N} words",
+    ),
+    Operator(
+        "h_refusal",
+        _refusal,
+        "1 when the lower-cased response (’ read as ') contains one of Workbench's refusal/'As an "
+        "AI' disclaimer phrases anywhere (REFUSAL_ANYWHERE), or a refusal opener (REFUSAL_OPENING, "
+        f'e.g. "i\'m sorry, but", "i cannot") at the start of a sentence that begins in its first '
+        f"{REFUSAL_OPENING_CHARS} characters (start of text or after . ! ? : or a newline, ignoring "
+        "quotes/markdown marks); else 0. Idea from Cherry LLM's filter.py (WizardLM phrase list); list ours.",
+        params={"opening_chars": REFUSAL_OPENING_CHARS},
+        needs=_RM,
+        value_range="{0, 1}",
+        null_cases="empty answer; tool call",
+    ),
+    Operator(
+        "h_ascii_share",
+        _ascii_share,
+        "Share of the response's letters (str.isalpha characters) that are ASCII A-Z/a-z.",
+        needs=_RM,
+        value_range="[0, 1]",
+        null_cases="empty answer; tool call; no letters",
+    ),
+    Operator(
+        "h_cjk_share",
+        _cjk_share,
+        "Share of the response's letters that are CJK (Han ideographs, kana, hangul).",
+        needs=_RM,
+        value_range="[0, 1]",
+        null_cases="empty answer; tool call; no letters",
+    ),
+    Operator(
+        "h_instr_resp_overlap",
+        _overlap,
+        "Share of the response's content-word types (lower-cased word tokens minus an English "
+        "stopword list) that also occur in the instruction: |R & I| / |R|. Low = answer shares no "
+        "vocabulary with the question; near 1 = answer mostly restates it.",
+        needs=frozenset({"instruction", "response", "messages"}),
+        value_range="[0, 1]",
+        null_cases="empty answer; tool call; no instruction; no content words in answer/instruction",
+    ),
+    Operator(
+        "h_instr_resp_jaccard",
+        _jaccard,
+        "Jaccard similarity of the content-word type sets of instruction and response: "
+        "|R & I| / |R | I| (same tokens as h_instr_resp_overlap).",
+        needs=frozenset({"instruction", "response", "messages"}),
+        value_range="[0, 1]",
+        null_cases="empty answer; tool call; no instruction; no content words in answer/instruction",
+    ),
+    Operator(
+        "h_code_parses",
+        _code_parses,
+        "1 when every Python code block of the response parses with ast.parse (blocks fenced as "
+        "```python/py/python3/ipython/pycon; REPL prompts and !/% lines stripped), 0 when one does "
+        "not (reason: block and error). When the response has no fences at all and the domain is "
+        "'code', the whole response is parsed.",
+        needs=frozenset({"response", "domain", "messages"}),
+        value_range="{0, 1}",
+        null_cases="no code (no fences, not code domain); no python code "
+        "(fenced blocks in other languages only); empty answer; tool call",
+    ),
+    Operator(
+        "h_math_final_number",
+        _math_final_number,
+        "Math domain only: 1 when the response states a final answer: a GSM8K '#### <...digit...>' "
+        "line, a non-empty \\boxed{...}, or a digit in the last sentence of the last non-empty line; "
+        "else 0.",
+        needs=frozenset({"instruction", "response", "domain", "messages"}),
+        value_range="{0, 1}",
+        null_cases="not math (domain is not 'math'); proof question (the "
+        "instruction says prove/proof/show that/demonstrate that/justify why); empty answer; tool call",
+    ),
+    Operator(
+        "h_tool_call_valid",
+        _tool_call_valid,
+        "For samples whose assistant turns contain tool_calls (or a legacy function_call): 1 when every "
+        "call names a function declared in the sample's tools and its arguments are a JSON object "
+        "(a JSON string is parsed) that validates against the declared parameters schema with the "
+        "jsonschema library (validator from $schema, default Draft 2020-12; a tool without parameters "
+        "accepts any object); 0 otherwise, the reason naming the first failing call.",
+        needs=frozenset({"messages", "tools"}),
+        value_range="{0, 1}",
+        null_cases="no tool calls",
+    ),
 ]:
     register_operator(_op)
 
@@ -866,16 +1009,24 @@ def _select_sql(needs: set[str]) -> str:
             cols.append(c)
     if "messages" in needs:
         # Only tool-call samples need their messages parsed; the rest get NULL (cheap to fetch).
-        cols.append("CASE WHEN messages::VARCHAR LIKE '%\"tool_calls\"%' OR messages::VARCHAR LIKE "
-                    "'%\"function_call\"%' THEN messages::VARCHAR END AS messages")
+        cols.append(
+            "CASE WHEN messages::VARCHAR LIKE '%\"tool_calls\"%' OR messages::VARCHAR LIKE "
+            "'%\"function_call\"%' THEN messages::VARCHAR END AS messages"
+        )
     if "tools" in needs:
         cols.append("tools::VARCHAR AS tools")
     return ", ".join(cols)
 
 
-def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids: Sequence[int] | None = None,
-                   progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                   chunk: int = 5000) -> dict[str, int]:
+def run_heuristics(
+    store: Store,
+    *,
+    names: Iterable[str] | None = None,
+    pool_ids: Sequence[int] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    chunk: int = 5000,
+) -> dict[str, int]:
     """Compute heuristic operators for the samples of `pool_ids` (all pools when None).
 
     Samples are read in id order, `chunk` at a time, fetching only the columns the chosen operators
@@ -901,17 +1052,24 @@ def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids
             if not pool_ids:
                 return {op.name: 0 for op in ops}
             where, params = "WHERE pool_id IN (SELECT unnest($pools::INTEGER[]))", [pool_ids]
-        ids = con.sql(f"SELECT id FROM samples {where} ORDER BY id",
-                      params={"pools": pool_ids} if params else None).to_arrow_table()
+        ids = con.sql(
+            f"SELECT id FROM samples {where} ORDER BY id", params={"pools": pool_ids} if params else None
+        ).to_arrow_table()
         ids = ids.column("id").to_numpy()
         # Which samples does each operator still need? (same test as engine.quality.scores.scored_ids)
         need: dict[str, np.ndarray] = {}
         for op in ops:
             m = op.metric
-            done = con.sql("SELECT sample_id FROM scores WHERE metric = $m AND model = $mo AND "
-                           "params_hash = $h AND version = $v",
-                           params={"m": m.metric, "mo": m.model, "h": m.params_hash, "v": m.version}
-                           ).to_arrow_table().column("sample_id").to_numpy()
+            done = (
+                con.sql(
+                    "SELECT sample_id FROM scores WHERE metric = $m AND model = $mo AND "
+                    "params_hash = $h AND version = $v",
+                    params={"m": m.metric, "mo": m.model, "h": m.params_hash, "v": m.version},
+                )
+                .to_arrow_table()
+                .column("sample_id")
+                .to_numpy()
+            )
             need[op.name] = ~np.isin(ids, done) if len(done) else np.ones(len(ids), bool)
         any_need = np.zeros(len(ids), bool)
         for v in need.values():
@@ -924,29 +1082,40 @@ def run_heuristics(store: Store, *, names: Iterable[str] | None = None, pool_ids
         for start in range(0, len(todo), chunk):
             if cancel is not None:
                 cancel.check()
-            cids = todo[start:start + chunk]
-            live = [op for op in ops if need[op.name][start:start + chunk].any()]
+            cids = todo[start : start + chunk]
+            live = [op for op in ops if need[op.name][start : start + chunk].any()]
             needs = set().union(*(op.needs for op in live))
             lo, hi = int(cids[0]), int(cids[-1])
             sel = _select_sql(needs)
             if hi - lo + 1 == len(cids):
-                tbl = con.sql(f"SELECT {sel} FROM samples WHERE id BETWEEN $lo AND $hi ORDER BY id",
-                              params={"lo": lo, "hi": hi}).to_arrow_table()
+                tbl = con.sql(
+                    f"SELECT {sel} FROM samples WHERE id BETWEEN $lo AND $hi ORDER BY id", params={"lo": lo, "hi": hi}
+                ).to_arrow_table()
             else:
-                tbl = con.sql(f"SELECT {sel} FROM samples WHERE id BETWEEN $lo AND $hi AND id IN "
-                              "(SELECT unnest($ids::BIGINT[])) ORDER BY id",
-                              params={"lo": lo, "hi": hi, "ids": cids.tolist()}).to_arrow_table()
+                tbl = con.sql(
+                    f"SELECT {sel} FROM samples WHERE id BETWEEN $lo AND $hi AND id IN "
+                    "(SELECT unnest($ids::BIGINT[])) ORDER BY id",
+                    params={"lo": lo, "hi": hi, "ids": cids.tolist()},
+                ).to_arrow_table()
             cols = {c: tbl.column(c).to_pylist() for c in tbl.column_names}
             n = tbl.num_rows
             got = np.asarray(cols["id"], dtype=np.int64)
             pos = np.searchsorted(cids, got)  # rows deleted meanwhile simply do not come back
             empty = [None] * n
-            samples = [Sample(i, a, b, d or "general", m, t) for i, a, b, d, m, t in zip(
-                cols["id"], cols.get("instruction", empty), cols.get("response", empty),
-                cols.get("domain", empty), cols.get("messages", empty), cols.get("tools", empty))]
+            samples = [
+                Sample(i, a, b, d or "general", m, t)
+                for i, a, b, d, m, t in zip(
+                    cols["id"],
+                    cols.get("instruction", empty),
+                    cols.get("response", empty),
+                    cols.get("domain", empty),
+                    cols.get("messages", empty),
+                    cols.get("tools", empty),
+                )
+            ]
             results = []
             for op in live:
-                mask = need[op.name][start:start + chunk][pos]
+                mask = need[op.name][start : start + chunk][pos]
                 f = op.compute
                 rows = [(s.id, *f(s)) for s, want in zip(samples, mask.tolist()) if want]
                 results.append((op, rows))
@@ -1006,21 +1175,38 @@ class Rule:
         if value is None or (self.domains is not None and domain not in self.domains):
             return False
         t = self.threshold
-        return {">": value > t, ">=": value >= t, "<": value < t, "<=": value <= t,
-                "==": value == t, "!=": value != t}[self.op]
+        return {">": value > t, ">=": value >= t, "<": value < t, "<=": value <= t, "==": value == t, "!=": value != t}[
+            self.op
+        ]
 
 
 # Workbench's own defaults (not from any paper): drop only records that are broken on their face.
 h_filter_defaults: list[Rule] = [
     Rule("empty", "h_empty_answer", "==", 1, description="answer is empty"),
     Rule("refusal", "h_refusal", "==", 1, description="answer is a refusal or 'As an AI' disclaimer"),
-    Rule("repetitive", "h_ngram_repetition", ">", 0.5,
-         description="more than half of the answer's word 3-grams repeat earlier ones"),
+    Rule(
+        "repetitive",
+        "h_ngram_repetition",
+        ">",
+        0.5,
+        description="more than half of the answer's word 3-grams repeat earlier ones",
+    ),
     Rule("code_unparsable", "h_code_parses", "==", 0, description="a Python code block does not parse"),
-    Rule("tool_call_invalid", "h_tool_call_valid", "==", 0,
-         description="a tool call is undeclared, not JSON, or fails the tool's schema"),
-    Rule("math_no_final_number", "h_math_final_number", "==", 0, domains=("math",),
-         description="math answer without a final number"),
+    Rule(
+        "tool_call_invalid",
+        "h_tool_call_valid",
+        "==",
+        0,
+        description="a tool call is undeclared, not JSON, or fails the tool's schema",
+    ),
+    Rule(
+        "math_no_final_number",
+        "h_math_final_number",
+        "==",
+        0,
+        domains=("math",),
+        description="math answer without a final number",
+    ),
 ]
 
 
@@ -1041,8 +1227,9 @@ def _rules_query(con, rules: Sequence[Rule], pool, include_excluded: bool) -> tu
         else:
             cond = "metric = ?" + (" AND model = ?" if r.model is not None else "")
             cp = [r.metric] + ([r.model] if r.model is not None else [])
-            aggs.append(f"arg_max(value, created_at) FILTER (WHERE {cond}) AS v{i}, "
-                        f"count(*) FILTER (WHERE {cond}) AS c{i}")
+            aggs.append(
+                f"arg_max(value, created_at) FILTER (WHERE {cond}) AS v{i}, count(*) FILTER (WHERE {cond}) AS c{i}"
+            )
             params += cp + cp
         metrics.append(r.metric)
     ph = ", ".join("?" for _ in set(metrics))
@@ -1052,8 +1239,9 @@ def _rules_query(con, rules: Sequence[Rule], pool, include_excluded: bool) -> tu
         dom = ""
         if r.domains is not None:
             dom = " AND s.domain IN (" + ", ".join("?" for _ in r.domains) + ")"
-        sel.append((f"coalesce(sc.v{i} {_OPS[r.op]} ?{dom}, false) AS r{i}",
-                    [float(r.threshold)] + list(r.domains or [])))
+        sel.append(
+            (f"coalesce(sc.v{i} {_OPS[r.op]} ?{dom}, false) AS r{i}", [float(r.threshold)] + list(r.domains or []))
+        )
         sel.append((f"(coalesce(sc.c{i}, 0) = 0{dom}) AS m{i}", list(r.domains or [])))
     where = []
     pids = _pool_ids(con, pool)
@@ -1061,18 +1249,18 @@ def _rules_query(con, rules: Sequence[Rule], pool, include_excluded: bool) -> tu
         where.append("s.pool_id IN (" + ", ".join("?" for _ in pids) + ")")
     if not include_excluded:
         where.append("NOT s.excluded")
-    sql = (f"WITH sc AS (SELECT sample_id, {', '.join(aggs)} FROM scores WHERE metric IN ({ph}) "
-           f"GROUP BY sample_id) SELECT s.id, s.domain, {', '.join(x for x, _ in sel)} "
-           f"FROM samples s LEFT JOIN sc ON sc.sample_id = s.id"
-           + (" WHERE " + " AND ".join(where) if where else ""))
+    sql = (
+        f"WITH sc AS (SELECT sample_id, {', '.join(aggs)} FROM scores WHERE metric IN ({ph}) "
+        f"GROUP BY sample_id) SELECT s.id, s.domain, {', '.join(x for x, _ in sel)} "
+        f"FROM samples s LEFT JOIN sc ON sc.sample_id = s.id" + (" WHERE " + " AND ".join(where) if where else "")
+    )
     for _, p in sel:
         params += p
     params += list(pids or [])
     return sql, params
 
 
-def keep_mask(store: Store, rules: Sequence[Rule] = h_filter_defaults, *, pool=None,
-              include_excluded: bool = True):
+def keep_mask(store: Store, rules: Sequence[Rule] = h_filter_defaults, *, pool=None, include_excluded: bool = True):
     """A pyarrow table (id, domain, keep, one boolean column per rule name = 'this rule drops it'),
     ordered by id. `pool` is a pool id, a pool name or a list of either (None: all)."""
     con = store.cursor()
@@ -1080,8 +1268,7 @@ def keep_mask(store: Store, rules: Sequence[Rule] = h_filter_defaults, *, pool=N
         sql, params = _rules_query(con, rules, pool, include_excluded)
         drop_any = " OR ".join(f"r{i}" for i in range(len(rules)))
         cols = ", ".join(f'r{i} AS "{r.name}"' for i, r in enumerate(rules))
-        rel = con.sql(f"SELECT id, domain, NOT ({drop_any}) AS keep, {cols} FROM ({sql}) ORDER BY id",
-                      params=params)
+        rel = con.sql(f"SELECT id, domain, NOT ({drop_any}) AS keep, {cols} FROM ({sql}) ORDER BY id", params=params)
         return rel.to_arrow_table()
     finally:
         con.close()
@@ -1091,7 +1278,7 @@ def keep_mask(store: Store, rules: Sequence[Rule] = h_filter_defaults, *, pool=N
 class RuleCount:
     rule: str
     dropped: int  # samples this rule drops (a sample can be dropped by several rules)
-    only: int     # samples dropped by this rule and no other
+    only: int  # samples dropped by this rule and no other
     missing: int  # samples the rule applies to that have no stored score for its metric
 
 
@@ -1104,8 +1291,9 @@ class DomainCounts:
     rules: dict[str, RuleCount]
 
 
-def explain_filters(store: Store, rules: Sequence[Rule] = h_filter_defaults, pool=None, *,
-                    include_excluded: bool = True) -> dict[str, DomainCounts]:
+def explain_filters(
+    store: Store, rules: Sequence[Rule] = h_filter_defaults, pool=None, *, include_excluded: bool = True
+) -> dict[str, DomainCounts]:
     """Per domain: how many samples the rules keep and drop, and what each rule drops.
 
     Returns {domain: DomainCounts}; sum over domains for the total. `missing` counts samples a rule
@@ -1119,16 +1307,20 @@ def explain_filters(store: Store, rules: Sequence[Rule] = h_filter_defaults, poo
         per = []
         for i in range(n):
             others = " OR ".join(f"r{j}" for j in range(n) if j != i) or "false"
-            per.append(f"count(*) FILTER (WHERE r{i}), count(*) FILTER (WHERE r{i} AND NOT ({others})), "
-                       f"count(*) FILTER (WHERE m{i})")
-        q = (f"SELECT domain, count(*), count(*) FILTER (WHERE {drop_any}), {', '.join(per)} "
-             f"FROM ({sql}) GROUP BY domain ORDER BY domain")
+            per.append(
+                f"count(*) FILTER (WHERE r{i}), count(*) FILTER (WHERE r{i} AND NOT ({others})), "
+                f"count(*) FILTER (WHERE m{i})"
+            )
+        q = (
+            f"SELECT domain, count(*), count(*) FILTER (WHERE {drop_any}), {', '.join(per)} "
+            f"FROM ({sql}) GROUP BY domain ORDER BY domain"
+        )
         out: dict[str, DomainCounts] = {}
         for row in con.execute(q, params).fetchall():
             dom, total, dropped = row[0], int(row[1]), int(row[2])
             rc = {}
             for i, r in enumerate(rules):
-                d, o, m = row[3 + 3 * i: 6 + 3 * i]
+                d, o, m = row[3 + 3 * i : 6 + 3 * i]
                 rc[r.name] = RuleCount(r.name, int(d), int(o), int(m))
             out[dom] = DomainCounts(dom, total, total - dropped, dropped, rc)
         return out
@@ -1146,7 +1338,22 @@ def format_explain(counts: dict[str, DomainCounts]) -> str:
 
 
 __all__ = [
-    "OPERATORS", "Operator", "Rule", "RuleCount", "DomainCounts", "Sample", "compute", "explain_filters",
-    "format_explain", "h_filter_defaults", "keep_mask", "register_operator", "run_heuristics", "words",
-    "code_blocks", "REFUSAL_ANYWHERE", "REFUSAL_OPENING", "STOPWORDS",
+    "OPERATORS",
+    "Operator",
+    "Rule",
+    "RuleCount",
+    "DomainCounts",
+    "Sample",
+    "compute",
+    "explain_filters",
+    "format_explain",
+    "h_filter_defaults",
+    "keep_mask",
+    "register_operator",
+    "run_heuristics",
+    "words",
+    "code_blocks",
+    "REFUSAL_ANYWHERE",
+    "REFUSAL_OPENING",
+    "STOPWORDS",
 ]

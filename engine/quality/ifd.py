@@ -48,15 +48,18 @@ CHERRY_PROMPT_NO_INPUT = (
 class IFDParams:
     """Knobs of the model-based scores (stored with every score through its params hash)."""
 
-    max_length: int = 1024          # Superfiltering's default (Cherry uses 512)
+    max_length: int = 1024  # Superfiltering's default (Cherry uses 512)
     cherry_max_length: int = 512
     cherry_template: str = "alpaca"  # "alpaca" | "wiz"
     padding_side: str = "right"
     token_budget: int | None = None  # padded tokens per forward batch; None = auto by device
 
     def as_dict(self) -> dict:
-        return {"max_length": self.max_length, "cherry_max_length": self.cherry_max_length,
-                "cherry_template": self.cherry_template}
+        return {
+            "max_length": self.max_length,
+            "cherry_max_length": self.cherry_max_length,
+            "cherry_template": self.cherry_template,
+        }
 
 
 @dataclass
@@ -64,17 +67,17 @@ class Item:
     """One sample to score: the texts both variants need."""
 
     sample_id: int
-    prompt: str              # Superfiltering prompt (ends with "\n")
+    prompt: str  # Superfiltering prompt (ends with "\n")
     response: str
-    instruction: str         # for Cherry's template
+    instruction: str  # for Cherry's template
     input: str = ""
 
 
 @dataclass
 class Seq:
     ids: list[int]
-    start: int               # first scored token index (>= 1)
-    end: int                 # one past the last scored token
+    start: int  # first scored token index (>= 1)
+    end: int  # one past the last scored token
     nll: list[float] = field(default_factory=list)
 
 
@@ -198,12 +201,23 @@ def auto_token_budget(device: str) -> int:
 
 def _needs_full_logits(model) -> bool:
     cfg = model.config
-    return bool(getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None)
-                or getattr(cfg, "logits_scaling", None))
+    return bool(
+        getattr(cfg, "final_logit_softcapping", None)
+        or getattr(cfg, "logit_scale", None)
+        or getattr(cfg, "logits_scaling", None)
+    )
 
 
-def score_sequences(model, seqs: list[Seq], *, pad_id: int, token_budget: int, padding_side: str = "right",
-                    max_batch: int = 256, cancel=None) -> None:
+def score_sequences(
+    model,
+    seqs: list[Seq],
+    *,
+    pad_id: int,
+    token_budget: int,
+    padding_side: str = "right",
+    max_batch: int = 256,
+    cancel=None,
+) -> None:
     """Fill `seq.nll` (per scored token) for every sequence; batches sorted by length."""
     import torch
 
@@ -234,8 +248,8 @@ def score_sequences(model, seqs: list[Seq], *, pad_id: int, token_budget: int, p
             for r, i in enumerate(b):
                 s = seqs[i].ids
                 off = T - len(s) if padding_side == "left" else 0
-                ids[r, off:off + len(s)] = torch.tensor(s, dtype=torch.long)
-                mask[r, off:off + len(s)] = 1
+                ids[r, off : off + len(s)] = torch.tensor(s, dtype=torch.long)
+                mask[r, off : off + len(s)] = 1
                 offs.append(off)
             ids = ids.to(device)
             if padding_side == "left":
@@ -268,7 +282,7 @@ def score_sequences(model, seqs: list[Seq], *, pad_id: int, token_budget: int, p
             for i in b:
                 sq = seqs[i]
                 n = sq.end - sq.start
-                sq.nll = nll[k:k + n]
+                sq.nll = nll[k : k + n]
                 k += n
 
 
@@ -290,13 +304,19 @@ class ItemScores:
     reasons: dict[str, str | None]
 
 
-SUPERFILTERING_METRICS = ("ifd", "ppl_cond", "ppl_direct", "loss_cond", "loss_direct", "prompt_tokens",
-                          "resp_tokens")
+SUPERFILTERING_METRICS = ("ifd", "ppl_cond", "ppl_direct", "loss_cond", "loss_direct", "prompt_tokens", "resp_tokens")
 CHERRY_METRICS = ("cherry_ifd",)
 
 
-def score_items(model, tok, items: list[Item], params: IFDParams = IFDParams(), *,
-                variants: tuple[str, ...] = ("superfiltering",), cancel=None) -> list[ItemScores]:
+def score_items(
+    model,
+    tok,
+    items: list[Item],
+    params: IFDParams = IFDParams(),
+    *,
+    variants: tuple[str, ...] = ("superfiltering",),
+    cancel=None,
+) -> list[ItemScores]:
     """Compute the model-based scores of `items` (batched). Returns one ItemScores per item, in order."""
     device = next(model.parameters()).device.type
     budget = params.token_budget or auto_token_budget(device)
@@ -325,14 +345,20 @@ def score_items(model, tok, items: list[Item], params: IFDParams = IFDParams(), 
             else:
                 seqs += [d, c]
                 plan.append((k, "cherry", d, c, instr_len))
-    score_sequences(model, seqs, pad_id=pad_id, token_budget=budget, padding_side=params.padding_side,
-                    cancel=cancel)
+    score_sequences(model, seqs, pad_id=pad_id, token_budget=budget, padding_side=params.padding_side, cancel=cancel)
     for k, variant, d, c, instr_len in plan:
         v, r = out[k].values, out[k].reasons
         ld, lc = _mean(d.nll), _mean(c.nll)
         if variant == "superfiltering":
-            v.update(loss_direct=ld, loss_cond=lc, ppl_direct=_safe_exp(ld), ppl_cond=_safe_exp(lc),
-                     ifd=_safe_exp(lc - ld), prompt_tokens=float(instr_len), resp_tokens=float(len(d.ids)))
+            v.update(
+                loss_direct=ld,
+                loss_cond=lc,
+                ppl_direct=_safe_exp(ld),
+                ppl_cond=_safe_exp(lc),
+                ifd=_safe_exp(lc - ld),
+                prompt_tokens=float(instr_len),
+                resp_tokens=float(len(d.ids)),
+            )
             for m in SUPERFILTERING_METRICS:
                 r[m] = None
         else:

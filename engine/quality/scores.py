@@ -51,17 +51,18 @@ def params_hash(params: dict) -> str:
 def register_metric(store: Store, m: MetricDef, con=None) -> None:
     """Record (or refresh) a metric's definition and parameters."""
     c = con or store.cursor()
-    c.execute("DELETE FROM metrics WHERE metric = ? AND model = ? AND params_hash = ?",
-              [m.metric, m.model, m.params_hash])
-    c.execute("INSERT INTO metrics (metric, model, params_hash, params, definition, version) VALUES (?,?,?,?,?,?)",
-              [m.metric, m.model, m.params_hash, json.dumps(m.params, sort_keys=True, default=str),
-               m.definition, m.version])
+    c.execute(
+        "DELETE FROM metrics WHERE metric = ? AND model = ? AND params_hash = ?", [m.metric, m.model, m.params_hash]
+    )
+    c.execute(
+        "INSERT INTO metrics (metric, model, params_hash, params, definition, version) VALUES (?,?,?,?,?,?)",
+        [m.metric, m.model, m.params_hash, json.dumps(m.params, sort_keys=True, default=str), m.definition, m.version],
+    )
     if con is None:
         c.close()
 
 
-def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | None, str | None]],
-                 con=None) -> int:
+def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | None, str | None]], con=None) -> int:
     """Store (sample_id, value, reason) rows for metric `m` in one transaction; replaces older rows."""
     if not rows:
         return 0
@@ -70,11 +71,13 @@ def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | N
     for sid, v, reason in rows:
         if v is None and not reason:
             raise ValueError(f"sample {sid}: a NULL {m.metric} score needs a reason")
-    tbl = pa.table({
-        "sample_id": pa.array([int(r[0]) for r in rows], pa.int64()),
-        "value": pa.array([None if r[1] is None else float(r[1]) for r in rows], pa.float64()),
-        "reason": pa.array([r[2] for r in rows], pa.string()),
-    })
+    tbl = pa.table(
+        {
+            "sample_id": pa.array([int(r[0]) for r in rows], pa.int64()),
+            "value": pa.array([None if r[1] is None else float(r[1]) for r in rows], pa.float64()),
+            "reason": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
     own = con is None
     c = con or store.cursor()
     try:
@@ -84,11 +87,15 @@ def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | N
         c.register("_new_scores", tbl)
         c.execute(
             "DELETE FROM scores WHERE metric = ? AND model = ? AND params_hash = ? AND sample_id IN "
-            "(SELECT sample_id FROM _new_scores)", [m.metric, m.model, m.params_hash])
+            "(SELECT sample_id FROM _new_scores)",
+            [m.metric, m.model, m.params_hash],
+        )
         c.execute(
             "INSERT INTO scores (sample_id, metric, model, params_hash, value, reason, version) "
             "SELECT sample_id, ?, ?, ?, CASE WHEN isnan(value) THEN NULL ELSE value END, reason, ? "
-            "FROM _new_scores", [m.metric, m.model, m.params_hash, m.version])
+            "FROM _new_scores",
+            [m.metric, m.model, m.params_hash, m.version],
+        )
         c.unregister("_new_scores")
         if own:
             c.execute("COMMIT")
@@ -105,8 +112,10 @@ def write_scores(store: Store, m: MetricDef, rows: Sequence[tuple[int, float | N
 def scored_ids(store: Store, m: MetricDef, con=None) -> set[int]:
     """Ids of samples that already have a stored row (value or NULL+reason) for metric `m`."""
     c = con or store.cursor()
-    rows = c.execute("SELECT sample_id FROM scores WHERE metric = ? AND model = ? AND params_hash = ? "
-                     "AND version = ?", [m.metric, m.model, m.params_hash, m.version]).fetchall()
+    rows = c.execute(
+        "SELECT sample_id FROM scores WHERE metric = ? AND model = ? AND params_hash = ? AND version = ?",
+        [m.metric, m.model, m.params_hash, m.version],
+    ).fetchall()
     if con is None:
         c.close()
     return {r[0] for r in rows}
@@ -124,12 +133,14 @@ def list_metrics(store: Store) -> list[MetricInfo]:
     return [MetricInfo(*r) for r in rows]
 
 
-def metric_values(store: Store, metric: str, *, model: str | None = None, sample_ids: Iterable[int] | None = None
-                  ) -> dict[int, float | None]:
+def metric_values(
+    store: Store, metric: str, *, model: str | None = None, sample_ids: Iterable[int] | None = None
+) -> dict[int, float | None]:
     """{sample_id: value} of one metric (the latest row per sample when several models scored it)."""
     c = store.cursor()
-    sql = ("SELECT sample_id, arg_max_null(value, created_at) FROM scores WHERE metric = ?"
-           + (" AND model = ?" if model is not None else ""))
+    sql = "SELECT sample_id, arg_max_null(value, created_at) FROM scores WHERE metric = ?" + (
+        " AND model = ?" if model is not None else ""
+    )
     params: list = [metric] + ([model] if model is not None else [])
     if sample_ids is not None:
         ids = list(sample_ids)
@@ -154,9 +165,11 @@ def _scoped(store: Store, metric: str, f) -> tuple[str, list]:
     from engine.data.query import Filter, where_sql
 
     wsql, wparams = where_sql(store, f or Filter())
-    sql = (f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v,"
-           f" count(*) AS k FROM scores WHERE metric = ? GROUP BY sample_id) m ON m.sample_id = s.id "
-           f"WHERE ({wsql})")
+    sql = (
+        f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v,"
+        f" count(*) AS k FROM scores WHERE metric = ? GROUP BY sample_id) m ON m.sample_id = s.id "
+        f"WHERE ({wsql})"
+    )
     return sql, [metric, *wparams]
 
 
@@ -164,25 +177,37 @@ def domain_summary(store: Store, metric: str, f=None) -> list[dict]:
     """Per domain: samples, scored, NULL (with reason), mean and quantiles of `metric`."""
     sql, params = _scoped(store, metric, f)
     c = store.cursor()
-    rows = c.execute(f"""
+    rows = c.execute(
+        f"""
         SELECT domain, count(*), count(v), count(*) - count(v) - count(*) FILTER (WHERE NOT has_row),
                avg(v), quantile_cont(v, 0.1), median(v), quantile_cont(v, 0.9), min(v), max(v)
         FROM (SELECT *, v IS NOT NULL OR id IN (SELECT sample_id FROM scores WHERE metric = ?) AS has_row
-              FROM ({sql})) GROUP BY domain ORDER BY domain""", [metric, *params]).fetchall()
+              FROM ({sql})) GROUP BY domain ORDER BY domain""",
+        [metric, *params],
+    ).fetchall()
     c.close()
     keys = ["domain", "n", "n_scored", "n_null", "mean", "p10", "p50", "p90", "min", "max"]
     return [dict(zip(keys, r)) for r in rows]
 
 
-def histogram(store: Store, metric: str, *, domain: str | None = None, f=None, bins: int = 30,
-              lo: float | None = None, hi: float | None = None) -> tuple[list[float], list[int]]:
+def histogram(
+    store: Store,
+    metric: str,
+    *,
+    domain: str | None = None,
+    f=None,
+    bins: int = 30,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> tuple[list[float], list[int]]:
     """Histogram of `metric` (edges, counts) over the filter (and one domain when given), in SQL."""
     sql, params = _scoped(store, metric, f)
     dsql = " AND domain = ?" if domain else ""
     dparams = [domain] if domain else []
     c = store.cursor()
-    mn, mx = c.execute(f"SELECT min(v), max(v) FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v){dsql}",
-                       params + dparams).fetchall()[0]
+    mn, mx = c.execute(
+        f"SELECT min(v), max(v) FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v){dsql}", params + dparams
+    ).fetchall()[0]
     if mn is None:
         c.close()
         return [], []
@@ -191,10 +216,12 @@ def histogram(store: Store, metric: str, *, domain: str | None = None, f=None, b
     if hi <= lo:
         hi = lo + 1e-9
     width = (hi - lo) / bins
-    rows = c.execute(f"""
+    rows = c.execute(
+        f"""
         SELECT least(greatest(floor((v - ?) / ?)::BIGINT, 0), ? - 1) AS b, count(*)
         FROM ({sql}) WHERE v IS NOT NULL AND isfinite(v) AND v >= ? AND v <= ?{dsql} GROUP BY b""",
-                     [lo, width, bins, *params, lo, hi, *dparams]).fetchall()
+        [lo, width, bins, *params, lo, hi, *dparams],
+    ).fetchall()
     c.close()
     counts = [0] * bins
     for b, n in rows:
@@ -208,10 +235,13 @@ def threshold_counts(store: Store, metric: str, op: str, threshold: float, f=Non
         raise ValueError(f"op must be one of {', '.join(_OPS)}")
     sql, params = _scoped(store, metric, f)
     c = store.cursor()
-    rows = c.execute(f"""
+    rows = c.execute(
+        f"""
         SELECT domain, count(*) FILTER (WHERE v {_OPS[op]} ?), count(*) FILTER (WHERE NOT (v {_OPS[op]} ?)),
                count(*) FILTER (WHERE v IS NULL), count(*)
-        FROM ({sql}) GROUP BY domain ORDER BY domain""", [threshold, threshold, *params]).fetchall()
+        FROM ({sql}) GROUP BY domain ORDER BY domain""",
+        [threshold, threshold, *params],
+    ).fetchall()
     c.close()
     return [dict(domain=r[0], keep=r[1], lose=r[2], null=r[3], n=r[4]) for r in rows]
 
@@ -224,10 +254,13 @@ def extremes(store: Store, metric: str, *, k: int = 5, domain: str | None = None
     c = store.cursor()
     out = {}
     for key, order in (("top", "DESC"), ("bottom", "ASC")):
-        rows = c.execute(f"""
+        rows = c.execute(
+            f"""
             SELECT t.id, t.v, t.domain, left(s.instruction, 120), left(s.response, 120)
             FROM ({sql}) t JOIN samples s ON s.id = t.id
-            WHERE t.v IS NOT NULL{dsql} ORDER BY t.v {order}, t.id LIMIT ?""", [*params, *dparams, k]).fetchall()
+            WHERE t.v IS NOT NULL{dsql} ORDER BY t.v {order}, t.id LIMIT ?""",
+            [*params, *dparams, k],
+        ).fetchall()
         out[key] = [dict(id=r[0], value=r[1], domain=r[2], instruction=r[3], response=r[4]) for r in rows]
     c.close()
     return out

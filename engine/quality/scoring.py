@@ -22,11 +22,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from engine.core.jobs import CancelToken, ProgressMeter
+from engine.core.store import Store
 from engine.data.formats import INPUT_SPLIT, split_user
 from engine.quality.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
-from engine.core.jobs import CancelToken, ProgressMeter
 from engine.quality.scores import MetricDef, register_metric, scored_ids, write_scores
-from engine.core.store import Store
 
 SCORER_VERSION = "1"
 # 2: Cherry's Alpaca template gets the instruction and the input separately (meta.input_split).
@@ -34,7 +34,7 @@ CHERRY_VERSION = "2"
 
 DEFINITIONS = {
     "ifd": "Superfiltering IFD = PPL(response|prompt) / PPL(response); no chat template; prompt = user "
-           "turn(s) + '\\n'; response tokens only; truncation as tianyi-lab/Superfiltering",
+    "turn(s) + '\\n'; response tokens only; truncation as tianyi-lab/Superfiltering",
     "ppl_cond": "PPL(response | prompt) = exp(mean CE over response tokens given the prompt)",
     "ppl_direct": "PPL(response) = exp(mean CE over response tokens, response alone; first token unscored)",
     "loss_cond": "mean token cross-entropy of the response given the prompt (nats)",
@@ -42,7 +42,7 @@ DEFINITIONS = {
     "prompt_tokens": "tokens in the prompt (truncated at max_length), model tokenizer",
     "resp_tokens": "tokens in the response (truncated at max_length - prompt_tokens + 1), model tokenizer",
     "cherry_ifd": "Cherry IFD = mean loss(response | Alpaca-template prompt) / mean loss('### Response:' + "
-                  "response), as tianyi-lab/Cherry_LLM data_by_IFD.py",
+    "response), as tianyi-lab/Cherry_LLM data_by_IFD.py",
 }
 
 
@@ -96,7 +96,7 @@ def item_from_row(sample_id: int, messages: str | list, meta: str | dict | None)
             user = msgs[-1].get("content")
         parts = split_user(user, meta_d[INPUT_SPLIT]) if isinstance(user, str) else None
         if parts is not None and body.endswith(user):
-            instruction, inp = body[:len(body) - len(user)] + parts[0], parts[1]
+            instruction, inp = body[: len(body) - len(user)] + parts[0], parts[1]
     return Item(int(sample_id), prompt, resp, instruction, inp)
 
 
@@ -110,10 +110,20 @@ class JobSpec:
     dtype: str | None = None
 
 
-def create_job(store: Store, job_dir: Path, *, model: str | None = None, pool_ids=None,
-               variants=("superfiltering",), params: IFDParams = IFDParams(), chunk: int = 64,
-               device: str = "auto", dtype: str | None = None, include_excluded: bool = False,
-               model_name: str | None = None) -> int:
+def create_job(
+    store: Store,
+    job_dir: Path,
+    *,
+    model: str | None = None,
+    pool_ids=None,
+    variants=("superfiltering",),
+    params: IFDParams = IFDParams(),
+    chunk: int = 64,
+    device: str = "auto",
+    dtype: str | None = None,
+    include_excluded: bool = False,
+    model_name: str | None = None,
+) -> int:
     """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring."""
     from engine.core.models import resolve
 
@@ -177,13 +187,15 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
     job_dir = Path(job_dir)
     spec = json.loads((job_dir / "spec.json").read_text())
     params = IFDParams(**spec["params"])
-    items = [Item(**json.loads(line)) for line in
-             (job_dir / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [
+        Item(**json.loads(line))
+        for line in (job_dir / "input.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     done = _done_ids(job_dir) & {it.sample_id for it in items}  # chunks of an earlier input do not count
     todo = [it for it in items if it.sample_id not in done]
     log = open(job_dir / "log.txt", "a", encoding="utf-8")
-    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} already scored, "
-              f"{len(todo)} to do\n")
+    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} already scored, {len(todo)} to do\n")
     log.flush()
     meter = ProgressMeter(progress, total=len(items), unit="samples", min_interval=0.5)
     meter.done = len(done)
@@ -202,7 +214,7 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
         for k in range(0, len(todo), spec["chunk"]):
             if cancel is not None:
                 cancel.check()
-            batch = todo[k:k + spec["chunk"]]
+            batch = todo[k : k + spec["chunk"]]
             res = score_items(model, tok, batch, params, variants=tuple(spec["variants"]), cancel=cancel)
             path = job_dir / "chunks" / f"{next_no:06d}.jsonl"
             tmp = path.with_suffix(".tmp")
@@ -248,8 +260,11 @@ def ingest_job(store: Store, job_dir: Path) -> int:
         try:
             for d in defs:
                 register_metric(store, d, con=con)
-                rows = [(r["sample_id"], r["values"].get(d.metric), r["reasons"].get(d.metric)) for r in recs
-                        if d.metric in r["values"]]
+                rows = [
+                    (r["sample_id"], r["values"].get(d.metric), r["reasons"].get(d.metric))
+                    for r in recs
+                    if d.metric in r["values"]
+                ]
                 write_scores(store, d, rows, con=con)
             con.execute("COMMIT")
         except Exception:
@@ -267,9 +282,13 @@ def start_worker(job_dir: Path) -> subprocess.Popen:
     """Run the job in a child process (torch stays out of the app process)."""
     job_dir = Path(job_dir)
     err = open(job_dir / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.quality.worker", str(job_dir)],
-                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-                            cwd=str(Path(__file__).resolve().parent.parent))
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.quality.worker", str(job_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
 
 
 def jobs_root(store: Store) -> Path:
@@ -278,10 +297,21 @@ def jobs_root(store: Store) -> Path:
     return base / "jobs"
 
 
-def score_in_process(store: Store, *, model: str | None = None, pool_ids=None, variants=("superfiltering",),
-                     params: IFDParams = IFDParams(), chunk: int = 64, device: str = "auto",
-                     job_dir: Path | None = None, progress=None, cancel=None, loaded=None,
-                     model_name: str | None = None) -> dict:
+def score_in_process(
+    store: Store,
+    *,
+    model: str | None = None,
+    pool_ids=None,
+    variants=("superfiltering",),
+    params: IFDParams = IFDParams(),
+    chunk: int = 64,
+    device: str = "auto",
+    job_dir: Path | None = None,
+    progress=None,
+    cancel=None,
+    loaded=None,
+    model_name: str | None = None,
+) -> dict:
     """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish."""
     from engine.core.models import resolve
 
@@ -289,8 +319,17 @@ def score_in_process(store: Store, *, model: str | None = None, pool_ids=None, v
     if job_dir is None:
         key = "-".join([name.replace("/", "_"), *variants, "pools" + "_".join(map(str, pool_ids or ["all"]))])
         job_dir = jobs_root(store) / f"score-{key}"
-    pending = create_job(store, job_dir, model=model, pool_ids=pool_ids, variants=variants, params=params,
-                         chunk=chunk, device=device, model_name=name)
+    pending = create_job(
+        store,
+        job_dir,
+        model=model,
+        pool_ids=pool_ids,
+        variants=variants,
+        params=params,
+        chunk=chunk,
+        device=device,
+        model_name=name,
+    )
     if pending == 0:
         return {"scored": 0, "skipped": 0, "total": 0, "rate": 0.0, "job_dir": str(job_dir)}
 

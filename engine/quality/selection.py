@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-
-import numpy as np
 from dataclasses import dataclass
 
-from engine.core.store import Store
+import numpy as np
+
 from engine.core.errors import InputError
+from engine.core.store import Store
 
 
 class SelectionError(InputError):
@@ -37,15 +37,28 @@ class SelectionInfo:
 
 def _metric_sql(model: str | None) -> tuple[str, list]:
     if model is None:
-        return ("SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? "
-                "GROUP BY sample_id"), []
-    return ("SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? AND model = ? "
-            "GROUP BY sample_id"), [model]
+        return (
+            "SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? GROUP BY sample_id"
+        ), []
+    return (
+        "SELECT sample_id, arg_max_null(value, created_at) AS v FROM scores WHERE metric = ? AND model = ? "
+        "GROUP BY sample_id"
+    ), [model]
 
 
-def superfiltering_select(store: Store, name: str, *, rate: float | None = 0.1, n: int | None = None,
-                          per: str | None = "domain", threshold: float = 1.0, metric: str = "ifd",
-                          model: str | None = None, filter=None, replace: bool = False) -> SelectionInfo:
+def superfiltering_select(
+    store: Store,
+    name: str,
+    *,
+    rate: float | None = 0.1,
+    n: int | None = None,
+    per: str | None = "domain",
+    threshold: float = 1.0,
+    metric: str = "ifd",
+    model: str | None = None,
+    filter=None,
+    replace: bool = False,
+) -> SelectionInfo:
     """Save the SuperFiltering selection of the samples matching `filter` (non-excluded) as `name`."""
     if (rate is None) == (n is None):
         raise SelectionError("give exactly one of rate or n")
@@ -76,21 +89,38 @@ def superfiltering_select(store: Store, name: str, *, rate: float | None = 0.1, 
         rows = c.execute(sql, [metric, *mparams, *wparams, threshold]).fetchall()
     finally:
         c.close()
-    params = {"rate": rate, "n": n, "per": per or "all", "threshold": threshold, "metric": metric,
-              "model": model, "filter": _filter_dict(f)}
-    items = [(i, rk, str(g), v, f"{metric} {v:.4f} < {threshold}: rank {rk} of {ng} in {per or 'all'} {g}")
-             for (i, g, v, rk, ng) in rows]
+    params = {
+        "rate": rate,
+        "n": n,
+        "per": per or "all",
+        "threshold": threshold,
+        "metric": metric,
+        "model": model,
+        "filter": _filter_dict(f),
+    }
+    items = [
+        (i, rk, str(g), v, f"{metric} {v:.4f} < {threshold}: rank {rk} of {ng} in {per or 'all'} {g}")
+        for (i, g, v, rk, ng) in rows
+    ]
     return _save_selection(store, name, "superfiltering", params, items, replace=replace)
 
 
-def _save_selection(store: Store, name: str, method: str, params: dict,
-                    items: list[tuple[int, int, str, float | None, str]], *, replace: bool = False) -> SelectionInfo:
+def _save_selection(
+    store: Store,
+    name: str,
+    method: str,
+    params: dict,
+    items: list[tuple[int, int, str, float | None, str]],
+    *,
+    replace: bool = False,
+) -> SelectionInfo:
     """Save `items` (sample_id, rank, grp, score, why), in order, as selection `name` in one transaction.
 
     The content hash covers the params and the ordered sample ids. A name clash is a SelectionError
     unless `replace` (then the old selection and its items are deleted in the same transaction)."""
-    h = hashlib.sha1(json.dumps({"params": params, "ids": [int(r[0]) for r in items]}, sort_keys=True,
-                                default=str).encode()).hexdigest()[:16]
+    h = hashlib.sha1(
+        json.dumps({"params": params, "ids": [int(r[0]) for r in items]}, sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
     with store.transaction() as c:
         old = c.execute("SELECT id FROM selections WHERE name = ?", [name]).fetchall()
         if old and not replace:
@@ -99,17 +129,22 @@ def _save_selection(store: Store, name: str, method: str, params: dict,
             c.execute("DELETE FROM selection_items WHERE selection_id = ?", [oid])
             c.execute("DELETE FROM selections WHERE id = ?", [oid])
         sid = store.next_id("selections", c)
-        c.execute("INSERT INTO selections (id, name, method, params, content_hash, n) VALUES (?,?,?,?,?,?)",
-                  [sid, name, method, json.dumps(params, default=str), h, len(items)])
+        c.execute(
+            "INSERT INTO selections (id, name, method, params, content_hash, n) VALUES (?,?,?,?,?,?)",
+            [sid, name, method, json.dumps(params, default=str), h, len(items)],
+        )
         if items:
             import pyarrow as pa
 
-            tbl = pa.table({
-                "sample_id": pa.array([int(r[0]) for r in items], pa.int64()),
-                "rank": pa.array([int(r[1]) for r in items], pa.int32()),
-                "grp": pa.array([None if r[2] is None else str(r[2]) for r in items], pa.string()),
-                "score": pa.array([None if r[3] is None else float(r[3]) for r in items], pa.float64()),
-                "why": pa.array([r[4] for r in items], pa.string())})
+            tbl = pa.table(
+                {
+                    "sample_id": pa.array([int(r[0]) for r in items], pa.int64()),
+                    "rank": pa.array([int(r[1]) for r in items], pa.int32()),
+                    "grp": pa.array([None if r[2] is None else str(r[2]) for r in items], pa.string()),
+                    "score": pa.array([None if r[3] is None else float(r[3]) for r in items], pa.float64()),
+                    "why": pa.array([r[4] for r in items], pa.string()),
+                }
+            )
             c.register("_sel", tbl)
             c.execute("INSERT INTO selection_items SELECT ?, sample_id, rank, grp, score, why FROM _sel", [sid])
             c.unregister("_sel")
@@ -125,8 +160,9 @@ def _filter_dict(f) -> dict:
 def get_selection(store: Store, name: str) -> SelectionInfo:
     """A saved selection by name (KeyError naming the existing ones when missing)."""
     c = store.cursor()
-    r = c.execute("SELECT id, name, method, params, n, content_hash, created_at FROM selections WHERE name = ?",
-                  [name]).fetchall()
+    r = c.execute(
+        "SELECT id, name, method, params, n, content_hash, created_at FROM selections WHERE name = ?", [name]
+    ).fetchall()
     r = r[0] if r else None
     names = [x[0] for x in c.execute("SELECT name FROM selections ORDER BY name").fetchall()] if r is None else []
     c.close()
@@ -138,8 +174,9 @@ def get_selection(store: Store, name: str) -> SelectionInfo:
 def list_selections(store: Store) -> list[SelectionInfo]:
     """All saved selections, newest first."""
     c = store.cursor()
-    rows = c.execute("SELECT id, name, method, params, n, content_hash, created_at FROM selections "
-                     "ORDER BY created_at DESC").fetchall()
+    rows = c.execute(
+        "SELECT id, name, method, params, n, content_hash, created_at FROM selections ORDER BY created_at DESC"
+    ).fetchall()
     c.close()
     return [SelectionInfo(r[0], r[1], r[2], json.loads(r[3]) if r[3] else {}, r[4], r[5], r[6]) for r in rows]
 
@@ -148,8 +185,9 @@ def selection_ids(store: Store, name: str) -> list[int]:
     """Sample ids of a saved selection, in rank order within groups."""
     sel = get_selection(store, name)
     c = store.cursor()
-    rows = c.execute("SELECT sample_id FROM selection_items WHERE selection_id = ? ORDER BY grp, rank",
-                     [sel.id]).fetchall()
+    rows = c.execute(
+        "SELECT sample_id FROM selection_items WHERE selection_id = ? ORDER BY grp, rank", [sel.id]
+    ).fetchall()
     c.close()
     return [r[0] for r in rows]
 
@@ -186,8 +224,12 @@ def _candidate_ids(store: Store, filter) -> list[int]:
     wsql, wparams = where_sql(store, filter or Filter())
     c = store.cursor()
     try:
-        return [r[0] for r in c.execute(f"SELECT s.id FROM samples s WHERE ({wsql}) AND NOT s.excluded ORDER BY 1",
-                                        wparams).fetchall()]
+        return [
+            r[0]
+            for r in c.execute(
+                f"SELECT s.id FROM samples s WHERE ({wsql}) AND NOT s.excluded ORDER BY 1", wparams
+            ).fetchall()
+        ]
     finally:
         c.close()
 
@@ -199,15 +241,18 @@ def _latest_scores(store: Store, metric: str, ids: list[int], model: str | None 
     msql, mparams = _metric_sql(model)
     c = store.cursor()
     try:
-        rows = c.execute(f"SELECT sample_id, v FROM ({msql}) WHERE sample_id BETWEEN ? AND ? AND sample_id = ANY(?)",
-                         [metric, *mparams, min(ids), max(ids), list(ids)]).fetchall()
+        rows = c.execute(
+            f"SELECT sample_id, v FROM ({msql}) WHERE sample_id BETWEEN ? AND ? AND sample_id = ANY(?)",
+            [metric, *mparams, min(ids), max(ids), list(ids)],
+        ).fetchall()
     finally:
         c.close()
     return {int(a): b for a, b in rows}
 
 
-def _ifd_top(store: Store, ids: list[int], top: float, *, threshold: float = 1.0, metric: str = "ifd",
-             model: str | None = None) -> tuple[list[int], dict]:
+def _ifd_top(
+    store: Store, ids: list[int], top: float, *, threshold: float = 1.0, metric: str = "ifd", model: str | None = None
+) -> tuple[list[int], dict]:
     """SuperFiltering.D's IFD pre-filter: keep IFD < threshold (NULLs dropped), then the top
     floor(len(ids) * top) by IFD descending (ties by id). N is the candidate count before the IFD filter,
     as in do_fla.py where ifd_num = 20% of the whole data set."""
@@ -220,7 +265,9 @@ def _ifd_top(store: Store, ids: list[int], top: float, *, threshold: float = 1.0
     return kept, {"n_before": len(ids), "n_below_threshold": len(ok), "quota": quota, "n_kept": len(kept)}
 
 
-def _load_vectors(store: Store, ids: list[int], model: str | None, text_kind: str) -> tuple[np.ndarray, np.ndarray, int]:
+def _load_vectors(
+    store: Store, ids: list[int], model: str | None, text_kind: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(ids with an embedding, X float32, how many candidates have none)."""
     from engine.geometry.embeddings import load_embeddings, model_name
 
@@ -228,8 +275,10 @@ def _load_vectors(store: Store, ids: list[int], model: str | None, text_kind: st
         raise SelectionError("no candidate samples (the filter matches no non-excluded sample)")
     got, X = load_embeddings(store, model=model_name(model), text_kind=text_kind, sample_ids=ids)
     if len(got) == 0:
-        raise SelectionError(f"none of the {len(ids):,} candidates has a {text_kind} embedding for model "
-                             f"{model_name(model)!r}; run `workbench embed --text {text_kind}` first")
+        raise SelectionError(
+            f"none of the {len(ids):,} candidates has a {text_kind} embedding for model "
+            f"{model_name(model)!r}; run `workbench embed --text {text_kind}` first"
+        )
     return got, X.astype(np.float32, copy=False), len(ids) - len(got)
 
 
@@ -316,11 +365,21 @@ def _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_m
     return ids, pre
 
 
-def facility_location_select(store: Store, name: str, *, k: int, model: str | None = None,
-                             text_kind: str = "instruction_response", filter=None, ifd_top: float | None = None,
-                             ifd_threshold: float = 1.0, ifd_model: str | None = None,
-                             metric: str = "euclidean_exp", max_n: int = FL_MAX_N,
-                             replace: bool = False) -> SelectionInfo:
+def facility_location_select(
+    store: Store,
+    name: str,
+    *,
+    k: int,
+    model: str | None = None,
+    text_kind: str = "instruction_response",
+    filter=None,
+    ifd_top: float | None = None,
+    ifd_threshold: float = 1.0,
+    ifd_model: str | None = None,
+    metric: str = "euclidean_exp",
+    max_n: int = FL_MAX_N,
+    replace: bool = False,
+) -> SelectionInfo:
     """Save the facility-location (lazy greedy) selection of k samples among the non-excluded samples of
     `filter` that have an embedding. With `ifd_top` (e.g. 0.2) this is SuperFiltering.D: candidates are
     first cut to IFD < ifd_threshold, then the top floor(N * ifd_top) by IFD. Dense similarity: refused
@@ -329,21 +388,35 @@ def facility_location_select(store: Store, name: str, *, k: int, model: str | No
         raise SelectionError(f"metric must be one of {', '.join(FL_METRICS)}; got {metric!r}")
     ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
     if len(ids) > max_n:
-        raise SelectionError(f"{len(ids):,} candidates: facility location builds a dense {len(ids):,} x "
-                             f"{len(ids):,} similarity matrix, limited to max_n = {max_n:,} (~{max_n ** 2 * 4 / 1e9:.1f} "
-                             f"GB); narrow the filter, use ifd_top, or kcenter_select")
+        raise SelectionError(
+            f"{len(ids):,} candidates: facility location builds a dense {len(ids):,} x "
+            f"{len(ids):,} similarity matrix, limited to max_n = {max_n:,} (~{max_n**2 * 4 / 1e9:.1f} "
+            f"GB); narrow the filter, use ifd_top, or kcenter_select"
+        )
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     S = similarity_matrix(X, metric)
     picked, gains = facility_location_lazy(S, k)
     from engine.geometry.embeddings import model_name
 
-    params = {"k": k, "model": model_name(model), "text_kind": text_kind, "metric": metric, "ifd_top": ifd_top,
-              "ifd_threshold": ifd_threshold, "ifd_model": ifd_model, "ifd_prefilter": pre,
-              "n_candidates": len(got), "n_without_embedding": n_missing, "filter": _filter_dict(filter)}
-    items = [(int(got[j]), r + 1, "all", g, f"gain {g:.4g} at step {r + 1}")
-             for r, (j, g) in enumerate(zip(picked, gains))]
-    return _save_selection(store, name, "superfiltering_d" if ifd_top is not None else "facility_location",
-                           params, items, replace=replace)
+    params = {
+        "k": k,
+        "model": model_name(model),
+        "text_kind": text_kind,
+        "metric": metric,
+        "ifd_top": ifd_top,
+        "ifd_threshold": ifd_threshold,
+        "ifd_model": ifd_model,
+        "ifd_prefilter": pre,
+        "n_candidates": len(got),
+        "n_without_embedding": n_missing,
+        "filter": _filter_dict(filter),
+    }
+    items = [
+        (int(got[j]), r + 1, "all", g, f"gain {g:.4g} at step {r + 1}") for r, (j, g) in enumerate(zip(picked, gains))
+    ]
+    return _save_selection(
+        store, name, "superfiltering_d" if ifd_top is not None else "facility_location", params, items, replace=replace
+    )
 
 
 def kcenter_greedy(X: np.ndarray, k: int, *, seed: int = 0) -> tuple[list[int], list[float]]:
@@ -372,10 +445,20 @@ def kcenter_greedy(X: np.ndarray, k: int, *, seed: int = 0) -> tuple[list[int], 
     return picked, dists
 
 
-def kcenter_select(store: Store, name: str, *, k: int, model: str | None = None,
-                   text_kind: str = "instruction_response", filter=None, seed: int = 0,
-                   ifd_top: float | None = None, ifd_threshold: float = 1.0, ifd_model: str | None = None,
-                   replace: bool = False) -> SelectionInfo:
+def kcenter_select(
+    store: Store,
+    name: str,
+    *,
+    k: int,
+    model: str | None = None,
+    text_kind: str = "instruction_response",
+    filter=None,
+    seed: int = 0,
+    ifd_top: float | None = None,
+    ifd_threshold: float = 1.0,
+    ifd_model: str | None = None,
+    replace: bool = False,
+) -> SelectionInfo:
     """Save the k-center greedy (farthest-first) selection of k samples among the non-excluded samples of
     `filter` that have an embedding (no n x n matrix: any n that fits as vectors)."""
     ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
@@ -383,17 +466,35 @@ def kcenter_select(store: Store, name: str, *, k: int, model: str | None = None,
     picked, dists = kcenter_greedy(X, k, seed=seed)
     from engine.geometry.embeddings import model_name
 
-    params = {"k": k, "model": model_name(model), "text_kind": text_kind, "seed": seed, "ifd_top": ifd_top,
-              "ifd_threshold": ifd_threshold, "ifd_model": ifd_model, "ifd_prefilter": pre,
-              "n_candidates": len(got), "n_without_embedding": n_missing, "filter": _filter_dict(filter)}
-    items = [(int(got[j]), r + 1, "all", None if r == 0 else d,
-              f"first pick (random, seed {seed})" if r == 0 else f"distance {d:.4g} to the nearest picked")
-             for r, (j, d) in enumerate(zip(picked, dists))]
+    params = {
+        "k": k,
+        "model": model_name(model),
+        "text_kind": text_kind,
+        "seed": seed,
+        "ifd_top": ifd_top,
+        "ifd_threshold": ifd_threshold,
+        "ifd_model": ifd_model,
+        "ifd_prefilter": pre,
+        "n_candidates": len(got),
+        "n_without_embedding": n_missing,
+        "filter": _filter_dict(filter),
+    }
+    items = [
+        (
+            int(got[j]),
+            r + 1,
+            "all",
+            None if r == 0 else d,
+            f"first pick (random, seed {seed})" if r == 0 else f"distance {d:.4g} to the nearest picked",
+        )
+        for r, (j, d) in enumerate(zip(picked, dists))
+    ]
     return _save_selection(store, name, "kcenter", params, items, replace=replace)
 
 
-def balanced_quotas(sizes: dict[int, int], *, n_per_cluster: int | None = None,
-                    total: int | None = None) -> dict[int, int]:
+def balanced_quotas(
+    sizes: dict[int, int], *, n_per_cluster: int | None = None, total: int | None = None
+) -> dict[int, int]:
     """Per-cluster quotas: min(n_per_cluster, size), or `total` shared as evenly as possible (max-min fair:
     clusters smaller than the even share give their remainder to the others; leftover units go to the
     largest clusters first, ties by cluster number)."""
@@ -425,9 +526,19 @@ def balanced_quotas(sizes: dict[int, int], *, n_per_cluster: int | None = None,
     return q
 
 
-def cluster_balanced_select(store: Store, name: str, *, clustering: str, n_per_cluster: int | None = None,
-                            total: int | None = None, include_noise: bool = False, seed: int = 0,
-                            order_by: str = "random", filter=None, replace: bool = False) -> SelectionInfo:
+def cluster_balanced_select(
+    store: Store,
+    name: str,
+    *,
+    clustering: str,
+    n_per_cluster: int | None = None,
+    total: int | None = None,
+    include_noise: bool = False,
+    seed: int = 0,
+    order_by: str = "random",
+    filter=None,
+    replace: bool = False,
+) -> SelectionInfo:
     """Save a cluster-balanced sample of the non-excluded samples of `filter` assigned in `clustering`:
     per-cluster quotas (balanced_quotas), noise (-1) left out unless include_noise; within a cluster the
     samples are taken in a seeded random order, or by the latest value of METRIC descending for
@@ -444,8 +555,9 @@ def cluster_balanced_select(store: Store, name: str, *, clustering: str, n_per_c
     cand = set(_candidate_ids(store, filter))
     c = store.cursor()
     try:
-        rows = c.execute("SELECT sample_id, cluster FROM cluster_assignments WHERE clustering_id = ? ORDER BY 1",
-                         [cid]).fetchall()
+        rows = c.execute(
+            "SELECT sample_id, cluster FROM cluster_assignments WHERE clustering_id = ? ORDER BY 1", [cid]
+        ).fetchall()
     finally:
         c.close()
     members: dict[int, list[int]] = {}
@@ -471,7 +583,14 @@ def cluster_balanced_select(store: Store, name: str, *, clustering: str, n_per_c
             sc = scores.get(sid) if metric else None
             how = f", {metric} {sc:.4g}" if metric and sc is not None else ""
             items.append((sid, r + 1, str(cl), sc, f"cluster {cl}: {r + 1} of {q} (size {len(m)}){how}"))
-    params = {"clustering": clustering, "n_per_cluster": n_per_cluster, "total": total,
-              "include_noise": include_noise, "seed": seed, "order_by": order_by,
-              "quotas": {str(k): v for k, v in sorted(quotas.items())}, "filter": _filter_dict(filter)}
+    params = {
+        "clustering": clustering,
+        "n_per_cluster": n_per_cluster,
+        "total": total,
+        "include_noise": include_noise,
+        "seed": seed,
+        "order_by": order_by,
+        "quotas": {str(k): v for k, v in sorted(quotas.items())},
+        "filter": _filter_dict(filter),
+    }
     return _save_selection(store, name, "cluster_balanced", params, items, replace=replace)

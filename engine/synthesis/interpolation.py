@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.store import Store
 from engine.core.errors import InputError
+from engine.core.store import Store
 
 SOURCE_KINDS = ("domain", "pool", "cluster", "selection")
 PAIRINGS = ("random", "index", "nearest")
@@ -201,9 +201,13 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
                 try:
                     klist = [int(x) for x in ks.split(",") if x.strip()]
                 except ValueError:
-                    raise InterpolationError(f"cluster source {ref!r}: clusters must be integers, e.g. topics:3,5") from None
-                cond = ("s.id IN (SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND "
-                        "cluster IN (SELECT unnest(?::INTEGER[])))")
+                    raise InterpolationError(
+                        f"cluster source {ref!r}: clusters must be integers, e.g. topics:3,5"
+                    ) from None
+                cond = (
+                    "s.id IN (SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND "
+                    "cluster IN (SELECT unnest(?::INTEGER[])))"
+                )
                 params = [row[0][0], klist]
             else:
                 cond = "s.id IN (SELECT sample_id FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0)"
@@ -223,15 +227,18 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
             except FilterError as e:
                 raise InterpolationError(f"source {source_label(src)}: bad filter: {e}") from None
             cond, params = f"({cond}) AND ({fsql})", [*params, *fparams]
-        rows = c.execute(f"SELECT s.id, s.domain FROM samples s JOIN pools p ON p.id = s.pool_id "
-                         f"WHERE ({cond}) AND NOT s.excluded AND coalesce(p.role, 'train') <> 'eval' ORDER BY s.id",
-                         params).fetchall()
+        rows = c.execute(
+            f"SELECT s.id, s.domain FROM samples s JOIN pools p ON p.id = s.pool_id "
+            f"WHERE ({cond}) AND NOT s.excluded AND coalesce(p.role, 'train') <> 'eval' ORDER BY s.id",
+            params,
+        ).fetchall()
     finally:
         if con is None:
             c.close()
     if not rows:
-        raise InterpolationError(f"source {source_label(src)} has no usable samples "
-                                 "(non-excluded samples outside eval pools)")
+        raise InterpolationError(
+            f"source {source_label(src)} has no usable samples (non-excluded samples outside eval pools)"
+        )
     return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 
 
@@ -332,19 +339,24 @@ def _pair_nearest(store, a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, r
     ia, XA = load_embeddings(store, model=model, text_kind=text_kind, sample_ids=a_ids)
     ib, XB = load_embeddings(store, model=model, text_kind=text_kind, sample_ids=b_ids)
     if len(ia) == 0 or len(ib) == 0:
-        raise InterpolationError(f"nearest pairing needs {model}/{text_kind} sentence embeddings of both sources; "
-                                 "run `workbench embed` first")
+        raise InterpolationError(
+            f"nearest pairing needs {model}/{text_kind} sentence embeddings of both sources; "
+            "run `workbench embed` first"
+        )
     if len(ia) < len(a_ids) or len(ib) < len(b_ids):
-        notes.append(f"nearest: {len(a_ids) - len(ia)} A and {len(b_ids) - len(ib)} B samples have no "
-                     f"{model}/{text_kind} embedding and were left out")
+        notes.append(
+            f"nearest: {len(a_ids) - len(ia)} A and {len(b_ids) - len(ib)} B samples have no "
+            f"{model}/{text_kind} embedding and were left out"
+        )
     dA = dict(zip(a_ids.tolist(), a_dom))
     dB = dict(zip(b_ids.tolist(), b_dom))
     ad = np.array([dA[i] for i in ia.tolist()], dtype=object)
     bd = np.array([dB[i] for i in ib.tolist()], dtype=object)
     cap = _capacity(ia, ad, ib, bd, allow_same_task)
     if cap < n_pairs:
-        raise InterpolationError(f"only {cap} distinct valid pairs exist among the embedded samples; "
-                                 f"asked for {n_pairs}")
+        raise InterpolationError(
+            f"only {cap} distinct valid pairs exist among the embedded samples; asked for {n_pairs}"
+        )
     XA = XA / np.maximum(np.linalg.norm(XA, axis=1, keepdims=True), 1e-12)
     XB = XB / np.maximum(np.linalg.norm(XB, axis=1, keepdims=True), 1e-12)
     order = rng.permutation(len(ia))
@@ -355,10 +367,10 @@ def _pair_nearest(store, a_ids, a_dom, b_ids, b_dom, n_pairs, allow_same_task, r
     ranked: dict[int, list[int]] = {}
     chunk = max(1, min(2048, 20_000_000 // max(1, len(ib))))  # chunk x |B| similarities at a time
     for s in range(0, len(ia), chunk):
-        S = XA[s:s + chunk] @ XB.T
-        m = ia[s:s + chunk, None] != ib[None, :]
+        S = XA[s : s + chunk] @ XB.T
+        m = ia[s : s + chunk, None] != ib[None, :]
         if not allow_same_task:
-            m &= ac[s:s + chunk, None] != bc[None, :]
+            m &= ac[s : s + chunk, None] != bc[None, :]
         S = np.where(m, S, -np.inf)
         take = min(rounds, len(ib))
         if take == 1:
@@ -395,14 +407,28 @@ def _row_to_set(r) -> InterpSet:
     def js(v):
         return json.loads(v) if isinstance(v, str) else (v or {})
 
-    return InterpSet(id=r[0], name=r[1], source_a=js(r[2]), source_b=js(r[3]), alpha=r[4], n_pairs=r[5],
-                     pairing=r[6], seed=r[7], params=js(r[8]), content_hash=r[9], created_at=r[10], note=r[11],
-                     n_kept=int(r[12] or 0))
+    return InterpSet(
+        id=r[0],
+        name=r[1],
+        source_a=js(r[2]),
+        source_b=js(r[3]),
+        alpha=r[4],
+        n_pairs=r[5],
+        pairing=r[6],
+        seed=r[7],
+        params=js(r[8]),
+        content_hash=r[9],
+        created_at=r[10],
+        note=r[11],
+        n_kept=int(r[12] or 0),
+    )
 
 
-_SET_SQL = ("SELECT s.id, s.name, s.source_a, s.source_b, s.alpha, s.n_pairs, s.pairing, s.seed, s.params, "
-            "s.content_hash, s.created_at, s.note, (SELECT count(*) FROM interpolation_pairs p "
-            "WHERE p.set_id = s.id AND p.kept) FROM interpolation_sets s")
+_SET_SQL = (
+    "SELECT s.id, s.name, s.source_a, s.source_b, s.alpha, s.n_pairs, s.pairing, s.seed, s.params, "
+    "s.content_hash, s.created_at, s.note, (SELECT count(*) FROM interpolation_pairs p "
+    "WHERE p.set_id = s.id AND p.kept) FROM interpolation_sets s"
+)
 
 
 def get_set(store: Store, ref: str | int) -> InterpSet:
@@ -431,8 +457,9 @@ def list_sets(store: Store) -> list[InterpSet]:
     return [_row_to_set(r) for r in rows]
 
 
-def _pick_embedding(store: Store, model: str | None, text_kind: str | None,
-                    need: Sequence[int] = ()) -> tuple[str, str]:
+def _pick_embedding(
+    store: Store, model: str | None, text_kind: str | None, need: Sequence[int] = ()
+) -> tuple[str, str]:
     """(model, text_kind) of stored sentence embeddings: the given ones, else the stored set covering most of
     `need` (then most samples)."""
     from engine.geometry.embeddings import embedding_sets, model_name
@@ -441,15 +468,22 @@ def _pick_embedding(store: Store, model: str | None, text_kind: str | None,
         return model_name(model), text_kind or "instruction_response"
     sets = [s for s in embedding_sets(store) if text_kind is None or s["text_kind"] == text_kind]
     if not sets:
-        raise InterpolationError("no sentence embeddings are stored" + (f" for text kind {text_kind}" if text_kind else "")
-                                 + "; run `workbench embed` first")
+        raise InterpolationError(
+            "no sentence embeddings are stored"
+            + (f" for text kind {text_kind}" if text_kind else "")
+            + "; run `workbench embed` first"
+        )
     if len(need):
         c = store.cursor()
         try:
+
             def hits(s):
-                return c.execute("SELECT count(*) FROM embeddings WHERE model = ? AND text_kind = ? AND sample_id IN "
-                                 "(SELECT unnest(?::BIGINT[]))", [s["model"], s["text_kind"], list(map(int, need))]
-                                 ).fetchall()[0][0]
+                return c.execute(
+                    "SELECT count(*) FROM embeddings WHERE model = ? AND text_kind = ? AND sample_id IN "
+                    "(SELECT unnest(?::BIGINT[]))",
+                    [s["model"], s["text_kind"], list(map(int, need))],
+                ).fetchall()[0][0]
+
             best = max(sets, key=lambda s: (hits(s), s["n_samples"]))
         finally:
             c.close()
@@ -458,10 +492,22 @@ def _pick_embedding(store: Store, model: str | None, text_kind: str | None,
     return best["model"], best["text_kind"]
 
 
-def create_set(store: Store, name: str, source_a: str | dict, source_b: str | dict, *, alpha: float = 0.5,
-               n_pairs: int = 100, pairing: str = "random", seed: int = 0, allow_same_task: bool = False,
-               embedding_model: str | None = None, text_kind: str | None = None, note: str | None = None,
-               replace: bool = False) -> InterpSet:
+def create_set(
+    store: Store,
+    name: str,
+    source_a: str | dict,
+    source_b: str | dict,
+    *,
+    alpha: float = 0.5,
+    n_pairs: int = 100,
+    pairing: str = "random",
+    seed: int = 0,
+    allow_same_task: bool = False,
+    embedding_model: str | None = None,
+    text_kind: str | None = None,
+    note: str | None = None,
+    replace: bool = False,
+) -> InterpSet:
     """Create interpolation set `name`: `n_pairs` pairs (a from source_a, b from source_b) with lam ~
     Beta(alpha, alpha), paired by `pairing` ("random", "index", "nearest"; see the module docstring).
     Same inputs and seed give the same pairs. `embedding_model`/`text_kind` choose the sentence embeddings
@@ -487,29 +533,38 @@ def create_set(store: Store, name: str, source_a: str | dict, source_b: str | di
         c = store.cursor()
         try:
             if c.execute("SELECT 1 FROM interpolation_sets WHERE name = ?", [name]).fetchall():
-                raise InterpolationError(f"an interpolation set named {name!r} exists; choose another name or replace it")
+                raise InterpolationError(
+                    f"an interpolation set named {name!r} exists; choose another name or replace it"
+                )
         finally:
             c.close()
     a_ids, a_dom = resolve_source(store, sa)
     b_ids, b_dom = resolve_source(store, sb)
     a_dom_arr, b_dom_arr = np.array(a_dom, dtype=object), np.array(b_dom, dtype=object)
     notes: list[str] = []
-    params: dict = {"allow_same_task": bool(allow_same_task), "n_a": int(len(a_ids)), "n_b": int(len(b_ids)),
-                    "task": "domain"}
+    params: dict = {
+        "allow_same_task": bool(allow_same_task),
+        "n_a": int(len(a_ids)),
+        "n_b": int(len(b_ids)),
+        "task": "domain",
+    }
     rng = np.random.default_rng([seed, 2])
     if pairing == "nearest":
         emb = _pick_embedding(store, embedding_model, text_kind, np.concatenate([a_ids, b_ids])[:5000])
         params["embedding"] = {"model": emb[0], "text_kind": emb[1]}
-        pairs = _pair_nearest(store, a_ids, a_dom_arr, b_ids, b_dom_arr, n_pairs, allow_same_task, rng,
-                              emb[0], emb[1], notes)
+        pairs = _pair_nearest(
+            store, a_ids, a_dom_arr, b_ids, b_dom_arr, n_pairs, allow_same_task, rng, emb[0], emb[1], notes
+        )
     else:
         cap = _capacity(a_ids, a_dom_arr, b_ids, b_dom_arr, allow_same_task)
         if cap == 0:
             why = "" if allow_same_task else " (both sources hold only the same task/domain; pass allow_same_task)"
             raise InterpolationError(f"no valid pair exists between {source_label(sa)} and {source_label(sb)}{why}")
         if cap < n_pairs:
-            raise InterpolationError(f"only {cap} distinct valid pairs exist between {source_label(sa)} and "
-                                     f"{source_label(sb)}; asked for {n_pairs}")
+            raise InterpolationError(
+                f"only {cap} distinct valid pairs exist between {source_label(sa)} and "
+                f"{source_label(sb)}; asked for {n_pairs}"
+            )
         if pairing == "index":
             pairs = _pair_index(a_ids, a_dom_arr, b_ids, b_dom_arr, n_pairs, allow_same_task)
         else:
@@ -518,9 +573,23 @@ def create_set(store: Store, name: str, source_a: str | dict, source_b: str | di
         raise InterpolationError(f"only {len(pairs)} valid pairs could be made; asked for {n_pairs}")
     lams = _lambdas(alpha, n_pairs, seed)
     params["notes"] = notes
-    h = hashlib.sha1(json.dumps({"a": sa, "b": sb, "alpha": alpha, "n": n_pairs, "pairing": pairing, "seed": seed,
-                                 "params": params, "pairs": pairs, "lam": [round(float(x), 12) for x in lams]},
-                                sort_keys=True, default=str).encode()).hexdigest()[:16]
+    h = hashlib.sha1(
+        json.dumps(
+            {
+                "a": sa,
+                "b": sb,
+                "alpha": alpha,
+                "n": n_pairs,
+                "pairing": pairing,
+                "seed": seed,
+                "params": params,
+                "pairs": pairs,
+                "lam": [round(float(x), 12) for x in lams],
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()[:16]
     import pyarrow as pa
 
     with store.transaction() as c:
@@ -532,29 +601,42 @@ def create_set(store: Store, name: str, source_a: str | dict, source_b: str | di
             c.execute("DELETE FROM interpolation_pairs WHERE set_id = ?", [oid])
             c.execute("DELETE FROM interpolation_sets WHERE id = ?", [oid])
         sid = store.next_id("interpolation_sets", c)
-        c.execute("INSERT INTO interpolation_sets (id, name, source_a, source_b, alpha, n_pairs, pairing, seed, params, "
-                  "content_hash, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                  [sid, name, json.dumps(sa), json.dumps(sb), alpha, n_pairs, pairing, seed, json.dumps(params), h, note])
-        tbl = pa.table({"pair_index": pa.array(np.arange(n_pairs), pa.int32()),
-                        "sample_a": pa.array([p[0] for p in pairs], pa.int64()),
-                        "sample_b": pa.array([p[1] for p in pairs], pa.int64()),
-                        "lam": pa.array(lams.astype(np.float64), pa.float64())})
+        c.execute(
+            "INSERT INTO interpolation_sets (id, name, source_a, source_b, alpha, n_pairs, pairing, seed, params, "
+            "content_hash, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [sid, name, json.dumps(sa), json.dumps(sb), alpha, n_pairs, pairing, seed, json.dumps(params), h, note],
+        )
+        tbl = pa.table(
+            {
+                "pair_index": pa.array(np.arange(n_pairs), pa.int32()),
+                "sample_a": pa.array([p[0] for p in pairs], pa.int64()),
+                "sample_b": pa.array([p[1] for p in pairs], pa.int64()),
+                "lam": pa.array(lams.astype(np.float64), pa.float64()),
+            }
+        )
         c.register("_ip_new", tbl)
         try:
-            c.execute("INSERT INTO interpolation_pairs (set_id, pair_index, sample_a, sample_b, lam, kept, cluster, why) "
-                      "SELECT ?, pair_index, sample_a, sample_b, lam, true, NULL, NULL FROM _ip_new", [sid])
+            c.execute(
+                "INSERT INTO interpolation_pairs (set_id, pair_index, sample_a, sample_b, lam, kept, cluster, why) "
+                "SELECT ?, pair_index, sample_a, sample_b, lam, true, NULL, NULL FROM _ip_new",
+                [sid],
+            )
         finally:
             c.unregister("_ip_new")
     return get_set(store, name)
 
 
 def _refuse_if_used(c, set_id: int, name: str) -> None:
-    used = c.execute("SELECT DISTINCT m.name, m.version FROM mixture_items i JOIN mixtures m ON m.id = i.mixture_id "
-                     "WHERE i.interp_set_id = ? ORDER BY 1, 2", [set_id]).fetchall()
+    used = c.execute(
+        "SELECT DISTINCT m.name, m.version FROM mixture_items i JOIN mixtures m ON m.id = i.mixture_id "
+        "WHERE i.interp_set_id = ? ORDER BY 1, 2",
+        [set_id],
+    ).fetchall()
     if used:
         names = ", ".join(f"{n} v{v}" for n, v in used[:5])
-        raise InterpolationError(f"interpolation set {name!r} is used by mixture {names}; "
-                                 "delete or re-save those mixtures first")
+        raise InterpolationError(
+            f"interpolation set {name!r} is used by mixture {names}; delete or re-save those mixtures first"
+        )
 
 
 def delete_set(store: Store, ref: str | int) -> None:
@@ -566,8 +648,9 @@ def delete_set(store: Store, ref: str | int) -> None:
         c.execute("DELETE FROM interpolation_sets WHERE id = ?", [s.id])
 
 
-def pairs(store: Store, ref: str | int, *, kept_only: bool = False, offset: int = 0,
-          limit: int | None = None) -> list[Pair]:
+def pairs(
+    store: Store, ref: str | int, *, kept_only: bool = False, offset: int = 0, limit: int | None = None
+) -> list[Pair]:
     """The pairs of a set in pair_index order, with both samples' domains and instructions."""
     s = get_set(store, ref)
     lim = "" if limit is None else f" LIMIT {int(limit)}"
@@ -577,7 +660,9 @@ def pairs(store: Store, ref: str | int, *, kept_only: bool = False, offset: int 
             "SELECT p.pair_index, p.sample_a, p.sample_b, p.lam, p.kept, p.cluster, p.why, a.domain, b.domain, "
             "a.instruction, b.instruction FROM interpolation_pairs p LEFT JOIN samples a ON a.id = p.sample_a "
             f"LEFT JOIN samples b ON b.id = p.sample_b WHERE p.set_id = ?{' AND p.kept' if kept_only else ''} "
-            f"ORDER BY p.pair_index{lim} OFFSET {int(offset)}", [s.id]).fetchall()
+            f"ORDER BY p.pair_index{lim} OFFSET {int(offset)}",
+            [s.id],
+        ).fetchall()
     finally:
         c.close()
     return [Pair(*r) for r in rows]
@@ -586,8 +671,11 @@ def pairs(store: Store, ref: str | int, *, kept_only: bool = False, offset: int 
 def _pair_arrays(store: Store, set_id: int):
     c = store.cursor()
     try:
-        rows = c.execute("SELECT pair_index, sample_a, sample_b, lam, kept FROM interpolation_pairs WHERE set_id = ? "
-                         "ORDER BY pair_index", [set_id]).fetchall()
+        rows = c.execute(
+            "SELECT pair_index, sample_a, sample_b, lam, kept FROM interpolation_pairs WHERE set_id = ? "
+            "ORDER BY pair_index",
+            [set_id],
+        ).fetchall()
     finally:
         c.close()
     if not rows:
@@ -604,8 +692,9 @@ def _texts(store: Store, ids: Sequence[int]) -> dict[int, str]:
 
     c = store.cursor()
     try:
-        rows = c.execute("SELECT id, messages, system FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                         [list(map(int, ids))]).fetchall()
+        rows = c.execute(
+            "SELECT id, messages, system FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [list(map(int, ids))]
+        ).fetchall()
     finally:
         c.close()
     return {int(r[0]): sample_text("conversation", r[1], r[2]) for r in rows}
@@ -624,8 +713,9 @@ def mean_pooled(W: np.ndarray, tok, texts: Sequence[str], max_tokens: int = 512)
     return out
 
 
-def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None, *, max_tokens: int = 512,
-                             cancel=None, chunk: int = 1024) -> np.ndarray:
+def embedding_layer_features(
+    store: Store, ids: Sequence[int], model: Any = None, *, max_tokens: int = 512, cancel=None, chunk: int = 1024
+) -> np.ndarray:
     """Mean-pooled input-embedding vectors (the model's own embedding layer, no forward pass) of each sample's
     conversation text ("role: content" lines, first `max_tokens` tokens), float32 (n, hidden).
     `model`: a model spec for engine.core.models.load_causal_lm, or a loaded (model, tokenizer) pair."""
@@ -642,7 +732,7 @@ def embedding_layer_features(store: Store, ids: Sequence[int], model: Any = None
     for k in range(0, len(ids), chunk):
         if cancel is not None:
             cancel.check()
-        parts.append(mean_pooled(W, tok, [texts.get(int(i), "") for i in ids[k:k + chunk]], max_tokens))
+        parts.append(mean_pooled(W, tok, [texts.get(int(i), "") for i in ids[k : k + chunk]], max_tokens))
     return np.vstack(parts) if parts else np.zeros((0, W.shape[1]), np.float32)
 
 
@@ -667,8 +757,10 @@ def _sentence_features(store: Store, ids: np.ndarray, model, text_kind) -> tuple
     got, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids)
     if len(got) < len(ids):
         missing = sorted(set(ids.tolist()) - set(got.tolist()))
-        raise InterpolationError(f"{len(missing)} samples have no {mname}/{kind} sentence embedding (e.g. id "
-                                 f"{missing[0]}); run `workbench embed` or use features='embedding_layer'")
+        raise InterpolationError(
+            f"{len(missing)} samples have no {mname}/{kind} sentence embedding (e.g. id "
+            f"{missing[0]}); run `workbench embed` or use features='embedding_layer'"
+        )
     pos = {int(i): n for n, i in enumerate(got.tolist())}
     return X[[pos[int(i)] for i in ids]], f"{mname}/{kind}"
 
@@ -700,10 +792,22 @@ def proportional_quotas(sizes: dict[int, int], caps: dict[int, int], total: int)
     return q
 
 
-def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None = None, model: Any = None,
-                   features: str = "embedding_layer", seed: int = 0, embedding_model: str | None = None,
-                   text_kind: str | None = None, vectors: tuple[np.ndarray, np.ndarray] | None = None,
-                   n_init: int = 1, pca_dims: int | None = 64, cancel=None) -> DiversityResult:
+def select_diverse(
+    store: Store,
+    ref: str | int,
+    *,
+    budget: int,
+    k: int | None = None,
+    model: Any = None,
+    features: str = "embedding_layer",
+    seed: int = 0,
+    embedding_model: str | None = None,
+    text_kind: str | None = None,
+    vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    n_init: int = 1,
+    pca_dims: int | None = 64,
+    cancel=None,
+) -> DiversityResult:
     """The MDIT diversity step (ours where the paper is silent): features of the originals (the samples of
     both sources) and of every mix (lam*f_a + (1-lam)*f_b), L2-normalised; K-Means (k clusters, default
     round(sqrt(N/2)) clamped to [2, N]; k-means++ init, `n_init` restarts; on the features reduced by PCA to
@@ -727,8 +831,10 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
         vpos = {int(i): n for n, i in enumerate(vid.tolist())}
         missing = [int(i) for i in orig.tolist() if int(i) not in vpos]
         if missing:
-            raise InterpolationError(f"the given feature vectors miss {len(missing)} of the {len(orig)} originals "
-                                     f"(e.g. sample {missing[0]}); compute them again")
+            raise InterpolationError(
+                f"the given feature vectors miss {len(missing)} of the {len(orig)} originals "
+                f"(e.g. sample {missing[0]}); compute them again"
+            )
         F = VX[[vpos[int(i)] for i in orig.tolist()]]
         feat_name = features
     elif features == "embedding_layer":
@@ -748,8 +854,9 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
 
     X = np.vstack([unit(F), unit(M)]).astype(np.float32)
     N = len(X)
-    if isinstance(pca_dims, bool) or (pca_dims is not None and (not isinstance(pca_dims, (int, np.integer))
-                                                                   or pca_dims < 2)):
+    if isinstance(pca_dims, bool) or (
+        pca_dims is not None and (not isinstance(pca_dims, (int, np.integer)) or pca_dims < 2)
+    ):
         raise InterpolationError(f"pca_dims must be an integer >= 2 or None, got {pca_dims!r}")
     reduced = None
     if pca_dims is not None and X.shape[1] > pca_dims and N > pca_dims:
@@ -766,8 +873,8 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
     k = int(max(1, min(max(2, k), N)))
     km = KMeans(n_clusters=k, random_state=int(seed), n_init=int(n_init)).fit(X)
     labels = km.labels_
-    lo, lm = labels[:len(F)], labels[len(F):]
-    dist = np.linalg.norm(X[len(F):] - km.cluster_centers_[lm], axis=1)
+    lo, lm = labels[: len(F)], labels[len(F) :]
+    dist = np.linalg.norm(X[len(F) :] - km.cluster_centers_[lm], axis=1)
     sizes = {int(c): int((labels == c).sum()) for c in range(k)}
     mixes = {int(c): int((lm == c).sum()) for c in range(k)}
     quotas = proportional_quotas(sizes, mixes, int(budget))
@@ -778,46 +885,88 @@ def select_diverse(store: Store, ref: str | int, *, budget: int, k: int | None =
         members = np.flatnonzero(lm == c)
         order = members[np.lexsort((pi[members], dist[members]))]
         for r, j in enumerate(order):
-            head = (f"cluster {c} of {k} (size {sizes[c]}: {mixes[c]} mixes, {sizes[c] - mixes[c]} originals), "
-                    f"quota {quotas[c]}; rank {r + 1} by distance to centroid {dist[j]:.4f}")
+            head = (
+                f"cluster {c} of {k} (size {sizes[c]}: {mixes[c]} mixes, {sizes[c] - mixes[c]} originals), "
+                f"quota {quotas[c]}; rank {r + 1} by distance to centroid {dist[j]:.4f}"
+            )
             kept[j] = r < quotas[c]
             why[j] = ("kept: " if kept[j] else "not kept: ") + head
-        clusters.append({"cluster": c, "size": sizes[c], "n_mixes": mixes[c], "n_originals": int((lo == c).sum()),
-                         "quota": quotas[c], "kept": int(kept[members].sum())})
+        clusters.append(
+            {
+                "cluster": c,
+                "size": sizes[c],
+                "n_mixes": mixes[c],
+                "n_originals": int((lo == c).sum()),
+                "quota": quotas[c],
+                "kept": int(kept[members].sum()),
+            }
+        )
     params = dict(s.params)
-    params["diversity"] = {"budget": int(budget), "k": k, "features": feat_name, "seed": int(seed),
-                           "n_init": int(n_init), "pca_dims": reduced, "n_originals": int(len(F)),
-                           "rule": "per cluster, mixes nearest the centroid; quotas proportional to cluster size "
-                                   "(originals + mixes)"}
+    params["diversity"] = {
+        "budget": int(budget),
+        "k": k,
+        "features": feat_name,
+        "seed": int(seed),
+        "n_init": int(n_init),
+        "pca_dims": reduced,
+        "n_originals": int(len(F)),
+        "rule": "per cluster, mixes nearest the centroid; quotas proportional to cluster size (originals + mixes)",
+    }
     import pyarrow as pa
 
-    tbl = pa.table({"pair_index": pa.array(pi.astype(np.int32)), "kept": pa.array(kept),
-                    "cluster": pa.array(lm.astype(np.int32)), "why": pa.array(why, pa.string())})
+    tbl = pa.table(
+        {
+            "pair_index": pa.array(pi.astype(np.int32)),
+            "kept": pa.array(kept),
+            "cluster": pa.array(lm.astype(np.int32)),
+            "why": pa.array(why, pa.string()),
+        }
+    )
     with store.transaction() as c:
         c.register("_ip_div", tbl)
         try:
-            c.execute("UPDATE interpolation_pairs SET kept = d.kept, cluster = d.cluster, why = d.why FROM _ip_div d "
-                      "WHERE interpolation_pairs.set_id = ? AND interpolation_pairs.pair_index = d.pair_index", [s.id])
+            c.execute(
+                "UPDATE interpolation_pairs SET kept = d.kept, cluster = d.cluster, why = d.why FROM _ip_div d "
+                "WHERE interpolation_pairs.set_id = ? AND interpolation_pairs.pair_index = d.pair_index",
+                [s.id],
+            )
         finally:
             c.unregister("_ip_div")
         c.execute("UPDATE interpolation_sets SET params = ? WHERE id = ?", [json.dumps(params), s.id])
-    return DiversityResult(n_pairs=len(pi), n_kept=int(kept.sum()), k=k, features=feat_name, n_originals=len(F),
-                           clusters=clusters, seconds=time.perf_counter() - t0)
+    return DiversityResult(
+        n_pairs=len(pi),
+        n_kept=int(kept.sum()),
+        k=k,
+        features=feat_name,
+        n_originals=len(F),
+        clusters=clusters,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # -- preview and coverage ---------------------------------------------------------------------------
 
 
 def _sample_brief(c, sid: int) -> dict:
-    r = c.execute("SELECT s.id, s.domain, p.name, s.instruction, s.response FROM samples s JOIN pools p "
-                  "ON p.id = s.pool_id WHERE s.id = ?", [int(sid)]).fetchall()
+    r = c.execute(
+        "SELECT s.id, s.domain, p.name, s.instruction, s.response FROM samples s JOIN pools p "
+        "ON p.id = s.pool_id WHERE s.id = ?",
+        [int(sid)],
+    ).fetchall()
     if not r:
         return {"sample_id": int(sid), "domain": None, "pool": None, "instruction": "(sample deleted)", "response": ""}
     return dict(zip(("sample_id", "domain", "pool", "instruction", "response"), r[0]))
 
 
-def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, embedding_model: str | None = None,
-                 text_kind: str | None = None) -> PairPreview:
+def preview_pair(
+    store: Store,
+    ref: str | int,
+    pair_index: int,
+    k: int = 5,
+    *,
+    embedding_model: str | None = None,
+    text_kind: str | None = None,
+) -> PairPreview:
     """Both samples of a pair, its lam, and the `k` real samples (non-excluded, the pair's own two left out)
     nearest by cosine to lam*e_a + (1-lam)*e_b over the stored sentence embeddings."""
     from engine.geometry.embeddings import load_embeddings
@@ -825,8 +974,11 @@ def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, e
     s = get_set(store, ref)
     c = store.cursor()
     try:
-        r = c.execute("SELECT sample_a, sample_b, lam, kept, cluster, why FROM interpolation_pairs "
-                      "WHERE set_id = ? AND pair_index = ?", [s.id, int(pair_index)]).fetchall()
+        r = c.execute(
+            "SELECT sample_a, sample_b, lam, kept, cluster, why FROM interpolation_pairs "
+            "WHERE set_id = ? AND pair_index = ?",
+            [s.id, int(pair_index)],
+        ).fetchall()
         if not r:
             raise InterpolationError(f"set {s.name!r} has no pair {pair_index} (pairs 0..{s.n_pairs - 1})")
         sa, sb, lam, kept, cl, why = r[0]
@@ -850,7 +1002,7 @@ def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, e
         best: list[tuple[float, int]] = []
         step = 50_000
         for st in range(0, len(ids), step):
-            sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids[st:st + step])
+            sub, X = load_embeddings(store, model=mname, text_kind=kind, sample_ids=ids[st : st + step])
             X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
             sims = X @ p
             top = np.argsort(-sims, kind="stable")[:k]
@@ -863,8 +1015,19 @@ def preview_pair(store: Store, ref: str | int, pair_index: int, k: int = 5, *, e
                 nearest.append(Neighbour(sid, d["domain"], cos, d["instruction"] or ""))
         finally:
             c.close()
-    return PairPreview(pair_index=int(pair_index), lam=float(lam), kept=bool(kept), cluster=cl, why=why, a=A, b=B,
-                       cos_a=cos_a, cos_b=cos_b, nearest=nearest, embedding=f"{mname}/{kind}")
+    return PairPreview(
+        pair_index=int(pair_index),
+        lam=float(lam),
+        kept=bool(kept),
+        cluster=cl,
+        why=why,
+        a=A,
+        b=B,
+        cos_a=cos_a,
+        cos_b=cos_b,
+        nearest=nearest,
+        embedding=f"{mname}/{kind}",
+    )
 
 
 def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool = True) -> Coverage:
@@ -896,11 +1059,14 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
     ok = np.array([int(x) in pos and int(y) in pos for x, y in zip(a, b)], dtype=bool)
     c = store.cursor()
     try:
-        K = c.execute("SELECT count(DISTINCT cluster) FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0",
-                      [cid]).fetchall()[0][0]
-        orow = c.execute("SELECT cluster, count(*) FROM cluster_assignments WHERE clustering_id = ? AND sample_id IN "
-                         "(SELECT unnest(?::BIGINT[])) GROUP BY 1", [cid, np.unique(np.concatenate([a, b])).tolist()]
-                         ).fetchall()
+        K = c.execute(
+            "SELECT count(DISTINCT cluster) FROM cluster_assignments WHERE clustering_id = ? AND cluster >= 0", [cid]
+        ).fetchall()[0][0]
+        orow = c.execute(
+            "SELECT cluster, count(*) FROM cluster_assignments WHERE clustering_id = ? AND sample_id IN "
+            "(SELECT unnest(?::BIGINT[])) GROUP BY 1",
+            [cid, np.unique(np.concatenate([a, b])).tolist()],
+        ).fetchall()
     finally:
         c.close()
     per: dict[int, dict] = {}
@@ -922,14 +1088,26 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
             per.setdefault(int(cl), {"originals": 0, "mixes": 0})["mixes"] += 1
     orig_cov = {c for c, v in per.items() if c >= 0 and v["originals"] > 0}
     all_cov = {c for c, v in per.items() if c >= 0 and (v["originals"] > 0 or v["mixes"] > 0)}
-    return Coverage(clustering=cname,
-                    placement=("projected: normalised lam-mix of the two sentence embeddings through the "
-                               "clustering's PCA, HDBSCAN approximate_predict and 2-D PCA"),
-                    n_clusters=int(K), n_mixes=int(ok.sum()), n_unplaced=int((~ok).sum()),
-                    n_mixes_noise=int((labels < 0).sum()), covered_originals=len(orig_cov),
-                    covered_with_mixes=len(all_cov), new_clusters=sorted(all_cov - orig_cov),
-                    per_cluster=dict(sorted(per.items())), pair_index=pi[ok], x=xy[:, 0], y=xy[:, 1],
-                    cluster=labels, kept=kept[ok])
+    return Coverage(
+        clustering=cname,
+        placement=(
+            "projected: normalised lam-mix of the two sentence embeddings through the "
+            "clustering's PCA, HDBSCAN approximate_predict and 2-D PCA"
+        ),
+        n_clusters=int(K),
+        n_mixes=int(ok.sum()),
+        n_unplaced=int((~ok).sum()),
+        n_mixes_noise=int((labels < 0).sum()),
+        covered_originals=len(orig_cov),
+        covered_with_mixes=len(all_cov),
+        new_clusters=sorted(all_cov - orig_cov),
+        per_cluster=dict(sorted(per.items())),
+        pair_index=pi[ok],
+        x=xy[:, 0],
+        y=xy[:, 1],
+        cluster=labels,
+        kept=kept[ok],
+    )
 
 
 # -- export -----------------------------------------------------------------------------------------
@@ -948,16 +1126,42 @@ def export_pairs(store: Store, ref: str | int, path: str | Path, *, kept_only: b
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".jsonl"):
-        raise InterpolationError(f"export-pairs writes .csv, .parquet or .jsonl; got {path.name!r}"
-                                 + (" (text export is impossible for embedding mixtures)" if suffix == ".json" else ""))
+        raise InterpolationError(
+            f"export-pairs writes .csv, .parquet or .jsonl; got {path.name!r}"
+            + (" (text export is impossible for embedding mixtures)" if suffix == ".json" else "")
+        )
     rows = pairs(store, ref, kept_only=kept_only)
-    cols = ("pair_index", "sample_a", "sample_b", "lam", "kept", "cluster", "why", "domain_a", "domain_b",
-            "instruction_a", "instruction_b")
-    tbl = pa.table({k: [getattr(r, k) for r in rows] for k in cols},
-                   schema=pa.schema([("pair_index", pa.int32()), ("sample_a", pa.int64()), ("sample_b", pa.int64()),
-                                     ("lam", pa.float64()), ("kept", pa.bool_()), ("cluster", pa.int32()),
-                                     ("why", pa.string()), ("domain_a", pa.string()), ("domain_b", pa.string()),
-                                     ("instruction_a", pa.string()), ("instruction_b", pa.string())]))
+    cols = (
+        "pair_index",
+        "sample_a",
+        "sample_b",
+        "lam",
+        "kept",
+        "cluster",
+        "why",
+        "domain_a",
+        "domain_b",
+        "instruction_a",
+        "instruction_b",
+    )
+    tbl = pa.table(
+        {k: [getattr(r, k) for r in rows] for k in cols},
+        schema=pa.schema(
+            [
+                ("pair_index", pa.int32()),
+                ("sample_a", pa.int64()),
+                ("sample_b", pa.int64()),
+                ("lam", pa.float64()),
+                ("kept", pa.bool_()),
+                ("cluster", pa.int32()),
+                ("why", pa.string()),
+                ("domain_a", pa.string()),
+                ("domain_b", pa.string()),
+                ("instruction_a", pa.string()),
+                ("instruction_b", pa.string()),
+            ]
+        ),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     if suffix == ".parquet":

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
 from engine.core.errors import InputError
 
 IGNORE = -100
@@ -120,8 +121,9 @@ def _token_ce(logits, labels):
     shift_logits = logits[:, :-1, :].float()
     shift_labels = labels[:, 1:].to(shift_logits.device)
     B, T1, V = shift_logits.shape
-    ce = F.cross_entropy(shift_logits.reshape(-1, V), shift_labels.reshape(-1), ignore_index=IGNORE,
-                         reduction="none").view(B, T1)
+    ce = F.cross_entropy(
+        shift_logits.reshape(-1, V), shift_labels.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view(B, T1)
     return ce, shift_labels != IGNORE
 
 
@@ -152,8 +154,11 @@ def mixup_loss(model, batch: dict):
 def plain_loss(model, input_ids, labels, attention_mask=None):
     """The reference plain loss: mean token CE over label positions != -100, causal shift (for tests/metrics)."""
     dev = model.get_input_embeddings().weight.device
-    out = model(input_ids=input_ids.to(dev),
-                attention_mask=None if attention_mask is None else attention_mask.to(dev), use_cache=False)
+    out = model(
+        input_ids=input_ids.to(dev),
+        attention_mask=None if attention_mask is None else attention_mask.to(dev),
+        use_cache=False,
+    )
     ce, m = _token_ce(out.logits, labels)
     n = int(m.sum())
     if n == 0:

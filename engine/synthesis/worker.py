@@ -48,8 +48,13 @@ def start(folder: Path) -> subprocess.Popen:
     """Start the worker on a prepared folder (no shell; stderr into DIR/worker.stderr)."""
     folder = Path(folder)
     err = open(folder / "worker.stderr", "ab")
-    return subprocess.Popen([sys.executable, "-m", "engine.synthesis.worker", str(folder)], stdout=subprocess.DEVNULL,
-                            stderr=err, start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.synthesis.worker", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
 
 
 def read_status(folder: Path) -> dict:
@@ -69,8 +74,8 @@ def load_result(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(folder: Path, cancel=None) -> None:
-    from engine.synthesis.interpolation import mean_pooled
     from engine.core.models import load_causal_lm
+    from engine.synthesis.interpolation import mean_pooled
 
     folder = Path(folder)
     req = json.loads((folder / "request.json").read_text())
@@ -84,7 +89,7 @@ def run(folder: Path, cancel=None) -> None:
         if cancel is not None and cancel.cancelled:
             _status(folder, state="cancelled", done=n, total=len(rows))
             return
-        out[n:n + step] = mean_pooled(W, tok, [r["text"] for r in rows[n:n + step]])
+        out[n : n + step] = mean_pooled(W, tok, [r["text"] for r in rows[n : n + step]])
         _status(folder, state="running", done=min(n + step, len(rows)), total=len(rows))
     np.save(folder / "ids.npy", np.array([r["id"] for r in rows], dtype=np.int64))
     np.save(folder / "features.npy", out)

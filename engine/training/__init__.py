@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
 from engine.core.errors import InputError
 
 PROTOCOLS = ("multi_task", "sequential", "multi_stage")
@@ -169,7 +170,7 @@ def _conversation(rec: dict, template: str) -> tuple[list[dict], list | None]:
         if m.get("tool_calls") and not renders_calls:
             calls = [c.get("function", c) for c in m["tool_calls"]]
             text = json.dumps(calls, ensure_ascii=False)
-            m["content"] = ((m.get("content") or "") + ("\n" if m.get("content") else "") + text)
+            m["content"] = (m.get("content") or "") + ("\n" if m.get("content") else "") + text
             del m["tool_calls"]
         if m.get("content") is None:
             m["content"] = ""
@@ -231,8 +232,10 @@ def tokenize_conversation(tok, rec: dict, max_len: int) -> tuple[list[int], list
     try:
         enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     except NotImplementedError as e:
-        raise TrainingError("training needs a fast tokenizer (character offsets to find the assistant tokens); "
-                            f"{type(tok).__name__} has none") from e
+        raise TrainingError(
+            "training needs a fast tokenizer (character offsets to find the assistant tokens); "
+            f"{type(tok).__name__} has none"
+        ) from e
     ids = list(enc["input_ids"])
     labels = [-100] * len(ids)
     j = 0
@@ -258,8 +261,16 @@ def tokenize_records(tok, records, max_len: int) -> tuple[list[Example], dict]:
             if not any(x != -100 for x in la) or not any(x != -100 for x in lb):
                 stats["skipped_no_labels"] += 1
                 continue
-            ex = Example(ia, la, str(rec.get("domain") or "mixup"), int(rec.get("stage") or 0), "mixup", ib, lb,
-                         float(rec["lam"]))
+            ex = Example(
+                ia,
+                la,
+                str(rec.get("domain") or "mixup"),
+                int(rec.get("stage") or 0),
+                "mixup",
+                ib,
+                lb,
+                float(rec["lam"]),
+            )
         elif kind == "sample":
             ids, labels = tokenize_conversation(tok, rec, max_len + 1)
             if len(ids) > max_len:
@@ -299,8 +310,9 @@ def phases(examples: list[Example], protocol: str, order: list[str] | None) -> l
         names = list(order or [])
         unknown = [d for d in names if d not in groups]
         if unknown:
-            raise TrainingError(f"--order names domain(s) not in the data: {', '.join(unknown)} "
-                                f"(the data has: {', '.join(seen)})")
+            raise TrainingError(
+                f"--order names domain(s) not in the data: {', '.join(unknown)} (the data has: {', '.join(seen)})"
+            )
         names += [d for d in seen if d not in names]
         return [(d, groups[d]) for d in names]
     for i, e in enumerate(examples):
@@ -316,7 +328,7 @@ def _batches_of(examples: list[Example], idx: list[int], s: TrainSettings, rng: 
         rows_per = max(1, s.batch_tokens // s.max_len) if s.batch_tokens else s.batch_size
         window = rows_per * s.group_window * 4
         for w in range(0, len(samples), window):
-            chunk = sorted(samples[w:w + window], key=lambda i: -len(examples[i].ids))
+            chunk = sorted(samples[w : w + window], key=lambda i: -len(examples[i].ids))
             rows: list[list[int]] = []
             room: list[int] = []
             for i in chunk:  # first fit decreasing
@@ -330,11 +342,11 @@ def _batches_of(examples: list[Example], idx: list[int], s: TrainSettings, rng: 
                     rows.append([i])
                     room.append(s.max_len - n)
             rng.shuffle(rows)
-            out += [("sample", rows[k:k + rows_per]) for k in range(0, len(rows), rows_per)]
+            out += [("sample", rows[k : k + rows_per]) for k in range(0, len(rows), rows_per)]
     elif s.packing == "grouped":
         window = s.batch_size * s.group_window
         for w in range(0, len(samples), window):
-            chunk = sorted(samples[w:w + window], key=lambda i: len(examples[i].ids))
+            chunk = sorted(samples[w : w + window], key=lambda i: len(examples[i].ids))
             if s.batch_tokens:
                 batches, cur = [], []
                 for i in chunk:
@@ -346,20 +358,24 @@ def _batches_of(examples: list[Example], idx: list[int], s: TrainSettings, rng: 
                 if cur:
                     batches.append(cur)
             else:
-                batches = [chunk[k:k + s.batch_size] for k in range(0, len(chunk), s.batch_size)]
+                batches = [chunk[k : k + s.batch_size] for k in range(0, len(chunk), s.batch_size)]
             rng.shuffle(batches)
             out += [("sample", [[i] for i in b]) for b in batches]
     else:
-        out += [("sample", [[i] for i in samples[k:k + s.batch_size]]) for k in range(0, len(samples), s.batch_size)]
-    mix_batches = [("mixup", mixups[k:k + s.batch_size]) for k in range(0, len(mixups), s.batch_size)]
+        out += [("sample", [[i] for i in samples[k : k + s.batch_size]]) for k in range(0, len(samples), s.batch_size)]
+    mix_batches = [("mixup", mixups[k : k + s.batch_size]) for k in range(0, len(mixups), s.batch_size)]
     if mix_batches:  # spread the mixup batches among the sample batches
         out += mix_batches
         rng.shuffle(out)
     return out
 
 
-def build_plan(examples: list[Example], protocol: str, order: list[str] | None, s: TrainSettings,
-               ) -> tuple[list[tuple], list[str], int]:
+def build_plan(
+    examples: list[Example],
+    protocol: str,
+    order: list[str] | None,
+    s: TrainSettings,
+) -> tuple[list[tuple], list[str], int]:
     """(micro-batches, phase name of each, total optimizer steps). Each phase runs `epochs` passes (a
     fractional last pass takes its first part). With max_steps the plan is cut there; when the data runs out
     first, every phase gets proportionally more passes (so sequential stays domain by domain) and the plan is cut
@@ -416,12 +432,12 @@ def collate_rows(examples: list[Example], rows: list[list[int]], pad_id: int, pa
         for i in r:
             e = examples[i]
             n = len(e.ids)
-            ids[b, k:k + n] = torch.tensor(e.ids)
+            ids[b, k : k + n] = torch.tensor(e.ids)
             lab = torch.tensor(e.labels)
             lab[0] = -100  # never predict an example's first token from the previous example
-            labels[b, k:k + n] = lab
-            pos[b, k:k + n] = torch.arange(n)
-            mask[b, k:k + n] = 1
+            labels[b, k : k + n] = lab
+            pos[b, k : k + n] = torch.arange(n)
+            mask[b, k : k + n] = 1
             k += n
         if k < T:
             pos[b, k:] = torch.arange(T - k)
@@ -542,7 +558,7 @@ def _eval_losses(model, evals: dict[str, list[Example]], pad_id: int, device, ba
             tot, n = 0.0, 0
             order = sorted(range(len(exs)), key=lambda i: len(exs[i].ids))
             for k in range(0, len(order), batch_size):
-                rows = [[i] for i in order[k:k + batch_size]]
+                rows = [[i] for i in order[k : k + batch_size]]
                 b = collate_rows(exs, rows, pad_id, packed=False)
                 b = {key: (v.to(device) if hasattr(v, "to") else v) for key, v in b.items()}
                 losses, _ = token_losses(model, b, reduction="none")
@@ -580,8 +596,9 @@ def _grad_cos(model, examples: list[Example], s: TrainSettings, step: int, pad_i
             for p in params:
                 p.grad = None
             token_losses(model, b).backward()
-            grads[d] = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().flatten()
-                                  for p in params])
+            grads[d] = torch.cat(
+                [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().flatten() for p in params]
+            )
     finally:
         for p, g in zip(params, saved):
             p.grad = g
@@ -590,7 +607,7 @@ def _grad_cos(model, examples: list[Example], s: TrainSettings, step: int, pad_i
     out = {}
     names = sorted(grads)
     for a_i, a in enumerate(names):
-        for b in names[a_i + 1:]:
+        for b in names[a_i + 1 :]:
             out[f"gradcos/{a}|{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
     return out
 
@@ -638,18 +655,20 @@ def _save_checkpoint(folder: Path, model, opt, sched, step: int, extra: dict, ke
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(str(tmp))
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state(),
-                "step": step, **extra}, tmp / "state.pt")
+    torch.save(
+        {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state(), "step": step, **extra},
+        tmp / "state.pt",
+    )
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    for _s, p in checkpoints(folder)[:-max(keep, 1)]:
+    for _s, p in checkpoints(folder)[: -max(keep, 1)]:
         shutil.rmtree(p, ignore_errors=True)
     return final
 
 
 def resolve_precision(device: str, bf16) -> str:
-    """"bf16" on a CUDA GPU that supports it (bf16="auto" or True), else "fp32" (bf16 is slow on CPUs)."""
+    """ "bf16" on a CUDA GPU that supports it (bf16="auto" or True), else "fp32" (bf16 is slow on CPUs)."""
     import torch
 
     if bf16 in (False, "false", "no", "off"):
@@ -753,17 +772,24 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         raise TrainingError("no trainable example in data.jsonl (no assistant tokens)")
     train_ex, evals, eval_how = _split_eval(examples, s)
     plan, plan_phase, total = build_plan(train_ex, cfg.get("protocol", "multi_task"), cfg.get("order"), s)
-    say(f"{tstats['records']} records -> {len(examples)} examples ({tstats['tokens']} tokens, "
+    say(
+        f"{tstats['records']} records -> {len(examples)} examples ({tstats['tokens']} tokens, "
         f"{tstats['label_tokens']} assistant tokens, {tstats['truncated']} truncated, "
-        f"{tstats['skipped_no_labels']} skipped); eval: {eval_how}; {len(plan)} micro-batches, {total} steps")
+        f"{tstats['skipped_no_labels']} skipped); eval: {eval_how}; {len(plan)} micro-batches, {total} steps"
+    )
     if s.gradient_checkpointing:
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
-    pcfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+    pcfg = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
     try:
         model = get_peft_model(model, pcfg)
     except ValueError as e:
@@ -856,9 +882,15 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
             tps = tok_window / max(now - t_window, 1e-9)
             n_window, tok_window, t_window = tok_window, 0, now
             per_step = (now - t0) / (step - start)
-            vals = {"loss": loss_sum / s.grad_accum, "lr": lr, "tokens_per_s": tps, "tokens": n_window,
-                    "cpu_s": time.process_time(),
-                    "eta_s": per_step * (total - step), "phase": plan_phase[(step - 1) * s.grad_accum]}
+            vals = {
+                "loss": loss_sum / s.grad_accum,
+                "lr": lr,
+                "tokens_per_s": tps,
+                "tokens": n_window,
+                "cpu_s": time.process_time(),
+                "eta_s": per_step * (total - step),
+                "phase": plan_phase[(step - 1) * s.grad_accum],
+            }
             if gnorm is not None:
                 vals["grad_norm"] = float(gnorm)
             if on_gpu:
@@ -871,8 +903,10 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
             if gc:
                 emit(step, **gc)
         if evals and s.eval_every and (step % s.eval_every == 0 or step == total):
-            emit(step, **{f"eval_loss/{d}": v for d, v in
-                          _eval_losses(model, evals, pad_id, device, s.batch_size).items()})
+            emit(
+                step,
+                **{f"eval_loss/{d}": v for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size).items()},
+            )
         if s.save_every and step % s.save_every == 0 and step < total:
             _save_checkpoint(folder, model, opt, sched, step, {"tokens_seen": tokens_seen}, s.keep_checkpoints)
     out = folder / "adapter"
@@ -890,8 +924,14 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     return status
 
 
-def config_dict(*, base_model: str, protocol: str, order: list[str] | None, lora: LoraSettings,
-                train: TrainSettings) -> dict:
+def config_dict(
+    *, base_model: str, protocol: str, order: list[str] | None, lora: LoraSettings, train: TrainSettings
+) -> dict:
     """The resolved run config as written to config.json (without the data description)."""
-    return {"base_model": base_model, "protocol": protocol, "order": order, "lora": asdict(lora),
-            "train": asdict(train)}
+    return {
+        "base_model": base_model,
+        "protocol": protocol,
+        "order": order,
+        "lora": asdict(lora),
+        "train": asdict(train),
+    }

@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
 from engine.core.errors import InputError
+from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -79,8 +79,10 @@ class RunInfo:
         return d
 
 
-_COLS = ("id, name, status, folder, base_model, protocol, config, mixture_id, kind, parent_run_id, domain, progress, "
-         "error, content_hash, created_at, started_at, finished_at, queue_pos, pid")
+_COLS = (
+    "id, name, status, folder, base_model, protocol, config, mixture_id, kind, parent_run_id, domain, progress, "
+    "error, content_hash, created_at, started_at, finished_at, queue_pos, pid"
+)
 
 
 def _row(r) -> RunInfo:
@@ -152,16 +154,33 @@ def _model_identity(spec: str) -> str:
 
 
 def _content_hash(data_hash: str, base: str, protocol: str, order, lora: LoraSettings, train: TrainSettings) -> str:
-    payload = {"data": data_hash, "base_model": base, "protocol": protocol, "order": order, "lora": asdict(lora),
-               "train": asdict(train)}
+    payload = {
+        "data": data_hash,
+        "base_model": base,
+        "protocol": protocol,
+        "order": order,
+        "lora": asdict(lora),
+        "train": asdict(train),
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def create_run(store, mixture_id: int | None = None, *, base_model: str | None = None, protocol: str = "multi_task",
-               order: list[str] | str | None = None, lora: LoraSettings | dict | None = None,
-               train: TrainSettings | dict | None = None, name: str | None = None, kind: str = "mixture",
-               parent_run_id: int | None = None, domain: str | None = None, reuse: bool = False,
-               records: Iterable[dict] | None = None) -> RunInfo:
+def create_run(
+    store,
+    mixture_id: int | None = None,
+    *,
+    base_model: str | None = None,
+    protocol: str = "multi_task",
+    order: list[str] | str | None = None,
+    lora: LoraSettings | dict | None = None,
+    train: TrainSettings | dict | None = None,
+    name: str | None = None,
+    kind: str = "mixture",
+    parent_run_id: int | None = None,
+    domain: str | None = None,
+    reuse: bool = False,
+    records: Iterable[dict] | None = None,
+) -> RunInfo:
     """Create a run: its folder (config.json, data.jsonl from `mixtures.training_records`) and a queued row.
 
     kind="base": no mixture and no training; the run is 'done' at once (the base model evaluated as a run).
@@ -215,8 +234,10 @@ def create_run(store, mixture_id: int | None = None, *, base_model: str | None =
         if order:
             unknown = [d for d in order if d not in domains]
             if unknown:
-                raise RunError(f"--order names domain(s) not in the data: {', '.join(unknown)} "
-                               f"(the data has: {', '.join(domains)})")
+                raise RunError(
+                    f"--order names domain(s) not in the data: {', '.join(unknown)} "
+                    f"(the data has: {', '.join(domains)})"
+                )
     h = _content_hash(data_hash, base_id, protocol if kind != "base" else "none", order, lora_s, train_s)
     if reuse:
         for r in _query(store, "WHERE content_hash = ? AND status NOT IN ('failed', 'cancelled')", [h]):
@@ -236,9 +257,14 @@ def create_run(store, mixture_id: int | None = None, *, base_model: str | None =
         for r in recs:
             d = str(r.get("domain") or "general")
             by_dom[d] = by_dom.get(d, 0) + 1
-        cfg.update(name=name, kind=kind, mixture=mv.label if mv is not None else None,
-                   mixture_id=mv.id if mv is not None else None, data={"records": len(recs), "per_domain": by_dom},
-                   content_hash=h)
+        cfg.update(
+            name=name,
+            kind=kind,
+            mixture=mv.label if mv is not None else None,
+            mixture_id=mv.id if mv is not None else None,
+            data={"records": len(recs), "per_domain": by_dom},
+            content_hash=h,
+        )
         (folder / "config.json").write_text(json.dumps(cfg, indent=1))
         if kind != "base":
             with open(folder / "data.jsonl", "w", encoding="utf-8") as f:
@@ -253,9 +279,25 @@ def create_run(store, mixture_id: int | None = None, *, base_model: str | None =
             "INSERT INTO runs (id, name, mixture_id, protocol, status, folder, config, content_hash, base_model, kind,"
             " parent_run_id, domain, queue_pos, progress, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " ?, ?, ?, ?, ?, CASE WHEN ? THEN current_timestamp END, CASE WHEN ? THEN current_timestamp END)",
-            [rid, name, mv.id if mv is not None else None, protocol if kind != "base" else None, status, str(folder),
-             json.dumps(cfg), h, base, kind, parent_run_id, domain, qpos, json.dumps({}), kind == "base",
-             kind == "base"])
+            [
+                rid,
+                name,
+                mv.id if mv is not None else None,
+                protocol if kind != "base" else None,
+                status,
+                str(folder),
+                json.dumps(cfg),
+                h,
+                base,
+                kind,
+                parent_run_id,
+                domain,
+                qpos,
+                json.dumps({}),
+                kind == "base",
+                kind == "base",
+            ],
+        )
     return get_run(store, rid)
 
 
@@ -347,8 +389,9 @@ def _ingest(store, run: RunInfo) -> dict:
         start = 0
         for at, step in resumes + [(len(rows), None)]:
             if at > start:
-                con.executemany("INSERT INTO run_metrics (run_id, step, name, value, ts) VALUES (?, ?, ?, ?, ?)",
-                                rows[start:at])
+                con.executemany(
+                    "INSERT INTO run_metrics (run_id, step, name, value, ts) VALUES (?, ?, ?, ?, ?)", rows[start:at]
+                )
             start = at
             if step is not None:  # a resumed worker repeats the steps after its checkpoint
                 con.execute("DELETE FROM run_metrics WHERE run_id = ? AND step > ?", [run.id, step])
@@ -358,8 +401,11 @@ def _ingest(store, run: RunInfo) -> dict:
 
 def _finish(store, run_id: int, status: str, error: str | None, prog: dict) -> None:
     with store.transaction() as con:
-        con.execute("UPDATE runs SET status = ?, error = ?, finished_at = current_timestamp, pid = NULL, "
-                    "queue_pos = NULL, progress = ? WHERE id = ?", [status, error, json.dumps(prog), run_id])
+        con.execute(
+            "UPDATE runs SET status = ?, error = ?, finished_at = current_timestamp, pid = NULL, "
+            "queue_pos = NULL, progress = ? WHERE id = ?",
+            [status, error, json.dumps(prog), run_id],
+        )
     p = _procs.pop(run_id, None)
     if p is not None:
         try:
@@ -373,7 +419,9 @@ def _start(store, run: RunInfo) -> bool:
     with store.transaction() as con:
         claimed = con.execute(
             "UPDATE runs SET status = 'running', pid = NULL, started_at = coalesce(started_at, current_timestamp), "
-            "error = NULL WHERE id = ? AND status = 'queued' RETURNING id", [run.id]).fetchall()
+            "error = NULL WHERE id = ? AND status = 'queued' RETURNING id",
+            [run.id],
+        ).fetchall()
     if not claimed:
         return False
     folder = Path(run.folder)
@@ -383,9 +431,15 @@ def _start(store, run: RunInfo) -> bool:
         log = open(folder / "log.txt", "ab")
         env = dict(os.environ)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        proc = subprocess.Popen([sys.executable, "-m", "engine.training.worker", str(folder)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                cwd=str(_ROOT), env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.training.worker", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd=str(_ROOT),
+            env=env,
+        )
         log.close()
     except OSError as e:
         _finish(store, run.id, "failed", f"cannot start the training process: {e}", run.progress)
@@ -448,8 +502,10 @@ def cancel_run(store, run_id: int) -> RunInfo:
         raise RunError(f"run {run.id} is already {run.status}")
     if run.status == "queued":
         with store.transaction() as con:
-            con.execute("UPDATE runs SET status = 'cancelled', queue_pos = NULL, finished_at = current_timestamp "
-                        "WHERE id = ?", [run.id])
+            con.execute(
+                "UPDATE runs SET status = 'cancelled', queue_pos = NULL, finished_at = current_timestamp WHERE id = ?",
+                [run.id],
+            )
         return get_run(store, run.id)
     folder = Path(run.folder)
     (folder / "cancel").write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
@@ -473,8 +529,11 @@ def resume_run(store, run_id: int) -> RunInfo:
         raise RunError(f"run {run.id} has lost its folder ({run.folder}); create a new run")
     with store.transaction() as con:
         qpos = int(con.execute("SELECT coalesce(max(queue_pos), 0) + 1 FROM runs").fetchall()[0][0])
-        con.execute("UPDATE runs SET status = 'queued', queue_pos = ?, error = NULL, finished_at = NULL, pid = NULL "
-                    "WHERE id = ?", [qpos, run.id])
+        con.execute(
+            "UPDATE runs SET status = 'queued', queue_pos = ?, error = NULL, finished_at = NULL, pid = NULL "
+            "WHERE id = ?",
+            [qpos, run.id],
+        )
     return get_run(store, run.id)
 
 
@@ -532,12 +591,14 @@ def grad_conflict(store, run_id: int) -> dict[tuple[str, str], dict]:
     try:
         rows = con.execute(
             "SELECT name, count(*), avg(value), avg(CASE WHEN value < 0 THEN 1.0 ELSE 0.0 END) FROM run_metrics "
-            "WHERE run_id = ? AND starts_with(name, 'gradcos/') GROUP BY name ORDER BY name", [int(run_id)]).fetchall()
+            "WHERE run_id = ? AND starts_with(name, 'gradcos/') GROUP BY name ORDER BY name",
+            [int(run_id)],
+        ).fetchall()
     finally:
         con.close()
     out = {}
     for name, n, mean, share in rows:
-        a, _, b = name[len("gradcos/"):].partition("|")
+        a, _, b = name[len("gradcos/") :].partition("|")
         out[(a, b)] = {"share": float(share), "n": int(n), "mean": float(mean)}
     return out
 
@@ -564,7 +625,18 @@ def load_trained(run: RunInfo, device: str = "auto"):
 def summary(run: RunInfo) -> dict[str, Any]:
     """A short dict for tables and JSON output."""
     p = run.progress
-    return {"id": run.id, "name": run.name, "status": run.status, "kind": run.kind, "protocol": run.protocol,
-            "base_model": run.base_model, "mixture": run.config.get("mixture"), "step": p.get("step"),
-            "total": p.get("total"), "loss": p.get("loss"), "eta_s": p.get("eta_s"), "error": run.error,
-            "created_at": None if run.created_at is None else str(run.created_at)}
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "kind": run.kind,
+        "protocol": run.protocol,
+        "base_model": run.base_model,
+        "mixture": run.config.get("mixture"),
+        "step": p.get("step"),
+        "total": p.get("total"),
+        "loss": p.get("loss"),
+        "eta_s": p.get("eta_s"),
+        "error": run.error,
+        "created_at": None if run.created_at is None else str(run.created_at),
+    }
