@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.cli.kit import _open_store, _print_rows, _with_common_args
+
 COMPONENT_HELP = (
     "KIND:REF [| where EXPR] [| domain D] [| name N]; KIND: pool, domain, cluster (REF = CLUSTERING:k), "
     "selection, interpolation (repeatable)"
@@ -158,8 +160,6 @@ def _domain_rows(res) -> list[dict]:
 
 
 def _print_resolution(res, fmt: str, header: str) -> None:
-    from workbench.cli import _print_rows
-
     if fmt == "json":
         json.dump({"header": header, **res.to_dict()}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -176,7 +176,6 @@ def _print_resolution(res, fmt: str, header: str) -> None:
 
 def cmd_resolve(args) -> int:
     from engine.mixtures import resolve
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         res = resolve(store, recipe_from_args(store, args))
@@ -186,7 +185,6 @@ def cmd_resolve(args) -> int:
 
 def cmd_save(args) -> int:
     from engine.mixtures import MixtureError, get_mixture, resolve, save
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         recipe = recipe_from_args(store, args)
@@ -207,7 +205,6 @@ def cmd_save(args) -> int:
 
 def cmd_list(args) -> int:
     from engine.mixtures import list_mixtures
-    from workbench.cli import _open_store, _print_rows
 
     with _open_store(args, read_only=False) as store:
         rows = [
@@ -234,7 +231,6 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     """A saved version: per-domain counts, and whether the store still resolves its recipe the same way."""
     from engine.mixtures import get_mixture, items, preview, resolve
-    from workbench.cli import _open_store, _print_rows
 
     with _open_store(args) as store:
         mv = get_mixture(store, args.ref)
@@ -270,7 +266,6 @@ def cmd_show(args) -> int:
 
 def cmd_recipe(args) -> int:
     from engine.mixtures import get_mixture
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         mv = get_mixture(store, args.ref)
@@ -281,7 +276,6 @@ def cmd_recipe(args) -> int:
 
 def cmd_diff(args) -> int:
     from engine.mixtures import diff
-    from workbench.cli import _open_store, _print_rows
 
     with _open_store(args) as store:
         d = diff(store, args.name, args.v1, args.v2)
@@ -305,7 +299,6 @@ def cmd_diff(args) -> int:
 
 def cmd_subset(args) -> int:
     from engine.mixtures import domain_subset, get_mixture
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         mv = domain_subset(store, get_mixture(store, args.ref).id, args.domain)
@@ -315,7 +308,6 @@ def cmd_subset(args) -> int:
 
 def cmd_export(args) -> int:
     from engine.mixtures import export_mixture
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         r = export_mixture(
@@ -387,15 +379,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ms = s.add_subparsers(dest="mix_cmd", metavar="ACTION", required=True)
-    _orig = ms.add_parser
-
-    def add_parser(name, **kw):  # --db / -q after the action too (`workbench mix list --db x.duckdb`)
-        x = _orig(name, **kw)
-        x.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        x.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        return x
-
-    ms.add_parser = add_parser  # type: ignore[method-assign]
+    _with_common_args(ms)
     x = ms.add_parser("resolve", help="dry run: per-domain available / requested / drawn, warnings")
     _add_recipe_args(x)
     x.set_defaults(func=cmd_resolve)

@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from workbench.cli.kit import EXIT_USAGE, CliError, _open_store
+
 
 def _fmt_eta(s) -> str:
     if s is None:
@@ -78,9 +80,7 @@ def _settings(args) -> tuple[dict, dict]:
     for kv in args.set or []:
         k, sep, v = kv.partition("=")
         if not sep:
-            from workbench.cli import CliError
-
-            raise CliError(f"--set {kv!r}: expected KEY=VALUE (a TrainSettings field)", 2)
+            raise CliError(f"--set {kv!r}: expected KEY=VALUE (a TrainSettings field)", EXIT_USAGE)
         try:
             train[k.strip()] = json.loads(v)
         except json.JSONDecodeError:
@@ -134,7 +134,6 @@ def _follow(store, run_id: int, quiet: bool) -> int:
 
 def cmd_train(args) -> int:
     from engine.training.runs import create_run, get_run
-    from workbench.cli import _open_store
 
     lora, train = _settings(args)
     with _open_store(args) as store:
@@ -164,7 +163,6 @@ def cmd_train(args) -> int:
 
 def cmd_runs(args) -> int:
     from engine.training import runs as R
-    from workbench.cli import _open_store
 
     action = args.runs_cmd or "list"
     with _open_store(args) as store:

@@ -15,8 +15,8 @@ is impossible (embedding mixtures have no text); export-pairs writes the pairs a
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from workbench.cli.kit import _dump, _open_store, _print_rows, _with_common_args
 
 
 def _source(text: str) -> dict:
@@ -34,14 +34,7 @@ def _source(text: str) -> dict:
 
 
 def _store(args):
-    from workbench.cli import _open_store
-
     return _open_store(args)
-
-
-def _dump(obj) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _set_dict(s) -> dict:
@@ -64,8 +57,6 @@ def _set_dict(s) -> dict:
 
 
 def _table(rows: list[dict], cols: list[str]) -> None:
-    from workbench.cli import _print_rows
-
     _print_rows(rows, "table", cols)
 
 
@@ -280,15 +271,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     xs = s.add_subparsers(dest="interp_cmd", metavar="ACTION", required=True)
-    _orig = xs.add_parser
-
-    def add_parser(name, **kw):  # --db / -q after the action too
-        x = _orig(name, **kw)
-        x.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        x.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        return x
-
-    xs.add_parser = add_parser  # type: ignore[method-assign]
+    _with_common_args(xs)
 
     def fmt(x, choices=("table", "json")):
         x.add_argument("--format", choices=list(choices), default=choices[0])

@@ -16,13 +16,7 @@ from __future__ import annotations
 import json
 import sys
 
-
-def _fmt(p) -> None:
-    p.add_argument("--format", choices=["table", "json"], default="table")
-
-
-def _sets(s: str) -> list[str]:
-    return [x.strip() for x in (s or "").split(",") if x.strip()]
+from workbench.cli.kit import EXIT_USAGE, CliError, _fmt, _open_store, _print_rows, _sets, _StderrProgress
 
 
 def _num(v, digits: int = 3):
@@ -30,8 +24,6 @@ def _num(v, digits: int = 3):
 
 
 def _out(obj, fmt: str, rows: list[dict] | None = None, columns: list[str] | None = None) -> None:
-    from workbench.cli import _print_rows
-
     if fmt == "json":
         json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
@@ -41,13 +33,10 @@ def _out(obj, fmt: str, rows: list[dict] | None = None, columns: list[str] | Non
 
 def cmd_evalset(args) -> int:
     from engine.evaluation import evaluate as ev
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         if args.action in ("mark", "unmark"):
             if not args.pool:
-                from workbench.cli import EXIT_USAGE, CliError
-
                 raise CliError(f"evalset {args.action} needs a POOL", EXIT_USAGE)
             name = ev.set_role(store, args.pool, "eval" if args.action == "mark" else "train", force=args.force)
             items, skipped = ev.pool_items(store, name) if args.action == "mark" else ([], 0)
@@ -68,8 +57,6 @@ def cmd_evalset(args) -> int:
                 r["domains"] = ",".join(r["domains"])
             _out(rows, args.format, columns=["id", "name", "n_samples", "checkable", "scorers", "domains"])
         elif args.action == "answers":
-            from workbench.cli import EXIT_USAGE, CliError
-
             if not args.pool or not (args.file or args.no_call):
                 raise CliError("evalset answers needs a POOL and FILE (or --no-call)", EXIT_USAGE)
             res = ev.attach_answers(store, args.pool, args.file, key=args.key, field=args.field, no_call=args.no_call)
@@ -80,8 +67,6 @@ def cmd_evalset(args) -> int:
             from engine.mixtures import get_mixture
 
             if not args.pool or not args.sets:
-                from workbench.cli import EXIT_USAGE, CliError
-
                 raise CliError("evalset overlap needs a MIXTURE and --sets POOL,...", EXIT_USAGE)
             mv = get_mixture(store, args.pool)
             rep = ev.overlap(store, mv.id, _sets(args.sets), threshold=args.threshold)
@@ -101,7 +86,6 @@ def cmd_evalset(args) -> int:
 
 def cmd_eval(args) -> int:
     from engine.evaluation import evaluate as ev
-    from workbench.cli import EXIT_USAGE, CliError, _open_store, _StderrProgress
 
     if not args.sets:
         raise CliError("give the eval sets: --sets POOL,...", EXIT_USAGE)
@@ -147,7 +131,6 @@ def cmd_eval(args) -> int:
 
 def cmd_rescore(args) -> int:
     from engine.evaluation import evaluate as ev
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         r = ev.rescore(store, args.evaluation)
@@ -174,8 +157,6 @@ def _pairs_arg(text: str | None) -> list[tuple[str, str]] | None:
     for part in _sets(text):
         ab = [x.strip() for x in part.split("+")]
         if len(ab) != 2 or not all(ab):
-            from workbench.cli import EXIT_USAGE, CliError
-
             raise CliError(f"--pairs: write pairs as a+b separated by commas (got {part!r})", EXIT_USAGE)
         out.append((ab[0], ab[1]))
     return out
@@ -195,13 +176,10 @@ def _matrix_rows(m: dict) -> list[dict]:
 
 def cmd_conflict(args) -> int:
     from engine.evaluation import conflict as cf
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         made = pairs = None
         if args.pairs and not args.make_pairs:
-            from workbench.cli import EXIT_USAGE, CliError
-
             raise CliError("--pairs goes with --make-pairs", EXIT_USAGE)
         if args.make_specialists:
             made = cf.ensure_specialists(store, args.run, domains=_sets(args.domains) or None)
@@ -309,7 +287,6 @@ def cmd_conflict(args) -> int:
 
 def cmd_compare(args) -> int:
     from engine.evaluation import conflict as cf
-    from workbench.cli import _open_store
 
     with _open_store(args) as store:
         from engine.evaluation.evaluate import get_run_row

@@ -1,0 +1,91 @@
+"""The `workbench` command: opens the app, and the headless twins of every screen action.
+
+Exit codes: 0 success, 1 bad input (file, filter, unknown pool…), 2 usage error, 3 store error,
+130 cancelled (Ctrl-C).
+
+One module per area (data, quality, geometry, mix, train, eval, interp), each adding its subcommands with
+`register(sub)`; `kit` holds what they share. Every module stays light: heavy imports live in the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workbench import __version__
+from workbench.cli import data, geometry, interp, mix, quality, train
+from workbench.cli import eval as evaluation
+from workbench.cli.data import load_sample
+from workbench.cli.kit import (
+    EXIT_CANCELLED,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    CliError,
+    WorkbenchError,
+    _open_store,
+)
+
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_STORE",
+    "EXIT_USAGE",
+    "CLI_AREAS",
+    "CliError",
+    "_open_store",
+    "build_parser",
+    "load_sample",
+    "main",
+]
+
+# The areas, in the order their commands are listed.
+CLI_AREAS = [data, quality, geometry, mix, train, evaluation, interp]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `workbench` argument parser, with every area's subcommands."""
+    p = argparse.ArgumentParser(
+        prog="workbench",
+        description="Keyboard-first workbench for instruction data. Without a command it opens the app.",
+    )
+    p.add_argument("--version", action="version", version=f"workbench {__version__}")
+    p.add_argument("--db", help="DuckDB store file (default: $WORKBENCH_DB or ~/.local/share/workbench/)")
+    p.add_argument("--sample", action="store_true", help="load the bundled sample pools before opening")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    # --db and -q are accepted after the command too (`workbench import x.jsonl --db my.duckdb`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    _orig_add = sub.add_parser
+
+    def add_parser(name, **kw):
+        return _orig_add(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
+    for area in CLI_AREAS:
+        area.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `workbench` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", data.cmd_open)
+    try:
+        return func(args)
+    except WorkbenchError as e:  # every engine error, and the CLI's own: message, exit code, hint
+        print(f"workbench: {e}", file=sys.stderr)
+        if e.hint:
+            print(f"workbench: hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("workbench: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return EXIT_INPUT
