@@ -17,7 +17,7 @@ import pytest
 
 from engine.data.formats import FORMATS, detect_format, make_context, word_problem_answer
 from engine.data.ingest import import_file
-from engine.evaluation import scorers as ac
+from engine.evaluation import math_answers as ac
 from engine.evaluation.evaluate import detect_item, pool_items
 from engine.evaluation.scorers import (
     boxed,
