@@ -73,16 +73,18 @@ def test_killed_worker_resumes_without_recomputing(tmp_path, tiny_model_dir):
     n = create_job(s, job, model=str(tiny_model_dir), chunk=4, params=IFDParams(max_length=256, token_budget=64))
     assert n == 120
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    (job / "hold").write_text("3")  # test hook: the worker waits after its 3rd chunk until this file goes
     p = subprocess.Popen(
         [sys.executable, "-m", "engine.quality.worker", str(job)], env=env, cwd=ROOT, stderr=subprocess.PIPE
     )
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((job / "chunks").glob("*.jsonl"))) < 3:
+    while time.time() < deadline and read_progress(job).get("state") != "held":
         time.sleep(0.05)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
+    (job / "hold").unlink()
     first = {f.name: f.stat().st_mtime_ns for f in (job / "chunks").glob("*.jsonl")}
-    assert 3 <= len(first) < 30, "the worker should have been killed mid-run"
+    assert len(first) == 3, "the worker should have been killed after its 3rd chunk"
     # the app ingests what finished before the kill
     n1 = ingest_job(s, job)
     assert n1 == 4 * len(first)

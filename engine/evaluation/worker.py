@@ -6,20 +6,18 @@ each chunk of items: batched greedy generation with the tokenizer's chat templat
 reference response's mean token NLL given the prompt, option log-likelihoods for multiple choice, and the
 scorer's verdict (engine.evaluation.scorers; code runs in the sandbox, a further child). Writes
 chunks/NNNNNN-xxxxxx.jsonl atomically, progress.json and log.txt; never opens the DuckDB store. Items already in a
-chunk are skipped, so a killed job resumes. SIGTERM/SIGINT stop at the next batch.
+chunk are skipped, so a killed job resumes. SIGTERM/SIGINT or a `cancel` file stop at the next batch (the job
+life cycle is engine.core.jobs').
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
 import sys
-import time
 from pathlib import Path
 
-from engine.core.jobs import Cancelled, CancelToken
+from engine.core.jobs import CancelToken, JobFolder, run_chunks, worker_main
 
 FALLBACK_TEMPLATE_NOTE = "no chat template: 'User: ...\\nAssistant:' plain prompt"
 
@@ -158,12 +156,6 @@ def continuation_logprobs(
     return out
 
 
-def _write_progress(job: Path, **kw) -> None:
-    tmp = job / "progress.json.tmp"
-    tmp.write_text(json.dumps(kw))
-    os.replace(tmp, job / "progress.json")
-
-
 def _set_threads(s: dict) -> None:
     """torch CPU threads: the setting, else half the cores (at least 1). On shared or busy CPUs torch's default
     (all cores) oversubscribes them; 1 thread was 10x faster than 2 for a tiny model on a busy 2-core machine."""
@@ -271,7 +263,7 @@ def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dic
     out = []
     cached: tuple | None = None  # (key, model, tok)
     for job in jobs:
-        spec = json.loads((Path(job) / "spec.json").read_text())
+        spec = JobFolder(job).read_spec()
         s = spec.get("settings", {})
         key = (spec["model"], s.get("device", "auto"), s.get("dtype"))
         if cached is None or cached[0] != key:
@@ -376,83 +368,36 @@ def score_chunk(model, tok, items: list[dict], s: dict, cancel=None, on_batch=No
 
 def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dict:
     """Process every input item that no chunk holds yet; `loaded` = (model, tokenizer) to reuse one."""
-    job = Path(job)
-    spec = json.loads((job / "spec.json").read_text())
+    folder = JobFolder(job)
+    spec = folder.read_spec()
     s = spec["settings"]
-    items = [
-        json.loads(line) for line in (job / "input.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    done = set()
-    for f in sorted((job / "chunks").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                done.add(json.loads(line)["sample_id"])
-    todo = [it for it in items if it["sample_id"] not in done]
-    log = open(job / "log.txt", "a", encoding="utf-8")
-    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} done, {len(todo)} to do\n")
-    log.flush()
-    _write_progress(job, state="loading", done=len(done), total=len(items))
-    model, tok = loaded if loaded is not None else load_model(spec)
-    _write_progress(job, state="running", done=len(done), total=len(items))
-    if not getattr(tok, "chat_template", None):
-        log.write(FALLBACK_TEMPLATE_NOTE + "\n")
-    existing = sorted((job / "chunks").glob("*.jsonl"))
-    next_no = (int(existing[-1].stem.split("-")[0]) + 1) if existing else 1
-    t0 = time.perf_counter()
-    n_new = 0
-    try:
-        for k in range(0, len(todo), s.get("chunk", 16)):
-            if cancel is not None:
-                cancel.check()
-            batch = todo[k : k + s.get("chunk", 16)]
+    lm: list = list(loaded) if loaded is not None else []
 
-            def on_batch(d, t, base=len(done) + n_new):
-                _write_progress(job, state=f"generating {d}/{t} of this chunk", done=base, total=len(items))
+    def load() -> None:
+        if not lm:
+            lm.extend(load_model(spec))
+        if not getattr(lm[1], "chat_template", None):
+            with open(folder.file("log.txt"), "a", encoding="utf-8") as f:
+                f.write(FALLBACK_TEMPLATE_NOTE + "\n")
 
-            recs = score_chunk(model, tok, batch, s, cancel=cancel, on_batch=on_batch)
-            # a unique name: the app's ingest marker lists chunk names, and a lost chunk is redone under a new one
-            path = job / "chunks" / f"{next_no:06d}-{secrets.token_hex(3)}.jsonl"
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                for r in recs:
-                    f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-            os.replace(tmp, path)
-            next_no += 1
-            n_new += len(batch)
-            rate = n_new / max(time.perf_counter() - t0, 1e-9)
-            _write_progress(
-                job,
-                state="running",
-                done=len(done) + n_new,
-                total=len(items),
-                rate=rate,
-                eta_s=(len(todo) - n_new) / rate if rate else None,
-            )
-    except BaseException as e:
-        state = "cancelled" if isinstance(e, Cancelled) else "failed"
-        log.write(f"{time.strftime('%H:%M:%S')} {state}: {e!r}\n")
-        _write_progress(job, state=state, done=len(done) + n_new, total=len(items), error=repr(e))
-        log.close()
-        raise
-    _write_progress(job, state="done", done=len(done) + n_new, total=len(items), eta_s=0)
-    log.write(f"{time.strftime('%H:%M:%S')} done: {n_new} items\n")
-    log.close()
-    return {"evaluated": n_new, "skipped": len(done), "total": len(items)}
+    def process(batch: list[dict], base: int) -> list[dict]:
+        def on_batch(d, t):
+            folder.write_progress(state=f"generating {d}/{t} of this chunk", done=base, total=len(items))
+
+        return score_chunk(*lm, batch, s, cancel=cancel, on_batch=on_batch)
+
+    items = folder.read_input()
+    # unique chunk names: the app's ingest marker lists chunk names, and a lost chunk is redone under a new one
+    out = run_chunks(folder, items, process, chunk=s.get("chunk", 16), cancel=cancel, load=load, unique=True)
+    return {"evaluated": out["new"], "skipped": out["skipped"], "total": out["total"]}
+
+
+def _work(jobs: list[Path], cancel: CancelToken) -> None:
+    run_jobs(jobs, cancel=cancel)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print("usage: python -m engine.evaluation.worker JOBDIR [JOBDIR ...]", file=sys.stderr)
-        return 2
-    cancel = CancelToken()
-    signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
-    signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
-    try:
-        run_jobs([Path(a) for a in argv], cancel=cancel)
-    except Cancelled:
-        return 130
-    return 0
+    return worker_main("python -m engine.evaluation.worker JOBDIR [JOBDIR ...]", argv, _work, many=True)
 
 
 if __name__ == "__main__":

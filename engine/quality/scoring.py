@@ -15,19 +15,17 @@ idempotent (scores are replaced per sample and metric key).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.core.jobs import CancelToken, ProgressMeter
+from engine.core.jobs import CancelToken, JobFolder, run_chunks, spawn
 from engine.core.store import Store
 from engine.data.formats import INPUT_SPLIT, split_user
 from engine.quality.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
 from engine.quality.scores import MetricDef, register_metric, scored_ids, write_scores
 
+WORKER = "engine.quality.worker"
 SCORER_VERSION = "1"
 # 2: Cherry's Alpaca template gets the instruction and the input separately (meta.input_split).
 CHERRY_VERSION = "2"
@@ -134,47 +132,19 @@ def create_job(
         ids = scored_ids(store, d)
         done = ids if done is None else done & ids
     done = done or set()
-    job_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / "chunks").mkdir(exist_ok=True)
+    job = JobFolder(job_dir).create()
     spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype)
-    (job_dir / "spec.json").write_text(json.dumps(asdict(spec) | {"model_name": name}, indent=2))
+    job.write_spec(asdict(spec) | {"model_name": name})
     where, qp = _items_sql(pool_ids, include_excluded)
     c = store.cursor()
     rows = c.execute(f"SELECT id, messages, meta FROM samples {where} ORDER BY id", qp).fetchall()
     c.close()
-    n = 0
-    tmp = job_dir / "input.jsonl.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for sid, msgs, meta in rows:
-            if sid in done:
-                continue
-            f.write(json.dumps(asdict(item_from_row(sid, msgs, meta)), ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, job_dir / "input.jsonl")
-    return n
-
-
-def _done_ids(job_dir: Path) -> set[int]:
-    done = set()
-    for f in sorted((job_dir / "chunks").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                done.add(json.loads(line)["sample_id"])
-    return done
-
-
-def _write_progress(job_dir: Path, **kw) -> None:
-    tmp = job_dir / "progress.json.tmp"
-    tmp.write_text(json.dumps(kw))
-    os.replace(tmp, job_dir / "progress.json")
+    return job.write_input(asdict(item_from_row(sid, msgs, meta)) for sid, msgs, meta in rows if sid not in done)
 
 
 def read_progress(job_dir: Path) -> dict:
     """The worker's last progress report ({} before the first)."""
-    try:
-        return json.loads((job_dir / "progress.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    return JobFolder(job_dir).read_progress()
 
 
 def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, loaded=None) -> dict:
@@ -184,77 +154,47 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
     """
     from engine.quality.ifd import score_items
 
-    job_dir = Path(job_dir)
-    spec = json.loads((job_dir / "spec.json").read_text())
+    job = JobFolder(job_dir)
+    spec = job.read_spec()
     params = IFDParams(**spec["params"])
-    items = [
-        Item(**json.loads(line))
-        for line in (job_dir / "input.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    done = _done_ids(job_dir) & {it.sample_id for it in items}  # chunks of an earlier input do not count
-    todo = [it for it in items if it.sample_id not in done]
-    log = open(job_dir / "log.txt", "a", encoding="utf-8")
-    log.write(f"{time.strftime('%H:%M:%S')} start: {len(items)} items, {len(done)} already scored, {len(todo)} to do\n")
-    log.flush()
-    meter = ProgressMeter(progress, total=len(items), unit="samples", min_interval=0.5)
-    meter.done = len(done)
-    _write_progress(job_dir, state="loading", done=len(done), total=len(items), rate=0.0, eta_s=None)
-    if loaded is None:
-        from engine.core.models import load_causal_lm
+    items = job.read_input()
+    lm: list = list(loaded) if loaded is not None else []
 
-        model, tok, _src = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))
-    else:
-        model, tok = loaded
-    existing = sorted((job_dir / "chunks").glob("*.jsonl"))
-    next_no = (int(existing[-1].stem) + 1) if existing else 1
-    t0 = time.perf_counter()
-    n_new = 0
-    try:
-        for k in range(0, len(todo), spec["chunk"]):
-            if cancel is not None:
-                cancel.check()
-            batch = todo[k : k + spec["chunk"]]
-            res = score_items(model, tok, batch, params, variants=tuple(spec["variants"]), cancel=cancel)
-            path = job_dir / "chunks" / f"{next_no:06d}.jsonl"
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                for r in res:
-                    f.write(json.dumps({"sample_id": r.sample_id, "values": r.values, "reasons": r.reasons}) + "\n")
-            os.replace(tmp, path)
-            next_no += 1
-            n_new += len(batch)
-            meter.advance(len(batch), force=True)
-            rate = n_new / max(time.perf_counter() - t0, 1e-9)
-            eta = (len(todo) - n_new) / rate if rate > 0 else None
-            _write_progress(job_dir, state="running", done=len(done) + n_new, total=len(items), rate=rate, eta_s=eta)
-        state = "done"
-    except BaseException as e:
-        state = "cancelled" if type(e).__name__ == "Cancelled" else "failed"
-        log.write(f"{time.strftime('%H:%M:%S')} {state}: {e!r}\n")
-        _write_progress(job_dir, state=state, done=len(done) + n_new, total=len(items), error=repr(e))
-        log.close()
-        raise
-    rate = n_new / max(time.perf_counter() - t0, 1e-9)
-    _write_progress(job_dir, state=state, done=len(done) + n_new, total=len(items), rate=rate, eta_s=0)
-    log.write(f"{time.strftime('%H:%M:%S')} done: scored {n_new} new items at {rate:.2f}/s\n")
-    log.close()
-    return {"scored": n_new, "skipped": len(done), "total": len(items), "rate": rate}
+    def load() -> None:
+        if not lm:
+            from engine.core.models import load_causal_lm
+
+            model, tok, _src = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))
+            lm.extend((model, tok))
+
+    def process(batch: list[dict], _done: int) -> list[dict]:
+        res = score_items(*lm, [Item(**it) for it in batch], params, variants=tuple(spec["variants"]), cancel=cancel)
+        return [{"sample_id": r.sample_id, "values": r.values, "reasons": r.reasons} for r in res]
+
+    out = run_chunks(
+        job,
+        items,
+        process,
+        chunk=spec["chunk"],
+        cancel=cancel,
+        load=load,
+        progress=progress,
+        unit="samples",
+        start_line="start: {total} items, {done} already scored, {todo} to do",
+        done_line="done: scored {new} new items at {rate:.2f}/s",
+    )
+    return {"scored": out["new"], "skipped": out["skipped"], "total": out["total"], "rate": out["rate"]}
 
 
 def ingest_job(store: Store, job_dir: Path) -> int:
     """Write every finished chunk of a job into the scores table (idempotent); returns samples ingested."""
     job_dir = Path(job_dir)
-    spec = json.loads((job_dir / "spec.json").read_text())
+    spec = JobFolder(job_dir).read_spec()
     params = IFDParams(**spec["params"])
     defs = metric_defs(spec["model_name"], params, tuple(spec["variants"]))
-    marker = job_dir / "ingested.txt"
-    ingested = set(marker.read_text().split()) if marker.exists() else set()
+    job = JobFolder(job_dir)
     n = 0
-    for f in sorted((job_dir / "chunks").glob("*.jsonl")):
-        if f.name in ingested:
-            continue
-        recs = [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for f, recs in job.new_chunks():
         con = store.cursor()
         con.execute("BEGIN TRANSACTION")
         try:
@@ -272,23 +212,14 @@ def ingest_job(store: Store, job_dir: Path) -> int:
             raise
         finally:
             con.close()
-        with open(marker, "a") as m:
-            m.write(f.name + "\n")
+        job.mark_ingested(f)
         n += len(recs)
     return n
 
 
 def start_worker(job_dir: Path) -> subprocess.Popen:
     """Run the job in a child process (torch stays out of the app process)."""
-    job_dir = Path(job_dir)
-    err = open(job_dir / "worker.stderr", "ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "engine.quality.worker", str(job_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=err,
-        start_new_session=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
+    return spawn(WORKER, job_dir)
 
 
 def jobs_root(store: Store) -> Path:

@@ -2,16 +2,13 @@
 
 The app writes DIR/request.json ({"model": spec}) and DIR/texts.jsonl ({"id", "text"} per line) with
 `prepare`; the worker loads the model (torch stays out of the app process), writes DIR/ids.npy and
-DIR/features.npy (mean-pooled input embeddings, engine.synthesis.interpolation.embedding_layer_features' rule), and
-DIR/status.json ({"state": "loading"|"running"|"done"|"failed"|"cancelled", "done", "total", "error"}).
-It never opens the DuckDB store. SIGTERM cancels.
+DIR/features.npy (mean-pooled input embeddings, engine.synthesis.interpolation.embedding_layer_features' rule),
+and DIR/status.json ({"state": "loading"|"running"|"done"|"failed"|"cancelled", "done", "total", "error"}).
+It never opens the DuckDB store. SIGTERM or a `cancel` file cancel. The job life cycle is engine.core.jobs'.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,49 +16,33 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.jobs import JobFolder, read_jsonl, spawn, worker_main
 
-def _status(folder: Path, **kw) -> None:
-    tmp = folder / "status.json.tmp"
-    tmp.write_text(json.dumps(kw))
-    os.replace(tmp, folder / "status.json")
+WORKER = "engine.synthesis.worker"
 
 
 def prepare(store, ref, folder: Path, *, model: str | None = None) -> int:
-    """Write the request and the texts of the set's originals (engine.synthesis.interpolation.originals) into `folder`;
-    returns the number of texts."""
-    from engine.synthesis.interpolation import _texts, originals
+    """Write the request and the texts of the set's originals (engine.synthesis.interpolation.originals) into
+    `folder`; returns the number of texts."""
+    from engine.synthesis.interpolation.features import _texts, originals
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in ("ids.npy", "features.npy", "status.json"):
-        (folder / f).unlink(missing_ok=True)
+    job = JobFolder(folder).create(chunks=False)
+    job.clear("ids.npy", "features.npy", "status.json", "cancel")
     ids = originals(store, ref)
     texts = _texts(store, ids.tolist())
-    with open(folder / "texts.jsonl", "w", encoding="utf-8") as f:
-        for i in ids.tolist():
-            f.write(json.dumps({"id": int(i), "text": texts.get(int(i), "")}, ensure_ascii=False) + "\n")
-    (folder / "request.json").write_text(json.dumps({"model": model, "created": time.time()}))
+    job.write_input(({"id": int(i), "text": texts.get(int(i), "")} for i in ids.tolist()), name="texts.jsonl")
+    job.write_spec({"model": model, "created": time.time()}, name="request.json", indent=None)
     return int(len(ids))
 
 
 def start(folder: Path) -> subprocess.Popen:
     """Start the worker on a prepared folder (no shell; stderr into DIR/worker.stderr)."""
-    folder = Path(folder)
-    err = open(folder / "worker.stderr", "ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "engine.synthesis.worker", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=err,
-        start_new_session=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
+    return spawn(WORKER, folder)
 
 
 def read_status(folder: Path) -> dict:
-    try:
-        return json.loads((Path(folder) / "status.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    """The worker's last status report ({} before the first)."""
+    return JobFolder(folder).read_status()
 
 
 def load_result(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -74,44 +55,39 @@ def load_result(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(folder: Path, cancel=None) -> None:
+    """Compute the features of a prepared folder (in this process)."""
     from engine.core.models import load_causal_lm
     from engine.synthesis.interpolation import mean_pooled
 
-    folder = Path(folder)
-    req = json.loads((folder / "request.json").read_text())
-    rows = [json.loads(x) for x in (folder / "texts.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    _status(folder, state="loading", done=0, total=len(rows))
+    job = JobFolder(folder)
+    req = job.read_spec("request.json")
+    rows = read_jsonl(job.file("texts.jsonl"))
+    job.write_status(state="loading", done=0, total=len(rows))
     lm, tok, _src = load_causal_lm(req.get("model"), device="cpu")
     W = lm.get_input_embeddings().weight.detach().float().cpu().numpy()
     out = np.zeros((len(rows), W.shape[1]), dtype=np.float32)
     step = 256
     for n in range(0, len(rows), step):
         if cancel is not None and cancel.cancelled:
-            _status(folder, state="cancelled", done=n, total=len(rows))
+            job.write_status(state="cancelled", done=n, total=len(rows))
             return
         out[n : n + step] = mean_pooled(W, tok, [r["text"] for r in rows[n : n + step]])
-        _status(folder, state="running", done=min(n + step, len(rows)), total=len(rows))
-    np.save(folder / "ids.npy", np.array([r["id"] for r in rows], dtype=np.int64))
-    np.save(folder / "features.npy", out)
-    _status(folder, state="done", done=len(rows), total=len(rows))
+        job.write_status(state="running", done=min(n + step, len(rows)), total=len(rows))
+    np.save(job.file("ids.npy"), np.array([r["id"] for r in rows], dtype=np.int64))
+    np.save(job.file("features.npy"), out)
+    job.write_status(state="done", done=len(rows), total=len(rows))
+
+
+def _work(folders: list[Path], cancel) -> None:
+    try:
+        run(folders[0], cancel)
+    except Exception as e:  # noqa: BLE001 - reported to the app through status.json
+        JobFolder(folders[0]).write_status(state="failed", error=f"{type(e).__name__}: {e}")
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.core.jobs import CancelToken
-
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m engine.synthesis.worker DIR", file=sys.stderr)
-        return 2
-    folder = Path(argv[0])
-    cancel = CancelToken()
-    signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
-    try:
-        run(folder, cancel)
-    except Exception as e:  # noqa: BLE001 - reported to the app through status.json
-        _status(folder, state="failed", error=f"{type(e).__name__}: {e}")
-        raise
-    return 0
+    return worker_main("python -m engine.synthesis.worker DIR", argv, _work)
 
 
 if __name__ == "__main__":
