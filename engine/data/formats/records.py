@@ -1,0 +1,116 @@
+"""Canonical samples: `Normalized` (OpenAI-style messages), `RecordIssue`, the content hash and `input_split`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DOMAINS = ["general", "math", "code", "tool_use"]
+
+
+@dataclass
+class Normalized:
+    """One sample in canonical form."""
+
+    messages: list[dict]
+    system: str | None = None
+    tools: list | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def instruction(self) -> str:
+        """Content of the first user message ('' if none)."""
+        for m in self.messages:
+            if m["role"] == "user":
+                return m["content"]
+        return ""
+
+    @property
+    def response(self) -> str:
+        """Content of the last assistant message ('' if none)."""
+        for m in reversed(self.messages):
+            if m["role"] == "assistant":
+                return m["content"]
+        return ""
+
+    @property
+    def n_turns(self) -> int:
+        """Number of user + assistant messages."""
+        return sum(1 for m in self.messages if m["role"] in ("user", "assistant"))
+
+
+@dataclass
+class RecordIssue:
+    """A problem with one record (or, with record_index None, with the whole file)."""
+
+    file: str
+    line: int | None
+    record_index: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        loc = Path(self.file).name
+        if self.line is not None:
+            loc += f":{self.line}"
+        if self.record_index is not None:
+            loc += f" (record {self.record_index})"
+        if self.field:
+            loc += f" field {self.field!r}"
+        return f"{loc}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "record_index": self.record_index,
+            "field": self.field,
+            "message": self.message,
+            "error": str(self),
+        }
+
+
+_HASH_EXTRAS = ("name", "tool_calls", "tool_call_id")
+
+
+def content_hash_text(messages: list[dict], system: str | None, tools: list | None) -> str:
+    """The canonical serialisation behind `content_hash`.
+
+    system, RS, tools (sorted-key compact JSON), RS, then each message as role US content
+    [US sorted-key JSON of name/tool_calls/tool_call_id], messages separated by GS. Only strings and
+    Python's json module are involved, so the hash does not depend on how a file or DuckDB writes JSON."""
+    parts = []
+    for m in messages:
+        extra = {k: m[k] for k in _HASH_EXTRAS if k in m}
+        t = m["role"] + "\x1f" + m["content"]
+        if extra:
+            t += "\x1f" + json.dumps(extra, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        parts.append(t)
+    tools_text = json.dumps(tools, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if tools else ""
+    return (system or "") + "\x1e" + tools_text + "\x1e" + "\x1d".join(parts)
+
+
+def content_hash(messages: list[dict], system: str | None, tools: list | None) -> str:
+    """md5 hex of `content_hash_text` (what samples.content_hash holds)."""
+    return hashlib.md5(content_hash_text(messages, system, tools).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def dumps(v: Any) -> str:
+    """Compact JSON text used for staging (DuckDB re-serialises it canonically)."""
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# meta key of a flat record whose user turn joins an instruction and a non-empty input (alpaca, dolly,
+# column mappings, alpaca-style prompt-only sets): the instruction's length in characters (code points),
+# so that instruction = user[:n] and input = user[n + 1:] without storing the texts twice
+INPUT_SPLIT = "input_split"
+
+
+def split_user(content: str, n: Any) -> tuple[str, str] | None:
+    """(instruction, input) of a user turn from its `meta["input_split"]`; None if `n` does not fit it."""
+    if type(n) is not int or not 0 <= n < len(content) or content[n] != "\n":
+        return None
+    return content[:n], content[n + 1 :]
