@@ -3,27 +3,31 @@ representative and the clustering's diversity, jumps to Browse, and the embed / 
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Label, Markdown, Select, Static
 from textual_plotext import PlotextPlot
 
 from engine.core.errors import Cancelled
-from screens.widgets import Dialog, EngineCaller, WorkbenchScreen
+from screens.clusters_common import (
+    cluster_color,
+    cluster_expression,
+    region_expression,  # noqa: F401 - re-exported
+    rich_cluster_color,
+)
+from screens.clusters_dialogs import DedupDialog, RegionScreen
+from screens.job_panel import Job, JobPanel
+from screens.widgets import WorkbenchScreen
 from workbench.actions import bindings_for
 
 NOISE = -1
 MAX_MAP_POINTS = 4000  # more points than this are sampled (deterministically) for the map
 DEFAULT_TEXT_KIND = "instruction_response"
-# Plotext colours for clusters 0, 1, 2, ... (cycled); noise is grey.
-COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow", "blue+", "red+", "green+", "magenta+", "cyan+"]
 
 # Encoder used by `e` instead of loading the sentence-transformers model (tests set a deterministic fake;
 # None: engine.geometry.embeddings.load_encoder for the clustering's model).
@@ -41,52 +45,6 @@ text, only new samples are embedded), then `workbench cluster NAME` saves a clus
 **Here:** press `e` to embed the samples that have no embedding yet, then `k` to cluster them into a new
 named clustering. `ctrl+r` reloads.
 """
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _name_ref(name: str) -> str:
-    """A clustering name as the filter language reads it: bare when an identifier, else double-quoted."""
-    if _IDENT.fullmatch(name):
-        return name
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def cluster_expression(name: str, cluster: int) -> str:
-    """The Browse filter for one cluster of a clustering: `cluster.NAME = k` (the name quoted when needed)."""
-    return f"cluster.{_name_ref(name)} = {int(cluster)}"
-
-
-def region_expression(name: str, x0: float, x1: float, y0: float, y1: float, decimals: int = 3) -> str:
-    """The Browse filter for a rectangle of a clustering's map:
-    `map.NAME.x BETWEEN x0 AND x1 AND map.NAME.y BETWEEN y0 AND y1` (bounds written with `decimals`)."""
-    ref = _name_ref(name)
-    f = f"{{:.{int(decimals)}f}}"
-    return (
-        f"map.{ref}.x BETWEEN {f.format(x0)} AND {f.format(x1)} AND "
-        f"map.{ref}.y BETWEEN {f.format(y0)} AND {f.format(y1)}"
-    )
-
-
-# The same colours in rich (table) names.
-_RICH = {
-    "orange": "dark_orange",
-    "blue+": "bright_blue",
-    "red+": "bright_red",
-    "green+": "bright_green",
-    "magenta+": "bright_magenta",
-    "cyan+": "bright_cyan",
-    "gray": "grey50",
-}
-
-
-def _color(k: int) -> str:
-    return "gray" if k < 0 else COLORS[k % len(COLORS)]
-
-
-def _rich_color(k: int) -> str:
-    c = _color(k)
-    return _RICH.get(c, c)
 
 
 def _pct(x: float) -> str:
@@ -142,7 +100,6 @@ class ClustersScreen(WorkbenchScreen):
         self.div: Any = None  # engine.geometry.clusters.DiversityInfo
         self.highlighted: int | None = None
         self.colour_by = "cluster"  # or "domain" (key d)
-        self.job: dict | None = None  # running job: kind, token
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -155,17 +112,16 @@ class ClustersScreen(WorkbenchScreen):
             yield DataTable(id="c-table", cursor_type="row", zebra_stripes=True)
             yield PlotextPlot(id="c-map")
         yield Static("", id="c-detail")
-        with Horizontal(id="c-jobbar"):
-            yield Static(
-                "e: embed missing samples · n: assign new ones · k: new clustering · r: map region · u: dedup",
-                id="c-job",
-            )
-            yield ProgressBar(id="c-progress", show_eta=True)
+        yield JobPanel(
+            "e: embed missing samples · n: assign new ones · k: new clustering · r: map region · u: dedup",
+            status_id="c-job",
+            progress_id="c-progress",
+            id="c-jobbar",
+        )
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#c-progress", ProgressBar).display = False
         self.query_one("#c-empty").display = False
         self.query_one("#c-table").focus()
 
@@ -288,7 +244,7 @@ class ClustersScreen(WorkbenchScreen):
             label = (
                 Text("noise", style="italic dim")
                 if c.cluster < 0
-                else Text(str(c.cluster), style=_rich_color(c.cluster))
+                else Text(str(c.cluster), style=rich_cluster_color(c.cluster))
             )
             kw = "(no topic)" if c.cluster < 0 else " ".join(c.keywords)
             row = [label, f"{c.size:,}", _pct(c.share), kw, _domains(c.domains)]
@@ -327,7 +283,7 @@ class ClustersScreen(WorkbenchScreen):
             doms = pts["domains"]
             for k, d in enumerate(sorted(set(doms.tolist()))):
                 m = doms == d
-                plt.scatter(x[m].tolist(), y[m].tolist(), marker="·", color=_color(k), label=str(d))
+                plt.scatter(x[m].tolist(), y[m].tolist(), marker="·", color=cluster_color(k), label=str(d))
             if hl is not None and (labels == hl).any():
                 m = labels == hl
                 plt.scatter(x[m].tolist(), y[m].tolist(), marker="●", color="white", style="bold")
@@ -339,9 +295,9 @@ class ClustersScreen(WorkbenchScreen):
                 m = labels == k
                 xs, ys = x[m].tolist(), y[m].tolist()
                 if k == hl:
-                    plt.scatter(xs, ys, marker="●", color=_color(k) if k >= 0 else "white", style="bold")
+                    plt.scatter(xs, ys, marker="●", color=cluster_color(k) if k >= 0 else "white", style="bold")
                 else:
-                    plt.scatter(xs, ys, marker="·", color=_color(k))
+                    plt.scatter(xs, ys, marker="·", color=cluster_color(k))
         shown = len(x)
         title = f"{self.clustering} · by {self.colour_by} · "
         title += f"{shown:,} of {pts['n_total']:,} points (sampled)" if pts["sampled"] else f"{shown:,} points"
@@ -451,7 +407,7 @@ class ClustersScreen(WorkbenchScreen):
             if not res:
                 return
             n, n_groups, method = res
-            self._job_text(
+            self.panel.set_text(
                 f"dedup ({method}): excluded {n:,} samples from {n_groups:,} groups, tagged duplicate "
                 "(nothing deleted; `workbench exclude --undo --tag duplicate` restores them)"
             )
@@ -469,36 +425,24 @@ class ClustersScreen(WorkbenchScreen):
             done,
         )
 
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one("#c-jobbar", JobPanel)
+
+    @property
+    def job(self) -> Job | None:
+        """The running job (None when idle)."""
+        return self.panel.job
+
     def _busy(self) -> bool:
         if self.job is not None:
-            self.app.notify(f"a {self.job['kind']} job is running; c cancels it", severity="warning")
+            self.app.notify(f"a {self.job.kind} job is running; c cancels it", severity="warning")
             return True
         return self.store is None
 
     def _start_job(self, kind: str, run: Callable[[Any, Any], Any], done: Callable[[Any], None]) -> None:
-        """Run `run(progress, token)` in a worker with the progress bar and a cancel token."""
-        from engine.core.jobs import CancelToken
-
-        token = CancelToken()
-        self.job = {"kind": kind, "token": token}
-        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
-        bar = self.query_one("#c-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-
-        def progress(p) -> None:
-            self.deliver(self._progress, p)
-
-        self._job_text(f"{kind}: starting…")
-        self.run_engine(lambda: run(progress, token), done, self._job_failed, group="c-job")
-
-    def _progress(self, p) -> None:
-        if self.job is None:
-            return
-        bar = self.query_one("#c-progress", ProgressBar)
-        if p.total:
-            bar.update(total=p.total, progress=p.done)
-        self._job_text(f"{self.job['kind']}: {p.line()} · c cancels")
+        """Run `run(progress, token)` in a worker, shown in the job panel."""
+        self.panel.run(kind, run, done, self._job_failed, suffix=" · c cancels", group="c-job")
 
     def action_embed(self) -> None:
         """Embed the samples without an embedding for the picked clustering's model and text kind (or the
@@ -522,7 +466,7 @@ class ClustersScreen(WorkbenchScreen):
             msg = f"embedded {res.n_new:,} samples ({res.n_encoded:,} encoded, {res.n_reused:,} reused)"
             if res.n_new and self.info is not None:
                 msg += " · n assigns them to the clusters"
-            self._end_job(msg)
+            self.panel.finish(msg)
             self.on_data_changed("embeddings")  # the pending count; samples themselves did not change
 
         self._start_job("embed", run, done)
@@ -542,7 +486,7 @@ class ClustersScreen(WorkbenchScreen):
             return assign_new(store, name, progress=progress)
 
         def done(n: int) -> None:
-            self._end_job(f"assigned {n:,} new samples to {name}" if n else f"nothing new to assign to {name}")
+            self.panel.finish(f"assigned {n:,} new samples to {name}" if n else f"nothing new to assign to {name}")
             if n:
                 self.app.data_changed("samples")  # type: ignore[attr-defined]
 
@@ -579,7 +523,7 @@ class ClustersScreen(WorkbenchScreen):
             def done(res) -> None:
                 self.clustering = name
                 self.highlighted = None
-                self._end_job(f"saved clustering {name}: {res.n_clusters} clusters, {res.n_noise:,} noise")
+                self.panel.finish(f"saved clustering {name}: {res.n_clusters} clusters, {res.n_noise:,} noise")
                 self.app.data_changed("samples")  # type: ignore[attr-defined]
 
             self._start_job("cluster", run, done)
@@ -604,31 +548,19 @@ class ClustersScreen(WorkbenchScreen):
         job = self.job
         if job is None:
             self.app.notify("no job is running")
-            return
-        job["token"].cancel()
-        if job["kind"] == "embed":
-            self._job_text("embed: cancelling after the current chunk…")
+        elif job.kind == "embed":
+            self.panel.cancel("embed: cancelling after the current chunk…")
         else:
-            self._job_text(f"{job['kind']}: cannot stop mid-way; it finishes, then nothing else starts")
+            self.panel.cancel(f"{job.kind}: cannot stop mid-way; it finishes, then nothing else starts")
 
     def _job_failed(self, error: BaseException) -> None:
-        kind = self.job["kind"] if self.job else "job"
+        kind = self.job.kind if self.job else "job"
         if isinstance(error, Cancelled):
-            self._end_job(f"{kind} cancelled; finished chunks are kept")
+            self.panel.finish(f"{kind} cancelled; finished chunks are kept", "cancelled")
             self.on_data_changed("embeddings")
             return
         self.app.notify(f"{type(error).__name__}: {error}", title=f"Clusters: {kind}", severity="error", timeout=15)
-        self._end_job(f"{kind} failed: {error}")
-
-    def _end_job(self, text: str) -> None:
-        job = self.job or {}
-        self.app.cancel_tokens.discard(job.get("token"))  # type: ignore[attr-defined]
-        self.job = None
-        self.query_one("#c-progress", ProgressBar).display = False
-        self._job_text(text)
-
-    def _job_text(self, text: str) -> None:
-        self.query_one("#c-job", Static).update(Text(text))
+        self.panel.finish(f"{kind} failed: {error}", "failed")
 
     def palette_commands(self):
         for c in self.clusterings:
@@ -652,427 +584,3 @@ class ClustersScreen(WorkbenchScreen):
     def _browse(self, k: int) -> None:
         self.highlighted = k
         self.action_browse_cluster()
-
-
-# -- keep one per duplicate group --------------------------------------------------------------------------
-
-DEDUP_METHODS = [
-    ("hash", "exact: same content (hash of messages, system, tools)"),
-    ("text", "exact: same instruction + response text (case and spacing ignored)"),
-    ("semantic", "semantic: embedding cosine ≥ threshold"),
-    ("minhash", "near-duplicate text: MinHash Jaccard of word 3-grams ≥ threshold"),
-]
-DEFAULT_THRESHOLDS = {"semantic": 0.95, "minhash": 0.8}
-
-
-class DedupDialog(EngineCaller, Dialog):
-    """Keep one sample per duplicate group. Pick how groups are found (exact hash / exact text / semantic
-    cosine / MinHash) and, for the last two, the threshold; `Find groups` counts the groups and how many
-    samples would be excluded; `Exclude` keeps the suggested keeper of each group and excludes the others
-    (soft flag, tagged `duplicate`; nothing is deleted). Dismisses with (n_excluded, n_groups, method)."""
-
-    DEFAULT_CSS = """
-    DedupDialog #d-box { width: 90; }
-    DedupDialog .row { height: auto; margin-bottom: 1; }
-    DedupDialog .row Label { width: 11; padding: 1 1 0 0; }
-    DedupDialog #d-method { width: 1fr; }
-    DedupDialog #d-keep { width: 1fr; }
-    DedupDialog #d-threshold { width: 12; }
-    DedupDialog #d-result { height: auto; min-height: 2; margin-top: 1; }
-    """
-
-    def __init__(
-        self,
-        store: Any,
-        *,
-        model: str | None,
-        text_kind: str,
-        pool_ids: list[int] | None,
-        scope: str,
-        metrics: list[str],
-    ) -> None:
-        super().__init__()
-        self.store = store
-        self.model, self.text_kind, self.pool_ids, self.scope = model, text_kind, pool_ids, scope
-        self.metrics = metrics
-        self.groups: list[Any] | None = None  # found for self.found_for
-        self.found_for: tuple | None = None
-        self.busy = False
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="d-box"):
-            yield Label("Keep one per duplicate group", classes="title")
-            yield Static(
-                f"Scope: the non-excluded samples of {self.scope}. Nothing is deleted: every member of a group "
-                "but its keeper is excluded (the soft flag that keeps it out of exports and mixtures) and "
-                "tagged `duplicate`. `workbench exclude --undo --tag duplicate` (or Browse) brings them back.",
-                id="d-note",
-                markup=False,
-            )
-            with Horizontal(classes="row"):
-                yield Label("groups by")
-                yield Select([(label, m) for m, label in DEDUP_METHODS], value="hash", allow_blank=False, id="d-method")
-            with Horizontal(classes="row"):
-                yield Label("threshold")
-                yield Input("", placeholder="0..1", id="d-threshold", disabled=True)
-                yield Static(
-                    f"  semantic uses the {self.model or 'default model'} / {self.text_kind} embeddings", id="d-thnote"
-                )
-            with Horizontal(classes="row"):
-                yield Label("keep")
-                yield Select(
-                    [("the longest response (ties: lowest id)", "longest")]
-                    + [(f"the highest {m} (then longest)", f"score:{m}") for m in self.metrics],
-                    value="longest",
-                    allow_blank=False,
-                    id="d-keep",
-                )
-            yield Static("", id="d-result")
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Find groups", id="find", variant="primary")
-                yield Button("Exclude duplicates", id="apply", variant="warning", disabled=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#d-method", Select).focus()
-        self.find()
-
-    def settings(self) -> tuple[str, float | None, str]:
-        """(method, threshold or None, keep); ValueError naming the bad threshold."""
-        method = str(self.query_one("#d-method", Select).value)
-        keep = str(self.query_one("#d-keep", Select).value)
-        if method not in DEFAULT_THRESHOLDS:
-            return method, None, keep
-        raw = self.query_one("#d-threshold", Input).value.strip()
-        try:
-            th = float(raw)
-        except ValueError:
-            raise ValueError(
-                f"threshold {raw!r} is not a number; write one in (0, 1], e.g. {DEFAULT_THRESHOLDS[method]}"
-            ) from None
-        if not (0 < th <= 1):
-            raise ValueError(f"threshold {th} is outside (0, 1]")
-        return method, th, keep
-
-    @on(Select.Changed, "#d-method")
-    def _method(self, event: Select.Changed) -> None:
-        method = str(event.value)
-        th = self.query_one("#d-threshold", Input)
-        th.disabled = method not in DEFAULT_THRESHOLDS
-        th.value = str(DEFAULT_THRESHOLDS[method]) if method in DEFAULT_THRESHOLDS else ""
-        self._stale()
-
-    @on(Select.Changed, "#d-keep")
-    @on(Input.Changed, "#d-threshold")
-    def _changed(self, _event) -> None:
-        self._stale()
-
-    def _stale(self) -> None:
-        self.query_one("#apply", Button).disabled = True
-        if self.groups is not None:
-            self.query_one("#d-result", Static).update("settings changed: Find groups counts again")
-
-    @on(Input.Submitted, "#d-threshold")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.find()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "find":
-            self.find()
-        elif event.button.id == "apply":
-            self.apply()
-        else:
-            self.dismiss(None)
-
-    def find(self) -> None:
-        """Count the groups for the current settings (worker)."""
-        err = self.query_one("#error", Static)
-        try:
-            method, th, keep = self.settings()
-        except ValueError as e:
-            err.update(str(e))
-            return
-        err.update("")
-        if self.busy:
-            return
-        self.busy = True
-        self.groups = None
-        self.query_one("#apply", Button).disabled = True
-        self.query_one("#d-result", Static).update("finding groups…")
-        store, model, kind = self.store, self.model, self.text_kind
-        flt_pools = self.pool_ids
-
-        def run():
-            from engine.data.query import Filter
-            from engine.geometry import dedup as dd
-
-            f = Filter(pool_ids=list(flt_pools)) if flt_pools else None
-            if method in ("hash", "text"):
-                return dd.exact_duplicate_groups(store, f, by=method, keep=keep)
-            if method == "semantic":
-                return dd.semantic_duplicate_groups(
-                    store, model=model, text_kind=kind, threshold=th, filter=f, keep=keep
-                )
-            return dd.near_duplicate_groups_minhash(store, threshold=th, filter=f, keep=keep)
-
-        self.run_engine(run, lambda g: self._found(g, (method, th, keep)), self._failed, group="d-find")
-
-    def _found(self, groups: list[Any], settings: tuple) -> None:
-        self.busy = False
-        try:
-            current = self.settings()
-        except ValueError:
-            current = None
-        if current != settings:  # changed while counting
-            self.query_one("#d-result", Static).update("settings changed: Find groups counts again")
-            return
-        self.groups, self.found_for = groups, settings
-        n_drop = sum(len(g.ids) - 1 for g in groups)
-        out = Text()
-        if not groups:
-            out.append("no duplicate groups: nothing to exclude", style="bold")
-        else:
-            out.append(f"{len(groups):,} groups", style="bold")
-            out.append(" · ")
-            out.append(f"{n_drop:,} samples would be excluded", style="bold")
-            out.append(f" (one kept per group; largest group {max(len(g.ids) for g in groups):,})")
-            ex = groups[0]
-            out.append(
-                f"\ne.g. #{ex.keeper} kept ({ex.why}), excluded "
-                + ", ".join(f"#{i}" for i in ex.ids[:6] if i != ex.keeper)
-                + (" …" if len(ex.ids) > 7 else ""),
-                style="dim",
-            )
-        self.query_one("#d-result", Static).update(out)
-        self.query_one("#apply", Button).disabled = not groups
-
-    def _failed(self, error: BaseException) -> None:
-        self.busy = False
-        self.query_one("#d-result", Static).update("")
-        self.query_one("#error", Static).update(f"{type(error).__name__}: {error}")
-
-    def apply(self) -> None:
-        """Exclude all but the keeper of each found group (worker), then close with the counts."""
-        groups, settings = self.groups, self.found_for
-        if not groups or self.busy:
-            return
-        self.busy = True
-        self.query_one("#apply", Button).disabled = True
-        self.query_one("#d-result", Static).update("excluding…")
-        store = self.store
-
-        def run():
-            from engine.geometry.dedup import keep_one_per_group
-
-            return keep_one_per_group(store, groups)
-
-        self.run_engine(run, lambda n: self.dismiss((n, len(groups), settings[0])), self._failed, group="d-apply")
-
-
-# -- map region --------------------------------------------------------------------------------------------
-
-
-class RegionMap(PlotextPlot):
-    """The region editor's map: focusable, so the arrow keys reach the editor's bindings."""
-
-    can_focus = True
-
-
-class RegionScreen(Dialog):
-    """Select a rectangle of a clustering's 2-D map and browse the samples inside it. The arrow keys move
-    the rectangle, shift+arrows (or < > [ ]) resize it, `c` fits it to the highlighted cluster, `a` makes it
-    the whole map; `t` (or tab) goes to the typed x / y ranges (enter applies them). The count of samples
-    inside is exact (every point of the clustering, not only the drawn ones). `enter` / `b` opens Browse
-    with `map.NAME.x BETWEEN .. AND map.NAME.y BETWEEN ..`; escape closes. Dismisses with the expression."""
-
-    CONTEXT = "clusters_region"
-    BINDINGS = bindings_for("clusters_region")
-    HELP = __doc__
-    STEPS = 20  # a move or resize step is 1/STEPS of the map's extent
-    DEFAULT_CSS = """
-    RegionScreen #r-box { width: 95%; height: 90%; max-height: 100%; }
-    RegionScreen #r-body { height: 1fr; }
-    RegionScreen #r-map { width: 1fr; height: 1fr; }
-    RegionScreen #r-map:focus { border: tall $accent; }
-    RegionScreen #r-side { width: 36; height: 1fr; padding: 0 0 0 1; }
-    RegionScreen #r-side Input { width: 100%; }
-    RegionScreen #r-count { height: auto; margin-bottom: 1; }
-    RegionScreen #r-keys { height: auto; color: $text-muted; margin-top: 1; }
-    """
-
-    def __init__(self, name: str, points: dict, highlighted: int | None) -> None:
-        super().__init__()
-        import numpy as np
-
-        self.clustering = name
-        self.points = points
-        self.highlighted = highlighted
-        ax, ay = np.asarray(points["all_x"], float), np.asarray(points["all_y"], float)
-        self.ax, self.ay, self.alab = ax, ay, np.asarray(points["all_clusters"])
-        self.xmin, self.xmax = (float(ax.min()), float(ax.max())) if len(ax) else (0.0, 1.0)
-        self.ymin, self.ymax = (float(ay.min()), float(ay.max())) if len(ay) else (0.0, 1.0)
-        span = max(self.xmax - self.xmin, self.ymax - self.ymin, 1e-9)
-        # bounds are written with enough decimals for a step of span / STEPS, and rounded outwards
-        self.decimals = max(1, 2 - math.floor(math.log10(span / self.STEPS)))
-        self.sx = max(self.xmax - self.xmin, 1e-9) / self.STEPS
-        self.sy = max(self.ymax - self.ymin, 1e-9) / self.STEPS
-        self.rect = (self.xmin, self.xmax, self.ymin, self.ymax)
-        self.n_inside = 0
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="r-box"):
-            yield Label(f"Map region of {self.clustering}", classes="title")
-            with Horizontal(id="r-body"):
-                yield RegionMap(id="r-map")
-                with Vertical(id="r-side"):
-                    yield Static("", id="r-count")
-                    for key, label in (("x0", "x from"), ("x1", "x to"), ("y0", "y from"), ("y1", "y to")):
-                        yield Label(label)
-                        yield Input("", id=f"r-{key}", compact=True)
-                    yield Static("", id="error", classes="error")
-                    yield Static(
-                        "arrows move · shift+arrows or < > [ ] resize · c fit the highlighted cluster · "
-                        "a whole map · t type ranges (enter applies) · enter/b browse · esc close",
-                        id="r-keys",
-                    )
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Browse region", id="browse", variant="primary")
-
-    def on_mount(self) -> None:
-        self.action_fit_cluster()
-        self.query_one("#r-map").focus()
-
-    # -- region ---------------------------------------------------------------------------------------------
-    def _round(self, x0: float, x1: float, y0: float, y1: float) -> tuple[float, float, float, float]:
-        q = 10**self.decimals
-        return (math.floor(x0 * q) / q, math.ceil(x1 * q) / q, math.floor(y0 * q) / q, math.ceil(y1 * q) / q)
-
-    def set_region(self, x0: float, x1: float, y0: float, y1: float) -> None:
-        """Set the rectangle (bounds rounded outwards to the written decimals), recount, redraw."""
-        import numpy as np
-
-        x0, x1, y0, y1 = self._round(min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1))
-        self.rect = (x0, x1, y0, y1)
-        inside = (self.ax >= x0) & (self.ax <= x1) & (self.ay >= y0) & (self.ay <= y1)
-        self.n_inside = int(np.count_nonzero(inside))
-        n = len(self.ax)
-        clusters = sorted({int(k) for k in self.alab[inside].tolist()})
-        real = [k for k in clusters if k >= 0]
-        out = Text()
-        out.append(f"{self.n_inside:,}", style="bold")
-        out.append(f" of {n:,} samples ({100 * self.n_inside / max(n, 1):.1f}%)\n")
-        out.append(
-            f"{len(real)} cluster{'s' if len(real) != 1 else ''}" + (" + noise" if -1 in clusters else "") + " touched",
-            style="dim",
-        )
-        self.query_one("#r-count", Static).update(out)
-        f = f"{{:.{self.decimals}f}}"
-        for key, v in zip(("x0", "x1", "y0", "y1"), self.rect):
-            inp = self.query_one(f"#r-{key}", Input)
-            with inp.prevent(Input.Changed):
-                inp.value = f.format(v)
-        self.query_one("#error", Static).update("")
-        self._draw()
-
-    def expression(self) -> str:
-        return region_expression(self.clustering, *self.rect, decimals=self.decimals)
-
-    def _draw(self) -> None:
-        plot = self.query_one("#r-map", RegionMap)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        pts = self.points
-        labels, x, y = pts["clusters"], pts["x"], pts["y"]
-        x0, x1, y0, y1 = self.rect
-        # the rectangle first, so that the points stay visible on top of it
-        plt.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="white", marker="braille")
-        order = sorted(set(int(v) for v in labels.tolist()))
-        order = [k for k in order if k != self.highlighted] + ([self.highlighted] if self.highlighted in order else [])
-        for k in order:
-            m = labels == k
-            bold = k == self.highlighted
-            plt.scatter(
-                x[m].tolist(),
-                y[m].tolist(),
-                marker="●" if bold else "·",
-                color=("white" if k < 0 else _color(k)) if bold else _color(k),
-            )
-        padx = 0.03 * max(self.xmax - self.xmin, 1e-9)
-        pady = 0.03 * max(self.ymax - self.ymin, 1e-9)
-        plt.xlim(self.xmin - padx, self.xmax + padx)
-        plt.ylim(self.ymin - pady, self.ymax + pady)
-        d = self.decimals
-        plt.title(f"x {x0:.{d}f}..{x1:.{d}f} · y {y0:.{d}f}..{y1:.{d}f} · {self.n_inside:,} inside")
-        plot.refresh()
-
-    # -- actions --------------------------------------------------------------------------------------------
-    def action_move(self, dx: int, dy: int) -> None:
-        x0, x1, y0, y1 = self.rect
-        self.set_region(x0 + dx * self.sx, x1 + dx * self.sx, y0 + dy * self.sy, y1 + dy * self.sy)
-
-    def action_resize(self, dw: int, dh: int) -> None:
-        x0, x1, y0, y1 = self.rect
-        hx, hy = dw * self.sx / 2, dh * self.sy / 2
-        if x1 - x0 + 2 * hx < self.sx:  # never thinner than one step
-            hx = 0.0
-        if y1 - y0 + 2 * hy < self.sy:
-            hy = 0.0
-        self.set_region(x0 - hx, x1 + hx, y0 - hy, y1 + hy)
-
-    def action_fit_cluster(self) -> None:
-        k = self.highlighted
-        m = self.alab == k if k is not None else None
-        if m is None or not m.any():
-            self.action_whole_map()
-            return
-        self.set_region(
-            float(self.ax[m].min()), float(self.ax[m].max()), float(self.ay[m].min()), float(self.ay[m].max())
-        )
-
-    def action_whole_map(self) -> None:
-        self.set_region(self.xmin, self.xmax, self.ymin, self.ymax)
-
-    def action_type_ranges(self) -> None:
-        self.query_one("#r-x0", Input).focus()
-
-    def action_browse_region(self) -> None:
-        if self.n_inside == 0:
-            self.query_one("#error", Static).update("no samples in this region: move or widen it first")
-            return
-        self.dismiss(self.expression())
-
-    @on(Input.Submitted)
-    def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
-        vals = []
-        for key, label in (("x0", "x from"), ("x1", "x to"), ("y0", "y from"), ("y1", "y to")):
-            raw = self.query_one(f"#r-{key}", Input).value.strip()
-            try:
-                v = float(raw)
-            except ValueError:
-                v = float("nan")
-            if not math.isfinite(v):
-                self.query_one("#error", Static).update(f"{label}: {raw!r} is not a number")
-                self.query_one(f"#r-{key}", Input).focus()
-                return
-            vals.append(v)
-        x0, x1, y0, y1 = vals
-        if x0 > x1 or y0 > y1:
-            self.query_one("#error", Static).update("x from must be ≤ x to and y from ≤ y to")
-            return
-        self.set_region(x0, x1, y0, y1)
-        self.query_one("#r-map").focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "browse":
-            self.action_browse_region()
-        else:
-            self.dismiss(None)

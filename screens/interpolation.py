@@ -10,11 +10,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Markdown, ProgressBar, Select, Static
+from textual.widgets import DataTable, Markdown, Static
 from textual_plotext import PlotextPlot
 
-from screens.widgets import FormDialog, ProcessToken, WorkbenchScreen
+from screens.interpolation_dialogs import CreateSetDialog, DiversityDialog
+from screens.job_panel import Job, JobPanel
+from screens.widgets import WorkbenchScreen
 from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
@@ -42,175 +43,6 @@ silent: see docs/interpolation.md.
 def _short(text: str | None, n: int) -> str:
     t = (text or "").replace("\n", " ")
     return t[:n] + ("…" if len(t) > n else "")
-
-
-class CreateSetDialog(FormDialog):
-    """The fields of `create_set`; dismisses with a dict of them (or None)."""
-
-    DEFAULT_CSS = """
-    CreateSetDialog > Vertical { width: 84; }
-    CreateSetDialog #hint { color: $text-muted; margin-bottom: 1; }
-    CreateSetDialog .row { height: 1; margin-bottom: 1; }
-    CreateSetDialog .row Label { width: 14; }
-    CreateSetDialog .row Input { width: 1fr; }
-    CreateSetDialog .row Select { width: 1fr; }
-    """
-
-    def __init__(self, taken: set[str], hint: str = "", defaults: dict | None = None) -> None:
-        super().__init__()
-        self.taken = taken
-        self.hint = hint
-        self.d = {
-            "name": "",
-            "a": "",
-            "b": "",
-            "alpha": "0.5",
-            "pairs": "100",
-            "pairing": "random",
-            "seed": "0",
-            **(defaults or {}),
-        }
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("New interpolation set (MDIT)", classes="title")
-            if self.hint:
-                yield Static(self.hint, id="hint")
-            for key, label, ph in (
-                ("name", "name", "e.g. math-code"),
-                ("a", "source A", "domain:math"),
-                ("b", "source B", "domain:code"),
-                ("alpha", "alpha", "Beta(alpha, alpha), > 0"),
-                ("pairs", "pairs", "number of pairs"),
-                ("seed", "seed", "0"),
-            ):
-                with Horizontal(classes="row"):
-                    yield Label(label)
-                    yield Input(value=self.d[key], placeholder=ph, id=f"f-{key}", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("pairing")
-                yield Select(
-                    [
-                        ("random (cross-task)", "random"),
-                        ("index-aligned", "index"),
-                        ("nearest neighbour across tasks", "nearest"),
-                    ],
-                    value=self.d["pairing"],
-                    allow_blank=False,
-                    id="f-pairing",
-                    compact=True,
-                )
-            yield Checkbox("allow pairs within one task (domain)", id="f-same", compact=True)
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Create", id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#f-name", Input).focus()
-
-    def _values(self) -> dict | str:
-        v = {k: self.query_one(f"#f-{k}", Input).value.strip() for k in ("name", "a", "b", "alpha", "pairs", "seed")}
-        if not v["name"]:
-            return "write a name"
-        if v["name"] in self.taken:
-            return f"a set named {v['name']!r} exists; pick another name"
-        for k in ("a", "b"):
-            if ":" not in v[k]:
-                return f"source {k.upper()} is KIND:REF, e.g. domain:math, pool:NAME, cluster:NAME:3, selection:NAME"
-        try:
-            alpha = float(v["alpha"])
-            if not alpha > 0:
-                raise ValueError
-        except ValueError:
-            return "alpha must be a number > 0"
-        try:
-            n, seed = int(v["pairs"]), int(v["seed"] or 0)
-            if n < 1 or seed < 0:
-                raise ValueError
-        except ValueError:
-            return "pairs must be a positive integer and seed a non-negative one"
-        return {
-            "name": v["name"],
-            "a": v["a"],
-            "b": v["b"],
-            "alpha": alpha,
-            "n_pairs": n,
-            "seed": seed,
-            "pairing": str(self.query_one("#f-pairing", Select).value),
-            "allow_same_task": self.query_one("#f-same", Checkbox).value,
-        }
-
-    def _submit(self) -> None:
-        v = self._values()
-        if isinstance(v, str):
-            self.query_one("#error", Static).update(v)
-            return
-        self.dismiss(v)
-
-
-class DiversityDialog(FormDialog):
-    """Budget, k and features of the diversity step; dismisses with a dict (or None)."""
-
-    DEFAULT_CSS = """
-    DiversityDialog Input, DiversityDialog Select { margin-bottom: 1; }
-    """
-
-    def __init__(self, n_pairs: int, has_embeddings: bool) -> None:
-        super().__init__()
-        self.n_pairs = n_pairs
-        self.has_embeddings = has_embeddings
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Diversity step", classes="title")
-            yield Static(
-                "K-Means over the originals (both sources) and the mixes; per cluster keep the mixes "
-                "nearest the centroid, quotas proportional to cluster size, up to the budget (ours: the "
-                "paper only says 'dense, representative samples')."
-            )
-            yield Label(f"budget (mixes to keep, of {self.n_pairs}):")
-            yield Input(value=str(max(1, self.n_pairs // 2)), id="f-budget", compact=True)
-            yield Label("k (K-Means clusters; blank = round(sqrt(N/2))):")
-            yield Input(value="", id="f-k", compact=True)
-            yield Label("features:")
-            opts = [("embedding layer of the model (child process)", "embedding_layer")]
-            if self.has_embeddings:
-                opts.insert(0, ("stored sentence embeddings", "sentence"))
-            yield Select(opts, value=opts[0][1], allow_blank=False, id="f-features", compact=True)
-            yield Label("model for the embedding layer (blank = the scorer default):")
-            yield Input(
-                value=FEATURE_MODEL or "",
-                placeholder="smollm2, a folder, a .gguf or a cached hub id",
-                id="f-model",
-                compact=True,
-            )
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Select", id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#f-budget", Input).focus()
-
-    def _submit(self) -> None:
-        try:
-            budget = int(self.query_one("#f-budget", Input).value)
-            kt = self.query_one("#f-k", Input).value.strip()
-            k = int(kt) if kt else None
-            if budget < 1 or (k is not None and k < 1):
-                raise ValueError
-        except ValueError:
-            self.query_one("#error", Static).update("budget and k must be positive integers")
-            return
-        self.dismiss(
-            {
-                "budget": budget,
-                "k": k,
-                "features": str(self.query_one("#f-features", Select).value),
-                "model": self.query_one("#f-model", Input).value.strip() or None,
-            }
-        )
 
 
 class InterpolationScreen(WorkbenchScreen):
@@ -252,8 +84,6 @@ class InterpolationScreen(WorkbenchScreen):
         self.has_embeddings = False
         self.coverage: Any = None  # engine.synthesis.interpolation.Coverage
         self.map_points: dict | None = None
-        self.job: dict | None = None
-        self._poll: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -266,14 +96,18 @@ class InterpolationScreen(WorkbenchScreen):
             yield PlotextPlot(id="i-map")
         yield Static("", id="i-preview")
         yield Static("", id="i-cov")
-        with Horizontal(id="i-jobbar"):
-            yield Static("n: new set · s: diversity step · m: map · o: export pairs", id="i-job")
-            yield ProgressBar(id="i-progress", show_eta=False)
+        yield JobPanel(
+            "n: new set · s: diversity step · m: map · o: export pairs",
+            status_id="i-job",
+            progress_id="i-progress",
+            show_eta=False,
+            ellipsis=True,
+            id="i-jobbar",
+        )
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#i-progress", ProgressBar).display = False
         self.query_one("#i-empty").display = False
         t = self.query_one("#i-sets", DataTable)
         for key, label, w in (
@@ -603,18 +437,27 @@ class InterpolationScreen(WorkbenchScreen):
         def done(s) -> None:
             self.set_name = s.name
             self.pair_index = None
-            self._job_text(f"created {s.name}: {s.n_pairs} pairs ({s.pairing})")
+            self.panel.set_text(f"created {s.name}: {s.n_pairs} pairs ({s.pairing})")
             self.app.data_changed("interpolation")  # type: ignore[attr-defined]
 
-        self._job_text(f"creating {v['name']}…")
+        self.panel.set_text(f"creating {v['name']}…")
         self.run_engine(run, done, self._failed("create"), group="i-job")
 
     def _failed(self, what: str):
         def fail(error: BaseException) -> None:
             self.app.notify(f"{error}", title=f"Interpolation: {what}", severity="error", timeout=15)
-            self._end_job(f"{what} failed: {error}")
+            self.panel.finish(f"{what} failed: {error}", "failed")
 
         return fail
+
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one("#i-jobbar", JobPanel)
+
+    @property
+    def job(self) -> Job | None:
+        """The running feature job (None when idle)."""
+        return self.panel.job
 
     def action_select_diverse(self) -> None:
         if self.store is None or self.set_name is None:
@@ -624,7 +467,9 @@ class InterpolationScreen(WorkbenchScreen):
             self.app.notify("a feature job is running; c cancels it", severity="warning")
             return
         s = next(s for s in self.sets if s.name == self.set_name)
-        self.app.push_screen(DiversityDialog(s.n_pairs, self.has_embeddings), lambda v: self._select(s.name, v))
+        self.app.push_screen(
+            DiversityDialog(s.n_pairs, self.has_embeddings, model=FEATURE_MODEL), lambda v: self._select(s.name, v)
+        )
 
     def _select(self, name: str, v: dict | None) -> None:
         if not v:
@@ -637,13 +482,13 @@ class InterpolationScreen(WorkbenchScreen):
 
                 return select_diverse(store, name, budget=v["budget"], k=v["k"], features="sentence")
 
-            self._job_text("diversity step (sentence embeddings)…")
+            self.panel.set_text("diversity step (sentence embeddings)…")
             self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
             return
         # embedding-layer features: the model is loaded in a child process (torch stays out of the app)
         model = v.get("model")
 
-        def prepare():
+        def prepare(_progress, _token):
             from engine.geometry.embeddings import store_dir
             from engine.synthesis import worker as interp_worker
 
@@ -653,39 +498,47 @@ class InterpolationScreen(WorkbenchScreen):
 
         def started(res) -> None:
             folder, n, proc = res
-            self.job = {"kind": "features", "proc": proc, "folder": folder, "name": name, "v": v}
-            self.app.cancel_tokens.add(ProcessToken(proc))  # type: ignore[attr-defined]
-            bar = self.query_one("#i-progress", ProgressBar)
-            bar.display = True
-            bar.update(total=n, progress=0)
-            self._job_text(f"features: loading the model for {n:,} samples… · c cancels")
-            self._poll = self.set_interval(0.3, self._poll_job)
+            self.panel.start(
+                "features",
+                f"features: loading the model for {n:,} samples… · c cancels",
+                total=n,
+                proc=proc,
+                folder=folder,
+                name=name,
+                v=v,
+            )
+            self.panel.poll(0.3, self._poll_job)
 
-        self.job = {"kind": "features"}
-        self._job_text("features: preparing…")
-        self.run_engine(prepare, started, self._failed("features"), group="i-job")
+        self.panel.run(
+            "features", prepare, started, self._failed("features"), text="features: preparing…", group="i-job"
+        )
 
     def _poll_job(self) -> None:
         job = self.job
-        if job is None or "proc" not in job:
+        if job is None or job.proc is None or job.timer is None:
             return
         from engine.synthesis import worker as interp_worker
 
-        st = interp_worker.read_status(job["folder"])
+        st = interp_worker.read_status(job.data["folder"])
         if st.get("total"):
-            self.query_one("#i-progress", ProgressBar).update(total=st["total"], progress=st.get("done", 0))
-            self._job_text(f"features: {st.get('state')} {st.get('done', 0):,}/{st['total']:,} · c cancels")
-        if job["proc"].poll() is None:
+            self.panel.progress(
+                st.get("done", 0),
+                st["total"],
+                f"features: {st.get('state')} {st.get('done', 0):,}/{st['total']:,} · c cancels",
+            )
+        if job.proc.poll() is None:
             return
-        if self._poll is not None:
-            self._poll.stop()
-            self._poll = None
+        job.timer.stop()
+        job.timer = None
         if st.get("state") != "done":
             err = st.get("error") or st.get("state") or "the worker stopped"
             self.app.notify(str(err), title="Interpolation: features", severity="error", timeout=15)
-            self._end_job(f"features {'cancelled' if st.get('state') == 'cancelled' else 'failed'}: {err}")
+            cancelled = st.get("state") == "cancelled"
+            self.panel.finish(
+                f"features {'cancelled' if cancelled else 'failed'}: {err}", "cancelled" if cancelled else "failed"
+            )
             return
-        store, name, v, folder = self.store, job["name"], job["v"], job["folder"]
+        store, name, v, folder = self.store, job.data["name"], job.data["v"], job.data["folder"]
 
         def run():
             from engine.synthesis.interpolation import select_diverse
@@ -699,34 +552,19 @@ class InterpolationScreen(WorkbenchScreen):
                 vectors=interp_worker.load_result(folder),
             )
 
-        self._job_text("diversity step: K-Means…")
+        self.panel.set_text("diversity step: K-Means…")
         self.run_engine(run, self._selected, self._failed("diversity step"), group="i-job")
 
     def _selected(self, r) -> None:
-        self._end_job(f"kept {r.n_kept} of {r.n_pairs} mixes · k {r.k} · {r.features} · {r.seconds:.1f}s")
+        self.panel.finish(f"kept {r.n_kept} of {r.n_pairs} mixes · k {r.k} · {r.features} · {r.seconds:.1f}s")
         self.app.data_changed("interpolation")  # type: ignore[attr-defined]
 
     def action_cancel_job(self) -> None:
         job = self.job
-        if job is None or "proc" not in job:
+        if job is None or job.proc is None:
             self.app.notify("no job is running")
             return
-        if job["proc"].poll() is None:
-            job["proc"].terminate()
-        self._job_text("features: cancelling…")
-
-    def _end_job(self, text: str) -> None:
-        job = self.job or {}
-        if "proc" in job:
-            for t in list(self.app.cancel_tokens):  # type: ignore[attr-defined]
-                if isinstance(t, ProcessToken) and t.proc is job["proc"]:
-                    self.app.cancel_tokens.discard(t)  # type: ignore[attr-defined]
-        self.job = None
-        self.query_one("#i-progress", ProgressBar).display = False
-        self._job_text(text)
-
-    def _job_text(self, text: str) -> None:
-        self.query_one("#i-job", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        self.panel.cancel("features: cancelling…")
 
     def action_pick_map(self) -> None:
         if not self.clusterings:
@@ -762,7 +600,7 @@ class InterpolationScreen(WorkbenchScreen):
 
             self.run_engine(
                 run,
-                lambda n: self._job_text(f"wrote {n} pairs of {name} to {path}"),
+                lambda n: self.panel.set_text(f"wrote {n} pairs of {name} to {path}"),
                 self._failed("export"),
                 group="i-export",
             )
@@ -806,7 +644,7 @@ class InterpolationScreen(WorkbenchScreen):
 
             def done(_n) -> None:
                 self.set_name = None
-                self._job_text(f"deleted {name}")
+                self.panel.set_text(f"deleted {name}")
                 self.app.data_changed("interpolation")  # type: ignore[attr-defined]
 
             self.run_engine(run, done, self._failed("delete"), group="i-job")

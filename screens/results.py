@@ -11,11 +11,11 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, Static
 
 from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
+from screens.job_panel import Job, JobPanel
 from screens.widgets import InputDialog, WorkbenchScreen
 from workbench.actions import bindings_for
 
@@ -99,7 +99,6 @@ class ResultsScreen(WorkbenchScreen):
         self.sort_desc = False
         self.marked: list[int] = []
         self.detail_kind = ""  # "items" | "compare" | "matrix"
-        self.job: dict | None = None
         self.eval_settings = None  # engine.evaluation.evaluate.EvalSettings for `e` (None: defaults)
         self.eval_max_items: int | None = None
 
@@ -112,11 +111,12 @@ class ResultsScreen(WorkbenchScreen):
             "enter: conflicting items · space + v: compare two runs · m: interference matrix", id="r-detail-title"
         )
         yield DataTable(id="r-detail", cursor_type="row")
-        with Horizontal(id="r-jobbar"):
-            yield Static(
-                "no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs", id="r-job"
-            )
-            yield ProgressBar(id="r-progress", show_eta=True)
+        yield JobPanel(
+            "no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs",
+            status_id="r-job",
+            progress_id="r-progress",
+            id="r-jobbar",
+        )
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -124,7 +124,6 @@ class ResultsScreen(WorkbenchScreen):
         t = self.query_one("#r-table", DataTable)
         for key, label, width in COLUMNS:
             t.add_column(label, key=key, width=width)
-        self.query_one("#r-progress", ProgressBar).display = False
         self._show_knobs()
         t.focus()
 
@@ -473,6 +472,15 @@ class ResultsScreen(WorkbenchScreen):
         self.reload()
 
     # -- jobs ------------------------------------------------------------------------------------------------
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one("#r-jobbar", JobPanel)
+
+    @property
+    def job(self) -> Job | None:
+        """The running evaluation (None when idle)."""
+        return self.panel.job
+
     def action_evaluate(self) -> None:
         row = self.current()
         if self.job is not None:
@@ -487,21 +495,9 @@ class ResultsScreen(WorkbenchScreen):
 
     def _evaluate_run(self, run_id: int, pools: list[str] | None = None) -> None:
         """Evaluate a run on the given eval pools (default: every eval set) in a worker thread."""
-        from engine.core.jobs import CancelToken
-
         store, settings, max_items = self.store, self.eval_settings, self.eval_max_items
-        token = CancelToken()
-        self.job = {"kind": "evaluation", "token": token, "run": run_id}
-        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
-        bar = self.query_one("#r-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-        self._job_text(f"evaluating run {run_id}: starting the worker…")
 
-        def progress(p) -> None:
-            self.deliver(self._progress, p)
-
-        def run():
+        def run(progress, token):
             from engine.evaluation.conflict import base_run_for, pair_runs, specialists
             from engine.evaluation.evaluate import eval_pools, evaluate_many, get_run_row
 
@@ -522,15 +518,19 @@ class ResultsScreen(WorkbenchScreen):
                 store, ids, sets, max_items=max_items, settings=settings, progress=progress, cancel=token
             )
 
-        self.run_engine(run, self._evaluated, self._job_failed, group="r-job")
-
-    def _progress(self, p) -> None:
-        bar = self.query_one("#r-progress", ProgressBar)
-        bar.update(total=p.total, progress=p.done)
-        self._job_text(f"evaluating run {self.job['run'] if self.job else '?'}: {p.line()}")
+        self.panel.run(
+            "evaluation",
+            run,
+            self._evaluated,
+            self._job_failed,
+            text=f"evaluating run {run_id}: starting the worker…",
+            label=f"evaluating run {run_id}",
+            group="r-job",
+            run=run_id,
+        )
 
     def _evaluated(self, res: list) -> None:
-        self._end_job(f"evaluated: {len(res)} result row(s)")
+        self.panel.finish(f"evaluated: {len(res)} result row(s)")
         self.app.data_changed("evaluations")  # type: ignore[attr-defined]
 
     def action_specialists(self) -> None:
@@ -581,27 +581,12 @@ class ResultsScreen(WorkbenchScreen):
         self.run_engine(run, done, failed, group="r-pairs")
 
     def action_cancel_job(self) -> None:
-        if self.job is None:
-            self.app.notify("no job is running")
-            return
-        self.job["token"].cancel()
-        self._job_text("evaluation: cancelling after the current batch…")
+        self.panel.cancel("evaluation: cancelling after the current batch…")
 
     def _job_failed(self, error: BaseException) -> None:
         if isinstance(error, Cancelled):
-            self._end_job("evaluation cancelled; finished chunks are kept (e resumes)")
+            self.panel.finish("evaluation cancelled; finished chunks are kept (e resumes)", "cancelled")
             self.app.data_changed("evaluations")  # type: ignore[attr-defined]
             return
         self.app.notify(f"{type(error).__name__}: {error}", title="Evaluation", severity="error", timeout=15)
-        self._end_job(f"failed: {error}")
-
-    def _end_job(self, text: str) -> None:
-        job = self.job or {}
-        if job.get("token") is not None:
-            self.app.cancel_tokens.discard(job["token"])  # type: ignore[attr-defined]
-        self.job = None
-        self.query_one("#r-progress", ProgressBar).display = False
-        self._job_text(text)
-
-    def _job_text(self, text: str) -> None:
-        self.query_one("#r-job", Static).update(Text(text))
+        self.panel.finish(f"failed: {error}", "failed")

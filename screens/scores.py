@@ -11,11 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from engine.core.errors import Cancelled
-from screens.widgets import ProcessToken, WorkbenchScreen
+from screens.job_panel import Job, JobPanel
+from screens.widgets import WorkbenchScreen
 from workbench.actions import bindings_for
 
 ALL = "__all__"
@@ -78,8 +79,6 @@ class ScoresScreen(WorkbenchScreen):
         self.summary: list[dict] = []
         self.domain: str | None = None  # highlighted row (None: all domains)
         self._thr_timer: Timer | None = None
-        self._poll: Timer | None = None
-        self.job: dict | None = None  # running job: kind, proc / token, job_dir
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -95,9 +94,12 @@ class ScoresScreen(WorkbenchScreen):
             yield t
             yield PlotextPlot(id="s-hist")
         yield DataTable(id="s-examples", cursor_type="row")
-        with Horizontal(id="s-jobbar"):
-            yield Static("no job running · s: score IFD/perplexity · h: heuristics", id="s-job")
-            yield ProgressBar(id="s-progress", show_eta=True)
+        yield JobPanel(
+            "no job running · s: score IFD/perplexity · h: heuristics",
+            status_id="s-job",
+            progress_id="s-progress",
+            id="s-jobbar",
+        )
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -124,7 +126,6 @@ class ScoresScreen(WorkbenchScreen):
             ("response", 30),
         ):
             e.add_column(key, key=key, width=width)
-        self.query_one("#s-progress", ProgressBar).display = False
         self.query_one("#s-domains").focus()
 
     # -- loading -----------------------------------------------------------------------------------------
@@ -406,9 +407,18 @@ class ScoresScreen(WorkbenchScreen):
         self.on_data_changed("samples")
 
     # -- jobs --------------------------------------------------------------------------------------------
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one("#s-jobbar", JobPanel)
+
+    @property
+    def job(self) -> Job | None:
+        """The running job (None when idle)."""
+        return self.panel.job
+
     def _busy(self) -> bool:
         if self.job is not None:
-            self.app.notify(f"a {self.job['kind']} job is running; c cancels it", severity="warning")
+            self.app.notify(f"a {self.job.kind} job is running; c cancels it", severity="warning")
             return True
         return self.store is None
 
@@ -418,7 +428,7 @@ class ScoresScreen(WorkbenchScreen):
             return
         store = self.store
 
-        def start():
+        def start(_progress, _token):
             from engine.core.models import resolve
             from engine.quality.scoring import create_job, ingest_job, jobs_root, start_worker
 
@@ -429,141 +439,109 @@ class ScoresScreen(WorkbenchScreen):
             n = create_job(store, job_dir, model=None, variants=("superfiltering",), model_name=src.name)
             return job_dir, (start_worker(job_dir) if n else None), n
 
-        self.job = {"kind": "IFD"}
-        self._job_text("IFD: preparing the job…")
-        self.run_engine(start, self._ifd_started, self._job_failed, group="s-job")
+        self.panel.run("IFD", start, self._ifd_started, self._job_failed, text="IFD: preparing the job…", group="s-job")
 
     def _ifd_started(self, res: tuple) -> None:
         job_dir, proc, n = res
         if proc is None:
-            self.job = None
-            self._job_text("IFD: every sample is already scored (cached)")
+            self.panel.finish("IFD: every sample is already scored (cached)")
             return
-        self.job = {"kind": "IFD", "proc": proc, "job_dir": job_dir, "ingesting": False}
-        self.app.cancel_tokens.add(ProcessToken(proc))  # type: ignore[attr-defined]
-        bar = self.query_one("#s-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=n, progress=0)
-        self._job_text(f"IFD: {n:,} samples to score · loading the model…")
-        self._poll = self.set_interval(0.5, self._poll_ifd)
+        self.panel.start(
+            "IFD",
+            f"IFD: {n:,} samples to score · loading the model…",
+            total=n,
+            proc=proc,
+            job_dir=job_dir,
+            ingesting=False,
+        )
+        self.panel.poll(0.5, self._poll_ifd)
 
     def _poll_ifd(self) -> None:
         job = self.job
-        if job is None or "proc" not in job:
+        if job is None or job.proc is None:
             return
         from engine.quality.scoring import read_progress
 
-        p = read_progress(job["job_dir"])
-        bar = self.query_one("#s-progress", ProgressBar)
-        if p.get("total"):
-            bar.update(total=p["total"], progress=p.get("done", 0))
+        p = read_progress(job.data["job_dir"])
+        if p.get("total") and job.state == "running":
             rate = p.get("rate") or 0
             eta = p.get("eta_s")
-            self._job_text(
+            job.rate, job.eta_s = rate, eta
+            self.panel.progress(
+                p.get("done", 0),
+                p["total"],
                 f"IFD: {p.get('state')} · {p.get('done', 0):,}/{p['total']:,} · {rate:.2f} samples/s"
                 + (f" · ETA {eta:.0f}s" if eta else "")
-                + " · c cancels"
+                + " · c cancels",
             )
-        finished = job["proc"].poll() is not None
-        if not job["ingesting"]:
-            job["ingesting"] = True
-            store, job_dir = self.store, job["job_dir"]
+        finished = job.proc.poll() is not None
+        if not job.data["ingesting"]:
+            job.data["ingesting"] = True
+            store, job_dir = self.store, job.data["job_dir"]
 
             def ingest():
                 from engine.quality.scoring import ingest_job
 
                 return ingest_job(store, job_dir)
 
-            self.run_engine(ingest, lambda n: self._ingested(n, finished), self._job_failed, group="s-ingest")
+            self.run_engine(ingest, lambda n: self._ingested(job, n, finished), self._job_failed, group="s-ingest")
 
-    def _ingested(self, n: int, finished: bool) -> None:
-        job = self.job
-        if job is None:
+    def _ingested(self, job: Job, n: int, finished: bool) -> None:
+        if job is not self.job:
             return
-        job["ingesting"] = False
+        job.data["ingesting"] = False
         if n:
             self.app.data_changed("samples")  # type: ignore[attr-defined]
         if finished:
             from engine.quality.scoring import read_progress
 
-            state = read_progress(job["job_dir"]).get("state", "stopped")
-            rc = job["proc"].returncode
+            state = read_progress(job.data["job_dir"]).get("state", "stopped")
+            rc = job.proc.returncode
             msg = f"IFD job {state}"
             if state not in ("done", "cancelled"):
-                err = job["job_dir"] / "worker.stderr"
+                err = job.data["job_dir"] / "worker.stderr"
                 tail = err.read_text(errors="replace").strip().splitlines()[-1:] if err.exists() else []
                 msg += f" (exit {rc}): {' '.join(tail)}"
                 self.app.notify(msg, title="Scoring", severity="error", timeout=15)
-            self._end_job(msg + (" · s resumes" if state != "done" else ""))
+            end = "done" if state == "done" else "cancelled" if state == "cancelled" else "failed"
+            self.panel.finish(msg + (" · s resumes" if state != "done" else ""), end)
 
     def action_heuristics(self) -> None:
         """Run every heuristic filter on the samples that do not have it yet (thread worker)."""
         if self._busy():
             return
-        from engine.core.jobs import CancelToken
-
         store = self.store
-        token = CancelToken()
-        self.job = {"kind": "heuristics", "token": token}
-        self.app.cancel_tokens.add(token)  # type: ignore[attr-defined]
-        bar = self.query_one("#s-progress", ProgressBar)
-        bar.display = True
 
-        def progress(p) -> None:
-            self.deliver(self._heur_progress, p)
-
-        def run():
+        def run(progress, token):
             from engine.quality.heuristics import run_heuristics
 
             return run_heuristics(store, progress=progress, cancel=token)
 
-        self._job_text("heuristics: starting…")
-        self.run_engine(run, self._heur_done, self._job_failed, group="s-job")
-
-    def _heur_progress(self, p) -> None:
-        bar = self.query_one("#s-progress", ProgressBar)
-        if p.total:
-            bar.update(total=p.total, progress=p.done)
-        self._job_text(f"heuristics: {p.line()} · c cancels")
+        self.panel.run("heuristics", run, self._heur_done, self._job_failed, suffix=" · c cancels", group="s-job")
 
     def _heur_done(self, out: dict) -> None:
-        self._end_job(f"heuristics done: {sum(out.values()):,} scores written")
+        self.panel.finish(f"heuristics done: {sum(out.values()):,} scores written")
         self.app.data_changed("samples")  # type: ignore[attr-defined]
 
     def action_cancel_job(self) -> None:
         job = self.job
-        if job is None:
+        if job is not None and job.proc is not None:
+            # the worker cancels at its next batch; finished chunks stay
+            self.panel.cancel("IFD: cancelling after the current batch…")
+        elif job is not None and job.kind == "heuristics":
+            self.panel.cancel("heuristics: cancelling after the current chunk…")
+        elif job is None:
             self.app.notify("no job is running")
-            return
-        if "proc" in job:
-            job["proc"].terminate()  # the worker cancels at its next batch; finished chunks stay
-            self._job_text("IFD: cancelling after the current batch…")
-        elif "token" in job:
-            job["token"].cancel()
-            self._job_text("heuristics: cancelling after the current chunk…")
 
     def _job_failed(self, error: BaseException) -> None:
         if isinstance(error, Cancelled):
-            self._end_job(f"{self.job['kind'] if self.job else 'job'} cancelled; finished chunks are kept")
+            self.panel.finish(
+                f"{self.job.kind if self.job else 'job'} cancelled; finished chunks are kept", "cancelled"
+            )
             self.app.data_changed("samples")  # type: ignore[attr-defined]
             return
         self.app.notify(f"{type(error).__name__}: {error}", title="Scoring", severity="error", timeout=15)
-        self._end_job(f"failed: {error}")
-
-    def _end_job(self, text: str) -> None:
-        if self._poll is not None:
-            self._poll.stop()
-            self._poll = None
-        job = self.job or {}
-        for t in list(self.app.cancel_tokens):  # type: ignore[attr-defined]
-            if t is job.get("token") or getattr(t, "proc", None) is job.get("proc"):
-                self.app.cancel_tokens.discard(t)  # type: ignore[attr-defined]
-        self.job = None
-        self.query_one("#s-progress", ProgressBar).display = False
-        self._job_text(text)
-
-    def _job_text(self, text: str) -> None:
-        self.query_one("#s-job", Static).update(Text(text))
+        self.panel.finish(f"failed: {error}", "failed")
 
     def palette_commands(self):
         for m in dict.fromkeys(i.metric for i in self.metrics):

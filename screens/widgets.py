@@ -1,4 +1,5 @@
-"""Shared pieces of the screens: the base screen, the mode bar, small modal dialogs, worker plumbing.
+"""Shared pieces of the screens: the base screen, the mode bar, small modal dialogs, worker plumbing (the job
+panel is in screens.job_panel).
 
 Workers never touch widgets: `run_engine` runs an engine call in a thread worker and posts a `Deliver`
 message back to the node, whose handler runs the callback on the UI thread.
@@ -7,7 +8,8 @@ message back to the node, whose handler runs the callback on the UI thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.text import Text
@@ -42,8 +44,21 @@ _threads_running = 0
 
 
 def running_engine_threads() -> int:
-    """How many `run_engine` jobs are running right now (the app waits for them before closing the store)."""
+    """How many engine jobs are running in threads right now (the app waits for them before closing the store)."""
     return _threads_running
+
+
+@contextmanager
+def engine_thread() -> Iterator[None]:
+    """Count the enclosed engine call in `running_engine_threads` (worker threads wrap their engine calls)."""
+    global _threads_running
+    with _threads_lock:
+        _threads_running += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_running -= 1
 
 
 class EngineCaller:
@@ -74,11 +89,8 @@ class EngineCaller:
         """
 
         def job() -> None:
-            global _threads_running
             worker = get_current_worker()
-            with _threads_lock:
-                _threads_running += 1
-            try:
+            with engine_thread():
                 try:
                     result = fn()
                 except Exception as e:  # noqa: BLE001 - everything goes to the UI, nothing is lost
@@ -87,9 +99,6 @@ class EngineCaller:
                     return
                 if not worker.is_cancelled and on_done is not None:
                     self.deliver(on_done, result)
-            finally:
-                with _threads_lock:
-                    _threads_running -= 1
 
         return self.run_worker(  # type: ignore[attr-defined]
             job,
