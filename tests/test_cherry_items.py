@@ -24,8 +24,8 @@ RECS = [
 def test_item_from_row_gives_cherry_the_alpaca_instruction_and_input(store, tmp_path, monkeypatch, fast):
     p = tmp_path / "a.jsonl"
     p.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECS[:2]), encoding="utf-8")
-    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest, "FAST_PATH", fast)
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH", fast)
     assert import_file(store, p, pool="a").fast_path is fast
     rows = store.con.execute("SELECT id, messages, meta FROM samples ORDER BY id").fetchall()
     items = [item_from_row(*r) for r in rows]

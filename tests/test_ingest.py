@@ -191,7 +191,7 @@ def test_format_override(store, tmp_path):
 
 
 def test_json_array_detection_reads_only_the_head(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "SNIFF_HEAD_BYTES", 300)
+    monkeypatch.setattr(ingest.detection, "SNIFF_HEAD_BYTES", 300)
     recs = [{"instruction": f"é{i}" * 20, "output": "o"} for i in range(100)]
     p = write_json(tmp_path / "big.json", recs)
     d = sniff(p)
@@ -464,7 +464,7 @@ def test_duplicates_within_file_and_against_the_pool(store, tmp_path):
 
 # -- cancel ----------------------------------------------------------------------------------------
 def test_cancel_rolls_back(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(ingest.staging, "CHUNK_ROWS", 10)
     p = write_jsonl(tmp_path / "c.jsonl", [{"prompt": str(i), "completion": "c"} for i in range(100)])
     tok = CancelToken()
 
@@ -514,10 +514,10 @@ def _mixed_flat_records(n):
 def test_fast_path_and_python_path_give_identical_rows(tmp_path, monkeypatch, gz):
     recs = _mixed_flat_records(3000)
     p = write_jsonl(tmp_path / ("flat.jsonl.gz" if gz else "flat.jsonl"), recs, gz=gz)
-    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", 0)
     results = {}
     for fast in (True, False):
-        monkeypatch.setattr(ingest, "FAST_PATH", fast)
+        monkeypatch.setattr(ingest.fastpath, "FAST_PATH", fast)
         s = Store(tmp_path / f"{fast}.duckdb")
         r = import_file(s, p, pool="flat")
         assert r.fast_path is fast
@@ -563,10 +563,10 @@ def test_fast_path_and_python_path_store_the_same_input_split(tmp_path, monkeypa
     ]
     p = write_jsonl(tmp_path / f"{fmt}.jsonl", recs)
     mapping = {"prompt": "q", "query": "ctx", "response": "a"} if fmt == "mapping" else None
-    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", 0)
     results = {}
     for fast in (True, False):
-        monkeypatch.setattr(ingest, "FAST_PATH", fast)
+        monkeypatch.setattr(ingest.fastpath, "FAST_PATH", fast)
         s = Store(tmp_path / f"{fmt}{fast}.duckdb")
         r = import_file(s, p, pool="x", mapping=mapping)
         assert r.fast_path is fast and r.format == fmt
@@ -577,7 +577,7 @@ def test_fast_path_and_python_path_store_the_same_input_split(tmp_path, monkeypa
 
 
 def test_fast_path_falls_back_and_reports_like_the_python_path(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "FAST_PATH_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", 0)
     recs = _mixed_flat_records(50)
     recs[30]["output"] = {"not": "text"}
     p = tmp_path / "bad.jsonl"

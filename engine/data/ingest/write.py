@@ -1,0 +1,223 @@
+"""Writing staged rows: content hashes, dedup within the import and against the pool, token counts, and
+one INSERT of the kept samples inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.data.ingest.staging import _STAGE_COLS, _count_tokens, _one, _Run, _write_quarantine
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
+
+
+@dataclass
+class ImportResult:
+    """Outcome of one import (counts are records: n_records = n_inserted + n_duplicates + n_invalid)."""
+
+    pool_id: int
+    import_id: int
+    format: str
+    n_records: int
+    n_inserted: int
+    n_duplicates: int
+    n_invalid: int
+    quarantine_path: str | None
+    seconds: float
+    pool: str = ""
+    files: list[str] = field(default_factory=list)
+    fast_path: bool = False
+
+
+@dataclass
+class _Staged:
+    """One import read, staged and hashed, waiting for the write."""
+
+    pool: str
+    domain: str | None
+    description: str | None
+    path: Path
+    run: _Run
+    n_rows: int
+    t0: float
+
+
+def _next_id(con, table: str) -> int:
+    """max(id) + 1 of a table, read on the import's own connection inside its transaction."""
+    return int(_one(con, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
+
+
+_MESSAGES_SQL = """CASE
+    WHEN messages IS NOT NULL THEN CAST(json(messages) AS VARCHAR)
+    WHEN system IS NULL AND a IS NULL THEN CAST(json_array(json_object('role', 'user', 'content', u)) AS VARCHAR)
+    WHEN system IS NULL THEN CAST(json_array(json_object('role', 'user', 'content', u),
+        json_object('role', 'assistant', 'content', a)) AS VARCHAR)
+    WHEN a IS NULL THEN CAST(json_array(json_object('role', 'system', 'content', system),
+        json_object('role', 'user', 'content', u)) AS VARCHAR)
+    ELSE CAST(json_array(json_object('role', 'system', 'content', system), json_object('role', 'user', 'content', u),
+        json_object('role', 'assistant', 'content', a)) AS VARCHAR) END"""
+
+# The content hash (see formats.content_hash_text): rows normalised in Python bring theirs; for flat rows
+# (optional system, user, optional reply) the same serialisation is built here from plain strings.
+_FLAT_HASH_SQL = """md5(coalesce(system, '') || chr(30) || chr(30)
+    || CASE WHEN system IS NOT NULL THEN 'system' || chr(31) || system || chr(29) ELSE '' END
+    || 'user' || chr(31) || u
+    || CASE WHEN a IS NOT NULL THEN chr(29) || 'assistant' || chr(31) || a ELSE '' END)"""
+
+
+def _source_sql(run: _Run) -> str:
+    """The staged rows of a run: the Python-staged table plus each fast-path table."""
+    parts = [f"SELECT {_STAGE_COLS} FROM {run.stage}"] + [f"SELECT {_STAGE_COLS} FROM {t}" for t in run.fast_tables]
+    return " UNION ALL ".join(parts)
+
+
+def _prepare(run: _Run) -> int:
+    """Hash every staged row into a narrow table (ord, h); the big rows are not copied."""
+    con, p = run.con, run.prefix
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {p}src AS {_source_sql(run)}")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {p}hash AS
+        SELECT ord, coalesce(h, {_FLAT_HASH_SQL}) AS h FROM {p}src""")
+    return _one(con, f"SELECT count(*) FROM {p}hash")[0]
+
+
+def _keep(con, p: str, pool_id: int) -> int:
+    """Rows to insert: first occurrence of each hash, not already in the pool; rn numbers them in order."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {p}keep AS
+        SELECT ord, h, row_number() OVER (ORDER BY ord) AS rn FROM (
+            SELECT ord, h FROM {p}hash QUALIFY row_number() OVER (PARTITION BY h ORDER BY ord) = 1) x
+        WHERE NOT EXISTS (SELECT 1 FROM samples y WHERE y.pool_id = ? AND y.content_hash = x.h)""",
+        [pool_id],
+    )
+    return _one(con, f"SELECT count(*) FROM {p}keep")[0]
+
+
+def _tokens_start(con, p: str) -> tuple[threading.Thread, dict]:
+    """Start counting n_tokens of kept flat rows in a thread (polars runs outside the GIL while DuckDB
+    writes the samples); rows normalised in full got theirs per chunk."""
+    tbl = con.sql(f"""SELECT s.ord, concat_ws(chr(10), s.system, s.u, s.a) AS t
+        FROM {p}src s JOIN {p}keep k USING (ord) WHERE s.n_tokens IS NULL""").to_arrow_table()
+    out: dict = {}
+
+    def work() -> None:
+        import polars as pl
+
+        try:
+            out["tok"] = pl.DataFrame(
+                {"ord": pl.from_arrow(tbl["ord"]), "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}
+            ).to_arrow()
+        except BaseException as e:  # re-raised by the caller
+            out["error"] = e
+
+    th = threading.Thread(target=work, name="wb-import-tokens", daemon=True)
+    th.start()
+    return th, out
+
+
+def _tokens_finish(con, p: str, th: threading.Thread, out: dict, base: int) -> None:
+    """Wait for the token counts and set them on the rows just inserted (same transaction)."""
+    th.join()
+    if "error" in out:
+        raise out["error"]
+    tok = out["tok"]
+    if tok.num_rows == 0:
+        return
+    con.register("wb_tok_v", tok)
+    try:
+        con.execute(
+            f"""UPDATE samples SET n_tokens = x.n_tokens
+            FROM (SELECT ? + k.rn - 1 AS id, t.n_tokens FROM wb_tok_v t JOIN {p}keep k USING (ord)) x
+            WHERE samples.id = x.id""",
+            [base],
+        )
+    finally:
+        con.unregister("wb_tok_v")
+
+
+def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
+    """Inside the caller's transaction: pool and import rows, then one INSERT of the kept samples."""
+    run, p = st.run, st.run.prefix
+    rows = con.execute("SELECT id, domain FROM pools WHERE name = ?", [st.pool]).fetchall()
+    fmt = ",".join(run.formats) or "unknown"
+    if not rows:
+        pool_id = _next_id(con, "pools")
+        pool_domain = st.domain or "general"
+        con.execute(
+            "INSERT INTO pools (id, name, domain, format, source, description, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                pool_id,
+                st.pool,
+                pool_domain,
+                fmt,
+                str(Path(st.path).resolve()),
+                st.description,
+                json.dumps({"detection": run.reasons}),
+            ],
+        )
+    else:
+        pool_id, pool_domain = rows[0]
+        pool_domain = st.domain or pool_domain
+    import_id = _next_id(con, "imports")
+    con.execute(
+        "INSERT INTO imports (id, pool_id, path, format) VALUES (?, ?, ?, ?)",
+        [import_id, pool_id, str(Path(st.path).resolve()), fmt],
+    )
+    n_keep = _keep(con, p, pool_id)
+    if cancel is not None:
+        cancel.check()
+    tok_thread, tok_out = _tokens_start(con, p)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {p}files (file_no INTEGER, path VARCHAR)")
+    con.executemany(f"INSERT INTO {p}files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
+    base = _next_id(con, "samples")
+    run.meter.report("writing", force=True)
+    con.execute(
+        f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
+            system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
+            n_tokens, meta)
+        SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system,
+               CASE WHEN s.tools IS NOT NULL THEN CAST(json(s.tools) AS VARCHAR) END,
+               coalesce(s.instruction, s.u), coalesce(s.response, s.a, ''),
+               coalesce(s.n_turns, CASE WHEN s.a IS NULL THEN 1 ELSE 2 END), ?, 'pool', k.h,
+               coalesce(s.n_chars, length(coalesce(s.system, '')) + length(s.u) + length(coalesce(s.a, ''))),
+               s.n_tokens,
+               CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END
+        FROM {p}src s JOIN {p}keep k USING (ord) JOIN {p}files f USING (file_no)""",
+        [base, pool_id, import_id, pool_domain],
+    )
+    _tokens_finish(con, p, tok_thread, tok_out, base)
+    n_dup = st.n_rows - n_keep
+    qpath = _write_quarantine(store, run, st.pool, import_id)
+    report = {
+        "files": run.files if len(run.files) <= 50 else run.files[:50] + [f"... {len(run.files)} files"],
+        "detection": run.reasons,
+        "fast_path_files": run.fast_files,
+        "quarantine_path": qpath,
+        "issues": [i.to_dict() for i in run.issues[:20]],
+        "n_issues": run.n_issues,
+    }
+    seconds = time.perf_counter() - st.t0
+    con.execute(
+        """UPDATE imports SET finished_at = current_timestamp, n_records = ?, n_inserted = ?, n_duplicates = ?,
+                   n_invalid = ?, report = ? WHERE id = ?""",
+        [run.n_records, n_keep, n_dup, run.n_invalid, json.dumps(report, default=str), import_id],
+    )
+    run.meter.report("done", force=True)
+    return ImportResult(
+        pool_id,
+        import_id,
+        fmt,
+        run.n_records,
+        n_keep,
+        n_dup,
+        run.n_invalid,
+        qpath,
+        seconds,
+        pool=st.pool,
+        files=list(run.files),
+        fast_path=run.fast_files == len(run.files),
+    )
