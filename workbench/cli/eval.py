@@ -13,10 +13,9 @@ Every command takes --format table|json (default table).
 
 from __future__ import annotations
 
-import json
 import sys
 
-from workbench.cli.kit import EXIT_USAGE, CliError, _fmt, _open_store, _print_rows, _sets, _StderrProgress
+from workbench.cli.kit import EXIT_USAGE, CliError, _dump, _fmt, _open_store, _print_rows, _sets, _StderrProgress
 
 
 def _num(v, digits: int = 3):
@@ -25,8 +24,7 @@ def _num(v, digits: int = 3):
 
 def _out(obj, fmt: str, rows: list[dict] | None = None, columns: list[str] | None = None) -> None:
     if fmt == "json":
-        json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
-        sys.stdout.write("\n")
+        _dump(obj)
     else:
         _print_rows(rows if rows is not None else (obj if isinstance(obj, list) else [obj]), "table", columns)
 
