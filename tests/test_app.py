@@ -85,7 +85,6 @@ def test_keymap_template_lists_every_action():
 # -- the app over a real store ----------------------------------------------------------------------------
 
 import asyncio  # noqa: E402
-import io  # noqa: E402
 
 from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import Button, DataTable, Input, OptionList, Select, Static  # noqa: E402
@@ -100,15 +99,13 @@ from screens.import_dialog import ImportDialog  # noqa: E402
 from screens.pools import PoolsScreen  # noqa: E402
 from screens.sample_table import PAGE_SIZE, SampleTable  # noqa: E402
 from screens.widgets import ConfirmDialog, InputDialog  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    SIZE,
+    plain,
+    run_app,  # noqa: E402
+    wait_for,
+)
 from workbench.app import WorkbenchApp  # noqa: E402
-
-SIZE = (120, 36)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_keymap(tmp_path, monkeypatch):
-    """The app reads $XDG_CONFIG_HOME/workbench/keymap.toml: keep the developer's own file out of tests."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def write_alpaca(path: Path, n: int) -> Path:
@@ -165,28 +162,8 @@ def db(tmp_path) -> Path:
     return p
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    """Let the app run until predicate() holds (workers are threads: give them real time)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - widgets not mounted yet
-            pass
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.03)
-
-
-def run(coro_fn, app: WorkbenchApp):
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
-            await coro_fn(pilot, app)
-
-    asyncio.run(main())
+def run(coro_fn, app: WorkbenchApp) -> None:
+    run_app(app, coro_fn)
 
 
 async def open_browse(pilot, app) -> tuple[BrowseScreen, SampleTable]:
@@ -197,18 +174,6 @@ async def open_browse(pilot, app) -> tuple[BrowseScreen, SampleTable]:
     table = screen.query_one(SampleTable)
     await wait_for(pilot, table.all_visible_loaded, what="rows")
     return screen, table
-
-
-def plain(widget: Static, width: int = 200) -> str:
-    """The text a Static shows (its content rendered through a plain Rich console)."""
-    from rich.console import Console
-
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    console.print(content)
-    return console.export_text()
 
 
 def status_text(screen) -> str:

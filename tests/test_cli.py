@@ -10,22 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample_data" / "pools"
-
-
-def wb(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(db.parent / "cfg"))
-    r = subprocess.run(
-        [sys.executable, "-m", "workbench", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if check:
-        assert r.returncode == 0, (args, r.stdout, r.stderr)
-    return r
+from tests.helpers import ROOT, SAMPLE, wb
 
 
 @pytest.fixture

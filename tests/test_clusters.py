@@ -1,6 +1,5 @@
 """Clusterings: PCA -> HDBSCAN recovers synthetic blobs, saved named results, assign_new, labels, diversity."""
 
-import hashlib
 import json
 
 import numpy as np
@@ -22,36 +21,8 @@ from engine.geometry.clusters import (
     map_points,
 )
 from engine.geometry.embeddings import embed_samples, load_embeddings
-
-TOPICS = [
-    ("volcano", "lava", "magma"),
-    ("python", "function", "loop"),
-    ("violin", "orchestra", "melody"),
-    ("soccer", "goal", "referee"),
-    ("bread", "yeast", "oven"),
-    ("planet", "orbit", "telescope"),
-]
-DIM = 384
-_rng = np.random.default_rng(7)
-CENTERS = _rng.normal(size=(len(TOPICS), DIM)).astype(np.float32)
-
-
-def blob_encoder(texts):
-    """Blob centre of the topic whose first word starts the text, plus small noise seeded by the text."""
-    out = []
-    for t in texts:
-        k = next(i for i, w in enumerate(TOPICS) if t.startswith(w[0]))
-        seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
-        out.append(CENTERS[k] + np.random.default_rng(seed).normal(scale=0.25, size=DIM).astype(np.float32))
-    return np.stack(out)
-
-
-def _records(k, n, start=0):
-    a, b, c = TOPICS[k]
-    return [
-        {"instruction": f"{a} question {i}: tell me about the {b} and the {c}", "input": "", "output": f"answer {i}"}
-        for i in range(start, start + n)
-    ]
+from tests.helpers import DIM, TOPICS, blob_encoder
+from tests.helpers import blob_records as _records
 
 
 def _make(tmp_path, n=50, name="s"):
@@ -322,7 +293,7 @@ def test_parallel_placement_equals_serial(monkeypatch):
     """Placing points with approximate_predict in worker processes gives exactly the serial result."""
     import hdbscan
 
-    from engine.geometry import clusters as C
+    from engine.geometry import cluster_fit as C
 
     rng = np.random.default_rng(0)
     centers = rng.normal(0, 10, size=(4, 5))

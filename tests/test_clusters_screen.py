@@ -4,8 +4,6 @@ and the embed / assign jobs."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from pathlib import Path
 
@@ -20,80 +18,19 @@ from engine.data.ingest import import_file
 from engine.data.query import Browser, Filter
 from engine.geometry.clusters import cluster, cluster_summary, get_clustering
 from engine.geometry.embeddings import embed_samples
-from engine.quality.scores import MetricDef, write_scores
 from screens.browse import BrowseScreen
 from screens.clusters import ClustersScreen, cluster_expression
-from tests.test_app import SIZE, plain, wait_for
-from tests.test_clusters import CENTERS, DIM, TOPICS
+from tests.helpers import TOPICS, plain, wait_for
+from tests.helpers import clusters_store as make_store
+from tests.helpers import noisy_blob_encoder as fake_encoder
+from tests.helpers import run_app as _run
+from tests.helpers import topic_records as records
 from workbench.app import WorkbenchApp
-
-N_NOISE = 6
-
-
-def fake_encoder(texts):
-    """Blob centre of the topic whose first word starts the text (plus small noise seeded by the text);
-    texts starting with "stray" get a far-off random vector of their own (HDBSCAN noise)."""
-    out = []
-    for t in texts:
-        seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
-        rng = np.random.default_rng(seed)
-        k = next((i for i, w in enumerate(TOPICS) if t.startswith(w[0])), None)
-        if k is None:
-            out.append(rng.normal(scale=3.0, size=DIM).astype(np.float32))
-        else:
-            out.append(CENTERS[k] + rng.normal(scale=0.25, size=DIM).astype(np.float32))
-    return np.stack(out)
-
-
-def records(n: int, start: int = 0, topics=range(len(TOPICS))) -> list[dict]:
-    out = []
-    for k in topics:
-        a, b, c = TOPICS[k]
-        out += [
-            {
-                "instruction": f"{a} question {i}: tell me about the {b} and the {c}",
-                "input": "",
-                "output": f"answer {i}",
-            }
-            for i in range(start, start + n)
-        ]
-    return out
-
-
-def make_store(tmp_path: Path, *, n: int = 30, with_clustering: bool = True, scores: bool = True) -> Path:
-    db = tmp_path / "wb.duckdb"
-    recs = records(n) + [
-        {"instruction": f"stray thought {i} about nothing", "input": "", "output": "hm"} for i in range(N_NOISE)
-    ]
-    src = tmp_path / "blobs.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    with Store(db) as st:
-        import_file(st, src, pool="blobs", domain="general")
-        st.con.execute("UPDATE samples SET domain = 'code' WHERE instruction LIKE 'python%'")
-        if scores:
-            ids = [r[0] for r in st.con.execute("SELECT id FROM samples ORDER BY id").fetchall()]
-            write_scores(
-                st, MetricDef("ifd", "m", definition="test ifd"), [(sid, (sid % 10) / 10, None) for sid in ids]
-            )
-        if with_clustering:
-            embed_samples(st, model="fakeenc", encoder=fake_encoder)
-            cluster(st, "topics", model="fakeenc", min_cluster_size=10)
-    return db
 
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setattr(clusters_screen, "ENCODER", fake_encoder)
-
-
-def _run(app, body):
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
-            await body(pilot, app)
-
-    asyncio.run(main())
 
 
 def _rows(screen: ClustersScreen) -> list[list[str]]:

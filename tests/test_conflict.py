@@ -19,6 +19,8 @@ from engine.evaluation.conflict import (
     specialists,
     summary_for_runs,
 )
+from tests.helpers import insert_eval as _eval
+from tests.helpers import insert_run as _run
 
 
 def items(domain: str, correct: list, nll: list | None = None, start: int = 0) -> dict[int, dict]:
@@ -65,53 +67,6 @@ def test_bad_variant():
 
 
 # -- over stored runs -----------------------------------------------------------------------------------------
-def _run(con, rid, name, kind, *, parent=None, domain=None, mixture=None, folder=None, base="tiny"):
-    con.execute(
-        "INSERT INTO runs (id, name, status, kind, parent_run_id, domain, mixture_id, folder, base_model, "
-        "protocol) VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, 'multi_task')",
-        [rid, name, kind, parent, domain, mixture, folder, base],
-    )
-
-
-def _eval(con, eid, rid, domain, rows, *, details=None, prompt="q{sid}"):
-    con.execute(
-        "INSERT INTO evaluations (id, run_id, eval_set, domain, metric, value, n, details) VALUES "
-        "(?, ?, 'ev', ?, 'accuracy', NULL, ?, ?)",
-        [eid, rid, domain, len(rows), json.dumps(details) if details is not None else None],
-    )
-    for sid, correct, nll, out in rows:
-        con.execute(
-            "INSERT INTO eval_items (evaluation_id, run_id, sample_id, domain, scorer, prompt, output, "
-            "extracted, correct, nll) VALUES (?, ?, ?, ?, 'gsm8k', ?, ?, ?, ?, ?)",
-            [eid, rid, sid, domain, prompt.format(sid=sid), out, out, correct, nll],
-        )
-
-
-@pytest.fixture
-def stored(store, tmp_path):
-    folder = tmp_path / "runs" / "1-mix"
-    folder.mkdir(parents=True)
-    with store.transaction() as con:
-        con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mix', 2, '{}', 'h')")
-        for pos, (sid, dom) in enumerate([(1, "math"), (2, "math"), (11, "code"), (12, "code")]):
-            con.execute(
-                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                "(1, ?, 'sample', ?, ?)",
-                [pos, sid, dom],
-            )
-        _run(con, 1, "mix", "mixture", mixture=1, folder=str(folder))
-        _run(con, 2, "spec-math", "specialist", parent=1, domain="math")
-        _run(con, 3, "spec-code", "specialist", parent=99, domain="code")  # reused from another parent
-        _run(con, 4, "base", "base")
-        _eval(con, 1, 1, "math", [(100, True, 1.0, "7"), (101, False, 2.0, "3"), (102, False, 2.0, "0")])
-        _eval(con, 2, 1, "code", [(200, False, 1.0, "x"), (201, True, 1.0, "y")])
-        _eval(con, 3, 2, "math", [(100, True, 1.0, "7"), (101, True, 1.5, "4"), (102, False, 1.0, "1")])
-        _eval(con, 4, 3, "code", [(200, True, 1.0, "ok"), (201, True, 1.0, "ok")])
-        _eval(con, 5, 4, "math", [(100, False, 3.0, "1"), (101, False, 3.0, "1"), (102, False, 3.0, "1")])
-    (folder / "specialists.json").write_text(json.dumps({"code": 3}))
-    return store
-
-
 def test_conflict_rate_over_stored_runs(stored):
     assert specialists(stored, 1) == {"math": 2, "code": 3}
     r = conflict_rate(stored, 1)
@@ -276,26 +231,6 @@ def test_loss_variant_gain_and_default_tau():
     same = items("general", [None] * 4, nll=[2.0, 1.5, 3.0, 1.0])
     assert conflict_from_items(noisy, same, variant="loss").rate == 0.0
     assert conflict_from_items(noisy, same, variant="loss", tau=0.0).rate == 1.0
-
-
-@pytest.fixture
-def partial_store(store):
-    """Run 1 (mixture of math and code), a specialist for math only (run 2); the run matches the specialist on
-    math and fails every code item."""
-    with store.transaction() as con:
-        con.execute("INSERT INTO mixtures (id, name, version, recipe, content_hash) VALUES (1, 'mix', 1, '{}', 'h')")
-        for pos, (sid, dom) in enumerate([(1, "math"), (11, "code")]):
-            con.execute(
-                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES "
-                "(1, ?, 'sample', ?, ?)",
-                [pos, sid, dom],
-            )
-        _run(con, 1, "mix", "mixture", mixture=1)
-        _run(con, 2, "spec-math", "specialist", parent=1, domain="math")
-        _eval(con, 1, 1, "math", [(100, True, 1.0, "7"), (101, False, 2.0, "3"), (102, True, 1.0, "2")])
-        _eval(con, 2, 1, "code", [(200, False, 3.0, "x"), (201, False, 3.0, "y"), (202, False, 3.0, "z")])
-        _eval(con, 3, 2, "math", [(100, True, 1.0, "7"), (101, False, 2.0, "3"), (102, True, 1.0, "2")])
-    return store
 
 
 def test_domain_without_specialist_gives_no_rate_and_a_partial_pooled_rate(partial_store, capsys):

@@ -19,7 +19,7 @@ from engine.geometry.dedup import (
 )
 from engine.geometry.embeddings import embed_samples
 from engine.quality.scores import MetricDef, write_scores
-from tests.test_diversity_select import vec_encoder
+from tests.helpers import vec_encoder
 
 WORDS = (
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
@@ -125,7 +125,7 @@ def test_keep_one_per_group_excludes_the_others_reversibly(st):
 
 
 def test_cli_dedup_and_diversity_select(tmp_path):
-    from tests.test_cli import SAMPLE, wb
+    from tests.helpers import SAMPLE, wb
 
     db = tmp_path / "wb.duckdb"
     wb(db, "import", str(SAMPLE / "math.jsonl"), "--pool", "m1", "--domain", "math")

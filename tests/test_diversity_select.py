@@ -1,7 +1,6 @@
 """Diversity selections: facility location (lazy greedy == plain greedy; SuperFiltering.D IFD pre-filter),
 k-center greedy, cluster-balanced quotas; saved as named selections with a per-item why."""
 
-import hashlib
 import json
 import re
 
@@ -26,24 +25,9 @@ from engine.quality.selection import (
     selection_ids,
     similarity_matrix,
 )
+from tests.helpers import vec_encoder
 
 DIM = 8
-
-
-def vec_encoder(texts):
-    """`vec[a,b,...]` in the text gives the vector (padded to DIM); otherwise noise seeded by the text."""
-    out = []
-    for t in texts:
-        m = re.search(r"vec\[([^\]]+)\]", t)
-        if m:
-            v = np.zeros(DIM, np.float32)
-            xs = [float(x) for x in m.group(1).split(",")]
-            v[: len(xs)] = xs
-        else:
-            seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
-            v = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
-        out.append(v)
-    return np.stack(out)
 
 
 def _store(tmp_path, records, name="s"):

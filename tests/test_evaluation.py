@@ -11,16 +11,10 @@ import pytest
 from engine.core.jobs import Cancelled, CancelToken
 from engine.data.ingest import import_file
 from engine.evaluation import evaluate as ev
-from tests.tiny_lm import tiny_chat_model
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "sample_data" / "eval"
 SETS = [("math_eval", "math"), ("code_eval", "code"), ("tool_eval", "tool_use"), ("general_eval", "general")]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def write_jsonl(path: Path, recs: list[dict]) -> Path:

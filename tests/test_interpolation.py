@@ -30,7 +30,8 @@ from engine.synthesis.interpolation import (
     resolve_source,
     select_diverse,
 )
-from tests.test_clusters import _records, blob_encoder
+from tests.helpers import blob_encoder
+from tests.helpers import blob_records as _records
 
 
 def _pool(st, tmp_path, name, domain, topic_counts):

@@ -5,51 +5,18 @@ features in a real child process), the pairs export and delete."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from pathlib import Path
-
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 import screens.interpolation as interp_screen
 from engine.core.store import Store
-from engine.data.ingest import import_file
 from engine.geometry.clusters import cluster
-from engine.geometry.embeddings import embed_samples
-from engine.synthesis.interpolation import create_set, get_set, pairs, preview_pair
+from engine.synthesis.interpolation import get_set, pairs, preview_pair
 from screens.interpolation import CreateSetDialog, DiversityDialog, InterpolationScreen
-from tests.test_app import SIZE, plain, wait_for
-from tests.test_clusters import _records, blob_encoder
+from tests.helpers import interpolation_store as make_store
+from tests.helpers import plain, wait_for
+from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
-
-
-def make_store(tmp_path: Path, *, with_set: bool = False) -> Path:
-    db = tmp_path / "wb.duckdb"
-    with Store(db) as st:
-        for name, dom, k in (("m", "math", 0), ("c", "code", 1), ("g", "general", 2)):
-            p = tmp_path / f"{name}.jsonl"
-            p.write_text("".join(json.dumps(r) + "\n" for r in _records(k, 15)))
-            import_file(st, p, pool=name, domain=dom)
-        embed_samples(st, model="fakeenc", encoder=blob_encoder)
-        cluster(st, "topics", model="fakeenc", min_cluster_size=5)
-        if with_set:
-            create_set(st, "mc", "domain:math", "domain:code", n_pairs=12, seed=1)
-    return db
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-def _run(app, body):
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
-            await body(pilot, app)
-
-    asyncio.run(main())
 
 
 def _rows(screen, wid: str) -> list[list[str]]:

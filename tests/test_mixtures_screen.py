@@ -5,7 +5,6 @@ adding a component through the dialogs, and exporting."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -16,14 +15,10 @@ from engine.core.store import Store
 from engine.mixtures import get_mixture, list_versions
 from screens.mixtures import MixturesScreen
 from screens.widgets import ChoiceDialog, InputDialog
-from tests.test_app import SIZE, plain, wait_for
+from tests.helpers import plain, wait_for
+from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
 from workbench.cli import load_sample
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +33,6 @@ def _copy(src: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "wb.duckdb"
     dst.write_bytes(src.read_bytes())
     return dst
-
-
-def _run(app, body):
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
-            await body(pilot, app)
-
-    asyncio.run(main())
 
 
 def _rows(screen) -> dict[str, list[str]]:

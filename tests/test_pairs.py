@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.test_app import SIZE, plain, wait_for
+from tests.helpers import SIZE, plain, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(
@@ -24,7 +24,6 @@ SETS = [f"{d}_eval" for d in DOMAINS]
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # training workers: one torch thread each
 
 

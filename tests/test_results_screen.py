@@ -12,16 +12,8 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from screens.results import ResultsScreen
-from tests.test_app import SIZE, plain, wait_for
-
-# fixtures: stored (runs 1 mixture, 2/3 specialists, 4 base), partial_store (math specialist only)
-from tests.test_conflict import partial_store, stored  # noqa: F401
+from tests.helpers import SIZE, plain, wait_for
 from workbench.app import WorkbenchApp
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def run_pilot(body, app):
@@ -40,7 +32,7 @@ def row_of(table: DataTable, run_id: int, domain: str) -> list[str]:
     return next(r for r in cells(table) if r[1].startswith(f"{run_id} ") and r[5] == domain)
 
 
-def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
+def test_table_drill_compare_matrix_and_knobs(stored):
     async def body(pilot, app):
         await pilot.press("7")
         scr = app.screen
@@ -95,7 +87,7 @@ def test_table_drill_compare_matrix_and_knobs(stored):  # noqa: F811
     run_pilot(body, WorkbenchApp(store=stored))
 
 
-def test_partial_rate_and_settings_warning_on_the_screen(partial_store):  # noqa: F811
+def test_partial_rate_and_settings_warning_on_the_screen(partial_store):
     """Math specialist only, the run fails every code item: code shows "no ref", the pooled line says partial;
     a specialist evaluated with another max_new_tokens: the warning line names it."""
     with partial_store.transaction() as con:

@@ -14,8 +14,7 @@ import pytest
 
 from engine.core.store import Store
 from engine.training import runs as R
-from tests.test_training import records
-from tests.tiny_lm import tiny_chat_model
+from tests.helpers import training_records as records
 from workbench.cli import main
 
 FAST = dict(
@@ -30,11 +29,6 @@ FAST = dict(
     max_steps=6,
 )
 LORA = dict(target_modules="all-linear")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture

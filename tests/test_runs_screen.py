@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from engine.core.store import Store
 from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
-from tests.test_app import SIZE, plain, wait_for
-from tests.test_training import records
+from tests.helpers import SIZE, plain, wait_for
+from tests.helpers import training_records as records
 from tests.tiny_lm import tiny_chat_model
 from workbench.app import WorkbenchApp
 
@@ -30,11 +29,6 @@ TRAIN = dict(
     warmup_ratio=0.0,
     max_steps=4,
 )
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def test_helpers():

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -15,13 +14,9 @@ from engine.data.query import Browser, Filter
 from engine.quality.scores import MetricDef, metric_values, threshold_counts, write_scores
 from screens.browse import BrowseScreen
 from screens.scores import ScoresScreen
-from tests.test_app import SIZE, plain, wait_for
+from tests.helpers import plain, wait_for
+from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
-
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def _store(tmp_path: Path, with_scores: bool = True) -> Path:
@@ -48,15 +43,6 @@ def _store(tmp_path: Path, with_scores: bool = True) -> Path:
                 s, MetricDef("ifd", "m", definition="test ifd"), [(sid, k / 40, None) for k, sid in enumerate(ids)]
             )
     return p
-
-
-def _run(app, body):
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
-            await body(pilot, app)
-
-    asyncio.run(main())
 
 
 def _rows(screen: ScoresScreen) -> dict[str, list[str]]:

@@ -15,19 +15,14 @@ from textual.widgets import DataTable, Input
 
 from engine.core.store import Store
 from engine.data.ingest import import_file
-from screens.browse import BrowseScreen
 from screens.import_dialog import ImportDialog
-from screens.sample_table import SampleTable
-from tests.test_app import wait_for
+from tests.helpers import SIZE, clusters_store, settle, until
 from workbench.app import WorkbenchApp
-
-SIZE = (120, 36)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """No user keymap, relative paths from tmp_path."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    """Relative paths from tmp_path."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -66,30 +61,6 @@ def db(tmp_path) -> Path:
         import_file(s, Path("haiku.jsonl"), pool="haiku")
         import_file(s, Path("chat.jsonl"), pool="chat", domain="math")
     return p
-
-
-async def until(pilot, predicate, timeout: float = 15.0) -> None:
-    await wait_for(pilot, predicate, timeout=timeout)
-
-
-async def settle(pilot) -> None:
-    app = pilot.app
-    await until(pilot, lambda: app.store is not None and "samples" in app.store_status)
-    screen = app.screen
-    if isinstance(screen, BrowseScreen):
-        table = screen.query_one(SampleTable)
-        await until(pilot, lambda: screen.filter is not None and not screen.querying and table.all_visible_loaded())
-    if type(screen).__name__ == "MixturesScreen":  # its counts come from a worker
-        await until(
-            pilot,
-            lambda: screen.resolution is not None
-            and not any(w.group == "m-resolve" and w.is_running for w in app.workers),
-        )
-    for w in app.screen.query(Input):
-        w.cursor_blink = False
-    await pilot.pause(0.2)
-    app.clear_notifications()
-    await pilot.pause()
 
 
 def test_pools_screen(snap_compare, db):
@@ -192,9 +163,7 @@ def test_scores_screen(snap_compare, db):
 
 def test_clusters_screen(snap_compare, tmp_path):
     """Planted blobs (fake encoder) clustered with PCA + HDBSCAN: table with noise, map, detail, diversity."""
-    from tests.test_clusters_screen import make_store
-
-    db = make_store(tmp_path)
+    db = clusters_store(tmp_path)
 
     async def before(pilot):
         await settle(pilot)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine import training as T
-from tests.tiny_lm import tiny_chat_model
+from tests.helpers import training_records as records
 
 FAST = dict(
     lr=1e-2,
@@ -27,35 +27,10 @@ FAST = dict(
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture(scope="module")
 def tok(model_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(model_dir)
-
-
-def records(n: int = 16) -> list[dict]:
-    out = []
-    for i in range(n):
-        math = i % 2 == 0
-        q = f"Tom has {i} apples and buys 5 more." if math else f"Write a function number {i} that adds two numbers."
-        a = f"3 + 5 = 8, so {i + 5}" if math else "def add(a, b):\n    return a + b"
-        out.append(
-            {
-                "kind": "sample",
-                "stage": 0 if math else 1,
-                "domain": "math" if math else "code",
-                "sample_id": i,
-                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
-                "system": None,
-                "tools": None,
-            }
-        )
-    return out
 
 
 def make_folder(
