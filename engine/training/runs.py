@@ -5,19 +5,16 @@ worker writes there). The app process (the one DuckDB writer) calls `tick(store)
 ingests new metric lines into `run_metrics`, notices runs that ended (status.json) or died (pid gone without a
 final status: failed, with the log's tail as the error), and starts the next queued run when none is running.
 
-The worker is `python -m engine.training.worker FOLDER` (Popen, no shell, its own session); it never opens the
-store. No torch import here except in `load_trained`.
+The worker is `python -m engine.training.worker FOLDER`, started, followed and cancelled through
+engine.core.jobs (no shell, its own session; a `cancel` file plus SIGTERM stop it); it never opens the store. No torch import here except in `load_trained`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,13 +22,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.core.errors import InputError
+from engine.core.jobs import JobFolder, alive, spawn
+from engine.core.jobs import cancel as cancel_job
 from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 KINDS = ("mixture", "specialist", "base")
 DEFAULT_BASE_MODEL = "smollm2"
-_ROOT = Path(__file__).resolve().parent.parent
+WORKER = "engine.training.worker"
 
 # Worker processes started by this process (their exit is seen with poll(); a dead child is a zombie until then).
 _procs: dict[int, subprocess.Popen] = {}
@@ -304,46 +303,6 @@ def create_run(
 # -- the queue -----------------------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int | None, folder: str | None) -> bool:
-    """Is `pid` still our worker (not dead, not a zombie, not a reused pid)?"""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if proc.exists():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return False
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if "engine.training.worker" not in cmd or (folder and folder not in cmd):
-                return False
-        except (OSError, IndexError):
-            pass
-    return True
-
-
-def _log_tail(folder: Path, n: int = 12) -> str:
-    try:
-        lines = (folder / "log.txt").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    lines = [ln for ln in lines if ln.strip() and "it/s]" not in ln]
-    return "\n".join(lines[-n:]) or "(empty log)"
-
-
-def _read_status(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "status.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 _SKIP_KEYS = ("step", "ts", "event", "phase")
 
 
@@ -424,23 +383,10 @@ def _start(store, run: RunInfo) -> bool:
         ).fetchall()
     if not claimed:
         return False
-    folder = Path(run.folder)
+    job = JobFolder(run.folder)
     try:
-        for stale in ("status.json", "cancel"):
-            (folder / stale).unlink(missing_ok=True)
-        log = open(folder / "log.txt", "ab")
-        env = dict(os.environ)
-        env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.training.worker", str(folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            cwd=str(_ROOT),
-            env=env,
-        )
-        log.close()
+        job.clear("status.json", "cancel")
+        proc = spawn(WORKER, job, output="log.txt", stdout_too=True)
     except OSError as e:
         _finish(store, run.id, "failed", f"cannot start the training process: {e}", run.progress)
         return False
@@ -457,9 +403,9 @@ def tick(store) -> list[str]:
     running = _query(store, "WHERE status = 'running'")
     for run in running:
         folder = Path(run.folder)
-        st = _read_status(folder)  # before ingesting: every line written before a final status gets in
+        st = JobFolder(folder).read_status()  # before ingesting: every line written before a final status gets in
         proc = _procs.get(run.id)
-        exited = proc.poll() is not None if proc is not None else not _pid_alive(run.pid, run.folder)
+        exited = proc.poll() is not None if proc is not None else not alive(run.pid, WORKER, run.folder)
         prog = _ingest(store, run)
         if st.get("total"):
             prog["total"] = st["total"]
@@ -470,13 +416,13 @@ def tick(store) -> list[str]:
             _finish(store, run.id, st["status"], st.get("error"), prog)
             events.append(f"run {run.id} {st['status']}")
         elif exited:
-            st = _read_status(folder)
+            st = JobFolder(folder).read_status()
             if st.get("status") in FINISHED:  # it finished between the two reads
                 prog = _ingest(store, get_run(store, run.id))
                 _finish(store, run.id, st["status"], st.get("error"), prog)
                 events.append(f"run {run.id} {st['status']}")
             else:
-                err = "the training process died without a final status; log tail:\n" + _log_tail(folder)
+                err = "the training process died without a final status; log tail:\n" + JobFolder(folder).log_tail()
                 _finish(store, run.id, "failed", err, prog)
                 events.append(f"run {run.id} failed (process died)")
         else:
@@ -507,13 +453,7 @@ def cancel_run(store, run_id: int) -> RunInfo:
                 [run.id],
             )
         return get_run(store, run.id)
-    folder = Path(run.folder)
-    (folder / "cancel").write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
-    if run.pid and _pid_alive(run.pid, run.folder):
-        try:
-            os.kill(run.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    cancel_job(run.pid, Path(run.folder), grace=None, module=WORKER)
     return run
 
 
