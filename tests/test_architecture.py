@@ -81,7 +81,7 @@ SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE
 
 def test_screens_and_the_app_hold_no_sql():
     bad = []
-    for path in sorted((ROOT / "screens").glob("*.py")) + sorted((ROOT / "workbench").glob("*.py")):
+    for path in sorted((ROOT / "screens").rglob("*.py")) + sorted((ROOT / "workbench").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
