@@ -113,7 +113,7 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
     import hdbscan
     import joblib
 
-    from engine.geometry.clusters import ClusterError, _row
+    from engine.geometry.cluster_store import ClusterError, _row
     from engine.geometry.embeddings import load_embeddings, store_dir
 
     s = get_set(store, ref)
