@@ -24,47 +24,17 @@ def parse_fraction(text: str) -> float:
 
 
 def format_stage(stage: Any) -> str:
-    """One stage as a dialog line: `NAME = dom, dom | replay dom=fraction, ...`."""
-    line = f"{stage.name} = {', '.join(stage.domains)}"
-    if stage.replay:
-        line += " | replay " + ", ".join(f"{d}={f:.6g}" for d, f in stage.replay.items())
-    return line
+    """One stage as a dialog line (engine.mixtures.format_stage: the stage syntax lives there)."""
+    from engine.mixtures import format_stage as fmt
+
+    return fmt(stage)
 
 
 def parse_stages(lines: list[str]) -> list[Any]:
-    """Stages from dialog lines `NAME = dom, dom | replay dom=fraction, ...` (blank lines are skipped; `*`
-    replays every earlier domain). MixtureError naming the line for a malformed one or a repeated name."""
-    from engine.mixtures import MixtureError, Stage
+    """Stages from dialog lines (engine.mixtures.parse_stages: the stage syntax lives there)."""
+    from engine.mixtures import parse_stages as parse
 
-    out: list[Any] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        head, _, tail = line.partition("|")
-        name, eq, doms = head.partition("=")
-        name = name.strip()
-        if not eq or not name:
-            raise MixtureError(f"stage line {n}: expected NAME = dom, dom | replay dom=fraction, not {line.strip()!r}")
-        if any(s.name == name for s in out):
-            raise MixtureError(f"stage line {n}: stage name {name!r} is used twice")
-        tail = tail.strip()
-        if tail.lower().startswith("replay"):
-            tail = tail[len("replay") :]
-        replay: dict[str, float] = {}
-        for part in tail.split(","):
-            if not part.strip():
-                continue
-            dom, eq2, frac = part.partition("=")
-            if not eq2 or not dom.strip():
-                raise MixtureError(
-                    f"stage line {n} ({name}): replay {part.strip()!r}: expected DOMAIN=FRACTION, e.g. math=1/256"
-                )
-            try:
-                replay[dom.strip()] = parse_fraction(frac)
-            except MixtureError as e:
-                raise MixtureError(f"stage line {n} ({name}): replay of {dom.strip()}: {e}") from None
-        out.append(Stage(name, [d.strip() for d in doms.split(",") if d.strip()], replay))
-    return out
+    return parse(lines)
 
 
 class StagesDialog(EngineCaller, FormDialog):
