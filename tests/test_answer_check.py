@@ -78,6 +78,7 @@ def test_extract_code():
     assert extract_code("def f(x): return x") == "def f(x): return x"
 
 
+@pytest.mark.slow
 def test_code_right_wrong_and_partial():
     tests = ["assert sq(2) == 4", "assert sq(0) == 0", "assert sq(-3) == 9"]
     right = check_code("```python\ndef sq(x):\n    return x * x\n```", tests)

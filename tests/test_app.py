@@ -332,6 +332,7 @@ def test_browse_from_pools_enter_filters_to_pool(db):
     run(body, WorkbenchApp(db_path=db))
 
 
+@pytest.mark.slow
 def test_filter_text_expression_and_errors(db):
     async def body(pilot, app):
         screen, table = await open_browse(pilot, app)
@@ -511,6 +512,7 @@ def _palette_prompts(app) -> list[str]:
     return [str(ol.get_option_at_index(i).prompt).split("\n")[0] for i in range(ol.option_count)]
 
 
+@pytest.mark.slow
 def test_palette_lists_actions_of_the_context_and_runs_them(db):
     async def body(pilot, app):
         await pilot.press("ctrl+p")

@@ -18,6 +18,7 @@ def db(tmp_path) -> Path:
     return tmp_path / "wb.duckdb"
 
 
+@pytest.mark.slow
 def test_import_query_show_tag_export_round_trip(db, tmp_path):
     r = wb(db, "import", str(SAMPLE / "math.jsonl"), "--domain", "math")
     assert "imported 80 samples (qa)" in r.stdout
@@ -57,6 +58,7 @@ def test_import_query_show_tag_export_round_trip(db, tmp_path):
     assert "imported 100 samples (sharegpt)" in wb(db2, "import", str(out)).stdout
 
 
+@pytest.mark.slow
 def test_bad_input_exit_codes_and_messages(db, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": [1]}\n')
@@ -98,6 +100,7 @@ def test_help_does_not_import_torch():
     assert r.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_sample_loads_pools_and_eval_sets_marked_as_eval(db):
     """`workbench sample` brings the 4 training pools and the 4 eval sets; the eval sets are marked as eval
     data, so a mixture over every domain never draws them, and a second run imports nothing."""
@@ -111,6 +114,7 @@ def test_sample_loads_pools_and_eval_sets_marked_as_eval(db):
     assert avail == {"math": 80, "code": 80}  # the 30 math and 25 code eval items are not candidates
 
 
+@pytest.mark.slow
 def test_mix_save_warns_on_overlap_with_eval_sets(db, tmp_path):
     """Saving a mixture whose items repeat an eval item (exactly, or nearly) warns on stderr."""
     q1 = "Tom has 3 apples and buys 4 more at the market on a sunny Tuesday. How many apples does he have now?"

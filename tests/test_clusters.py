@@ -289,6 +289,7 @@ def test_cli_cluster_fit_sample(tmp_path, capsys):
     assert "fit_sample must be an integer >= 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_parallel_placement_equals_serial(monkeypatch):
     """Placing points with approximate_predict in worker processes gives exactly the serial result."""
     import hdbscan

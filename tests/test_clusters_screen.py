@@ -44,6 +44,7 @@ def test_cluster_expression_quotes_odd_names():
     assert cluster_expression('a"b\\c', 0) == 'cluster."a\\"b\\\\c" = 0'
 
 
+@pytest.mark.slow
 def test_table_lists_clusters_and_noise_and_map_renders(tmp_path):
     db = make_store(tmp_path)
     with Store(db) as st:
@@ -83,6 +84,7 @@ def test_table_lists_clusters_and_noise_and_map_renders(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_map_title_says_when_points_are_sampled(tmp_path, monkeypatch):
     db = make_store(tmp_path)
     monkeypatch.setattr(clusters_screen, "MAX_MAP_POINTS", 50)
@@ -102,6 +104,7 @@ def test_map_title_says_when_points_are_sampled(tmp_path, monkeypatch):
     assert titles and "50 of 186 points (sampled)" in titles[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["b", "enter"])
 def test_browse_opens_the_highlighted_cluster(tmp_path, key):
     db = make_store(tmp_path)
@@ -145,6 +148,7 @@ def test_noise_row_browses_noise(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
     db = make_store(tmp_path, with_clustering=False, scores=False)
 
@@ -177,6 +181,7 @@ def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_embed_then_assign_new_samples(tmp_path):
     db = make_store(tmp_path)
     extra = tmp_path / "more.jsonl"
@@ -204,6 +209,7 @@ def test_embed_then_assign_new_samples(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_map_colours_by_domain(tmp_path):
     db = make_store(tmp_path)
 
@@ -239,6 +245,7 @@ def _add_copies(db: Path, tmp_path: Path) -> None:
         embed_samples(st, model="fakeenc", encoder=fake_encoder)
 
 
+@pytest.mark.slow
 def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
     from engine.geometry.dedup import exact_duplicate_groups, semantic_duplicate_groups
     from screens.clusters import DedupDialog
@@ -305,6 +312,7 @@ def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
 # -- map region (r) ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
     from engine.geometry.clusters import map_points
     from screens.clusters import RegionScreen
@@ -382,6 +390,7 @@ def test_region_expression_quotes_odd_names_and_compiles(tmp_path):
     assert params == ['by "resp"', -0.25, 0.5, 'by "resp"', 0.0, 1.0]
 
 
+@pytest.mark.slow
 def test_info_line_says_when_hdbscan_was_fitted_on_a_sample(tmp_path):
     db = make_store(tmp_path)
     with Store(db) as st:
@@ -397,6 +406,7 @@ def test_info_line_says_when_hdbscan_was_fitted_on_a_sample(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_dedup_semantic_without_embeddings_says_what_to_do(tmp_path):
     from screens.clusters import DedupDialog
 

@@ -124,6 +124,7 @@ def test_keep_one_per_group_excludes_the_others_reversibly(st):
         keep_one_per_group(st, g, keep="shortest")
 
 
+@pytest.mark.slow
 def test_cli_dedup_and_diversity_select(tmp_path):
     from tests.helpers import SAMPLE, wb
 

@@ -111,6 +111,7 @@ def _base_run(store, model_dir, rid=1, status="done", kind="base"):
     )
 
 
+@pytest.mark.slow
 def test_evaluate_rescore_resume_and_cancel(store, tmp_path, model_dir):
     load_sets(store)
     mcq = write_jsonl(
@@ -243,6 +244,7 @@ def test_overlap_exact_and_near(store, tmp_path):
     assert len(exact_only.exact) == 1 and exact_only.near == []
 
 
+@pytest.mark.slow
 def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
     from engine.core.store import Store
     from workbench.cli import main
@@ -292,6 +294,7 @@ def test_cli_evalset_eval_rescore(tmp_path, model_dir, capsys):
     assert main(["--db", str(db), "eval", "--sets", "math_eval"]) == 2  # neither RUN nor --base-model
 
 
+@pytest.mark.slow
 def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
@@ -320,6 +323,7 @@ def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
     assert not merge_lora(plain, tmp_path / "adapter")  # not plain LoRA: left to peft, model untouched
 
 
+@pytest.mark.slow
 def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
     import torch
     from peft import LoraConfig, get_peft_model
@@ -429,6 +433,7 @@ def test_attach_bfcl_answers_then_score(store, tmp_path):
         ev.attach_answers(store, "bfcl", tmp_path / "bad.json")
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_bfcl_simple_python_answers_from_shared(store):
     if not BFCL.is_dir():

@@ -194,6 +194,7 @@ def _in_thread(fn, limit: float):
     return box["result"], box["seconds"]
 
 
+@pytest.mark.slow
 def test_math_verify_off_the_main_thread_is_bounded():
     # 9^(9^(9^9)) runs for minutes in sympy; math-verify's SIGALRM limit cannot work off the main thread
     c, secs = _in_thread(lambda: check_math("\\boxed{9^{9^{9^{9}}}}", "\\boxed{5}"), 60)
@@ -209,6 +210,7 @@ def test_math_verify_off_the_main_thread_is_bounded():
     assert c.correct is False and not c.details.get("timeout")
 
 
+@pytest.mark.slow
 def test_math_verify_on_the_main_thread_is_bounded():
     t0 = time.perf_counter()
     c = check_math("\\boxed{9^{9^{9^{9}}}}", "5")
@@ -404,6 +406,7 @@ GSM8K_STYLES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_gsm8k_extraction_on_every_shared_reference():
     path = SHARED / "gsm8k_train" / "train.jsonl"
@@ -429,6 +432,7 @@ def test_gsm8k_extraction_on_every_shared_reference():
     assert bare >= 0.95 * len(rows)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_math_boxed_answers_verify_against_themselves():
     path = SHARED / "math" / "math_test_minus_math500_decontam.jsonl"
@@ -476,6 +480,7 @@ def _humaneval_file() -> Path | None:
         return None
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_humaneval_canonical_solutions_pass(store):
     path = _humaneval_file()

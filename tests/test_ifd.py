@@ -38,6 +38,7 @@ def tok():
     return tiny_tokenizer()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 @pytest.mark.parametrize("padding_side", ["right", "left"])
 @pytest.mark.parametrize("max_length", [1024, 48])
@@ -65,6 +66,7 @@ def test_batched_superfiltering_matches_reference(tok, arch, padding_side, max_l
     assert n_checked >= (30 if max_length == 1024 else 8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", ["alpaca", "wiz"])
 def test_batched_cherry_matches_reference(tok, template):
     model = tiny_llama(tok)

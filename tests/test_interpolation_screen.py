@@ -24,6 +24,7 @@ def _rows(screen, wid: str) -> list[list[str]]:
     return [[str(c) for c in t.get_row(rk)] for rk in t.rows]
 
 
+@pytest.mark.slow
 def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
     db = make_store(tmp_path)
 
@@ -124,6 +125,7 @@ def test_diversity_step_export_and_delete(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from tests.tiny_lm import tiny_llama, tiny_tokenizer
@@ -156,6 +158,7 @@ def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_engine_errors_are_shown_and_the_map_clustering_can_be_picked(tmp_path):
     db = make_store(tmp_path, with_set=True)
     with Store(db) as st:

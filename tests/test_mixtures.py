@@ -466,6 +466,7 @@ def test_sample_data_mixture_is_exact(tmp_path):
 # -- CLI -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_mix_commands(store, tmp_path, capsys):
     db = str(store.path)
     store.close()

@@ -68,6 +68,7 @@ def _col(screen, dom: str, name: str) -> str:
     return _rows(screen)[dom][keys.index(name)]
 
 
+@pytest.mark.slow
 def test_default_recipe_and_typed_share_changes_counts(sample_db, tmp_path):
     db = _copy(sample_db, tmp_path)
 
@@ -114,6 +115,7 @@ def test_default_recipe_and_typed_share_changes_counts(sample_db, tmp_path):
     assert app.return_code in (None, 0)
 
 
+@pytest.mark.slow
 def test_nudge_save_version_and_diff(sample_db, tmp_path):
     db = _copy(sample_db, tmp_path)
 
@@ -177,6 +179,7 @@ def test_nudge_save_version_and_diff(sample_db, tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_add_component_with_filter_and_export(sample_db, tmp_path):
     db = _copy(sample_db, tmp_path)
     out = tmp_path / "out" / "m.jsonl"
@@ -239,6 +242,7 @@ def test_add_component_with_filter_and_export(sample_db, tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_bad_budget_shows_an_error_not_a_crash(sample_db, tmp_path):
     db = _copy(sample_db, tmp_path)
 
@@ -309,6 +313,7 @@ def _stage_lines(dialog) -> list[str]:
     return [x for x in dialog.lines() if x.strip()]
 
 
+@pytest.mark.slow
 def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
     """s opens the stages dialog; DMT with k = 1/4 fills two stages; the counts recompute with replays; the
     saved version keeps the stages and its items their stage numbers; No stages clears them."""

@@ -144,6 +144,7 @@ def test_per_example_lambdas_weight_token_sums(tok, model):
     torch.testing.assert_close(terms.loss, sa / na + sb / nb, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_gradient_reaches_both_sides_embeddings(tok):
     m = tiny_gpt2(tok)
     (ia, la), (ib, lb) = _pair(tok)
@@ -171,6 +172,7 @@ def test_bad_examples_are_named(tok):
 # -- end to end: a mixture with normal samples plus an interpolation set, trained by the real trainer ----------
 
 
+@pytest.mark.slow
 def test_mixture_with_an_interpolation_set_trains_in_the_worker(tmp_path):
     """Two runs through `engine.training.runs` + the worker subprocess on a tiny chat llama; their mixtures hold the same
     samples and the same pairs (index pairing) with different lambdas (alpha 0.5 vs 5). The losses agree exactly

@@ -70,6 +70,7 @@ def test_domains_subset_pairs_and_errors(tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
     from engine.core.store import Store
     from engine.data.ingest import import_file

@@ -32,6 +32,7 @@ def row_of(table: DataTable, run_id: int, domain: str) -> list[str]:
     return next(r for r in cells(table) if r[1].startswith(f"{run_id} ") and r[5] == domain)
 
 
+@pytest.mark.slow
 def test_table_drill_compare_matrix_and_knobs(stored):
     async def body(pilot, app):
         await pilot.press("7")
@@ -139,6 +140,7 @@ def _drive(store, until, timeout=120.0):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, monkeypatch):
     from engine.core.store import Store
     from engine.data.ingest import import_file

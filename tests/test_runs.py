@@ -50,6 +50,7 @@ def drive(store, until, timeout=90.0):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
     train = FAST | dict(max_steps=None, packing="grouped", batch_size=2)  # 6 + 6 examples after the eval hold-out
     a = R.create_run(
@@ -107,6 +108,7 @@ def test_each_protocol_runs_in_a_worker_one_after_another(store, model_dir):
         assert not torch.allclose(model(ids).logits, base(ids).logits)
 
 
+@pytest.mark.slow
 def test_cancel_then_resume_in_the_worker(store, model_dir):
     # enough steps that the cancel lands mid-run even when the tiny model trains fast (30 once finished first)
     STEPS = 150
@@ -240,6 +242,7 @@ def test_runs_from_a_mixture_reuse_base_runs_and_bad_requests(tmp_path, store, m
     assert [r.id for r in R.list_runs(store)] == [run.id, other.id, base.id]
 
 
+@pytest.mark.slow
 def test_cli_train_foreground_and_runs_commands(tmp_path, model_dir, capsys):
     from engine import mixtures as mx
     from engine.data.ingest import import_file

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
@@ -38,6 +39,7 @@ def test_helpers():
     assert len(out) <= 101 and out[0] == (0, 0.0) and out[-1] == (999, 999.0)
 
 
+@pytest.mark.slow
 def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
     model = tiny_chat_model(tmp_path / "model")
     db = tmp_path / "wb.duckdb"
@@ -109,6 +111,7 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
         assert [st for st, _n, _v in R.run_metrics(s, a.id, ["loss"])] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_new_run_form_queues_a_configured_run(tmp_path):
     """n opens the form over the saved versions (engine defaults shown); bad input gets an inline error and keeps
     the form open; a valid form queues a run with exactly those settings, which then trains."""
@@ -258,6 +261,7 @@ def test_new_run_form_without_versions_says_so(tmp_path):
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_queue_moves_on_any_screen(tmp_path):
     """The app ticks the run queue itself: a queued run starts, trains and finishes while the Pools screen is
     open (the Runs screen is never opened)."""

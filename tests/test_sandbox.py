@@ -193,6 +193,7 @@ def test_exit_early_does_not_count_as_pass():
         assert not r.passed and r.status == "error", (code, r)
 
 
+@pytest.mark.slow
 def test_forged_verdicts_are_not_believed():
     fake = '{"error": null, "tests": [{"ok": true, "error": null}, {"ok": true, "error": null}], "remote_answers": 0}'
     attempts = [

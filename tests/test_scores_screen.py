@@ -55,6 +55,7 @@ def _rows(screen: ScoresScreen) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_summary_threshold_and_jump_to_browse(tmp_path):
     db = _store(tmp_path)
 
@@ -121,6 +122,7 @@ def test_heuristics_job_from_the_screen(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from tests.tiny_lm import tiny_llama, tiny_tokenizer

@@ -66,6 +66,7 @@ def test_in_process_scoring_stores_scores_and_skips_cached(tmp_path, tiny_model_
     s.close()
 
 
+@pytest.mark.slow
 def test_killed_worker_resumes_without_recomputing(tmp_path, tiny_model_dir):
     s = Store(tmp_path / "s.duckdb")
     _fill(s, 120)

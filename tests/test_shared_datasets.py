@@ -22,7 +22,7 @@ if not ROOT.is_dir():
 if not ROOT.is_dir():
     pytest.skip("shared/datasets not found", allow_module_level=True)
 
-pytestmark = pytest.mark.shared
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 # folder: (records per SOURCES.md, format, duplicates observed, suggested domain)
 EXPECTED = {

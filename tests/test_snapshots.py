@@ -81,6 +81,7 @@ def test_browse_screen(snap_compare, db):
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_browse_detail_pane(snap_compare, db):
     async def before(pilot):
         await pilot.press("2")
@@ -93,6 +94,7 @@ def test_browse_detail_pane(snap_compare, db):
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_browse_filter_error(snap_compare, db):
     async def before(pilot):
         await pilot.press("2")
@@ -131,6 +133,7 @@ def test_help_screen(snap_compare, db):
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_mixtures_screen(snap_compare, db):
     async def before(pilot):
         await settle(pilot)
@@ -161,6 +164,7 @@ def test_scores_screen(snap_compare, db):
     assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.slow
 def test_clusters_screen(snap_compare, tmp_path):
     """Planted blobs (fake encoder) clustered with PCA + HDBSCAN: table with noise, map, detail, diversity."""
     db = clusters_store(tmp_path)

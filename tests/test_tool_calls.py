@@ -489,6 +489,7 @@ def _source_calls(calls: list[dict], question: dict, lang: str, *, all_strings: 
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_every_bfcl_possible_answer_scores_correct_against_itself():
     if not BFCL.is_dir():
@@ -629,6 +630,7 @@ def _to_source(output: list[dict], q: dict, lang: str) -> list[dict]:
     return _source_calls([{"name": n, "arguments": a} for c in output for n, a in c.items()], q, lang, all_strings=True)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_agreement_with_bfcl_checker_on_perturbed_answers():
     if not BFCL.is_dir():
