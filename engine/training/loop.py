@@ -102,6 +102,21 @@ def _grad_cos(model, examples: list[Example], s: TrainSettings, step: int, pad_i
     return out
 
 
+def _wait_if_held(folder: Path, step: int, cancel: _Cancel, status: dict) -> None:
+    """Test hook: with a file `hold` holding N, wait before step N (status "held": true) until the file goes
+    or a cancel is asked, so a test can cancel at an exact step instead of racing the trainer."""
+    hold = folder / "hold"
+    try:
+        at = int(hold.read_text().strip() or -1)
+    except (OSError, ValueError):
+        return
+    if step != at:
+        return
+    _write_json(folder / "status.json", status | {"step": step, "held": True})
+    while hold.exists() and not cancel.asked:
+        time.sleep(0.02)
+
+
 def train(folder: str | Path, *, log=None) -> dict:
     """Train the run in `folder` (resuming from its last checkpoint when there is one). Returns the final
     status dict (also written to status.json)."""
@@ -230,6 +245,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     tok_window, t_window = 0, time.perf_counter()
     step = start
     while step < total:
+        _wait_if_held(folder, step, cancel, status)
         if cancel.asked:
             save_checkpoint(folder, model, opt, sched, step, {"tokens_seen": tokens_seen}, s.keep_checkpoints)
             say(f"cancelled at step {step} (checkpoint saved)")
