@@ -230,6 +230,7 @@ def test_import_via_dialog(tmp_path, monkeypatch):
         assert (p.name, p.n_samples, p.domain) == ("fresh", 30, "poetry")
 
 
+@pytest.mark.slow
 def test_import_dialog_path_check_and_failure_lists_every_issue(tmp_path):
     bad = write_bad(tmp_path / "bad.jsonl")
     db = tmp_path / "wb.duckdb"
@@ -402,6 +403,7 @@ def test_detail_pane_shows_the_conversation(db):
     run(body, WorkbenchApp(db_path=db))
 
 
+@pytest.mark.slow
 def test_bulk_tag_applies_to_exactly_the_filtered_samples(db):
     async def body(pilot, app):
         screen, table = await open_browse(pilot, app)
@@ -536,6 +538,7 @@ def test_palette_lists_actions_of_the_context_and_runs_them(db):
     run(body, WorkbenchApp(db_path=db))
 
 
+@pytest.mark.slow
 def test_number_keys_switch_modes(db):
     async def body(pilot, app):
         modes = ["browse", "scores", "clusters", "mixtures", "runs", "results", "interpolation", "pools"]

@@ -237,6 +237,7 @@ def test_select_diverse_sentence_features(st):
         select_diverse(st, "d", budget=3, features="pixels")
 
 
+@pytest.mark.slow
 def test_select_diverse_embedding_layer_features(st):
     pytest.importorskip("torch")
     from tests.tiny_lm import tiny_llama, tiny_tokenizer
@@ -431,6 +432,7 @@ def test_cli_create_select_preview_export(st, tmp_path, capsys):
     assert main(["--db", db, "interpolate", "delete", "cli"]) == 0
 
 
+@pytest.mark.slow
 def test_feature_worker_subprocess_matches_in_process(st, tmp_path):
     """The Interpolation screen's path: features in a child process (engine.synthesis.worker), then select_diverse
     with those vectors; same features and kept set as the in-process path."""

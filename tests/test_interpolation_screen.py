@@ -82,6 +82,7 @@ def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
     _run(WorkbenchApp(db_path=db), body)
 
 
+@pytest.mark.slow
 def test_diversity_step_export_and_delete(tmp_path):
     db = make_store(tmp_path, with_set=True)
     out = tmp_path / "pairs.csv"
