@@ -187,6 +187,7 @@ def test_plans_follow_the_protocols(tok):
 # -- training ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_loss_goes_down_and_eval_and_gradcos_are_logged(tmp_path, model_dir):
     folder = make_folder(tmp_path, model_dir, records(16), max_steps=40, save_every=0, packing="packed")
     st = T.train(folder)
@@ -209,6 +210,7 @@ def _final_adapter(folder: Path) -> dict:
     return load_file(str(folder / "adapter" / "adapter_model.safetensors"))
 
 
+@pytest.mark.slow
 def test_cancel_then_resume_continues_exactly(tmp_path, model_dir):
     import torch
 
@@ -299,6 +301,7 @@ def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
     assert [x["step"] for x in lines[2:] if "loss" in x] == [1, 2]
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_trains_the_same_as_without(tmp_path, model_dir):
     import torch
 
