@@ -120,7 +120,14 @@ def test_cancel_then_resume_in_the_worker(store, model_dir):
     )
     hold = Path(run.folder) / "hold"
     hold.write_text("3")  # the worker waits before step 3: the cancel lands there, however fast the steps are
-    drive(store, lambda: R.get_run(store, run.id).progress.get("held"))
+
+    def held() -> bool:
+        try:
+            return bool(json.loads((Path(run.folder) / "status.json").read_text()).get("held"))
+        except (OSError, ValueError):
+            return False
+
+    drive(store, held)
     R.cancel_run(store, run.id)
     drive(store, lambda: R.get_run(store, run.id).status in R.FINISHED)
     got = R.get_run(store, run.id)
