@@ -1,9 +1,12 @@
 """data: samples in and out.
 
-- `formats`: format detection and record conversion (Alpaca, ShareGPT, messages, GSM8K, MBPP, BFCL, ...).
-- `ingest`: importing files into pools (all-or-nothing or quarantine).
-- `pools`: pools, domains, tags, rules.
-- `filters`: the filter language (whitelisted, parameterised SQL).
+- `formats/`: format detection and record conversion, one module per family (instruction, chat, eval sets,
+  function calling), each format registered where it is defined.
+- `ingest/`: importing files into pools: readers, staging (validation, quarantine), fast path, write,
+  dataset_info.
+- `pools`: pools, roles (train/eval), domains, tags, rules. `sample`: the bundled sample data.
+- `filters`: the filter language (`filter_tokens`, `filter_parser`, `filter_fields`, `filter_sql`):
+  whitelisted, parameterised SQL.
 - `query`: browse queries (ordered id lists, pages, bulk actions).
 - `export`: JSONL/Parquet export in messages, Alpaca or ShareGPT style with LLaMA-Factory dataset_info.
 

@@ -28,7 +28,7 @@ def _sample_texts(con, ids: list[int]) -> dict[int, tuple]:
 def training_records(store: Store, mixture_id: int, *, chunk: int = 2000) -> Iterator[dict]:
     """One dict per item of mixture version `mixture_id` in (stage, position) order: samples as
     {kind, stage, domain, sample_id, messages, system, tools}; interpolation pairs as {kind: "mixup", stage,
-    domain, set_id, pair_index, lam, a: {...}, b: {...}} (docs/contracts-v3.md)."""
+    domain, set_id, pair_index, lam, a: {...}, b: {...}} (docs/mixtures.md)."""
     get_mixture(store, int(mixture_id))  # clear error for an unknown id
     its = _items(store, int(mixture_id))
     for k in range(0, len(its), chunk):
