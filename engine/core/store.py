@@ -358,6 +358,14 @@ class Store:
         """A connection for the calling thread (DuckDB cursors are per-thread connections to the same db)."""
         return self.con.cursor()
 
+    def fetchall(self, sql: str, params: Sequence | None = None) -> list[tuple]:
+        """The rows of one read query, on a fresh cursor that is closed afterwards."""
+        con = self.cursor()
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
     @property
     def write_lock(self) -> threading.RLock:
         """Serialises multi-statement writes from several threads of the app process."""

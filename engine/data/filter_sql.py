@@ -11,23 +11,23 @@ if TYPE_CHECKING:
     from engine.data.filter_parser import _Field
 
 
+_PRED_SQL = {
+    "cmp": "{col} {op} ?",
+    "in": "{col} IN ({marks})",
+    "like": "{col} LIKE ?",
+    "ilike": "{col} ILIKE ?",
+    "contains": "contains(lower({col}), lower(?))",
+    "between": "{col} BETWEEN ? AND ?",
+}
+
+
 def _pred(col: str, test: str, values: list, op: str = "=") -> tuple[str, list]:
     """The positive test on a column expression (no user text in the SQL, values become params)."""
-    if test == "cmp":
-        return f"{col} {op} ?", list(values)
-    if test == "in":
-        return f"{col} IN ({', '.join('?' * len(values))})", list(values)
-    if test == "like":
-        return f"{col} LIKE ?", list(values)
-    if test == "ilike":
-        return f"{col} ILIKE ?", list(values)
-    if test == "contains":
-        return f"contains(lower({col}), lower(?))", list(values)
-    if test == "between":
-        return f"{col} BETWEEN ? AND ?", list(values)
     if test == "isnull":
         return f"{col} IS NULL", []
-    raise AssertionError(test)
+    if test not in _PRED_SQL:
+        raise AssertionError(test)
+    return _PRED_SQL[test].format(col=col, op=op, marks=", ".join("?" * len(values))), list(values)
 
 
 def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", pos: int = 0) -> tuple[str, list]:

@@ -135,27 +135,18 @@ def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[st
     f = f or Filter()
     parts: list[str] = []
     params: list = []
-    if f.pool_ids is not None:
-        if not f.pool_ids:
+    for values, cast, sql in (
+        (f.pool_ids, int, "s.pool_id IN ({})"),
+        (f.domains, str, "s.domain IN ({})"),
+        (f.tags, str, "EXISTS (SELECT 1 FROM sample_tags ft WHERE ft.sample_id = s.id AND ft.tag IN ({}))"),
+    ):
+        if values is None:
+            continue
+        if not values:
             parts.append("FALSE")
         else:
-            parts.append(f"s.pool_id IN ({', '.join('?' * len(f.pool_ids))})")
-            params += [int(x) for x in f.pool_ids]
-    if f.domains is not None:
-        if not f.domains:
-            parts.append("FALSE")
-        else:
-            parts.append(f"s.domain IN ({', '.join('?' * len(f.domains))})")
-            params += [str(x) for x in f.domains]
-    if f.tags is not None:
-        if not f.tags:
-            parts.append("FALSE")
-        else:
-            parts.append(
-                "EXISTS (SELECT 1 FROM sample_tags ft WHERE ft.sample_id = s.id AND ft.tag IN"
-                f" ({', '.join('?' * len(f.tags))}))"
-            )
-            params += [str(x) for x in f.tags]
+            parts.append(sql.format(", ".join("?" * len(values))))
+            params += [cast(x) for x in values]
     if f.text:
         sql, p = _text_sql(f.text)
         parts.append(sql)
@@ -508,11 +499,7 @@ def bulk_exclude(store, f: Filter, excluded: bool = True) -> int:
 def domain_counts(store, f: Filter | None = None) -> dict[str, int]:
     """Samples per domain among the filter's samples, largest first."""
     where, params = where_sql(store, f or Filter())
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            f"SELECT s.domain, count(*) FROM samples s WHERE {where} GROUP BY s.domain ORDER BY 2 DESC, 1", params
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        f"SELECT s.domain, count(*) FROM samples s WHERE {where} GROUP BY s.domain ORDER BY 2 DESC, 1", params
+    )
     return {d: int(n) for d, n in rows}

@@ -71,24 +71,21 @@ TYPE_GROUPS: dict[str, str] = {
 }
 
 
+_KINDS = (
+    (bool, "bool"),
+    (int, "int"),
+    (float, "float"),
+    (str, "str"),
+    (tuple, "tuple"),
+    (list, "list"),
+    (dict, "dict"),
+)
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "none"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "str"
-    if isinstance(v, tuple):
-        return "tuple"
-    if isinstance(v, list):
-        return "list"
-    if isinstance(v, dict):
-        return "dict"
-    return type(v).__name__
+    return next((name for t, name in _KINDS if isinstance(v, t)), type(v).__name__)
 
 
 def _group(schema: Any) -> str | list[str] | None:

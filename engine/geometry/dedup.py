@@ -116,13 +116,9 @@ def exact_duplicate_groups(store: Store, filter=None, *, by: str = "hash", keep:
         raise DedupError(f"by must be 'hash' or 'text'; got {by!r}")
     w, p = _where(store, filter)
     key = "s.content_hash" if by == "hash" else _NORM_SQL
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            f"SELECT list(s.id ORDER BY s.id) FROM samples s WHERE {w} GROUP BY {key} HAVING count(*) > 1", p
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        f"SELECT list(s.id ORDER BY s.id) FROM samples s WHERE {w} GROUP BY {key} HAVING count(*) > 1", p
+    )
     return _groups(store, by, [r[0] for r in rows], keep)
 
 

@@ -77,6 +77,24 @@ def _settings(run):
     )
 
 
+def _child_run(store: Store, run, mixture_id: int, lora, train, *, kind: str, **extra) -> int:
+    """Create (or reuse an identical) multi-task run under `run` on `mixture_id`, trained like it; its id."""
+    from engine.training import runs
+
+    return runs.create_run(
+        store,
+        mixture_id,
+        base_model=run.base_model,
+        protocol="multi_task",
+        lora=lora,
+        train=train,
+        kind=kind,
+        parent_run_id=run.id,
+        reuse=True,
+        **extra,
+    ).id
+
+
 def specialists(store: Store, run_id) -> dict[str, int]:
     """domain -> specialist run id serving this mixture run (recorded by ensure_specialists, else runs of kind
     'specialist' whose parent is this run)."""
@@ -108,7 +126,6 @@ def ensure_specialists(store: Store, run_id, *, domains: list[str] | None = None
     data and settings hash) a single-domain specialist run with the same protocol settings, LoRA and training
     settings. Returns domain -> specialist run id; the runs are queued for training (runs.tick starts them)."""
     from engine import mixtures
-    from engine.training import runs
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -124,19 +141,7 @@ def ensure_specialists(store: Store, run_id, *, domains: list[str] | None = None
     out = {}
     for d in want:
         sub = mixtures.domain_subset(store, run.mixture_id, d)
-        spec = runs.create_run(
-            store,
-            sub.id,
-            base_model=run.base_model,
-            protocol="multi_task",
-            lora=lora,
-            train=train,
-            kind="specialist",
-            parent_run_id=run.id,
-            domain=d,
-            reuse=True,
-        )
-        out[d] = spec.id
+        out[d] = _child_run(store, run, sub.id, lora, train, kind="specialist", domain=d)
     _merge_record(run, "specialists.json", out)
     return out
 
@@ -177,7 +182,6 @@ def ensure_pair_runs(store: Store, run_id, *, pairs: list[tuple[str, str]] | Non
     queues them when the parent has none yet), so specialists(pair run) is set. Records the mapping in
     `<run folder>/pairs.json`. Returns (a, b) (sorted) -> run id; new runs are queued (runs.tick starts them)."""
     from engine import mixtures
-    from engine.training import runs
 
     run = _run(store, run_id)
     if run.kind != "mixture" or run.mixture_id is None:
@@ -212,19 +216,8 @@ def ensure_pair_runs(store: Store, run_id, *, pairs: list[tuple[str, str]] | Non
     out: dict[tuple[str, str], int] = {}
     for a, b in want:
         sub = mixtures.domains_subset(store, run.mixture_id, [a, b])
-        pr = runs.create_run(
-            store,
-            sub.id,
-            base_model=run.base_model,
-            protocol="multi_task",
-            lora=lora,
-            train=train,
-            kind="mixture",
-            parent_run_id=run.id,
-            reuse=True,
-        )
-        out[(a, b)] = pr.id
-        ensure_specialists(store, pr.id)  # the parent's specialists (reused), or queued now when it has none
+        out[(a, b)] = pr = _child_run(store, run, sub.id, lora, train, kind="mixture")
+        ensure_specialists(store, pr)  # the parent's specialists (reused), or queued now when it has none
     _merge_record(run, "pairs.json", {f"{a}|{b}": r for (a, b), r in out.items()})
     return out
 

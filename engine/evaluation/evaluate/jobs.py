@@ -212,37 +212,13 @@ def start_worker(*jobs: Path) -> subprocess.Popen:
     return spawn(WORKER, *jobs)
 
 
-def evaluate(
-    store,
-    run_id,
-    eval_pools,
-    *,
-    max_items: int | None = None,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    device: str = "auto",
-    settings: EvalSettings | None = None,
-    progress=None,
-    cancel=None,
-    poll_s: float = 0.5,
-) -> list[EvalSummary]:
+def evaluate(store, run_id, eval_pools, **options) -> list[EvalSummary]:
     """Evaluate a run on eval pools (names or ids) in a child worker; ingest per-item rows as chunks finish.
 
-    Resumes an interrupted job (same run, pools, settings); cancel stops the worker (finished chunks are kept
-    and ingested) and raises Cancelled. Returns the summary rows (one per pool and domain)."""
-    return evaluate_many(
-        store,
-        [run_id],
-        eval_pools,
-        max_items=max_items,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        device=device,
-        settings=settings,
-        progress=progress,
-        cancel=cancel,
-        poll_s=poll_s,
-    )
+    Takes `evaluate_many`'s keyword options. Resumes an interrupted job (same run, pools, settings); cancel
+    stops the worker (finished chunks are kept and ingested) and raises Cancelled. Returns the summary rows
+    (one per pool and domain)."""
+    return evaluate_many(store, [run_id], eval_pools, **options)
 
 
 def evaluate_many(

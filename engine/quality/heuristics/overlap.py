@@ -19,6 +19,15 @@ def _overlap_sets(s: Sample) -> tuple[set, set] | Value:
     return r, i
 
 
+def _shared_share(s: Sample, base) -> Value:
+    """|R & I| over the size of `base(R, I)`, or the reason there are no sets to compare."""
+    sets = _overlap_sets(s)
+    if sets[0] is None:
+        return sets
+    r, i = sets
+    return len(r & i) / len(base(r, i)), None
+
+
 @operator(
     "h_instr_resp_overlap",
     "Share of the response's content-word types (lower-cased word tokens minus an English "
@@ -29,11 +38,7 @@ def _overlap_sets(s: Sample) -> tuple[set, set] | Value:
     null_cases="empty answer; tool call; no instruction; no content words in answer/instruction",
 )
 def _overlap(s: Sample) -> Value:
-    sets = _overlap_sets(s)
-    if sets[0] is None:
-        return sets
-    r, i = sets
-    return len(r & i) / len(r), None
+    return _shared_share(s, lambda r, i: r)
 
 
 @operator(
@@ -45,8 +50,4 @@ def _overlap(s: Sample) -> Value:
     null_cases="empty answer; tool call; no instruction; no content words in answer/instruction",
 )
 def _jaccard(s: Sample) -> Value:
-    sets = _overlap_sets(s)
-    if sets[0] is None:
-        return sets
-    r, i = sets
-    return len(r & i) / len(r | i), None
+    return _shared_share(s, lambda r, i: r | i)

@@ -6,6 +6,16 @@ from engine.quality.heuristics.registry import RESPONSE_MESSAGES, operator
 from engine.quality.heuristics.sample import Sample, Value, empty_reason
 
 
+def _letter_share(s: Sample, which: int) -> Value:
+    """Count `which` of `Sample.letter_counts()` (1: ASCII, 2: CJK) over all letters of the answer."""
+    if s.is_empty():
+        return None, empty_reason(s)
+    counts = s.letter_counts()
+    if counts[0] == 0:
+        return None, "no letters"
+    return counts[which] / counts[0], None
+
+
 @operator(
     "h_ascii_share",
     "Share of the response's letters (str.isalpha characters) that are ASCII A-Z/a-z.",
@@ -14,12 +24,7 @@ from engine.quality.heuristics.sample import Sample, Value, empty_reason
     null_cases="empty answer; tool call; no letters",
 )
 def _ascii_share(s: Sample) -> Value:
-    if s.is_empty():
-        return None, empty_reason(s)
-    n, n_ascii, _ = s.letter_counts()
-    if n == 0:
-        return None, "no letters"
-    return n_ascii / n, None
+    return _letter_share(s, 1)
 
 
 @operator(
@@ -30,9 +35,4 @@ def _ascii_share(s: Sample) -> Value:
     null_cases="empty answer; tool call; no letters",
 )
 def _cjk_share(s: Sample) -> Value:
-    if s.is_empty():
-        return None, empty_reason(s)
-    n, _, n_cjk = s.letter_counts()
-    if n == 0:
-        return None, "no letters"
-    return n_cjk / n, None
+    return _letter_share(s, 2)
