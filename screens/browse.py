@@ -18,7 +18,6 @@ from textual.widgets import Input, Label, Select, Static
 from engine.data.filters import FilterError
 from screens.sample_table import Col, SampleTable
 from screens.widgets import DEFAULT_DOMAINS, ChoiceDialog, ConfirmDialog, InputDialog, WorkbenchScreen
-from workbench.actions import bindings_for
 
 ALL = "__all__"
 
@@ -217,12 +216,9 @@ def _caret(expr: str, pos: int | None) -> str:
     return f"\n  {expr}\n  {' ' * max(pos, 0)}^"
 
 
-class BrowseScreen(WorkbenchScreen):
+class BrowseScreen(WorkbenchScreen, mode="browse"):
     """The Browse area: every sample of a pool (or all pools) matching a filter, in a virtual table."""
 
-    CONTEXT = "browse"
-    MODE = "browse"
-    BINDINGS = bindings_for("browse")
     HELP = SampleTable.HELP
 
     def __init__(self) -> None:

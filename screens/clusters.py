@@ -23,7 +23,6 @@ from screens.clusters_common import (
 from screens.clusters_dialogs import DedupDialog, RegionScreen
 from screens.job_panel import Job, JobPanel
 from screens.widgets import WorkbenchScreen
-from workbench.actions import bindings_for
 
 NOISE = -1
 MAX_MAP_POINTS = 4000  # more points than this are sampled (deterministically) for the map
@@ -57,7 +56,7 @@ def _domains(d: dict[str, int]) -> str:
     return ", ".join(parts[:3]) + (" …" if len(parts) > 3 else "")
 
 
-class ClustersScreen(WorkbenchScreen):
+class ClustersScreen(WorkbenchScreen, mode="clusters"):
     """Clusters: pick a saved clustering; the table lists its clusters (noise as its own row) with size,
     share, top keywords (c-TF-IDF), domain mix and mean IFD when scored. The map is the 2-D projection of
     the samples coloured by cluster, the highlighted cluster drawn bold on top (sampled when there are many
@@ -69,10 +68,6 @@ class ClustersScreen(WorkbenchScreen):
     deleted). `e` embeds the samples without an embedding, `n` assigns newly embedded samples to the
     existing clusters (no re-clustering), `k` saves a new clustering, `c` cancels."""
 
-    CONTEXT = "clusters"
-    MODE = "clusters"
-    BINDINGS = bindings_for("clusters")
-    HELP = __doc__
     DEFAULT_CSS = """
     #c-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
     #c-controls Select { width: 40; }
@@ -83,9 +78,6 @@ class ClustersScreen(WorkbenchScreen):
     #c-table { width: 1fr; height: 1fr; }
     #c-map { width: 44; height: 1fr; }
     #c-detail { height: 7; padding: 0 1; border-top: solid $panel; }
-    #c-jobbar { height: 1; padding: 0 1; }
-    #c-job { width: 1fr; }
-    #c-progress { width: 40; }
     """
 
     def __init__(self) -> None:

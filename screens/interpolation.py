@@ -16,7 +16,6 @@ from textual_plotext import PlotextPlot
 from screens.interpolation_dialogs import CreateSetDialog, DiversityDialog
 from screens.job_panel import Job, JobPanel
 from screens.widgets import WorkbenchScreen
-from workbench.actions import bindings_for
 
 MAX_MAP_POINTS = 3000
 MAX_PAIR_ROWS = 2000  # the pairs table shows the first ones (the export and the CLI have all)
@@ -45,7 +44,7 @@ def _short(text: str | None, n: int) -> str:
     return t[:n] + ("…" if len(t) > n else "")
 
 
-class InterpolationScreen(WorkbenchScreen):
+class InterpolationScreen(WorkbenchScreen, mode="interpolation"):
     """Interpolation (MDIT): the sets table (sources, alpha, pairs, kept, pairing); the pairs of the highlighted
     set (both samples, their domains, lam, kept, cluster of the diversity step); the preview of the highlighted
     pair (both samples, lam, the nearest real samples to lam*e_a + (1-lam)*e_b by sentence-embedding cosine);
@@ -53,10 +52,6 @@ class InterpolationScreen(WorkbenchScreen):
     `n` creates a set, `s` runs the diversity step, `m` picks the map's clustering, `o` exports the pairs as a
     table (embedding mixtures have no text form), `d` deletes a set, `c` cancels a feature job."""
 
-    CONTEXT = "interpolation"
-    MODE = "interpolation"
-    BINDINGS = bindings_for("interpolation")
-    HELP = __doc__
     DEFAULT_CSS = """
     #i-info { height: 1; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
     #i-empty { height: 1fr; padding: 0 2; }
@@ -67,9 +62,6 @@ class InterpolationScreen(WorkbenchScreen):
     #i-map { width: 46; height: 1fr; }
     #i-preview { height: 9; padding: 0 1; border-top: solid $panel; }
     #i-cov { height: 1; padding: 0 1; color: $text-muted; }
-    #i-jobbar { height: 1; padding: 0 1; }
-    #i-job { width: 1fr; }
-    #i-progress { width: 40; }
     """
 
     def __init__(self) -> None:

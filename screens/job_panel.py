@@ -68,7 +68,9 @@ class JobPanel(Horizontal):
     when idle; `state` is the last job's state."""
 
     DEFAULT_CSS = """
-    JobPanel { height: 1; }
+    JobPanel { height: 1; padding: 0 1; }
+    JobPanel > .job-status { width: 1fr; }
+    JobPanel > .job-bar { width: 40; }
     """
 
     @dataclass
@@ -120,8 +122,8 @@ class JobPanel(Horizontal):
         self.state: JobState = "idle"
 
     def compose(self) -> ComposeResult:
-        yield Static(self.idle_text, id=self.status_id)
-        yield ProgressBar(id=self.progress_id, show_eta=self.show_eta)
+        yield Static(self.idle_text, id=self.status_id, classes="job-status")
+        yield ProgressBar(id=self.progress_id, show_eta=self.show_eta, classes="job-bar")
 
     def on_mount(self) -> None:
         self.bar.display = not self.hide_idle_bar

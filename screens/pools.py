@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from screens.widgets import DEFAULT_DOMAINS, ConfirmDialog, InputDialog, WorkbenchScreen
-from workbench.actions import bindings_for
 
 
 def _domains_text(domains: dict[str, int]) -> str:
@@ -35,12 +34,9 @@ class PoolTable(DataTable):
     """
 
 
-class PoolsScreen(WorkbenchScreen):
+class PoolsScreen(WorkbenchScreen, mode="pools"):
     """The Pools area: list of pools and the actions on them."""
 
-    CONTEXT = "pools"
-    MODE = "pools"
-    BINDINGS = bindings_for("pools")
     HELP = PoolTable.HELP
 
     def __init__(self) -> None:

@@ -17,7 +17,6 @@ from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
 from screens.job_panel import Job, JobPanel
 from screens.widgets import InputDialog, WorkbenchScreen
-from workbench.actions import bindings_for
 
 # (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
 # conditional conflict, gain = gain (full names in the line under the table and in the knobs line).
@@ -59,7 +58,7 @@ def _clip(s: Any, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-class ResultsScreen(WorkbenchScreen):
+class ResultsScreen(WorkbenchScreen, mode="results"):
     """Results: one row per evaluated run and domain with its score, the delta against the domain's specialist
     and against the base model, and the Conflict Rate (OUR definition; the paper's formula is not public) over
     the items both the run and the specialist were evaluated on: joint conflict (share of the domain's items the
@@ -74,19 +73,13 @@ class ResultsScreen(WorkbenchScreen):
     resumable; `c` cancels), `p` creates or reuses its specialists and `a` its two-domain pair runs (queued
     runs; trained and evaluated, they fill the matrix's off-diagonal outcome cells)."""
 
-    CONTEXT = "results"
-    MODE = "results"
-    BINDINGS = bindings_for("results")
-    HELP = __doc__
     DEFAULT_CSS = """
     #r-knobs { height: 2; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
     #r-table { height: 1fr; }
     #r-info { height: 2; padding: 0 1; }
     #r-detail-title { height: 1; padding: 0 1; text-style: bold; }
     #r-detail { height: 14; }
-    #r-jobbar { height: 2; padding: 0 1; }
-    #r-job { width: 1fr; }
-    #r-progress { width: 40; }
+    #r-jobbar { height: 2; }
     """
 
     def __init__(self) -> None:

@@ -17,7 +17,6 @@ from textual_plotext import PlotextPlot
 from screens.job_panel import JobPanel, JobState
 from screens.run_form import NewRunDialog
 from screens.widgets import WorkbenchScreen
-from workbench.actions import bindings_for
 
 RELOAD_S = 1.0  # seconds between reloads of the runs and curves
 MAX_POINTS = 400  # per curve; longer curves are thinned evenly for the terminal plot
@@ -79,7 +78,7 @@ def thin(points: list[tuple[int, float]], n: int = MAX_POINTS) -> list[tuple[int
     return out
 
 
-class RunsScreen(WorkbenchScreen):
+class RunsScreen(WorkbenchScreen, mode="runs"):
     """Runs: the table lists every run with its status, progress and ETA; the right side shows the highlighted
     run (recipe, LoRA and training settings, error, GPU memory, gradient conflict), a progress bar and its loss
     curves (training loss and the eval loss of each domain). c cancels the highlighted run (a running one
@@ -87,10 +86,6 @@ class RunsScreen(WorkbenchScreen):
     queue), n opens the new-run form (mixture version, protocol, base model, LoRA and training settings).
     Runs start one after another: the queue line says what runs and what waits."""
 
-    CONTEXT = "runs"
-    MODE = "runs"
-    BINDINGS = bindings_for("runs")
-    HELP = __doc__
     DEFAULT_CSS = """
     #r-main { height: 1fr; }
     #r-left { width: 3fr; height: 1fr; }
@@ -98,9 +93,9 @@ class RunsScreen(WorkbenchScreen):
     #r-queue { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     #r-right { width: 2fr; height: 1fr; }
     #r-detail { height: auto; max-height: 12; padding: 0 1; }
-    #r-jobbar { height: 2; layout: vertical; padding: 0 1; }
+    #r-jobbar { height: 2; layout: vertical; }
     #r-job { height: 1; }
-    #r-progress { height: 1; }
+    #r-progress { height: 1; width: auto; }
     #r-loss { height: 1fr; min-height: 8; }
     """
 

@@ -17,7 +17,6 @@ from textual_plotext import PlotextPlot
 from engine.core.errors import Cancelled
 from screens.job_panel import Job, JobPanel
 from screens.widgets import WorkbenchScreen
-from workbench.actions import bindings_for
 
 ALL = "__all__"
 OPS = ["<", "<=", ">", ">="]
@@ -45,17 +44,13 @@ def _f(v: Any, nd: int = 3) -> str:
     return f"{v:,}"
 
 
-class ScoresScreen(WorkbenchScreen):
+class ScoresScreen(WorkbenchScreen, mode="scores"):
     """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
     many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
     The histogram and the examples follow the highlighted domain row. `b` / `l` open Browse on what the
     rule keeps / loses in that domain. `s` scores IFD and perplexity with the proxy LM in a child process
     (resumable: press `s` again after a cancel or a crash), `h` runs the heuristic filters, `c` cancels."""
 
-    CONTEXT = "scores"
-    MODE = "scores"
-    BINDINGS = bindings_for("scores")
-    HELP = __doc__
     DEFAULT_CSS = """
     #s-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
     #s-controls Select { width: 32; }
@@ -66,9 +61,7 @@ class ScoresScreen(WorkbenchScreen):
     #s-domains { width: 1fr; height: 1fr; }
     #s-hist { width: 44; height: 1fr; }
     #s-examples { height: 12; }
-    #s-jobbar { height: 2; padding: 0 1; }
-    #s-job { width: 1fr; }
-    #s-progress { width: 40; }
+    #s-jobbar { height: 2; }
     #s-def { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 

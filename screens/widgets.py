@@ -168,10 +168,21 @@ class ModeBar(Static):
 
 
 class WorkbenchScreen(EngineCaller, Screen):
-    """Base of the mode screens: header, mode bar, footer; `CONTEXT` names its registry context."""
+    """Base of the mode screens: header, mode bar, footer; `CONTEXT` names its registry context.
+
+    A subclass declared with `mode="NAME"` gets NAME as its CONTEXT and MODE, that context's BINDINGS and,
+    unless it sets its own, its docstring as HELP."""
 
     CONTEXT = "global"
     MODE = ""
+
+    def __init_subclass__(cls, mode: str = "", **kwargs: Any) -> None:
+        if mode:
+            cls.CONTEXT = cls.MODE = mode
+            cls.BINDINGS = bindings_for(mode)
+            if "HELP" not in cls.__dict__:
+                cls.HELP = cls.__doc__
+        super().__init_subclass__(**kwargs)
 
     def compose_header(self) -> ComposeResult:
         yield Header()
