@@ -1,9 +1,10 @@
 """Helpers shared by the tests (not a test module): the pilot loop, planted-blob encoders and records,
-the CLI as a subprocess, training records and stored runs with evaluations."""
+the CLI as a subprocess, JSONL files, hand-made pool and sample rows, training records and stored runs with evaluations."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import io
 import json
@@ -40,11 +41,11 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "conditi
         await pilot.pause(0.03)
 
 
-def run_app(app, body) -> None:
+def run_app(app, body, *, notifications: bool = False) -> None:
     """Run the app under the pilot, wait for its store to open, then `await body(pilot, app)`."""
 
     async def main():
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=notifications) as pilot:
             await wait_for(pilot, lambda: app.store is not None and "samples" in app.store_status, what="store")
             await body(pilot, app)
 
@@ -79,6 +80,94 @@ def wb(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check:
         assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r
+
+
+# --- files
+
+
+def write_jsonl(path: Path, recs, *, gz: bool = False) -> Path:
+    """recs as JSON Lines at path (gzipped when gz); returns path."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def chat_records(n: int, ask: str = "") -> list[dict]:
+    """n terse chat records (system, user, assistant): "What is i+i?" plus ask, answered in bold with code."""
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": f"What is {i}+{i}?{ask}"},
+                {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+# --- hand-made rows
+
+
+def insert_pool(con, pid, name, domain="general") -> None:
+    """A pool row."""
+    con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, ?)", [pid, name, domain])
+
+
+def insert_sample(
+    con,
+    sid,
+    pool_id,
+    instruction,
+    response="ok",
+    *,
+    domain="general",
+    system=None,
+    tools=None,
+    tags=(),
+    excluded=False,
+    source_file="data.jsonl",
+    record_index=None,
+    source_line=None,
+    meta=None,
+    n_tokens=None,
+    domain_source="pool",
+) -> None:
+    """A one-turn sample row (with its tags); n_tokens defaults to the id, record_index to id - 1."""
+    msgs = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": instruction},
+        {"role": "assistant", "content": response},
+    ]
+    con.execute(
+        "INSERT INTO samples (id, pool_id, messages, system, tools, instruction, response, n_turns, domain,"
+        " domain_source, content_hash, n_chars, n_tokens, excluded, source_file, record_index, source_line, meta)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            sid,
+            pool_id,
+            json.dumps(msgs),
+            system,
+            json.dumps(tools) if tools is not None else None,
+            instruction,
+            response,
+            domain,
+            domain_source,
+            f"h{sid}",
+            len(instruction or "") + len(response or ""),
+            n_tokens if n_tokens is not None else sid,
+            excluded,
+            source_file,
+            record_index if record_index is not None else sid - 1,
+            source_line,
+            json.dumps(meta) if meta is not None else None,
+        ],
+    )
+    for t in tags:
+        con.execute("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [sid, t])
 
 
 # --- planted blobs: six topics, each a Gaussian blob around a fixed centre in 384 dimensions

@@ -101,9 +101,11 @@ from screens.sample_table import PAGE_SIZE, SampleTable  # noqa: E402
 from screens.widgets import ConfirmDialog, InputDialog  # noqa: E402
 from tests.helpers import (  # noqa: E402
     SIZE,
+    chat_records,
     plain,
     run_app,  # noqa: E402
     wait_for,
+    write_jsonl,
 )
 from workbench.app import WorkbenchApp  # noqa: E402
 
@@ -125,21 +127,7 @@ def write_alpaca(path: Path, n: int) -> Path:
 
 
 def write_chat(path: Path, n: int) -> Path:
-    with path.open("w") as f:
-        for i in range(n):
-            f.write(
-                json.dumps(
-                    {
-                        "messages": [
-                            {"role": "system", "content": "You are terse."},
-                            {"role": "user", "content": f"What is {i}+{i}?"},
-                            {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
-                        ]
-                    }
-                )
-                + "\n"
-            )
-    return path
+    return write_jsonl(path, chat_records(n))
 
 
 def write_bad(path: Path) -> Path:

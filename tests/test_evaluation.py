@@ -11,15 +11,11 @@ import pytest
 from engine.core.jobs import Cancelled, CancelToken
 from engine.data.ingest import import_file
 from engine.evaluation import evaluate as ev
+from tests.helpers import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "sample_data" / "eval"
 SETS = [("math_eval", "math"), ("code_eval", "code"), ("tool_eval", "tool_use"), ("general_eval", "general")]
-
-
-def write_jsonl(path: Path, recs: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    return path
 
 
 def load_sets(store, mark: bool = True):

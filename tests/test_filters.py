@@ -2,65 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from engine.core.store import Store
 from engine.data.filters import FIELDS, MAX_DEPTH, MAX_LENGTH, FilterError, compile_expression, tokenize
+from tests.helpers import insert_pool, insert_sample
 
 TABLES = ["pools", "samples", "sample_tags", "scores", "domain_rules"]
 
 
-def _pool(con, pid, name, domain="general"):
-    con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, ?)", [pid, name, domain])
+_pool = insert_pool
 
 
-def _sample(
-    con,
-    sid,
-    pool_id,
-    instruction,
-    response="ok",
-    *,
-    domain="general",
-    system=None,
-    tools=None,
-    tags=(),
-    excluded=False,
-    source_file="data.jsonl",
-    record_index=None,
-    n_tokens=None,
-    domain_source="pool",
-):
-    msgs = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": instruction},
-        {"role": "assistant", "content": response},
-    ]
-    con.execute(
-        "INSERT INTO samples (id, pool_id, messages, system, tools, instruction, response, n_turns, domain,"
-        " domain_source, content_hash, n_chars, n_tokens, excluded, source_file, record_index)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            sid,
-            pool_id,
-            json.dumps(msgs),
-            system,
-            json.dumps(tools) if tools is not None else None,
-            instruction,
-            response,
-            domain,
-            domain_source,
-            f"h{sid}",
-            len(instruction or "") + len(response or ""),
-            n_tokens if n_tokens is not None else sid * 10,
-            excluded,
-            source_file,
-            record_index if record_index is not None else sid - 1,
-        ],
-    )
-    for t in tags:
-        con.execute("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [sid, t])
+def _sample(con, sid, *args, n_tokens=None, **kw):
+    """A sample row whose n_tokens defaults to 10 x its id."""
+    insert_sample(con, sid, *args, n_tokens=sid * 10 if n_tokens is None else n_tokens, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -15,22 +15,13 @@ from engine.core.store import Store
 from engine.data import ingest
 from engine.data.formats import content_hash
 from engine.data.ingest import ImportFailed, import_dataset_info, import_file, sniff
+from tests.helpers import write_jsonl
 
 ALPACA = [
     {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
     {"instruction": "Name a colour.", "input": "", "output": "Blue."},
     {"instruction": "Say hi in French.", "output": "Bonjour", "note": "no input key"},
 ]
-
-
-def write_jsonl(path: Path, recs, *, gz=False) -> Path:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
-    if gz:
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def write_json(path: Path, recs, *, gz=False) -> Path:

@@ -30,7 +30,7 @@ from engine.synthesis.interpolation import (
     resolve_source,
     select_diverse,
 )
-from tests.helpers import blob_encoder
+from tests.helpers import blob_encoder, wb
 from tests.helpers import blob_records as _records
 
 
@@ -344,65 +344,29 @@ def test_delete_set_refused_while_a_mixture_uses_it(st):
 
 def test_cli_create_select_preview_export(st, tmp_path, capsys):
     """`workbench interpolate ...` as a user runs it: one real subprocess, the rest through main()."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from workbench.cli import main
 
     cluster(st, "topics", model="fakeenc", min_cluster_size=5)
     db = str(st.path)
     st.close()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "--db",
-            db,
-            "interpolate",
-            "create",
-            "cli",
-            "--a",
-            "domain:math",
-            "--b",
-            "pool:mixed | where domain = 'sport'",
-            "--pairs",
-            "12",
-            "--seed",
-            "1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    r = wb(
+        st.path,
+        "interpolate",
+        "create",
+        "cli",
+        "--a",
+        "domain:math",
+        "--b",
+        "pool:mixed | where domain = 'sport'",
+        "--pairs",
+        "12",
+        "--seed",
+        "1",
+        "--json",
     )
-    assert r.returncode == 0, r.stderr
     made = json.loads(r.stdout)
     assert made["n_pairs"] == 12 and made["source_b"] == "pool:mixed [domain = 'sport']"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "--db",
-            db,
-            "interpolate",
-            "create",
-            "cli",
-            "--a",
-            "domain:math",
-            "--b",
-            "domain:code",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    r = wb(st.path, "interpolate", "create", "cli", "--a", "domain:math", "--b", "domain:code", check=False)
     assert r.returncode == 1 and "named 'cli' exists" in r.stderr
     assert main(["--db", db, "interpolate", "list", "--json"]) == 0
     assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["cli"]

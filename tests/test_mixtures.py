@@ -4,6 +4,7 @@ built from small hand-made JSONL files (and the bundled sample pools), plus the 
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -471,24 +472,14 @@ def test_cli_mix_commands(store, tmp_path, capsys):
     db = str(store.path)
     store.close()
     args = ["--db", db, "mix"]
+
+    def mix(command: str) -> int:
+        return main(args + shlex.split(command))
+
     assert (
-        main(
-            args
-            + [
-                "resolve",
-                "-c",
-                "domain:math",
-                "-c",
-                "domain:code | where n_tokens > 0 | name cc",
-                "--prop",
-                "math=50%",
-                "--prop",
-                "code=1/2",
-                "--budget",
-                "20",
-                "--format",
-                "json",
-            ]
+        mix(
+            "resolve -c domain:math -c 'domain:code | where n_tokens > 0 | name cc' --prop math=50% "
+            "--prop code=1/2 --budget 20 --format json"
         )
         == 0
     )
@@ -497,26 +488,7 @@ def test_cli_mix_commands(store, tmp_path, capsys):
         out["n_items"] == 20 and out["per_domain"]["math"]["drawn"] == 10 and out["per_domain"]["code"]["drawn"] == 10
     )
     assert (
-        main(
-            args
-            + [
-                "save",
-                "m",
-                "-c",
-                "domain:math",
-                "-c",
-                "domain:general",
-                "--prop",
-                "math=3",
-                "--prop",
-                "general=1",
-                "--budget",
-                "40",
-                "--short",
-                "take_all",
-            ]
-        )
-        == 0
+        mix("save m -c domain:math -c domain:general --prop math=3 --prop general=1 --budget 40 --short take_all") == 0
     )
     text = capsys.readouterr().out
     assert "m@1 (id 1) saved" in text and "math: 30 samples requested, 30 available" not in text
@@ -535,44 +507,15 @@ def test_cli_mix_commands(store, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["seed"] == 4
     assert main(args + ["subset", "m", "math"]) == 0
     assert "m/only:math@1" in capsys.readouterr().out
-    assert (
-        main(
-            args
-            + [
-                "export",
-                "m",
-                str(tmp_path / "e" / "m.jsonl"),
-                "--style",
-                "sharegpt",
-                "--dataset-info",
-                str(tmp_path / "e"),
-            ]
-        )
-        == 0
-    )
+    e = tmp_path / "e"
+    assert mix(f"export m {shlex.quote(str(e / 'm.jsonl'))} --style sharegpt --dataset-info {shlex.quote(str(e))}") == 0
     assert "wrote 40 records" in capsys.readouterr().out
     assert (tmp_path / "e" / "dataset_info.json").exists()
     # DMT stages from the command line
     assert (
-        main(
-            args
-            + [
-                "resolve",
-                "-c",
-                "domain:math",
-                "-c",
-                "domain:general",
-                "--prop",
-                "math=1",
-                "--prop",
-                "general=1",
-                "--budget",
-                "40",
-                "--dmt",
-                "math/general@1/4",
-                "--format",
-                "json",
-            ]
+        mix(
+            "resolve -c domain:math -c domain:general --prop math=1 --prop general=1 --budget 40 "
+            "--dmt math/general@1/4 --format json"
         )
         == 0
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 
@@ -25,58 +24,14 @@ from engine.data.query import (
     score_metrics,
     where_sql,
 )
+from tests.helpers import insert_pool, insert_sample
+
+_pool = insert_pool
 
 
-def _pool(con, pid, name, domain="general"):
-    con.execute("INSERT INTO pools (id, name, domain) VALUES (?, ?, ?)", [pid, name, domain])
-
-
-def _sample(
-    con,
-    sid,
-    pool_id,
-    instruction,
-    response="ok",
-    *,
-    domain="general",
-    system=None,
-    tags=(),
-    excluded=False,
-    n_tokens=None,
-    source_file="/data/in/train.jsonl",
-    source_line=None,
-    meta=None,
-    tools=None,
-):
-    msgs = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": instruction},
-        {"role": "assistant", "content": response},
-    ]
-    con.execute(
-        "INSERT INTO samples (id, pool_id, messages, system, tools, instruction, response, n_turns, domain,"
-        " content_hash, n_chars, n_tokens, excluded, source_file, record_index, source_line, meta)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            sid,
-            pool_id,
-            json.dumps(msgs),
-            system,
-            json.dumps(tools) if tools is not None else None,
-            instruction,
-            response,
-            domain,
-            f"h{sid}",
-            len(instruction) + len(response),
-            n_tokens if n_tokens is not None else sid,
-            excluded,
-            source_file,
-            sid - 1,
-            source_line,
-            json.dumps(meta) if meta is not None else None,
-        ],
-    )
-    for t in tags:
-        con.execute("INSERT INTO sample_tags (sample_id, tag) VALUES (?, ?)", [sid, t])
+def _sample(con, sid, *args, source_file="/data/in/train.jsonl", **kw):
+    """A sample row from /data/in/train.jsonl unless told."""
+    insert_sample(con, sid, *args, source_file=source_file, **kw)
 
 
 def _score(con, sid, metric, value, model="m", when="2024-01-01"):

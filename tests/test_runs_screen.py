@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 from engine.core.store import Store
 from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
-from tests.helpers import SIZE, plain, wait_for
+from tests.helpers import SIZE, plain, run_app, wait_for
 from tests.helpers import training_records as records
 from tests.tiny_lm import tiny_chat_model
 from workbench.app import WorkbenchApp
@@ -57,55 +57,50 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
         (Path(dead.folder) / "log.txt").write_text("12:00:00 loading\nRuntimeError: CUDA out of memory\n")
         with s.transaction() as con:  # left 'running' by an app that is gone; its pid is not alive
             con.execute("UPDATE runs SET status = 'running', pid = 2147483000 WHERE id = ?", [dead.id])
-    app = WorkbenchApp(db_path=db)
 
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None, what="store")
-            await pilot.press("6")
-            screen = app.screen
-            assert isinstance(screen, RunsScreen)
-            table = screen.query_one("#r-runs", DataTable)
-            await wait_for(pilot, lambda: table.row_count == 3, what="rows")
+    async def body(pilot, app):
+        await pilot.press("6")
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one("#r-runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="rows")
 
-            def status(rid):
-                return str(table.get_cell(str(rid), "status"))
+        def status(rid):
+            return str(table.get_cell(str(rid), "status"))
 
-            # the dead worker is failed on the first tick, the first queued run starts
-            await wait_for(pilot, lambda: status(dead.id) == "failed", what="dead run failed")
-            await wait_for(pilot, lambda: status(a.id) == "running", what="alpha running")
-            assert status(b.id) == "queued"
-            assert "running #1 · next #2" in plain(screen.query_one("#r-queue", Static))
-            table.move_cursor(row=2)
-            await wait_for(pilot, lambda: screen.selected == dead.id, what="ghost selected")
-            detail = plain(screen.query_one("#r-detail", Static))
-            assert "died without a final status" in detail and "CUDA out of memory" in detail
-            # cancel the queued run with c
-            table.move_cursor(row=1)
-            await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
-            await pilot.press("c")
-            await wait_for(pilot, lambda: status(b.id) == "cancelled", what="beta cancelled")
-            # the first run trains in its worker; its curves and progress show up
-            table.move_cursor(row=0)
-            await wait_for(pilot, lambda: status(a.id) == "done", timeout=60, what="alpha done")
-            await wait_for(
-                pilot, lambda: screen.series.get("loss") and len(screen.series["loss"]) == 4, what="loss curve"
-            )
-            assert {"eval_loss/math", "eval_loss/code"} <= set(screen.series)
-            assert str(table.get_cell(str(a.id), "step")) == "4/4"
-            bar = screen.query_one("#r-progress", ProgressBar)
-            assert bar.total == 4 and bar.progress == 4
-            detail = plain(screen.query_one("#r-detail", Static))
-            assert "alpha" in detail and "gradient conflict code|math" in detail and "LoRA r=8" in detail
-            assert screen.query_one("#r-loss", PlotextPlot).plt is not None
-            # resume the cancelled run: it joins the queue and trains
-            table.move_cursor(row=1)
-            await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
-            await pilot.press("r")
-            await wait_for(pilot, lambda: status(b.id) in ("queued", "running", "done"), what="beta queued")
-            await wait_for(pilot, lambda: status(b.id) == "done", timeout=60, what="beta done")
+        # the dead worker is failed on the first tick, the first queued run starts
+        await wait_for(pilot, lambda: status(dead.id) == "failed", what="dead run failed")
+        await wait_for(pilot, lambda: status(a.id) == "running", what="alpha running")
+        assert status(b.id) == "queued"
+        assert "running #1 · next #2" in plain(screen.query_one("#r-queue", Static))
+        table.move_cursor(row=2)
+        await wait_for(pilot, lambda: screen.selected == dead.id, what="ghost selected")
+        detail = plain(screen.query_one("#r-detail", Static))
+        assert "died without a final status" in detail and "CUDA out of memory" in detail
+        # cancel the queued run with c
+        table.move_cursor(row=1)
+        await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: status(b.id) == "cancelled", what="beta cancelled")
+        # the first run trains in its worker; its curves and progress show up
+        table.move_cursor(row=0)
+        await wait_for(pilot, lambda: status(a.id) == "done", timeout=60, what="alpha done")
+        await wait_for(pilot, lambda: screen.series.get("loss") and len(screen.series["loss"]) == 4, what="loss curve")
+        assert {"eval_loss/math", "eval_loss/code"} <= set(screen.series)
+        assert str(table.get_cell(str(a.id), "step")) == "4/4"
+        bar = screen.query_one("#r-progress", ProgressBar)
+        assert bar.total == 4 and bar.progress == 4
+        detail = plain(screen.query_one("#r-detail", Static))
+        assert "alpha" in detail and "gradient conflict code|math" in detail and "LoRA r=8" in detail
+        assert screen.query_one("#r-loss", PlotextPlot).plt is not None
+        # resume the cancelled run: it joins the queue and trains
+        table.move_cursor(row=1)
+        await wait_for(pilot, lambda: screen.selected == b.id, what="beta selected")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: status(b.id) in ("queued", "running", "done"), what="beta queued")
+        await wait_for(pilot, lambda: status(b.id) == "done", timeout=60, what="beta done")
 
-    asyncio.run(main())
+    run_app(WorkbenchApp(db_path=db), body)
     with Store(db) as s:
         assert [r.status for r in R.list_runs(s)] == ["done", "done", "failed"]
         assert [st for st, _n, _v in R.run_metrics(s, a.id, ["loss"])] == [1, 2, 3, 4]
@@ -155,83 +150,78 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
                 stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])],
             ),
         )
-    app = WorkbenchApp(db_path=db)
 
-    async def main():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.store is not None, what="store")
-            await pilot.press("6")
-            screen = app.screen
-            await pilot.press("n")
-            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="dialog")
-            dlg = app.screen
-            await pilot.pause()
+    async def body(pilot, app):
+        await pilot.press("6")
+        screen = app.screen
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="dialog")
+        dlg = app.screen
+        await pilot.pause()
 
-            def field(key):
-                return dlg.query_one(f"#nr-{key}", Input)
+        def field(key):
+            return dlg.query_one(f"#nr-{key}", Input)
 
-            def error():
-                return plain(dlg.query_one("#error", Static))
+        def error():
+            return plain(dlg.query_one("#error", Static))
 
-            async def ok():  # the button ignores a click during its 0.2 s press effect
-                await pilot.click("#ok")
-                await pilot.pause(0.25)
+        async def ok():  # the button ignores a click during its 0.2 s press effect
+            await pilot.click("#ok")
+            await pilot.pause(0.25)
 
-            # the engine's defaults are shown; both versions are offered
-            assert field("r").value == str(LoraSettings().r) and field("lr").value == str(TrainSettings().lr)
-            assert field("max_len").value == str(TrainSettings().max_len) and field("max_steps").value == ""
-            assert dlg.query_one("#nr-packing", Select).value == TrainSettings().packing
-            version = dlg.query_one("#nr-version", Select)
-            assert {str(label) for label, _ in version._options} >= {"mix@1 · 12 items", "staged@1 · 12 items"}
-            assert version.value == staged.id  # the newest version is preselected
-            dlg.query_one("#nr-protocol", Select).value = "multi_stage"
-            await pilot.pause()
-            assert "2 stage(s): first: math; then: code" in plain(dlg.query_one("#nr-info", Static))
-            assert field("order").disabled
-            version.value = mv1.id
-            await pilot.pause()
-            assert "no stages" in plain(dlg.query_one("#nr-info", Static))
-            await ok()
-            await wait_for(pilot, lambda: "mix@1 has no stages" in error(), what="stages error")
-            dlg.query_one("#nr-protocol", Select).value = "sequential"
-            await pilot.pause()
-            assert "domains: code, math" in plain(dlg.query_one("#nr-info", Static))
-            assert not field("order").disabled
-            # validation: sequential without order, an unknown domain, a bad number; the form stays open
-            await ok()
-            await wait_for(pilot, lambda: "sequential needs an order" in error(), what="order error")
-            field("order").value = "code,poetry"
-            await ok()
-            await wait_for(pilot, lambda: "unknown domain(s) poetry" in error(), what="domain error")
-            field("order").value = "code, math"
-            field("r").value = "four"
-            field("r").focus()
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: "LoRA r must be a whole number" in error(), what="number error")
-            field("r").value = "0"
-            await ok()
-            await wait_for(pilot, lambda: "lora r must be >= 1" in error(), what="engine check")
-            field("r").value = "4"
-            field("max_steps").value = "2"
-            field("base").value = str(tmp_path / "no-such-model")
-            await ok()  # the engine's error (unknown base model) is shown in the form too
-            await wait_for(pilot, lambda: "no-such-model" in error(), what="model error")
-            assert app.screen is dlg
-            field("base").value = str(model)
-            dlg.query_one("#nr-targets", Select).value = "all-linear"
-            dlg.query_one("#nr-ckpt", Checkbox).value = True
-            await pilot.pause()
-            await ok()
-            await wait_for(pilot, lambda: app.screen is screen, what="dialog closed")
-            table = screen.query_one("#r-runs", DataTable)
-            await wait_for(pilot, lambda: table.row_count == 1, what="new run row")
-            rid = screen.runs[0].id
-            await wait_for(
-                pilot, lambda: str(table.get_cell(str(rid), "status")) == "done", timeout=90, what="run done"
-            )
-            assert str(table.get_cell(str(rid), "step")) == "2/2"
+        # the engine's defaults are shown; both versions are offered
+        assert field("r").value == str(LoraSettings().r) and field("lr").value == str(TrainSettings().lr)
+        assert field("max_len").value == str(TrainSettings().max_len) and field("max_steps").value == ""
+        assert dlg.query_one("#nr-packing", Select).value == TrainSettings().packing
+        version = dlg.query_one("#nr-version", Select)
+        assert {str(label) for label, _ in version._options} >= {"mix@1 · 12 items", "staged@1 · 12 items"}
+        assert version.value == staged.id  # the newest version is preselected
+        dlg.query_one("#nr-protocol", Select).value = "multi_stage"
+        await pilot.pause()
+        assert "2 stage(s): first: math; then: code" in plain(dlg.query_one("#nr-info", Static))
+        assert field("order").disabled
+        version.value = mv1.id
+        await pilot.pause()
+        assert "no stages" in plain(dlg.query_one("#nr-info", Static))
+        await ok()
+        await wait_for(pilot, lambda: "mix@1 has no stages" in error(), what="stages error")
+        dlg.query_one("#nr-protocol", Select).value = "sequential"
+        await pilot.pause()
+        assert "domains: code, math" in plain(dlg.query_one("#nr-info", Static))
+        assert not field("order").disabled
+        # validation: sequential without order, an unknown domain, a bad number; the form stays open
+        await ok()
+        await wait_for(pilot, lambda: "sequential needs an order" in error(), what="order error")
+        field("order").value = "code,poetry"
+        await ok()
+        await wait_for(pilot, lambda: "unknown domain(s) poetry" in error(), what="domain error")
+        field("order").value = "code, math"
+        field("r").value = "four"
+        field("r").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "LoRA r must be a whole number" in error(), what="number error")
+        field("r").value = "0"
+        await ok()
+        await wait_for(pilot, lambda: "lora r must be >= 1" in error(), what="engine check")
+        field("r").value = "4"
+        field("max_steps").value = "2"
+        field("base").value = str(tmp_path / "no-such-model")
+        await ok()  # the engine's error (unknown base model) is shown in the form too
+        await wait_for(pilot, lambda: "no-such-model" in error(), what="model error")
+        assert app.screen is dlg
+        field("base").value = str(model)
+        dlg.query_one("#nr-targets", Select).value = "all-linear"
+        dlg.query_one("#nr-ckpt", Checkbox).value = True
+        await pilot.pause()
+        await ok()
+        await wait_for(pilot, lambda: app.screen is screen, what="dialog closed")
+        table = screen.query_one("#r-runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="new run row")
+        rid = screen.runs[0].id
+        await wait_for(pilot, lambda: str(table.get_cell(str(rid), "status")) == "done", timeout=90, what="run done")
+        assert str(table.get_cell(str(rid), "step")) == "2/2"
 
-    asyncio.run(main())
+    run_app(WorkbenchApp(db_path=db), body)
     with Store(db) as s:
         (run,) = R.list_runs(s)
         cfg = run.config
@@ -246,19 +236,14 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
 def test_new_run_form_without_versions_says_so(tmp_path):
     db = tmp_path / "wb.duckdb"
     Store(db).close()
-    app = WorkbenchApp(db_path=db)
 
-    async def main():
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await wait_for(pilot, lambda: app.store is not None, what="store")
-            await pilot.press("6")
-            await pilot.press("n")
-            await wait_for(
-                pilot, lambda: any("no saved mixture" in n.message for n in app._notifications), what="notice"
-            )
-            assert isinstance(app.screen, RunsScreen)
+    async def body(pilot, app):
+        await pilot.press("6")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("no saved mixture" in n.message for n in app._notifications), what="notice")
+        assert isinstance(app.screen, RunsScreen)
 
-    asyncio.run(main())
+    run_app(WorkbenchApp(db_path=db), body, notifications=True)
 
 
 @pytest.mark.slow

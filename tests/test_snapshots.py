@@ -7,7 +7,6 @@ blink. Update the baselines with `pytest tests/test_snapshots.py --snapshot-upda
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from textual.widgets import DataTable, Input
 from engine.core.store import Store
 from engine.data.ingest import import_file
 from screens.import_dialog import ImportDialog
-from tests.helpers import SIZE, clusters_store, settle, until
+from tests.helpers import SIZE, chat_records, clusters_store, settle, until, write_jsonl
 from workbench.app import WorkbenchApp
 
 
@@ -28,34 +27,12 @@ def _isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def db(tmp_path) -> Path:
-    alpaca = tmp_path / "haiku.jsonl"
-    with alpaca.open("w") as f:
-        for i in range(300):
-            f.write(
-                json.dumps(
-                    {
-                        "instruction": f"Write a haiku about topic {i}",
-                        "input": "",
-                        "output": f"Haiku {i}\nline two\nline three",
-                    }
-                )
-                + "\n"
-            )
-    chat = tmp_path / "chat.jsonl"
-    with chat.open("w") as f:
-        for i in range(12):
-            f.write(
-                json.dumps(
-                    {
-                        "messages": [
-                            {"role": "system", "content": "You are terse."},
-                            {"role": "user", "content": f"What is {i}+{i}? Show the code."},
-                            {"role": "assistant", "content": f"**{2 * i}**\n\n```python\nprint({i} + {i})\n```"},
-                        ]
-                    }
-                )
-                + "\n"
-            )
+    haiku = (
+        {"instruction": f"Write a haiku about topic {i}", "input": "", "output": f"Haiku {i}\nline two\nline three"}
+        for i in range(300)
+    )
+    write_jsonl(tmp_path / "haiku.jsonl", haiku)
+    write_jsonl(tmp_path / "chat.jsonl", chat_records(12, " Show the code."))
     p = tmp_path / "wb.duckdb"
     with Store(p) as s:
         import_file(s, Path("haiku.jsonl"), pool="haiku")

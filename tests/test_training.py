@@ -305,27 +305,22 @@ def test_restart_without_checkpoint_says_so_in_the_metrics(tmp_path, model_dir):
 def test_gradient_checkpointing_trains_the_same_as_without(tmp_path, model_dir):
     import torch
 
-    a = make_folder(
-        tmp_path / "a",
-        model_dir,
-        records(8),
-        max_steps=3,
-        save_every=0,
-        eval_every=0,
-        grad_conflict_every=0,
-        lora=T.LoraSettings(target_modules="all-linear", dropout=0.0),
-    )
-    b = make_folder(
-        tmp_path / "b",
-        model_dir,
-        records(8),
-        max_steps=3,
-        save_every=0,
-        eval_every=0,
-        grad_conflict_every=0,
-        gradient_checkpointing=True,
-        lora=T.LoraSettings(target_modules="all-linear", dropout=0.0),
-    )
+    def folder(name, **kw):
+        lora = T.LoraSettings(target_modules="all-linear", dropout=0.0)
+        return make_folder(
+            tmp_path / name,
+            model_dir,
+            records(8),
+            max_steps=3,
+            save_every=0,
+            eval_every=0,
+            grad_conflict_every=0,
+            lora=lora,
+            **kw,
+        )
+
+    a = folder("a")
+    b = folder("b", gradient_checkpointing=True)
     T.train(a)
     T.train(b)
     wa, wb = _final_adapter(a), _final_adapter(b)
