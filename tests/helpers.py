@@ -110,6 +110,20 @@ def chat_records(n: int, ask: str = "") -> list[dict]:
     ]
 
 
+def import_sample_pools(store, folder: Path, domains, n: int) -> None:
+    """Per domain D: the first n records of sample_data/pools/D.jsonl (copied to folder) as pool train_D, and
+    sample_data/eval/D_eval.jsonl as the eval pool D_eval."""
+    from engine.data.ingest import import_file
+    from engine.evaluation import evaluate as ev
+
+    for d in domains:
+        lines = (SAMPLE / f"{d}.jsonl").read_text().splitlines()[:n]
+        (folder / f"{d}.jsonl").write_text("\n".join(lines) + "\n")
+        import_file(store, folder / f"{d}.jsonl", pool=f"train_{d}", domain=d)
+        import_file(store, ROOT / "sample_data" / "eval" / f"{d}_eval.jsonl", pool=f"{d}_eval", domain=d)
+        ev.set_role(store, f"{d}_eval", "eval")
+
+
 # --- hand-made rows
 
 

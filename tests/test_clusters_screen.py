@@ -38,6 +38,17 @@ def _rows(screen: ClustersScreen) -> list[list[str]]:
     return [[str(c) for c in t.get_row(rk)] for rk in t.rows]
 
 
+async def _browse_shows(pilot, app, expr: str, expected: int) -> None:
+    """Browse opens filtered by expr and counts `expected` samples."""
+    await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+    browse = app.screen
+    await wait_for(
+        pilot,
+        lambda: browse.count == expected and browse.filter is not None and browse.filter.expression == expr,
+        what="browse count",
+    )
+
+
 def test_cluster_expression_quotes_odd_names():
     assert cluster_expression("topics", 3) == "cluster.topics = 3"
     assert cluster_expression("by resp", -1) == 'cluster."by resp" = -1'
@@ -117,16 +128,10 @@ def test_browse_opens_the_highlighted_cluster(tmp_path, key):
         await wait_for(pilot, lambda: screen.highlighted is not None and screen.highlighted >= 0, what="hl")
         k = screen.highlighted
         await pilot.press(key)
-        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
-        browse = app.screen
         expr = f"cluster.topics = {k}"
         expected = Browser(app.store, Filter(expression=expr)).count()
         assert expected == 30
-        await wait_for(
-            pilot,
-            lambda: browse.count == expected and browse.filter is not None and browse.filter.expression == expr,
-            what="browse count",
-        )
+        await _browse_shows(pilot, app, expr, expected)
 
     _run(WorkbenchApp(db_path=db), body)
 
@@ -368,14 +373,8 @@ def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
         assert expr.startswith("map.topics.x BETWEEN ") and " AND map.topics.y BETWEEN " in expr
         # enter opens Browse filtered to the region, with the same count
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
-        browse = app.screen
         assert Browser(app.store, Filter(expression=expr)).count() == expected
-        await wait_for(
-            pilot,
-            lambda: browse.count == expected and browse.filter is not None and browse.filter.expression == expr,
-            what="browse count",
-        )
+        await _browse_shows(pilot, app, expr, expected)
 
     _run(WorkbenchApp(db_path=db), body)
 

@@ -406,13 +406,18 @@ GSM8K_STYLES = {
 }
 
 
+def _shared_rows(dataset: str, name: str) -> list[dict]:
+    """The records of shared/datasets/DATASET/NAME (JSON Lines); skips the test when the file is absent."""
+    path = SHARED / dataset / name
+    if not path.is_file():
+        pytest.skip(f"shared/datasets/{dataset} not found")
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
 @pytest.mark.slow
 @pytest.mark.shared
 def test_gsm8k_extraction_on_every_shared_reference():
-    path = SHARED / "gsm8k_train" / "train.jsonl"
-    if not path.is_file():
-        pytest.skip("shared/datasets/gsm8k_train not found")
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    rows = _shared_rows("gsm8k_train", "train.jsonl")
     fails: dict[str, list] = {k: [] for k in GSM8K_STYLES}
     for r in rows:
         written = r["answer"].rsplit("####", 1)[1].strip()
@@ -435,10 +440,7 @@ def test_gsm8k_extraction_on_every_shared_reference():
 @pytest.mark.slow
 @pytest.mark.shared
 def test_math_boxed_answers_verify_against_themselves():
-    path = SHARED / "math" / "math_test_minus_math500_decontam.jsonl"
-    if not path.is_file():
-        pytest.skip("shared/datasets/math not found")
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    rows = _shared_rows("math", "math_test_minus_math500_decontam.jsonl")
     styles = {
         "boxed": lambda a: f"Thus the answer is $\\boxed{{{a}}}$.",
         "minerva": lambda a: f"Final Answer: The final answer is ${a}$. I hope it is correct.",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.helpers import SIZE, plain, wait_for
+from tests.helpers import SIZE, import_sample_pools, plain, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(
@@ -73,7 +73,6 @@ def test_domains_subset_pairs_and_errors(tmp_path):
 @pytest.mark.slow
 def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
     from engine.core.store import Store
-    from engine.data.ingest import import_file
     from engine.evaluation import conflict as cf
     from engine.evaluation import evaluate as ev
     from engine.mixtures import Component, Recipe, get_mixture, save
@@ -85,12 +84,7 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
 
     model = tiny_chat_model(tmp_path / "model")
     store = Store(tmp_path / "wb.duckdb")
-    for d in DOMAINS:
-        lines = (ROOT / "sample_data" / "pools" / f"{d}.jsonl").read_text().splitlines()[:6]
-        (tmp_path / f"{d}.jsonl").write_text("\n".join(lines) + "\n")
-        import_file(store, tmp_path / f"{d}.jsonl", pool=f"train_{d}", domain=d)
-        import_file(store, ROOT / "sample_data" / "eval" / f"{d}_eval.jsonl", pool=f"{d}_eval", domain=d)
-        ev.set_role(store, f"{d}_eval", "eval")
+    import_sample_pools(store, tmp_path, DOMAINS, 6)
     mix = save(
         store,
         "three",

@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from screens.results import ResultsScreen
-from tests.helpers import SIZE, plain, wait_for
+from tests.helpers import SIZE, import_sample_pools, plain, wait_for
 from workbench.app import WorkbenchApp
 
 
@@ -143,7 +143,6 @@ def _drive(store, until, timeout=120.0):
 @pytest.mark.slow
 def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, monkeypatch):
     from engine.core.store import Store
-    from engine.data.ingest import import_file
     from engine.evaluation import conflict as cf
     from engine.evaluation import evaluate as ev
     from engine.mixtures import Component, Recipe, save
@@ -153,12 +152,7 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # training workers: one torch thread each (tiny model, busy CPU)
     model = tiny_chat_model(tmp_path / "model")
     store = Store(tmp_path / "wb.duckdb")
-    for name, dom in (("math", "math"), ("code", "code")):
-        lines = (ROOT / "sample_data" / "pools" / f"{name}.jsonl").read_text().splitlines()[:10]
-        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
-        import_file(store, tmp_path / f"{name}.jsonl", pool=f"train_{name}", domain=dom)
-        import_file(store, ROOT / "sample_data" / "eval" / f"{name}_eval.jsonl", pool=f"{name}_eval", domain=dom)
-        ev.set_role(store, f"{name}_eval", "eval")
+    import_sample_pools(store, tmp_path, ("math", "code"), 10)
     mix = save(
         store,
         "two",

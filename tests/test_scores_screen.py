@@ -55,6 +55,17 @@ def _rows(screen: ScoresScreen) -> dict[str, list[str]]:
     return out
 
 
+async def _job(pilot, app, key: str, done: str, timeout: float) -> ScoresScreen:
+    """Open the Scores screen, start a job with key, wait until it is over and #s-job says `done`."""
+    await pilot.press("3")
+    screen = app.screen
+    await pilot.press(key)
+    await wait_for(
+        pilot, lambda: screen.job is None and done in plain(screen.query_one("#s-job")), timeout=timeout, what=done
+    )
+    return screen
+
+
 @pytest.mark.slow
 def test_summary_threshold_and_jump_to_browse(tmp_path):
     db = _store(tmp_path)
@@ -106,15 +117,7 @@ def test_heuristics_job_from_the_screen(tmp_path):
     db = _store(tmp_path, with_scores=False)
 
     async def body(pilot, app):
-        await pilot.press("3")
-        screen = app.screen
-        await pilot.press("h")
-        await wait_for(
-            pilot,
-            lambda: screen.job is None and "heuristics done" in plain(screen.query_one("#s-job")),
-            timeout=60,
-            what="heuristics job",
-        )
+        screen = await _job(pilot, app, "h", "heuristics done", timeout=60)
         vals = metric_values(app.store, "h_empty_answer")
         assert len(vals) == 60 and sum(v == 1 for v in vals.values()) == 1
         await wait_for(pilot, lambda: screen.metric is not None, what="metrics listed")
@@ -136,15 +139,7 @@ def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
     db = _store(tmp_path, with_scores=False)
 
     async def body(pilot, app):
-        await pilot.press("3")
-        screen = app.screen
-        await pilot.press("s")
-        await wait_for(
-            pilot,
-            lambda: screen.job is None and "IFD job done" in plain(screen.query_one("#s-job")),
-            timeout=120,
-            what="IFD job",
-        )
+        screen = await _job(pilot, app, "s", "IFD job done", timeout=120)
         vals = metric_values(app.store, "ifd")
         assert len(vals) == 60
         assert sum(v is None for v in vals.values()) == 1  # the empty answer: NULL with a reason
