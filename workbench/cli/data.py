@@ -14,6 +14,7 @@ from workbench.cli.kit import (
     _filter_from_args,
     _open_store,
     _print_rows,
+    _progress,
     _StderrProgress,
 )
 from workbench.paths import resolve_db_path, sample_data_dir
@@ -75,27 +76,23 @@ def cmd_import(args) -> int:
     path = Path(args.path)
     if not path.exists():
         raise CliError(f"{path}: no such file or folder")
-    prog = _StderrProgress(f"import {path.name}", quiet=args.quiet)
-    with _open_store(args) as store:
-        try:
-            if path.name == "dataset_info.json" or args.dataset_info:
-                results = import_dataset_info(store, path, names=args.name or None, domain=args.domain, progress=prog)
-            else:
-                pool = args.pool or path.name.split(".")[0]
-                results = [
-                    import_file(
-                        store,
-                        path,
-                        pool=pool,
-                        domain=args.domain,
-                        format=args.format,
-                        mapping=_parse_mapping(args.map),
-                        skip_invalid=args.skip_invalid,
-                        progress=prog,
-                    )
-                ]
-        finally:
-            prog.close()
+    with _open_store(args) as store, _progress(f"import {path.name}", args.quiet) as prog:
+        if path.name == "dataset_info.json" or args.dataset_info:
+            results = import_dataset_info(store, path, names=args.name or None, domain=args.domain, progress=prog)
+        else:
+            pool = args.pool or path.name.split(".")[0]
+            results = [
+                import_file(
+                    store,
+                    path,
+                    pool=pool,
+                    domain=args.domain,
+                    format=args.format,
+                    mapping=_parse_mapping(args.map),
+                    skip_invalid=args.skip_invalid,
+                    progress=prog,
+                )
+            ]
     for r in results:
         msg = (
             f"imported {r.n_inserted:,} samples ({r.format}) into pool id {r.pool_id}: "
@@ -252,10 +249,9 @@ def cmd_exclude(args) -> int:
 def cmd_export(args) -> int:
     from engine.data.export import export
 
-    prog = _StderrProgress(f"export {Path(args.path).name}", quiet=args.quiet)
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
-        try:
+        with _progress(f"export {Path(args.path).name}", args.quiet) as prog:
             r = export(
                 store,
                 Path(args.path),
@@ -266,8 +262,6 @@ def cmd_export(args) -> int:
                 include_excluded=args.include_excluded,
                 progress=prog,
             )
-        finally:
-            prog.close()
     print(
         f"exported {r.n:,} samples to {r.path}"
         + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else "")

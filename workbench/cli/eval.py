@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from workbench.cli.kit import EXIT_USAGE, CliError, _dump, _fmt, _open_store, _print_rows, _sets, _StderrProgress
+from workbench.cli.kit import EXIT_USAGE, CliError, _dump, _fmt, _open_store, _print_rows, _progress, _sets
 
 
 def _num(v, digits: int = 3):
@@ -102,11 +102,8 @@ def cmd_eval(args) -> int:
             threads=args.threads,
             sandbox_unisolated=args.allow_unisolated_code,
         )
-        prog = _StderrProgress("eval", quiet=getattr(args, "quiet", False))
-        try:
+        with _progress("eval", getattr(args, "quiet", False)) as prog:
             res = ev.evaluate(store, run, _sets(args.sets), max_items=args.max_items, settings=settings, progress=prog)
-        finally:
-            prog.close()
         for w in dict.fromkeys(f"{r.eval_set}: {w}" for r in res for w in r.details.get("overlap_warnings") or []):
             print(f"warning: {w} (workbench evalset overlap MIXTURE --sets ... lists them)", file=sys.stderr)
         rows = [

@@ -6,13 +6,14 @@ import sys
 
 from workbench.cli.kit import (
     EXIT_OK,
-    CliError,
+    _add_embed_args,
     _add_filter_args,
+    _cli_errors,
     _filter_from_args,
     _open_store,
     _pool_ids_from_args,
     _print_rows,
-    _StderrProgress,
+    _progress,
 )
 
 
@@ -21,8 +22,7 @@ def cmd_embed(args) -> int:
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
-        prog = _StderrProgress(f"embed {args.text}", quiet=args.quiet)
-        try:
+        with _progress(f"embed {args.text}", args.quiet, EmbeddingError) as prog:
             r = embed_samples(
                 store,
                 model=args.model,
@@ -32,10 +32,6 @@ def cmd_embed(args) -> int:
                 chunk_size=args.chunk,
                 progress=prog,
             )
-        except EmbeddingError as e:
-            raise CliError(str(e)) from e
-        finally:
-            prog.close()
     print(
         f"embedded {r.n_new:,} samples ({r.n_encoded:,} distinct texts encoded at {r.rate:,.1f} texts/s, "
         f"{r.n_reused:,} reused identical texts, {r.n_cached:,} already embedded) with {r.model} "
@@ -49,8 +45,7 @@ def cmd_cluster(args) -> int:
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
-        prog = _StderrProgress(f"cluster {args.name}", quiet=args.quiet)
-        try:
+        with _progress(f"cluster {args.name}", args.quiet, ClusterError) as prog:
             info = cluster(
                 store,
                 args.name,
@@ -65,10 +60,6 @@ def cmd_cluster(args) -> int:
                 replace=args.replace,
                 progress=prog,
             )
-        except ClusterError as e:
-            raise CliError(str(e)) from e
-        finally:
-            prog.close()
     print(
         f"clustering {info.name!r}: {info.n_samples:,} samples, {info.n_clusters} clusters, "
         f"{info.n_noise:,} noise (PCA {info.params['pca_dims']}, min_cluster_size "
@@ -99,14 +90,12 @@ def cmd_clusters(args) -> int:
             ]
             _print_rows(rows, args.format)
             return EXIT_OK
-        try:
+        with _cli_errors(ClusterError):
             if args.assign_new:
                 n = assign_new(store, args.name)
                 print(f"assigned {n:,} new samples to clustering {args.name!r}", file=sys.stderr)
             summ = cluster_summary(store, args.name)
             div = diversity(store, args.name)
-        except ClusterError as e:
-            raise CliError(str(e)) from e
     if args.format == "table":
         rows = [
             {
@@ -139,7 +128,7 @@ def cmd_dedup(args) -> int:
 
     with _open_store(args) as store:
         f = _filter_from_args(store, args)
-        try:
+        with _cli_errors(dd.DedupError):
             if args.semantic:
                 groups = dd.semantic_duplicate_groups(
                     store,
@@ -156,8 +145,6 @@ def cmd_dedup(args) -> int:
             else:
                 groups = dd.exact_duplicate_groups(store, f, by=args.by, keep=args.keep)
             n_ex = dd.keep_one_per_group(store, groups) if args.apply else 0
-        except dd.DedupError as e:
-            raise CliError(str(e)) from e
     rows = [
         {
             "group": n + 1,
@@ -203,13 +190,7 @@ def register(sub) -> None:
     )
     s.add_argument("--threshold", type=float, default=0.95, help="--semantic: cosine threshold")
     s.add_argument("--num-perm", type=int, default=128, help="--minhash: permutations")
-    s.add_argument("--embed-model", default=None, help="--semantic: embedding model name")
-    s.add_argument(
-        "--embed-text",
-        choices=["instruction", "instruction_response", "conversation"],
-        default="instruction_response",
-        help="--semantic: which embeddings",
-    )
+    _add_embed_args(s, "--semantic: embedding model name", "--semantic: which embeddings")
     s.add_argument("--keep", default="longest", help="keeper per group: longest (response) or score:METRIC")
     s.add_argument("--apply", action="store_true", help="exclude all but the keeper of each group (reversible)")
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from engine.core.errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, EXIT_STORE, EXIT_USAGE, WorkbenchError
 from workbench.paths import resolve_db_path
@@ -70,6 +72,26 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
+@contextmanager
+def _cli_errors(*errors: type[BaseException]) -> Iterator[None]:
+    """Re-raise any of `errors` as a CliError with the same message."""
+    try:
+        yield
+    except errors as e:
+        raise CliError(str(e)) from e
+
+
+@contextmanager
+def _progress(label: str, quiet: bool, *errors: type[BaseException]) -> Iterator[_StderrProgress]:
+    """A `_StderrProgress` closed on the way out; any of `errors` raised inside becomes a CliError."""
+    prog = _StderrProgress(label, quiet=quiet)
+    try:
+        with _cli_errors(*errors):
+            yield prog
+    finally:
+        prog.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # output
 
@@ -106,6 +128,17 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
 def _fmt(p) -> None:
     """--format table|json (default table)."""
     p.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _add_embed_args(p: argparse.ArgumentParser, model_help: str, text_help: str) -> None:
+    """--embed-model and --embed-text: which sentence embeddings a command reads."""
+    p.add_argument("--embed-model", default=None, help=model_help)
+    p.add_argument(
+        "--embed-text",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="instruction_response",
+        help=text_help,
+    )
 
 
 def _sets(s: str) -> list[str]:

@@ -6,11 +6,13 @@ from workbench.cli.kit import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    _add_embed_args,
     _add_filter_args,
+    _cli_errors,
     _filter_from_args,
     _open_store,
     _print_rows,
-    _StderrProgress,
+    _progress,
 )
 
 
@@ -29,11 +31,8 @@ def cmd_score(args) -> int:
         if "heuristics" in metrics:
             from engine.quality.heuristics import run_heuristics
 
-            prog = _StderrProgress("heuristics", quiet=args.quiet)
-            try:
+            with _progress("heuristics", args.quiet) as prog:
                 out = run_heuristics(store, pool_ids=f.pool_ids, progress=prog)
-            finally:
-                prog.close()
             print("heuristics: " + ", ".join(f"{k}={v:,}" for k, v in out.items()))
         variants = tuple(
             v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics)) if on
@@ -49,8 +48,7 @@ def cmd_score(args) -> int:
                 cherry_template=args.cherry_template,
                 token_budget=args.batch_tokens,
             )
-            prog = _StderrProgress(f"score {'+'.join(variants)}", quiet=args.quiet)
-            try:
+            with _progress(f"score {'+'.join(variants)}", args.quiet, ModelError) as prog:
                 out = score_in_process(
                     store,
                     model=args.model,
@@ -61,10 +59,6 @@ def cmd_score(args) -> int:
                     device=args.device,
                     progress=prog,
                 )
-            except ModelError as e:
-                raise CliError(str(e)) from e
-            finally:
-                prog.close()
             print(
                 f"scored {out['scored']:,} samples ({out.get('skipped', 0):,} already scored) at "
                 f"{out['rate']:.2f} samples/s; job folder {out['job_dir']}"
@@ -107,7 +101,7 @@ def cmd_select(args) -> int:
         f = _filter_from_args(store, args)
         common = dict(filter=f, replace=args.replace)
         emb = dict(model=args.embed_model, text_kind=args.embed_text)
-        try:
+        with _cli_errors(sl.SelectionError):
             if m == "superfiltering":
                 sel = sl.superfiltering_select(
                     store,
@@ -146,8 +140,6 @@ def cmd_select(args) -> int:
                     order_by=args.order_by,
                     **common,
                 )
-        except sl.SelectionError as e:
-            raise CliError(str(e)) from e
     how = f"superfiltering, {args.per}" if m == "superfiltering" else sel.method
     print(f"selection {sel.name!r}: {sel.n:,} samples ({how}); hash {sel.content_hash}")
     return EXIT_OK
@@ -203,13 +195,7 @@ def register(sub) -> None:
         help="facility location similarity (euclidean_exp: exp(-||xi-xj||/dim), as submodlib)",
     )
     s.add_argument("--max-n", type=int, default=20_000, help="facility location: most candidates (dense n x n)")
-    s.add_argument("--embed-model", default=None, help="embedding model name (default: all-MiniLM-L6-v2)")
-    s.add_argument(
-        "--embed-text",
-        choices=["instruction", "instruction_response", "conversation"],
-        default="instruction_response",
-        help="which embeddings",
-    )
+    _add_embed_args(s, "embedding model name (default: all-MiniLM-L6-v2)", "which embeddings")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--clustering", help="cluster_balanced: a saved clustering")
     s.add_argument("--per-cluster", type=int, default=None, help="cluster_balanced: quota per cluster")
