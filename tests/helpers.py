@@ -85,15 +85,23 @@ def wb(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
 # --- files
 
 
-def write_jsonl(path: Path, recs, *, gz: bool = False) -> Path:
-    """recs as JSON Lines at path (gzipped when gz); returns path."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+def _write(path: Path, text: str, gz: bool) -> Path:
     if gz:
         with gzip.open(path, "wt", encoding="utf-8") as f:
             f.write(text)
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_jsonl(path: Path, recs, *, gz: bool = False) -> Path:
+    """recs as JSON Lines at path (gzipped when gz); returns path."""
+    return _write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), gz)
+
+
+def write_json(path: Path, recs, *, gz: bool = False) -> Path:
+    """recs as one indented JSON document at path (gzipped when gz); returns path."""
+    return _write(path, json.dumps(recs, indent=2, ensure_ascii=False), gz)
 
 
 def chat_records(n: int, ask: str = "") -> list[dict]:
@@ -409,3 +417,18 @@ async def settle(pilot) -> None:
     await pilot.pause(0.2)
     app.clear_notifications()
     await pilot.pause()
+
+
+def screen_snapshot(snap_compare, db: Path, key: str, *ready) -> bool:
+    """Snapshot the app on db once key has opened a screen and each ready(screen) has held in turn, settled."""
+    from workbench.app import WorkbenchApp
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press(key)
+        screen = pilot.app.screen
+        for r in ready:
+            await until(pilot, lambda r=r: r(screen))
+        await settle(pilot)
+
+    return snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)

@@ -1,7 +1,6 @@
 """Import into a real DuckDB store: file kinds, canonical columns, bad input, quarantine, dedup, fast path."""
 
 import csv
-import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -15,23 +14,13 @@ from engine.core.store import Store
 from engine.data import ingest
 from engine.data.formats import content_hash
 from engine.data.ingest import ImportFailed, import_dataset_info, import_file, sniff
-from tests.helpers import write_jsonl
+from tests.helpers import write_json, write_jsonl
 
 ALPACA = [
     {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
     {"instruction": "Name a colour.", "input": "", "output": "Blue."},
     {"instruction": "Say hi in French.", "output": "Bonjour", "note": "no input key"},
 ]
-
-
-def write_json(path: Path, recs, *, gz=False) -> Path:
-    text = json.dumps(recs, indent=2, ensure_ascii=False)
-    if gz:
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def rows(store, pool_id=None, cols="*"):

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input
 from engine.core.store import Store
 from engine.data.ingest import import_file
 from screens.import_dialog import ImportDialog
-from tests.helpers import SIZE, chat_records, clusters_store, settle, until, write_jsonl
+from tests.helpers import SIZE, chat_records, clusters_store, screen_snapshot, settle, until, write_jsonl
 from workbench.app import WorkbenchApp
 
 
@@ -112,12 +112,7 @@ def test_help_screen(snap_compare, db):
 
 @pytest.mark.slow
 def test_mixtures_screen(snap_compare, db):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
-
-    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+    assert screen_snapshot(snap_compare, db, "5")
 
 
 def test_scores_screen(snap_compare, db):
@@ -131,14 +126,9 @@ def test_scores_screen(snap_compare, db):
             [(i, ((i * 37) % 100) / 80, None) for i, _n in rows],
         )
 
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("3")
-        screen = pilot.app.screen
-        await until(pilot, lambda: screen.query_one("#s-examples", DataTable).row_count == 10)
-        await settle(pilot)
-
-    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+    assert screen_snapshot(
+        snap_compare, db, "3", lambda screen: screen.query_one("#s-examples", DataTable).row_count == 10
+    )
 
 
 @pytest.mark.slow

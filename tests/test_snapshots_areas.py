@@ -15,7 +15,7 @@ import pytest
 from textual.widgets import DataTable
 
 from engine.core.store import Store
-from tests.helpers import SIZE, evaluated_runs, interpolation_store, settle, until
+from tests.helpers import SIZE, evaluated_runs, interpolation_store, screen_snapshot, settle, until
 from workbench.app import WorkbenchApp
 
 
@@ -93,14 +93,9 @@ def test_runs_screen(snap_compare, runs_db):
 def test_results_screen(snap_compare, runs_db):
     """Per-domain results of every run with the Conflict Rate columns and the knobs."""
 
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("7")
-        screen = pilot.app.screen
-        await until(pilot, lambda: screen.query_one("#r-table", DataTable).row_count == 5)
-        await settle(pilot)
-
-    assert snap_compare(WorkbenchApp(db_path=runs_db), terminal_size=SIZE, run_before=before)
+    assert screen_snapshot(
+        snap_compare, runs_db, "7", lambda screen: screen.query_one("#r-table", DataTable).row_count == 5
+    )
 
 
 @pytest.mark.slow
@@ -108,12 +103,10 @@ def test_interpolation_screen(snap_compare, tmp_path):
     """The set "mc" (math x code, 12 seeded pairs): the sets, the pairs, the first pair's preview, coverage."""
     db = interpolation_store(tmp_path, with_set=True)
 
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("8")
-        screen = pilot.app.screen
-        await until(pilot, lambda: screen.query_one("#i-pairs", DataTable).row_count == 12)
-        await until(pilot, lambda: screen.preview is not None and screen.coverage is not None)
-        await settle(pilot)
-
-    assert snap_compare(WorkbenchApp(db_path=db), terminal_size=SIZE, run_before=before)
+    assert screen_snapshot(
+        snap_compare,
+        db,
+        "8",
+        lambda screen: screen.query_one("#i-pairs", DataTable).row_count == 12,
+        lambda screen: screen.preview is not None and screen.coverage is not None,
+    )
