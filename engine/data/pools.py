@@ -136,6 +136,19 @@ def _Tx(store):
     return store.transaction()
 
 
+def _insert_named(store, table: str, what: str, row: dict) -> int:
+    """Insert `row` (column -> value) with the table's next id; refuses a taken name (ValueError)."""
+    with _Tx(store) as con:
+        if con.execute(f"SELECT 1 FROM {table} WHERE name = ?", [row["name"]]).fetchone():
+            raise ValueError(f"a {what} named {row['name']!r} already exists")
+        new_id = store.next_id(table, con)
+        cols = ["id", *row]
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [new_id, *row.values()]
+        )
+    return new_id
+
+
 def create_pool(
     store,
     name: str,
@@ -149,15 +162,9 @@ def create_pool(
     """Create an empty pool and return its id; refuses a name that is taken (ValueError)."""
     name = check_label("pool name", name)
     domain = check_label("domain", domain)
-    with _Tx(store) as con:
-        if con.execute("SELECT 1 FROM pools WHERE name = ?", [name]).fetchone():
-            raise ValueError(f"a pool named {name!r} already exists")
-        pid = store.next_id("pools", con)
-        con.execute(
-            "INSERT INTO pools (id, name, domain, format, source, description, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [pid, name, domain, format, source, description, json.dumps(meta) if meta is not None else None],
-        )
-    return pid
+    meta_json = json.dumps(meta) if meta is not None else None
+    row = dict(name=name, domain=domain, format=format, source=source, description=description, meta=meta_json)
+    return _insert_named(store, "pools", "pool", row)
 
 
 def rename_pool(store, pool, new_name: str) -> None:
@@ -219,26 +226,14 @@ def add_rule(store, name: str, expression: str, *, domain: str | None = None, ta
     if not expression or not expression.strip():
         raise FilterError("a rule needs a filter expression", 0)
     compile_expression(expression, score_metrics=score_metrics(store))
-    with _Tx(store) as con:
-        if con.execute("SELECT 1 FROM domain_rules WHERE name = ?", [name]).fetchone():
-            raise ValueError(f"a rule named {name!r} already exists")
-        rid = store.next_id("domain_rules", con)
-        con.execute(
-            "INSERT INTO domain_rules (id, name, expression, domain, tag) VALUES (?, ?, ?, ?, ?)",
-            [rid, name, expression.strip(), domain, tag],
-        )
-    return rid
+    return _insert_named(
+        store, "domain_rules", "rule", dict(name=name, expression=expression.strip(), domain=domain, tag=tag)
+    )
 
 
 def list_rules(store) -> list[Rule]:
     """All rules in the order they apply (id order)."""
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT id, name, expression, domain, tag, created_at FROM domain_rules ORDER BY id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall("SELECT id, name, expression, domain, tag, created_at FROM domain_rules ORDER BY id")
     return [Rule(*r) for r in rows]
 
 

@@ -39,15 +39,11 @@ def _safe(s: str) -> str:
 
 
 def _row(store: Store, name: str):
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
-            "FROM clusterings WHERE name = ?",
-            [name],
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
+        "FROM clusterings WHERE name = ?",
+        [name],
+    )
     if not rows:
         raise ClusterError(f"no clustering named {name!r}; `workbench clusters` lists them")
     return rows[0]
@@ -96,14 +92,9 @@ def _insert_assignments(con, cid: int, ids, labels, prob, outlier, xy) -> None:
 
 def list_clusterings(store: Store) -> list[ClusteringInfo]:
     """Every saved clustering, oldest first."""
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path "
-            "FROM clusterings ORDER BY id"
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT id, name, embedding_model, text_kind, params, created_at, artefact_path FROM clusterings ORDER BY id"
+    )
     return [_info(store, r) for r in rows]
 
 

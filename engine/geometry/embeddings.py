@@ -381,15 +381,11 @@ def embedded_ids(
     """Ids of samples (of the pools, optionally non-excluded only) that have an embedding, sorted."""
     psql, pparams = _pool_sql(pool_ids)
     ex = "" if include_excluded else " AND NOT s.excluded"
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
-            f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
-            [model, text_kind, *pparams],
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
+        f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
+        [model, text_kind, *pparams],
+    )
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
@@ -445,12 +441,8 @@ def load_embeddings(
 
 def embedding_sets(store: Store) -> list[dict]:
     """Every stored (model, text_kind) with its sample count and distinct texts."""
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT model, text_kind, count(*), count(DISTINCT text_hash), max(created_at) FROM embeddings "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT model, text_kind, count(*), count(DISTINCT text_hash), max(created_at) FROM embeddings "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     return [{"model": r[0], "text_kind": r[1], "n_samples": r[2], "n_texts": r[3], "updated_at": r[4]} for r in rows]

@@ -83,12 +83,8 @@ def preview(store: Store, items_: list[Item], n: int = 50) -> list[dict]:
 
 def store_domains(store: Store) -> dict[str, dict]:
     """{domain: {"samples", "tokens"}} of the drawable samples (train pools, not excluded), for editors."""
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            f"SELECT s.domain, count(*), coalesce(sum(s.n_tokens), 0) FROM samples s JOIN pools p "
-            f"ON p.id = s.pool_id WHERE {_TRAIN} GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        f"SELECT s.domain, count(*), coalesce(sum(s.n_tokens), 0) FROM samples s JOIN pools p "
+        f"ON p.id = s.pool_id WHERE {_TRAIN} GROUP BY 1 ORDER BY 1"
+    )
     return {d: {"samples": int(n), "tokens": int(t)} for d, n, t in rows}

@@ -205,15 +205,11 @@ def save(
 
 
 def _items(store: Store, mixture_id: int) -> list[Item]:
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT stage, position, kind, domain, component, coalesce(n_tokens, 0), sample_id, "
-            "interp_set_id, pair_index FROM mixture_items WHERE mixture_id = ? ORDER BY stage, position",
-            [mixture_id],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT stage, position, kind, domain, component, coalesce(n_tokens, 0), sample_id, "
+        "interp_set_id, pair_index FROM mixture_items WHERE mixture_id = ? ORDER BY stage, position",
+        [mixture_id],
+    )
     return [Item(*r) for r in rows]
 
 

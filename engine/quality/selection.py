@@ -239,14 +239,10 @@ def _latest_scores(store: Store, metric: str, ids: list[int], model: str | None 
     if not ids:
         return {}
     msql, mparams = _metric_sql(model)
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            f"SELECT sample_id, v FROM ({msql}) WHERE sample_id BETWEEN ? AND ? AND sample_id = ANY(?)",
-            [metric, *mparams, min(ids), max(ids), list(ids)],
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        f"SELECT sample_id, v FROM ({msql}) WHERE sample_id BETWEEN ? AND ? AND sample_id = ANY(?)",
+        [metric, *mparams, min(ids), max(ids), list(ids)],
+    )
     return {int(a): b for a, b in rows}
 
 
@@ -553,13 +549,9 @@ def cluster_balanced_select(
     except (ClusterError, KeyError) as e:
         raise SelectionError(str(e.args[0] if e.args else e)) from e
     cand = set(_candidate_ids(store, filter))
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT sample_id, cluster FROM cluster_assignments WHERE clustering_id = ? ORDER BY 1", [cid]
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT sample_id, cluster FROM cluster_assignments WHERE clustering_id = ? ORDER BY 1", [cid]
+    )
     members: dict[int, list[int]] = {}
     for sid, cl in rows:
         if sid in cand and (include_noise or cl != -1):

@@ -527,15 +527,11 @@ def run_metrics(store, run_id: int, names: list[str] | str | None = None) -> lis
 def grad_conflict(store, run_id: int) -> dict[tuple[str, str], dict]:
     """Per domain pair: share of sampled steps where the two domains' LoRA gradients had negative cosine
     ({"share", "n", "mean"}). Empty when the run logged no gradcos/* metric (grad_conflict_every = 0)."""
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT name, count(*), avg(value), avg(CASE WHEN value < 0 THEN 1.0 ELSE 0.0 END) FROM run_metrics "
-            "WHERE run_id = ? AND starts_with(name, 'gradcos/') GROUP BY name ORDER BY name",
-            [int(run_id)],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT name, count(*), avg(value), avg(CASE WHEN value < 0 THEN 1.0 ELSE 0.0 END) FROM run_metrics "
+        "WHERE run_id = ? AND starts_with(name, 'gradcos/') GROUP BY name ORDER BY name",
+        [int(run_id)],
+    )
     out = {}
     for name, n, mean, share in rows:
         a, _, b = name[len("gradcos/") :].partition("|")

@@ -309,28 +309,31 @@ def _detect_asdiv(r: Any) -> bool:
     )
 
 
-register(
-    FormatSpec(
-        "svamp",
-        "SVAMP word problems: Body, Question, Equation, Answer (number), Type (prompt = Body + ' ' + Question)",
-        _detect_svamp,
+def _word_problem_spec(name: str, description: str, detect) -> FormatSpec:
+    """A math word-problem format: Body, Question and Answer columns, normalised by _norm_word_problem."""
+    return FormatSpec(
+        name,
+        description,
+        detect,
         _norm_word_problem,
         resolve=_resolve_keys("Body", "Question", "Answer"),
         required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]],
         domain="math",
     )
-)
 
 
 register(
-    FormatSpec(
+    _word_problem_spec(
+        "svamp",
+        "SVAMP word problems: Body, Question, Equation, Answer (number), Type (prompt = Body + ' ' + Question)",
+        _detect_svamp,
+    )
+)
+register(
+    _word_problem_spec(
         "asdiv",
         "ASDiv word problems: Body, Question, Answer ('8 (apples)'), Formula, "
         "Solution-Type (prompt = Body + ' ' + Question)",
         _detect_asdiv,
-        _norm_word_problem,
-        resolve=_resolve_keys("Body", "Question", "Answer"),
-        required=lambda c: [c.keys["Body"], c.keys["Question"], c.keys["Answer"]],
-        domain="math",
     )
 )

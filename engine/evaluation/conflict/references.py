@@ -25,14 +25,10 @@ def run_domains(store: Store, run) -> list[str]:
     """The training domains of a run's mixture (mixup items not counted)."""
     if run.mixture_id is None:
         return []
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT domain FROM mixture_items WHERE mixture_id = ? AND kind = 'sample' ORDER BY domain",
-            [run.mixture_id],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT DISTINCT domain FROM mixture_items WHERE mixture_id = ? AND kind = 'sample' ORDER BY domain",
+        [run.mixture_id],
+    )
     return [r[0] for r in rows]
 
 
@@ -224,12 +220,8 @@ def ensure_pair_runs(store: Store, run_id, *, pairs: list[tuple[str, str]] | Non
 
 def base_run_for(store: Store, run) -> int | None:
     """The latest base-model run (kind 'base') of the same base model, if one exists."""
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT id FROM runs WHERE kind = 'base' AND base_model = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
-            [run.base_model],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT id FROM runs WHERE kind = 'base' AND base_model = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
+        [run.base_model],
+    )
     return rows[0][0] if rows else None

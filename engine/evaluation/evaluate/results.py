@@ -41,15 +41,11 @@ def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
     """Evaluation summary rows by id."""
     if not ids:
         return []
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT id, run_id, eval_set, domain, metric, value, n, details FROM evaluations "
-            "WHERE id IN (SELECT unnest(?::INTEGER[])) ORDER BY id",
-            [list(ids)],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT id, run_id, eval_set, domain, metric, value, n, details FROM evaluations "
+        "WHERE id IN (SELECT unnest(?::INTEGER[])) ORDER BY id",
+        [list(ids)],
+    )
     return [EvalSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _loads(r[7]) or {}) for r in rows]
 
 
@@ -59,15 +55,11 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
     reference comes from the sample again (so a fixed reference or scorer takes effect)."""
     from engine.evaluation.scorers import AnswerCheckError, check
 
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT ei.sample_id, ei.output, ei.nll, ei.details, s.domain, s.messages, s.meta, s.tools FROM eval_items ei "
-            "JOIN samples s ON s.id = ei.sample_id WHERE ei.evaluation_id = ?",
-            [evaluation_id],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT ei.sample_id, ei.output, ei.nll, ei.details, s.domain, s.messages, s.meta, s.tools FROM eval_items ei "
+        "JOIN samples s ON s.id = ei.sample_id WHERE ei.evaluation_id = ?",
+        [evaluation_id],
+    )
     if not get_summaries(store, [evaluation_id]):
         raise EvaluationError(f"no evaluation {evaluation_id}")
     items = [detect_item(sid, dom, msgs, meta, tools) for sid, _, _, _, dom, msgs, meta, tools in rows]
@@ -178,13 +170,9 @@ def evaluation_settings(store, ids) -> dict[int, dict]:
     ids = sorted({int(i) for i in ids if i is not None})
     if not ids:
         return {}
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT id, eval_set, details FROM evaluations WHERE id IN (SELECT unnest(?::INTEGER[]))", [ids]
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT id, eval_set, details FROM evaluations WHERE id IN (SELECT unnest(?::INTEGER[]))", [ids]
+    )
     out = {}
     for eid, eset, det in rows:
         det = _loads(det) or {}

@@ -26,14 +26,10 @@ def set_role(store, pool, role: str, *, force: bool = False) -> str:
 
 def eval_pools(store) -> list[dict]:
     """The eval sets: [{id, name, n_samples, domains}]."""
-    con = store.cursor()
-    try:
-        rows = con.execute(
-            "SELECT p.id, p.name, count(s.id), list(DISTINCT s.domain) FROM pools p LEFT JOIN samples s "
-            "ON s.pool_id = p.id WHERE coalesce(p.role, 'train') = 'eval' GROUP BY p.id, p.name ORDER BY p.id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = store.fetchall(
+        "SELECT p.id, p.name, count(s.id), list(DISTINCT s.domain) FROM pools p LEFT JOIN samples s "
+        "ON s.pool_id = p.id WHERE coalesce(p.role, 'train') = 'eval' GROUP BY p.id, p.name ORDER BY p.id"
+    )
     return [
         {"id": r[0], "name": r[1], "n_samples": r[2], "domains": sorted(d for d in (r[3] or []) if d)} for r in rows
     ]

@@ -21,13 +21,9 @@ from engine.synthesis.interpolation.sets import _pair_arrays, _pick_embedding, g
 def _texts(store: Store, ids: Sequence[int]) -> dict[int, str]:
     from engine.geometry.embeddings import sample_text
 
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT id, messages, system FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [list(map(int, ids))]
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT id, messages, system FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [list(map(int, ids))]
+    )
     return {int(r[0]): sample_text("conversation", r[1], r[2]) for r in rows}
 
 

@@ -276,30 +276,22 @@ def pairs(
     """The pairs of a set in pair_index order, with both samples' domains and instructions."""
     s = get_set(store, ref)
     lim = "" if limit is None else f" LIMIT {int(limit)}"
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT p.pair_index, p.sample_a, p.sample_b, p.lam, p.kept, p.cluster, p.why, a.domain, b.domain, "
-            "a.instruction, b.instruction FROM interpolation_pairs p LEFT JOIN samples a ON a.id = p.sample_a "
-            f"LEFT JOIN samples b ON b.id = p.sample_b WHERE p.set_id = ?{' AND p.kept' if kept_only else ''} "
-            f"ORDER BY p.pair_index{lim} OFFSET {int(offset)}",
-            [s.id],
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT p.pair_index, p.sample_a, p.sample_b, p.lam, p.kept, p.cluster, p.why, a.domain, b.domain, "
+        "a.instruction, b.instruction FROM interpolation_pairs p LEFT JOIN samples a ON a.id = p.sample_a "
+        f"LEFT JOIN samples b ON b.id = p.sample_b WHERE p.set_id = ?{' AND p.kept' if kept_only else ''} "
+        f"ORDER BY p.pair_index{lim} OFFSET {int(offset)}",
+        [s.id],
+    )
     return [Pair(*r) for r in rows]
 
 
 def _pair_arrays(store: Store, set_id: int):
-    c = store.cursor()
-    try:
-        rows = c.execute(
-            "SELECT pair_index, sample_a, sample_b, lam, kept FROM interpolation_pairs WHERE set_id = ? "
-            "ORDER BY pair_index",
-            [set_id],
-        ).fetchall()
-    finally:
-        c.close()
+    rows = store.fetchall(
+        "SELECT pair_index, sample_a, sample_b, lam, kept FROM interpolation_pairs WHERE set_id = ? "
+        "ORDER BY pair_index",
+        [set_id],
+    )
     if not rows:
         raise InterpolationError("the set has no pairs")
     pi, a, b, lam, kept = (np.array(x) for x in zip(*rows))
