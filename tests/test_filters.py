@@ -73,6 +73,14 @@ def table_counts(st):
         con.close()
 
 
+def _rejected_and_unchanged(st, query) -> None:
+    """query() raises FilterError and no table of st changes."""
+    before = table_counts(st)
+    with pytest.raises(FilterError):
+        query()
+    assert table_counts(st) == before
+
+
 # -- compile ------------------------------------------------------------------------------------------
 
 
@@ -331,10 +339,7 @@ INJECTIONS = [
 
 @pytest.mark.parametrize("expr", INJECTIONS)
 def test_injection_attempts_are_rejected(fstore, expr):
-    before = table_counts(fstore)
-    with pytest.raises(FilterError):
-        ids(fstore, expr)
-    assert table_counts(fstore) == before
+    _rejected_and_unchanged(fstore, lambda: ids(fstore, expr))
 
 
 # These are valid filters whose string literals merely *look* like SQL: they must be matched as text.
@@ -486,10 +491,7 @@ def test_cluster_without_clusterings_says_what_to_do():
     ],
 )
 def test_cluster_injection_through_the_name_is_rejected(cstore, expr):
-    before = table_counts(cstore)
-    with pytest.raises(FilterError):
-        cids(cstore, expr)
-    assert table_counts(cstore) == before
+    _rejected_and_unchanged(cstore, lambda: cids(cstore, expr))
 
 
 def test_cluster_odd_name_that_exists_is_only_a_parameter(cstore):
@@ -614,10 +616,7 @@ def test_map_errors(mstore, expr, fragment):
     ],
 )
 def test_map_injection_attempts_are_rejected(mstore, expr):
-    before = table_counts(mstore)
-    with pytest.raises(FilterError):
-        cids(mstore, expr, clusterings=["topics", "by resp"])
-    assert table_counts(mstore) == before
+    _rejected_and_unchanged(mstore, lambda: cids(mstore, expr, clusterings=["topics", "by resp"]))
 
 
 def test_map_fields_listed_and_work_through_where_sql(mstore):

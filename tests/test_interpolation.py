@@ -30,7 +30,7 @@ from engine.synthesis.interpolation import (
     resolve_source,
     select_diverse,
 )
-from tests.helpers import blob_encoder, wb
+from tests.helpers import blob_encoder, wb, write_jsonl
 from tests.helpers import blob_records as _records
 
 
@@ -442,14 +442,8 @@ def test_coverage_counts_clusters_reached_only_by_mixes(tmp_path):
 
     with Store(tmp_path / "c.duckdb") as st:
         for word, dom in (("alpha", "math"), ("beta", "code"), ("mid", "general")):
-            p = tmp_path / f"{word}.jsonl"
-            p.write_text(
-                "".join(
-                    json.dumps({"instruction": f"{word} item {i}", "input": "", "output": f"x{i}"}) + "\n"
-                    for i in range(15)
-                )
-            )
-            import_file(st, p, pool=word, domain=dom)
+            recs = [{"instruction": f"{word} item {i}", "input": "", "output": f"x{i}"} for i in range(15)]
+            import_file(st, write_jsonl(tmp_path / f"{word}.jsonl", recs), pool=word, domain=dom)
         embed_samples(st, model="enc3", encoder=enc)
         info = cluster(st, "three", model="enc3", min_cluster_size=5)
         assert info.n_clusters == 3

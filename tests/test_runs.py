@@ -15,6 +15,7 @@ import pytest
 from engine.core.store import Store
 from engine.training import runs as R
 from tests.helpers import training_records as records
+from tests.helpers import write_jsonl
 from workbench.cli import main
 
 FAST = dict(
@@ -191,14 +192,8 @@ def test_runs_from_a_mixture_reuse_base_runs_and_bad_requests(tmp_path, store, m
     from engine.data.ingest import import_file
 
     for dom in ("math", "code"):
-        p = tmp_path / f"{dom}.jsonl"
-        p.write_text(
-            "".join(
-                json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"{dom} a {i}"}) + "\n"
-                for i in range(10)
-            )
-        )
-        import_file(store, p, pool=dom, domain=dom)
+        recs = [{"instruction": f"{dom} q {i}", "input": "", "output": f"{dom} a {i}"} for i in range(10)]
+        import_file(store, write_jsonl(tmp_path / f"{dom}.jsonl", recs), pool=dom, domain=dom)
     mv = mx.save(
         store,
         "mix",

@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 from engine.core.store import Store
 from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
-from tests.helpers import SIZE, plain, run_app, wait_for
+from tests.helpers import SIZE, plain, run_app, wait_for, write_jsonl
 from tests.helpers import training_records as records
 from tests.tiny_lm import tiny_chat_model
 from workbench.app import WorkbenchApp
@@ -110,7 +110,6 @@ def test_runs_screen_trains_cancels_resumes_and_shows_failures(tmp_path):
 def test_new_run_form_queues_a_configured_run(tmp_path):
     """n opens the form over the saved versions (engine defaults shown); bad input gets an inline error and keeps
     the form open; a valid form queues a run with exactly those settings, which then trains."""
-    import json
 
     from textual.widgets import Checkbox, Input, Select
 
@@ -123,33 +122,15 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
     db = tmp_path / "wb.duckdb"
     with Store(db) as s:
         for dom in ("math", "code"):
-            p = tmp_path / f"{dom}.jsonl"
-            p.write_text(
-                "".join(
-                    json.dumps({"instruction": f"{dom} q {i}", "input": "", "output": f"a {i}"}) + "\n"
-                    for i in range(6)
-                )
-            )
-            import_file(s, p, pool=dom, domain=dom)
-        mv1 = mx.save(
-            s,
-            "mix",
-            mx.Recipe(
-                [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
-                {"math": 0.5, "code": 0.5},
-                budget=None,
-            ),
-        )
-        staged = mx.save(
-            s,
-            "staged",
-            mx.Recipe(
-                [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")],
-                {"math": 0.5, "code": 0.5},
-                budget=None,
-                stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])],
-            ),
-        )
+            recs = [{"instruction": f"{dom} q {i}", "input": "", "output": f"a {i}"} for i in range(6)]
+            import_file(s, write_jsonl(tmp_path / f"{dom}.jsonl", recs), pool=dom, domain=dom)
+
+        def recipe(**kw):
+            components = [mx.Component("math", "domain", "math"), mx.Component("code", "domain", "code")]
+            return mx.Recipe(components, {"math": 0.5, "code": 0.5}, budget=None, **kw)
+
+        mv1 = mx.save(s, "mix", recipe())
+        staged = mx.save(s, "staged", recipe(stages=[mx.Stage("first", ["math"]), mx.Stage("then", ["code"])]))
 
     async def body(pilot, app):
         await pilot.press("6")
