@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from engine.core.jobs import Cancelled, CancelToken
-from engine.core.store import Store
 from engine.data.ingest import import_file
 from engine.geometry.embeddings import (
     EmbeddingError,
@@ -47,10 +46,8 @@ def _alpaca(n, prefix="task", start=0):
 
 
 @pytest.fixture
-def st(tmp_path):
-    s = Store(tmp_path / "e.duckdb")
-    yield s
-    s.close()
+def st(store):
+    return store
 
 
 def test_text_kinds():

@@ -7,6 +7,7 @@ import pytest
 
 from engine.data.export import ExportError, export
 from engine.data.ingest import import_dataset_info, import_file
+from tests.helpers import write_jsonl
 
 CHAT = [  # no tools: every style can carry these
     {"instruction": "Add.", "input": "2 and 3", "output": "5"},
@@ -53,16 +54,11 @@ OPENAI = [
 ]
 
 
-def _write(path, recs):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def pools(store, tmp_path):
     ids = {}
     for name, recs in (("chat", CHAT), ("tools", TOOLS), ("openai", OPENAI)):
-        ids[name] = import_file(store, _write(tmp_path / f"{name}.jsonl", recs), pool=name).pool_id
+        ids[name] = import_file(store, write_jsonl(tmp_path / f"{name}.jsonl", recs), pool=name).pool_id
     return ids
 
 

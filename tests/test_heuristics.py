@@ -113,13 +113,6 @@ def add_samples(store: Store, records: list[dict], pool_id: int = 1, pool_name: 
     return ids
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "h.duckdb")
-    yield s
-    s.close()
-
-
 # ------------------------------------------------------------------------------------------------
 # operators, one by one
 # ------------------------------------------------------------------------------------------------
