@@ -56,6 +56,12 @@ def _domains(d: dict[str, int]) -> str:
     return ", ".join(parts[:3]) + (" …" if len(parts) > 3 else "")
 
 
+def _list_clusterings(store) -> list[Any]:
+    from engine.geometry.clusters import list_clusterings
+
+    return list_clusterings(store)
+
+
 class ClustersScreen(WorkbenchScreen, mode="clusters"):
     """Clusters: pick a saved clustering; the table lists its clusters (noise as its own row) with size,
     share, top keywords (c-TF-IDF), domain mix and mean IFD when scored. The map is the 2-D projection of
@@ -119,16 +125,7 @@ class ClustersScreen(WorkbenchScreen, mode="clusters"):
 
     # -- loading -----------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
-        if what == "error" or self.store is None:
-            return
-        store = self.store
-
-        def load():
-            from engine.geometry.clusters import list_clusterings
-
-            return list_clusterings(store)
-
-        self.run_engine(load, self._clusterings_loaded, group="c-list", exclusive=True)
+        self.load_from_store(what, _list_clusterings, self._clusterings_loaded, "c-list")
 
     def _clusterings_loaded(self, infos: list[Any]) -> None:
         self.clusterings = list(infos)

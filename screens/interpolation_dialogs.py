@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from screens.widgets import FormDialog
+from screens.widgets import FormDialog, dialog_buttons
 
 
 class CreateSetDialog(FormDialog):
@@ -66,10 +66,7 @@ class CreateSetDialog(FormDialog):
                     compact=True,
                 )
             yield Checkbox("allow pairs within one task (domain)", id="f-same", compact=True)
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Create", id="ok", variant="primary")
+            yield from dialog_buttons("Create")
 
     def on_mount(self) -> None:
         self.query_one("#f-name", Input).focus()
@@ -151,10 +148,7 @@ class DiversityDialog(FormDialog):
                 id="f-model",
                 compact=True,
             )
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Select", id="ok", variant="primary")
+            yield from dialog_buttons("Select")
 
     def on_mount(self) -> None:
         self.query_one("#f-budget", Input).focus()

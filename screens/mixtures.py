@@ -23,7 +23,7 @@ from screens.mixtures_dialogs import (  # noqa: F401 - re-exported
     parse_stages,
 )
 from screens.mixtures_versions import SavedVersionsMixin
-from screens.widgets import WorkbenchScreen
+from screens.widgets import ChoiceDialog, InputDialog, WorkbenchScreen, choice
 from workbench.actions import bindings_for
 
 DEBOUNCE_S = 0.3
@@ -112,30 +112,12 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
             yield Input(placeholder="mixture name", id="m-name", compact=True)
             yield Label("budget")
             yield Input(value="max", id="m-budget", compact=True)
-            yield Select(
-                [("samples", "samples"), ("tokens", "tokens")],
-                value="samples",
-                allow_blank=False,
-                id="m-unit",
-                compact=True,
-            )
+            yield choice([("samples", "samples"), ("tokens", "tokens")], "samples", "m-unit")
             yield Label("seed")
             yield Input(value="0", id="m-seed", compact=True, type="integer")
-            yield Select(
-                [("without repl.", "without"), ("with repl.", "with")],
-                value="without",
-                allow_blank=False,
-                id="m-repl",
-                compact=True,
-            )
+            yield choice([("without repl.", "without"), ("with repl.", "with")], "without", "m-repl")
             yield Label("short")
-            yield Select(
-                [(p, p) for p in ("take_all", "upsample", "error")],
-                value="take_all",
-                allow_blank=False,
-                id="m-short",
-                compact=True,
-            )
+            yield choice([(p, p) for p in ("take_all", "upsample", "error")], "take_all", "m-short")
         with Horizontal(id="m-main"):
             with Vertical(id="m-left"):
                 yield DataTable(id="m-saved", cursor_type="row", zebra_stripes=True)
@@ -543,8 +525,6 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
         self.query_one("#m-domains", DataTable).focus()
 
     def action_add_component(self) -> None:
-        from screens.widgets import ChoiceDialog
-
         def kind_chosen(kind: str | None) -> None:
             if kind:
                 self._pick_ref(kind)
@@ -584,7 +564,6 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
 
     def _ask_ref(self, kind: str, refs: list[str]) -> None:
         from engine.mixtures import Component
-        from screens.widgets import InputDialog
 
         def done(ref: str | None) -> None:
             if not ref:
@@ -628,8 +607,6 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
         self.recompute(now=True)
 
     def action_component_filter(self) -> None:
-        from screens.widgets import InputDialog
-
         i = self._component_row()
         if i is None:
             self.app.notify("no component: a adds one", severity="warning")

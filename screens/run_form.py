@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from screens.widgets import EngineCaller, FormDialog
+from screens.widgets import EngineCaller, FormDialog, dialog_buttons
 
 # -- the new-run form --------------------------------------------------------------------------------------
 
@@ -156,10 +156,7 @@ class NewRunDialog(EngineCaller, FormDialog):
                         ),
                     )
                 )
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Queue", id="ok", variant="primary")
+            yield from dialog_buttons("Queue")
 
     def on_mount(self) -> None:
         self._sync()

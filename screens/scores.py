@@ -44,6 +44,12 @@ def _f(v: Any, nd: int = 3) -> str:
     return f"{v:,}"
 
 
+def _list_metrics(store) -> list[Any]:
+    from engine.quality.scores import list_metrics
+
+    return list_metrics(store)
+
+
 class ScoresScreen(WorkbenchScreen, mode="scores"):
     """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
     many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
@@ -123,16 +129,7 @@ class ScoresScreen(WorkbenchScreen, mode="scores"):
 
     # -- loading -----------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
-        if what == "error" or self.store is None:
-            return
-        store = self.store
-
-        def load():
-            from engine.quality.scores import list_metrics
-
-            return list_metrics(store)
-
-        self.run_engine(load, self._metrics_loaded, group="s-metrics", exclusive=True)
+        self.load_from_store(what, _list_metrics, self._metrics_loaded, "s-metrics")
 
     def _metrics_loaded(self, infos: list[Any]) -> None:
         self.metrics = list(infos)

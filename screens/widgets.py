@@ -205,8 +205,29 @@ class WorkbenchScreen(EngineCaller, Screen):
     def on_data_changed(self, what: str) -> None:
         """The store was opened ("store") or changed ("pools", "samples"); reload what is shown."""
 
+    def load_from_store(self, what: str, fn: Callable[[Any], Any], done: Callable[[Any], None], group: str) -> None:
+        """Unless `what` is "error" or no store is open: run `fn(store)` in an engine thread (a newer load in
+        `group` supersedes it) and hand its result to `done`."""
+        if what == "error" or self.store is None:
+            return
+        store = self.store
+        self.run_engine(lambda: fn(store), done, group=group, exclusive=True)
+
 
 # -- small dialogs -----------------------------------------------------------------------------------------
+
+
+def choice(options: list[tuple[str, Any]], value: Any, id: str) -> Select:  # noqa: A002 - Textual's name
+    """A compact Select that always holds one of `options`."""
+    return Select(options, value=value, allow_blank=False, id=id, compact=True)
+
+
+def dialog_buttons(ok_label: str) -> ComposeResult:
+    """A dialog's error line and its Cancel / `ok_label` (id `ok`) buttons."""
+    yield Static("", id="error", classes="error")
+    with Horizontal(classes="buttons"):
+        yield Button("Cancel", id="cancel")
+        yield Button(ok_label, id="ok", variant="primary")
 
 
 class ProcessToken:
@@ -346,10 +367,7 @@ class InputDialog(FormDialog):
                 )
             else:
                 yield Input(value=self._value, placeholder=self._placeholder, id="value")
-            yield Static("", id="error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self._ok, id="ok", variant="primary")
+            yield from dialog_buttons(self._ok)
 
     def on_mount(self) -> None:
         if self._choices:
