@@ -21,7 +21,7 @@ from screens.clusters_common import (
     rich_cluster_color,
 )
 from screens.clusters_dialogs import DedupDialog, RegionScreen
-from screens.job_panel import Job, JobPanel
+from screens.job_panel import JobPanel, JobScreen
 from screens.widgets import WorkbenchScreen
 
 NOISE = -1
@@ -62,7 +62,7 @@ def _list_clusterings(store) -> list[Any]:
     return list_clusterings(store)
 
 
-class ClustersScreen(WorkbenchScreen, mode="clusters"):
+class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
     """Clusters: pick a saved clustering; the table lists its clusters (noise as its own row) with size,
     share, top keywords (c-TF-IDF), domain mix and mean IFD when scored. The map is the 2-D projection of
     the samples coloured by cluster, the highlighted cluster drawn bold on top (sampled when there are many
@@ -73,6 +73,8 @@ class ClustersScreen(WorkbenchScreen, mode="clusters"):
     `u` keeps one sample per duplicate group (exact, semantic or MinHash; the others are excluded, never
     deleted). `e` embeds the samples without an embedding, `n` assigns newly embedded samples to the
     existing clusters (no re-clustering), `k` saves a new clustering, `c` cancels."""
+
+    JOB_PANEL = "c-jobbar"
 
     DEFAULT_CSS = """
     #c-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
@@ -413,21 +415,6 @@ class ClustersScreen(WorkbenchScreen, mode="clusters"):
             ),
             done,
         )
-
-    @property
-    def panel(self) -> JobPanel:
-        return self.query_one("#c-jobbar", JobPanel)
-
-    @property
-    def job(self) -> Job | None:
-        """The running job (None when idle)."""
-        return self.panel.job
-
-    def _busy(self) -> bool:
-        if self.job is not None:
-            self.app.notify(f"a {self.job.kind} job is running; c cancels it", severity="warning")
-            return True
-        return self.store is None
 
     def _start_job(self, kind: str, run: Callable[[Any, Any], Any], done: Callable[[Any], None]) -> None:
         """Run `run(progress, token)` in a worker, shown in the job panel."""

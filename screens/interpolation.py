@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Markdown, Static
 from textual_plotext import PlotextPlot
 
 from screens.interpolation_dialogs import CreateSetDialog, DiversityDialog
-from screens.job_panel import Job, JobPanel
+from screens.job_panel import JobPanel, JobScreen
 from screens.widgets import WorkbenchScreen
 
 MAX_MAP_POINTS = 3000
@@ -44,13 +44,15 @@ def _short(text: str | None, n: int) -> str:
     return t[:n] + ("…" if len(t) > n else "")
 
 
-class InterpolationScreen(WorkbenchScreen, mode="interpolation"):
+class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
     """Interpolation (MDIT): the sets table (sources, alpha, pairs, kept, pairing); the pairs of the highlighted
     set (both samples, their domains, lam, kept, cluster of the diversity step); the preview of the highlighted
     pair (both samples, lam, the nearest real samples to lam*e_a + (1-lam)*e_b by sentence-embedding cosine);
     the map of a clustering with the mixes projected onto it and the clusters they add to the coverage.
     `n` creates a set, `s` runs the diversity step, `m` picks the map's clustering, `o` exports the pairs as a
     table (embedding mixtures have no text form), `d` deletes a set, `c` cancels a feature job."""
+
+    JOB_PANEL = "i-jobbar"
 
     DEFAULT_CSS = """
     #i-info { height: 1; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
@@ -441,15 +443,6 @@ class InterpolationScreen(WorkbenchScreen, mode="interpolation"):
             self.panel.finish(f"{what} failed: {error}", "failed")
 
         return fail
-
-    @property
-    def panel(self) -> JobPanel:
-        return self.query_one("#i-jobbar", JobPanel)
-
-    @property
-    def job(self) -> Job | None:
-        """The running feature job (None when idle)."""
-        return self.panel.job
 
     def action_select_diverse(self) -> None:
         if self.store is None or self.set_name is None:

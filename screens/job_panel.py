@@ -296,3 +296,25 @@ class JobPanel(Horizontal):
             job.timer = None
         if job.token is not None:
             self.app.cancel_tokens.discard(job.token)  # type: ignore[attr-defined]
+
+
+class JobScreen:
+    """Mixin of a screen with one JobPanel (`#<JOB_PANEL>`): `panel`, the running `job` and `_busy()`."""
+
+    JOB_PANEL = ""
+
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one(f"#{self.JOB_PANEL}", JobPanel)  # type: ignore[attr-defined]
+
+    @property
+    def job(self) -> Job | None:
+        """The running job (None when idle)."""
+        return self.panel.job
+
+    def _busy(self) -> bool:
+        """True (with a notice) while a job runs, or before the store is open."""
+        if self.job is not None:
+            self.app.notify(f"a {self.job.kind} job is running; c cancels it", severity="warning")  # type: ignore[attr-defined]
+            return True
+        return self.store is None  # type: ignore[attr-defined]

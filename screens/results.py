@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
-from screens.job_panel import Job, JobPanel
+from screens.job_panel import JobPanel, JobScreen
 from screens.widgets import InputDialog, WorkbenchScreen
 
 # (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
@@ -58,7 +58,7 @@ def _clip(s: Any, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-class ResultsScreen(WorkbenchScreen, mode="results"):
+class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
     """Results: one row per evaluated run and domain with its score, the delta against the domain's specialist
     and against the base model, and the Conflict Rate (OUR definition; the paper's formula is not public) over
     the items both the run and the specialist were evaluated on: joint conflict (share of the domain's items the
@@ -72,6 +72,8 @@ class ResultsScreen(WorkbenchScreen, mode="results"):
     specialists, its finished pair runs and their specialists, and the base model (one child process,
     resumable; `c` cancels), `p` creates or reuses its specialists and `a` its two-domain pair runs (queued
     runs; trained and evaluated, they fill the matrix's off-diagonal outcome cells)."""
+
+    JOB_PANEL = "r-jobbar"
 
     DEFAULT_CSS = """
     #r-knobs { height: 2; padding: 0 1; margin: 1 0 0 0; color: $text-muted; }
@@ -465,14 +467,6 @@ class ResultsScreen(WorkbenchScreen, mode="results"):
         self.reload()
 
     # -- jobs ------------------------------------------------------------------------------------------------
-    @property
-    def panel(self) -> JobPanel:
-        return self.query_one("#r-jobbar", JobPanel)
-
-    @property
-    def job(self) -> Job | None:
-        """The running evaluation (None when idle)."""
-        return self.panel.job
 
     def action_evaluate(self) -> None:
         row = self.current()

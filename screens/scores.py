@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from engine.core.errors import Cancelled
-from screens.job_panel import Job, JobPanel
+from screens.job_panel import Job, JobPanel, JobScreen
 from screens.widgets import WorkbenchScreen
 
 ALL = "__all__"
@@ -50,12 +50,14 @@ def _list_metrics(store) -> list[Any]:
     return list_metrics(store)
 
 
-class ScoresScreen(WorkbenchScreen, mode="scores"):
+class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
     """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
     many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
     The histogram and the examples follow the highlighted domain row. `b` / `l` open Browse on what the
     rule keeps / loses in that domain. `s` scores IFD and perplexity with the proxy LM in a child process
     (resumable: press `s` again after a cancel or a crash), `h` runs the heuristic filters, `c` cancels."""
+
+    JOB_PANEL = "s-jobbar"
 
     DEFAULT_CSS = """
     #s-controls { height: 1; padding: 0 1; margin: 1 0 0 0; }
@@ -397,20 +399,6 @@ class ScoresScreen(WorkbenchScreen, mode="scores"):
         self.on_data_changed("samples")
 
     # -- jobs --------------------------------------------------------------------------------------------
-    @property
-    def panel(self) -> JobPanel:
-        return self.query_one("#s-jobbar", JobPanel)
-
-    @property
-    def job(self) -> Job | None:
-        """The running job (None when idle)."""
-        return self.panel.job
-
-    def _busy(self) -> bool:
-        if self.job is not None:
-            self.app.notify(f"a {self.job.kind} job is running; c cancels it", severity="warning")
-            return True
-        return self.store is None
 
     def action_score_ifd(self) -> None:
         """Start (or resume) the IFD/perplexity job for every sample not scored yet, in a child process."""
