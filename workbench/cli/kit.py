@@ -11,18 +11,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine.core.errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_OK, EXIT_STORE, EXIT_USAGE, WorkbenchError
+from engine.core.errors import (  # noqa: F401  (the exit codes are re-exported to the area modules)
+    EXIT_CANCELLED,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    WorkbenchError,
+)
 from workbench.paths import resolve_db_path
-
-__all__ = [
-    "EXIT_CANCELLED",
-    "EXIT_INPUT",
-    "EXIT_OK",
-    "EXIT_STORE",
-    "EXIT_USAGE",
-    "CliError",
-    "WorkbenchError",
-]
 
 
 class CliError(WorkbenchError):
