@@ -453,7 +453,7 @@ ACTIONS: list[Action] = [
         label="Browse region",
         action="browse_region",
     ),
-    # -- mixtures screen (issue 7) ------------------------------------------------------------------------
+    # -- mixtures screen --------------------------------------------------------------------------------
     Action(
         "mixtures.save",
         "ctrl+s",
@@ -571,7 +571,7 @@ ACTIONS: list[Action] = [
         label="Reload",
         action="refresh",
     ),
-    # -- runs screen (issue 7) ----------------------------------------------------------------------------
+    # -- runs screen ------------------------------------------------------------------------------------
     Action(
         "runs.cancel",
         "c",
@@ -605,7 +605,7 @@ ACTIONS: list[Action] = [
         label="Reload",
         action="refresh",
     ),
-    # -- results screen (issue 8) -------------------------------------------------------------------------
+    # -- results screen ---------------------------------------------------------------------------------
     Action(
         "results.drill",
         "enter",
@@ -709,7 +709,7 @@ ACTIONS: list[Action] = [
         action="cancel_job",
     ),
     Action("results.refresh", "ctrl+r", "Reload the results", "results", show=False, label="Reload", action="refresh"),
-    # -- interpolation screen (issue 6) -------------------------------------------------------------------
+    # -- interpolation screen ---------------------------------------------------------------------------
     Action(
         "interpolation.new",
         "n",

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError, WorkbenchError
 from engine.data.filters import FilterError, compile_expression
 from engine.data.query import check_label, score_metrics
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 REVERTED = "<reverted>"  # apply_rules key: rule-set samples no rule matches any more, back to the pool domain
 
@@ -89,7 +93,7 @@ def _info(r) -> PoolInfo:
     return PoolInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), doms, r[10])
 
 
-def list_pools(store) -> list[PoolInfo]:
+def list_pools(store: Store) -> list[PoolInfo]:
     """All pools in id order with sample, excluded and per-domain counts (one query)."""
     con = store.cursor()
     try:
@@ -120,7 +124,7 @@ def _resolve(con, pool) -> tuple[int, str]:
     return int(row[0]), row[1]
 
 
-def get_pool(store, name_or_id) -> PoolInfo:
+def get_pool(store: Store, name_or_id) -> PoolInfo:
     """One pool by name (or id); raises KeyError (PoolNotFound) naming the available pools."""
     con = store.cursor()
     try:
@@ -167,7 +171,7 @@ def create_pool(
     return _insert_named(store, "pools", "pool", row)
 
 
-def rename_pool(store, pool, new_name: str) -> None:
+def rename_pool(store: Store, pool, new_name: str) -> None:
     """Rename a pool (by name or id); refuses a name another pool has (ValueError)."""
     new_name = check_label("pool name", new_name)
     with _Tx(store) as con:
@@ -179,7 +183,7 @@ def rename_pool(store, pool, new_name: str) -> None:
         con.execute("UPDATE pools SET name = ? WHERE id = ?", [new_name, pid])
 
 
-def delete_pool(store, pool) -> int:
+def delete_pool(store: Store, pool) -> int:
     """Delete a pool with its samples, their tags, scores, embeddings, cluster assignments, saved-selection items and its import
     records, in one transaction; returns the number of samples removed. Embedding parquet files stay."""
     with _Tx(store) as con:
@@ -197,7 +201,7 @@ def delete_pool(store, pool) -> int:
     return n
 
 
-def set_pool_domain(store, pool, domain: str) -> int:
+def set_pool_domain(store: Store, pool, domain: str) -> int:
     """Set a pool's domain and that of its samples still on the pool's domain (domain_source='pool');
     returns how many samples changed."""
     domain = check_label("domain", domain)
@@ -213,7 +217,7 @@ def set_pool_domain(store, pool, domain: str) -> int:
 # -- rules -------------------------------------------------------------------------------------------
 
 
-def add_rule(store, name: str, expression: str, *, domain: str | None = None, tag: str | None = None) -> int:
+def add_rule(store: Store, name: str, expression: str, *, domain: str | None = None, tag: str | None = None) -> int:
     """Store a rule; its expression must compile (FilterError otherwise) and it must set a domain, a tag or
     both. Rule names are unique (ValueError). Returns the rule id. Use apply_rules to run the rules."""
     name = check_label("rule name", name)
@@ -231,13 +235,13 @@ def add_rule(store, name: str, expression: str, *, domain: str | None = None, ta
     )
 
 
-def list_rules(store) -> list[Rule]:
+def list_rules(store: Store) -> list[Rule]:
     """All rules in the order they apply (id order)."""
     rows = store.fetchall("SELECT id, name, expression, domain, tag, created_at FROM domain_rules ORDER BY id")
     return [Rule(*r) for r in rows]
 
 
-def delete_rule(store, rule) -> None:
+def delete_rule(store: Store, rule) -> None:
     """Delete a rule by name or id (RuleNotFound, a KeyError, when missing). Samples keep what it set
     until apply_rules runs again."""
     with _Tx(store) as con:
@@ -251,7 +255,7 @@ def delete_rule(store, rule) -> None:
         con.execute("DELETE FROM domain_rules WHERE id = ?", [row[0]])
 
 
-def apply_rules(store, *, pool=None) -> dict[str, int]:
+def apply_rules(store: Store, *, pool=None) -> dict[str, int]:
     """Run every rule over the samples (of `pool` only, when given); returns samples changed per rule name.
 
     Domain rules: the first rule (in id order) whose expression matches decides the domain, with
@@ -335,7 +339,7 @@ def apply_rules(store, *, pool=None) -> dict[str, int]:
     return result
 
 
-def set_role(store, pool, role: str, *, force: bool = False) -> str:
+def set_role(store: Store, pool, role: str, *, force: bool = False) -> str:
     """Mark a pool as evaluation data ('eval') or training data ('train'); returns the pool name.
 
     Marking a pool 'eval' that saved mixtures already drew from is refused (name the mixtures) unless

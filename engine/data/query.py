@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.data.filters import SCORE_VALUE_SQL, compile_expression
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 TEXT_WIDTH = 160  # characters of instruction/response kept in page rows (newlines become spaces)
 
@@ -101,7 +104,7 @@ WHERE s.id BETWEEN ? AND ? AND s.id = ANY(?)"""
 # -- where -------------------------------------------------------------------------------------------
 
 
-def score_metrics(store) -> list[str]:
+def score_metrics(store: Store) -> list[str]:
     """Names of the metrics that have at least one score row, sorted."""
     con = store.cursor()
     try:
@@ -110,7 +113,7 @@ def score_metrics(store) -> list[str]:
         con.close()
 
 
-def clustering_names(store) -> list[str]:
+def clustering_names(store: Store) -> list[str]:
     """Names of the saved clusterings (for `cluster.NAME` and `map.NAME.x|y` in filter expressions)."""
     con = store.cursor()
     try:
@@ -119,7 +122,7 @@ def clustering_names(store) -> list[str]:
         con.close()
 
 
-def columns(store, metrics: list[str] | None = None) -> list[ColumnSpec]:
+def columns(store: Store, metrics: list[str] | None = None) -> list[ColumnSpec]:
     """COLUMNS plus one `score.NAME` column per metric with scores."""
     metrics = score_metrics(store) if metrics is None else metrics
     return COLUMNS + [ColumnSpec(f"score.{m}", m, "float", 8) for m in metrics]
@@ -130,7 +133,7 @@ def _text_sql(text: str) -> tuple[str, list]:
     return "(" + " OR ".join(parts) + ")", [text] * 3
 
 
-def where_sql(store, f: Filter, *, metrics: list[str] | None = None) -> tuple[str, list]:
+def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> tuple[str, list]:
     """SQL condition over alias `s` (samples) for a Filter, with `?` params. Raises FilterError."""
     f = f or Filter()
     parts: list[str] = []
@@ -286,7 +289,7 @@ class Browser:
         return fetch_rows(self.store, page_ids, self.metrics)
 
 
-def fetch_rows(store, ids: list[int], metrics: list[str] | None = None) -> list[dict]:
+def fetch_rows(store: Store, ids: list[int], metrics: list[str] | None = None) -> list[dict]:
     """Display rows for these sample ids, in the given order (missing ids are skipped)."""
     if not ids:
         return []
@@ -359,7 +362,7 @@ def _json(v: Any) -> Any:
     return json.loads(v)
 
 
-def get_sample(store, sample_id: int) -> SampleDetail:
+def get_sample(store: Store, sample_id: int) -> SampleDetail:
     """The full sample; raises KeyError when no sample has this id."""
     con = store.cursor()
     try:
@@ -444,7 +447,7 @@ def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) 
     return n
 
 
-def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
+def bulk_tag(store: Store, f: Filter, tag: str, *, remove: bool = False) -> int:
     """Add (or remove) `tag` on every sample of the filter; returns how many samples changed.
 
     Adding skips samples that already have the tag (no duplicate rows)."""
@@ -471,7 +474,7 @@ def bulk_tag(store, f: Filter, tag: str, *, remove: bool = False) -> int:
     )
 
 
-def bulk_set_domain(store, f: Filter, domain: str) -> int:
+def bulk_set_domain(store: Store, f: Filter, domain: str) -> int:
     """Set the domain of every sample of the filter (domain_source='manual'); returns how many changed."""
     domain = check_label("domain", domain)
     where, params = where_sql(store, f)
@@ -485,7 +488,7 @@ def bulk_set_domain(store, f: Filter, domain: str) -> int:
     )
 
 
-def bulk_exclude(store, f: Filter, excluded: bool = True) -> int:
+def bulk_exclude(store: Store, f: Filter, excluded: bool = True) -> int:
     """Mark every sample of the filter excluded (or not); returns how many changed."""
     excluded = bool(excluded)
     where, params = where_sql(store, f)
@@ -496,7 +499,7 @@ def bulk_exclude(store, f: Filter, excluded: bool = True) -> int:
     )
 
 
-def domain_counts(store, f: Filter | None = None) -> dict[str, int]:
+def domain_counts(store: Store, f: Filter | None = None) -> dict[str, int]:
     """Samples per domain among the filter's samples, largest first."""
     where, params = where_sql(store, f or Filter())
     rows = store.fetchall(

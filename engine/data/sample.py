@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 _DOMAINS = {"math": "math", "code": "code", "tool_use": "tool_use", "tool": "tool_use", "general": "general"}
 
 
-def load_sample(store, folder: str | Path, progress=None, *, evals: bool = False) -> list:
+def load_sample(store: Store, folder: str | Path, progress=None, *, evals: bool = False) -> list:
     """Import the sample pools under `folder`/pools that the store does not have yet, as `sample_<name>`.
     With `evals`, also `folder`/eval/<domain>_eval.jsonl as pools `eval_<domain>` marked as evaluation data
     (never drawn into mixtures). Returns the import results of what was imported now."""

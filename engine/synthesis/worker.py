@@ -13,15 +13,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.core.jobs import JobFolder, read_jsonl, spawn, worker_main
 
+if TYPE_CHECKING:
+    from engine.core.store import Store
+
 WORKER = "engine.synthesis.worker"
 
 
-def prepare(store, ref, folder: Path, *, model: str | None = None) -> int:
+def prepare(store: Store, ref, folder: Path, *, model: str | None = None) -> int:
     """Write the request and the texts of the set's originals (engine.synthesis.interpolation.originals) into
     `folder`; returns the number of texts."""
     from engine.synthesis.interpolation.features import _texts, originals

@@ -19,12 +19,15 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.core.errors import InputError
 from engine.core.jobs import JobFolder, alive, spawn
 from engine.core.jobs import cancel as cancel_job
 from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -101,7 +104,7 @@ def _query(store, where: str = "", params: list | None = None) -> list[RunInfo]:
     return [_row(r) for r in rows]
 
 
-def get_run(store, run_id: int) -> RunInfo:
+def get_run(store: Store, run_id: int) -> RunInfo:
     """The run with this id (RunError when there is none)."""
     got = _query(store, "WHERE id = ?", [int(run_id)])
     if not got:
@@ -110,12 +113,12 @@ def get_run(store, run_id: int) -> RunInfo:
     return got[0]
 
 
-def list_runs(store) -> list[RunInfo]:
+def list_runs(store: Store) -> list[RunInfo]:
     """Every run (finished, failed and cancelled ones stay), oldest first."""
     return _query(store)
 
 
-def runs_root(store) -> Path:
+def runs_root(store: Store) -> Path:
     """Where run folders live: `runs/` next to the store file."""
     if store.path is None:
         raise RunError("training runs need a store file (an in-memory store has no folder for run files)")
@@ -396,7 +399,7 @@ def _start(store, run: RunInfo) -> bool:
     return True
 
 
-def tick(store) -> list[str]:
+def tick(store: Store) -> list[str]:
     """One turn of the queue: ingest new metrics of running runs, mark ended or dead ones, start the next queued
     run when none is running. Returns what happened, one line per event."""
     events: list[str] = []
@@ -440,7 +443,7 @@ def tick(store) -> list[str]:
     return events
 
 
-def cancel_run(store, run_id: int) -> RunInfo:
+def cancel_run(store: Store, run_id: int) -> RunInfo:
     """Cancel a queued run (at once) or a running one (the worker saves a checkpoint and stops between steps;
     the next tick records it as cancelled)."""
     run = get_run(store, run_id)
@@ -457,7 +460,7 @@ def cancel_run(store, run_id: int) -> RunInfo:
     return run
 
 
-def resume_run(store, run_id: int) -> RunInfo:
+def resume_run(store: Store, run_id: int) -> RunInfo:
     """Queue a failed or cancelled run again; its worker continues from the last checkpoint (from the start
     when there is none)."""
     run = get_run(store, run_id)
@@ -477,7 +480,7 @@ def resume_run(store, run_id: int) -> RunInfo:
     return get_run(store, run.id)
 
 
-def wait_run(store, run_id: int, *, poll: float = 1.0, timeout: float | None = None, on_tick=None) -> RunInfo:
+def wait_run(store: Store, run_id: int, *, poll: float = 1.0, timeout: float | None = None, on_tick=None) -> RunInfo:
     """Tick the queue until run `run_id` has finished (CLI foreground, tests); on_tick(run, events) each turn."""
     end = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -492,7 +495,7 @@ def wait_run(store, run_id: int, *, poll: float = 1.0, timeout: float | None = N
         time.sleep(poll)
 
 
-def queue(store) -> list[RunInfo]:
+def queue(store: Store) -> list[RunInfo]:
     """The running run (if any) then the queued ones in the order they will start."""
     runs = _query(store, "WHERE status IN ('running', 'queued')")
     return sorted(runs, key=lambda r: (r.status != "running", r.queue_pos or 0, r.id))
@@ -501,7 +504,7 @@ def queue(store) -> list[RunInfo]:
 # -- metrics ---------------------------------------------------------------------------------------------------
 
 
-def run_metrics(store, run_id: int, names: list[str] | str | None = None) -> list[tuple[int, str, float]]:
+def run_metrics(store: Store, run_id: int, names: list[str] | str | None = None) -> list[tuple[int, str, float]]:
     """(step, name, value) of a run, by step; names: exact names, or a prefix ending in "/" ("eval_loss/")."""
     where, params = "WHERE run_id = ?", [int(run_id)]
     if names is not None:
@@ -524,7 +527,7 @@ def run_metrics(store, run_id: int, names: list[str] | str | None = None) -> lis
     return [(int(s), n, float(v)) for s, n, v in rows]
 
 
-def grad_conflict(store, run_id: int) -> dict[tuple[str, str], dict]:
+def grad_conflict(store: Store, run_id: int) -> dict[tuple[str, str], dict]:
     """Per domain pair: share of sampled steps where the two domains' LoRA gradients had negative cosine
     ({"share", "n", "mean"}). Empty when the run logged no gradcos/* metric (grad_conflict_every = 0)."""
     rows = store.fetchall(

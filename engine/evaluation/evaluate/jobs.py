@@ -10,6 +10,7 @@ import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core.jobs import Cancelled, JobFolder, ProgressMeter, spawn
 from engine.core.jobs import cancel as cancel_job
@@ -26,6 +27,9 @@ from engine.evaluation.evaluate.settings import (
     _require_sandbox,
     get_run_row,
 )
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 WORKER = "engine.evaluation.worker"
 
@@ -164,7 +168,7 @@ def read_progress(job: Path) -> dict:
     return JobFolder(job).read_progress()
 
 
-def ingest(store, job: Path, summaries: list[EvalSummary], *, state: str | None = None) -> int:
+def ingest(store: Store, job: Path, summaries: list[EvalSummary], *, state: str | None = None) -> int:
     """Write the job's finished chunks into eval_items (idempotent per chunk) and refresh the summaries."""
     folder = JobFolder(job)
     by_key = {(s.eval_set, s.domain): s.id for s in summaries}
@@ -212,7 +216,7 @@ def start_worker(*jobs: Path) -> subprocess.Popen:
     return spawn(WORKER, *jobs)
 
 
-def evaluate(store, run_id, eval_pools, **options) -> list[EvalSummary]:
+def evaluate(store: Store, run_id, eval_pools, **options) -> list[EvalSummary]:
     """Evaluate a run on eval pools (names or ids) in a child worker; ingest per-item rows as chunks finish.
 
     Takes `evaluate_many`'s keyword options. Resumes an interrupted job (same run, pools, settings); cancel

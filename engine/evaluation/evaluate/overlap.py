@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.evaluation.evaluate.sets import _pool_row, eval_pools
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 # -- overlap -------------------------------------------------------------------------------------------------
 _WORD = re.compile(r"\w+")
@@ -147,7 +151,9 @@ def mixture_overlap_warnings(
     return out
 
 
-def overlap(store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0.5, near: bool = True) -> OverlapReport:
+def overlap(
+    store: Store, mixture_id: int, eval_pool_ids: list, *, threshold: float = 0.5, near: bool = True
+) -> OverlapReport:
     """Overlap between a saved mixture's training items (samples and both sides of mixup pairs) and eval
     pools (names or ids)."""
     con = store.cursor()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from engine.evaluation.evaluate.sets import detect_item
 from engine.evaluation.evaluate.settings import EvalSettings, EvalSummary, EvaluationError, _loads, _require_sandbox
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 
 def _summary_values(con, eid: int) -> tuple[float | None, int, dict]:
@@ -37,7 +41,7 @@ def _refresh_summary(con, eid: int, state: str | None = None) -> None:
     con.execute("UPDATE evaluations SET value = ?, n = ?, details = ? WHERE id = ?", [value, n, json.dumps(det), eid])
 
 
-def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
+def get_summaries(store: Store, ids: list[int]) -> list[EvalSummary]:
     """Evaluation summary rows by id."""
     if not ids:
         return []
@@ -50,7 +54,7 @@ def get_summaries(store, ids: list[int]) -> list[EvalSummary]:
 
 
 # -- rescoring ------------------------------------------------------------------------------------------------
-def rescore(store, evaluation_id: int) -> EvalSummary:
+def rescore(store: Store, evaluation_id: int) -> EvalSummary:
     """Re-check every stored output of an evaluation with the current scorers (no generation); the
     reference comes from the sample again (so a fixed reference or scorer takes effect)."""
     from engine.evaluation.scorers import AnswerCheckError, check
@@ -95,7 +99,7 @@ def rescore(store, evaluation_id: int) -> EvalSummary:
     return get_summaries(store, [evaluation_id])[0]
 
 
-def evaluations_stamp(store) -> tuple[int, int | None]:
+def evaluations_stamp(store: Store) -> tuple[int, int | None]:
     """(number of evaluations, newest id): changes whenever an evaluation is added or removed."""
     con = store.cursor()
     try:
@@ -105,7 +109,7 @@ def evaluations_stamp(store) -> tuple[int, int | None]:
     return int(n), last
 
 
-def list_evaluations(store, run_id: int | None = None) -> list[EvalSummary]:
+def list_evaluations(store: Store, run_id: int | None = None) -> list[EvalSummary]:
     """Summary rows (of one run, or all), newest last."""
     con = store.cursor()
     try:
@@ -116,7 +120,9 @@ def list_evaluations(store, run_id: int | None = None) -> list[EvalSummary]:
     return get_summaries(store, ids)
 
 
-def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str | None = None) -> dict[int, dict]:
+def item_results(
+    store: Store, run_id: int, *, domain: str | None = None, eval_set: str | None = None
+) -> dict[int, dict]:
     """Per-item results of a run's latest evaluation of each (eval set, domain): sample_id -> row dict
     (scorer, question (the last user turn), output, extracted, correct, score, nll, domain, eval_set, prompt
     (the rendered prompt the model saw), evaluation_id (the evaluations row it belongs to)).
@@ -164,7 +170,7 @@ def item_results(store, run_id: int, *, domain: str | None = None, eval_set: str
 # sandbox_timeout_s), the per-pool item cap and the scorer version. The prompt (chat template) is compared
 # per item from eval_items.prompt. Batch size, device, dtype, chunk and threads are left out (not part of the
 # evaluation's content hash either).
-def evaluation_settings(store, ids) -> dict[int, dict]:
+def evaluation_settings(store: Store, ids) -> dict[int, dict]:
     """evaluation id -> {"eval_set", "settings": the recorded comparable settings}; settings an evaluation did
     not record (rows from before they were recorded) are absent from its dict."""
     ids = sorted({int(i) for i in ids if i is not None})

@@ -6,13 +6,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.evaluation.evaluate.settings import EvaluationError, _loads
 
+if TYPE_CHECKING:
+    from engine.core.store import Store
+
 
 # -- eval sets ------------------------------------------------------------------------------------------
-def set_role(store, pool, role: str, *, force: bool = False) -> str:
+def set_role(store: Store, pool, role: str, *, force: bool = False) -> str:
     """Mark a pool as evaluation data ('eval') or training data ('train'); returns the pool name.
     (`engine.data.pools.set_role`, with its errors as EvaluationError.)"""
     from engine.data.pools import PoolError
@@ -24,7 +27,7 @@ def set_role(store, pool, role: str, *, force: bool = False) -> str:
         raise EvaluationError(str(e)) from e
 
 
-def eval_pools(store) -> list[dict]:
+def eval_pools(store: Store) -> list[dict]:
     """The eval sets: [{id, name, n_samples, domains}]."""
     rows = store.fetchall(
         "SELECT p.id, p.name, count(s.id), list(DISTINCT s.domain) FROM pools p LEFT JOIN samples s "

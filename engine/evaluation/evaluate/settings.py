@@ -7,8 +7,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError
+
+if TYPE_CHECKING:
+    from engine.core.store import Store
 
 SCORER_VERSION = "2"  # 2: BFCL-faithful tool calls, new math/gsm8k extraction, two-sandbox code verdicts
 
@@ -77,7 +81,7 @@ def _run_from_row(r) -> RunRow:
     )
 
 
-def get_run_row(store, run) -> RunRow:
+def get_run_row(store: Store, run) -> RunRow:
     """A run by id or name."""
     con = store.cursor()
     try:
