@@ -149,8 +149,9 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> int:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """The records of a JSON-lines file."""
-    return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+    """The records of a JSON-lines file. Split on "\n" only: `write_jsonl` keeps U+2028, U+0085 and the like
+    raw inside strings, where str.splitlines() would cut a record in two."""
+    return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").split("\n") if x.strip()]
 
 
 class JobFolder:

@@ -437,7 +437,7 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
             "timeout", False, len(tests), 0, [], f"wall-clock timeout after {limits.timeout_s:g} s", **base
         )
     verdict = None
-    for line in reversed(verdict_text.splitlines()):
+    for line in reversed(verdict_text.split("\n")):
         if line.startswith("{"):
             try:
                 verdict = json.loads(line)

@@ -325,7 +325,7 @@ def _ingest(store, run: RunInfo) -> dict:
     if end < 0:
         return prog
     rows, resumes = [], []
-    for line in data[:end].decode("utf-8", errors="replace").splitlines():
+    for line in data[:end].decode("utf-8", errors="replace").split("\n"):  # not splitlines: U+2028 in a value
         if not line.strip():
             continue
         try:

@@ -56,7 +56,7 @@ def attach_answers(
             recs = recs if isinstance(recs, list) else [recs]
         except json.JSONDecodeError:
             recs = []
-            for i, line in enumerate(text.splitlines(), 1):
+            for i, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 inside a string
                 if line.strip():
                     try:
                         recs.append(json.loads(line))
