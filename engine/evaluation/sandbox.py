@@ -222,6 +222,15 @@ def isolation(refresh: bool = False) -> Isolation:
     return _PROBE
 
 
+def require_isolation(allow_unisolated: bool = False) -> Isolation:
+    """This machine's isolation; SandboxUnavailable (with the reason) where kernel isolation is missing and
+    neither `allow_unisolated` nor ``WORKBENCH_SANDBOX=unisolated`` opts in to run without it."""
+    iso = isolation()
+    if not iso.kernel and not allow_unisolated and os.environ.get("WORKBENCH_SANDBOX", "") != "unisolated":
+        raise SandboxUnavailable(f"refusing to run generated code: {iso.reason}")
+    return iso
+
+
 def _child_env(home: str) -> dict:
     return {
         "PATH": "/usr/bin:/bin",
@@ -342,10 +351,7 @@ def run_code(code: str, tests: list[str], *, setup: str = "", limits: SandboxLim
     if not isinstance(tests, (list, tuple)) or not all(isinstance(t, str) for t in tests):
         raise SandboxError("tests must be a list of strings (assert statements)")
     limits = limits or SandboxLimits()
-    iso = isolation()
-    opted_in = limits.allow_unisolated or os.environ.get("WORKBENCH_SANDBOX", "") == "unisolated"
-    if not iso.kernel and not opted_in:
-        raise SandboxUnavailable(f"refusing to run generated code: {iso.reason}")
+    iso = require_isolation(limits.allow_unisolated)
     info = {
         "kernel": iso.kernel,
         "backend": "bubblewrap" if iso.kernel else "none (opted in)",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,11 +135,12 @@ def _hash(obj) -> str:
 
 def _require_sandbox(pool: str, s: EvalSettings) -> None:
     """Refuse before any generation when code items would run where kernel isolation is missing."""
-    from engine.evaluation.sandbox import SandboxUnavailable, isolation
+    from engine.evaluation.sandbox import SandboxUnavailable, isolation, require_isolation
 
-    iso = isolation()
-    if not iso.kernel and not s.sandbox_unisolated and os.environ.get("WORKBENCH_SANDBOX") != "unisolated":
+    try:
+        require_isolation(s.sandbox_unisolated)
+    except SandboxUnavailable as e:
         raise EvaluationError(
             f"pool {pool!r} has code items and generated code is not run without isolation: "
-            f"{iso.reason}. To fix: {SandboxUnavailable.hint}"
-        )
+            f"{isolation().reason}. To fix: {SandboxUnavailable.hint}"
+        ) from e
