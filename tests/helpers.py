@@ -41,6 +41,17 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "conditi
         await pilot.pause(0.03)
 
 
+async def wait_screen(pilot, app, cls, what: str = "screen", timeout: float = 10.0):
+    """Wait until `cls` is the active screen and mounted, and its on_mount focus has landed; return it.
+
+    `isinstance(app.screen, cls)` alone turns true at push time: keys typed then can reach a widget that
+    on_mount focuses a moment later (a Select instead of the Input the test filled in)."""
+    await wait_for(pilot, lambda: isinstance(app.screen, cls) and app.screen.is_mounted, timeout=timeout, what=what)
+    await pilot.pause()
+    await pilot.pause()
+    return app.screen
+
+
 def run_app(app, body, *, notifications: bool = False) -> None:
     """Run the app under the pilot, wait for its store to open, then `await body(pilot, app)`."""
 

@@ -20,7 +20,7 @@ from engine.geometry.clusters import cluster, cluster_summary, get_clustering
 from engine.geometry.embeddings import embed_samples
 from screens.browse import BrowseScreen
 from screens.clusters import ClustersScreen, cluster_expression
-from tests.helpers import TOPICS, plain, wait_for
+from tests.helpers import TOPICS, plain, wait_for, wait_screen
 from tests.helpers import clusters_store as make_store
 from tests.helpers import noisy_blob_encoder as fake_encoder
 from tests.helpers import run_app as _run
@@ -40,7 +40,7 @@ def _rows(screen: ClustersScreen) -> list[list[str]]:
 
 async def _browse_shows(pilot, app, expr: str, expected: int) -> None:
     """Browse opens filtered by expr and counts `expected` samples."""
-    await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+    await wait_screen(pilot, app, BrowseScreen, what="browse")
     browse = app.screen
     await wait_for(
         pilot,
@@ -145,7 +145,7 @@ def test_noise_row_browses_noise(tmp_path):
         await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
         assert screen.highlighted == -1
         await pilot.press("b")
-        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), what="browse")
+        await wait_screen(pilot, app, BrowseScreen, what="browse")
         n = Browser(app.store, Filter(expression="cluster.topics = -1")).count()
         assert n == get_clustering(app.store, "topics").n_noise
         await wait_for(pilot, lambda: app.screen.count == n, what="noise count")
@@ -269,7 +269,7 @@ def test_dedup_dialog_counts_then_excludes_one_per_group(tmp_path):
         screen = app.screen
         await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
         await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, DedupDialog), what="dialog")
+        await wait_screen(pilot, app, DedupDialog, what="dialog")
         dlg = app.screen
         result = dlg.query_one("#d-result", Static)
         # opens on exact (hash) groups and counts them at once
@@ -337,7 +337,7 @@ def test_map_region_moves_with_keys_and_jumps_to_browse(tmp_path):
         await wait_for(pilot, lambda: screen.highlighted is not None and screen.highlighted >= 0, what="hl")
         k = screen.highlighted
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RegionScreen), what="region editor")
+        await wait_screen(pilot, app, RegionScreen, what="region editor")
         reg = app.screen
         await pilot.pause()
         # starts on the highlighted cluster: every member inside, the count exact over all points
@@ -416,7 +416,7 @@ def test_dedup_semantic_without_embeddings_says_what_to_do(tmp_path):
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one("#c-empty").display, what="empty")
         await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, DedupDialog), what="dialog")
+        await wait_screen(pilot, app, DedupDialog, what="dialog")
         dlg = app.screen
         await wait_for(pilot, lambda: "no duplicate groups" in plain(dlg.query_one("#d-result", Static)), what="count")
         assert dlg.query_one("#apply").disabled  # nothing to apply

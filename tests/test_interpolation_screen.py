@@ -14,7 +14,7 @@ from engine.geometry.clusters import cluster
 from engine.synthesis.interpolation import get_set, pairs, preview_pair
 from screens.interpolation import CreateSetDialog, DiversityDialog, InterpolationScreen
 from tests.helpers import interpolation_store as make_store
-from tests.helpers import plain, wait_for
+from tests.helpers import plain, wait_for, wait_screen
 from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
 
@@ -35,7 +35,7 @@ def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
         await wait_for(pilot, lambda: screen.query_one("#i-empty").display, what="empty state")
         assert not screen.query_one("#i-main").display
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CreateSetDialog), what="dialog")
+        await wait_screen(pilot, app, CreateSetDialog, what="dialog")
         dlg = app.screen
         assert "math (15)" in plain(dlg.query_one("#hint", Static))
         for key, val in (
@@ -93,7 +93,7 @@ def test_diversity_step_export_and_delete(tmp_path):
         await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 12, what="pairs")
         assert "no diversity step yet" in plain(screen.query_one("#i-info", Static))
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DiversityDialog), what="dialog")
+        await wait_screen(pilot, app, DiversityDialog, what="dialog")
         dlg = app.screen
         assert dlg.query_one("#f-features", Select).value == "sentence"
         dlg.query_one("#f-budget", Input).value = "5"
@@ -143,7 +143,7 @@ def test_embedding_layer_features_run_in_a_child_process(tmp_path, monkeypatch):
         screen = app.screen
         await wait_for(pilot, lambda: len(_rows(screen, "#i-pairs")) == 12, what="pairs")
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DiversityDialog), what="dialog")
+        await wait_screen(pilot, app, DiversityDialog, what="dialog")
         dlg = app.screen
         dlg.query_one("#f-features", Select).value = "embedding_layer"
         dlg.query_one("#f-budget", Input).value = "4"
@@ -179,7 +179,7 @@ def test_engine_errors_are_shown_and_the_map_clustering_can_be_picked(tmp_path):
         assert "coverage on topics" in plain(screen.query_one("#i-cov", Static))
         # same task on both sides: the engine refuses, the screen says why, nothing is created
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CreateSetDialog), what="dialog")
+        await wait_screen(pilot, app, CreateSetDialog, what="dialog")
         dlg = app.screen
         for key, val in (("name", "cc"), ("a", "domain:code"), ("b", "domain:code")):
             dlg.query_one(f"#f-{key}", Input).value = val

@@ -15,7 +15,7 @@ from engine.core.store import Store
 from engine.mixtures import get_mixture, list_versions
 from screens.mixtures import MixturesScreen
 from screens.widgets import ChoiceDialog, InputDialog
-from tests.helpers import plain, wait_for
+from tests.helpers import plain, wait_for, wait_screen
 from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
 from workbench.cli import load_sample
@@ -188,9 +188,9 @@ def test_add_component_with_filter_and_export(sample_db, tmp_path):
         screen = await _open(pilot, app)
         n_comp = len(screen.components)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog), what="kind dialog")
+        await wait_screen(pilot, app, ChoiceDialog, what="kind dialog")
         app.screen.dismiss("pool")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="ref dialog")
+        await wait_screen(pilot, app, InputDialog, what="ref dialog")
         assert app.screen._choices == ["sample_code", "sample_general", "sample_math", "sample_tool_use"]
         app.screen.query_one("#value", Input).value = "sample_math"
         app.screen.query_one("#value", Input).focus()
@@ -208,7 +208,7 @@ def test_add_component_with_filter_and_export(sample_db, tmp_path):
         comps.move_cursor(row=len(screen.components) - 1)
         await pilot.pause()
         await pilot.press("f")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="filter dialog")
+        await wait_screen(pilot, app, InputDialog, what="filter dialog")
         app.screen.query_one("#value", Input).value = "n_tokens > 80"
         await pilot.press("enter")
         await _settled(
@@ -230,7 +230,7 @@ def test_add_component_with_filter_and_export(sample_db, tmp_path):
         saved = screen.query_one("#m-saved", DataTable)
         saved.focus()
         await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog), what="export dialog")
+        await wait_screen(pilot, app, InputDialog, what="export dialog")
         app.screen.query_one("#value", Input).value = f"{out} sharegpt"
         await pilot.press("enter")
         await wait_for(pilot, lambda: out.exists() and (out.parent / "dataset_info.json").exists(), what="export")
@@ -336,7 +336,7 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         )
         assert all(_col(screen, d, "stage") == "" for d in _rows(screen))
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog")
+        await wait_screen(pilot, app, StagesDialog, what="stages dialog")
         dialog = app.screen
         assert _stage_lines(dialog) == []
         k = dialog.query_one("#st-k", Input)
@@ -347,7 +347,7 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         assert _stage_lines(dialog) == ["specialised = code, math", "general = general | replay code=0.25, math=0.25"]
         assert dialog.query_one("#st-0", Input).has_focus
         await pilot.press("enter")  # enter in a stage line is OK
-        await wait_for(pilot, lambda: isinstance(app.screen, MixturesScreen), what="dialog closed")
+        await wait_screen(pilot, app, MixturesScreen, what="dialog closed")
         await _settled(pilot, screen, lambda: screen.resolution.recipe.stages is not None, "staged")
         assert screen.stages == dmt_stages(["code", "math"], ["general"], 0.25)
         assert {d: _col(screen, d, "stage") for d in _rows(screen)} == {
@@ -396,7 +396,7 @@ def test_dmt_stages_by_hand_recompute_and_save(sample_db, tmp_path):
         }
         # No stages clears them: one stage again, no replays
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog again")
+        await wait_screen(pilot, app, StagesDialog, what="stages dialog again")
         assert _stage_lines(app.screen) == [
             "specialised = code, math",
             "general = general | replay code=0.25, math=0.25",
@@ -418,7 +418,7 @@ def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
     async def body(pilot, app):
         screen = await _open(pilot, app)
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, StagesDialog), what="stages dialog")
+        await wait_screen(pilot, app, StagesDialog, what="stages dialog")
         dialog = app.screen
         err = dialog.query_one("#error", Static)
         line0, line1 = dialog.query_one("#st-0", Input), dialog.query_one("#st-1", Input)
@@ -440,7 +440,7 @@ def test_stages_dialog_shows_engine_errors_inline(sample_db, tmp_path):
             await wait_for(pilot, lambda want=want: want in plain(err), what=want)
             assert isinstance(app.screen, StagesDialog) and not dialog.busy
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MixturesScreen), what="cancelled")
+        await wait_screen(pilot, app, MixturesScreen, what="cancelled")
         assert screen.stages is None
 
     _run(WorkbenchApp(db_path=db), body)

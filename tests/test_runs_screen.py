@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 from engine.core.store import Store
 from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
-from tests.helpers import SIZE, plain, run_app, wait_for, write_jsonl
+from tests.helpers import SIZE, plain, run_app, wait_for, wait_screen, write_jsonl
 from tests.helpers import training_records as records
 from tests.tiny_lm import tiny_chat_model
 from workbench.app import WorkbenchApp
@@ -136,7 +136,7 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         await pilot.press("6")
         screen = app.screen
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="dialog")
+        await wait_screen(pilot, app, NewRunDialog, what="dialog")
         dlg = app.screen
         await pilot.pause()
 
