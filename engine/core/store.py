@@ -285,10 +285,18 @@ _V3 = [
     )""",
 ]
 
+# Version 4: preference pairs (LLaMA-Factory `ranking: true`). A preference sample's messages end with the
+# chosen reply (what browsing, scoring and SFT see); `rejected` holds the rejected reply as one JSON message
+# ({"role": "assistant", "content": ..., optional "tool_calls"}). NULL for every other sample.
+_V4 = [
+    "ALTER TABLE samples ADD COLUMN rejected JSON",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
     Migration(2, "saved selections", _V2),
     Migration(3, "mixture items, run queue, interpolation sets, eval pools and items", _V3),
+    Migration(4, "preference pairs: samples.rejected", _V4),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

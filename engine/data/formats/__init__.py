@@ -12,15 +12,17 @@ Conventions shared by every format (see docs/formats.md):
 - a reply that is JSON `null` means "no reply" (prompt-only eval sets); a missing reply key is an error;
 - original fields that did not go into the messages are kept in `meta`;
 - where an instruction and a non-empty input were joined, `meta["input_split"]` is the instruction's
-  length, so both can be recovered (`split_user`).
+  length, so both can be recovered (`split_user`);
+- a preference pair (LLaMA-Factory `ranking: true`) ends its messages with the chosen reply and keeps the
+  rejected reply, an assistant message, in `Normalized.rejected` (`preference_pair` splits them again).
 
 Modules:
-- `records`: `Normalized`, `RecordIssue`, the content hash, `input_split`;
+- `records`: `Normalized`, `RecordIssue`, the content hash, `input_split`, `preference_pair`;
 - `fields`: `FieldError`, `NotFlat` and the field helpers the converters share;
 - `registry`: `FormatSpec`, `FORMATS`, `register`, `make_context`;
 - `flat`: flat records (`flat_row`), shared by the flat formats and the import's fast path;
-- converters, each registering its formats: `instruction` (alpaca, mapping, dolly, prompt_completion,
-  prompt_only, self_instruct), `chat` (sharegpt, messages), `evalsets` (qa, problem_solution, mcq, mbpp,
+- converters, each registering its formats: `instruction` (alpaca, alpaca_ranking, mapping, dolly,
+  prompt_completion, prompt_only, self_instruct), `chat` (sharegpt, sharegpt_ranking, messages), `evalsets` (qa, problem_solution, mcq, mbpp,
   humaneval, svamp, asdiv), `function_calling` (bfcl, openfunctions, apibench);
 - `detection`: `detect_format` with reasons, `suggest_domain`.
 """
@@ -46,6 +48,7 @@ from engine.data.formats.records import (
     content_hash,
     content_hash_text,
     dumps,
+    preference_pair,
     split_user,
 )
 from engine.data.formats.registry import (
@@ -87,6 +90,7 @@ __all__ = [
     "mbpp_prompt",
     "number_text",
     "parse_apibench_code",
+    "preference_pair",
     "register",
     "split_user",
     "suggest_domain",

@@ -78,6 +78,39 @@ def _sharegpt_role(tag: Any, k: dict) -> str | None:
     return None
 
 
+def _sharegpt_turn(turn: Any, where: str, k: dict) -> dict:
+    """One ShareGPT turn as a message: function_call turns become assistant tool calls, observations tool
+    messages; a system turn comes back with role "system" (the caller places it)."""
+    rt, ct = k["role_tag"], k["content_tag"]
+    if not isinstance(turn, dict):
+        raise FieldError(where, f"expected an object, got {type_name(turn)}")
+    tag = turn.get(rt, _MISSING)
+    if tag is _MISSING:
+        raise FieldError(f"{where}.{rt}", "missing")
+    role = _sharegpt_role(tag, k)
+    if role is None:
+        raise FieldError(
+            f"{where}.{rt}",
+            f"unknown role {tag!r} (expected {k['user_tag']}, "
+            f"{k['assistant_tag']}, {k['system_tag']}, {k['function_tag']} or "
+            f"{k['observation_tag']})",
+        )
+    value = turn.get(ct, _MISSING)
+    if value is _MISSING:
+        raise FieldError(f"{where}.{ct}", "missing")
+    if role == "function_call":
+        return _function_call_message(value, f"{where}.{ct}")
+    if "tool_calls" in turn and role == "assistant" and turn["tool_calls"]:
+        return {
+            "role": "assistant",
+            "content": _content_text(value, f"{where}.{ct}"),
+            "tool_calls": _canonical_tool_calls(turn["tool_calls"], f"{where}.tool_calls"),
+        }
+    if type(value) is not str:
+        raise FieldError(f"{where}.{ct}", _expected_str(value))
+    return {"role": role, "content": value}
+
+
 def _norm_sharegpt(rec: Any, ctx: FormatContext) -> Normalized:
     _need_obj(rec)
     k = ctx.keys
@@ -99,44 +132,15 @@ def _norm_sharegpt(rec: Any, ctx: FormatContext) -> Normalized:
         for i, c in enumerate(conv):
             msgs.append({"role": "user" if i % 2 == 0 else "assistant", "content": c})
     else:
-        rt, ct = k["role_tag"], k["content_tag"]
         for i, turn in enumerate(conv):
             where = f"{mk}[{i}]"
-            if not isinstance(turn, dict):
-                raise FieldError(where, f"expected an object, got {type_name(turn)}")
-            tag = turn.get(rt, _MISSING)
-            if tag is _MISSING:
-                raise FieldError(f"{where}.{rt}", "missing")
-            role = _sharegpt_role(tag, k)
-            if role is None:
-                raise FieldError(
-                    f"{where}.{rt}",
-                    f"unknown role {tag!r} (expected {k['user_tag']}, "
-                    f"{k['assistant_tag']}, {k['system_tag']}, {k['function_tag']} or "
-                    f"{k['observation_tag']})",
-                )
-            value = turn.get(ct, _MISSING)
-            if value is _MISSING:
-                raise FieldError(f"{where}.{ct}", "missing")
-            if role == "function_call":
-                msgs.append(_function_call_message(value, f"{where}.{ct}"))
-                continue
-            if "tool_calls" in turn and role == "assistant" and turn["tool_calls"]:
-                m = {
-                    "role": "assistant",
-                    "content": _content_text(value, f"{where}.{ct}"),
-                    "tool_calls": _canonical_tool_calls(turn["tool_calls"], f"{where}.tool_calls"),
-                }
-                msgs.append(m)
-                continue
-            if type(value) is not str:
-                raise FieldError(f"{where}.{ct}", _expected_str(value))
-            if role == "system":
+            m = _sharegpt_turn(turn, where, k)
+            if m["role"] == "system":
                 if msgs:
-                    raise FieldError(f"{where}.{rt}", "a system turn is only allowed first")
-                system = system or value or None
+                    raise FieldError(f"{where}.{k['role_tag']}", "a system turn is only allowed first")
+                system = system or m["content"] or None
                 continue
-            msgs.append({"role": role, "content": value})
+            msgs.append(m)
     if system:
         msgs.insert(0, {"role": "system", "content": system})
     tools = _parse_tools(rec.get(k["tools"]), k["tools"]) if k["tools"] else None
@@ -163,6 +167,63 @@ register(
         _norm_sharegpt,
         resolve=_resolve_sharegpt,
         required=lambda c: [c.keys["messages"]],
+    )
+)
+
+
+# -- ShareGPT preference data (LLaMA-Factory `ranking: true`) ---------------------------------------
+def _resolve_sharegpt_ranking(sample: list, mapping: dict, fmt: str) -> tuple[dict, None]:
+    keys, _ = _resolve_sharegpt(sample, mapping, fmt)
+    m = _mapped(mapping)
+    return {**keys, "chosen": m.get("chosen") or "chosen", "rejected": m.get("rejected") or "rejected"}, None
+
+
+def _preference_turn(rec: dict, key: str, k: dict) -> dict:
+    """The chosen or rejected turn of a ShareGPT preference record: an assistant or function_call turn."""
+    turn = rec.get(key, _MISSING)
+    if turn is _MISSING:
+        raise _missing(rec, key)
+    if not isinstance(turn, dict):
+        raise FieldError(key, f"expected a {{{k['role_tag']}, {k['content_tag']}}} object, got {type_name(turn)}")
+    m = _sharegpt_turn(turn, key, k)
+    if m["role"] != "assistant":
+        raise FieldError(
+            f"{key}.{k['role_tag']}",
+            f"expected {k['assistant_tag']} or {k['function_tag']}, got {turn[k['role_tag']]!r}",
+        )
+    return m
+
+
+def _norm_sharegpt_ranking(rec: Any, ctx: FormatContext) -> Normalized:
+    """Prompt turns plus the chosen reply as the last message; the rejected reply in `rejected`."""
+    _need_obj(rec)
+    k = ctx.keys
+    n = _norm_sharegpt(rec, ctx)
+    turns = [m for m in n.messages if m["role"] != "system"]
+    if not turns or turns[-1]["role"] not in ("user", "tool"):
+        raise FieldError(
+            k["messages"],
+            "a preference prompt must end with a user or observation turn (the replies are in "
+            f"{k['chosen']!r} and {k['rejected']!r})",
+        )
+    chosen = _preference_turn(rec, k["chosen"], k)
+    rejected = _preference_turn(rec, k["rejected"], k)
+    meta = {kk: v for kk, v in n.meta.items() if kk not in (k["chosen"], k["rejected"])}
+    return Normalized([*n.messages, chosen], n.system, n.tools, meta, rejected)
+
+
+def _detect_sharegpt_ranking(r: Any) -> bool:
+    return _detect_sharegpt(r) and isinstance(r.get("chosen"), dict) and isinstance(r.get("rejected"), dict)
+
+
+register(
+    FormatSpec(
+        "sharegpt_ranking",
+        "ShareGPT preference pairs: conversations (the prompt), chosen and rejected {from, value} replies",
+        _detect_sharegpt_ranking,
+        _norm_sharegpt_ranking,
+        resolve=_resolve_sharegpt_ranking,
+        required=lambda c: [c.keys["messages"], c.keys["chosen"], c.keys["rejected"]],
     )
 )
 

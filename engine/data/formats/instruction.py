@@ -42,7 +42,7 @@ def _resolve_alpaca(sample: list, mapping: dict, fmt: str) -> tuple[dict, FlatCo
             raise FieldError(None, "a column mapping needs at least 'instruction' (or 'prompt')")
     else:
         keys = {r: m.get(r, d) for r, d in _ALPACA_DEFAULTS.items()}
-        if not keys["output"]:
+        if "output" not in m:  # mapped to None: prompt-only (LLaMA-Factory columns without a response)
             recs = [r for r in sample if isinstance(r, dict)]
             has_out = any("output" in r for r in recs)
             keys["output"] = "output" if has_out or not any("response" in r for r in recs) else "response"
@@ -102,6 +102,47 @@ register(
         _norm_alpaca,
         resolve=_resolve_alpaca,
         required=lambda c: [k for k in (c.keys["instruction"], c.keys["output"]) if k],
+    )
+)
+
+
+# -- alpaca preference data (LLaMA-Factory `ranking: true`) ----------------------------------------
+def _resolve_alpaca_ranking(sample: list, mapping: dict, fmt: str) -> tuple[dict, FlatCols]:
+    m = _mapped(mapping)
+    keys, flat = _resolve_alpaca(sample, {**mapping, "output": None}, "alpaca")
+    return {**keys, "chosen": m.get("chosen") or "chosen", "rejected": m.get("rejected") or "rejected"}, flat
+
+
+def _norm_alpaca_ranking(rec: Any, ctx: FormatContext) -> Normalized:
+    """The prompt (instruction + input, history, system) plus the chosen reply as the last message; the
+    rejected reply in `rejected`."""
+    _need_obj(rec)
+    k = ctx.keys
+    chosen = _get_str(rec, k["chosen"])
+    rejected = _get_str(rec, k["rejected"])
+    n = _norm_alpaca(rec, ctx)
+    meta = {kk: v for kk, v in n.meta.items() if kk not in (k["chosen"], k["rejected"])}
+    msgs = [*n.messages, {"role": "assistant", "content": chosen}]
+    return Normalized(msgs, n.system, n.tools, meta, {"role": "assistant", "content": rejected})
+
+
+def _detect_alpaca_ranking(r: Any) -> bool:
+    return (
+        isinstance(r, dict)
+        and "instruction" in r
+        and isinstance(r.get("chosen"), str)
+        and isinstance(r.get("rejected"), str)
+    )
+
+
+register(
+    FormatSpec(
+        "alpaca_ranking",
+        "Alpaca preference pairs: instruction, input, chosen, rejected (strings)",
+        _detect_alpaca_ranking,
+        _norm_alpaca_ranking,
+        resolve=_resolve_alpaca_ranking,
+        required=lambda c: [c.keys["instruction"], c.keys["chosen"], c.keys["rejected"]],
     )
 )
 

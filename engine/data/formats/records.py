@@ -19,6 +19,8 @@ class Normalized:
     system: str | None = None
     tools: list | None = None
     meta: dict = field(default_factory=dict)
+    # preference (ranking) samples: the rejected reply, an assistant message; messages end with the chosen one
+    rejected: dict | None = None
 
     @property
     def instruction(self) -> str:
@@ -76,26 +78,42 @@ class RecordIssue:
 _HASH_EXTRAS = ("name", "tool_calls", "tool_call_id")
 
 
-def content_hash_text(messages: list[dict], system: str | None, tools: list | None) -> str:
+def _message_text(m: dict) -> str:
+    extra = {k: m[k] for k in _HASH_EXTRAS if k in m}
+    t = m["role"] + "\x1f" + m["content"]
+    if extra:
+        t += "\x1f" + json.dumps(extra, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return t
+
+
+def content_hash_text(
+    messages: list[dict], system: str | None, tools: list | None, rejected: dict | None = None
+) -> str:
     """The canonical serialisation behind `content_hash`.
 
     system, RS, tools (sorted-key compact JSON), RS, then each message as role US content
-    [US sorted-key JSON of name/tool_calls/tool_call_id], messages separated by GS. Only strings and
-    Python's json module are involved, so the hash does not depend on how a file or DuckDB writes JSON."""
-    parts = []
-    for m in messages:
-        extra = {k: m[k] for k in _HASH_EXTRAS if k in m}
-        t = m["role"] + "\x1f" + m["content"]
-        if extra:
-            t += "\x1f" + json.dumps(extra, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        parts.append(t)
+    [US sorted-key JSON of name/tool_calls/tool_call_id], messages separated by GS; a preference sample
+    adds RS and its rejected message written the same way. Only strings and Python's json module are
+    involved, so the hash does not depend on how a file or DuckDB writes JSON."""
     tools_text = json.dumps(tools, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if tools else ""
-    return (system or "") + "\x1e" + tools_text + "\x1e" + "\x1d".join(parts)
+    text = (system or "") + "\x1e" + tools_text + "\x1e" + "\x1d".join(_message_text(m) for m in messages)
+    if rejected is not None:
+        text += "\x1e" + _message_text(rejected)
+    return text
 
 
-def content_hash(messages: list[dict], system: str | None, tools: list | None) -> str:
+def content_hash(messages: list[dict], system: str | None, tools: list | None, rejected: dict | None = None) -> str:
     """md5 hex of `content_hash_text` (what samples.content_hash holds)."""
-    return hashlib.md5(content_hash_text(messages, system, tools).encode("utf-8", "surrogatepass")).hexdigest()
+    text = content_hash_text(messages, system, tools, rejected)
+    return hashlib.md5(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def preference_pair(messages: list[dict], rejected: dict | None) -> tuple[list[dict], dict, dict] | None:
+    """(prompt messages, chosen, rejected) of a stored preference sample (samples.messages and
+    samples.rejected, parsed); None for an ordinary sample. The chosen reply is the last message."""
+    if rejected is None or not messages or messages[-1]["role"] != "assistant":
+        return None
+    return messages[:-1], messages[-1], rejected
 
 
 def dumps(v: Any) -> str:

@@ -67,6 +67,8 @@ PRECEDENCE = (
     "openfunctions",
     "apibench",
     "self_instruct",
+    "sharegpt_ranking",
+    "alpaca_ranking",
     "sharegpt",
     "messages",
     "dolly",

@@ -57,6 +57,7 @@ _STAGE_SCHEMA = pa.schema(
         ("n_chars", pa.int64()),
         ("meta", pa.string()),
         ("h", pa.string()),
+        ("rejected", pa.string()),  # preference pairs: the rejected reply (JSON message); NULL otherwise
         ("n_tokens", pa.int64()),
     ]
 )
@@ -78,6 +79,7 @@ _STAGE_DDL = ", ".join(
             "VARCHAR",
             "INTEGER",
             "BIGINT",
+            "VARCHAR",
             "VARCHAR",
             "VARCHAR",
             "BIGINT",
@@ -110,7 +112,7 @@ class _Chunk:
 
     def _drop_unencodable(self, run: "_Run | None") -> None:
         bad = set()
-        for col in (4, 5, 6, 7, 8, 9, 10, 13):
+        for col in (4, 5, 6, 7, 8, 9, 10, 13, 15):
             for i, v in enumerate(self.cols[col]):
                 if v is not None and i not in bad:
                     try:
@@ -148,6 +150,7 @@ class _Chunk:
         c[12].append(None)  # noqa: E702
         c[13].append(dumps(meta) if meta else None)
         c[14].append(None)
+        c[15].append(None)
         self.texts.append(None)
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
@@ -166,7 +169,8 @@ class _Chunk:
         c[11].append(n.n_turns)  # noqa: E702
         c[12].append(sum(len(m["content"]) for m in n.messages))
         c[13].append(dumps(n.meta) if n.meta else None)
-        c[14].append(content_hash(n.messages, n.system, n.tools))
+        c[14].append(content_hash(n.messages, n.system, n.tools, n.rejected))
+        c[15].append(dumps(n.rejected) if n.rejected is not None else None)
         self.texts.append("\n".join(m["content"] for m in n.messages))
 
     def flush(self, con: duckdb.DuckDBPyConnection, table: str, run: "_Run | None" = None) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.data.ingest.staging import _STAGE_COLS, _count_tokens, _one, _Run, _write_quarantine
+from engine.data.ingest.staging import _STAGE_COLS, _STAGE_SCHEMA, _count_tokens, _one, _Run, _write_quarantine
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -32,6 +32,7 @@ class ImportResult:
     pool: str = ""
     files: list[str] = field(default_factory=list)
     fast_path: bool = False
+    notes: list[str] = field(default_factory=list)  # what else the import did (preference pairs, KTO labels)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class _Staged:
     run: _Run
     n_rows: int
     t0: float
+    kto_tag: str | None = None  # LLaMA-Factory KTO label key (a boolean kept in meta): false -> excluded
+    pool_meta: dict | None = None  # more pools.meta for a new pool (e.g. its dataset_info entry)
 
 
 def _next_id(con, table: str) -> int:
@@ -71,8 +74,10 @@ _FLAT_HASH_SQL = """md5(coalesce(system, '') || chr(30) || chr(30)
 
 
 def _source_sql(run: _Run) -> str:
-    """The staged rows of a run: the Python-staged table plus each fast-path table."""
-    parts = [f"SELECT {_STAGE_COLS} FROM {run.stage}"] + [f"SELECT {_STAGE_COLS} FROM {t}" for t in run.fast_tables]
+    """The staged rows of a run: the Python-staged table plus each fast-path table (flat rows: never a
+    preference pair, so `rejected` is NULL there)."""
+    fast_cols = ", ".join("NULL::VARCHAR AS rejected" if f.name == "rejected" else f.name for f in _STAGE_SCHEMA)
+    parts = [f"SELECT {_STAGE_COLS} FROM {run.stage}"] + [f"SELECT {fast_cols} FROM {t}" for t in run.fast_tables]
     return " UNION ALL ".join(parts)
 
 
@@ -156,7 +161,7 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
                 fmt,
                 str(Path(st.path).resolve()),
                 st.description,
-                json.dumps({"detection": run.reasons}),
+                json.dumps({"detection": run.reasons, **(st.pool_meta or {})}, default=str),
             ],
         )
     else:
@@ -178,18 +183,20 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     con.execute(
         f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
             system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
-            n_tokens, meta)
+            n_tokens, meta, rejected)
         SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system,
                CASE WHEN s.tools IS NOT NULL THEN CAST(json(s.tools) AS VARCHAR) END,
                coalesce(s.instruction, s.u), coalesce(s.response, s.a, ''),
                coalesce(s.n_turns, CASE WHEN s.a IS NULL THEN 1 ELSE 2 END), ?, 'pool', k.h,
                coalesce(s.n_chars, length(coalesce(s.system, '')) + length(s.u) + length(coalesce(s.a, ''))),
                s.n_tokens,
-               CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END
+               CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END,
+               CASE WHEN s.rejected IS NOT NULL THEN CAST(json(s.rejected) AS VARCHAR) END
         FROM {p}src s JOIN {p}keep k USING (ord) JOIN {p}files f USING (file_no)""",
         [base, pool_id, import_id, pool_domain],
     )
     _tokens_finish(con, p, tok_thread, tok_out, base)
+    notes = _notes(con, import_id, st.kto_tag)
     n_dup = st.n_rows - n_keep
     qpath = _write_quarantine(store, run, st.pool, import_id)
     report = {
@@ -220,4 +227,39 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
         pool=st.pool,
         files=list(run.files),
         fast_path=run.fast_files == len(run.files),
+        notes=notes,
     )
+
+
+def kto_path(key: str) -> str:
+    """JSON path of a KTO label key inside samples.meta."""
+    return "$." + json.dumps(key)
+
+
+def _notes(con, import_id: int, kto_tag: str | None) -> list[str]:
+    """Inside the transaction: KTO labels to tags and exclusion, and notes on what the import holds."""
+    notes = []
+    n_pairs = _one(con, "SELECT count(*) FROM samples WHERE import_id = ? AND rejected IS NOT NULL", [import_id])[0]
+    if n_pairs:
+        notes.append(f"{n_pairs:,} preference pairs (chosen reply last in messages, rejected kept)")
+    if kto_tag:
+        label = "json_extract_string(meta, ?)"
+        for value, tag in (("true", "kto:desired"), ("false", "kto:undesired")):
+            con.execute(
+                f"INSERT INTO sample_tags (sample_id, tag) SELECT id, ? FROM samples WHERE import_id = ? AND {label} = ?",
+                [tag, import_id, kto_path(kto_tag), value],
+            )
+        con.execute(
+            f"UPDATE samples SET excluded = true WHERE import_id = ? AND {label} = 'false'",
+            [import_id, kto_path(kto_tag)],
+        )
+        good, bad = _one(
+            con,
+            f"SELECT count(*) FILTER (WHERE {label} = 'true'), count(*) FILTER (WHERE {label} = 'false')"
+            " FROM samples WHERE import_id = ?",
+            [kto_path(kto_tag), kto_path(kto_tag), import_id],
+        )
+        notes.append(
+            f"KTO {kto_tag!r}: {good:,} desired (tag kto:desired), {bad:,} undesired (excluded, tag kto:undesired)"
+        )
+    return notes
