@@ -630,18 +630,18 @@ def test_dataset_info_import(store, tmp_path):
     assert json.loads(tools) == [{"name": "f"}]
     # names= picks entries; a missing or hub-only entry is an error and nothing is imported
     before = counts(store)
-    with pytest.raises(ImportFailed, match="no local file_name"):
+    with pytest.raises(ImportFailed, match="entry 'hub_only': hub dataset, not downloaded: someone/data"):
         import_dataset_info(store, d / "dataset_info.json", names=["glaive", "hub_only"])
     assert counts(store) == before
 
 
-def test_dataset_info_is_all_or_nothing(store, tmp_path):
+def test_dataset_info_named_entries_are_all_or_nothing(store, tmp_path):
     write_jsonl(tmp_path / "ok.jsonl", [{"instruction": "a", "output": "b"}])
     write_jsonl(tmp_path / "bad.jsonl", [{"instruction": "a", "output": 1}])
     info = {"ok": {"file_name": "ok.jsonl"}, "bad": {"file_name": "bad.jsonl"}}
     (tmp_path / "dataset_info.json").write_text(json.dumps(info))
-    with pytest.raises(ImportFailed, match=r"bad.jsonl:1 \(record 0\) field 'output'"):
-        import_dataset_info(store, tmp_path / "dataset_info.json")
+    with pytest.raises(ImportFailed, match=r"entry 'bad': .*bad.jsonl:1 \(record 0\) field 'output'"):
+        import_dataset_info(store, tmp_path / "dataset_info.json", names=["ok", "bad"])
     assert counts(store) == (0, 0, 0)
     res = import_dataset_info(store, tmp_path / "dataset_info.json", names=["ok"])
     assert [r.n_inserted for r in res] == [1]

@@ -76,9 +76,13 @@ def cmd_import(args) -> int:
     path = Path(args.path)
     if not path.exists():
         raise CliError(f"{path}: no such file or folder")
+    report = None
     with _open_store(args) as store, _progress(f"import {path.name}", args.quiet) as prog:
         if path.name == "dataset_info.json" or args.dataset_info:
-            results = import_dataset_info(store, path, names=args.name or None, domain=args.domain, progress=prog)
+            report = import_dataset_info(
+                store, path, names=args.name or None, domain=args.domain, skip_invalid=args.skip_invalid, progress=prog
+            )
+            results = []
         else:
             pool = args.pool or path.name.split(".")[0]
             results = [
@@ -93,6 +97,8 @@ def cmd_import(args) -> int:
                     progress=prog,
                 )
             ]
+    if report is not None:  # one line per entry: what was imported, or why not
+        print("\n".join(report.lines()))
     for r in results:
         msg = (
             f"imported {r.n_inserted:,} samples ({r.format}) into pool id {r.pool_id}: "
@@ -315,7 +321,9 @@ def register(sub) -> None:
         help="quarantine bad records into a report instead of failing the whole import",
     )
     s.add_argument("--dataset-info", action="store_true", help="treat PATH as a LLaMA-Factory dataset_info.json")
-    s.add_argument("--name", action="append", help="with dataset_info: only these entries")
+    s.add_argument(
+        "--name", action="append", help="with dataset_info: only these entries (all or nothing; default: every entry)"
+    )
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("sample", help="load the bundled sample pools (idempotent)")

@@ -16,14 +16,20 @@ Modules:
 - `fastpath`: the DuckDB fast path for flat JSON Lines files;
 - `write`: content hashes, dedup, token counts and the one INSERT into the store;
 - `pipeline`: `import_file` (staging then writing, one transaction);
-- `dataset_info`: LLaMA-Factory dataset_info.json entries.
+- `dataset_info`: LLaMA-Factory dataset_info.json entries, entry by entry with a report.
 
 Tunables live in the module that reads them (`fastpath.FAST_PATH`, `fastpath.FAST_PATH_MIN_BYTES`,
 `staging.CHUNK_ROWS`, `staging.MAX_ISSUES`, `detection.SNIFF_HEAD_BYTES`, `readers.SNIFF_RECORDS`).
 """
 
 from engine.data.formats import DOMAINS, FORMATS, Normalized, RecordIssue
-from engine.data.ingest.dataset_info import dataset_info_job, import_dataset_info, read_dataset_info
+from engine.data.ingest.dataset_info import (
+    DatasetInfoReport,
+    SkippedEntry,
+    dataset_info_job,
+    import_dataset_info,
+    read_dataset_info,
+)
 from engine.data.ingest.detection import Detection, sniff
 from engine.data.ingest.pipeline import import_file
 from engine.data.ingest.readers import SUFFIXES, ImportFailed, _FileProblem, list_import_files
@@ -35,6 +41,8 @@ _FileProblem.__module__ = __name__
 
 __all__ = [
     "DOMAINS",
+    "DatasetInfoReport",
+    "SkippedEntry",
     "FORMATS",
     "Detection",
     "ImportFailed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,26 @@ from engine.data.ingest.detection import _resolve
 from engine.data.ingest.fastpath import _applies, _stage_fast
 from engine.data.ingest.readers import ImportFailed, _FileProblem, list_import_files
 from engine.data.ingest.staging import _STAGE_DDL, _Run, _stage_python, _update_total
-from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job
+from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job, kto_path
 
 if TYPE_CHECKING:
     from engine.core.store import Store
+
+
+@dataclass
+class _Job:
+    """One import: a file or folder (or an explicit list of files) into one pool."""
+
+    path: Path
+    pool: str
+    domain: str | None = None
+    format: str | None = None
+    mapping: dict | None = None
+    description: str | None = None
+    files: list[Path] | None = None  # default: list_import_files(path)
+    kto_tag: str | None = None  # LLaMA-Factory KTO label key: must be a boolean in every record
+    pool_meta: dict | None = None
+    label: str | None = None  # names the import in its errors when several share a transaction ("entry 'x'")
 
 
 def import_file(
@@ -37,37 +54,25 @@ def import_file(
     With skip_invalid=True invalid records go to a JSONL quarantine report and the rest is imported.
     Records whose content hash is already in the pool (or earlier in the same import) are counted as
     duplicates and stored once. Creates the pool if missing (domain: `domain` or 'general')."""
-    return _import_many(
-        store,
-        [(path, pool, domain, format, mapping, description)],
-        skip_invalid=skip_invalid,
-        progress=progress,
-        cancel=cancel,
-    )[0]
+    job = _Job(Path(path), pool, domain, format, mapping, description)
+    return _import_many(store, [job], skip_invalid=skip_invalid, progress=progress, cancel=cancel)[0]
 
 
-def _import_many(store: Store, jobs: list[tuple], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
+def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
     """Run several imports; their writes share one transaction (all of them land, or none)."""
     con = store.cursor()  # own connection: its TEMP staging tables vanish with it
     staged: list[_Staged] = []
     try:
         con.execute("SET SESSION preserve_insertion_order = false")
-        for k, (path, pool, domain, format, mapping, description) in enumerate(jobs):
-            staged.append(
-                _stage_job(
-                    con,
-                    f"wb{k}_",
-                    path,
-                    pool,
-                    domain,
-                    format,
-                    mapping,
-                    description,
-                    skip_invalid=skip_invalid,
-                    progress=progress,
-                    cancel=cancel,
+        for k, job in enumerate(jobs):
+            try:
+                staged.append(
+                    _stage_job(con, f"wb{k}_", job, skip_invalid=skip_invalid, progress=progress, cancel=cancel)
                 )
-            )
+            except ImportFailed as e:
+                if job.label is None:
+                    raise
+                raise ImportFailed(e.issues, e.n_issues, f"{job.label}: {e.summary}") from None
         with store.write_lock:
             results: list[ImportResult] = []
             con.execute("BEGIN TRANSACTION")
@@ -88,14 +93,12 @@ def _import_many(store: Store, jobs: list[tuple], *, skip_invalid: bool, progres
         con.close()
 
 
-def _stage_job(
-    con, prefix, path, pool, domain, format, mapping, description, *, skip_invalid, progress, cancel
-) -> _Staged:
+def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, cancel) -> _Staged:
     """Read, validate and stage every file of one import into TEMP tables named with `prefix`."""
     t0 = time.perf_counter()
-    if not pool or not isinstance(pool, str):
+    if not job.pool or not isinstance(job.pool, str):
         raise ValueError("a pool name is required")
-    files = list_import_files(path)
+    files = job.files if job.files is not None else list_import_files(job.path)
     meter = ProgressMeter(progress, total=None)
     run = _Run(con, skip_invalid=skip_invalid, meter=meter, cancel=cancel, prefix=prefix)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {run.stage} ({_STAGE_DDL})")
@@ -104,7 +107,7 @@ def _stage_job(
     for file_no, fpath in enumerate(files):
         run.files.append(str(fpath))
         try:
-            reader, ctx, reason, _ = _resolve(fpath, format, mapping)
+            reader, ctx, reason, _ = _resolve(fpath, job.format, job.mapping)
             if ctx.format not in run.formats:
                 run.formats.append(ctx.format)
                 run.reasons.append(reason)
@@ -117,6 +120,8 @@ def _stage_job(
         before += fpath.stat().st_size
         _update_total(meter, before, total_size)
     run.chunk.flush(con, run.stage, run)
+    if job.kto_tag:
+        _check_kto_labels(run, job.kto_tag)
     if run.n_issues and not skip_invalid:
         raise ImportFailed(
             run.issues,
@@ -128,4 +133,30 @@ def _stage_job(
     meter.total = meter.done
     meter.report("hashing", force=True)
     n_rows = _prepare(run)
-    return _Staged(pool, domain, description, Path(path), run, n_rows, t0)
+    return _Staged(job.pool, job.domain, job.description, Path(job.path), run, n_rows, t0, job.kto_tag, job.pool_meta)
+
+
+def _check_kto_labels(run: _Run, key: str) -> None:
+    """Every staged record of a KTO import needs a boolean label under `key` (kept in meta): the others
+    are invalid records (with skip_invalid they are dropped from the staged rows)."""
+    con = run.con
+    bad = f"json_type(coalesce(meta, '{{}}'), {_sql_text(kto_path(key))}) IS DISTINCT FROM 'BOOLEAN'"
+    tables = [run.stage, *run.fast_tables]
+    rows = []
+    for t in tables:
+        rows += con.execute(
+            f"SELECT file_no, source_line, record_index, json_extract(coalesce(meta, '{{}}'), ?) FROM {t} WHERE {bad}"
+            " ORDER BY ord",
+            [kto_path(key)],
+        ).fetchall()
+    for file_no, line, ri, value in rows:
+        got = "missing" if value is None else f"got {value}"
+        run.n_invalid += 1
+        run.issue(Path(run.files[file_no]), line, ri, key, f"KTO label: expected true or false, {got}")
+    if rows and run.skip_invalid:
+        for t in tables:
+            con.execute(f"DELETE FROM {t} WHERE {bad}")
+
+
+def _sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

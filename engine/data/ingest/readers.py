@@ -30,6 +30,7 @@ class ImportFailed(WorkbenchError):
         head = "; ".join(str(i) for i in self.issues[:5])
         more = f" (+{self.n_issues - 5} more)" if self.n_issues > 5 else ""
         msg = summary or (f"{self.n_issues} problem{'s' if self.n_issues != 1 else ''}, nothing imported")
+        self.summary = msg
         super().__init__(f"{msg}: {head}{more}")
 
 
@@ -80,6 +81,8 @@ def _file_kind(path: Path) -> str:
         return "csv"
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
+    if name.endswith(".txt"):
+        return "text"
     try:
         with _open(path) as f:
             first = b""
@@ -284,6 +287,36 @@ class _JsonReader(_Reader):
         self.pos = self.size
 
 
+class _TextReader(_Reader):
+    """Plain text, one record {"text": line} per non-blank line (LLaMA-Factory's pre-training .txt files).
+
+    Not among SUFFIXES: a folder import skips .txt files; a dataset_info entry or a named file reads them."""
+
+    kind = "text"
+
+    def __iter__(self):
+        idx = 0
+        offset = 0
+        with _open(self.path) as f:
+            try:
+                for lineno, b in enumerate(f, 1):
+                    line = b.rstrip(b"\r\n")
+                    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                        line = line[3:]
+                    if line.strip():
+                        try:
+                            yield idx, lineno, {"text": line.decode("utf-8")}, None, None
+                        except UnicodeDecodeError as e:
+                            msg = f"invalid UTF-8: byte 0x{line[e.start]:02x} at byte offset {offset + e.start}"
+                            yield idx, lineno, None, b, (None, msg)
+                        idx += 1
+                    offset += len(b)
+                    self.pos = offset
+            except (OSError, EOFError) as e:  # corrupt or truncated gzip
+                yield idx, None, None, None, (None, f"cannot read the file: {e}")
+        self.pos = self.size
+
+
 class _CsvReader(_Reader):
     kind = "csv"
 
@@ -412,6 +445,8 @@ def _reader(path: Path, mapping: dict | None) -> tuple[_Reader, bool]:
     if kind == "csv":
         mcq = _csv_headerless_mcq(path, mapping)
         return _CsvReader(path, mapping, header=False if mcq else None), mcq
+    if kind == "text":
+        return _TextReader(path, mapping), False
     if kind == "jsonl":
         if path.stat().st_size == 0:
             raise _FileProblem("file is empty (no records)")
