@@ -125,7 +125,7 @@ class _Skip(Exception):
 
 def read_dataset_info(path: str | Path) -> dict:
     """Parse a LLaMA-Factory dataset_info.json (a JSON object of entries)."""
-    p = Path(path)
+    p = _info_path(path)
     try:
         info = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -135,6 +135,12 @@ def read_dataset_info(path: str | Path) -> dict:
     if not isinstance(info, dict):
         raise ImportFailed([RecordIssue(str(p), None, None, None, "dataset_info must be a JSON object of entries")])
     return info
+
+
+def _info_path(path: str | Path) -> Path:
+    """The dataset_info.json itself, also when given its folder (LLaMA-Factory's dataset_dir)."""
+    p = Path(path)
+    return p / "dataset_info.json" if p.is_dir() else p
 
 
 def _suffix(path: Path) -> str:
@@ -173,6 +179,8 @@ def _plan(base: Path, name: str, entry) -> tuple[_Job, list[str]]:
     """The import job of one entry and notes for its report line; raises _Skip with the reason."""
     if not isinstance(entry, dict):
         raise _Skip("config", "the entry is not a JSON object")
+    if not name.strip():
+        raise _Skip("config", "an entry needs a name (it names the pool)")
     hub = next((entry[k] for k in _HUBS if entry.get(k)), None)
     if hub is not None:
         raise _Skip("hub", f"hub dataset, not downloaded: {hub}")
@@ -295,7 +303,7 @@ def import_dataset_info(
     bad records ...). With `names`: those entries only, all in one transaction; an entry that cannot be
     imported raises ImportFailed naming it and nothing is written."""
     t0 = time.perf_counter()
-    p = Path(dataset_info_path)
+    p = _info_path(dataset_info_path)
     info = read_dataset_info(p)
     base = p.parent
     if names is not None:
