@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.core.errors import InputError
 from engine.core.jobs import CancelToken, ProgressFn
 from engine.data.formats import RecordIssue
 from engine.data.ingest.pipeline import _import_many, _Job
@@ -117,7 +118,9 @@ def _result_text(r: ImportResult) -> str:
     return msg
 
 
-class _Skip(Exception):
+class _Skip(InputError):
+    """Why an entry cannot be imported (reported in the whole-file report, raised for a named entry)."""
+
     def __init__(self, kind: str, reason: str):
         super().__init__(reason)
         self.kind, self.reason = kind, reason
