@@ -24,7 +24,7 @@ TOOLS = [
             {"from": "gpt", "value": "It is 20C."},
         ],
         "system": "tool bot",
-        "tools": '[{"name": "w", "parameters": {"type": "object"}}]',
+        "tools": '[{"name": "w", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]',
     },
     {
         "conversations": [
@@ -44,12 +44,14 @@ OPENAI = [
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [{"type": "function", "function": {"name": "calc", "arguments": '{"e":"1+1"}'}}],
+                "tool_calls": [{"type": "function", "function": {"name": "calc", "arguments": '{"e": "1+1"}'}}],
             },
             {"role": "tool", "content": "2"},
             {"role": "assistant", "content": "2"},
         ],
-        "tools": [{"type": "function", "function": {"name": "calc"}}],
+        "tools": [
+            {"type": "function", "function": {"name": "calc", "parameters": {"type": "object", "properties": {}}}}
+        ],
     },
 ]
 
@@ -99,24 +101,33 @@ def test_style_shapes(store, tmp_path, pools):
     f = _filter([pools["chat"]])
     export(store, tmp_path / "a.jsonl", filter=f, style="alpaca")
     a = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
-    assert a[0] == {"instruction": "Add.\n2 and 3", "input": "", "output": "5"}
+    empty = {"system": "", "history": [], "tools": ""}  # every key the dataset_info entry declares, always
+    assert a[0] == {"instruction": "Add.", "input": "2 and 3", "output": "5", **empty}  # the split is kept
     assert a[1] == {
         "instruction": "Again?",
         "input": "",
         "output": "Yes.",
         "system": "Be short.",
         "history": [["Hi", "Hello"], ["And?", "Sure"]],
+        "tools": "",
     }
-    assert a[2] == {"instruction": "Prompt only", "input": "", "output": None}
+    assert a[2] == {"instruction": "Prompt only", "input": "", "output": None, **empty}
     export(store, tmp_path / "s.jsonl", filter=_filter([pools["tools"]]), style="sharegpt")
     s = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
     assert [t["from"] for t in s["conversations"]] == ["human", "function_call", "observation", "gpt"]
     assert json.loads(s["conversations"][1]["value"]) == {"name": "w", "arguments": {"city": "Paris", "n": 1.5}}
-    assert s["system"] == "tool bot" and json.loads(s["tools"]) == [{"name": "w", "parameters": {"type": "object"}}]
+    w = {"name": "w", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    assert s["system"] == "tool bot" and json.loads(s["tools"]) == [w]
     export(store, tmp_path / "m.jsonl", filter=_filter([pools["openai"]]), style="messages")
     m = json.loads((tmp_path / "m.jsonl").read_text())
-    assert m["tools"] == [{"type": "function", "function": {"name": "calc"}}]
-    assert m["messages"][1]["tool_calls"][0]["function"]["name"] == "calc"
+    calc = {"type": "function", "function": {"name": "calc", "parameters": {"type": "object", "properties": {}}}}
+    assert json.loads(m["tools"]) == [calc]  # JSON text
+    assert m["messages"][1]["tool_calls"][0]["function"] == {"name": "calc", "arguments": '{"e": "1+1"}'}
+    # written for a LLaMA-Factory entry, tool calls become function_call turns it can read
+    export(store, tmp_path / "lf.jsonl", filter=_filter([pools["openai"]]), dataset_info=tmp_path)
+    lf = json.loads((tmp_path / "lf.jsonl").read_text())
+    assert [x["role"] for x in lf["messages"]] == ["user", "function_call", "tool", "assistant"]
+    assert json.loads(lf["messages"][1]["content"]) == {"name": "calc", "arguments": {"e": "1+1"}}
 
 
 def test_parquet_has_native_nested_columns(store, tmp_path, pools):
@@ -178,3 +189,24 @@ def test_progress_and_bad_arguments(store, tmp_path, pools):
         export(store, tmp_path / "p.jsonl", style="chatml")
     with pytest.raises(ExportError, match="unknown file format"):
         export(store, tmp_path / "p.csv", file_format="csv")
+
+
+def test_tools_without_properties_get_an_empty_one_for_llamafactory(store, tmp_path):
+    """LLaMA-Factory's default tool prompt reads parameters.properties of every tool (KeyError otherwise)."""
+    rec = {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        "tools": [
+            {"type": "function", "function": {"name": "now"}},
+            {"name": "ping", "parameters": {"type": "object", "required": []}},
+        ],
+    }
+    pid = import_file(store, write_jsonl(tmp_path / "t.jsonl", [rec]), pool="t").pool_id
+    f = _filter([pid])
+    export(store, tmp_path / "plain.jsonl", filter=f, style="messages")
+    assert json.loads(json.loads((tmp_path / "plain.jsonl").read_text())["tools"]) == rec["tools"]  # untouched
+    export(store, tmp_path / "s.jsonl", filter=f, style="sharegpt")
+    got = json.loads(json.loads((tmp_path / "s.jsonl").read_text())["tools"])
+    assert got == [
+        {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}},
+        {"name": "ping", "parameters": {"type": "object", "required": [], "properties": {}}},
+    ]

@@ -356,7 +356,7 @@ def test_training_records_samples_and_mixup(store):
     samples = [r for r in recs if r["kind"] == "sample"]
     mix = [r for r in recs if r["kind"] == "mixup"]
     assert len(samples) == 3 and len(mix) == 3
-    assert set(samples[0]) == {"kind", "stage", "domain", "sample_id", "messages", "system", "tools"}
+    assert set(samples[0]) == {"kind", "stage", "domain", "sample_id", "messages", "system", "tools", "input_split"}
     assert samples[0]["messages"][0]["role"] == "user" and samples[0]["domain"] == "math"
     m = mix[0]
     assert set(m) == {"kind", "stage", "domain", "set_id", "pair_index", "lam", "a", "b"} and m["domain"] == "mixup"

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.core.errors import InputError
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.data.formats import INPUT_SPLIT, split_user
 
 STYLES = ("messages", "alpaca", "sharegpt")
 FETCH_ROWS = 5_000
@@ -25,6 +28,9 @@ class ExportResult:
     n: int
     path: str
     dataset_info_path: str | None = None
+    # records that do not end with an assistant reply (prompt-only, or ending with a tool result):
+    # LLaMA-Factory's SFT loader skips them
+    n_without_reply: int = 0
 
 
 class ExportError(InputError):
@@ -32,10 +38,39 @@ class ExportError(InputError):
 
 
 # -- conversions -----------------------------------------------------------------------------------
+# Every record carries every key its dataset_info entry declares ("" or [] when empty): LLaMA-Factory's
+# converters index the declared columns directly, and Arrow-based readers (HF datasets, polars) infer a
+# column only from the rows they sample. Tool definitions are JSON text in every style ("" when none):
+# LLaMA-Factory expects text there, and a list of differently shaped dicts becomes one struct of all keys,
+# null-filled, in Arrow.
 def _split_system(messages: list[dict], system: str | None) -> tuple[str | None, list[dict]]:
     if messages and messages[0]["role"] == "system":
         return messages[0]["content"] or system, messages[1:]
     return system, messages
+
+
+def _tools_text(tools: list | None, *, lf: bool = False) -> str:
+    """Tool definitions as JSON text ("" for none). With `lf`, a function whose parameters declare no
+    `properties` gets an empty one (the same JSON Schema): LLaMA-Factory's default tool prompt reads
+    parameters.properties of every tool and stops the whole load with KeyError when it is missing."""
+    if not tools:
+        return ""
+    if lf:
+        tools = [_lf_tool(t) for t in tools]
+    return json.dumps(tools, ensure_ascii=False)
+
+
+def _lf_tool(tool: Any) -> Any:
+    if not isinstance(tool, dict):
+        return tool
+    if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
+        return {**tool, "function": _lf_tool(tool["function"])}
+    params = tool.get("parameters")
+    if params is None:
+        return {**tool, "parameters": {"type": "object", "properties": {}}}
+    if isinstance(params, dict) and "properties" not in params:
+        return {**tool, "parameters": {**params, "properties": {}}}
+    return tool
 
 
 def _call_obj(tc: dict) -> dict:
@@ -49,46 +84,87 @@ def _call_obj(tc: dict) -> dict:
     return {"name": fn.get("name"), "arguments": args}
 
 
-def to_messages(messages: list[dict], system: str | None, tools: list | None, *, tools_as_text: bool = False) -> dict:
-    """OpenAI style: {"messages": [...], "tools"?: [...]} (system stays the first message)."""
-    out: dict[str, Any] = {"messages": messages}
-    if tools:
-        out["tools"] = json.dumps(tools, ensure_ascii=False) if tools_as_text else tools
-    return out
+def _lf_calls(tool_calls: list[dict]) -> str:
+    """A function_call turn's text: {"name", "arguments"} (arguments as an object), a list for parallel calls."""
+    calls = [_call_obj(tc) for tc in tool_calls]
+    return json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
 
 
-def to_sharegpt(messages: list[dict], system: str | None, tools: list | None) -> dict:
-    """LLaMA-Factory ShareGPT: conversations [{from, value}] with function_call/observation turns."""
-    system, rest = _split_system(messages, system)
-    conv = []
-    for m in rest:
-        role = m["role"]
-        if role == "user":
-            conv.append({"from": "human", "value": m["content"]})
-        elif role == "assistant":
-            if m.get("content") or not m.get("tool_calls"):
-                conv.append({"from": "gpt", "value": m.get("content") or ""})
-            if m.get("tool_calls"):
-                calls = [_call_obj(tc) for tc in m["tool_calls"]]
-                value = calls[0] if len(calls) == 1 else calls
-                conv.append({"from": "function_call", "value": json.dumps(value, ensure_ascii=False)})
+# LLaMA-Factory joins consecutive tool results into one observation turn this way (its OpenAI converter)
+_OBSERVATION_JOIN = "\n</tool_response>\n<tool_response>\n"
+
+
+def lf_turns(messages: list[dict]) -> list[tuple[str, str]]:
+    """The turns after the system prompt as LLaMA-Factory roles (user, assistant, function_call,
+    observation): assistant tool calls become function_call turns, consecutive tool results one observation.
+
+    LLaMA-Factory reads only alternating turns (user or observation, then assistant or function_call) and
+    skips any other record without a word, so those are refused here (ExportError) instead."""
+    out: list[tuple[str, str]] = []
+    for m in messages:
+        role, content = m["role"], m.get("content") or ""
+        if role == "assistant" and m.get("tool_calls"):
+            if content.strip():
+                raise ExportError(
+                    "an assistant turn has both text and tool calls; LLaMA-Factory's function_call turn holds "
+                    "only the calls (leave such samples out with a filter, or export style 'messages' "
+                    "without a dataset_info entry)"
+                )
+            out.append(("function_call", _lf_calls(m["tool_calls"])))
         elif role == "tool":
-            conv.append({"from": "observation", "value": m["content"]})
-        elif role == "system":
-            conv.append({"from": "system", "value": m["content"]})
-    out: dict[str, Any] = {"conversations": conv}
-    if system:
-        out["system"] = system
-    if tools:
-        out["tools"] = json.dumps(tools, ensure_ascii=False)
+            if out and out[-1][0] == "observation":
+                out[-1] = ("observation", out[-1][1] + _OBSERVATION_JOIN + content)
+            else:
+                out.append(("observation", content))
+        elif role in ("user", "assistant"):
+            out.append((role, content))
+        else:
+            raise ExportError(f"a {role!r} turn inside the conversation cannot be written for LLaMA-Factory")
+    for i, (role, _) in enumerate(out):
+        want = ("user", "observation") if i % 2 == 0 else ("assistant", "function_call")
+        if role not in want:
+            raise ExportError(
+                f"turn {i + 1} is {role!r} where LLaMA-Factory expects {' or '.join(want)} "
+                "(turns must alternate, starting with the user)"
+            )
     return out
 
 
-def to_alpaca(messages: list[dict], system: str | None, tools: list | None) -> dict:
-    """Alpaca: {instruction, input, output, system?, history?}; earlier turns go into history.
+def to_messages(messages: list[dict], system: str | None, tools: list | None, *, lf: bool = False, **_: Any) -> dict:
+    """OpenAI style: {"messages": [...], "tools": JSON text or ""}; the system prompt stays the first message.
 
-    A prompt-only sample gets output null (re-imported, it stays prompt-only). Samples with tool
+    With `lf` (the file is written for a LLaMA-Factory dataset_info entry) tool calls are written as
+    {"role": "function_call", "content": calls JSON} messages and tool results as one "tool" message per
+    observation, which LLaMA-Factory's role tags can read; OpenAI `tool_calls` it would drop."""
+    if lf:
+        sys_text, rest = _split_system(messages, system)
+        head = [{"role": "system", "content": sys_text}] if sys_text else []
+        tag = {"observation": "tool"}
+        msgs = head + [{"role": tag.get(r, r), "content": c} for r, c in lf_turns(rest)]
+        return {"messages": msgs, "tools": _tools_text(tools, lf=True)}
+    return {"messages": messages, "tools": _tools_text(tools)}
+
+
+_SHAREGPT_FROM = {"user": "human", "assistant": "gpt", "function_call": "function_call", "observation": "observation"}
+
+
+def to_sharegpt(messages: list[dict], system: str | None, tools: list | None, **_: Any) -> dict:
+    """LLaMA-Factory ShareGPT: {conversations [{from, value}], system, tools} with function_call (JSON of
+    {name, arguments}, a list for parallel calls) and observation turns."""
+    system, rest = _split_system(messages, system)
+    conv = [{"from": _SHAREGPT_FROM[r], "value": c} for r, c in lf_turns(rest)]
+    return {"conversations": conv, "system": system or "", "tools": _tools_text(tools, lf=True)}
+
+
+def to_alpaca(
+    messages: list[dict], system: str | None, tools: list | None, *, input_split: Any = None, **_: Any
+) -> dict:
+    """Alpaca: {instruction, input, output, system, history, tools}; earlier turns go into history.
+
+    `input_split` (the sample's meta["input_split"]) splits the last user turn back into instruction and
+    input. A prompt-only sample gets output null (re-imported, it stays prompt-only). Samples with tool
     calls or tool results cannot be written in this style (ExportError)."""
+
     system, rest = _split_system(messages, system)
     if any(m["role"] not in ("user", "assistant") or m.get("tool_calls") for m in rest):
         raise ExportError(
@@ -108,21 +184,36 @@ def to_alpaca(messages: list[dict], system: str | None, tools: list | None) -> d
         raise ExportError("a sample without a user turn cannot be written as alpaca")
     if any(p[1] is None for p in pairs[:-1]):
         raise ExportError("alpaca history needs a reply for every earlier turn")
-    out: dict[str, Any] = {"instruction": pairs[-1][0], "input": "", "output": pairs[-1][1]}
-    if system:
-        out["system"] = system
-    if len(pairs) > 1:
-        out["history"] = [list(p) for p in pairs[:-1]]
-    if tools:
-        out["tools"] = json.dumps(tools, ensure_ascii=False)
-    return out
+    instruction, inp = pairs[-1][0], ""
+    parts = split_user(instruction, input_split) if input_split is not None else None
+    if parts is not None:
+        instruction, inp = parts
+    return {
+        "instruction": instruction,
+        "input": inp,
+        "output": pairs[-1][1],
+        "system": system or "",
+        "history": [list(p) for p in pairs[:-1]],
+        "tools": _tools_text(tools, lf=True),
+    }
 
 
 _CONVERT = {"messages": to_messages, "sharegpt": to_sharegpt, "alpaca": to_alpaca}
 
+_LF_MESSAGE_TAGS = {
+    "role_tag": "role",
+    "content_tag": "content",
+    "user_tag": "user",
+    "assistant_tag": "assistant",
+    "observation_tag": "tool",
+    "function_tag": "function_call",
+    "system_tag": "system",
+}
+
 
 def dataset_info_entry(file_name: str, style: str) -> dict:
-    """The LLaMA-Factory dataset_info entry describing an exported file."""
+    """The LLaMA-Factory dataset_info entry describing an exported file (every column it names is in every
+    record)."""
     if style == "alpaca":
         return {
             "file_name": file_name,
@@ -146,15 +237,7 @@ def dataset_info_entry(file_name: str, style: str) -> dict:
         "file_name": file_name,
         "formatting": "sharegpt",
         "columns": {"messages": "messages", "tools": "tools"},
-        "tags": {
-            "role_tag": "role",
-            "content_tag": "content",
-            "user_tag": "user",
-            "assistant_tag": "assistant",
-            "system_tag": "system",
-            "observation_tag": "tool",
-            "function_tag": "function_call",
-        },
+        "tags": dict(_LF_MESSAGE_TAGS),
     }
 
 
@@ -174,12 +257,17 @@ def _where(store, filter, include_excluded: bool) -> tuple[str, list]:
 
 
 def convert_record(
-    style: str, messages: list[dict], system: str | None, tools: list | None, *, file_format: str = "jsonl"
+    style: str,
+    messages: list[dict],
+    system: str | None,
+    tools: list | None,
+    *,
+    input_split: Any = None,
+    lf: bool = False,
 ) -> dict:
-    """One sample in the export `style` (messages keep tools as a JSON string in Parquet)."""
-    if style == "messages":
-        return to_messages(messages, system, tools, tools_as_text=file_format == "parquet")
-    return _CONVERT[style](messages, system, tools)
+    """One sample in the export `style`; `lf`: written for a LLaMA-Factory dataset_info entry (matters for the
+    messages style's tool turns), `input_split`: the sample's meta["input_split"] (alpaca)."""
+    return _CONVERT[style](messages, system, tools, input_split=input_split, lf=lf)
 
 
 def write_parquet_rows(rows: list[dict], path: Path) -> None:
@@ -189,6 +277,40 @@ def write_parquet_rows(rows: list[dict], path: Path) -> None:
 
     keys = list(dict.fromkeys(k for r in rows for k in r))
     pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), path)
+
+
+def _special(path: Path) -> bool:
+    """An existing path that is not a regular file (a FIFO, /dev/stdout, a terminal): written in place."""
+    try:
+        return path.exists() and not path.is_file()
+    except OSError:
+        return False
+
+
+@contextmanager
+def record_writer(path: Path, file_format: str) -> Iterator[Callable[[dict], None]]:
+    """Yield `write(record)`; on success the records are in `path`, on any error nothing changed there.
+
+    A regular file is written to `<path>.part` and moved over the target when complete; an existing special
+    file (a FIFO, a device such as /dev/stdout) is written in place, never replaced."""
+    special = _special(path)
+    if not special:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    target = path if special else path.with_name(path.name + ".part")
+    rows: list[dict] = []
+    try:
+        if file_format == "jsonl":
+            with open(target, "w", encoding="utf-8") as f:
+                yield lambda rec: f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        else:
+            yield rows.append
+            write_parquet_rows(rows, target)
+        if not special:
+            os.replace(target, path)
+    except BaseException:
+        if not special:
+            target.unlink(missing_ok=True)
+        raise
 
 
 def read_dataset_info(path: str | Path, *, folder_unless_json: bool = False) -> tuple[Path, dict]:
@@ -255,57 +377,46 @@ def export(
                 f"{info_path.name} already has an entry {name!r}; pass overwrite=True or another dataset_name"
             )
     where, params = _where(store, filter, include_excluded)
+    lf = info_path is not None
+    n = n_open = 0
     con = store.cursor()
     try:
         total = con.execute(f"SELECT count(*) FROM samples s WHERE {where}", params).fetchall()[0][0]
         meter = ProgressMeter(progress, total=total)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        rows: list[dict] = []
-        n = 0
-        try:
-            res = con.execute(
-                f"SELECT s.id, s.messages, s.system, s.tools FROM samples s WHERE {where} ORDER BY s.id", params
-            )
-            with open(tmp, "w", encoding="utf-8") if fmt == "jsonl" else _NullCtx() as f:
-                while True:
-                    batch = res.fetchmany(FETCH_ROWS)
-                    if not batch:
-                        break
-                    for sid, messages, system, tools in batch:
-                        msgs = json.loads(messages)
-                        tl = json.loads(tools) if tools else None
-                        try:
-                            rec = convert_record(style, msgs, system, tl, file_format=fmt)
-                        except ExportError as e:
-                            raise ExportError(f"sample {sid}: {e}") from None
-                        if f is not None:
-                            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                        else:
-                            rows.append(rec)
-                    n += len(batch)
-                    meter.advance(len(batch))
-                    if cancel is not None and cancel.cancelled:
-                        res.fetchall()  # drain before the connection closes
-                        cancel.check()
-            if fmt == "parquet":
-                write_parquet_rows(rows, tmp)
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        res = con.execute(
+            f"SELECT s.id, s.messages, s.system, s.tools, json_extract(s.meta, '$.{INPUT_SPLIT}') "
+            f"FROM samples s WHERE {where} ORDER BY s.id",
+            params,
+        )
+        with record_writer(out, fmt) as write:
+            while True:
+                batch = res.fetchmany(FETCH_ROWS)
+                if not batch:
+                    break
+                for sid, messages, system, tools, split in batch:
+                    msgs = json.loads(messages)
+                    try:
+                        rec = convert_record(
+                            style,
+                            msgs,
+                            system,
+                            json.loads(tools) if tools else None,
+                            input_split=json.loads(split) if split is not None else None,
+                            lf=lf,
+                        )
+                    except ExportError as e:
+                        raise ExportError(f"sample {sid}: {e}") from None
+                    write(rec)
+                    n_open += not msgs or msgs[-1]["role"] != "assistant"
+                n += len(batch)
+                meter.advance(len(batch))
+                if cancel is not None and cancel.cancelled:
+                    res.fetchall()  # drain before the connection closes
+                    cancel.check()
     finally:
         con.close()
     written_info = None
     if info_path is not None:
         written_info = write_dataset_info(info_path, info, {name: out}, style)
     meter.report("done", force=True)
-    return ExportResult(n, str(out), written_info)
-
-
-class _NullCtx:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
+    return ExportResult(n, str(out), written_info, n_open)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,14 @@ def _sample_texts(con, ids: list[int]) -> dict[int, tuple]:
     if not ids:
         return {}
     rows = con.execute(
-        "SELECT id, messages, system, tools, domain FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]
+        "SELECT id, messages, system, tools, domain, json_extract(meta, '$.input_split') FROM samples "
+        "WHERE id IN (SELECT unnest(?::BIGINT[]))",
+        [ids],
     ).fetchall()
-    return {r[0]: (json.loads(r[1]), r[2], json.loads(r[3]) if r[3] else None, r[4]) for r in rows}
+    return {
+        r[0]: (json.loads(r[1]), r[2], json.loads(r[3]) if r[3] else None, r[4], json.loads(r[5]) if r[5] else None)
+        for r in rows
+    }
 
 
 def training_records(store: Store, mixture_id: int, *, chunk: int = 2000) -> Iterator[dict]:
@@ -50,14 +54,14 @@ def training_records(store: Store, mixture_id: int, *, chunk: int = 2000) -> Ite
             con.close()
 
         def side(sid: int, texts=texts) -> dict:
-            m, s, t, d = texts[sid]
+            m, s, t, d, _split = texts[sid]
             return {"sample_id": int(sid), "domain": d, "messages": m, "system": s, "tools": t}
 
         for i in part:
             if i.kind == "sample":
                 if i.sample_id not in texts:
                     raise MixtureError(f"mixture item {i.stage}/{i.position}: sample {i.sample_id} no longer exists")
-                m, s, t, _d = texts[i.sample_id]
+                m, s, t, _d, split = texts[i.sample_id]
                 yield {
                     "kind": "sample",
                     "stage": i.stage,
@@ -66,6 +70,7 @@ def training_records(store: Store, mixture_id: int, *, chunk: int = 2000) -> Ite
                     "messages": m,
                     "system": s,
                     "tools": t,
+                    "input_split": split,
                 }
             else:
                 p = pairs.get((i.set_id, i.pair_index))
@@ -133,8 +138,8 @@ def export_mixture(
         ExportError,
         convert_record,
         read_dataset_info,
+        record_writer,
         write_dataset_info,
-        write_parquet_rows,
     )
 
     if style not in STYLES:
@@ -174,26 +179,23 @@ def export_mixture(
             skipped += 1
             continue
         try:
-            r = convert_record(style, rec["messages"], rec["system"], rec["tools"], file_format=fmt)
+            r = convert_record(
+                style,
+                rec["messages"],
+                rec["system"],
+                rec["tools"],
+                input_split=rec["input_split"],
+                lf=info_path is not None,
+            )
         except ExportError as e:
             raise MixtureError(f"sample {rec['sample_id']}: {e}") from None
         per_stage[rec["stage"]].append(r)
     paths: list[Path] = []
     for si, rows in enumerate(per_stage):
         p = _stage_path(out, si, stage_names[si], len(stage_names))
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".part")
-        try:
-            if fmt == "jsonl":
-                with open(tmp, "w", encoding="utf-8") as f:
-                    for r in rows:
-                        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            else:
-                write_parquet_rows(rows, tmp)
-            os.replace(tmp, p)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with record_writer(p, fmt) as write:
+            for r in rows:
+                write(r)
         paths.append(p)
     written = None
     if info_path is not None:
