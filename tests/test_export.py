@@ -210,3 +210,53 @@ def test_tools_without_properties_get_an_empty_one_for_llamafactory(store, tmp_p
         {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}},
         {"name": "ping", "parameters": {"type": "object", "required": [], "properties": {}}},
     ]
+
+
+def test_ranking_export_round_trips_preference_pairs(store, tmp_path):
+    pairs = [
+        {"instruction": "Prime?", "input": "below 10", "chosen": "7", "rejected": "9"},
+        {"instruction": "Capital?", "input": "", "chosen": "Paris", "rejected": "Lyon", "system": "Be short."},
+    ]
+    write_jsonl(tmp_path / "p.jsonl", pairs)
+    cols = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected", "system": "system"}
+    (tmp_path / "dataset_info.json").write_text(
+        json.dumps({"p": {"file_name": "p.jsonl", "ranking": True, "columns": cols}})
+    )
+    pid = import_dataset_info(store, tmp_path / "dataset_info.json")[0].pool_id
+    for style in ("alpaca", "sharegpt", "messages"):
+        out = tmp_path / "out" / f"p_{style}.jsonl"
+        res = export(store, out, filter=_filter([pid]), style=style, ranking=True, dataset_info=out.parent)
+        again = import_dataset_info(store, res.dataset_info_path, names=[f"p_{style}"])[0]
+        assert hashes(store, again.pool_id) == hashes(store, pid), style
+    a = [json.loads(x) for x in (tmp_path / "out" / "p_alpaca.jsonl").read_text().split("\n") if x]
+    assert a[0] == {
+        "instruction": "Prime?",
+        "input": "below 10",
+        "chosen": "7",
+        "rejected": "9",
+        "system": "",
+        "history": [],
+        "tools": "",
+    }
+    # without ranking a pair is written as its chosen conversation
+    export(store, tmp_path / "sft.jsonl", filter=_filter([pid]), style="alpaca")
+    assert json.loads((tmp_path / "sft.jsonl").read_text().split("\n")[0])["output"] == "7"
+
+
+def test_special_files_are_written_in_place_and_folders_refused(store, tmp_path, pools):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    res = export(store, fifo, style="sharegpt")
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe, not replaced by a regular file
+    assert len([x for x in got[0].split("\n") if x]) == res.n == 7
+    assert not list(tmp_path.glob("pipe.part"))
+    with pytest.raises(ExportError, match="is a folder"):
+        export(store, tmp_path, style="sharegpt")

@@ -382,3 +382,80 @@ def test_hf_datasets_and_polars_read_alpaca(store, tmp_path):
         earlier = msgs[:-2] if reply else msgs[:-1]
         assert g["history"] == [[a["content"], b["content"]] for a, b in zip(earlier[::2], earlier[1::2])]
     assert n_split >= 2  # ODD's two records with an input
+
+
+PAIRS_ALPACA = [
+    {"instruction": "Name a prime.", "input": "below 10", "chosen": "7", "rejected": "9", "system": "Be exact."},
+    {"instruction": "Capital of France?", "input": "", "chosen": "Paris \u2028 indeed", "rejected": "Lyon"},
+]
+PAIRS_SHAREGPT = [
+    {
+        "conversations": [
+            {"from": "human", "value": "hi"},
+            {"from": "gpt", "value": "hello"},
+            {"from": "human", "value": "weather in Oslo?"},
+        ],
+        "chosen": {"from": "function_call", "value": '{"name": "w", "arguments": {"city": "Oslo"}}'},
+        "rejected": {"from": "gpt", "value": "It is sunny (made up)."},
+        "tools": '[{"name": "w", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]',
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def pair_pools(store, tmp_path_factory):
+    from engine.data.ingest import import_dataset_info
+
+    d = tmp_path_factory.mktemp("pairs")
+    write_jsonl(d / "a.jsonl", PAIRS_ALPACA)
+    write_jsonl(d / "s.jsonl", PAIRS_SHAREGPT)
+    cols = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected", "system": "system"}
+    info = {
+        "pairs_a": {"file_name": "a.jsonl", "ranking": True, "columns": cols},
+        "pairs_s": {
+            "file_name": "s.jsonl",
+            "formatting": "sharegpt",
+            "ranking": True,
+            "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "tools": "tools"},
+        },
+    }
+    (d / "dataset_info.json").write_text(json.dumps(info))
+    rep = import_dataset_info(store, d / "dataset_info.json")
+    return {r.pool_id: r for r in rep.imported}
+
+
+def test_llamafactory_reads_ranking_exports_as_preference_pairs(store, pair_pools, tmp_path, tokenizer_dir):
+    from engine.data.export import ExportError
+    from engine.data.formats import preference_pair
+
+    ids = sorted(pair_pools)
+    alpaca_ids = [i for i in ids if pair_pools[i].format == "alpaca_ranking"]
+    res = {}
+    for style, pools in (("alpaca", alpaca_ids), ("sharegpt", ids), ("messages", ids)):
+        res[style] = export(
+            store, tmp_path / f"r_{style}.jsonl", style=style, dataset_info=tmp_path, ranking=True,
+            filter=Filter(pool_ids=pools),
+        )  # fmt: skip
+        assert json.loads((tmp_path / "dataset_info.json").read_text())[f"r_{style}"]["ranking"] is True
+    got = _lf_load(tmp_path, [f"r_{s}" for s in res], tokenizer_dir, stage="rm")
+    for style, pools in (("alpaca", alpaca_ids), ("sharegpt", ids), ("messages", ids)):
+        rows = store.fetchall(
+            "SELECT messages, rejected FROM samples WHERE pool_id IN (SELECT unnest(?::INTEGER[])) ORDER BY id",
+            [pools],
+        )
+        g = got[f"r_{style}"]
+        assert len(g["aligned"]) == len(g["tokenized"]) == len(rows) == res[style].n
+        for a, t, (m, r) in zip(g["aligned"], g["tokenized"], rows):
+            prompt, chosen, worse = preference_pair(json.loads(m), json.loads(r))
+            view = _lf_view({"messages": prompt + [chosen], "system": "", "tools": None})[1]
+            assert _lf_turns({"_prompt": a["_prompt"], "_response": a["_response"][:1]}) == view
+            rej = _lf_view({"messages": prompt + [worse], "system": "", "tools": None})[1][-1]
+            assert _lf_turns({"_prompt": [], "_response": a["_response"][1:]}) == [rej]
+            if chosen.get("content"):
+                assert chosen["content"] in t["chosen"]
+            if worse.get("content"):
+                assert worse["content"] in t["rejected"]
+    # a sample that is not a pair cannot be ranking data: refused, named, nothing written
+    with pytest.raises(ExportError, match=r"sample \d+: not a preference pair"):
+        export(store, tmp_path / "no.jsonl", style="sharegpt", ranking=True)
+    assert not (tmp_path / "no.jsonl").exists()

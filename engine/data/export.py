@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.core.errors import InputError
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
-from engine.data.formats import INPUT_SPLIT, split_user
+from engine.data.formats import INPUT_SPLIT, preference_pair, split_user
 
 STYLES = ("messages", "alpaca", "sharegpt")
 FETCH_ROWS = 5_000
@@ -211,9 +211,18 @@ _LF_MESSAGE_TAGS = {
 }
 
 
-def dataset_info_entry(file_name: str, style: str) -> dict:
+def dataset_info_entry(file_name: str, style: str, *, ranking: bool = False) -> dict:
     """The LLaMA-Factory dataset_info entry describing an exported file (every column it names is in every
-    record)."""
+    record); `ranking`: a file of preference pairs (chosen and rejected columns)."""
+    entry = _dataset_info_entry(file_name, style)
+    if ranking:
+        cols = entry["columns"]
+        cols.pop("response", None)
+        entry = {**entry, "ranking": True, "columns": {**cols, "chosen": "chosen", "rejected": "rejected"}}
+    return entry
+
+
+def _dataset_info_entry(file_name: str, style: str) -> dict:
     if style == "alpaca":
         return {
             "file_name": file_name,
@@ -264,10 +273,45 @@ def convert_record(
     *,
     input_split: Any = None,
     lf: bool = False,
+    rejected: dict | None = None,
+    ranking: bool = False,
 ) -> dict:
     """One sample in the export `style`; `lf`: written for a LLaMA-Factory dataset_info entry (matters for the
-    messages style's tool turns), `input_split`: the sample's meta["input_split"] (alpaca)."""
-    return _CONVERT[style](messages, system, tools, input_split=input_split, lf=lf)
+    messages style's tool turns), `input_split`: the sample's meta["input_split"] (alpaca).
+
+    `ranking`: write the preference pair (the prompt, then `chosen` and `rejected` replies; the sample's
+    `rejected` is samples.rejected) as LLaMA-Factory's ranking data reads it; ExportError for a sample that is
+    not a pair. Without it a pair is written as its chosen conversation."""
+    if not ranking:
+        return _CONVERT[style](messages, system, tools, input_split=input_split, lf=lf)
+    pair = preference_pair(messages, rejected)
+    if pair is None:
+        raise ExportError("not a preference pair (no rejected reply): a ranking export needs pairs only")
+    prompt, chosen, worse = pair
+    if style == "alpaca":
+        rec = to_alpaca(prompt + [chosen], system, tools, input_split=input_split)
+        if worse.get("tool_calls"):
+            raise ExportError("a rejected reply with tool calls cannot be written as alpaca; use style 'sharegpt'")
+        rec.pop("output")
+        return {**rec, "chosen": chosen["content"], "rejected": worse["content"]}
+    if style == "sharegpt":
+        rec = to_sharegpt(prompt, system, tools)
+        return {**rec, "chosen": _sharegpt_reply(chosen), "rejected": _sharegpt_reply(worse)}
+    rec = to_messages(prompt, system, tools, lf=lf)
+    if lf:
+        return {**rec, "chosen": _lf_reply(chosen), "rejected": _lf_reply(worse)}
+    return {**rec, "chosen": chosen, "rejected": worse}
+
+
+def _lf_reply(m: dict) -> dict:
+    """A final reply as one LLaMA-Factory turn: {"role": assistant | function_call, "content"}."""
+    role, content = lf_turns([{"role": "user", "content": ""}, m])[1]
+    return {"role": role, "content": content}
+
+
+def _sharegpt_reply(m: dict) -> dict:
+    r = _lf_reply(m)
+    return {"from": _SHAREGPT_FROM[r["role"]], "value": r["content"]}
 
 
 def write_parquet_rows(rows: list[dict], path: Path) -> None:
@@ -282,6 +326,8 @@ def write_parquet_rows(rows: list[dict], path: Path) -> None:
 def _special(path: Path) -> bool:
     """An existing path that is not a regular file (a FIFO, /dev/stdout, a terminal): written in place."""
     try:
+        if path.is_dir():
+            raise ExportError(f"{path} is a folder; give a file name to export to")
         return path.exists() and not path.is_file()
     except OSError:
         return False
@@ -331,12 +377,14 @@ def read_dataset_info(path: str | Path, *, folder_unless_json: bool = False) -> 
     return info_path, info
 
 
-def write_dataset_info(info_path: Path, info: dict, files: dict[str, Path], style: str) -> str:
+def write_dataset_info(
+    info_path: Path, info: dict, files: dict[str, Path], style: str, *, ranking: bool = False
+) -> str:
     """Add an entry per exported file (name -> file, path relative to the dataset_info.json) to `info` and
     write it atomically. Returns the path written."""
     for name, file in files.items():
         rel = os.path.relpath(Path(file).resolve(), info_path.resolve().parent)
-        info[name] = dataset_info_entry(Path(rel).as_posix(), style)
+        info[name] = dataset_info_entry(Path(rel).as_posix(), style, ranking=ranking)
     info_path.parent.mkdir(parents=True, exist_ok=True)
     tmpi = info_path.with_name(info_path.name + ".part")
     tmpi.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -355,6 +403,7 @@ def export(
     dataset_name: str | None = None,
     overwrite: bool = False,
     include_excluded: bool = False,
+    ranking: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportResult:
@@ -362,14 +411,16 @@ def export(
 
     file_format: "jsonl" or "parquet" (default from the suffix). With `dataset_info`, an entry named
     `dataset_name` (default: the file's stem) is merged into that dataset_info.json; an existing entry
-    of that name is an error unless overwrite=True."""
+    of that name is an error unless overwrite=True. `ranking`: write preference pairs (chosen and rejected;
+    every matched sample must be one) and mark the dataset_info entry `ranking: true`."""
     if style not in STYLES:
         raise ExportError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
     out = Path(path)
     fmt = file_format or ("parquet" if out.suffix.lower() == ".parquet" else "jsonl")
     if fmt not in ("jsonl", "parquet"):
         raise ExportError(f"unknown file format {fmt!r} (jsonl or parquet)")
-    info_path, info = read_dataset_info(dataset_info) if dataset_info else (None, {})
+    # a dataset_info path not ending in .json is its folder (which may not exist yet)
+    info_path, info = read_dataset_info(dataset_info, folder_unless_json=True) if dataset_info else (None, {})
     name = dataset_name or out.name.split(".")[0]
     if info_path is not None:
         if name in info and not overwrite:
@@ -384,7 +435,7 @@ def export(
         total = con.execute(f"SELECT count(*) FROM samples s WHERE {where}", params).fetchall()[0][0]
         meter = ProgressMeter(progress, total=total)
         res = con.execute(
-            f"SELECT s.id, s.messages, s.system, s.tools, json_extract(s.meta, '$.{INPUT_SPLIT}') "
+            f"SELECT s.id, s.messages, s.system, s.tools, json_extract(s.meta, '$.{INPUT_SPLIT}'), s.rejected "
             f"FROM samples s WHERE {where} ORDER BY s.id",
             params,
         )
@@ -393,7 +444,7 @@ def export(
                 batch = res.fetchmany(FETCH_ROWS)
                 if not batch:
                     break
-                for sid, messages, system, tools, split in batch:
+                for sid, messages, system, tools, split, worse in batch:
                     msgs = json.loads(messages)
                     try:
                         rec = convert_record(
@@ -403,6 +454,8 @@ def export(
                             json.loads(tools) if tools else None,
                             input_split=json.loads(split) if split is not None else None,
                             lf=lf,
+                            rejected=json.loads(worse) if worse else None,
+                            ranking=ranking,
                         )
                     except ExportError as e:
                         raise ExportError(f"sample {sid}: {e}") from None
@@ -417,6 +470,6 @@ def export(
         con.close()
     written_info = None
     if info_path is not None:
-        written_info = write_dataset_info(info_path, info, {name: out}, style)
+        written_info = write_dataset_info(info_path, info, {name: out}, style, ranking=ranking)
     meter.report("done", force=True)
     return ExportResult(n, str(out), written_info, n_open)
