@@ -465,3 +465,21 @@ def test_recorded_evaluation_settings_are_compared(store, tmp_path):
     res = compare(store, [a.id, b.id])
     assert sorted(x["setting"] for x in res["settings_mismatches"]) == ["max_items", "max_new_tokens"]
     assert res["shared"]["math"]["n_shared"] == 2 and res["items"]["math"]["both_right"] == 2
+
+
+def test_a_cancelled_or_failed_evaluation_never_hides_a_finished_one(partial_store):
+    from engine.evaluation.evaluate import item_results
+
+    before = item_results(partial_store, 1, domain="math")
+    assert sorted(before) == [100, 101, 102]
+    with partial_store.transaction() as con:  # newer, partial evaluations of the same set and domain
+        _eval(con, 10, 1, "math", [(100, False, 9.0, "x")], details={"state": "cancelled"})
+        _eval(con, 11, 1, "math", [], details={"state": "failed"})
+    after = item_results(partial_store, 1, domain="math")
+    assert after == before and {r["evaluation_id"] for r in after.values()} == {1}
+    with partial_store.transaction() as con:  # a newer finished one wins
+        _eval(con, 12, 1, "math", [(100, False, 9.0, "x")], details={"state": "done"})
+    assert {r["evaluation_id"] for r in item_results(partial_store, 1, domain="math").values()} == {12}
+    with partial_store.transaction() as con:  # with nothing finished, the latest partial one is what there is
+        _eval(con, 13, 1, "law", [(300, True, 1.0, "y")], details={"state": "cancelled"})
+    assert item_results(partial_store, 1, domain="law")[300]["evaluation_id"] == 13

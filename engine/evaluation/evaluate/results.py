@@ -123,7 +123,8 @@ def list_evaluations(store: Store, run_id: int | None = None) -> list[EvalSummar
 def item_results(
     store: Store, run_id: int, *, domain: str | None = None, eval_set: str | None = None
 ) -> dict[int, dict]:
-    """Per-item results of a run's latest evaluation of each (eval set, domain): sample_id -> row dict
+    """Per-item results of a run's latest finished evaluation of each (eval set, domain) (a cancelled, failed
+    or still-running one counts only when none has finished): sample_id -> row dict
     (scorer, question (the last user turn), output, extracted, correct, score, nll, domain, eval_set, prompt
     (the rendered prompt the model saw), evaluation_id (the evaluations row it belongs to)).
 
@@ -132,7 +133,9 @@ def item_results(
     con = store.cursor()
     try:
         q = (
-            "WITH latest AS (SELECT max(id) AS id FROM evaluations WHERE run_id = ? GROUP BY eval_set, domain) "
+            "WITH ranked AS (SELECT id, row_number() OVER (PARTITION BY eval_set, domain ORDER BY "
+            "coalesce(json_extract_string(details, '$.state'), 'done') = 'done' DESC, id DESC) AS rk "
+            "FROM evaluations WHERE run_id = ?), latest AS (SELECT id FROM ranked WHERE rk = 1) "
             "SELECT ei.sample_id, ei.scorer, coalesce(json_extract_string(ei.details, '$.question'), ei.prompt), "
             "ei.output, ei.extracted, ei.correct, ei.score, ei.nll, ei.domain, e.eval_set, ei.prompt, e.id "
             "FROM eval_items ei JOIN evaluations e ON e.id = ei.evaluation_id "
