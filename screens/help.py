@@ -14,7 +14,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 
-from screens.widgets import describe_node
 from workbench import actions as registry
 from workbench.actions import bindings_for, key_display
 
@@ -33,6 +32,35 @@ def help_text_for(node: Widget | Screen | None, screen: Screen | None) -> str:
         if doc and type(n).__module__.startswith("screens"):
             return doc
     return "No help for this widget."
+
+
+def _heading(text: str) -> str:
+    """The first line of a HELP text, without markdown heading marks or a trailing period."""
+    first = dedent(text).strip().split("\n", 1)[0].lstrip("#").strip()
+    return first.split(": ", 1)[0].rstrip(".") if len(first) > 60 else first.rstrip(".")
+
+
+def help_title(node: Widget | None, screen: Screen) -> str:
+    """Where F1 was pressed, in the user's words: the area, then the part of it (from the HELP texts), and
+    for a text field what its placeholder asks for."""
+    area = (getattr(screen, "MODE", "") or "").replace("_", " ").capitalize()
+    screen_help = getattr(type(screen), "HELP", None)
+    if not area and screen_help:
+        area = _heading(screen_help)
+    part = ""
+    for n in list(node.ancestors_with_self) if node is not None else []:
+        if n is screen:
+            break
+        text = getattr(type(n), "HELP", None)
+        if text and text is not screen_help:
+            part = _heading(text)
+            break
+    field = ""
+    placeholder = getattr(node, "placeholder", None)
+    if isinstance(placeholder, str) and placeholder.strip():
+        field = f"the “{placeholder.strip()}” field"
+    words = [w for w in (area, part if part.lower() != area.lower() else "", field) if w]
+    return " · ".join(words) or "this screen"
 
 
 def _key_rows(screen: Screen) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
@@ -108,10 +136,9 @@ class HelpScreen(ModalScreen[None]):
         self._focused = focused
 
     def compose(self) -> ComposeResult:
-        where = describe_node(self._focused) if self._focused is not None else type(self._target_screen).__name__
         local, widget, glob = _key_rows(self._target_screen)
         with Vertical():
-            yield Label(f"Help — {where} (on {type(self._target_screen).__name__})", id="help-title")
+            yield Label(f"Help — {help_title(self._focused, self._target_screen)}", id="help-title")
             with VerticalScroll(id="help-body"):
                 yield Markdown(help_text_for(self._focused, self._target_screen), id="help-text")
                 yield Static("Keys here", classes="section")
