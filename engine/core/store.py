@@ -6,6 +6,7 @@ connection. Sample ids come from `next_ids` and never change once assigned.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -356,10 +357,24 @@ class Store:
         except duckdb.IOException as e:  # lock held by another process, unreadable file…
             raise StoreError(f"cannot open store {path}: {e}") from e
         self._lock = threading.RLock()
+        self._files_dir: Path | None = None
         if not read_only:
             migrate(self.con, migrations)
         elif current_version(self.con) > (migrations[-1].version if migrations else 0):
             raise StoreError(f"store {path} has a newer schema than this Workbench knows")
+
+    @property
+    def files_dir(self) -> Path:
+        """The folder of every file this store writes besides its .duckdb/.wal (jobs/, embeddings/, clusterings/,
+        runs/): `<file name>.d` beside the file, its alone (engine.core.paths); a private temporary folder for
+        an in-memory store. Not created here."""
+        if self._files_dir is None:
+            from engine.core.paths import files_dir_for
+
+            self._files_dir = (
+                files_dir_for(self.path) if self.path is not None else Path(tempfile.mkdtemp(prefix="workbench-mem-"))
+            )
+        return self._files_dir
 
     # -- connections -------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
