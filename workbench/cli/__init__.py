@@ -1,7 +1,7 @@
 """The `workbench` command: opens the app, and the headless twins of every screen action.
 
 Exit codes: 0 success, 1 bad input (file, filter, unknown pool…), 2 usage error, 3 store error,
-130 cancelled (Ctrl-C).
+130 cancelled (Ctrl-C), 141 the reader of stdout went away (`| head`; nothing printed, as other Unix tools).
 
 One module per area (data, quality, geometry, mix, train, eval, interp), each adding its subcommands with
 `register(sub)`; `kit` holds what they share. Every module stays light: heavy imports live in the commands.
@@ -10,6 +10,7 @@ One module per area (data, quality, geometry, mix, train, eval, interp), each ad
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from workbench import __version__
@@ -20,6 +21,7 @@ from workbench.cli.kit import (
     EXIT_CANCELLED,
     EXIT_INPUT,
     EXIT_OK,
+    EXIT_PIPE,
     EXIT_STORE,
     EXIT_USAGE,
     CliError,
@@ -31,6 +33,7 @@ __all__ = [
     "EXIT_CANCELLED",
     "EXIT_INPUT",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_STORE",
     "EXIT_USAGE",
     "CLI_AREAS",
@@ -86,6 +89,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        print(f"workbench: {e}", file=sys.stderr)
+    except BrokenPipeError:  # `workbench query | head -1`: the reader has what it wanted
+        _quiet_broken_pipe()
+        return EXIT_PIPE
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        print(
+            f"workbench: {e.filename}: {e.strerror}" if e.filename and e.strerror else f"workbench: {e}",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
+    except Exception as e:
+        if not _interrupted(e):
+            raise
+        print("workbench: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether `e` is DuckDB's answer to Ctrl-C during a statement (a RuntimeError, or its InterruptException)."""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(e, duckdb.InterruptException):
+        return True
+    return type(e) is RuntimeError and str(e) == "Query interrupted"
+
+
+def _quiet_broken_pipe() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit raises no second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # no real file descriptor (a test's capture)
+            pass
+    os.close(devnull)

@@ -1,4 +1,4 @@
-"""The CLI's shared kit: its error, exit codes, the store, table/JSON output, progress and argument helpers.
+"""The CLI's shared kit: its error, exit codes, the store, table/JSON output, progress, Ctrl-C and argument helpers.
 
 Light by rule: the engine's heavy modules are imported inside the functions that need them.
 """
@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from engine.core.errors import (  # noqa: F401  (the exit codes are re-exported to the area modules)
@@ -17,9 +19,13 @@ from engine.core.errors import (  # noqa: F401  (the exit codes are re-exported 
     EXIT_OK,
     EXIT_STORE,
     EXIT_USAGE,
+    StoreError,
     WorkbenchError,
 )
 from workbench.paths import resolve_db_path
+
+# The reader of stdout went away (`workbench query | head -1`): the status a Unix tool killed by SIGPIPE has.
+EXIT_PIPE = 128 + 13
 
 
 class CliError(WorkbenchError):
@@ -34,9 +40,64 @@ class CliError(WorkbenchError):
 
 
 def _open_store(args, read_only: bool = False):
-    from engine.core.store import Store
+    """The store at --db / $WORKBENCH_DB; a path where no store can be made is a StoreError (exit 3).
 
-    return Store(resolve_db_path(args.db), read_only=read_only)
+    read_only: for commands that only read. They never create a store: where none exists yet, an empty one in
+    memory stands in (a note on stderr says so). An existing store is opened read-only, unless it needs a
+    migration first."""
+    from engine.core.store import SCHEMA_VERSION, Store
+
+    if getattr(args, "db", None) == "":
+        raise CliError("--db: empty path", EXIT_USAGE)
+    path = resolve_db_path(args.db)
+    if not path.exists():
+        _check_store_path(path)
+    if read_only and not path.exists():
+        if not getattr(args, "quiet", False):
+            print(f"workbench: no store at {path} yet (nothing imported); reading an empty one", file=sys.stderr)
+        return Store(":memory:")
+    try:
+        store = Store(path, read_only=read_only)
+    except OSError as e:  # its folder cannot be made: a file in the way, no permission
+        raise StoreError(f"cannot open store {path}: {e.strerror or e}") from e
+    if read_only and store.version() < SCHEMA_VERSION:
+        store.close()
+        store = _open_store(args)
+    return store
+
+
+def _check_store_path(path) -> None:
+    """StoreError unless a store could be created at `path` (its nearest existing folder is a writable folder)."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StoreError(f"cannot open store {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot open store {path}: no permission to create it in {parent}")
+
+
+@contextmanager
+def _sigint_cancels() -> Iterator:
+    """A CancelToken that Ctrl-C sets, for an engine job that takes `cancel=`: the job stops at its next
+    checkpoint (engine Cancelled, exit 130) with the store untouched. Ctrl-C must not interrupt a DuckDB
+    statement midway (an interrupted COMMIT can land yet report failure); a second Ctrl-C still does."""
+    from engine.core.jobs import CancelToken
+
+    token = CancelToken()
+
+    def on_sigint(signum, frame) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        if sys.stderr.isatty():
+            sys.stderr.write("\nworkbench: stopping at the next checkpoint (Ctrl-C again to stop at once)\n")
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 class _StderrProgress:
@@ -99,9 +160,21 @@ def _dump(obj) -> None:
     sys.stdout.write("\n")
 
 
-def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) -> None:
+def _dump_list(rows: Iterable[dict]) -> None:
+    """Rows as one indented JSON array on stdout, written as they come (what `_dump(list(rows))` prints)."""
+    n = 0
+    for r in rows:
+        # nested lines indented by hand: str.splitlines-based helpers would also split inside U+2028 in values
+        item = json.dumps(r, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+        sys.stdout.write(("[\n  " if n == 0 else ",\n  ") + item)
+        n += 1
+    sys.stdout.write("\n]\n" if n else "[]\n")
+
+
+def _print_rows(rows: Iterable[dict], fmt: str, columns: list[str] | None = None) -> None:
+    """Rows as a table, a JSON array or JSON Lines on stdout (JSON and JSON Lines stream an iterator)."""
     if fmt == "json":
-        _dump(rows)
+        _dump_list(rows)
     elif fmt == "jsonl":
         for r in rows:
             sys.stdout.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
@@ -109,6 +182,7 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
         from rich.console import Console
         from rich.table import Table
 
+        rows = list(rows)
         cols = columns or (list(rows[0].keys()) if rows else [])
         t = Table(show_lines=False, pad_edge=False)
         for c in cols:
