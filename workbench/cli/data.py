@@ -1,23 +1,42 @@
-"""Data commands: open the app, sniff, import, the sample pools, pools, query, show, bulk edits, export, rules."""
+"""Data commands: open the app, sniff, import, the sample pools, pools, query, show, bulk edits, export, rules.
+
+`-` is standard input for `import` and `sniff`, and standard output for `export`."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from workbench.cli.kit import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    WorkbenchError,
     _add_filter_args,
     _dump,
     _filter_from_args,
     _open_store,
     _print_rows,
     _progress,
+    _sigint_cancels,
     _StderrProgress,
 )
 from workbench.paths import resolve_db_path, sample_data_dir
+
+QUERY_LIMIT = 20  # rows `workbench query` prints unless --limit says otherwise
+QUERY_PAGE = 5_000  # rows fetched at a time while printing
+STDIN = "<stdin>"  # how messages name standard input
+# File kinds that --format names for `-` (standard input has no suffix to tell them); the record format is detected.
+STDIN_KINDS = ("json", "jsonl", "ndjson", "csv", "tsv", "parquet")
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def load_sample(store, progress=None, *, evals: bool = False) -> list:
@@ -44,7 +63,9 @@ def cmd_sniff(args) -> int:
     from engine.data.ingest import sniff
 
     mapping = _parse_mapping(args.map)
-    d = sniff(Path(args.path), format=args.format, mapping=mapping)
+    fmt, kind = _record_format(args.format, args.path == "-")
+    with _input_file(args.path, kind) as path, _naming_stdin(path):
+        d = sniff(path, format=fmt, mapping=mapping)
     out = {
         "path": args.path,
         "format": d.format,
@@ -70,33 +91,122 @@ def _parse_mapping(items: list[str] | None) -> dict | None:
     return m
 
 
+def _record_format(value: str | None, stdin: bool) -> tuple[str | None, str | None]:
+    """(record format, file kind) that --format names: a record format, or for `-` a file kind (STDIN_KINDS)."""
+    from engine.data.formats import FORMATS
+
+    if value is None or value in FORMATS:
+        return value, None
+    if value in STDIN_KINDS:
+        if stdin:
+            return None, value
+        raise CliError(
+            f"--format {value}: a file's kind comes from its suffix; --format names a record format "
+            f"({', '.join(FORMATS)}), or the file kind of - (standard input)",
+            EXIT_USAGE,
+        )
+    raise CliError(f"--format {value!r}: unknown format; known: {', '.join(FORMATS)}", EXIT_USAGE)
+
+
+def _stdin_kind(head: bytes) -> str:
+    """The file kind of standard input from its first bytes (gzip looked into): parquet, json (a JSON array or
+    JSON Lines: the reader tells them apart as it does for any .json file), tsv or csv."""
+    if head[:2] == GZIP_MAGIC:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+        except zlib.error:
+            return "json"  # a broken gzip stream: the reader says so
+    if head[:4] == b"PAR1":
+        return "parquet"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text or text[:1] in (b"[", b"{"):
+        return "json"
+    first = text.split(b"\n", 1)[0]
+    return "tsv" if b"\t" in first and b"," not in first else "csv"
+
+
+@contextmanager
+def _input_file(arg: str, kind: str | None = None) -> Iterator[Path]:
+    """The file `arg` names; for `-`, standard input spooled to a temporary file named for its kind (`kind`, else
+    sniffed), so that detection and the readers treat it like any file. The file is removed afterwards."""
+    if arg != "-":
+        yield Path(arg)
+        return
+    with tempfile.TemporaryDirectory(prefix="workbench-stdin-") as tmp:
+        head = sys.stdin.buffer.read(1 << 16)
+        kind = kind or _stdin_kind(head)
+        path = Path(tmp) / ("stdin." + kind + (".gz" if head[:2] == GZIP_MAGIC else ""))
+        with open(path, "wb") as f:
+            f.write(head)
+            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+        yield path
+
+
+@contextmanager
+def _naming_stdin(path: Path) -> Iterator[None]:
+    """Engine errors about spooled standard input name it <stdin>, not the temporary file."""
+    try:
+        yield
+    except WorkbenchError as e:
+        if not path.parent.name.startswith("workbench-stdin-"):
+            raise
+        msg = str(e)
+        for form in (str(path.resolve()), str(path), path.name):  # issues name the file by its name
+            msg = msg.replace(form, STDIN)
+        raise WorkbenchError(msg, hint=e.hint, exit_code=e.exit_code) from e
+
+
 def cmd_import(args) -> int:
+    from engine.core.errors import Cancelled
     from engine.data.ingest import import_dataset_info, import_file
 
-    path = Path(args.path)
-    if not path.exists():
-        raise CliError(f"{path}: no such file or folder")
+    stdin = args.path == "-"
+    fmt, kind = _record_format(args.format, stdin)
+    if stdin and (args.dataset_info or not args.pool):
+        raise CliError(
+            "a dataset_info.json names files next to it: import it by its path, not from -"
+            if args.dataset_info
+            else "importing from - (standard input) needs --pool NAME",
+            EXIT_USAGE,
+        )
+    if not stdin and not Path(args.path).exists():
+        raise CliError(f"{args.path}: no such file or folder")
     report = None
-    with _open_store(args) as store, _progress(f"import {path.name}", args.quiet) as prog:
-        if path.name == "dataset_info.json" or args.dataset_info:
+    with (
+        _input_file(args.path, kind) as path,
+        _open_store(args) as store,
+        _progress(f"import {STDIN if stdin else path.name}", args.quiet) as prog,
+        _sigint_cancels() as cancel,
+        _naming_stdin(path),
+    ):
+        if not stdin and (path.name == "dataset_info.json" or args.dataset_info):
             report = import_dataset_info(
-                store, path, names=args.name or None, domain=args.domain, skip_invalid=args.skip_invalid, progress=prog
+                store,
+                path,
+                names=args.name or None,
+                domain=args.domain,
+                skip_invalid=args.skip_invalid,
+                progress=prog,
+                cancel=cancel,
             )
             results = []
         else:
-            pool = args.pool or path.name.split(".")[0]
-            results = [
-                import_file(
-                    store,
-                    path,
-                    pool=pool,
-                    domain=args.domain,
-                    format=args.format,
-                    mapping=_parse_mapping(args.map),
-                    skip_invalid=args.skip_invalid,
-                    progress=prog,
-                )
-            ]
+            try:
+                results = [
+                    import_file(
+                        store,
+                        path,
+                        pool=args.pool or path.name.split(".")[0],
+                        domain=args.domain,
+                        format=fmt,
+                        mapping=_parse_mapping(args.map),
+                        skip_invalid=args.skip_invalid,
+                        progress=prog,
+                        cancel=cancel,
+                    )
+                ]
+            except Cancelled:  # one transaction: nothing of it was written
+                raise Cancelled("import cancelled; the store is unchanged") from None
     if report is not None:  # one line per entry: what was imported, or why not
         print("\n".join(report.lines()))
     for r in results:
@@ -121,7 +231,7 @@ def cmd_sample(args) -> int:
 def cmd_pools(args) -> int:
     from engine.data.pools import list_pools
 
-    with _open_store(args) as store:
+    with _open_store(args, read_only=True) as store:
         pools = list_pools(store)
     rows = [
         {
@@ -174,23 +284,36 @@ def cmd_pool(args) -> int:
 def cmd_query(args) -> int:
     from engine.data.query import Browser
 
-    with _open_store(args, read_only=False) as store:
+    if args.limit < 0 or args.offset < 0:
+        raise CliError("--limit and --offset take a number of rows, 0 or more", EXIT_USAGE)
+    with _open_store(args, read_only=True) as store:
         f = _filter_from_args(store, args)
         sort = []
         for s in args.sort or ["id"]:
             col, _, d = s.partition(":")
             sort.append((col, d.lower() == "desc"))
         b = Browser(store, f, sort=sort)
+        total = b.count()
         if args.count:
-            print(b.count())
+            print(total)
             return EXIT_OK
-        rows = b.page(args.offset, args.limit)
-    columns = None
-    if args.format == "table":  # a readable subset; JSON keeps every column
-        mentioned = " ".join([args.where or "", *(args.sort or []), *args.score])
-        scores = [k for k in (rows[0] if rows else {}) if k.startswith("score.") and k[6:] in mentioned]
-        columns = ["id", "pool", "domain", "instruction", "response", "n_tokens", "tags", *scores]
-    _print_rows(rows, args.format, columns)
+        start = min(args.offset, total)
+        n = total - start if args.limit == 0 else min(args.limit, total - start)
+        rows = (r for at in range(start, start + n, QUERY_PAGE) for r in b.page(at, min(QUERY_PAGE, start + n - at)))
+        columns = None
+        if args.format == "table":  # a readable subset; JSON keeps every column
+            rows = list(rows)
+            mentioned = " ".join([args.where or "", *(args.sort or []), *args.score])
+            scores = [k for k in (rows[0] if rows else {}) if k.startswith("score.") and k[6:] in mentioned]
+            columns = ["id", "pool", "domain", "instruction", "response", "n_tokens", "tags", *scores]
+        _print_rows(rows, args.format, columns)
+    if start + n < total:  # on stderr: piped rows stay clean
+        sys.stdout.flush()
+        print(
+            f"workbench: {n:,} of {total:,} matching samples shown (rows {start + 1:,}-{start + n:,}); "
+            "--limit 0 shows all",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -199,7 +322,7 @@ def cmd_show(args) -> int:
 
     from engine.data.query import get_sample
 
-    with _open_store(args) as store:
+    with _open_store(args, read_only=True) as store:
         try:
             d = get_sample(store, args.id)
         except KeyError as e:
@@ -252,25 +375,77 @@ def cmd_exclude(args) -> int:
     return EXIT_OK
 
 
-def cmd_export(args) -> int:
-    from engine.data.export import export
+def _written_through(path: Path) -> bool:
+    """An existing path that is not a plain file or folder (a FIFO, a device, a link such as /dev/stdout): an
+    export is copied into it, never put in its place."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
-    with _open_store(args) as store:
-        f = _filter_from_args(store, args)
-        with _progress(f"export {Path(args.path).name}", args.quiet) as prog:
+
+def _copy_into(src: Path, target: str) -> None:
+    """The bytes of `src` into standard output (`-`) or into the existing file `target`, in place."""
+    with open(src, "rb") as f:
+        if target == "-":
+            sys.stdout.flush()
+            shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+        else:
+            with open(target, "wb") as out:
+                shutil.copyfileobj(f, out, 1 << 20)
+
+
+def cmd_export(args) -> int:
+    from engine.core.errors import Cancelled
+    from engine.data.export import export, read_dataset_info
+
+    target = args.path
+    through = target == "-" or _written_through(Path(target))
+    where = "<stdout>" if target == "-" else target
+    if through and args.dataset_info:
+        raise CliError(f"--dataset-info names the exported file, and {where} is not a file it can name", EXIT_USAGE)
+    fmt = args.file_format or ("parquet" if Path(target).suffix.lower() == ".parquet" else "jsonl")
+    if target == "-" and fmt == "parquet" and sys.stdout.isatty():
+        raise CliError("Parquet is binary: redirect standard output to a file or a pipe", EXIT_USAGE)
+    name = args.dataset_name or Path(target).name.split(".")[0]
+    if args.dataset_info and not args.overwrite:
+        info_path, info = read_dataset_info(args.dataset_info)
+        if name in info:
+            raise CliError(
+                f"{info_path} already has an entry {name!r}; --overwrite replaces it, "
+                "--dataset-name NAME adds this export under another name"
+            )
+    with (
+        _open_store(args, read_only=True) as store,
+        _progress(f"export {Path(where).name}", args.quiet) as prog,
+        _sigint_cancels() as cancel,
+        tempfile.TemporaryDirectory(prefix="workbench-export-") if through else nullcontext() as tmp,
+    ):
+        out = Path(tmp) / f"export.{fmt}" if through else Path(target)
+        try:
             r = export(
                 store,
-                Path(args.path),
-                filter=f,
+                out,
+                filter=_filter_from_args(store, args),
                 style=args.style,
-                file_format=args.file_format,
+                file_format=fmt,
                 dataset_info=Path(args.dataset_info) if args.dataset_info else None,
+                dataset_name=name if args.dataset_info else None,
+                overwrite=args.overwrite,
                 include_excluded=args.include_excluded,
                 progress=prog,
+                cancel=cancel,
             )
-    print(
-        f"exported {r.n:,} samples to {r.path}"
-        + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else "")
+        except Cancelled:
+            raise Cancelled(f"export cancelled; {where} was not written") from None
+        if through:
+            _copy_into(out, target)
+    print(  # with the data on stdout (or a link to it), the summary goes to stderr
+        f"exported {r.n:,} samples to {where if through else r.path}"
+        + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else ""),
+        file=sys.stderr if through else sys.stdout,
     )
     return EXIT_OK
 
@@ -278,7 +453,7 @@ def cmd_export(args) -> int:
 def cmd_rules(args) -> int:
     from engine.data import pools as P
 
-    with _open_store(args) as store:
+    with _open_store(args, read_only=args.rules_cmd == "list") as store:
         if args.rules_cmd == "add":
             if not (args.set_domain or args.add_tag):
                 raise CliError("a rule needs --set-domain and/or --add-tag", EXIT_USAGE)
@@ -299,16 +474,20 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_open)
 
     s = sub.add_parser("sniff", help="detect a file's format and preview it, importing nothing")
-    s.add_argument("path")
-    s.add_argument("--format", help="force a format")
+    s.add_argument("path", help="a file or folder, or - for standard input")
+    s.add_argument("--format", help="force a record format; for - also a file kind: " + ", ".join(STDIN_KINDS))
     s.add_argument("--map", action="append", metavar="ROLE=COLUMN", help="column mapping")
     s.set_defaults(func=cmd_sniff)
 
     s = sub.add_parser("import", help="import a file, folder or LLaMA-Factory dataset_info.json as a pool")
-    s.add_argument("path")
+    s.add_argument("path", help="a file, folder or dataset_info.json, or - for standard input (with --pool)")
     s.add_argument("--pool", help="pool name (default: the file name); appends to an existing pool")
     s.add_argument("--domain", help="pool domain: general, math, code, tool_use or your own")
-    s.add_argument("--format", help="force a format instead of auto-detection (see `workbench sniff`)")
+    s.add_argument(
+        "--format",
+        help="force a record format instead of auto-detection (see `workbench sniff`); for - the file kind may be "
+        f"given instead ({', '.join(STDIN_KINDS)}; default: from its first bytes)",
+    )
     s.add_argument(
         "--map",
         action="append",
@@ -335,13 +514,13 @@ def register(sub) -> None:
 
     s = sub.add_parser("pool", help="rename, delete or set the domain of a pool")
     ps = s.add_subparsers(dest="pool_cmd", metavar="ACTION", required=True)
-    x = ps.add_parser("rename")
+    x = ps.add_parser("rename", help="give a pool a new name")
     x.add_argument("pool")
     x.add_argument("new_name")
-    x = ps.add_parser("delete")
+    x = ps.add_parser("delete", help="delete a pool with its samples, tags and scores (needs --yes)")
     x.add_argument("pool")
-    x.add_argument("--yes", action="store_true")
-    x = ps.add_parser("set-domain")
+    x.add_argument("--yes", action="store_true", help="really delete")
+    x = ps.add_parser("set-domain", help="set the domain of the pool and of its samples that take the pool's")
     x.add_argument("pool")
     x.add_argument("domain")
     s.set_defaults(func=cmd_pool)
@@ -349,8 +528,13 @@ def register(sub) -> None:
     s = sub.add_parser("query", help="list samples matching a filter (table, JSON or JSONL)")
     _add_filter_args(s)
     s.add_argument("--sort", action="append", metavar="COLUMN[:desc]")
-    s.add_argument("--limit", type=int, default=20)
-    s.add_argument("--offset", type=int, default=0)
+    s.add_argument(
+        "--limit",
+        type=int,
+        default=QUERY_LIMIT,
+        help=f"rows to print (default {QUERY_LIMIT}; 0: all); stderr says when rows were left out",
+    )
+    s.add_argument("--offset", type=int, default=0, help="rows to skip first")
     s.add_argument("--count", action="store_true", help="print only the number of matching samples")
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     s.set_defaults(func=cmd_query)
@@ -377,23 +561,27 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_exclude)
 
     s = sub.add_parser("export", help="export samples as JSONL/Parquet in messages, alpaca or sharegpt style")
-    s.add_argument("path")
+    s.add_argument(
+        "path", help="output file, or - for standard output (a FIFO or device such as /dev/stdout is written in place)"
+    )
     s.add_argument("--style", choices=["messages", "alpaca", "sharegpt"], default="messages")
-    s.add_argument("--file-format", choices=["jsonl", "parquet"], help="default: from the suffix")
+    s.add_argument("--file-format", choices=["jsonl", "parquet"], help="default: from the suffix (- : jsonl)")
     s.add_argument("--dataset-info", metavar="PATH", help="also write/merge a LLaMA-Factory dataset_info.json entry")
+    s.add_argument("--dataset-name", metavar="NAME", help="the dataset_info entry's name (default: the file's stem)")
+    s.add_argument("--overwrite", action="store_true", help="replace a dataset_info entry of that name")
     s.add_argument("--include-excluded", action="store_true")
     _add_filter_args(s)
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("rules", help="rule-based domain assignment and tagging")
     rs = s.add_subparsers(dest="rules_cmd", metavar="ACTION", required=True)
-    x = rs.add_parser("add")
+    x = rs.add_parser("add", help="save a rule: samples matching EXPRESSION get a domain and/or a tag")
     x.add_argument("name")
-    x.add_argument("expression")
+    x.add_argument("expression", help="filter expression, e.g. \"text ~ 'def '\"")
     x.add_argument("--set-domain")
     x.add_argument("--add-tag")
-    x = rs.add_parser("list")
+    x = rs.add_parser("list", help="the saved rules")
     x.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
-    x = rs.add_parser("apply")
+    x = rs.add_parser("apply", help="apply every rule (to one --pool, or to all)")
     x.add_argument("--pool")
     s.set_defaults(func=cmd_rules)
