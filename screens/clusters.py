@@ -22,7 +22,7 @@ from screens.clusters_common import (
 )
 from screens.clusters_dialogs import DedupDialog, RegionScreen
 from screens.job_panel import JobPanel, JobScreen
-from screens.widgets import WorkbenchScreen
+from screens.widgets import NavTable, WorkbenchScreen
 
 NOISE = -1
 MAX_MAP_POINTS = 4000  # more points than this are sampled (deterministically) for the map
@@ -109,7 +109,7 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
         yield Static("", id="c-info")
         yield Markdown(EMPTY_TEXT, id="c-empty")
         with Horizontal(id="c-main"):
-            yield DataTable(id="c-table", cursor_type="row", zebra_stripes=True)
+            yield NavTable(id="c-table", cursor_type="row", zebra_stripes=True)
             yield PlotextPlot(id="c-map")
         yield Static("", id="c-detail")
         yield JobPanel(

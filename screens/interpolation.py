@@ -15,7 +15,7 @@ from textual_plotext import PlotextPlot
 
 from screens.interpolation_dialogs import CreateSetDialog, DiversityDialog
 from screens.job_panel import JobPanel, JobScreen
-from screens.widgets import WorkbenchScreen
+from screens.widgets import NavTable, WorkbenchScreen
 
 MAX_MAP_POINTS = 3000
 MAX_PAIR_ROWS = 2000  # the pairs table shows the first ones (the export and the CLI have all)
@@ -85,8 +85,8 @@ class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
         yield Markdown(EMPTY_TEXT, id="i-empty")
         with Horizontal(id="i-main"):
             with Vertical(id="i-left"):
-                yield DataTable(id="i-sets", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="i-pairs", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="i-sets", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="i-pairs", cursor_type="row", zebra_stripes=True)
             yield PlotextPlot(id="i-map")
         yield Static("", id="i-preview")
         yield Static("", id="i-cov")
@@ -474,10 +474,9 @@ class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
         model = v.get("model")
 
         def prepare(_progress, _token):
-            from engine.geometry.embeddings import store_dir
             from engine.synthesis import worker as interp_worker
 
-            folder = store_dir(store) / "jobs" / f"interp-features-{name}"
+            folder = interp_worker.features_folder(store, name)
             n = interp_worker.prepare(store, name, folder, model=model)
             return folder, n, interp_worker.start(folder)
 

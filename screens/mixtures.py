@@ -23,7 +23,7 @@ from screens.mixtures_dialogs import (  # noqa: F401 - re-exported
     parse_stages,
 )
 from screens.mixtures_versions import SavedVersionsMixin
-from screens.widgets import ChoiceDialog, InputDialog, WorkbenchScreen, choice
+from screens.widgets import ChoiceDialog, InputDialog, NavTable, WorkbenchScreen, choice
 from workbench.actions import bindings_for
 
 DEBOUNCE_S = 0.3
@@ -120,17 +120,17 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
             yield choice([(p, p) for p in ("take_all", "upsample", "error")], "take_all", "m-short")
         with Horizontal(id="m-main"):
             with Vertical(id="m-left"):
-                yield DataTable(id="m-saved", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="m-components", cursor_type="row")
+                yield NavTable(id="m-saved", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="m-components", cursor_type="row")
             with Vertical(id="m-center"):
-                yield DataTable(id="m-domains", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="m-domains", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="m-sharebar"):
                     yield Label("share % of", id="m-share-label")
                     yield Input(placeholder="%", id="m-share", compact=True)
                     yield Static("", id="m-sum")
                 with Horizontal(id="m-bottom"):
                     yield Static("", id="m-summary")
-                    yield DataTable(id="m-preview", cursor_type="row")
+                    yield NavTable(id="m-preview", cursor_type="row")
         yield Static("", id="m-status")
         yield from self.compose_footer()
 

@@ -9,14 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from screens.widgets import DEFAULT_DOMAINS, ConfirmDialog, InputDialog, WorkbenchScreen
+from screens.widgets import DEFAULT_DOMAINS, ConfirmDialog, InputDialog, NavTable, WorkbenchScreen
 
 
 def _domains_text(domains: dict[str, int]) -> str:
     return " · ".join(f"{d} {n:,}" for d, n in sorted(domains.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-class PoolTable(DataTable):
+class PoolTable(NavTable):
     """The pools of the store: one row per pool.
 
     Enter browses the pool. i imports a file, r renames, d deletes (after confirming how many samples go),

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
 from screens.job_panel import JobPanel, JobScreen
-from screens.widgets import InputDialog, WorkbenchScreen
+from screens.widgets import InputDialog, NavTable, WorkbenchScreen
 
 # (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
 # conditional conflict, gain = gain (full names in the line under the table and in the knobs line).
@@ -100,12 +100,12 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         yield Static("", id="r-knobs")
-        yield DataTable(id="r-table", cursor_type="row", zebra_stripes=True)
+        yield NavTable(id="r-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="r-info")
         yield Static(
             "enter: conflicting items · space + v: compare two runs · m: interference matrix", id="r-detail-title"
         )
-        yield DataTable(id="r-detail", cursor_type="row")
+        yield NavTable(id="r-detail", cursor_type="row")
         yield JobPanel(
             "no job running · e: evaluate the highlighted run · p: make specialists · a: make pair runs",
             status_id="r-job",

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from screens.job_panel import JobPanel, JobState
 from screens.run_form import NewRunDialog
-from screens.widgets import WorkbenchScreen
+from screens.widgets import NavTable, WorkbenchScreen
 
 RELOAD_S = 1.0  # seconds between reloads of the runs and curves
 MAX_POINTS = 400  # per curve; longer curves are thinned evenly for the terminal plot
@@ -116,7 +116,7 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
         yield from self.compose_header()
         with Horizontal(id="r-main"):
             with Vertical(id="r-left"):
-                yield DataTable(id="r-runs", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="r-runs", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="r-queue")
             with Vertical(id="r-right"):
                 yield Static(EMPTY, id="r-detail")

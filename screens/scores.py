@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from engine.core.errors import Cancelled
 from screens.job_panel import Job, JobPanel, JobScreen
-from screens.widgets import WorkbenchScreen
+from screens.widgets import NavTable, WorkbenchScreen
 
 ALL = "__all__"
 OPS = ["<", "<=", ">", ">="]
@@ -91,10 +91,10 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             yield Input(placeholder="threshold", id="s-thr", compact=True)
         yield Static("", id="s-def")
         with Horizontal(id="s-main"):
-            t = DataTable(id="s-domains", cursor_type="row", zebra_stripes=True)
+            t = NavTable(id="s-domains", cursor_type="row", zebra_stripes=True)
             yield t
             yield PlotextPlot(id="s-hist")
-        yield DataTable(id="s-examples", cursor_type="row")
+        yield NavTable(id="s-examples", cursor_type="row")
         yield JobPanel(
             "no job running · s: score IFD/perplexity · h: heuristics",
             status_id="s-job",

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, get_current_worker
 
@@ -419,6 +419,19 @@ class ChoiceDialog(Dialog):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class NavTable(DataTable):
+    """A DataTable moved with the sample table's keys (j / k, g / G, home / end go to the first / last row);
+    a key the screen binds to one of its own actions keeps doing that."""
+
+    CONTEXT = "datatable"
+    BINDINGS = bindings_for("datatable")
+
+    def on_mount(self) -> None:
+        ours = {k for b in self.BINDINGS for k in b.key.split(",")}  # only our moves; DataTable's own stay
+        for key in set(self.screen._bindings.key_to_bindings) & ours:
+            self._bindings.key_to_bindings.pop(key, None)
 
 
 def describe_node(node: Widget | Screen | None) -> str:

@@ -750,3 +750,34 @@ def test_import_dialog_column_mapping(tmp_path, monkeypatch):
         assert p.n_samples == 12
         msgs, system = s.con.execute("SELECT messages, system FROM samples ORDER BY id LIMIT 1").fetchall()[0]
         assert json.loads(msgs)[-1] == {"role": "assistant", "content": "0"} and system == "tutor"
+
+
+def test_pools_table_moves_with_the_sample_table_keys(db, tmp_path):
+    """j / G / end / g / home move the Pools cursor, so d deletes the pool under it (not the first one)."""
+
+    async def body(pilot, app):
+        table = app.screen.query_one("#pools-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="pool rows")
+        table.focus()
+        for key, row in (("j", 1), ("g", 0), ("G", 1), ("home", 0), ("end", 1), ("k", 0)):
+            await pilot.press(key)
+            assert table.cursor_row == row, key
+        await pilot.press("G", "d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
+        assert "its 20 samples" in plain(app.screen.query_one("#message", Static))  # chat, not haiku (450)
+
+    run(body, WorkbenchApp(db_path=db))
+
+
+def test_a_screen_key_wins_over_a_table_move(tmp_path):
+    """On Clusters, k stays "new clustering" even with the table focused (j still moves)."""
+    from screens.clusters import ClustersScreen
+    from screens.widgets import NavTable
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ClustersScreen), what="clusters")
+        table = app.screen.query_one(NavTable)
+        assert "k" not in table._bindings.key_to_bindings and "j" in table._bindings.key_to_bindings
+
+    run(body, WorkbenchApp(db_path=tmp_path / "c.duckdb"))

@@ -194,6 +194,12 @@ ACTIONS: list[Action] = [
         "table.page_down", "ctrl+d,pagedown", "Page down", "table", show=False, label="Page down", action="page_down"
     ),
     Action("table.page_up", "ctrl+u,pageup", "Page up", "table", show=False, label="Page up", action="page_up"),
+    # -- every other table (pools, runs, results, mixtures, ...): the sample table's moves, where the screen
+    # does not bind the key to one of its own actions (Clusters' k stays "new clustering")
+    Action("datatable.down", "j", "Cursor down", "datatable", show=False, label="Down", action="cursor_down"),
+    Action("datatable.up", "k", "Cursor up", "datatable", show=False, label="Up", action="cursor_up"),
+    Action("datatable.top", "g,home", "First row", "datatable", show=False, label="Top", action="scroll_top"),
+    Action("datatable.bottom", "G,end", "Last row", "datatable", show=False, label="Bottom", action="scroll_bottom"),
     # -- import dialog ---------------------------------------------------------------------------------
     Action("import.run", "ctrl+s", "Start the import", "import", label="Import", action="run_import"),
     Action(
