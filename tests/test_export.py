@@ -260,3 +260,38 @@ def test_special_files_are_written_in_place_and_folders_refused(store, tmp_path,
     assert not list(tmp_path.glob("pipe.part"))
     with pytest.raises(ExportError, match="is a folder"):
         export(store, tmp_path, style="sharegpt")
+
+
+def test_cli_export_ranking_and_the_no_reply_note(tmp_path):
+    from tests.helpers import wb
+
+    db = tmp_path / "s.duckdb"
+    write_jsonl(tmp_path / "p.jsonl", [{"instruction": "Prime?", "chosen": "7", "rejected": "9"}])
+    write_jsonl(tmp_path / "q.jsonl", [{"instruction": "Only a prompt", "output": None}, *CHAT[:1]])
+    cols = {"prompt": "instruction", "chosen": "chosen", "rejected": "rejected"}
+    (tmp_path / "dataset_info.json").write_text(
+        json.dumps({"p": {"file_name": "p.jsonl", "ranking": True, "columns": cols}})
+    )
+    wb(db, "import", str(tmp_path / "dataset_info.json"))
+    wb(db, "import", str(tmp_path / "q.jsonl"), "--pool", "q")
+    out = tmp_path / "lf"
+    r = wb(
+        db,
+        "export",
+        str(out / "pairs.jsonl"),
+        "--pool",
+        "p",
+        "--ranking",
+        "--style",
+        "alpaca",
+        "--dataset-info",
+        str(out),
+    )
+    assert json.loads((out / "dataset_info.json").read_text())["pairs"]["ranking"] is True, r.stdout
+    rec = json.loads((out / "pairs.jsonl").read_text())
+    assert (rec["chosen"], rec["rejected"]) == ("7", "9")
+    r = wb(db, "export", str(out / "q.jsonl"), "--pool", "q", "--style", "sharegpt", "--dataset-info", str(out))
+    assert "1 records end without an assistant reply" in r.stderr
+    r = wb(db, "export", str(out / "bad.jsonl"), "--pool", "q", "--ranking", check=False)
+    assert r.returncode == 1 and "not a preference pair" in r.stderr and "Traceback" not in r.stderr
+    assert not (out / "bad.jsonl").exists()

@@ -324,8 +324,12 @@ def write_parquet_rows(rows: list[dict], path: Path) -> None:
 
 
 def _special(path: Path) -> bool:
-    """An existing path that is not a regular file (a FIFO, /dev/stdout, a terminal): written in place."""
+    """An existing path that is not a regular file (a FIFO, /dev/stdout, a terminal) or is a symbolic link:
+    written through in place, never replaced (replacing would cut a link, or a shell's redirect, from what
+    it points at)."""
     try:
+        if path.is_symlink():
+            return True
         if path.is_dir():
             raise ExportError(f"{path} is a folder; give a file name to export to")
         return path.exists() and not path.is_file()
@@ -425,7 +429,8 @@ def export(
     if info_path is not None:
         if name in info and not overwrite:
             raise ExportError(
-                f"{info_path.name} already has an entry {name!r}; pass overwrite=True or another dataset_name"
+                f"{info_path.name} already has an entry {name!r}; pass overwrite (CLI: --overwrite) or another "
+                "dataset name (--dataset-name)"
             )
     where, params = _where(store, filter, include_excluded)
     lf = info_path is not None

@@ -170,7 +170,7 @@ def export_mixture(
         if clash and not overwrite:
             raise MixtureError(
                 f"{info_path.name} already has entr{'y' if len(clash) == 1 else 'ies'} "
-                f"{', '.join(clash)}; pass overwrite or another dataset name"
+                f"{', '.join(clash)}; pass overwrite (CLI: --overwrite) or another dataset name (--dataset-name)"
             )
     per_stage: list[list[dict]] = [[] for _ in stage_names]
     skipped = 0

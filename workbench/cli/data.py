@@ -411,7 +411,7 @@ def cmd_export(args) -> int:
         raise CliError("Parquet is binary: redirect standard output to a file or a pipe", EXIT_USAGE)
     name = args.dataset_name or Path(target).name.split(".")[0]
     if args.dataset_info and not args.overwrite:
-        info_path, info = read_dataset_info(args.dataset_info)
+        info_path, info = read_dataset_info(args.dataset_info, folder_unless_json=True)
         if name in info:
             raise CliError(
                 f"{info_path} already has an entry {name!r}; --overwrite replaces it, "
@@ -435,6 +435,7 @@ def cmd_export(args) -> int:
                 dataset_name=name if args.dataset_info else None,
                 overwrite=args.overwrite,
                 include_excluded=args.include_excluded,
+                ranking=args.ranking,
                 progress=prog,
                 cancel=cancel,
             )
@@ -447,6 +448,12 @@ def cmd_export(args) -> int:
         + (f" (dataset_info: {r.dataset_info_path})" if getattr(r, "dataset_info_path", None) else ""),
         file=sys.stderr if through else sys.stdout,
     )
+    if r.n_without_reply and args.dataset_info and not args.ranking:
+        print(
+            f"note: {r.n_without_reply:,} records end without an assistant reply (prompt-only, or a tool result "
+            "last); LLaMA-Factory's SFT loader has no target in them and skips them",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -570,6 +577,12 @@ def register(sub) -> None:
     s.add_argument("--dataset-name", metavar="NAME", help="the dataset_info entry's name (default: the file's stem)")
     s.add_argument("--overwrite", action="store_true", help="replace a dataset_info entry of that name")
     s.add_argument("--include-excluded", action="store_true")
+    s.add_argument(
+        "--ranking",
+        action="store_true",
+        help="write preference pairs (prompt, chosen, rejected) as LLaMA-Factory ranking data; every exported "
+        "sample must be a pair",
+    )
     _add_filter_args(s)
     s.set_defaults(func=cmd_export)
 
