@@ -1,7 +1,8 @@
 """The job layer shared by every long engine job: progress reporting and cancellation (in-process), and the
 life cycle of a job run in a worker subprocess.
 
-- `JobFolder`: a job's folder (reused by content hash), atomic JSON writes of spec/progress/status, chunk files
+- `JobFolder`: a job's folder (reused by content hash; `claim` makes sure it belongs to the store at hand,
+  whose id every manifest records under "store"), atomic JSON writes of spec/progress/status, chunk files
   written atomically and listed for resume and ingest, the log and stderr tails, the cancel flag.
 - `spawn` (`python -m <module> FOLDER`, no shell, own process group), `cancel` (flag file + SIGTERM, SIGKILL
   after a grace period), `alive` (pid checks that see zombies and reused pids), `JobFolder.status`.
@@ -25,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.core.errors import Cancelled  # noqa: F401  (raised inside a job when its CancelToken was set)
+from engine.core.errors import (
+    Cancelled,  # noqa: F401  (raised inside a job when its CancelToken was set)
+    InputError,
+)
 
 
 @dataclass
@@ -154,6 +158,10 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").split("\n") if x.strip()]
 
 
+class JobOwnerError(InputError):
+    """A job folder whose manifest names another store (or none): its chunks are never resumed or ingested."""
+
+
 class JobFolder:
     """The files of one job: spec.json, input.jsonl, chunks/, progress.json or status.json, log.txt, cancel
     (the flag file), hold (a test hook), pid and worker.stderr. Every JSON write is atomic."""
@@ -180,6 +188,43 @@ class JobFolder:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    # which store the job belongs to
+    def owner(self, manifest: str = "spec.json") -> str | None:
+        """The store id the manifest records under "store" (None: no manifest, or one without it)."""
+        return read_json(self.path / manifest).get("store")
+
+    def belongs_to(self, store, manifest: str = "spec.json") -> bool:
+        """Does the manifest name `store` (engine.core.paths.store_id)?"""
+        from engine.core.paths import store_id
+
+        return self.owner(manifest) == store_id(store)
+
+    def claim(
+        self, store, *, manifest: str = "spec.json", adopt_unstamped: bool = False, chunks: bool = True
+    ) -> JobFolder:
+        """Create the folder for `store`, or reuse it when its manifest names that store (the caller then writes
+        the manifest with "store": engine.core.paths.store_id(store)). A folder of another store, or one with
+        files but no store in its manifest (an older Workbench), is never resumed: inside the store's own files
+        folder it is provably this store's (a store moved or renamed with its folder) and is emptied to start
+        afresh; anywhere else JobOwnerError. `adopt_unstamped`: an unstamped folder the caller has proved to
+        be this store's (e.g. inside one of its run folders) is reused."""
+        import shutil
+
+        from engine.core.paths import is_own, store_id
+
+        me = store_id(store)
+        if self.path.is_dir() and any(p.is_file() for p in self.path.rglob("*")):
+            got = self.owner(manifest)
+            if got != me and not (got is None and adopt_unstamped):
+                if not is_own(store, self.path):
+                    whose = f"store {got}" if got else "an unknown store (no store in its manifest)"
+                    raise JobOwnerError(
+                        f"job folder {self.path} belongs to {whose}, not to {me}; its chunks are not reused",
+                        hint="delete that folder or give another job folder",
+                    )
+                shutil.rmtree(self.path)
+        return self.create(chunks=chunks)
 
     # spec, input, progress, status
     def write_spec(self, spec: dict, *, name: str = "spec.json", indent: int | None = 2) -> None:
