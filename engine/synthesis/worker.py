@@ -1,10 +1,10 @@
 """Child process for the embedding-layer features of the MDIT diversity step: `python -m engine.synthesis.worker DIR`.
 
-The app writes DIR/request.json ({"model": spec}) and DIR/texts.jsonl ({"id", "text"} per line) with
+The app writes DIR/request.json ({"model": spec, "store": the store's id}) and DIR/texts.jsonl ({"id", "text"} per line) with
 `prepare`; the worker loads the model (torch stays out of the app process), writes DIR/ids.npy and
 DIR/features.npy (mean-pooled input embeddings, engine.synthesis.interpolation.embedding_layer_features' rule),
 and DIR/status.json ({"state": "loading"|"running"|"done"|"failed"|"cancelled", "done", "total", "error"}).
-It never opens the DuckDB store. SIGTERM or a `cancel` file cancel. The job life cycle is engine.core.jobs'.
+DIR is `features_folder(store, set name)`, in the store's own files folder. It never opens the DuckDB store. SIGTERM or a `cancel` file cancel. The job life cycle is engine.core.jobs'.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.core.jobs import JobFolder, read_jsonl, spawn, worker_main
+from engine.core.paths import store_files, store_id
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -25,17 +26,26 @@ if TYPE_CHECKING:
 WORKER = "engine.synthesis.worker"
 
 
-def prepare(store: Store, ref, folder: Path, *, model: str | None = None) -> int:
+def features_folder(store: Store, ref) -> Path:
+    """The job folder of the feature worker for interpolation set `ref`: `jobs/interp-features-<ref>` in the
+    store's own files folder."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(ref)) or "set"
+    return store_files(store) / "jobs" / f"interp-features-{safe}"
+
+
+def prepare(store: Store, ref, folder: Path | None = None, *, model: str | None = None) -> int:
     """Write the request and the texts of the set's originals (engine.synthesis.interpolation.originals) into
-    `folder`; returns the number of texts."""
+    `folder` (default `features_folder`; a folder of another store is refused, engine.core.jobs.JobFolder.claim);
+    returns the number of texts."""
     from engine.synthesis.interpolation.features import _texts, originals
 
-    job = JobFolder(folder).create(chunks=False)
+    job = JobFolder(folder if folder is not None else features_folder(store, ref))
+    job.claim(store, manifest="request.json", chunks=False)
     job.clear("ids.npy", "features.npy", "status.json", "cancel")
     ids = originals(store, ref)
     texts = _texts(store, ids.tolist())
     job.write_input(({"id": int(i), "text": texts.get(int(i), "")} for i in ids.tolist()), name="texts.jsonl")
-    job.write_spec({"model": model, "created": time.time()}, name="request.json", indent=None)
+    job.write_spec({"model": model, "store": store_id(store), "created": time.time()}, name="request.json", indent=None)
     return int(len(ids))
 
 
