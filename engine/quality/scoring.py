@@ -19,7 +19,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.core.jobs import CancelToken, JobFolder, run_chunks, spawn
+from engine.core.jobs import CancelToken, JobFolder, JobOwnerError, run_chunks, spawn
+from engine.core.paths import is_own, store_files, store_id
 from engine.core.store import Store
 from engine.data.formats import INPUT_SPLIT, split_user
 from engine.quality.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
@@ -122,7 +123,8 @@ def create_job(
     include_excluded: bool = False,
     model_name: str | None = None,
 ) -> int:
-    """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring."""
+    """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring. The
+    folder must be this store's (`JobFolder.claim`: chunks of another store's job are never resumed)."""
     from engine.core.models import resolve
 
     name = model_name or resolve(model).name
@@ -132,9 +134,9 @@ def create_job(
         ids = scored_ids(store, d)
         done = ids if done is None else done & ids
     done = done or set()
-    job = JobFolder(job_dir).create()
+    job = JobFolder(job_dir).claim(store)
     spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype)
-    job.write_spec(asdict(spec) | {"model_name": name})
+    job.write_spec(asdict(spec) | {"model_name": name, "store": store_id(store)})
     where, qp = _items_sql(pool_ids, include_excluded)
     c = store.cursor()
     rows = c.execute(f"SELECT id, messages, meta FROM samples {where} ORDER BY id", qp).fetchall()
@@ -187,8 +189,14 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
 
 
 def ingest_job(store: Store, job_dir: Path) -> int:
-    """Write every finished chunk of a job into the scores table (idempotent); returns samples ingested."""
+    """Write every finished chunk of a job into the scores table (idempotent); returns samples ingested.
+    Only a job of this store is ingested: one of another store is JobOwnerError, or, inside this store's own
+    folder (a store moved with its folder), left for `create_job` to start afresh (0)."""
     job_dir = Path(job_dir)
+    if not JobFolder(job_dir).belongs_to(store):
+        if is_own(store, job_dir):
+            return 0
+        raise JobOwnerError(f"job folder {job_dir} does not belong to store {store_id(store)}; not ingested")
     spec = JobFolder(job_dir).read_spec()
     params = IFDParams(**spec["params"])
     defs = metric_defs(spec["model_name"], params, tuple(spec["variants"]))
@@ -223,9 +231,8 @@ def start_worker(job_dir: Path) -> subprocess.Popen:
 
 
 def jobs_root(store: Store) -> Path:
-    """Folder for job folders: next to the store file."""
-    base = store.path.parent if store.path is not None else Path.cwd()
-    return base / "jobs"
+    """Folder for job folders: `jobs/` in the store's own files folder (engine.core.paths.store_files)."""
+    return store_files(store) / "jobs"
 
 
 def score_in_process(
