@@ -57,7 +57,7 @@ def test_blobs_recovered(blobs):
     ids, labels, x, y = map_points(st, "six")
     assert adjusted_rand_score(_truth(st, ids), labels) >= 0.9
     assert np.isfinite(x).all() and np.isfinite(y).all() and np.ptp(x) > 0
-    art = st.path.parent / info.artefact_path
+    art = st.files_dir / info.artefact_path
     assert art.exists() and info.artefact_path.startswith("clusterings/")
     assert [c.name for c in list_clusterings(st)] == ["six"]
 
@@ -114,7 +114,7 @@ def test_duplicate_name_refused_replace_allowed(blobs, tmp_path):
     new = cluster(st, "six2", model="blobenc", min_cluster_size=15, pca_dims=8)
     again = cluster(st, "six2", model="blobenc", min_cluster_size=15, pca_dims=16, replace=True)
     assert again.params["pca_dims"] == 16 and again.id != new.id
-    assert not (st.path.parent / new.artefact_path).exists()
+    assert not (st.files_dir / new.artefact_path).exists()
     n_old = st.con.execute("SELECT count(*) FROM cluster_assignments WHERE clustering_id = ?", [new.id]).fetchall()[0][
         0
     ]

@@ -73,7 +73,7 @@ def test_embed_store_and_load_subset(st, tmp_path):
     enc = CountingEncoder()
     r = embed_samples(st, model="fake", encoder=enc, chunk_size=16, batch_size=8)
     assert (r.n_scope, r.n_new, r.n_encoded, r.n_cached, r.dim) == (50, 50, 50, 0, 16)
-    parts = sorted((tmp_path / "embeddings" / "fake-instruction_response").glob("part-*.parquet"))
+    parts = sorted((st.files_dir / "embeddings" / "fake-instruction_response").glob("part-*.parquet"))
     assert len(parts) == 4  # 16 + 16 + 16 + 2
     nulls = st.con.execute(
         "SELECT count(*) FROM embeddings WHERE vector IS NULL AND parquet_path LIKE 'embeddings/%'"
@@ -139,7 +139,7 @@ def test_cancel_keeps_finished_chunks_and_rerun_completes(st, tmp_path):
         embed_samples(st, model="fake", encoder=enc, chunk_size=20, batch_size=10, cancel=tok)
     n = st.con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
     assert n == 40
-    folder = tmp_path / "embeddings" / "fake-instruction_response"
+    folder = st.files_dir / "embeddings" / "fake-instruction_response"
     (folder / "part-000099.parquet").write_bytes(b"orphan from a killed run")  # never committed
     enc2 = CountingEncoder()
     reports = []

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.core.jobs import ProgressMeter
+from engine.core.paths import is_own, resolve_artifact, store_files
 from engine.core.store import Store
 from engine.geometry.cluster_store import ClusterError, ClusteringInfo, _info, _insert_assignments, _row, _safe
-from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name, store_dir
+from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name
 
 # HDBSCAN is fitted on at most this many samples (seeded subsample); the rest are placed with
 # hdbscan.approximate_predict. Measured in bench/clusters.py and docs/clusters.md.
@@ -170,7 +171,7 @@ def cluster(
             "representatives": {str(k): v for k, v in reps.items()},
         },
     }
-    base = store_dir(store)
+    base = store_files(store)
     folder = base / "clusterings"
     folder.mkdir(parents=True, exist_ok=True)
     with store.write_lock:
@@ -201,9 +202,10 @@ def cluster(
                 raise
         finally:
             c.close()
-    for _oid, oart in old:
-        if oart and (base / oart).exists() and (base / oart) != art:
-            (base / oart).unlink()
+    for _oid, oart in old:  # only the store's own files: an old shared folder's may be another store's
+        prev = resolve_artifact(store, oart) if oart else None
+        if prev is not None and prev.exists() and prev != art and is_own(store, prev):
+            prev.unlink()
     meter.advance(1, "done", force=True)
     info = _info(store, _row(store, name))
     info.seconds = time.perf_counter() - t0
@@ -231,7 +233,7 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
     new = np.array([i for i in ids.tolist() if i not in have], dtype=np.int64)
     if len(new) == 0:
         return 0
-    path = store_dir(store) / art
+    path = resolve_artifact(store, art)
     if not path.exists():
         raise ClusterError(f"the artefact of clustering {name!r} is missing ({path}); cluster again")
     a = joblib.load(path)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.core.errors import InputError
+from engine.core.paths import is_own, resolve_artifact
 from engine.core.store import Store
-from engine.geometry.embeddings import store_dir
 
 
 class ClusterError(InputError):
@@ -103,7 +103,8 @@ def get_clustering(store: Store, name: str) -> ClusteringInfo:
 
 
 def delete_clustering(store: Store, name: str) -> None:
-    """Remove a clustering, its assignments and its artefact file."""
+    """Remove a clustering, its assignments and its artefact file (when it is in the store's own folder; one
+    in the folder older versions shared between stores is left alone)."""
     cid, *_rest, art = _row(store, name)
     with store.write_lock:
         c = store.cursor()
@@ -114,8 +115,9 @@ def delete_clustering(store: Store, name: str) -> None:
             c.execute("COMMIT")
         finally:
             c.close()
-    if art and (store_dir(store) / art).exists():
-        (store_dir(store) / art).unlink()
+    path = resolve_artifact(store, art) if art else None
+    if path is not None and path.exists() and is_own(store, path):  # an old shared folder's file stays
+        path.unlink()
 
 
 def cluster_ids(store: Store, name: str, cluster: int) -> list[int]:

@@ -9,8 +9,9 @@ samples (a seeded subsample; the others are placed with approximate_predict). La
 and reported as its own row, never dropped. Map coordinates (x, y) are a second PCA, to 2 dimensions, of
 the reduced (pca_dims) data: a linear projection, so distances on the map are faithful only along the two
 main directions; no UMAP/t-SNE. The fitted PCA, HDBSCAN (with prediction data) and 2-D PCA are saved with
-joblib in `<store dir>/clusterings/<name>-<id>.joblib` (clusterings.artefact_path, relative to the store
-dir); assign_new() loads it to place samples embedded later with hdbscan.approximate_predict (cluster +
+joblib in `<store files>/clusterings/<name>-<id>.joblib` (the store's own folder `<db file>.d/`;
+clusterings.artefact_path, relative to it; one recorded by an older version in the shared `clusterings/` beside
+the store file is read from there and never deleted); assign_new() loads it to place samples embedded later with hdbscan.approximate_predict (cluster +
 membership strength) and hdbscan.approximate_predict_scores (GLOSH outlier score) without re-clustering.
 
 The code: `cluster_store` (records, lookup, deletion, assignment rows, map points), `cluster_fit` (fitting,

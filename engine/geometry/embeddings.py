@@ -1,18 +1,24 @@
 """Sentence embeddings of samples: explicit text kinds, cached per (text hash, model, text kind), stored in
-Parquet part files next to the store so that 1M x 384 floats never need to sit in RAM at once.
+Parquet part files in the store's own folder so that 1M x 384 floats never need to sit in RAM at once.
 
 Text kinds (built from samples.messages / samples.system, see `sample_text`):
     instruction           the first user turn's content
     instruction_response  the first user turn + "\\n\\n" + the last assistant turn
     conversation          every turn, "role: content" per line, the system prompt first when there is one
 
-Storage: `<store dir>/embeddings/<model>-<kind>/part-NNNNNN.parquet` with columns sample_id (the first
-sample that had the text), text_hash, vector (float32 list, L2-normalised). Every embedded sample has one
-row in the `embeddings` table (vector NULL, parquet_path = the part file relative to the store dir,
-text_hash). Samples with an identical text share one vector: the text is encoded once and every such
-sample's row points at the part file that holds the hash. A part file is written (tmp + rename) and then
-its rows are committed in one transaction; a part file that no row references (a run killed between the
-two) is deleted at the next run, so a rerun redoes at most one chunk.
+Storage: `<store files>/embeddings/<model>-<kind>/part-NNNNNN.parquet` (the store's own folder,
+engine.core.paths.store_files: `<db file>.d/`) with columns sample_id (the first sample that had the text),
+text_hash, vector (float32 list, L2-normalised). Every embedded sample has one row in the `embeddings` table
+(vector NULL, parquet_path = the part file relative to the store's folder, text_hash). Samples with an
+identical text share one vector: the text is encoded once and every such sample's row points at the part file
+that holds the hash. A part file is written (tmp + rename) and then its rows are committed in one
+transaction; a part file in the store's own folder that no row references (a run killed between the two) is
+deleted at the next run, so a rerun redoes at most one chunk.
+
+Older versions kept the parts in `embeddings/` beside the store file, shared by every store of that folder:
+rows recorded then are read from there (engine.core.paths.resolve_artifact: own folder first), never cleaned
+up or rewritten, and new part numbers skip every number a row references, so an old and a new part never
+share a recorded name.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 
 from engine.core.errors import InputError
 from engine.core.jobs import CancelToken, ProgressMeter
+from engine.core.paths import resolve_artifact, store_files
 from engine.core.store import Store
 
 TEXT_KINDS = ("instruction", "instruction_response", "conversation")
@@ -145,13 +152,9 @@ def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "model"
 
 
-def store_dir(store: Store) -> Path:
-    return store.path.parent if store.path is not None else Path.cwd()
-
-
 def embeddings_folder(store: Store, model: str, text_kind: str) -> Path:
-    """Folder of the part files of one (model name, text kind)."""
-    return store_dir(store) / "embeddings" / f"{_safe(model)}-{text_kind}"
+    """Folder of the part files of one (model name, text kind), in the store's own folder."""
+    return store_files(store) / "embeddings" / f"{_safe(model)}-{text_kind}"
 
 
 def _pool_sql(pool_ids, alias: str = "s") -> tuple[str, list]:
@@ -183,10 +186,11 @@ def _write_part(path: Path, ids: list[int], hashes: list[str], X: np.ndarray) ->
 
 
 def _clean_orphans(store: Store, folder: Path, model: str, text_kind: str) -> int:
-    """Delete part files (and .tmp leftovers) that no embeddings row references."""
+    """Delete part files (and .tmp leftovers) of the store's own `folder` that no embeddings row references
+    (never a file anywhere else: the old shared folder may hold another store's parts)."""
     if not folder.exists():
         return 0
-    base = store_dir(store)
+    base = store_files(store)
     c = store.cursor()
     try:
         used = {
@@ -203,6 +207,19 @@ def _clean_orphans(store: Store, folder: Path, model: str, text_kind: str) -> in
             f.unlink()
             n += 1
     return n
+
+
+def _next_part_no(store: Store, folder: Path, model: str, text_kind: str) -> int:
+    """The next part number: past every part file in `folder` and every part a row references (rows of the old
+    shared layout name parts by the same relative path, so a new part never takes one of their names)."""
+    nums = [int(f.stem.split("-")[1]) for f in folder.glob("part-*.parquet") if f.stem.split("-")[1].isdigit()]
+    for (p,) in store.fetchall(
+        "SELECT DISTINCT parquet_path FROM embeddings WHERE model = ? AND text_kind = ?", [model, text_kind]
+    ):
+        m = re.search(r"part-(\d+)\.parquet$", p or "")
+        if m:
+            nums.append(int(m.group(1)))
+    return max(nums, default=0) + 1
 
 
 def _normalise(X: np.ndarray) -> np.ndarray:
@@ -237,7 +254,7 @@ def embed_samples(
         raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
     name = model_name(model)
     folder = embeddings_folder(store, name, text_kind)
-    base = store_dir(store)
+    base = store_files(store)
     t0 = time.perf_counter()
     with store.write_lock:
         _clean_orphans(store, folder, name, text_kind)
@@ -264,8 +281,7 @@ def embed_samples(
         meter.report("loading model" if encoder is None else "", force=True)
         enc = encoder or load_encoder(model, batch_size=batch_size)
         folder.mkdir(parents=True, exist_ok=True)
-        existing = sorted(folder.glob("part-*.parquet"))
-        next_no = (int(existing[-1].stem.split("-")[1]) + 1) if existing else 1
+        next_no = _next_part_no(store, folder, name, text_kind)
         for k in range(0, len(pending), chunk_size):
             if cancel is not None:
                 cancel.check()
@@ -371,7 +387,7 @@ def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:
         return None
     import pyarrow.parquet as pq
 
-    t = pq.read_table(store_dir(store) / r[0][0], columns=["vector"]).slice(0, 1)
+    t = pq.read_table(resolve_artifact(store, r[0][0]), columns=["vector"]).slice(0, 1)
     return len(t.column("vector")[0]) if t.num_rows else None
 
 
@@ -396,7 +412,6 @@ def load_embeddings(
     (ids without an embedding are left out). Reads the part files through DuckDB read_parquet, opening
     only the files that hold the requested vectors."""
     name = model_name(model)
-    base = store_dir(store)
     idf = ""
     params: list = [name, text_kind]
     if sample_ids is not None:
@@ -416,7 +431,7 @@ def load_embeddings(
         ]
         if not files:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        paths = [str(base / f) for f in files]
+        paths = [str(resolve_artifact(store, f)) for f in files]
         mapping = c.sql("SELECT unnest(?::VARCHAR[]) AS rel, unnest(?::VARCHAR[]) AS abs", params=[files, paths])
         c.register("_emb_files", mapping.to_arrow_table())
         t = c.sql(

@@ -113,8 +113,9 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
     import hdbscan
     import joblib
 
+    from engine.core.paths import resolve_artifact
     from engine.geometry.cluster_store import ClusterError, _row
-    from engine.geometry.embeddings import load_embeddings, store_dir
+    from engine.geometry.embeddings import load_embeddings
 
     s = get_set(store, ref)
     try:
@@ -124,7 +125,7 @@ def coverage(store: Store, ref: str | int, clustering: str, *, kept_only: bool =
     pi, a, b, lam, kept = _pair_arrays(store, s.id)
     if kept_only:
         pi, a, b, lam, kept = pi[kept], a[kept], b[kept], lam[kept], kept[kept]
-    path = store_dir(store) / art if art else None
+    path = resolve_artifact(store, art) if art else None
     if path is None or not path.exists():
         raise InterpolationError(f"the artefact of clustering {cname!r} is missing; cluster again")
     got, E = load_embeddings(store, model=mname, text_kind=kind, sample_ids=np.unique(np.concatenate([a, b])))
