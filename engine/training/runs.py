@@ -1,6 +1,8 @@
 """Training runs: permanent history, a queue (one running run per store), and the app-side half of the worker.
 
-A run is a row of `runs` plus a folder `<store folder>/runs/<id>-<slug>/` (see engine/training/__init__.py for what the
+A run is a row of `runs` plus a folder `<store files>/runs/<id>-<slug>/` (the store's own folder, `<db file>.d/`,
+engine.core.paths; its config.json names the store under "store"; runs.folder is absolute, so run folders that older
+versions made in the shared `runs/` beside the store file stay usable) (see engine/training/__init__.py for what the
 worker writes there). The app process (the one DuckDB writer) calls `tick(store)` about once a second: it
 ingests new metric lines into `run_metrics`, notices runs that ended (status.json) or died (pid gone without a
 final status: failed, with the log's tail as the error), and starts the next queued run when none is running.
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from engine.core.errors import InputError
 from engine.core.jobs import JobFolder, alive, spawn
 from engine.core.jobs import cancel as cancel_job
+from engine.core.paths import store_files, store_id
 from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
 
 if TYPE_CHECKING:
@@ -119,10 +122,27 @@ def list_runs(store: Store) -> list[RunInfo]:
 
 
 def runs_root(store: Store) -> Path:
-    """Where run folders live: `runs/` next to the store file."""
+    """Where run folders live: `runs/` in the store's own files folder (engine.core.paths.store_files)."""
     if store.path is None:
         raise RunError("training runs need a store file (an in-memory store has no folder for run files)")
-    return store.path.parent.resolve() / "runs"
+    return store_files(store) / "runs"
+
+
+def folder_owner_error(store: Store, run: RunInfo) -> str | None:
+    """Why the run's folder is not this store's (its config.json names another store: a copied store whose
+    rows point at the original's folders), or None. A folder without a store in its config.json (an older
+    Workbench: made by this store's own run row, in the old shared runs/) counts as this store's."""
+    if not run.folder:
+        return None
+    cfg = Path(run.folder) / "config.json"
+    try:
+        got = json.loads(cfg.read_text()).get("store")
+    except (OSError, ValueError, AttributeError):
+        return None
+    me = store_id(store)
+    if got and got != me:
+        return f"run {run.id}'s folder {run.folder} belongs to store {got}, not to {me}; create a new run"
+    return None
 
 
 def _slug(name: str) -> str:
@@ -266,6 +286,7 @@ def create_run(
             mixture_id=mv.id if mv is not None else None,
             data={"records": len(recs), "per_domain": by_dom},
             content_hash=h,
+            store=store_id(store),
         )
         (folder / "config.json").write_text(json.dumps(cfg, indent=1))
         if kind != "base":
@@ -386,6 +407,10 @@ def _start(store, run: RunInfo) -> bool:
         ).fetchall()
     if not claimed:
         return False
+    err = folder_owner_error(store, run)
+    if err:
+        _finish(store, run.id, "failed", err, run.progress)
+        return False
     job = JobFolder(run.folder)
     try:
         job.clear("status.json", "cancel")
@@ -470,6 +495,9 @@ def resume_run(store: Store, run_id: int) -> RunInfo:
         raise RunError(f"run {run.id} is {run.status}; only failed or cancelled runs can be resumed")
     if not run.folder or not (Path(run.folder) / "data.jsonl").is_file():
         raise RunError(f"run {run.id} has lost its folder ({run.folder}); create a new run")
+    err = folder_owner_error(store, run)
+    if err:
+        raise RunError(err)
     with store.transaction() as con:
         qpos = int(con.execute("SELECT coalesce(max(queue_pos), 0) + 1 FROM runs").fetchall()[0][0])
         con.execute(
