@@ -1,6 +1,8 @@
 """Evaluation jobs: prepare a job folder per run, run the worker child process, ingest its chunks.
 
-The job life cycle (folder, progress, chunks, spawn, cancel) is engine.core.jobs'."""
+A job folder is `<run folder>/eval/eval-<hash>/` (a run without a folder: `jobs/eval-run<id>/` in the store's own
+files folder, engine.core.paths.store_files); its spec.json names the store, and a folder of another store is
+never resumed or ingested. The job life cycle (folder, progress, chunks, spawn, cancel) is engine.core.jobs'."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.core.jobs import Cancelled, JobFolder, ProgressMeter, spawn
+from engine.core.jobs import Cancelled, JobFolder, JobOwnerError, ProgressMeter, spawn
 from engine.core.jobs import cancel as cancel_job
+from engine.core.paths import store_files, store_id
 from engine.evaluation.evaluate.overlap import overlap
 from engine.evaluation.evaluate.results import _refresh_summary, get_summaries
 from engine.evaluation.evaluate.sets import _pool_row, pool_items
@@ -37,8 +40,20 @@ WORKER = "engine.evaluation.worker"
 def _jobs_base(store, run: RunRow) -> Path:
     if run.folder:
         return Path(run.folder) / "eval"
-    base = store.path.parent if store.path is not None else Path.cwd()
-    return base / "jobs" / f"eval-run{run.id}"
+    return store_files(store) / "jobs" / f"eval-run{run.id}"
+
+
+def _check_run_folder(store, run: RunRow) -> None:
+    """Refuse a run whose folder's config.json names another store (a copied store's row pointing at the
+    original's folder): its eval jobs are not this store's."""
+    if not run.folder:
+        return
+    try:
+        got = json.loads((Path(run.folder) / "config.json").read_text()).get("store")
+    except (OSError, ValueError, AttributeError):
+        return
+    if got and got != store_id(store):
+        raise EvaluationError(f"run {run.id}'s folder {run.folder} belongs to store {got}, not to {store_id(store)}")
 
 
 def _pool_hash(con, pool_id: int) -> str:
@@ -114,9 +129,12 @@ def prepare(
         plan.append((pid, pname, items, warn))
         all_items += [asdict(it) | {"eval_set": pname} for it in items]
     job_hash = _hash(sorted(hashes.items()))
-    folder = JobFolder(_jobs_base(store, run) / f"eval-{job_hash[:10]}").create()
+    _check_run_folder(store, run)
+    # an eval folder inside this store's run folder that older versions made (no store in spec.json) is its own
+    folder = JobFolder(_jobs_base(store, run) / f"eval-{job_hash[:10]}").claim(store, adopt_unstamped=bool(run.folder))
     job = folder.path
     spec = {
+        "store": store_id(store),
         "model": run.base_model,
         "adapter": run.adapter,
         "settings": asdict(s),
@@ -169,8 +187,11 @@ def read_progress(job: Path) -> dict:
 
 
 def ingest(store: Store, job: Path, summaries: list[EvalSummary], *, state: str | None = None) -> int:
-    """Write the job's finished chunks into eval_items (idempotent per chunk) and refresh the summaries."""
+    """Write the job's finished chunks into eval_items (idempotent per chunk) and refresh the summaries. A job
+    folder of another store is JobOwnerError (`prepare` stamps it for this one)."""
     folder = JobFolder(job)
+    if not folder.belongs_to(store):
+        raise JobOwnerError(f"evaluation job {job} does not belong to store {store_id(store)}; not ingested")
     by_key = {(s.eval_set, s.domain): s.id for s in summaries}
     n = 0
     for f, recs in folder.new_chunks():
