@@ -5,7 +5,8 @@
   progress/cancel tokens for in-process jobs.
 - `models`: the model registry (names, local folders, GGUF, cached hub ids; device and dtype).
 - `errors`: the one error root (`WorkbenchError`: message, exit code, hint).
-- `paths`: where the engine keeps files when not told ($WORKBENCH_HOME or the XDG data folder).
+- `paths`: where the engine keeps files when not told ($WORKBENCH_HOME or the XDG data folder), and the one
+  folder of each store's own files (`<db file>.d/`: jobs, embeddings, clusterings, runs).
 
 Imports nothing from the other engine packages.
 """
