@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.core.jobs import ProgressMeter
+from engine.core.names import check_name
 from engine.core.paths import is_own, resolve_artifact, store_files
 from engine.core.store import Store
 from engine.geometry.cluster_store import ClusterError, ClusteringInfo, _info, _insert_assignments, _row, _safe
@@ -83,8 +84,7 @@ def cluster(
     import joblib
     from sklearn.decomposition import PCA
 
-    if not name or not name.strip():
-        raise ClusterError("a clustering needs a name")
+    name = check_name(name, "clustering name", error=ClusterError)
     mname = model_name(model)
     c = store.cursor()
     try:

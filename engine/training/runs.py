@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from engine.core.errors import InputError
 from engine.core.jobs import JobFolder, alive, spawn
 from engine.core.jobs import cancel as cancel_job
+from engine.core.names import check_name
 from engine.core.paths import store_files, store_id
 from engine.training import PROTOCOLS, LoraSettings, TrainingError, TrainSettings, config_dict, settings_from_dict
 
@@ -211,6 +212,7 @@ def create_run(
     """
     if kind not in KINDS:
         raise RunError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    name = check_name(name, "run name", error=RunError) if name is not None else None
     if protocol not in PROTOCOLS:
         raise RunError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
     if isinstance(order, str):

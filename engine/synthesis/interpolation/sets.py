@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.core.names import check_name
 from engine.core.store import Store
 from engine.synthesis.interpolation.model import PAIRINGS, InterpolationError, InterpSet, Pair
 from engine.synthesis.interpolation.pairing import (
@@ -134,9 +135,7 @@ def create_set(
     Beta(alpha, alpha), paired by `pairing` ("random", "index", "nearest"; see the module docstring).
     Same inputs and seed give the same pairs. `embedding_model`/`text_kind` choose the sentence embeddings
     for nearest pairing (default: the stored set covering most samples)."""
-    if not isinstance(name, str) or not name.strip():
-        raise InterpolationError("an interpolation set needs a name")
-    name = name.strip()
+    name = check_name(name, "interpolation set name", error=InterpolationError)
     try:
         alpha = float(alpha)
     except (TypeError, ValueError):
