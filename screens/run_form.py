@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from screens.widgets import EngineCaller, FormDialog, dialog_buttons
+from screens.widgets import ConfirmDialog, EngineCaller, FormDialog, dialog_buttons
 
 # -- the new-run form --------------------------------------------------------------------------------------
 
@@ -20,6 +20,28 @@ PROTOCOL_CHOICES = [
     ("sequential (one domain after another)", "sequential"),
     ("multi_stage (the version's stages)", "multi_stage"),
 ]
+
+
+# alt+KEY reaches each field (shown beside its label); the Tab order is the same whatever the protocol
+FIELD_KEYS = {
+    "version": "m",
+    "protocol": "p",
+    "order": "o",
+    "base": "b",
+    "name": "n",
+    "r": "r",
+    "alpha": "a",
+    "dropout": "d",
+    "targets": "t",
+    "modules": "u",
+    "max_steps": "s",
+    "epochs": "e",
+    "lr": "l",
+    "max_len": "x",
+    "packing": "k",
+    "conflict": "c",
+    "ckpt": "g",
+}
 
 
 class NewRunDialog(EngineCaller, FormDialog):
@@ -33,6 +55,17 @@ class NewRunDialog(EngineCaller, FormDialog):
     packing: the packing choices; spec given to create: {"mixture_id", "protocol", "order", "base_model",
     "name", "lora": {..}, "train": {..}}."""
 
+    HELP = """
+    ### New training run
+    Pick a saved mixture version and a protocol, then the base model, LoRA and training settings (prefilled
+    with the defaults). Every field has a key: **alt+letter** as shown beside its label (alt+e epochs,
+    alt+l lr, ...); **tab** / **shift+tab** walk the fields in the same order whatever the protocol (order and
+    custom modules are read only where they count). Typing in a field edits its text; nothing is selected on
+    entry.
+
+    **enter** or **Queue** checks every field, then shows a summary to confirm before the run is queued.
+    **escape** closes the form; if you changed anything it asks first, so a stray escape loses nothing.
+    """
     DEFAULT_CSS = """
     NewRunDialog > Vertical { width: 104; }
     NewRunDialog > Vertical { padding: 0 2; }
@@ -40,12 +73,13 @@ class NewRunDialog(EngineCaller, FormDialog):
     NewRunDialog #nr-body { height: auto; max-height: 24; }
     NewRunDialog .row { height: 1; margin-top: 1; }
     NewRunDialog .head { text-style: bold; color: $text-muted; height: 1; margin-top: 1; }
-    NewRunDialog .row Label { width: 14; padding-left: 1; }
+    NewRunDialog .row Label { width: 19; padding-left: 1; }
     NewRunDialog .row Input { width: 1fr; }
     NewRunDialog .row Select { width: 1fr; }
     NewRunDialog .row Checkbox { width: 1fr; }
     NewRunDialog .info { color: $text-muted; height: auto; padding-left: 1; }
     NewRunDialog #error { height: auto; margin-top: 1; }
+    NewRunDialog Input.unused { color: $text-disabled; }
     """
 
     def __init__(
@@ -77,12 +111,17 @@ class NewRunDialog(EngineCaller, FormDialog):
         def row(*pairs):
             with Horizontal(classes="row"):
                 for label, widget in pairs:
-                    yield Label(label)
+                    key = FIELD_KEYS.get((widget.id or "")[3:])
+                    yield Label(f"{label} [dim]alt+{key}[/]" if label and key else label)
                     yield widget
 
         def inp(key: str, value: Any, placeholder: str = "") -> Input:
             return Input(
-                value="" if value is None else str(value), placeholder=placeholder, id=f"nr-{key}", compact=True
+                value="" if value is None else str(value),
+                placeholder=placeholder,
+                id=f"nr-{key}",
+                compact=True,
+                select_on_focus=False,
             )
 
         with Vertical():
@@ -147,7 +186,7 @@ class NewRunDialog(EngineCaller, FormDialog):
                 )
                 yield from row(
                     (
-                        "",
+                        "checkpoint",
                         Checkbox(
                             "gradient checkpointing (less memory, slower)",
                             value=bool(tr["gradient_checkpointing"]),
@@ -161,6 +200,33 @@ class NewRunDialog(EngineCaller, FormDialog):
     def on_mount(self) -> None:
         self._sync()
         self.query_one("#nr-version", Select).focus()
+        self._initial = self._snapshot()
+
+    def on_key(self, event) -> None:
+        """alt+letter focuses the field labelled with it."""
+        if event.key.startswith("alt+"):
+            field = {v: k for k, v in FIELD_KEYS.items()}.get(event.key[4:])
+            if field:
+                event.stop()
+                self.query_one(f"#nr-{field}").focus()
+
+    def _snapshot(self) -> tuple:
+        return tuple((w.id, getattr(w, "value", None)) for w in self.query("Input, Select, Checkbox") if w.id)
+
+    def action_cancel(self) -> None:
+        """Escape: close at once when nothing changed, else ask (a stray escape must not lose the form)."""
+        if self._snapshot() == getattr(self, "_initial", None):
+            self.dismiss(None)
+            return
+
+        def answered(discard) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmDialog("Discard this run?", "The settings you changed are lost.", "Discard", danger=True),
+            answered,
+        )
 
     @on(Select.Changed)
     def _changed(self, event: Select.Changed) -> None:
@@ -173,8 +239,11 @@ class NewRunDialog(EngineCaller, FormDialog):
         """Show the version's domains and stages; enable the order / custom inputs only where they count."""
         v = self._version()
         proto = self.query_one("#nr-protocol", Select).value
-        self.query_one("#nr-order", Input).disabled = proto != "sequential"
-        self.query_one("#nr-modules", Input).disabled = self.query_one("#nr-targets", Select).value != "custom"
+        # never disabled (a disabled field drops out of the Tab order and shifts every later field): dimmed
+        self.query_one("#nr-order", Input).set_class(proto != "sequential", "unused")
+        self.query_one("#nr-modules", Input).set_class(
+            self.query_one("#nr-targets", Select).value != "custom", "unused"
+        )
         doms = ", ".join(v["domains"]) or "none"
         if v["stages"]:
             stages = "; ".join(f"{n}: {', '.join(d)}" for n, d in v["stages"])
@@ -276,8 +345,32 @@ class NewRunDialog(EngineCaller, FormDialog):
         except ValueError as e:
             self._error(str(e))
             return
-        self._busy = True
         self._error("")
+
+        def confirmed(ok) -> None:
+            if ok:
+                self._queue(spec)
+
+        self.app.push_screen(ConfirmDialog("Queue this run?", self.summary(spec), "Queue"), confirmed)
+
+    def summary(self, spec: dict) -> str:
+        """What will be queued, in one short paragraph (the confirmation's text)."""
+        v = self.versions[spec["mixture_id"]]
+        lo, tr = spec["lora"], spec["train"]
+        tm = lo["target_modules"] if isinstance(lo["target_modules"], str) else ",".join(lo["target_modules"])
+        proto = spec["protocol"] + (f" ({' → '.join(spec['order'])})" if spec["order"] else "")
+        length = f"{tr['max_steps']} steps" if tr["max_steps"] else f"{tr['epochs']:g} epoch(s)"
+        return (
+            f"{v['label']} ({v['n_items']:,} items) · {proto}\n"
+            f"base model: {spec['base_model'] or self.default_model} · name: {spec['name'] or '(default)'}\n"
+            f"LoRA r {lo['r']}, alpha {lo['alpha']}, dropout {lo['dropout']:g}, targets {tm}\n"
+            f"{length} · lr {tr['lr']:g} · max_len {tr['max_len']} · packing {tr['packing']}"
+            + (f" · conflict every {tr['grad_conflict_every']} steps" if tr["grad_conflict_every"] else "")
+            + (" · gradient checkpointing" if tr["gradient_checkpointing"] else "")
+        )
+
+    def _queue(self, spec: dict) -> None:
+        self._busy = True
         self.query_one("#ok", Button).disabled = True
 
         def failed(error: BaseException) -> None:

@@ -14,6 +14,7 @@ from textual_plotext import PlotextPlot
 from engine.core.store import Store
 from engine.training import runs as R
 from screens.runs import RunsScreen, fmt_eta, thin
+from screens.widgets import ConfirmDialog
 from tests.helpers import SIZE, plain, run_app, wait_for, wait_screen, write_jsonl
 from tests.helpers import training_records as records
 from tests.tiny_lm import tiny_chat_model
@@ -150,6 +151,14 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
             await pilot.click("#ok")
             await pilot.pause(0.25)
 
+        async def queue():  # a valid form shows its summary to confirm first
+            await ok()
+            confirm = await wait_screen(pilot, app, ConfirmDialog, what="summary")
+            summary = plain(confirm.query_one("#message", Static))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is not confirm, what="summary closed")
+            return summary
+
         # the engine's defaults are shown; both versions are offered
         assert field("r").value == str(LoraSettings().r) and field("lr").value == str(TrainSettings().lr)
         assert field("max_len").value == str(TrainSettings().max_len) and field("max_steps").value == ""
@@ -160,7 +169,7 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         dlg.query_one("#nr-protocol", Select).value = "multi_stage"
         await pilot.pause()
         assert "2 stage(s): first: math; then: code" in plain(dlg.query_one("#nr-info", Static))
-        assert field("order").disabled
+        assert field("order").has_class("unused") and field("order").can_focus  # stays in the Tab order
         version.value = mv1.id
         await pilot.pause()
         assert "no stages" in plain(dlg.query_one("#nr-info", Static))
@@ -169,7 +178,7 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         dlg.query_one("#nr-protocol", Select).value = "sequential"
         await pilot.pause()
         assert "domains: code, math" in plain(dlg.query_one("#nr-info", Static))
-        assert not field("order").disabled
+        assert not field("order").has_class("unused")
         # validation: sequential without order, an unknown domain, a bad number; the form stays open
         await ok()
         await wait_for(pilot, lambda: "sequential needs an order" in error(), what="order error")
@@ -187,14 +196,15 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         field("r").value = "4"
         field("max_steps").value = "2"
         field("base").value = str(tmp_path / "no-such-model")
-        await ok()  # the engine's error (unknown base model) is shown in the form too
+        await queue()  # the engine's error (unknown base model) is shown in the form too
         await wait_for(pilot, lambda: "no-such-model" in error(), what="model error")
         assert app.screen is dlg
         field("base").value = str(model)
         dlg.query_one("#nr-targets", Select).value = "all-linear"
         dlg.query_one("#nr-ckpt", Checkbox).value = True
         await pilot.pause()
-        await ok()
+        summary = await queue()
+        assert "mix@1 (12 items) · sequential (code → math)" in summary and "2 steps" in summary, summary
         await wait_for(pilot, lambda: app.screen is screen, what="dialog closed")
         table = screen.query_one("#r-runs", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1, what="new run row")
@@ -212,6 +222,64 @@ def test_new_run_form_queues_a_configured_run(tmp_path):
         assert cfg["train"]["max_steps"] == 2 and cfg["train"]["gradient_checkpointing"] is True
         assert cfg["train"]["lr"] == TrainSettings().lr
         assert [st for st, _n, _v in R.run_metrics(s, run.id, ["loss"])] == [1, 2]
+
+
+def test_new_run_form_is_driveable_blind(tmp_path):
+    """Tab reaches the same field whatever the protocol; alt+letter reaches the field labelled with it; typing
+    edits (nothing is selected on entry); F1 helps; escape after a change asks before losing the form."""
+    from textual.widgets import Input, Select
+
+    from engine import mixtures as mx
+    from engine.data.ingest import import_file
+    from screens.help import HelpScreen
+    from screens.runs import NewRunDialog
+
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as s:
+        recs = [{"instruction": f"q {i}", "input": "", "output": f"a {i}"} for i in range(4)]
+        import_file(s, write_jsonl(tmp_path / "m.jsonl", recs), pool="m", domain="math")
+        mx.save(s, "mix", mx.Recipe([mx.Component("m", "domain", "math")], {"math": 1.0}))
+
+    async def body(pilot, app):
+        await pilot.press("6", "n")
+        dlg = await wait_screen(pilot, app, NewRunDialog, what="form")
+
+        async def tab_order() -> list[str]:
+            dlg.query_one("#nr-version").focus()
+            await pilot.pause()
+            seen = []
+            for _ in range(17):
+                seen.append(app.focused.id)
+                await pilot.press("tab")
+            return seen
+
+        before = await tab_order()
+        dlg.query_one("#nr-protocol", Select).value = "sequential"
+        dlg.query_one("#nr-targets", Select).value = "custom"
+        await pilot.pause()
+        assert await tab_order() == before and before[:4] == ["nr-version", "nr-protocol", "nr-order", "nr-base"]
+        await pilot.press("alt+e")
+        epochs = dlg.query_one("#nr-epochs", Input)
+        assert app.focused is epochs
+        old = epochs.value
+        await pilot.press("5")  # appended at the cursor, not replacing a selected value
+        assert epochs.value == old + "5"
+        await pilot.press("f1")
+        await wait_screen(pilot, app, HelpScreen, what="help")
+        assert "alt+letter" in app.screen.query_one("#help-text").source
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is dlg, what="back to the form")
+        await pilot.press("escape")  # changed: asks first
+        confirm = await wait_screen(pilot, app, ConfirmDialog, what="discard?")
+        await pilot.press("escape")  # keep editing
+        await wait_for(pilot, lambda: app.screen is dlg, what="kept")
+        assert dlg.query_one("#nr-epochs", Input).value == old + "5"
+        await pilot.press("escape")
+        confirm = await wait_screen(pilot, app, ConfirmDialog, what="discard?")
+        confirm.query_one("#confirm").press()
+        await wait_for(pilot, lambda: not isinstance(app.screen, (NewRunDialog, ConfirmDialog)), what="closed")
+
+    run_app(WorkbenchApp(db_path=db), body)
 
 
 def test_new_run_form_without_versions_says_so(tmp_path):

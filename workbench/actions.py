@@ -777,6 +777,7 @@ ACTIONS: list[Action] = [
     Action(
         "dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel", action="cancel"
     ),
+    Action("dialog.help", "f1", "Help for the dialog and its focused field", "dialog", label="Help", action="app.help"),
 ]
 
 _BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
