@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from engine.core.errors import Cancelled
 from engine.evaluation.conflict import DEFAULT_TAU
 from screens.job_panel import JobPanel, JobScreen
-from screens.widgets import InputDialog, NavTable, WorkbenchScreen
+from screens.widgets import ConfirmDialog, InputDialog, NavTable, WorkbenchScreen
 
 # (key, label, width) of the main table; the sort keys are these keys. joint = joint conflict, cond =
 # conditional conflict, gain = gain (full names in the line under the table and in the knobs line).
@@ -520,7 +520,34 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
         self.panel.finish(f"evaluated: {len(res)} result row(s)")
         self.app.data_changed("evaluations")  # type: ignore[attr-defined]
 
+    def _confirm_plan(self, kind: str, then) -> None:
+        """Say how many runs `kind` would queue and about how long they take; `then()` once confirmed."""
+        row, store = self.current(), self.store
+
+        def plan():
+            from engine.evaluation.conflict import reference_plan
+
+            return reference_plan(store, row["run_id"], kind)
+
+        def ask(p) -> None:
+            title = "Make specialists?" if kind == "specialists" else "Make pair runs?"
+            if not p.new:
+                then()
+                return
+            self.app.push_screen(
+                ConfirmDialog(title, p.words(), f"Queue {len(p.new)}"), lambda ok: then() if ok else None
+            )
+
+        def failed(error: BaseException) -> None:
+            self.app.notify(f"{error}", title=kind.capitalize(), severity="error", timeout=10)
+
+        self.run_engine(plan, ask, failed, group="r-plan")
+
     def action_specialists(self) -> None:
+        if self.current() is not None and self.store is not None:
+            self._confirm_plan("specialists", self._make_specialists)
+
+    def _make_specialists(self) -> None:
         row = self.current()
         if row is None or self.store is None:
             return
@@ -542,6 +569,10 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
         self.run_engine(run, done, group="r-spec")
 
     def action_pairs(self) -> None:
+        if self.current() is not None and self.store is not None:
+            self._confirm_plan("pairs", self._make_pairs)
+
+    def _make_pairs(self) -> None:
         row = self.current()
         if row is None or self.store is None:
             return

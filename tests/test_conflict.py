@@ -483,3 +483,31 @@ def test_a_cancelled_or_failed_evaluation_never_hides_a_finished_one(partial_sto
     with partial_store.transaction() as con:  # with nothing finished, the latest partial one is what there is
         _eval(con, 13, 1, "law", [(300, True, 1.0, "y")], details={"state": "cancelled"})
     assert item_results(partial_store, 1, domain="law")[300]["evaluation_id"] == 13
+
+
+def test_reference_plan_counts_new_runs_items_and_time(partial_store):
+    """Before making specialists or pair runs the user sees how many runs are queued and about how long they take:
+    the mixture run's own training time scaled by each run's items; existing specialists are reused."""
+    from engine.evaluation.conflict import reference_plan
+
+    with partial_store.transaction() as con:
+        for pos in range(2, 10):  # 3 math and 7 code items in all
+            con.execute(
+                "INSERT INTO mixture_items (mixture_id, position, kind, sample_id, domain) VALUES (1, ?, 'sample', ?, ?)",
+                [pos, 100 + pos, "math" if pos < 4 else "code"],
+            )
+        con.execute(
+            "UPDATE runs SET started_at = TIMESTAMP '2026-01-01 10:00:00', "
+            "finished_at = TIMESTAMP '2026-01-01 10:01:40' WHERE id = 1"
+        )  # 100 s for 10 items
+    p = reference_plan(partial_store, 1, "specialists")
+    by = {r.label: r for r in p.runs}
+    assert by["math"].existing == 2 and by["math"].n_items == 3  # run 2 serves math already
+    assert by["code"].existing is None and by["code"].n_items == 7 and by["code"].estimate_s == pytest.approx(70)
+    assert [r.label for r in p.new] == ["code"]
+    assert p.words().startswith("1 new run(s) will be queued") and "~1m10s" in p.words() and "run 2" in p.words()
+    pairs = reference_plan(partial_store, 1, "pairs")
+    assert [(r.label, r.n_items, r.existing) for r in pairs.runs] == [("code+math", 10, None)]
+    with partial_store.transaction() as con:
+        con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = 1")
+    assert "no time estimate" in reference_plan(partial_store, 1, "pairs").words()

@@ -121,6 +121,32 @@ def test_partial_rate_and_settings_warning_on_the_screen(partial_store):
     run_pilot(body, WorkbenchApp(store=partial_store))
 
 
+def test_making_specialists_says_how_many_runs_first(partial_store):
+    """p shows how many specialist runs would be queued (existing ones reused) before queueing any;
+    cancelling queues nothing."""
+    from screens.widgets import ConfirmDialog
+    from tests.helpers import wait_screen
+
+    n_runs = partial_store.fetchall("SELECT count(*) FROM runs")[0][0]
+
+    async def body(pilot, app):
+        await pilot.press("7")
+        scr = app.screen
+        t = scr.query_one("#r-table", DataTable)
+        await wait_for(pilot, lambda: t.row_count == 3, what="results rows")
+        t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith("1 ")][0])
+        await pilot.press("p")
+        dlg = await wait_screen(pilot, app, ConfirmDialog, what="plan")
+        text = " ".join(plain(dlg.query_one("#message", Static), width=400).split())
+        assert "1 new run(s) will be queued" in text and "code: 1 items" in text and "Reused: math (run 2)" in text
+        assert "Queue 1" in str(dlg.query_one("#confirm").label)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is scr, what="closed")
+
+    run_pilot(body, WorkbenchApp(store=partial_store))
+    assert partial_store.fetchall("SELECT count(*) FROM runs")[0][0] == n_runs
+
+
 # -- end to end on CPU ----------------------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(

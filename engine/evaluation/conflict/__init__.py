@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from engine.evaluation.conflict.matrix import interference_matrix
 from engine.evaluation.conflict.measure import conflict_rate, conflicting_items, summary_for_runs
+from engine.evaluation.conflict.plan import PlannedRun, ReferencePlan, reference_plan
 from engine.evaluation.conflict.rates import (
     DEFAULT_TAU,
     DEFINITION,
@@ -86,7 +87,9 @@ __all__ = [
     "DomainConflict",
     "LABELS",
     "MISSING",
+    "PlannedRun",
     "REFERENCES",
+    "ReferencePlan",
     "SettingsMismatch",
     "VARIANTS",
     "base_run_for",
@@ -103,6 +106,7 @@ __all__ = [
     "mismatch_text",
     "pair_runs",
     "paired_scores",
+    "reference_plan",
     "results_rows",
     "run_domains",
     "settings_differences",
