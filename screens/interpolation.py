@@ -398,13 +398,20 @@ class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
 
             doms = domain_counts(store)
             pools = [p.name for p in list_pools(store)]
-            return (
+            text = (
                 f"domains: {', '.join(f'{d} ({n})' for d, n in sorted(doms.items()))}\n"
                 f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME"
             )
+            return text, sorted(doms, key=lambda d: -doms[d])[:2]
 
-        def show(text: str) -> None:
-            self.app.push_screen(CreateSetDialog({s.name for s in self.sets}, text), self._create)
+        def show(found) -> None:
+            text, top = found
+            taken = {s.name for s in self.sets}
+            defaults = {}
+            if len(top) == 2:  # real values to start from (placeholders alone read like values that are not there)
+                name = f"{top[0]}-{top[1]}"
+                defaults = {"a": f"domain:{top[0]}", "b": f"domain:{top[1]}", "name": "" if name in taken else name}
+            self.app.push_screen(CreateSetDialog(taken, text, defaults), self._create)
 
         self.run_engine(hint, show, group="i-hint")
 

@@ -42,12 +42,12 @@ class CreateSetDialog(FormDialog):
             if self.hint:
                 yield Static(self.hint, id="hint")
             for key, label, ph in (
-                ("name", "name", "e.g. math-code"),
-                ("a", "source A", "domain:math"),
-                ("b", "source B", "domain:code"),
-                ("alpha", "alpha", "Beta(alpha, alpha), > 0"),
-                ("pairs", "pairs", "number of pairs"),
-                ("seed", "seed", "0"),
+                ("name", "name", "required: a new set name"),
+                ("a", "source A", "required: KIND:REF (domain:D, pool:NAME, ...)"),
+                ("b", "source B", "required: KIND:REF (domain:D, pool:NAME, ...)"),
+                ("alpha", "alpha", "required: a number > 0 (Beta(alpha, alpha))"),
+                ("pairs", "pairs", "required: how many pairs"),
+                ("seed", "seed", "empty = 0"),
             ):
                 with Horizontal(classes="row"):
                     yield Label(label)

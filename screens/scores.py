@@ -339,7 +339,7 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
 
     def action_superfilter(self) -> None:
         """Save a SuperFiltering selection: metric < threshold, then the top rate of each domain by the metric."""
-        from screens.widgets import InputDialog
+        from screens.widgets import FieldsDialog
 
         op, thr = self._rule()
         if self.metric not in ("ifd", "cherry_ifd") or op != "<" or thr is None:
@@ -349,24 +349,25 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             return
         metric, store = self.metric, self.store
 
-        def parse(text: str) -> tuple[str, float]:
-            name, _, rate = text.strip().rpartition(" ")
-            value = float(rate)
-            if not name.strip() or not (0 < value <= 1):
+        def parse(v: dict) -> tuple[str, float]:
+            rate = float(v["rate"])
+            if not v["name"] or not (0 < rate <= 1):
                 raise ValueError
-            return name.strip(), value
+            return v["name"], rate
 
-        def validate(text: str) -> str | None:
+        def validate(v: dict) -> str | None:
+            if not v["name"]:
+                return "write a name for the selection"
             try:
-                parse(text)
+                parse(v)
             except ValueError:
-                return "write a name and a rate in (0, 1], e.g. sf10 0.1"
+                return f"rate is the share of each domain to keep, in (0, 1]: e.g. 0.1 (got {v['rate']!r})"
             return None
 
-        def done(text: str | None) -> None:
-            if not text:
+        def done(v: dict | None) -> None:
+            if not v:
                 return
-            name, rate = parse(text)
+            name, rate = parse(v)
 
             def run():
                 from engine.quality.selection import superfiltering_select
@@ -383,10 +384,12 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             )
 
         self.app.push_screen(
-            InputDialog(
+            FieldsDialog(
                 "SuperFiltering selection",
-                "name and rate (share of each domain):",
-                "sf10 0.1",
+                [
+                    ("name", "name", "", "required: the selection's name"),
+                    ("rate", "rate", "0.1", "share of each domain"),
+                ],
                 note=f"keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per domain; "
                 "saved with its parameters (workbench select is the CLI twin)",
                 validate=validate,

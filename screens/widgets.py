@@ -257,6 +257,7 @@ class Dialog(ModalScreen):
     Dialog .buttons { height: auto; margin-top: 1; align-horizontal: right; }
     Dialog .buttons Button { margin-left: 2; }
     Dialog .error { color: $error; }
+    Dialog Input > .input--placeholder { text-style: italic; }
     """
 
     def action_cancel(self) -> None:
@@ -389,6 +390,54 @@ class InputDialog(FormDialog):
             self.query_one("#error", Static).update(err)
             return
         self.dismiss(value)
+
+
+class FieldsDialog(FormDialog):
+    """Several labelled one-line fields (one value each, never two typed into one field); dismisses with
+    {key: text} once `validate(values)` returns None (else its message is shown and the form stays open)."""
+
+    DEFAULT_CSS = """
+    FieldsDialog .row { height: 1; margin-top: 1; }
+    FieldsDialog .row Label { width: 16; }
+    FieldsDialog .row Input { width: 1fr; }
+    """
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[tuple[str, str, str, str]],
+        *,
+        note: str = "",
+        validate: Callable[[dict[str, str]], str | None] | None = None,
+        ok: str = "OK",
+    ) -> None:
+        super().__init__()
+        self._title, self._fields, self._note, self._validate, self._ok = title, list(fields), note, validate, ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            if self._note:
+                yield Static(self._note, id="note")
+            for key, label, value, placeholder in self._fields:  # (key, label, value, placeholder)
+                with Horizontal(classes="row"):
+                    yield Label(label)
+                    yield Input(value=value, placeholder=placeholder, id=f"fd-{key}", compact=True)
+            yield from dialog_buttons(self._ok)
+
+    def on_mount(self) -> None:
+        self.query_one(f"#fd-{self._fields[0][0]}", Input).focus()
+
+    def values(self) -> dict[str, str]:
+        return {key: self.query_one(f"#fd-{key}", Input).value.strip() for key, *_ in self._fields}
+
+    def _submit(self) -> None:
+        v = self.values()
+        err = self._validate(v) if self._validate else None
+        if err:
+            self.query_one("#error", Static).update(err)
+            return
+        self.dismiss(v)
 
 
 class ChoiceDialog(Dialog):

@@ -38,6 +38,10 @@ def test_create_set_in_the_dialog_then_pairs_preview_and_map(tmp_path):
         await wait_screen(pilot, app, CreateSetDialog, what="dialog")
         dlg = app.screen
         assert "math (15)" in plain(dlg.query_one("#hint", Static))
+        # the sources start from real values (the two largest domains), not grey placeholders that look like them
+        a, b = (dlg.query_one(f"#f-{k}", Input).value for k in ("a", "b"))
+        assert a.startswith("domain:") and b.startswith("domain:") and a != b
+        assert dlg.query_one("#f-name", Input).value == f"{a[7:]}-{b[7:]}"
         for key, val in (
             ("name", "mc"),
             ("a", "domain:math"),

@@ -161,10 +161,18 @@ def test_superfiltering_selection_from_the_screen(tmp_path):
         screen = app.screen
         await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
         await pilot.press("p")
-        dlg = app.screen
-        from textual.widgets import Input
+        from screens.widgets import FieldsDialog
+        from tests.helpers import wait_screen
 
-        dlg.query_one("#value", Input).value = "top20 0.2"
+        dlg = await wait_screen(pilot, app, FieldsDialog, what="selection form")
+        await pilot.press(*"top20")  # name and rate are separate fields: tab to the rate
+        await pilot.press("tab")
+        rate = dlg.query_one("#fd-rate")
+        assert app.focused is rate and rate.value == "0.1"
+        rate.value = "5"  # a rate above 1 is refused in the form, which stays open
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "rate is the share" in plain(dlg.query_one("#error")), what="rate error")
+        rate.value = "0.2"
         await pilot.press("enter")
         await wait_for(pilot, lambda: _has(app, "top20"), what="selection saved")
         sel = get_selection(app.store, "top20")
