@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError, WorkbenchError
+from engine.core.names import check_name
 from engine.data.filters import FilterError, compile_expression
-from engine.data.query import check_label, score_metrics
+from engine.data.query import score_metrics
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -141,10 +142,10 @@ def _Tx(store):
 
 
 def _insert_named(store, table: str, what: str, row: dict) -> int:
-    """Insert `row` (column -> value) with the table's next id; refuses a taken name (ValueError)."""
+    """Insert `row` (column -> value) with the table's next id; refuses a taken name (PoolError, an InputError)."""
     with _Tx(store) as con:
         if con.execute(f"SELECT 1 FROM {table} WHERE name = ?", [row["name"]]).fetchone():
-            raise ValueError(f"a {what} named {row['name']!r} already exists")
+            raise PoolError(f"{what} name: a {what} named {row['name']!r} already exists; choose another name")
         new_id = store.next_id(table, con)
         cols = ["id", *row]
         con.execute(
@@ -163,23 +164,25 @@ def create_pool(
     description: str | None = None,
     meta: dict | None = None,
 ) -> int:
-    """Create an empty pool and return its id; refuses a name that is taken (ValueError)."""
-    name = check_label("pool name", name)
-    domain = check_label("domain", domain)
+    """Create an empty pool and return its id; refuses a name that is taken or breaks the name rule
+    (engine.core.names; InputError)."""
+    name = check_name(name, "pool name")
+    domain = check_name(domain, "domain")
     meta_json = json.dumps(meta) if meta is not None else None
     row = dict(name=name, domain=domain, format=format, source=source, description=description, meta=meta_json)
     return _insert_named(store, "pools", "pool", row)
 
 
 def rename_pool(store: Store, pool, new_name: str) -> None:
-    """Rename a pool (by name or id); refuses a name another pool has (ValueError)."""
-    new_name = check_label("pool name", new_name)
+    """Rename a pool (by name or id); refuses a name another pool has, or one that breaks the name rule
+    (engine.core.names): InputErrors naming the field."""
+    new_name = check_name(new_name, "pool name")
     with _Tx(store) as con:
         pid, old = _resolve(con, pool)
         if new_name == old:
             return
         if con.execute("SELECT 1 FROM pools WHERE name = ? AND id != ?", [new_name, pid]).fetchone():
-            raise ValueError(f"a pool named {new_name!r} already exists")
+            raise PoolError(f"pool name: a pool named {new_name!r} already exists; choose another name")
         con.execute("UPDATE pools SET name = ? WHERE id = ?", [new_name, pid])
 
 
@@ -204,7 +207,7 @@ def delete_pool(store: Store, pool) -> int:
 def set_pool_domain(store: Store, pool, domain: str) -> int:
     """Set a pool's domain and that of its samples still on the pool's domain (domain_source='pool');
     returns how many samples changed."""
-    domain = check_label("domain", domain)
+    domain = check_name(domain, "domain")
     with _Tx(store) as con:
         pid, _ = _resolve(con, pool)
         con.execute("UPDATE pools SET domain = ? WHERE id = ?", [domain, pid])
@@ -219,14 +222,12 @@ def set_pool_domain(store: Store, pool, domain: str) -> int:
 
 def add_rule(store: Store, name: str, expression: str, *, domain: str | None = None, tag: str | None = None) -> int:
     """Store a rule; its expression must compile (FilterError otherwise) and it must set a domain, a tag or
-    both. Rule names are unique (ValueError). Returns the rule id. Use apply_rules to run the rules."""
-    name = check_label("rule name", name)
-    if name.startswith("<"):
-        raise ValueError("a rule name cannot start with '<'")
-    domain = check_label("domain", domain) if domain is not None else None
-    tag = check_label("tag", tag) if tag is not None else None
+    both. Rule names are unique and keep the name rule (InputError). Returns the rule id. Use apply_rules to run the rules."""
+    name = check_name(name, "rule name", forbid={"<": "names in <> are reserved"})
+    domain = check_name(domain, "domain") if domain is not None else None
+    tag = check_name(tag, "tag") if tag is not None else None
     if domain is None and tag is None:
-        raise ValueError("a rule must set a domain, a tag or both")
+        raise InputError("a rule must set a domain, a tag or both")
     if not expression or not expression.strip():
         raise FilterError("a rule needs a filter expression", 0)
     compile_expression(expression, score_metrics=score_metrics(store))

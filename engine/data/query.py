@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.core.errors import InputError
+from engine.core.names import check_name
 from engine.data.filters import SCORE_VALUE_SQL, compile_expression
 
 if TYPE_CHECKING:
@@ -154,6 +156,12 @@ def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> t
         sql, p = _text_sql(f.text)
         parts.append(sql)
         params += p
+    if f.score_ranges:
+        known = score_metrics(store) if metrics is None else metrics
+        for metric in f.score_ranges:
+            if metric not in known:
+                have = f"metrics with scores: {', '.join(known)}" if known else "nothing is scored yet"
+                raise InputError(f"score range: no metric {metric!r}; {have}")
     for metric, (lo, hi) in (f.score_ranges or {}).items():
         if lo is None and hi is None:
             continue
@@ -184,6 +192,26 @@ def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> t
 
 
 # -- browse ------------------------------------------------------------------------------------------
+
+
+def sortable_keys(metrics: list[str]) -> list[str]:
+    """The keys a Browser sorts by: the sortable COLUMNS and `score.NAME` of each metric with scores."""
+    return [c.key for c in COLUMNS if c.sortable] + [f"score.{m}" for m in metrics]
+
+
+def parse_sort(specs: list[str], metrics: list[str]) -> list[tuple[str, bool]]:
+    """`KEY[:asc|desc]` items (as `query --sort` takes them) as Browser sort pairs; an unknown key or direction
+    is an InputError naming what is allowed. `metrics`: the metrics with scores (score_metrics)."""
+    out = []
+    for spec in specs:
+        key, sep, direction = spec.partition(":")
+        key, direction = key.strip(), direction.strip().lower()
+        if key not in sortable_keys(metrics) and key not in metrics:
+            raise InputError(f"sort {spec!r}: no key {key!r}; sortable columns: {', '.join(sortable_keys(metrics))}")
+        if sep and direction not in ("asc", "desc"):
+            raise InputError(f"sort {spec!r}: direction {direction!r}; a direction is asc or desc (KEY:desc)")
+        out.append((key, direction == "desc"))
+    return out
 
 
 class Browser:
@@ -221,8 +249,9 @@ class Browser:
                 jparams.append(metric)
                 exprs = [f"{alias}.v"]
             else:
-                sortable = [c.key for c in COLUMNS if c.sortable] + [f"score.{m}" for m in self.metrics]
-                raise ValueError(f"cannot sort by {key!r}; sortable columns: {', '.join(sortable)}")
+                raise InputError(
+                    f"sort: cannot sort by {key!r}; sortable columns: {', '.join(sortable_keys(self.metrics))}"
+                )
             order += [f"{e} {direction} NULLS LAST" for e in exprs]
         if not any(k == "id" for k, _ in self.sort):
             order.append("s.id ASC")
@@ -414,16 +443,6 @@ def get_sample(store: Store, sample_id: int) -> SampleDetail:
 # -- bulk actions ------------------------------------------------------------------------------------
 
 
-def check_label(what: str, value: str) -> str:
-    """A user-given name (tag, domain, pool): one non-empty line of at most 200 characters, stripped."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    value = value.strip()
-    if len(value) > 200 or any(c in value for c in "\n\r\t"):
-        raise ValueError(f"{what} must be one line of at most 200 characters")
-    return value
-
-
 def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) -> int:
     """In one transaction: collect the ids the `select` query returns into TEMP table _bulk_ids (so the
     filter runs once), run `statements` (which refer to _bulk_ids), and return how many ids there were."""
@@ -447,11 +466,18 @@ def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) 
     return n
 
 
+def _removed_tag(tag) -> str:
+    """A tag to remove: any non-blank text (a tag stored before names were checked can still be removed)."""
+    if not isinstance(tag, str) or not tag.strip():
+        raise InputError("tag: empty; name the tag to remove")
+    return tag.strip()
+
+
 def bulk_tag(store: Store, f: Filter, tag: str, *, remove: bool = False) -> int:
     """Add (or remove) `tag` on every sample of the filter; returns how many samples changed.
 
     Adding skips samples that already have the tag (no duplicate rows)."""
-    tag = check_label("tag", tag)
+    tag = check_name(tag, "tag") if not remove else _removed_tag(tag)
     where, params = where_sql(store, f)
     if remove:
         return _write(
@@ -476,7 +502,7 @@ def bulk_tag(store: Store, f: Filter, tag: str, *, remove: bool = False) -> int:
 
 def bulk_set_domain(store: Store, f: Filter, domain: str) -> int:
     """Set the domain of every sample of the filter (domain_source='manual'); returns how many changed."""
-    domain = check_label("domain", domain)
+    domain = check_name(domain, "domain")
     where, params = where_sql(store, f)
     return _write(
         store,

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.core.names import check_name
 from engine.mixtures.recipe import MixtureError, Recipe
 from engine.mixtures.resolution import Item, Resolution, resolve
 
@@ -140,12 +141,7 @@ def get_mixture(store: Store, ref: str | int, version: int | None = None) -> Mix
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise MixtureError("a mixture needs a name")
-    name = name.strip()
-    if "@" in name:
-        raise MixtureError(f"a mixture name cannot contain '@' (NAME@v names a version): {name!r}")
-    return name
+    return check_name(name, "mixture name", forbid={"@": "NAME@v names a version"}, error=MixtureError)
 
 
 def _insert_version(con, store: Store, name: str, recipe: Recipe, h: str, items: list[Item], note: str | None) -> int:

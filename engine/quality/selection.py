@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.core.errors import InputError
+from engine.core.names import check_name
 from engine.core.store import Store
 
 
@@ -118,6 +119,7 @@ def _save_selection(
 
     The content hash covers the params and the ordered sample ids. A name clash is a SelectionError
     unless `replace` (then the old selection and its items are deleted in the same transaction)."""
+    name = check_name(name, "selection name", error=SelectionError)
     h = hashlib.sha1(
         json.dumps({"params": params, "ids": [int(r[0]) for r in items]}, sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
@@ -205,7 +207,8 @@ FL_METRICS = ("euclidean_exp", "cosine")
 
 
 def _check_name(store: Store, name: str, replace: bool) -> None:
-    """Refuse early (before any heavy work) a name that exists when not replacing."""
+    """Refuse early (before any heavy work) a name that breaks the name rule, or exists when not replacing."""
+    name = check_name(name, "selection name", error=SelectionError)
     if replace:
         return
     c = store.cursor()

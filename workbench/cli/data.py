@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from engine.core.errors import InputError
+from engine.core.names import check_name
 from workbench.cli.kit import (
     EXIT_OK,
     EXIT_USAGE,
@@ -171,6 +173,9 @@ def cmd_import(args) -> int:
         )
     if not stdin and not Path(args.path).exists():
         raise CliError(f"{args.path}: no such file or folder")
+    info_file = not stdin and (Path(args.path).name == "dataset_info.json" or args.dataset_info)
+    domain = check_name(args.domain, "domain") if args.domain is not None else None
+    pool = None if info_file else _import_pool_name(args.pool, args.path)
     report = None
     with (
         _input_file(args.path, kind) as path,
@@ -179,12 +184,12 @@ def cmd_import(args) -> int:
         _sigint_cancels() as cancel,
         _naming_stdin(path),
     ):
-        if not stdin and (path.name == "dataset_info.json" or args.dataset_info):
+        if info_file:
             report = import_dataset_info(
                 store,
                 path,
                 names=args.name or None,
-                domain=args.domain,
+                domain=domain,
                 skip_invalid=args.skip_invalid,
                 progress=prog,
                 cancel=cancel,
@@ -196,8 +201,8 @@ def cmd_import(args) -> int:
                     import_file(
                         store,
                         path,
-                        pool=args.pool or path.name.split(".")[0],
-                        domain=args.domain,
+                        pool=pool,
+                        domain=domain,
                         format=fmt,
                         mapping=_parse_mapping(args.map),
                         skip_invalid=args.skip_invalid,
@@ -219,6 +224,17 @@ def cmd_import(args) -> int:
             msg += f"; bad records quarantined in {r.quarantine_path}"
         print(msg)
     return EXIT_OK
+
+
+def _import_pool_name(given: str | None, path: str) -> str:
+    """The pool an import goes into: --pool, else the file's name up to its first dot; either must keep the name
+    rule (engine.core.names), checked before anything is read or written."""
+    if given is not None:
+        return check_name(given, "pool name")
+    try:
+        return check_name(Path(path).name.split(".")[0], "pool name")
+    except InputError as e:
+        raise CliError(f"{e} (the pool is named after the file: --pool NAME names it)") from None
 
 
 def cmd_sample(args) -> int:
@@ -282,17 +298,13 @@ def cmd_pool(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from engine.data.query import Browser
+    from engine.data.query import Browser, parse_sort, score_metrics
 
     if args.limit < 0 or args.offset < 0:
         raise CliError("--limit and --offset take a number of rows, 0 or more", EXIT_USAGE)
     with _open_store(args, read_only=True) as store:
         f = _filter_from_args(store, args)
-        sort = []
-        for s in args.sort or ["id"]:
-            col, _, d = s.partition(":")
-            sort.append((col, d.lower() == "desc"))
-        b = Browser(store, f, sort=sort)
+        b = Browser(store, f, sort=parse_sort(args.sort or ["id"], score_metrics(store)))
         total = b.count()
         if args.count:
             print(total)
@@ -386,15 +398,21 @@ def _written_through(path: Path) -> bool:
 
 
 def _copy_into(src: Path, target: str) -> None:
-    """The bytes of `src` into standard output (`-`) or into the existing file `target`, in place."""
+    """The bytes of `src` into standard output (`-`) or into the existing file `target`, in place; an OSError
+    names `target` (a failed write, say to a full disk, names no file of its own)."""
     with open(src, "rb") as f:
         if target == "-":
             sys.stdout.flush()
             shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
             sys.stdout.buffer.flush()
-        else:
+            return
+        try:
             with open(target, "wb") as out:
                 shutil.copyfileobj(f, out, 1 << 20)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OSError(e.errno, e.strerror or str(e), e.filename or target) from e
 
 
 def cmd_export(args) -> int:
@@ -534,7 +552,13 @@ def register(sub) -> None:
 
     s = sub.add_parser("query", help="list samples matching a filter (table, JSON or JSONL)")
     _add_filter_args(s)
-    s.add_argument("--sort", action="append", metavar="COLUMN[:desc]")
+    s.add_argument(
+        "--sort",
+        action="append",
+        metavar="COLUMN[:asc|desc]",
+        help="sort by a column (id, pool, domain, instruction, response, n_chars, n_tokens, n_turns, excluded, "
+        "source, score.METRIC; repeatable; default id)",
+    )
     s.add_argument(
         "--limit",
         type=int,
