@@ -357,10 +357,20 @@ def record_writer(path: Path, file_format: str) -> Iterator[Callable[[dict], Non
             write_parquet_rows(rows, target)
         if not special:
             os.replace(target, path)
-    except BaseException:
+    except BaseException as e:
         if not special:
-            target.unlink(missing_ok=True)
+            _unlink_quietly(target)
+        if isinstance(e, OSError) and e.filename in (None, str(target)):  # a failed write names no file
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e  # the .part: name the file asked for
         raise
+
+
+def _unlink_quietly(path: Path) -> None:
+    """Remove `path` if it is there; a folder that refuses it leaves it (the error being handled matters more)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def read_dataset_info(path: str | Path, *, folder_unless_json: bool = False) -> tuple[Path, dict]:
@@ -386,14 +396,57 @@ def write_dataset_info(
 ) -> str:
     """Add an entry per exported file (name -> file, path relative to the dataset_info.json) to `info` and
     write it atomically. Returns the path written."""
+    part = _dataset_info_part(info_path, info, files, style, ranking=ranking)
+    os.replace(part, info_path)
+    return str(info_path)
+
+
+def _dataset_info_part(info_path: Path, info: dict, files: dict[str, Path], style: str, *, ranking: bool) -> Path:
+    """`info` with an entry per file written to `<dataset_info.json>.part` (removed again when writing fails)."""
     for name, file in files.items():
         rel = os.path.relpath(Path(file).resolve(), info_path.resolve().parent)
         info[name] = dataset_info_entry(Path(rel).as_posix(), style, ranking=ranking)
     info_path.parent.mkdir(parents=True, exist_ok=True)
-    tmpi = info_path.with_name(info_path.name + ".part")
-    tmpi.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmpi, info_path)
-    return str(info_path)
+    part = info_path.with_name(info_path.name + ".part")
+    try:
+        part.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        _unlink_quietly(part)
+        raise OSError(e.errno, e.strerror or str(e), str(info_path)) from e
+    return part
+
+
+@contextmanager
+def dataset_info_with(
+    info_path: Path | None, info: dict, files: dict[str, Path], style: str, *, ranking: bool = False
+) -> Iterator[None]:
+    """Data files and their dataset_info entries, all or nothing: the dataset_info.json is written (as its
+    `.part`) before the body writes the `files`, so a folder it cannot be written into fails first, with nothing
+    written. When the body fails, or the dataset_info.json cannot be moved into place after it, the `.part` goes
+    and so do the files the body made (those not there before: an older file the body replaced stays replaced).
+    `info_path` None: the body alone."""
+    if info_path is None:
+        yield
+        return
+    existed = {Path(f): Path(f).exists() for f in files.values()}
+    part = _dataset_info_part(info_path, info, files, style, ranking=ranking)
+
+    def undo() -> None:
+        _unlink_quietly(part)
+        for f, was in existed.items():
+            if not was and not _special(f):
+                _unlink_quietly(f)
+
+    try:
+        yield
+    except BaseException:
+        undo()
+        raise
+    try:
+        os.replace(part, info_path)
+    except OSError as e:
+        undo()
+        raise OSError(e.errno, e.strerror, e.filename or str(info_path)) from e
 
 
 def export(
@@ -444,7 +497,7 @@ def export(
             f"FROM samples s WHERE {where} ORDER BY s.id",
             params,
         )
-        with record_writer(out, fmt) as write:
+        with dataset_info_with(info_path, info, {name: out}, style, ranking=ranking), record_writer(out, fmt) as write:
             while True:
                 batch = res.fetchmany(FETCH_ROWS)
                 if not batch:
@@ -473,8 +526,5 @@ def export(
                     cancel.check()
     finally:
         con.close()
-    written_info = None
-    if info_path is not None:
-        written_info = write_dataset_info(info_path, info, {name: out}, style, ranking=ranking)
     meter.report("done", force=True)
-    return ExportResult(n, str(out), written_info, n_open)
+    return ExportResult(n, str(out), str(info_path) if info_path is not None else None, n_open)

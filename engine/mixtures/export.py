@@ -137,9 +137,9 @@ def export_mixture(
         STYLES,
         ExportError,
         convert_record,
+        dataset_info_with,
         read_dataset_info,
         record_writer,
-        write_dataset_info,
     )
 
     if style not in STYLES:
@@ -190,16 +190,13 @@ def export_mixture(
         except ExportError as e:
             raise MixtureError(f"sample {rec['sample_id']}: {e}") from None
         per_stage[rec["stage"]].append(r)
-    paths: list[Path] = []
-    for si, rows in enumerate(per_stage):
-        p = _stage_path(out, si, stage_names[si], len(stage_names))
-        with record_writer(p, fmt) as write:
-            for r in rows:
-                write(r)
-        paths.append(p)
-    written = None
-    if info_path is not None:
-        written = write_dataset_info(info_path, info, dict(zip(names, paths)), style)
+    paths = [_stage_path(out, si, stage_names[si], len(stage_names)) for si in range(len(per_stage))]
+    with dataset_info_with(info_path, info, dict(zip(names, paths)), style):  # all or nothing
+        for p, rows in zip(paths, per_stage):
+            with record_writer(p, fmt) as write:
+                for r in rows:
+                    write(r)
+    written = str(info_path) if info_path is not None else None
     return MixtureExport(
         [str(p) for p in paths],
         sum(len(r) for r in per_stage),

@@ -1,7 +1,7 @@
 """The `workbench` command: opens the app, and the headless twins of every screen action.
 
-Exit codes: 0 success, 1 bad input (file, filter, unknown pool…), 2 usage error, 3 store error,
-130 cancelled (Ctrl-C), 141 the reader of stdout went away (`| head`; nothing printed, as other Unix tools).
+Exit codes: 0 success, 1 bad input (file, filter, unknown pool…), 2 usage error, 3 store or disk error (locked,
+no permission, read-only file system, disk full: the message names the path and the cause), 130 cancelled (Ctrl-C), 141 the reader of stdout went away (`| head`; nothing printed, as other Unix tools).
 
 One module per area (data, quality, geometry, mix, train, eval, interp), each adding its subcommands with
 `register(sub)`; `kit` holds what they share. Every module stays light: heavy imports live in the commands.
@@ -27,6 +27,8 @@ from workbench.cli.kit import (
     CliError,
     WorkbenchError,
     _open_store,
+    duckdb_io_error,
+    os_error,
 )
 
 __all__ = [
@@ -92,17 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `workbench query | head -1`: the reader has what it wanted
         _quiet_broken_pipe()
         return EXIT_PIPE
-    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
-        print(
-            f"workbench: {e.filename}: {e.strerror}" if e.filename and e.strerror else f"workbench: {e}",
-            file=sys.stderr,
-        )
-        return EXIT_INPUT
+    except OSError as e:  # a wrong path (exit 1); no permission, read-only, disk full ... (exit 3)
+        line, code = os_error(e)
+        print(f"workbench: {line}", file=sys.stderr)
+        return code
     except Exception as e:
-        if not _interrupted(e):
+        if _interrupted(e):
+            print("workbench: cancelled", file=sys.stderr)
+            return EXIT_CANCELLED
+        io = duckdb_io_error(e)
+        if io is None:
             raise
-        print("workbench: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
+        print(f"workbench: {io}", file=sys.stderr)
+        return EXIT_STORE
 
 
 def _interrupted(e: BaseException) -> bool:

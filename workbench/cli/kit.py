@@ -6,6 +6,7 @@ Light by rule: the engine's heavy modules are imported inside the functions that
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -37,6 +38,31 @@ class CliError(WorkbenchError):
     @property
     def code(self) -> int:
         return self.exit_code
+
+
+# OS errors about the path a person gave (exit 1); every other OSError (no permission, read-only file system, disk
+# full, quota, I/O error ...) is about where things are written: exit 3, as a store error.
+_PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def os_error(e: OSError) -> tuple[str, int]:
+    """(one line naming the path and the cause, exit code) for an OSError that reached the CLI's error root."""
+    cause = e.strerror or str(e) or type(e).__name__
+    if e.filename is not None and e.filename2 is not None:
+        line = f"{e.filename} -> {e.filename2}: {cause}"
+    elif e.filename is not None:
+        line = f"{e.filename}: {cause}"
+    else:
+        line = cause
+    return " ".join(line.split()), (EXIT_INPUT if e.errno in _PATH_ERRNOS else EXIT_STORE)
+
+
+def duckdb_io_error(e: BaseException) -> str | None:
+    """The first line of a DuckDB I/O error (a file it cannot read or write: disk full, read-only, ...), else None."""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(e, duckdb.IOException):
+        return None
+    return (str(e).strip().splitlines() or ["DuckDB I/O error"])[0]
 
 
 def _open_store(args, read_only: bool = False):
