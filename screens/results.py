@@ -469,16 +469,50 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
     # -- jobs ------------------------------------------------------------------------------------------------
 
     def action_evaluate(self) -> None:
-        row = self.current()
+        """e: the evaluate form for the highlighted run (or any finished run, when nothing is evaluated yet)."""
         if self.job is not None:
             self.app.notify("a job is already running (c cancels it)", severity="warning")
             return
-        if row is None or self.store is None:
-            self.app.notify(
-                "no run to evaluate: evaluate one with `workbench eval RUN --sets ...` first", severity="warning"
-            )
+        row = self.current()
+        self.open_evaluate(row["run_id"] if row else None)
+
+    def open_evaluate(self, run_id: int | None = None) -> None:
+        """The evaluate form (run, eval sets, items per set, max new tokens); the job starts once it is filled."""
+        store = self.store
+        if store is None:
             return
-        self._evaluate_run(row["run_id"])
+
+        def load():
+            from engine.evaluation.evaluate import eval_pools
+            from engine.training.runs import list_runs
+
+            runs = [(r.id, f"{r.id} · {r.name} ({r.kind})") for r in list_runs(store) if r.status == "done"]
+            return runs, [(p["name"], p["n_samples"]) for p in eval_pools(store)]
+
+        def show(found) -> None:
+            from screens.results_dialogs import EvaluateDialog
+
+            runs, sets = found
+            tokens = self.eval_settings.max_new_tokens if self.eval_settings is not None else 256
+            try:
+                dlg = EvaluateDialog(runs, sets, run_id=run_id, max_items=self.eval_max_items, max_new_tokens=tokens)
+            except ValueError as e:
+                self.app.notify(str(e), title="Evaluate", severity="warning", timeout=8)
+                return
+            self.app.push_screen(dlg, self._evaluate_chosen)
+
+        self.run_engine(load, show, group="r-evalform")
+
+    def _evaluate_chosen(self, v: dict | None) -> None:
+        if not v:
+            return
+        from dataclasses import replace
+
+        from engine.evaluation.evaluate import EvalSettings
+
+        self.eval_settings = replace(self.eval_settings or EvalSettings(), max_new_tokens=v["max_new_tokens"])
+        self.eval_max_items = v["max_items"]
+        self._evaluate_run(v["run_id"], v["sets"])
 
     def _evaluate_run(self, run_id: int, pools: list[str] | None = None) -> None:
         """Evaluate a run on the given eval pools (default: every eval set) in a worker thread."""

@@ -388,6 +388,12 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
     def action_refresh(self) -> None:
         self.refresh_runs()
 
+    async def action_evaluate_run(self) -> None:
+        """e: evaluate the highlighted run: the Results area's evaluate form, its job shown there."""
+        rid = self.selected
+        await self.app.switch_mode("results")
+        self.app.screen.open_evaluate(rid)
+
     def action_new_run(self) -> None:
         """Open the new-run form over the saved mixture versions (loaded in a worker first)."""
         store = self.store

@@ -174,7 +174,13 @@ def test_pair_runs_fill_the_outcome_matrix(tmp_path, capsys):
         # e: the run, its specialists, its finished pair runs (their specialists are the same) in one worker
         scr.eval_settings, scr.eval_max_items = settings, 2
         t.move_cursor(row=keys.index(f"{run.id}|math"))
-        await pilot.press("e")
+        await pilot.press("e")  # the evaluate form, prefilled with the highlighted run and every eval set
+        from screens.results_dialogs import EvaluateDialog
+        from tests.helpers import wait_screen
+
+        form = await wait_screen(pilot, app, EvaluateDialog, what="evaluate form")
+        assert form.query_one("#ev-max").value == "2"
+        form.query_one("#ok").press()
         job = scr.query_one("#r-job", Static)
         await wait_for(
             pilot, lambda: "evaluated: 21 result row(s)" in plain(job), timeout=90, what=f"evaluate ({plain(job)!r})"

@@ -147,6 +147,41 @@ def test_making_specialists_says_how_many_runs_first(partial_store):
     assert partial_store.fetchall("SELECT count(*) FROM runs")[0][0] == n_runs
 
 
+def test_first_evaluation_from_runs_and_an_empty_results_screen(store):
+    """No evaluation yet: e on Runs (or on the empty Results screen) opens the evaluate form over the finished
+    runs and the eval sets; a bad item count is refused in the form; with no eval set it says how to make one."""
+    from screens.results_dialogs import EvaluateDialog
+    from tests.helpers import insert_run, wait_screen
+
+    with store.transaction() as con:
+        insert_run(con, 1, "first", "mixture")
+        insert_run(con, 2, "second", "mixture")
+        con.execute("UPDATE runs SET status = 'failed' WHERE id = 2")  # only finished runs are offered
+
+    async def body(pilot, app):
+        await pilot.press("7", "e")  # no eval set yet
+        await wait_for(pilot, lambda: any("no eval sets" in str(n.message) for n in app._notifications), what="note")
+        import_sample_pools(app.store, app.store.path.parent, ["math"], 5)  # train_math and the eval set math_eval
+        await pilot.press("6")
+        runs = app.screen.query_one("#r-runs", DataTable)
+        await wait_for(pilot, lambda: runs.row_count == 2, what="runs")
+        runs.focus()
+        runs.move_cursor(row=[str(runs.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(2)].index("1"))
+        await wait_for(pilot, lambda: app.screen.selected == 1, what="run selected")
+        await pilot.press("e")
+        form = await wait_screen(pilot, app, EvaluateDialog, what="evaluate form")
+        assert isinstance(app.screen_stack[-2], ResultsScreen)  # the job will run (and show) in Results
+        assert [v for _, v in form.query_one("#ev-run")._options] == [1]
+        assert list(form.query_one("#ev-sets").selected)  # every set ticked
+        form.query_one("#ev-max").value = "zero"
+        form.query_one("#ok").press()
+        await wait_for(pilot, lambda: "items per set" in plain(form.query_one("#error", Static)), what="error")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen), what="back")
+
+    run_pilot(body, WorkbenchApp(store=store))
+
+
 # -- end to end on CPU ----------------------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(
@@ -247,7 +282,13 @@ def test_end_to_end_two_domain_mixture_specialists_and_results_screen(tmp_path, 
         # e: the run with its specialists and the base model; every job is done already, so no worker starts
         scr.eval_settings, scr.eval_max_items = settings, 2
         t.move_cursor(row=[i for i, r in enumerate(cells(t)) if r[1].startswith(f"{run.id} ")][0])
-        await pilot.press("e")
+        await pilot.press("e")  # the evaluate form, prefilled with the highlighted run and every eval set
+        from screens.results_dialogs import EvaluateDialog
+        from tests.helpers import wait_screen
+
+        form = await wait_screen(pilot, app, EvaluateDialog, what="evaluate form")
+        assert form.query_one("#ev-max").value == "2"
+        form.query_one("#ok").press()
         job = scr.query_one("#r-job", Static)
         await wait_for(
             pilot, lambda: "evaluated: 8 result row(s)" in plain(job), timeout=30, what=f"evaluate ({plain(job)!r})"

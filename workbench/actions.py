@@ -603,6 +603,14 @@ ACTIONS: list[Action] = [
         action="new_run",
     ),
     Action(
+        "runs.evaluate",
+        "e",
+        "Evaluate the highlighted run: the Results area's form (eval sets, items per set); the job runs there",
+        "runs",
+        label="Evaluate",
+        action="evaluate_run",
+    ),
+    Action(
         "runs.refresh",
         "ctrl+r",
         "Tick the queue and reload the runs now",
@@ -683,8 +691,8 @@ ACTIONS: list[Action] = [
     Action(
         "results.evaluate",
         "e",
-        "Evaluate the highlighted run, its specialists, its finished pair runs (with "
-        "theirs) and the base model on every eval set (child process; resumes)",
+        "Evaluate a run (the highlighted one, or any finished run): pick the eval sets and the items per set; "
+        "its specialists, finished pair runs and the base model come along (child process; resumes)",
         "results",
         label="Eval",
         action="evaluate",
