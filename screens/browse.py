@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,20 @@ BASE_COLUMNS: list[Col] = [
     Col("n_tokens", "tokens", 6, align="right", priority=5),
     Col("n_turns", "turns", 5, align="right", priority=1),
     Col("tags", "tags", 12, sortable=False, priority=3),
-    Col("excluded", "excl", 4, priority=4),
+    Col("excluded", "excl", 4, priority=8),  # carries the decision: kept when narrow
 ]
 
 
 def score_column(metric: str) -> Col:
     """Score columns: row key `score.NAME` (engine.data.query.columns)."""
-    return Col(f"score.{metric}", metric[:8], 8, align="right", priority=4)
+    return Col(f"score.{metric}", metric[:8], 8, align="right", priority=2)
+
+
+def decision_columns(columns: list[Col], sort_key: str, score_filters) -> list[Col]:
+    """The columns with the ones the user decides by (the sort column, the scores filtered on) raised above the
+    other score columns, so a narrow table hides those first."""
+    keep = {sort_key} | {f"score.{m}" for m in score_filters or ()}
+    return [replace(c, priority=6) if c.key in keep and c.priority < 6 else c for c in columns]
 
 
 class FilterBar(Vertical):
@@ -405,8 +413,9 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
         self.count, self.scope_count = n, scope
         self._show_error("")
         t = self.table
-        t.set_source(browser, n, self.columns, keep_cursor=keep_cursor)
         key, desc = self.sort[0]
+        cols = decision_columns(self.columns, key, getattr(f, "score_ranges", None))
+        t.set_source(browser, n, cols, keep_cursor=keep_cursor)
         t.set_sort(key, desc)
         self._status()
 

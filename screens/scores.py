@@ -50,6 +50,19 @@ def _list_metrics(store) -> list[Any]:
     return list_metrics(store)
 
 
+# the per-domain table, what the decision rests on first: a narrow screen cuts the right end
+DOMAIN_COLUMNS = {
+    "domain": ("domain", 12),
+    "keep": ("keep", 7),
+    "lose": ("lose", 7),
+    "n": ("samples", 8),
+    "p50": ("median", 6),
+    "mean": ("mean", 6),
+    "n_scored": ("scored", 8),
+    "n_null": ("NULL", 5),
+}
+
+
 class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
     """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
     many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
@@ -106,16 +119,7 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
     def on_mount(self) -> None:
         super().on_mount()
         t = self.query_one("#s-domains", DataTable)
-        for key, label, width in [
-            ("domain", "domain", 12),
-            ("n", "samples", 8),
-            ("n_scored", "scored", 8),
-            ("n_null", "NULL", 5),
-            ("mean", "mean", 6),
-            ("p50", "median", 6),
-            ("keep", "keep", 7),
-            ("lose", "lose", 7),
-        ]:
+        for key, (label, width) in DOMAIN_COLUMNS.items():
             t.add_column(label, key=key, width=width)
         e = self.query_one("#s-examples", DataTable)
         for key, width in (
@@ -198,28 +202,20 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
                 tot[k] += r[k] or 0
             tot["keep"] += c.get("keep") or 0
             tot["lose"] += c.get("lose") or 0
-            t.add_row(
-                r["domain"],
-                _f(r["n"]),
-                _f(r["n_scored"]),
-                _f(r["n_null"]),
-                _f(r["mean"]),
-                _f(r["p50"]),
-                "-" if thr_missing else _f(c.get("keep", 0)),
-                "-" if thr_missing else _f(c.get("lose", 0)),
-                key=r["domain"],
-            )
-        t.add_row(
-            Text("all domains", style="bold"),
-            _f(tot["n"]),
-            _f(tot["n_scored"]),
-            _f(tot["n_null"]),
-            "",
-            "",
-            "-" if thr_missing else _f(tot["keep"]),
-            "-" if thr_missing else _f(tot["lose"]),
-            key=ALL,
-        )
+            cells = {
+                "domain": r["domain"],
+                **{k: _f(r[k]) for k in ("n", "n_scored", "n_null", "mean", "p50")},
+                **{k: "-" if thr_missing else _f(c.get(k, 0)) for k in ("keep", "lose")},
+            }
+            t.add_row(*(cells[k] for k in DOMAIN_COLUMNS), key=r["domain"])
+        cells = {
+            "domain": Text("all domains", style="bold"),
+            **{k: _f(tot[k]) for k in ("n", "n_scored", "n_null")},
+            "mean": "",
+            "p50": "",
+            **{k: "-" if thr_missing else _f(tot[k]) for k in ("keep", "lose")},
+        }
+        t.add_row(*(cells[k] for k in DOMAIN_COLUMNS), key=ALL)
         if 0 <= row_before < t.row_count:
             t.move_cursor(row=row_before)
         self._domain_views()

@@ -77,15 +77,15 @@ def test_summary_threshold_and_jump_to_browse(tmp_path):
         await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
         expected = {r["domain"]: r for r in threshold_counts(app.store, "ifd", "<", 1.0)}
         rows = _rows(screen)
-        # default rule for ifd is "< 1.0"; columns: domain, n, scored, NULL, mean, median, keep, lose
-        assert rows["general"][6] == f"{expected['general']['keep']:,}"
-        assert rows["math"][7] == f"{expected['math']['lose']:,}"
+        # default rule for ifd is "< 1.0"; columns: domain, keep, lose, samples, median, mean, scored, NULL
+        assert rows["general"][1] == f"{expected['general']['keep']:,}"
+        assert rows["math"][2] == f"{expected['math']['lose']:,}"
         # a live threshold change
         thr = screen.query_one("#s-thr")
         thr.value = "0.5"
         exp2 = {r["domain"]: r for r in threshold_counts(app.store, "ifd", "<", 0.5)}
-        await wait_for(pilot, lambda: _rows(screen)["general"][6] == f"{exp2['general']['keep']:,}", what="keep")
-        assert _rows(screen)["math"][6] == f"{exp2['math']['keep']:,}"
+        await wait_for(pilot, lambda: _rows(screen)["general"][1] == f"{exp2['general']['keep']:,}", what="keep")
+        assert _rows(screen)["math"][1] == f"{exp2['math']['keep']:,}"
         # histogram and examples follow the highlighted row; jump to Browse on what the rule keeps in math
         from textual.widgets import DataTable
 
@@ -187,3 +187,44 @@ def _has(app, name: str) -> bool:
     from engine.quality.selection import list_selections
 
     return any(s.name == name for s in list_selections(app.store))
+
+
+def test_narrow_layouts_keep_the_decision_columns(tmp_path):
+    """At 100x30 Scores still shows keep and lose, and Browse keeps excl (and a sorted score column) while it
+    hides the other score columns first."""
+    from screens.browse import BASE_COLUMNS, decision_columns, score_column
+
+    cols = list(BASE_COLUMNS) + [score_column(m) for m in ("ifd", "ppl", "a", "b", "c", "d", "e")]
+    ranked = sorted(decision_columns(cols, "score.ppl", {}), key=lambda c: c.priority)
+    hidden_first = [c.key for c in ranked][:8]
+    assert "excluded" not in hidden_first and "score.ppl" not in hidden_first and "score.ifd" in hidden_first
+
+    db = _store(tmp_path)
+
+    async def body(pilot, app):
+        await pilot.press("3")
+        screen = app.screen
+        await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
+        t = screen.query_one("#s-domains")
+        shown = t.scrollable_content_region.width
+        widths = [c.get_render_width(t) for c in t.columns.values()]
+        keys = [k.value for k in t.columns]
+        assert sum(widths[: keys.index("lose") + 1]) <= shown < sum(widths)  # keep and lose on screen, unscrolled
+        await pilot.press("2")
+        from screens.browse import BrowseScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen) and app.screen.count, what="browse")
+        table = app.screen.table
+        await wait_for(pilot, lambda: bool(table.visible_columns), what="columns")
+        keys = [c.key for c in table.visible_columns]
+        assert "excluded" in keys and "instruction" in keys
+
+    async def main():
+        async with WorkbenchApp(db_path=db).run_test(size=(100, 30)) as pilot:
+            app = pilot.app
+            await wait_for(pilot, lambda: app.store is not None, what="store")
+            await body(pilot, app)
+
+    import asyncio
+
+    asyncio.run(main())
