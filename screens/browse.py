@@ -599,6 +599,47 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
             done,
         )
 
+    def action_export(self) -> None:
+        """o: export the samples matching the filter (the CLI's `workbench export`)."""
+        if not self._need_filter():
+            return
+        from screens.export_dialog import ExportDialog
+
+        f, store = self.filter, self.store
+
+        def chosen(v: dict | None) -> None:
+            if not v:
+                return
+
+            def run():
+                from engine.data.export import export
+
+                return export(
+                    store,
+                    v["path"],
+                    filter=f,
+                    style=v["style"],
+                    dataset_info=v["dataset_info"],
+                    ranking=v["ranking"],
+                )
+
+            def done(r) -> None:
+                info = f" and its entry in {r.dataset_info_path}" if r.dataset_info_path else ""
+                skip = (
+                    f"; {r.n_without_reply:,} without a reply (LLaMA-Factory's SFT loader skips them)"
+                    if r.n_without_reply and r.dataset_info_path
+                    else ""
+                )
+                self.notify(f"exported {r.n:,} samples to {r.path}{info}{skip}", title="Export", timeout=10)
+
+            def failed(error: BaseException) -> None:
+                self.notify(str(error), title="Export failed", severity="error", timeout=15)
+
+            self.notify(f"exporting {self.count:,} samples to {v['path']}…", title="Export")
+            self.run_engine(run, done, failed, group="export")
+
+        self.app.push_screen(ExportDialog(self._scope_text().capitalize(), "out/export.jsonl"), chosen)
+
     def action_bulk_exclude(self) -> None:
         if not self._need_filter():
             return

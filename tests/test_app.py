@@ -105,6 +105,7 @@ from tests.helpers import (  # noqa: E402
     plain,
     run_app,  # noqa: E402
     wait_for,
+    wait_screen,
     write_jsonl,
 )
 from workbench.app import WorkbenchApp  # noqa: E402
@@ -781,3 +782,28 @@ def test_a_screen_key_wins_over_a_table_move(tmp_path):
         assert "k" not in table._bindings.key_to_bindings and "j" in table._bindings.key_to_bindings
 
     run(body, WorkbenchApp(db_path=tmp_path / "c.duckdb"))
+
+
+def test_export_the_browse_filter_from_the_app(db, tmp_path):
+    """o on Browse exports exactly the filtered samples, with a LLaMA-Factory entry when a folder is given."""
+    from screens.export_dialog import ExportDialog
+
+    out = tmp_path / "lf"
+
+    async def body(pilot, app):
+        screen, _ = await open_browse(pilot, app)
+        screen.query_one("#f-text", Input).value = "haiku"
+        await pilot.press("slash", "enter")
+        await wait_for(pilot, lambda: not screen.querying and screen.count < 470, what="filtered")
+        n = screen.count
+        await pilot.press("escape", "o")
+        dlg = await wait_screen(pilot, app, ExportDialog, what="export form")
+        dlg.query_one("#ex-path", Input).value = str(out / "h.jsonl")
+        dlg.query_one("#ex-info", Input).value = str(out)
+        dlg.query_one("#ok").press()
+        await wait_for(pilot, lambda: (out / "dataset_info.json").exists(), what="exported")
+        lines = [x for x in (out / "h.jsonl").read_text().split("\n") if x]
+        assert len(lines) == n and all("conversations" in json.loads(x) for x in lines)
+        assert json.loads((out / "dataset_info.json").read_text())["h"]["formatting"] == "sharegpt"
+
+    run(body, WorkbenchApp(db_path=db))

@@ -169,6 +169,14 @@ ACTIONS: list[Action] = [
         action="bulk_domain",
     ),
     Action(
+        "browse.export",
+        "o",
+        "Export the samples matching the filter to JSONL/Parquet (messages, ShareGPT, Alpaca; LLaMA-Factory entry)",
+        "browse",
+        label="Export",
+        action="export",
+    ),
+    Action(
         "browse.refresh",
         "ctrl+r",
         "Re-run the query (counts and rows)",
