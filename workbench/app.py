@@ -134,6 +134,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         self.store_error: str | None = None
         self.store_status = "opening store…"
         self._ticking = False
+        self._tick_error: str | None = None  # the last error of the run queue's tick, notified once
         # Published with "store" once the store is open, "pools" / "samples" after a change, "error" when the
         # store could not be opened (`store_error` says why).
         self.data_signal: Signal[str] = Signal(self, "data")
@@ -193,6 +194,7 @@ class WorkbenchApp(EngineCaller, App[None]):
 
         def done(events: list[str]) -> None:
             self._ticking = False
+            self._tick_error = None
             if events:
                 for e in events:
                     self.notify(e, title="Runs", severity="error" if "failed" in e else "information", timeout=5)
@@ -200,6 +202,9 @@ class WorkbenchApp(EngineCaller, App[None]):
 
         def failed(error: BaseException) -> None:
             self._ticking = False
+            if str(error) != self._tick_error:  # once, not every tick (a read-only run folder, a full disk)
+                self._tick_error = str(error)
+                self.notify(f"the run queue cannot move on: {error}", title="Runs", severity="error", timeout=10)
 
         self.run_engine(work, done, failed, group="runs-queue")
 

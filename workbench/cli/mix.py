@@ -307,6 +307,7 @@ def cmd_subset(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from engine.core.names import check_name
     from engine.mixtures import export_mixture
 
     with _open_store(args) as store:
@@ -317,7 +318,7 @@ def cmd_export(args) -> int:
             style=args.style,
             file_format=args.file_format,
             dataset_info=Path(args.dataset_info) if args.dataset_info else None,
-            dataset_name=args.dataset_name,
+            dataset_name=check_name(args.dataset_name, "dataset name") if args.dataset_name is not None else None,
             skip_mixup=args.skip_mixup,
             overwrite=args.overwrite,
         )
