@@ -59,7 +59,10 @@ def run_status_line(r: Any) -> str:
     p = r.progress
     line = f"#{r.id} {r.status}"
     if r.status == "running":
-        line += f" · step {p.get('step', 0)}/{p.get('total') or '?'} · ETA {fmt_eta(p.get('eta_s'))} · c cancels"
+        if p.get("activity"):  # a phase without steps (loading, tokenising, held-out loss, saving)
+            line += f" · {p['activity']} · step {p.get('step', 0)}/{p.get('total') or '?'} · c cancels"
+        else:
+            line += f" · step {p.get('step', 0)}/{p.get('total') or '?'} · ETA {fmt_eta(p.get('eta_s'))} · c cancels"
     elif r.status == "queued":
         line += " · waits in the queue · c cancels"
     elif r.status in ("failed", "cancelled"):

@@ -447,7 +447,8 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             self.panel.progress(
                 p.get("done", 0),
                 p["total"],
-                f"IFD: {p.get('state')} · {p.get('done', 0):,}/{p['total']:,} · {rate:.2f} samples/s"
+                f"IFD: {p.get('phase') or p.get('state')} · {p.get('done', 0):,}/{p['total']:,}"
+                + (f" · {rate:.2f} samples/s" if rate else "")
                 + (f" · ETA {eta:.0f}s" if eta else "")
                 + " · c cancels",
             )

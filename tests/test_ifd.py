@@ -109,3 +109,14 @@ def test_superfiltering_texts_from_messages():
     ]
     p, r = superfiltering_texts(tool)
     assert r == "It is sunny." and p.startswith("weather?\n") and '"name": "w"' in p
+
+
+def test_score_items_reports_progress_between_batches(tok):
+    """A chunk can take minutes on a CPU: scoring reports the share done between model batches."""
+    model = tiny_llama(tok)
+    items = _items(30)
+    seen: list[float] = []
+    plain = score_items(model, tok, items, IFDParams(token_budget=300))
+    got = score_items(model, tok, items, IFDParams(token_budget=300), progress=seen.append)
+    assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[0] and seen[-1] < 1
+    assert [g.values for g in got] == [p.values for p in plain]  # reporting changes nothing

@@ -202,6 +202,23 @@ def test_loss_goes_down_and_eval_and_gradcos_are_logged(tmp_path, model_dir):
     cos = [x["gradcos/code|math"] for x in lines if "gradcos/code|math" in x]
     assert len(cos) == 13 and all(-1 <= c <= 1 for c in cos)
     assert (folder / "adapter" / "adapter_config.json").is_file()
+    # every phase without steps is named (status.json's activity, shown on screen; and the log)
+    log = (folder / "log.txt").read_text()
+    for phase in ("loading the base model", "tokenising the training data", "held-out loss", "saving the adapter"):
+        assert f"phase: {phase}" in log, phase
+    assert json.loads((folder / "status.json").read_text())["activity"] is None
+
+
+def test_run_status_line_names_a_phase_without_steps():
+    from types import SimpleNamespace
+
+    from screens.runs import run_status_line
+
+    run = SimpleNamespace(id=3, status="running", progress={"step": 3, "total": 3, "eta_s": 0})
+    assert "ETA" in run_status_line(run)
+    run.progress["activity"] = "saving the adapter"
+    line = run_status_line(run)
+    assert "saving the adapter" in line and "ETA" not in line
 
 
 def _final_adapter(folder: Path) -> dict:

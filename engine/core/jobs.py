@@ -245,6 +245,10 @@ class JobFolder:
     def read_progress(self) -> dict:
         return read_json(self.path / "progress.json")
 
+    def update_progress(self, **kw: Any) -> None:
+        """Merge `kw` into progress.json (e.g. phase="converting the model (once)", or done within a chunk)."""
+        self.write_progress(**(self.read_progress() | kw))
+
     def write_status(self, **kw: Any) -> None:
         write_json(self.path / "status.json", kw)
 
@@ -504,7 +508,7 @@ def run_chunks(
     try:
         if load is not None:
             load()
-        job.write_progress(state="running", done=len(done), total=total, rate=0.0, eta_s=None)
+        job.write_progress(state="running", done=len(done), total=total, rate=0.0, eta_s=None, phase=None)
         no = job.next_chunk_no()
         t0 = time.perf_counter()
         for k in range(0, len(todo), chunk):

@@ -30,6 +30,7 @@ so results equal the batch-1 reference (tests/ifd_reference.py) up to float nois
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CHERRY_PROMPT_INPUT = (
@@ -217,8 +218,10 @@ def score_sequences(
     padding_side: str = "right",
     max_batch: int = 256,
     cancel=None,
+    progress: Callable[[float], None] | None = None,
 ) -> None:
-    """Fill `seq.nll` (per scored token) for every sequence; batches sorted by length."""
+    """Fill `seq.nll` (per scored token) for every sequence; batches sorted by length. `progress(f)` after each
+    batch, f the share of tokens scored so far."""
     import torch
 
     device = next(model.parameters()).device
@@ -237,10 +240,15 @@ def score_sequences(
     full = _needs_full_logits(model)
     head = model.get_output_embeddings()
     body = model.base_model
+    all_tokens = max(sum(len(s.ids) for s in seqs), 1)
+    tokens_done = 0
     with torch.inference_mode():
         for b in batches:
             if cancel is not None:
                 cancel.check()
+            if progress is not None and tokens_done:
+                progress(tokens_done / all_tokens)
+            tokens_done += sum(len(seqs[i].ids) for i in b)
             T = max(len(seqs[i].ids) for i in b)
             ids = torch.full((len(b), T), pad_id, dtype=torch.long)
             mask = torch.zeros((len(b), T), dtype=torch.long)
@@ -316,8 +324,10 @@ def score_items(
     *,
     variants: tuple[str, ...] = ("superfiltering",),
     cancel=None,
+    progress: Callable[[float], None] | None = None,
 ) -> list[ItemScores]:
-    """Compute the model-based scores of `items` (batched). Returns one ItemScores per item, in order."""
+    """Compute the model-based scores of `items` (batched). Returns one ItemScores per item, in order.
+    `progress(f)`: the share of the work done, between model batches."""
     device = next(model.parameters()).device.type
     budget = params.token_budget or auto_token_budget(device)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
@@ -345,7 +355,15 @@ def score_items(
             else:
                 seqs += [d, c]
                 plan.append((k, "cherry", d, c, instr_len))
-    score_sequences(model, seqs, pad_id=pad_id, token_budget=budget, padding_side=params.padding_side, cancel=cancel)
+    score_sequences(
+        model,
+        seqs,
+        pad_id=pad_id,
+        token_budget=budget,
+        padding_side=params.padding_side,
+        cancel=cancel,
+        progress=progress,
+    )
     for k, variant, d, c, instr_len in plan:
         v, r = out[k].values, out[k].reasons
         ld, lc = _mean(d.nll), _mean(c.nll)

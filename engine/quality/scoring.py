@@ -166,11 +166,23 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
         if not lm:
             from engine.core.models import load_causal_lm
 
-            model, tok, _src = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))
+            job.update_progress(phase=f"loading the model {spec['model']}")
+            model, tok, _src = load_causal_lm(
+                spec["model"],
+                device=spec.get("device", "auto"),
+                dtype=spec.get("dtype"),
+                progress=lambda text: job.update_progress(phase=text),  # converting a GGUF model (once)
+            )
             lm.extend((model, tok))
 
-    def process(batch: list[dict], _done: int) -> list[dict]:
-        res = score_items(*lm, [Item(**it) for it in batch], params, variants=tuple(spec["variants"]), cancel=cancel)
+    def process(batch: list[dict], done_before: int) -> list[dict]:
+        def within(f: float) -> None:  # progress inside a chunk: a chunk can take minutes on a CPU
+            job.update_progress(done=done_before + int(f * len(batch)), phase="scoring")
+
+        job.update_progress(phase="tokenising and scoring a chunk" if not done_before else "scoring")
+        res = score_items(
+            *lm, [Item(**it) for it in batch], params, variants=tuple(spec["variants"]), cancel=cancel, progress=within
+        )
         return [{"sample_id": r.sample_id, "values": r.values, "reasons": r.reasons} for r in res]
 
     out = run_chunks(

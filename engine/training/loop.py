@@ -153,6 +153,15 @@ def train(folder: str | Path, *, log=None) -> dict:
     return status
 
 
+def _activity(folder: Path, status: dict, text: str | None, say=None) -> None:
+    """Name what the worker does now in status.json (loading, tokenising, held-out loss, saving) and the log: no
+    phase of a run is silent on screen, also those without steps."""
+    status["activity"] = text
+    _write_json(folder / "status.json", status)
+    if say is not None and text:
+        say(f"phase: {text}")
+
+
 def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -170,7 +179,9 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     torch.manual_seed(s.seed)
     random.seed(s.seed)
     say(f"loading {cfg['base_model']} on {device} ({precision})")
+    _activity(folder, status, f"loading the base model {cfg['base_model']}", say)
     model, tok, _name = load_base(cfg["base_model"], device, precision)
+    _activity(folder, status, "tokenising the training data", say)
     examples, tstats = tokenize_records(tok, read_records(folder), s.max_len)
     if not examples:
         raise TrainingError("no trainable example in data.jsonl (no assistant tokens)")
@@ -237,7 +248,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     on_gpu = device.startswith("cuda")
     n_params = sum(p.numel() for p in params)
     say(f"LoRA r={lora.r} alpha={lora.alpha} on {lora.target_modules}: {n_params:,} trainable parameters")
-    status.update(step=start, total=total)
+    status.update(step=start, total=total, activity=None)
     _write_json(folder / "status.json", status)
     if start == 0 and evals and s.eval_every:
         emit(0, **{f"eval_loss/{d}": v for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size).items()})
@@ -302,12 +313,17 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
             if gc:
                 emit(step, **gc)
         if evals and s.eval_every and (step % s.eval_every == 0 or step == total):
+            _activity(folder, status, f"held-out loss per domain ({eval_how})", say)
             emit(
                 step,
                 **{f"eval_loss/{d}": v for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size).items()},
             )
+            status["activity"] = None  # written with the next step
         if s.save_every and step % s.save_every == 0 and step < total:
+            _activity(folder, status, f"saving a checkpoint at step {step}", say)
             save_checkpoint(folder, model, opt, sched, step, {"tokens_seen": tokens_seen}, s.keep_checkpoints)
+            status["activity"] = None
+    _activity(folder, status, "saving the adapter", say)
     out = folder / "adapter"
     tmp = folder / "adapter.partial"
     if tmp.exists():
@@ -319,5 +335,5 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     elapsed = time.perf_counter() - t0
     say(f"done: {total} steps, {tokens_seen:,} tokens, {elapsed:.1f}s this session")
     metrics.close()
-    status.update(status="done", step=total, tokens=tokens_seen)
+    status.update(status="done", step=total, tokens=tokens_seen, activity=None)
     return status

@@ -439,6 +439,7 @@ def tick(store: Store) -> list[str]:
         prog = _ingest(store, run)
         if st.get("total"):
             prog["total"] = st["total"]
+        prog["activity"] = st.get("activity")  # loading, tokenising, held-out loss, saving: named, not silent
         if st.get("status") in FINISHED:
             if st["status"] == "done":
                 prog["step"] = st.get("step", prog.get("step"))
