@@ -107,6 +107,7 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
         self.runs: list[Any] = []  # engine.training.runs.RunInfo
         self.selected: int | None = None
         self.series: dict[str, list[tuple[int, float]]] = {}
+        self.eval_sources: dict[str, str] = {}  # domain -> "8 held out" | "3 from the training data"
         self.conflict: dict = {}
         self.conflict_rates: dict[int, float | None] = {}  # run id -> pooled Conflict Rate (ours), None: not yet
         self.conflict_results: dict[
@@ -323,6 +324,7 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
         else:
             done, total = 0, None
         panel.show(RUN_STATE.get(r.status, "idle"), done, total, run_status_line(r))
+        self.eval_sources = (r.progress or {}).get("eval_sources") or {}
         self._plot(self.series, f"#{r.id} loss")
 
     def _plot(self, series: dict[str, list[tuple[int, float]]], title: str) -> None:
@@ -335,7 +337,10 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
             pts = thin(series[name])
             if not pts:
                 continue
-            label = "train" if name == "loss" else name.split("/", 1)[1]
+            dom = name.split("/", 1)[-1]
+            src = self.eval_sources.get(dom, "")
+            held = "held out" in src
+            label = "train" if name == "loss" else f"{dom} ({'held-out' if held else 'train items'})" if src else dom
             plt.plot(
                 [s for s, _ in pts],
                 [v for _, v in pts],

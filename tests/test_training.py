@@ -206,7 +206,21 @@ def test_loss_goes_down_and_eval_and_gradcos_are_logged(tmp_path, model_dir):
     log = (folder / "log.txt").read_text()
     for phase in ("loading the base model", "tokenising the training data", "held-out loss", "saving the adapter"):
         assert f"phase: {phase}" in log, phase
-    assert json.loads((folder / "status.json").read_text())["activity"] is None
+    st = json.loads((folder / "status.json").read_text())
+    assert st["activity"] is None
+    # the eval loss says where its items come from
+    assert set(st["eval_sources"]) == {"math", "code"}
+    assert all(v.endswith(("held out", "from the training data")) for v in st["eval_sources"].values())
+
+
+def test_eval_items_are_held_out_when_the_domain_is_big_enough():
+    from engine.training.data import Example, split_eval
+
+    ex = [Example([1, 2], [1, 2], "big" if i < 40 else "small") for i in range(44)]
+    train, evals, how = split_eval(ex, T.TrainSettings(eval_per_domain=4))
+    assert how == {"big": "4 held out", "small": "4 from the training data"}
+    assert len(train) == 40 and not any(e is t for t in train for e in evals["big"])  # held out: not trained on
+    assert all(any(e is t for t in train) for e in evals["small"])
 
 
 def test_run_status_line_names_a_phase_without_steps():

@@ -182,10 +182,14 @@ def read_records(folder: Path) -> Iterator[dict]:
                     raise TrainingError(f"data.jsonl line {n}: not JSON ({e})") from e
 
 
-def split_eval(examples: list[Example], s: TrainSettings) -> tuple[list[Example], dict[str, list[Example]], str]:
-    """Per-domain eval examples (sample kind): held out when the domain is big enough, else drawn from train."""
+def split_eval(
+    examples: list[Example], s: TrainSettings
+) -> tuple[list[Example], dict[str, list[Example]], dict[str, str]]:
+    """Per-domain eval examples (sample kind): held out when the domain is big enough (at least 4x
+    eval_per_domain examples), else drawn from the training data. The third value says which, per domain
+    ("8 held out" / "3 from the training data"), so the eval loss is labelled with where it comes from."""
     if s.eval_per_domain == 0:
-        return examples, {}, "none"
+        return examples, {}, {}
     by_dom: dict[str, list[int]] = defaultdict(list)
     for i, e in enumerate(examples):
         if e.kind == "sample":
@@ -193,16 +197,16 @@ def split_eval(examples: list[Example], s: TrainSettings) -> tuple[list[Example]
     rng = random.Random(f"eval:{s.seed}")
     held: set[int] = set()
     evals: dict[str, list[Example]] = {}
-    how = []
+    how: dict[str, str] = {}
     for d, idx in sorted(by_dom.items()):
         pick = rng.sample(idx, min(s.eval_per_domain, len(idx)))
         if len(idx) >= 4 * s.eval_per_domain:
             held.update(pick)
-            how.append(f"{d}: {len(pick)} held out")
+            how[d] = f"{len(pick)} held out"
         else:
-            how.append(f"{d}: {len(pick)} from the training data")
+            how[d] = f"{len(pick)} from the training data"
         evals[d] = [examples[i] for i in pick]
-    return [e for i, e in enumerate(examples) if i not in held], evals, "; ".join(how)
+    return [e for i, e in enumerate(examples) if i not in held], evals, how
 
 
 def phases(examples: list[Example], protocol: str, order: list[str] | None) -> list[tuple[str, list[int]]]:

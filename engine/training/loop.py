@@ -185,7 +185,9 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     examples, tstats = tokenize_records(tok, read_records(folder), s.max_len)
     if not examples:
         raise TrainingError("no trainable example in data.jsonl (no assistant tokens)")
-    train_ex, evals, eval_how = split_eval(examples, s)
+    train_ex, evals, eval_src = split_eval(examples, s)
+    eval_how = "; ".join(f"{d}: {v}" for d, v in eval_src.items()) or "none"
+    status["eval_sources"] = eval_src  # shown with the eval-loss curves: held out, or from the training data
     plan, plan_phase, total = build_plan(train_ex, cfg.get("protocol", "multi_task"), cfg.get("order"), s)
     say(
         f"{tstats['records']} records -> {len(examples)} examples ({tstats['tokens']} tokens, "

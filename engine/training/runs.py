@@ -440,6 +440,8 @@ def tick(store: Store) -> list[str]:
         if st.get("total"):
             prog["total"] = st["total"]
         prog["activity"] = st.get("activity")  # loading, tokenising, held-out loss, saving: named, not silent
+        if st.get("eval_sources"):
+            prog["eval_sources"] = st["eval_sources"]
         if st.get("status") in FINISHED:
             if st["status"] == "done":
                 prog["step"] = st.get("step", prog.get("step"))
