@@ -358,16 +358,17 @@ def test_hf_datasets_reads_a_large_sharegpt_file_whose_tools_come_late(store, tm
     assert _same(df.row(-1, named=True), _expected_record("sharegpt", rows[-1]))
 
 
-def test_hf_datasets_and_polars_read_alpaca(store, tmp_path):
+@pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+def test_hf_datasets_and_polars_read_alpaca(store, tmp_path, ext):
     from engine.data.formats import split_user
 
     pools = _pool_ids(store, NO_TOOLS)
-    res = export(store, tmp_path / "a.jsonl", style="alpaca", filter=Filter(pool_ids=pools))
+    res = export(store, tmp_path / f"a.{ext}", style="alpaca", filter=Filter(pool_ids=pools))
     splits = dict(store.fetchall("SELECT id, meta->>'input_split' FROM samples"))
     rows = _rows(store, pools)
     # history is a nested list, empty in most rows: polars infers it as list of null from its first 100 rows
     # and then fails on a real history; it needs the full scan
-    ds, df = _read_all(res.path, "jsonl", polars_scan_all=True)
+    ds, df = _read_all(res.path, ext, polars_scan_all=True)
     assert ds.num_rows == df.height == len(rows)
     n_split = 0
     for g, p, row in zip(ds, df.iter_rows(named=True), rows):
@@ -459,3 +460,31 @@ def test_llamafactory_reads_ranking_exports_as_preference_pairs(store, pair_pool
     with pytest.raises(ExportError, match=r"sample \d+: not a preference pair"):
         export(store, tmp_path / "no.jsonl", style="sharegpt", ranking=True)
     assert not (tmp_path / "no.jsonl").exists()
+
+
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.mark.shared
+def test_llamafactory_reads_back_its_own_demo_data_after_a_trip_through_the_store(tmp_path, tokenizer_dir):
+    """LLaMA-Factory's Alpaca and Glaive tool-call demo files (../shared, read in place), imported, exported in
+    every style and loaded by LLaMA-Factory again: every record as the store holds it."""
+    if not (SHARED / "glaive_toolcall_en_demo").is_dir():
+        pytest.skip("../shared/datasets is not here")
+    s = Store(tmp_path / "s.duckdb")
+    try:
+        a = import_file(s, SHARED / "alpaca_gpt4_en_demo" / "alpaca_en_demo.json", pool="alpaca").pool_id
+        g = import_file(s, SHARED / "glaive_toolcall_en_demo" / "glaive_toolcall_en_demo.json", pool="glaive").pool_id
+        out = tmp_path / "lf"
+        res = {}
+        for style, pools in (("alpaca", [a]), ("sharegpt", [a, g]), ("messages", [a, g])):
+            res[style] = export(
+                s, out / f"d_{style}.jsonl", style=style, dataset_info=out, filter=Filter(pool_ids=pools)
+            )
+        got = _lf_load(out, [f"d_{x}" for x in res], tokenizer_dir)
+        for style, pools in (("alpaca", [a]), ("sharegpt", [a, g]), ("messages", [a, g])):
+            rows = _rows(s, pools)
+            assert res[style].n == len(rows) > 900
+            _check_lf(got[f"d_{style}"], rows, res[style].n_without_reply)
+    finally:
+        s.close()

@@ -51,7 +51,7 @@ def main() -> None:
             "do_train": True,
             "finetuning_type": "lora",
             "output_dir": dataset_dir + "/_lf_out",
-            "cutoff_len": 4096,
+            "cutoff_len": 32768,  # no truncation: every token is compared
             "overwrite_cache": True,
             "preprocessing_num_workers": None,
             "report_to": "none",
