@@ -532,7 +532,13 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
     def _job_failed(self, error: BaseException) -> None:
         kind = self.job.kind if self.job else "job"
         if isinstance(error, Cancelled):
-            self.panel.finish(f"{kind} cancelled; finished chunks are kept", "cancelled")
+            from engine.geometry.embeddings import EmbeddingCancelled
+
+            if isinstance(error, EmbeddingCancelled):  # say what was kept: the chunk in flight is not
+                msg = f"{kind} cancelled: kept {error.n_kept:,} of {error.n_todo:,} samples embedded; e resumes"
+            else:
+                msg = f"{kind} cancelled; finished chunks are kept"
+            self.panel.finish(msg, "cancelled")
             self.on_data_changed("embeddings")
             return
         self.app.notify(f"{type(error).__name__}: {error}", title=f"Clusters: {kind}", severity="error", timeout=15)

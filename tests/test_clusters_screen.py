@@ -431,3 +431,43 @@ def test_dedup_semantic_without_embeddings_says_what_to_do(tmp_path):
         assert app.store.con.execute("SELECT count(*) FROM samples WHERE excluded").fetchall()[0][0] == 0
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+@pytest.mark.slow
+def test_cancelled_embed_says_how_many_samples_it_kept_and_e_resumes(tmp_path, monkeypatch):
+    """c during the second chunk: the first chunk (or two) is kept, the panel states how many; e resumes."""
+    import re
+    import threading
+
+    db = make_store(tmp_path, with_clustering=False, scores=False)
+    release = threading.Event()
+    calls = []
+
+    def slow_after_first_chunk(texts):
+        calls.append(len(texts))
+        if len(calls) > 1:  # the first chunk's one batch is quick; later batches wait for the test
+            release.wait(20)
+        return fake_encoder(texts)
+
+    monkeypatch.setattr(clusters_screen, "ENCODER", slow_after_first_chunk)
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one("#c-empty").display, what="empty text")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(calls) >= 2, what="second chunk", timeout=30)
+        await pilot.press("c")
+        release.set()
+        job = screen.query_one("#c-job")
+        await wait_for(pilot, lambda: screen.job is None and "cancelled" in plain(job), what="cancel", timeout=30)
+        m = re.search(r"embed cancelled: kept (\d+) of 186 samples embedded; e resumes", plain(job))
+        assert m, plain(job)
+        kept = int(m.group(1))
+        n = app.store.fetchall("SELECT count(*) FROM embeddings")[0][0]
+        assert 0 < kept == n < 186
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.job is None and "embedded" in plain(job), what="resume", timeout=30)
+        assert f"embedded {186 - kept} samples" in plain(job)
+
+    _run(WorkbenchApp(db_path=db), body)

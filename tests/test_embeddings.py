@@ -192,3 +192,75 @@ def test_real_embedder_paraphrases_closer_than_unrelated(st, tmp_path):
     unrel = [S[2 * i, 2 * ((i + 1) % len(pairs)) + 1] for i in range(len(pairs))]
     assert min(para) > 0.5 and max(unrel) < 0.45
     assert all(p > u for p, u in zip(para, unrel))
+
+
+def test_next_chunk_size_aims_at_a_few_seconds_of_work():
+    from engine.geometry.embeddings import CHUNK_SECONDS, MAX_CHUNK, MIN_CHUNK, next_chunk_size
+
+    assert next_chunk_size(200, 2.0) == int(100 * CHUNK_SECONDS)  # 100 samples/s -> CHUNK_SECONDS of them
+    assert next_chunk_size(64, 0.001) == 128  # fast (cached texts): at most doubles
+    assert next_chunk_size(64, 0.0) == 128
+    assert next_chunk_size(10_000, 60.0) == 500  # a slow chunk shrinks the next at once
+    assert next_chunk_size(10_000, 600.0) == MIN_CHUNK  # slow: never below the minimum
+    assert next_chunk_size(MAX_CHUNK, 0.1) == MAX_CHUNK
+
+
+def test_cancel_after_the_first_adaptive_chunk_keeps_it_and_says_so(st, tmp_path):
+    """Default (adaptive) chunks: the first has MIN_CHUNK samples, so a cancel during the second keeps those
+    and the error states the count; a rerun finishes the rest; clustering the partial set works on what is
+    embedded and the CLI says how many samples it left out."""
+    from engine.geometry.clusters import cluster
+    from engine.geometry.embeddings import MIN_CHUNK, EmbeddingCancelled, count_unembedded
+    from tests.helpers import wb
+
+    import_file(st, _jsonl(tmp_path / "a.jsonl", _alpaca(300)), pool="a")
+    tok = CancelToken()
+
+    def stop(enc):
+        if enc.calls == MIN_CHUNK // 16 + 1:  # the first batch of the second chunk
+            tok.cancel()
+
+    with pytest.raises(EmbeddingCancelled) as ei:
+        embed_samples(st, model="fake", encoder=CountingEncoder(on_call=stop), batch_size=16, cancel=tok)
+    e = ei.value
+    assert isinstance(e, Cancelled) and e.exit_code == 130
+    assert (e.n_kept, e.n_todo) == (MIN_CHUNK, 300)
+    assert f"kept {MIN_CHUNK} of 300 samples embedded ({300 - MIN_CHUNK} left" in str(e)
+    assert st.con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0] == MIN_CHUNK
+    assert count_unembedded(st, model="fake", text_kind="instruction_response") == 300 - MIN_CHUNK
+    info = cluster(st, "part", model="fake", min_cluster_size=5)
+    assert info.n_samples == MIN_CHUNK  # what is embedded, no more
+    # a cancel before anything is committed keeps nothing and says so
+    tok0 = CancelToken()
+    tok0.cancel()
+    with pytest.raises(EmbeddingCancelled, match="kept 0 of 236 samples"):
+        embed_samples(st, model="fake", encoder=CountingEncoder(), cancel=tok0)
+    db = st.path
+    st.close()
+    r = wb(db, "cluster", "part2", "--model", "fake", "--min-cluster-size", "5")
+    assert f"{MIN_CHUNK} samples" in r.stdout
+    assert f"{300 - MIN_CHUNK} samples in scope have no fake [instruction_response] embedding" in r.stderr
+    assert "workbench clusters part2 --assign-new" in r.stderr
+
+
+def test_resume_after_cancel_completes(st, tmp_path):
+    from engine.geometry.embeddings import EmbeddingCancelled
+
+    import_file(st, _jsonl(tmp_path / "a.jsonl", _alpaca(300)), pool="a")
+    tok = CancelToken()
+    enc = CountingEncoder(on_call=lambda enc: tok.cancel() if enc.calls == 6 else None)
+    with pytest.raises(EmbeddingCancelled) as ei:
+        embed_samples(st, model="fake", encoder=enc, batch_size=16, cancel=tok)
+    kept = ei.value.n_kept
+    assert kept >= 64
+    enc2 = CountingEncoder()
+    r = embed_samples(st, model="fake", encoder=enc2, batch_size=16)
+    assert (r.n_cached, r.n_new, len(enc2.seen)) == (kept, 300 - kept, 300 - kept)
+    ids, _X = load_embeddings(st, model="fake", text_kind="instruction_response")
+    assert ids.tolist() == list(range(1, 301))
+
+
+def test_chunk_size_must_be_positive(st, tmp_path):
+    import_file(st, _jsonl(tmp_path / "a.jsonl", _alpaca(3)), pool="a")
+    with pytest.raises(EmbeddingError, match="chunk size must be at least 1"):
+        embed_samples(st, model="fake", encoder=CountingEncoder(), chunk_size=0)

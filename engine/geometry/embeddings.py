@@ -11,9 +11,14 @@ engine.core.paths.store_files: `<db file>.d/`) with columns sample_id (the first
 text_hash, vector (float32 list, L2-normalised). Every embedded sample has one row in the `embeddings` table
 (vector NULL, parquet_path = the part file relative to the store's folder, text_hash). Samples with an
 identical text share one vector: the text is encoded once and every such sample's row points at the part file
-that holds the hash. A part file is written (tmp + rename) and then its rows are committed in one
+that holds the hash. A part file is written (tmp, fsync, rename) and then its rows are committed in one
 transaction; a part file in the store's own folder that no row references (a run killed between the two) is
 deleted at the next run, so a rerun redoes at most one chunk.
+
+Chunks are sized by measured throughput (`next_chunk_size`): the first has MIN_CHUNK samples, each next one
+about CHUNK_SECONDS of work at the rate the last one ran (at most twice its size, at most MAX_CHUNK), so a
+cancel or a kill loses at most a few seconds of encoding. A cancelled run raises `EmbeddingCancelled`, which
+says how many samples it kept.
 
 Older versions kept the parts in `embeddings/` beside the store file, shared by every store of that folder:
 rows recorded then are read from there (engine.core.paths.resolve_artifact: own folder first), never cleaned
@@ -34,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.core.errors import InputError
+from engine.core.errors import Cancelled, InputError
 from engine.core.jobs import CancelToken, ProgressMeter
 from engine.core.paths import resolve_artifact, store_files
 from engine.core.store import Store
@@ -44,8 +49,27 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 Encoder = Callable[[list[str]], np.ndarray]
 
 
+# Adaptive chunks: the first chunk's size, the largest, and the work one chunk aims at (a cancel loses at most
+# the chunk in flight, so about this many seconds).
+MIN_CHUNK = 64
+MAX_CHUNK = 16_384
+CHUNK_SECONDS = 3.0
+
+
 class EmbeddingError(InputError):
     """An embedding request that cannot be honoured (the message says why)."""
+
+
+class EmbeddingCancelled(Cancelled):
+    """An embedding run stopped by its cancel token. Every chunk committed before the cancel is kept:
+    `n_kept` of the run's `n_todo` samples have their embedding (the chunk in flight is dropped)."""
+
+    def __init__(self, n_kept: int, n_todo: int):
+        self.n_kept, self.n_todo = int(n_kept), int(n_todo)
+        super().__init__(
+            f"embedding cancelled: kept {self.n_kept:,} of {self.n_todo:,} samples embedded "
+            f"({self.n_todo - self.n_kept:,} left; embedding again resumes)"
+        )
 
 
 @dataclass
@@ -181,8 +205,21 @@ def _write_part(path: Path, ids: list[int], hashes: list[str], X: np.ndarray) ->
         }
     )
     tmp = path.with_suffix(".tmp")
-    pq.write_table(t, tmp)
+    with open(tmp, "wb") as f:  # durable before its rows are committed: a crash leaves no empty part behind a row
+        pq.write_table(t, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened (not every system allows it): the rename stands as is
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def _clean_orphans(store: Store, folder: Path, model: str, text_kind: str) -> int:
@@ -230,6 +267,14 @@ def _normalise(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
+def next_chunk_size(size: int, seconds: float, *, target: float = CHUNK_SECONDS) -> int:
+    """The size of the next chunk after one of `size` samples took `seconds`: `target` seconds at that rate,
+    at most twice `size` (a chunk of cached texts runs fast and says little about encoding), within
+    [MIN_CHUNK, MAX_CHUNK]."""
+    want = 2 * size if seconds <= 0 else size / seconds * target
+    return int(max(MIN_CHUNK, min(MAX_CHUNK, 2 * size, want)))
+
+
 def embed_samples(
     store: Store,
     *,
@@ -240,18 +285,22 @@ def embed_samples(
     progress=None,
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
-    chunk_size: int = 2048,
+    chunk_size: int | None = None,
 ) -> EmbedResult:
     """Embed every sample of `pool_ids` (all pools when None) that has no embedding for (model, text_kind).
 
     `model`: a sentence-transformers folder, a cached hub id (loaded with local_files_only) or None for the
     offline all-MiniLM-L6-v2. `encoder`: a callable(list[str]) -> array used instead of loading a model
     (tests); `model` is then only the name stored. Vectors are L2-normalised before storing. Samples are
-    processed in chunks of `chunk_size`; each chunk is one part file plus one committed transaction, so
-    cancelling (`cancel`, raises engine.core.jobs.Cancelled) or killing keeps every finished chunk.
+    processed in chunks, each one part file plus one committed transaction, so cancelling (`cancel`: raises
+    EmbeddingCancelled, a Cancelled that says how many samples were kept) or killing keeps every finished
+    chunk. `chunk_size` None sizes the chunks by throughput (`next_chunk_size`: one every ~CHUNK_SECONDS);
+    a number fixes it.
     """
     if text_kind not in TEXT_KINDS:
         raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        raise EmbeddingError(f"chunk size must be at least 1 (or None: sized by throughput), got {chunk_size!r}")
     name = model_name(model)
     folder = embeddings_folder(store, name, text_kind)
     base = store_files(store)
@@ -282,81 +331,90 @@ def embed_samples(
         enc = encoder or load_encoder(model, batch_size=batch_size)
         folder.mkdir(parents=True, exist_ok=True)
         next_no = _next_part_no(store, folder, name, text_kind)
-        for k in range(0, len(pending), chunk_size):
-            if cancel is not None:
-                cancel.check()
-            chunk_ids = pending[k : k + chunk_size]
-            c = store.cursor()
-            try:
-                rows = c.execute(
-                    "SELECT id, messages, system FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
-                    [chunk_ids[0], chunk_ids[-1], chunk_ids],
-                ).fetchall()
-                texts = {int(r[0]): sample_text(text_kind, r[1], r[2]) for r in rows}
-                hashes = {sid: text_hash(t) for sid, t in texts.items()}
-                known = dict(
-                    c.execute(
-                        "SELECT text_hash, min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ? "
-                        "AND text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY text_hash",
-                        [name, text_kind, sorted(set(hashes.values()))],
-                    ).fetchall()
-                )
-            finally:
-                c.close()
-            # distinct new texts, in sample order; first sample with the text names it in the part file
-            todo: dict[str, int] = {}
-            weight: dict[str, int] = {}
-            for sid in chunk_ids:
-                h = hashes[sid]
-                if h in known:
-                    continue
-                todo.setdefault(h, sid)
-                weight[h] = weight.get(h, 0) + 1
-            reused_here = len(chunk_ids) - sum(weight.values())
-            meter.advance(reused_here)
-            # longest first, like SentenceTransformer.encode sorts its input: batches of similar lengths pad
-            # little (sample order made this step about 2x slower than a plain encode of the same texts)
-            todo_items = sorted(todo.items(), key=lambda it: -len(texts[it[1]]))
-            vecs = []
-            for b in range(0, len(todo_items), batch_size):
+        size = int(chunk_size) if chunk_size is not None else MIN_CHUNK
+        k = 0
+        try:
+            while k < len(pending):
                 if cancel is not None:
                     cancel.check()
-                batch = todo_items[b : b + batch_size]
-                te = time.perf_counter()
-                X = _normalise(enc([texts[sid] for _h, sid in batch]))
-                enc_seconds += time.perf_counter() - te
-                if len(X) != len(batch):
-                    raise EmbeddingError(f"the encoder returned {len(X)} vectors for {len(batch)} texts")
-                vecs.append(X)
-                meter.advance(sum(weight[h] for h, _sid in batch))
-            rel = None
-            if todo_items:
-                X = np.concatenate(vecs)
-                dim = X.shape[1]
-                part = folder / f"part-{next_no:06d}.parquet"
-                _write_part(part, [sid for _h, sid in todo_items], [h for h, _sid in todo_items], X)
-                next_no += 1
-                rel = str(part.relative_to(base))
-            rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
-            import pyarrow as pa
+                t_chunk = time.perf_counter()
+                chunk_ids = pending[k : k + size]
+                k += len(chunk_ids)
+                c = store.cursor()
+                try:
+                    rows = c.execute(
+                        "SELECT id, messages, system FROM samples WHERE id BETWEEN ? AND ? AND id = ANY(?)",
+                        [chunk_ids[0], chunk_ids[-1], chunk_ids],
+                    ).fetchall()
+                    texts = {int(r[0]): sample_text(text_kind, r[1], r[2]) for r in rows}
+                    hashes = {sid: text_hash(t) for sid, t in texts.items()}
+                    known = dict(
+                        c.execute(
+                            "SELECT text_hash, min(parquet_path) FROM embeddings WHERE model = ? AND text_kind = ? "
+                            "AND text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY text_hash",
+                            [name, text_kind, sorted(set(hashes.values()))],
+                        ).fetchall()
+                    )
+                finally:
+                    c.close()
+                # distinct new texts, in sample order; first sample with the text names it in the part file
+                todo: dict[str, int] = {}
+                weight: dict[str, int] = {}
+                for sid in chunk_ids:
+                    h = hashes[sid]
+                    if h in known:
+                        continue
+                    todo.setdefault(h, sid)
+                    weight[h] = weight.get(h, 0) + 1
+                reused_here = len(chunk_ids) - sum(weight.values())
+                meter.advance(reused_here)
+                # longest first, like SentenceTransformer.encode sorts its input: batches of similar lengths pad
+                # little (sample order made this step about 2x slower than a plain encode of the same texts)
+                todo_items = sorted(todo.items(), key=lambda it: -len(texts[it[1]]))
+                vecs = []
+                for b in range(0, len(todo_items), batch_size):
+                    if cancel is not None:
+                        cancel.check()
+                    batch = todo_items[b : b + batch_size]
+                    te = time.perf_counter()
+                    X = _normalise(enc([texts[sid] for _h, sid in batch]))
+                    enc_seconds += time.perf_counter() - te
+                    if len(X) != len(batch):
+                        raise EmbeddingError(f"the encoder returned {len(X)} vectors for {len(batch)} texts")
+                    vecs.append(X)
+                    meter.advance(sum(weight[h] for h, _sid in batch))
+                rel = None
+                if todo_items:
+                    X = np.concatenate(vecs)
+                    dim = X.shape[1]
+                    part = folder / f"part-{next_no:06d}.parquet"
+                    _write_part(part, [sid for _h, sid in todo_items], [h for h, _sid in todo_items], X)
+                    next_no += 1
+                    rel = str(part.relative_to(base))
+                rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
+                import pyarrow as pa
 
-            tbl = pa.table(
-                {
-                    k: [r[i] for r in rows_out]
-                    for i, k in enumerate(("sample_id", "model", "text_kind", "text_hash", "parquet_path"))
-                }
-            )
-            with store.transaction() as c:
-                c.register("_new_embeddings", tbl)
-                c.execute(
-                    "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-                    "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
+                tbl = pa.table(
+                    {
+                        col: [r[i] for r in rows_out]
+                        for i, col in enumerate(("sample_id", "model", "text_kind", "text_hash", "parquet_path"))
+                    }
                 )
-                c.unregister("_new_embeddings")
-            n_new += len(chunk_ids)
-            n_encoded += len(todo_items)
-            n_reused += reused_here
-            meter.report(force=True)
+                with store.transaction() as c:
+                    c.register("_new_embeddings", tbl)
+                    c.execute(
+                        "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+                        "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
+                    )
+                    c.unregister("_new_embeddings")
+                n_new += len(chunk_ids)
+                n_encoded += len(todo_items)
+                n_reused += reused_here
+                meter.report(force=True)
+                if chunk_size is None:
+                    size = next_chunk_size(len(chunk_ids), time.perf_counter() - t_chunk)
+        except Cancelled:
+            raise EmbeddingCancelled(n_new, len(pending)) from None
     if dim is None:
         dim = embedding_dim(store, name, text_kind)
     return EmbedResult(
@@ -403,6 +461,21 @@ def embedded_ids(
         [model, text_kind, *pparams],
     )
     return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def count_unembedded(
+    store: Store, *, model: str | None, text_kind: str, pool_ids=None, include_excluded: bool = False
+) -> int:
+    """How many samples of the pools (non-excluded only, unless include_excluded) have no embedding for
+    (model, text_kind): what a clustering of the stored embeddings leaves out."""
+    psql, pparams = _pool_sql(pool_ids)
+    ex = "" if include_excluded else " AND NOT s.excluded"
+    rows = store.fetchall(
+        f"""SELECT count(*) FROM samples s WHERE {psql}{ex} AND NOT EXISTS (
+            SELECT 1 FROM embeddings e WHERE e.sample_id = s.id AND e.model = ? AND e.text_kind = ?)""",
+        [*pparams, model_name(model), text_kind],
+    )
+    return int(rows[0][0])
 
 
 def load_embeddings(

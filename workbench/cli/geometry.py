@@ -14,6 +14,7 @@ from workbench.cli.kit import (
     _pool_ids_from_args,
     _print_rows,
     _progress,
+    _sigint_cancels,
 )
 
 
@@ -22,7 +23,8 @@ def cmd_embed(args) -> int:
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
-        with _progress(f"embed {args.text}", args.quiet, EmbeddingError) as prog:
+        # Ctrl-C stops after the chunk in flight (EmbeddingCancelled, exit 130, says how many samples were kept)
+        with _progress(f"embed {args.text}", args.quiet, EmbeddingError) as prog, _sigint_cancels() as cancel:
             r = embed_samples(
                 store,
                 model=args.model,
@@ -31,6 +33,7 @@ def cmd_embed(args) -> int:
                 batch_size=args.batch_size,
                 chunk_size=args.chunk,
                 progress=prog,
+                cancel=cancel,
             )
     print(
         f"embedded {r.n_new:,} samples ({r.n_encoded:,} distinct texts encoded at {r.rate:,.1f} texts/s, "
@@ -42,6 +45,7 @@ def cmd_embed(args) -> int:
 
 def cmd_cluster(args) -> int:
     from engine.geometry.clusters import ClusterError, cluster
+    from engine.geometry.embeddings import count_unembedded
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
@@ -60,11 +64,18 @@ def cmd_cluster(args) -> int:
                 replace=args.replace,
                 progress=prog,
             )
+        missing = count_unembedded(store, model=args.model, text_kind=args.text, pool_ids=pool_ids)
     print(
         f"clustering {info.name!r}: {info.n_samples:,} samples, {info.n_clusters} clusters, "
         f"{info.n_noise:,} noise (PCA {info.params['pca_dims']}, min_cluster_size "
         f"{info.params['min_cluster_size']}); {info.seconds:.1f}s"
     )
+    if missing:
+        print(
+            f"workbench: {missing:,} samples in scope have no {info.model} [{info.text_kind}] embedding and are not "
+            f"in it (a cancelled embed?): `workbench embed` them, then `workbench clusters {info.name} --assign-new`",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -211,7 +222,13 @@ def register(sub) -> None:
     )
     s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
     s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--chunk", type=int, default=2048, help="samples per committed Parquet part file")
+    s.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="samples per committed Parquet part file (default: sized by throughput, one every ~3 s, so Ctrl-C "
+        "loses at most that)",
+    )
     s.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("cluster", help="cluster stored embeddings (PCA -> HDBSCAN) and save the result as NAME")
