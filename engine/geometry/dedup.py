@@ -1,5 +1,8 @@
 """Duplicate groups among the non-excluded samples, and a reversible bulk "keep one per group".
 
+Every finder takes a scope as `filter` (engine.data.scope: the Browse filter, a Scope, or None for every training
+sample): excluded samples and samples of eval pools are left out unless the scope asks for them.
+
 - exact_duplicate_groups(by="hash"): the same samples.content_hash (the canonical messages + system +
   tools hash of ingest; the importer already stores one copy per pool, so these groups span pools).
   by="text": the same normalised instruction + response (lower case, whitespace runs collapsed, trimmed),
@@ -46,10 +49,11 @@ class DupGroup:
 
 
 def _where(store: Store, filter) -> tuple[str, list]:
-    from engine.data.query import Filter, where_sql
+    """The scope's condition (engine.data.scope: a Filter, a Scope or None; excluded samples and eval pools left
+    out unless the scope asks for them: an eval sample is never excluded as a copy of a training sample)."""
+    from engine.data.scope import scope_sql
 
-    w, p = where_sql(store, filter or Filter())
-    return f"({w}) AND NOT s.excluded", p
+    return scope_sql(store, filter)
 
 
 def _facts(store: Store, ids: list[int], metric: str | None) -> dict[int, tuple[int, float | None]]:

@@ -23,6 +23,7 @@ from engine.core.jobs import CancelToken, JobFolder, JobOwnerError, run_chunks, 
 from engine.core.paths import is_own, store_files, store_id
 from engine.core.store import Store
 from engine.data.formats import INPUT_SPLIT, split_user
+from engine.data.scope import ScopeLike, as_scope, scope_params, scope_sql
 from engine.quality.ifd import CHERRY_METRICS, SUPERFILTERING_METRICS, IFDParams, Item, superfiltering_texts
 from engine.quality.scores import MetricDef, register_metric, scored_ids, write_scores
 
@@ -56,16 +57,6 @@ def metric_defs(model_name: str, params: IFDParams, variants: tuple[str, ...]) -
         cp = {"max_length": p["cherry_max_length"], "template": p["cherry_template"]}
         out += [MetricDef(m, model_name, cp, DEFINITIONS[m], CHERRY_VERSION) for m in CHERRY_METRICS]
     return out
-
-
-def _items_sql(pool_ids, include_excluded: bool) -> tuple[str, list]:
-    where, params = [], []
-    if pool_ids:
-        where.append("pool_id IN (SELECT unnest(?::INTEGER[]))")
-        params.append(list(pool_ids))
-    if not include_excluded:
-        where.append("NOT excluded")
-    return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
 def item_from_row(sample_id: int, messages: str | list, meta: str | dict | None) -> Item:
@@ -122,8 +113,11 @@ def create_job(
     dtype: str | None = None,
     include_excluded: bool = False,
     model_name: str | None = None,
+    scope: ScopeLike = None,
 ) -> int:
-    """Write spec.json and input.jsonl of the samples not yet scored; returns how many need scoring. The
+    """Write spec.json and input.jsonl of the samples of `scope` not yet scored; returns how many need scoring.
+    `scope` (engine.data.scope: the Browse filter; None: every training sample) leaves excluded samples and eval
+    pools out unless asked; `pool_ids` narrows it to pools, `include_excluded` brings excluded samples in. The
     folder must be this store's (`JobFolder.claim`: chunks of another store's job are never resumed)."""
     from engine.core.models import resolve
 
@@ -134,13 +128,16 @@ def create_job(
         ids = scored_ids(store, d)
         done = ids if done is None else done & ids
     done = done or set()
+    sc = as_scope(scope, pool_ids=pool_ids, include_excluded=True if include_excluded else None)
+    where, qp = scope_sql(store, sc)  # a bad filter fails before the folder is touched
     job = JobFolder(job_dir).claim(store)
     spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype)
-    job.write_spec(asdict(spec) | {"model_name": name, "store": store_id(store)})
-    where, qp = _items_sql(pool_ids, include_excluded)
+    job.write_spec(asdict(spec) | {"model_name": name, "store": store_id(store), "scope": scope_params(sc)})
     c = store.cursor()
-    rows = c.execute(f"SELECT id, messages, meta FROM samples {where} ORDER BY id", qp).fetchall()
-    c.close()
+    try:
+        rows = c.execute(f"SELECT s.id, s.messages, s.meta FROM samples s WHERE {where} ORDER BY s.id", qp).fetchall()
+    finally:
+        c.close()
     return job.write_input(asdict(item_from_row(sid, msgs, meta)) for sid, msgs, meta in rows if sid not in done)
 
 
@@ -237,6 +234,22 @@ def ingest_job(store: Store, job_dir: Path) -> int:
     return n
 
 
+def _job_key(name: str, variants, sc) -> str:
+    """A job folder's name for a model, its variants and a scope: the scope's pools, and a short hash of the
+    rest of the scope when it narrows more than pools (a folder holds results by sample, so two scopes could
+    share one; apart, two CLI runs of different scopes never rewrite each other's input)."""
+    import hashlib
+    import json
+
+    pools = sc.filter.pool_ids if sc.filter is not None else None
+    key = "-".join([name.replace("/", "_"), *variants, "pools" + "_".join(map(str, pools or ["all"]))])
+    rest = scope_params(sc)
+    parts = {k: v for k, v in (rest.pop("filter") or {}).items() if k not in ("pool_ids", "include_excluded") and v}
+    if parts or rest["include_excluded"] or rest["include_eval"]:
+        key += "-" + hashlib.sha1(json.dumps([parts, rest], sort_keys=True).encode()).hexdigest()[:8]
+    return key
+
+
 def start_worker(job_dir: Path) -> subprocess.Popen:
     """Run the job in a child process (torch stays out of the app process)."""
     return spawn(WORKER, job_dir)
@@ -261,19 +274,21 @@ def score_in_process(
     cancel=None,
     loaded=None,
     model_name: str | None = None,
+    scope: ScopeLike = None,
 ) -> dict:
-    """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish."""
+    """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish. `scope` as in
+    create_job (None: every training sample)."""
     from engine.core.models import resolve
 
     name = model_name or resolve(model).name
+    sc = as_scope(scope, pool_ids=pool_ids)
     if job_dir is None:
-        key = "-".join([name.replace("/", "_"), *variants, "pools" + "_".join(map(str, pool_ids or ["all"]))])
-        job_dir = jobs_root(store) / f"score-{key}"
+        job_dir = jobs_root(store) / f"score-{_job_key(name, variants, sc)}"
     pending = create_job(
         store,
         job_dir,
         model=model,
-        pool_ids=pool_ids,
+        scope=sc,
         variants=variants,
         params=params,
         chunk=chunk,

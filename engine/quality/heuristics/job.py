@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
+from engine.data.scope import ScopeLike, as_scope, scope_sql
 from engine.quality.heuristics.registry import select_operators
 from engine.quality.heuristics.sample import Sample
 from engine.quality.scores import register_metric, write_scores
@@ -38,8 +39,10 @@ def run_heuristics(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     chunk: int = 5000,
+    scope: ScopeLike = None,
 ) -> dict[str, int]:
-    """Compute heuristic operators for the samples of `pool_ids` (all pools when None).
+    """Compute heuristic operators for the samples of `scope` (engine.data.scope: the Browse filter; None: every
+    training sample; excluded samples and eval pools left out unless asked), narrowed to `pool_ids` when given.
 
     Samples are read in id order, `chunk` at a time, fetching only the columns the chosen operators
     need. A sample that already has a stored row (value or NULL+reason) for an operator's exact metric
@@ -58,16 +61,14 @@ def run_heuristics(
         with store.write_lock:
             for op in ops:
                 register_metric(store, op.metric, con=con)
-        where, params = "", []
-        if pool_ids is not None:
-            pool_ids = [int(p) for p in pool_ids]
-            if not pool_ids:
-                return {op.name: 0 for op in ops}
-            where, params = "WHERE pool_id IN (SELECT unnest($pools::INTEGER[]))", [pool_ids]
-        ids = con.sql(
-            f"SELECT id FROM samples {where} ORDER BY id", params={"pools": pool_ids} if params else None
-        ).to_arrow_table()
-        ids = ids.column("id").to_numpy()
+        sc = as_scope(scope, pool_ids=pool_ids)
+        if sc.filter is not None and sc.filter.pool_ids == []:
+            return {op.name: 0 for op in ops}
+        where, params = scope_sql(store, sc)
+        ids = np.asarray(
+            con.execute(f"SELECT s.id FROM samples s WHERE {where} ORDER BY s.id", params).fetchnumpy()["id"],
+            dtype=np.int64,
+        )
         # Which samples does each operator still need? (same test as engine.quality.scores.scored_ids)
         need: dict[str, np.ndarray] = {}
         for op in ops:

@@ -64,14 +64,15 @@ def embedding_layer_features(
 
 
 def originals(store: Store, ref: str | int) -> np.ndarray:
-    """The original samples of the diversity step: both sources as they resolve now (a source that no longer
-    resolves is skipped) plus every sample of the set's pairs, sorted unique ids."""
+    """The original samples of the diversity step: both sources as they resolve now, within the scope the set
+    was made under (a source that no longer resolves is skipped), plus every sample of the set's pairs, sorted
+    unique ids."""
     s = get_set(store, ref)
     _pi, a, b, _lam, _kept = _pair_arrays(store, s.id)
     parts = [a, b]
     for src in (s.source_a, s.source_b):
         try:
-            parts.append(resolve_source(store, src)[0])
+            parts.append(resolve_source(store, src, scope=s.params.get("scope"))[0])
         except InterpolationError:
             pass
     return np.unique(np.concatenate(parts))

@@ -37,8 +37,12 @@ def source_label(src: dict) -> str:
     return s + (f" [{src['filter']}]" if src.get("filter") else "")
 
 
-def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.ndarray, list[str]]:
-    """(ids int64 sorted, domains) of the usable samples of a source: non-excluded, not in an eval pool."""
+def resolve_source(store: Store, source: str | dict, *, con=None, scope=None) -> tuple[np.ndarray, list[str]]:
+    """(ids int64 sorted, domains) of the usable samples of a source: non-excluded, not in an eval pool, and in
+    `scope` when given (engine.data.scope: the Browse filter a set was made under). A set is training data, so
+    neither excluded samples nor eval pools come in, whatever the scope asks."""
+    from engine.data.scope import as_scope, scope_sql
+
     src = parse_source(source)
     kind, ref = src["kind"], src["ref"]
     c = con or store.cursor()
@@ -92,6 +96,8 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
             except FilterError as e:
                 raise InterpolationError(f"source {source_label(src)}: bad filter: {e}") from None
             cond, params = f"({cond}) AND ({fsql})", [*params, *fparams]
+        ssql, sparams = scope_sql(store, as_scope(scope, include_excluded=False, include_eval=False))
+        cond, params = f"({cond}) AND {ssql}", [*params, *sparams]
         rows = c.execute(
             f"SELECT s.id, s.domain FROM samples s JOIN pools p ON p.id = s.pool_id "
             f"WHERE ({cond}) AND NOT s.excluded AND coalesce(p.role, 'train') <> 'eval' ORDER BY s.id",
@@ -101,8 +107,9 @@ def resolve_source(store: Store, source: str | dict, *, con=None) -> tuple[np.nd
         if con is None:
             c.close()
     if not rows:
+        within = "" if scope is None or as_scope(scope).filter is None else " within the filter"
         raise InterpolationError(
-            f"source {source_label(src)} has no usable samples (non-excluded samples outside eval pools)"
+            f"source {source_label(src)} has no usable samples{within} (non-excluded samples outside eval pools)"
         )
     return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 

@@ -130,11 +130,14 @@ def create_set(
     text_kind: str | None = None,
     note: str | None = None,
     replace: bool = False,
+    scope=None,
 ) -> InterpSet:
     """Create interpolation set `name`: `n_pairs` pairs (a from source_a, b from source_b) with lam ~
     Beta(alpha, alpha), paired by `pairing` ("random", "index", "nearest"; see the module docstring).
     Same inputs and seed give the same pairs. `embedding_model`/`text_kind` choose the sentence embeddings
-    for nearest pairing (default: the stored set covering most samples)."""
+    for nearest pairing (default: the stored set covering most samples). `scope` (engine.data.scope: the Browse
+    filter) narrows both sources to its samples; it is kept in params["scope"], so the set's originals resolve
+    the same way later. Excluded samples and eval pools never come in."""
     name = check_name(name, "interpolation set name", error=InterpolationError)
     try:
         alpha = float(alpha)
@@ -159,8 +162,11 @@ def create_set(
                 )
         finally:
             c.close()
-    a_ids, a_dom = resolve_source(store, sa)
-    b_ids, b_dom = resolve_source(store, sb)
+    from engine.data.scope import as_scope, filter_is_empty, scope_params
+
+    sc = as_scope(scope)
+    a_ids, a_dom = resolve_source(store, sa, scope=sc)
+    b_ids, b_dom = resolve_source(store, sb, scope=sc)
     a_dom_arr, b_dom_arr = np.array(a_dom, dtype=object), np.array(b_dom, dtype=object)
     notes: list[str] = []
     params: dict = {
@@ -169,6 +175,8 @@ def create_set(
         "n_b": int(len(b_ids)),
         "task": "domain",
     }
+    if not filter_is_empty(sc.filter):  # kept only when it narrows: a set made without one hashes as before
+        params["scope"] = scope_params(sc)
     rng = np.random.default_rng([seed, 2])
     if pairing == "nearest":
         emb = _pick_embedding(store, embedding_model, text_kind, np.concatenate([a_ids, b_ids])[:5000])
