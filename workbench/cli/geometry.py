@@ -23,7 +23,7 @@ def cmd_embed(args) -> int:
 
     with _open_store(args) as store:
         pool_ids = _pool_ids_from_args(store, args.pool)
-        # Ctrl-C stops after the chunk in flight (EmbeddingCancelled, exit 130, says how many samples were kept)
+        # Ctrl-C stops at the next batch, dropping the chunk in flight (EmbeddingCancelled, exit 130, says what was kept)
         with _progress(f"embed {args.text}", args.quiet, EmbeddingError) as prog, _sigint_cancels() as cancel:
             r = embed_samples(
                 store,
