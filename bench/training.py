@@ -55,6 +55,7 @@ def load_records(path: Path, n: int, seed: int = 0) -> list[dict]:
 
 def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
     from engine import training as T
+    from engine.core.jobs import read_jsonl
 
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{packing}-"))
     try:
@@ -76,7 +77,7 @@ def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
         (folder / "config.json").write_text(json.dumps(cfg))
         (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
         T.train(folder)
-        lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+        lines = read_jsonl(folder / "metrics.jsonl")  # split on "\n" only, never splitlines()
         steps = [x for x in lines if "loss" in x]
         timed = steps[1:]
         tokens = sum(x["tokens"] for x in timed)

@@ -136,7 +136,7 @@ def import_sample_pools(store, folder: Path, domains, n: int) -> None:
     from engine.evaluation import evaluate as ev
 
     for d in domains:
-        lines = (SAMPLE / f"{d}.jsonl").read_text().splitlines()[:n]
+        lines = [x for x in (SAMPLE / f"{d}.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()][:n]
         (folder / f"{d}.jsonl").write_text("\n".join(lines) + "\n")
         import_file(store, folder / f"{d}.jsonl", pool=f"train_{d}", domain=d)
         import_file(store, ROOT / "sample_data" / "eval" / f"{d}_eval.jsonl", pool=f"{d}_eval", domain=d)
