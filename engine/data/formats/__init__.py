@@ -43,11 +43,13 @@ from engine.data.formats.function_calling import parse_apibench_code
 from engine.data.formats.records import (
     DOMAINS,
     INPUT_SPLIT,
+    BigInt,
     Normalized,
     RecordIssue,
     content_hash,
     content_hash_text,
     dumps,
+    json_text,
     preference_pair,
     split_user,
 )
@@ -66,6 +68,7 @@ from engine.data.formats.registry import (
 NotFlat.__module__ = __name__
 
 __all__ = [
+    "BigInt",
     "DOMAINS",
     "FLAT_FORMATS",
     "FORMATS",
@@ -86,6 +89,7 @@ __all__ = [
     "flat_row",
     "humaneval_prompt",
     "humaneval_test",
+    "json_text",
     "make_context",
     "mbpp_prompt",
     "number_text",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.core.errors import InputError
+from engine.data.formats.records import BigInt, json_text
 
 _MISSING = object()
 
@@ -29,6 +30,7 @@ _TYPE_NAMES = {
     list: "list",
     str: "string",
     int: "integer",
+    BigInt: "integer",
     float: "number",
     bool: "boolean",
     type(None): "null",
@@ -111,7 +113,7 @@ def _arguments_text(args: Any) -> str:
             args = json.loads(args)
         except ValueError:
             return args
-    return json.dumps(args, ensure_ascii=False)
+    return json_text(args, separators=(", ", ": "))
 
 
 def _tool_call(obj: Any, where: str) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,10 @@ class RecordIssue:
     record_index: int | None
     field: str | None
     message: str
+    name: str | None = None  # how messages name the file (a path inside an imported folder); default its name
 
     def __str__(self) -> str:
-        loc = Path(self.file).name
+        loc = self.name or Path(self.file).name
         if self.line is not None:
             loc += f":{self.line}"
         if self.record_index is not None:
@@ -82,7 +85,7 @@ def _message_text(m: dict) -> str:
     extra = {k: m[k] for k in _HASH_EXTRAS if k in m}
     t = m["role"] + "\x1f" + m["content"]
     if extra:
-        t += "\x1f" + json.dumps(extra, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        t += "\x1f" + json_text(extra, sort_keys=True)
     return t
 
 
@@ -95,7 +98,7 @@ def content_hash_text(
     [US sorted-key JSON of name/tool_calls/tool_call_id], messages separated by GS; a preference sample
     adds RS and its rejected message written the same way. Only strings and Python's json module are
     involved, so the hash does not depend on how a file or DuckDB writes JSON."""
-    tools_text = json.dumps(tools, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if tools else ""
+    tools_text = json_text(tools, sort_keys=True) if tools else ""
     text = (system or "") + "\x1e" + tools_text + "\x1e" + "\x1d".join(_message_text(m) for m in messages)
     if rejected is not None:
         text += "\x1e" + _message_text(rejected)
@@ -116,9 +119,58 @@ def preference_pair(messages: list[dict], rejected: dict | None) -> tuple[list[d
     return messages[:-1], messages[-1], rejected
 
 
+class BigInt(float):
+    """An integer literal longer than Python's int() reads (sys.get_int_max_str_digits(), 4,300 digits): kept as
+    its digits, which `json_text` writes back unchanged (DuckDB keeps such a number as it is). To everything else
+    it is a float, infinite: it is never a string, and plain `json.dumps(allow_nan=False)` refuses it."""
+
+    digits: str
+
+    def __new__(cls, digits: str) -> "BigInt":
+        self = super().__new__(cls, "-inf" if digits.startswith("-") else "inf")
+        self.digits = digits
+        return self
+
+    def __repr__(self) -> str:
+        return self.digits
+
+
+def json_text(v: Any, *, sort_keys: bool = False, separators: tuple[str, str] = (",", ":")) -> str:
+    """Compact JSON text, always valid JSON: NaN and infinite numbers (JSON has none) are written as null, as
+    JavaScript's JSON.stringify does, and a `BigInt` as its digits. Other values json cannot write become strings."""
+    try:
+        return json.dumps(
+            v, ensure_ascii=False, separators=separators, default=str, allow_nan=False, sort_keys=sort_keys
+        )
+    except ValueError:  # NaN, Infinity or a BigInt somewhere in v (rare: the fast way above is the rule)
+        pass
+    token = uuid.uuid4().hex
+    digits: dict[str, str] = {}
+
+    def fix(x: Any) -> Any:
+        if isinstance(x, float):
+            if isinstance(x, BigInt):
+                mark = f"\x00{token}{len(digits)}\x00"
+                digits[json.dumps(mark)] = x.digits
+                return mark
+            return x if math.isfinite(x) else None
+        if isinstance(x, dict):
+            return {k: fix(w) for k, w in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [fix(w) for w in x]
+        return x
+
+    text = json.dumps(
+        fix(v), ensure_ascii=False, separators=separators, default=str, allow_nan=False, sort_keys=sort_keys
+    )
+    for mark, d in digits.items():
+        text = text.replace(mark, d)
+    return text
+
+
 def dumps(v: Any) -> str:
-    """Compact JSON text used for staging (DuckDB re-serialises it canonically)."""
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON text used for staging (DuckDB re-serialises it canonically); see `json_text`."""
+    return json_text(v)
 
 
 # meta key of a flat record whose user turn joins an instruction and a non-empty input (alpaca, dolly,
