@@ -1,6 +1,7 @@
 """Import into a real DuckDB store: file kinds, canonical columns, bad input, quarantine, dedup, fast path."""
 
 import csv
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -716,3 +717,325 @@ def test_import_from_a_worker_thread(store, tmp_path):
     th.start()
     th.join()
     assert out["r"].n_inserted == 3 and counts(store) == (1, 1, 3)
+
+
+# -- issue 15: hostile input never ends in a traceback; what fails names file and line ---------------
+def _strict_json(text):
+    """json.loads that refuses NaN and Infinity (not JSON) and keeps integers of any length as text."""
+
+    def refuse(c):
+        raise ValueError(f"not JSON: {c}")
+
+    return json.loads(text, parse_constant=refuse, parse_int=str)
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_corrupt_and_truncated_gzip_are_named_not_raised(store, tmp_path, skip):
+    data = gzip.compress(("".join(json.dumps(r) + "\n" for r in ALPACA * 200)).encode(), mtime=0)
+    bad = bytearray(data)
+    bad[len(bad) // 3] ^= 0x5A  # zlib.error: invalid data in the middle of the stream
+    for name, body in (
+        ("flip.jsonl.gz", bytes(bad)),
+        ("cut.jsonl.gz", data[: len(data) // 2]),
+        ("x.json.gz", bytes(bad)),
+    ):
+        p = tmp_path / name
+        p.write_bytes(body)
+        try:
+            r = import_file(store, p, pool=f"g{skip}", skip_invalid=skip)
+        except ImportFailed as e:
+            assert name in str(e) and ("gzip" in str(e) or "invalid" in str(e)), e
+        else:  # only with --skip-invalid: what was read before the damage, and the damage as an invalid record
+            assert skip and r.n_invalid >= 1 and r.n_inserted >= 1
+
+
+def test_deep_nesting_is_an_invalid_record_with_its_line(store, tmp_path):
+    deep = "[" * 6000 + "]" * 6000
+    ok = json.dumps(ALPACA[0])
+    p = tmp_path / "deep.jsonl"
+    p.write_text(f'{ok}\n{{"instruction": "q", "output": "a", "x": {deep}}}\n{json.dumps(ALPACA[1])}\n')
+    e = _fail(store, p)
+    assert str(e.issues[0]).startswith("deep.jsonl:2 (record 1): nested too deeply")
+    r = import_file(store, p, pool="d", skip_invalid=True)  # quarantined, the rest imported
+    assert (r.n_records, r.n_inserted, r.n_invalid) == (3, 2, 1)
+    (q,) = [json.loads(x) for x in Path(r.quarantine_path).read_text().splitlines()]
+    assert q["line"] == 2 and "nested too deeply" in q["message"]
+    # in a JSON array the deep record is skipped over and the records after it are read
+    a = tmp_path / "deep.json"
+    a.write_text(f'[{ok},\n{{"x": {deep}}},\n{json.dumps(ALPACA[2])}]')
+    r = import_file(store, a, pool="a", skip_invalid=True)
+    assert (r.n_records, r.n_inserted, r.n_invalid) == (3, 2, 1)
+    # alone in the file: the format cannot be detected, and the message says why and where
+    one = tmp_path / "one.jsonl"
+    one.write_text(f'{{"instruction": "q", "output": "a", "x": {deep}}}\n')
+    with pytest.raises(ImportFailed) as e:
+        import_file(store, one, pool="o", skip_invalid=True)
+    assert str(e.value.issues[0]).startswith("one.jsonl:1: no valid record to detect the format from: nested too deep")
+
+
+def test_a_5000_digit_integer_is_kept_as_it_is(store, tmp_path):
+    big = "9" * 5000
+    p = tmp_path / "big.jsonl"
+    p.write_text(f'{{"instruction": "q", "output": "a", "n": {big}, "m": [-{big}, 1]}}\n')
+    r = import_file(store, p, pool="b")
+    assert r.n_inserted == 1
+    meta = _strict_json(rows(store, r.pool_id, "meta")[0][0])
+    assert meta == {"n": big, "m": ["-" + big, "1"]}  # the digits, as they were
+    q = tmp_path / "big.json"
+    q.write_text(f'[{{"instruction": "q2", "output": "a", "n": {big}}}, {json.dumps(ALPACA[0])}]')
+    assert import_file(store, q, pool="b").n_inserted == 2
+    f = tmp_path / "field.jsonl"
+    f.write_text(f'{json.dumps(ALPACA[0])}\n{{"instruction": {big}, "output": "a"}}\n')
+    e = _fail(store, f)
+    assert str(e.issues[0]) == "field.jsonl:2 (record 1) field 'instruction': expected a string, got integer"
+
+
+def test_nan_and_infinity_are_stored_as_null(store, tmp_path):
+    p = tmp_path / "nan.jsonl"
+    p.write_text('{"instruction": "q", "output": "a", "x": NaN, "y": [Infinity, -Infinity, 1e400, 1.5]}\n')
+    r = import_file(store, p, pool="n")
+    assert _strict_json(rows(store, r.pool_id, "meta")[0][0]) == {"x": None, "y": [None, None, None, 1.5]}
+    t = tmp_path / "nan.parquet"
+    pq.write_table(pa.table({"instruction": ["q2"], "output": ["a"], "score": [float("nan")]}), t)
+    r = import_file(store, t, pool="n")
+    assert _strict_json(rows(store, r.pool_id, "meta")[-1][0]) == {"score": None}
+
+
+@pytest.mark.parametrize("fmt", ["bigint", "nan"])
+def test_fast_path_and_python_path_agree_on_big_and_non_finite_numbers(tmp_path, monkeypatch, fmt):
+    value = "9" * 5000 if fmt == "bigint" else "NaN"
+    p = tmp_path / "n.jsonl"
+    p.write_text("".join(f'{{"instruction": "q{i}", "output": "a", "v": {value}, "i": {i}}}\n' for i in range(50)))
+    got = {}
+    for fast in (0, 1 << 40):
+        monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", fast)
+        s = Store(tmp_path / f"{fast}.duckdb")
+        r = import_file(s, p, pool="p")
+        got[fast] = (r.fast_path, rows(s, cols="instruction, meta, content_hash"))
+        s.close()
+    assert got[1 << 40][0] is False
+    assert got[0][1] == got[1 << 40][1]
+    for _, meta, _ in got[0][1]:
+        _strict_json(meta)
+
+
+def test_unreadable_first_records_name_the_line(store, tmp_path):
+    p = tmp_path / "garbage.jsonl"
+    p.write_text("\n\nnot json\n{broken\n")
+    e = _fail(store, p)
+    assert str(e.issues[0]) == (
+        "garbage.jsonl:3: no valid record to detect the format from "
+        "(2 unreadable records; the first: invalid JSON: Expecting value (column 1))"
+    )
+    q = tmp_path / "cut.json"
+    q.write_text('[{"instruction": "a", "out')
+    e = _fail(store, q)
+    assert str(e.issues[0]).startswith("cut.json:1: no valid record to detect the format from: truncated JSON")
+
+
+def test_skip_invalid_with_no_valid_record_fails_and_makes_no_pool(store, tmp_path):
+    p = write_jsonl(tmp_path / "allbad.jsonl", [{"instruction": 1, "output": "a"}, {"instruction": [], "output": "b"}])
+    e = _fail(store, p, skip_invalid=True)  # _fail: nothing written, no quarantine report left behind
+    assert str(e).startswith("no valid record: all 2 invalid")
+    assert "allbad.jsonl:1 (record 0) field 'instruction'" in str(e)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("nope\n")
+    (folder / "b.csv").write_text("")
+    e = _fail(store, folder, skip_invalid=True)
+    assert [i.name for i in e.issues] == ["a.jsonl", "b.csv"]
+
+
+def test_link_loops_and_dangling_links_say_so(store, tmp_path):
+    from engine.core.errors import InputError
+
+    (tmp_path / "a.jsonl").symlink_to("b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to("a.jsonl")
+    (tmp_path / "gone.jsonl").symlink_to("nowhere.jsonl")
+    with pytest.raises(InputError, match="a.jsonl: a symbolic link loop"):
+        import_file(store, tmp_path / "a.jsonl", pool="l")
+    with pytest.raises(InputError, match="gone.jsonl: a link to nowhere.jsonl, which does not exist"):
+        import_file(store, tmp_path / "gone.jsonl", pool="l")
+    with pytest.raises(FileNotFoundError):
+        import_file(store, tmp_path / "missing.jsonl", pool="l")
+    # inside a folder: a file problem of its own, named by its path in the folder
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    write_jsonl(folder / "ok.jsonl", ALPACA)
+    (folder / "sub" / "loop.jsonl").symlink_to("loop.jsonl")
+    e = _fail(store, folder)
+    assert str(e.issues[0]) == "sub/loop.jsonl: a symbolic link loop (the link leads back to itself)"
+    r = import_file(store, folder, pool="l", skip_invalid=True)
+    assert r.n_inserted == 3 and counts(store) == (1, 1, 3)
+
+
+def test_folder_import_names_files_by_their_path_in_the_folder(store, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    write_jsonl(folder / "a.jsonl", ALPACA[:1])
+    write_jsonl(folder / "sub" / "c.jsonl", ALPACA[1:] + [{"instruction": 3, "output": "x"}])
+    e = _fail(store, folder)
+    assert str(e.issues[0]) == "sub/c.jsonl:3 (record 2) field 'instruction': expected a string, got integer"
+    assert e.issues[0].file == str((folder / "sub" / "c.jsonl").resolve())  # the report keeps the whole path
+
+
+def test_utf16_files_are_refused_as_a_whole(store, tmp_path):
+    text = "".join(json.dumps(r) + "\n" for r in ALPACA)
+    for name, enc in (("bom.jsonl", "utf-16"), ("le.jsonl", "utf-16-le"), ("be.csv", "utf-16-be")):
+        p = tmp_path / name
+        p.write_bytes(text.encode(enc))
+        e = _fail(store, p, skip_invalid=True)
+        assert "UTF-16" in str(e) and "reads UTF-8" in str(e) and len(e.issues) == 1
+
+
+def test_data_after_a_json_array_is_not_dropped_quietly(store, tmp_path):
+    p = tmp_path / "two.json"
+    p.write_text(json.dumps(ALPACA[:1]) + "\n" + json.dumps(ALPACA[1:]))
+    e = _fail(store, p)
+    assert str(e.issues[0]) == "two.json:2 (record 1): invalid JSON: more data after the array closes"
+
+
+def test_source_name_is_what_the_store_and_messages_call_the_file(store, tmp_path):
+    p = write_jsonl(tmp_path / "spool.jsonl", ALPACA + [{"instruction": "bad", "output": 1}])
+    e = _fail(store, p, source_name="<stdin>")
+    assert str(e.issues[0]).startswith("<stdin>:4 (record 3)") and e.issues[0].file == "<stdin>"
+    r = import_file(store, p, pool="s", skip_invalid=True, source_name="<stdin>")
+    assert r.files == ["<stdin>"]
+    assert set(rows(store, r.pool_id, "source_file")) == {("<stdin>",)}
+    assert store.con.sql("SELECT source FROM pools").fetchall() == [("<stdin>",)]
+    assert store.con.sql("SELECT path FROM imports").fetchall() == [("<stdin>",)]
+    (q,) = [json.loads(x) for x in Path(r.quarantine_path).read_text().splitlines()]
+    assert q["file"] == "<stdin>" and q["error"].startswith("<stdin>:4")
+
+
+def test_a_quarantine_that_cannot_be_written_is_a_store_error(store, tmp_path):
+    from engine.core.errors import EXIT_STORE, StoreError
+
+    good = write_jsonl(tmp_path / "good.jsonl", ALPACA)
+    import_file(store, good, pool="keep")
+    (Path(store.path).parent / "quarantine").write_text("a file where the quarantine folder goes")
+    before = rows(store)
+    p = write_jsonl(
+        tmp_path / "mixed.jsonl", [{"instruction": "new", "output": "x"}, {"instruction": 1, "output": "y"}]
+    )
+    with pytest.raises(StoreError) as e:
+        import_file(store, p, pool="keep", skip_invalid=True)
+    assert e.value.exit_code == EXIT_STORE
+    assert "import into keep failed, nothing imported" in str(e.value) and "quarantine" in str(e.value)
+    assert rows(store) == before and counts(store) == (1, 1, 3)
+
+
+# -- the store's disk: full, and the space a failed or killed import takes --------------------------
+def _limited(limit: int):
+    """preexec_fn: files this process writes stop at `limit` bytes (EFBIG, as a full disk stops them)."""
+    import resource
+    import signal
+
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return pre
+
+
+def _store_rows(db: Path) -> tuple:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return (
+            con.execute("SELECT list(name ORDER BY id) FROM pools").fetchall()[0][0],
+            con.execute("SELECT count(*) FROM samples").fetchall()[0][0],
+            con.execute("SELECT count(*) FROM imports").fetchall()[0][0],
+        )
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("n, room", [(5_000, 64 << 10), pytest.param(200_000, 6 << 20, marks=pytest.mark.slow)])
+def test_a_full_disk_is_a_store_error_naming_the_cause(tmp_path, n, room):
+    """A real write limit on the `workbench import` process: with a few rows the WAL write of COMMIT fails (whose
+    ROLLBACK used to hide it), with many the INSERT's own writes to the store file do. Exit 3, the cause, no
+    traceback, the store as it was."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT, wb
+
+    db = tmp_path / "wb.duckdb"
+    wb(db, "import", str(write_jsonl(tmp_path / "small.jsonl", ALPACA)), "-q")
+    big = write_jsonl(tmp_path / "big.jsonl", [{"instruction": f"Q{i} " * 3, "output": f"A{i} " * 3} for i in range(n)])
+    r = subprocess.run(
+        [sys.executable, "-m", "workbench", "--db", str(db), "-q", "import", str(big)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path / "cfg")),
+        preexec_fn=_limited(db.stat().st_size + room),
+        timeout=120,
+    )
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.startswith("workbench: import into big failed, nothing imported") and "File too large" in r.stderr
+    assert "Traceback" not in r.stderr and "rollback" not in r.stderr.lower()
+    assert "hint: free some disk space" in r.stderr
+    assert _store_rows(db) == (["small"], 3, 1)
+
+
+@pytest.mark.slow
+def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
+    """DuckDB writes a big import's rows into the file before COMMIT. Rolled back (here: cancelled after the
+    INSERT), the file shrinks back at once; killed (SIGKILL at the same point), the next import gives it back."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    recs = [
+        {"instruction": f"Question {i}: what is {i} plus {i}?", "output": f"It is {2 * i}."} for i in range(250_000)
+    ]
+    big = write_jsonl(tmp_path / "big.jsonl", recs)
+    db = tmp_path / "wb.duckdb"
+    s = Store(db)
+    import_file(s, write_jsonl(tmp_path / "small.jsonl", ALPACA), pool="small")
+    s.con.execute("CHECKPOINT")
+    start = os.path.getsize(db)
+    tok, seen = CancelToken(), {}
+
+    def at_done(p):  # the rows are written, COMMIT not yet: cancel (rolled back), noting the file's size now
+        if p.message == "done":
+            seen["size"] = os.path.getsize(db)
+            tok.cancel()
+
+    with pytest.raises(Cancelled):
+        import_file(s, big, pool="big", progress=at_done, cancel=tok)
+    assert seen["size"] > start + (16 << 20)  # the uncommitted rows were in the file
+    assert os.path.getsize(db) < start + (1 << 20)  # and their space is back
+    assert counts(s) == (1, 1, 3)
+    s.close()
+
+    killer = (
+        "import os, signal, sys\n"
+        "from engine.core.store import Store\n"
+        "from engine.data.ingest import import_file\n"
+        "def at_done(p):\n"
+        "    if p.message == 'done':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "import_file(Store(sys.argv[1]), sys.argv[2], pool='big', progress=at_done)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", killer, str(db), str(big)],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == -9, r.stderr
+    killed = os.path.getsize(db)
+    assert killed > start + (16 << 20)  # killed before COMMIT: the rows' blocks stay in the file
+    s = Store(db)
+    assert counts(s) == (1, 1, 3)
+    with pytest.raises(ImportFailed):  # any next import gives the space back first, even one that fails
+        import_file(s, write_jsonl(tmp_path / "bad.jsonl", [{"instruction": 1, "output": "x"}]), pool="b")
+    assert os.path.getsize(db) < start + (1 << 20)
+    assert counts(s) == (1, 1, 3)
+    s.close()

@@ -131,9 +131,10 @@ def read_dataset_info(path: str | Path) -> dict:
     p = _info_path(path)
     try:
         info = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deeply for Python's parser
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
         raise ImportFailed(
-            [RecordIssue(str(p), getattr(e, "lineno", None), None, None, f"cannot read dataset_info: {e}")]
+            [RecordIssue(str(p), getattr(e, "lineno", None), None, None, f"cannot read dataset_info: {why}")]
         ) from None
     if not isinstance(info, dict):
         raise ImportFailed([RecordIssue(str(p), None, None, None, "dataset_info must be a JSON object of entries")])

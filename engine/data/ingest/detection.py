@@ -20,10 +20,12 @@ from engine.data.ingest.readers import (
     ImportFailed,
     _FileProblem,
     _JsonReader,
+    _read_failure,
     _Reader,
     _reader,
     _sample,
-    list_import_files,
+    import_listing,
+    link_problem,
 )
 
 SNIFF_HEAD_BYTES = 8 << 20  # JSON arrays: bytes read for format detection
@@ -54,6 +56,7 @@ def _resolve(path: Path, format: str | None, mapping: dict | None) -> tuple[_Rea
         reader.head = None
     if not sample:
         sample = _sample(reader)
+    reader_unreadable = reader.unreadable
     reader, _ = _reader(path, mapping)  # fresh reader for the real pass
     if format:
         if format not in FORMATS:
@@ -63,11 +66,15 @@ def _resolve(path: Path, format: str | None, mapping: dict | None) -> tuple[_Rea
         fmt, reason = "mcq", f"CSV without header, last column an answer letter in {len(sample)}/{len(sample)} rows"
     else:
         if not sample:
-            raise _FileProblem("no valid records to detect the format from")
+            count, line, message = reader_unreadable
+            if not count:
+                raise _FileProblem("no valid records to detect the format from")
+            more = f" ({count:,} unreadable records; the first: {message})" if count > 1 else f": {message}"
+            raise _FileProblem(f"no valid record to detect the format from{more}", line=line)
         fmt, reason = detect_format(sample, mapping)
         if fmt is None:
             one = sample[0]
-            if len(sample) == 1 and isinstance(one, dict) and all(isinstance(v, list) for v in one.values()):
+            if len(sample) == 1 and isinstance(one, dict) and one and all(isinstance(v, list) for v in one.values()):
                 raise _FileProblem(
                     f"is a JSON object whose values are lists (keys: {', '.join(list(one)[:8])}); "
                     "expected a JSON array of records or JSON Lines — save one of the lists as "
@@ -83,12 +90,15 @@ def _resolve(path: Path, format: str | None, mapping: dict | None) -> tuple[_Rea
 
 def sniff(path: str | Path, *, format: str | None = None, mapping: dict | None = None) -> Detection:
     """Detect the format of a file (or of the first file of a folder) from its first ~50 records."""
-    files = list_import_files(path)
-    p = files[0]
+    p, name = import_listing(path)[0]
     try:
+        problem = link_problem(p)
+        if problem is not None:
+            raise _FileProblem(problem)
         reader, ctx, reason, sample = _resolve(p, format, mapping)
-    except _FileProblem as e:
-        raise ImportFailed([RecordIssue(str(p), e.line, None, e.field, e.message)]) from None
+    except (_FileProblem, OSError) as e:  # OSError: the file cannot be opened or read
+        fp = e if isinstance(e, _FileProblem) else _FileProblem(_read_failure(p, e))
+        raise ImportFailed([RecordIssue(str(p), fp.line, None, fp.field, fp.message, name)]) from None
     spec = FORMATS[ctx.format]
     normalized = []
     for r in sample:

@@ -16,6 +16,7 @@ from engine.data.ingest.staging import _one, _Run
 
 FAST_PATH = True  # DuckDB fast path for flat JSON Lines files (tests switch it off to compare)
 FAST_PATH_MIN_BYTES = 8 << 20  # smaller files: the Python path is as fast (no per-file SQL overhead)
+_NONFINITE_RE = r"NaN|Infinity|[0-9][eE][+-]?[0-9]{3}"
 
 
 def _applies(ctx: FormatContext, reader: _Reader, path: Path) -> bool:
@@ -80,6 +81,9 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
                              CASE WHEN sp IS NULL THEN json_merge_patch(j, {patch})
                                   ELSE json_merge_patch(j, {patch}, {sp_obj}) END
                          WHEN sp IS NOT NULL THEN {sp_obj} END"""
+    # the Python path writes NaN and Infinity (not JSON) and numbers beyond a double (1e400) as null: rows that may
+    # hold them go there too (a string that merely contains such text costs the speed of the fast path, no more)
+    bad.append(f"(meta IS NOT NULL AND regexp_matches(CAST(meta AS VARCHAR), {_sql_str(_NONFINITE_RE)}))")
     table = f"{run.prefix}fast{file_no}"
     run.meter.report(f"reading {path.name} with DuckDB", force=True)
     try:

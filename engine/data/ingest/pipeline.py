@@ -7,13 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
+from engine.core.errors import StoreError
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 from engine.data.formats import RecordIssue
 from engine.data.ingest.detection import _resolve
 from engine.data.ingest.fastpath import _applies, _stage_fast
-from engine.data.ingest.readers import ImportFailed, _FileProblem, list_import_files
+from engine.data.ingest.readers import (
+    ImportFailed,
+    _FileProblem,
+    _read_failure,
+    file_size,
+    import_listing,
+    link_problem,
+)
 from engine.data.ingest.staging import _STAGE_DDL, _Run, _stage_python, _update_total
-from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job, kto_path
+from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job, kto_path, reclaim_space
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -33,6 +43,7 @@ class _Job:
     kto_tag: str | None = None  # LLaMA-Factory KTO label key: must be a boolean in every record
     pool_meta: dict | None = None
     label: str | None = None  # names the import in its errors when several share a transaction ("entry 'x'")
+    source_name: str | None = None  # recorded and named in messages instead of the path (e.g. "<stdin>")
 
 
 def import_file(
@@ -47,21 +58,29 @@ def import_file(
     description: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    source_name: str | None = None,
 ) -> ImportResult:
     """Import a file (or every supported file under a folder, sorted) into pool `pool`.
 
     All-or-nothing by default: any invalid record raises ImportFailed and the store is untouched.
-    With skip_invalid=True invalid records go to a JSONL quarantine report and the rest is imported.
+    With skip_invalid=True invalid records go to a JSONL quarantine report and the rest is imported; an import
+    with no valid record at all fails all the same (nothing is written, no empty pool is made).
     Records whose content hash is already in the pool (or earlier in the same import) are counted as
-    duplicates and stored once. Creates the pool if missing (domain: `domain` or 'general')."""
-    job = _Job(Path(path), pool, domain, format, mapping, description)
+    duplicates and stored once. Creates the pool if missing (domain: `domain` or 'general').
+
+    source_name: what the pool's source, the samples' source_file and every message call the file instead of
+    its path (the CLI passes "<stdin>" for standard input spooled to a temporary file).
+    A store that cannot be written (disk full, read-only, an I/O error) raises StoreError with the cause."""
+    job = _Job(Path(path), pool, domain, format, mapping, description, source_name=source_name)
     return _import_many(store, [job], skip_invalid=skip_invalid, progress=progress, cancel=cancel)[0]
 
 
 def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
     """Run several imports; their writes share one transaction (all of them land, or none)."""
+    reclaim_space(store)  # what an import killed before its end left in the file
     con = store.cursor()  # own connection: its TEMP staging tables vanish with it
     staged: list[_Staged] = []
+    failed = False
     try:
         con.execute("SET SESSION preserve_insertion_order = false")
         for k, job in enumerate(jobs):
@@ -73,6 +92,11 @@ def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress
                 if job.label is None:
                     raise
                 raise ImportFailed(e.issues, e.n_issues, f"{job.label}: {e.summary}") from None
+            except duckdb.Error as e:  # staging spills to temporary files: a full disk shows here first
+                err = _store_error(e, store, jobs)
+                if err is None:
+                    raise
+                raise err from e
         with store.write_lock:
             results: list[ImportResult] = []
             con.execute("BEGIN TRANSACTION")
@@ -82,15 +106,49 @@ def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress
                 if cancel is not None:
                     cancel.check()
                 con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as e:
+                failed = True
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # a failed COMMIT ends the transaction itself: keep its error, not this one
+                    pass
                 for r in results:
                     if r.quarantine_path:
                         Path(r.quarantine_path).unlink(missing_ok=True)
+                err = _store_error(e, store, jobs, writing=True) if isinstance(e, Exception) else None
+                if err is not None:
+                    raise err from e
                 raise
         return results
     finally:
         con.close()
+        if failed:
+            reclaim_space(store)  # the blocks the rolled-back rows took
+
+
+def _store_error(e: BaseException, store: Store, jobs: list[_Job], *, writing: bool = False) -> StoreError | None:
+    """A StoreError (exit 3) naming the cause for an error of the store or its disk (full, read-only, an I/O error),
+    else None. OSErrors count only while writing: while reading they are about the input."""
+    if isinstance(e, (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException)):
+        cause = str(e)
+    elif isinstance(e, duckdb.TransactionException) and "commit" in str(e).lower():
+        cause = str(e)
+    elif writing and isinstance(e, OSError):
+        cause = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else (e.strerror or str(e))
+    else:
+        return None
+    cause = (cause.strip().splitlines() or [type(e).__name__])[0]
+    pools = ", ".join(sorted({j.pool for j in jobs}))
+    where = f"store {store.path}" if store.path is not None else "the in-memory store"
+    full = any(
+        t in cause for t in ("No space left", "File too large", "Disk quota", "out of disk", "could not allocate")
+    )
+    hint = (
+        "free some disk space (or set --db / $WORKBENCH_DB to a store on another disk), then import again"
+        if full
+        else "check that the store's file and folder can be written, then import again"
+    )
+    return StoreError(f"import into {pools} failed, nothing imported ({where}): {cause}", hint=hint)
 
 
 def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, cancel) -> _Staged:
@@ -98,26 +156,37 @@ def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, can
     t0 = time.perf_counter()
     if not job.pool or not isinstance(job.pool, str):
         raise ValueError("a pool name is required")
-    files = job.files if job.files is not None else list_import_files(job.path)
+    listing = [(f, f.name) for f in job.files] if job.files is not None else import_listing(job.path)
+    files = [f for f, _ in listing]
     meter = ProgressMeter(progress, total=None)
     run = _Run(con, skip_invalid=skip_invalid, meter=meter, cancel=cancel, prefix=prefix)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {run.stage} ({_STAGE_DDL})")
-    total_size = sum(f.stat().st_size for f in files)
+    total_size = sum(file_size(f) for f in files)
     before = 0
-    for file_no, fpath in enumerate(files):
-        run.files.append(str(fpath))
+    single = len(files) == 1 and job.files is None and not job.path.is_dir()
+    for file_no, (fpath, name) in enumerate(listing):
+        if job.source_name is None:
+            run.files.append(str(fpath))
+            run.names.append(name)
+        else:  # the name the caller gives the source: alone, or with the file's path inside the folder
+            run.files.append(job.source_name if single else f"{job.source_name}/{name}")
+            run.names.append(run.files[-1])
         try:
+            problem = link_problem(fpath)
+            if problem is not None:
+                raise _FileProblem(problem)
             reader, ctx, reason, _ = _resolve(fpath, job.format, job.mapping)
             if ctx.format not in run.formats:
                 run.formats.append(ctx.format)
                 run.reasons.append(reason)
             if not (_applies(ctx, reader, fpath) and _stage_fast(run, fpath, file_no, ctx)):
                 _stage_python(run, fpath, file_no, reader, ctx, total_size, before)
-        except _FileProblem as e:
-            run.issue(fpath, e.line, None, e.field, e.message)
+        except (_FileProblem, OSError) as e:  # OSError: the file cannot be opened or read (no permission, ...)
+            fp = e if isinstance(e, _FileProblem) else _FileProblem(_read_failure(fpath, e))
+            run.issue(file_no, fp.line, None, fp.field, fp.message)
             if not skip_invalid or len(files) == 1:
                 raise ImportFailed(run.issues, run.n_issues) from None
-        before += fpath.stat().st_size
+        before += file_size(fpath)
         _update_total(meter, before, total_size)
     run.chunk.flush(con, run.stage, run)
     if job.kto_tag:
@@ -129,11 +198,19 @@ def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, can
             f"{run.n_invalid} invalid record{'s' if run.n_invalid != 1 else ''} of {run.n_records}, nothing imported",
         )
     if run.n_records == 0:
-        raise ImportFailed(run.issues or [RecordIssue(str(files[0]), None, None, None, "no records")])
+        raise ImportFailed(run.issues or [RecordIssue(run.files[0], None, None, None, "no records", run.names[0])])
+    if run.n_invalid >= run.n_records:  # skip_invalid, and not one record to keep: an empty pool helps no one
+        raise ImportFailed(
+            run.issues,
+            run.n_issues,
+            f"no valid record: all {run.n_records:,} invalid (quarantined records are not imported either), "
+            "nothing imported",
+        )
     meter.total = meter.done
     meter.report("hashing", force=True)
     n_rows = _prepare(run)
-    return _Staged(job.pool, job.domain, job.description, Path(job.path), run, n_rows, t0, job.kto_tag, job.pool_meta)
+    source = job.source_name or str(Path(job.path).resolve())
+    return _Staged(job.pool, job.domain, job.description, source, run, n_rows, t0, job.kto_tag, job.pool_meta)
 
 
 def _check_kto_labels(run: _Run, key: str) -> None:
@@ -152,7 +229,7 @@ def _check_kto_labels(run: _Run, key: str) -> None:
     for file_no, line, ri, value in rows:
         got = "missing" if value is None else f"got {value}"
         run.n_invalid += 1
-        run.issue(Path(run.files[file_no]), line, ri, key, f"KTO label: expected true or false, {got}")
+        run.issue(file_no, line, ri, key, f"KTO label: expected true or false, {got}")
     if rows and run.skip_invalid:
         for t in tables:
             con.execute(f"DELETE FROM {t} WHERE {bad}")

@@ -5,7 +5,6 @@ to a JSONL quarantine report and the rest is imported."""
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from datetime import datetime
@@ -29,6 +28,7 @@ from engine.data.formats import (
     content_hash,
     dumps,
     flat_row,
+    json_text,
 )
 from engine.data.ingest.readers import _FileProblem, _Reader
 
@@ -123,7 +123,7 @@ class _Chunk:
             if run is not None:
                 run.n_invalid += 1
                 run.issue(
-                    Path(run.files[self.cols[1][i]]),
+                    self.cols[1][i],
                     self.cols[3][i],
                     self.cols[2][i],
                     None,
@@ -134,6 +134,7 @@ class _Chunk:
         self.texts = [self.texts[i] for i in keep]
 
     def add_flat(self, ord_, file_no, ri, line, s, u, a, meta) -> None:
+        meta_text = dumps(meta) if meta else None  # first: a value that cannot be written appends nothing
         c = self.cols
         c[0].append(ord_)
         c[1].append(file_no)
@@ -148,30 +149,35 @@ class _Chunk:
         c[10].append(None)
         c[11].append(None)
         c[12].append(None)  # noqa: E702
-        c[13].append(dumps(meta) if meta else None)
+        c[13].append(meta_text)
         c[14].append(None)
         c[15].append(None)
         self.texts.append(None)
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
-        c = self.cols
-        c[0].append(ord_)
-        c[1].append(file_no)
-        c[2].append(ri)
-        c[3].append(line)  # noqa: E702
-        c[4].append(n.system)
-        c[5].append(dumps(n.tools) if n.tools else None)  # noqa: E702
-        c[6].append(dumps(n.messages))
-        c[7].append(None)
-        c[8].append(None)  # noqa: E702
-        c[9].append(n.instruction)
-        c[10].append(n.response)
-        c[11].append(n.n_turns)  # noqa: E702
-        c[12].append(sum(len(m["content"]) for m in n.messages))
-        c[13].append(dumps(n.meta) if n.meta else None)
-        c[14].append(content_hash(n.messages, n.system, n.tools, n.rejected))
-        c[15].append(dumps(n.rejected) if n.rejected is not None else None)
-        self.texts.append("\n".join(m["content"] for m in n.messages))
+        # every value first: one that cannot be written (nested too deeply, say) raises before anything is appended
+        row = (
+            ord_,
+            file_no,
+            ri,
+            line,
+            n.system,
+            dumps(n.tools) if n.tools else None,
+            dumps(n.messages),
+            None,
+            None,
+            n.instruction,
+            n.response,
+            n.n_turns,
+            sum(len(m["content"]) for m in n.messages),
+            dumps(n.meta) if n.meta else None,
+            content_hash(n.messages, n.system, n.tools, n.rejected),
+            dumps(n.rejected) if n.rejected is not None else None,
+        )
+        text = "\n".join(m["content"] for m in n.messages)
+        for col, v in zip(self.cols, row):
+            col.append(v)
+        self.texts.append(text)
 
     def flush(self, con: duckdb.DuckDBPyConnection, table: str, run: "_Run | None" = None) -> None:
         if not len(self):
@@ -220,12 +226,13 @@ class _Run:
         self.formats: list[str] = []
         self.reasons: list[str] = []
         self.fast_files = 0
-        self.files: list[str] = []
+        self.files: list[str] = []  # each file as recorded (samples.source_file): its path, or the source's name
+        self.names: list[str] = []  # each file as messages name it: its name, or its path inside the folder
         self.chunk = _Chunk()
 
-    def issue(self, path: Path, line, ri, fld, message, raw=None) -> None:
+    def issue(self, file_no: int, line, ri, fld, message, raw=None) -> None:
         self.n_issues += 1
-        iss = RecordIssue(str(path), line, ri, fld, message)
+        iss = RecordIssue(self.files[file_no], line, ri, fld, message, self.names[file_no])
         if len(self.issues) < MAX_ISSUES:
             self.issues.append(iss)
         if self.skip_invalid and ri is not None:
@@ -267,7 +274,7 @@ def _stage_python(
         run.ord += 1
         if problem is not None:
             run.n_invalid += 1
-            run.issue(path, line, ri, problem[0], problem[1], raw)
+            run.issue(file_no, line, ri, problem[0], problem[1], raw)
             staging = staging and run.skip_invalid
             continue
         try:
@@ -286,7 +293,14 @@ def _stage_python(
                     chunk.add_full(ord_, file_no, ri, line, n)
         except FieldError as e:
             run.n_invalid += 1
-            run.issue(path, line, ri, e.field, e.message, obj)
+            run.issue(file_no, line, ri, e.field, e.message, obj)
+            staging = staging and run.skip_invalid
+            continue
+        except RecursionError:  # read, but nested too deeply to convert or write (a few hundred levels)
+            run.n_invalid += 1
+            run.issue(
+                file_no, line, ri, None, "nested too deeply to store (hundreds of levels of arrays and objects)", raw
+            )
             staging = staging and run.skip_invalid
             continue
         if len(chunk) >= CHUNK_ROWS:
@@ -340,7 +354,11 @@ def _write_quarantine(store: Store, run: _Run, pool: str, import_id: int) -> str
     qp = _quarantine_path(store, pool, import_id)
     with open(qp, "w", encoding="utf-8", errors="backslashreplace") as f:
         for q in run.quarantine:
-            f.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
+            try:
+                line = json_text(q)
+            except RecursionError:  # the record as read is nested too deeply to write out again
+                line = json_text({**q, "raw": "(nested too deeply to write here: see the file at this line)"})
+            f.write(line + "\n")
     return str(qp)
 
 

@@ -4,11 +4,13 @@ one INSERT of the kept samples inside the caller's transaction."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+import duckdb
 
 from engine.data.ingest.staging import _STAGE_COLS, _STAGE_SCHEMA, _count_tokens, _one, _Run, _write_quarantine
 
@@ -42,7 +44,7 @@ class _Staged:
     pool: str
     domain: str | None
     description: str | None
-    path: Path
+    source: str  # the pool's source and the import's path: the resolved path, or the name the caller gave it
     run: _Run
     n_rows: int
     t0: float
@@ -159,7 +161,7 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
                 st.pool,
                 pool_domain,
                 fmt,
-                str(Path(st.path).resolve()),
+                st.source,
                 st.description,
                 json.dumps({"detection": run.reasons, **(st.pool_meta or {})}, default=str),
             ],
@@ -170,7 +172,7 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     import_id = _next_id(con, "imports")
     con.execute(
         "INSERT INTO imports (id, pool_id, path, format) VALUES (?, ?, ?, ?)",
-        [import_id, pool_id, str(Path(st.path).resolve()), fmt],
+        [import_id, pool_id, st.source, fmt],
     )
     n_keep = _keep(con, p, pool_id)
     if cancel is not None:
@@ -229,6 +231,45 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
         fast_path=run.fast_files == len(run.files),
         notes=notes,
     )
+
+
+RECLAIM_MIN_BYTES = 8 << 20  # file space past the store's last block worth handing back to the file system
+
+
+def reclaim_space(store: Store) -> int:
+    """Hand back the file space that a failed or killed import left in the store file; the bytes freed.
+
+    DuckDB writes a large import's rows into the file before COMMIT. Rolled back or killed, those blocks are free
+    (or past the last block the file's header knows) but the file keeps its size, and neither CHECKPOINT nor VACUUM
+    alone shrinks it: a checkpoint with nothing to write does nothing. A catalog change (a table created and
+    dropped) gives it something, and it then truncates the file after its last used block. Free blocks in the
+    middle of the file are reused by later writes, never returned. Best effort: called at the start of every
+    import (for one killed before it) and after a failed one; a checkpoint that cannot run now (another connection
+    is writing) is left to the next one, at the latest when the store closes."""
+    if store.path is None:
+        return 0
+    try:
+        size = os.path.getsize(store.path)
+        with store.write_lock:
+            con = store.cursor()
+            try:
+                block, total, free = _one(
+                    con,
+                    "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
+                    "WHERE database_name = current_database()",
+                )
+                past_end = size - (total + 1) * block  # the header takes some KB before the first block
+                if past_end < RECLAIM_MIN_BYTES and free * block < RECLAIM_MIN_BYTES:
+                    return 0
+                name = f"wb_reclaim_{os.getpid()}_{threading.get_ident()}"
+                con.execute(f"CREATE TABLE IF NOT EXISTS {name} (i INTEGER)")
+                con.execute(f"DROP TABLE {name}")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+        return max(size - os.path.getsize(store.path), 0)
+    except (duckdb.Error, OSError):  # another writer, a store that cannot be written: nothing to do now
+        return 0
 
 
 def kto_path(key: str) -> str:
