@@ -171,7 +171,7 @@ def cmd_import(args) -> int:
             else "importing from - (standard input) needs --pool NAME",
             EXIT_USAGE,
         )
-    if not stdin and not Path(args.path).exists():
+    if not stdin and not os.path.lexists(args.path):  # a link loop or a dangling link: the engine says which
         raise CliError(f"{args.path}: no such file or folder")
     info_file = not stdin and (Path(args.path).name == "dataset_info.json" or args.dataset_info)
     domain = check_name(args.domain, "domain") if args.domain is not None else None
@@ -208,6 +208,7 @@ def cmd_import(args) -> int:
                         skip_invalid=args.skip_invalid,
                         progress=prog,
                         cancel=cancel,
+                        source_name=STDIN if stdin else None,
                     )
                 ]
             except Cancelled:  # one transaction: nothing of it was written
