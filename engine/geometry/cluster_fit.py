@@ -14,6 +14,7 @@ from engine.core.jobs import ProgressMeter
 from engine.core.names import check_name
 from engine.core.paths import is_own, resolve_artifact, store_files
 from engine.core.store import Store
+from engine.data.scope import ScopeLike, as_scope, describe_scope, scope_params
 from engine.geometry.cluster_store import ClusterError, ClusteringInfo, _info, _insert_assignments, _row, _safe
 from engine.geometry.embeddings import embedded_ids, load_embeddings, model_name
 
@@ -68,9 +69,13 @@ def cluster(
     seed: int = 0,
     replace: bool = False,
     progress=None,
+    scope: ScopeLike = None,
 ) -> ClusteringInfo:
-    """Cluster the stored embeddings and save the result as `name` (refused if the name exists, unless
-    `replace`: then the old clustering, its assignments and artefact are removed once the new one is saved).
+    """Cluster the stored embeddings of the samples of `scope` and save the result as `name` (refused if the
+    name exists, unless `replace`: then the old clustering, its assignments and artefact are removed once the
+    new one is saved). `scope` (engine.data.scope: the Browse filter; None: every training sample) leaves
+    excluded samples and eval pools out unless asked; `pool_ids` narrows it to pools. The scope is saved in
+    params["scope"] (and in words in params["scope_text"]): assign_new places later samples of the same scope.
 
     min_cluster_size defaults to default_min_cluster_size(n), in samples of the whole scope. With more than
     `fit_sample` samples (None or 0: no limit), HDBSCAN is fitted on a seeded uniform subsample of
@@ -95,10 +100,12 @@ def cluster(
         raise ClusterError(f"a clustering named {name!r} exists; choose another name or replace it")
     t0 = time.perf_counter()
     meter = ProgressMeter(progress, total=5, unit="steps", min_interval=0.0)
-    ids = embedded_ids(store, model=mname, text_kind=text_kind, pool_ids=pool_ids, include_excluded=False)
+    sc = as_scope(scope, pool_ids=pool_ids)
+    ids = embedded_ids(store, model=mname, text_kind=text_kind, scope=sc)
     if len(ids) < 2:
         raise ClusterError(
-            f"{len(ids)} non-excluded samples have {mname}/{text_kind} embeddings in scope; run `workbench embed` first"
+            f"{len(ids)} samples in scope ({describe_scope(store, sc)}) have {mname}/{text_kind} embeddings; "
+            "run `workbench embed` first"
         )
     meter.report(f"loading {len(ids):,} embeddings", force=True)
     ids, X = load_embeddings(store, model=mname, text_kind=text_kind, sample_ids=ids)
@@ -158,7 +165,9 @@ def cluster(
         "fit_sample": int(fit_sample) if fit_sample else None,
         "fit_min_cluster_size": fit_mcs,
         "fit_min_samples": fit_ms,
-        "pool_ids": list(map(int, pool_ids)) if pool_ids is not None else None,
+        "pool_ids": list(map(int, sc.filter.pool_ids)) if sc.filter is not None and sc.filter.pool_ids else None,
+        "scope": scope_params(sc),
+        "scope_text": describe_scope(store, sc, n),
         "metric": "euclidean",
         "map": "PCA(2) of the reduced data",
         "result": {
@@ -213,15 +222,16 @@ def cluster(
 
 
 def assign_new(store: Store, name: str, *, progress=None) -> int:
-    """Place the samples embedded (same model and text kind, same pools, non-excluded) after the clustering
-    into its clusters with hdbscan.approximate_predict (cluster, membership strength as probability) and
+    """Place the samples embedded (same model and text kind, same scope: params["scope"], else the pools of an
+    older clustering) after the clustering into its clusters with hdbscan.approximate_predict (cluster, membership strength as probability) and
     approximate_predict_scores (outlier score); map coordinates from the saved 2-D PCA. Existing
     assignments and the clusters themselves are not changed. Returns how many samples were assigned."""
     import joblib
 
     cid, _n, mname, kind, params, _created, art = _row(store, name)
     p = json.loads(params) if isinstance(params, str) else (params or {})
-    ids = embedded_ids(store, model=mname, text_kind=kind, pool_ids=p.get("pool_ids"), include_excluded=False)
+    sc = as_scope(p["scope"]) if p.get("scope") else as_scope(None, pool_ids=p.get("pool_ids"))
+    ids = embedded_ids(store, model=mname, text_kind=kind, scope=sc)
     c = store.cursor()
     try:
         have = {

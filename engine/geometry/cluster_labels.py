@@ -74,7 +74,7 @@ def cluster_summary(
 ) -> list[ClusterInfo]:
     """One ClusterInfo per cluster, noise (-1) first when there is any, then by size descending.
 
-    Domain composition = samples per domain; scores = mean of each metric (default: every score metric in
+    Domain composition = samples per domain (samples of eval pools apart, as "DOMAIN (eval)"); scores = mean of each metric (default: every score metric in
     the store; latest value per sample and metric, as Browse) over members with a value; keywords =
     ctfidf_keywords over the members' instructions (samples.instruction), computed over the non-noise
     clusters only (noise has no topic, its keywords are empty); representative = the member nearest the
@@ -94,8 +94,10 @@ def cluster_summary(
         ).fetchall()
         total = sum(r[1] for r in base)
         dom = c.execute(
-            "SELECT a.cluster, s.domain, count(*) FROM cluster_assignments a JOIN samples s "
-            "ON s.id = a.sample_id WHERE a.clustering_id = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
+            # samples of eval pools (in a clustering only when asked for) are counted apart: "math (eval)"
+            "SELECT a.cluster, CASE WHEN coalesce(p.role, 'train') = 'eval' THEN s.domain || ' (eval)' "
+            "ELSE s.domain END, count(*) FROM cluster_assignments a JOIN samples s ON s.id = a.sample_id "
+            "LEFT JOIN pools p ON p.id = s.pool_id WHERE a.clustering_id = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
             [cid],
         ).fetchall()
         sc: dict[int, dict[str, float | None]] = {}

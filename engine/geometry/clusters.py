@@ -1,8 +1,9 @@
 """Named clusterings of stored embeddings: PCA -> HDBSCAN, 2-D map, labels, assignment of new samples,
 diversity metrics.
 
-cluster(): the L2-normalised embeddings of the non-excluded samples of the chosen pools (all pools when
-None) that have an embedding for (model, text_kind) are reduced with sklearn PCA to `pca_dims` (default
+cluster(): the L2-normalised embeddings of the samples of the scope (engine.data.scope: the Browse filter, or
+every training sample; excluded samples and eval pools left out unless asked) that have an embedding for (model,
+text_kind) are reduced with sklearn PCA to `pca_dims` (default
 32: raw 384-d is slow and clusters badly, see shared/docs/stack.md §5), then clustered with the `hdbscan`
 package's HDBSCAN (euclidean in the reduced space, prediction_data=True), fitted on at most `fit_sample`
 samples (a seeded subsample; the others are placed with approximate_predict). Label -1 is noise: it is stored

@@ -43,6 +43,7 @@ from engine.core.errors import Cancelled, InputError
 from engine.core.jobs import CancelToken, ProgressMeter
 from engine.core.paths import resolve_artifact, store_files
 from engine.core.store import Store
+from engine.data.scope import ScopeLike, as_scope, scope_sql
 
 TEXT_KINDS = ("instruction", "instruction_response", "conversation")
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -76,7 +77,7 @@ class EmbeddingCancelled(Cancelled):
 class EmbedResult:
     model: str
     text_kind: str
-    n_scope: int  # samples in the requested pools
+    n_scope: int  # samples in the scope
     n_cached: int  # samples that already had an embedding before this run
     n_new: int  # samples given an embedding by this run
     n_encoded: int  # distinct texts actually run through the model
@@ -181,12 +182,6 @@ def embeddings_folder(store: Store, model: str, text_kind: str) -> Path:
     return store_files(store) / "embeddings" / f"{_safe(model)}-{text_kind}"
 
 
-def _pool_sql(pool_ids, alias: str = "s") -> tuple[str, list]:
-    if pool_ids is None:
-        return "true", []
-    return f"{alias}.pool_id IN (SELECT unnest(?::INTEGER[]))", [list(map(int, pool_ids))]
-
-
 def _write_part(path: Path, ids: list[int], hashes: list[str], X: np.ndarray) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -286,8 +281,11 @@ def embed_samples(
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
     chunk_size: int | None = None,
+    scope: ScopeLike = None,
 ) -> EmbedResult:
-    """Embed every sample of `pool_ids` (all pools when None) that has no embedding for (model, text_kind).
+    """Embed every sample of `scope` that has no embedding for (model, text_kind). `scope` (engine.data.scope:
+    the Browse filter; None: every training sample) leaves excluded samples and eval pools out unless asked;
+    `pool_ids` narrows it to those pools.
 
     `model`: a sentence-transformers folder, a cached hub id (loaded with local_files_only) or None for the
     offline all-MiniLM-L6-v2. `encoder`: a callable(list[str]) -> array used instead of loading a model
@@ -307,7 +305,7 @@ def embed_samples(
     t0 = time.perf_counter()
     with store.write_lock:
         _clean_orphans(store, folder, name, text_kind)
-    psql, pparams = _pool_sql(pool_ids)
+    psql, pparams = scope_sql(store, as_scope(scope, pool_ids=pool_ids))
     c = store.cursor()
     try:
         n_scope = c.execute(f"SELECT count(*) FROM samples s WHERE {psql}", pparams).fetchall()[0][0]
@@ -450,30 +448,41 @@ def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:
 
 
 def embedded_ids(
-    store: Store, *, model: str, text_kind: str, pool_ids=None, include_excluded: bool = True
+    store: Store,
+    *,
+    model: str,
+    text_kind: str,
+    scope: ScopeLike = None,
+    pool_ids=None,
+    include_excluded: bool | None = None,
 ) -> np.ndarray:
-    """Ids of samples (of the pools, optionally non-excluded only) that have an embedding, sorted."""
-    psql, pparams = _pool_sql(pool_ids)
-    ex = "" if include_excluded else " AND NOT s.excluded"
+    """Ids of the samples of `scope` (engine.data.scope; None: every training sample, not excluded) that have
+    an embedding, sorted. `pool_ids` narrows the scope to pools; `include_excluded` replaces its flag."""
+    w, p = scope_sql(store, as_scope(scope, pool_ids=pool_ids, include_excluded=include_excluded))
     rows = store.fetchall(
         f"SELECT e.sample_id FROM embeddings e JOIN samples s ON s.id = e.sample_id "
-        f"WHERE e.model = ? AND e.text_kind = ? AND {psql}{ex} ORDER BY 1",
-        [model, text_kind, *pparams],
+        f"WHERE e.model = ? AND e.text_kind = ? AND {w} ORDER BY 1",
+        [model, text_kind, *p],
     )
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
 def count_unembedded(
-    store: Store, *, model: str | None, text_kind: str, pool_ids=None, include_excluded: bool = False
+    store: Store,
+    *,
+    model: str | None,
+    text_kind: str,
+    scope: ScopeLike = None,
+    pool_ids=None,
+    include_excluded: bool | None = None,
 ) -> int:
-    """How many samples of the pools (non-excluded only, unless include_excluded) have no embedding for
-    (model, text_kind): what a clustering of the stored embeddings leaves out."""
-    psql, pparams = _pool_sql(pool_ids)
-    ex = "" if include_excluded else " AND NOT s.excluded"
+    """How many samples of `scope` (as embedded_ids) have no embedding for (model, text_kind): what a
+    clustering of the stored embeddings leaves out."""
+    w, p = scope_sql(store, as_scope(scope, pool_ids=pool_ids, include_excluded=include_excluded))
     rows = store.fetchall(
-        f"""SELECT count(*) FROM samples s WHERE {psql}{ex} AND NOT EXISTS (
+        f"""SELECT count(*) FROM samples s WHERE {w} AND NOT EXISTS (
             SELECT 1 FROM embeddings e WHERE e.sample_id = s.id AND e.model = ? AND e.text_kind = ?)""",
-        [*pparams, model_name(model), text_kind],
+        [*p, model_name(model), text_kind],
     )
     return int(rows[0][0])
 

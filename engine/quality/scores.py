@@ -161,10 +161,12 @@ _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 def _scoped(store: Store, metric: str, f) -> tuple[str, list]:
-    """SQL of (id, domain, v) for the samples matching filter `f`, v = latest value of `metric`."""
-    from engine.data.query import Filter, where_sql
+    """SQL of (id, domain, v) for the samples of scope `f`, v = latest value of `metric`. `f` is a scope
+    (engine.data.scope: a Filter, a Scope or None): what the scoring jobs work on, so excluded samples and eval
+    pools are counted only when asked for (an eval pool named in the filter is)."""
+    from engine.data.scope import scope_sql
 
-    wsql, wparams = where_sql(store, f or Filter())
+    wsql, wparams = scope_sql(store, f)
     sql = (
         f"SELECT s.id, s.domain, m.v FROM samples s LEFT JOIN (SELECT sample_id, arg_max_null(value, created_at) AS v,"
         f" count(*) AS k FROM scores WHERE metric = ? GROUP BY sample_id) m ON m.sample_id = s.id "

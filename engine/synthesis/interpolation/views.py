@@ -39,9 +39,11 @@ def preview_pair(
     *,
     embedding_model: str | None = None,
     text_kind: str | None = None,
+    scope=None,
 ) -> PairPreview:
-    """Both samples of a pair, its lam, and the `k` real samples (non-excluded, the pair's own two left out)
-    nearest by cosine to lam*e_a + (1-lam)*e_b over the stored sentence embeddings."""
+    """Both samples of a pair, its lam, and the `k` real samples (of `scope`, engine.data.scope: default every
+    training sample, so neither excluded samples nor eval pools; the pair's own two left out) nearest by cosine
+    to lam*e_a + (1-lam)*e_b over the stored sentence embeddings."""
     from engine.geometry.embeddings import load_embeddings
 
     s = get_set(store, ref)
@@ -70,7 +72,7 @@ def preview_pair(
         cos_b = float(p @ eb / max(float(np.linalg.norm(eb)), 1e-12))
         from engine.geometry.embeddings import embedded_ids
 
-        ids = embedded_ids(store, model=mname, text_kind=kind, include_excluded=False)
+        ids = embedded_ids(store, model=mname, text_kind=kind, scope=scope)
         ids = ids[(ids != sa) & (ids != sb)]
         best: list[tuple[float, int]] = []
         step = 50_000
