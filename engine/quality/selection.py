@@ -60,7 +60,9 @@ def superfiltering_select(
     filter=None,
     replace: bool = False,
 ) -> SelectionInfo:
-    """Save the SuperFiltering selection of the samples matching `filter` (non-excluded) as `name`."""
+    """Save the SuperFiltering selection of the samples of `filter` as `name`. `filter` is a scope
+    (engine.data.scope: the Browse filter, a Scope, or None for every training sample): excluded samples and eval
+    pools are left out unless it asks for them."""
     if (rate is None) == (n is None):
         raise SelectionError("give exactly one of rate or n")
     if rate is not None and not (0 < rate <= 1):
@@ -68,17 +70,17 @@ def superfiltering_select(
     group = {None: "'all'", "all": "'all'", "pool": "CAST(s.pool_id AS VARCHAR)", "domain": "s.domain"}.get(per)
     if group is None:
         raise SelectionError(f"per must be one of all, pool, domain; got {per!r}")
-    from engine.data.query import Filter, where_sql
+    from engine.data.scope import scope_sql
 
-    f = filter or Filter()
-    wsql, wparams = where_sql(store, f)
+    f = filter
+    wsql, wparams = scope_sql(store, f)
     msql, mparams = _metric_sql(model)
     quota = f"floor(n_group * {float(rate)!r})" if rate is not None else str(int(n))
     sql = f"""
         WITH base AS (
             SELECT s.id, {group} AS grp, m.v
             FROM samples s LEFT JOIN ({msql}) m ON m.sample_id = s.id
-            WHERE ({wsql}) AND NOT s.excluded
+            WHERE {wsql}
         ), sized AS (SELECT *, count(*) OVER (PARTITION BY grp) AS n_group FROM base),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY grp ORDER BY v DESC, id) AS rk
@@ -153,10 +155,11 @@ def _save_selection(
     return get_selection(store, name)
 
 
-def _filter_dict(f) -> dict:
-    from dataclasses import asdict
+def _filter_dict(f) -> dict | None:
+    """The scope a selection was made in, as saved with it (None: every training sample)."""
+    from engine.data.scope import scope_params
 
-    return None if f is None else asdict(f)
+    return None if f is None else scope_params(f)
 
 
 def get_selection(store: Store, name: str) -> SelectionInfo:
@@ -221,20 +224,11 @@ def _check_name(store: Store, name: str, replace: bool) -> None:
 
 
 def _candidate_ids(store: Store, filter) -> list[int]:
-    """Ids of the non-excluded samples matching `filter` (all when None), sorted."""
-    from engine.data.query import Filter, where_sql
+    """Ids of the samples of scope `filter` (engine.data.scope; None: every training sample, so neither excluded
+    samples nor eval pools unless asked), sorted."""
+    from engine.data.scope import scope_ids
 
-    wsql, wparams = where_sql(store, filter or Filter())
-    c = store.cursor()
-    try:
-        return [
-            r[0]
-            for r in c.execute(
-                f"SELECT s.id FROM samples s WHERE ({wsql}) AND NOT s.excluded ORDER BY 1", wparams
-            ).fetchall()
-        ]
-    finally:
-        c.close()
+    return scope_ids(store, filter).tolist()
 
 
 def _latest_scores(store: Store, metric: str, ids: list[int], model: str | None = None) -> dict[int, float | None]:
@@ -271,7 +265,7 @@ def _load_vectors(
     from engine.geometry.embeddings import load_embeddings, model_name
 
     if not ids:
-        raise SelectionError("no candidate samples (the filter matches no non-excluded sample)")
+        raise SelectionError("no candidate samples (the filter matches no non-excluded training sample)")
     got, X = load_embeddings(store, model=model_name(model), text_kind=text_kind, sample_ids=ids)
     if len(got) == 0:
         raise SelectionError(
@@ -560,7 +554,7 @@ def cluster_balanced_select(
         if sid in cand and (include_noise or cl != -1):
             members.setdefault(int(cl), []).append(int(sid))
     if not members:
-        raise SelectionError(f"no non-excluded sample of the filter is assigned to a cluster of {clustering!r}")
+        raise SelectionError(f"no sample of the scope is assigned to a cluster of {clustering!r}")
     quotas = balanced_quotas({cl: len(m) for cl, m in members.items()}, n_per_cluster=n_per_cluster, total=total)
     rng = np.random.default_rng(seed)
     scores: dict[int, float | None] = {}
