@@ -1,0 +1,13 @@
+"""targeting: pick the samples of a pool that serve a target task (a query set), after Nayak et al., "A Critical
+Look at Targeted Instruction Selection" (dcml-lab/targeted-instruction-selection; docs/targeting.md).
+
+A representation gives a query x candidate similarity; an algorithm turns it into an ordering of the
+candidates (budget k = its first k), saved as a selection.
+
+- `similarity`: the similarity sources read in column blocks (in memory or a memmap), the shared top-k per
+  query (ties to the smaller column), the `Ordering` every algorithm returns.
+- `round_robin`, `doubly_greedy`, `uot`, `knn_uniform`, `knn_kde`: one module per algorithm.
+
+Sits beside quality and synthesis: imports from core, data, geometry and quality; mixtures, training,
+evaluation and the app import it.
+"""

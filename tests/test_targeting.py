@@ -1,0 +1,315 @@
+"""Targeted selection (engine/targeting): each algorithm equals a plain implementation of the spec
+(../shared/docs/methods.md section 5.3) written here, on random matrices with many ties; UOT equals a direct
+POT call; every prefix of an ordering is the ordering of the smaller budget; block sizes change nothing."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+
+from engine.targeting.doubly_greedy import doubly_greedy
+from engine.targeting.knn_kde import knn_kde
+from engine.targeting.knn_uniform import knn_uniform
+from engine.targeting.round_robin import round_robin
+from engine.targeting.similarity import DenseSimilarity, TargetingError
+from engine.targeting.uot import uot, uot_mass
+
+# -- plain implementations of the spec ----------------------------------------------------------------
+
+
+def rr_spec(S, budget):
+    """Queries in turn 0..M-1, 0..; each takes argmax over its row's unused candidates (np.argmax: first)."""
+    used = np.zeros(S.shape[1], bool)
+    picked = []
+    i = 0
+    while len(picked) < budget:
+        row = np.where(~used, S[i], -np.inf)
+        j = int(np.argmax(row))
+        used[j] = True
+        picked.append(j)
+        i = (i + 1) % S.shape[0]
+    return picked
+
+
+def rank_desc(score):
+    """Candidates by score descending, equal scores by index ascending (plain Python sort)."""
+    return sorted(range(len(score)), key=lambda j: (-score[j], j))
+
+
+def dg_spec(S):
+    return rank_desc([max(S[:, j]) for j in range(S.shape[1])])
+
+
+def sorted_neighbours(dist_row, L):
+    """The L nearest of one query: distance ascending, index ascending."""
+    return sorted(range(len(dist_row)), key=lambda j: (dist_row[j], j))[:L]
+
+
+def knn_uniform_spec(S, L=5000, alpha=0.01, C=5.0):
+    M, N = S.shape
+    D = 1.0 - S
+    L = min(L, N)
+    nn = [sorted_neighbours(D[i], L) for i in range(M)]
+    d = np.array([[float(D[i, j]) for j in nn[i]] for i in range(M)])
+    K = 1
+    while K < L:
+        gaps = sum(d[i, K] - d[i, k] for i in range(M) for k in range(K))
+        if (alpha / C) * gaps < (1 - alpha) * M:
+            K += 1
+        else:
+            break
+    probs = [0.0] * N
+    for i in range(M):
+        for j in nn[i][:K]:
+            probs[j] += 1.0 / (K * M)
+    return rank_desc(probs), K
+
+
+def knn_kde_spec(S, feats, weights, alpha=0.01, C=5.0, sigma=0.75):
+    M, N = S.shape
+    max_k = min(5000, max(1, N // 10))
+    kde_k = min(1000, max(1, N // 10))
+    pre = int(min(max(max_k, 2), N))
+    D = np.maximum((1.0 - S).astype(np.float32), np.float32(0))
+    nn = np.array([sorted_neighbours(D[i], pre) for i in range(M)])
+    dists = np.array([[D[i, j] for j in nn[i]] for i in range(M)], dtype=np.float32)
+    P = sorted(set(nn.reshape(-1).tolist()))
+    sim = sum(np.float32(w) * (f[P] @ f[P].T) for f, w in zip(feats, weights))
+    kde = {}
+    for r, p in enumerate(P):
+        top = np.array(sorted(sim[r].tolist(), reverse=True)[: min(kde_k, len(P))], dtype=np.float32)
+        dist = np.maximum(np.float32(1.0) - top, np.float32(0.0))  # float32 throughout, as the reference
+        kern = np.float32(1.0) - np.float32(2.0) * dist / np.float32(sigma**2)
+        kde[p] = np.float32((kern * (kern > 0)).sum())
+    kdes = np.array([[kde[j] for j in nn[i]] for i in range(M)], dtype=np.float32)
+    # the assignment: always grow the query with the smallest (count, k, query); a scan instead of a heap
+    state = {i: (np.float32(1.0) / kdes[i][0], 0) for i in range(M)}
+    wsum = {i: dists[i][0] / kdes[i][0] for i in range(M)}
+    last = [0] * M
+    cost = [0.0] * M
+    total, s = 0.0, 0.0
+    while state:
+        i = min(state, key=lambda q: (state[q][0], state[q][1], q))
+        count, k = state.pop(i)
+        s = count
+        total -= cost[i]
+        cost[i] = float(dists[i][k + 1] * count - wsum[i])
+        total += cost[i]
+        if (alpha / C) * total >= (1 - alpha) * M:
+            break
+        last[i] = k
+        if k < max_k - 2:
+            state[i] = (count + np.float32(1.0) / kdes[i][k + 1], k + 1)
+            wsum[i] = wsum[i] + dists[i][k + 1] / kdes[i][k + 1]
+    probs = np.zeros(N, dtype=np.float64)  # the reference's float64 totals of float32 shares
+    for i in range(M):
+        given = 0.0
+        for k in range(last[i] + 1):
+            probs[nn[i][k]] += 1.0 / M / s / kdes[i][k]
+            given += 1.0 / M / s / kdes[i][k]
+        probs[nn[i][last[i] + 1]] += max(1.0 / M - given, 0.0)
+    return rank_desc(probs.tolist()), probs
+
+
+def tied(rng, M, N, levels=8, dtype=np.float32):
+    """Similarities on a coarse grid in [-1, 1]: many exact ties in every row and column."""
+    return (rng.integers(-levels, levels + 1, size=(M, N)) / levels).astype(dtype)
+
+
+# -- round-robin ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_round_robin_equals_the_spec_loop_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    M, N = int(rng.integers(1, 9)), int(rng.integers(5, 120))
+    S = tied(rng, M, N, levels=int(rng.integers(1, 6)))
+    k = int(rng.integers(1, N + 1))
+    want = rr_spec(S, k)
+    assert round_robin(S, k).order.tolist() == want
+    # small blocks and short lists (rebuilt many times over what is left) change nothing
+    got = round_robin(S, k, chunk=7, list_len=2)
+    assert got.order.tolist() == want
+    assert got.query.tolist() == [n % M for n in range(k)]
+    assert np.allclose(got.sim, [S[n % M, j] for n, j in enumerate(want)])
+
+
+def test_round_robin_orders_the_whole_pool_and_every_prefix_is_a_smaller_budget():
+    rng = np.random.default_rng(7)
+    S = tied(rng, 5, 300, levels=3)
+    full = round_robin(S, None, chunk=64, list_len=4)
+    assert sorted(full.order.tolist()) == list(range(300))
+    assert full.order.tolist() == rr_spec(S, 300)
+    for k in (1, 4, 5, 17, 150):
+        assert round_robin(S, k).order.tolist() == full.order[:k].tolist()
+        assert full.head(k).order.tolist() == full.order[:k].tolist()
+
+
+def test_round_robin_reads_a_memmap(tmp_path):
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((20, 3000)).astype(np.float32)
+    mm = np.lib.format.open_memmap(tmp_path / "s.npy", mode="w+", dtype=np.float32, shape=S.shape)
+    mm[:] = S
+    mm.flush()
+    src = DenseSimilarity(np.load(tmp_path / "s.npy", mmap_mode="r"))
+    assert round_robin(src, 500, chunk=256).order.tolist() == rr_spec(S, 500)
+
+
+# -- doubly greedy --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_doubly_greedy_equals_max_similarity_ranking(seed):
+    rng = np.random.default_rng(10 + seed)
+    M, N = int(rng.integers(1, 7)), int(rng.integers(2, 200))
+    S = tied(rng, M, N, levels=3)
+    got = doubly_greedy(S, chunk=11)
+    assert got.order.tolist() == dg_spec(S)
+    k = int(rng.integers(1, N + 1))
+    assert doubly_greedy(S, k).order.tolist() == got.order[:k].tolist()
+    # the pulling query is the (first) most similar one
+    assert got.query.tolist() == [int(np.argmax(S[:, j])) for j in got.order]
+    assert np.allclose(got.score, S.max(axis=0)[got.order])
+
+
+# -- unbalanced OT --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uot_equals_a_direct_pot_call(dtype):
+    import ot
+
+    rng = np.random.default_rng(4)
+    M, N = 6, 80
+    S = rng.uniform(-0.2, 1.0, size=(M, N)).astype(dtype)
+    S[:, 10] = S[:, 11]  # identical candidates
+    a = np.ones(M) / M
+    b = np.ones(N) / N
+    T = ot.unbalanced.sinkhorn_unbalanced(a, b, (1.0 - S) / 2.0, reg=0.01, reg_m=(float("inf"), 1e-4), reg_type="kl")
+    want = T.sum(axis=0)
+    direct, log = uot_mass(S, chunk=13)  # small: POT itself
+    assert log["path"] == "pot" and np.array_equal(direct, want)
+    mass, log = uot_mass(S, chunk=13, path="blocked")  # the blocked loop, kernel blocks in memory
+    assert np.allclose(mass, want, rtol=1e-9, atol=0)
+    assert log["iterations"] > 1 and log["path"] == "blocked"
+    # the same through a scratch memmap (no kernel in memory)
+    mass2, _ = uot_mass(S, chunk=13, memory_bytes=0)
+    assert np.array_equal(mass, mass2)
+    got = uot(S, chunk=13, path="blocked")
+    # ranking: POT's masses descending; where the two orders differ, the masses agree to rounding
+    ref = rank_desc(want.tolist())
+    for p, (j, r) in enumerate(zip(got.order.tolist(), ref)):
+        assert j == r or np.isclose(want[j], want[r], rtol=1e-9, atol=0), (p, j, r)
+    # identical candidates get the same mass, and the smaller column comes first
+    assert mass[10] == mass[11]
+    pos = got.order.tolist()
+    assert pos.index(10) == pos.index(11) - 1
+    assert uot(S, 7, path="blocked").order.tolist() == got.order[:7].tolist()
+    assert uot(S).params["path"] == "pot"
+
+
+def test_uot_on_tied_similarities_matches_pot():
+    import ot
+
+    rng = np.random.default_rng(5)
+    S = tied(rng, 4, 60, levels=4, dtype=np.float64)
+    S = np.clip(S, 0.0, 1.0)
+    T = ot.unbalanced.sinkhorn_unbalanced(
+        np.ones(4) / 4, np.ones(60) / 60, (1.0 - S) / 2.0, reg=0.01, reg_m=(float("inf"), 1e-4), reg_type="kl"
+    )
+    mass, log = uot_mass(S, path="blocked")
+    assert np.allclose(mass, T.sum(axis=0), rtol=1e-9, atol=0)
+    assert log["stop"] == "converged"
+
+
+# -- KNN-Uniform ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_knn_uniform_equals_the_spec(seed):
+    rng = np.random.default_rng(20 + seed)
+    M, N = int(rng.integers(1, 8)), int(rng.integers(3, 150))
+    S = tied(rng, M, N, levels=int(rng.integers(2, 6)))
+    want, K = knn_uniform_spec(S)
+    got = knn_uniform(S, chunk=9)
+    assert got.params["K"] == K
+    assert got.order.tolist() == want
+    k = int(rng.integers(1, N + 1))
+    assert knn_uniform(S, k).order.tolist() == want[:k]
+
+
+def test_knn_uniform_neighbourhood_is_cut_at_L():
+    rng = np.random.default_rng(2)
+    S = rng.uniform(0, 1, (3, 40)).astype(np.float32)
+    # with L = 40 (N < 5000) every K stays below the stop test: K reaches L, every candidate gets mass
+    got = knn_uniform(S)
+    want, K = knn_uniform_spec(S)
+    assert got.order.tolist() == want and got.params["K"] == K
+    assert got.notes and "get mass" in got.notes[0]
+
+
+# -- KNN-KDE ----------------------------------------------------------------------------------------------
+
+
+def one_hot_features(rng, N, dim):
+    """Unit vectors from a small basis: every dot product is exactly 0 or 1, so densities are exact."""
+    f = np.zeros((N, dim), np.float32)
+    f[np.arange(N), rng.integers(0, dim, N)] = 1.0
+    return f
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_knn_kde_equals_the_spec_with_exact_densities(seed):
+    rng = np.random.default_rng(30 + seed)
+    M, N = int(rng.integers(2, 9)), int(rng.integers(40, 400))
+    S = tied(rng, M, N, levels=int(rng.integers(3, 9)))
+    feats = [one_hot_features(rng, N, 5), one_hot_features(rng, N, 3)]
+    w = [0.25, 0.75]
+    want, probs = knn_kde_spec(S, feats, w)
+    got = knn_kde(S, feats, w, chunk=17)
+    assert got.order.tolist() == want
+    assert np.allclose(got.score, np.array(probs)[got.order], rtol=1e-5, atol=1e-12)
+    k = int(rng.integers(1, N + 1))
+    assert knn_kde(S, feats, w, budget=k).order.tolist() == want[:k]
+
+
+def test_knn_kde_with_continuous_features_matches_the_spec_probabilities():
+    rng = np.random.default_rng(40)
+    M, N = 5, 300
+    X = rng.standard_normal((N, 16)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Q = rng.standard_normal((M, 16)).astype(np.float32)
+    Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    S = Q @ X.T
+    _want, probs = knn_kde_spec(S, [X], [1.0])
+    got = knn_kde(S, [X], [1.0])
+    mass = np.zeros(N)
+    mass[got.order] = got.score
+    assert np.allclose(mass, probs, rtol=1e-4, atol=1e-9)
+    assert got.params["MAX_K"] == 30 and got.params["KDE_K"] == 30
+
+
+# -- shared --------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused_clearly():
+    S = np.ones((2, 5), np.float32)
+    S[1, 3] = np.nan
+    with pytest.raises(TargetingError, match="query 1 and candidate 3"):
+        round_robin(S, 2)
+    with pytest.raises(TargetingError, match="more than the 5 candidates"):
+        doubly_greedy(np.ones((2, 5)), 6)
+    with pytest.raises(TargetingError, match="budget must be"):
+        round_robin(np.ones((2, 5)), 0)
+    with pytest.raises(TargetingError, match="2-D"):
+        round_robin(np.ones(5), 1)
+
+
+def test_heap_and_scan_agree_on_order_of_equal_counts():
+    """The spec's heap pops (count, k, query) in tuple order; the plain scan above takes the same minimum."""
+    items = [(np.float32(1.0), 0, 2), (np.float32(1.0), 0, 1), (np.float32(0.5), 3, 0)]
+    h = list(items)
+    heapq.heapify(h)
+    assert [heapq.heappop(h) for _ in range(3)] == sorted(items)
