@@ -313,3 +313,43 @@ def test_heap_and_scan_agree_on_order_of_equal_counts():
     h = list(items)
     heapq.heapify(h)
     assert [heapq.heappop(h) for _ in range(3)] == sorted(items)
+
+
+# -- saved as a selection ----------------------------------------------------------------------------------
+
+
+def test_an_ordering_is_saved_as_a_selection_that_mixtures_use(tmp_path):
+    import json
+
+    from engine import mixtures as mx
+    from engine.core.store import Store
+    from engine.mixtures import Component, Recipe
+    from engine.quality.selection import SelectionError, get_selection, selection_ids
+    from engine.targeting.saving import save_ordering
+
+    st = Store(tmp_path / "s.duckdb")
+    try:
+        st.con.execute("INSERT INTO pools (id, name, domain) VALUES (1, 'p', 'general')")
+        for i in range(1, 31):
+            st.con.execute(
+                "INSERT INTO samples (id, pool_id, messages, domain, content_hash) VALUES (?, 1, ?, 'general', ?)",
+                [i * 10, json.dumps([{"role": "user", "content": str(i)}]), f"h{i}"],
+            )
+        ids = np.arange(1, 31) * 10
+        S = tied(np.random.default_rng(0), 3, 30, levels=4)
+        o = round_robin(S, 12)
+        sel = save_ordering(st, "t12", o, ids, budget=8, query_labels=["q0", "q1", "q2"], params={"rep": "embed"})
+        assert selection_ids(st, "t12") == ids[o.order[:8]].tolist()
+        assert sel.n == 8 and sel.method == "target-rr"
+        info = get_selection(st, "t12")
+        assert info.params["per_query"] == [3, 3, 2] and info.params["rep"] == "embed"
+        why = st.con.execute("SELECT why FROM selection_items WHERE rank = 2").fetchall()[0][0]
+        assert why.startswith("round-robin turn of query 1 (q1): similarity")
+        res = mx.resolve(st, Recipe([Component("t", "selection", "t12")], {}, budget=None))
+        assert sorted(i.sample_id for i in res.items) == sorted(ids[o.order[:8]].tolist())
+        with pytest.raises(SelectionError, match="exists"):
+            save_ordering(st, "t12", o, ids, budget=8, query_labels=["a", "b", "c"])
+        with pytest.raises(TargetingError, match="outside"):
+            save_ordering(st, "t13", o, ids, budget=13, query_labels=["a", "b", "c"])
+    finally:
+        st.close()

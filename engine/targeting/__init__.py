@@ -7,6 +7,7 @@ candidates (budget k = its first k), saved as a selection.
 - `similarity`: the similarity sources read in column blocks (in memory or a memmap), the shared top-k per
   query (ties to the smaller column), the `Ordering` every algorithm returns.
 - `round_robin`, `doubly_greedy`, `uot`, `knn_uniform`, `knn_kde`: one module per algorithm.
+- `saving`: an ordering saved as a selection (budget k = its first k; why = the pulling query item).
 
 Sits beside quality and synthesis: imports from core, data, geometry and quality; mixtures, training,
 evaluation and the app import it.
