@@ -9,27 +9,27 @@ from workbench.cli.kit import (
     _add_embed_args,
     _add_filter_args,
     _cli_errors,
-    _filter_from_args,
     _open_store,
-    _pool_ids_from_args,
     _print_rows,
     _progress,
     _sigint_cancels,
 )
+from workbench.cli.scope_args import add_scope_args, add_scope_flags, say_scope, scope_from_args
 
 
 def cmd_embed(args) -> int:
     from engine.geometry.embeddings import EmbeddingError, embed_samples
 
     with _open_store(args) as store:
-        pool_ids = _pool_ids_from_args(store, args.pool)
+        scope = scope_from_args(store, args)
+        say_scope(store, scope, args.quiet)
         # Ctrl-C stops at the next batch, dropping the chunk in flight (EmbeddingCancelled, exit 130, says what was kept)
         with _progress(f"embed {args.text}", args.quiet, EmbeddingError) as prog, _sigint_cancels() as cancel:
             r = embed_samples(
                 store,
                 model=args.model,
                 text_kind=args.text,
-                pool_ids=pool_ids,
+                scope=scope,
                 batch_size=args.batch_size,
                 chunk_size=args.chunk,
                 progress=prog,
@@ -48,14 +48,15 @@ def cmd_cluster(args) -> int:
     from engine.geometry.embeddings import count_unembedded
 
     with _open_store(args) as store:
-        pool_ids = _pool_ids_from_args(store, args.pool)
+        scope = scope_from_args(store, args)
+        say_scope(store, scope, args.quiet)
         with _progress(f"cluster {args.name}", args.quiet, ClusterError) as prog:
             info = cluster(
                 store,
                 args.name,
                 model=args.model,
                 text_kind=args.text,
-                pool_ids=pool_ids,
+                scope=scope,
                 pca_dims=args.pca_dims,
                 min_cluster_size=args.min_cluster_size,
                 min_samples=args.min_samples,
@@ -64,7 +65,7 @@ def cmd_cluster(args) -> int:
                 replace=args.replace,
                 progress=prog,
             )
-        missing = count_unembedded(store, model=args.model, text_kind=args.text, pool_ids=pool_ids)
+        missing = count_unembedded(store, model=args.model, text_kind=args.text, scope=scope)
     print(
         f"clustering {info.name!r}: {info.n_samples:,} samples, {info.n_clusters} clusters, "
         f"{info.n_noise:,} noise (PCA {info.params['pca_dims']}, min_cluster_size "
@@ -80,7 +81,14 @@ def cmd_cluster(args) -> int:
 
 
 def cmd_clusters(args) -> int:
-    from engine.geometry.clusters import ClusterError, assign_new, cluster_summary, diversity, list_clusterings
+    from engine.geometry.clusters import (
+        ClusterError,
+        assign_new,
+        cluster_summary,
+        diversity,
+        get_clustering,
+        list_clusterings,
+    )
 
     with _open_store(args, read_only=not args.assign_new) as store:
         if not args.name:
@@ -107,6 +115,7 @@ def cmd_clusters(args) -> int:
                 print(f"assigned {n:,} new samples to clustering {args.name!r}", file=sys.stderr)
             summ = cluster_summary(store, args.name)
             div = diversity(store, args.name)
+            scope_text = get_clustering(store, args.name).params.get("scope_text")
     if args.format == "table":
         rows = [
             {
@@ -129,6 +138,8 @@ def cmd_clusters(args) -> int:
             f"diversity: {div.n:,} samples, {div.n_noise:,} noise; coverage {div.n_covered}/{div.n_clusters} "
             f"clusters; entropy {ent} (noise excluded); mean pairwise cosine distance {mcd} (exact)"
         )
+        if scope_text:
+            print(f"scope when clustered: {scope_text}")
     else:
         _print_rows([c.__dict__ for c in summ], args.format)
     return EXIT_OK
@@ -138,7 +149,8 @@ def cmd_dedup(args) -> int:
     from engine.geometry import dedup as dd
 
     with _open_store(args) as store:
-        f = _filter_from_args(store, args)
+        f = scope_from_args(store, args)
+        say_scope(store, f, args.quiet or args.format != "table")
         with _cli_errors(dd.DedupError):
             if args.semantic:
                 groups = dd.semantic_duplicate_groups(
@@ -206,6 +218,7 @@ def register(sub) -> None:
     s.add_argument("--apply", action="store_true", help="exclude all but the keeper of each group (reversible)")
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     _add_filter_args(s)
+    add_scope_flags(s)
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("embed", help="embed samples with a sentence-transformers model (cached, incremental)")
@@ -220,7 +233,7 @@ def register(sub) -> None:
         default="instruction_response",
         help="which text of each sample is embedded",
     )
-    s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
+    add_scope_args(s, text_flag="--contains")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument(
         "--chunk",
@@ -237,7 +250,7 @@ def register(sub) -> None:
     s.add_argument(
         "--text", choices=["instruction", "instruction_response", "conversation"], default="instruction_response"
     )
-    s.add_argument("--pool", action="append", help="pool name or id (repeatable; default: all pools)")
+    add_scope_args(s, text_flag="--contains")
     s.add_argument("--pca-dims", type=int, default=32)
     s.add_argument("--min-cluster-size", type=int, default=None, help="default: 1%% of the samples, 5..200")
     s.add_argument(

@@ -8,7 +8,8 @@
     workbench interpolate export-pairs NAME PATH(.csv|.parquet|.jsonl)
 
 A source is KIND:REF with KIND domain, pool, cluster (REF = CLUSTERING:k or CLUSTERING:k1,k2) or selection, and an
-optional `| where EXPR` filter, e.g. --a "pool:alpaca | where n_tokens < 512". Text export of an interpolation set
+optional `| where EXPR` filter, e.g. --a "pool:alpaca | where n_tokens < 512". The filter options of `query`
+(--pool, --domain, --tag, --text, --where, --score) narrow both sources of `create` (the app uses the Browse filter). Text export of an interpolation set
 is impossible (embedding mixtures have no text); export-pairs writes the pairs and their lam as a table.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.cli.kit import _dump, _open_store, _print_rows, _with_common_args
+from workbench.cli.scope_args import add_scope_args, say_scope, scope_from_args
 
 
 def _source(text: str) -> dict:
@@ -64,6 +66,9 @@ def cmd_create(args) -> int:
     from engine.synthesis.interpolation import create_set
 
     with _store(args) as store:
+        scope = scope_from_args(store, args)
+        if scope.filter is not None:
+            say_scope(store, scope, args.quiet)
         s = create_set(
             store,
             args.name,
@@ -78,6 +83,7 @@ def cmd_create(args) -> int:
             text_kind=args.text_kind,
             note=args.note,
             replace=args.replace,
+            scope=scope,
         )
         if args.format == "json":
             _dump(_set_dict(s))
@@ -296,6 +302,8 @@ def register(sub) -> None:
     x.add_argument("--replace", action="store_true", help="replace an existing set of that name")
     emb(x)
     fmt(x)
+    # narrows both sources (excluded samples and eval pools never come into a set)
+    add_scope_args(x, flags=False)
     x.set_defaults(func=cmd_create)
     x = xs.add_parser("list", help="interpolation sets")
     fmt(x)

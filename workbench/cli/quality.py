@@ -9,11 +9,11 @@ from workbench.cli.kit import (
     _add_embed_args,
     _add_filter_args,
     _cli_errors,
-    _filter_from_args,
     _open_store,
     _print_rows,
     _progress,
 )
+from workbench.cli.scope_args import add_scope_args, add_scope_flags, say_scope, scope_from_args
 
 
 def cmd_score(args) -> int:
@@ -27,12 +27,13 @@ def cmd_score(args) -> int:
     if "all" in metrics:
         metrics = {"ifd", "cherry", "heuristics"}
     with _open_store(args) as store:
-        f = _filter_from_args(store, args)
+        scope = scope_from_args(store, args)
+        say_scope(store, scope, args.quiet)
         if "heuristics" in metrics:
             from engine.quality.heuristics import run_heuristics
 
             with _progress("heuristics", args.quiet) as prog:
-                out = run_heuristics(store, pool_ids=f.pool_ids, progress=prog)
+                out = run_heuristics(store, scope=scope, progress=prog)
             print("heuristics: " + ", ".join(f"{k}={v:,}" for k, v in out.items()))
         variants = tuple(
             v for v, on in (("superfiltering", metrics & {"ifd", "ppl"}), ("cherry", "cherry" in metrics)) if on
@@ -52,7 +53,7 @@ def cmd_score(args) -> int:
                 out = score_in_process(
                     store,
                     model=args.model,
-                    pool_ids=f.pool_ids,
+                    scope=scope,
                     variants=variants,
                     params=params,
                     chunk=args.chunk,
@@ -74,7 +75,7 @@ def cmd_scores(args) -> int:
             rows = [m.__dict__ for m in list_metrics(store)]
             _print_rows(rows, args.format)
             return EXIT_OK
-        f = _filter_from_args(store, args)
+        f = scope_from_args(store, args)
         rows = domain_summary(store, args.metric_name, f)
         if args.keep:
             op, _, thr = args.keep.partition(" ")
@@ -98,7 +99,8 @@ def cmd_select(args) -> int:
 
     m = args.method
     with _open_store(args) as store:
-        f = _filter_from_args(store, args)
+        f = scope_from_args(store, args)
+        say_scope(store, f, args.quiet)
         common = dict(filter=f, replace=args.replace)
         emb = dict(model=args.embed_model, text_kind=args.embed_text)
         with _cli_errors(sl.SelectionError):
@@ -158,7 +160,7 @@ def register(sub) -> None:
     s.add_argument("--cherry-template", choices=["alpaca", "wiz"], default="alpaca")
     s.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per batch (default: auto)")
     s.add_argument("--chunk", type=int, default=64, help="samples per committed chunk")
-    _add_filter_args(s)
+    add_scope_args(s)
     s.set_defaults(func=cmd_score)
 
     s = sub.add_parser("scores", help="list metrics, or summarise one metric per domain")
@@ -166,6 +168,7 @@ def register(sub) -> None:
     s.add_argument("--keep", metavar="'OP VALUE'", help="also count what a rule keeps per domain, e.g. '< 1'")
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     _add_filter_args(s)
+    add_scope_flags(s)
     s.set_defaults(func=cmd_scores)
 
     s = sub.add_parser(
@@ -204,4 +207,5 @@ def register(sub) -> None:
     s.add_argument("--order-by", default="random", help="cluster_balanced: random or score:METRIC (descending)")
     s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
     _add_filter_args(s)
+    add_scope_flags(s)
     s.set_defaults(func=cmd_select)
