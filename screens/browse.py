@@ -410,6 +410,8 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
         browser, n, scope = res
         self.querying = False
         self.filter = f
+        # the scope every job started elsewhere defaults to (screens.scope_dialog)
+        self.app.current_filter = f  # type: ignore[attr-defined]
         self.count, self.scope_count = n, scope
         self._show_error("")
         t = self.table

@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from engine.core.errors import Cancelled
 from screens.job_panel import Job, JobPanel, JobScreen
+from screens.scope_dialog import ask_scope
 from screens.widgets import NavTable, WorkbenchScreen
 
 ALL = "__all__"
@@ -65,10 +66,13 @@ DOMAIN_COLUMNS = {
 
 class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
     """Scores: pick a metric; the table shows it per domain (samples, scored, NULL, mean, quantiles) and how
-    many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type.
+    many samples the keep-rule (operator + threshold) keeps and loses in each domain, live as you type. The
+    counts are of the training pools, excluded samples left out (the note under the controls says what was left
+    out: eval pools are counted apart).
     The histogram and the examples follow the highlighted domain row. `b` / `l` open Browse on what the
     rule keeps / loses in that domain. `s` scores IFD and perplexity with the proxy LM in a child process
-    (resumable: press `s` again after a cancel or a crash), `h` runs the heuristic filters, `c` cancels."""
+    (resumable: press `s` again after a cancel or a crash), `h` runs the heuristic filters, `c` cancels. Both jobs
+    work on the last Browse filter, said in words before they start, or on every training sample."""
 
     JOB_PANEL = "s-jobbar"
 
@@ -173,23 +177,34 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             return
         op, thr = self._rule()
         info = [m for m in self.metrics if m.metric == metric]
-        self.query_one("#s-def", Static).update(
-            Text(f"{metric}: {info[0].definition or ''}" + (f"  [{len(info)} models]" if len(info) > 1 else ""))
+        self._definition = (
+            f"{metric}: {info[0].definition or ''}" + (f"  [{len(info)} models]" if len(info) > 1 else "")
             if info
             else ""
         )
+        self._show_definition()
 
         def load():
+            from engine.data.scope import left_out_words
             from engine.quality.scores import domain_summary, threshold_counts
 
             summ = domain_summary(store, metric)
             tc = threshold_counts(store, metric, op, thr) if thr is not None else []
-            return summ, {r["domain"]: r for r in tc}
+            return summ, {r["domain"]: r for r in tc}, left_out_words(store)
 
         self.run_engine(load, self._show_summary, group="s-summary", exclusive=True)
 
+    _definition = ""
+    _left_out = ""
+
+    def _show_definition(self) -> None:
+        """The metric's definition, then (when anything is) what the counts leave out."""
+        text = self._definition + (f"\ncounts of training pools; {self._left_out}" if self._left_out else "")
+        self.query_one("#s-def", Static).update(Text(text))
+
     def _show_summary(self, res: tuple) -> None:
-        summ, tc = res
+        summ, tc, self._left_out = res
+        self._show_definition()
         thr_missing = not tc
         self.summary = summ
         t = self.query_one("#s-domains", DataTable)
@@ -400,10 +415,24 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
     # -- jobs --------------------------------------------------------------------------------------------
 
     def action_score_ifd(self) -> None:
-        """Start (or resume) the IFD/perplexity job for every sample not scored yet, in a child process."""
+        """Start (or resume) the IFD/perplexity job, in a child process, for the samples of the scope (the Browse
+        filter, or every training sample: asked first) not scored yet."""
         if self._busy():
             return
-        store = self.store
+        ask_scope(
+            self,
+            "Score IFD and perplexity",
+            self._start_ifd,
+            note="the proxy LM (SmolLM2) in a child process; samples already scored are skipped, c cancels and "
+            "s resumes. Eval pools and excluded samples are left out unless the Browse filter names the pool "
+            "(workbench score --include-eval / --include-excluded asks for them).",
+            ok="Score",
+        )
+
+    def _start_ifd(self, choice: dict) -> None:
+        if self._busy():
+            return
+        store, scope, words = self.store, choice["scope"], choice["words"]
 
         def start(_progress, _token):
             from engine.core.models import resolve
@@ -413,23 +442,26 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             job_dir = jobs_root(store) / f"score-{src.name}-superfiltering"
             if (job_dir / "spec.json").exists():
                 ingest_job(store, job_dir)  # whatever a killed run finished
-            n = create_job(store, job_dir, model=None, variants=("superfiltering",), model_name=src.name)
-            return job_dir, (start_worker(job_dir) if n else None), n
+            n = create_job(store, job_dir, model=None, variants=("superfiltering",), model_name=src.name, scope=scope)
+            return job_dir, (start_worker(job_dir) if n else None), n, words
 
-        self.panel.run("IFD", start, self._ifd_started, self._job_failed, text="IFD: preparing the job…", group="s-job")
+        self.panel.run(
+            "IFD", start, self._ifd_started, self._job_failed, text=f"IFD: preparing the job · {words}", group="s-job"
+        )
 
     def _ifd_started(self, res: tuple) -> None:
-        job_dir, proc, n = res
+        job_dir, proc, n, words = res
         if proc is None:
-            self.panel.finish("IFD: every sample is already scored (cached)")
+            self.panel.finish(f"IFD: every sample is already scored (cached) · {words}")
             return
         self.panel.start(
             "IFD",
-            f"IFD: {n:,} samples to score · loading the model…",
+            f"IFD: {n:,} to score · loading the model… · {words}",
             total=n,
             proc=proc,
             job_dir=job_dir,
             ingesting=False,
+            words=words,
         )
         self.panel.poll(0.5, self._poll_ifd)
 
@@ -482,23 +514,44 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
                 msg += f" (exit {rc}): {' '.join(tail)}"
                 self.app.notify(msg, title="Scoring", severity="error", timeout=15)
             end = "done" if state == "done" else "cancelled" if state == "cancelled" else "failed"
-            self.panel.finish(msg + (" · s resumes" if state != "done" else ""), end)
+            self.panel.finish(msg + (" · s resumes" if state != "done" else "") + f" · {job.data['words']}", end)
 
     def action_heuristics(self) -> None:
-        """Run every heuristic filter on the samples that do not have it yet (thread worker)."""
+        """Run every heuristic filter on the samples of the scope (the Browse filter, or every training sample:
+        asked first) that do not have it yet (thread worker)."""
         if self._busy():
             return
-        store = self.store
+        ask_scope(
+            self,
+            "Run the heuristic filters",
+            self._start_heuristics,
+            note="every explicit heuristic on the samples that do not have it yet; c cancels (finished chunks "
+            "stay). Eval pools and excluded samples are left out unless the Browse filter names the pool.",
+            ok="Run",
+        )
+
+    def _start_heuristics(self, choice: dict) -> None:
+        if self._busy():
+            return
+        store, scope, words = self.store, choice["scope"], choice["words"]
 
         def run(progress, token):
             from engine.quality.heuristics import run_heuristics
 
-            return run_heuristics(store, progress=progress, cancel=token)
+            return run_heuristics(store, progress=progress, cancel=token, scope=scope)
 
-        self.panel.run("heuristics", run, self._heur_done, self._job_failed, suffix=" · c cancels", group="s-job")
+        self.panel.run(
+            "heuristics",
+            run,
+            lambda out: self._heur_done(out, words),
+            self._job_failed,
+            text=f"heuristics: starting · {words}",
+            suffix=" · c cancels",
+            group="s-job",
+        )
 
-    def _heur_done(self, out: dict) -> None:
-        self.panel.finish(f"heuristics done: {sum(out.values()):,} scores written")
+    def _heur_done(self, out: dict, words: str = "") -> None:
+        self.panel.finish(f"heuristics done: {sum(out.values()):,} scores written · {words}")
         self.app.data_changed("samples")  # type: ignore[attr-defined]
 
     def action_cancel_job(self) -> None:

@@ -14,7 +14,7 @@ from engine.data.query import Browser, Filter
 from engine.quality.scores import MetricDef, metric_values, threshold_counts, write_scores
 from screens.browse import BrowseScreen
 from screens.scores import ScoresScreen
-from tests.helpers import plain, wait_for
+from tests.helpers import plain, wait_for, wait_screen
 from tests.helpers import run_app as _run
 from workbench.app import WorkbenchApp
 
@@ -56,10 +56,15 @@ def _rows(screen: ScoresScreen) -> dict[str, list[str]]:
 
 
 async def _job(pilot, app, key: str, done: str, timeout: float) -> ScoresScreen:
-    """Open the Scores screen, start a job with key, wait until it is over and #s-job says `done`."""
+    """Open the Scores screen, start a job with key (confirming its scope), wait until it is over and #s-job
+    says `done`."""
+    from screens.scope_dialog import ScopeDialog
+
     await pilot.press("3")
     screen = app.screen
     await pilot.press(key)
+    await wait_screen(pilot, app, ScopeDialog, what="scope dialog")
+    await pilot.press("enter")
     await wait_for(
         pilot, lambda: screen.job is None and done in plain(screen.query_one("#s-job")), timeout=timeout, what=done
     )
@@ -139,12 +144,16 @@ def test_ifd_job_runs_in_a_child_process_and_caches(tmp_path, monkeypatch):
     db = _store(tmp_path, with_scores=False)
 
     async def body(pilot, app):
+        from screens.scope_dialog import ScopeDialog
+
         screen = await _job(pilot, app, "s", "IFD job done", timeout=120)
         vals = metric_values(app.store, "ifd")
         assert len(vals) == 60
         assert sum(v is None for v in vals.values()) == 1  # the empty answer: NULL with a reason
         # pressing s again finds nothing to do: every sample is cached
         await pilot.press("s")
+        await wait_screen(pilot, app, ScopeDialog, what="scope dialog")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "already scored" in plain(screen.query_one("#s-job")), timeout=30, what="cached")
         await wait_for(pilot, lambda: "ifd" in [m.metric for m in screen.metrics], what="metrics")
 

@@ -141,6 +141,9 @@ class WorkbenchApp(EngineCaller, App[None]):
         # Published with the one-line store status text.
         self.status_signal: Signal[str] = Signal(self, "status")
         self.cancel_tokens: set = set()  # CancelTokens of running jobs, cancelled on exit
+        # The last filter Browse applied (engine.data.query.Filter; None before the first): the scope the jobs of
+        # the other screens start on (screens.scope_dialog), unless the person picks every training sample.
+        self.current_filter: Any = None
 
         km = registry.load_keymap(keymap_path)
         self.keymap_warnings = km.warnings

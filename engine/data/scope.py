@@ -241,3 +241,34 @@ def eval_domain_counts(store: Store, *, include_excluded: bool = False) -> dict[
         f"{ex} GROUP BY 1 ORDER BY 2 DESC, 1"
     )
     return {d: int(k) for d, k in rows}
+
+
+def scope_choices(store: Store, f: Filter | None) -> list[tuple[str, Scope, str]]:
+    """What a job started from a screen can work on, each said in words: ("browse", the Browse filter `f`,
+    text) when `f` narrows anything, then ("all", every training sample, text). For a job's confirmation."""
+    out = []
+    if not filter_is_empty(f):
+        sc = Scope(filter=f)
+        out.append(("browse", sc, describe_scope(store, sc)))
+    everything = Scope()
+    out.append(("all", everything, describe_scope(store, everything)))
+    return out
+
+
+def left_out(store: Store) -> tuple[int, dict[str, int]]:
+    """What every training sample (the default scope) leaves out: (excluded samples of training pools, samples
+    of eval pools per domain). For a screen's note beside counts of the default scope."""
+    n_ex = scope_count(store, Scope(include_excluded=True)) - scope_count(store, Scope())
+    return n_ex, eval_domain_counts(store, include_excluded=True)
+
+
+def left_out_words(store: Store) -> str:
+    """`left_out` in words ("" when nothing is left out): "12 excluded samples left out; eval pools apart:
+    math 30, code 20"."""
+    n_ex, evals = left_out(store)
+    parts = []
+    if n_ex:
+        parts.append(f"{n_ex:,} excluded sample{'' if n_ex == 1 else 's'} left out")
+    if evals:
+        parts.append("eval pools apart: " + ", ".join(f"{d} {n:,}" for d, n in evals.items()))
+    return "; ".join(parts)
