@@ -22,8 +22,9 @@ class BadName(InputError):
     """A name that breaks the rule (an InputError, exit 1)."""
 
 
-def _shown(value: str) -> str:
-    """The value quoted with every unprintable character escaped, cut to 40 characters."""
+def shown(value: str) -> str:
+    """The value quoted with every unprintable character escaped, cut to 40 characters: how an error message
+    quotes a name or reference a person gave (never 10,000 characters of it, never a raw escape sequence)."""
     text = value if len(value) <= 40 else value[:40] + "..."
     return ascii(text) if not text.isprintable() else repr(text)
 
@@ -49,9 +50,9 @@ def check_name(
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cs", "Zl", "Zp") or ord(ch) in _BIDI:
             what = unicodedata.name(ch, "control character")
-            raise bad(f"{_shown(name)} has U+{ord(ch):04X} ({what.lower()}) at character {i + 1}")
+            raise bad(f"{shown(name)} has U+{ord(ch):04X} ({what.lower()}) at character {i + 1}")
         if forbid and ch in forbid:
-            raise bad(f"{_shown(name)}: {field}s cannot contain {ch!r} ({forbid[ch]})")
+            raise bad(f"{shown(name)}: {field}s cannot contain {ch!r} ({forbid[ch]})")
     if name.startswith("-"):
-        raise bad(f"{_shown(name)} starts with '-'")
+        raise bad(f"{shown(name)} starts with '-'")
     return name

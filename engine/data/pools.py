@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError, WorkbenchError
-from engine.core.names import check_name
+from engine.core.names import check_name, shown
 from engine.data.filters import FilterError, compile_expression
 from engine.data.query import score_metrics
 
@@ -119,7 +119,7 @@ def _resolve(con, pool) -> tuple[int, str]:
         raise TypeError(f"a pool is given by name or id, not {type(pool).__name__}")
     if row is None:
         names = [r[0] for r in con.execute("SELECT name FROM pools ORDER BY id").fetchall()]
-        what = f"named {pool!r}" if isinstance(pool, str) else f"with id {pool}"
+        what = f"named {shown(pool)}" if isinstance(pool, str) else f"with id {pool}"
         have = f"pools are: {', '.join(names)}" if names else "the store has no pools yet"
         raise PoolNotFound(f"no pool {what}; {have}")
     return int(row[0]), row[1]

@@ -19,6 +19,7 @@ across models, i.e. `ifd` means the ifd of the most recent scoring run (see engi
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,24 @@ def _text_sql(text: str) -> tuple[str, list]:
     return "(" + " OR ".join(parts) + ")", [text] * 3
 
 
+def _check_range(metric: str, lo, hi) -> None:
+    """A score range's bounds are finite numbers with min <= max (InputError): NaN compares true against
+    everything in DuckDB, and min > max would quietly match nothing."""
+    for what, b in (("minimum", lo), ("maximum", hi)):
+        if b is None:
+            continue
+        try:
+            ok = math.isfinite(float(b))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(
+                f"score range {metric}: {what} {b!r} is not a finite number; leave a bound empty for an open range"
+            )
+    if lo is not None and hi is not None and float(lo) > float(hi):
+        raise InputError(f"score range {metric}: minimum {lo} is above maximum {hi}; nothing could match")
+
+
 def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> tuple[str, list]:
     """SQL condition over alias `s` (samples) for a Filter, with `?` params. Raises FilterError."""
     f = f or Filter()
@@ -163,6 +182,7 @@ def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> t
                 have = f"metrics with scores: {', '.join(known)}" if known else "nothing is scored yet"
                 raise InputError(f"score range: no metric {metric!r}; {have}")
     for metric, (lo, hi) in (f.score_ranges or {}).items():
+        _check_range(metric, lo, hi)
         if lo is None and hi is None:
             continue
         if lo is not None and hi is not None:

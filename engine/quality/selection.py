@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,10 @@ def superfiltering_select(
         raise SelectionError("give exactly one of rate or n")
     if rate is not None and not (0 < rate <= 1):
         raise SelectionError(f"rate must be in (0, 1], got {rate}")
+    if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
+        raise SelectionError(f"n must be a whole number of samples per group, 1 or more; got {n}")
+    _check_threshold(threshold)
+    _check_model(store, metric, model)
     group = {None: "'all'", "all": "'all'", "pool": "CAST(s.pool_id AS VARCHAR)", "domain": "s.domain"}.get(per)
     if group is None:
         raise SelectionError(f"per must be one of all, pool, domain; got {per!r}")
@@ -106,6 +111,29 @@ def superfiltering_select(
         for (i, g, v, rk, ng) in rows
     ]
     return _save_selection(store, name, "superfiltering", params, items, replace=replace)
+
+
+def _check_threshold(threshold: float) -> None:
+    """A threshold compares as `value < threshold`: NaN would keep everything (DuckDB) or nothing (Python)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or math.isnan(threshold):
+        raise SelectionError(f"threshold must be a number (keep IFD < threshold), got {threshold!r}")
+
+
+def _check_model(store: Store, metric: str, model: str | None) -> None:
+    """A scorer model given by name must have values of `metric`; otherwise nothing could be selected."""
+    if model is None:
+        return
+    c = store.cursor()
+    try:
+        rows = c.execute("SELECT DISTINCT model FROM scores WHERE metric = ? ORDER BY 1", [metric]).fetchall()
+        models = [r[0] for r in rows]
+    finally:
+        c.close()
+    if model not in models:
+        have = (
+            f"models with {metric} values: {', '.join(map(str, models))}" if models else f"nothing has {metric} values"
+        )
+        raise SelectionError(f"model {model!r}: no {metric} values of this scorer; {have}")
 
 
 def _save_selection(
@@ -251,6 +279,8 @@ def _ifd_top(
     as in do_fla.py where ifd_num = 20% of the whole data set."""
     if not (0 < top <= 1):
         raise SelectionError(f"ifd_top must be in (0, 1], got {top}")
+    _check_threshold(threshold)
+    _check_model(store, metric, model)
     vals = _latest_scores(store, metric, ids, model)
     ok = sorted(((v, i) for i, v in vals.items() if v is not None and v < threshold), key=lambda t: (-t[0], t[1]))
     quota = int(len(ids) * top)
