@@ -78,6 +78,10 @@ class Recipe:
         extra = sorted(set(d) - known)
         if extra:
             raise MixtureError(f"unknown recipe field(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
+        for key, kind in (("components", list), ("proportions", dict), ("stages", list), ("derived", dict)):
+            if d.get(key) is not None and not isinstance(d[key], kind):
+                what = "a list" if kind is list else "an object"
+                raise MixtureError(f"{key}: expected {what}, not {type(d[key]).__name__}")
         comps = []
         for i, c in enumerate(d.get("components") or []):
             if isinstance(c, Component):
@@ -94,6 +98,11 @@ class Recipe:
             missing = [k for k in ("kind", "ref") if c.get(k) in (None, "")]
             if missing:
                 raise MixtureError(f"component {i + 1}: missing {', '.join(missing)}")
+            for k in ("name", "kind", "ref", "filter", "domain"):
+                v = c.get(k)
+                if v is not None and not (isinstance(v, str) or (k == "ref" and _whole(v))):
+                    want = "text or a pool id" if k == "ref" else "text"
+                    raise MixtureError(f"component {i + 1}: {k} must be {want}, not {type(v).__name__} {v!r}")
             comps.append(
                 Component(
                     name=str(c.get("name") or f"{c['kind']}:{c['ref']}"),
@@ -112,6 +121,12 @@ class Recipe:
                     continue
                 if not isinstance(s, dict) or "domains" not in s:
                     raise MixtureError(f"stage {i + 1}: expected an object with name, domains, replay")
+                if not isinstance(s["domains"], list) or not all(isinstance(x, str) for x in s["domains"]):
+                    raise MixtureError(f"stage {i + 1}: domains must be a list of domain names, not {s['domains']!r}")
+                if s.get("replay") is not None and not isinstance(s["replay"], dict):
+                    raise MixtureError(
+                        f"stage {i + 1}: replay must be an object {{domain: fraction}}, not {s['replay']!r}"
+                    )
                 stages.append(
                     Stage(
                         name=str(s.get("name") or f"stage{i + 1}"),
@@ -119,6 +134,14 @@ class Recipe:
                         replay={str(k): v for k, v in (s.get("replay") or {}).items()},
                     )
                 )
+        derived = d.get("derived")
+        if derived is not None and not (
+            _whole(derived.get("mixture_id"))
+            and (isinstance(derived.get("domain"), str) or isinstance(derived.get("domains"), list))
+        ):
+            raise MixtureError(
+                f'derived: expected {{"mixture_id": ID, "domain": D}} (made by `workbench mix subset`), not {derived!r}'
+            )
         r = cls(
             components=comps,
             proportions=dict(d.get("proportions") or {}),
@@ -196,6 +219,11 @@ class Recipe:
             missing = [d for d, p in self.proportions.items() if p > 0 and d not in seen]
             if missing:
                 raise MixtureError(f"domain(s) {', '.join(missing)} have a share but are in no stage")
+
+
+def _whole(v) -> bool:
+    """Whether `v` is a whole number (an int, not a bool)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _parse_cluster_ref(c: Component) -> tuple[str, int]:

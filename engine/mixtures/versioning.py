@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.core.names import check_name
+from engine.core.names import check_name, shown
 from engine.mixtures.recipe import MixtureError, Recipe
 from engine.mixtures.resolution import Item, Resolution, resolve
 
@@ -103,7 +103,7 @@ def _no_mixture(store: Store, ref) -> str:
         names = [r[0] for r in con.execute("SELECT DISTINCT name FROM mixtures ORDER BY name").fetchall()]
     finally:
         con.close()
-    return f"no mixture {ref!r}; mixtures: {', '.join(names) or 'none saved yet'}"
+    return f"no mixture {shown(ref) if isinstance(ref, str) else repr(ref)}; mixtures: {', '.join(names) or 'none saved yet'}"
 
 
 def parse_ref(ref: str | int, version: int | None = None) -> tuple[str | int, int | None]:
@@ -142,6 +142,17 @@ def get_mixture(store: Store, ref: str | int, version: int | None = None) -> Mix
 
 def _check_name(name: str) -> str:
     return check_name(name, "mixture name", forbid={"@": "NAME@v names a version"}, error=MixtureError)
+
+
+def _check_components(recipe: Recipe) -> None:
+    """A component's domain and a name given to it keep the name rule (MixtureError): both are shown in tables,
+    stored with every item and, for the domain, written into training records. A default name (KIND:REF) is
+    made of a reference that was checked where it was named."""
+    for c in recipe.components:
+        if c.domain is not None:
+            check_name(c.domain, "component domain", error=MixtureError)
+        if c.name != f"{c.kind}:{c.ref}":
+            check_name(c.name, "component name", error=MixtureError)
 
 
 def _insert_version(con, store: Store, name: str, recipe: Recipe, h: str, items: list[Item], note: str | None) -> int:
@@ -188,7 +199,14 @@ def save(
     name = _check_name(name)
     if isinstance(recipe, dict):
         recipe = Recipe.from_dict(recipe)
+    _check_components(recipe)
     res = resolution if resolution is not None and resolution.recipe is recipe else resolve(store, recipe)
+    if not res.items:  # a version nothing can train on: a component naming nothing, a budget of 0
+        why = "its budget is 0" if recipe.budget == 0 else "no component matches a sample it can use"
+        raise MixtureError(
+            f"mixture {name!r}: the recipe resolves to no items ({why}"
+            f"{'; ' + '; '.join(res.warnings) if res.warnings else ''}); nothing saved"
+        )
     with store.transaction() as con:
         rows = con.execute(
             "SELECT id, content_hash FROM mixtures WHERE name = ? ORDER BY version DESC LIMIT 1", [name]

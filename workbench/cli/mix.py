@@ -81,6 +81,8 @@ def recipe_from_args(store, args):
             base = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
         except ValueError as e:
             raise MixtureError(f"{args.recipe}: not valid JSON: {e}") from None
+        if not isinstance(base, dict):
+            raise MixtureError(f"{args.recipe}: a recipe is a JSON object, not {type(base).__name__}")
     elif getattr(args, "from_", None):
         base = get_mixture(store, args.from_).recipe.to_dict()
     d = dict(base)
