@@ -78,6 +78,8 @@ def _open_store(args, read_only: bool = False):
     path = resolve_db_path(args.db)
     if not path.exists():
         _check_store_path(path)
+    elif path.is_file():
+        _check_store_file(path)
     if read_only and not path.exists():
         if not getattr(args, "quiet", False):
             print(f"workbench: no store at {path} yet (nothing imported); reading an empty one", file=sys.stderr)
@@ -90,6 +92,22 @@ def _open_store(args, read_only: bool = False):
         store.close()
         store = _open_store(args)
     return store
+
+
+def _check_store_file(path) -> None:
+    """StoreError unless the existing file `path` is a DuckDB database. DuckDB opens an existing .json, .csv or
+    .parquet file as an in-memory database with a view of it: a command given `--db data.json` would do its work
+    there and lose it at exit, reporting success."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise StoreError(f"cannot open store {path}: {e.strerror or e}") from e
+    if head[8:12] != b"DUCK":
+        raise StoreError(
+            f"cannot open store {path}: not a DuckDB database file; --db names the store file "
+            "(to read data from this file, `workbench import` it)"
+        )
 
 
 def _check_store_path(path) -> None:
@@ -292,6 +310,9 @@ def _filter_from_args(store, args):
     """The engine Filter of the filter arguments (see _add_filter_args)."""
     from engine.data.query import Filter
 
+    for opt, value in (("--where", args.where), ("--text", args.text)):
+        if value is not None and not value.strip():  # an empty "$VAR": matching every sample is not what was meant
+            raise CliError(f"{opt}: empty; leave {opt} out to match every sample", EXIT_USAGE)
     pool_ids = _pool_ids_from_args(store, getattr(args, "pool", None))
     ranges: dict[str, tuple[float | None, float | None]] = {}
     for spec in getattr(args, "score", []) or []:

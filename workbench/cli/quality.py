@@ -68,6 +68,9 @@ def cmd_score(args) -> int:
 
 
 def cmd_scores(args) -> int:
+    import math
+
+    from engine.data.query import score_metrics
     from engine.quality.scores import domain_summary, list_metrics, threshold_counts
 
     with _open_store(args) as store:
@@ -75,12 +78,19 @@ def cmd_scores(args) -> int:
             rows = [m.__dict__ for m in list_metrics(store)]
             _print_rows(rows, args.format)
             return EXIT_OK
+        known = score_metrics(store)
+        if args.metric_name not in known:
+            have = f"metrics with scores: {', '.join(known)}" if known else "nothing is scored yet"
+            raise CliError(f"no metric {args.metric_name!r}; {have}")
         f = scope_from_args(store, args)
         rows = domain_summary(store, args.metric_name, f)
         if args.keep:
             op, _, thr = args.keep.partition(" ")
             try:
-                tc = {r["domain"]: r for r in threshold_counts(store, args.metric_name, op, float(thr), f)}
+                value = float(thr)
+                if not math.isfinite(value):
+                    raise ValueError(f"{thr.strip()!r} is not a finite number")
+                tc = {r["domain"]: r for r in threshold_counts(store, args.metric_name, op, value, f)}
             except ValueError as e:
                 raise CliError(f"--keep {args.keep!r}: {e}; expected e.g. '< 1.0'", EXIT_USAGE) from e
             for r in rows:
@@ -108,7 +118,7 @@ def cmd_select(args) -> int:
                 sel = sl.superfiltering_select(
                     store,
                     args.name,
-                    rate=None if args.n else args.rate,
+                    rate=None if args.n is not None else args.rate,
                     n=args.n,
                     per=args.per,
                     threshold=args.threshold,
