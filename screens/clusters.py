@@ -22,6 +22,7 @@ from screens.clusters_common import (
 )
 from screens.clusters_dialogs import DedupDialog, RegionScreen
 from screens.job_panel import JobPanel, JobScreen
+from screens.scope_dialog import ask_scope, load_choices
 from screens.widgets import NavTable, WorkbenchScreen
 
 NOISE = -1
@@ -72,7 +73,10 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
     keys, or typed ranges) and opens Browse on it (`map.NAME.x BETWEEN .. AND map.NAME.y BETWEEN ..`).
     `u` keeps one sample per duplicate group (exact, semantic or MinHash; the others are excluded, never
     deleted). `e` embeds the samples without an embedding, `n` assigns newly embedded samples to the
-    existing clusters (no re-clustering), `k` saves a new clustering, `c` cancels."""
+    existing clusters (no re-clustering), `k` saves a new clustering, `c` cancels. `e`, `k` and `u` work on the
+    last Browse filter (said in words first, with a switch to every training sample); eval pools and excluded
+    samples stay out unless the filter names the pool. Eval-pool members of a clustering made with them are
+    counted apart in the domain mix ("math (eval)")."""
 
     JOB_PANEL = "c-jobbar"
 
@@ -159,7 +163,7 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
             import numpy as np
 
             from engine.data.query import score_metrics
-            from engine.geometry.clusters import cluster_summary, get_clustering, map_points
+            from engine.geometry.clusters import cluster_summary, clustering_scope, get_clustering, map_points
             from engine.geometry.embeddings import embedded_ids
 
             info = get_clustering(store, name)
@@ -171,13 +175,7 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
             if n_total > MAX_MAP_POINTS:
                 pick = np.sort(np.random.default_rng(0).choice(n_total, MAX_MAP_POINTS, replace=False))
                 labels, x, y, domains = labels[pick], x[pick], y[pick], domains[pick]
-            emb = embedded_ids(
-                store,
-                model=info.model,
-                text_kind=info.text_kind,
-                pool_ids=info.params.get("pool_ids"),
-                include_excluded=False,
-            )
+            emb = embedded_ids(store, model=info.model, text_kind=info.text_kind, scope=clustering_scope(info.params))
             pending = int(len(np.setdiff1d(emb, ids)))
             points = {
                 "clusters": labels,
@@ -387,12 +385,11 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
         self.app.push_screen(RegionScreen(name, pts, self.highlighted), chosen)
 
     def action_dedup(self) -> None:
-        """Open the keep-one-per-duplicate-group dialog (scope: the picked clustering's pools, else all)."""
+        """Open the keep-one-per-duplicate-group dialog (scope: the Browse filter, or every training sample)."""
         if self._busy():
             return
-        info = self.info
-        pools = info.params.get("pool_ids") if info is not None else None
-        scope = f"pools {', '.join(map(str, pools))} (the clustering's)" if pools else "every pool"
+        store, info = self.store, self.info
+        f = getattr(self.app, "current_filter", None)
 
         def done(res: tuple | None) -> None:
             if not res:
@@ -404,42 +401,57 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
             )
             self.app.data_changed("samples")  # type: ignore[attr-defined]
 
-        self.app.push_screen(
-            DedupDialog(
-                self.store,
-                model=info.model if info is not None else None,
-                text_kind=info.text_kind if info is not None else DEFAULT_TEXT_KIND,
-                pool_ids=pools,
-                scope=scope,
-                metrics=self.metrics,
-            ),
-            done,
-        )
+        def show(choices: list) -> None:
+            self.app.push_screen(
+                DedupDialog(
+                    store,
+                    model=info.model if info is not None else None,
+                    text_kind=info.text_kind if info is not None else DEFAULT_TEXT_KIND,
+                    choices=choices,
+                    metrics=self.metrics,
+                ),
+                done,
+            )
+
+        self.run_engine(lambda: load_choices(store, f), show, group="c-scope", exclusive=True)
 
     def _start_job(self, kind: str, run: Callable[[Any, Any], Any], done: Callable[[Any], None]) -> None:
         """Run `run(progress, token)` in a worker, shown in the job panel."""
         self.panel.run(kind, run, done, self._job_failed, suffix=" · c cancels", group="c-job")
 
     def action_embed(self) -> None:
-        """Embed the samples without an embedding for the picked clustering's model and text kind (or the
-        default model, instruction + response, when there is no clustering yet)."""
+        """Embed the samples of the scope (the Browse filter, or every training sample: asked first) without an
+        embedding for the picked clustering's model and text kind (or the default model, instruction + response,
+        when there is no clustering yet)."""
         if self._busy():
             return
-        store, info = self.store, self.info
+        info = self.info
         model = info.model if info is not None else None
         kind = info.text_kind if info is not None else DEFAULT_TEXT_KIND
-        pools = info.params.get("pool_ids") if info is not None else None
+        ask_scope(
+            self,
+            "Embed samples",
+            lambda choice: self._start_embed(choice, model, kind),
+            note=f"{model or 'all-MiniLM-L6-v2'} · {kind}; samples already embedded are skipped (cached per text), "
+            "c cancels. Eval pools and excluded samples are left out unless the Browse filter names the pool.",
+            ok="Embed",
+        )
+
+    def _start_embed(self, choice: dict, model: str | None, kind: str) -> None:
+        if self._busy():
+            return
+        store, scope, words = self.store, choice["scope"], choice["words"]
         encoder = ENCODER
 
         def run(progress, token):
             from engine.geometry.embeddings import embed_samples
 
             return embed_samples(
-                store, model=model, text_kind=kind, pool_ids=pools, progress=progress, cancel=token, encoder=encoder
+                store, model=model, text_kind=kind, scope=scope, progress=progress, cancel=token, encoder=encoder
             )
 
         def done(res) -> None:
-            msg = f"embedded {res.n_new:,} samples ({res.n_encoded:,} encoded, {res.n_reused:,} reused)"
+            msg = f"embedded {res.n_new:,} samples ({res.n_encoded:,} encoded, {res.n_reused:,} reused) · {words}"
             if res.n_new and self.info is not None:
                 msg += " · n assigns them to the clusters"
             self.panel.finish(msg)
@@ -469,12 +481,11 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
         self._start_job("assign", run, done)
 
     def action_new_clustering(self) -> None:
-        """Cluster the embeddings (PCA 32 + HDBSCAN, default sizes) into a new named clustering."""
+        """Cluster the embeddings of the scope (the Browse filter, or every training sample: asked with the name)
+        into a new named clustering (PCA 32 + HDBSCAN, default sizes)."""
         if self._busy():
             return
-        from screens.widgets import InputDialog
-
-        store, info = self.store, self.info
+        info = self.info
         model = info.model if info is not None else None
         kind = info.text_kind if info is not None else DEFAULT_TEXT_KIND
         taken = {c.name for c in self.clusterings}
@@ -486,39 +497,35 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
                 return f"{text.strip()!r} exists; pick another name (the CLI can --replace)"
             return None
 
-        def chosen(text: str | None) -> None:
-            if not text:
-                return
-            name = text.strip()
-
-            def run(progress, _token):
-                from engine.geometry.clusters import cluster
-
-                return cluster(store, name, model=model, text_kind=kind, progress=progress)
-
-            def done(res) -> None:
-                self.clustering = name
-                self.highlighted = None
-                self.panel.finish(f"saved clustering {name}: {res.n_clusters} clusters, {res.n_noise:,} noise")
-                self.app.data_changed("samples")  # type: ignore[attr-defined]
-
-            self._start_job("cluster", run, done)
-
-        self.app.push_screen(
-            InputDialog(
-                "New clustering",
-                "name:",
-                "",
-                placeholder="e.g. topics",
-                note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}); "
-                "sizes default to 1% of the data; above 30,000 samples HDBSCAN is fitted on a 30,000 sample "
-                "and the rest are placed with approximate_predict (docs/clusters.md). "
-                "`workbench cluster NAME --help` exposes the parameters.",
-                validate=validate,
-                ok="Cluster",
-            ),
-            chosen,
+        ask_scope(
+            self,
+            "New clustering",
+            lambda choice: self._start_cluster(choice, model, kind),
+            note=f"PCA (32 dims) then HDBSCAN over the embeddings ({model or 'default model'}, {kind}) of the "
+            "samples below that have one; sizes default to 1% of the data; above 30,000 samples HDBSCAN is fitted "
+            "on a 30,000 sample and the rest are placed with approximate_predict (docs/clusters.md). "
+            "`workbench cluster NAME --help` exposes the parameters.",
+            ok="Cluster",
+            name=("name", "e.g. topics", validate),
         )
+
+    def _start_cluster(self, choice: dict, model: str | None, kind: str) -> None:
+        if self._busy():
+            return
+        store, scope, words, name = self.store, choice["scope"], choice["words"], choice["name"]
+
+        def run(progress, _token):
+            from engine.geometry.clusters import cluster
+
+            return cluster(store, name, model=model, text_kind=kind, progress=progress, scope=scope)
+
+        def done(res) -> None:
+            self.clustering = name
+            self.highlighted = None
+            self.panel.finish(f"saved clustering {name}: {res.n_clusters} clusters, {res.n_noise:,} noise · of {words}")
+            self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+        self._start_job("cluster", run, done)
 
     def action_cancel_job(self) -> None:
         job = self.job

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 from textual_plotext import PlotextPlot
 
 from screens.clusters_common import cluster_color, region_expression
@@ -31,7 +31,10 @@ class DedupDialog(EngineCaller, Dialog):
     """Keep one sample per duplicate group. Pick how groups are found (exact hash / exact text / semantic
     cosine / MinHash) and, for the last two, the threshold; `Find groups` counts the groups and how many
     samples would be excluded; `Exclude` keeps the suggested keeper of each group and excludes the others
-    (soft flag, tagged `duplicate`; nothing is deleted). Dismisses with (n_excluded, n_groups, method)."""
+    (soft flag, tagged `duplicate`; nothing is deleted). The groups are found within the scope picked at the
+    top: the Browse filter (the default) or every training sample (engine.data.scope: eval pools and excluded
+    samples stay out, so an eval sample is never excluded as a copy). Dismisses with (n_excluded, n_groups,
+    method)."""
 
     DEFAULT_CSS = """
     DedupDialog #d-box { width: 90; }
@@ -41,6 +44,7 @@ class DedupDialog(EngineCaller, Dialog):
     DedupDialog #d-keep { width: 1fr; }
     DedupDialog #d-threshold { width: 12; }
     DedupDialog #d-result { height: auto; min-height: 2; margin-top: 1; }
+    DedupDialog #d-scope { width: 1fr; margin-bottom: 1; }
     """
 
     def __init__(
@@ -49,13 +53,13 @@ class DedupDialog(EngineCaller, Dialog):
         *,
         model: str | None,
         text_kind: str,
-        pool_ids: list[int] | None,
-        scope: str,
+        choices: list[tuple[str, Any, str]],
         metrics: list[str],
     ) -> None:
         super().__init__()
         self.store = store
-        self.model, self.text_kind, self.pool_ids, self.scope = model, text_kind, pool_ids, scope
+        self.model, self.text_kind = model, text_kind
+        self.choices = list(choices)  # (key, engine Scope, words): screens.scope_dialog.load_choices
         self.metrics = metrics
         self.groups: list[Any] | None = None  # found for self.found_for
         self.found_for: tuple | None = None
@@ -65,12 +69,16 @@ class DedupDialog(EngineCaller, Dialog):
         with Vertical(id="d-box"):
             yield Label("Keep one per duplicate group", classes="title")
             yield Static(
-                f"Scope: the non-excluded samples of {self.scope}. Nothing is deleted: every member of a group "
-                "but its keeper is excluded (the soft flag that keeps it out of exports and mixtures) and "
-                "tagged `duplicate`. `workbench exclude --undo --tag duplicate` (or Browse) brings them back.",
+                "Nothing is deleted: every member of a group but its keeper is excluded (the soft flag that keeps "
+                "it out of exports and mixtures) and tagged `duplicate`. `workbench exclude --undo --tag "
+                "duplicate` (or Browse) brings them back. Groups are found among:",
                 id="d-note",
                 markup=False,
             )
+            with RadioSet(id="d-scope"):
+                for i, (key, _scope, words) in enumerate(self.choices):
+                    prefix = "the Browse filter: " if key == "browse" else ""
+                    yield RadioButton(prefix + words, value=i == 0, id=f"d-scope-{key}")
             with Horizontal(classes="row"):
                 yield Label("groups by")
                 yield Select([(label, m) for m, label in DEDUP_METHODS], value="hash", allow_blank=False, id="d-method")
@@ -100,12 +108,19 @@ class DedupDialog(EngineCaller, Dialog):
         self.query_one("#d-method", Select).focus()
         self.find()
 
-    def settings(self) -> tuple[str, float | None, str]:
-        """(method, threshold or None, keep); ValueError naming the bad threshold."""
+    def scope(self) -> Any:
+        """The engine Scope picked at the top."""
+        i = self.query_one("#d-scope", RadioSet).pressed_index
+        return self.choices[i if 0 <= i < len(self.choices) else 0][1]
+
+    def settings(self) -> tuple[str, float | None, str, str]:
+        """(method, threshold or None, keep, scope key); ValueError naming the bad threshold."""
         method = str(self.query_one("#d-method", Select).value)
         keep = str(self.query_one("#d-keep", Select).value)
+        i = self.query_one("#d-scope", RadioSet).pressed_index
+        key = self.choices[i if 0 <= i < len(self.choices) else 0][0]
         if method not in DEFAULT_THRESHOLDS:
-            return method, None, keep
+            return method, None, keep, key
         raw = self.query_one("#d-threshold", Input).value.strip()
         try:
             th = float(raw)
@@ -115,7 +130,7 @@ class DedupDialog(EngineCaller, Dialog):
             ) from None
         if not (0 < th <= 1):
             raise ValueError(f"threshold {th} is outside (0, 1]")
-        return method, th, keep
+        return method, th, keep, key
 
     @on(Select.Changed, "#d-method")
     def _method(self, event: Select.Changed) -> None:
@@ -127,6 +142,7 @@ class DedupDialog(EngineCaller, Dialog):
 
     @on(Select.Changed, "#d-keep")
     @on(Input.Changed, "#d-threshold")
+    @on(RadioSet.Changed, "#d-scope")
     def _changed(self, _event) -> None:
         self._stale()
 
@@ -154,7 +170,7 @@ class DedupDialog(EngineCaller, Dialog):
         """Count the groups for the current settings (worker)."""
         err = self.query_one("#error", Static)
         try:
-            method, th, keep = self.settings()
+            method, th, keep, _key = self.settings()
         except ValueError as e:
             err.update(str(e))
             return
@@ -166,13 +182,11 @@ class DedupDialog(EngineCaller, Dialog):
         self.query_one("#apply", Button).disabled = True
         self.query_one("#d-result", Static).update("finding groups…")
         store, model, kind = self.store, self.model, self.text_kind
-        flt_pools = self.pool_ids
+        f = self.scope()
 
         def run():
-            from engine.data.query import Filter
             from engine.geometry import dedup as dd
 
-            f = Filter(pool_ids=list(flt_pools)) if flt_pools else None
             if method in ("hash", "text"):
                 return dd.exact_duplicate_groups(store, f, by=method, keep=keep)
             if method == "semantic":
@@ -181,7 +195,7 @@ class DedupDialog(EngineCaller, Dialog):
                 )
             return dd.near_duplicate_groups_minhash(store, threshold=th, filter=f, keep=keep)
 
-        self.run_engine(run, lambda g: self._found(g, (method, th, keep)), self._failed, group="d-find")
+        self.run_engine(run, lambda g: self._found(g, (method, th, keep, _key)), self._failed, group="d-find")
 
     def _found(self, groups: list[Any], settings: tuple) -> None:
         self.busy = False

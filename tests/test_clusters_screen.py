@@ -33,6 +33,14 @@ def _env(tmp_path, monkeypatch):
     monkeypatch.setattr(clusters_screen, "ENCODER", fake_encoder)
 
 
+async def _confirm(pilot, app, *typed: str) -> None:
+    """Wait for a job's scope dialog (screens.scope_dialog), type `typed` (a name) and confirm."""
+    from screens.scope_dialog import ScopeDialog
+
+    await wait_screen(pilot, app, ScopeDialog, what="scope dialog")
+    await pilot.press(*typed, "enter")
+
+
 def _rows(screen: ClustersScreen) -> list[list[str]]:
     t = screen.query_one("#c-table", DataTable)
     return [[str(c) for c in t.get_row(rk)] for rk in t.rows]
@@ -168,6 +176,7 @@ def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
         )
         # e embeds with the (fake) default-model encoder, k clusters into a named clustering
         await pilot.press("e")
+        await _confirm(pilot, app)
         await wait_for(
             pilot,
             lambda: screen.job is None and "embedded" in plain(screen.query_one("#c-job")),
@@ -176,8 +185,7 @@ def test_empty_state_explains_what_to_do_then_embed_and_cluster_here(tmp_path):
         )
         assert "embedded 186 samples" in plain(screen.query_one("#c-job"))
         await pilot.press("k")
-        await pilot.pause(0.2)
-        await pilot.press(*"mine", "enter")
+        await _confirm(pilot, app, *"mine")
         await wait_for(
             pilot, lambda: screen.clustering == "mine" and len(_rows(screen)) >= 2, what="cluster", timeout=60
         )
@@ -198,6 +206,7 @@ def test_embed_then_assign_new_samples(tmp_path):
         await wait_for(pilot, lambda: len(_rows(screen)) == len(TOPICS) + 1, what="rows")
         import_file(app.store, extra, pool="blobs")
         await pilot.press("e")
+        await _confirm(pilot, app)
         await wait_for(pilot, lambda: screen.job is None and screen.n_pending == 12, what="embed", timeout=30)
         assert "n assigns" in plain(screen.query_one("#c-info"))
         await pilot.press("n")
@@ -420,7 +429,7 @@ def test_dedup_semantic_without_embeddings_says_what_to_do(tmp_path):
         dlg = app.screen
         await wait_for(pilot, lambda: "no duplicate groups" in plain(dlg.query_one("#d-result", Static)), what="count")
         assert dlg.query_one("#apply").disabled  # nothing to apply
-        assert "every pool" in plain(dlg.query_one("#d-note", Static))
+        assert "every training sample" in str(dlg.query_one("#d-scope-all").label)
         dlg.query_one("#d-method").value = "semantic"
         await pilot.pause()
         await pilot.click("#find")
@@ -456,6 +465,7 @@ def test_cancelled_embed_says_how_many_samples_it_kept_and_e_resumes(tmp_path, m
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one("#c-empty").display, what="empty text")
         await pilot.press("e")
+        await _confirm(pilot, app)
         await wait_for(pilot, lambda: len(calls) >= 2, what="second chunk", timeout=30)
         await pilot.press("c")
         release.set()
@@ -467,6 +477,7 @@ def test_cancelled_embed_says_how_many_samples_it_kept_and_e_resumes(tmp_path, m
         n = app.store.fetchall("SELECT count(*) FROM embeddings")[0][0]
         assert 0 < kept == n < 186
         await pilot.press("e")
+        await _confirm(pilot, app)
         await wait_for(pilot, lambda: screen.job is None and "embedded" in plain(job), what="resume", timeout=30)
         assert f"embedded {186 - kept} samples" in plain(job)
 

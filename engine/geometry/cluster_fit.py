@@ -221,6 +221,12 @@ def cluster(
     return info
 
 
+def clustering_scope(params: dict | None):
+    """The scope a clustering was made in (its params["scope"]; an older clustering's pools, with the defaults)."""
+    p = params or {}
+    return as_scope(p["scope"]) if p.get("scope") else as_scope(None, pool_ids=p.get("pool_ids"))
+
+
 def assign_new(store: Store, name: str, *, progress=None) -> int:
     """Place the samples embedded (same model and text kind, same scope: params["scope"], else the pools of an
     older clustering) after the clustering into its clusters with hdbscan.approximate_predict (cluster, membership strength as probability) and
@@ -230,8 +236,7 @@ def assign_new(store: Store, name: str, *, progress=None) -> int:
 
     cid, _n, mname, kind, params, _created, art = _row(store, name)
     p = json.loads(params) if isinstance(params, str) else (params or {})
-    sc = as_scope(p["scope"]) if p.get("scope") else as_scope(None, pool_ids=p.get("pool_ids"))
-    ids = embedded_ids(store, model=mname, text_kind=kind, scope=sc)
+    ids = embedded_ids(store, model=mname, text_kind=kind, scope=clustering_scope(p))
     c = store.cursor()
     try:
         have = {

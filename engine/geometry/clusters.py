@@ -29,6 +29,7 @@ from engine.geometry.cluster_fit import (
     PARALLEL_PREDICT_MIN,
     assign_new,
     cluster,
+    clustering_scope,
     default_min_cluster_size,
 )
 from engine.geometry.cluster_labels import N_KEYWORDS, ClusterInfo, cluster_summary, ctfidf_keywords
@@ -55,6 +56,7 @@ __all__ = [
     "cluster",
     "cluster_ids",
     "cluster_summary",
+    "clustering_scope",
     "ctfidf_keywords",
     "default_min_cluster_size",
     "delete_clustering",
