@@ -3,6 +3,9 @@
 Exit codes: 0 success, 1 bad input (file, filter, unknown pool…), 2 usage error, 3 store or disk error (locked,
 no permission, read-only file system, disk full: the message names the path and the cause), 130 cancelled (Ctrl-C), 141 the reader of stdout went away (`| head`; nothing printed, as other Unix tools).
 
+While the app has the store open, a command that needs the store runs in the app (`remote`: the app serves
+its store on a socket; workbench/share.py is the app's side) and prints what it would have printed here.
+
 One module per area (data, quality, geometry, mix, train, eval, interp), each adding its subcommands with
 `register(sub)`; `kit` holds what they share. Every module stays light: heavy imports live in the commands.
 """
@@ -14,7 +17,7 @@ import os
 import sys
 
 from workbench import __version__
-from workbench.cli import data, geometry, interp, mix, quality, train
+from workbench.cli import data, geometry, interp, mix, quality, remote, train
 from workbench.cli import eval as evaluation
 from workbench.cli.data import load_sample
 from workbench.cli.kit import (
@@ -44,6 +47,7 @@ __all__ = [
     "build_parser",
     "load_sample",
     "main",
+    "run_command",
 ]
 
 # The areas, in the order their commands are listed.
@@ -78,11 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `workbench` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    return run_command(args, argv)
+
+
+def run_command(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run the parsed command `args` (of `argv`) under the CLI's error root: its exit code. Where the store is
+    open in the app, the app runs it (workbench.cli.remote); the app runs the commands it is sent through here
+    too."""
     func = getattr(args, "func", data.cmd_open)
     try:
-        return func(args)
+        try:
+            return func(args)
+        except remote.StoreInApp as e:  # the app has the store open and answers: it runs the command
+            return remote.run_in_app(e, args, argv)
     except WorkbenchError as e:  # every engine error, and the CLI's own: message, exit code, hint
         print(f"workbench: {e}", file=sys.stderr)
         if e.hint:

@@ -23,6 +23,7 @@ from engine.core.errors import (  # noqa: F401  (the exit codes are re-exported 
     StoreError,
     WorkbenchError,
 )
+from workbench.cli import remote
 from workbench.paths import resolve_db_path
 
 # The reader of stdout went away (`workbench query | head -1`): the status a Unix tool killed by SIGPIPE has.
@@ -70,7 +71,10 @@ def _open_store(args, read_only: bool = False):
 
     read_only: for commands that only read. They never create a store: where none exists yet, an empty one in
     memory stands in (a note on stderr says so). An existing store is opened read-only, unless it needs a
-    migration first."""
+    migration first. Inside the app (a command it runs for the CLI, workbench.cli.remote): the app's store."""
+    served = remote.served()
+    if served is not None:
+        return served.open_store(read_only)
     from engine.core.store import SCHEMA_VERSION, Store
 
     if getattr(args, "db", None) == "":
@@ -86,6 +90,9 @@ def _open_store(args, read_only: bool = False):
         return Store(":memory:")
     try:
         store = Store(path, read_only=read_only)
+    except StoreError as e:  # locked by the app: it runs the command (StoreInApp); by another process: which
+        remote.raise_if_locked(path, e)
+        raise
     except OSError as e:  # its folder cannot be made: a file in the way, no permission
         raise StoreError(f"cannot open store {path}: {e.strerror or e}") from e
     if read_only and store.version() < SCHEMA_VERSION:
@@ -125,7 +132,13 @@ def _check_store_path(path) -> None:
 def _sigint_cancels() -> Iterator:
     """A CancelToken that Ctrl-C sets, for an engine job that takes `cancel=`: the job stops at its next
     checkpoint (engine Cancelled, exit 130) with the store untouched. Ctrl-C must not interrupt a DuckDB
-    statement midway (an interrupted COMMIT can land yet report failure); a second Ctrl-C still does."""
+    statement midway (an interrupted COMMIT can land yet report failure); a second Ctrl-C still does.
+    Inside the app: the token that the client's Ctrl-C sets."""
+    served = remote.served()
+    if served is not None:
+        with served.cancel_scope() as token:
+            yield token
+        return
     from engine.core.jobs import CancelToken
 
     token = CancelToken()
@@ -233,7 +246,7 @@ def _print_rows(rows: Iterable[dict], fmt: str, columns: list[str] | None = None
             t.add_column(c, overflow="ellipsis", no_wrap=True, max_width=60)
         for r in rows:
             t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in cols])
-        Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(t)
+        Console(soft_wrap=False, width=remote.terminal_columns() if sys.stdout.isatty() else 200).print(t)
 
 
 # ---------------------------------------------------------------------------------------------
