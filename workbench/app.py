@@ -1,7 +1,9 @@
 """The Workbench Textual app: modes, the store, the command palette, F1 help and the keymap.
 
 `WorkbenchApp(db_path=Path, load_sample=False).run()`. The store is opened lazily in a thread worker after
-the first paint, and closed on exit (unless it was passed in already open with `store=`).
+the first paint, and closed on exit (unless it was passed in already open with `store=`). While it is open the
+app runs CLI commands on it (workbench/share.py: DuckDB lets one process open the file) and refreshes its screens
+after one that wrote.
 Nothing heavy is imported here: no duckdb (engine.core.store is imported inside the worker), no torch/polars.
 """
 
@@ -144,6 +146,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         # The last filter Browse applied (engine.data.query.Filter; None before the first): the scope the jobs of
         # the other screens start on (screens.scope_dialog), unless the person picks every training sample.
         self.current_filter: Any = None
+        self._share: Any = None  # the StoreServer that runs CLI commands on the store (workbench.share)
 
         km = registry.load_keymap(keymap_path)
         self.keymap_warnings = km.warnings
@@ -181,6 +184,48 @@ class WorkbenchApp(EngineCaller, App[None]):
         # The training queue moves on whichever screen is open: ingest metrics, notice dead workers, start
         # the next queued run.
         self.set_interval(QUEUE_TICK_S, self.tick_runs)
+        self._serve_cli(store)
+
+    def _serve_cli(self, store: "Store") -> None:
+        """Run CLI commands on the store while the app has it open (workbench.share); only for a store this app
+        opened from a file."""
+        if not self._owns_store or store.path is None:
+            return
+        import asyncio
+
+        from workbench.share import StoreServer
+
+        loop = asyncio.get_running_loop()
+
+        def done(argv: list[str], code: int, wrote: bool) -> None:  # in the server's thread
+            try:
+                loop.call_soon_threadsafe(self._cli_command_done, argv, code, wrote)
+            except RuntimeError:  # the app has closed
+                pass
+
+        server = StoreServer(store, on_done=done)
+        try:
+            server.start()
+        except OSError as e:
+            self.notify(
+                f"CLI commands cannot reach the store while the app is open: {e}",
+                title="CLI",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        self._share = server
+
+    def _cli_command_done(self, argv: list[str], code: int, wrote: bool) -> None:
+        """A CLI command ran on the store: after one that could write, every screen reloads."""
+        if not wrote or self.store is None:
+            return
+        import shlex
+
+        self.data_changed("samples")
+        self.data_signal.publish("runs")
+        outcome = "done" if code == 0 else ("cancelled" if code == 130 else f"failed (exit {code})")
+        self.notify(f"workbench {shlex.join(argv)}: {outcome}", title="CLI", timeout=5)
 
     def tick_runs(self) -> None:
         """One turn of the run queue in a thread worker (engine.training.runs.tick); events are notified and published
@@ -261,6 +306,7 @@ class WorkbenchApp(EngineCaller, App[None]):
 
     async def on_unmount(self) -> None:
         self._shutdown_jobs()
+        await self._stop_serving()
         if self._owns_store and self.store is not None:
             # Let running engine threads finish their current query (imports stop at their next
             # checkpoint once cancelled) before closing the connection under them.
@@ -275,6 +321,24 @@ class WorkbenchApp(EngineCaller, App[None]):
             except Exception:  # noqa: BLE001 - closing on exit must not raise over the terminal
                 pass
             self.store = None
+
+    async def _stop_serving(self) -> None:
+        """Take no more CLI commands; a running one is cancelled (at its next checkpoint, else at once after 5 s)
+        and ends before the store closes."""
+        server, self._share = self._share, None
+        if server is None:
+            return
+        import asyncio
+        import time
+
+        server.stop()
+        start = time.monotonic()
+        interrupted = False
+        while server.running and time.monotonic() - start < 10.0:
+            if not interrupted and time.monotonic() - start > 5.0:
+                server.interrupt()
+                interrupted = True
+            await asyncio.sleep(0.02)
 
     # -- actions -------------------------------------------------------------------------------------
     def open_browse(self, pool_id: int | None = None, domain: str | None = None, expression: str | None = None) -> None:
