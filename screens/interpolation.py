@@ -392,26 +392,31 @@ class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
             return
         store = self.store
 
+        f = getattr(self.app, "current_filter", None)
+
         def hint():
             from engine.data.pools import list_pools
-            from engine.data.query import domain_counts
+            from engine.data.scope import domain_counts, eval_pools, left_out_words, scope_choices
 
-            doms = domain_counts(store)
-            pools = [p.name for p in list_pools(store)]
+            doms = domain_counts(store)  # training samples, not excluded: what a source can draw
+            evals = eval_pools(store)
+            pools = [p.name for p in list_pools(store) if p.id not in evals]
+            out = left_out_words(store)
             text = (
                 f"domains: {', '.join(f'{d} ({n})' for d, n in sorted(doms.items()))}\n"
-                f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME"
+                + (f"left out of every source: {out}\n" if out else "")
+                + f"pools: {', '.join(pools)}\nsources: domain:D, pool:NAME, cluster:CLUSTERING:k, selection:NAME"
             )
-            return text, sorted(doms, key=lambda d: -doms[d])[:2]
+            return text, sorted(doms, key=lambda d: -doms[d])[:2], scope_choices(store, f)
 
         def show(found) -> None:
-            text, top = found
+            text, top, choices = found
             taken = {s.name for s in self.sets}
             defaults = {}
             if len(top) == 2:  # real values to start from (placeholders alone read like values that are not there)
                 name = f"{top[0]}-{top[1]}"
                 defaults = {"a": f"domain:{top[0]}", "b": f"domain:{top[1]}", "name": "" if name in taken else name}
-            self.app.push_screen(CreateSetDialog(taken, text, defaults), self._create)
+            self.app.push_screen(CreateSetDialog(taken, text, defaults, choices), self._create)
 
         self.run_engine(hint, show, group="i-hint")
 
@@ -433,12 +438,14 @@ class InterpolationScreen(JobScreen, WorkbenchScreen, mode="interpolation"):
                 pairing=v["pairing"],
                 seed=v["seed"],
                 allow_same_task=v["allow_same_task"],
+                scope=v.get("scope"),
             )
 
         def done(s) -> None:
             self.set_name = s.name
             self.pair_index = None
-            self.panel.set_text(f"created {s.name}: {s.n_pairs} pairs ({s.pairing})")
+            within = f" · sources within {v['scope_words']}" if v.get("scope_words") else ""
+            self.panel.set_text(f"created {s.name}: {s.n_pairs} pairs ({s.pairing}){within}")
             self.app.data_changed("interpolation")  # type: ignore[attr-defined]
 
         self.panel.set_text(f"creating {v['name']}…")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
 
 from screens.widgets import FormDialog, dialog_buttons
 
 
 class CreateSetDialog(FormDialog):
-    """The fields of `create_set`; dismisses with a dict of them (or None)."""
+    """The fields of `create_set`; dismisses with a dict of them (or None). `choices` (screens.scope_dialog
+    load_choices: the Browse filter, then every training sample) are the scopes the sources can be narrowed to;
+    the first is picked."""
 
     DEFAULT_CSS = """
     CreateSetDialog > Vertical { width: 84; }
@@ -19,12 +23,20 @@ class CreateSetDialog(FormDialog):
     CreateSetDialog .row Label { width: 14; }
     CreateSetDialog .row Input { width: 1fr; }
     CreateSetDialog .row Select { width: 1fr; }
+    CreateSetDialog #f-scope { width: 1fr; margin-top: 1; }
     """
 
-    def __init__(self, taken: set[str], hint: str = "", defaults: dict | None = None) -> None:
+    def __init__(
+        self,
+        taken: set[str],
+        hint: str = "",
+        defaults: dict | None = None,
+        choices: list[tuple[str, Any, str]] | None = None,
+    ) -> None:
         super().__init__()
         self.taken = taken
         self.hint = hint
+        self.choices = list(choices or [])
         self.d = {
             "name": "",
             "a": "",
@@ -66,6 +78,11 @@ class CreateSetDialog(FormDialog):
                     compact=True,
                 )
             yield Checkbox("allow pairs within one task (domain)", id="f-same", compact=True)
+            if self.choices:
+                with RadioSet(id="f-scope"):
+                    for i, (key, _scope, words) in enumerate(self.choices):
+                        prefix = "sources within the Browse filter: " if key == "browse" else "sources within "
+                        yield RadioButton(prefix + words, value=i == 0, id=f"f-scope-{key}")
             yield from dialog_buttons("Create")
 
     def on_mount(self) -> None:
@@ -101,7 +118,17 @@ class CreateSetDialog(FormDialog):
             "seed": seed,
             "pairing": str(self.query_one("#f-pairing", Select).value),
             "allow_same_task": self.query_one("#f-same", Checkbox).value,
+            "scope": self._scope()[0],
+            "scope_words": self._scope()[1],
         }
+
+    def _scope(self) -> tuple[Any, str]:
+        """(the engine Scope picked, its words); (None, "") when the dialog offers none."""
+        if not self.choices:
+            return None, ""
+        i = self.query_one("#f-scope", RadioSet).pressed_index
+        _key, scope, words = self.choices[i if 0 <= i < len(self.choices) else 0]
+        return scope, words
 
     def _submit(self) -> None:
         v = self._values()
