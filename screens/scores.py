@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -349,16 +350,29 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
         self.query_one("#s-thr", Input).value = f"{thr + direction * step:.6g}"
 
     def action_superfilter(self) -> None:
-        """Save a SuperFiltering selection: metric < threshold, then the top rate of each domain by the metric."""
-        from screens.widgets import FieldsDialog
-
+        """Save a SuperFiltering selection: metric < threshold, then the top rate of each domain by the metric,
+        among the samples of the scope (the Browse filter, or every training sample: asked first)."""
         op, thr = self._rule()
         if self.metric not in ("ifd", "cherry_ifd") or op != "<" or thr is None:
             self.app.notify(
                 "SuperFiltering selects on ifd (or cherry_ifd) with a '<' rule: pick them first", severity="warning"
             )
             return
-        metric, store = self.metric, self.store
+        if self.store is None:
+            return
+        ask_scope(
+            self,
+            "SuperFiltering selection: among which samples?",
+            lambda choice: self._superfilter_form(choice, thr),
+            note="the selection keeps the best of each domain among these; eval pools and excluded samples are "
+            "left out unless the Browse filter names the pool",
+            ok="Next",
+        )
+
+    def _superfilter_form(self, choice: dict, thr: float) -> None:
+        from screens.widgets import FieldsDialog
+
+        metric, store, scope, words = self.metric, self.store, choice["scope"], choice["words"]
 
         def parse(v: dict) -> tuple[str, float]:
             rate = float(v["rate"])
@@ -383,7 +397,9 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             def run():
                 from engine.quality.selection import superfiltering_select
 
-                return superfiltering_select(store, name, rate=rate, per="domain", threshold=thr, metric=metric)
+                return superfiltering_select(
+                    store, name, rate=rate, per="domain", threshold=thr, metric=metric, filter=scope
+                )
 
             self.run_engine(
                 run,
@@ -401,8 +417,8 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
                     ("name", "name", "", "required: the selection's name"),
                     ("rate", "rate", "0.1", "share of each domain"),
                 ],
-                note=f"keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per domain; "
-                "saved with its parameters (workbench select is the CLI twin)",
+                note=f"among {escape(words)}: keeps {metric} < {thr}, then the highest {metric} first, int(N × rate) per "
+                "domain; saved with its parameters (workbench select is the CLI twin)",
                 validate=validate,
                 ok="Save",
             ),

@@ -170,10 +170,13 @@ def test_superfiltering_selection_from_the_screen(tmp_path):
         screen = app.screen
         await wait_for(pilot, lambda: "math" in _rows(screen), what="summary")
         await pilot.press("p")
+        from screens.scope_dialog import ScopeDialog
         from screens.widgets import FieldsDialog
-        from tests.helpers import wait_screen
 
+        await wait_screen(pilot, app, ScopeDialog, what="scope first")
+        await pilot.press("enter")  # every training sample: Browse has no filter yet
         dlg = await wait_screen(pilot, app, FieldsDialog, what="selection form")
+        assert "among 60 samples: every training sample" in plain(dlg.query_one("#note"))
         await pilot.press(*"top20")  # name and rate are separate fields: tab to the rate
         await pilot.press("tab")
         rate = dlg.query_one("#fd-rate")
