@@ -191,13 +191,13 @@ def test_uot_equals_a_direct_pot_call(dtype):
     want = T.sum(axis=0)
     direct, log = uot_mass(S, chunk=13)  # small: POT itself
     assert log["path"] == "pot" and np.array_equal(direct, want)
-    mass, log = uot_mass(S, chunk=13, path="blocked")  # the blocked loop, kernel blocks in memory
+    mass, log = uot_mass(S, chunk=30, path="blocked")  # the blocked loop, kernel blocks in memory
     assert np.allclose(mass, want, rtol=1e-9, atol=0)
     assert log["iterations"] > 1 and log["path"] == "blocked"
     # the same through a scratch memmap (no kernel in memory)
-    mass2, _ = uot_mass(S, chunk=13, memory_bytes=0)
+    mass2, _ = uot_mass(S, chunk=30, memory_bytes=0)
     assert np.array_equal(mass, mass2)
-    got = uot(S, chunk=13, path="blocked")
+    got = uot(S, chunk=30, path="blocked")
     # ranking: POT's masses descending; where the two orders differ, the masses agree to rounding
     ref = rank_desc(want.tolist())
     for p, (j, r) in enumerate(zip(got.order.tolist(), ref)):
@@ -206,7 +206,7 @@ def test_uot_equals_a_direct_pot_call(dtype):
     assert mass[10] == mass[11]
     pos = got.order.tolist()
     assert pos.index(10) == pos.index(11) - 1
-    assert uot(S, 7, path="blocked").order.tolist() == got.order[:7].tolist()
+    assert uot(S, 7, chunk=30, path="blocked").order.tolist() == got.order[:7].tolist()
     assert uot(S).params["path"] == "pot"
 
 
@@ -247,7 +247,7 @@ def test_knn_uniform_neighbourhood_is_cut_at_L():
     got = knn_uniform(S)
     want, K = knn_uniform_spec(S)
     assert got.order.tolist() == want and got.params["K"] == K
-    assert got.notes and "get mass" in got.notes[0]
+    assert got.notes and "stopping rule never fired" in got.notes[0]
 
 
 # -- KNN-KDE ----------------------------------------------------------------------------------------------
@@ -353,3 +353,137 @@ def test_an_ordering_is_saved_as_a_selection_that_mixtures_use(tmp_path):
             save_ordering(st, "t13", o, ids, budget=13, query_labels=["a", "b", "c"])
     finally:
         st.close()
+
+
+# -- query sets, representations, the whole pipeline ------------------------------------------------------
+
+
+def hashing_encoder(texts):
+    """A deterministic bag-of-words encoder (no model): words hashed into 512 buckets, counts."""
+    import hashlib
+    import re
+
+    X = np.zeros((len(texts), 512), np.float32)
+    for r, t in enumerate(texts):
+        for w in re.findall(r"[a-z]+|\d+|[^\sa-z\d]", t.lower()):
+            X[r, int(hashlib.md5(w.encode()).hexdigest()[:6], 16) % 512] += 1.0
+    return X
+
+
+@pytest.fixture
+def sample_store(tmp_path):
+    from engine.core.store import Store
+    from engine.data.sample import load_sample
+    from tests.helpers import ROOT
+
+    st = Store(tmp_path / "t.duckdb")
+    load_sample(st, ROOT / "sample_data", evals=True)
+    yield st
+    st.close()
+
+
+def test_query_text_is_the_conversation_text():
+    from engine.geometry.embeddings import sample_text
+    from engine.targeting.queries import prompt_and_label
+
+    msgs = [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]
+    p, a = prompt_and_label(msgs, "Be brief.")
+    assert (p, a) == ("system: Be brief.\nuser: 2+2?\nassistant:", "4")
+    assert f"{p} {a}" == sample_text("conversation", msgs, "Be brief.")
+    assert prompt_and_label([{"role": "user", "content": "hi"}]) == ("user: hi", "")
+
+
+@pytest.mark.slow
+def test_rds_batched_equals_one_at_a_time_and_the_pooling_by_hand():
+    import torch
+
+    from engine.targeting.representations import RdsEncoder
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    lm = tiny_llama(tok)
+    texts = ["Write a function that adds two numbers.", "Paris", "Tom has 3 apples and buys 5 more. 3 + 5 = 8" * 3]
+    batched = RdsEncoder(lm, tok, batch_size=3)(texts)
+    single = np.concatenate([RdsEncoder(lm, tok, batch_size=1)([t]) for t in texts])
+    assert np.allclose(batched, single, atol=1e-5)
+    # by hand: last hidden states of one sequence, weights 1..L / sum, then unit length
+    ids = tok(texts[0] + tok.eos_token)["input_ids"]
+    with torch.no_grad():
+        h = lm(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0].numpy()
+    w = np.arange(1, len(ids) + 1, dtype=np.float64)
+    v = (h * (w / w.sum())[:, None]).sum(0)
+    assert np.allclose(batched[0], v / np.linalg.norm(v), atol=1e-5)
+    # a query: the prompt's tokens, then label + EOS without special tokens
+    enc = RdsEncoder(lm, tok)
+    assert (
+        enc.query_ids("user: hi\nassistant:", "4")
+        == tok("user: hi\nassistant:")["input_ids"] + tok("4" + tok.eos_token, add_special_tokens=False)["input_ids"]
+    )
+
+
+def test_target_on_sample_data_favours_math_and_is_cached(sample_store):
+    from engine.geometry.embeddings import embedding_sets
+    from engine.quality.selection import get_selection, selection_ids
+    from engine.targeting.target import target
+
+    st = sample_store
+    res = target(st, query="eval_math", name="for-math", budget=40, encoder=hashing_encoder, model="hashenc")
+    assert res.n_query == 30 and res.budget == 40
+    assert res.domains.get("math", 0) >= 30, res.domains  # 40 picks of ~300 candidates, a quarter math
+    assert res.n_embedded_now == res.n_candidates  # eval pools are never candidates
+    ids = selection_ids(st, "for-math")
+    assert len(ids) == 40 and [p["sample_id"] for p in res.picks] == ids[:20]
+    assert sum(c for _l, c in res.per_query) == 40
+    info = get_selection(st, "for-math")
+    assert info.params["query"] == "pool:eval_math" and info.params["rep"] == "embed"
+    assert {s["model"] for s in embedding_sets(st)} == {"hashenc"}
+    # a second run: every candidate vector comes from the cache; another algorithm, same candidates
+    again = target(st, query="eval_math", name="dg", budget=40, algo="dg", encoder=hashing_encoder, model="hashenc")
+    assert again.n_embedded_now == 0 and again.domains.get("math", 0) >= 30
+    for algo in ("uot", "knn-kde"):
+        r = target(st, query="eval_math", name=algo, budget=40, algo=algo, encoder=hashing_encoder, model="hashenc")
+        assert r.domains.get("math", 0) >= 20, (algo, r.domains)
+    # KNN-Uniform with the reference's alpha and C on 320 candidates: K reaches them all, the mass is uniform
+    r = target(
+        st, query="eval_math", name="ku", budget=40, algo="knn-uniform", encoder=hashing_encoder, model="hashenc"
+    )
+    assert "stopping rule never fired" in r.notes[0]
+    with pytest.raises(Exception, match="exists"):
+        target(st, query="eval_math", name="dg", budget=5, encoder=hashing_encoder, model="hashenc")
+
+
+@pytest.mark.slow
+def test_target_with_a_file_query_and_rds(sample_store, tmp_path):
+    from engine.quality.selection import get_selection
+    from engine.targeting.target import target
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    st = sample_store
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        '{"instruction": "Write a python function that reverses a list.", "output": "def rev(x):\\n    return x[::-1]"}\n'
+        '{"instruction": "Write a python function that sums a list.", "output": "def total(x):\\n    return sum(x)"}\n'
+    )
+    res = target(st, query=str(q), name="code-hash", budget=10, encoder=hashing_encoder, model="hashenc")
+    assert res.query == f"file:{q}" and res.n_query == 2
+    assert res.picks[0]["why"].startswith("round-robin turn of query 0 (q.jsonl record 1)")
+    from engine.data.ingest import import_file
+    from engine.data.pools import get_pool
+    from engine.data.query import Filter
+
+    small = tmp_path / "small.jsonl"  # a small pool: RDS+ runs the (tiny) LM over every sample of the pools
+    small.write_text(
+        "".join(f'{{"instruction": "What is {i} + {i}?", "output": "{i} + {i} = {2 * i}"}}\n' for i in range(8))
+        + "".join(f'{{"instruction": "Name colour {i}.", "output": "Colour {i} is blue."}}\n' for i in range(8))
+    )
+    import_file(st, small, pool="small")
+    tok = tiny_tokenizer()
+    pools = [get_pool(st, "small").id]
+    lm = (tiny_llama(tok), tok, "tiny")
+    res = target(st, query="eval_code", name="rds", budget=12, rep="rds", loaded=lm, filter=Filter(pool_ids=pools))
+    assert res.model == "rds+tiny" and res.budget == 12 and res.n_candidates == 16
+    assert get_selection(st, "rds").params["filter"]["pool_ids"] == pools
+    with pytest.raises(TargetingError, match="neither a pool nor a file"):
+        target(st, query="nope", name="x", budget=3, encoder=hashing_encoder)
+    with pytest.raises(TargetingError, match="more than the"):
+        target(st, query="eval_code", name="x", budget=10**6, encoder=hashing_encoder, model="hashenc")

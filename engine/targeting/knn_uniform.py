@@ -64,7 +64,12 @@ def knn_uniform(S, budget: int | None = None, *, chunk: int | None = None, cance
     mass, log = knn_uniform_mass(src, chunk=chunk, cancel=cancel)
     order = stable_rank(mass)[:k]
     notes = []
-    if log["n_with_mass"] < MIN_NONZERO:
+    if log["K"] == N:
+        notes.append(
+            f"the stopping rule never fired (K = all {N:,} candidates): every candidate gets the same mass and "
+            f"the order is by column; KNN-Uniform needs a larger pool"
+        )
+    elif log["n_with_mass"] < MIN_NONZERO:
         notes.append(
             f"only {log['n_with_mass']:,} of {N:,} candidates get mass (the reference warns below {MIN_NONZERO:,}); "
             f"the rest are ordered by column"

@@ -1,0 +1,240 @@
+"""One targeted selection end to end: query set -> representation -> similarity (on disk, in blocks) ->
+algorithm -> ordering -> selection.
+
+Candidates are the non-excluded samples of the filter in training pools (evaluation pools are never
+candidates: mixtures never draw from them), less the query items themselves when the query set is a pool of
+the store. Their vectors come from the representation's cache (computed for what is missing, pool by pool);
+the query x candidate cosine is written block by block into a float32 memmap in a scratch folder of the store's
+own folder (removed afterwards), so only a block of candidates' vectors is in memory at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from engine.core.jobs import ProgressMeter
+from engine.core.paths import store_files
+from engine.core.store import Store
+from engine.targeting.doubly_greedy import doubly_greedy
+from engine.targeting.knn_kde import knn_kde
+from engine.targeting.knn_uniform import knn_uniform
+from engine.targeting.queries import load_queries
+from engine.targeting.representations import REPS, representation
+from engine.targeting.round_robin import round_robin
+from engine.targeting.saving import ALGOS, save_ordering
+from engine.targeting.similarity import DenseSimilarity, TargetingError, check_budget
+from engine.targeting.uot import uot
+
+LOAD_CHUNK = 16_384  # candidates whose vectors are read at once
+
+
+@dataclass
+class TargetResult:
+    selection: str
+    query: str
+    rep: str
+    model: str
+    algo: str
+    text_kind: str
+    budget: int
+    n_query: int
+    n_candidates: int
+    n_embedded_now: int
+    seconds: float
+    domains: dict = field(default_factory=dict)  # domain -> picks
+    per_query: list = field(default_factory=list)  # [label, picks pulled in] per query item
+    picks: list = field(default_factory=list)  # the first picks: {rank, sample_id, domain, why}
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def candidate_ids(store: Store, filter=None, *, exclude: list[int] = ()) -> np.ndarray:
+    """Non-excluded samples of `filter` in training pools, less `exclude`, sorted."""
+    from engine.data.query import Filter, where_sql
+
+    wsql, wparams = where_sql(store, filter or Filter())
+    rows = store.fetchall(
+        f"SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE ({wsql}) AND NOT s.excluded "
+        f"AND coalesce(p.role, 'train') = 'train' AND NOT list_contains(?::BIGINT[], s.id) ORDER BY 1",
+        [*wparams, [int(i) for i in exclude]],
+    )
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _pool_ids(store: Store, ids: np.ndarray) -> list[int]:
+    rows = store.fetchall(
+        "SELECT DISTINCT pool_id FROM samples WHERE id IN (SELECT unnest(?::BIGINT[])) ORDER BY 1", [ids.tolist()]
+    )
+    return [int(r[0]) for r in rows]
+
+
+def write_similarity(store, rep_name, text_kind, ids, Q, folder, *, features: bool, cancel=None):
+    """Cosine of the query vectors Q with the stored vectors of `ids`, into folder/sim.npy (float32 memmap),
+    and the vectors into folder/features.npy when `features`. Returns (ids present, S memmap, X memmap|None)."""
+    from engine.geometry.embeddings import load_embeddings
+
+    M, N = Q.shape[0], len(ids)
+    S = np.lib.format.open_memmap(folder / "sim.npy", mode="w+", dtype=np.float32, shape=(M, N))
+    X_all = None
+    present: list[np.ndarray] = []
+    n = 0
+    for a in range(0, N, LOAD_CHUNK):
+        if cancel is not None:
+            cancel.check()
+        got, X = load_embeddings(store, model=rep_name, text_kind=text_kind, sample_ids=ids[a : a + LOAD_CHUNK])
+        if len(got) == 0:
+            continue
+        if X.shape[1] != Q.shape[1]:
+            raise TargetingError(f"stored vectors have {X.shape[1]} dimensions, the query vectors {Q.shape[1]}")
+        if features and X_all is None:
+            X_all = np.lib.format.open_memmap(
+                folder / "features.npy", mode="w+", dtype=np.float32, shape=(N, X.shape[1])
+            )
+        S[:, n : n + len(got)] = Q @ X.T
+        if X_all is not None:
+            X_all[n : n + len(got)] = X
+        present.append(got)
+        n += len(got)
+    ids_present = np.concatenate(present) if present else np.zeros(0, np.int64)
+    return ids_present, S[:, :n], (X_all[:n] if X_all is not None else None)
+
+
+def run_algorithm(algo: str, S, budget: int, *, features=None, progress=None, cancel=None):
+    """The ordering of `algo` over the similarity S (array or source)."""
+    if algo == "rr":
+        return round_robin(S, budget, progress=progress, cancel=cancel)
+    if algo == "dg":
+        return doubly_greedy(S, budget, cancel=cancel)
+    if algo == "uot":
+        return uot(S, budget, cancel=cancel)
+    if algo == "knn-uniform":
+        return knn_uniform(S, budget, cancel=cancel)
+    if algo == "knn-kde":
+        return knn_kde(S, [features], [1.0], budget, cancel=cancel)
+    raise TargetingError(f"unknown algorithm {algo!r}; use one of {', '.join(ALGOS)}")
+
+
+def target(
+    store: Store,
+    *,
+    query: str,
+    name: str,
+    budget: int,
+    rep: str = "embed",
+    algo: str = "rr",
+    model: str | None = None,
+    text_kind: str = "conversation",
+    filter=None,
+    replace: bool = False,
+    encoder=None,
+    loaded=None,
+    progress=None,
+    cancel=None,
+) -> TargetResult:
+    """Select `budget` samples for the query set `query` (a pool name or a file) and save them as selection
+    `name`. `encoder` (EMBED) / `loaded` (RDS+: model, tokenizer, name) stand in for loading a model (tests)."""
+    from engine.geometry.embeddings import TEXT_KINDS, embed_samples
+    from engine.quality.selection import _check_name
+
+    t0 = time.perf_counter()
+    if rep not in REPS and rep != "less":
+        raise TargetingError(f"unknown representation {rep!r}; use one of {', '.join(REPS)}")
+    if algo not in ALGOS:
+        raise TargetingError(f"unknown algorithm {algo!r}; use one of {', '.join(ALGOS)}")
+    if text_kind not in TEXT_KINDS:
+        raise TargetingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
+    _check_name(store, name, replace)
+    meter = ProgressMeter(progress, unit="steps")
+    qs = load_queries(store, query)
+    ids = candidate_ids(store, filter, exclude=qs.sample_ids)
+    if len(ids) == 0:
+        raise TargetingError("no candidates: the filter matches no non-excluded sample of a training pool")
+    k = check_budget(budget, len(ids))
+    meter.report("loading the representation's model", force=True)
+    r = representation(rep, model, encoder=encoder, loaded=loaded)
+    res = embed_samples(
+        store,
+        model=r.name,
+        text_kind=text_kind,
+        pool_ids=_pool_ids(store, ids),
+        encoder=r.encoder,
+        progress=progress,
+        cancel=cancel,
+    )
+    meter.report(f"representing {len(qs)} query items", force=True)
+    Q = r.queries(qs)
+    scratch = store_files(store) / "targeting"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sim-", dir=scratch) as tmp:
+        from pathlib import Path
+
+        meter.report("similarity", force=True)
+        got, S, X = write_similarity(
+            store, r.name, text_kind, ids, Q, Path(tmp), features=algo == "knn-kde", cancel=cancel
+        )
+        if len(got) < k:
+            raise TargetingError(f"only {len(got):,} candidates have vectors, fewer than the budget {k:,}")
+        meter.report(f"{ALGOS[algo]} over {len(qs)} x {len(got):,}", force=True)
+        o = run_algorithm(algo, DenseSimilarity(S), k, features=X, progress=progress, cancel=cancel)
+        o.order = np.array(o.order)  # off the memmap before the folder goes
+        del S, X
+    params = {
+        "query": qs.source,
+        "rep": rep,
+        "model": r.name,
+        "text_kind": text_kind,
+        "n_query": len(qs),
+        "n_candidates": int(len(got)),
+        "filter": None if filter is None else asdict(filter),
+    }
+    if len(got) < len(ids):
+        o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
+    info = save_ordering(store, name, o, got, budget=k, query_labels=qs.labels, params=params, replace=replace)
+    head = o.head(k)
+    picked = got[head.order]
+    dom = dict(
+        store.fetchall(
+            "SELECT domain, count(*) FROM samples WHERE id IN (SELECT unnest(?::BIGINT[])) GROUP BY 1 ORDER BY 2 DESC",
+            [picked.tolist()],
+        )
+    )
+    counts = np.bincount(head.query, minlength=len(qs))
+    from engine.targeting.saving import why
+
+    domain_of = dict(
+        store.fetchall(
+            "SELECT id, domain FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [picked[:20].tolist()]
+        )
+    )
+    picks = [
+        {
+            "rank": p + 1,
+            "sample_id": int(picked[p]),
+            "domain": domain_of.get(int(picked[p])),
+            "why": why(head, p, qs.labels[int(head.query[p])]),
+        }
+        for p in range(min(20, k))
+    ]
+    return TargetResult(
+        info.name,
+        qs.source,
+        rep,
+        r.name,
+        algo,
+        text_kind,
+        k,
+        len(qs),
+        int(len(got)),
+        res.n_new,
+        time.perf_counter() - t0,
+        dom,
+        [[qs.labels[i], int(c)] for i, c in enumerate(counts)],
+        picks,
+        list(o.notes),
+    )
