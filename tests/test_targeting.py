@@ -480,9 +480,9 @@ def test_target_with_a_file_query_and_rds(sample_store, tmp_path):
     tok = tiny_tokenizer()
     pools = [get_pool(st, "small").id]
     lm = (tiny_llama(tok), tok, "tiny")
-    res = target(st, query="eval_code", name="rds", budget=12, rep="rds", loaded=lm, filter=Filter(pool_ids=pools))
+    res = target(st, query="eval_code", name="rds", budget=12, rep="rds", loaded=lm, scope=Filter(pool_ids=pools))
     assert res.model == "rds+tiny" and res.budget == 12 and res.n_candidates == 16
-    assert get_selection(st, "rds").params["filter"]["pool_ids"] == pools
+    assert get_selection(st, "rds").params["scope"]["filter"]["pool_ids"] == pools
     with pytest.raises(TargetingError, match="neither a pool nor a file"):
         target(st, query="nope", name="x", budget=3, encoder=hashing_encoder)
     with pytest.raises(TargetingError, match="more than the"):

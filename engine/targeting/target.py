@@ -1,11 +1,12 @@
 """One targeted selection end to end: query set -> representation -> similarity (on disk, in blocks) ->
 algorithm -> ordering -> selection.
 
-Candidates are the non-excluded samples of the filter in training pools (evaluation pools are never
-candidates: mixtures never draw from them), less the query items themselves when the query set is a pool of
-the store. Their vectors come from the representation's cache (computed for what is missing, pool by pool);
-the query x candidate cosine is written block by block into a float32 memmap in a scratch folder of the store's
-own folder (removed afterwards), so only a block of candidates' vectors is in memory at once.
+Candidates are the samples of the scope (engine.data.scope: the Browse filter; by default every training
+sample, with excluded samples and eval pools left out unless asked), less the query items themselves when the
+query set is a pool of the store. Their vectors come from the representation's cache (computed for the
+candidates that have none); the query x candidate cosine is written block by block into a float32 memmap in
+a scratch folder of the store's own folder (removed afterwards), so only a block of candidates' vectors is in
+memory at once.
 """
 
 from __future__ import annotations
@@ -54,24 +55,15 @@ class TargetResult:
         return asdict(self)
 
 
-def candidate_ids(store: Store, filter=None, *, exclude: list[int] = ()) -> np.ndarray:
-    """Non-excluded samples of `filter` in training pools, less `exclude`, sorted."""
-    from engine.data.query import Filter, where_sql
+def candidate_ids(store: Store, scope=None, *, exclude: list[int] = ()) -> np.ndarray:
+    """The samples of `scope` (engine.data.scope: the Browse filter; excluded samples and eval pools left out
+    unless asked), less `exclude` (the query items), sorted."""
+    from engine.data.scope import scope_ids
 
-    wsql, wparams = where_sql(store, filter or Filter())
-    rows = store.fetchall(
-        f"SELECT s.id FROM samples s JOIN pools p ON p.id = s.pool_id WHERE ({wsql}) AND NOT s.excluded "
-        f"AND coalesce(p.role, 'train') = 'train' AND NOT list_contains(?::BIGINT[], s.id) ORDER BY 1",
-        [*wparams, [int(i) for i in exclude]],
-    )
-    return np.array([r[0] for r in rows], dtype=np.int64)
-
-
-def _pool_ids(store: Store, ids: np.ndarray) -> list[int]:
-    rows = store.fetchall(
-        "SELECT DISTINCT pool_id FROM samples WHERE id IN (SELECT unnest(?::BIGINT[])) ORDER BY 1", [ids.tolist()]
-    )
-    return [int(r[0]) for r in rows]
+    ids = scope_ids(store, scope)
+    if len(exclude):
+        ids = ids[~np.isin(ids, np.asarray(list(exclude), dtype=np.int64))]
+    return ids
 
 
 def write_similarity(store, rep_name, text_kind, ids, Q, folder, *, features: bool, cancel=None):
@@ -130,15 +122,15 @@ def target(
     algo: str = "rr",
     model: str | None = None,
     text_kind: str = "conversation",
-    filter=None,
+    scope=None,
     replace: bool = False,
     encoder=None,
     loaded=None,
     progress=None,
     cancel=None,
 ) -> TargetResult:
-    """Select `budget` samples for the query set `query` (a pool name or a file) and save them as selection
-    `name`. `encoder` (EMBED) / `loaded` (RDS+: model, tokenizer, name) stand in for loading a model (tests)."""
+    """Select `budget` samples for the query set `query` (a pool name or a file) among the samples of `scope`
+    (a Scope or a Filter; None: every training sample) and save them as selection `name`. `encoder` (EMBED) / `loaded` (RDS+: model, tokenizer, name) stand in for loading a model (tests)."""
     from engine.geometry.embeddings import TEXT_KINDS, embed_samples
     from engine.quality.selection import _check_name
 
@@ -152,9 +144,14 @@ def target(
     _check_name(store, name, replace)
     meter = ProgressMeter(progress, unit="steps")
     qs = load_queries(store, query)
-    ids = candidate_ids(store, filter, exclude=qs.sample_ids)
+    from engine.data.scope import as_scope, describe_scope, scope_params
+
+    sc = as_scope(scope)
+    ids = candidate_ids(store, sc, exclude=qs.sample_ids)
     if len(ids) == 0:
-        raise TargetingError("no candidates: the filter matches no non-excluded sample of a training pool")
+        raise TargetingError(
+            f"no candidates: the scope holds no sample besides the query items ({describe_scope(store, sc)})"
+        )
     k = check_budget(budget, len(ids))
     meter.report("loading the representation's model", force=True)
     r = representation(rep, model, encoder=encoder, loaded=loaded)
@@ -162,7 +159,7 @@ def target(
         store,
         model=r.name,
         text_kind=text_kind,
-        pool_ids=_pool_ids(store, ids),
+        scope=sc,
         encoder=r.encoder,
         progress=progress,
         cancel=cancel,
@@ -191,7 +188,7 @@ def target(
         "text_kind": text_kind,
         "n_query": len(qs),
         "n_candidates": int(len(got)),
-        "filter": None if filter is None else asdict(filter),
+        "scope": scope_params(sc),
     }
     if len(got) < len(ids):
         o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
