@@ -298,6 +298,7 @@ class WorkbenchApp(EngineCaller, App[None]):
 
     async def action_quit(self) -> None:
         self._shutdown_jobs()
+        await self._stop_serving()  # while Textual still routes stdout: a cancelled CLI command says so to its caller
         self.exit()
 
     def _shutdown_jobs(self) -> None:
@@ -335,6 +336,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         start = time.monotonic()
         interrupted = False
         while server.running and time.monotonic() - start < 10.0:
+            server.reroute()  # after Textual's loop has ended (a close without the quit action)
             if not interrupted and time.monotonic() - start > 5.0:
                 server.interrupt()
                 interrupted = True

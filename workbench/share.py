@@ -111,7 +111,13 @@ class StoreServer:
                 pass
         session = self._current
         if session is not None:
+            self.reroute()
             session.cancel()
+
+    def reroute(self) -> None:
+        """Route stdout and stderr again if something replaced the routers while a command runs: Textual puts back
+        the streams it found when its message loop ends, which can be before the app stops serving."""
+        _reroute()
 
     def interrupt(self) -> None:
         """Stop the running command at once (as a second Ctrl-C would)."""
@@ -554,12 +560,8 @@ def _routed_streams() -> Iterator[None]:
     """sys.stdout and sys.stderr are `_Router`s while any served command runs."""
     global _routing_users
     with _routing:
-        if _routing_users == 0:
-            for name in ("stdout", "stderr"):
-                current = getattr(sys, name)
-                if not isinstance(current, _Router):
-                    setattr(sys, name, _Router(name, current))
         _routing_users += 1
+        _route()
     try:
         yield
     finally:
@@ -570,3 +572,18 @@ def _routed_streams() -> Iterator[None]:
                     current = getattr(sys, name)
                     if isinstance(current, _Router):  # unless someone replaced it since
                         setattr(sys, name, current.original)
+
+
+def _route() -> None:
+    """sys.stdout and sys.stderr become `_Router`s over what they are now (unless they are already; under _routing)."""
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if not isinstance(current, _Router):
+            setattr(sys, name, _Router(name, current))
+
+
+def _reroute() -> None:
+    """Route sys.stdout and sys.stderr again while commands run, where something replaced the routers."""
+    with _routing:
+        if _routing_users > 0:
+            _route()
