@@ -224,14 +224,22 @@ class JobPanel(Horizontal):
         message.stop()
         job = self._current(message.job_id)
         if job is not None and job.on_done is not None:
-            job.on_done(message.result)
+            self._guarded(job.on_done, message.result)
 
     def on_job_panel_failed(self, message: Failed) -> None:
         message.stop()
         job = self._current(message.job_id)
         if job is None:
             return
-        (job.on_error or self.fail)(message.error)
+        self._guarded(job.on_error or self.fail, message.error)
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        """fn(*args) on the UI thread; an exception it raises (an OSError reading a job file, say) fails the job
+        with a notification instead of ending the app."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - everything goes to the UI
+            self.fail(e)
 
     def progress(self, done: int, total: int | None, text: str | None = None) -> None:
         """Show `done` of `total` (the bar keeps its total when `total` is None) and optionally a new line."""
@@ -253,7 +261,7 @@ class JobPanel(Horizontal):
     def poll(self, interval: float, fn: Callable[[], None]) -> None:
         """Call `fn` every `interval` seconds while the job runs (a child process's progress file, say)."""
         if self.job is not None:
-            self.job.timer = self.set_interval(interval, fn)
+            self.job.timer = self.set_interval(interval, lambda: self._guarded(fn))
 
     def show(self, state: JobState, done: int, total: int | None, text: str) -> None:
         """Display a job that runs elsewhere (a training run): its state, progress and status line."""

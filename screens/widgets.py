@@ -70,7 +70,10 @@ class EngineCaller:
 
     def on_deliver(self, message: Deliver) -> None:
         message.stop()
-        message.fn(*message.args)
+        try:
+            message.fn(*message.args)
+        except Exception as e:  # noqa: BLE001 - a failing result handler (an OSError, say) is read, never a crash
+            self.engine_error(e)
 
     def run_engine(
         self,

@@ -430,3 +430,45 @@ def test_an_os_error_in_a_screen_is_a_notification_and_the_app_stays_up(hostile_
         await wait_for(pilot, lambda: not screen.querying and screen.count == 80, what="filtered")
 
     run_app(WorkbenchApp(db_path=db), body, notifications=True)
+
+
+def test_a_result_handler_that_fails_is_a_notification_not_a_crash(hostile_store, tmp_path):
+    """What runs on the UI thread around an engine call (the handler of its result, a job's on_done, a child job's
+    progress poll) can hit an OSError too (a file under a regular file here): an error notification, the job
+    marked failed, the app up."""
+    from screens.scores import ScoresScreen
+    from tests.helpers import run_app, wait_for, wait_screen
+    from workbench.app import WorkbenchApp
+
+    db = tmp_path / "app.duckdb"
+    shutil.copy(hostile_store, db)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a regular file, not a folder")
+
+    def read_under_the_file(*_args):
+        return (blocker / "progress.json").read_text()
+
+    async def body(pilot, app):
+        await pilot.press("3")
+        screen = await wait_screen(pilot, app, ScoresScreen, what="scores")
+        panel = screen.panel
+
+        def errors() -> list[str]:
+            return [str(n.message) for n in app._notifications if n.severity == "error"]
+
+        screen.run_engine(lambda: 1, read_under_the_file)  # the engine call is fine, its result handler fails
+        await wait_for(pilot, lambda: len(errors()) == 1, what="handler error")
+        panel.run("probe", lambda progress, token: 1, read_under_the_file)  # a thread job's on_done fails
+        await wait_for(pilot, lambda: len(errors()) == 2 and panel.job is None, what="on_done error")
+        assert panel.state == "failed"
+        panel.start("probe", "probe: running")  # a child job whose progress reader fails
+        panel.poll(0.05, read_under_the_file)
+        await wait_for(pilot, lambda: len(errors()) == 3 and panel.job is None, what="poll error")
+        assert all("NotADirectoryError" in e and str(blocker) in e for e in errors())
+        await pilot.pause(0.3)
+        assert len(errors()) == 3  # the failed poll stopped: one notification, not one per tick
+        assert app.is_running and app.screen is screen
+        await pilot.press("2")  # and the app goes on
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "BrowseScreen", what="browse")
+
+    run_app(WorkbenchApp(db_path=db), body, notifications=True)
