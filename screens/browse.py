@@ -21,6 +21,9 @@ from screens.sample_table import Col, SampleTable
 from screens.widgets import DEFAULT_DOMAINS, ChoiceDialog, ConfirmDialog, InputDialog, WorkbenchScreen
 
 ALL = "__all__"
+# The detail pane shows at most this many characters of each text (a turn, the system prompt, tools, meta):
+# laying out a 1 MB turn froze the app for most of a minute. The rest is named, with where to read it all.
+DETAIL_CHARS = 20_000
 
 # Display columns, by the keys of engine.data.query.Browser.page() rows (engine.data.query.COLUMNS); widths are ours
 # (narrower than the engine's hints so that instruction and response keep most of a 120-cell terminal).
@@ -126,12 +129,33 @@ class DetailPane(VerticalScroll):
         yield Static("", id="detail-body")
 
 
+def _clip_note(text: str, sample_id: Any) -> Text | None:
+    """The line under a text the pane cut (None when it shows all of it)."""
+    if len(text) <= DETAIL_CHARS:
+        return None
+    return Text(
+        f"… {len(text) - DETAIL_CHARS:,} more characters not shown ({len(text):,} in all); "
+        f"`workbench show {sample_id}` prints all of it",
+        style="dim italic",
+    )
+
+
 def render_sample(d: Any) -> RenderableType:
-    """A readable view of an engine.data.query.SampleDetail."""
+    """A readable view of an engine.data.query.SampleDetail; each text at most DETAIL_CHARS characters."""
     from rich.markdown import Markdown as RichMarkdown  # imported here: pulls markdown-it
     from rich.syntax import Syntax  # and pygments
 
     parts: list[RenderableType] = []
+
+    def add(text: str, make) -> None:
+        parts.append(make(text[:DETAIL_CHARS]))
+        note = _clip_note(text, d.id)
+        if note is not None:
+            parts.append(note)
+
+    def json_block(text: str) -> Any:
+        return Syntax(text, "json", word_wrap=True, background_color="default")
+
     head = Text.assemble((f"#{d.id}", "bold"), "  pool ", (str(d.pool), "bold"), "  domain ", (str(d.domain), "bold"))
     if d.excluded:
         head.append("  EXCLUDED", style="bold red")
@@ -149,14 +173,10 @@ def render_sample(d: Any) -> RenderableType:
         )
     if d.system:
         parts.append(Rule("system", style="magenta", align="left"))
-        parts.append(RichMarkdown(d.system))
+        add(d.system, RichMarkdown)
     if d.tools:
         parts.append(Rule("tools", style="yellow", align="left"))
-        parts.append(
-            Syntax(
-                json.dumps(d.tools, indent=2, ensure_ascii=False), "json", word_wrap=True, background_color="default"
-            )
-        )
+        add(json.dumps(d.tools, indent=2, ensure_ascii=False), json_block)
     for m in d.messages:
         role = m.get("role", "?")
         if role == "system" and d.system:
@@ -167,35 +187,14 @@ def render_sample(d: Any) -> RenderableType:
         )
         content = m.get("content")
         if isinstance(content, (list, dict)):
-            parts.append(
-                Syntax(
-                    json.dumps(content, indent=2, ensure_ascii=False),
-                    "json",
-                    word_wrap=True,
-                    background_color="default",
-                )
-            )
+            add(json.dumps(content, indent=2, ensure_ascii=False), json_block)
         elif content:
-            parts.append(RichMarkdown(str(content)))
+            add(str(content), RichMarkdown)
         if m.get("tool_calls"):
-            parts.append(
-                Syntax(
-                    json.dumps(m["tool_calls"], indent=2, ensure_ascii=False),
-                    "json",
-                    word_wrap=True,
-                    background_color="default",
-                )
-            )
+            add(json.dumps(m["tool_calls"], indent=2, ensure_ascii=False), json_block)
     if d.meta:
         parts.append(Rule("meta", style="dim", align="left"))
-        parts.append(
-            Syntax(
-                json.dumps(d.meta, indent=2, ensure_ascii=False, default=str),
-                "json",
-                word_wrap=True,
-                background_color="default",
-            )
-        )
+        add(json.dumps(d.meta, indent=2, ensure_ascii=False, default=str), json_block)
     return Group(*parts)
 
 

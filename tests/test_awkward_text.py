@@ -180,11 +180,6 @@ def test_lone_surrogate_is_a_per_record_import_error_and_skip_invalid_quarantine
     assert res.returncode == 1 and "surrogates.jsonl:2" in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: import names file and line for a lone surrogate but not the field (RecordIssue.field is None); "
-    "engine/data/ingest is another engineer's",
-)
 def test_lone_surrogate_error_names_the_field(tmp_path):
     src = tmp_path / "s.jsonl"
     src.write_text(
@@ -195,6 +190,31 @@ def test_lone_surrogate_error_names_the_field(tmp_path):
         import_file(st, src, pool="s")
     issue = ei.value.issues[0]
     assert issue.line == 1 and issue.field and "field" in str(issue)
+
+
+def test_browse_detail_renders_every_sample_and_clips_the_1mb_one(db):
+    """The detail pane's view of each sample renders (NUL, overrides, ZWJ...); a 1 MB turn is cut to
+    DETAIL_CHARS with a note saying how much is left out and where to read it (laying it all out froze the app)."""
+    import io
+
+    from rich.console import Console
+
+    from engine.data.query import get_sample
+    from screens.browse import DETAIL_CHARS, render_sample
+
+    with Store(db) as st:
+        for sid in _stored(st, "aw_math"):
+            d = get_sample(st, sid)
+            out = io.StringIO()
+            Console(width=100, file=out, color_system=None).print(render_sample(d))
+            text = out.getvalue()
+            assert f"#{sid}" in text
+            if "big" in d.messages[-1]["content"][:40]:
+                hidden = len(d.messages[-1]["content"]) - DETAIL_CHARS
+                assert f"… {hidden:,} more characters not shown" in text and f"workbench show {sid}" in text
+                assert len(text) < 10 * DETAIL_CHARS
+            else:
+                assert "not shown" not in text
 
 
 # --- jobs in this process: heuristics, embeddings, clustering, dedup
