@@ -218,7 +218,7 @@ class WorkbenchApp(EngineCaller, App[None]):
 
     def _cli_command_done(self, argv: list[str], code: int, wrote: bool) -> None:
         """A CLI command ran on the store: after one that could write, every screen reloads."""
-        if not wrote or self.store is None:
+        if not wrote or self.store is None or self._share is None:  # (None: the app is closing)
             return
         import shlex
 

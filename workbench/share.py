@@ -62,6 +62,7 @@ class StoreServer:
         self._ident: tuple[int, int] | None = None
         self._stopping = threading.Event()
         self._slot = threading.Lock()  # one command at a time
+        self._state = threading.Lock()  # _current and _stopping change together
         self._current: _Session | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -99,7 +100,9 @@ class StoreServer:
     def stop(self) -> None:
         """Take no more commands, remove the socket and cancel the running command (as a first Ctrl-C would);
         `running` says when it has ended. Does not wait."""
-        self._stopping.set()
+        with self._state:
+            self._stopping.set()
+            session = self._current
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
@@ -109,7 +112,6 @@ class StoreServer:
                     os.unlink(self.path)
             except OSError:
                 pass
-        session = self._current
         if session is not None:
             self.reroute()
             session.cancel()
@@ -171,11 +173,11 @@ class StoreServer:
                 code = EXIT_CANCELLED
                 session.note("the app is closing" if self._stopping.is_set() else "cancelled")
             else:
-                self._current = session
                 try:
                     code = session.run(argv)
                 finally:
-                    self._current = None
+                    with self._state:
+                        self._current = None
                     self._slot.release()
             try:
                 remote.send_json(conn, remote.EXIT, {"code": code})
@@ -187,13 +189,18 @@ class StoreServer:
             self._on_done(argv, code, session.wrote)
 
     def _take_slot(self, session: _Session) -> bool:
-        """Wait for the command before this one; False when the client gave up or the app is closing."""
-        if self._slot.acquire(blocking=False):
-            return True
-        session.note("the app is running another command; waiting for it to end (Ctrl-C gives up)")
-        while not self._stopping.is_set() and not session.token.cancelled:
-            if self._slot.acquire(timeout=0.1):
+        """Wait for the command before this one and make `session` the current one; False when the client gave
+        up or the app is closing."""
+        if not self._slot.acquire(blocking=False):
+            session.note("the app is running another command; waiting for it to end (Ctrl-C gives up)")
+            while not self._slot.acquire(timeout=0.1):
+                if self._stopping.is_set() or session.token.cancelled:
+                    return False
+        with self._state:
+            if not self._stopping.is_set():
+                self._current = session
                 return True
+        self._slot.release()
         return False
 
 
