@@ -1,0 +1,87 @@
+"""Targeted selection: `workbench target` picks the samples that serve a query set and saves them as a selection
+(engine/targeting; docs/targeting.md)."""
+
+from __future__ import annotations
+
+import sys
+
+from workbench.cli.kit import EXIT_OK, _dump, _open_store, _print_rows, _progress, _sigint_cancels
+from workbench.cli.scope_args import add_scope_args, say_scope, scope_from_args
+
+ALGOS = ["rr", "dg", "uot", "knn-uniform", "knn-kde"]
+REPS = ["embed", "rds"]
+
+
+def cmd_target(args) -> int:
+    from engine.targeting.similarity import TargetingError
+    from engine.targeting.target import target
+
+    with _open_store(args) as store:
+        scope = scope_from_args(store, args)
+        say_scope(store, scope, args.quiet or args.format == "json")
+        with _progress(f"target {args.name}", args.quiet, TargetingError) as prog, _sigint_cancels() as cancel:
+            r = target(
+                store,
+                query=args.query,
+                name=args.name,
+                budget=args.budget,
+                rep=args.rep,
+                algo=args.algo,
+                model=args.model,
+                text_kind=args.text,
+                scope=scope,
+                replace=args.replace,
+                progress=prog,
+                cancel=cancel,
+            )
+    if args.format == "json":
+        _dump(r.to_dict())
+        return EXIT_OK
+    doms = ", ".join(f"{d} {n}" for d, n in r.domains.items())
+    print(
+        f"selection {r.selection!r}: {r.budget:,} of {r.n_candidates:,} candidates for {r.n_query} query items "
+        f"({r.query}); {r.algo} over {r.rep} ({r.model}, {r.text_kind}); {r.seconds:.1f}s"
+    )
+    print(f"domains: {doms}")
+    for note in r.notes:
+        print(f"note: {note}", file=sys.stderr)
+    _print_rows(r.picks, "table", ["rank", "sample_id", "domain", "why"])
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    """Add `target` to the `workbench` parser (`sub` = its subparsers)."""
+    s = sub.add_parser(
+        "target",
+        help="targeted selection: the samples that serve a query set (a pool or a file), saved as a selection",
+    )
+    s.add_argument(
+        "--query", required=True, metavar="POOL|FILE", help="the query set: a pool (eval pools too) or a file"
+    )
+    s.add_argument("--name", required=True, help="name of the selection to save")
+    s.add_argument("--budget", type=int, required=True, metavar="K", help="how many samples to select")
+    s.add_argument(
+        "--rep", choices=REPS, default="embed", help="representation: embed (sentence-transformers) or rds (RDS+)"
+    )
+    s.add_argument(
+        "--algo",
+        choices=ALGOS,
+        default="rr",
+        help="rr (round-robin), dg (doubly greedy), uot (unbalanced OT), knn-uniform, knn-kde",
+    )
+    s.add_argument(
+        "--model",
+        default=None,
+        help="embed: a sentence-transformers folder or cached id (default offline all-MiniLM-L6-v2); "
+        "rds: the proxy LM (default smollm2, a model folder, a .gguf)",
+    )
+    s.add_argument(
+        "--text",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="conversation",
+        help="which text of each candidate is represented (default: every turn)",
+    )
+    add_scope_args(s, text_flag="--contains")
+    s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.set_defaults(func=cmd_target)
