@@ -238,7 +238,7 @@ def _fail(store, path, **kw) -> ImportFailed:
     with pytest.raises(ImportFailed) as e:
         import_file(store, path, pool="bad", **kw)
     assert counts(store) == before  # nothing written, no pool row either
-    assert not (Path(store.path).parent / "quarantine").exists()
+    assert not (store.files_dir / "quarantine").exists()
     return e.value
 
 
@@ -394,7 +394,7 @@ def test_skip_invalid_quarantines_and_imports_the_rest(store, tmp_path):
     r = import_file(store, p, pool="q", skip_invalid=True)
     assert (r.n_records, r.n_inserted, r.n_invalid, r.n_duplicates) == (4, 2, 2, 0)
     qp = Path(r.quarantine_path)
-    assert qp.parent == Path(store.path).parent / "quarantine" and qp.exists()
+    assert qp.parent == store.files_dir / "quarantine" and qp.exists()  # the store's own folder
     q = [json.loads(x) for x in qp.read_text().splitlines()]
     assert [(x["line"], x["record_index"], x["field"]) for x in q] == [(2, 1, None), (3, 2, "output")]
     assert q[0]["raw"] == '{"instruction": "broken'
@@ -653,7 +653,8 @@ def test_lone_surrogate_escape_is_reported(store, tmp_path):
     p.write_text('{"prompt": "ok", "completion": "a"}\n{"prompt": "bad \\ud800", "completion": "a"}\n')
     e = _fail(store, p)
     assert str(e.issues[0]) == (
-        "sur.jsonl:2 (record 1): text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)"
+        "sur.jsonl:2 (record 1) field 'user turn': text contains an unpaired surrogate (an invalid \\u escape "
+        "such as \\ud800)"
     )
     r = import_file(store, p, pool="s", skip_invalid=True)
     assert (r.n_inserted, r.n_invalid) == (1, 1)
@@ -913,7 +914,8 @@ def test_a_quarantine_that_cannot_be_written_is_a_store_error(store, tmp_path):
 
     good = write_jsonl(tmp_path / "good.jsonl", ALPACA)
     import_file(store, good, pool="keep")
-    (Path(store.path).parent / "quarantine").write_text("a file where the quarantine folder goes")
+    store.files_dir.mkdir(parents=True, exist_ok=True)
+    (store.files_dir / "quarantine").write_text("a file where the quarantine folder goes")
     before = rows(store)
     p = write_jsonl(
         tmp_path / "mixed.jsonl", [{"instruction": "new", "output": "x"}, {"instruction": 1, "output": "y"}]

@@ -5,11 +5,12 @@ to a JSONL quarantine report and the rest is imported."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -97,6 +98,35 @@ def _count_tokens(texts):
     return s.fill_null("").str.count_matches(TOKEN_PATTERN).cast(pl.Int64)
 
 
+_JSON_COLUMNS = {"tools", "messages", "meta", "rejected"}
+_FIELD_NAMES = {"u": "user turn", "a": "reply", "system": "system"}
+
+
+def _surrogate_field(text: str, name: str) -> str:
+    """The path inside a staged JSON column of the first string holding a lone surrogate
+    ("messages[1].content"); the column's name when it cannot be told."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return name
+
+    def walk(o: Any, path: str) -> str | None:
+        if isinstance(o, str):
+            try:
+                o.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+            return None
+        items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+        for k, x in items:
+            found = walk(x, f"{path}.{k}" if isinstance(o, dict) else f"{path}[{k}]")
+            if found:
+                return found
+        return None
+
+    return walk(obj, name) or name
+
+
 class _Chunk:
     """Column lists for one staged chunk (flat rows: u/a set, messages NULL; full rows: the reverse)."""
 
@@ -111,14 +141,15 @@ class _Chunk:
         self.texts: list = []
 
     def _drop_unencodable(self, run: "_Run | None") -> None:
-        bad = set()
+        bad: dict[int, str] = {}  # row -> the field holding the lone surrogate
         for col in (4, 5, 6, 7, 8, 9, 10, 13, 15):
+            name = _STAGE_SCHEMA.field(col).name
             for i, v in enumerate(self.cols[col]):
                 if v is not None and i not in bad:
                     try:
                         v.encode("utf-8")
                     except UnicodeEncodeError:
-                        bad.add(i)
+                        bad[i] = _surrogate_field(v, name) if name in _JSON_COLUMNS else _FIELD_NAMES.get(name, name)
         for i in sorted(bad):
             if run is not None:
                 run.n_invalid += 1
@@ -126,7 +157,7 @@ class _Chunk:
                     self.cols[1][i],
                     self.cols[3][i],
                     self.cols[2][i],
-                    None,
+                    bad[i],
                     "text contains an unpaired surrogate (an invalid \\u escape such as \\ud800)",
                 )
         keep = [i for i in range(len(self)) if i not in bad]
@@ -337,10 +368,11 @@ def token_estimate(text: str) -> int:
 
 
 def _quarantine_path(store: Store, pool: str, import_id: int) -> Path:
+    # the store's own folder (<store>.d/quarantine): two stores beside each other never share a report
     base = (
-        store.path.parent / "quarantine"
+        store.files_dir / "quarantine"
         if store.path is not None
-        else Path(tempfile.gettempdir()) / ("workbench-quarantine")
+        else Path(tempfile.gettempdir()) / "workbench-quarantine"
     )
     base.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.-]+", "_", pool)[:60] or "pool"
