@@ -538,3 +538,89 @@ def test_cli_target_with_minilm_on_sample_data_favours_math(tmp_path):
     assert json.loads(r.stdout)["n_embedded_now"] == 0
     r = wb(db, "target", "--query", "eval_math", "--budget", "20", "--name", "u20", *scope, check=False)
     assert r.returncode == 1 and "exists" in r.stderr
+
+
+# -- LESS: per-example gradients, Adam preconditioning, projection ----------------------------------------
+
+
+def tiny_lora_model():
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from tests.tiny_lm import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    model = get_peft_model(
+        tiny_llama(tok), LoraConfig(r=4, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+    )
+    torch.manual_seed(1)
+    for n, p in model.named_parameters():  # B starts at zero; give it values so every LoRA weight has a gradient
+        if "lora_B" in n:
+            p.data.normal_(0, 0.1)
+    return model.eval(), tok
+
+
+def lm_examples(tok):
+    out = []
+    for prompt, answer in [("What is 2 + 2?", " 4"), ("Name a colour.", " Blue, like the sky."), ("Hi", " Hello")]:
+        p = tok(prompt)["input_ids"]
+        a = tok(answer + tok.eos_token, add_special_tokens=False)["input_ids"]
+        out.append((p + a, [-100] * len(p) + a))
+    return out
+
+
+@pytest.mark.slow
+def test_batched_per_example_grads_equal_the_batch_1_loop():
+    from engine.targeting.less import grads_loop, per_example_grads, trainable
+
+    model, tok = tiny_lora_model()
+    ex = lm_examples(tok)
+    loop = grads_loop(model, ex)
+    assert loop.shape == (3, sum(p.numel() for p in trainable(model).values()))
+    assert np.abs(loop).max() > 0
+    for bs in (1, 2, 3):
+        assert np.allclose(per_example_grads(model, ex, batch_size=bs), loop, atol=1e-5, rtol=0)
+
+
+def test_adam_preconditioning_by_hand():
+    from engine.targeting.less import adam_precondition
+
+    g = np.array([1.0, -2.0, 0.0])
+    m = np.array([0.1, 0.0, -0.5])
+    v = np.array([0.01, 0.04, 0.0])
+    # m' = 0.9 m + 0.1 g; v' = 0.999 v + 0.001 g^2; m' / sqrt(v' + 1e-8)
+    want = [0.19 / np.sqrt(0.01099 + 1e-8), -0.2 / np.sqrt(0.04396 + 1e-8), -0.45 / np.sqrt(1e-8)]
+    assert np.allclose(adam_precondition(g, m, v), want, rtol=1e-6)
+    assert np.allclose(adam_precondition(np.stack([g, 2 * g]), m, v)[0], want, rtol=1e-6)
+
+
+def test_adam_moments_come_from_an_adamw_state_in_parameter_order():
+    import torch
+
+    from engine.targeting.less import adam_moments
+
+    a, b = torch.nn.Parameter(torch.ones(2, 2)), torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.AdamW([a, b], lr=0.1)
+    (a.sum() * 2 + (b * torch.tensor([1.0, 2.0, 3.0])).sum()).backward()
+    opt.step()
+    m, v = adam_moments(opt.state_dict(), {"a": a, "b": b})
+    assert np.allclose(m, [0.2] * 4 + [0.1, 0.2, 0.3])  # (1 - 0.9) * g
+    assert np.allclose(v, [0.004] * 4 + [0.001, 0.004, 0.009])  # (1 - 0.999) * g^2
+
+
+def test_rademacher_projection_is_blockwise_seeded_and_keeps_geometry():
+    from engine.targeting.less import RademacherProjector, less_features
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 1000)).astype(np.float32)
+    p = RademacherProjector(1000, 512, seed=3, block_rows=128)
+    R = np.concatenate([p.block(b) for b in range(8)])
+    assert R.shape == (1000, 512) and set(np.unique(R * np.sqrt(512)).round(4)) == {-1.0, 1.0}
+    assert np.allclose(p.project(X), X @ R, atol=1e-4)
+    assert np.array_equal(p.project(X), RademacherProjector(1000, 512, seed=3, block_rows=128).project(X))
+    assert not np.allclose(p.project(X), RademacherProjector(1000, 512, seed=4, block_rows=128).project(X))
+    # Johnson-Lindenstrauss: norms kept to within a few percent at k = 512
+    ratio = np.linalg.norm(p.project(X), axis=1) / np.linalg.norm(X, axis=1)
+    assert np.all(np.abs(ratio - 1) < 0.15)
+    F = less_features(X, p)
+    assert np.allclose(np.linalg.norm(F, axis=1), 1.0, atol=1e-5)

@@ -11,6 +11,8 @@ candidates (budget k = its first k), saved as a selection.
 - `queries`: query sets (a pool or a file; prompt + label per item).
 - `representations`: EMBED (sentence-transformers) and RDS+ (the proxy LM's position-weighted last hidden
   states), candidates cached through engine/geometry/embeddings.
+- `less`: LESS gradient features: per-example LoRA gradients batched with torch.func, Adam preconditioning,
+  a seeded block-wise Rademacher projection (the warm-up and the checkpoint weighting are still to come).
 - `target`: one selection end to end (query set, representation, similarity on disk, algorithm, selection).
 
 Sits beside quality and synthesis: imports from core, data, geometry and quality; mixtures, training,
