@@ -6,6 +6,7 @@ connection. Sample ids come from `next_ids` and never change once assigned.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from pathlib import Path
 import duckdb
 
 from engine.core.errors import StoreError  # noqa: F401  (a store-level failure meant for the user)
+
+RECLAIM_MIN_BYTES = 8 << 20  # file space past the store's last block worth handing back to the file system
 
 
 @dataclass(frozen=True)
@@ -360,8 +363,44 @@ class Store:
         self._files_dir: Path | None = None
         if not read_only:
             migrate(self.con, migrations)
+            self.reclaim_space()  # what an import killed in an earlier session left in the file
         elif current_version(self.con) > (migrations[-1].version if migrations else 0):
             raise StoreError(f"store {path} has a newer schema than this Workbench knows")
+
+    def reclaim_space(self) -> int:
+        """Hand back the file space that a failed or killed import left in the store file; the bytes freed.
+
+        DuckDB writes a large import's rows into the file before COMMIT. Rolled back or killed, those blocks are
+        free (or past the last block the file's header knows) but the file keeps its size, and neither CHECKPOINT
+        nor VACUUM alone shrinks it: a checkpoint with nothing to write does nothing. A catalog change (a table
+        created and dropped) gives it something, and it then truncates the file after its last used block. Free
+        blocks in the middle of the file are reused by later writes, never returned. Best effort: called on a
+        read-write open, at the start of every import and after a failed one; a checkpoint that cannot run now
+        (another connection is writing) is left to the next one. Costs one small query when there is nothing to do.
+        """
+        if self.path is None:
+            return 0
+        try:
+            size = os.path.getsize(self.path)
+            with self.write_lock:
+                con = self.cursor()
+                try:
+                    block, total, free = con.execute(
+                        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
+                        "WHERE database_name = current_database()"
+                    ).fetchall()[0]
+                    past_end = size - (total + 1) * block  # the header takes some KB before the first block
+                    if past_end < RECLAIM_MIN_BYTES and free * block < RECLAIM_MIN_BYTES:
+                        return 0
+                    name = f"wb_reclaim_{os.getpid()}_{threading.get_ident()}"
+                    con.execute(f"CREATE TABLE IF NOT EXISTS {name} (i INTEGER)")
+                    con.execute(f"DROP TABLE {name}")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+            return max(size - os.path.getsize(self.path), 0)
+        except (duckdb.Error, OSError):  # another writer, a store that cannot be written: nothing to do now
+            return 0
 
     @property
     def files_dir(self) -> Path:

@@ -4,13 +4,10 @@ one INSERT of the kept samples inside the caller's transaction."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import duckdb
 
 from engine.data.ingest.staging import _STAGE_COLS, _STAGE_SCHEMA, _count_tokens, _one, _Run, _write_quarantine
 
@@ -233,43 +230,9 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     )
 
 
-RECLAIM_MIN_BYTES = 8 << 20  # file space past the store's last block worth handing back to the file system
-
-
 def reclaim_space(store: Store) -> int:
-    """Hand back the file space that a failed or killed import left in the store file; the bytes freed.
-
-    DuckDB writes a large import's rows into the file before COMMIT. Rolled back or killed, those blocks are free
-    (or past the last block the file's header knows) but the file keeps its size, and neither CHECKPOINT nor VACUUM
-    alone shrinks it: a checkpoint with nothing to write does nothing. A catalog change (a table created and
-    dropped) gives it something, and it then truncates the file after its last used block. Free blocks in the
-    middle of the file are reused by later writes, never returned. Best effort: called at the start of every
-    import (for one killed before it) and after a failed one; a checkpoint that cannot run now (another connection
-    is writing) is left to the next one, at the latest when the store closes."""
-    if store.path is None:
-        return 0
-    try:
-        size = os.path.getsize(store.path)
-        with store.write_lock:
-            con = store.cursor()
-            try:
-                block, total, free = _one(
-                    con,
-                    "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
-                    "WHERE database_name = current_database()",
-                )
-                past_end = size - (total + 1) * block  # the header takes some KB before the first block
-                if past_end < RECLAIM_MIN_BYTES and free * block < RECLAIM_MIN_BYTES:
-                    return 0
-                name = f"wb_reclaim_{os.getpid()}_{threading.get_ident()}"
-                con.execute(f"CREATE TABLE IF NOT EXISTS {name} (i INTEGER)")
-                con.execute(f"DROP TABLE {name}")
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-        return max(size - os.path.getsize(store.path), 0)
-    except (duckdb.Error, OSError):  # another writer, a store that cannot be written: nothing to do now
-        return 0
+    """Hand back the file space a failed or killed import left in the store file (Store.reclaim_space)."""
+    return store.reclaim_space()
 
 
 def kto_path(key: str) -> str:
