@@ -105,6 +105,20 @@ class TopK:
     extra: dict = field(default_factory=dict)
 
 
+def _merge_ragged(best_v, best_i, rows, vals, ids, k):
+    """Merge per-row candidates (rows, vals, ids: flat) into the full (M, k) best lists, keeping the k best
+    per row (value descending, id ascending)."""
+    M = best_v.shape[0]
+    allr = np.concatenate([np.repeat(np.arange(M), k), rows])
+    allv = np.concatenate([best_v.reshape(-1), vals.astype(np.float64)])
+    alli = np.concatenate([best_i.reshape(-1), ids])
+    o = np.lexsort((alli, -allv, allr))
+    allr, allv, alli = allr[o], allv[o], alli[o]
+    starts = np.cumsum(np.bincount(allr, minlength=M)) - np.bincount(allr, minlength=M)
+    keep = (np.arange(len(allr)) - starts[allr]) < k
+    return allv[keep].reshape(M, k), alli[keep].reshape(M, k)
+
+
 def top_k_rows(
     source,
     k: int,
@@ -116,7 +130,9 @@ def top_k_rows(
 ) -> TopK:
     """Per query row the k columns with the largest key(similarity) (key None: the similarity itself), ties
     to the smaller column, over the columns not marked in `exclude` (a bool array over candidates). k is
-    cut to the number of columns left. Reads the source block by block, keeping only (n_query, k)."""
+    cut to the number of columns left. Reads the source block by block, keeping only (n_query, k): once every
+    row has k, a block only contributes the entries above each row's current k-th value (one comparison
+    pass; blocks come left to right, so an entry equal to it loses the tie)."""
     M, N = source.shape
     n_open = N if exclude is None else int(N - exclude.sum())
     k = min(int(k), n_open)
@@ -133,12 +149,19 @@ def top_k_rows(
                 continue
             B, cols = B[:, open_], cols[open_]
         V = key(B) if key is not None else B
-        ids = np.broadcast_to(cols, V.shape)
-        v, i = best_of_rows(V, ids, k)
-        if best_v.shape[1]:
-            best_v, best_i = best_of_rows(np.concatenate([best_v, v], 1), np.concatenate([best_i, i], 1), k)
-        else:
-            best_v, best_i = v, np.ascontiguousarray(i)
+        start = 0
+        if best_v.shape[1] < k:  # filling: the full top-k of a head piece of the block
+            start = min(V.shape[1], max(k, 2048))
+            head = V[:, :start]
+            v, i = best_of_rows(head, np.broadcast_to(cols[:start], head.shape), k)
+            if best_v.shape[1]:
+                v, i = best_of_rows(np.concatenate([best_v, v], 1), np.concatenate([best_i, i], 1), k)
+            best_v, best_i = v.astype(np.float64), np.ascontiguousarray(i)
+        if start < V.shape[1] and best_v.shape[1] == k and k > 0:
+            rest = V[:, start:]
+            r, c = np.nonzero(rest > best_v[:, -1:])
+            if len(r):
+                best_v, best_i = _merge_ragged(best_v, best_i, r, rest[r, c], cols[start + c], k)
     return TopK(best_v, best_i)
 
 
