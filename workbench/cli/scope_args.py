@@ -66,9 +66,9 @@ def scope_from_args(store, args):
 
 
 def say_scope(store, scope, quiet: bool = False) -> None:
-    """The scope in words on stderr ("scope: 412 samples: pool gsm8k, not excluded; eval pools left out")."""
+    """The scope in words on stderr ("workbench: scope: 412 samples: pool gsm8k, not excluded; eval pools left out")."""
     if quiet:
         return
     from engine.data.scope import describe_scope
 
-    print(f"scope: {describe_scope(store, scope)}", file=sys.stderr)
+    print(f"workbench: scope: {describe_scope(store, scope)}", file=sys.stderr)
