@@ -5,8 +5,8 @@ clustering, dedup, export and re-import here, and through the worker subprocesse
 interpolation features worker, training and evaluation) on the tiny model. Each job must finish, and the text
 that comes back (what the workers read, the scores' sample ids, the eval prompts, the run's data.jsonl, the
 exported records) must be exactly the store's. A lone surrogate ("\\ud800" in JSON: Python's json accepts it,
-UTF-8 and DuckDB cannot hold it) is a per-record import error naming file and line, quarantined with
-skip_invalid."""
+UTF-8 and DuckDB cannot hold it) is a per-record import error naming file, line and field, quarantined with
+skip_invalid, so no later job meets it."""
 
 from __future__ import annotations
 
