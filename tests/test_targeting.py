@@ -434,6 +434,8 @@ def test_target_on_sample_data_favours_math_and_is_cached(sample_store):
     ids = selection_ids(st, "for-math")
     assert len(ids) == 40 and [p["sample_id"] for p in res.picks] == ids[:20]
     assert sum(c for _l, c in res.per_query) == 40
+    assert [d["budget"] for d in res.distances] == [5, 10, 20, 40]
+    assert all(d["chamfer"] < d["random_chamfer"] and d["ot"] < d["random_ot"] for d in res.distances)
     info = get_selection(st, "for-math")
     assert info.params["query"] == "pool:eval_math" and info.params["rep"] == "embed"
     assert {s["model"] for s in embedding_sets(st)} == {"hashenc"}
@@ -624,3 +626,26 @@ def test_rademacher_projection_is_blockwise_seeded_and_keeps_geometry():
     assert np.all(np.abs(ratio - 1) < 0.15)
     F = less_features(X, p)
     assert np.allclose(np.linalg.norm(F, axis=1), 1.0, atol=1e-5)
+
+
+# -- subset-to-query distances -------------------------------------------------------------------------------
+
+
+def test_subset_distances_by_hand_and_against_random():
+    from engine.targeting.distances import budget_distances, budget_points, chamfer, ot_distance
+
+    S = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]])
+    assert chamfer(S[:, [0, 1]]) == 0.0
+    assert chamfer(S[:, [2]]) == 0.5
+    # two queries, two samples each exactly on one query: OT cost 0; one sample halfway from both: 0.5
+    assert ot_distance(S[:, [0, 1]]) == pytest.approx(0.0)
+    assert ot_distance(S[:, [2]]) == pytest.approx(0.5)
+    # one sample on query 0 only: half the mass must travel to it from query 1 at cost 1
+    assert ot_distance(S[:, [0]]) == pytest.approx(0.5)
+    assert budget_points(40) == [5, 10, 20, 40] and budget_points(2) == [1, 2]
+    rng = np.random.default_rng(0)
+    S = tied(rng, 6, 400, levels=8).astype(np.float64)
+    rows = budget_distances(S, round_robin(S, 40).order, 40)
+    assert [r["budget"] for r in rows] == [5, 10, 20, 40]
+    for r in rows:  # round-robin's picks sit much nearer the queries than random ones
+        assert r["chamfer"] < r["random_chamfer"] and r["ot"] < r["random_ot"]

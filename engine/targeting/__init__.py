@@ -13,6 +13,7 @@ candidates (budget k = its first k), saved as a selection.
   states), candidates cached through engine/geometry/embeddings.
 - `less`: LESS gradient features: per-example LoRA gradients batched with torch.func, Adam preconditioning,
   a seeded block-wise Rademacher projection (the warm-up and the checkpoint weighting are still to come).
+- `distances`: subset-to-query Chamfer and OT distances per budget, beside a random subset's.
 - `target`: one selection end to end (query set, representation, similarity on disk, algorithm, selection).
 
 Sits beside quality and synthesis: imports from core, data, geometry and quality; mixtures, training,

@@ -20,6 +20,7 @@ import numpy as np
 from engine.core.jobs import ProgressMeter
 from engine.core.paths import store_files
 from engine.core.store import Store
+from engine.targeting.distances import budget_distances
 from engine.targeting.doubly_greedy import doubly_greedy
 from engine.targeting.knn_kde import knn_kde
 from engine.targeting.knn_uniform import knn_uniform
@@ -49,6 +50,7 @@ class TargetResult:
     domains: dict = field(default_factory=dict)  # domain -> picks
     per_query: list = field(default_factory=list)  # [label, picks pulled in] per query item
     picks: list = field(default_factory=list)  # the first picks: {rank, sample_id, domain, why}
+    distances: list = field(default_factory=list)  # per budget: Chamfer and OT to the queries, and of random
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -142,7 +144,7 @@ def target(
     if text_kind not in TEXT_KINDS:
         raise TargetingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
     _check_name(store, name, replace)
-    meter = ProgressMeter(progress, unit="steps")
+    meter = ProgressMeter(progress, total=5, unit="steps")  # the phases; embedding reports its own
     qs = load_queries(store, query)
     from engine.data.scope import as_scope, describe_scope, scope_params
 
@@ -153,7 +155,7 @@ def target(
             f"no candidates: the scope holds no sample besides the query items ({describe_scope(store, sc)})"
         )
     k = check_budget(budget, len(ids))
-    meter.report("loading the representation's model", force=True)
+    meter.advance(1, "loading the representation's model", force=True)
     r = representation(rep, model, encoder=encoder, loaded=loaded)
     res = embed_samples(
         store,
@@ -164,22 +166,24 @@ def target(
         progress=progress,
         cancel=cancel,
     )
-    meter.report(f"representing {len(qs)} query items", force=True)
+    meter.advance(1, f"representing {len(qs)} query items", force=True)
     Q = r.queries(qs)
     scratch = store_files(store) / "targeting"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sim-", dir=scratch) as tmp:
         from pathlib import Path
 
-        meter.report("similarity", force=True)
+        meter.advance(1, "similarity", force=True)
         got, S, X = write_similarity(
             store, r.name, text_kind, ids, Q, Path(tmp), features=algo == "knn-kde", cancel=cancel
         )
         if len(got) < k:
             raise TargetingError(f"only {len(got):,} candidates have vectors, fewer than the budget {k:,}")
-        meter.report(f"{ALGOS[algo]} over {len(qs)} x {len(got):,}", force=True)
+        meter.advance(1, f"{ALGOS[algo]} over {len(qs)} x {len(got):,}", force=True)
         o = run_algorithm(algo, DenseSimilarity(S), k, features=X, progress=progress, cancel=cancel)
         o.order = np.array(o.order)  # off the memmap before the folder goes
+        meter.advance(1, "subset-to-query distances", force=True)
+        dist = budget_distances(S, o.order, k)
         del S, X
     params = {
         "query": qs.source,
@@ -189,6 +193,7 @@ def target(
         "n_query": len(qs),
         "n_candidates": int(len(got)),
         "scope": scope_params(sc),
+        "distances": dist,
     }
     if len(got) < len(ids):
         o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
@@ -233,5 +238,6 @@ def target(
         dom,
         [[qs.labels[i], int(c)] for i, c in enumerate(counts)],
         picks,
-        list(o.notes),
+        distances=dist,
+        notes=list(o.notes),
     )

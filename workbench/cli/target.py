@@ -43,6 +43,9 @@ def cmd_target(args) -> int:
         f"({r.query}); {r.algo} over {r.rep} ({r.model}, {r.text_kind}); {r.seconds:.1f}s"
     )
     print(f"domains: {doms}")
+    for d in r.distances:
+        ot = "" if d["ot"] is None else f", OT {d['ot']:.4f} (random {d['random_ot']:.4f})"
+        print(f"budget {d['budget']:,}: Chamfer {d['chamfer']:.4f} (random {d['random_chamfer']:.4f}){ot}")
     for note in r.notes:
         print(f"note: {note}", file=sys.stderr)
     _print_rows(r.picks, "table", ["rank", "sample_id", "domain", "why"])
