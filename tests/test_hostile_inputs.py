@@ -88,7 +88,8 @@ def refused(db: Path, args: list[str], *want: str, codes=(1, 2, 3)) -> str:
     err = r.stderr
     assert r.returncode in codes, (args, r.returncode, r.stdout[-500:], err[-2000:])
     assert "Traceback" not in err, err
-    assert err.startswith(("workbench", "usage: workbench")), err  # ours or argparse's, not a library's
+    last = err.strip().split("\n")[-1]
+    assert last.startswith("workbench"), err  # ours (or argparse's "workbench CMD: error: ..."), not a library's
     assert len(err) < 2500, f"a {len(err):,}-character error message"
     low = err.lower()
     for w in want:
@@ -196,11 +197,7 @@ SCORES = {
     "scores-rtl": (["scores", "\u202e"], "no metric '\\u202e'"),
     "keep-nan": (["scores", "ifd", "--keep", "< nan"], "'nan' is not a finite number"),
     "keep-inject": (["scores", "ifd", "--keep", "1; DROP"], "--keep '1; drop'"),
-    # a scoring job covers whole pools: --where used to be taken and silently dropped
-    "score-where": (
-        ["score", "--metric", "heuristics", "--where", "domain = 'math'"],
-        "unrecognized arguments: --where",
-    ),
+    "score-where": (["score", "--metric", "heuristics", "--where", "1; DROP TABLE samples"], "unexpected ';'"),
     "score-empty-metric": (["score", "--metric", ""], "unknown metric group"),
 }
 
