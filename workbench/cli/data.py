@@ -428,7 +428,11 @@ def cmd_export(args) -> int:
     fmt = args.file_format or ("parquet" if Path(target).suffix.lower() == ".parquet" else "jsonl")
     if target == "-" and fmt == "parquet" and sys.stdout.isatty():
         raise CliError("Parquet is binary: redirect standard output to a file or a pipe", EXIT_USAGE)
-    name = args.dataset_name or Path(target).name.split(".")[0]
+    name = (
+        check_name(args.dataset_name, "dataset name")
+        if args.dataset_name is not None
+        else Path(target).name.split(".")[0]
+    )
     if args.dataset_info and not args.overwrite:
         info_path, info = read_dataset_info(args.dataset_info, folder_unless_json=True)
         if name in info:
