@@ -91,3 +91,16 @@ def test_locked_store_gives_clear_error(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_file_that_is_no_duckdb_database_is_refused_not_opened_in_memory(tmp_path):
+    """DuckDB opens a .json or .csv given as a database as a throwaway in-memory one: work done there would be
+    lost at exit. The store refuses it (the app and the CLI both open through Store)."""
+    p = tmp_path / "data.json"
+    p.write_text('[{"instruction": "a", "output": "b"}]')
+    for ro in (False, True):
+        with pytest.raises(StoreError, match="not a DuckDB database file"):
+            Store(p, read_only=ro)
+    assert p.read_text() == '[{"instruction": "a", "output": "b"}]'
+    Store(tmp_path / "real.duckdb").close()
+    Store(tmp_path / "real.duckdb").close()  # a real store opens again

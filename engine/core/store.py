@@ -18,6 +18,22 @@ import duckdb
 
 from engine.core.errors import StoreError  # noqa: F401  (a store-level failure meant for the user)
 
+
+def check_store_file(path: str | Path) -> None:
+    """StoreError unless the existing file `path` is a DuckDB database. DuckDB opens an existing .json, .csv or
+    .parquet file as an in-memory database with a view of it: work done "in the store" there would be lost at
+    exit, reported as a success."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise StoreError(f"cannot open store {path}: {e.strerror or e}") from e
+    if head[8:12] != b"DUCK":
+        raise StoreError(
+            f"cannot open store {path}: not a DuckDB database file (to read data from this file, import it)"
+        )
+
+
 RECLAIM_MIN_BYTES = 8 << 20  # file space past the store's last block worth handing back to the file system
 
 
@@ -354,6 +370,8 @@ class Store:
     def __init__(self, path: str | Path, *, read_only: bool = False, migrations: Sequence[Migration] = MIGRATIONS):
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
+            if self.path.is_file() and self.path.stat().st_size:
+                check_store_file(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)

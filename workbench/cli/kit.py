@@ -102,19 +102,14 @@ def _open_store(args, read_only: bool = False):
 
 
 def _check_store_file(path) -> None:
-    """StoreError unless the existing file `path` is a DuckDB database. DuckDB opens an existing .json, .csv or
-    .parquet file as an in-memory database with a view of it: a command given `--db data.json` would do its work
-    there and lose it at exit, reporting success."""
+    """StoreError unless the existing file `path` is a DuckDB database (engine.core.store.check_store_file),
+    with the CLI's hint."""
+    from engine.core.store import check_store_file
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError as e:
-        raise StoreError(f"cannot open store {path}: {e.strerror or e}") from e
-    if head[8:12] != b"DUCK":
-        raise StoreError(
-            f"cannot open store {path}: not a DuckDB database file; --db names the store file "
-            "(to read data from this file, `workbench import` it)"
-        )
+        check_store_file(path)
+    except StoreError as e:
+        raise StoreError(f"{e}; --db names the store file") from None
 
 
 def _check_store_path(path) -> None:
