@@ -78,7 +78,7 @@ class DedupDialog(EngineCaller, Dialog):
             with RadioSet(id="d-scope"):
                 for i, (key, _scope, words) in enumerate(self.choices):
                     prefix = "the Browse filter: " if key == "browse" else ""
-                    yield RadioButton(prefix + words, value=i == 0, id=f"d-scope-{key}")
+                    yield RadioButton(Text(prefix + words), value=i == 0, id=f"d-scope-{key}")
             with Horizontal(classes="row"):
                 yield Label("groups by")
                 yield Select([(label, m) for m, label in DEDUP_METHODS], value="hash", allow_blank=False, id="d-method")

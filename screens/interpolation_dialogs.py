@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
@@ -82,7 +83,7 @@ class CreateSetDialog(FormDialog):
                 with RadioSet(id="f-scope"):
                     for i, (key, _scope, words) in enumerate(self.choices):
                         prefix = "sources within the Browse filter: " if key == "browse" else "sources within "
-                        yield RadioButton(prefix + words, value=i == 0, id=f"f-scope-{key}")
+                        yield RadioButton(Text(prefix + words), value=i == 0, id=f"f-scope-{key}")
             yield from dialog_buttons("Create")
 
     def on_mount(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
@@ -67,7 +68,7 @@ class ScopeDialog(FormDialog):
             with RadioSet(id="sd-scope"):
                 for i, (key, _scope, words) in enumerate(self._choices):
                     prefix = "the Browse filter: " if key == BROWSE else ""
-                    yield RadioButton(prefix + words, value=i == 0, id=f"sd-{key}")
+                    yield RadioButton(Text(prefix + words), value=i == 0, id=f"sd-{key}")
             if self._name is not None:
                 with Horizontal(classes="row"):
                     yield Label(self._name[0])

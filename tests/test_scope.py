@@ -386,3 +386,25 @@ def test_every_eval_sample_stays_out_of_the_default_scope_at_scale(tmp_path):
         b = get_pool(st, "b").id
         in_b = {r[0] for r in st.fetchall("SELECT id FROM samples WHERE pool_id = ?", [b])}
         assert len(got) == 200 and not (set(got.tolist()) & in_b) and np.all(np.diff(got) > 0)
+
+
+def test_the_scope_words_are_shown_as_written(tmp_path):
+    """A filter with brackets (regex, tags) is shown as typed, not read as markup."""
+    from screens.scope_dialog import ScopeDialog
+    from workbench.app import WorkbenchApp
+
+    db = _app_store(tmp_path)
+    expr = "instruction ~ '[0-9]' and text ~ '[/b]'"
+
+    async def body(pilot, app):
+        app.open_browse(expression=expr)
+        await wait_for(
+            pilot, lambda: app.current_filter is not None and app.current_filter.expression == expr, what="filter"
+        )
+        await pilot.press("4")
+        await pilot.press("e")
+        dlg = await wait_screen(pilot, app, ScopeDialog, what="scope dialog")
+        assert f"where {expr}, not excluded" in str(dlg.query_one("#sd-browse").label)
+        await pilot.press("escape")
+
+    _run(WorkbenchApp(db_path=db), body)
