@@ -649,3 +649,37 @@ def test_subset_distances_by_hand_and_against_random():
     assert [r["budget"] for r in rows] == [5, 10, 20, 40]
     for r in rows:  # round-robin's picks sit much nearer the queries than random ones
         assert r["chamfer"] < r["random_chamfer"] and r["ot"] < r["random_ot"]
+
+
+# -- the distance-quantile experiment ---------------------------------------------------------------------
+
+
+def test_quantile_heads_cut_the_ordering_like_the_reference():
+    from engine.targeting.saving import quantile_heads
+
+    o = round_robin(tied(np.random.default_rng(1), 3, 23, levels=4), None)
+    parts = quantile_heads(o, 4, 3)
+    assert [(q, a, len(s)) for q, a, s in parts] == [(0, 0, 3), (1, 5, 3), (2, 10, 3), (3, 15, 3)]
+    assert parts[2][2].order.tolist() == o.order[10:13].tolist()
+    assert [len(s) for _q, _a, s in quantile_heads(o, 4, 100)] == [5, 5, 5, 8]  # the last takes the remainder
+    with pytest.raises(TargetingError, match="quantiles must be"):
+        quantile_heads(o, 1, 3)
+
+
+def test_target_quantiles_save_one_selection_per_quantile_nearest_first(sample_store):
+    from engine.quality.selection import get_selection, selection_ids
+    from engine.targeting.target import target
+
+    st = sample_store
+    res = target(st, query="eval_math", name="mq", budget=8, quantiles=10, encoder=hashing_encoder, model="hashenc")
+    assert [q["selection"] for q in res.quantiles] == [f"mq-q{i}" for i in range(10)]
+    assert all(q["n"] == 8 for q in res.quantiles)
+    assert res.quantiles[0]["domains"].get("math", 0) >= 6
+    assert res.quantiles[0]["chamfer"] < res.quantiles[5]["chamfer"] < res.quantiles[9]["chamfer"]
+    seen = set()
+    for i in range(10):
+        ids = selection_ids(st, f"mq-q{i}")
+        assert len(ids) == 8 and not (seen & set(ids))
+        seen |= set(ids)
+    p = get_selection(st, "mq-q3").params
+    assert p["quantile"] == 3 and p["n_quantiles"] == 10 and p["quantile_start"] == 3 * (res.n_candidates // 10)

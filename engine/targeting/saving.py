@@ -67,3 +67,29 @@ def save_ordering(
         "per_query": per_query_counts(head, n_query),
     }
     return _save_selection(store, name, f"target-{ordering.algo}", p, items, replace=replace)
+
+
+def quantile_heads(ordering: Ordering, n_quantiles: int, top: int) -> list[tuple[int, int, Ordering]]:
+    """The distance-quantile experiment's subsets (the reference's quantile/convert_to_dist_quant.py): the
+    ordering of the whole pool cut into `n_quantiles` equal parts (the last one takes the remainder), the first
+    `top` of each. Returns (quantile, start position, its head) per quantile."""
+    n = len(ordering)
+    if isinstance(n_quantiles, bool) or int(n_quantiles) != n_quantiles or not 2 <= n_quantiles <= n:
+        raise TargetingError(f"quantiles must be a whole number from 2 to the {n:,} candidates; got {n_quantiles!r}")
+    size = n // n_quantiles
+    out = []
+    for q in range(n_quantiles):
+        a = q * size
+        b = n if q == n_quantiles - 1 else a + size
+        e = min(b, a + int(top))
+        sub = Ordering(
+            ordering.algo,
+            ordering.order[a:e],
+            ordering.score[a:e],
+            ordering.query[a:e],
+            ordering.sim[a:e],
+            dict(ordering.params),
+            list(ordering.notes),
+        )
+        out.append((q, a, sub))
+    return out

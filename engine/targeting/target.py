@@ -20,14 +20,14 @@ import numpy as np
 from engine.core.jobs import ProgressMeter
 from engine.core.paths import store_files
 from engine.core.store import Store
-from engine.targeting.distances import budget_distances
+from engine.targeting.distances import budget_distances, chamfer, ot_distance
 from engine.targeting.doubly_greedy import doubly_greedy
 from engine.targeting.knn_kde import knn_kde
 from engine.targeting.knn_uniform import knn_uniform
 from engine.targeting.queries import load_queries
 from engine.targeting.representations import REPS, representation
 from engine.targeting.round_robin import round_robin
-from engine.targeting.saving import ALGOS, save_ordering
+from engine.targeting.saving import ALGOS, quantile_heads, save_ordering
 from engine.targeting.similarity import DenseSimilarity, TargetingError, check_budget
 from engine.targeting.uot import uot
 
@@ -51,6 +51,7 @@ class TargetResult:
     per_query: list = field(default_factory=list)  # [label, picks pulled in] per query item
     picks: list = field(default_factory=list)  # the first picks: {rank, sample_id, domain, why}
     distances: list = field(default_factory=list)  # per budget: Chamfer and OT to the queries, and of random
+    quantiles: list = field(default_factory=list)  # distance quantiles: {selection, quantile, n, chamfer, ot, ...}
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -66,6 +67,16 @@ def candidate_ids(store: Store, scope=None, *, exclude: list[int] = ()) -> np.nd
     if len(exclude):
         ids = ids[~np.isin(ids, np.asarray(list(exclude), dtype=np.int64))]
     return ids
+
+
+def _domains(store: Store, ids: np.ndarray) -> dict:
+    """domain -> how many of `ids`, most first."""
+    return dict(
+        store.fetchall(
+            "SELECT domain, count(*) FROM samples WHERE id IN (SELECT unnest(?::BIGINT[])) GROUP BY 1 ORDER BY 2 DESC, 1",
+            [np.asarray(ids).tolist()],
+        )
+    )
 
 
 def write_similarity(store, rep_name, text_kind, ids, Q, folder, *, features: bool, cancel=None):
@@ -128,6 +139,7 @@ def target(
     replace: bool = False,
     encoder=None,
     loaded=None,
+    quantiles: int | None = None,
     progress=None,
     cancel=None,
 ) -> TargetResult:
@@ -143,7 +155,9 @@ def target(
         raise TargetingError(f"unknown algorithm {algo!r}; use one of {', '.join(ALGOS)}")
     if text_kind not in TEXT_KINDS:
         raise TargetingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
-    _check_name(store, name, replace)
+    names = [f"{name}-q{q}" for q in range(int(quantiles))] if quantiles else [name]
+    for n in names:
+        _check_name(store, n, replace)
     meter = ProgressMeter(progress, total=5, unit="steps")  # the phases; embedding reports its own
     qs = load_queries(store, query)
     from engine.data.scope import as_scope, describe_scope, scope_params
@@ -180,10 +194,21 @@ def target(
         if len(got) < k:
             raise TargetingError(f"only {len(got):,} candidates have vectors, fewer than the budget {k:,}")
         meter.advance(1, f"{ALGOS[algo]} over {len(qs)} x {len(got):,}", force=True)
-        o = run_algorithm(algo, DenseSimilarity(S), k, features=X, progress=progress, cancel=cancel)
+        whole = None if quantiles else k
+        o = run_algorithm(algo, DenseSimilarity(S), whole, features=X, progress=progress, cancel=cancel)
         o.order = np.array(o.order)  # off the memmap before the folder goes
         meter.advance(1, "subset-to-query distances", force=True)
-        dist = budget_distances(S, o.order, k)
+        if quantiles:
+            parts = quantile_heads(o, quantiles, k)
+            qdist = []
+            for q, start, sub in parts:
+                A = np.asarray(S[:, np.sort(sub.order)])
+                qdist.append(
+                    {"quantile": q, "start": start, "n": len(sub), "chamfer": chamfer(A), "ot": ot_distance(A)}
+                )
+            dist = []
+        else:
+            dist = budget_distances(S, o.order, k)
         del S, X
     params = {
         "query": qs.source,
@@ -197,15 +222,34 @@ def target(
     }
     if len(got) < len(ids):
         o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
+    if quantiles:
+        out = []
+        for (q, start, sub), d in zip(parts, qdist):
+            pq = {**params, "quantile": q, "n_quantiles": int(quantiles), "quantile_start": start, "distance": d}
+            save_ordering(
+                store, names[q], sub, got, budget=len(sub), query_labels=qs.labels, params=pq, replace=replace
+            )
+            out.append({"selection": names[q], **d, "domains": _domains(store, got[sub.order])})
+        return TargetResult(
+            names[0],
+            qs.source,
+            rep,
+            r.name,
+            algo,
+            text_kind,
+            k,
+            len(qs),
+            int(len(got)),
+            res.n_new,
+            time.perf_counter() - t0,
+            out[0]["domains"],
+            quantiles=out,
+            notes=list(o.notes),
+        )
     info = save_ordering(store, name, o, got, budget=k, query_labels=qs.labels, params=params, replace=replace)
     head = o.head(k)
     picked = got[head.order]
-    dom = dict(
-        store.fetchall(
-            "SELECT domain, count(*) FROM samples WHERE id IN (SELECT unnest(?::BIGINT[])) GROUP BY 1 ORDER BY 2 DESC",
-            [picked.tolist()],
-        )
-    )
+    dom = _domains(store, picked)
     counts = np.bincount(head.query, minlength=len(qs))
     from engine.targeting.saving import why
 

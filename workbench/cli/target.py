@@ -31,11 +31,30 @@ def cmd_target(args) -> int:
                 text_kind=args.text,
                 scope=scope,
                 replace=args.replace,
+                quantiles=args.quantiles,
                 progress=prog,
                 cancel=cancel,
             )
     if args.format == "json":
         _dump(r.to_dict())
+        return EXIT_OK
+    if r.quantiles:
+        print(
+            f"{len(r.quantiles)} distance quantiles of {r.n_candidates:,} candidates for {r.n_query} query items "
+            f"({r.query}), the first {r.budget:,} of each; {r.algo} over {r.rep} ({r.model}); {r.seconds:.1f}s"
+        )
+        rows = [
+            {
+                "selection": q["selection"],
+                "from": q["start"],
+                "n": q["n"],
+                "chamfer": f"{q['chamfer']:.4f}",
+                "ot": "" if q["ot"] is None else f"{q['ot']:.4f}",
+                "domains": ", ".join(f"{d} {n}" for d, n in q["domains"].items()),
+            }
+            for q in r.quantiles
+        ]
+        _print_rows(rows, "table", ["selection", "from", "n", "chamfer", "ot", "domains"])
         return EXIT_OK
     doms = ", ".join(f"{d} {n}" for d, n in r.domains.items())
     print(
@@ -85,6 +104,14 @@ def register(sub) -> None:
         help="which text of each candidate is represented (default: every turn)",
     )
     add_scope_args(s, text_flag="--contains")
+    s.add_argument(
+        "--quantiles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the distance-quantile experiment: order the whole pool, cut it into N parts, save the first "
+        "--budget of each as NAME-q0 (nearest) .. NAME-q{N-1}",
+    )
     s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.set_defaults(func=cmd_target)
