@@ -232,6 +232,7 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
         super().__init__()
         self.filter: Any = None  # engine.data.query.Filter last applied without error
         self.sort: list[tuple[str, bool]] = [("id", False)]
+        self._row_id: int | None = None  # set while T / X / M act on the row under the cursor
         self.count = 0
         self.scope_count = 0
         self.metrics: list[str] = []
@@ -565,8 +566,65 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
     def _scope_text(self) -> str:
         return f"{self.count:,} sample{'s' if self.count != 1 else ''} matching the current filter"
 
-    def _bulk(self, fn, verb: str) -> None:
-        f, store = self.filter, self.store
+    def _target(self) -> tuple[Any, int, str]:
+        """(filter, count, words) a bulk action works on: the row under the cursor for T / X / M, else the
+        whole filter."""
+        rid = self._row_id
+        if rid is not None:
+            from engine.data.query import Filter
+
+            return Filter(expression=f"id = {int(rid)}"), 1, f"sample {rid} (the row under the cursor)"
+        return self.filter, self.count, f"all {self._scope_text()}"
+
+    def _on_row(self, action) -> None:
+        """Run a bulk action on the sample under the cursor only."""
+        row = self.table.cursor_row if self.count else None
+        if row is None or self.filter_error:
+            self.notify("No sample under the cursor.", severity="warning")
+            return
+        self._row_id = row["id"]
+        try:
+            action()
+        finally:
+            self._row_id = None
+
+    def action_row_tag(self) -> None:
+        self._on_row(self.action_bulk_tag)
+
+    def action_row_exclude(self) -> None:
+        self._on_row(self.action_bulk_exclude)
+
+    def action_row_domain(self) -> None:
+        self._on_row(self.action_bulk_domain)
+
+    def action_undo(self) -> None:
+        """u: undo the last bulk action (tag, exclude, set domain), after saying what it was."""
+        store = self.store
+
+        def ask(what: str | None) -> None:
+            if what is None:
+                self.notify("Nothing to undo: no tag, exclude or domain change since the last undo.")
+                return
+
+            def done(ok) -> None:
+                if not ok:
+                    return
+                from engine.data.query import undo_last_bulk
+
+                def finished(text: str) -> None:
+                    self.notify(f"Undone: {text}", title="Undo")
+                    self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+                self.run_engine(lambda: undo_last_bulk(store), finished, group="bulk")
+
+            self.app.push_screen(ConfirmDialog("Undo?", f"The last bulk action {what}.", "Undo"), done)
+
+        from engine.data.query import last_bulk
+
+        self.run_engine(lambda: last_bulk(store), ask, group="bulk")
+
+    def _bulk(self, fn, verb: str, f=None) -> None:
+        f, store = f if f is not None else self.filter, self.store
 
         def done(n: int) -> None:
             self.notify(f"{verb}: {n:,} sample{'s' if n != 1 else ''}", title="Done")
@@ -575,8 +633,9 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
         self.run_engine(lambda: fn(store, f), done, group="bulk")
 
     def action_bulk_tag(self) -> None:
-        if not self._need_filter():
+        if self._row_id is None and not self._need_filter():
             return
+        target, n, words = self._target()
 
         def done(tag: str | None) -> None:
             if not tag:
@@ -586,7 +645,9 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
             remove = tag.startswith("-")
             name = tag[1:].strip() if remove else tag
             self._bulk(
-                lambda s, f: bulk_tag(s, f, name, remove=remove), f"{'Removed tag' if remove else 'Tagged'} '{name}'"
+                lambda s, f: bulk_tag(s, f, name, remove=remove),
+                f"{'Removed tag' if remove else 'Tagged'} '{name}'",
+                target,
             )
 
         self.app.push_screen(
@@ -594,7 +655,7 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
                 "Tag samples",
                 "Tag (start with - to remove it):",
                 placeholder="e.g. keep, needs-review",
-                note=f"Applies to all {self._scope_text()}.",
+                note=f"Applies to {words} (u undoes it).",
                 ok="Apply",
             ),
             done,
@@ -642,8 +703,9 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
         self.app.push_screen(ExportDialog(self._scope_text().capitalize(), "out/export.jsonl"), chosen)
 
     def action_bulk_exclude(self) -> None:
-        if not self._need_filter():
+        if self._row_id is None and not self._need_filter():
             return
+        target, n, words = self._target()
 
         def done(choice) -> None:
             if choice is None:
@@ -651,29 +713,30 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
             from engine.data.query import bulk_exclude
 
             excluded = choice is True
-            self._bulk(lambda s, f: bulk_exclude(s, f, excluded), "Excluded" if excluded else "Included")
+            self._bulk(lambda s, f: bulk_exclude(s, f, excluded), "Excluded" if excluded else "Included", target)
 
         self.app.push_screen(
             ConfirmDialog(
                 "Exclude or include?",
-                f"Mark all {self._scope_text()} as excluded (kept in the store, left out of exports and "
-                "mixtures), or include them again.",
-                f"Exclude {self.count:,}",
-                extra=(f"Include {self.count:,}", "include"),
+                f"Mark {words} as excluded (kept in the store, left out of exports and "
+                "mixtures), or include them again. u undoes it.",
+                f"Exclude {n:,}",
+                extra=(f"Include {n:,}", "include"),
             ),
             done,
         )
 
     def action_bulk_domain(self) -> None:
-        if not self._need_filter():
+        if self._row_id is None and not self._need_filter():
             return
+        target, n, words = self._target()
 
         def done(domain: str | None) -> None:
             if not domain:
                 return
             from engine.data.query import bulk_set_domain
 
-            self._bulk(lambda s, f: bulk_set_domain(s, f, domain), f"Domain set to {domain}")
+            self._bulk(lambda s, f: bulk_set_domain(s, f, domain), f"Domain set to {domain}", target)
 
         self.app.push_screen(
             InputDialog(
@@ -681,7 +744,7 @@ class BrowseScreen(WorkbenchScreen, mode="browse"):
                 "Domain:",
                 choices=DEFAULT_DOMAINS,
                 placeholder="custom domain",
-                note=f"Applies to all {self._scope_text()} (recorded as a manual domain).",
+                note=f"Applies to {words} (recorded as a manual domain; u undoes it).",
                 ok="Set domain",
             ),
             done,

@@ -41,10 +41,10 @@ def test_every_context_has_bindings_with_ids_and_descriptions():
 
 def test_keymap_overrides_default_key(tmp_path):
     p = tmp_path / "keymap.toml"
-    p.write_text('[keys]\n"pools.import" = "ctrl+o"\nbrowse.tag = "T"\n')
+    p.write_text('[keys]\n"pools.import" = "ctrl+o"\nbrowse.tag = "ctrl+g"\n')
     res = load_keymap(p)
     assert res.warnings == []
-    assert res.overrides == {"pools.import": "ctrl+o", "browse.tag": "T"}
+    assert res.overrides == {"pools.import": "ctrl+o", "browse.tag": "ctrl+g"}
     registry.apply_keymap(res.overrides)
     try:
         assert registry.get("pools.import").key == "ctrl+o"
@@ -805,5 +805,35 @@ def test_export_the_browse_filter_from_the_app(db, tmp_path):
         lines = [x for x in (out / "h.jsonl").read_text().split("\n") if x]
         assert len(lines) == n and all("conversations" in json.loads(x) for x in lines)
         assert json.loads((out / "dataset_info.json").read_text())["h"]["formatting"] == "sharegpt"
+
+    run(body, WorkbenchApp(db_path=db))
+
+
+def test_row_actions_and_undo_in_browse(db):
+    """X excludes only the sample under the cursor; x on the filter, then u undoes that bulk action."""
+
+    async def body(pilot, app):
+        screen, table = await open_browse(pilot, app)
+        table.focus()
+        await pilot.press("j", "j")
+        rid = table.cursor_row["id"]
+        await pilot.press("X")
+        dlg = await wait_screen(pilot, app, ConfirmDialog, what="exclude row")
+        assert f"sample {rid}" in plain(dlg.query_one("#message", Static))
+        dlg.query_one("#confirm").press()
+        await wait_for(pilot, lambda: app.store.fetchall("SELECT count(*) FROM samples WHERE excluded")[0][0] == 1)
+        assert app.store.fetchall("SELECT id FROM samples WHERE excluded") == [(rid,)]
+        await wait_for(pilot, lambda: isinstance(app.screen, type(screen)) and not screen.querying, what="back")
+        await pilot.press("x")  # the whole filter: every sample
+        dlg = await wait_screen(pilot, app, ConfirmDialog, what="exclude all")
+        dlg.query_one("#confirm").press()
+        await wait_for(pilot, lambda: app.store.fetchall("SELECT count(*) FROM samples WHERE excluded")[0][0] == 470)
+        await wait_for(pilot, lambda: isinstance(app.screen, type(screen)), what="back")
+        await pilot.press("u")
+        dlg = await wait_screen(pilot, app, ConfirmDialog, what="undo")
+        assert "excluded 469 samples" in plain(dlg.query_one("#message", Static))
+        dlg.query_one("#confirm").press()
+        await wait_for(pilot, lambda: app.store.fetchall("SELECT count(*) FROM samples WHERE excluded")[0][0] == 1)
+        assert app.store.fetchall("SELECT id FROM samples WHERE excluded") == [(rid,)]  # as before the bulk action
 
     run(body, WorkbenchApp(db_path=db))

@@ -373,3 +373,36 @@ def test_text_search_browser(qstore):
     assert [r["id"] for r in b.page(0, 10)] == [1, 6]
     b = Browser(qstore, Filter(text="poem"), sort=[("id", True)])
     assert b.count() == 2 and b.ids() == [6, 1]
+
+
+def test_the_last_bulk_action_can_be_undone(qstore):
+    """Tag, untag, set domain, exclude: each can be undone, giving its samples back exactly what they held
+    (a sample that already had the tag keeps it; domains go back with their source)."""
+    from engine.core.errors import InputError
+    from engine.data.query import last_bulk, undo_last_bulk
+
+    def state():
+        return (
+            tags_of(qstore),
+            qstore.fetchall("SELECT id, domain, domain_source, excluded FROM samples ORDER BY id"),
+        )
+
+    with pytest.raises(InputError, match="nothing to undo"):
+        undo_last_bulk(qstore)
+    start = state()
+    assert bulk_tag(qstore, Filter(expression="instruction ~ 'poem'"), "good") == 1
+    assert last_bulk(qstore) == "tagged 'good' 1 sample"
+    undo_last_bulk(qstore)
+    assert state() == start and last_bulk(qstore) is None
+    bulk_tag(qstore, Filter(domains=["general"]), "good", remove=True)
+    undo_last_bulk(qstore)
+    assert sorted(state()[0]) == sorted(start[0])
+    bulk_set_domain(qstore, Filter(tags=["good"]), "creative")
+    bulk_exclude(qstore, Filter(pool_ids=[1]))  # replaces the domain change as the undoable one
+    assert last_bulk(qstore).startswith("excluded ")
+    undo_last_bulk(qstore)
+    after = state()[1]
+    assert [r[3] for r in after] == [r[3] for r in start[1]]  # exclusion back as it was
+    assert after[0][1:3] == ("creative", "manual")  # the earlier domain change stays
+    with pytest.raises(InputError):
+        undo_last_bulk(qstore)

@@ -169,6 +169,35 @@ ACTIONS: list[Action] = [
         action="bulk_domain",
     ),
     Action(
+        "browse.row_tag", "T", "Tag (or untag) the sample under the cursor", "browse", label="Tag row", action="row_tag"
+    ),
+    Action(
+        "browse.row_exclude",
+        "X",
+        "Exclude or include the sample under the cursor",
+        "browse",
+        show=False,
+        label="Excl row",
+        action="row_exclude",
+    ),
+    Action(
+        "browse.row_domain",
+        "M",
+        "Set the domain of the sample under the cursor",
+        "browse",
+        show=False,
+        label="Domain row",
+        action="row_domain",
+    ),
+    Action(
+        "browse.undo",
+        "u",
+        "Undo the last bulk action (tag, exclude, set domain): its samples get back what they held",
+        "browse",
+        label="Undo",
+        action="undo",
+    ),
+    Action(
         "browse.export",
         "o",
         "Export the samples matching the filter to JSONL/Parquet (messages, ShareGPT, Alpaca; LLaMA-Factory entry)",

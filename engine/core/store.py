@@ -312,11 +312,21 @@ _V4 = [
     "ALTER TABLE samples ADD COLUMN rejected JSON",
 ]
 
+_V5 = [
+    # The last bulk action of Browse / the CLI (tag, exclude, set domain) and what its samples held before, so
+    # it can be undone; each bulk action replaces what is here.
+    "CREATE TABLE bulk_undo (kind VARCHAR NOT NULL, arg VARCHAR, n BIGINT NOT NULL, "
+    "made_at TIMESTAMP NOT NULL DEFAULT current_timestamp)",
+    "CREATE TABLE bulk_undo_items (sample_id BIGINT NOT NULL, old_domain VARCHAR, old_domain_source VARCHAR, "
+    "old_excluded BOOLEAN)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
     Migration(2, "saved selections", _V2),
     Migration(3, "mixture items, run queue, interpolation sets, eval pools and items", _V3),
     Migration(4, "preference pairs: samples.rejected", _V4),
+    Migration(5, "undo of the last bulk action", _V5),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -463,9 +463,12 @@ def get_sample(store: Store, sample_id: int) -> SampleDetail:
 # -- bulk actions ------------------------------------------------------------------------------------
 
 
-def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) -> int:
+def _write(
+    store, select: tuple[str, list], statements: list[tuple[str, list]], undo: tuple[str, str | None] | None = None
+) -> int:
     """In one transaction: collect the ids the `select` query returns into TEMP table _bulk_ids (so the
-    filter runs once), run `statements` (which refer to _bulk_ids), and return how many ids there were."""
+    filter runs once), run `statements` (which refer to _bulk_ids), and return how many ids there were.
+    `undo` = (kind, arg): first keep what those samples held, as the one undoable last bulk action."""
     with store.write_lock:
         con = store.cursor()
         try:
@@ -474,6 +477,14 @@ def _write(store, select: tuple[str, list], statements: list[tuple[str, list]]) 
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _bulk_ids AS {select[0]}", select[1]).fetchall()
                 n = int(con.execute("SELECT count(*) FROM _bulk_ids").fetchone()[0])
                 if n:
+                    if undo is not None:
+                        con.execute("DELETE FROM bulk_undo")
+                        con.execute("DELETE FROM bulk_undo_items")
+                        con.execute("INSERT INTO bulk_undo (kind, arg, n) VALUES (?, ?, ?)", [undo[0], undo[1], n])
+                        con.execute(
+                            "INSERT INTO bulk_undo_items SELECT s.id, s.domain, s.domain_source, s.excluded "
+                            "FROM samples s WHERE s.id IN (SELECT id FROM _bulk_ids)"
+                        )
                     for sql, params in statements:
                         con.execute(sql, params).fetchall()
                 con.execute("DROP TABLE _bulk_ids")
@@ -508,6 +519,7 @@ def bulk_tag(store: Store, f: Filter, tag: str, *, remove: bool = False) -> int:
                 [tag] + params,
             ),
             [("DELETE FROM sample_tags WHERE tag = ? AND sample_id IN (SELECT id FROM _bulk_ids)", [tag])],
+            undo=("untag", tag),
         )
     return _write(
         store,
@@ -517,6 +529,7 @@ def bulk_tag(store: Store, f: Filter, tag: str, *, remove: bool = False) -> int:
             params + [tag],
         ),
         [("INSERT INTO sample_tags (sample_id, tag) SELECT id, ? FROM _bulk_ids", [tag])],
+        undo=("tag", tag),
     )
 
 
@@ -531,6 +544,7 @@ def bulk_set_domain(store: Store, f: Filter, domain: str) -> int:
             params + [domain],
         ),
         [("UPDATE samples SET domain = ?, domain_source = 'manual' WHERE id IN (SELECT id FROM _bulk_ids)", [domain])],
+        undo=("domain", domain),
     )
 
 
@@ -542,7 +556,54 @@ def bulk_exclude(store: Store, f: Filter, excluded: bool = True) -> int:
         store,
         (f"SELECT s.id FROM samples s WHERE ({where}) AND s.excluded != ?", params + [excluded]),
         [("UPDATE samples SET excluded = ? WHERE id IN (SELECT id FROM _bulk_ids)", [excluded])],
+        undo=("exclude" if excluded else "include", None),
     )
+
+
+_UNDO_WORDS = {
+    "tag": "tagged {arg!r}",
+    "untag": "removed tag {arg!r} from",
+    "domain": "set the domain to {arg!r} of",
+    "exclude": "excluded",
+    "include": "included again",
+}
+
+
+def last_bulk(store: Store) -> str | None:
+    """The bulk action `undo_last_bulk` would undo, in words ("tagged 'keep' on 120 samples"); None if none."""
+    rows = store.fetchall("SELECT kind, arg, n FROM bulk_undo")
+    if not rows:
+        return None
+    kind, arg, n = rows[0]
+    return f"{_UNDO_WORDS[kind].format(arg=arg)} {n:,} sample{'s' if n != 1 else ''}"
+
+
+def undo_last_bulk(store: Store) -> str:
+    """Undo the last bulk action (tag, untag, set domain, exclude / include): its samples get back what they
+    held before it. Returns what was undone in words; InputError when there is nothing to undo."""
+    what = last_bulk(store)
+    if what is None:
+        raise InputError("nothing to undo: no bulk action (tag, exclude, set domain) since the last undo")
+    with store.transaction() as con:
+        kind, arg, _n = con.execute("SELECT kind, arg, n FROM bulk_undo").fetchall()[0]
+        if kind == "tag":
+            con.execute(
+                "DELETE FROM sample_tags WHERE tag = ? AND sample_id IN (SELECT sample_id FROM bulk_undo_items)", [arg]
+            )
+        elif kind == "untag":
+            con.execute("INSERT INTO sample_tags (sample_id, tag) SELECT sample_id, ? FROM bulk_undo_items", [arg])
+        elif kind == "domain":
+            con.execute(
+                "UPDATE samples SET domain = u.old_domain, domain_source = u.old_domain_source "
+                "FROM bulk_undo_items u WHERE samples.id = u.sample_id"
+            )
+        else:
+            con.execute(
+                "UPDATE samples SET excluded = u.old_excluded FROM bulk_undo_items u WHERE samples.id = u.sample_id"
+            )
+        con.execute("DELETE FROM bulk_undo")
+        con.execute("DELETE FROM bulk_undo_items")
+    return what
 
 
 def domain_counts(store: Store, f: Filter | None = None) -> dict[str, int]:
