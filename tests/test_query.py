@@ -406,3 +406,17 @@ def test_the_last_bulk_action_can_be_undone(qstore):
     assert after[0][1:3] == ("creative", "manual")  # the earlier domain change stays
     with pytest.raises(InputError):
         undo_last_bulk(qstore)
+
+
+def test_cli_undo_twin(tmp_path):
+    from tests.helpers import wb, write_jsonl
+
+    db = tmp_path / "s.duckdb"
+    write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"q{i}", "output": "a"} for i in range(5)])
+    wb(db, "import", str(tmp_path / "a.jsonl"), "--pool", "a")
+    assert "nothing to undo" in wb(db, "undo", "--show").stdout
+    wb(db, "tag", "keep", "--pool", "a")
+    assert "would undo: tagged 'keep' 5 samples" in wb(db, "undo", "--show").stdout
+    assert "undone: tagged 'keep' 5 samples" in wb(db, "undo").stdout
+    r = wb(db, "undo", check=False)
+    assert r.returncode == 1 and "nothing to undo" in r.stderr and "Traceback" not in r.stderr

@@ -388,6 +388,18 @@ def cmd_exclude(args) -> int:
     return EXIT_OK
 
 
+def cmd_undo(args) -> int:
+    from engine.data.query import last_bulk, undo_last_bulk
+
+    with _open_store(args, read_only=args.show) as store:
+        if args.show:
+            what = last_bulk(store)
+            print(f"would undo: {what}" if what else "nothing to undo")
+            return EXIT_OK
+        print(f"undone: {undo_last_bulk(store)}")
+    return EXIT_OK
+
+
 def _written_through(path: Path) -> bool:
     """An existing path that is not a plain file or folder (a FIFO, a device, a link such as /dev/stdout): an
     export is copied into it, never put in its place."""
@@ -595,6 +607,10 @@ def register(sub) -> None:
     s.add_argument("--undo", action="store_true")
     _add_filter_args(s)
     s.set_defaults(func=cmd_exclude)
+
+    s = sub.add_parser("undo", help="undo the last bulk action (tag, exclude, set-domain; here or in the app's Browse)")
+    s.add_argument("--show", action="store_true", help="only say what would be undone")
+    s.set_defaults(func=cmd_undo)
 
     s = sub.add_parser("export", help="export samples as JSONL/Parquet in messages, alpaca or sharegpt style")
     s.add_argument(
