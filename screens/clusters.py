@@ -527,6 +527,90 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
 
         self._start_job("cluster", run, done)
 
+    def action_diversity(self) -> None:
+        """v: a diversity selection of the scope (k-center, facility location, SuperFiltering-D, or balanced over
+        the picked clustering's clusters), saved by name like the CLI's `workbench select --method ...`."""
+        if self._busy():
+            return
+        from screens.widgets import ChoiceDialog
+
+        methods = [
+            ("kcenter", "k-center greedy: k samples spread over the embedding space"),
+            ("facility_location", "facility location: k samples that best cover the rest"),
+            ("superfiltering_d", "SuperFiltering-D: the 20% with the lowest IFD, then facility location"),
+        ]
+        if self.clustering:
+            methods.append(("cluster_balanced", f"balanced: N per cluster of {self.clustering}"))
+
+        def method_chosen(method: str | None) -> None:
+            if not method:
+                return
+            ask_scope(
+                self,
+                "Diversity selection",
+                lambda choice: self._ask_k(method, choice),
+                note=f"{dict(methods)[method]}. Over the embeddings of the samples below (embed them first with e). "
+                "Saved as a selection that mixtures can use; `workbench select` is the CLI twin.",
+                ok="Next",
+                name=("selection name", "e.g. diverse-1k", lambda t: None if t.strip() else "write a name"),
+            )
+
+        self.app.push_screen(ChoiceDialog("Diversity selection: method", methods), method_chosen)
+
+    def _ask_k(self, method: str, choice: dict) -> None:
+        from screens.widgets import FieldsDialog
+
+        per = method == "cluster_balanced"
+        label = "per cluster" if per else "k"
+
+        def validate(v: dict) -> str | None:
+            try:
+                if int(v["k"]) < 1:
+                    raise ValueError
+            except ValueError:
+                return f"{label} is a whole number >= 1 (got {v['k']!r})"
+            return None
+
+        def start(v: dict | None) -> None:
+            if v:
+                self._start_diversity(method, choice, int(v["k"]))
+
+        self.app.push_screen(
+            FieldsDialog(
+                f"{choice['name']}: how many",
+                [("k", label, "100" if not per else "10", "a whole number")],
+                note=f"of {choice['words']}",
+                validate=validate,
+                ok="Select",
+            ),
+            start,
+        )
+
+    def _start_diversity(self, method: str, choice: dict, k: int) -> None:
+        if self._busy():
+            return
+        store, scope, words, name = self.store, choice["scope"], choice["words"], choice["name"]
+        info, clustering = self.info, self.clustering
+        emb = dict(
+            model=info.model if info is not None else None, text_kind=info.text_kind if info else DEFAULT_TEXT_KIND
+        )
+
+        def run(progress, _token):
+            from engine.quality import selection as sl
+
+            if method == "kcenter":
+                return sl.kcenter_select(store, name, k=k, filter=scope, **emb)
+            if method == "cluster_balanced":
+                return sl.cluster_balanced_select(store, name, clustering=clustering, n_per_cluster=k, filter=scope)
+            top = 0.2 if method == "superfiltering_d" else None
+            return sl.facility_location_select(store, name, k=k, filter=scope, ifd_top=top, **emb)
+
+        def done(sel) -> None:
+            self.panel.finish(f"selection {sel.name}: {sel.n:,} samples ({sel.method}) · of {words}")
+            self.app.data_changed("samples")  # type: ignore[attr-defined]
+
+        self._start_job("select", run, done)
+
     def action_cancel_job(self) -> None:
         job = self.job
         if job is None:

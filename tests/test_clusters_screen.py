@@ -482,3 +482,32 @@ def test_cancelled_embed_says_how_many_samples_it_kept_and_e_resumes(tmp_path, m
         assert f"embedded {186 - kept} samples" in plain(job)
 
     _run(WorkbenchApp(db_path=db), body)
+
+
+@pytest.mark.parametrize("method, k, expected", [("kcenter", "7", 7), ("cluster_balanced", "2", None)])
+def test_diversity_selection_from_the_clusters_screen(tmp_path, method, k, expected):
+    """v: pick the method, name it in the scope dialog, say how many: the selection is saved as the CLI's
+    `workbench select` would save it (k-center: k samples; balanced: N per cluster of the picked clustering)."""
+    from engine.quality.selection import get_selection
+    from screens.widgets import ChoiceDialog, FieldsDialog
+
+    db = make_store(tmp_path)
+    with Store(db) as st:
+        n_clusters = get_clustering(st, "topics").n_clusters
+
+    async def body(pilot, app):
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(_rows(screen)) > 1, what="cluster rows")
+        await pilot.press("v")
+        dlg = await wait_screen(pilot, app, ChoiceDialog, what="method")
+        dlg.dismiss(method)
+        await _confirm(pilot, app, *"div")
+        form = await wait_screen(pilot, app, FieldsDialog, what="how many")
+        form.query_one("#fd-k").value = k
+        form.query_one("#ok").press()
+        await wait_for(pilot, lambda: "selection div" in plain(screen.query_one("#c-job")), timeout=30, what="saved")
+        sel = get_selection(app.store, "div")
+        assert sel.n == (expected if expected is not None else 2 * n_clusters)
+
+    _run(WorkbenchApp(db_path=db), body)

@@ -388,6 +388,15 @@ ACTIONS: list[Action] = [
         action="dedup",
     ),
     Action(
+        "clusters.diversity",
+        "v",
+        "Diversity selection of the scope: k-center, facility location, SuperFiltering-D or N per cluster, saved "
+        "by name",
+        "clusters",
+        label="Diverse",
+        action="diversity",
+    ),
+    Action(
         "clusters.region",
         "r",
         "Select a region of the map (keys or typed ranges) and browse its samples",
