@@ -683,3 +683,117 @@ def test_target_quantiles_save_one_selection_per_quantile_nearest_first(sample_s
         seen |= set(ids)
     p = get_selection(st, "mq-q3").params
     assert p["quantile"] == 3 and p["n_quantiles"] == 10 and p["quantile_start"] == 3 * (res.n_candidates // 10)
+
+
+# -- LESS end to end on a tiny chat model -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_less_warmup_checkpoints_weights_and_similarity_by_hand(tmp_path):
+    import json
+
+    from engine.core.store import Store
+    from engine.data.ingest import import_file
+    from engine.data.pools import get_pool
+    from engine.data.query import Filter
+    from engine.quality.selection import get_selection, selection_ids
+    from engine.targeting.less_warmup import WarmupSettings, checkpoint_features, sample_records
+    from engine.targeting.queries import load_queries
+    from engine.targeting.target import candidate_ids, target
+    from tests.tiny_lm import tiny_chat_model
+    from workbench.cli.target import trainer_kit
+
+    kit = trainer_kit()
+    model_dir = str(tiny_chat_model(tmp_path / "m"))
+    st = Store(tmp_path / "l.duckdb")
+    try:
+        pool = tmp_path / "p.jsonl"
+        pool.write_text(
+            "".join(f'{{"instruction": "What is {i} + {i}?", "output": "{i} + {i} = {2 * i}"}}\n' for i in range(8))
+            + "".join(f'{{"instruction": "Name colour {i}.", "output": "Colour {i} is blue."}}\n' for i in range(8))
+        )
+        import_file(st, pool, pool="p")
+        q = tmp_path / "q.jsonl"
+        q.write_text('{"instruction": "What is 5 + 7?", "output": "5 + 7 = 12"}\n')
+        s = WarmupSettings(
+            fraction=0.5,
+            epochs=2,
+            r=4,
+            alpha=16,
+            dropout=0.0,
+            target_modules=["q_proj", "v_proj"],
+            batch_size=4,
+            grad_accum=1,
+            max_len=128,
+            proj_dim=64,
+            device="cpu",
+        )
+        scope = Filter(pool_ids=[get_pool(st, "p").id])
+        res = target(
+            st,
+            query=str(q),
+            name="less6",
+            budget=6,
+            rep="less",
+            model=model_dir,
+            scope=scope,
+            less_settings=s,
+            trainer=kit,
+        )
+        assert res.model == f"less+{model_dir}" and res.n_candidates == 16
+        less = get_selection(st, "less6").params["less"]
+        assert less["steps"] == [2, 4] and less["n_warmup"] == 8  # 8 examples, batch 4: two steps an epoch
+        # the weights: each epoch's mean learning rate from the trainer's metrics, normalised
+        lrs = {}
+        for line in (tmp_path / less["warmup"] / "metrics.jsonl").read_text().split("\n"):
+            if line.strip() and "lr" in json.loads(line):
+                d = json.loads(line)
+                lrs[d["step"]] = d["lr"]
+        means = [(lrs[1] + lrs[2]) / 2, (lrs[3] + lrs[4]) / 2]
+        assert np.allclose(less["weights"], [m / sum(means) for m in means])
+        # the similarity by hand: sum over checkpoints of weight x <preconditioned candidate, plain query>
+        ids = candidate_ids(st, scope)
+        cands = sample_records(st, ids)
+        qrec = load_queries(st, str(q)).records
+        S = np.zeros((1, 16))
+        warm = json.loads((tmp_path / less["warmup"] / "warmup.json").read_text())
+        for ck, w in zip(warm["checkpoints"], less["weights"]):
+            X = checkpoint_features(model_dir, ck, cands, 64, adam=True, max_len=128, device="cpu", trainer=kit)
+            Q = checkpoint_features(model_dir, ck, qrec, 64, adam=False, max_len=128, device="cpu", trainer=kit)
+            assert np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-5)
+            S += w * (Q @ X.T)
+        assert selection_ids(st, "less6") == ids[rr_spec(S, 6)].tolist()
+        # a second selection reuses the warm-up and the candidate features
+        cached = sorted(p.name for p in (tmp_path / less["warmup"]).parent.glob("cand-*.npy"))
+        assert len(cached) == 2
+        res = target(
+            st,
+            query=str(q),
+            name="dg",
+            budget=4,
+            rep="less",
+            algo="dg",
+            model=model_dir,
+            scope=scope,
+            less_settings=s,
+            trainer=kit,
+        )
+        assert sorted(p.name for p in (tmp_path / less["warmup"]).parent.glob("cand-*.npy")) == cached
+        assert get_selection(st, "dg").params["less"]["warmup"] == less["warmup"]
+    finally:
+        st.close()
+
+
+@pytest.mark.slow
+def test_cli_less_says_when_the_warmup_slice_is_too_small(tmp_path, capsys):
+    from tests.tiny_lm import tiny_chat_model
+    from workbench.cli import main
+
+    model_dir = str(tiny_chat_model(tmp_path / "m"))
+    db = str(tmp_path / "c.duckdb")
+    assert main(["--db", db, "-q", "sample"]) == 0
+    capsys.readouterr()
+    args = ["--query", "eval_math", "--budget", "5", "--name", "x", "--rep", "less", "--model", model_dir]
+    rc = main(["--db", db, "target", *args, "--pool", "sample_math", "--lora-r", "4", "--proj-dim", "64"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "one optimizer step of 128 examples" in err and "the slice has 4" in err

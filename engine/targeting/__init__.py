@@ -12,10 +12,13 @@ candidates (budget k = its first k), saved as a selection.
 - `representations`: EMBED (sentence-transformers) and RDS+ (the proxy LM's position-weighted last hidden
   states), candidates cached through engine/geometry/embeddings.
 - `less`: LESS gradient features: per-example LoRA gradients batched with torch.func, Adam preconditioning,
-  a seeded block-wise Rademacher projection (the warm-up and the checkpoint weighting are still to come).
+  a seeded block-wise Rademacher projection.
+- `less_warmup`: the LoRA warm-up with engine/training (a checkpoint per epoch), features per checkpoint, the
+  similarity weighted by each epoch's mean learning rate; cached in the store's folder.
 - `distances`: subset-to-query Chamfer and OT distances per budget, beside a random subset's.
 - `target`: one selection end to end (query set, representation, similarity on disk, algorithm, selection).
 
-Sits beside quality and synthesis: imports from core, data, geometry and quality; mixtures, training,
+Sits beside quality and synthesis: imports from core, data, geometry and quality (the LESS warm-up gets
+engine/training's trainer passed in); mixtures, training,
 evaluation and the app import it.
 """

@@ -19,8 +19,7 @@ representation/less/compute_less_embeds.py, after princeton-nlp/LESS).
   projects block by block (the reference uses TRAK's projector with k = 8192, seed 0; its random draws differ
   from these). Then L2-normalised.
 
-Still to come: the LoRA warm-up (engine/training, one checkpoint per epoch) and the similarity summed over
-checkpoints weighted by each epoch's mean learning rate.
+The warm-up, the features per checkpoint and the weighted similarity: engine/targeting/less_warmup.py.
 """
 
 from __future__ import annotations

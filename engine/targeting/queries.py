@@ -11,7 +11,7 @@ prompt + " " + label is exactly the item's conversation text, the text the candi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.core.store import Store
@@ -25,6 +25,7 @@ class QuerySet:
     prompts: list[str]
     answers: list[str]
     sample_ids: list[int]  # the store's sample ids (a pool), empty for a file
+    records: list[dict] = field(default_factory=list)  # {messages, system, tools} per item (LESS's gradients)
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -69,7 +70,7 @@ def _rows_of_pool(store: Store, name: str) -> tuple[str, list]:
     except KeyError as e:
         raise TargetingError(str(e.args[0] if e.args else e)) from None
     rows = store.fetchall(
-        "SELECT id, messages, system FROM samples WHERE pool_id = ? AND NOT excluded ORDER BY id", [p.id]
+        "SELECT id, messages, system, tools FROM samples WHERE pool_id = ? AND NOT excluded ORDER BY id", [p.id]
     )
     return p.name, rows
 
@@ -97,16 +98,25 @@ def load_queries(store: Store, query: str) -> QuerySet:
     if not rows:
         raise TargetingError(f"query set {query!r} has no (non-excluded) items")
     pl = [prompt_and_label(r[1], r[2]) for r in rows]
-    return QuerySet(source, labels, [p for p, _a in pl], [a for _p, a in pl], ids)
+    recs = [
+        {
+            "kind": "sample",
+            "messages": json.loads(r[1]) if isinstance(r[1], str) else r[1],
+            "system": r[2],
+            "tools": (json.loads(r[3]) if isinstance(r[3], str) else r[3]) or None,
+        }
+        for r in rows
+    ]
+    return QuerySet(source, labels, [p for p, _a in pl], [a for _p, a in pl], ids, recs)
 
 
 def _rows_of_file(path: Path) -> list:
-    """The records of a file as (n, messages, system), through the importer into an in-memory store."""
+    """The records of a file as (n, messages, system, tools), through the importer into an in-memory store."""
     from engine.data.ingest import import_file
 
     tmp = Store(":memory:")
     try:
         import_file(tmp, path, pool="query")
-        return tmp.fetchall("SELECT id, messages, system FROM samples ORDER BY id")
+        return tmp.fetchall("SELECT id, messages, system, tools FROM samples ORDER BY id")
     finally:
         tmp.close()

@@ -24,7 +24,7 @@ import numpy as np
 from engine.targeting.queries import QuerySet
 from engine.targeting.similarity import TargetingError
 
-REPS = ("embed", "rds")
+REPS = ("embed", "rds", "less")
 QUERY_PREFIX = "Instruct: Given a sample, find the passages closest to that sample.\nQuery:"
 MAX_TOKENS = 2048
 
@@ -157,5 +157,5 @@ def representation(rep: str, model: str | None = None, *, encoder=None, loaded=N
     if rep == "rds":
         return RdsRep(model, loaded=loaded)
     if rep == "less":
-        raise TargetingError("the LESS representation (gradients) is not built yet; use embed or rds")
+        raise TargetingError("LESS has no text encoder: engine.targeting.less_warmup computes its similarity")
     raise TargetingError(f"unknown representation {rep!r}; use one of {', '.join(REPS)}")

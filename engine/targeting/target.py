@@ -110,7 +110,7 @@ def write_similarity(store, rep_name, text_kind, ids, Q, folder, *, features: bo
     return ids_present, S[:, :n], (X_all[:n] if X_all is not None else None)
 
 
-def run_algorithm(algo: str, S, budget: int, *, features=None, progress=None, cancel=None):
+def run_algorithm(algo: str, S, budget: int, *, features=None, weights=None, progress=None, cancel=None):
     """The ordering of `algo` over the similarity S (array or source)."""
     if algo == "rr":
         return round_robin(S, budget, progress=progress, cancel=cancel)
@@ -121,7 +121,8 @@ def run_algorithm(algo: str, S, budget: int, *, features=None, progress=None, ca
     if algo == "knn-uniform":
         return knn_uniform(S, budget, cancel=cancel)
     if algo == "knn-kde":
-        return knn_kde(S, [features], [1.0], budget, cancel=cancel)
+        feats = features if isinstance(features, list) else [features]
+        return knn_kde(S, feats, weights or [1.0] * len(feats), budget, cancel=cancel)
     raise TargetingError(f"unknown algorithm {algo!r}; use one of {', '.join(ALGOS)}")
 
 
@@ -140,6 +141,8 @@ def target(
     encoder=None,
     loaded=None,
     quantiles: int | None = None,
+    less_settings=None,
+    trainer=None,
     progress=None,
     cancel=None,
 ) -> TargetResult:
@@ -149,7 +152,7 @@ def target(
     from engine.quality.selection import _check_name
 
     t0 = time.perf_counter()
-    if rep not in REPS and rep != "less":
+    if rep not in REPS:
         raise TargetingError(f"unknown representation {rep!r}; use one of {', '.join(REPS)}")
     if algo not in ALGOS:
         raise TargetingError(f"unknown algorithm {algo!r}; use one of {', '.join(ALGOS)}")
@@ -169,33 +172,61 @@ def target(
             f"no candidates: the scope holds no sample besides the query items ({describe_scope(store, sc)})"
         )
     k = check_budget(budget, len(ids))
-    meter.advance(1, "loading the representation's model", force=True)
-    r = representation(rep, model, encoder=encoder, loaded=loaded)
-    res = embed_samples(
-        store,
-        model=r.name,
-        text_kind=text_kind,
-        scope=sc,
-        encoder=r.encoder,
-        progress=progress,
-        cancel=cancel,
-    )
-    meter.advance(1, f"representing {len(qs)} query items", force=True)
-    Q = r.queries(qs)
     scratch = store_files(store) / "targeting"
     scratch.mkdir(parents=True, exist_ok=True)
+    weights = None
     with tempfile.TemporaryDirectory(prefix="sim-", dir=scratch) as tmp:
         from pathlib import Path
 
-        meter.advance(1, "similarity", force=True)
-        got, S, X = write_similarity(
-            store, r.name, text_kind, ids, Q, Path(tmp), features=algo == "knn-kde", cancel=cancel
-        )
+        if rep == "less":
+            from engine.targeting.less_warmup import WarmupSettings, less_similarity
+
+            meter.advance(2, "LESS: warm-up, then gradients per checkpoint", force=True)
+            base = model or "smollm2"
+            if trainer is None:
+                raise TargetingError(
+                    "LESS needs the trainer for its warm-up: pass trainer= (workbench.cli.target.trainer_kit())"
+                )
+            S, X, weights, less_log = less_similarity(
+                store,
+                qs.records,
+                ids,
+                Path(tmp),
+                base_model=base,
+                settings=less_settings or WarmupSettings(),
+                trainer=trainer,
+                want_features=algo == "knn-kde",
+                progress=progress,
+                cancel=cancel,
+            )
+            got, rep_name, n_new = ids, f"less+{base}", 0
+            meter.advance(1, "similarity", force=True)
+        else:
+            meter.advance(1, "loading the representation's model", force=True)
+            r = representation(rep, model, encoder=encoder, loaded=loaded)
+            res = embed_samples(
+                store,
+                model=r.name,
+                text_kind=text_kind,
+                scope=sc,
+                encoder=r.encoder,
+                progress=progress,
+                cancel=cancel,
+            )
+            meter.advance(1, f"representing {len(qs)} query items", force=True)
+            Q = r.queries(qs)
+            meter.advance(1, "similarity", force=True)
+            got, S, X = write_similarity(
+                store, r.name, text_kind, ids, Q, Path(tmp), features=algo == "knn-kde", cancel=cancel
+            )
+            rep_name, n_new, less_log = r.name, res.n_new, None
         if len(got) < k:
             raise TargetingError(f"only {len(got):,} candidates have vectors, fewer than the budget {k:,}")
         meter.advance(1, f"{ALGOS[algo]} over {len(qs)} x {len(got):,}", force=True)
         whole = None if quantiles else k
-        o = run_algorithm(algo, DenseSimilarity(S), whole, features=X, progress=progress, cancel=cancel)
+        o = run_algorithm(
+            algo, DenseSimilarity(S), whole, features=X, weights=weights, progress=progress, cancel=cancel
+        )
         o.order = np.array(o.order)  # off the memmap before the folder goes
         meter.advance(1, "subset-to-query distances", force=True)
         if quantiles:
@@ -213,13 +244,15 @@ def target(
     params = {
         "query": qs.source,
         "rep": rep,
-        "model": r.name,
+        "model": rep_name,
         "text_kind": text_kind,
         "n_query": len(qs),
         "n_candidates": int(len(got)),
         "scope": scope_params(sc),
         "distances": dist,
     }
+    if less_log:
+        params["less"] = less_log
     if len(got) < len(ids):
         o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
     if quantiles:
@@ -234,13 +267,13 @@ def target(
             names[0],
             qs.source,
             rep,
-            r.name,
+            rep_name,
             algo,
             text_kind,
             k,
             len(qs),
             int(len(got)),
-            res.n_new,
+            n_new,
             time.perf_counter() - t0,
             out[0]["domains"],
             quantiles=out,
@@ -271,13 +304,13 @@ def target(
         info.name,
         qs.source,
         rep,
-        r.name,
+        rep_name,
         algo,
         text_kind,
         k,
         len(qs),
         int(len(got)),
-        res.n_new,
+        n_new,
         time.perf_counter() - t0,
         dom,
         [[qs.labels[i], int(c)] for i, c in enumerate(counts)],

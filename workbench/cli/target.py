@@ -9,7 +9,37 @@ from workbench.cli.kit import EXIT_OK, _dump, _open_store, _print_rows, _progres
 from workbench.cli.scope_args import add_scope_args, say_scope, scope_from_args
 
 ALGOS = ["rr", "dg", "uot", "knn-uniform", "knn-kde"]
-REPS = ["embed", "rds"]
+REPS = ["embed", "rds", "less"]
+
+
+def trainer_kit():
+    """engine/training's trainer as the LESS warm-up takes it (engine/targeting sits below training)."""
+    from types import SimpleNamespace
+
+    from engine.training import checkpoint, data, loop, model, settings
+
+    return SimpleNamespace(
+        train=loop.train,
+        checkpoints=checkpoint.checkpoints,
+        tokenize_records=data.tokenize_records,
+        tokenize_conversation=data.tokenize_conversation,
+        load_base=model.load_base,
+        LoraSettings=settings.LoraSettings,
+        TrainSettings=settings.TrainSettings,
+        config_dict=settings.config_dict,
+    )
+
+
+def _less_settings(args):
+    """The LESS warm-up settings of the command line (None: the reference's, for the other representations)."""
+    if args.rep != "less":
+        return None
+    from engine.targeting.less_warmup import WarmupSettings
+
+    s = WarmupSettings(fraction=args.warmup_fraction, epochs=args.warmup_epochs, proj_dim=args.proj_dim)
+    if args.lora_r is not None:
+        s.r, s.alpha = args.lora_r, 4 * args.lora_r
+    return s
 
 
 def cmd_target(args) -> int:
@@ -32,6 +62,8 @@ def cmd_target(args) -> int:
                 scope=scope,
                 replace=args.replace,
                 quantiles=args.quantiles,
+                less_settings=_less_settings(args),
+                trainer=trainer_kit() if args.rep == "less" else None,
                 progress=prog,
                 cancel=cancel,
             )
@@ -83,7 +115,10 @@ def register(sub) -> None:
     s.add_argument("--name", required=True, help="name of the selection to save")
     s.add_argument("--budget", type=int, required=True, metavar="K", help="how many samples to select")
     s.add_argument(
-        "--rep", choices=REPS, default="embed", help="representation: embed (sentence-transformers) or rds (RDS+)"
+        "--rep",
+        choices=REPS,
+        default="embed",
+        help="representation: embed (sentence-transformers), rds (RDS+) or less (LoRA gradients after a warm-up)",
     )
     s.add_argument(
         "--algo",
@@ -95,7 +130,7 @@ def register(sub) -> None:
         "--model",
         default=None,
         help="embed: a sentence-transformers folder or cached id (default offline all-MiniLM-L6-v2); "
-        "rds: the proxy LM (default smollm2, a model folder, a .gguf)",
+        "rds, less: the proxy LM (default smollm2, a model folder, a .gguf)",
     )
     s.add_argument(
         "--text",
@@ -112,6 +147,11 @@ def register(sub) -> None:
         help="the distance-quantile experiment: order the whole pool, cut it into N parts, save the first "
         "--budget of each as NAME-q0 (nearest) .. NAME-q{N-1}",
     )
+    g = s.add_argument_group("LESS (--rep less; defaults: the reference's)")
+    g.add_argument("--warmup-fraction", type=float, default=0.05, help="share of the candidates the warm-up trains on")
+    g.add_argument("--warmup-epochs", type=int, default=4, help="warm-up epochs, one checkpoint each")
+    g.add_argument("--lora-r", type=int, default=None, help="LoRA rank of the warm-up (default 128, alpha 4 x r)")
+    g.add_argument("--proj-dim", type=int, default=8192, help="dimensions of the random projection")
     s.add_argument("--replace", action="store_true", help="replace a selection of the same name")
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.set_defaults(func=cmd_target)
