@@ -91,7 +91,8 @@ class EmbedResult:
 # -- texts ------------------------------------------------------------------------------------------
 
 
-def _content(m: dict) -> str:
+def turn_text(m: dict) -> str:
+    """A turn's text as the conversation text kind writes it (non-strings as JSON, tool calls when empty)."""
     c = m.get("content")
     if c is None:
         c = ""
@@ -109,13 +110,13 @@ def sample_text(text_kind: str, messages: str | list, system: str | None = None)
         lines = []
         if system and not any(m.get("role") == "system" for m in msgs):
             lines.append(f"system: {system}")
-        lines += [f"{m.get('role', '?')}: {_content(m)}" for m in msgs]
+        lines += [f"{m.get('role', '?')}: {turn_text(m)}" for m in msgs]
         return "\n".join(lines)
-    first_user = next((_content(m) for m in msgs if m.get("role") == "user"), "")
+    first_user = next((turn_text(m) for m in msgs if m.get("role") == "user"), "")
     if text_kind == "instruction":
         return first_user
     if text_kind == "instruction_response":
-        last_asst = next((_content(m) for m in reversed(msgs) if m.get("role") == "assistant"), "")
+        last_asst = next((turn_text(m) for m in reversed(msgs) if m.get("role") == "assistant"), "")
         return f"{first_user}\n\n{last_asst}" if last_asst else first_user
     raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.core.store import Store
+from engine.geometry.embeddings import turn_text
 from engine.targeting.similarity import TargetingError
 
 
@@ -35,18 +36,6 @@ class QuerySet:
         return [f"{p} {a}".strip() for p, a in zip(self.prompts, self.answers)]
 
 
-def _content(m: dict) -> str:
-    """A turn's text as the conversation text kind writes it (non-strings as JSON, tool calls when empty)."""
-    c = m.get("content")
-    if c is None:
-        c = ""
-    if not isinstance(c, str):
-        c = json.dumps(c, ensure_ascii=False)
-    if not c and m.get("tool_calls"):
-        c = json.dumps(m["tool_calls"], ensure_ascii=False)
-    return c
-
-
 def prompt_and_label(messages, system: str | None = None) -> tuple[str, str]:
     """(prompt, label) of one item: see the module docstring."""
     msgs = json.loads(messages) if isinstance(messages, str) else list(messages or [])
@@ -55,11 +44,11 @@ def prompt_and_label(messages, system: str | None = None) -> tuple[str, str]:
     lines = []
     if system and not any(m.get("role") == "system" for m in msgs):
         lines.append(f"system: {system}")
-    lines += [f"{m.get('role', '?')}: {_content(m)}" for m in before]
+    lines += [f"{m.get('role', '?')}: {turn_text(m)}" for m in before]
     if last is None:
         return "\n".join(lines), ""
     lines.append("assistant:")
-    return "\n".join(lines), _content(msgs[last])
+    return "\n".join(lines), turn_text(msgs[last])
 
 
 def _rows_of_pool(store: Store, name: str) -> tuple[str, list]:
