@@ -282,12 +282,13 @@ def _with_common_args(subparsers) -> None:
     subparsers.add_parser = add_parser  # type: ignore[method-assign]
 
 
-def _add_filter_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("filter (all given parts must hold)")
+def add_filter_options(g, *, text_flag: str = "--text", text_dest: str = "text") -> None:
+    """The filter options of `query` (--pool, --domain, --tag, the text search, --where, --score) on group `g`;
+    `text_flag` / `text_dest` for a command whose --text means something else (embed, cluster)."""
     g.add_argument("--pool", action="append", help="pool name or id (repeatable)")
     g.add_argument("--domain", action="append", help="domain (repeatable)")
     g.add_argument("--tag", action="append", dest="tags", help="has tag (repeatable: any of them)")
-    g.add_argument("--text", help="case-insensitive substring in instruction, response or system")
+    g.add_argument(text_flag, dest=text_dest, help="case-insensitive substring in instruction, response or system")
     g.add_argument("--where", help="filter expression, e.g. \"n_tokens > 200 and domain = 'math'\"")
     g.add_argument(
         "--score",
@@ -296,6 +297,11 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
         metavar="METRIC:MIN:MAX",
         help="score range, e.g. ifd::1 (empty bound = open)",
     )
+
+
+def _add_filter_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filter (all given parts must hold)")
+    add_filter_options(g)
     g.add_argument("--no-excluded", action="store_true", help="leave out excluded samples")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli.kit import _filter_from_args
+from workbench.cli.kit import _filter_from_args, add_filter_options
 
 
 def add_scope_flags(p: argparse.ArgumentParser) -> None:
@@ -32,18 +32,7 @@ def add_scope_args(p: argparse.ArgumentParser, *, text_flag: str = "--text", fla
     g = p.add_argument_group(
         "scope (the samples the job works on; all given parts must hold; default: every training sample)"
     )
-    g.add_argument("--pool", action="append", help="pool name or id (repeatable)")
-    g.add_argument("--domain", action="append", help="domain (repeatable)")
-    g.add_argument("--tag", action="append", dest="tags", help="has tag (repeatable: any of them)")
-    g.add_argument(text_flag, dest="filter_text", help="case-insensitive substring in instruction, response or system")
-    g.add_argument("--where", help="filter expression, e.g. \"n_tokens > 200 and domain = 'math'\"")
-    g.add_argument(
-        "--score",
-        action="append",
-        default=[],
-        metavar="METRIC:MIN:MAX",
-        help="score range, e.g. ifd::1 (empty bound = open)",
-    )
+    add_filter_options(g, text_flag=text_flag, text_dest="filter_text")
     if flags:
         add_scope_flags(g)
 
