@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -323,18 +324,24 @@ def write_parquet_rows(rows: list[dict], path: Path) -> None:
     pq.write_table(pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys}), path)
 
 
-def _special(path: Path) -> bool:
-    """An existing path that is not a regular file (a FIFO, /dev/stdout, a terminal) or is a symbolic link:
-    written through in place, never replaced (replacing would cut a link, or a shell's redirect, from what
-    it points at)."""
+def written_in_place(path: str | Path) -> bool:
+    """An existing path that is neither a regular file nor a folder (a FIFO, a device such as /dev/stdout, a
+    symbolic link): written through in place, never replaced (replacing would cut a link, or a shell's redirect,
+    from what it points at)."""
     try:
-        if path.is_symlink():
-            return True
-        if path.is_dir():
-            raise ExportError(f"{path} is a folder; give a file name to export to")
-        return path.exists() and not path.is_file()
+        mode = os.lstat(path).st_mode
     except OSError:
         return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _special(path: Path) -> bool:
+    """written_in_place(path); a folder (not a link to one) as the target is an ExportError."""
+    if written_in_place(path):
+        return True
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give a file name to export to")
+    return False
 
 
 @contextmanager

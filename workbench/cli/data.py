@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
 import zlib
@@ -400,16 +399,6 @@ def cmd_undo(args) -> int:
     return EXIT_OK
 
 
-def _written_through(path: Path) -> bool:
-    """An existing path that is not a plain file or folder (a FIFO, a device, a link such as /dev/stdout): an
-    export is copied into it, never put in its place."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
 def _copy_into(src: Path, target: str) -> None:
     """The bytes of `src` into standard output (`-`) or into the existing file `target`, in place; an OSError
     names `target` (a failed write, say to a full disk, names no file of its own)."""
@@ -430,10 +419,12 @@ def _copy_into(src: Path, target: str) -> None:
 
 def cmd_export(args) -> int:
     from engine.core.errors import Cancelled
-    from engine.data.export import export, read_dataset_info
+    from engine.data.export import export, read_dataset_info, written_in_place
 
     target = args.path
-    through = target == "-" or _written_through(Path(target))
+    # stdout, or an existing FIFO, device or link: exported to a temporary file, then copied in (nothing partial
+    # reaches it on a cancel), never put in its place
+    through = target == "-" or written_in_place(target)
     where = "<stdout>" if target == "-" else target
     if through and args.dataset_info:
         raise CliError(f"--dataset-info names the exported file, and {where} is not a file it can name", EXIT_USAGE)
