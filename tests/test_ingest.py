@@ -989,7 +989,7 @@ def test_a_full_disk_is_a_store_error_naming_the_cause(tmp_path, n, room):
 def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
     """DuckDB writes a big import's rows into the file before COMMIT. Rolled back (here: cancelled after the
     INSERT), the file shrinks back at once; killed (SIGKILL at the same point), the next read-write open of the store
-    (or the next import) gives it back."""
+    gives it back."""
     import os
     import subprocess
     import sys
@@ -1043,7 +1043,7 @@ def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
     s = Store(db)  # the next read-write open gives the space back
     assert os.path.getsize(db) < start + (1 << 20)
     assert counts(s) == (1, 1, 3)
-    with pytest.raises(ImportFailed):  # and so does any import, even one that fails
+    with pytest.raises(ImportFailed):  # a failed import after that leaves it small
         import_file(s, write_jsonl(tmp_path / "bad.jsonl", [{"instruction": 1, "output": "x"}]), pool="b")
     assert os.path.getsize(db) < start + (1 << 20)
     assert counts(s) == (1, 1, 3)

@@ -403,7 +403,7 @@ class Store:
         nor VACUUM alone shrinks it: a checkpoint with nothing to write does nothing. A catalog change (a table
         created and dropped) gives it something, and it then truncates the file after its last used block. Free
         blocks in the middle of the file are reused by later writes, never returned. Best effort: called on a
-        read-write open, at the start of every import and after a failed one; a checkpoint that cannot run now
+        read-write open (for an import killed earlier) and after a failed import; a checkpoint that cannot run now
         (another connection is writing) is left to the next one. Costs one small query when there is nothing to do.
         """
         if self.path is None:

@@ -23,7 +23,7 @@ from engine.data.ingest.readers import (
     link_problem,
 )
 from engine.data.ingest.staging import _STAGE_DDL, _Run, _stage_python, _update_total
-from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job, kto_path, reclaim_space
+from engine.data.ingest.write import ImportResult, _prepare, _Staged, _write_job, kto_path
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -77,7 +77,7 @@ def import_file(
 
 def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress, cancel) -> list[ImportResult]:
     """Run several imports; their writes share one transaction (all of them land, or none)."""
-    reclaim_space(store)  # what an import killed before its end left in the file
+    # (what an import killed before its end left in the file went back when the store was opened read-write)
     con = store.cursor()  # own connection: its TEMP staging tables vanish with it
     staged: list[_Staged] = []
     failed = False
@@ -123,7 +123,7 @@ def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress
     finally:
         con.close()
         if failed:
-            reclaim_space(store)  # the blocks the rolled-back rows took
+            store.reclaim_space()  # the blocks the rolled-back rows took
 
 
 def _store_error(e: BaseException, store: Store, jobs: list[_Job], *, writing: bool = False) -> StoreError | None:

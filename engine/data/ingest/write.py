@@ -230,11 +230,6 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     )
 
 
-def reclaim_space(store: Store) -> int:
-    """Hand back the file space a failed or killed import left in the store file (Store.reclaim_space)."""
-    return store.reclaim_space()
-
-
 def kto_path(key: str) -> str:
     """JSON path of a KTO label key inside samples.meta."""
     return "$." + json.dumps(key)
