@@ -255,16 +255,10 @@ def target(
         params["less"] = less_log
     if len(got) < len(ids):
         o.notes.append(f"{len(ids) - len(got):,} candidates without vectors left out")
-    if quantiles:
-        out = []
-        for (q, start, sub), d in zip(parts, qdist):
-            pq = {**params, "quantile": q, "n_quantiles": int(quantiles), "quantile_start": start, "distance": d}
-            save_ordering(
-                store, names[q], sub, got, budget=len(sub), query_labels=qs.labels, params=pq, replace=replace
-            )
-            out.append({"selection": names[q], **d, "domains": _domains(store, got[sub.order])})
+
+    def result(selection: str, domains: dict, **kw) -> TargetResult:
         return TargetResult(
-            names[0],
+            selection,
             qs.source,
             rep,
             rep_name,
@@ -275,10 +269,20 @@ def target(
             int(len(got)),
             n_new,
             time.perf_counter() - t0,
-            out[0]["domains"],
-            quantiles=out,
+            domains,
             notes=list(o.notes),
+            **kw,
         )
+
+    if quantiles:
+        out = []
+        for (q, start, sub), d in zip(parts, qdist):
+            pq = {**params, "quantile": q, "n_quantiles": int(quantiles), "quantile_start": start, "distance": d}
+            save_ordering(
+                store, names[q], sub, got, budget=len(sub), query_labels=qs.labels, params=pq, replace=replace
+            )
+            out.append({"selection": names[q], **d, "domains": _domains(store, got[sub.order])})
+        return result(names[0], out[0]["domains"], quantiles=out)
     info = save_ordering(store, name, o, got, budget=k, query_labels=qs.labels, params=params, replace=replace)
     head = o.head(k)
     picked = got[head.order]
@@ -300,21 +304,10 @@ def target(
         }
         for p in range(min(20, k))
     ]
-    return TargetResult(
+    return result(
         info.name,
-        qs.source,
-        rep,
-        rep_name,
-        algo,
-        text_kind,
-        k,
-        len(qs),
-        int(len(got)),
-        n_new,
-        time.perf_counter() - t0,
         dom,
-        [[qs.labels[i], int(c)] for i, c in enumerate(counts)],
-        picks,
+        per_query=[[qs.labels[i], int(c)] for i, c in enumerate(counts)],
+        picks=picks,
         distances=dist,
-        notes=list(o.notes),
     )
