@@ -419,13 +419,24 @@ def facility_location_select(
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     S = similarity_matrix(X, metric)
     picked, gains = facility_location_lazy(S, k)
+    params = _vector_params(k, model, text_kind, filter, got, n_missing, pre, ifd_top, ifd_threshold, ifd_model)
+    params = {**params, "metric": metric}
+    items = [
+        (int(got[j]), r + 1, "all", g, f"gain {g:.4g} at step {r + 1}") for r, (j, g) in enumerate(zip(picked, gains))
+    ]
+    return _save_selection(
+        store, name, "superfiltering_d" if ifd_top is not None else "facility_location", params, items, replace=replace
+    )
+
+
+def _vector_params(k, model, text_kind, filter, got, n_missing, pre, ifd_top, ifd_threshold, ifd_model) -> dict:
+    """The parameters recorded with a selection over embeddings (facility location, k-center)."""
     from engine.geometry.embeddings import model_name
 
-    params = {
+    return {
         "k": k,
         "model": model_name(model),
         "text_kind": text_kind,
-        "metric": metric,
         "ifd_top": ifd_top,
         "ifd_threshold": ifd_threshold,
         "ifd_model": ifd_model,
@@ -434,12 +445,6 @@ def facility_location_select(
         "n_without_embedding": n_missing,
         "filter": _filter_dict(filter),
     }
-    items = [
-        (int(got[j]), r + 1, "all", g, f"gain {g:.4g} at step {r + 1}") for r, (j, g) in enumerate(zip(picked, gains))
-    ]
-    return _save_selection(
-        store, name, "superfiltering_d" if ifd_top is not None else "facility_location", params, items, replace=replace
-    )
 
 
 def kcenter_greedy(X: np.ndarray, k: int, *, seed: int = 0) -> tuple[list[int], list[float]]:
@@ -487,21 +492,8 @@ def kcenter_select(
     ids, pre = _k_candidates(store, name, k, replace, filter, ifd_top, ifd_threshold, ifd_model)
     got, X, n_missing = _load_vectors(store, ids, model, text_kind)
     picked, dists = kcenter_greedy(X, k, seed=seed)
-    from engine.geometry.embeddings import model_name
-
-    params = {
-        "k": k,
-        "model": model_name(model),
-        "text_kind": text_kind,
-        "seed": seed,
-        "ifd_top": ifd_top,
-        "ifd_threshold": ifd_threshold,
-        "ifd_model": ifd_model,
-        "ifd_prefilter": pre,
-        "n_candidates": len(got),
-        "n_without_embedding": n_missing,
-        "filter": _filter_dict(filter),
-    }
+    params = _vector_params(k, model, text_kind, filter, got, n_missing, pre, ifd_top, ifd_threshold, ifd_model)
+    params = {**params, "seed": seed}
     items = [
         (
             int(got[j]),
