@@ -320,13 +320,13 @@ def test_plain_lora_merge_matches_peft(tmp_path, model_dir):
 
 
 @pytest.mark.slow
-def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
+def _lora_run(store, tmp_path, model_dir, rid: int = 2) -> None:
+    """A finished mixture run `rid` whose adapter is a random plain LoRA of the tiny model."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    load_sets(store)
-    folder = tmp_path / "runs" / "2-lora"
+    folder = tmp_path / "runs" / f"{rid}-lora"
     pm = get_peft_model(
         AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")
     )
@@ -335,11 +335,16 @@ def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
         if "lora_B" in n:
             torch.nn.init.normal_(p, std=0.3)
     pm.save_pretrained(folder / "adapter")
-    _base_run(store, model_dir, rid=1)
     store.con.execute(
-        "INSERT INTO runs (id, name, status, kind, base_model, folder) VALUES (2, 'lora', 'done', 'mixture', ?, ?)",
-        [str(model_dir), str(folder)],
+        "INSERT INTO runs (id, name, status, kind, base_model, folder) VALUES (?, 'lora', 'done', 'mixture', ?, ?)",
+        [rid, str(model_dir), str(folder)],
     )
+
+
+def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
+    load_sets(store)
+    _base_run(store, model_dir, rid=1)
+    _lora_run(store, tmp_path, model_dir)
     settings = ev.EvalSettings(max_new_tokens=4, batch_size=4, threads=1)
     alone = ev.evaluate(store, 1, ["general_eval"], max_items=3, settings=settings, poll_s=0.1)
     nll_alone = {k: v["nll"] for k, v in ev.item_results(store, 1).items()}
@@ -461,3 +466,30 @@ def test_code_items_are_refused_without_a_sandbox_unless_opted_in(store, model_d
     finally:
         monkeypatch.undo()
         assert sandbox.isolation(refresh=True).kernel
+
+
+def test_worker_names_its_phases(store, tmp_path, model_dir, monkeypatch):
+    """Loading the model and merging a run's adapter are named in the job's progress.json before they start,
+    and current_phase (what the app and the CLI show) reads them back."""
+    from engine.core.jobs import JobFolder
+    from engine.evaluation import worker
+
+    load_sets(store)
+    _base_run(store, model_dir, rid=1)
+    _lora_run(store, tmp_path, model_dir)
+    settings = ev.EvalSettings(max_new_tokens=2, batch_size=4, threads=1)
+    jobs = [ev.prepare(store, rid, ["general_eval"], max_items=2, settings=settings)[0] for rid in (2, 1)]
+    seen = []
+    update = JobFolder.update_progress
+
+    def spy(self, **kw):  # records each phase as it is written, then writes it as usual
+        update(self, **kw)
+        if kw.get("phase"):
+            seen.append((self.path, kw["phase"], ev.current_phase([self.path])))
+
+    monkeypatch.setattr(JobFolder, "update_progress", spy)
+    worker.run_jobs(jobs)
+    assert seen[0] == (jobs[0], f"loading the model {model_dir}", f"loading the model {model_dir}")
+    assert (jobs[0], "merging the run's LoRA adapter", "merging the run's LoRA adapter") in seen
+    assert [p for j, p, _ in seen if j == jobs[1]] == []  # the base run reuses the loaded model: nothing to name
+    assert ev.current_phase(jobs) == ""  # both done

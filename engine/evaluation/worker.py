@@ -165,23 +165,30 @@ def _set_threads(s: dict) -> None:
     torch.set_num_threads(int(n))
 
 
-def load_base(spec: dict):
-    """(model, tokenizer) of a job's base model (no adapter), in eval mode."""
+def load_base(spec: dict, folder: JobFolder | None = None):
+    """(model, tokenizer) of a job's base model (no adapter), in eval mode. With the job's `folder`, the
+    phase (loading, converting a GGUF model once) is written to its progress.json for the app and the CLI."""
     from engine.core.models import load_causal_lm
 
     s = spec.get("settings", {})
     _set_threads(s)
-    model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"))
+    say = (lambda text: folder.update_progress(phase=text)) if folder is not None else None
+    if say:
+        say(f"loading the model {spec['model']}")
+    model, tok, _src = load_causal_lm(spec["model"], device=s.get("device", "auto"), dtype=s.get("dtype"), progress=say)
     return model, tok
 
 
-def load_model(spec: dict):
+def load_model(spec: dict, folder: JobFolder | None = None):
     """(model, tokenizer) of the job: the base model, with the LoRA adapter merged in when given."""
-    model, tok = load_base(spec)
-    if spec.get("adapter") and not merge_lora(model, spec["adapter"]):
-        from peft import PeftModel
+    model, tok = load_base(spec, folder)
+    if spec.get("adapter"):
+        if folder is not None:
+            folder.update_progress(phase="merging the run's LoRA adapter")
+        if not merge_lora(model, spec["adapter"]):
+            from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, spec["adapter"]).merge_and_unload().eval()
+            model = PeftModel.from_pretrained(model, spec["adapter"]).merge_and_unload().eval()
     return model, tok
 
 
@@ -263,17 +270,20 @@ def run_jobs(jobs: list[Path], *, cancel: CancelToken | None = None) -> list[dic
     out = []
     cached: tuple | None = None  # (key, model, tok)
     for job in jobs:
-        spec = JobFolder(job).read_spec()
+        folder = JobFolder(job)
+        spec = folder.read_spec()
         s = spec.get("settings", {})
         key = (spec["model"], s.get("device", "auto"), s.get("dtype"))
         if cached is None or cached[0] != key:
             cached = None  # free the previous model first
-            cached = (key, *load_base(spec))
+            cached = (key, *load_base(spec, folder))
         _, model, tok = cached
         keep: dict = {}
-        if spec.get("adapter") and not merge_lora(model, spec["adapter"], keep=keep):
-            out.append(run_job(Path(job), cancel=cancel))  # peft path: its own fresh model
-            continue
+        if spec.get("adapter"):
+            folder.update_progress(phase="merging the run's LoRA adapter")
+            if not merge_lora(model, spec["adapter"], keep=keep):
+                out.append(run_job(Path(job), cancel=cancel))  # peft path: its own fresh model
+                continue
         try:
             out.append(run_job(Path(job), cancel=cancel, loaded=(model, tok)))
         finally:
@@ -375,7 +385,7 @@ def run_job(job: Path, *, cancel: CancelToken | None = None, loaded=None) -> dic
 
     def load() -> None:
         if not lm:
-            lm.extend(load_model(spec))
+            lm.extend(load_model(spec, folder))
         if not getattr(lm[1], "chat_template", None):
             with open(folder.file("log.txt"), "a", encoding="utf-8") as f:
                 f.write(FALLBACK_TEMPLATE_NOTE + "\n")

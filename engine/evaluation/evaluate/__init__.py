@@ -23,7 +23,15 @@ ingest, evaluate), `results` (summaries, rescore, per-item results), `overlap`.
 """
 
 from engine.data.pools import ROLES  # noqa: F401  (pool roles: train, eval)
-from engine.evaluation.evaluate.jobs import evaluate, evaluate_many, ingest, prepare, read_progress, start_worker
+from engine.evaluation.evaluate.jobs import (
+    current_phase,
+    evaluate,
+    evaluate_many,
+    ingest,
+    prepare,
+    read_progress,
+    start_worker,
+)
 from engine.evaluation.evaluate.overlap import (
     NEAR_CHECK_LIMIT,
     OverlapReport,
@@ -78,6 +86,7 @@ __all__ = [
     "evaluation_settings",
     "prepare",
     "read_progress",
+    "current_phase",
     "ingest",
     "start_worker",
     "evaluate",

@@ -186,6 +186,16 @@ def read_progress(job: Path) -> dict:
     return JobFolder(job).read_progress()
 
 
+def current_phase(jobs: list[Path]) -> str:
+    """What the worker is doing now, in words: the named phase (loading the model, merging a run's adapter,
+    converting a GGUF model) or the state of the first job that is not done; "" when none says."""
+    for j in jobs:
+        p = read_progress(j)
+        if p.get("phase") or p.get("state") not in (None, "done"):
+            return str(p.get("phase") or p.get("state") or "")
+    return ""
+
+
 def ingest(store: Store, job: Path, summaries: list[EvalSummary], *, state: str | None = None) -> int:
     """Write the job's finished chunks into eval_items (idempotent per chunk) and refresh the summaries. A job
     folder of another store is JobOwnerError (`prepare` stamps it for this one)."""
@@ -287,16 +297,7 @@ def evaluate_many(
                     raise Cancelled()
                 ingest_all()
                 meter.done = done_items()
-                meter.report(
-                    next(
-                        (
-                            read_progress(j).get("state", "")
-                            for j in todo
-                            if read_progress(j).get("state") not in (None, "done")
-                        ),
-                        "",
-                    )
-                )
+                meter.report(current_phase(todo))
                 time.sleep(poll_s)
         finally:
             if proc.poll() is None:
