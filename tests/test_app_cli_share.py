@@ -350,3 +350,47 @@ def test_another_user_gets_no_answer(tmp_path):
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _text_args(parser, where: str = "workbench"):
+    """(command, dest) of every argument of the CLI that takes text (options with choices and flags aside)."""
+    import argparse
+
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _text_args(sub, f"{where} {name}")
+        elif a.nargs != 0 and a.choices is None and a.type in (None, str) and a.dest != "help":
+            yield where, a.dest
+
+
+def test_every_text_argument_is_classed_for_path_rebasing():
+    """A command sent to the app has its relative paths made the caller's: every text argument of every
+    command is a path, maybe a path, or not a path, so a new argument cannot be left out unnoticed."""
+    from workbench import cli, share
+
+    classes = (share.PATH_ARGS, share.MAYBE_PATH_ARGS, share.NOT_PATH_ARGS)
+    seen = list(_text_args(cli.build_parser()))
+    assert len(seen) > 100
+    unclassed = sorted({f"{cmd}: {dest}" for cmd, dest in seen if sum(dest in c for c in classes) != 1})
+    assert unclassed == []
+
+
+def test_rebase_paths_makes_the_callers_files_absolute(tmp_path, monkeypatch):
+    import argparse
+
+    from workbench.share import rebase_paths
+
+    work = tmp_path / "caller"
+    work.mkdir()
+    (work / "queries.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(query="queries.jsonl", model="smollm2", path="out.jsonl", pool="p", db="x.duckdb")
+    rebase_paths(args, str(work))
+    assert args.query == str(work / "queries.jsonl")  # a file of the caller's
+    assert args.model == "smollm2"  # no such file there: a model name
+    assert args.path == str(work / "out.jsonl")  # always a path (an output may not exist yet)
+    assert (args.pool, args.db) == ("p", "x.duckdb")
+    other = argparse.Namespace(query="eval_math")
+    rebase_paths(other, str(work))
+    assert other.query == "eval_math"  # a pool name

@@ -44,9 +44,21 @@ from engine.core.jobs import CancelToken
 from engine.core.store import Store
 from workbench.cli import remote
 
-# Arguments that name a file or folder, and those that name one where such a path exists (else a model name).
+# Arguments that name a file or folder, and those that name one where such a path exists (else a model name,
+# a pool). Every other text argument of the CLI is in NOT_PATH_ARGS; tests/test_app_cli_share.py checks that
+# each argument of every command is in exactly one of the three, so a new one cannot be forgotten.
 PATH_ARGS = frozenset({"path", "dataset_info", "file", "recipe"})
-MAYBE_PATH_ARGS = frozenset({"model", "base_model"})
+MAYBE_PATH_ARGS = frozenset({"model", "base_model", "embed_model", "embedding_model", "query"})
+NOT_PATH_ARGS = frozenset(
+    {
+        "db",  # the store: the client finds the app by it before sending the command
+        *("pool", "domain", "tags", "text", "filter_text", "where", "score", "sort", "format", "map", "name"),
+        *("new_name", "tag_name", "domain_name", "dataset_name", "expression", "set_domain", "add_tag"),
+        *("metric", "metric_name", "device", "keep", "order_by", "clustering", "from_", "component", "prop"),
+        *("budget", "stage", "replay", "dmt", "note", "ref", "order", "lora_targets", "set", "key", "field"),
+        *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
+    }
+)
 
 _BLOCK = 1 << 16  # stdout to a pipe or file is sent in blocks of this size (a terminal: line by line)
 
