@@ -300,3 +300,34 @@ def test_cli_train_foreground_and_runs_commands(tmp_path, model_dir, capsys):
     assert main(base + ["runs"]) == 0
     table = capsys.readouterr().out
     assert "done" in table and "cancelled" in table and "3/3" in table
+
+
+def test_concurrent_ticks_ingest_each_metric_line_once(store, tmp_path):
+    """The app ticks the queue and a CLI command served by the app (`workbench runs wait`) ticks it too, in
+    threads of one process: each metric line is ingested once."""
+    import threading
+
+    from engine.training import runs as R
+    from tests.helpers import insert_run
+
+    folder = tmp_path / "runs" / "1-r"
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"step": i, "loss": 1.0 / (i + 1), "lr": 1e-4, "ts": 0}) for i in range(1, 1001)]
+    (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with store.transaction() as con:
+        insert_run(con, 1, "r", "mixture", folder=str(folder))
+        con.execute("UPDATE runs SET status = 'running' WHERE id = 1")
+    gate = threading.Barrier(3)
+
+    def ticker():
+        gate.wait()
+        R.tick(store)
+
+    threads = [threading.Thread(target=ticker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.fetchall("SELECT count(*), count(DISTINCT step) FROM run_metrics WHERE name = 'loss'") == [
+        (1000, 1000)
+    ]

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -41,6 +42,9 @@ WORKER = "engine.training.worker"
 
 # Worker processes started by this process (their exit is seen with poll(); a dead child is a zombie until then).
 _procs: dict[int, subprocess.Popen] = {}
+# One turn of the queue at a time in this process: the app ticks it, and so may a CLI command the app serves
+# (`workbench runs wait`) in another thread; two turns at once would ingest the same metric lines twice.
+_TICK = threading.RLock()
 
 
 class RunError(InputError):
@@ -428,7 +432,13 @@ def _start(store, run: RunInfo) -> bool:
 
 def tick(store: Store) -> list[str]:
     """One turn of the queue: ingest new metrics of running runs, mark ended or dead ones, start the next queued
-    run when none is running. Returns what happened, one line per event."""
+    run when none is running. Returns what happened, one line per event. Turns in threads of one process run
+    one after the other."""
+    with _TICK:
+        return _tick(store)
+
+
+def _tick(store: Store) -> list[str]:
     events: list[str] = []
     running = _query(store, "WHERE status = 'running'")
     for run in running:
