@@ -394,3 +394,38 @@ def test_rebase_paths_makes_the_callers_files_absolute(tmp_path, monkeypatch):
     other = argparse.Namespace(query="eval_math")
     rebase_paths(other, str(work))
     assert other.query == "eval_math"  # a pool name
+
+
+@pytest.mark.slow
+def test_train_wait_through_the_app_while_it_ticks_the_queue(tmp_path, monkeypatch):
+    """`workbench train` (foreground) sent to the open app: the command and the app both tick the run queue; the
+    run trains once, ends done, and each of its metric lines is in the store once."""
+    from engine.mixtures import Component, Recipe, save
+    from tests.helpers import import_sample_pools
+    from tests.tiny_lm import tiny_chat_model
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    model = tiny_chat_model(tmp_path / "model")
+    db = tmp_path / "t.duckdb"
+    with Store(db) as store:
+        import_sample_pools(store, tmp_path, ("math", "code"), 8)
+        save(
+            store,
+            "two",
+            Recipe([Component("m", "pool", "train_math"), Component("c", "pool", "train_code")], {}, budget=16),
+        )
+    out: dict = {}
+    sets = ("lr=0.01", "batch_size=4", "max_len=256", "eval_every=0", "save_every=0", "max_steps=3")
+
+    async def body(pilot, app):
+        args = ["train", "two", "--base-model", str(model), "--lora-targets", "all-linear"]
+        out["train"] = await _cli(db, *args, *[x for s in sets for x in ("--set", s)])
+
+    run_app(WorkbenchApp(db_path=db), body)
+    r = out["train"]
+    assert r.returncode == 0, r.stderr
+    assert NOTE in r.stderr and r.stdout.startswith("run 1 done")
+    with Store(db, read_only=True) as store:
+        assert store.fetchall("SELECT id, status FROM runs") == [(1, "done")]
+        n, steps = store.fetchall("SELECT count(*), count(DISTINCT step) FROM run_metrics WHERE name = 'loss'")[0]
+        assert n == steps == 3
