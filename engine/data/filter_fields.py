@@ -30,7 +30,9 @@ class FieldSpec:
     type: "text" | "number" | "bool" (what literals it compares with).
     kind: "column" (sql is a column expression over alias `s`), "pool" (pool name via pools),
           "tag" (membership in sample_tags), "text" (any of `columns`), "score" (a metric's latest value),
-          "cluster" (the cluster id in a named clustering, via cluster_assignments).
+          "cluster" (membership of a named set with a value per sample: `sql` is the template with {test},
+          `columns[0]` the value tested; the cluster id or map coordinate in a clustering via
+          cluster_assignments, the rank in a saved selection via selection_items).
     """
 
     name: str
@@ -112,6 +114,20 @@ def _cluster_spec(name: str) -> FieldSpec:
     )
 
 
+# The samples of one saved selection whose rank passes a test (same shape as CLUSTER_IN_SQL): the selection
+# name is the first parameter.
+SELECTION_IN_SQL = (
+    "s.id IN (SELECT si.sample_id FROM selection_items si JOIN selections sl ON sl.id = si.selection_id"
+    " WHERE sl.name = ? AND {test})"
+)
+
+
+def _selection_spec(name: str) -> FieldSpec:
+    return FieldSpec(
+        f"selection.{name}", "number", "cluster", SELECTION_IN_SQL, True, ("si.rank",), f"rank in selection {name}"
+    )
+
+
 # map.NAME.<axis>: the only column names a map field can test (fixed here, never taken from the input).
 _MAP_AXES = {"x": "ca.x", "y": "ca.y"}
 
@@ -128,12 +144,15 @@ def _map_spec(name: str, axis: str) -> FieldSpec:
     )
 
 
-def field_names(score_metrics: Collection[str] = (), clusterings: Collection[str] = ()) -> list[str]:
+def field_names(
+    score_metrics: Collection[str] = (), clusterings: Collection[str] = (), selections: Collection[str] = ()
+) -> list[str]:
     """Every name the language accepts (for completion and help): fields, `score.NAME` per metric, then
-    `cluster.NAME` per clustering, then `map.NAME.x` and `map.NAME.y` per clustering."""
+    `cluster.NAME` per clustering, then `map.NAME.x` and `map.NAME.y` per clustering, then `selection.NAME`."""
     return (
         list(FIELDS)
         + [f"score.{m}" for m in score_metrics]
         + [f"cluster.{c}" for c in clusterings]
         + [f"map.{c}.{a}" for c in clusterings for a in _MAP_AXES]
+        + [f"selection.{n}" for n in selections]
     )

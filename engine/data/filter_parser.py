@@ -18,6 +18,7 @@ from engine.data.filter_fields import (
     _cluster_spec,
     _map_spec,
     _score_spec,
+    _selection_spec,
 )
 from engine.data.filter_sql import _build
 from engine.data.filter_tokens import Token, tokenize
@@ -39,12 +40,15 @@ class _Field:
 class _Parser:
     """One expression: tokens in, (SQL, params) out of `parse`."""
 
-    def __init__(self, expr: str, metrics: Collection[str], clusterings: Collection[str] = ()):
+    def __init__(
+        self, expr: str, metrics: Collection[str], clusterings: Collection[str] = (), selections: Collection[str] = ()
+    ):
         self.expr = expr
         self.toks = tokenize(expr)
         self.i = 0
         self.metrics = list(dict.fromkeys(metrics))
         self.clusterings = list(dict.fromkeys(clusterings))
+        self.selections = list(dict.fromkeys(selections))
         self.n_predicates = 0
 
     # token helpers
@@ -179,12 +183,25 @@ class _Parser:
             self.advance()
             axis = at.value.lower()
             return _Field(_map_spec(cname, axis), cname, t.pos, f"map.{cname}.{axis}")
+        if low == "selection" and self.tok.kind == "dot":
+            self.advance()
+            st = self.tok
+            if st.kind not in ("ident", "string"):
+                raise self.fail("expected a selection name after 'selection.'")
+            self.advance()
+            sname = str(st.value) if str(st.value) in self.selections else None
+            if sname is None:
+                known = ", ".join(self.selections) if self.selections else "none yet"
+                hint = difflib.get_close_matches(str(st.value), self.selections, n=1, cutoff=0.6)
+                dym = f"; did you mean 'selection.{hint[0]}'?" if hint else f"; known selections: {known}"
+                raise FilterError(f"unknown selection '{st.value}' at {st.pos}{dym}", st.pos)
+            return _Field(_selection_spec(sname), sname, t.pos, f"selection.{sname}")
         if low == "score" and "score" not in self.metrics:
             known = ", ".join(f"score.{m}" for m in self.metrics) or "none yet: score the samples first"
             raise FilterError(f"'score' at {t.pos} needs a metric name: score.NAME (known: {known})", t.pos)
         if self.tok.kind == "dot":
             raise FilterError(
-                f"unknown field '{name}.' at {t.pos}; only score.NAME, cluster.NAME and "
+                f"unknown field '{name}.' at {t.pos}; only score.NAME, cluster.NAME, selection.NAME and "
                 "map.NAME.x / map.NAME.y have a dot",
                 t.pos,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.data.filter_fields import CLUSTER_IN_SQL, FilterError
+from engine.data.filter_fields import FilterError
 
 if TYPE_CHECKING:
     from engine.data.filter_parser import _Field
@@ -46,13 +46,14 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
                 sql = f"coalesce(NOT ({sql}), false)" if spec.nullable else f"(NOT ({sql}))"
         return f"({sql})", col_params + params
     if spec.kind == "cluster":
-        # Every test is a membership test on the clustering's assignments: a sample outside the clustering
-        # fails comparisons (negative ones too), like a missing score; IS NULL = not in the clustering.
-        # map.NAME.x / .y test the map column named in spec.columns (from _MAP_AXES) instead of the cluster.
+        # Every test is a membership test on the clustering's assignments (or the selection's items): a sample
+        # outside it fails comparisons (negative ones too), like a missing score; IS NULL = not in it.
+        # map.NAME.x / .y test the map column named in spec.columns (from _MAP_AXES) instead of the cluster,
+        # selection.NAME the rank (si.rank); spec.sql is the membership template.
         name_params = [f.metric]
         col = spec.columns[0] if spec.columns else "ca.cluster"
         if test == "isnull":
-            inner = CLUSTER_IN_SQL.format(test="TRUE")
+            inner = spec.sql.format(test="TRUE")
             return (f"({inner})" if negate else f"(NOT {inner})"), name_params
         if test == "cmp" and negate:
             sql, params = _pred(col, "cmp", values, "!=")
@@ -60,7 +61,7 @@ def _build(f: _Field, test: str, values: list, *, negate: bool, op: str = "=", p
             sql, params = _pred(col, test, values, op)
             if negate:
                 sql = f"NOT ({sql})"
-        return f"({CLUSTER_IN_SQL.format(test=sql)})", name_params + params
+        return f"({spec.sql.format(test=sql)})", name_params + params
     if spec.kind == "pool":
         if test == "isnull":
             sql = "s.pool_id NOT IN (SELECT p.id FROM pools p)"

@@ -23,7 +23,7 @@ Grammar (keywords are case-insensitive)::
                | boolfield                                   (same as boolfield = true)
     op        := = | != | <> | < | <= | > | >=
     field     := name | score.name | score."name" | cluster.name | cluster."name"
-               | map.name.x | map.name.y | map."name".x | map."name".y
+               | map.name.x | map.name.y | map."name".x | map."name".y | selection.name | selection."name"
     value     := 'string' | "string" | number | true | false
 
 Semantics: a comparison with a missing (NULL) value is false, and NOT turns true into false and false into
@@ -34,7 +34,9 @@ the three matches, negated ones when none does. Score metrics compare the latest
 missing when the sample is not in that clustering, so comparisons are false and IS NULL is true); the name
 is checked against the clusterings passed in and becomes a parameter. `map.NAME.x` / `map.NAME.y` are the
 sample's coordinates on that clustering's 2-D map (cluster_assignments.x / .y), with the same membership
-semantics; the axis is one of two fixed column names, never user text. The user guide is docs/filters.md.
+semantics; the axis is one of two fixed column names, never user text. `selection.NAME` is the sample's rank
+in the saved selection NAME (missing when it is not in it), with the same membership semantics. The user
+guide is docs/filters.md.
 
 The code: `filter_fields` (the whitelist, SQL templates, limits, FilterError), `filter_tokens` (tokenizer),
 `filter_parser` (parser and checks), `filter_sql` (SQL per predicate); this module is the entry point.
@@ -79,16 +81,21 @@ __all__ = [
 
 
 def compile_expression(
-    expr: str, *, score_metrics: Collection[str] = (), clusterings: Collection[str] = ()
+    expr: str,
+    *,
+    score_metrics: Collection[str] = (),
+    clusterings: Collection[str] = (),
+    selections: Collection[str] = (),
 ) -> tuple[str, list]:
     """Compile a filter expression into SQL over alias `s` (samples) with `?` placeholders and its params.
 
     Field names are checked against FIELDS, `score_metrics` and (for `cluster.NAME`) the names of the saved
-    `clusterings`; every literal and every metric or clustering name becomes a parameter.
+    `clusterings` (for `selection.NAME`: the saved `selections`); every literal and every metric, clustering or
+    selection name becomes a parameter.
     A blank expression compiles to ("TRUE", []). Raises FilterError (with .position) on any problem.
     """
     if expr is None or not expr.strip():
         return "TRUE", []
     if len(expr) > MAX_LENGTH:
         raise FilterError(f"expression is too long ({len(expr)} characters; the limit is {MAX_LENGTH})", MAX_LENGTH)
-    return _Parser(expr, score_metrics, clusterings).parse()
+    return _Parser(expr, score_metrics, clusterings, selections).parse()

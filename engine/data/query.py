@@ -125,6 +125,15 @@ def clustering_names(store: Store) -> list[str]:
         con.close()
 
 
+def selection_names(store: Store) -> list[str]:
+    """Names of the saved selections (for `selection.NAME` in filter expressions)."""
+    con = store.cursor()
+    try:
+        return [r[0] for r in con.execute("SELECT name FROM selections ORDER BY id").fetchall()]
+    finally:
+        con.close()
+
+
 def columns(store: Store, metrics: list[str] | None = None) -> list[ColumnSpec]:
     """COLUMNS plus one `score.NAME` column per metric with scores."""
     metrics = score_metrics(store) if metrics is None else metrics
@@ -201,6 +210,7 @@ def where_sql(store: Store, f: Filter, *, metrics: list[str] | None = None) -> t
             clusterings=clustering_names(store)
             if ("cluster" in f.expression.lower() or "map" in f.expression.lower())
             else (),
+            selections=selection_names(store) if "selection" in f.expression.lower() else (),
         )
         parts.append(sql)
         params += p
