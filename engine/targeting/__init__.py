@@ -8,6 +8,7 @@ candidates (budget k = its first k), saved as a selection.
   query (ties to the smaller column), the `Ordering` every algorithm returns.
 - `round_robin`, `doubly_greedy`, `uot`, `knn_uniform`, `knn_kde`: one module per algorithm.
 - `saving`: an ordering saved as a selection (budget k = its first k; why = the pulling query item).
+- `listing`: targeted selections read back (picks with their query item and similarity, per query item).
 - `queries`: query sets (a pool or a file; prompt + label per item).
 - `representations`: EMBED (sentence-transformers) and RDS+ (the proxy LM's position-weighted last hidden
   states), candidates cached through engine/geometry/embeddings.
