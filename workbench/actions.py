@@ -72,6 +72,7 @@ _MODES = [
     ("runs", "6", "Runs: LoRA training runs, the queue, live loss curves per domain, cancel / resume"),
     ("results", "7", "Results: per-domain scores, Conflict Rate (ours), compare runs, conflicting items"),
     ("interpolation", "8", "Interpolation: MDIT task-interpolation sets, pair preview, coverage"),
+    ("targeted", "9", "Targeted: pick the samples that serve a query set, with why each was picked"),
 ]
 
 MODES: list[str] = [m for m, _, _ in _MODES]
@@ -823,6 +824,41 @@ ACTIONS: list[Action] = [
         "ctrl+r",
         "Reload sets, pairs, preview and coverage",
         "interpolation",
+        show=False,
+        label="Reload",
+        action="refresh",
+    ),
+    # -- targeted screen --------------------------------------------------------------------------------
+    Action(
+        "targeted.new",
+        "n",
+        "New targeted selection: query set, representation, model, algorithm, budget, name, candidates",
+        "targeted",
+        label="New",
+        action="new_target",
+    ),
+    Action(
+        "targeted.browse",
+        "b",
+        "Browse the picks of the highlighted targeted selection (selection.NAME IS NOT NULL)",
+        "targeted",
+        label="Browse picks",
+        action="browse_picks",
+    ),
+    Action("targeted.cancel", "c", "Cancel the running targeted job", "targeted", label="Cancel", action="cancel_job"),
+    Action(
+        "targeted.resume",
+        "r",
+        "Resume the cancelled (or failed) targeted job: cached vectors are reused, the algorithm reruns",
+        "targeted",
+        label="Resume",
+        action="resume",
+    ),
+    Action(
+        "targeted.refresh",
+        "ctrl+r",
+        "Reload the targeted selections",
+        "targeted",
         show=False,
         label="Reload",
         action="refresh",

@@ -111,6 +111,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "runs": _lazy_screen("screens.runs", "RunsScreen"),
         "results": _lazy_screen("screens.results", "ResultsScreen"),
         "interpolation": _lazy_screen("screens.interpolation", "InterpolationScreen"),
+        "targeted": _lazy_screen("screens.targeted", "TargetedScreen"),
     }
     DEFAULT_MODE = "pools"
     COMMANDS = App.COMMANDS | {ActionsProvider}
