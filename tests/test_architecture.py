@@ -26,6 +26,7 @@ RANK = {
     "mixtures": 4,
     "training": 5,
     "evaluation": 6,
+    "studies": 7,
 }
 SIBLINGS_APART = {
     ("quality", "synthesis"),

@@ -57,6 +57,7 @@ NOT_PATH_ARGS = frozenset(
         *("metric", "metric_name", "device", "keep", "order_by", "clustering", "from_", "component", "prop"),
         *("budget", "stage", "replay", "dmt", "note", "ref", "order", "lora_targets", "set", "key", "field"),
         *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
+        *("selection", "general"),  # workbench study new
     }
 )
 

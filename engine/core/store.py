@@ -321,12 +321,40 @@ _V5 = [
     "old_excluded BOOLEAN)",
 ]
 
+# Version 6: studies (engine/studies): a named grid of runs and the cells launched so far. The grid itself
+# follows from template, base and axes; a cell row records what was made for it (its mixture version, its run,
+# the evaluation rows read back), so a study survives restarts and an extended grid skips finished cells.
+_V6 = [
+    """CREATE TABLE studies (
+        id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        template VARCHAR NOT NULL,
+        base JSON NOT NULL,
+        axes JSON NOT NULL,
+        settings JSON NOT NULL,
+        eval JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        note VARCHAR
+    )""",
+    """CREATE TABLE study_cells (
+        study_id INTEGER NOT NULL,
+        key VARCHAR NOT NULL,
+        arm VARCHAR NOT NULL,
+        params JSON NOT NULL,
+        mixture_id INTEGER,
+        run_id INTEGER,
+        evaluation_ids JSON,
+        launched_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
     Migration(2, "saved selections", _V2),
     Migration(3, "mixture items, run queue, interpolation sets, eval pools and items", _V3),
     Migration(4, "preference pairs: samples.rejected", _V4),
     Migration(5, "undo of the last bulk action", _V5),
+    Migration(6, "studies: grids of runs and their launched cells", _V6),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -517,6 +545,7 @@ _ID_TABLES = {
     "runs",
     "evaluations",
     "jobs",
+    "studies",
 }
 
 
