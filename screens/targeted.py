@@ -498,10 +498,17 @@ class TargetedScreen(JobScreen, WorkbenchScreen, mode="targeted"):
 
     def action_new_target(self) -> None:
         """The form (query set, representation, model, algorithm, budget, name, quantiles, candidates), then the
-        job."""
+        job. After a cancelled or failed job the form starts from its request."""
         if self._busy():
             return
-        self._ask(None)
+        last = self.resumable  # after a cancel or a failure the form starts from that request
+        defaults = None
+        if last is not None:
+            defaults = {
+                k: "" if last[k] is None else str(last[k]) for k in ("query", "model", "budget", "name", "quantiles")
+            }
+            defaults.update(rep=last["rep"], algo=last["algo"])
+        self._ask(defaults)
 
     def _ask(self, defaults: dict | None) -> None:
         store, f = self.store, current_filter(self.app)

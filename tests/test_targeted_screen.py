@@ -93,8 +93,8 @@ def test_listing_reads_the_picks_back_and_browse_filters_a_selection(tmp_path):
 @pytest.mark.slow
 def test_targeted_area_form_job_cancel_resume_and_browse(tmp_path, monkeypatch):
     """9 opens the area (empty: it says what to do); n's form filled with keys starts a job whose picks come
-    with their query item, their histogram and the per-item counts; a second job is cancelled mid-way and r
-    resumes it from the cached vectors; b opens Browse on every pick of the highlighted selection."""
+    with their query item, their histogram and the per-item counts; a second job is cancelled mid-way (n then
+    offers its request again) and r resumes it from the cached vectors; b opens Browse on every pick of the highlighted selection."""
     from engine.data.query import Browser, Filter
     from engine.quality.selection import list_selections
     from screens.browse import BrowseScreen
@@ -143,9 +143,20 @@ def test_targeted_area_form_job_cancel_resume_and_browse(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: screen.job is None and "cancelled" in plain(job), timeout=30, what="cancel")
         assert "r resumes" in plain(job)
         assert "slow5" not in {s.name for s in list_selections(app.store)}
+        await pilot.press("n")  # the form starts from the cancelled request
+        form = await wait_screen(pilot, app, TargetDialog, what="form again")
+        assert [form.query_one(f"#t-{k}").value for k in ("query", "model", "budget", "name")] == [
+            "q_python",
+            "slowenc",
+            "5",
+            "slow5",
+        ]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="form closed")
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.job is None and "selection slow5" in plain(job), timeout=30, what="resume")
-        assert "0 vectors computed now" in plain(job)  # the candidates' vectors were cached before the cancel
+        # the 48 candidates are one embedding chunk (64 at least), written before the cancel took effect
+        assert "0 vectors computed now" in plain(job)
         lst = screen.query_one("#t-list", DataTable)
         await wait_for(pilot, lambda: lst.row_count == 2 and screen.selected == "slow5", what="list")
 
