@@ -345,6 +345,14 @@ def test_a_2x2_growth_study_end_to_end(tmp_path, model_dir, monkeypatch, capsys)
     assert main(["study", "show", "g", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "log-linear:" in out and "growth pace:" in out and "growth fraction=0.5 seed=1" in out
+    # the proposed allocation from those fits, saved as a mixture version of ours
+    assert (
+        main(["study", "allocate", "g", "--budget", "12", "--save", "g-alloc", "--format", "json", "--db", str(db)])
+        == 0
+    )
+    alloc = json.loads(capsys.readouterr().out)
+    assert sum(alloc["allocation"]["amounts"].values()) == 12 and alloc["mixture"] == "g-alloc@1"
+    assert set(alloc["curves"]) == {"math", "code"}
     # extended with a volume: only its two cells are new; the finished ones keep their runs and evaluations
     st = Store(db)
     new = S.extend(st, "g", axes={"fraction": [0.25]})
@@ -364,3 +372,70 @@ def test_a_2x2_growth_study_end_to_end(tmp_path, model_dir, monkeypatch, capsys)
     for c in new:
         R.cancel_run(st, launched[c.key].run_id)
     st.close()
+
+
+def test_ratio_and_protocol_cells_draw_their_mixtures_and_runs(small_store):
+    from engine.mixtures import Component, Recipe, get_mixture, save
+    from engine.training import runs as R
+
+    st = small_store
+    save(st, "two", Recipe([Component("m", "pool", "train_math"), Component("c", "pool", "train_code")]))
+    S.new_study(st, "r", "ratio", "two", axes={"ratio": [0.25, 1.0]}, options={"total": 8})
+    got = {g.key: g for g in S.launch(st, "r")}
+    quarter = get_mixture(st, got["ratio ratio=0.25 seed=0"].mixture_id)
+    assert quarter.recipe.proportions == {"code": 0.25, "math": 0.75} and quarter.n_items == 8
+    assert {d: v["items"] for d, v in quarter.per_domain.items()} == {"code": 2, "math": 6}
+    assert set(get_mixture(st, got["ratio ratio=1 seed=0"].mixture_id).per_domain) == {"code"}
+    # protocols: the same items three ways; multi-stage = DMT's stages (math specialised, code "general" here)
+    S.new_study(st, "p", "protocols", "two", options={"general": ["code"], "replay": 0.5}, run={"train": {"epochs": 2}})
+    got = {g.key: g for g in S.launch(st, "p")}
+    runs = {k: R.get_run(st, g.run_id) for k, g in got.items()}
+    assert [runs[f"protocol protocol={p} seed=0"].protocol for p in ("multi_task", "sequential", "multi_stage")] == [
+        "multi_task",
+        "sequential",
+        "multi_stage",
+    ]
+    assert runs["protocol protocol=sequential seed=0"].config["order"] == ["math", "code"]
+    assert (
+        got["protocol protocol=multi_task seed=0"].mixture_id == got["protocol protocol=sequential seed=0"].mixture_id
+    )
+    staged = get_mixture(st, got["protocol protocol=multi_stage seed=0"].mixture_id)
+    assert [(s.domains, s.replay) for s in staged.recipe.stages] == [(["math"], {}), (["code"], {"math": 0.5})]
+    assert staged.n_items == 24 + 6  # every item, and half of math's 12 replayed in the second stage
+    assert runs["protocol protocol=multi_task seed=0"].config["train"]["epochs"] == 2
+
+
+def test_allocation_from_growth_curves_and_saved_as_our_mixture(small_store):
+    """Growth curves math = ln n and code = 3 ln n (seeds 0, 1 with opposite noise): the allocation read from the
+    fits splits 400 items 100 / 300 (by hand: w_d b_d / n_d equal); saved, it is a new mixture version whose
+    proportions and budget draw exactly that, its note saying it is our proposal."""
+    from engine.mixtures import Component, Recipe, get_mixture, save
+
+    rows = []
+    for f in (1 / 8, 1 / 4, 1 / 2, 1.0):
+        for s, e in ((0, 1e-3), (1, -1e-3)):
+            n = {"math": int(96 * f), "code": int(96 * f)}
+            rows.append(
+                _row(
+                    f"g{f}{s}",
+                    "growth",
+                    {"fraction": f, "seed": s},
+                    {d: b * math.log(n[d]) + e for d, b in (("math", 1), ("code", 3))},
+                    n,
+                )
+            )
+    curves, higher, chosen = RD.allocation_curves(RD.read_growth(rows))
+    assert chosen == {"code": "loglinear", "math": "loglinear"} and higher == {"code": True, "math": True}
+    assert S.allocate(curves, 400, step=1).amounts == {"code": 300, "math": 100}
+    st = small_store
+    save(st, "two", Recipe([Component("m", "pool", "train_math"), Component("c", "pool", "train_code")]))
+    study = S.new_study(st, "g", "growth", "two")
+    with pytest.raises(S.StudyError, match="no fitted curve"):
+        S.allocate_study(st, "g", 10)
+    mv = S.save_allocation(st, study, {"math": 9, "code": 3}, ["math: 9", "code: 3"], "g-allocation")
+    mv = get_mixture(st, mv.id)
+    assert {d: v["items"] for d, v in mv.per_domain.items()} == {"math": 9, "code": 3}
+    assert mv.recipe.budget == 12 and mv.note.startswith("proposed allocation (ours")
+    S.new_study(st, "r", "ratio", "two")
+    with pytest.raises(S.StudyError, match="is a ratio study"):
+        S.allocate_study(st, "r", 10)

@@ -19,7 +19,7 @@ Templates:
 
 Modules: `spec` (templates, axes, the grid: no store), `records` (the studies and study_cells tables),
 `cells` (a cell's recipe, run settings, random baselines, volume), `lifecycle` (new, plan, launch, status,
-extend, evaluate, read), `fits` and `reading` (pure: curve fits, allocation, the templates' readings).
+extend, evaluate, read, the proposed allocation), `fits` and `reading` (pure: curve fits, allocation, the templates' readings).
 
 Sits at the top of the engine: imports from every package below it (mixtures, training, evaluation, quality).
 """
@@ -31,6 +31,7 @@ from engine.studies.lifecycle import (
     Launched,
     Plan,
     PlannedCell,
+    allocate_study,
     collect,
     evaluate_study,
     extend,
@@ -39,6 +40,7 @@ from engine.studies.lifecycle import (
     new_study,
     plan,
     read_study,
+    save_allocation,
     status,
 )
 from engine.studies.records import get_study, list_studies
@@ -56,6 +58,7 @@ __all__ = [
     "StudyError",
     "TEMPLATES",
     "allocate",
+    "allocate_study",
     "cells",
     "collect",
     "evaluate_study",
@@ -71,5 +74,6 @@ __all__ = [
     "new_study",
     "plan",
     "read_study",
+    "save_allocation",
     "status",
 ]

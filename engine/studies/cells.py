@@ -252,7 +252,7 @@ def cell_run_settings(study: Study, cell: Cell) -> dict:
     train["seed"] = int(cell.params.get("seed", train.get("seed", 0)))
     protocol = s.get("protocol") or "multi_task"
     order = s.get("order") if protocol == "sequential" else None
-    if study.template == "protocols":
+    if study.template == "protocols" and "protocol" in cell.params:
         protocol = cell.params["protocol"]
         if protocol == "sequential":
             spec, general = protocol_domains(study)

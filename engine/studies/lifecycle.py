@@ -568,3 +568,77 @@ def read_study(store: Store, name: str) -> dict:
     """The study, its cells (state, volume, per-domain scores) and the template's reading (engine.studies.reading)."""
     study, rows = collect(store, name)
     return {"study": study.to_dict(), "cells": rows, "reading": read(study.template, rows, study.base, study.settings)}
+
+
+# -- a proposed allocation ----------------------------------------------------------------------------------------
+
+
+def allocate_study(
+    store: Store,
+    name: str,
+    budget: int | None = None,
+    *,
+    weights: dict[str, float] | None = None,
+    step: int | None = None,
+    save_as: str | None = None,
+) -> dict:
+    """A growth study's proposed split of `budget` items (default: the base mixture's budget) across the domains
+    with a fitted curve, by marginal gains (engine.studies.fits.allocate; ours). Domains of the base mixture
+    without a curve keep their share of the base version. With `save_as`, saved as a new mixture version: the
+    base recipe with those proportions and budget (in samples), its note saying it is our proposal and why.
+    Returns {"allocation", "curves", "fixed", "mixture"}."""
+    from engine.studies.fits import allocate
+    from engine.studies.reading import allocation_curves
+
+    study, rows = collect(store, name)
+    if study.template != "growth":
+        raise StudyError(f"study {study.name!r} is a {study.template} study; an allocation needs growth curves")
+    growth = read(study.template, rows, study.base, study.settings)["growth"]
+    curves, higher, chosen = allocation_curves(growth)
+    per = dict(study.base.get("per_domain") or {})
+    curves = {d: f for d, f in curves.items() if d in per}
+    if not curves:
+        raise StudyError(
+            f"study {study.name!r} has no fitted curve of a domain it trains (evaluate it first: "
+            f"workbench study eval {study.name}; a curve needs 2 volumes)"
+        )
+    total = int(budget if budget is not None else study.base.get("budget") or sum(per.values()))
+    base_n = sum(per.values()) or 1
+    fixed = {d: round(total * n / base_n) for d, n in per.items() if d not in curves}
+    alloc = allocate(curves, total - sum(fixed.values()), weights=weights, step=step, higher_is_better=higher)
+    amounts = {**alloc.amounts, **fixed}
+    reasoning = list(alloc.reasoning) + [
+        f"{d}: {n:,} held at the base mixture's share (no fitted curve)" for d, n in fixed.items()
+    ]
+    out = {
+        "allocation": alloc.to_dict() | {"amounts": amounts, "reasoning": reasoning, "budget": total},
+        "curves": chosen,
+        "fixed": fixed,
+        "mixture": None,
+    }
+    if save_as is not None:
+        out["mixture"] = save_allocation(store, study, amounts, reasoning, save_as).label
+    return out
+
+
+def save_allocation(store: Store, study: Study, amounts: dict[str, int], reasoning: list[str], name: str):
+    """Save `amounts` (domain -> items) as a new version of mixture `name`: the base recipe's components and stages
+    with proportions amounts/total and budget total (samples), noted as our proposal with its reasoning."""
+    r = C._base_recipe(store, study)
+    total = sum(amounts.values())
+    if total < 1:
+        raise StudyError("the allocation is empty")
+    r.proportions = {d: n / total for d, n in amounts.items() if n > 0}
+    r.budget, r.unit = int(total), "samples"
+    if r.stages:
+        drawn = {d for s in r.stages for d in s.domains}
+        if not set(r.proportions) <= drawn:
+            r.stages = None
+    note = (
+        f"proposed allocation (ours, not a paper's): marginal gains over the fitted growth curves of study "
+        f"{study.name}: " + "; ".join(reasoning)
+    )
+    try:
+        return save(store, name, r, note=note)
+    except MixtureError as e:
+        raise StudyError(f"the allocation as mixture {name!r}: {e}") from None

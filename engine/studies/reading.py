@@ -238,3 +238,21 @@ def read(template: str, rows: list[dict], base: dict | None = None, settings: di
     if template == "ratio":
         return {"ratio": read_ratio(rows, list((settings or {}).get("domains") or []))}
     return {"protocols": read_protocols(rows)}
+
+
+def allocation_curves(growth: dict) -> tuple[dict, dict, dict]:
+    """From a growth reading: per domain trained on (x = its own items), the fit to allocate by — the one of the
+    two with the lower RMSE (log-linear on a tie) — whether a higher score is better, and which fit was taken.
+    Domains with no fit, or only evaluated (not trained on), are left out."""
+    from engine.studies.fits import Fit
+
+    curves, higher, chosen = {}, {}, {}
+    for dom, g in growth.items():
+        if g.get("x") != "items of this domain":
+            continue
+        fits = [Fit(**f) for f in (g.get("loglinear"), g.get("power")) if f]
+        if not fits:
+            continue
+        best = min(fits, key=lambda f: (f.rmse, f.kind != "loglinear"))
+        curves[dom], higher[dom], chosen[dom] = best, _higher_better(g.get("metric", "accuracy")), best.kind
+    return curves, higher, chosen

@@ -8,6 +8,7 @@ docs/studies.md).
     workbench study new NAME --template protocols --mixture m1 --general general [--protocols ...] [--replay 1/256]
     workbench study list | plan NAME | launch NAME [--wait] | status NAME | eval NAME | show NAME
     workbench study extend NAME [--seeds 1,2] [--fractions 1/2] [--budgets ...] [--sets POOL,...] [--launch]
+    workbench study allocate NAME --budget 2000 [--weight math=2] [--save MIXTURE]   # growth studies
 
 `new --launch` queues the cells at once; `--wait` stays in the foreground, ticking the run queue until every
 cell has finished, then evaluates them on the study's eval sets and prints the reading (Ctrl-C stops waiting;
@@ -61,6 +62,16 @@ def _protocol(text: str) -> str:
     if text not in ("multi_task", "sequential", "multi_stage"):
         raise ValueError(text)
     return text
+
+
+def _weight(text: str) -> tuple[str, float]:
+    dom, sep, w = str(text).partition("=")
+    try:
+        if not sep or not dom.strip():
+            raise ValueError
+        return dom.strip(), float(w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--weight {text!r}: expected DOMAIN=NUMBER, e.g. math=2") from None
 
 
 def _names(text: str) -> list[str]:
@@ -485,6 +496,33 @@ def cmd_study(args) -> int:
             else:
                 _print_reading(res)
             return 0
+        if action == "allocate":
+            res = S.allocate_study(
+                store, args.name, args.budget, weights=dict(args.weight or []), step=args.step, save_as=args.new_name
+            )
+            if args.format == "json":
+                _dump(res)
+                return 0
+            a = res["allocation"]
+            print(f"proposed split of {a['budget']:,} items (ours: marginal gains over the fitted growth curves)")
+            _print_rows(
+                [
+                    {
+                        "domain": d,
+                        "items": n,
+                        "share": f"{n / a['budget']:.1%}",
+                        "curve": res["curves"].get(d, "none: base share"),
+                        "predicted": _num(a["predicted"].get(d)),
+                    }
+                    for d, n in a["amounts"].items()
+                ],
+                "table",
+            )
+            for line in a["reasoning"]:
+                print(f"  {line}")
+            if res["mixture"]:
+                print(f"saved as mixture {res['mixture']}")
+            return 0
         if action == "extend":
             new = S.extend(store, args.name, axes=_axes(args), eval_sets=_names(args.sets) or None)
             if args.format == "json" and not args.launch:
@@ -546,6 +584,14 @@ def register(sub) -> None:
         x.add_argument("name")
         x.add_argument("--format", choices=["table", "json"], default="table")
         x.set_defaults(func=cmd_study)
+    x = ss.add_parser("allocate", help="growth: split a budget across domains by the fitted curves (ours)")
+    x.add_argument("name")
+    x.add_argument("--budget", type=int, help="items to split (default: the base mixture's budget)")
+    x.add_argument("--weight", action="append", type=_weight, metavar="DOMAIN=W", help="a domain's weight (default 1)")
+    x.add_argument("--step", type=int, help="items per greedy step (default budget/1000)")
+    x.add_argument("--save", dest="new_name", metavar="MIXTURE", help="save the split as a new version of MIXTURE")
+    x.add_argument("--format", choices=["table", "json"], default="table")
+    x.set_defaults(func=cmd_study)
     x = ss.add_parser("launch", help="queue every cell that has no run (identical runs are reused)")
     x.add_argument("name")
     x.add_argument("--wait", action="store_true", help="run the queue here until the cells finish, evaluate, show")
