@@ -403,6 +403,30 @@ def test_ratio_and_protocol_cells_draw_their_mixtures_and_runs(small_store):
     assert [(s.domains, s.replay) for s in staged.recipe.stages] == [(["math"], {}), (["code"], {"math": 0.5})]
     assert staged.n_items == 24 + 6  # every item, and half of math's 12 replayed in the second stage
     assert runs["protocol protocol=multi_task seed=0"].config["train"]["epochs"] == 2
+    # cross: each domain alone, on the base version's items of it (the Conflict Rate specialist's mixture)
+    from engine.mixtures import domain_subset
+
+    S.new_study(st, "x", "cross", "two")
+    got = {g.key: g for g in S.launch(st, "x")}
+    assert list(got) == ["base", "single domain=code seed=0", "single domain=math seed=0"]
+    base_id = S.get_study(st, "x").base["mixture_id"]
+    assert got["single domain=math seed=0"].mixture_id == domain_subset(st, base_id, "math").id
+    assert get_mixture(st, got["single domain=code seed=0"].mixture_id).per_domain["code"]["items"] == 12
+    with pytest.raises(S.StudyError, match="domain\\(s\\) tool_use not in two@1"):
+        S.new_study(st, "x2", "cross", "two", axes={"domain": ["tool_use"]})
+
+
+def test_cross_reading_is_the_change_from_the_base_model():
+    rows = [_row("base", "base", {}, {"math": 0.2, "code": 0.3})]
+    for t, (m, c) in {"math": (0.5, 0.25), "code": (0.3, 0.6)}.items():
+        for s, e in ((0, 0.01), (1, -0.01)):
+            rows.append(_row(f"single {t} {s}", "single", {"domain": t, "seed": s}, {"math": m + e, "code": c + e}))
+    x = RD.read_cross(rows)
+    assert x["trained"] == ["math", "code"] and x["evaluated"] == ["code", "math"]
+    assert x["matrix"]["math"]["math"]["minus_base"] == pytest.approx(0.3)
+    assert x["matrix"]["math"]["code"]["minus_base"] == pytest.approx(-0.05)
+    assert x["matrix"]["code"]["math"]["minus_base"] == pytest.approx(0.1)
+    assert x["mean_transfer"] == pytest.approx(0.025)
 
 
 def test_allocation_from_growth_curves_and_saved_as_our_mixture(small_store):
@@ -439,3 +463,48 @@ def test_allocation_from_growth_curves_and_saved_as_our_mixture(small_store):
     S.new_study(st, "r", "ratio", "two")
     with pytest.raises(S.StudyError, match="is a ratio study"):
         S.allocate_study(st, "r", 10)
+
+
+def test_show_prints_every_templates_reading(capsys):
+    """`workbench study show`'s text for each template, from hand-made rows (the JSON is the reading itself)."""
+    from workbench.cli.study import _print_reading
+
+    base = _row("base", "base", {}, {"math": 0.1})
+    cases = {
+        "growth": [base]
+        + [
+            _row(f"g{f}", "growth", {"fraction": f, "seed": 0}, {"math": 0.1 * f + 0.2}, {"math": int(40 * f)})
+            for f in (0.25, 0.5, 1.0)
+        ],
+        "targeted": [
+            base,
+            _row("t", "targeted", {"budget": 4, "seed": 0}, {"math": 0.3}),
+            _row("r", "random", {"budget": 4, "seed": 0}, {"math": 0.2}),
+        ],
+        "quantiles": [
+            base,
+            _row("q", "quantile", {"quantile": 0, "seed": 0}, {"math": 0.3}),
+            _row("r", "random", {"seed": 0}, {"math": 0.2}),
+        ],
+        "ratio": [base] + [_row(f"r{r}", "ratio", {"ratio": r, "seed": 0}, {"math": r}) for r in (0.0, 1.0)],
+        "protocols": [
+            base,
+            _row("p", "protocol", {"protocol": "sequential", "seed": 0}, {"math": 0.3}) | {"conflict": {"rate": 0.25}},
+        ],
+        "cross": [base, _row("s", "single", {"domain": "math", "seed": 0}, {"math": 0.4})],
+    }
+    want = {
+        "growth": "growth pace: +0.",
+        "targeted": "targeted-random",
+        "quantiles": "chamfer",
+        "ratio": "by share of math: peaks at 1.0",
+        "protocols": "Conflict Rate against the base model (ours): sequential 0.2500",
+        "cross": "cross-ability matrix",
+    }
+    for template, rows in cases.items():
+        reading = RD.read(
+            template, rows, {"distances": {"0": {"chamfer": 0.2, "ot": 0.3}}}, {"domains": ["math", "code"]}
+        )
+        _print_reading({"cells": rows, "reading": reading})
+        out = capsys.readouterr().out
+        assert want[template] in out, (template, out)

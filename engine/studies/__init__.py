@@ -16,6 +16,8 @@ Templates:
   per domain with log-linear and saturating power-law fits (methods.md section 6).
 - `ratio`: two domains' shares at a fixed total (the code-math competition, methods.md section 1).
 - `protocols`: multi-task vs sequential vs multi-stage (DMT) on the same data, with Conflict Rate (section 1.3).
+- `cross`: each domain of a mixture trained alone: the cross-ability matrix (training domain -> each eval
+  domain's change from the base model), DoIT's transference.
 
 Modules: `spec` (templates, axes, the grid: no store), `records` (the studies and study_cells tables),
 `cells` (a cell's recipe, run settings, random baselines, volume), `lifecycle` (new, plan, launch, status,

@@ -8,11 +8,12 @@ store) shuffled with that seed, saved once as selection `<base>-random<seed>`, a
 first b (the reference's selection/random.py: shuffle the pool with the seed, take the first k). Cells use them
 through a mixture component of kind selection with a rank filter (`selection.NAME <= b`).
 
-Mixture templates (growth, ratio, protocols) derive each cell's recipe from the base mixture version's recipe:
+Mixture templates (growth, ratio, protocols, cross) derive each cell's recipe from the base mixture version's recipe:
 growth scales its budget (fraction f of the base's effective budget, each domain's draw a prefix of the full
 one for the same seed), ratio sets the proportions of two domains at a fixed total, protocols keep the items
-and change the protocol (multi-stage: the base's stages, else DMT's two stages). A seed s draws the mixture
-with the base recipe's seed + s and trains with seed s.
+and change the protocol (multi-stage: the base's stages, else DMT's two stages), cross trains each domain's
+items of the base version alone (its specialist's mixture). A seed s draws the mixture with the base recipe's
+seed + s and trains with seed s.
 """
 
 from __future__ import annotations
@@ -225,6 +226,8 @@ def cell_recipe(store: Store, study: Study, cell: Cell) -> Recipe | None:
         if cell.arm == "random":
             return _prefix("random", random_name(study, p["seed"]), study.base["n"])
         return _prefix("quantile", study.base["names"][int(p["quantile"])], None)
+    if t == "cross":
+        return None  # a derived version: cross_mixture
     r = _base_recipe(store, study)
     r.seed = int(r.seed) + int(p.get("seed", 0))
     if t == "growth":
@@ -242,6 +245,17 @@ def cell_recipe(store: Store, study: Study, cell: Cell) -> Recipe | None:
         else:
             r.stages = None
     return r
+
+
+def cross_mixture(store: Store, study: Study, cell: Cell) -> int:
+    """A cross cell's mixture: the base version's items of its one domain (engine.mixtures.domain_subset, the
+    version a Conflict Rate specialist of that domain trains on: the same runs serve both)."""
+    from engine.mixtures import domain_subset
+
+    try:
+        return int(domain_subset(store, int(study.base["mixture_id"]), cell.params["domain"]).id)
+    except MixtureError as e:
+        raise StudyError(f"cell {cell.key!r}: {e}") from None
 
 
 def cell_run_settings(study: Study, cell: Cell) -> dict:
@@ -306,6 +320,14 @@ def cell_volume(store: Store, study: Study, cell: Cell) -> CellVolume:
         except KeyError as e:
             raise StudyError(str(e.args[0] if e.args else e)) from None
         return _volume_of_ids(store, ids[: p["budget"]] if t == "targeted" else ids)
+    if t == "cross":
+        rows = store.fetchall(
+            "SELECT count(*), coalesce(sum(n_tokens), 0) FROM mixture_items WHERE mixture_id = ? AND domain = ? "
+            "AND kind = 'sample'",
+            [int(study.base["mixture_id"]), p["domain"]],
+        )
+        n, tok = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        return CellVolume(n, tok, {p["domain"]: n} if n else {})
     try:
         res = resolve(store, cell_recipe(store, study, cell))
     except MixtureError as e:

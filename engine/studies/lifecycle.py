@@ -166,6 +166,8 @@ def new_study(
         default_axes.setdefault("ratio", [0.0, 0.25, 0.5, 0.75, 1.0])
     if template == "protocols":
         default_axes.setdefault("protocol", ["multi_task", "sequential", "multi_stage"])
+    if template == "cross":
+        default_axes.setdefault("domain", list(base_row.get("per_domain") or {}))
     default_axes.setdefault("seed", [0])
     merged = {a: check_axis(template, a, given.get(a, default_axes.get(a))) for a in AXES[template]}
     _check_axis_range(template, base_row, merged)
@@ -176,6 +178,13 @@ def new_study(
 
 
 def _check_axis_range(template: str, base: dict, axes: dict) -> None:
+    if template == "cross":
+        doms = list(base.get("per_domain") or {})
+        missing = [d for d in axes["domain"] if d not in doms]
+        if missing:
+            raise StudyError(
+                f"domain(s) {', '.join(missing)} not in {base['mixture']} (its domains: {', '.join(doms) or 'none'})"
+            )
     if template == "targeted":
         big = [b for b in axes["budget"] if b > base["n"]]
         if big:
@@ -409,6 +418,9 @@ def launch(store: Store, name: str) -> list[Launched]:
             if cell.key == BASE_KEY:
                 mid = None
                 run = R.create_run(store, base_model=kw["base_model"], kind="base", reuse=True)
+            elif study.template == "cross":
+                mid = C.cross_mixture(store, study, cell)
+                run = R.create_run(store, mid, name=f"{study.name} {cell.key}", reuse=True, **kw)
             else:
                 mid = _mixture_for(store, study, cell)
                 run = R.create_run(store, mid, name=f"{study.name} {cell.key}", reuse=True, **kw)

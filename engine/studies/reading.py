@@ -227,6 +227,36 @@ def read_protocols(rows: list[dict]) -> dict:
     return out
 
 
+def read_cross(rows: list[dict]) -> dict:
+    """Cross template: the cross-ability matrix. For each domain trained alone (row) and each eval domain
+    (column): the score (mean over seeds) and its change from the base model; the diagonal is a domain's gain from
+    its own data, the rest how much one ability's data helps (or hurts) another (DoIT's transference)."""
+    evals = domains(rows)
+    trained = list(dict.fromkeys(r["params"]["domain"] for r in rows if r["arm"] == "single"))
+    base = {d: _base(rows, d) for d in evals}
+    matrix: dict = {}
+    for t in trained:
+        matrix[t] = {}
+        for d in evals:
+            st = _stats([_score(r, d) for r in rows if r["arm"] == "single" and r["params"]["domain"] == t])
+            change = None if st["mean"] is None or base[d] is None else st["mean"] - base[d]
+            matrix[t][d] = {**st, "minus_base": change}
+    off = [
+        v["minus_base"] * (1 if _higher_better(_metric(rows, d)) else -1)
+        for t, row in matrix.items()
+        for d, v in row.items()
+        if d != t and v["minus_base"] is not None
+    ]
+    return {
+        "trained": trained,
+        "evaluated": evals,
+        "metric": {d: _metric(rows, d) for d in evals},
+        "base": base,
+        "matrix": matrix,
+        "mean_transfer": float(np.mean(off)) if off else None,
+    }
+
+
 def read(template: str, rows: list[dict], base: dict | None = None, settings: dict | None = None) -> dict:
     """The template's reading of its rows (see the read_* functions)."""
     if template == "growth":
@@ -237,6 +267,8 @@ def read(template: str, rows: list[dict], base: dict | None = None, settings: di
         return {"quantiles": read_quantiles(rows, (base or {}).get("distances") or {})}
     if template == "ratio":
         return {"ratio": read_ratio(rows, list((settings or {}).get("domains") or []))}
+    if template == "cross":
+        return {"cross": read_cross(rows)}
     return {"protocols": read_protocols(rows)}
 
 

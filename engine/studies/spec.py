@@ -13,7 +13,7 @@ from datetime import datetime
 from engine.core.errors import InputError
 from engine.training.settings import PROTOCOLS
 
-TEMPLATES = ("targeted", "quantiles", "growth", "ratio", "protocols")
+TEMPLATES = ("targeted", "quantiles", "growth", "ratio", "protocols", "cross")
 
 # The axes of each template, in the order they appear in a cell's key; `seed` is every template's last axis.
 AXES = {
@@ -22,6 +22,7 @@ AXES = {
     "growth": ("fraction", "seed"),
     "ratio": ("ratio", "seed"),
     "protocols": ("protocol", "seed"),
+    "cross": ("domain", "seed"),
 }
 
 # The arm a template's own cells belong to; every study also has the base-model cell ("base"), and the two
@@ -32,6 +33,7 @@ MAIN_ARM = {
     "growth": "growth",
     "ratio": "ratio",
     "protocols": "protocol",
+    "cross": "single",
 }
 BASE_KEY = "base"
 
@@ -125,6 +127,11 @@ def check_axis(template: str, axis: str, values) -> list:
         raise StudyError(f"the {template} template has no axis {axis!r}; its axes: {', '.join(AXES[template])}")
     if not isinstance(values, (list, tuple)) or not values:
         raise StudyError(f"{axis}: give at least one value")
+    if axis == "domain":
+        bad = [d for d in values if not isinstance(d, str) or not d.strip()]
+        if bad:
+            raise StudyError(f"domain: expected domain names, not {bad[0]!r}")
+        return list(dict.fromkeys(d.strip() for d in values))
     if axis == "protocol":
         bad = [p for p in values if p not in PROTOCOLS]
         if bad:

@@ -6,6 +6,7 @@ docs/studies.md).
     workbench study new NAME --template growth --mixture m1 [--fractions 1/64,1/16,1/4,1 | --points 5 --step 4]
     workbench study new NAME --template ratio --mixture m1 --domains code,math [--ratios 0,0.5,1] [--total 400]
     workbench study new NAME --template protocols --mixture m1 --general general [--protocols ...] [--replay 1/256]
+    workbench study new NAME --template cross --mixture m1 [--domains math,code]       # each domain alone
     workbench study list | plan NAME | launch NAME [--wait] | status NAME | eval NAME | show NAME
     workbench study extend NAME [--seeds 1,2] [--fractions 1/2] [--budgets ...] [--sets POOL,...] [--launch]
     workbench study allocate NAME --budget 2000 [--weight math=2] [--save MIXTURE]   # growth studies
@@ -21,7 +22,16 @@ import argparse
 import sys
 import time
 
-from workbench.cli.kit import EXIT_USAGE, CliError, _dump, _open_store, _print_rows, _progress, _with_common_args
+from workbench.cli.kit import (
+    EXIT_USAGE,
+    CliError,
+    _dump,
+    _open_store,
+    _print_rows,
+    _progress,
+    _sigint_cancels,
+    _with_common_args,
+)
 
 
 def _list_of(kind, what: str):
@@ -113,7 +123,10 @@ def _axes(args) -> dict:
         ("protocol", args.protocols),
         ("seed", args.seeds),
     )
-    return {a: v for a, v in pairs if v is not None}
+    out = {a: v for a, v in pairs if v is not None}
+    if getattr(args, "template", None) == "cross" and getattr(args, "domains", None):
+        out["domain"] = _names(args.domains)
+    return out
 
 
 def _eval_args(g, *, extend: bool = False) -> None:
@@ -328,6 +341,18 @@ def _print_reading(res: dict) -> None:
             f"\n{dom} ({r['metric']}) by share of {r['share_of']}: peaks at {r['peak_ratio']}{fit}; base {_num(r['base'])}"
         )
         _print_rows([{"ratio": x["ratio"], "score": _stat(x)} for x in r["ratios"]], "table")
+    cross = reading.get("cross")
+    if cross:
+        print("\ncross-ability matrix: a domain trained alone (row) -> each eval domain's change from the base model")
+        _print_rows(
+            [
+                {"trained on": t, **{d: _num(v["minus_base"]) for d, v in row.items()}}
+                for t, row in cross["matrix"].items()
+            ],
+            "table",
+        )
+        if cross["mean_transfer"] is not None:
+            print(f"mean change of the other domains (better = positive): {cross['mean_transfer']:+.4f}")
     pr = reading.get("protocols")
     if pr:
         for dom, d in pr["domains"].items():
@@ -401,8 +426,13 @@ def _launch(store, args, name: str) -> int:
         from engine.studies import get_study
 
         if get_study(store, name).eval.get("sets"):
-            with _progress(f"evaluate {name}", args.quiet) as prog:
-                evaluate_study(store, name, progress=prog)
+            with _progress(f"evaluate {name}", args.quiet) as prog, _sigint_cancels() as cancel:
+                evaluate_study(store, name, progress=prog, cancel=cancel)
+        elif not args.quiet:
+            print(
+                f"workbench: no eval sets to evaluate on (workbench study extend {name} --sets POOL,...)",
+                file=sys.stderr,
+            )
     res = read_study(store, name)
     if args.format == "json":
         _dump(res)
@@ -422,7 +452,7 @@ def cmd_study(args) -> int:
                 need = "--selection NAME" if args.template in ("targeted", "quantiles") else "--mixture MIXTURE[@v]"
                 raise CliError(f"the {args.template} template needs {need}", EXIT_USAGE)
             options = {
-                "domains": _names(args.domains) if args.domains else None,
+                "domains": _names(args.domains) if args.domains and args.template == "ratio" else None,
                 "total": args.total,
                 "general": _names(args.general) if args.general else None,
                 "replay": args.replay,
@@ -482,8 +512,8 @@ def cmd_study(args) -> int:
             _print_status(S.status(store, args.name), args.format)
             return 0
         if action == "eval":
-            with _progress(f"evaluate {args.name}", args.quiet) as prog:
-                res = S.evaluate_study(store, args.name, progress=prog)
+            with _progress(f"evaluate {args.name}", args.quiet) as prog, _sigint_cancels() as cancel:
+                res = S.evaluate_study(store, args.name, progress=prog, cancel=cancel)
             if args.format == "json":
                 _dump(res)
             else:
@@ -552,15 +582,20 @@ def register(sub) -> None:
     x = ss.add_parser("new", help="make a study (add --launch to queue it at once)")
     x.add_argument("name")
     x.add_argument(
-        "--template", required=True, choices=["targeted", "quantiles", "growth", "ratio", "protocols"], help="the grid"
+        "--template",
+        required=True,
+        choices=["targeted", "quantiles", "growth", "ratio", "protocols", "cross"],
+        help="the grid",
     )
     x.add_argument("--selection", help="targeted: a targeted selection; quantiles: the NAME of NAME-q0 .. NAME-q9")
-    x.add_argument("--mixture", help="growth, ratio, protocols: the base mixture version (NAME or NAME@v)")
+    x.add_argument("--mixture", help="growth, ratio, protocols, cross: the base mixture version (NAME or NAME@v)")
     _axis_args(x)
     g = x.add_argument_group("template options")
     g.add_argument("--points", type=int, help="growth: how many log-spaced volumes (default 5)")
     g.add_argument("--step", type=float, help="growth: each volume STEP times the one before (default 4)")
-    g.add_argument("--domains", help="ratio: the two domains, comma separated (default code,math)")
+    g.add_argument(
+        "--domains", help="ratio: the two domains (default code,math); cross: the domains trained alone (default all)"
+    )
     g.add_argument("--total", type=int, help="ratio: items per cell (default the smaller domain's)")
     g.add_argument("--general", help="protocols: the general domain(s) trained last (default: general)")
     g.add_argument("--replay", type=_fraction, help="protocols: multi-stage replay share (default 1/256, DMT)")
