@@ -3,7 +3,8 @@
 - Log-linear: y = a + b·ln(x), least squares (closed form). b is the ability's *growth pace*: the score gained
   per e-fold of data (b·ln 2 per doubling). DoIT reads growth on a log axis (methods.md section 6.3).
 - Saturating power law: y = c + a·x^(-alpha), alpha > 0 (a < 0: a score rising towards c; a > 0: a loss falling
-  towards c), scipy.optimize.curve_fit on x scaled by its largest value (reported in x's own units).
+  towards c): the best alpha of a log-spaced grid (c and a exact for each), then scipy.optimize.curve_fit from
+  there, on x scaled by its largest value (reported in x's own units).
 - Each fit reports its error: RMSE of the residuals, R², and the parameters' standard errors (from the
   covariance; None when the fit has no degrees of freedom left, e.g. 3 points for the power law's 3 parameters).
 - `allocate`: split a budget across domains to maximise the weighted sum of fitted scores by marginal gains
@@ -91,13 +92,31 @@ def fit_loglinear(x, y) -> Fit | None:
     )
 
 
+MAX_EVALS = 500  # evaluations of the power-law fit after its grid start (a few suffice from there)
+
+
 def _power(x, c, a, alpha):
     return c + a * np.power(x, -alpha)
 
 
+def _power_jac(x, c, a, alpha):
+    p = np.power(x, -alpha)
+    return np.column_stack([np.ones_like(x), p, -a * p * np.log(x)])
+
+
+def _linear_cy(xs: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """For a fixed alpha the power law is linear in (c, a): their least-squares values and the SSE."""
+    A = np.column_stack([np.ones_like(xs), np.power(xs, -alpha)])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r = y - A @ coef
+    return float(coef[0]), float(coef[1]), float(r @ r)
+
+
 def fit_power(x, y) -> Fit | None:
-    """y = c + a·x^(-alpha) (alpha in (0, 10]) by scipy's curve_fit; None with fewer than 3 distinct x, or
-    when the fit does not converge (the note of a Fit says when it is exact: no error left to estimate)."""
+    """y = c + a·x^(-alpha) (alpha in (0, 10]); None with fewer than 3 distinct x. Started from the best alpha of
+    a log-spaced grid (c and a solved exactly for each), then scipy's curve_fit (analytic Jacobian) from there,
+    which gives the parameters' covariance. The note of a Fit says when it is exact (no error left to estimate)
+    or when alpha sits at its bound (the points are no saturating curve)."""
     from scipy.optimize import OptimizeWarning, curve_fit
 
     x, y = _clean(x, y)
@@ -105,42 +124,49 @@ def fit_power(x, y) -> Fit | None:
         return None
     scale = float(x.max())
     xs = x / scale
-    lo, hi = float(y[np.argmin(x)]), float(y[np.argmax(x)])
-    best = None
-    for alpha0 in (0.5, 0.1, 1.0, 2.0):
-        p0 = [hi, (lo - hi) / max(float(xs.min()) ** -alpha0 - 1.0, 1e-9), alpha0]
-        try:
-            with warnings.catch_warnings():  # no covariance with as many points as parameters: said in the note
-                warnings.simplefilter("ignore", OptimizeWarning)
-                popt, pcov = curve_fit(
-                    _power, xs, y, p0=p0, bounds=([-np.inf, -np.inf, 1e-6], [np.inf, np.inf, 10.0]), maxfev=20000
-                )
-        except (RuntimeError, ValueError):
-            continue
-        sse = float(np.sum((y - _power(xs, *popt)) ** 2))
-        if best is None or sse < best[0] - 1e-15:
-            best = (sse, popt, pcov)
-    if best is None:
-        return None
-    sse, (c, a_s, alpha), pcov = best
+    grid = np.logspace(-3, 1, 161)
+    sse = [_linear_cy(xs, y, a)[2] for a in grid]
+    alpha0 = float(grid[int(np.argmin(sse))])
+    c0, a0, _ = _linear_cy(xs, y, alpha0)
+    popt, pcov = np.array([c0, a0, alpha0]), None
+    try:
+        with warnings.catch_warnings():  # no covariance with as many points as parameters: said in the note
+            warnings.simplefilter("ignore", OptimizeWarning)
+            got, cov = curve_fit(
+                _power,
+                xs,
+                y,
+                p0=popt,
+                jac=_power_jac,
+                bounds=([-np.inf, -np.inf, 1e-6], [np.inf, np.inf, 10.0]),
+                max_nfev=MAX_EVALS,
+            )
+        if np.sum((y - _power(xs, *got)) ** 2) <= np.sum((y - _power(xs, *popt)) ** 2) + 1e-15:
+            popt, pcov = got, cov
+    except (RuntimeError, ValueError):
+        pass
+    c, a_s, alpha = (float(v) for v in popt)
     a = a_s * scale**alpha  # a_s (x/scale)^-alpha = a_s scale^alpha x^-alpha
     pred = _power(xs, c, a_s, alpha)
+    sse_best = float(np.sum((y - pred) ** 2))
     dof = len(y) - 3
     stderr: dict = {"c": None, "a": None, "alpha": None}
-    note = ""
-    if dof > 0 and np.all(np.isfinite(pcov)):
+    notes = []
+    if dof > 0 and pcov is not None and np.all(np.isfinite(pcov)):
         d = np.sqrt(np.clip(np.diag(pcov), 0, None))
         stderr = {"c": float(d[0]), "a": float(d[1] * scale**alpha), "alpha": float(d[2])}
     elif dof <= 0:
-        note = "as many points as parameters: the curve passes through them, its error cannot be estimated"
+        notes.append("as many points as parameters: the curve passes through them, its error cannot be estimated")
+    if alpha < 2e-3 or alpha > 9.9:
+        notes.append(f"alpha at the edge of its range ({alpha:.3g}): the points are not a saturating curve")
     return Fit(
         "power",
-        {"c": float(c), "a": float(a), "alpha": float(alpha)},
+        {"c": c, "a": float(a), "alpha": alpha},
         stderr,
-        float(math.sqrt(sse / len(y))),
+        float(math.sqrt(sse_best / len(y))),
         _r2(y, pred),
         len(y),
-        note,
+        "; ".join(notes),
     )
 
 
