@@ -232,6 +232,10 @@ def test_targeted_and_quantile_templates_queue_random_and_base_baselines(small_s
         assert sorted(_items(st, g.mixture_id)) == sorted(selection_ids(st, f"mq-q{qn}"))
     assert len(_items(st, q[5].mixture_id)) == 3 and get_selection(st, "mq-random0").params["of"] == "mq"
     assert S.read_study(st, "qs")["study"]["base"]["distances"]["0"]["chamfer"] is not None
+    # a selection replaced after the study was made: launching refuses rather than mix two selections
+    target(st, query="code_eval", name="m8", budget=8, encoder=hashing_encoder, model="hashenc", replace=True)
+    with pytest.raises(S.StudyError, match="selection 'm8' was replaced since study 'tg' was made"):
+        S.launch(st, "tg")
 
 
 def test_bad_requests_are_refused_clearly(small_store, tmp_path, capsys):

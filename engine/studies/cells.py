@@ -95,6 +95,7 @@ def read_base(store: Store, template: str, ref: str) -> tuple[dict, dict]:
             "names": [parts[q].name for q in range(n_q)],
             "n": max(int(parts[q].n) for q in range(n_q)),
             "distances": {str(q): parts[q].params.get("distance") or {} for q in range(n_q)},
+            "hashes": [parts[q].content_hash for q in range(n_q)],
         } | _targeting_params(first)
         return base, {"quantile": list(range(n_q)), "seed": [0]}
     try:
@@ -115,6 +116,23 @@ def read_base(store: Store, template: str, ref: str) -> tuple[dict, dict]:
         "per_domain": {d: int(v["items"]) for d, v in mv.per_domain.items()},
     }
     return base, {}
+
+
+def check_base_unchanged(store: Store, study: Study) -> None:
+    """StudyError when a selection the study is based on was replaced since the study was made (a cell launched
+    now would train on other samples than the cells before it)."""
+    if study.template == "targeted":
+        pairs = [(study.base["selection"], study.base.get("content_hash"))]
+    elif study.template == "quantiles":
+        pairs = list(zip(study.base["names"], study.base.get("hashes") or [None] * len(study.base["names"])))
+    else:
+        return
+    for name, h in pairs:
+        sel = _selection(store, name)
+        if h is not None and sel.content_hash != h:
+            raise StudyError(
+                f"selection {name!r} was replaced since study {study.name!r} was made; make a new study for it"
+            )
 
 
 # -- random baselines -------------------------------------------------------------------------------------------

@@ -389,6 +389,7 @@ def launch(store: Store, name: str) -> list[Launched]:
     have = rec.cell_rows(store, study.id)
     status = rec.run_statuses(store, [r.run_id for r in have.values() if r.run_id])
     grid = cells(study.template, study.axes)
+    C.check_base_unchanged(store, study)
     if study.template in ("targeted", "quantiles"):
         need: dict[int, int] = {}
         for c in grid:
