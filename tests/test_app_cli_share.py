@@ -417,15 +417,26 @@ def test_train_wait_through_the_app_while_it_ticks_the_queue(tmp_path, monkeypat
     out: dict = {}
     sets = ("lr=0.01", "batch_size=4", "max_len=256", "eval_every=0", "save_every=0", "max_steps=3")
 
+    args = ["train", "two", "--base-model", str(model), "--lora-targets", "all-linear"]
+
     async def body(pilot, app):
-        args = ["train", "two", "--base-model", str(model), "--lora-targets", "all-linear"]
         out["train"] = await _cli(db, *args, *[x for s in sets for x in ("--set", s)])
+        # a long one, stopped by Ctrl-C in the caller's terminal once it trains: the run is cancelled
+        proc = _popen(db, *args, *[x for s in sets for x in ("--set", s)], "--set", "max_steps=5000")
+        out["progress"] = await asyncio.to_thread(_read_until, proc.stderr, "run 2: step")
+        proc.send_signal(signal.SIGINT)
+        out["cancel"] = (await asyncio.to_thread(proc.communicate, timeout=60), proc.returncode)
 
     run_app(WorkbenchApp(db_path=db), body)
     r = out["train"]
     assert r.returncode == 0, r.stderr
     assert NOTE in r.stderr and r.stdout.startswith("run 1 done")
+    (stdout, stderr), code = out["cancel"]
+    assert code == 130, stderr
+    assert "cancelling run 2" in stderr and stdout.startswith("run 2 cancelled")
     with Store(db, read_only=True) as store:
-        assert store.fetchall("SELECT id, status FROM runs") == [(1, "done")]
-        n, steps = store.fetchall("SELECT count(*), count(DISTINCT step) FROM run_metrics WHERE name = 'loss'")[0]
+        assert store.fetchall("SELECT id, status FROM runs ORDER BY id") == [(1, "done"), (2, "cancelled")]
+        n, steps = store.fetchall(
+            "SELECT count(*), count(DISTINCT step) FROM run_metrics WHERE name = 'loss' AND run_id = 1"
+        )[0]
         assert n == steps == 3
