@@ -27,6 +27,7 @@ RANK = {
     "training": 5,
     "evaluation": 6,
     "studies": 7,
+    "raise_rl": 7,
 }
 SIBLINGS_APART = {
     ("quality", "synthesis"),
