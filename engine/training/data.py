@@ -329,6 +329,28 @@ def build_plan(
     return plan, names, steps
 
 
+def fixed_plan(records: list[dict], n_examples: int, s: TrainSettings) -> tuple[list[tuple], list[str], int] | None:
+    """The per-step batch plan given with the data (engine.raise_rl's deploy), or None when no record has one: when
+    every record has "plan_step", step k trains on the records of the k-th plan_step, in data order."""
+    steps = [r.get("plan_step") for r in records]
+    if all(k is None for k in steps):
+        return None
+    if any(k is None for k in steps):
+        raise TrainingError("some records have a plan_step and some do not (a fixed batch plan needs all)")
+    if n_examples != len(records):
+        raise TrainingError(
+            f"a fixed batch plan needs every record trainable: {len(records) - n_examples} had no assistant token "
+            f"within max_len {s.max_len}"
+        )
+    if s.grad_accum != 1:
+        raise TrainingError(f"a fixed batch plan needs grad_accum 1 (got {s.grad_accum})")
+    by: dict[int, list[int]] = defaultdict(list)
+    for i, k in enumerate(steps):
+        by[int(k)].append(i)
+    plan = [("sample", [[i] for i in by[k]]) for k in sorted(by)]
+    return plan, ["plan"] * len(plan), len(plan)
+
+
 def collate_rows(examples: list[Example], rows: list[list[int]], pad_id: int, packed: bool) -> dict:
     """Tensors of one sample micro-batch. Packed rows get position ids restarting at every example (and at the
     padding) and no attention mask (transformers builds a block-diagonal causal mask from the position ids);

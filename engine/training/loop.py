@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.training.checkpoint import checkpoints, load_checkpoint, save_checkpoint
-from engine.training.data import Example, build_plan, collate_rows, read_records, split_eval, tokenize_records
+from engine.training.data import (
+    Example,
+    build_plan,
+    collate_rows,
+    fixed_plan,
+    read_records,
+    split_eval,
+    tokenize_records,
+)
 from engine.training.model import load_base, resolve_precision, token_losses
 from engine.training.settings import LoraSettings, TrainingError, TrainSettings, settings_from_dict
 
@@ -188,7 +196,12 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     train_ex, evals, eval_src = split_eval(examples, s)
     eval_how = "; ".join(f"{d}: {v}" for d, v in eval_src.items()) or "none"
     status["eval_sources"] = eval_src  # shown with the eval-loss curves: held out, or from the training data
-    plan, plan_phase, total = build_plan(train_ex, cfg.get("protocol", "multi_task"), cfg.get("order"), s)
+    fixed = fixed_plan(list(read_records(folder)), len(examples), s)
+    if fixed is not None:  # the batches of every step come with the data (engine.raise_rl's deploy)
+        train_ex = examples
+        plan, plan_phase, total = fixed
+    else:
+        plan, plan_phase, total = build_plan(train_ex, cfg.get("protocol", "multi_task"), cfg.get("order"), s)
     say(
         f"{tstats['records']} records -> {len(examples)} examples ({tstats['tokens']} tokens, "
         f"{tstats['label_tokens']} assistant tokens, {tstats['truncated']} truncated, "

@@ -1,0 +1,300 @@
+"""The RAISE environment on a real model: an episode is T steps of LoRA training from the same start (reset = the
+same fresh adapter and a new optimizer), each step a batch the policy picks from a candidate subsample of the pool;
+the reward of a step is the decrease of the validation NLL of the gold answers of a fixed subset of the target
+eval pool, so an episode's rewards telescope to its final gain.
+
+The training step is the run queue's (engine.training): the chat-template tokenisation with assistant-only labels,
+AdamW with a linear decay over the T steps and no warmup, gradient clipping at 1.0, so a deploy run that replays
+the picked batches trains the same way (ours: the paper gives no optimiser for the episodes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from engine.raise_rl.policy import RaiseError, Transition, act, fuse_state, semantic_projection
+
+METRICS = ("nll",)
+
+
+@dataclass
+class RaiseSettings:
+    """The episode knobs; the defaults finish a small trial with a tiny model on a CPU in minutes."""
+
+    steps: int = 8  # T: training steps per episode
+    batch: int = 4  # B: samples per step
+    candidates: int = 32  # the candidate subsample scored per step
+    episodes: int = 6
+    lr: float = 1e-3  # LoRA learning rate of the episodes (and of the deploy run)
+    max_len: int = 256
+    val_items: int = 16  # the fixed validation subset of the target eval pool
+    metric: str = "nll"
+    sem_dim: int = 16  # embedding columns kept in the state (a fixed random projection when wider)
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
+    seed: int = 0
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        for name in ("steps", "batch", "candidates", "episodes", "val_items", "sem_dim", "lora_r", "max_len"):
+            if getattr(self, name) < 1:
+                raise RaiseError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.batch > self.candidates:
+            raise RaiseError(f"batch ({self.batch}) must not exceed candidates ({self.candidates})")
+        if self.metric not in METRICS:
+            raise RaiseError(f"metric must be one of {', '.join(METRICS)} (got {self.metric!r})")
+        if not self.lr > 0:
+            raise RaiseError(f"lr must be > 0 (got {self.lr})")
+        if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
+            self.target_modules = [m.strip() for m in self.target_modules.split(",") if m.strip()]
+
+
+def settings_from(d: dict | None) -> RaiseSettings:
+    d = dict(d or {})
+    known = {f.name for f in fields(RaiseSettings)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise RaiseError(f"unknown RAISE setting(s): {', '.join(bad)} (known: {', '.join(sorted(known))})")
+    s = RaiseSettings(**d)
+    s.validate()
+    return s
+
+
+def as_dict(s: RaiseSettings) -> dict:
+    return asdict(s)
+
+
+class Env:
+    """A base model with a LoRA adapter, the tokenised pool and validation items, and the per-sample use counters.
+
+    pool: records {"sample_id", "messages", "system"?, "tools"?}; emb: (n, d) stored embeddings or None; clusters:
+    (n,) cluster ids (None: one cluster); val: records of the target eval pool (messages with the gold answer as the
+    assistant turn)."""
+
+    def __init__(
+        self, base_model: str, pool: list[dict], val: list[dict], s: RaiseSettings, *, emb=None, clusters=None
+    ):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        from engine.training.data import Example, tokenize_conversation
+        from engine.training.model import load_base
+        from engine.training.settings import TrainingError
+
+        self.s = s
+        torch.manual_seed(s.seed)
+        model, tok, _ = load_base(base_model, s.device, "fp32")
+        self.tok = tok
+        self.pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+
+        def examples(recs: list[dict], what: str) -> tuple[list, list[int]]:
+            out, keep = [], []
+            for i, r in enumerate(recs):
+                try:
+                    ids, labels = tokenize_conversation(tok, r, s.max_len)
+                except TrainingError as e:
+                    raise RaiseError(f"{what} {r.get('sample_id', i)}: {e}") from e
+                if sum(1 for x in labels[1:] if x != -100) == 0:
+                    continue  # no answer token left (empty or cut by max_len)
+                out.append(Example(ids, labels, "raise"))
+                keep.append(i)
+            return out, keep
+
+        self.examples, keep = examples(pool, "sample")
+        if len(self.examples) < s.candidates:
+            raise RaiseError(
+                f"the pool has {len(self.examples)} trainable samples (with an answer within max_len {s.max_len}); "
+                f"candidates is {s.candidates}: lower it or widen the pool"
+            )
+        self.pool = [pool[i] for i in keep]
+        self.sample_ids = [r.get("sample_id", i) for i, r in zip(keep, self.pool)]
+        n = len(self.examples)
+        self.answer_len = np.array([sum(1 for x in e.labels if x != -100) for e in self.examples], np.float32)
+        self.prompt_len = np.array([len(e.ids) for e in self.examples], np.float32) - self.answer_len
+        self.clusters = np.zeros(n, np.int64) if clusters is None else np.asarray(clusters, np.int64)[keep]
+        if emb is None:
+            self.emb = np.zeros((n, s.sem_dim), np.float32)
+        else:
+            e = np.asarray(emb, np.float32)[keep]
+            proj = semantic_projection(e.shape[1], s.sem_dim, s.seed)
+            e = e @ proj if proj is not None else e
+            self.emb = np.zeros((n, s.sem_dim), np.float32)
+            self.emb[:, : e.shape[1]] = e
+        vals, _ = examples(val, "eval item")
+        if not vals:
+            raise RaiseError("no validation item has a gold answer to score (the target eval pool is empty?)")
+        rng = np.random.default_rng(s.seed)
+        pick = sorted(rng.choice(len(vals), size=min(s.val_items, len(vals)), replace=False).tolist())
+        self.val = [vals[i] for i in pick]
+        cfg = LoraConfig(
+            r=s.lora_r,
+            lora_alpha=s.lora_alpha,
+            lora_dropout=s.lora_dropout,
+            target_modules=s.target_modules,
+            task_type="CAUSAL_LM",
+        )
+        try:
+            self.model = get_peft_model(model, cfg)
+        except ValueError as e:
+            raise RaiseError(f"LoRA target modules {s.target_modules!r} do not fit this model: {e}") from e
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.start = [p.detach().clone() for p in self.params]  # the fresh adapter every episode starts from
+        self.val0: float | None = None
+        self.timings: dict[str, float] = {}
+
+    @property
+    def n_features(self) -> int:
+        return 2 + 4 + self.s.sem_dim + 3
+
+    # -- pieces of a step ------------------------------------------------------------------------------------
+
+    def _batch(self, idx) -> dict:
+        from engine.training.data import collate_rows
+
+        b = collate_rows(self.examples, [[int(i)] for i in idx], self.pad, packed=False)
+        b.pop("n_tokens")
+        return {k: v.to(self.s.device) for k, v in b.items()}
+
+    def losses(self, idx, examples=None) -> np.ndarray:
+        """Mean answer-token loss of each example (no gradient, eval mode)."""
+        import torch
+
+        from engine.training.data import collate_rows
+        from engine.training.model import token_losses
+
+        exs = self.examples if examples is None else examples
+        out = np.zeros(len(idx), np.float32)
+        self.model.eval()
+        with torch.no_grad():
+            for k in range(0, len(idx), 16):
+                part = list(idx[k : k + 16])
+                b = collate_rows(exs, [[int(i)] for i in part], self.pad, packed=False)
+                b.pop("n_tokens")
+                b = {key: v.to(self.s.device) for key, v in b.items()}
+                tl, rows = token_losses(self.model, b, reduction="none")
+                sums = torch.zeros(len(part)).index_add_(0, rows.cpu(), tl.cpu().float())
+                cnt = torch.zeros(len(part)).index_add_(0, rows.cpu(), torch.ones_like(tl.cpu()))
+                out[k : k + len(part)] = (sums / cnt.clamp(min=1)).numpy()
+        return out
+
+    def validate(self) -> float:
+        """The metric: token-mean NLL of the gold answers of the validation subset (lower is better)."""
+        import torch
+
+        from engine.training.data import collate_rows
+        from engine.training.model import token_losses
+
+        self.model.eval()
+        tot, n = 0.0, 0
+        with torch.no_grad():
+            for k in range(0, len(self.val), 16):
+                rows = [[i] for i in range(k, min(k + 16, len(self.val)))]
+                b = collate_rows(self.val, rows, self.pad, packed=False)
+                b.pop("n_tokens")
+                b = {key: v.to(self.s.device) for key, v in b.items()}
+                tl, _ = token_losses(self.model, b, reduction="none")
+                tot += float(tl.sum())
+                n += int(tl.numel())
+        return tot / max(n, 1)
+
+    def reset(self, episode: int) -> None:
+        """The same start every episode: the fresh adapter, a new optimizer and schedule, counters at zero."""
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        torch.manual_seed(self.s.seed * 100003 + episode)  # dropout noise: reproducible per episode (resume)
+        with torch.no_grad():
+            for p, p0 in zip(self.params, self.start):
+                p.copy_(p0)
+        self.opt = torch.optim.AdamW(self.params, lr=self.s.lr, weight_decay=0.0)
+        self.sched = get_linear_schedule_with_warmup(self.opt, 0, self.s.steps)
+        n = len(self.examples)
+        self.uses = np.zeros(n, np.int64)
+        self.last_used = np.zeros(n, np.int64)
+        if self.val0 is None:
+            self.val0 = self.validate()
+        self.val_prev = self.val0
+
+    def train_step(self, idx) -> float:
+        import torch
+
+        from engine.training.model import token_losses
+
+        self.model.train()
+        loss = token_losses(self.model, self._batch(idx))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    def _time(self, key: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.timings[key] = self.timings.get(key, 0.0) + now - t0
+        return now
+
+    def episode(self, policy, episode: int, rng: np.random.Generator, *, greedy: bool = False, cancel=None):
+        """Run one episode with `policy`: (transitions, per-step log). Each log row: step, sample ids picked,
+        their clusters, train loss, validation metric, reward."""
+        s = self.s
+        self.reset(episode)
+        trs: list[Transition] = []
+        log: list[dict] = []
+        n = len(self.examples)
+        for t in range(1, s.steps + 1):
+            if cancel is not None:
+                cancel.check()
+            t0 = time.perf_counter()
+            cand = np.sort(rng.choice(n, size=s.candidates, replace=False))
+            loss = self.losses(cand)
+            x = fuse_state(
+                t,
+                s.steps,
+                prompt_len=self.prompt_len[cand],
+                answer_len=self.answer_len[cand],
+                loss=loss,
+                emb=self.emb[cand],
+                uses=self.uses[cand],
+                last_used=self.last_used[cand],
+            )
+            cl = self.clusters[cand]
+            t0 = self._time("scoring", t0)
+            picks, lp, v, _scores = act(policy, x, cl, s.batch, rng, greedy=greedy)
+            chosen = [int(cand[i]) for p in picks.values() for i in p]
+            t0 = self._time("policy", t0)
+            tr_loss = self.train_step(chosen)
+            t0 = self._time("gradient", t0)
+            val = self.validate()
+            self._time("validation", t0)
+            r = self.val_prev - val  # NLL down = reward up
+            self.val_prev = val
+            self.uses[chosen] += 1
+            self.last_used[chosen] = t
+            trs.append(Transition(x, cl, picks, lp, v, r))
+            log.append(
+                {
+                    "step": t,
+                    "samples": [self.sample_ids[i] for i in chosen],
+                    "clusters": [int(self.clusters[i]) for i in chosen],
+                    "train_loss": tr_loss,
+                    "val": val,
+                    "reward": r,
+                    "value": v,
+                }
+            )
+        self.timings["steps"] = self.timings.get("steps", 0) + s.steps
+        return trs, log
+
+    def records_of(self, sample_ids) -> list[dict]:
+        pos = {sid: i for i, sid in enumerate(self.sample_ids)}
+        return [self.pool[pos[sid]] for sid in sample_ids]
+
+
+def policy_settings_dict(s) -> dict:
+    return asdict(s)

@@ -1,0 +1,115 @@
+"""RAISE on a real tiny model: episodes of LoRA steps from the same start, rewards that telescope, the policy
+training's checkpoint and resume, and the fixed batch plan a deploy run trains on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.core.jobs import JobFolder, write_jsonl
+from engine.raise_rl.env import Env, RaiseSettings, as_dict, settings_from
+from engine.raise_rl.job import episodes, load_checkpoint, train_policy
+from engine.raise_rl.policy import PPOSettings, RaiseError, make_policy
+from engine.training.data import fixed_plan
+from engine.training.settings import TrainingError, TrainSettings
+from tests.helpers import training_records
+
+SMALL = {"steps": 3, "batch": 2, "candidates": 6, "episodes": 2, "val_items": 4, "sem_dim": 4, "lr": 5e-3}
+
+
+def _val(n: int = 6) -> list[dict]:
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Tom has {i} apples."},
+                {"role": "assistant", "content": f"{i + 5}"},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+def _pool(n: int = 12) -> list[dict]:
+    recs = training_records(n)
+    for r in recs:
+        r["cluster"] = 0 if r["domain"] == "math" else 1
+    return recs
+
+
+def test_an_episode_steps_from_the_same_start_and_its_rewards_telescope(model_dir):
+    s = settings_from(SMALL)
+    pool = _pool()
+    emb = np.random.default_rng(0).standard_normal((len(pool), 9))
+    env = Env(str(model_dir), pool, _val(), s, emb=emb, clusters=[r["cluster"] for r in pool])
+    pol = make_policy(env.n_features, 8, 0)
+    trs, log = env.episode(pol, 0, np.random.default_rng(1))
+    assert len(trs) == len(log) == 3
+    assert abs(sum(r["reward"] for r in log) - (env.val0 - log[-1]["val"])) < 1e-5
+    for row, tr in zip(log, trs):
+        assert len(set(row["samples"])) == 2
+        assert sorted(row["clusters"]) == [0, 1]  # the quota: one per cluster
+        assert tr.x.shape == (6, env.n_features)
+    assert env.uses.sum() == 6
+    # reset is the same fresh adapter: the same rng gives the same episode
+    _, log2 = env.episode(pol, 0, np.random.default_rng(1))
+    assert [r["samples"] for r in log2] == [r["samples"] for r in log]
+    assert np.allclose([r["val"] for r in log2], [r["val"] for r in log])
+    assert set(env.timings) >= {"scoring", "policy", "gradient", "validation"}
+
+
+def test_bad_settings_and_pools_say_what_is_wrong(model_dir):
+    with pytest.raises(RaiseError, match="batch .* must not exceed candidates"):
+        settings_from({"batch": 9, "candidates": 4})
+    with pytest.raises(RaiseError, match="unknown RAISE setting"):
+        settings_from({"stepz": 3})
+    with pytest.raises(RaiseError, match="metric must be one of"):
+        settings_from({"metric": "accuracy"})
+    with pytest.raises(RaiseError, match="6 trainable samples"):
+        Env(str(model_dir), _pool(6), _val(), settings_from(SMALL | {"candidates": 8}))
+
+
+def _folder(tmp_path, model_dir, name: str) -> JobFolder:
+    f = JobFolder(tmp_path / name).create(chunks=False)
+    pool = _pool()
+    write_jsonl(f.file("pool.jsonl"), pool)
+    write_jsonl(f.file("val.jsonl"), _val())
+    f.write_spec(
+        {
+            "base_model": str(model_dir),
+            "settings": as_dict(RaiseSettings(**SMALL)),
+            "ppo": PPOSettings(hidden=8).__dict__,
+        }
+    )
+    return f
+
+
+@pytest.mark.slow
+def test_policy_training_resumes_after_a_stop_as_if_it_never_stopped(tmp_path, model_dir):
+    a = _folder(tmp_path, model_dir, "a")
+    st = train_policy(a)
+    assert st["status"] == "done" and st["episode"] == 2
+    b = _folder(tmp_path, model_dir, "b")
+    assert train_policy(b, stop_after=1)["status"] == "stopped"
+    assert [e["episode"] for e in episodes(b)] == [1]
+    assert train_policy(b)["status"] == "done"
+    ea, eb = episodes(a), episodes(b)
+    assert [e["episode"] for e in eb] == [1, 2]
+    assert [e["steps"] for e in ea] == [e["steps"] for e in eb]
+    assert np.allclose([e["return"] for e in ea], [e["return"] for e in eb])
+    pa, pb = load_checkpoint(a)["policy"], load_checkpoint(b)["policy"]
+    assert all(np.allclose(pa[k].numpy(), pb[k].numpy()) for k in pa)
+    assert set(ea[-1]["attribution"]) == {"stage", "difficulty", "semantics", "availability"}
+    assert json.loads(a.file("status.json").read_text())["timings"]["steps"] == 6
+
+
+def test_a_fixed_plan_trains_the_given_batches_in_order():
+    recs = [{"plan_step": k} for k in (1, 1, 2, 2, 3)]
+    plan, names, total = fixed_plan(recs, 5, TrainSettings())
+    assert total == 3 and plan == [("sample", [[0], [1]]), ("sample", [[2], [3]]), ("sample", [[4]])]
+    assert fixed_plan([{}, {}], 2, TrainSettings()) is None
+    with pytest.raises(TrainingError, match="some records have a plan_step"):
+        fixed_plan([{"plan_step": 1}, {}], 2, TrainSettings())
+    with pytest.raises(TrainingError, match="1 had no assistant token"):
+        fixed_plan(recs, 4, TrainSettings())
