@@ -58,6 +58,7 @@ NOT_PATH_ARGS = frozenset(
         *("budget", "stage", "replay", "dmt", "note", "ref", "order", "lora_targets", "set", "key", "field"),
         *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
         *("selection", "general"),  # workbench study new
+        *("target", "run_name"),  # workbench raise
     }
 )
 

@@ -1,0 +1,87 @@
+"""`workbench raise train|deploy|show` end to end on sample_data with a tiny model: policy training in a job
+folder, the deploy run in the queue trained on the planned batches, and the JSON the commands print."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import import_sample_pools, noisy_blob_encoder
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    from workbench.cli import main
+
+    base = [a for a in argv[-3:] if a in ("--db", "-q")]  # the store options go before a nested command
+    argv = list(argv)
+    if base:
+        argv = argv[-3:] + argv[:-3]
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.slow
+def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, capsys):
+    from engine.core.store import Store
+    from engine.geometry.clusters import cluster
+    from engine.geometry.embeddings import embed_samples
+    from engine.training.loop import train
+    from engine.training.runs import get_run
+
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as st:
+        import_sample_pools(st, tmp_path, ["math", "code"], 12)
+        embed_samples(st, model="fakeenc", encoder=noisy_blob_encoder)
+        cluster(st, "c", model="fakeenc", min_cluster_size=4)
+    base = ["--db", str(db), "-q"]
+    knobs = ["--steps", "3", "--batch", "2", "--candidates", "6", "--episodes", "2", "--val-items", "4"]
+    code, out, err = _cli(
+        capsys,
+        "raise", "train", "--name", "r1", "--target", "math_eval", "--base-model", str(model_dir),
+        "--embeddings", "fakeenc", "--clustering", "c",
+        *knobs, "--format", "json", *base,
+    )  # fmt: skip
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["status"]["status"] == "done" and [e["episode"] for e in got["episodes"]] == [1, 2]
+    assert got["spec"]["pool"] == 24 and got["spec"]["clustering"] == "c"
+    for e in got["episodes"]:
+        assert abs(e["return"] - (e["val0"] - e["val_final"])) < 1e-5
+    assert len(got["last_episode_steps"]) == 3
+    # the same command again resumes: nothing left to train, the same episodes
+    code, out2, _ = _cli(
+        capsys,
+        "raise", "train", "--name", "r1", "--target", "math_eval", "--base-model", str(model_dir),
+        "--embeddings", "fakeenc", "--clustering", "c",
+        *knobs, "--format", "json", *base,
+    )  # fmt: skip
+    assert code == 0 and json.loads(out2)["episodes"] == got["episodes"]
+    # other settings under the same name: refused, naming --replace
+    code, _, err = _cli(
+        capsys, "raise", "train", "--name", "r1", "--target", "math_eval", "--base-model", str(model_dir),
+        "--steps", "4", *base,
+    )  # fmt: skip
+    assert code != 0 and "--replace" in err
+    code, out, err = _cli(capsys, "raise", "deploy", "--name", "r1", "--format", "json", *base)
+    assert code == 0, err
+    dep = json.loads(out)
+    assert dep["steps"] == 3 and dep["run"]["status"] == "queued"
+    picks = [sid for st in dep["picks"] for sid in st["samples"]]
+    assert len(picks) == 6
+    # the queued run trains exactly the planned batches, in order
+    status = train(dep["run"]["folder"])
+    assert status["status"] == "done" and status["step"] == 3
+    recs = [json.loads(x) for x in open(f"{dep['run']['folder']}/data.jsonl")]
+    assert [r["sample_id"] for r in recs] == picks and [r["plan_step"] for r in recs] == [1, 1, 2, 2, 3, 3]
+    with Store(db) as st:
+        assert get_run(st, dep["run"]["id"]).name.startswith("raise-")
+    code, out, _ = _cli(capsys, "raise", "show", "--name", "r1", *base)
+    assert code == 0 and "episode 2: return" in out and "score driven by" in out
+    code, _, err = _cli(capsys, "raise", "show", "--name", "nope", *base)
+    assert code != 0 and "no RAISE job named 'nope'" in err
+    code, _, err = _cli(
+        capsys, "raise", "train", "--name", "r2", "--target", "nope_eval", "--base-model", str(model_dir), *base
+    )
+    assert code != 0 and "no eval pool named 'nope_eval'" in err

@@ -1,0 +1,267 @@
+"""RAISE: `workbench raise train|deploy|show` — a batch-selection policy learned with PPO on the per-step gain of
+the target's validation NLL, and a run whose batches it picks (engine/raise_rl; docs/raise.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from workbench.cli.kit import EXIT_CANCELLED, EXIT_OK, CliError, _dump, _open_store, _progress, _sigint_cancels
+from workbench.cli.scope_args import add_scope_args, say_scope, scope_from_args
+
+
+def _folder(store, name: str):
+    from engine.core.names import check_name
+    from engine.core.paths import store_files
+
+    check_name(name, "RAISE job name", error=CliError)
+    return store_files(store) / "raise" / name
+
+
+def _settings(args) -> tuple[dict, dict]:
+    s = {
+        "steps": args.steps,
+        "batch": args.batch,
+        "candidates": args.candidates,
+        "episodes": args.episodes,
+        "lr": args.lr,
+        "max_len": args.max_len,
+        "val_items": args.val_items,
+        "seed": args.seed,
+        "device": args.device,
+    }
+    p = {
+        "epochs": args.ppo_epochs,
+        "clip": args.clip,
+        "gamma": args.gamma,
+        "lam": args.gae_lambda,
+        "entropy_coef": args.entropy,
+        "lr": args.policy_lr,
+        "replay_episodes": args.replay,
+    }
+    return s, p
+
+
+def cmd_train(args) -> int:
+    from engine.raise_rl.env import as_dict, settings_from
+    from engine.raise_rl.job import prepare, train_policy
+    from engine.raise_rl.policy import PPOSettings, RaiseError
+
+    quiet = args.quiet or args.format == "json"
+    with _open_store(args) as store:
+        folder = _folder(store, args.name)
+        s, p = _settings(args)
+        with _progress(f"raise {args.name}", args.quiet, RaiseError):
+            want = {"settings": as_dict(settings_from(s)), "ppo": PPOSettings(**p).__dict__}
+            spec = None
+            if (folder / "spec.json").exists():
+                spec = json.loads((folder / "spec.json").read_text())
+            same = spec is not None and all(spec.get(k) == v for k, v in want.items())
+            same = same and spec.get("target") == args.target and spec.get("base_model") == args.base_model
+            if spec is not None and not same and not args.replace:
+                raise CliError(
+                    f"a RAISE job named {args.name!r} exists with other settings; --replace starts it afresh "
+                    "(its policy is lost), or give another --name"
+                )
+            if spec is None or args.replace:
+                if folder.exists():
+                    import shutil
+
+                    shutil.rmtree(folder)
+                scope = scope_from_args(store, args)
+                say_scope(store, scope, quiet)
+                prepare(
+                    store,
+                    folder,
+                    base_model=args.base_model,
+                    target=args.target,
+                    scope=scope,
+                    embeddings=args.embed_model,
+                    text_kind=args.text_kind,
+                    clustering=args.clustering,
+                    settings=s,
+                    ppo=p,
+                )
+            elif not quiet:
+                print(f"workbench: resuming RAISE job {args.name!r} in {folder}", file=sys.stderr)
+
+        def said(row):
+            if not quiet:
+                print(
+                    f"workbench: episode {row['episode']}: return {row['return']:+.4f} "
+                    f"(NLL {row['val0']:.4f} -> {row['val_final']:.4f}), value loss {row.get('value_loss', 0):.4f}",
+                    file=sys.stderr,
+                )
+
+        with _progress(f"raise {args.name}", args.quiet, RaiseError), _sigint_cancels() as cancel:
+            status = train_policy(folder, cancel=cancel, on_episode=said)
+    if status["status"] == "cancelled":
+        print(f"workbench: cancelled after {status['episode']} episodes; the same command resumes", file=sys.stderr)
+        return EXIT_CANCELLED
+    return _show(folder, args.format)
+
+
+def cmd_deploy(args) -> int:
+    from engine.raise_rl.job import deploy_run, plan
+    from engine.raise_rl.policy import RaiseError
+
+    with _open_store(args) as store:
+        folder = _folder(store, args.name)
+        if not (folder / "spec.json").exists():
+            raise CliError(f"no RAISE job named {args.name!r}; `workbench raise train --name {args.name} ...` first")
+        with _progress(f"raise deploy {args.name}", args.quiet, RaiseError):
+            pl = plan(folder)
+            run = None if args.plan_only else deploy_run(store, folder, name=args.run_name, plan_obj=pl)
+    out = {
+        "plan": str(folder / "plan.json"),
+        "steps": len(pl["steps"]),
+        "val0": pl["val0"],
+        "val_final": pl["val_final"],
+        "run": None if run is None else {"id": run.id, "name": run.name, "status": run.status, "folder": run.folder},
+    }
+    if args.format == "json":
+        _dump(out | {"picks": pl["steps"]})
+        return EXIT_OK
+    print(f"plan of {out['steps']} steps in {out['plan']} (its rollout: NLL {pl['val0']:.4f} -> {pl['val_final']:.4f})")
+    for st in pl["steps"]:
+        print(f"step {st['step']}: samples {', '.join(map(str, st['samples']))} (clusters {st['clusters']})")
+    if run is not None:
+        print(f"run {run.id} {run.name!r} queued: it trains on these batches in this order")
+    return EXIT_OK
+
+
+def _summary(folder) -> dict:
+    from engine.raise_rl.job import episodes
+
+    spec = json.loads((folder / "spec.json").read_text())
+    status = json.loads((folder / "status.json").read_text()) if (folder / "status.json").exists() else {}
+    eps = episodes(folder)
+    clusters_by_stage: dict[str, dict[str, int]] = {}
+    if eps:
+        T = len(eps[-1]["steps"])
+        for row in eps[-1]["steps"]:
+            part = "early" if row["step"] <= T / 3 else ("late" if row["step"] > 2 * T / 3 else "middle")
+            for c in row["clusters"]:
+                d = clusters_by_stage.setdefault(part, {})
+                d[str(c)] = d.get(str(c), 0) + 1
+    plan = json.loads((folder / "plan.json").read_text()) if (folder / "plan.json").exists() else None
+    return {
+        "folder": str(folder),
+        "spec": {k: v for k, v in spec.items() if k != "store"},
+        "status": status,
+        "episodes": [
+            {
+                k: e.get(k)
+                for k in (
+                    "episode",
+                    "return",
+                    "val0",
+                    "val_final",
+                    "policy_loss",
+                    "value_loss",
+                    "entropy",
+                    "attribution",
+                )
+            }
+            for e in eps
+        ],
+        "last_episode_steps": eps[-1]["steps"] if eps else [],
+        "clusters_by_stage": clusters_by_stage,
+        "plan": plan,
+    }
+
+
+def _show(folder, fmt: str) -> int:
+    out = _summary(folder)
+    if fmt == "json":
+        _dump(out)
+        return EXIT_OK
+    st = out["status"]
+    print(
+        f"RAISE job {folder.name}: {st.get('status', '?')}, {st.get('episode', 0)}/{st.get('episodes', '?')} episodes; "
+        f"target {out['spec']['target']}, base {out['spec']['base_model']}, {out['spec']['pool']} samples"
+    )
+    for e in out["episodes"]:
+        attr = ", ".join(f"{k} {v:.0%}" for k, v in (e.get("attribution") or {}).items())
+        print(
+            f"episode {e['episode']}: return {e['return']:+.4f} (NLL {e['val0']:.4f} -> {e['val_final']:.4f}), "
+            f"value loss {e.get('value_loss') or 0:.4f}; score driven by {attr}"
+        )
+    for part, d in out["clusters_by_stage"].items():
+        print(f"{part} steps pick clusters: {', '.join(f'{c} x{n}' for c, n in sorted(d.items()))}")
+    if st.get("timings"):
+        print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in st["timings"].items() if k != "steps"))
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    with _open_store(args, read_only=True) as store:
+        folder = _folder(store, args.name)
+    if not (folder / "spec.json").exists():
+        raise CliError(f"no RAISE job named {args.name!r}")
+    return _show(folder, args.format)
+
+
+def register(sub) -> None:
+    r = sub.add_parser(
+        "raise",
+        help="RAISE: learn a batch-selection policy with PPO on the target's NLL gain, then deploy it as a run",
+        description="RAISE (Reinforced Adaptive Instruction SElection; docs/raise.md).",
+    )
+    rs = r.add_subparsers(dest="raise_cmd", metavar="ACTION", required=True)
+    t = rs.add_parser(
+        "train",
+        help="train the policy (resumes a stopped job of the same name and settings)",
+        description="Episodes of short LoRA runs from the same start; each step the policy picks the batch from a "
+        "candidate subsample; the reward is the drop of the gold-answer NLL on the target eval pool; PPO with GAE "
+        "after each episode, a checkpoint after each episode.",
+    )
+    t.add_argument("--name", required=True, help="name of the RAISE job (its folder under the store's files)")
+    t.add_argument("--target", required=True, help="the eval pool whose gold answers give the reward")
+    t.add_argument("--base-model", dest="base_model", default="smollm2", help="base model (name, folder, hub id)")
+    t.add_argument("--embeddings", dest="embed_model", default=None, help="stored embeddings for the semantic state")
+    t.add_argument(
+        "--text-kind",
+        dest="text_kind",
+        choices=["instruction", "instruction_response", "conversation"],
+        default="instruction_response",
+        help="text kind of those embeddings",
+    )
+    t.add_argument("--clustering", default=None, help="stored clustering for the diversity quota (default: none)")
+    add_scope_args(t)
+    g = t.add_argument_group("episodes (defaults: a small CPU trial)")
+    g.add_argument("--steps", type=int, default=8, help="T: training steps per episode")
+    g.add_argument("--batch", type=int, default=4, help="samples per step")
+    g.add_argument("--candidates", type=int, default=32, help="candidate subsample scored per step")
+    g.add_argument("--episodes", type=int, default=6, help="policy-training episodes")
+    g.add_argument("--lr", type=float, default=1e-3, help="LoRA learning rate")
+    g.add_argument("--max-len", dest="max_len", type=int, default=256, help="tokens per sample")
+    g.add_argument("--val-items", dest="val_items", type=int, default=16, help="target items in the reward")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps")
+    q = t.add_argument_group("PPO and GAE")
+    q.add_argument("--ppo-epochs", dest="ppo_epochs", type=int, default=4)
+    q.add_argument("--clip", type=float, default=0.2)
+    q.add_argument("--gamma", type=float, default=1.0)
+    q.add_argument("--gae-lambda", dest="gae_lambda", type=float, default=0.95)
+    q.add_argument("--entropy", type=float, default=0.01, help="entropy bonus")
+    q.add_argument("--policy-lr", dest="policy_lr", type=float, default=3e-3)
+    q.add_argument("--replay", type=int, default=2, help="episodes kept in the replay buffer")
+    t.add_argument("--replace", action="store_true", help="start a job of the same name afresh")
+    t.add_argument("--format", choices=["table", "json"], default="table")
+    t.set_defaults(func=cmd_train)
+    d = rs.add_parser(
+        "deploy",
+        help="the trained policy picks every step's batch of a fresh run; queue that run",
+        description="Roll the trained policy out once (greedy under the quota) and queue a normal run that trains "
+        "on exactly those batches in that order (its data.jsonl keeps the step of every sample).",
+    )
+    d.add_argument("--name", required=True, help="the RAISE job")
+    d.add_argument("--run-name", dest="run_name", default=None, help="name of the queued run")
+    d.add_argument("--plan-only", dest="plan_only", action="store_true", help="write plan.json, queue no run")
+    d.add_argument("--format", choices=["table", "json"], default="table")
+    d.set_defaults(func=cmd_deploy)
+    s = rs.add_parser("show", help="episodes, rewards, value loss, clusters picked, what drives the score")
+    s.add_argument("--name", required=True, help="the RAISE job")
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.set_defaults(func=cmd_show)
