@@ -10,7 +10,7 @@ import pytest
 
 from engine.core.jobs import JobFolder, write_jsonl
 from engine.raise_rl.env import Env, RaiseSettings, as_dict, settings_from
-from engine.raise_rl.job import episodes, load_checkpoint, train_policy
+from engine.raise_rl.job import episodes, load_checkpoint, start, train_policy
 from engine.raise_rl.policy import PPOSettings, RaiseError, make_policy
 from engine.training.data import fixed_plan
 from engine.training.settings import TrainingError, TrainSettings
@@ -88,12 +88,14 @@ def _folder(tmp_path, model_dir, name: str) -> JobFolder:
 @pytest.mark.slow
 def test_policy_training_resumes_after_a_stop_as_if_it_never_stopped(tmp_path, model_dir):
     a = _folder(tmp_path, model_dir, "a")
-    st = train_policy(a)
-    assert st["status"] == "done" and st["episode"] == 2
+    proc = start(a)  # the uninterrupted one in the worker subprocess
     b = _folder(tmp_path, model_dir, "b")
     assert train_policy(b, stop_after=1)["status"] == "stopped"
     assert [e["episode"] for e in episodes(b)] == [1]
     assert train_policy(b)["status"] == "done"
+    assert proc.wait(timeout=120) == 0, a.file("worker.stderr").read_text()[-2000:]
+    st = json.loads(a.file("status.json").read_text())
+    assert st["status"] == "done" and st["episode"] == 2
     ea, eb = episodes(a), episodes(b)
     assert [e["episode"] for e in eb] == [1, 2]
     assert [e["steps"] for e in ea] == [e["steps"] for e in eb]

@@ -233,6 +233,24 @@ def train_policy(
     return status
 
 
+def start(folder: str | Path):
+    """Train the policy of a prepared folder in a worker subprocess (engine.raise_rl.worker); the Popen."""
+    from engine.core.jobs import spawn
+    from engine.raise_rl.worker import MODULE
+
+    return spawn(MODULE, folder)
+
+
+def stop(folder: str | Path, proc=None, *, grace: float | None = 30.0) -> int | None:
+    """Ask the folder's worker to stop at its next step (the cancel flag and SIGTERM)."""
+    from engine.core.jobs import cancel
+    from engine.raise_rl.worker import MODULE
+
+    f = JobFolder(folder)
+    pid = proc if proc is not None else (int(f.file("pid").read_text()) if f.file("pid").exists() else None)
+    return cancel(pid, f, grace=grace, module=MODULE)
+
+
 def episodes(folder: str | Path) -> list[dict]:
     """The finished episodes' rows (episodes.jsonl), oldest first."""
     path = JobFolder(folder).file("episodes.jsonl")
