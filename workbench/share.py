@@ -59,6 +59,7 @@ NOT_PATH_ARGS = frozenset(
         *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
         *("selection", "general"),  # workbench study new
         *("target", "run_name"),  # workbench raise
+        "host",  # workbench serve
     }
 )
 

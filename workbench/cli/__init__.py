@@ -17,7 +17,7 @@ import os
 import sys
 
 from workbench import __version__
-from workbench.cli import data, geometry, interp, mix, quality, raise_cmd, remote, study, target, train
+from workbench.cli import data, geometry, interp, mix, quality, raise_cmd, remote, serve, study, target, train
 from workbench.cli import eval as evaluation
 from workbench.cli.data import load_sample
 from workbench.cli.kit import (
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 # The areas, in the order their commands are listed.
-CLI_AREAS = [data, quality, geometry, mix, train, evaluation, interp, target, raise_cmd, study]
+CLI_AREAS = [data, quality, geometry, mix, train, evaluation, interp, target, raise_cmd, study, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
