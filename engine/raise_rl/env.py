@@ -38,7 +38,7 @@ class RaiseSettings:
     lora_dropout: float = 0.0
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
     seed: int = 0
-    device: str = "cpu"
+    device: str = "cpu"  # or auto (cuda when present), cuda, mps
 
     def validate(self) -> None:
         for name in ("steps", "batch", "candidates", "episodes", "val_items", "sem_dim", "lora_r", "max_len"):
@@ -82,13 +82,15 @@ class Env:
         import torch
         from peft import LoraConfig, get_peft_model
 
+        from engine.core.models import pick_device
         from engine.training.data import Example, tokenize_conversation
         from engine.training.model import load_base
         from engine.training.settings import TrainingError
 
         self.s = s
+        self.device = pick_device(s.device)
         torch.manual_seed(s.seed)
-        model, tok, _ = load_base(base_model, s.device, "fp32")
+        model, tok, _ = load_base(base_model, self.device, "fp32")
         self.tok = tok
         self.pad = tok.pad_token_id if tok.pad_token_id is not None else 0
 
@@ -158,7 +160,7 @@ class Env:
 
         b = collate_rows(self.examples, [[int(i)] for i in idx], self.pad, packed=False)
         b.pop("n_tokens")
-        return {k: v.to(self.s.device) for k, v in b.items()}
+        return {k: v.to(self.device) for k, v in b.items()}
 
     def losses(self, idx, examples=None) -> np.ndarray:
         """Mean answer-token loss of each example (no gradient, eval mode)."""
@@ -175,7 +177,7 @@ class Env:
                 part = list(idx[k : k + 16])
                 b = collate_rows(exs, [[int(i)] for i in part], self.pad, packed=False)
                 b.pop("n_tokens")
-                b = {key: v.to(self.s.device) for key, v in b.items()}
+                b = {key: v.to(self.device) for key, v in b.items()}
                 tl, rows = token_losses(self.model, b, reduction="none")
                 sums = torch.zeros(len(part)).index_add_(0, rows.cpu(), tl.cpu().float())
                 cnt = torch.zeros(len(part)).index_add_(0, rows.cpu(), torch.ones_like(tl.cpu()))
@@ -196,7 +198,7 @@ class Env:
                 rows = [[i] for i in range(k, min(k + 16, len(self.val)))]
                 b = collate_rows(self.val, rows, self.pad, packed=False)
                 b.pop("n_tokens")
-                b = {key: v.to(self.s.device) for key, v in b.items()}
+                b = {key: v.to(self.device) for key, v in b.items()}
                 tl, _ = token_losses(self.model, b, reduction="none")
                 tot += float(tl.sum())
                 n += int(tl.numel())

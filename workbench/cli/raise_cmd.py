@@ -238,7 +238,7 @@ def register(sub) -> None:
     g.add_argument("--max-len", dest="max_len", type=int, default=256, help="tokens per sample")
     g.add_argument("--val-items", dest="val_items", type=int, default=16, help="target items in the reward")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="cpu", help="cpu, cuda, mps")
+    g.add_argument("--device", default="cpu", help="cpu, auto (cuda when present), cuda, mps")
     q = t.add_argument_group("PPO and GAE")
     q.add_argument("--ppo-epochs", dest="ppo_epochs", type=int, default=4)
     q.add_argument("--clip", type=float, default=0.2)
