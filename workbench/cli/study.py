@@ -10,6 +10,7 @@ docs/studies.md).
     workbench study list | plan NAME | launch NAME [--wait] | status NAME | eval NAME | show NAME
     workbench study extend NAME [--seeds 1,2] [--fractions 1/2] [--budgets ...] [--sets POOL,...] [--launch]
     workbench study allocate NAME --budget 2000 [--weight math=2] [--save MIXTURE]   # growth studies
+    workbench study report NAME --out DIR        # PNG and SVG figures, report.md and report.html with the tables
 
 `new --launch` queues the cells at once; `--wait` stays in the foreground, ticking the run queue until every
 cell has finished, then evaluates them on the study's eval sets and prints the reading (Ctrl-C stops waiting;
@@ -526,6 +527,17 @@ def cmd_study(args) -> int:
             else:
                 _print_reading(res)
             return 0
+        if action == "report":
+            from engine.studies.report import write_report
+
+            res = write_report(store, args.name, args.path, html_page=not args.no_html)
+            if args.format == "json":
+                _dump(res)
+            else:
+                print(f"study {res['study']}: {len(res['files'])} file(s) in {res['folder']}")
+                for f in res["files"]:
+                    print(f"  {f}")
+            return 0
         if action == "allocate":
             res = S.allocate_study(
                 store, args.name, args.budget, weights=dict(args.weight or []), step=args.step, save_as=args.new_name
@@ -619,6 +631,14 @@ def register(sub) -> None:
         x.add_argument("name")
         x.add_argument("--format", choices=["table", "json"], default="table")
         x.set_defaults(func=cmd_study)
+    x = ss.add_parser("report", help="write the study as a report: PNG and SVG figures, a Markdown and an HTML page")
+    x.add_argument("name")
+    x.add_argument(
+        "--out", dest="path", required=True, metavar="DIR", help="the folder to write into (made if missing)"
+    )
+    x.add_argument("--no-html", action="store_true", help="only the Markdown page and the figures")
+    x.add_argument("--format", choices=["table", "json"], default="table")
+    x.set_defaults(func=cmd_study)
     x = ss.add_parser("allocate", help="growth: split a budget across domains by the fitted curves (ours)")
     x.add_argument("name")
     x.add_argument("--budget", type=int, help="items to split (default: the base mixture's budget)")
