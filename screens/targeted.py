@@ -276,8 +276,11 @@ class TargetedScreen(JobScreen, WorkbenchScreen, mode="targeted"):
     sample). The job shows its phase, progress and ETA; `c` cancels it; `r` resumes a cancelled (or failed)
     job: the candidate vectors it had computed are cached per model and text, so only the rest is encoded,
     and the similarity and the algorithm run again from the start (they are not saved half-way). `b` (or
-    `enter` on the top table) opens Browse on every pick (`selection.NAME IS NOT NULL`). `workbench target`
-    is the CLI twin (`--format json`)."""
+    `enter` on the top table) opens Browse on every pick (`selection.NAME IS NOT NULL`). `t` studies the
+    highlighted selection: the Studies area's new-study form, prefilled with template targeted and this
+    selection as its base (quantiles for a distance-quantile experiment), so that its budgets are trained
+    and evaluated beside a random selection of the same size and the untouched base model. `workbench
+    target` is the CLI twin (`--format json`)."""
 
     JOB_PANEL = "t-jobbar"
 
@@ -313,7 +316,7 @@ class TargetedScreen(JobScreen, WorkbenchScreen, mode="targeted"):
                 yield Static("", id="t-queries")
         yield Static("", id="t-dist")
         yield JobPanel(
-            "n: new targeted selection · b: browse the picks · c: cancel · r: resume",
+            "n: new targeted selection · b: browse the picks · t: study vs random and base · c: cancel · r: resume",
             status_id="t-job",
             progress_id="t-progress",
             id="t-jobbar",
@@ -495,6 +498,22 @@ class TargetedScreen(JobScreen, WorkbenchScreen, mode="targeted"):
 
     def action_refresh(self) -> None:
         self.on_data_changed("samples")
+
+    async def action_new_study(self) -> None:
+        """t: the Studies area's new-study form, prefilled with the highlighted selection as the base of a
+        targeted study (a quantile experiment's selection: a quantiles study of the whole experiment), so that
+        random-k and the untouched base model are trained and evaluated beside it."""
+        if self.selected is None:
+            self.app.notify("no targeted selection to study: n makes one", severity="warning")
+            return
+        info = next((s for s in self.infos if s.name == self.selected), None)
+        p = info.params if info is not None else {}
+        if p.get("quantile") is not None and self.selected.endswith(f"-q{p['quantile']}"):
+            defaults = {"template": "quantiles", "base": self.selected[: -len(f"-q{p['quantile']}")]}
+        else:
+            defaults = {"template": "targeted", "base": self.selected}
+        await self.app.switch_mode("studies")
+        self.app.screen.open_new_study(defaults)  # type: ignore[attr-defined]
 
     def action_new_target(self) -> None:
         """The form (query set, representation, model, algorithm, budget, name, quantiles, candidates), then the

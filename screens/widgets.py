@@ -154,7 +154,7 @@ class ModeBar(Static):
         for form in forms:
             t = Text(no_wrap=True, overflow="ellipsis")
             for i, m in enumerate(MODES, 1):
-                label = form(i, m)
+                label = form(i % 10, m)  # the tenth area's key is 0
                 if m == self.mode:
                     t.append(label, style="bold reverse")
                 else:

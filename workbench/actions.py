@@ -73,6 +73,7 @@ _MODES = [
     ("results", "7", "Results: per-domain scores, Conflict Rate (ours), compare runs, conflicting items"),
     ("interpolation", "8", "Interpolation: MDIT task-interpolation sets, pair preview, coverage"),
     ("targeted", "9", "Targeted: pick the samples that serve a query set, with why each was picked"),
+    ("studies", "0", "Studies: grids of runs (growth, ratio, protocols, targeted vs random), curves, fits, reports"),
 ]
 
 MODES: list[str] = [m for m, _, _ in _MODES]
@@ -855,6 +856,14 @@ ACTIONS: list[Action] = [
         action="resume",
     ),
     Action(
+        "targeted.study",
+        "t",
+        "Study the highlighted selection against random and the base model: the new-study form, prefilled",
+        "targeted",
+        label="Study",
+        action="new_study",
+    ),
+    Action(
         "targeted.refresh",
         "ctrl+r",
         "Reload the targeted selections",
@@ -863,6 +872,65 @@ ACTIONS: list[Action] = [
         label="Reload",
         action="refresh",
     ),
+    # -- studies screen ---------------------------------------------------------------------------------
+    Action(
+        "studies.new",
+        "n",
+        "New study: name, template, base, axes, run and eval settings",
+        "studies",
+        label="New",
+        action="new_study",
+    ),
+    Action(
+        "studies.launch",
+        "l",
+        "Launch the highlighted study: its plan to confirm, then the runs queued",
+        "studies",
+        label="Launch",
+    ),
+    Action(
+        "studies.evaluate",
+        "e",
+        "Evaluate the finished cells of the highlighted study (c cancels)",
+        "studies",
+        label="Evaluate",
+    ),
+    Action(
+        "studies.extend", "x", "Extend the highlighted study: axis values, seeds, eval sets", "studies", label="Extend"
+    ),
+    Action(
+        "studies.allocate",
+        "a",
+        "A growth study's proposed allocation (ours), saved as a mixture version",
+        "studies",
+        label="Allocation",
+    ),
+    Action(
+        "studies.export",
+        "o",
+        "Export the highlighted study as a report (figures, Markdown, HTML)",
+        "studies",
+        label="Report",
+    ),
+    Action(
+        "studies.drill",
+        "enter",
+        "Open the highlighted cell: its evaluation in Results, else its run in Runs",
+        "studies",
+        show=False,
+        label="Open",
+    ),
+    Action("studies.run", "v", "The highlighted cell's run in Runs", "studies", label="Run", action="open_run"),
+    Action(
+        "studies.cancel",
+        "c",
+        "Cancel the running evaluation of a study",
+        "studies",
+        show=False,
+        label="Cancel",
+        action="cancel_job",
+    ),
+    Action("studies.refresh", "ctrl+r", "Reload the studies", "studies", show=False, label="Reload", action="refresh"),
     Action("help.close", "escape,f1,q", "Close help", "help", label="Close", action="close"),
     Action(
         "dialog.cancel", "escape", "Close the dialog without doing anything", "dialog", label="Cancel", action="cancel"

@@ -112,6 +112,7 @@ class WorkbenchApp(EngineCaller, App[None]):
         "results": _lazy_screen("screens.results", "ResultsScreen"),
         "interpolation": _lazy_screen("screens.interpolation", "InterpolationScreen"),
         "targeted": _lazy_screen("screens.targeted", "TargetedScreen"),
+        "studies": _lazy_screen("screens.studies", "StudiesScreen"),
     }
     DEFAULT_MODE = "pools"
     COMMANDS = App.COMMANDS | {ActionsProvider}
