@@ -66,10 +66,10 @@ class ImportDialog(EngineCaller, ModalScreen):
     """Import a file into a pool.
 
     Type a path: the format is detected as you type (with the reason and a preview of the first
-    normalised records). Override the format if the guess is wrong, pick a domain (or type a custom one),
-    name the pool (defaults to the file name), and choose whether invalid records are skipped
-    (quarantined to a report file) or fail the import (the default: nothing is imported, every problem
-    is listed with its file, line and field).
+    normalised records). Override the format if the guess is wrong, pick a domain (the detected one is
+    suggested until you pick one; or type a custom one), name the pool (defaults to the file name), and choose
+    whether invalid records are skipped (quarantined to a report file) or fail the import (the default:
+    nothing is imported, every problem is listed with its file, line and field).
     """
 
     CONTEXT = "import"
@@ -114,7 +114,8 @@ class ImportDialog(EngineCaller, ModalScreen):
         self._initial_path = path
         self.detection: Any = None
         self._auto_name = ""
-        self._domain_touched = False
+        self._domain_touched = False  # the person picked a domain: suggestions no longer replace it
+        self._domain_auto: Any = "general"  # the value the dialog itself put in the domain Select
         self._sniff_timer: Timer | None = None
         self._mapping_timer: Timer | None = None
         self.cancel_token: Any = None
@@ -312,12 +313,11 @@ class ImportDialog(EngineCaller, ModalScreen):
     def _set_domain(self, domain: str) -> None:
         sel = self.query_one("#domain", Select)
         custom = self.query_one("#custom-domain", Input)
-        if domain in DEFAULT_DOMAINS:
-            sel.value = domain
-        else:
-            sel.value = CUSTOM
+        self._domain_auto = domain if domain in DEFAULT_DOMAINS else CUSTOM
+        if domain not in DEFAULT_DOMAINS:
             custom.value = domain
-        self._domain_touched = False
+        custom.disabled = self._domain_auto != CUSTOM
+        sel.value = self._domain_auto
 
     @on(Input.Changed, "#mapping")
     def _on_mapping(self, event: Input.Changed) -> None:
@@ -341,9 +341,13 @@ class ImportDialog(EngineCaller, ModalScreen):
     @on(Select.Changed, "#domain")
     def _on_domain(self, event: Select.Changed) -> None:
         event.stop()
-        self._domain_touched = True
         custom = self.query_one("#custom-domain", Input)
         custom.disabled = event.value != CUSTOM
+        # A Select says Changed on mount and after the dialog's own suggestion too: only another value is the
+        # person's choice (else the detected domain would never be applied).
+        if event.value == self._domain_auto:
+            return
+        self._domain_touched = True
         if event.value == CUSTOM:
             custom.focus()
 
