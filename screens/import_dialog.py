@@ -69,7 +69,9 @@ class ImportDialog(EngineCaller, ModalScreen):
     normalised records). Override the format if the guess is wrong, pick a domain (the detected one is
     suggested until you pick one; or type a custom one), name the pool (defaults to the file name), and choose
     whether invalid records are skipped (quarantined to a report file) or fail the import (the default:
-    nothing is imported, every problem is listed with its file, line and field).
+    nothing is imported, every problem is listed with its file, line and field). Tick "eval set" for
+    evaluation data: the pool is then never trained on, clustered or drawn into mixtures, and Results
+    evaluates runs on it.
     """
 
     CONTEXT = "import"
@@ -96,7 +98,9 @@ class ImportDialog(EngineCaller, ModalScreen):
     ImportDialog #domain { width: 20; }
     ImportDialog #custom-domain { width: 1fr; margin-left: 1; }
     ImportDialog #pool { width: 1fr; }
-    ImportDialog #skip { border: none; height: 1; padding: 0; margin-left: 2; background: transparent; }
+    ImportDialog #skip, ImportDialog #eval-set {
+        border: none; height: 1; padding: 0; margin-left: 2; background: transparent;
+    }
     ImportDialog #progress-row { height: 1; margin-top: 1; }
     ImportDialog #progress-text { padding-left: 2; width: 1fr; }
     ImportDialog #import-status { height: auto; margin-top: 1; }
@@ -173,6 +177,7 @@ class ImportDialog(EngineCaller, ModalScreen):
                 yield Label("Pool", classes="lbl")
                 yield Input(placeholder="pool name (new, or an existing pool to append to)", id="pool", compact=True)
                 yield Checkbox("skip invalid records", id="skip")
+                yield Checkbox("eval set (never trained on)", id="eval-set")
             with Horizontal(id="progress-row"):
                 yield ProgressBar(total=None, show_eta=False, id="progress")
                 yield Static("", id="progress-text")
@@ -412,6 +417,7 @@ class ImportDialog(EngineCaller, ModalScreen):
             self.notify(str(e), severity="warning")
             return
         skip = self.query_one("#skip", Checkbox).value
+        eval_set = self.query_one("#eval-set", Checkbox).value
         from engine.core.jobs import CancelToken
 
         token = CancelToken()
@@ -432,8 +438,9 @@ class ImportDialog(EngineCaller, ModalScreen):
 
         def run():
             from engine.data.ingest import import_file
+            from engine.data.pools import PoolError, set_role
 
-            return import_file(
+            res = import_file(
                 store,
                 path,
                 pool=pool,
@@ -444,6 +451,13 @@ class ImportDialog(EngineCaller, ModalScreen):
                 progress=lambda p: self.deliver(self._on_progress, p),
                 cancel=token,
             )
+            role_error = None
+            if eval_set:
+                try:
+                    set_role(store, pool, "eval")
+                except PoolError as e:  # appended to a pool that saved mixtures drew from: imported, not marked
+                    role_error = str(e)
+            return res, role_error
 
         self.run_engine(run, self._import_done, self._import_failed, group="import")
 
@@ -461,7 +475,8 @@ class ImportDialog(EngineCaller, ModalScreen):
         self.query_one("#cancel", Button).label = "Close"
         self._update_import_button()
 
-    def _import_done(self, res: Any) -> None:
+    def _import_done(self, done: tuple[Any, str | None]) -> None:
+        res, role_error = done
         self._finish()
         self.result = res
         bar = self.query_one("#progress", ProgressBar)
@@ -477,7 +492,11 @@ class ImportDialog(EngineCaller, ModalScreen):
             extras.append(f"{res.n_invalid:,} invalid records quarantined to {res.quarantine_path}")
         if extras:
             summary += " (" + "; ".join(extras) + ")"
+        if self.query_one("#eval-set", Checkbox).value and role_error is None:
+            summary += "; marked as an eval set"
         self.app.notify(summary, title="Import done", timeout=8)
+        if role_error is not None:
+            self.app.notify(f"Not marked as an eval set: {role_error}", severity="warning", timeout=12)
         self.dismiss(res)
 
     def _set_status(self, text: Any, bad: bool = False) -> None:

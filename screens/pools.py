@@ -20,17 +20,20 @@ class PoolTable(NavTable):
     """The pools of the store: one row per pool.
 
     Enter browses the pool. i imports a file, r renames, d deletes (after confirming how many samples go),
-    D sets the pool's domain (for samples whose domain came from the pool, not from a rule or by hand).
+    D sets the pool's domain (for samples whose domain came from the pool, not from a rule or by hand), e marks
+    the pool as an eval set (never trained on) or back to training data.
     """
 
     HELP = """
     ### Pools
-    One row per pool: its name, default domain, detected format, number of samples, how many are
-    excluded, and the samples per domain.
+    One row per pool: its name, default domain, role (train, or eval set: never trained on), detected format,
+    number of samples, how many are excluded, and the samples per domain.
 
     - **enter** browse the pool's samples
     - **i** import a file (JSONL/JSON/Parquet/CSV, gzip ok) as a new pool or into an existing one
     - **r** rename, **d** delete (asks first, says how many samples go), **D** set the pool's domain
+    - **e** mark the pool as an eval set (Results evaluates runs on it; it is never trained on, clustered or
+      drawn into mixtures), or back to training data
     """
 
 
@@ -54,6 +57,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
         t = self.query_one(PoolTable)
         t.add_column("name", key="name")
         t.add_column("domain", key="domain")
+        t.add_column("role", key="role")
         t.add_column("format", key="format")
         t.add_column("samples", key="samples")
         t.add_column("excluded", key="excluded")
@@ -90,6 +94,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
             t.add_row(
                 p.name,
                 p.domain,
+                Text("eval set", style="bold") if p.role == "eval" else Text("train", style="dim"),
                 p.format or "",
                 Text(f"{p.n_samples:,}", justify="right"),
                 Text(f"{p.n_excluded:,}", justify="right"),
@@ -243,6 +248,41 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
             ),
             done,
         )
+
+    def action_toggle_eval(self) -> None:
+        p = self._need_pool()
+        if p is None:
+            return
+        role = "train" if p.role == "eval" else "eval"
+        store = self.store
+
+        def run(force: bool = False):
+            from engine.data.pools import set_role
+
+            return set_role(store, p.id, role, force=force)
+
+        def done(_name) -> None:
+            what = "an eval set (never trained on)" if role == "eval" else "training data"
+            self.notify(f"{p.name} is {what} now")
+            self.app.data_changed("pools")  # type: ignore[attr-defined]
+
+        def refused(error: BaseException) -> None:
+            from engine.data.pools import PoolInMixtures
+
+            if not isinstance(error, PoolInMixtures):
+                self.engine_error(error)
+                return
+            # drawn into saved mixtures: say so, and mark it anyway only when asked
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"Mark {p.name} as an eval set anyway?",
+                    f"{error}. Those mixture versions keep their items; new resolutions leave the pool out.",
+                    "Mark anyway",
+                ),
+                lambda ok: self.run_engine(lambda: run(True), done, group="pool-op") if ok else None,
+            )
+
+        self.run_engine(run, done, refused, group="pool-op")
 
     def palette_commands(self):
         """Context commands for the palette: browse any pool by name."""

@@ -179,7 +179,8 @@ def test_app_opens_on_pools_with_store_status(db):
         assert app.store_status == "wb.duckdb · 2 pools · 470 samples"
         names = [table.get_row_at(i)[0] for i in range(2)]
         assert names == ["haiku", "chat"]
-        assert "math 20" in table.get_row_at(1)[5]
+        assert "math 20" in table.get_row_at(1)[table.get_column_index("domains")]
+        assert str(table.get_row_at(1)[table.get_column_index("role")]) == "train"
 
     run(body, WorkbenchApp(db_path=db))
 

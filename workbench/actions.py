@@ -109,6 +109,14 @@ ACTIONS: list[Action] = [
         "pools.domain", "D", "Set the domain of the selected pool", "pools", label="Domain", action="set_pool_domain"
     ),
     Action(
+        "pools.role",
+        "e",
+        "Mark the selected pool as an eval set (never trained on), or back to training data",
+        "pools",
+        label="Eval set",
+        action="toggle_eval",
+    ),
+    Action(
         "pools.refresh",
         "ctrl+r",
         "Reload the pool list from the store",

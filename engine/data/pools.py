@@ -30,6 +30,10 @@ class PoolError(InputError):
     """A pool operation that cannot be done (e.g. an unknown role)."""
 
 
+class PoolInMixtures(PoolError):
+    """Marking a pool 'eval' that saved mixtures drew from (set_role's force marks it anyway)."""
+
+
 class PoolNotFound(WorkbenchError, KeyError):
     """No such pool; the message names the pools there are."""
 
@@ -58,6 +62,7 @@ class PoolInfo:
     n_excluded: int
     domains: dict[str, int] = field(default_factory=dict)
     description: str | None = None
+    role: str = "train"  # 'eval': an evaluation set, never trained on (set_role)
 
 
 @dataclass
@@ -81,17 +86,17 @@ SELECT p.id, p.name, p.domain, p.format, p.source, p.created_at,
        coalesce(sum(c.n), 0) AS n, coalesce(sum(c.nx), 0) AS nx,
        list(c.domain ORDER BY c.n DESC, c.domain) FILTER (WHERE c.domain IS NOT NULL) AS doms,
        list(c.n ORDER BY c.n DESC, c.domain) FILTER (WHERE c.domain IS NOT NULL) AS ns,
-       p.description
+       p.description, coalesce(p.role, 'train') AS role
 FROM pools p LEFT JOIN c ON c.pool_id = p.id
 {where}
-GROUP BY p.id, p.name, p.domain, p.format, p.source, p.created_at, p.description
+GROUP BY p.id, p.name, p.domain, p.format, p.source, p.created_at, p.description, p.role
 ORDER BY p.id
 """
 
 
 def _info(r) -> PoolInfo:
     doms = dict(zip(r[8] or [], (int(x) for x in (r[9] or []))))
-    return PoolInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), doms, r[10])
+    return PoolInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), doms, r[10], r[11])
 
 
 def list_pools(store: Store) -> list[PoolInfo]:
@@ -360,7 +365,7 @@ def set_role(store: Store, pool, role: str, *, force: bool = False) -> str:
             ).fetchall()
             if used:
                 names = ", ".join(f"{n} v{v}" for n, v in used[:5])
-                raise PoolError(
+                raise PoolInMixtures(
                     f"pool {p.name!r} is drawn into saved mixtures ({names}); "
                     "use force to mark it as an eval set anyway"
                 )
