@@ -74,6 +74,8 @@ def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, c
     status = train(dep["run"]["folder"])
     assert status["status"] == "done" and status["step"] == 3
     recs = [json.loads(x) for x in open(f"{dep['run']['folder']}/data.jsonl")]
+    kept = json.loads(open(f"{dep['run']['folder']}/raise_plan.json").read())
+    assert kept["steps"] == dep["picks"] and kept["raise_job"].endswith("r1")
     assert [r["sample_id"] for r in recs] == picks and [r["plan_step"] for r in recs] == [1, 1, 2, 2, 3, 3]
     with Store(db) as st:
         assert get_run(st, dep["run"]["id"]).name.startswith("raise-")

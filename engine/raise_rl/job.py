@@ -325,7 +325,7 @@ def deploy_run(store, folder: str | Path, *, name: str | None = None, plan_obj: 
         "grad_conflict_every": 0,
         "packing": "padded",
     }
-    return create_run(
+    run = create_run(
         store,
         base_model=spec["base_model"],
         records=recs,
@@ -333,3 +333,6 @@ def deploy_run(store, folder: str | Path, *, name: str | None = None, plan_obj: 
         train=train,
         name=name or f"raise-{Path(f.path).name}",
     )
+    # beside the records: the plan as the policy made it, and which RAISE job made it
+    write_json(Path(run.folder) / "raise_plan.json", plan_obj | {"raise_job": str(f.path)}, indent=1)
+    return run
