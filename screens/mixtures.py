@@ -56,7 +56,8 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
     requested, drawn and a note when short; `+`/`-` nudge the highlighted share by one point, `e` types it.
     Counts, warnings, quality (mean score per metric over the drawn samples) and diversity (of the newest
     clustering) are recomputed as you type. `ctrl+s` saves a version (a new one only when the recipe or
-    the resolved items changed), `d` diffs the highlighted version with the previous one, `o` exports it.
+    the resolved items changed; without a name it asks for one: type it, enter saves), `d` diffs the
+    highlighted version with the previous one, `o` exports it.
     `s` edits the training stages (multi-stage training): one line per stage `NAME = dom, dom | replay
     dom=fraction`, a DMT button (stage 1 the non-general domains with a share, stage 2 general plus k of
     each, default k 1/256) and No stages; the domain table then shows each domain's stage and replayed
@@ -457,6 +458,10 @@ class MixturesScreen(SavedVersionsMixin, WorkbenchScreen):
     @on(Input.Changed, "#m-name")
     def _name_changed(self, _e: Input.Changed) -> None:
         pass  # the name only matters when saving
+
+    @on(Input.Submitted, "#m-name")
+    def _name_submitted(self, _e: Input.Submitted) -> None:
+        self.action_save()  # ctrl+s asks for a name first: enter after typing it saves
 
     @on(Input.Changed, "#m-budget, #m-seed")
     def _field_changed(self, _e: Input.Changed) -> None:

@@ -81,6 +81,8 @@ class SavedVersionsMixin:
         )
         self.app.notify(msg, title="Mixture")
         self._status(msg)
+        if self.query_one("#m-name", Input).has_focus:  # saved: area keys (6 Runs, ...) work again
+            self.query_one("#m-domains").focus()
         self.load_saved()
         if not unchanged:
             self.app.data_changed("mixtures")  # type: ignore[attr-defined]
