@@ -180,6 +180,22 @@ def _model_identity(spec: str) -> str:
     return src.path
 
 
+def _local_model(spec: str) -> str:
+    """A base model given as a local folder or .gguf file, as an absolute path (workers run in another folder,
+    where a path relative to the person's would name nothing); other specs (hub ids, smollm2) as given."""
+    import os
+
+    from engine.core.models import ModelError, resolve
+
+    try:
+        src = resolve(spec)
+    except ModelError as e:
+        raise RunError(str(e)) from e
+    if src.kind == "folder" or Path(spec).suffix == ".gguf":
+        return os.path.abspath(os.path.expanduser(spec))
+    return spec
+
+
 def _content_hash(data_hash: str, base: str, protocol: str, order, lora: LoraSettings, train: TrainSettings) -> str:
     payload = {
         "data": data_hash,
@@ -230,7 +246,7 @@ def create_run(
         train_s.validate()
     except TrainingError as e:
         raise RunError(str(e)) from e
-    base = base_model or DEFAULT_BASE_MODEL
+    base = _local_model(base_model or DEFAULT_BASE_MODEL)
     base_id = _model_identity(base)
     root = runs_root(store)
 
