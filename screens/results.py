@@ -71,7 +71,8 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
     reference (specialist/base), `e` evaluates the highlighted run on every eval set, with its finished
     specialists, its finished pair runs and their specialists, and the base model (one child process,
     resumable; `c` cancels), `p` creates or reuses its specialists and `a` its two-domain pair runs (queued
-    runs; trained and evaluated, they fill the matrix's off-diagonal outcome cells)."""
+    runs; trained and evaluated, they fill the matrix's off-diagonal outcome cells). Before any evaluation the
+    table is empty: `p` and `a` then work on the newest mixture run, and `e` offers every finished run."""
 
     JOB_PANEL = "r-jobbar"
 
@@ -486,16 +487,21 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
             from engine.evaluation.evaluate import eval_pools
             from engine.training.runs import list_runs
 
-            runs = [(r.id, f"{r.id} · {r.name} ({r.kind})") for r in list_runs(store) if r.status == "done"]
-            return runs, [(p["name"], p["n_samples"]) for p in eval_pools(store)]
+            done = [r for r in list_runs(store) if r.status == "done"]
+            runs = [(r.id, f"{r.id} · {r.name} ({r.kind})") for r in done]
+            # nothing highlighted: the newest finished mixture run (the one a Conflict Rate is read for; its
+            # specialists come with it), not whichever run finished last (often a specialist)
+            first = max((r.id for r in done if r.kind == "mixture"), default=None)
+            return runs, [(p["name"], p["n_samples"]) for p in eval_pools(store)], first
 
         def show(found) -> None:
             from screens.results_dialogs import EvaluateDialog
 
-            runs, sets = found
+            runs, sets, first = found
+            chosen = run_id if run_id is not None else first
             tokens = self.eval_settings.max_new_tokens if self.eval_settings is not None else 256
             try:
-                dlg = EvaluateDialog(runs, sets, run_id=run_id, max_items=self.eval_max_items, max_new_tokens=tokens)
+                dlg = EvaluateDialog(runs, sets, run_id=chosen, max_items=self.eval_max_items, max_new_tokens=tokens)
             except ValueError as e:
                 self.app.notify(str(e), title="Evaluate", severity="warning", timeout=8)
                 return
@@ -554,22 +560,51 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
         self.panel.finish(f"evaluated: {len(res)} result row(s)")
         self.app.data_changed("evaluations")  # type: ignore[attr-defined]
 
-    def _confirm_plan(self, kind: str, then) -> None:
-        """Say how many runs `kind` would queue and about how long they take; `then()` once confirmed."""
+    def _for_mixture_run(self, kind: str, then) -> None:
+        """p / a: the highlighted row's run, or (nothing evaluated yet, the table is empty) the newest mixture
+        run, so references can be queued before the first evaluation; then `_confirm_plan`."""
         row, store = self.current(), self.store
+        if store is None:
+            return
+        if row is not None:
+            self._confirm_plan(kind, row["run_id"], then)
+            return
+
+        def newest():
+            from engine.training.runs import list_runs
+
+            return max((r.id for r in list_runs(store) if r.kind == "mixture"), default=None)
+
+        def chosen(run_id: int | None) -> None:
+            if run_id is None:
+                self.app.notify(
+                    f"no mixture run to make {kind} for: queue one in Runs (6, then n)", severity="warning", timeout=8
+                )
+                return
+            self._confirm_plan(kind, run_id, then)
+
+        self.run_engine(newest, chosen, group="r-plan")
+
+    def _confirm_plan(self, kind: str, run_id: int, then) -> None:
+        """Say how many runs `kind` would queue for run `run_id` and about how long they take; `then(run_id)` once
+        confirmed."""
+        store = self.store
 
         def plan():
             from engine.evaluation.conflict import reference_plan
+            from engine.training.runs import get_run
 
-            return reference_plan(store, row["run_id"], kind)
+            return get_run(store, run_id).name, reference_plan(store, run_id, kind)
 
-        def ask(p) -> None:
-            title = "Make specialists?" if kind == "specialists" else "Make pair runs?"
+        def ask(found) -> None:
+            name, p = found
+            what = "specialists" if kind == "specialists" else "pair runs"
             if not p.new:
-                then()
+                then(run_id)
                 return
             self.app.push_screen(
-                ConfirmDialog(title, p.words(), f"Queue {len(p.new)}"), lambda ok: then() if ok else None
+                ConfirmDialog(f"Make the {what} of run {run_id} ({name})?", p.words(), f"Queue {len(p.new)}"),
+                lambda ok: then(run_id) if ok else None,
             )
 
         def failed(error: BaseException) -> None:
@@ -578,23 +613,21 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
         self.run_engine(plan, ask, failed, group="r-plan")
 
     def action_specialists(self) -> None:
-        if self.current() is not None and self.store is not None:
-            self._confirm_plan("specialists", self._make_specialists)
+        self._for_mixture_run("specialists", self._make_specialists)
 
-    def _make_specialists(self) -> None:
-        row = self.current()
-        if row is None or self.store is None:
-            return
+    def _make_specialists(self, run_id: int) -> None:
         store = self.store
+        if store is None:
+            return
 
         def run():
             from engine.evaluation.conflict import ensure_specialists
 
-            return ensure_specialists(store, row["run_id"])
+            return ensure_specialists(store, run_id)
 
         def done(m: dict) -> None:
             self.app.notify(
-                "specialists (queued or reused): " + ", ".join(f"{d} → run {r}" for d, r in m.items()),
+                f"specialists of run {run_id} (queued or reused): " + ", ".join(f"{d} → run {r}" for d, r in m.items()),
                 title="Specialists",
                 timeout=10,
             )
@@ -603,19 +636,17 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
         self.run_engine(run, done, group="r-spec")
 
     def action_pairs(self) -> None:
-        if self.current() is not None and self.store is not None:
-            self._confirm_plan("pairs", self._make_pairs)
+        self._for_mixture_run("pairs", self._make_pairs)
 
-    def _make_pairs(self) -> None:
-        row = self.current()
-        if row is None or self.store is None:
-            return
+    def _make_pairs(self, run_id: int) -> None:
         store = self.store
+        if store is None:
+            return
 
         def run():
             from engine.evaluation.conflict import ensure_pair_runs
 
-            return ensure_pair_runs(store, row["run_id"])
+            return ensure_pair_runs(store, run_id)
 
         def done(made: dict) -> None:
             self.app.notify(
