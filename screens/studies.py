@@ -173,7 +173,7 @@ def draw_reading(plt: Any, template: str, reading: dict) -> bool:
             if d.get("base") is not None:
                 plt.hline(d["base"], color=COLORS[2 * i % len(COLORS)])
         if drawn:
-            plt.title("budget curves: targeted vs random (same size) · hline = base model")
+            plt.title("targeted vs random per budget · hline: base")
             plt.xlabel("budget")
         return drawn
     if template == "quantiles":
@@ -191,8 +191,8 @@ def draw_reading(plt: Any, template: str, reading: dict) -> bool:
                 plt.hline(d["random"]["mean"], color=color)
             drawn = True
         if drawn:
-            plt.title("score vs distance quantile (Chamfer, 1 - cosine) · hline = random")
-            plt.xlabel("distance to the query set")
+            plt.title("score vs quantile distance · hline: random")
+            plt.xlabel("Chamfer distance to the query set")
         return drawn
     if template == "ratio":
         r = reading.get("ratio") or {}
@@ -211,7 +211,7 @@ def draw_reading(plt: Any, template: str, reading: dict) -> bool:
                 )
                 drawn = True
         if drawn:
-            plt.title(f"score per domain vs the share of {share}")
+            plt.title(f"score vs share of {share}")
             plt.xlabel(f"share of {share}")
         return drawn
     return False
@@ -877,7 +877,7 @@ class StudiesScreen(JobScreen, WorkbenchScreen, mode="studies"):
         self.app.push_screen(
             InputDialog(
                 f"Export study {name}",
-                "folder (made if missing; report.md, report.html and the figures are written there)",
+                "folder (made if missing): report.md, report.html, figures",
                 default_report_dir(store, name),
                 ok="Export",
             ),

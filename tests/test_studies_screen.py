@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -142,6 +143,7 @@ def test_studies_area_grid_curves_and_drill_down(study_db, no_queue):
     from screens.results import ResultsScreen
     from screens.runs import RunsScreen
     from screens.studies import StudiesScreen
+    from screens.studies_dialogs import AllocationDialog, ExtendDialog
 
     db, given = study_db
 
@@ -173,6 +175,20 @@ def test_studies_area_grid_curves_and_drill_down(study_db, no_queue):
         assert f"math pace {_pace('math', POINTS):+.3f}/2x" in drawn
         assert f"code pace {_pace('code', POINTS):+.3f}/2x" in drawn and "⠉" in drawn
         assert f"math pace {_pace('math', POINTS):+.4f}" in plain(screen.query_one("#s-reading"))
+
+        # a: the proposed allocation of the base mixture's 16 items by those curves, with its reasoning
+        await pilot.press("a")
+        alloc = await wait_screen(pilot, app, AllocationDialog, what="allocation")
+        shown = plain(alloc.query_one("#al-text"))
+        assert "split of 16 items" in shown and "marginal gains" in shown
+        await pilot.press("escape")
+        # x: one more volume; the grid gains its three cells (seeds 0, 1, 2), new
+        await wait_for(pilot, lambda: app.screen is screen, what="back from allocation")
+        await pilot.press("x")
+        await wait_screen(pilot, app, ExtendDialog, what="extend")
+        await pilot.press(*"1/16", "enter")
+        await wait_for(pilot, lambda: grid.row_count == 16, what="extended grid")
+        assert _row(grid, key(0.0625, 1))[:2] == ["f=0.0625 s=1", "new"]
 
         # drill-down: an evaluated cell -> Results on its run
         grid.focus()
@@ -326,3 +342,76 @@ def test_report_has_its_figures_and_tables(study_db, tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     assert main(["study", "report", "g", "--out", str(tmp_path / "afile"), "--db", str(db)]) == 1
     assert "exists and is not a folder" in capsys.readouterr().err
+
+
+def test_every_templates_reading_draws_in_the_terminal():
+    """The area's plot and text for each template from hand-made rows (tests/test_studies.py's): curves for
+    growth, targeted, quantiles and ratio (built twice at the widget's size, as redraws do), the protocols table
+    with Conflict Rate and the cross-ability matrix as tables."""
+    from rich.console import Console
+    from textual_plotext.plot import Plot
+
+    from engine.studies import reading as RD
+    from screens.studies import draw_reading, reading_text
+    from tests.test_studies import _row
+
+    base = _row("base", "base", {}, {"math": 0.1, "code": 0.3})
+    cases = {
+        "growth": [base]
+        + [
+            _row(
+                f"g{f}", "growth", {"fraction": f, "seed": 0}, {"math": 0.1 + 0.05 * math.log(40 * f)}, {"math": 40 * f}
+            )
+            for f in (0.25, 0.5, 1.0)
+        ],
+        "targeted": [
+            base,
+            _row("t", "targeted", {"budget": 4, "seed": 0}, {"math": 0.3}),
+            _row("r", "random", {"budget": 4, "seed": 0}, {"math": 0.2}),
+            _row("t8", "targeted", {"budget": 8, "seed": 0}, {"math": 0.4}),
+            _row("r8", "random", {"budget": 8, "seed": 0}, {"math": 0.25}),
+        ],
+        "quantiles": [base, _row("r", "random", {"seed": 0}, {"math": 0.2})]
+        + [_row(f"q{q}", "quantile", {"quantile": q, "seed": 0}, {"math": 0.4 - 0.1 * q}) for q in range(3)],
+        "ratio": [base] + [_row(f"r{r}", "ratio", {"ratio": r, "seed": 0}, {"math": r}) for r in (0.0, 0.5, 1.0)],
+        "protocols": [base]
+        + [
+            _row(p, "protocol", {"protocol": p, "seed": 0}, {"math": v}) | {"conflict": {"rate": c}}
+            for p, v, c in (("multi_task", 0.3, 0.25), ("sequential", 0.2, 0.5))
+        ],
+        "cross": [
+            base,
+            _row("m", "single", {"domain": "math", "seed": 0}, {"math": 0.4, "code": 0.2}),
+            _row("c", "single", {"domain": "code", "seed": 0}, {"math": 0.15, "code": 0.5}),
+        ],
+    }
+    want_plot = {
+        "growth": f"math pace {0.05 * math.log(2):+.3f}/2x",
+        "targeted": "math random",
+        "quantiles": "score vs quantile distance",
+        "ratio": "math (peak 1)",
+    }
+    want_text = {
+        "growth": f"math pace {0.05 * math.log(2):+.4f}",
+        "targeted": "targeted − random at budgets 4: +0.100, 8: +0.150",
+        "quantiles": "random 0.200",
+        "ratio": "math peaks at 1.0",
+        "protocols": "Conflict Rate",
+        "cross": "mean change of the other domains: -0.0250",  # (0.2 - 0.3 + 0.15 - 0.1) / 2
+    }
+    console = Console(width=60, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    for template, rows in cases.items():
+        reading = RD.read(template, rows, {"distances": {str(q): {"chamfer": 0.2 + 0.1 * q} for q in range(3)}}, {})
+        plt = Plot()
+        drawn = draw_reading(plt, template, reading)
+        assert drawn == (template in want_plot), template
+        if drawn:
+            for _ in range(2):
+                plt.plotsize(54, 18)
+                built = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
+            assert want_plot[template] in built, (template, built)
+        console.print(reading_text(template, reading))
+        text = console.export_text()
+        assert want_text[template] in text, (template, text)
+        if template == "protocols":  # each protocol's Conflict Rate in its row
+            assert re.search(r"sequential .*0\.500", text) and re.search(r"multi_task .*0\.250", text), text
