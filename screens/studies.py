@@ -37,6 +37,7 @@ STATE_STYLE = {
 COLORS = ["blue", "red", "green", "orange", "magenta", "cyan", "yellow"]
 MAX_DOMAINS = 4  # score columns in the grid (every domain is in the reading and the report)
 JUMP_TRIES = 60  # 0.1 s apart: how long a drill-down waits for the target area's table
+RELOAD_S = 2.0  # seconds between reloads while a cell of the shown study is queued or running (its step)
 
 EMPTY_TEXT = """\
 ## No study yet
@@ -479,6 +480,15 @@ class StudiesScreen(JobScreen, WorkbenchScreen, mode="studies"):
             t.add_column(label, key=key, width=width)
         self._show_empty(True)
         t.focus()
+        self.set_interval(RELOAD_S, self._follow)
+
+    def _follow(self) -> None:
+        """While this area is shown and a cell of its study is queued or running, reload (states and steps)."""
+        res = self.result
+        if res is None or not self.is_current:
+            return
+        if any(c["state"] in ("queued", "running") for c in res["cells"]):
+            self.on_data_changed("runs")
 
     # -- loading -----------------------------------------------------------------------------------------
     def on_data_changed(self, what: str) -> None:
