@@ -79,6 +79,14 @@ def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, c
     assert [r["sample_id"] for r in recs] == picks and [r["plan_step"] for r in recs] == [1, 1, 2, 2, 3, 3]
     with Store(db) as st:
         assert get_run(st, dep["run"]["id"]).name.startswith("raise-")
+    # the random baseline at equal steps: the same quota, other picks, its own plan file and run name
+    code, out, err = _cli(
+        capsys, "raise", "deploy", "--name", "r1", "--random", "--plan-only", "--format", "json", *base
+    )
+    assert code == 0, err
+    rnd = json.loads(out)
+    assert rnd["baseline"] == "random" and rnd["run"] is None and rnd["plan"].endswith("plan-random.json")
+    assert [sorted(st["clusters"]) for st in rnd["picks"]] == [sorted(st["clusters"]) for st in dep["picks"]]
     code, out, _ = _cli(capsys, "raise", "show", "--name", "r1", *base)
     assert code == 0 and "episode 2: return" in out and "score driven by" in out
     code, _, err = _cli(capsys, "raise", "show", "--name", "nope", *base)

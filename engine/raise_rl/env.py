@@ -249,11 +249,14 @@ class Env:
         trs: list[Transition] = []
         log: list[dict] = []
         n = len(self.examples)
+        # the candidate subsamples depend on (seed, episode) only, not on the policy's draws: two policies of the
+        # same episode (RAISE and the random baseline) see the same candidates at every step (ours)
+        cand_rng = np.random.default_rng([s.seed, episode, 7])
         for t in range(1, s.steps + 1):
             if cancel is not None:
                 cancel.check()
             t0 = time.perf_counter()
-            cand = np.sort(rng.choice(n, size=s.candidates, replace=False))
+            cand = np.sort(cand_rng.choice(n, size=s.candidates, replace=False))
             loss = self.losses(cand)
             x = fuse_state(
                 t,

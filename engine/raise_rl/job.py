@@ -260,27 +260,30 @@ def episodes(folder: str | Path) -> list[dict]:
 # -- deploy ----------------------------------------------------------------------------------------------------
 
 
-def plan(folder: str | Path, *, greedy: bool = True) -> dict:
+def plan(folder: str | Path, *, greedy: bool = True, random: bool = False) -> dict:
     """The trained policy's picks for every step of a fresh run (the same start, the policy's own rollout;
     greedy: top-k under the quota, ours), written to plan.json: {"steps": [{"step", "samples", "clusters"}],
-    "val0", "val_final"}."""
+    "val0", "val_final"}. random: the baseline at equal steps instead — uniform draws under the same cluster quota
+    (the untrained policy, whose scores are all zero), written to plan-random.json."""
     f = JobFolder(folder)
     ck = load_checkpoint(f)
-    if ck is None:
+    if ck is None and not random:
         raise RaiseError(f"{f.path} has no trained policy yet (train first)")
     spec, s, p, env = _load(f)
     policy = make_policy(env.n_features, p.hidden, s.seed)
-    policy.load_state_dict(ck["policy"])
+    if not random:
+        policy.load_state_dict(ck["policy"])
     rng = np.random.default_rng([s.seed, 10**6])
-    _trs, log = env.episode(policy, 10**6, rng, greedy=greedy)
+    _trs, log = env.episode(policy, 10**6, rng, greedy=greedy and not random)
     out = {
-        "episodes_trained": ck["episode"],
-        "greedy": greedy,
+        "episodes_trained": 0 if random else ck["episode"],
+        "baseline": "random" if random else None,
+        "greedy": greedy and not random,
         "val0": env.val0,
         "val_final": log[-1]["val"],
         "steps": [{"step": r["step"], "samples": r["samples"], "clusters": r["clusters"]} for r in log],
     }
-    write_json(f.file("plan.json"), out, indent=1)
+    write_json(f.file("plan-random.json" if random else "plan.json"), out, indent=1)
     return out
 
 

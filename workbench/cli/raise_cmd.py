@@ -110,10 +110,12 @@ def cmd_deploy(args) -> int:
         if not (folder / "spec.json").exists():
             raise CliError(f"no RAISE job named {args.name!r}; `workbench raise train --name {args.name} ...` first")
         with _progress(f"raise deploy {args.name}", args.quiet, RaiseError):
-            pl = plan(folder)
-            run = None if args.plan_only else deploy_run(store, folder, name=args.run_name, plan_obj=pl)
+            pl = plan(folder, random=args.random)
+            name = args.run_name or (f"raise-{args.name}-random" if args.random else None)
+            run = None if args.plan_only else deploy_run(store, folder, name=name, plan_obj=pl)
     out = {
-        "plan": str(folder / "plan.json"),
+        "plan": str(folder / ("plan-random.json" if args.random else "plan.json")),
+        "baseline": pl.get("baseline"),
         "steps": len(pl["steps"]),
         "val0": pl["val0"],
         "val_final": pl["val_final"],
@@ -259,6 +261,11 @@ def register(sub) -> None:
     d.add_argument("--name", required=True, help="the RAISE job")
     d.add_argument("--run-name", dest="run_name", default=None, help="name of the queued run")
     d.add_argument("--plan-only", dest="plan_only", action="store_true", help="write plan.json, queue no run")
+    d.add_argument(
+        "--random",
+        action="store_true",
+        help="the baseline at equal steps: uniform batches under the same cluster quota (plan-random.json)",
+    )
     d.add_argument("--format", choices=["table", "json"], default="table")
     d.set_defaults(func=cmd_deploy)
     s = rs.add_parser("show", help="episodes, rewards, value loss, clusters picked, what drives the score")
