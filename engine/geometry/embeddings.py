@@ -283,6 +283,8 @@ def embed_samples(
     encoder: Encoder | None = None,
     chunk_size: int | None = None,
     scope: ScopeLike = None,
+    on: str = "local",
+    ray=None,
 ) -> EmbedResult:
     """Embed every sample of `scope` that has no embedding for (model, text_kind). `scope` (engine.data.scope:
     the Browse filter; None: every training sample) leaves excluded samples and eval pools out unless asked;
@@ -295,7 +297,26 @@ def embed_samples(
     EmbeddingCancelled, a Cancelled that says how many samples were kept) or killing keeps every finished
     chunk. `chunk_size` None sizes the chunks by throughput (`next_chunk_size`: one every ~CHUNK_SECONDS);
     a number fixes it.
+
+    `on="ray"`: the encoding runs on a Ray actor pool (engine.geometry.ray_embed; `ray` a RaySetup), chunks
+    of a fixed size; this process still writes every part file and row.
     """
+    if on == "ray":
+        from engine.geometry.ray_embed import embed_samples_on_ray
+
+        return embed_samples_on_ray(
+            store,
+            model=model,
+            text_kind=text_kind,
+            pool_ids=pool_ids,
+            batch_size=batch_size,
+            progress=progress,
+            cancel=cancel,
+            encoder=encoder,
+            chunk_size=chunk_size,
+            scope=scope,
+            setup=ray,
+        )
     if text_kind not in TEXT_KINDS:
         raise EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(TEXT_KINDS)}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):

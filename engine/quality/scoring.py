@@ -146,10 +146,31 @@ def read_progress(job_dir: Path) -> dict:
     return JobFolder(job_dir).read_progress()
 
 
-def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, loaded=None) -> dict:
+class ChunkScorer:
+    """Scores one chunk of a job's input items with the job's model, loaded once (at construction): what each
+    actor of a Ray job runs (engine.core.ray_jobs). The same score_items call as the local loop's."""
+
+    def __init__(self, spec: dict):
+        from engine.core.models import load_causal_lm
+
+        self.spec = spec
+        self.params = IFDParams(**spec["params"])
+        self.lm = load_causal_lm(spec["model"], device=spec.get("device", "auto"), dtype=spec.get("dtype"))[:2]
+
+    def __call__(self, batch: list[dict]) -> list[dict]:
+        from engine.quality.ifd import score_items
+
+        res = score_items(*self.lm, [Item(**it) for it in batch], self.params, variants=tuple(self.spec["variants"]))
+        return [{"sample_id": r.sample_id, "values": r.values, "reasons": r.reasons} for r in res]
+
+
+def run_job(
+    job_dir: Path, *, progress=None, cancel: CancelToken | None = None, loaded=None, on: str = "local", ray=None
+) -> dict:
     """Score every input item that no chunk file holds yet, one chunk file per `chunk` items.
 
-    `loaded` = (model, tokenizer) to reuse an already loaded model (tests, benchmarks).
+    `loaded` = (model, tokenizer) to reuse an already loaded model (tests, benchmarks). `on="ray"`: the chunks
+    run on a Ray actor pool (engine.core.ray_jobs; `ray` a RaySetup), written into this folder the same way.
     """
     from engine.quality.ifd import score_items
 
@@ -157,6 +178,24 @@ def run_job(job_dir: Path, *, progress=None, cancel: CancelToken | None = None, 
     spec = job.read_spec()
     params = IFDParams(**spec["params"])
     items = job.read_input()
+    if on == "ray":
+        import functools
+
+        from engine.core.ray_jobs import run_chunks_on_ray
+
+        out = run_chunks_on_ray(
+            job,
+            items,
+            functools.partial(ChunkScorer, spec),
+            chunk=spec["chunk"],
+            setup=ray,
+            cancel=cancel,
+            progress=progress,
+            unit="samples",
+            start_line="start: {total} items, {done} already scored, {todo} to do",
+            done_line="done: scored {new} new items at {rate:.2f}/s",
+        )
+        return {"scored": out["new"], "skipped": out["skipped"], "total": out["total"], "rate": out["rate"]}
     lm: list = list(loaded) if loaded is not None else []
 
     def load() -> None:
@@ -275,9 +314,12 @@ def score_in_process(
     loaded=None,
     model_name: str | None = None,
     scope: ScopeLike = None,
+    on: str = "local",
+    ray=None,
 ) -> dict:
     """CLI path: create (or reuse) a job folder, run it here, ingest its chunks as they finish. `scope` as in
-    create_job (None: every training sample)."""
+    create_job (None: every training sample). `on="ray"`: the chunks run on Ray (run_job); the store is still
+    written here only."""
     from engine.core.models import resolve
 
     name = model_name or resolve(model).name
@@ -303,7 +345,7 @@ def score_in_process(
         if progress:
             progress(p)
 
-    out = run_job(job_dir, progress=prog, cancel=cancel, loaded=loaded)
+    out = run_job(job_dir, progress=prog, cancel=cancel, loaded=loaded, on=on, ray=ray)
     ingest_job(store, job_dir)
     out["job_dir"] = str(job_dir)
     return out

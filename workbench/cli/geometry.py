@@ -14,12 +14,14 @@ from workbench.cli.kit import (
     _progress,
     _sigint_cancels,
 )
+from workbench.cli.ray_args import add_ray_args, ray_setup
 from workbench.cli.scope_args import add_scope_args, add_scope_flags, say_scope, scope_from_args
 
 
 def cmd_embed(args) -> int:
     from engine.geometry.embeddings import EmbeddingError, embed_samples
 
+    ray = ray_setup(args)
     with _open_store(args) as store:
         scope = scope_from_args(store, args)
         say_scope(store, scope, args.quiet)
@@ -34,6 +36,8 @@ def cmd_embed(args) -> int:
                 chunk_size=args.chunk,
                 progress=prog,
                 cancel=cancel,
+                on=args.on,
+                ray=ray,
             )
     print(
         f"embedded {r.n_new:,} samples ({r.n_encoded:,} distinct texts encoded at {r.rate:,.1f} texts/s, "
@@ -235,6 +239,7 @@ def register(sub) -> None:
     )
     add_scope_args(s, text_flag="--contains")
     s.add_argument("--batch-size", type=int, default=64)
+    add_ray_args(s)
     s.add_argument(
         "--chunk",
         type=int,

@@ -13,6 +13,7 @@ from workbench.cli.kit import (
     _print_rows,
     _progress,
 )
+from workbench.cli.ray_args import add_ray_args, ray_setup
 from workbench.cli.scope_args import add_scope_args, add_scope_flags, say_scope, scope_from_args
 
 
@@ -26,6 +27,7 @@ def cmd_score(args) -> int:
         )
     if "all" in metrics:
         metrics = {"ifd", "cherry", "heuristics"}
+    ray = ray_setup(args)
     with _open_store(args) as store:
         scope = scope_from_args(store, args)
         say_scope(store, scope, args.quiet)
@@ -59,6 +61,8 @@ def cmd_score(args) -> int:
                     chunk=args.chunk,
                     device=args.device,
                     progress=prog,
+                    on=args.on,
+                    ray=ray,
                 )
             print(
                 f"scored {out['scored']:,} samples ({out.get('skipped', 0):,} already scored) at "
@@ -170,6 +174,7 @@ def register(sub) -> None:
     s.add_argument("--cherry-template", choices=["alpaca", "wiz"], default="alpaca")
     s.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per batch (default: auto)")
     s.add_argument("--chunk", type=int, default=64, help="samples per committed chunk")
+    add_ray_args(s)
     add_scope_args(s)
     s.set_defaults(func=cmd_score)
 
