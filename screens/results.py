@@ -530,7 +530,9 @@ class ResultsScreen(JobScreen, WorkbenchScreen, mode="results"):
 
             sets = pools or [p["name"] for p in eval_pools(store)]
             if not sets:
-                raise ValueError("no eval sets: mark a pool with `workbench evalset mark POOL`")
+                raise ValueError(
+                    "no eval sets: mark a pool as one with e in Pools (1), or tick 'eval set' when importing it"
+                )
             # with its finished specialists and the base model, in one worker (jobs already done are skipped)
             run = get_run_row(store, run_id)
             ids = [run_id]

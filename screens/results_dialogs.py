@@ -48,7 +48,9 @@ class EvaluateDialog(FormDialog):
         if not runs:
             raise ValueError("no finished run to evaluate: train one in Runs (n) first")
         if not sets:
-            raise ValueError("no eval sets: mark a pool as an eval set (workbench evalset mark POOL)")
+            raise ValueError(
+                "no eval sets: mark a pool as one with e in Pools (1), or tick 'eval set' when importing it"
+            )
         self._runs, self._sets = runs, sets
         ids = [r for r, _ in runs]
         self._run_id = run_id if run_id in ids else ids[-1]
