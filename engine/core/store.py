@@ -348,6 +348,13 @@ _V6 = [
     )""",
 ]
 
+# Version 7: where a pool's data came from (docs/import.md): 'human', 'synthetic', 'mixed' or 'unknown' (default),
+# set on import or later; a study can split its cells by it (docs/studies.md).
+_V7 = [
+    "ALTER TABLE pools ADD COLUMN provenance VARCHAR DEFAULT 'unknown'",
+    "UPDATE pools SET provenance = 'unknown' WHERE provenance IS NULL",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "foundation schema", _V1),
     Migration(2, "saved selections", _V2),
@@ -355,6 +362,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "preference pairs: samples.rejected", _V4),
     Migration(5, "undo of the last bulk action", _V5),
     Migration(6, "studies: grids of runs and their launched cells", _V6),
+    Migration(7, "pool provenance (human / synthetic / mixed / unknown)", _V7),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
