@@ -71,7 +71,8 @@ class ImportDialog(EngineCaller, ModalScreen):
     whether invalid records are skipped (quarantined to a report file) or fail the import (the default:
     nothing is imported, every problem is listed with its file, line and field). Tick "eval set" for
     evaluation data: the pool is then never trained on, clustered or drawn into mixtures, and Results
-    evaluates runs on it.
+    evaluates runs on it. "Origin" labels where the data came from (the pool's provenance: human, synthetic,
+    mixed; unknown leaves an existing pool's label as it is); a growth study can split by it.
     """
 
     CONTEXT = "import"
@@ -98,6 +99,8 @@ class ImportDialog(EngineCaller, ModalScreen):
     ImportDialog #domain { width: 20; }
     ImportDialog #custom-domain { width: 1fr; margin-left: 1; }
     ImportDialog #pool { width: 1fr; }
+    ImportDialog #provenance { width: 20; }
+    ImportDialog #provenance-hint { width: 1fr; color: $text-muted; padding-left: 2; }
     ImportDialog #skip, ImportDialog #eval-set {
         border: none; height: 1; padding: 0; margin-left: 2; background: transparent;
     }
@@ -178,6 +181,16 @@ class ImportDialog(EngineCaller, ModalScreen):
                 yield Input(placeholder="pool name (new, or an existing pool to append to)", id="pool", compact=True)
                 yield Checkbox("skip invalid records", id="skip")
                 yield Checkbox("eval set (never trained on)", id="eval-set")
+            with Horizontal(classes="row"):
+                yield Label("Origin", classes="lbl")
+                yield Select(
+                    [(v, v) for v in ("unknown", "human", "synthetic", "mixed")],
+                    value="unknown",
+                    id="provenance",
+                    allow_blank=False,
+                    compact=True,
+                )
+                yield Static("written by people (human), made by a model (synthetic), or both", id="provenance-hint")
             with Horizontal(id="progress-row"):
                 yield ProgressBar(total=None, show_eta=False, id="progress")
                 yield Static("", id="progress-text")
@@ -418,6 +431,7 @@ class ImportDialog(EngineCaller, ModalScreen):
             return
         skip = self.query_one("#skip", Checkbox).value
         eval_set = self.query_one("#eval-set", Checkbox).value
+        provenance = str(self.query_one("#provenance", Select).value)
         from engine.core.jobs import CancelToken
 
         token = CancelToken()
@@ -438,7 +452,7 @@ class ImportDialog(EngineCaller, ModalScreen):
 
         def run():
             from engine.data.ingest import import_file
-            from engine.data.pools import PoolError, set_role
+            from engine.data.pools import PoolError, set_provenance, set_role
 
             res = import_file(
                 store,
@@ -452,6 +466,8 @@ class ImportDialog(EngineCaller, ModalScreen):
                 cancel=token,
             )
             role_error = None
+            if provenance != "unknown":  # unknown: a new pool's default; an existing pool keeps its label
+                set_provenance(store, pool, provenance)
             if eval_set:
                 try:
                     set_role(store, pool, "eval")
@@ -494,6 +510,9 @@ class ImportDialog(EngineCaller, ModalScreen):
             summary += " (" + "; ".join(extras) + ")"
         if self.query_one("#eval-set", Checkbox).value and role_error is None:
             summary += "; marked as an eval set"
+        provenance = str(self.query_one("#provenance", Select).value)
+        if provenance != "unknown":
+            summary += f"; provenance {provenance}"
         self.app.notify(summary, title="Import done", timeout=8)
         if role_error is not None:
             self.app.notify(f"Not marked as an eval set: {role_error}", severity="warning", timeout=12)

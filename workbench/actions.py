@@ -117,6 +117,14 @@ ACTIONS: list[Action] = [
         action="toggle_eval",
     ),
     Action(
+        "pools.provenance",
+        "p",
+        "Set where the selected pool's data came from: human, synthetic, mixed or unknown",
+        "pools",
+        label="Provenance",
+        action="set_provenance",
+    ),
+    Action(
         "pools.refresh",
         "ctrl+r",
         "Reload the pool list from the store",

@@ -61,6 +61,7 @@ NOT_PATH_ARGS = frozenset(
         *("target", "run_name"),  # workbench raise
         "host",  # workbench serve
         *("on", "ray_address"),  # --on ray (score, embed)
+        "provenance",  # workbench import --provenance, pool set-provenance
     }
 )
 

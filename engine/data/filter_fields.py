@@ -54,6 +54,13 @@ FIELDS: dict[str, FieldSpec] = {
     "id": _col("id", "number", "s.id", "sample id", nullable=False),
     "pool": FieldSpec("pool", "text", "pool", None, False, (), "pool name"),
     "pool_id": _col("pool_id", "number", "s.pool_id", "pool id", nullable=False),
+    "provenance": _col(
+        "provenance",
+        "text",
+        "(SELECT coalesce(pp.provenance, 'unknown') FROM pools pp WHERE pp.id = s.pool_id)",
+        "the pool's provenance: human, synthetic, mixed or unknown",
+        nullable=False,
+    ),
     "domain": _col("domain", "text", "s.domain", "domain (general, math, code, tool_use, ...)", nullable=False),
     "domain_source": _col(
         "domain_source", "text", "s.domain_source", "where the domain came from: pool, rule or manual", nullable=False

@@ -174,6 +174,7 @@ def cmd_import(args) -> int:
         raise CliError(f"{args.path}: no such file or folder")
     info_file = not stdin and (Path(args.path).name == "dataset_info.json" or args.dataset_info)
     domain = check_name(args.domain, "domain") if args.domain is not None else None
+    provenance = _provenance(args.provenance)
     pool = None if info_file else _import_pool_name(args.pool, args.path)
     report = None
     with (
@@ -212,6 +213,11 @@ def cmd_import(args) -> int:
                 ]
             except Cancelled:  # one transaction: nothing of it was written
                 raise Cancelled("import cancelled; the store is unchanged") from None
+        if provenance is not None:  # the pools this import wrote to
+            from engine.data.pools import set_provenance
+
+            for pid in dict.fromkeys(r.pool_id for r in [*results, *(report.imported if report else [])]):
+                set_provenance(store, pid, provenance)
     if report is not None:  # one line per entry: what was imported, or why not
         print("\n".join(report.lines()))
     for r in results:
@@ -224,6 +230,18 @@ def cmd_import(args) -> int:
             msg += f"; bad records quarantined in {r.quarantine_path}"
         print(msg)
     return EXIT_OK
+
+
+def _provenance(value: str | None) -> str | None:
+    """--provenance checked before anything is read or written (None: leave the pool's label as it is)."""
+    if value is None:
+        return None
+    from engine.data.pools import PoolError, check_provenance
+
+    try:
+        return check_provenance(value)
+    except PoolError as e:
+        raise CliError(f"--provenance: {e}", EXIT_USAGE) from None
 
 
 def _import_pool_name(given: str | None, path: str) -> str:
@@ -259,6 +277,8 @@ def cmd_pools(args) -> int:
             "excluded": p.n_excluded,
             "domains": p.domains,
             "source": p.source,
+            "role": p.role,
+            "provenance": p.provenance,
         }
         for p in pools
     ]
@@ -268,7 +288,9 @@ def cmd_pools(args) -> int:
     _print_rows(
         rows,
         args.format,
-        ["id", "name", "domain", "format", "samples", "excluded", "domains"] if args.format == "table" else None,
+        ["id", "name", "domain", "format", "samples", "excluded", "provenance", "domains"]
+        if args.format == "table"
+        else None,
     )
     return EXIT_OK
 
@@ -292,6 +314,9 @@ def cmd_pool(args) -> int:
             elif args.pool_cmd == "set-domain":
                 n = P.set_pool_domain(store, args.pool, args.domain)
                 print(f"pool {args.pool}: domain {args.domain} on {n:,} samples")
+            elif args.pool_cmd == "set-provenance":
+                name = P.set_provenance(store, args.pool, args.provenance)
+                print(f"pool {name}: provenance {P.check_provenance(args.provenance)}")
         except KeyError as e:
             raise CliError(str(e.args[0] if e.args else e)) from e
     return EXIT_OK
@@ -534,6 +559,11 @@ def register(sub) -> None:
     )
     s.add_argument("--dataset-info", action="store_true", help="treat PATH as a LLaMA-Factory dataset_info.json")
     s.add_argument(
+        "--provenance",
+        help="where the data came from: human, synthetic, mixed or unknown (the pool's label; default: unchanged, "
+        "'unknown' for a new pool)",
+    )
+    s.add_argument(
         "--name", action="append", help="with dataset_info: only these entries (all or nothing; default: every entry)"
     )
     s.set_defaults(func=cmd_import)
@@ -545,7 +575,7 @@ def register(sub) -> None:
     s.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     s.set_defaults(func=cmd_pools)
 
-    s = sub.add_parser("pool", help="rename, delete or set the domain of a pool")
+    s = sub.add_parser("pool", help="rename, delete, or set the domain or provenance of a pool")
     ps = s.add_subparsers(dest="pool_cmd", metavar="ACTION", required=True)
     x = ps.add_parser("rename", help="give a pool a new name")
     x.add_argument("pool")
@@ -556,6 +586,9 @@ def register(sub) -> None:
     x = ps.add_parser("set-domain", help="set the domain of the pool and of its samples that take the pool's")
     x.add_argument("pool")
     x.add_argument("domain")
+    x = ps.add_parser("set-provenance", help="label where a pool's data came from: human, synthetic, mixed, unknown")
+    x.add_argument("pool")
+    x.add_argument("provenance")
     s.set_defaults(func=cmd_pool)
 
     s = sub.add_parser("query", help="list samples matching a filter (table, JSON or JSONL)")
