@@ -57,6 +57,9 @@ def test_an_episode_steps_from_the_same_start_and_its_rewards_telescope(model_di
     assert [r["samples"] for r in log2] == [r["samples"] for r in log]
     assert np.allclose([r["val"] for r in log2], [r["val"] for r in log])
     assert set(env.timings) >= {"scoring", "policy", "gradient", "validation"}
+    # per-example losses do not depend on the batching (sorted by length, in batches of 16)
+    one = np.concatenate([env.losses([i]) for i in range(len(env.examples))])
+    assert np.allclose(env.losses(np.arange(len(env.examples))), one, atol=1e-5)
 
 
 def test_bad_settings_and_pools_say_what_is_wrong(model_dir):

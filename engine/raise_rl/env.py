@@ -132,7 +132,7 @@ class Env:
             raise RaiseError("no validation item has a gold answer to score (the target eval pool is empty?)")
         rng = np.random.default_rng(s.seed)
         pick = sorted(rng.choice(len(vals), size=min(s.val_items, len(vals)), replace=False).tolist())
-        self.val = [vals[i] for i in pick]
+        self.val = sorted((vals[i] for i in pick), key=lambda e: len(e.ids))  # batches of similar length
         cfg = LoraConfig(
             r=s.lora_r,
             lora_alpha=s.lora_alpha,
@@ -170,18 +170,20 @@ class Env:
         from engine.training.model import token_losses
 
         exs = self.examples if examples is None else examples
+        idx = np.asarray(idx)
         out = np.zeros(len(idx), np.float32)
+        order = np.argsort([len(exs[int(i)].ids) for i in idx], kind="stable")  # batches of similar length
         self.model.eval()
         with torch.no_grad():
             for k in range(0, len(idx), 16):
-                part = list(idx[k : k + 16])
-                b = collate_rows(exs, [[int(i)] for i in part], self.pad, packed=False)
+                at = order[k : k + 16]
+                b = collate_rows(exs, [[int(i)] for i in idx[at]], self.pad, packed=False)
                 b.pop("n_tokens")
                 b = {key: v.to(self.device) for key, v in b.items()}
                 tl, rows = token_losses(self.model, b, reduction="none")
-                sums = torch.zeros(len(part)).index_add_(0, rows.cpu(), tl.cpu().float())
-                cnt = torch.zeros(len(part)).index_add_(0, rows.cpu(), torch.ones_like(tl.cpu()))
-                out[k : k + len(part)] = (sums / cnt.clamp(min=1)).numpy()
+                sums = torch.zeros(len(at)).index_add_(0, rows.cpu(), tl.cpu().float())
+                cnt = torch.zeros(len(at)).index_add_(0, rows.cpu(), torch.ones_like(tl.cpu()))
+                out[at] = (sums / cnt.clamp(min=1)).numpy()
         return out
 
     def validate(self) -> float:
