@@ -48,7 +48,8 @@ from workbench.cli import remote
 # a pool). Every other text argument of the CLI is in NOT_PATH_ARGS; tests/test_app_cli_share.py checks that
 # each argument of every command is in exactly one of the three, so a new one cannot be forgotten.
 PATH_ARGS = frozenset({"path", "dataset_info", "file", "recipe"})
-MAYBE_PATH_ARGS = frozenset({"model", "base_model", "embed_model", "embedding_model", "query"})
+MAYBE_PATH_ARGS = frozenset({"model", "base_model", "embed_model", "embedding_model", "query", "models"})
+MAYBE_PATH_LISTS = frozenset({"models"})  # comma separated: each part rebased where that file exists
 NOT_PATH_ARGS = frozenset(
     {
         "db",  # the store: the client finds the app by it before sending the command
@@ -57,7 +58,7 @@ NOT_PATH_ARGS = frozenset(
         *("metric", "metric_name", "device", "keep", "order_by", "clustering", "from_", "component", "prop"),
         *("budget", "stage", "replay", "dmt", "note", "ref", "order", "lora_targets", "set", "key", "field"),
         *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
-        *("selection", "general"),  # workbench study new
+        *("selection", "general", "provenances"),  # workbench study new
         *("target", "run_name"),  # workbench raise
         "host",  # workbench serve
         *("on", "ray_address"),  # --on ray (score, embed)
@@ -433,11 +434,21 @@ def rebase_paths(args, cwd: str) -> None:
         pass
     for name in PATH_ARGS | MAYBE_PATH_ARGS:
         value = getattr(args, name, None)
+        if name in MAYBE_PATH_LISTS and isinstance(value, str):
+            setattr(args, name, ",".join(_rebased_part(p.strip(), cwd) for p in value.split(",")))
+            continue
         if not isinstance(value, str) or not value or value == "-" or value.startswith("~") or os.path.isabs(value):
             continue
         full = os.path.join(cwd, value)
         if name in PATH_ARGS or os.path.exists(full):
             setattr(args, name, full)
+
+
+def _rebased_part(value: str, cwd: str) -> str:
+    if not value or value.startswith("~") or os.path.isabs(value):
+        return value
+    full = os.path.join(cwd, value)
+    return full if os.path.exists(full) else value
 
 
 class _BorrowedStore(Store):

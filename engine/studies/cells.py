@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.mixtures import DMT_K, Component, MixtureError, Recipe, dmt_stages, get_mixture, resolve
-from engine.studies.spec import BASE_KEY, Cell, Study, StudyError, default_budgets
+from engine.studies.spec import Cell, Study, StudyError, default_budgets
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -232,7 +232,7 @@ def protocol_domains(study: Study) -> tuple[list[str], list[str]]:
 def cell_recipe(store: Store, study: Study, cell: Cell) -> Recipe | None:
     """The mixture recipe of a cell (None for the base-model cell). Random baselines must exist
     (ensure_random_selection) before their recipe resolves."""
-    if cell.key == BASE_KEY:
+    if cell.arm == "base":
         return None
     t, p = study.template, cell.params
     if t == "targeted":
@@ -248,7 +248,12 @@ def cell_recipe(store: Store, study: Study, cell: Cell) -> Recipe | None:
         return None  # a derived version: cross_mixture
     r = _base_recipe(store, study)
     r.seed = int(r.seed) + int(p.get("seed", 0))
-    if t == "growth":
+    if t == "growth" and p.get("provenance") is not None:
+        pv = p["provenance"]
+        r = provenance_recipe(r, pv, (study.base.get("provenance") or {}).get(pv, {}).get("domains"))
+        budget = int(((study.base.get("provenance") or {}).get(pv) or {}).get("budget") or 0)
+        r.budget = max(1, round(float(p["fraction"]) * budget))
+    elif t == "growth":
         r.budget = max(1, round(float(p["fraction"]) * int(study.base["budget"])))
     elif t == "ratio":
         a, b = study.settings["domains"]
@@ -263,6 +268,59 @@ def cell_recipe(store: Store, study: Study, cell: Cell) -> Recipe | None:
         else:
             r.stages = None
     return r
+
+
+def provenance_recipe(r: Recipe, provenance: str, domains: list[str] | None = None) -> Recipe:
+    """The recipe `r` drawing only from pools of one provenance: every component's filter gains
+    `provenance = '<label>'`; with `domains` (those with items of that provenance), the proportions and stages
+    keep only those domains (a domain with no such items would otherwise make the whole draw empty)."""
+    r = copy.deepcopy(r)
+    cond = f"provenance = {_quoted(provenance)}"
+    for c in r.components:
+        c.filter = cond if not c.filter else f"({c.filter}) AND {cond}"
+    if domains is not None:
+        keep = set(domains)
+        if r.proportions:
+            r.proportions = {d: v for d, v in r.proportions.items() if d in keep}
+        if r.stages:
+            stages = []
+            for st in r.stages:
+                doms = [d for d in st.domains if d in keep]
+                if doms:
+                    st.domains = doms
+                    st.replay = {d: v for d, v in (st.replay or {}).items() if d == "*" or d in keep}
+                    stages.append(st)
+            r.stages = stages or None
+    return r
+
+
+def provenance_base(store: Store, study_base: dict, provenance: str) -> dict:
+    """What the base mixture offers of one provenance: its domains with items of it and the largest budget of the
+    base recipe drawn from those pools alone (each domain's share kept, capped at the base's budget), in the
+    recipe's unit. StudyError when none of the base mixture's components reach a pool of that provenance."""
+    try:
+        base = copy.deepcopy(get_mixture(store, int(study_base["mixture_id"])).recipe)
+    except MixtureError as e:
+        raise StudyError(f"the base mixture {study_base.get('mixture')}: {e}") from None
+    probe = provenance_recipe(base, provenance)
+    probe.proportions, probe.budget, probe.stages = {}, None, None
+    try:
+        res = resolve(store, probe)
+    except MixtureError as e:
+        raise StudyError(f"provenance {provenance}: {e}") from None
+    doms = sorted({it.domain for it in res.items})
+    if not doms:
+        raise StudyError(
+            f"no sample of mixture {study_base.get('mixture')} comes from a pool of provenance {provenance!r} "
+            "(label pools with workbench pool set-provenance POOL VALUE, or Pools p)"
+        )
+    full = provenance_recipe(base, provenance, doms)
+    full.budget = None
+    try:
+        budget = int(resolve(store, full).budget)
+    except MixtureError as e:
+        raise StudyError(f"provenance {provenance}: {e}") from None
+    return {"domains": doms, "budget": min(budget, int(study_base["budget"]))}
 
 
 def cross_mixture(store: Store, study: Study, cell: Cell) -> int:
@@ -292,7 +350,7 @@ def cell_run_settings(study: Study, cell: Cell) -> dict:
         else:
             order = None
     return {
-        "base_model": s.get("base_model"),
+        "base_model": cell.params.get("model") or s.get("base_model"),
         "protocol": protocol,
         "order": order,
         "lora": dict(s.get("lora") or {}),
@@ -301,7 +359,8 @@ def cell_run_settings(study: Study, cell: Cell) -> dict:
 
 
 def mixture_name(study: Study, cell: Cell) -> str:
-    return f"{study.name}/{cell.key.replace(' ', '/')}"
+    """`<study>/<cell key>`, spaces as '/', without the model (the cells of several models share a mixture)."""
+    return "/".join([study.name, *(part for part in cell.key.split(" ") if not part.startswith("model="))])
 
 
 # -- volumes ----------------------------------------------------------------------------------------------------
@@ -325,7 +384,7 @@ def cell_volume(store: Store, study: Study, cell: Cell) -> CellVolume:
     cell's recipe."""
     from engine.quality.selection import selection_ids
 
-    if cell.key == BASE_KEY:
+    if cell.arm == "base":
         return CellVolume()
     t, p = study.template, cell.params
     if t in ("targeted", "quantiles"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError
@@ -21,13 +22,13 @@ from engine.studies import records as rec
 from engine.studies.reading import read
 from engine.studies.spec import (
     AXES,
-    BASE_KEY,
     TEMPLATES,
     Cell,
     Study,
     StudyError,
     cells,
     check_axis,
+    key_order,
     log_fractions,
 )
 
@@ -153,10 +154,10 @@ def new_study(
     if bad:
         raise StudyError(f"unknown run setting(s) {', '.join(bad)}; known: {', '.join(RUN_KEYS)}")
     _check_run_settings(store, run)
-    given = dict(axes or {})
+    given = {a: v for a, v in dict(axes or {}).items() if v is not None}
     for a in given:
-        if a not in AXES[template]:
-            raise StudyError(f"the {template} template has no axis {a!r}; its axes: {', '.join(AXES[template])}")
+        if a not in key_order(template):
+            raise StudyError(f"the {template} template has no axis {a!r}; its axes: {', '.join(key_order(template))}")
     if template == "growth" and "fraction" not in given:
         fr = log_fractions(points or 5, step or 4.0)
         n_dom = max(len(base_row.get("per_domain") or {}), 1)
@@ -170,11 +171,54 @@ def new_study(
         default_axes.setdefault("domain", list(base_row.get("per_domain") or {}))
     default_axes.setdefault("seed", [0])
     merged = {a: check_axis(template, a, given.get(a, default_axes.get(a))) for a in AXES[template]}
+    for a in key_order(template):
+        if a in given and a not in merged:
+            merged[a] = check_axis(template, a, given[a])
+    if merged.get("model") and run.get("base_model") is not None:
+        raise StudyError("give the base models as the model axis (--models A,B) or one base model, not both")
     _check_axis_range(template, base_row, merged)
     settings = run | _options(store, template, base_row, dict(options or {}), merged)
+    _add_models(merged, settings)
+    _add_provenances(store, merged, base_row)
     ev = _check_eval(store, dict(eval or {}))
     study = Study(0, name, template, base_row, merged, settings, ev, note=note)
     return rec.insert_study(store, study)
+
+
+def _add_models(axes: dict, settings: dict) -> None:
+    """Check each base model of the model axis (local folders made absolute) and record its size (parameters, or
+    None when unknown: engine.studies.sizes) in settings["model_sizes"]."""
+    from engine.core.models import ModelError
+    from engine.core.models import resolve as resolve_model
+    from engine.studies.sizes import model_parameters
+
+    if not axes.get("model"):
+        return
+    sizes = dict(settings.get("model_sizes") or {})
+    out = []
+    for m in axes["model"]:
+        try:
+            src = resolve_model(m)
+        except ModelError as e:
+            raise StudyError(f"model {m!r}: {e}") from None
+        spec = str(Path(m).expanduser().resolve()) if src.kind != "hub" and Path(m).expanduser().exists() else m
+        out.append(spec)
+        if spec not in sizes:
+            sizes[spec] = model_parameters(spec)
+    axes["model"] = check_axis("growth", "model", out)
+    settings["model_sizes"] = sizes
+
+
+def _add_provenances(store: Store, axes: dict, base: dict) -> None:
+    """For each provenance of the axis: the base mixture's domains with items of it and its full budget
+    (engine.studies.cells.provenance_base), kept in base["provenance"] so the grid does not move later."""
+    if not axes.get("provenance"):
+        return
+    have = dict(base.get("provenance") or {})
+    for pv in axes["provenance"]:
+        if pv not in have:
+            have[pv] = C.provenance_base(store, base, pv)
+    base["provenance"] = have
 
 
 def _check_axis_range(template: str, base: dict, axes: dict) -> None:
@@ -208,12 +252,18 @@ def extend(store: Store, name: str, *, axes: dict | None = None, eval_sets: list
     before = {c.key for c in cells(study.template, study.axes)}
     new_axes = dict(study.axes)
     for a, vals in (axes or {}).items():
-        if a not in AXES[study.template]:
+        if a not in key_order(study.template):
             raise StudyError(
-                f"the {study.template} template has no axis {a!r}; its axes: {', '.join(AXES[study.template])}"
+                f"the {study.template} template has no axis {a!r}; its axes: {', '.join(key_order(study.template))}"
+            )
+        if a in ("model", "provenance") and not study.axes.get(a):
+            raise StudyError(
+                f"study {study.name!r} has no {a} axis: its cells would change keys; make a new study with --{a}s"
             )
         new_axes[a] = check_axis(study.template, a, [*study.axes.get(a, []), *vals])
     _check_axis_range(study.template, study.base, new_axes)
+    _add_models(new_axes, study.settings)
+    _add_provenances(store, new_axes, study.base)
     if eval_sets:
         study.eval = _check_eval(store, {**study.eval, "sets": [*study.eval.get("sets", []), *eval_sets]})
     study.axes = new_axes
@@ -313,7 +363,9 @@ def plan(store: Store, name: str) -> Plan:
     study = rec.get_study(store, name)
     have = rec.cell_rows(store, study.id)
     status = rec.run_statuses(store, [r.run_id for r in have.values() if r.run_id])
-    rate, used = measured_rate(store, study.settings.get("base_model"))
+    models = list(study.axes.get("model") or []) or [study.settings.get("base_model")]
+    rates = {m: measured_rate(store, m) for m in models}  # per base model of the study
+    rate, used = rates[models[0]]
     train = study.settings.get("train") or {}
     out = []
     for cell in cells(study.template, study.axes):
@@ -321,8 +373,9 @@ def plan(store: Store, name: str) -> Plan:
         state = status.get(row.run_id, ("new", None))[0] if row and row.run_id else "new"
         vol = C.cell_volume(store, study, cell)
         est = None
-        if cell.arm != "base" and rate:
-            est = _work(vol.n_items, vol.n_tokens, train) / rate
+        cell_rate = rates.get(cell.params.get("model"), (rate, used))[0]
+        if cell.arm != "base" and cell_rate:
+            est = _work(vol.n_items, vol.n_tokens, train) / cell_rate
         out.append(
             PlannedCell(
                 cell.key,
@@ -337,6 +390,11 @@ def plan(store: Store, name: str) -> Plan:
             )
         )
     notes = []
+    for m in models[1:]:
+        r_m, used_m = rates[m]
+        notes.append(
+            f"{m}: time per cell from {len(used_m)} finished run(s) here" if r_m else f"{m}: no time estimate yet"
+        )
     if rate is None:
         notes.append(
             f"no time estimate: no finished run of {study.settings.get('base_model') or 'the default base model'} "
@@ -416,7 +474,7 @@ def launch(store: Store, name: str) -> list[Launched]:
                     pass  # its folder is gone: a new run below
         kw = C.cell_run_settings(study, cell)
         try:
-            if cell.key == BASE_KEY:
+            if cell.arm == "base":
                 mid = None
                 run = R.create_run(store, base_model=kw["base_model"], kind="base", reuse=True)
             elif study.template == "cross":

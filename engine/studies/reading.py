@@ -116,6 +116,124 @@ def read_growth(rows: list[dict]) -> dict:
     return out
 
 
+def _series(rows: list[dict]) -> list[tuple]:
+    """The (model, provenance) pairs of a growth study's cells, in grid order (None where the axis is absent)."""
+    return list(
+        dict.fromkeys((r["params"].get("model"), r["params"].get("provenance")) for r in rows if r["arm"] == "growth")
+    )
+
+
+def _pace(g: dict) -> tuple[float | None, float | None]:
+    p = g.get("pace") or {}
+    return p.get("per_doubling"), (None if p.get("stderr") is None else p["stderr"] * math.log(2))
+
+
+def size_sensitivity(by_model: list[dict]) -> dict:
+    """How the growth pace changes with model size: the least-squares slope of the pace per doubling against
+    log10(parameters) when every model's size is known and they differ (the change per 10x parameters), else
+    against the models' order as given (0, 1, ...: the change per step up). by_model: [{"params", "pace"}] in
+    the order given; models without a pace are left out of the slope."""
+    sized = all(m.get("params") for m in by_model) and len({m["params"] for m in by_model}) == len(by_model)
+    pts = [
+        (math.log10(m["params"]) if sized else float(i), m["pace"])
+        for i, m in enumerate(by_model)
+        if m["pace"] is not None
+    ]
+    out = {"basis": "log10 parameters" if sized else "order given", "slope": None, "n": len(pts), "note": ""}
+    if len({x for x, _ in pts}) >= 2:
+        x, y = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+        out["slope"] = float(np.polyfit(x, y, 1)[0])
+    else:
+        out["note"] = "a slope needs the pace of two models or more"
+    if not sized:
+        out["note"] = (out["note"] + "; " if out["note"] else "") + "model sizes unknown: read in the order given"
+    return out
+
+
+def read_growth_split(rows: list[dict], settings: dict | None = None) -> dict:
+    """A growth study with a model or provenance axis: one growth reading (read_growth) per (model, provenance)
+    series, each with its own base-model cell; "growth" is the first series' (the allocation reads it). Then
+    per domain each series' pace; with several models, per provenance and domain the pace per model against the
+    model's size (size_sensitivity); with several provenances, per model and domain each provenance's pace and
+    its score at its largest volume (DoIT's human-curated vs synthetic data, per ability)."""
+    from engine.studies.spec import model_label
+
+    sizes = (settings or {}).get("model_sizes") or {}
+    series = []
+    for m, pv in _series(rows):
+        srows = [
+            r
+            for r in rows
+            if (r["arm"] == "growth" and r["params"].get("model") == m and r["params"].get("provenance") == pv)
+            or (r["arm"] == "base" and r["params"].get("model") == m)
+        ]
+        series.append(
+            {
+                "model": m,
+                "model_label": None if m is None else model_label(m),
+                "params": sizes.get(m) if m is not None else None,
+                "provenance": pv,
+                "growth": read_growth(srows),
+            }
+        )
+    out: dict = {"growth": series[0]["growth"] if series else {}, "series": series}
+    doms = domains(rows)
+    out["paces"] = {
+        d: [
+            {
+                "model": s["model_label"],
+                "provenance": s["provenance"],
+                "pace": _pace(s["growth"].get(d) or {})[0],
+                "stderr": _pace(s["growth"].get(d) or {})[1],
+                "metric": (s["growth"].get(d) or {}).get("metric"),
+            }
+            for s in series
+        ]
+        for d in doms
+    }
+    models = list(dict.fromkeys(s["model"] for s in series))
+    provs = list(dict.fromkeys(s["provenance"] for s in series))
+    if len(models) > 1:
+        size = []
+        for pv in provs:
+            for d in doms:
+                by_model = [
+                    {
+                        "model": s["model_label"],
+                        "params": s["params"],
+                        "pace": _pace(s["growth"].get(d) or {})[0],
+                        "stderr": _pace(s["growth"].get(d) or {})[1],
+                    }
+                    for s in series
+                    if s["provenance"] == pv
+                ]
+                size.append({"provenance": pv, "domain": d, "by_model": by_model, **size_sensitivity(by_model)})
+        out["model_size"] = size
+    if len(provs) > 1:
+        comp = []
+        for m in models:
+            for d in doms:
+                paces, top = {}, {}
+                for s in series:
+                    if s["model"] != m:
+                        continue
+                    g = s["growth"].get(d) or {}
+                    paces[s["provenance"]] = _pace(g)[0]
+                    pts = [p for p in g.get("points") or [] if p.get("mean") is not None]
+                    top[s["provenance"]] = {"x": pts[-1]["x"], "mean": pts[-1]["mean"]} if pts else None
+                comp.append(
+                    {
+                        "model": None if m is None else model_label(m),
+                        "domain": d,
+                        "metric": _metric(rows, d),
+                        "paces": paces,
+                        "largest": top,
+                    }
+                )
+        out["provenance"] = comp
+    return out
+
+
 def read_budgets(rows: list[dict]) -> dict:
     """Targeted template, per domain and budget: the targeted selection's score and the random selection's of
     the same size (mean and spread over seeds), their difference, and the base model's score."""
@@ -260,6 +378,8 @@ def read_cross(rows: list[dict]) -> dict:
 def read(template: str, rows: list[dict], base: dict | None = None, settings: dict | None = None) -> dict:
     """The template's reading of its rows (see the read_* functions)."""
     if template == "growth":
+        if any(k in r["params"] for r in rows for k in ("model", "provenance")):
+            return read_growth_split(rows, settings)
         return {"growth": read_growth(rows)}
     if template == "targeted":
         return {"budgets": read_budgets(rows)}

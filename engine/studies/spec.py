@@ -7,6 +7,7 @@ launch; the store keeps what was made for each launched cell (engine.studies.rec
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,11 @@ AXES = {
     "protocols": ("protocol", "seed"),
     "cross": ("domain", "seed"),
 }
+
+# Optional axes a template may be given besides its own, written in a cell's key before them (growth: several base
+# models, each with its own base-model cell; and the provenance of the training data: one curve per label, drawn
+# from the base mixture's pools of that provenance only). A study without them has the keys it always had.
+OPTIONAL_AXES = {"growth": ("model", "provenance")}
 
 # The arm a template's own cells belong to; every study also has the base-model cell ("base"), and the two
 # selection templates a seeded random selection of the same size per seed (and budget): "random".
@@ -86,6 +92,20 @@ class Cell:
     params: dict = field(default_factory=dict)
 
 
+def key_order(template: str) -> tuple[str, ...]:
+    """The axes of a template's cell keys, in order: the optional ones, then its own."""
+    return (*OPTIONAL_AXES.get(template, ()), *AXES[template])
+
+
+def model_label(spec: str) -> str:
+    """A base model as written in a cell key: the last part of its path or hub id (a .gguf file's name without
+    the suffix), characters other than letters, digits, '.', '_' and '-' as '_'."""
+    last = str(spec).rstrip("/\\").replace("\\", "/").split("/")[-1] or str(spec)
+    if last.lower().endswith(".gguf"):
+        last = last[: -len(".gguf")]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", last) or "model"
+
+
 def fmt_value(v) -> str:
     """An axis value as written in a key: whole numbers plainly, fractions with up to 6 significant digits."""
     if isinstance(v, bool):
@@ -99,7 +119,9 @@ def fmt_value(v) -> str:
 
 def cell_key(arm: str, params: dict, axes_order: tuple[str, ...]) -> str:
     """`arm name=value ...` in the template's axis order (the base-model cell is just "base")."""
-    parts = [f"{a}={fmt_value(params[a])}" for a in axes_order if a in params]
+    parts = [
+        f"{a}={model_label(params[a]) if a == 'model' else fmt_value(params[a])}" for a in axes_order if a in params
+    ]
     return " ".join([arm, *parts])
 
 
@@ -123,10 +145,30 @@ def check_axis(template: str, axis: str, values) -> list:
     order given). StudyError naming the axis and the value otherwise."""
     if template not in TEMPLATES:
         raise StudyError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
-    if axis not in AXES[template]:
-        raise StudyError(f"the {template} template has no axis {axis!r}; its axes: {', '.join(AXES[template])}")
+    if axis not in key_order(template):
+        raise StudyError(f"the {template} template has no axis {axis!r}; its axes: {', '.join(key_order(template))}")
     if not isinstance(values, (list, tuple)) or not values:
         raise StudyError(f"{axis}: give at least one value")
+    if axis == "model":  # base models in the order given (the order read as size when a size is unknown)
+        bad = [m for m in values if not isinstance(m, str) or not m.strip()]
+        if bad:
+            raise StudyError(f"model: expected model folders, files or hub ids, not {bad[0]!r}")
+        out = list(dict.fromkeys(m.strip() for m in values))
+        labels: dict[str, str] = {}
+        for m in out:
+            lab = model_label(m)
+            if lab in labels:
+                raise StudyError(f"model: {labels[lab]!r} and {m!r} would both be written {lab!r} in the cell keys")
+            labels[lab] = m
+        return out
+    if axis == "provenance":
+        from engine.data.pools import PROVENANCES
+
+        vals = [str(v).strip().lower() for v in values]
+        bad = [v for v in vals if v not in PROVENANCES]
+        if bad:
+            raise StudyError(f"provenance: unknown {', '.join(bad)}; choose from {', '.join(PROVENANCES)}")
+        return list(dict.fromkeys(vals))
     if axis == "domain":
         bad = [d for d in values if not isinstance(d, str) or not d.strip()]
         if bad:
@@ -168,20 +210,27 @@ def cells(template: str, axes: dict) -> list[Cell]:
     axis value the template's cell, each followed by its random baseline (selection templates)."""
     if template not in TEMPLATES:
         raise StudyError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
-    order = AXES[template]
-    main, other = order[0], order[1]
+    order = key_order(template)
+    main, other = AXES[template][0], AXES[template][1]
     arm = MAIN_ARM[template]
-    out = [Cell(BASE_KEY, "base", {})]
+    models = list(axes.get("model") or []) if "model" in order else []
+    provs = list(axes.get("provenance") or []) if "provenance" in order else []
+    out = []
     seen: set[str] = set()
-    for s in axes.get(other, [0]):
-        for v in axes.get(main, []):
-            p = {main: v, other: s}
-            out.append(Cell(cell_key(arm, p, order), arm, p))
-            if template == "targeted":
-                out.append(Cell(cell_key("random", p, order), "random", p))
-        if template == "quantiles":  # one random selection per seed, of the quantiles' size
-            key = cell_key("random", {"seed": s}, order)
-            if key not in seen:
-                seen.add(key)
-                out.append(Cell(key, "random", {"seed": s}))
+    for m in models or [None]:
+        extra_m = {} if m is None else {"model": m}
+        out.append(Cell(cell_key(BASE_KEY, extra_m, order), "base", dict(extra_m)))
+        for pv in provs or [None]:
+            extra = extra_m | ({} if pv is None else {"provenance": pv})
+            for s in axes.get(other, [0]):
+                for v in axes.get(main, []):
+                    p = extra | {main: v, other: s}
+                    out.append(Cell(cell_key(arm, p, order), arm, p))
+                    if template == "targeted":
+                        out.append(Cell(cell_key("random", p, order), "random", p))
+                if template == "quantiles":  # one random selection per seed, of the quantiles' size
+                    key = cell_key("random", {"seed": s}, order)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(Cell(key, "random", {"seed": s}))
     return out

@@ -4,6 +4,7 @@ docs/studies.md).
     workbench study new NAME --template targeted --selection math500 --sets eval_math [--budgets 50,100] [--seeds 0,1]
     workbench study new NAME --template quantiles --selection mq --sets eval_math        # mq-q0 .. mq-q9
     workbench study new NAME --template growth --mixture m1 [--fractions 1/64,1/16,1/4,1 | --points 5 --step 4]
+        [--models A,B] [--provenances human,synthetic]   # growth per base model / per data provenance
     workbench study new NAME --template ratio --mixture m1 --domains code,math [--ratios 0,0.5,1] [--total 400]
     workbench study new NAME --template protocols --mixture m1 --general general [--protocols ...] [--replay 1/256]
     workbench study new NAME --template cross --mixture m1 [--domains math,code]       # each domain alone
@@ -113,6 +114,16 @@ def _axis_args(p) -> None:
     g.add_argument("--ratios", type=_list_of(_fraction, "--ratios"), help="ratio: shares of the first domain")
     g.add_argument("--protocols", type=_list_of(_protocol, "--protocols"), help="protocols: which (default all three)")
     g.add_argument("--seeds", type=_list_of(_whole, "--seeds"), help="seeds (default 0): mixture draw and training")
+    g.add_argument(
+        "--models",
+        help="growth: several base models (folders, .gguf files or hub ids, comma separated), each with its own "
+        "curves and base-model cell; the growth pace is read against model size",
+    )
+    g.add_argument(
+        "--provenances",
+        help="growth: one curve per provenance of the training data (human, synthetic, mixed, unknown), drawn from "
+        "the base mixture's pools of that provenance only",
+    )
 
 
 def _axes(args) -> dict:
@@ -125,6 +136,10 @@ def _axes(args) -> dict:
         ("seed", args.seeds),
     )
     out = {a: v for a, v in pairs if v is not None}
+    if getattr(args, "models", None):
+        out["model"] = _names(args.models)
+    if getattr(args, "provenances", None):
+        out["provenance"] = _names(args.provenances)
     if getattr(args, "template", None) == "cross" and getattr(args, "domains", None):
         out["domain"] = _names(args.domains)
     return out
@@ -303,6 +318,7 @@ def _print_reading(res: dict) -> None:
         print(f"  power law:  {_fit_line(g['power'])}")
         if pace:
             print(f"  growth pace: {pace['per_doubling']:+.4f} per doubling of its data")
+    _print_series(reading)
     for dom, t in (reading.get("budgets") or {}).items():
         print(f"\n{dom} ({t['metric']}); base model {_num(t['base'])}")
         _print_rows(
@@ -370,6 +386,72 @@ def _print_reading(res: dict) -> None:
                 "\nConflict Rate against the base model (ours): "
                 + ", ".join(f"{p} {_stat(v)}" for p, v in pr["conflict"].items())
             )
+
+
+def _size(n) -> str:
+    if not n:
+        return "?"
+    for unit, k in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= k:
+            return f"{n / k:.3g}{unit}"
+    return str(n)
+
+
+def _print_series(reading: dict) -> None:
+    """A growth study split by model or provenance: every series' pace, the pace against model size, and each
+    provenance's pace and score at its largest volume."""
+    series = reading.get("series") or []
+
+    def label(s: dict) -> str:
+        return " ".join(x for x in (s["model_label"] and f"model {s['model_label']}", s["provenance"]) if x)
+
+    if len(series) > 1:
+        print(f"\n(the curves above: {label(series[0])}; the other series below, every curve in --format json)")
+    for s in series[1:]:
+        for dom, g in s["growth"].items():
+            pace = g.get("pace")
+            pts = ", ".join(f"{round(p['x'])}: {_stat(p)}" for p in g["points"])
+            print(
+                f"{label(s)} · {dom}: {pts}"
+                + (f"; pace {pace['per_doubling']:+.4f} per doubling" if pace else "")
+                + f"; base {_num(g['base'])}"
+            )
+    if reading.get("paces"):
+        print("\ngrowth pace per doubling of the domain's data, per series")
+        _print_rows(
+            [
+                {
+                    "domain": d,
+                    "model": p["model"] or "",
+                    "provenance": p["provenance"] or "",
+                    "pace": _num(p["pace"]),
+                    "±": _num(p["stderr"]),
+                }
+                for d, ps in reading["paces"].items()
+                for p in ps
+            ],
+            "table",
+        )
+    for m in reading.get("model_size") or []:
+        pv = f" ({m['provenance']} data)" if m["provenance"] else ""
+        by = ", ".join(f"{x['model']} [{_size(x['params'])}] {_num(x['pace'])}" for x in m["by_model"])
+        slope = (
+            "no slope"
+            if m["slope"] is None
+            else f"{m['slope']:+.4f} per {'10x parameters' if m['basis'] == 'log10 parameters' else 'step up the order given'}"
+        )
+        print(
+            f"\n{m['domain']}{pv}: pace by model size: {by}; change of pace {slope}"
+            + (f" ({m['note']})" if m["note"] else "")
+        )
+    for c in reading.get("provenance") or []:
+        who = f" · model {c['model']}" if c["model"] else ""
+        parts = []
+        for pv, pace in c["paces"].items():
+            top = c["largest"].get(pv)
+            at = f", {top['mean']:.4f} at {round(top['x'])} items" if top else ""
+            parts.append(f"{pv} pace {_num(pace)}{at}")
+        print(f"\n{c['domain']} ({c['metric']}){who} by provenance: " + "; ".join(parts))
 
 
 # -- commands -----------------------------------------------------------------------------------------------------
