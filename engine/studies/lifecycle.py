@@ -397,7 +397,7 @@ def plan(store: Store, name: str) -> Plan:
         )
     if rate is None:
         notes.append(
-            f"no time estimate: no finished run of {study.settings.get('base_model') or 'the default base model'} "
+            f"no time estimate: no finished run of {models[0] or 'the default base model'} "
             "in this store yet (the study's first finished cell gives one)"
         )
     else:

@@ -560,7 +560,9 @@ def cmd_study(args) -> int:
             else:
                 n = len([c for c in S.cells(st.template, st.axes) if c.arm != "base"])
                 axes = "; ".join(f"{a}: {', '.join(map(str, v))}" for a, v in st.axes.items())
-                print(f"study {st.name} ({st.template}): {n} training run(s) and the base model; {axes}")
+                nb = len(st.axes.get("model") or []) or 1
+                bases = "the base model" if nb == 1 else f"{nb} base models"
+                print(f"study {st.name} ({st.template}): {n} training run(s) and {bases}; {axes}")
                 print(f"next: workbench study plan {st.name}, then workbench study launch {st.name}")
             return 0
         if action == "list":
