@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,11 +48,13 @@ class Served:
     def __init__(self, db: Path, *args: str):
         self.port = _free_port()
         cmd = [sys.executable, "-m", "workbench", "--db", str(db), "serve", "--port", str(self.port), *args]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.err = db.parent / f"serve-{self.port}.stderr"  # a file, not a pipe: a full pipe would stall the server
+        with open(self.err, "w") as err:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
         self.url = self.proc.stdout.readline().strip()
         if not self.url:
-            self.close()
-            raise AssertionError(f"workbench serve printed no URL: {self.proc.stderr.read()}")
+            raise AssertionError(f"workbench serve printed no URL: {self.close()}")
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # the rest, so the pipe never fills
         deadline = time.monotonic() + 20
         while True:  # the URL is printed just before the server binds
             try:
@@ -59,8 +62,7 @@ class Served:
                     break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise AssertionError(f"workbench serve did not listen: {self.proc.stderr.read()}") from None
+                    raise AssertionError(f"workbench serve did not listen: {self.close()}") from None
                 time.sleep(0.1)
 
     def close(self) -> str:
@@ -71,7 +73,7 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.stderr.read()
+        return self.err.read_text()
 
 
 def _get(url: str, cookie: str | None = None) -> tuple[int, dict, str]:
