@@ -210,3 +210,30 @@ def test_models_given_relative_to_the_callers_folder_are_rebased_part_by_part(tm
     args = argparse.Namespace(models="a, Qwen/Qwen2.5-0.5B")
     rebase_paths(args, str(tmp_path))
     assert args.models == f"{tmp_path / 'a'},Qwen/Qwen2.5-0.5B"
+
+
+def test_the_report_has_the_series_tables_and_figure(tmp_path):
+    from engine.studies import report as RP
+
+    rows = _rows({("/m/a", "human"): 0.02, ("/m/a", "synthetic"): 0.01, ("/m/b", "human"): 0.05})
+    settings = {"model_sizes": {"/m/a": 10**6, "/m/b": None}}
+    study = {
+        "name": "g",
+        "template": "growth",
+        "base": {"mixture": "mix@1", "budget": 64, "unit": "samples", "per_domain": {"math": 64}},
+        "axes": {"model": ["/m/a", "/m/b"], "provenance": ["human", "synthetic"], "fraction": [0.25, 0.5, 1.0]},
+        "settings": settings,
+        "eval": {"sets": ["math_eval"]},
+    }
+    rep = RP.build({"study": study, "cells": rows, "reading": RD.read("growth", rows, {}, settings)})
+    md = RP.to_markdown(rep, {f.name: f"{f.name}.svg" for f in rep.figures})
+    assert "| base models | /m/a (1M); /m/b (unknown) |" in md
+    assert "The curves and tables of this section are those of model a, human data." in md
+    assert "## Growth per series (base model, data provenance)" in md and "![growth per series]" in md
+    # b has no synthetic series: the comparison of a's, and the slope against the order given (b's size unknown)
+    assert "| a | math | accuracy | human: 0.0139; synthetic: 0.0069 |" in md
+    assert "| math | human | a (1M): 0.0139; b (unknown): 0.0347 | 0.0208 | order given |" in md
+    fig = next(f for f in rep.figures if f.name == "growth-series")
+    paths = RP.draw(fig, tmp_path)
+    assert [p.name for p in paths] == ["growth-series.png", "growth-series.svg"]
+    assert "model b, human data" in (tmp_path / "growth-series.svg").read_text()

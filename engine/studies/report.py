@@ -122,7 +122,11 @@ def _settings_rows(study: dict) -> list[list[str]]:
     for axis, values in study["axes"].items():
         rows.append([f"axis: {axis}", ", ".join(num(v) if isinstance(v, float) else str(v) for v in values)])
     s = study["settings"]
-    rows.append(["base model", str(s.get("base_model") or "the default (workbench train's)")])
+    if study["axes"].get("model"):
+        sizes = s.get("model_sizes") or {}
+        rows.append(["base models", "; ".join(f"{m} ({_size_text(sizes.get(m))})" for m in study["axes"]["model"])])
+    else:
+        rows.append(["base model", str(s.get("base_model") or "the default (workbench train's)")])
     for key in ("protocol", "order", "domains", "total", "general", "replay"):
         if s.get(key) not in (None, [], ""):
             v = s[key]
@@ -235,7 +239,121 @@ def _growth(reading: dict) -> tuple[list[Block], list[Figure]]:
                 need = 2 if label == "log-linear" else 3
                 fits.append([label, f"- (needs {need} volumes)", "-", "-", "-", ""])
         out.append(Block("table", headers=["fit", "curve", "RMSE", "R²", "points", "note"], items=fits))
-    return out, [Figure("growth", "growth", "score vs volume per domain", g)]
+    figures = [Figure("growth", "growth", "score vs volume per domain", g)]
+    series = reading.get("series") or []
+    if len(series) > 1:
+        out[1:1] = [Block("p", f"The curves and tables of this section are those of {_series_label(series[0])}.")]
+        blocks, fig = _growth_series(reading)
+        out += blocks
+        figures.append(fig)
+    return out, figures
+
+
+def _series_label(s: dict) -> str:
+    parts = [
+        f"model {s['model_label']}" if s.get("model_label") else "",
+        f"{s['provenance']} data" if s.get("provenance") else "",
+    ]
+    return ", ".join(p for p in parts if p) or "the study"
+
+
+def _size_text(n: Any) -> str:
+    if not n:
+        return "unknown"
+    for unit, k in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= k:
+            return f"{n / k:.3g}{unit}"
+    return str(n)
+
+
+def _growth_series(reading: dict) -> tuple[list[Block], Figure]:
+    """A growth study split by base model and/or provenance: every series' pace, its curves beside the others',
+    the pace against model size and the provenances compared."""
+    series = reading["series"]
+    out = [
+        Block("h2", "Growth per series (base model, data provenance)"),
+        Block(
+            "p",
+            "Each series is the growth grid trained from one base model on the base mixture's data of one provenance "
+            "(drawn from pools of that provenance only), with its own base-model score. Pace: the log-linear slope "
+            "per doubling of the domain's data.",
+        ),
+        Block("figure", "growth per series", figure="growth-series"),
+        Block(
+            "table",
+            headers=["domain", "model", "parameters", "provenance", "per doubling", "± (se)"],
+            items=[
+                [
+                    d,
+                    p["model"] or "-",
+                    _size_text(s["params"]) if s["model"] else "-",
+                    p["provenance"] or "-",
+                    num(p["pace"]),
+                    num(p["stderr"]),
+                ]
+                for d, ps in (reading.get("paces") or {}).items()
+                for p, s in zip(ps, series)
+            ],
+        ),
+    ]
+    if reading.get("model_size"):
+        out.append(Block("h3", "Growth pace against model size"))
+        out.append(
+            Block(
+                "p",
+                "The change of the pace per doubling with model size: the least-squares slope against log10 of the "
+                "parameters (per 10x parameters) when every model's size is known, else against the models' order "
+                "as given (per step up). Ours: DoIT reports the pace per size, not a slope.",
+            )
+        )
+        out.append(
+            Block(
+                "table",
+                headers=["domain", "provenance", "pace by model", "slope", "basis", "note"],
+                items=[
+                    [
+                        m["domain"],
+                        m["provenance"] or "-",
+                        "; ".join(f"{x['model']} ({_size_text(x['params'])}): {num(x['pace'])}" for x in m["by_model"]),
+                        num(m["slope"]),
+                        m["basis"],
+                        m["note"],
+                    ]
+                    for m in reading["model_size"]
+                ],
+            )
+        )
+    if reading.get("provenance"):
+        out.append(Block("h3", "Human vs synthetic data"))
+        out.append(
+            Block(
+                "p",
+                "Per base model and domain: each provenance's growth pace and its score at its largest volume "
+                "(items of the domain). DoIT compares human-curated with synthetic data per ability; here each "
+                "curve is drawn from the base mixture's pools of that provenance, at fractions of its own volume.",
+            )
+        )
+        out.append(
+            Block(
+                "table",
+                headers=["model", "domain", "metric", "pace per provenance", "largest volume"],
+                items=[
+                    [
+                        c["model"] or "-",
+                        c["domain"],
+                        c["metric"],
+                        "; ".join(f"{pv}: {num(v)}" for pv, v in c["paces"].items()),
+                        "; ".join(
+                            f"{pv}: {num(t['mean'])} at {num(round(t['x']))}" if t else f"{pv}: -"
+                            for pv, t in c["largest"].items()
+                        ),
+                    ]
+                    for c in reading["provenance"]
+                ],
+            )
+        )
+    data = {"series": [{"label": _series_label(s), "growth": s["growth"]} for s in series]}
+    return out, Figure("growth-series", "growth_series", "score vs volume per domain, per series", data)
 
 
 def _budgets(reading: dict) -> tuple[list[Block], list[Figure]]:
@@ -536,6 +654,35 @@ def _draw_growth(g: dict, title: str):
     return fig
 
 
+def _draw_growth_series(data: dict, title: str):
+    import numpy as np
+
+    from engine.studies.fits import Fit
+
+    doms = list(dict.fromkeys(d for s in data["series"] for d in s["growth"]))
+    fig, axes = _axes_grid(len(doms), title)
+    for ax, dom in zip(axes, doms):
+        metric = "score"
+        for i, s in enumerate(data["series"]):
+            d = s["growth"].get(dom)
+            if not d:
+                continue
+            metric = d["metric"]
+            color = COLORS[i % len(COLORS)]
+            pts = [p for p in d["points"] if p["mean"] is not None]
+            xs, ys = [p["x"] for p in pts], [p["mean"] for p in pts]
+            ax.errorbar(xs, ys, yerr=[p["sd"] or 0.0 for p in pts], fmt="o", color=color, capsize=3, label=s["label"])
+            if xs and d.get("loglinear"):
+                grid = np.geomspace(min(xs), max(xs), 60)
+                ax.plot(grid, Fit(**d["loglinear"]).predict(grid), "--", color=color)
+        ax.set_xscale("log")
+        ax.set_title(dom, fontsize=10)
+        ax.set_xlabel("items of this domain")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7)
+    return fig
+
+
 def _draw_budgets(b: dict, title: str):
     fig, axes = _axes_grid(len(b), title)
     for ax, (dom, d) in zip(axes, b.items()):
@@ -671,6 +818,7 @@ def _draw_cross(x: dict, title: str):
 
 DRAW = {
     "growth": _draw_growth,
+    "growth_series": _draw_growth_series,
     "budgets": _draw_budgets,
     "quantiles": _draw_quantiles,
     "ratio": _draw_ratio,
