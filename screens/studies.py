@@ -80,10 +80,18 @@ MAIN_ARM = {"growth", "ratio", "single", "protocol"}  # arms that are their temp
 def short_key(cell: dict) -> str:
     """A cell's key in few characters for the grid: `f=0.25 s=0`, `random b=50 s=1`, `multi_task s=0`."""
     if cell["arm"] == "base":
+        if cell["params"].get("model"):
+            from engine.studies.spec import model_label
+
+            return f"base model {model_label(cell['params']['model'])}"
         return "base model"
     parts = [] if cell["arm"] in MAIN_ARM or cell["arm"] == "quantile" else [cell["arm"]]
     for axis, v in cell["params"].items():
-        if axis in AXIS_SHORT:
+        if axis == "model":
+            from engine.studies.spec import model_label
+
+            parts.append(model_label(v))
+        elif axis in AXIS_SHORT:
             parts.append(f"{AXIS_SHORT[axis]}={v:g}" if isinstance(v, float) else f"{AXIS_SHORT[axis]}={v}")
         else:
             parts.append(str(v))
@@ -153,7 +161,9 @@ def draw_reading(plt: Any, template: str, reading: dict) -> bool:
         if drawn:
             shown = sorted(ticks)
             plt.xticks([math.log2(x) for x in shown], [f"{x:,.0f}" for x in shown])
-            plt.title("score vs volume · ● seeds' mean, line: fit")
+            series = reading.get("series") or []
+            which = f" · {_series_label(series[0])}" if len(series) > 1 else ""
+            plt.title(f"score vs volume{which} · ● seeds' mean, line: fit")
             plt.xlabel("items (log scale)")
         return drawn
     if template == "targeted":
@@ -223,6 +233,9 @@ def reading_text(template: str, reading: dict) -> Any:
     with Conflict Rate; the cross-ability matrix as a colored table."""
     if template == "growth":
         t = Text(no_wrap=True, overflow="ellipsis")
+        series = reading.get("series") or []
+        if len(series) > 1:
+            t.append(f"curves: {_series_label(series[0])} (the first of {len(series)} series)\n", style="dim")
         for dom, d in (reading.get("growth") or {}).items():
             pace, ll, pw = d.get("pace"), d.get("loglinear"), d.get("power")
             t.append(f"{dom} ", style="bold")
@@ -238,6 +251,7 @@ def reading_text(template: str, reading: dict) -> Any:
             if pw:
                 fits.append(f"power {pw['rmse']:.2g} c {pw['params']['c']:.3g} α {pw['params']['alpha']:.2g}")
             t.append(f"  RMSE {' · '.join(fits)}\n" if fits else "")
+        series_text(t, reading)
         return t
     if template == "targeted":
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -271,6 +285,29 @@ def reading_text(template: str, reading: dict) -> Any:
     if template == "protocols":
         return protocols_table(reading.get("protocols") or {})
     return cross_table(reading.get("cross") or {})
+
+
+def _series_label(s: dict) -> str:
+    model = s.get("model_label") if "model_label" in s else s.get("model")  # a series, or a pace of one
+    return " ".join(x for x in (model or "", s.get("provenance") or "") if x) or "-"
+
+
+def series_text(t: Any, reading: dict) -> None:
+    """A growth study split by base model or provenance: which series the curves are, every series' pace, the
+    pace against model size and the provenances compared (the report and `workbench study show` say more)."""
+    series = reading.get("series") or []
+    if len(series) < 2:
+        return
+    for dom, ps in (reading.get("paces") or {}).items():
+        t.append(f"{dom} pace by series ", style="bold")
+        t.append(" · ".join(f"{_series_label(p)} {_f(p['pace'], 4, signed=True)}" for p in ps) + "\n")
+    for m in reading.get("model_size") or []:
+        per = "per 10× parameters" if m["basis"] == "log10 parameters" else "per step up the models' order"
+        t.append(f"{m['domain']}{' ' + m['provenance'] if m['provenance'] else ''} pace vs model size ", style="bold")
+        t.append(f"{_f(m['slope'], 4, signed=True)} {per}\n" if m["slope"] is not None else f"- ({m['note']})\n")
+    for c in reading.get("provenance") or []:
+        t.append(f"{c['domain']}{' ' + c['model'] if c['model'] else ''} by provenance ", style="bold")
+        t.append(" · ".join(f"{pv} {_f(v, 4, signed=True)}" for pv, v in c["paces"].items()) + "\n")
 
 
 def protocols_table(p: dict) -> Any:

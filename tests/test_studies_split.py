@@ -237,3 +237,22 @@ def test_the_report_has_the_series_tables_and_figure(tmp_path):
     paths = RP.draw(fig, tmp_path)
     assert [p.name for p in paths] == ["growth-series.png", "growth-series.svg"]
     assert "model b, human data" in (tmp_path / "growth-series.svg").read_text()
+
+
+def test_the_studies_area_reads_the_split():
+    """The Studies area's reading text and grid labels for a study over two models and two provenances."""
+    from rich.console import Console
+
+    from screens.studies import reading_text, short_key
+
+    rows = _rows({("/m/a", "human"): 0.02, ("/m/a", "synthetic"): 0.01, ("/m/b", "human"): 0.05})
+    reading = RD.read("growth", rows, {}, {"model_sizes": {"/m/a": 10**6, "/m/b": 10**8}})
+    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(reading_text("growth", reading))
+    text = console.export_text()
+    assert "curves: a human (the first of 3 series)" in text
+    assert "math pace by series a human +0.0139 · a synthetic +0.0069 · b human +0.0347" in text
+    assert "math human pace vs model size +0.0104 per 10× parameters" in text
+    assert "math a by provenance human +0.0139 · synthetic +0.0069" in text
+    assert short_key(rows[0]) == "base model a"
+    assert short_key(rows[1]) == "a human f=0.25 s=0"
