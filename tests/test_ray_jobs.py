@@ -17,17 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray", reason="ray is not installed (optional: pip install -e '.[ray]')")
+from engine.core.errors import Cancelled
+from engine.core.jobs import CancelToken, JobFolder
+from engine.core.store import Store
+from engine.quality.ifd import IFDParams
+from engine.quality.scoring import create_job, ingest_job, run_job
+from tests.helpers import blob_encoder, import_sample_pools, topic_records, write_jsonl
+from tests.tiny_lm import tiny_llama, tiny_tokenizer
 
-from engine.core.errors import Cancelled  # noqa: E402
-from engine.core.jobs import CancelToken, JobFolder  # noqa: E402
-from engine.core.store import Store  # noqa: E402
-from engine.quality.ifd import IFDParams  # noqa: E402
-from engine.quality.scoring import create_job, ingest_job, run_job  # noqa: E402
-from tests.helpers import blob_encoder, import_sample_pools, topic_records, write_jsonl  # noqa: E402
-from tests.tiny_lm import tiny_llama, tiny_tokenizer  # noqa: E402
-
-pytestmark = pytest.mark.slow
+try:
+    import ray
+except ImportError:
+    ray = None
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = IFDParams(max_length=256, token_budget=64)
 VARIANTS = ("superfiltering", "cherry")
@@ -71,6 +72,8 @@ def _chunks(folder: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in JobFolder(folder).chunk_files()}
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(ray is None, reason="ray is not installed (optional: pip install -e '.[ray]')")
 def test_score_on_ray_writes_the_local_chunk_files_byte_for_byte(cluster, scored):
     out = run_job(scored["ray"], on="ray")
     assert (out["scored"], out["total"]) == (24, 24)
@@ -89,6 +92,8 @@ def test_score_on_ray_writes_the_local_chunk_files_byte_for_byte(cluster, scored
     assert n == 24
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(ray is None, reason="ray is not installed (optional: pip install -e '.[ray]')")
 def test_cancel_on_ray_keeps_finished_chunks_and_resumes_locally(cluster, scored):
     token = CancelToken()
 
@@ -118,6 +123,8 @@ run_job(sys.argv[1], on="ray", ray=RaySetup(address=sys.argv[2]))
 """
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(ray is None, reason="ray is not installed (optional: pip install -e '.[ray]')")
 def test_driver_killed_halfway_resumes_on_ray(cluster, scored):
     """A driver holding after 2 chunks is SIGKILLed; a new driver on the same cluster does only the rest."""
     folder = scored["killed"]
@@ -166,6 +173,8 @@ def _embedded(s: Store) -> tuple[list, np.ndarray]:
     return rows, X  # ids come sorted
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(ray is None, reason="ray is not installed (optional: pip install -e '.[ray]')")
 def test_embed_on_ray_matches_local(cluster, tmp_path):
     from engine.geometry.embeddings import embed_samples
 
@@ -197,3 +206,17 @@ def test_cli_on_ray_flags(tmp_path):
     assert r.returncode == 2 and "--ray-actors 0" in r.stderr
     r = wb(tmp_path / "s.duckdb", "score", "--help")
     assert "--on {local,ray}" in r.stdout and "--ray-address" in r.stdout
+
+
+def test_on_ray_without_ray_is_a_clear_error(tmp_path, monkeypatch):
+    from engine.core.ray_jobs import RayError, import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(RayError, match=r"pip install -e '\.\[ray\]'"):
+        import_ray()
+    with Store(tmp_path / "s.duckdb") as s:
+        import_sample_pools(s, tmp_path, ["math"], 3)
+        assert create_job(s, tmp_path / "job", model="smollm2", chunk=2) == 3
+    with pytest.raises(RayError):
+        run_job(tmp_path / "job", on="ray")
+    assert not JobFolder(tmp_path / "job").chunk_files()
