@@ -66,6 +66,7 @@ FIELD_KEYS = {
     "batch": "h",
     "sets": "i",
     "items": "p",
+    "provs": "u",
 }
 
 
@@ -144,10 +145,13 @@ class StudyDialog(EngineCaller, FormDialog):
       version, from the store's lists.
     - **values**: the template's axis, comma separated (blank: the template's default grid); **seeds**: one run
       per seed and value.
+    - **provenances** (growth): one curve per provenance of the training data, e.g. human,synthetic, each drawn
+      from the base mixture's pools of that provenance only (Pools p labels them); blank: all the data.
     - **domains** (ratio: the two domains; protocols: the general ones trained last) and **total** (ratio: items
       per cell).
     - **base model**, **LoRA** and **training** settings: what every cell's run uses (prefilled with the
-      defaults); blank max steps = by epochs.
+      defaults); blank max steps = by epochs. Growth: several base models, comma separated, make the grid once
+      per model, and the growth pace is read against model size.
     - **eval sets**: space ticks or unticks a set (every one is ticked to start with); **items per set**: blank =
       every item.
 
@@ -222,14 +226,23 @@ class StudyDialog(EngineCaller, FormDialog):
                     )
                 )
                 yield Static("", id="sd-info", classes="info")
-                yield from row(("values", inp("values", "", AXIS[template][1])), gap=True)
+                yield from row(
+                    ("values", inp("values", "", AXIS[template][1])),
+                    ("provenances", inp("provs", "", "growth: e.g. human,synthetic")),
+                    gap=True,
+                )
                 yield from row(
                     ("seeds", inp("seeds", "0", "e.g. 0,1,2")),
                     ("domains", inp("domains", "", "")),
                     ("total", inp("total", "", "ratio: items per cell")),
                 )
                 yield Static("Runs", classes="head")
-                yield from row(("base model", inp("model", "", f"blank = {self.choices['default_model']}")))
+                yield from row(
+                    (
+                        "base model",
+                        inp("model", "", f"blank = {self.choices['default_model']}; growth: several, comma separated"),
+                    )
+                )
                 yield from row(
                     ("LoRA r", inp("r", lo["r"])),
                     ("alpha", inp("alpha", lo["alpha"])),
@@ -317,6 +330,7 @@ class StudyDialog(EngineCaller, FormDialog):
         dom.placeholder = DOMAINS_PLACEHOLDER.get(t, "(not used by this template)")
         dom.set_class(t not in DOMAINS_PLACEHOLDER, "unused")
         self.query_one("#sd-total", Input).set_class(t != "ratio", "unused")
+        self.query_one("#sd-provs", Input).set_class(t != "growth", "unused")
         kind, words = BASE_KIND[t]
         n = len(self.choices.get(kind) or [])
         info = f"base: {words}; {n} in this store" if n else f"base: {words}; none in this store yet"
@@ -355,6 +369,8 @@ class StudyDialog(EngineCaller, FormDialog):
         seeds = parse_axis("seed", text("seeds"))
         if seeds is not None:
             axes["seed"] = seeds
+        if t == "growth" and names(text("provs")):
+            axes["provenance"] = names(text("provs"))
         options: dict = {}
         if t == "ratio":
             if names(text("domains")):
@@ -382,7 +398,9 @@ class StudyDialog(EngineCaller, FormDialog):
         if items is not None:
             ev["max_items"] = items
         run = {"lora": lora, "train": train}
-        if text("model"):
+        if t == "growth" and len(names(text("model"))) > 1:
+            axes["model"] = names(text("model"))
+        elif text("model"):
             run["base_model"] = text("model")
         return {
             "name": name,

@@ -256,3 +256,33 @@ def test_the_studies_area_reads_the_split():
     assert "math a by provenance human +0.0139 · synthetic +0.0069" in text
     assert short_key(rows[0]) == "base model a"
     assert short_key(rows[1]) == "a human f=0.25 s=0"
+
+
+@pytest.mark.slow
+def test_the_new_study_form_takes_models_and_provenances(store, tmp_path, monkeypatch):
+    """The Studies area's form: several base models (comma separated) and provenances make those axes; the plan
+    shows the cells of each (nothing is trained: the app's queue stands still)."""
+    from screens.studies_dialogs import StudyDialog
+    from screens.widgets import ConfirmDialog
+    from tests.helpers import plain, run_app, wait_screen
+    from workbench.app import WorkbenchApp
+
+    monkeypatch.setattr(WorkbenchApp, "tick_runs", lambda self: None)
+    small, big = _model(tmp_path / "small", 8, 1), _model(tmp_path / "big", 16, 2)
+    db = store.path
+    store.close()
+
+    async def body(pilot, app):
+        from screens.studies import StudiesScreen
+
+        await pilot.press("0")
+        await wait_screen(pilot, app, StudiesScreen, what="area")
+        await pilot.press("n")
+        await wait_screen(pilot, app, StudyDialog, what="form")
+        await pilot.press(*"gp", "alt+v", *"1/2,1", "alt+u", *"human,synthetic", "alt+m", *f"{small},{big}", "enter")
+        confirm = await wait_screen(pilot, app, ConfirmDialog, what="plan")
+        st = S.get_study(app.store, "gp")
+        assert st.axes["model"] == [str(small), str(big)] and st.axes["provenance"] == ["human", "synthetic"]
+        assert "8 new run(s) to queue of the 8 in the grid" in plain(confirm.query_one("#message"))
+
+    run_app(WorkbenchApp(db_path=db), body)
