@@ -405,7 +405,7 @@ def _print_series(reading: dict) -> None:
     def label(s: dict) -> str:
         return " ".join(x for x in (s["model_label"] and f"model {s['model_label']}", s["provenance"]) if x)
 
-    if len(series) > 1:
+    if len(series) > 1 and reading.get("growth"):
         print(f"\n(the curves above: {label(series[0])}; the other series below, every curve in --format json)")
     for s in series[1:]:
         for dom, g in s["growth"].items():
