@@ -444,6 +444,7 @@ class Store:
         """
         if self.path is None:
             return 0
+        self._drop_stale_temp_files()
         try:
             size = os.path.getsize(self.path)
             with self.write_lock:
@@ -465,6 +466,30 @@ class Store:
             return max(size - os.path.getsize(self.path), 0)
         except (duckdb.Error, OSError):  # another writer, a store that cannot be written: nothing to do now
             return 0
+
+    def _drop_stale_temp_files(self) -> None:
+        """Remove what a killed process left in DuckDB's folder for spilled data (`<store>.tmp`: an import spills
+        under its memory limit). DuckDB removes its files at a clean exit only; they are named after the process
+        (duckdb_temp_<pid>_...), and those of a process that is gone are dropped."""
+        try:
+            folder = Path(self.fetchall("SELECT current_setting('temp_directory')")[0][0] or "")
+            if not folder.name or not folder.is_dir():
+                return
+            for f in folder.glob("duckdb_temp_*"):
+                pid = f.name.split("_")[2]
+                if not pid.isdigit() or int(pid) == os.getpid():
+                    continue
+                try:
+                    os.kill(int(pid), 0)
+                    continue  # alive (or another user's): not ours to remove
+                except ProcessLookupError:
+                    f.unlink(missing_ok=True)
+                except OSError:
+                    continue
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        except (duckdb.Error, OSError):  # best effort, like reclaim_space
+            pass
 
     @property
     def files_dir(self) -> Path:
