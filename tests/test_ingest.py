@@ -985,6 +985,30 @@ def test_a_full_disk_is_a_store_error_naming_the_cause(tmp_path, n, room):
     assert _store_rows(db) == (["small"], 3, 1)
 
 
+def test_an_import_bounds_duckdbs_memory_and_puts_the_limit_back(tmp_path, monkeypatch):
+    """While an import runs DuckDB's memory limit is IMPORT_MEMORY_LIMIT (it spills the rest to disk instead of
+    holding a large import in memory until COMMIT); after it, whether it worked or failed, the store's own limit is
+    back. An in-memory store keeps its limit (it has nowhere to spill)."""
+    from engine.data.ingest import pipeline
+
+    monkeypatch.setattr(ingest.fastpath, "FAST_PATH_MIN_BYTES", 0)  # both paths: fast, then Python
+    limit = lambda st: st.fetchall("SELECT current_setting('memory_limit')")[0][0]  # noqa: E731
+    for path in (tmp_path / "wb.duckdb", ":memory:"):
+        s = Store(path)
+        s.con.execute("SET memory_limit = '3GiB'")
+        seen = []
+        good = write_jsonl(tmp_path / "good.jsonl", ALPACA)
+        chat = write_jsonl(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"}]}])
+        for f in (good, chat):
+            import_file(s, f, pool=f.stem, progress=lambda p, s=s, seen=seen: seen.append(pipeline._bytes(limit(s))))
+        with pytest.raises(ImportFailed):
+            import_file(s, write_jsonl(tmp_path / "bad.jsonl", [{"instruction": 1, "output": "x"}]), pool="b")
+        want = pipeline.IMPORT_MEMORY_LIMIT if path != ":memory:" else 3 << 30
+        assert seen and set(seen) == {want}
+        assert limit(s) == "3.0 GiB"
+        s.close()
+
+
 @pytest.mark.slow
 def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
     """DuckDB writes a big import's rows into the file before COMMIT. Rolled back (here: cancelled after the
@@ -1019,10 +1043,11 @@ def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
     assert counts(s) == (1, 1, 3)
     s.close()
 
-    killer = (
+    killer = (  # a low memory limit: DuckDB spills to <store>.tmp, which the kill leaves behind
         "import os, signal, sys\n"
         "from engine.core.store import Store\n"
-        "from engine.data.ingest import import_file\n"
+        "from engine.data.ingest import import_file, pipeline\n"
+        "pipeline.IMPORT_MEMORY_LIMIT = 64 << 20\n"
         "def at_done(p):\n"
         "    if p.message == 'done':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -1037,11 +1062,14 @@ def test_the_space_of_a_failed_or_killed_import_is_given_back(tmp_path):
     assert r.returncode == -9, r.stderr
     killed = os.path.getsize(db)
     assert killed > start + (16 << 20)  # killed before COMMIT: the rows' blocks stay in the file
+    spilled = Path(f"{db}.tmp")
+    assert any(spilled.glob("duckdb_temp_*"))  # and DuckDB's spill files stay in its folder
     with Store(db, read_only=True) as ro:  # a read-only open cannot write: the file stays as it is
         assert counts(ro) == (1, 1, 3)
     assert os.path.getsize(db) == killed
     s = Store(db)  # the next read-write open gives the space back
     assert os.path.getsize(db) < start + (1 << 20)
+    assert not any(spilled.glob("duckdb_temp_*"))
     assert counts(s) == (1, 1, 3)
     with pytest.raises(ImportFailed):  # a failed import after that leaves it small
         import_file(s, write_jsonl(tmp_path / "bad.jsonl", [{"instruction": 1, "output": "x"}]), pool="b")

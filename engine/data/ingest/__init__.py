@@ -6,20 +6,23 @@ prompt/completion, prompt-only, column mappings) in JSON Lines files first try a
 (`read_ndjson_objects` + type checks in SQL); any bad row sends the file back to the Python path, which
 reports every problem by file, line, record and field. Messages JSON, character counts and dedup are
 computed in SQL, content hashes in SQL (flat rows) or Python (the rest) over the same string
-serialisation, token estimates with polars. The store itself is written in one transaction at the
-end, so a failed or cancelled import leaves it untouched.
+serialisation, token estimates with polars (per chunk, or through a SQL function on the fast path). The store
+itself is written in one INSERT in one transaction at the end, so a failed or cancelled import leaves it
+untouched. While imports run DuckDB may hold at most `pipeline.IMPORT_MEMORY_LIMIT` and spills the rest to disk
+(staged rows, the INSERT's uncommitted rows): peak memory no longer grows with the file.
 
 Modules:
 - `readers`: files and folders, record iteration with file/line positions, `ImportFailed`;
 - `detection`: `sniff` and the per-file format context;
 - `staging`: validation and normalisation into the staging table, issues and quarantine;
 - `fastpath`: the DuckDB fast path for flat JSON Lines files;
-- `write`: content hashes, dedup, token counts and the one INSERT into the store;
+- `write`: content hashes, dedup and the one INSERT into the store;
 - `pipeline`: `import_file` (staging then writing, one transaction);
 - `dataset_info`: LLaMA-Factory dataset_info.json entries, entry by entry with a report.
 
 Tunables live in the module that reads them (`fastpath.FAST_PATH`, `fastpath.FAST_PATH_MIN_BYTES`,
-`staging.CHUNK_ROWS`, `staging.MAX_ISSUES`, `detection.SNIFF_HEAD_BYTES`, `readers.SNIFF_RECORDS`).
+`staging.CHUNK_ROWS`, `staging.MAX_ISSUES`, `detection.SNIFF_HEAD_BYTES`, `readers.SNIFF_RECORDS`,
+`pipeline.IMPORT_MEMORY_LIMIT`).
 """
 
 from engine.data.formats import DOMAINS, FORMATS, Normalized, RecordIssue

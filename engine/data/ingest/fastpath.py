@@ -1,18 +1,22 @@
 """The DuckDB fast path: a flat JSON Lines file staged by `read_ndjson_objects` and type checks in SQL.
 
 Any row that needs Python (a wrong type, history or tools, a malformed line) sends the whole file back to
-the Python path, which reports every problem precisely; both paths stage identical rows."""
+the Python path, which reports every problem precisely; both paths stage identical rows. Token estimates are
+counted while staging, by polars through a vectorised SQL function (`tokens_function`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from engine.data.formats import FLAT_FORMATS, INPUT_SPLIT, FormatContext
 from engine.data.ingest.readers import _open, _Reader
-from engine.data.ingest.staging import _one, _Run
+from engine.data.ingest.staging import TOKEN_PATTERN, _one, _Run
 
 FAST_PATH = True  # DuckDB fast path for flat JSON Lines files (tests switch it off to compare)
 FAST_PATH_MIN_BYTES = 8 << 20  # smaller files: the Python path is as fast (no per-file SQL overhead)
@@ -92,8 +96,9 @@ def _stage_fast(run: _Run, path: Path, file_no: int, ctx: FormatContext) -> bool
             SELECT {run.ord} + o - 1 AS ord, {file_no} AS file_no, o - 1 AS record_index, o AS source_line,
                    {s_expr} AS system, NULL::VARCHAR AS tools, NULL::VARCHAR AS messages, {u_expr} AS u, {a_expr} AS a,
                    NULL::VARCHAR AS instruction, NULL::VARCHAR AS response, NULL::INTEGER AS n_turns,
-                   NULL::BIGINT AS n_chars,
-                   CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h, NULL::BIGINT AS n_tokens, ({" OR ".join(bad)}) AS bad
+                   NULL::BIGINT AS n_chars, CAST(meta AS VARCHAR) AS meta, NULL::VARCHAR AS h,
+                   {run.tokens_sql}({s_expr}) + {run.tokens_sql}({u_expr}) + {run.tokens_sql}({a_expr}) AS n_tokens,
+                   ({" OR ".join(bad)}) AS bad
             FROM (SELECT o, v, {meta_expr} AS meta
                   FROM (SELECT o, j, v, {sp_expr} AS sp
                         FROM (SELECT o, j, json_extract(j, {paths}) AS v
@@ -127,3 +132,24 @@ def _count_lines(path: Path) -> int:
             n += buf.count(b"\n")
             last = buf[-1:]
     return n + (last != b"\n")
+
+
+_TOKEN_FUNCTIONS = itertools.count()
+
+
+@contextmanager
+def tokens_function(con: duckdb.DuckDBPyConnection):
+    """A SQL function NAME(text) -> the token estimate of a text (0 for NULL), counted by polars a vector at a time;
+    yields its name and removes it after. The estimate of a flat row is the sum over its system prompt, user turn
+    and reply: no match of TOKEN_PATTERN spans the newline that joins them (see staging._Chunk.add_flat)."""
+    import polars as pl
+
+    def count(texts):  # a pyarrow string array (no annotations: DuckDB reads them)
+        return pl.from_arrow(texts).str.count_matches(TOKEN_PATTERN).fill_null(0).cast(pl.Int64).to_arrow()
+
+    name = f"wb_tokens_{os.getpid()}_{next(_TOKEN_FUNCTIONS)}"  # functions are seen by every connection
+    con.create_function(name, count, ["VARCHAR"], "BIGINT", type="arrow", null_handling="special", side_effects=False)
+    try:
+        yield name
+    finally:
+        con.remove_function(name)

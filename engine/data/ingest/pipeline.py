@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +16,7 @@ from engine.core.errors import StoreError
 from engine.core.jobs import CancelToken, ProgressFn, ProgressMeter
 from engine.data.formats import RecordIssue
 from engine.data.ingest.detection import _resolve
-from engine.data.ingest.fastpath import _applies, _stage_fast
+from engine.data.ingest.fastpath import _applies, _stage_fast, tokens_function
 from engine.data.ingest.readers import (
     ImportFailed,
     _FileProblem,
@@ -83,47 +86,112 @@ def _import_many(store: Store, jobs: list[_Job], *, skip_invalid: bool, progress
     failed = False
     try:
         con.execute("SET SESSION preserve_insertion_order = false")
-        for k, job in enumerate(jobs):
-            try:
-                staged.append(
-                    _stage_job(con, f"wb{k}_", job, skip_invalid=skip_invalid, progress=progress, cancel=cancel)
-                )
-            except ImportFailed as e:
-                if job.label is None:
-                    raise
-                raise ImportFailed(e.issues, e.n_issues, f"{job.label}: {e.summary}") from None
-            except duckdb.Error as e:  # staging spills to temporary files: a full disk shows here first
-                err = _store_error(e, store, jobs)
-                if err is None:
-                    raise
-                raise err from e
-        with store.write_lock:
-            results: list[ImportResult] = []
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for st in staged:
-                    results.append(_write_job(con, store, st, cancel=cancel))
-                if cancel is not None:
-                    cancel.check()
-                con.execute("COMMIT")
-            except BaseException as e:
-                failed = True
+        with _memory_bounded(store), tokens_function(con) as tokens_sql:
+            for k, job in enumerate(jobs):
                 try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:  # a failed COMMIT ends the transaction itself: keep its error, not this one
-                    pass
-                for r in results:
-                    if r.quarantine_path:
-                        Path(r.quarantine_path).unlink(missing_ok=True)
-                err = _store_error(e, store, jobs, writing=True) if isinstance(e, Exception) else None
-                if err is not None:
+                    staged.append(
+                        _stage_job(
+                            con,
+                            f"wb{k}_",
+                            job,
+                            skip_invalid=skip_invalid,
+                            progress=progress,
+                            cancel=cancel,
+                            tokens_sql=tokens_sql,
+                        )
+                    )
+                except ImportFailed as e:
+                    if job.label is None:
+                        raise
+                    raise ImportFailed(e.issues, e.n_issues, f"{job.label}: {e.summary}") from None
+                except duckdb.Error as e:  # staging spills to temporary files: a full disk shows here first
+                    err = _store_error(e, store, jobs)
+                    if err is None:
+                        raise
                     raise err from e
-                raise
+            with store.write_lock:
+                results: list[ImportResult] = []
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    for st in staged:
+                        results.append(_write_job(con, store, st, cancel=cancel))
+                    if cancel is not None:
+                        cancel.check()
+                    con.execute("COMMIT")
+                except BaseException as e:
+                    failed = True
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:  # a failed COMMIT ends the transaction itself: keep its error, not this one
+                        pass
+                    for r in results:
+                        if r.quarantine_path:
+                            Path(r.quarantine_path).unlink(missing_ok=True)
+                    err = _store_error(e, store, jobs, writing=True) if isinstance(e, Exception) else None
+                    if err is not None:
+                        raise err from e
+                    raise
         return results
     finally:
         con.close()
         if failed:
             store.reclaim_space()  # the blocks the rolled-back rows took
+
+
+IMPORT_MEMORY_LIMIT = 512 << 20  # bytes DuckDB may hold during an import of a store on disk (it spills the rest)
+_memory_lock = threading.Lock()
+_memory_users: dict[str, list] = {}  # store file -> [imports running, the limit to put back or None]
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4, "kib": 1 << 10}
+_UNITS.update({"mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40})
+
+
+def _bytes(setting: str) -> float | None:
+    """A DuckDB size setting ("18.6 GiB", "512.0 MiB") in bytes; None if it cannot be read."""
+    m = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", setting or "")
+    unit = _UNITS.get(m.group(2).lower()) if m else None
+    return float(m.group(1)) * unit if m and unit else None
+
+
+def _set_memory_limit(store: Store, value: str) -> None:
+    con = store.cursor()
+    try:
+        con.execute(f"SET memory_limit = '{value}'").fetchall()
+    finally:
+        con.close()
+
+
+@contextmanager
+def _memory_bounded(store: Store):
+    """While imports run, DuckDB's memory limit is at most IMPORT_MEMORY_LIMIT (a store on disk only: an in-memory
+    one has nowhere to spill). DuckDB keeps the rows an INSERT adds in memory until COMMIT when its limit allows
+    (by default 80% of the machine's memory: an import of 1M rows held over 2 GB); under a limit it writes them to
+    the store file and temporary files as it goes, at about the same speed. The limit is the store's (every
+    connection to it): the first import to start lowers it, the last to end puts it back."""
+    if store.path is None:
+        yield
+        return
+    key = str(store.path.resolve())
+    with _memory_lock:
+        entry = _memory_users.setdefault(key, [0, None])
+        if entry[0] == 0:
+            before = store.fetchall("SELECT current_setting('memory_limit')")[0][0]
+            limit = _bytes(before)
+            if limit is not None and limit > IMPORT_MEMORY_LIMIT:
+                _set_memory_limit(store, f"{IMPORT_MEMORY_LIMIT}B")
+                entry[1] = before
+        entry[0] += 1
+    try:
+        yield
+    finally:
+        with _memory_lock:
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _memory_users[key]
+                if entry[1] is not None:
+                    try:
+                        _set_memory_limit(store, entry[1])
+                    except duckdb.Error:  # a store closed meanwhile: nothing to put back
+                        pass
 
 
 def _store_error(e: BaseException, store: Store, jobs: list[_Job], *, writing: bool = False) -> StoreError | None:
@@ -151,7 +219,7 @@ def _store_error(e: BaseException, store: Store, jobs: list[_Job], *, writing: b
     return StoreError(f"import into {pools} failed, nothing imported ({where}): {cause}", hint=hint)
 
 
-def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, cancel) -> _Staged:
+def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, cancel, tokens_sql: str) -> _Staged:
     """Read, validate and stage every file of one import into TEMP tables named with `prefix`."""
     t0 = time.perf_counter()
     if not job.pool or not isinstance(job.pool, str):
@@ -160,6 +228,7 @@ def _stage_job(con, prefix: str, job: _Job, *, skip_invalid: bool, progress, can
     files = [f for f, _ in listing]
     meter = ProgressMeter(progress, total=None)
     run = _Run(con, skip_invalid=skip_invalid, meter=meter, cancel=cancel, prefix=prefix)
+    run.tokens_sql = tokens_sql
     con.execute(f"CREATE OR REPLACE TEMP TABLE {run.stage} ({_STAGE_DDL})")
     total_size = sum(file_size(f) for f in files)
     before = 0

@@ -183,7 +183,7 @@ class _Chunk:
         c[13].append(meta_text)
         c[14].append(None)
         c[15].append(None)
-        self.texts.append(None)
+        self.texts.append("\n".join(x for x in (s, u, a) if x is not None))  # what the token estimate counts
 
     def add_full(self, ord_, file_no, ri, line, n: Normalized) -> None:
         # every value first: one that cannot be written (nested too deeply, say) raises before anything is appended
@@ -220,12 +220,8 @@ class _Chunk:
         except UnicodeEncodeError:  # a JSON "\ud800" escape: a lone surrogate is not valid text
             self._drop_unencodable(run)
             return self.flush(con, table, run)
-        # token estimates of full rows now; flat rows (NULL here) are counted at write time in a thread
-        if any(t is not None for t in self.texts):
-            texts = pl.Series(self.texts, dtype=pl.String)
-            arrays.append(texts.str.count_matches(TOKEN_PATTERN).cast(pl.Int64).to_arrow())
-        else:
-            arrays.append(pa.nulls(len(self), pa.int64()))
+        # token estimates now (system, user and reply of a flat row; every turn of the others, joined by newlines)
+        arrays.append(_count_tokens(pl.Series(self.texts, dtype=pl.String)).to_arrow())
         tbl = pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA)
         con.register("wb_chunk_v", tbl)
         try:
@@ -245,6 +241,7 @@ class _Run:
         self.prefix = prefix
         self.stage = f"{prefix}stage"  # rows normalised in Python
         self.fast_tables: list[str] = []  # one table per file staged by the DuckDB fast path
+        self.tokens_sql = ""  # the SQL function that counts tokens (fastpath.tokens_function)
         self.skip_invalid = skip_invalid
         self.meter = meter
         self.cancel = cancel

@@ -1,15 +1,14 @@
-"""Writing staged rows: content hashes, dedup within the import and against the pool, token counts, and
-one INSERT of the kept samples inside the caller's transaction."""
+"""Writing staged rows: content hashes, dedup within the import and against the pool, and one INSERT of the kept
+samples inside the caller's transaction (token estimates came with the staged rows)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.data.ingest.staging import _STAGE_COLS, _STAGE_SCHEMA, _count_tokens, _one, _Run, _write_quarantine
+from engine.data.ingest.staging import _STAGE_COLS, _STAGE_SCHEMA, _one, _Run, _write_quarantine
 
 if TYPE_CHECKING:
     from engine.core.store import Store
@@ -54,15 +53,22 @@ def _next_id(con, table: str) -> int:
     return int(_one(con, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
 
 
-_MESSAGES_SQL = """CASE
-    WHEN messages IS NOT NULL THEN CAST(json(messages) AS VARCHAR)
-    WHEN system IS NULL AND a IS NULL THEN CAST(json_array(json_object('role', 'user', 'content', u)) AS VARCHAR)
-    WHEN system IS NULL THEN CAST(json_array(json_object('role', 'user', 'content', u),
-        json_object('role', 'assistant', 'content', a)) AS VARCHAR)
-    WHEN a IS NULL THEN CAST(json_array(json_object('role', 'system', 'content', system),
-        json_object('role', 'user', 'content', u)) AS VARCHAR)
-    ELSE CAST(json_array(json_object('role', 'system', 'content', system), json_object('role', 'user', 'content', u),
-        json_object('role', 'assistant', 'content', a)) AS VARCHAR) END"""
+def _flat_messages_sql(system: str, u: str, a: str) -> str:
+    """The messages JSON of a flat row (optional system, user, optional reply) from SQL expressions: the same text
+    as the JSON that formats.dumps writes for the normalised messages, read back by DuckDB (to_json of a list of
+    structs costs a third of json_array(json_object(...)) cast to text and back)."""
+
+    def msg(role: str, col: str) -> str:
+        return f"{{'role': '{role}', 'content': {col}}}"
+
+    us, asst, sy = msg("user", u), msg("assistant", a), msg("system", system)
+    return f"""CASE WHEN {system} IS NULL AND {a} IS NULL THEN to_json([{us}])
+        WHEN {system} IS NULL THEN to_json([{us}, {asst}])
+        WHEN {a} IS NULL THEN to_json([{sy}, {us}])
+        ELSE to_json([{sy}, {us}, {asst}]) END"""
+
+
+_MESSAGES_SQL = f"CASE WHEN messages IS NOT NULL THEN json(messages) ELSE {_flat_messages_sql('system', 'u', 'a')} END"
 
 # The content hash (see formats.content_hash_text): rows normalised in Python bring theirs; for flat rows
 # (optional system, user, optional reply) the same serialisation is built here from plain strings.
@@ -101,48 +107,6 @@ def _keep(con, p: str, pool_id: int) -> int:
     return _one(con, f"SELECT count(*) FROM {p}keep")[0]
 
 
-def _tokens_start(con, p: str) -> tuple[threading.Thread, dict]:
-    """Start counting n_tokens of kept flat rows in a thread (polars runs outside the GIL while DuckDB
-    writes the samples); rows normalised in full got theirs per chunk."""
-    tbl = con.sql(f"""SELECT s.ord, concat_ws(chr(10), s.system, s.u, s.a) AS t
-        FROM {p}src s JOIN {p}keep k USING (ord) WHERE s.n_tokens IS NULL""").to_arrow_table()
-    out: dict = {}
-
-    def work() -> None:
-        import polars as pl
-
-        try:
-            out["tok"] = pl.DataFrame(
-                {"ord": pl.from_arrow(tbl["ord"]), "n_tokens": _count_tokens(pl.from_arrow(tbl["t"]))}
-            ).to_arrow()
-        except BaseException as e:  # re-raised by the caller
-            out["error"] = e
-
-    th = threading.Thread(target=work, name="wb-import-tokens", daemon=True)
-    th.start()
-    return th, out
-
-
-def _tokens_finish(con, p: str, th: threading.Thread, out: dict, base: int) -> None:
-    """Wait for the token counts and set them on the rows just inserted (same transaction)."""
-    th.join()
-    if "error" in out:
-        raise out["error"]
-    tok = out["tok"]
-    if tok.num_rows == 0:
-        return
-    con.register("wb_tok_v", tok)
-    try:
-        con.execute(
-            f"""UPDATE samples SET n_tokens = x.n_tokens
-            FROM (SELECT ? + k.rn - 1 AS id, t.n_tokens FROM wb_tok_v t JOIN {p}keep k USING (ord)) x
-            WHERE samples.id = x.id""",
-            [base],
-        )
-    finally:
-        con.unregister("wb_tok_v")
-
-
 def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     """Inside the caller's transaction: pool and import rows, then one INSERT of the kept samples."""
     run, p = st.run, st.run.prefix
@@ -174,27 +138,23 @@ def _write_job(con, store: Store, st: _Staged, *, cancel) -> ImportResult:
     n_keep = _keep(con, p, pool_id)
     if cancel is not None:
         cancel.check()
-    tok_thread, tok_out = _tokens_start(con, p)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {p}files (file_no INTEGER, path VARCHAR)")
     con.executemany(f"INSERT INTO {p}files VALUES (?, ?)", [[i, f] for i, f in enumerate(run.files)])
     base = _next_id(con, "samples")
     run.meter.report("writing", force=True)
+    # JSON columns take a JSON value (json(x)): text cast to JSON would be parsed once more
     con.execute(
         f"""INSERT INTO samples (id, pool_id, import_id, source_file, record_index, source_line, messages,
             system, tools, instruction, response, n_turns, domain, domain_source, content_hash, n_chars,
             n_tokens, meta, rejected)
-        SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system,
-               CASE WHEN s.tools IS NOT NULL THEN CAST(json(s.tools) AS VARCHAR) END,
+        SELECT ? + k.rn - 1, ?, ?, f.path, s.record_index, s.source_line, {_MESSAGES_SQL}, s.system, json(s.tools),
                coalesce(s.instruction, s.u), coalesce(s.response, s.a, ''),
                coalesce(s.n_turns, CASE WHEN s.a IS NULL THEN 1 ELSE 2 END), ?, 'pool', k.h,
                coalesce(s.n_chars, length(coalesce(s.system, '')) + length(s.u) + length(coalesce(s.a, ''))),
-               s.n_tokens,
-               CASE WHEN s.meta IS NOT NULL THEN CAST(json(s.meta) AS VARCHAR) END,
-               CASE WHEN s.rejected IS NOT NULL THEN CAST(json(s.rejected) AS VARCHAR) END
+               s.n_tokens, json(s.meta), json(s.rejected)
         FROM {p}src s JOIN {p}keep k USING (ord) JOIN {p}files f USING (file_no)""",
         [base, pool_id, import_id, pool_domain],
     )
-    _tokens_finish(con, p, tok_thread, tok_out, base)
     notes = _notes(con, import_id, st.kto_tag)
     n_dup = st.n_rows - n_keep
     qpath = _write_quarantine(store, run, st.pool, import_id)
