@@ -146,7 +146,8 @@ def size_sensitivity(by_model: list[dict]) -> dict:
     else:
         out["note"] = "a slope needs the pace of two models or more"
     if not sized:
-        out["note"] = (out["note"] + "; " if out["note"] else "") + "model sizes unknown: read in the order given"
+        why = "model sizes unknown" if not all(m.get("params") for m in by_model) else "models of the same size"
+        out["note"] = (out["note"] + "; " if out["note"] else "") + f"{why}: read in the order given"
     return out
 
 
