@@ -676,8 +676,14 @@ def _draw_growth_series(data: dict, title: str):
                 grid = np.geomspace(min(xs), max(xs), 60)
                 ax.plot(grid, Fit(**d["loglinear"]).predict(grid), "--", color=color)
         ax.set_xscale("log")
+        shown = sorted({p["x"] for s in data["series"] for p in (s["growth"].get(dom) or {}).get("points", [])})
+        if shown:  # ticks at the volumes trained, as in the growth figure
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(shown, [f"{v:,.0f}" for v in shown])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(dom, fontsize=10)
-        ax.set_xlabel("items of this domain")
+        ax.set_xlabel("items (of the domain, else of the mixture)")
         ax.set_ylabel(metric)
         ax.legend(fontsize=7)
     return fig
