@@ -13,8 +13,13 @@ torch and transformers are imported inside the functions (the app must start wit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,20 +86,103 @@ def resolve(spec: str | None) -> ModelSource:
     return ModelSource(spec, spec, spec, "hub")
 
 
-def _converted_folder(src: ModelSource) -> Path:
-    g = Path(src.path) / (src.gguf_file or "")
+def _legacy_folder(src: ModelSource, g: Path) -> Path:
+    """Where versions before the content key cached a conversion (a key of the file's path, size and mtime:
+    each virtual environment, hence each copy of the wheel, converted again)."""
     st = g.stat()
     key = hashlib.sha1(f"{g.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:10]
     return models_cache_dir() / f"{src.name}-{key}"
 
 
+def gguf_digest(g: Path, progress=None) -> str:
+    """sha256 of a GGUF file's bytes, remembered in <models cache>/gguf-digests.json per (path, size, mtime) so
+    that a file is read through once; a copy elsewhere (another virtual environment's wheel) is read once and
+    finds the same converted folder."""
+    st = g.stat()
+    stamp = f"{g.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    index = models_cache_dir() / "gguf-digests.json"
+    try:
+        known = json.loads(index.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(stamp), str):
+        return known[stamp]
+    if progress:
+        progress(f"reading {g.name} once to find its converted copy")
+    h = hashlib.sha256()
+    with open(g, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    known = {k: v for k, v in known.items() if Path(k.split("|")[0]).exists()}  # forget removed files
+    known[stamp] = digest
+    tmp = index.with_name(f"{index.name}.{uuid.uuid4().hex}.tmp")
+    try:  # best effort: without the index the file is only hashed again
+        index.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(known, indent=0, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, index)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return digest
+
+
+def converted_folder(src: ModelSource, progress=None) -> Path:
+    """The cached conversion of a GGUF model: <models cache>/<name>-<first 12 hex digits of the file's sha256>
+    (keyed by the file's content, not where it lies: one conversion per machine and model file)."""
+    g = Path(src.path) / (src.gguf_file or "")
+    return models_cache_dir() / f"{src.name}-{gguf_digest(g, progress)[:12]}"
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / ".complete").is_file()
+
+
 def local_folder(src: ModelSource, progress=None) -> str:
-    """A from_pretrained-able path: GGUF files are converted once (about 40 s for SmolLM2 on a CPU)."""
+    """A from_pretrained-able path: a GGUF file is converted once per machine (about 40 s for SmolLM2 on a
+    CPU) into `converted_folder`; processes that need it at the same time wait for one conversion."""
     if src.kind != "gguf":
         return src.path
-    out = _converted_folder(src)
-    if (out / "config.json").is_file() and (out / ".complete").is_file():
+    out = converted_folder(src, progress)
+    if _complete(out):
         return str(out)
+    g = Path(src.path) / (src.gguf_file or "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(out.with_name(f".{out.name}.lock")):
+        if _complete(out):  # converted by another process while this one waited
+            return str(out)
+        legacy = _legacy_folder(src, g)
+        if _complete(legacy):  # cached under the old path key: the same files (hard links) under the content key
+            _publish(out, lambda tmp: _link_files(legacy, tmp))
+        else:
+            _publish(out, lambda tmp: _convert(src, tmp, progress, out))
+    return str(out)
+
+
+def _link_files(src: Path, dst: Path) -> None:
+    for f in src.iterdir():
+        if f.is_file():
+            try:
+                os.link(f, dst / f.name)
+            except OSError:
+                shutil.copy2(f, dst / f.name)
+
+
+def _publish(out: Path, fill) -> None:
+    """Fill a new temporary folder beside `out` and rename it to `out` (readers never see half a folder)."""
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=out.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is readable like the folders beside it
+        fill(tmp)
+        if out.exists():  # an incomplete folder left by a killed conversion of an older version
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _convert(src: ModelSource, tmp: Path, progress, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     if progress:
@@ -103,17 +191,29 @@ def local_folder(src: ModelSource, progress=None) -> str:
     model = AutoModelForCausalLM.from_pretrained(
         src.path, gguf_file=src.gguf_file, quantization_config=GgufConfig(dequantize=True)
     )
-    tmp = out.with_name(out.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(tmp)
     model.save_pretrained(tmp)
     (tmp / ".complete").write_text(src.spec)
-    if out.exists():
-        import shutil
 
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return str(out)
+
+class _lock:
+    """An exclusive lock on a file (fcntl; no lock where fcntl is missing)."""
+
+    def __init__(self, path: Path):
+        self.path, self.f = path, None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self
+        self.f = open(self.path, "a+b")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.f is not None:
+            self.f.close()  # closing releases the lock
 
 
 def pick_device(device: str | None = "auto") -> str:
@@ -126,7 +226,9 @@ def pick_device(device: str | None = "auto") -> str:
 
 
 def pick_dtype(device: str, dtype: str | None = None):
-    """fp32 on CPU (bf16 is ~6x slower there), bf16 on CUDA unless told otherwise."""
+    """fp32 on CPU, bf16 on CUDA unless told otherwise. On a CPU bf16 is ~6x slower without bf16 units (AVX2
+    only); with them (avx512_bf16 / AMX) SmolLM2 generates ~1.6x faster, but greedy outputs differ from fp32
+    (docs/benchmarks.md)."""
     import torch
 
     if dtype:
