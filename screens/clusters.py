@@ -435,6 +435,7 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
             note=f"{model or 'all-MiniLM-L6-v2'} · {kind}; samples already embedded are skipped (cached per text), "
             "c cancels. Eval pools and excluded samples are left out unless the Browse filter names the pool.",
             ok="Embed",
+            places=True,
         )
 
     def _start_embed(self, choice: dict, model: str | None, kind: str) -> None:
@@ -442,10 +443,31 @@ class ClustersScreen(JobScreen, WorkbenchScreen, mode="clusters"):
             return
         store, scope, words = self.store, choice["scope"], choice["words"]
         encoder = ENCODER
+        ray = choice.get("ray")  # a RaySetup: the encoding runs on a Ray actor pool (docs/ray.md)
+        if ray is not None:
+            words += " · on Ray"
 
         def run(progress, token):
             from engine.geometry.embeddings import embed_samples
 
+            if ray is not None:
+                from engine.core.ray_jobs import describe_pool
+                from engine.geometry.ray_embed import embed_samples_on_ray
+
+                def on_pool(report: dict) -> None:  # the workers and their throughput, under the status line
+                    self.app.call_from_thread(self.panel.set_workers, describe_pool(report, "samples"))
+
+                return embed_samples_on_ray(
+                    store,
+                    model=model,
+                    text_kind=kind,
+                    scope=scope,
+                    progress=progress,
+                    cancel=token,
+                    encoder=encoder,
+                    setup=ray,
+                    on_pool=on_pool,
+                )
             return embed_samples(
                 store, model=model, text_kind=kind, scope=scope, progress=progress, cancel=token, encoder=encoder
             )

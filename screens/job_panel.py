@@ -50,6 +50,7 @@ class Job:
     id: int = field(default_factory=lambda: next(_ids))
     label: str = ""  # the prefix of the progress lines ("embed: 1,000/4,000 records …")
     suffix: str = ""  # appended to the progress lines (" · c cancels")
+    workers: str = ""  # a second line: the workers of a job on Ray (engine.core.ray_jobs.describe_pool)
     on_done: Callable[[Any], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
     timer: Timer | None = None
@@ -69,6 +70,7 @@ class JobPanel(Horizontal):
 
     DEFAULT_CSS = """
     JobPanel { height: 1; padding: 0 1; }
+    JobPanel.with-workers { height: 2; }
     JobPanel > .job-status { width: 1fr; }
     JobPanel > .job-bar { width: 40; }
     """
@@ -255,7 +257,24 @@ class JobPanel(Horizontal):
         """Replace the status line."""
         if self.job is not None:
             self.job.message = text
-        t = Text(text, no_wrap=True, overflow="ellipsis") if self.ellipsis else Text(text)
+        self._render_status(text)
+
+    def set_workers(self, line: str) -> None:
+        """Show `line` (the workers of a job on Ray, with their throughput) under the status line; "" hides it."""
+        if self.job is None:
+            return
+        self.job.workers = line
+        self._render_status(self.job.message)
+
+    def _render_status(self, text: str) -> None:
+        workers = self.job.workers if self.job is not None else ""
+        self.set_class(bool(workers), "with-workers")
+        if workers:  # two lines, each cut at the panel's width
+            t = Text(text, no_wrap=True, overflow="ellipsis")
+            t.append("\n")
+            t.append(Text(workers, style="dim", no_wrap=True, overflow="ellipsis"))
+        else:
+            t = Text(text, no_wrap=True, overflow="ellipsis") if self.ellipsis else Text(text)
         self.query_one(f"#{self.status_id}", Static).update(t)
 
     def poll(self, interval: float, fn: Callable[[], None]) -> None:

@@ -4,6 +4,10 @@ Every job started from a screen (scoring, heuristics, embedding, clustering, int
 Browse filter (`app.current_filter`) unless the person switches to every training sample here. Each choice is said
 in words with its count ("412 samples: pool gsm8k, domain math, not excluded; eval pools left out":
 engine.data.scope.describe_scope), so what a job will touch is never a guess.
+
+The jobs whose model can run on a Ray cluster (scoring, embedding: `places=True`) also ask where they run: here
+(the default) or on Ray (an address, blank for $RAY_ADDRESS or a local Ray, and the number of actors). The choice
+is remembered for the session (`app.job_place`); without Ray installed the dialog says how to install it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 from screens.widgets import EngineCaller, FormDialog, dialog_buttons
 
 BROWSE, ALL = "browse", "all"
+LOCAL, RAY = "local", "ray"
+
+
+def job_place(app: Any) -> dict:
+    """Where the last job that asked ran: {"on": "local"|"ray", "address": str, "actors": str} (session only)."""
+    return getattr(app, "job_place", None) or {"on": LOCAL, "address": "", "actors": ""}
 
 
 def current_filter(app: Any) -> Any:
@@ -45,6 +55,7 @@ class ScopeDialog(FormDialog):
     ScopeDialog .row { height: 1; margin-bottom: 1; }
     ScopeDialog .row Label { width: 10; }
     ScopeDialog .row Input { width: 1fr; }
+    ScopeDialog #sd-ray-note { color: $warning; margin-bottom: 1; }
     """
 
     def __init__(
@@ -55,9 +66,11 @@ class ScopeDialog(FormDialog):
         note: str = "",
         ok: str = "Start",
         name: tuple[str, str, Callable[[str], str | None]] | None = None,
+        places: bool = False,
     ) -> None:
         super().__init__()
         self._title, self._choices, self._note, self._ok, self._name = title, list(choices), note, ok, name
+        self._places = places
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -73,7 +86,27 @@ class ScopeDialog(FormDialog):
                 with Horizontal(classes="row"):
                     yield Label(self._name[0])
                     yield Input(placeholder=self._name[1], id="sd-name", compact=True)
+            if self._places:
+                yield from self._compose_places()
             yield from dialog_buttons(self._ok)
+
+    def _compose_places(self) -> ComposeResult:
+        from engine.core.ray_jobs import ray_missing
+
+        last = job_place(self.app)
+        missing = ray_missing()
+        yield Label("runs on:")
+        with RadioSet(id="sd-on"):
+            yield RadioButton("this machine", value=last["on"] != RAY, id="sd-on-local")
+            yield RadioButton("Ray" + (" (not installed)" if missing else ""), value=last["on"] == RAY, id="sd-on-ray")
+        if missing:
+            yield Static(missing, id="sd-ray-note", markup=False)
+        with Horizontal(classes="row"):
+            yield Label("address")
+            yield Input(last["address"], placeholder="blank: $RAY_ADDRESS, else a local Ray", id="sd-ray-address")
+        with Horizontal(classes="row"):
+            yield Label("actors")
+            yield Input(last["actors"], placeholder="blank: one per GPU, else one per CPU", id="sd-ray-actors")
 
     def on_mount(self) -> None:
         if self._name is not None:
@@ -89,6 +122,32 @@ class ScopeDialog(FormDialog):
         i = self.query_one("#sd-scope", RadioSet).pressed_index
         return self._choices[i if 0 <= i < len(self._choices) else 0]
 
+    def place_on(self, on: str) -> None:
+        """Pick where the job runs: "local" or "ray"."""
+        self.query_one(f"#sd-on-{on}", RadioButton).value = True
+
+    def _place(self) -> tuple[str, Any] | str:
+        """("local", None) or ("ray", RaySetup), or an error message."""
+        if not self._places or self.query_one("#sd-on", RadioSet).pressed_index != 1:
+            return LOCAL, None
+        from engine.core.ray_jobs import RaySetup, ray_missing
+
+        missing = ray_missing()
+        if missing:
+            return missing + "; or run it on this machine"
+        address = self.query_one("#sd-ray-address", Input).value.strip()
+        raw = self.query_one("#sd-ray-actors", Input).value.strip()
+        actors = None
+        if raw:
+            try:
+                actors = int(raw)
+            except ValueError:
+                actors = 0
+            if actors < 1:
+                return f"actors: {raw!r} is not a whole number of at least 1 (blank: one per GPU, else per CPU)"
+        self.app.job_place = {"on": RAY, "address": address, "actors": raw}  # type: ignore[attr-defined]
+        return RAY, RaySetup(address=address or None, actors=actors)
+
     def _submit(self) -> None:
         key, scope, words = self.picked()
         name = ""
@@ -98,7 +157,14 @@ class ScopeDialog(FormDialog):
             if err:
                 self.query_one("#error", Static).update(err)
                 return
-        self.dismiss({"key": key, "scope": scope, "words": words, "name": name})
+        place = self._place()
+        if isinstance(place, str):
+            self.query_one("#error", Static).update(place)
+            return
+        on, ray = place
+        if self._places and on == LOCAL:
+            self.app.job_place = job_place(self.app) | {"on": LOCAL}  # type: ignore[attr-defined]
+        self.dismiss({"key": key, "scope": scope, "words": words, "name": name, "on": on, "ray": ray})
 
 
 def ask_scope(
@@ -109,8 +175,10 @@ def ask_scope(
     note: str = "",
     ok: str = "Start",
     name: tuple[str, str, Callable[[str], str | None]] | None = None,
+    places: bool = False,
 ) -> None:
-    """Count the choices in a worker, then show the dialog; `then(result)` runs when the person confirms."""
+    """Count the choices in a worker, then show the dialog; `then(result)` runs when the person confirms (its
+    "on" and "ray": where the job runs, asked when `places`)."""
     store, f = screen.store, current_filter(screen.app)  # type: ignore[attr-defined]
 
     def show(choices: list) -> None:
@@ -118,6 +186,6 @@ def ask_scope(
             if res:
                 then(res)
 
-        screen.app.push_screen(ScopeDialog(title, choices, note=note, ok=ok, name=name), done)  # type: ignore[attr-defined]
+        screen.app.push_screen(ScopeDialog(title, choices, note=note, ok=ok, name=name, places=places), done)  # type: ignore[attr-defined]
 
     screen.run_engine(lambda: load_choices(store, f), show, group="scope-choices", exclusive=True)

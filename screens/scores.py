@@ -443,23 +443,32 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
             "s resumes. Eval pools and excluded samples are left out unless the Browse filter names the pool "
             "(workbench score --include-eval / --include-excluded asks for them).",
             ok="Score",
+            places=True,
         )
 
     def _start_ifd(self, choice: dict) -> None:
         if self._busy():
             return
         store, scope, words = self.store, choice["scope"], choice["words"]
+        ray = choice.get("ray")  # a RaySetup: the child process runs the chunks on Ray (docs/ray.md)
+        if ray is not None:
+            words += " · on Ray"
 
         def start(_progress, _token):
+            import os
+
+            from engine.core.jobs import spawn
             from engine.core.models import resolve
-            from engine.quality.scoring import create_job, ingest_job, jobs_root, start_worker
+            from engine.core.ray_jobs import RAY_ENV, setup_env
+            from engine.quality.scoring import WORKER, create_job, ingest_job, jobs_root
 
             src = resolve(None)
             job_dir = jobs_root(store) / f"score-{src.name}-superfiltering"
             if (job_dir / "spec.json").exists():
                 ingest_job(store, job_dir)  # whatever a killed run finished
             n = create_job(store, job_dir, model=None, variants=("superfiltering",), model_name=src.name, scope=scope)
-            return job_dir, (start_worker(job_dir) if n else None), n, words
+            env = {k: v for k, v in os.environ.items() if k != RAY_ENV} | setup_env(ray)
+            return job_dir, (spawn(WORKER, job_dir, env=env) if n else None), n, words
 
         self.panel.run(
             "IFD", start, self._ifd_started, self._job_failed, text=f"IFD: preparing the job · {words}", group="s-job"
@@ -500,6 +509,10 @@ class ScoresScreen(JobScreen, WorkbenchScreen, mode="scores"):
                 + (f" · ETA {eta:.0f}s" if eta else "")
                 + " · c cancels",
             )
+        if p.get("ray"):  # a job on Ray: its workers and their throughput
+            from engine.core.ray_jobs import describe_pool
+
+            self.panel.set_workers(describe_pool(p["ray"], "samples"))
         finished = job.proc.poll() is not None
         if not job.data["ingesting"]:
             job.data["ingesting"] = True

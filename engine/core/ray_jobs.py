@@ -17,6 +17,7 @@ Nothing here imports ray at module import: only the functions that run a job do.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -31,6 +32,8 @@ from engine.core.errors import Cancelled, InputError
 from engine.core.jobs import CancelToken, JobFolder, ProgressFn, ProgressMeter
 
 PLACES = ("local", "ray")
+RAY_MISSING = "Ray is not installed: pip install -e '.[ray]' (or ./run install --ray)"
+RAY_ENV = "WORKBENCH_RAY"  # a job's child process runs on Ray when set: JSON {"address", "actors"}
 
 
 class RayError(InputError):
@@ -50,6 +53,17 @@ def import_ray():
     return ray
 
 
+def ray_missing() -> str | None:
+    """RAY_MISSING when Ray cannot be imported here, else None (looks for the package without importing it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # a blocked import (sys.modules["ray"] = None) or a broken install
+        found = False
+    return None if found else RAY_MISSING
+
+
 @dataclass
 class RaySetup:
     """Where the job runs: `address` (None: $RAY_ADDRESS, else a local Ray), `actors` (None: one per GPU, else
@@ -58,6 +72,49 @@ class RaySetup:
     address: str | None = None
     actors: int | None = None
     local_cpus: int | None = None
+
+
+def setup_env(setup: RaySetup | None) -> dict[str, str]:
+    """The environment a job's child process needs to run on Ray with `setup` ({} for a local job)."""
+    if setup is None:
+        return {}
+    return {RAY_ENV: json.dumps({"address": setup.address, "actors": setup.actors})}
+
+
+def setup_from_env(env: dict | None = None) -> RaySetup | None:
+    """The RaySetup that `setup_env` put in the environment (None: run locally)."""
+    raw = (os.environ if env is None else env).get(RAY_ENV)
+    if not raw:
+        return None
+    try:
+        d = json.loads(raw)
+        actors = d.get("actors")
+        return RaySetup(address=d.get("address") or None, actors=int(actors) if actors else None)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise RayError(f"${RAY_ENV} is not a Ray setup ({raw!r}): {e}") from e
+
+
+def describe_pool(report: dict | None, unit: str = "items") -> str:
+    """One line for a job's Ray pool (progress.json's "ray"): 'Ray: 2 workers on 1 node · 38.0 items/s · 10.0.0.1:
+    4411 20.1/s 3 chunks 192 · ...' (each worker: its rate, chunks and items; the total is the sum of the rates)."""
+    if not report:
+        return ""
+    workers = report.get("workers") or []
+    n = max(int(report.get("actors") or 0), len(workers))
+    nodes = report.get("nodes")
+    head = f"Ray: {n} worker{'s' if n != 1 else ''}"
+    if nodes:
+        head += f" on {nodes} node{'s' if nodes != 1 else ''}"
+    if report.get("address") and report["address"] != "local":
+        head += f" at {report['address']}"
+    if not workers:
+        return head + " · starting"
+    total = sum(float(w.get("rate") or 0) for w in workers)
+    each = [
+        f"{w.get('worker', '?')} {float(w.get('rate') or 0):.1f}/s {w.get('chunks', 0)} ch {w.get('items', 0):,}"
+        for w in workers
+    ]
+    return " · ".join([head, f"{total:.1f} {unit}/s", *each])
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 from engine.core.errors import Cancelled
 from engine.core.jobs import CancelToken, ProgressMeter
 from engine.core.paths import store_files
-from engine.core.ray_jobs import RaySetup, map_chunks
+from engine.core.ray_jobs import RaySetup, WorkerStats, _Pool, map_chunks
 from engine.core.store import Store
 from engine.data.scope import ScopeLike, as_scope, scope_sql
 from engine.geometry import embeddings as em
@@ -61,9 +61,12 @@ def embed_samples_on_ray(
     chunk_size: int | None = None,
     scope: ScopeLike = None,
     setup: RaySetup | None = None,
+    on_pool=None,
 ) -> em.EmbedResult:
     """embed_samples's contract (arguments, result, EmbeddingCancelled) with the encoding on Ray. `encoder`
-    must pickle (a module-level function): each actor gets a copy."""
+    must pickle (a module-level function): each actor gets a copy. `on_pool(report)` gets the pool and each
+    worker's chunks, items (samples) and rate, as a scoring job's progress.json "ray", when the pool is planned
+    and after each chunk."""
     if text_kind not in em.TEXT_KINDS:
         raise em.EmbeddingError(f"unknown text kind {text_kind!r}; use one of {', '.join(em.TEXT_KINDS)}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
@@ -119,9 +122,20 @@ def embed_samples_on_ray(
         next_no = em._next_part_no(store, folder, name, text_kind)
         factory = functools.partial(ChunkEncoder, model, batch_size, encoder)
         payloads = [[texts[sid] for _h, sid in todo_items] for _ids, todo_items in plan]
+        pool = _Pool()
+
+        def planned(info: dict) -> None:
+            pool.info = info
+            if on_pool is not None:
+                on_pool(pool.report())
+
         try:
-            for res in map_chunks(payloads, factory, setup=setup, cancel=cancel):
+            for res in map_chunks(payloads, factory, setup=setup, cancel=cancel, on_pool=planned):
                 ids, todo_items = plan[res.index]
+                w = pool.workers.setdefault(res.worker, WorkerStats())
+                w.chunks, w.items, w.seconds = w.chunks + 1, w.items + len(ids), w.seconds + res.seconds
+                if on_pool is not None:
+                    on_pool(pool.report())
                 rel = None
                 if todo_items:
                     X = res.result
