@@ -87,6 +87,25 @@ def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, c
     rnd = json.loads(out)
     assert rnd["baseline"] == "random" and rnd["run"] is None and rnd["plan"].endswith("plan-random.json")
     assert [sorted(st["clusters"]) for st in rnd["picks"]] == [sorted(st["clusters"]) for st in dep["picks"]]
+    # the comparison at equal steps: the ifd arm refuses without stored scores, before any run is queued
+    code, _, err = _cli(capsys, "raise", "compare", "--name", "r1", "--arms", "ifd", *base)
+    assert code != 0 and "no stored ifd scores" in err and "--arms" in err
+    code, out, err = _cli(
+        capsys, "raise", "compare", "--name", "r1", "--arms", "raise,full,base", "--max-items", "2",
+        "--device", "cpu", "--format", "json", *base,
+    )  # fmt: skip
+    assert code == 0, err
+    cmp = json.loads(out)
+    assert list(cmp["runs"]) == ["raise", "full", "base"] and cmp["sets"] == ["math_eval"]
+    assert cmp["status"] == {"raise": "queued", "full": "queued", "base": "done"}
+    assert cmp["rows"] and all(set(r["values"]) == {"base"} for r in cmp["rows"])
+    assert {r["domain"] for r in cmp["rows"]} >= {"math"}
+    full = json.loads(open(f"{got['folder']}/plan-full.json").read())
+    every = [x for s in full["steps"] for x in s["samples"]]  # every trainable sample (answer within max_len) once
+    assert len(full["steps"]) == 3 and len(set(every)) == len(every) and 6 < len(every) <= 24
+    code, out2, _ = _cli(capsys, "raise", "compare", "--name", "r1", "--arms", "raise,full,base", "--format", "json",
+                         "--max-items", "2", "--device", "cpu", *base)  # fmt: skip
+    assert code == 0 and json.loads(out2)["runs"] == cmp["runs"]  # the same runs again
     code, out, _ = _cli(capsys, "raise", "show", "--name", "r1", *base)
     assert code == 0 and "episode 2: return" in out and "score driven by" in out
     code, _, err = _cli(capsys, "raise", "show", "--name", "nope", *base)

@@ -59,7 +59,7 @@ NOT_PATH_ARGS = frozenset(
         *("budget", "stage", "replay", "dmt", "note", "ref", "order", "lora_targets", "set", "key", "field"),
         *("sets", "run", "runs", "domains", "pairs", "a", "b", "mixture"),
         *("selection", "general", "provenances"),  # workbench study new
-        *("target", "run_name"),  # workbench raise
+        *("target", "run_name", "arms"),  # workbench raise
         "host",  # workbench serve
         *("on", "ray_address"),  # --on ray (score, embed)
         "provenance",  # workbench import --provenance, pool set-provenance

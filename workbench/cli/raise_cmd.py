@@ -1,10 +1,11 @@
-"""RAISE: `workbench raise train|deploy|show` — a batch-selection policy learned with PPO on the per-step gain of
+"""RAISE: `workbench raise train|deploy|compare|show` — a batch-selection policy learned with PPO on the per-step gain of
 the target's validation NLL, and a run whose batches it picks (engine/raise_rl; docs/raise.md)."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 from workbench.cli.kit import EXIT_CANCELLED, EXIT_OK, CliError, _dump, _open_store, _progress, _sigint_cancels
 from workbench.cli.scope_args import add_scope_args, say_scope, scope_from_args
@@ -204,6 +205,61 @@ def cmd_show(args) -> int:
     return _show(folder, args.format)
 
 
+def cmd_compare(args) -> int:
+    from engine.raise_rl.compare import best_arm, check_arms, evaluate_comparison, queue_comparison
+    from engine.raise_rl.policy import RaiseError
+    from engine.training import runs as R
+
+    quiet = args.quiet or args.format == "json"
+    sets = [x.strip() for x in (args.sets or "").split(",") if x.strip()]
+    with _open_store(args) as store:
+        folder = _folder(store, args.name)
+        if not (folder / "spec.json").exists():
+            raise CliError(f"no RAISE job named {args.name!r}; `workbench raise train --name {args.name} ...` first")
+        if not sets:
+            sets = [json.loads((folder / "spec.json").read_text())["target"]]
+        with _progress(f"raise compare {args.name}", args.quiet, RaiseError):
+            arms = check_arms(args.arms)
+            runs = queue_comparison(store, folder, arms=arms, metric=args.metric, model=args.model)
+        if not quiet:
+            for a, rid in runs.items():
+                r = R.get_run(store, rid)
+                print(f"workbench: {a}: run {rid} {r.name!r} ({r.status})", file=sys.stderr)
+        if args.wait:
+            try:
+                while True:
+                    for e in R.tick(store):
+                        if not quiet:
+                            print(f"workbench: {e}", file=sys.stderr)
+                    if all(R.get_run(store, rid).status in R.FINISHED for rid in runs.values()):
+                        break
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                print("\nworkbench: stopped waiting; the runs stay queued (the same command goes on)", file=sys.stderr)
+                return EXIT_CANCELLED
+        with _progress(f"raise compare {args.name}", args.quiet, RaiseError), _sigint_cancels() as cancel:
+            rows = evaluate_comparison(store, folder, sets, max_items=args.max_items, device=args.device, cancel=cancel)
+        status = {a: R.get_run(store, rid).status for a, rid in runs.items()}
+    if args.format == "json":
+        _dump({"runs": runs, "status": status, "sets": sets, "rows": rows})
+        return EXIT_OK
+    waiting = [a for a, st in status.items() if st != "done"]
+    if waiting:
+        print(f"not finished yet: {', '.join(f'{a} ({status[a]})' for a in waiting)}; --wait runs the queue here")
+    if not rows:
+        print("no arm evaluated yet")
+        return EXIT_OK
+    head = ["eval set", "domain", "metric", *runs, "best"]
+    table = [head]
+    for r in rows:
+        vals = [("-" if r["values"].get(a) is None else f"{r['values'][a]:.4f}") for a in runs]
+        table.append([r["eval_set"], r["domain"], r["metric"], *vals, best_arm(r) or "-"])
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
 def register(sub) -> None:
     r = sub.add_parser(
         "raise",
@@ -268,6 +324,24 @@ def register(sub) -> None:
     )
     d.add_argument("--format", choices=["table", "json"], default="table")
     d.set_defaults(func=cmd_deploy)
+    c = rs.add_parser(
+        "compare",
+        help="RAISE vs random batches, static IFD top-k, full data and the base model at equal steps, per domain",
+        description="Queue one run per arm at the job's T steps with the same recipe (raise: the deploy plan; "
+        "random: uniform under the same cluster quota; ifd: the T x batch samples of highest stored IFD; full: every "
+        "sample in T batches; base: the untrained model), then evaluate the finished ones per domain on the target "
+        "(or --sets) and print the table. Again: reuses the runs; --wait runs the queue here first.",
+    )
+    c.add_argument("--name", required=True, help="the RAISE job (its policy trained)")
+    c.add_argument("--sets", default=None, help="eval pools, comma separated (default: the job's target)")
+    c.add_argument("--arms", default=None, help="comma separated, of raise,random,ifd,full,base (default: all)")
+    c.add_argument("--ifd-metric", dest="metric", default="ifd", help="the stored score of the ifd arm")
+    c.add_argument("--ifd-model", dest="model", default=None, help="its scorer model (default: the latest score)")
+    c.add_argument("--wait", action="store_true", help="run the queue here until the arms finish, then evaluate")
+    c.add_argument("--max-items", dest="max_items", type=int, default=None, help="eval items per set")
+    c.add_argument("--device", default="auto", help="evaluation device")
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.set_defaults(func=cmd_compare)
     s = rs.add_parser("show", help="episodes, rewards, value loss, clusters picked, what drives the score")
     s.add_argument("--name", required=True, help="the RAISE job")
     s.add_argument("--format", choices=["table", "json"], default="table")
