@@ -187,3 +187,46 @@ def test_scoring_on_ray_from_the_app(tmp_path, monkeypatch):
     _run(WorkbenchApp(db_path=db), body)
     ray = JobFolder(dirs[0]).read_progress()["ray"]
     assert ray["actors"] == 1 and ray["workers"][0]["items"] == 20 and ray["workers"][0]["rate"] > 0
+
+
+@pytest.mark.slow
+def test_embedding_on_ray_from_the_app(tmp_path, monkeypatch):
+    """e, runs on Ray (a local Ray in the app's worker thread): the workers line, then every sample embedded."""
+    if ray_missing():
+        pytest.skip("ray is not installed (pip install -e '.[ray]')")
+    import screens.clusters as clusters_screen
+    from tests.helpers import blob_encoder, topic_records, write_jsonl
+
+    monkeypatch.setattr(clusters_screen, "ENCODER", blob_encoder)  # picklable: Ray's actors import tests.helpers
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    db, src = tmp_path / "wb.duckdb", tmp_path / "topics.jsonl"
+    write_jsonl(src, topic_records(2))
+    with Store(db) as s:
+        n = import_file(s, src, pool="topics").n_inserted
+    seen: list[str] = []
+
+    async def body(pilot, app):
+        from engine.geometry.embeddings import embedded_ids
+
+        await pilot.press("4")
+        screen = app.screen
+        await pilot.press("e")
+        dlg = await wait_screen(pilot, app, ScopeDialog, what="scope dialog")
+        dlg.place_on("ray")
+        dlg.query_one("#sd-ray-actors").value = "1"
+        await pilot.pause()
+        await pilot.click("#ok")
+        status = screen.query_one("#c-job")
+
+        def over() -> bool:
+            if screen.job is not None and screen.job.workers:
+                seen.append(screen.job.workers)
+            return screen.job is None and "embed" in plain(status)
+
+        await wait_for(pilot, over, timeout=180, what="embed on Ray over")
+        assert f"embedded {n} samples" in plain(status) and "on Ray" in plain(status), plain(status)
+        assert seen[0].startswith("Ray: 1 worker on 1 node")
+        assert len(embedded_ids(app.store, model="all-MiniLM-L6-v2", text_kind="instruction_response")) == n
+
+    _run(WorkbenchApp(db_path=db), body)
