@@ -396,6 +396,12 @@ class RunsScreen(WorkbenchScreen, mode="runs"):
     def action_refresh(self) -> None:
         self.refresh_runs()
 
+    def action_open_raise(self) -> None:
+        """R: the RAISE panel (policy training, curves, picks per step, deploy)."""
+        from screens.raise_screen import RaiseScreen
+
+        self.app.push_screen(RaiseScreen(), lambda _r: self.refresh_runs())
+
     async def action_evaluate_run(self) -> None:
         """e: evaluate the highlighted run: the Results area's evaluate form, its job shown there."""
         rid = self.selected

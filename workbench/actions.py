@@ -675,6 +675,14 @@ ACTIONS: list[Action] = [
         action="evaluate_run",
     ),
     Action(
+        "runs.raise",
+        "R",
+        "RAISE: policy training (progress, cancel), reward curves, picks per step, deploy and the random baseline",
+        "runs",
+        label="RAISE",
+        action="open_raise",
+    ),
+    Action(
         "runs.refresh",
         "ctrl+r",
         "Tick the queue and reload the runs now",
@@ -683,6 +691,38 @@ ACTIONS: list[Action] = [
         label="Reload",
         action="refresh",
     ),
+    # -- RAISE panel (from Runs: R) ----------------------------------------------------------------------
+    Action(
+        "raise.new", "n", "Train a RAISE policy (a form; a worker process)", "raise", label="Train", action="new_job"
+    ),
+    Action(
+        "raise.cancel_job",
+        "c",
+        "Cancel the policy training at its next step (the same name resumes)",
+        "raise",
+        label="Cancel",
+        action="cancel_job",
+    ),
+    Action(
+        "raise.deploy", "d", "Deploy the trained policy: a run of its batches", "raise", label="Deploy", action="deploy"
+    ),
+    Action(
+        "raise.deploy_random",
+        "D",
+        "Queue the random baseline at equal steps (same cluster quota)",
+        "raise",
+        label="Random baseline",
+        action="deploy_random",
+    ),
+    Action(
+        "raise.browse",
+        "b",
+        "Browse the highlighted step's samples (enter on the steps table too)",
+        "raise",
+        label="Browse step",
+        action="browse_step",
+    ),
+    Action("raise.refresh", "ctrl+r", "Reload the RAISE jobs", "raise", show=False, label="Reload", action="refresh"),
     # -- results screen ---------------------------------------------------------------------------------
     Action(
         "results.drill",

@@ -134,44 +134,9 @@ def cmd_deploy(args) -> int:
 
 
 def _summary(folder) -> dict:
-    from engine.raise_rl.job import episodes
+    from engine.raise_rl.reading import summary
 
-    spec = json.loads((folder / "spec.json").read_text())
-    status = json.loads((folder / "status.json").read_text()) if (folder / "status.json").exists() else {}
-    eps = episodes(folder)
-    clusters_by_stage: dict[str, dict[str, int]] = {}
-    if eps:
-        T = len(eps[-1]["steps"])
-        for row in eps[-1]["steps"]:
-            part = "early" if row["step"] <= T / 3 else ("late" if row["step"] > 2 * T / 3 else "middle")
-            for c in row["clusters"]:
-                d = clusters_by_stage.setdefault(part, {})
-                d[str(c)] = d.get(str(c), 0) + 1
-    plan = json.loads((folder / "plan.json").read_text()) if (folder / "plan.json").exists() else None
-    return {
-        "folder": str(folder),
-        "spec": {k: v for k, v in spec.items() if k != "store"},
-        "status": status,
-        "episodes": [
-            {
-                k: e.get(k)
-                for k in (
-                    "episode",
-                    "return",
-                    "val0",
-                    "val_final",
-                    "policy_loss",
-                    "value_loss",
-                    "entropy",
-                    "attribution",
-                )
-            }
-            for e in eps
-        ],
-        "last_episode_steps": eps[-1]["steps"] if eps else [],
-        "clusters_by_stage": clusters_by_stage,
-        "plan": plan,
-    }
+    return summary(folder)
 
 
 def _show(folder, fmt: str) -> int:
