@@ -315,7 +315,8 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
         if job.proc.poll() is None:
             ret = st.get("last_return")
             more = "" if ret is None else f", last return {ret:+.4f}"
-            self.panel.progress(ep, total, f"raise {name}: episode {ep}/{total or '?'}{more} · c cancels")
+            line = f"raise {name}: episode {ep}/{total or '?'}{more} · c cancels"
+            self.panel.progress(ep, total, None if job.state == "cancelling" else line)
             if st.get("episode") != job.data.get("seen"):
                 job.data["seen"] = st.get("episode")
                 self.reload()
