@@ -40,6 +40,8 @@ def test_comparison_rows_one_row_per_set_domain_metric_with_each_arms_value():
     assert [best_arm(r) for r in rows] == [None, "raise", "raise", "raise"]
     rows[3]["values"]["random"] = 0.9
     assert best_arm(rows[3]) == "random"
+    rows[3]["values"]["raise"] = 0.9
+    assert best_arm(rows[3]) is None  # a tie has no best arm
 
 
 def test_arms_checked_and_in_order():

@@ -160,12 +160,14 @@ def comparison_rows(summaries, arm_of_run: dict[int, str]) -> list[dict]:
 
 
 def best_arm(row: dict) -> str | None:
-    """The arm with the best value of a row (highest accuracy, lowest NLL); None when no arm has a value."""
+    """The arm with the best value of a row (highest accuracy, lowest NLL); None when no arm has a value or
+    several share the best one."""
     vals = {a: v for a, v in row["values"].items() if v is not None}
     if not vals:
         return None
-    pick = min if row["metric"] == "nll" else max
-    return pick(vals, key=vals.get)
+    best = (min if row["metric"] == "nll" else max)(vals.values())
+    top = [a for a, v in vals.items() if v == best]
+    return top[0] if len(top) == 1 else None
 
 
 def evaluate_comparison(

@@ -218,7 +218,9 @@ def cmd_compare(args) -> int:
     table = [head]
     for r in rows:
         vals = [("-" if r["values"].get(a) is None else f"{r['values'][a]:.4f}") for a in runs]
-        table.append([r["eval_set"], r["domain"], r["metric"], *vals, best_arm(r) or "-"])
+        table.append(
+            [r["eval_set"], r["domain"], r["metric"], *vals, best_arm(r) or ("tie" if len(r["values"]) > 1 else "-")]
+        )
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
