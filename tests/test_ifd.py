@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,66 @@ def test_score_items_reports_progress_between_batches(tok):
     got = score_items(model, tok, items, IFDParams(token_budget=300), progress=seen.append)
     assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[0] and seen[-1] < 1
     assert [g.values for g in got] == [p.values for p in plain]  # reporting changes nothing
+
+
+def test_bf16_scores_agree_with_fp32(tok):
+    """The bf16 option (a bf16 model, fp32 log-softmax): same NULLs and reasons, IFD and losses within a stated
+    tolerance of fp32 (measured on this tiny model: 3e-4; on SmolLM2 over Alpaca, bench/scoring.py: ~0.015)."""
+    items = _items(20)
+    params = IFDParams(token_budget=700)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on a busy CPU: one thread is many times faster than two spinning
+    try:
+        fp32 = score_items(tiny_llama(tok), tok, items, params)
+        bf16 = score_items(tiny_llama(tok).to(torch.bfloat16), tok, items, params)
+    finally:
+        torch.set_num_threads(threads)
+    diffs = []
+    for a, b in zip(fp32, bf16):
+        assert a.reasons == b.reasons
+        if a.values["ifd"] is None:
+            assert b.values["ifd"] is None
+            continue
+        assert abs(a.values["ifd"] - b.values["ifd"]) < 5e-3, (a.sample_id, a.values, b.values)
+        for k in ("loss_cond", "loss_direct"):
+            assert abs(a.values[k] - b.values[k]) < 1e-2
+        assert a.values["resp_tokens"] == b.values["resp_tokens"]
+        diffs.append(abs(a.values["ifd"] - b.values["ifd"]))
+    assert len(diffs) >= 16 and max(diffs) > 0  # bf16 really computed (not the fp32 values again)
+
+
+def test_score_job_in_bf16_with_threads_says_how_it_computes(tmp_path):
+    """score_in_process(dtype="bf16", threads=1) (workbench score --dtype bf16 --threads 1): the job's spec keeps
+    both, its log names the dtype, the threads and the CPU's bf16 units, and the scores land in the store."""
+    import json
+
+    from engine.core.store import Store
+    from engine.quality.scores import metric_values
+    from engine.quality.scoring import score_in_process
+
+    t = tiny_tokenizer()
+    model_dir = tmp_path / "tiny"
+    tiny_llama(t).save_pretrained(model_dir)
+    t.save_pretrained(model_dir)
+    s = Store(tmp_path / "s.duckdb")
+    s.con.execute("INSERT INTO pools (id, name, domain) VALUES (1, 'p', 'general')")
+    for it in _items(12)[:12]:
+        msgs = [{"role": "user", "content": it.prompt[:-1]}, {"role": "assistant", "content": it.response}]
+        s.con.execute(
+            "INSERT INTO samples (id, pool_id, messages, domain, content_hash, instruction, response)"
+            " VALUES (?, 1, ?, 'general', ?, ?, ?)",
+            [it.sample_id + 1, json.dumps(msgs), f"h{it.sample_id}", it.prompt, it.response],
+        )
+    threads = torch.get_num_threads()
+    try:
+        out = score_in_process(s, model=str(model_dir), dtype="bf16", threads=1, params=IFDParams(max_length=256))
+    finally:
+        torch.set_num_threads(threads)
+    job = Path(out["job_dir"])
+    spec = json.loads((job / "spec.json").read_text())
+    assert (spec["dtype"], spec["threads"]) == ("bf16", 1)
+    log = (job / "log.txt").read_text()
+    assert "in bfloat16, 1 torch threads" in log and "CPU cores" in log
+    ifd = metric_values(s, "ifd")
+    assert out["scored"] == 12 and len(ifd) == 12 and all(v is None or v > 0 for v in ifd.values())
+    s.close()

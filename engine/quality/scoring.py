@@ -97,7 +97,8 @@ class JobSpec:
     params: dict
     chunk: int = 64
     device: str = "auto"
-    dtype: str | None = None
+    dtype: str | None = None  # None: fp32 on CPU, bf16 on CUDA (engine.core.models.pick_dtype); "bf16" / "fp32"
+    threads: int | None = None  # torch CPU threads; None: torch's default (every core)
 
 
 def create_job(
@@ -111,6 +112,7 @@ def create_job(
     chunk: int = 64,
     device: str = "auto",
     dtype: str | None = None,
+    threads: int | None = None,
     include_excluded: bool = False,
     model_name: str | None = None,
     scope: ScopeLike = None,
@@ -131,7 +133,7 @@ def create_job(
     sc = as_scope(scope, pool_ids=pool_ids, include_excluded=True if include_excluded else None)
     where, qp = scope_sql(store, sc)  # a bad filter fails before the folder is touched
     job = JobFolder(job_dir).claim(store)
-    spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype)
+    spec = JobSpec(model, list(variants), asdict(params), chunk, device, dtype, threads)
     job.write_spec(asdict(spec) | {"model_name": name, "store": store_id(store), "scope": scope_params(sc)})
     c = store.cursor()
     try:
@@ -139,6 +141,23 @@ def create_job(
     finally:
         c.close()
     return job.write_input(asdict(item_from_row(sid, msgs, meta)) for sid, msgs, meta in rows if sid not in done)
+
+
+def compute_line(model) -> str:
+    """How a loaded scorer computes, for the job's log: device, dtype, torch threads, and on a CPU its bf16 units
+    (a bf16 scorer on a CPU without them is emulated and runs several times slower than fp32)."""
+    import torch
+
+    from engine.core.hardware import bf16_note, cpu_info
+
+    p = next(model.parameters())
+    dt = str(p.dtype).removeprefix("torch.")
+    line = f"computing on {p.device.type} in {dt}, {torch.get_num_threads()} torch threads"
+    if p.device.type == "cpu":
+        line += f"; {cpu_info().describe()}"
+        if p.dtype == torch.bfloat16 and bf16_note("cpu"):
+            line += f"; warning: {bf16_note('cpu')}"
+    return line
 
 
 def read_progress(job_dir: Path) -> dict:
@@ -199,6 +218,10 @@ def run_job(
     lm: list = list(loaded) if loaded is not None else []
 
     def load() -> None:
+        if spec.get("threads"):
+            import torch
+
+            torch.set_num_threads(int(spec["threads"]))
         if not lm:
             from engine.core.models import load_causal_lm
 
@@ -210,6 +233,7 @@ def run_job(
                 progress=lambda text: job.update_progress(phase=text),  # converting a GGUF model (once)
             )
             lm.extend((model, tok))
+            job.log(compute_line(model))
 
     def process(batch: list[dict], done_before: int) -> list[dict]:
         def within(f: float) -> None:  # progress inside a chunk: a chunk can take minutes on a CPU
@@ -308,6 +332,8 @@ def score_in_process(
     params: IFDParams = IFDParams(),
     chunk: int = 64,
     device: str = "auto",
+    dtype: str | None = None,
+    threads: int | None = None,
     job_dir: Path | None = None,
     progress=None,
     cancel=None,
@@ -335,6 +361,8 @@ def score_in_process(
         params=params,
         chunk=chunk,
         device=device,
+        dtype=dtype,
+        threads=threads,
         model_name=name,
     )
     if pending == 0:

@@ -35,7 +35,7 @@ from engine.training.data import (
     tokenize_records,
 )
 from engine.training.loop import train
-from engine.training.model import load_base, resolve_precision, token_losses
+from engine.training.model import compute_context, load_base, resolve_precision, token_losses
 from engine.training.settings import (
     PACKING,
     PROTOCOLS,
@@ -57,6 +57,7 @@ __all__ = [
     "build_plan",
     "checkpoints",
     "collate_rows",
+    "compute_context",
     "config_dict",
     "load_base",
     "phases",

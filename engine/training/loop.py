@@ -22,7 +22,7 @@ from engine.training.data import (
     split_eval,
     tokenize_records,
 )
-from engine.training.model import load_base, resolve_precision, token_losses
+from engine.training.model import compute_context, load_base, precision_note, resolve_precision, token_losses
 from engine.training.settings import LoraSettings, TrainingError, TrainSettings, settings_from_dict
 
 
@@ -45,7 +45,9 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _eval_losses(model, evals: dict[str, list[Example]], pad_id: int, device, batch_size: int) -> dict[str, float]:
+def _eval_losses(
+    model, evals: dict[str, list[Example]], pad_id: int, device, batch_size: int, precision: str = "fp32"
+) -> dict[str, float]:
     import torch
 
     out = {}
@@ -59,7 +61,8 @@ def _eval_losses(model, evals: dict[str, list[Example]], pad_id: int, device, ba
                 rows = [[i] for i in order[k : k + batch_size]]
                 b = collate_rows(exs, rows, pad_id, packed=False)
                 b = {key: (v.to(device) if hasattr(v, "to") else v) for key, v in b.items()}
-                losses, _ = token_losses(model, b, reduction="none")
+                with compute_context(device, precision):
+                    losses, _ = token_losses(model, b, reduction="none")
                 tot += float(losses.sum())
                 n += int(losses.numel())
             if n:
@@ -69,7 +72,9 @@ def _eval_losses(model, evals: dict[str, list[Example]], pad_id: int, device, ba
     return out
 
 
-def _grad_cos(model, examples: list[Example], s: TrainSettings, step: int, pad_id: int, device) -> dict[str, float]:
+def _grad_cos(
+    model, examples: list[Example], s: TrainSettings, step: int, pad_id: int, device, precision: str = "fp32"
+) -> dict[str, float]:
     """Cosine between per-domain gradients of the LoRA parameters, each on a small batch of that domain (dropout
     off, the optimizer's gradients untouched)."""
     import torch
@@ -93,7 +98,9 @@ def _grad_cos(model, examples: list[Example], s: TrainSettings, step: int, pad_i
             b = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in b.items()}
             for p in params:
                 p.grad = None
-            token_losses(model, b).backward()
+            with compute_context(device, precision):
+                loss = token_losses(model, b)
+            loss.backward()
             grads[d] = torch.cat(
                 [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().flatten() for p in params]
             )
@@ -186,7 +193,7 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     precision = resolve_precision(device, s.bf16)
     torch.manual_seed(s.seed)
     random.seed(s.seed)
-    say(f"loading {cfg['base_model']} on {device} ({precision})")
+    say(f"loading {cfg['base_model']} on {device} ({precision_note(device, precision)})")
     _activity(folder, status, f"loading the base model {cfg['base_model']}", say)
     model, tok, _name = load_base(cfg["base_model"], device, precision)
     _activity(folder, status, "tokenising the training data", say)
@@ -266,7 +273,13 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
     status.update(step=start, total=total, activity=None)
     _write_json(folder / "status.json", status)
     if start == 0 and evals and s.eval_every:
-        emit(0, **{f"eval_loss/{d}": v for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size).items()})
+        emit(
+            0,
+            **{
+                f"eval_loss/{d}": v
+                for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size, precision).items()
+            },
+        )
     t0 = time.perf_counter()
     tok_window, t_window = 0, time.perf_counter()
     step = start
@@ -285,13 +298,15 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
                 exs = [train_ex[i] for i in rows]
                 batch = mixup.mixup_collate([(e.ids, e.labels, e.ids_b, e.labels_b, e.lam) for e in exs], pad_id)
                 batch = {k: v.to(device) for k, v in batch.items()}
-                loss = mixup.mixup_loss(model, batch)
+                with compute_context(device, precision):
+                    loss = mixup.mixup_loss(model, batch)
                 ntok = int(batch["attention_mask"].sum())
             else:
                 batch = collate_rows(train_ex, rows, pad_id, packed)
                 ntok = batch.pop("n_tokens")
                 batch = {k: v.to(device) for k, v in batch.items()}
-                loss = token_losses(model, batch)
+                with compute_context(device, precision):
+                    loss = token_losses(model, batch)
             (loss / s.grad_accum).backward()
             loss_sum += float(loss.detach())
             tokens_seen += ntok
@@ -324,14 +339,17 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
             status.update(step=step, loss=vals["loss"], eta_s=vals["eta_s"])
             _write_json(folder / "status.json", status)
         if s.grad_conflict_every and step % s.grad_conflict_every == 0:
-            gc = _grad_cos(model, train_ex, s, step, pad_id, device)
+            gc = _grad_cos(model, train_ex, s, step, pad_id, device, precision)
             if gc:
                 emit(step, **gc)
         if evals and s.eval_every and (step % s.eval_every == 0 or step == total):
             _activity(folder, status, f"held-out loss per domain ({eval_how})", say)
             emit(
                 step,
-                **{f"eval_loss/{d}": v for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size).items()},
+                **{
+                    f"eval_loss/{d}": v
+                    for d, v in _eval_losses(model, evals, pad_id, device, s.batch_size, precision).items()
+                },
             )
             status["activity"] = None  # written with the next step
         if s.save_every and step % s.save_every == 0 and step < total:

@@ -20,8 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "config.json").is_file():
         print(f"{folder}: not a run folder (no config.json)", file=sys.stderr)
         return 2
+    from engine.core.hardware import set_omp_wait_policy
     from engine.training import train
 
+    set_omp_wait_policy()  # before torch loads: PASSIVE OpenMP waits on a busy CPU
     try:
         status = train(folder)
     except Exception:  # noqa: BLE001 - train() wrote status.json and the traceback to log.txt

@@ -264,7 +264,12 @@ def register(sub) -> None:
     g.add_argument("--packing", choices=["packed", "grouped", "padded"])
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
-    g.add_argument("--bf16", choices=["auto", "true", "false"])
+    g.add_argument(
+        "--bf16",
+        choices=["auto", "true", "false"],
+        help="auto: bf16 on GPUs that support it, fp32 on CPUs; true on a CPU: bf16 autocast (fast only with bf16 "
+        "units: AMX / AVX-512 BF16, see docs/runs.md)",
+    )
     g.add_argument("--gradient-checkpointing", action="store_true")
     g.add_argument("--eval-every", type=int)
     g.add_argument("--save-every", type=int)
