@@ -71,8 +71,8 @@ def generate(
     """The decoded new text of each prompt. `on_batch(done, total)` is called as prompts finish.
 
     Greedy decoding runs in `batch_size` slots (`greedy_slots`): each prompt is prefilled on its own, joins
-    the running batch, and leaves it the token it ends (an end token of `stop_token_ids`, `max_new_tokens`, or
-    its `stops[i](text)` saying the scorer has all it reads), its slot taken at once by the next prompt; the
+    the running batch, and leaves it at the token that ends it (an end token of `stop_token_ids`, `max_new_tokens`,
+    or its `stops[i](text)` saying the scorer has all it reads), its slot taken at once by the next prompt; the
     tokens are those of a batch-1 `model.generate` loop. Sampling, models whose generation config changes
     greedy decoding (repetition penalty, ...) and caches other than transformers' plain dynamic one use
     `model.generate` in length-sorted batches with left padding."""
@@ -263,7 +263,7 @@ def greedy_slots(
             )
         pc = o.past_key_values
         if cache is None:
-            if not pc.layers or any(type(layer) is not DynamicLayer for layer in pc.layers):
+            if not pc.layers or any(type(layer) is not DynamicLayer or layer.keys is None for layer in pc.layers):
                 return None  # not transformers' plain dynamic cache (sliding windows, ...): model.generate
             layers = [SlotLayer(layer.keys, layer.values, slots, capacity) for layer in pc.layers]
             for layer in layers:
