@@ -1,27 +1,40 @@
-"""Training benchmark: real (non-pad) tokens/s of our LoRA trainer vs a plain padded `transformers.Trainer`.
+"""Training benchmark: real (non-pad) tokens/s of our LoRA trainer against a plain padded `transformers.Trainer`,
+the same real-token budget per step for every mode, interleaved in rounds; and bf16 against fp32.
 
-Same model, same LoRA settings, same examples with the same assistant-only labels (our chat-template
-tokenisation), in the same process one after another. The baseline pads each batch of examples in data order
-(DataCollatorForSeq2Seq style, no length grouping) and computes the LM head at every position; ours runs
-`engine.training.train` on a run folder, so the numbers are the trainer's own `tokens` / timestamps in
-metrics.jsonl: "packed" concatenates examples into rows of max_len (position ids restart per example, so no
-attention across examples) and "grouped" batches examples of similar length. Both of ours compute the LM head
-only at labelled positions. The first step of each is warm-up and not counted.
+Same model (SmolLM2-135M-Instruct by default), same LoRA settings (r=8, alpha 16, dropout 0.05, q_proj/v_proj),
+same examples with the same assistant-only labels (our chat-template tokenisation), AdamW at lr 2e-4 (the
+trainer's default). Modes:
+  baseline      `Trainer.training_step` (loss from the model's full logits) on batches padded in data order
+                (DataCollatorForSeq2Seq), fp32;
+  grouped       ours: the trainer's plan (engine.training.build_plan, packing "grouped": examples of similar
+                length batched together) and loss (token_losses: the LM head only at labelled positions), fp32;
+  grouped-bf16  the same in bf16 as a run with --bf16 true computes it (engine.training.load_base and
+                compute_context: on a CPU, autocast with eager attention; on a GPU, bf16 weights);
+  packed        ours, packing "packed" (rows of max_len, attention never across examples), fp32.
+Every step of every mode carries at most --step-tokens real tokens (the baseline takes examples in data order
+until the next would pass it; ours uses batch_tokens, which counts padded slots), so steps are comparable.
 
-By default single steps are interleaved (one step of each mode per round). On a shared machine the other
-processes' load swings step times by 10x or more, so the **best** step of each mode (as `timeit` reports the
-minimum) is the figure to compare; medians and tokens per CPU-second are printed too.
+One round = one step of each mode, in a rotating order, so a load swing on a shared machine hits every mode
+alike; round 1 is warm-up. Per round, each mode's tokens/s is divided by the baseline's of the same round; the
+median of those ratios (and their spread) is the figure. grouped and grouped-bf16 start from the same LoRA
+weights and draw the same dropout masks (one RNG state per mode), so their per-step losses are compared
+directly. The noise to hold that against: a twin of grouped fp32 started from another seed (other LoRA init, other
+dropout masks), stepped on the same batches, untimed; how far its loss is from seed 0's is what a rerun changes.
 
-    .venv/bin/python bench/training.py                    # SmolLM2-135M, CPU, interleaved steps (default)
-    .venv/bin/python bench/training.py --sequential       # whole runs: train() on a run folder vs Trainer.train()
-    .venv/bin/python bench/training.py --steps 20 --device cuda --modes packed,grouped,baseline
+    .venv/bin/python bench/training.py                       # CPU, 12 rounds, 1,024 real tokens per step
+    .venv/bin/python bench/training.py --steps 20 --step-tokens 2048 --modes grouped,baseline
+    .venv/bin/python bench/training.py --device cuda --step-tokens 16384
+
+The last line starts with "RESULT training" and holds the ratios, to compare across commits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "alpaca_5000" / "alpaca_5000.json"
+LORA = dict(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
 
 
 def load_records(path: Path, n: int, seed: int = 0) -> list[dict]:
@@ -53,163 +67,102 @@ def load_records(path: Path, n: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def ours(model_path: str, recs: list[dict], args, packing: str) -> dict:
-    from engine import training as T
-    from engine.core.jobs import read_jsonl
-
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-{packing}-"))
+def load_avg() -> str:
     try:
-        train = T.TrainSettings(
-            max_steps=args.steps,
-            lr=1e-4,
-            max_len=args.max_len,
-            packing=packing,
-            batch_size=args.rows if packing == "packed" else args.batch,
-            eval_every=0,
-            save_every=0,
-            eval_per_domain=0,
-            device=args.device,
-            seed=0,
-        )
-        cfg = T.config_dict(
-            base_model=model_path, protocol="multi_task", order=None, lora=T.LoraSettings(), train=train
-        )
-        (folder / "config.json").write_text(json.dumps(cfg))
-        (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-        T.train(folder)
-        lines = read_jsonl(folder / "metrics.jsonl")  # split on "\n" only, never splitlines()
-        steps = [x for x in lines if "loss" in x]
-        timed = steps[1:]
-        tokens = sum(x["tokens"] for x in timed)
-        secs = steps[-1]["ts"] - steps[0]["ts"]
-        cpu = steps[-1]["cpu_s"] - steps[0]["cpu_s"]
-        return {
-            "tokens": tokens,
-            "seconds": secs,
-            "tokens_per_s": tokens / secs,
-            "cpu_s": cpu,
-            "tokens_per_cpu_s": tokens / cpu,
-            "steps": len(timed),
-            "loss_first": steps[0]["loss"],
-            "loss_last": steps[-1]["loss"],
-        }
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        return "%.1f" % os.getloadavg()[0]
+    except OSError:
+        return "?"
 
 
-def baseline(model_path: str, recs: list[dict], args) -> dict:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoTokenizer,
-        DataCollatorForSeq2Seq,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
+def spread(xs: list[float], fmt: str = "{:.2f}") -> str:
+    if not xs:
+        return "-"
+    q = statistics.quantiles(xs, n=4) if len(xs) >= 2 else [xs[0], xs[0], xs[0]]
+    f = fmt.format
+    return f"{f(statistics.median(xs))} (IQR {f(q[0])}-{f(q[2])}, min-max {f(min(xs))}-{f(max(xs))})"
+
+
+def budget_batches(exs, budget: int) -> list[list[int]]:
+    """The baseline's batches: examples in data order, each batch as many as fit in `budget` real tokens."""
+    out, cur, n = [], [], 0
+    for i, e in enumerate(exs):
+        if cur and n + len(e.ids) > budget:
+            out.append(cur)
+            cur, n = [], 0
+        cur.append(i)
+        n += len(e.ids)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2", help="base model spec (engine.core.models); default SmolLM2-135M")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--n", type=int, default=400, help="records to draw from the data set")
+    ap.add_argument("--steps", type=int, default=12, help="rounds (one step of each mode each); round 1 is warm-up")
+    ap.add_argument("--step-tokens", type=int, default=1024, help="real-token budget of every step of every mode")
+    ap.add_argument("--max-len", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, every core)")
+    ap.add_argument(
+        "--modes",
+        default="auto",
+        help="comma separated: baseline, grouped, grouped-bf16, packed; auto: grouped, baseline, and grouped-bf16 "
+        "where the device has bf16 units (engine.core.hardware)",
     )
+    args = ap.parse_args(argv)
 
-    from engine.training import tokenize_records
+    from engine.core.hardware import set_omp_wait_policy
 
-    tok = AutoTokenizer.from_pretrained(model_path)
-    exs, _ = tokenize_records(tok, recs, args.max_len)
-    data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model = get_peft_model(
-        model,
-        LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
-    )
-    inner = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
-    counts: list[int] = []
-    slots: list[int] = []
-
-    def collate(batch):
-        out = inner(batch)
-        counts.append(int(out["attention_mask"].sum()))
-        slots.append(int(out["attention_mask"].numel()))
-        return out
-
-    marks: list[float] = []
-    cpu: list[float] = []
-
-    class Clock(TrainerCallback):
-        def on_step_end(self, *a, **k):
-            marks.append(time.perf_counter())
-            cpu.append(time.process_time())
-
-    out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
-    try:
-        targs = TrainingArguments(
-            output_dir=out_dir,
-            per_device_train_batch_size=args.batch,
-            max_steps=args.steps,
-            learning_rate=1e-4,
-            logging_steps=1,
-            save_strategy="no",
-            report_to=[],
-            use_cpu=args.device == "cpu",
-            seed=0,
-            dataloader_num_workers=0,
-            remove_unused_columns=False,
-            disable_tqdm=True,
-        )
-        tr = Trainer(model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[Clock()])
-        res = tr.train()
-    finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
-    # counts[i] is batch i's real tokens; marks[i] ends step i (the dataloader may prefetch one batch ahead)
-    tokens = sum(counts[1 : args.steps])
-    secs = marks[-1] - marks[0]
-    return {
-        "tokens": tokens,
-        "seconds": secs,
-        "tokens_per_s": tokens / secs,
-        "cpu_s": cpu[-1] - cpu[0],
-        "tokens_per_cpu_s": tokens / (cpu[-1] - cpu[0]),
-        "steps": len(marks) - 1,
-        "pad_share": 1 - sum(counts[1 : args.steps]) / max(1, sum(slots[1 : args.steps])),
-        "train_loss": res.training_loss,
-    }
-
-
-def interleaved(model_path: str, recs: list[dict], args) -> dict:
-    """Round-robin steps: one step of each mode per round, so a load swing on a shared machine hits all modes
-    alike; the median step of each is reported. Ours: the trainer's own batching (build_plan/collate_rows) and
-    loss (token_losses); baseline: `Trainer.training_step` on the Trainer's own padded dataloader."""
-    import statistics
+    policy = set_omp_wait_policy()  # as the training worker does, before torch loads
 
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
     from engine import training as T
+    from engine.core.hardware import bf16_fast, cpu_info
+    from engine.core.models import local_folder, resolve
+    from engine.training.model import precision_note
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    modes = (
+        ["grouped", "baseline"] + (["grouped-bf16"] if bf16_fast(args.device) else [])
+        if args.modes == "auto"
+        else args.modes.split(",")
+    )
+    model_path = local_folder(resolve(args.model))
     tok = AutoTokenizer.from_pretrained(model_path)
+    recs = load_records(args.data, args.n)
     exs, _ = T.tokenize_records(tok, recs, args.max_len)
-    pad = tok.pad_token_id
-
-    def lora_model():
-        torch.manual_seed(0)
-        m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-        m = get_peft_model(
-            m,
-            LoraConfig(
-                r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
-            ),
-        )
-        m.train()
-        return m
+    print(
+        f"machine: {cpu_info().describe()}; torch {torch.__version__}, {torch.get_num_threads()} threads, OpenMP wait "
+        f"{policy}; device {args.device}; load {load_avg()} at start\n"
+        f"model {model_path}; {len(exs)} examples from {args.data.name} (max_len {args.max_len}); "
+        f"{args.step_tokens} real tokens per step at most; {args.steps} rounds of {', '.join(modes)} (round 1 not "
+        "timed)",
+        flush=True,
+    )
+    if "grouped-bf16" not in modes:
+        print("bf16: not measured (no bf16 units here, or not asked for)", flush=True)
 
     steppers = {}
-    for mode in args.modes.split(","):
+    rng = {}
+    twin = "grouped" in modes and "grouped-bf16" in modes
+    for mode in modes + (["seed1"] if twin else []):
         if mode == "baseline":
-            model = lora_model()
-            data = [{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels} for e in exs]
+            torch.manual_seed(0)
+            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+            model = get_peft_model(model, LoraConfig(**LORA))
+            model.train()
             out_dir = tempfile.mkdtemp(prefix="bench-trainer-")
             targs = TrainingArguments(
                 output_dir=out_dir,
-                per_device_train_batch_size=args.batch,
-                learning_rate=1e-4,
+                per_device_train_batch_size=1,
+                learning_rate=2e-4,
                 report_to=[],
                 use_cpu=args.device == "cpu",
                 seed=0,
@@ -217,145 +170,135 @@ def interleaved(model_path: str, recs: list[dict], args) -> dict:
                 remove_unused_columns=False,
                 dataloader_num_workers=0,
             )
-            tr = Trainer(
-                model=model,
-                args=targs,
-                train_dataset=data,
-                data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
-            )
+            tr = Trainer(model=model, args=targs, train_dataset=[{"input_ids": [0]}])
             tr.create_optimizer_and_scheduler(num_training_steps=args.steps)
             tr.current_gradient_accumulation_steps = 1  # set by Trainer.train() otherwise
-            it = iter(tr.get_train_dataloader())
+            shutil.rmtree(out_dir, ignore_errors=True)
+            collate = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+            order = list(range(len(exs)))
+            __import__("random").Random(0).shuffle(order)
+            data = [exs[i] for i in order]
+            plan = iter(budget_batches(data, args.step_tokens))
 
-            def step(tr=tr, it=it):
-                batch = next(it)
+            def step(tr=tr, plan=plan, data=data, collate=collate):
+                rows = next(plan)
+                batch = collate(
+                    [
+                        {"input_ids": data[i].ids, "attention_mask": [1] * len(data[i].ids), "labels": data[i].labels}
+                        for i in rows
+                    ]
+                )
+                batch = {k: v.to(args.device) for k, v in batch.items()}
                 n = int(batch["attention_mask"].sum())
-                tr.training_step(tr.model, batch)
+                loss = tr.training_step(tr.model, batch)
                 tr.optimizer.step()
                 tr.model.zero_grad(set_to_none=True)
-                return n, int(batch["attention_mask"].numel())
+                return n, int(batch["attention_mask"].numel()), float(loss)
         else:
-            model = lora_model()
+            packing, _, prec = mode.partition("-") if mode != "seed1" else ("grouped", "", "")
+            precision = "bf16" if prec == "bf16" else "fp32"
+            if precision == "bf16":
+                precision = T.resolve_precision(args.device, True)
+            model, _tok, _ = T.load_base(model_path, args.device, precision)
+            torch.manual_seed(1 if mode == "seed1" else 0)
+            model = get_peft_model(model, LoraConfig(**LORA))
+            model.train()
+            if mode != "seed1":
+                print(f"  {mode}: {precision_note(args.device, precision)}", flush=True)
             st = T.TrainSettings(
-                max_steps=args.steps,
-                max_len=args.max_len,
-                packing=mode,
-                batch_size=args.rows if mode == "packed" else args.batch,
-                seed=0,
+                max_steps=args.steps, max_len=args.max_len, packing=packing, batch_tokens=args.step_tokens, seed=0
             )
-            plan, _names, _ = T.build_plan(exs, "multi_task", None, st)
-            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-            batches = iter(plan)
+            plan = iter(T.build_plan(exs, "multi_task", None, st)[0])
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, weight_decay=0.0)
 
-            def step(model=model, opt=opt, batches=batches, packed=mode == "packed"):
-                _kind, rows = next(batches)
-                b = T.collate_rows(exs, rows, pad, packed)
+            def step(model=model, opt=opt, plan=plan, packed=packing == "packed", precision=precision, mode=mode):
+                _kind, rows = next(plan)
+                b = T.collate_rows(exs, rows, tok.pad_token_id, packed)
                 n = b.pop("n_tokens")
-                slots = int(b["input_ids"].numel())
-                T.token_losses(model, b).backward()
+                b = {k: v.to(args.device) for k, v in b.items()}
+                with T.compute_context(args.device, precision):
+                    loss = T.token_losses(model, b)
+                loss.backward()
                 opt.step()
                 opt.zero_grad(set_to_none=True)
-                return n, slots
+                return n, int(b["input_ids"].numel()), float(loss.detach())
 
         steppers[mode] = step
-    rates: dict[str, list[float]] = {m: [] for m in steppers}
-    cpu_rates: dict[str, list[float]] = {m: [] for m in steppers}
-    pads: dict[str, list[float]] = {m: [] for m in steppers}
+        torch.manual_seed(1 if mode == "seed1" else 0)
+        rng[mode] = torch.get_rng_state()
+
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    tokens: dict[str, list[int]] = {m: [] for m in modes}
+    pads: dict[str, list[float]] = {m: [] for m in modes}
+    losses: dict[str, list[float]] = {m: [] for m in modes}
+    ratios: dict[str, list[float]] = {m: [] for m in modes if m != "baseline"}
+    noise: list[float] = []
+    t_start = time.perf_counter()
     for rnd in range(args.steps):
-        for mode, step in steppers.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            n, slots = step()
-            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        order = modes[rnd % len(modes) :] + modes[: rnd % len(modes)]
+        got = {}
+        for mode in order:
+            torch.set_rng_state(rng[mode])
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            n, slots, loss = steppers[mode]()
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t0
+            rng[mode] = torch.get_rng_state()
+            got[mode] = n / dt
+            losses[mode].append(loss)
             print(
-                f"  round {rnd + 1} {mode:>9}: {n:5d} real tokens ({1 - n / slots:4.0%} padding) "
-                f"{dt:6.1f} s, {n / dt:6.1f} tokens/s",
+                f"  round {rnd + 1}/{args.steps} {mode:>12}: {n:5d} real tokens ({1 - n / slots:4.0%} padding), "
+                f"{dt:6.1f} s, {n / dt:7.1f} tokens/s, loss {loss:.4f}  [load {load_avg()}]",
                 flush=True,
             )
             if rnd:  # round 1 is warm-up
                 rates[mode].append(n / dt)
-                cpu_rates[mode].append(n / max(dc, 1e-9))
+                tokens[mode].append(n)
                 pads[mode].append(1 - n / slots)
-    return {
-        m: {
-            "tokens_per_s": statistics.median(rates[m]),
-            "best_tokens_per_s": max(rates[m]),
-            "tokens_per_cpu_s": statistics.median(cpu_rates[m]),
-            "pad_share": statistics.mean(pads[m]),
-            "steps": len(rates[m]),
-        }
-        for m in steppers
-    }
+        if twin:  # the seed-noise twin, untimed
+            torch.set_rng_state(rng["seed1"])
+            noise.append(steppers["seed1"]()[2])
+            rng["seed1"] = torch.get_rng_state()
+        if rnd and "baseline" in got:
+            for m in ratios:
+                ratios[m].append(got[m] / got["baseline"])
+        print(f"  ... {time.perf_counter() - t_start:.0f}s elapsed", flush=True)
 
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2", help="base model spec (engine.core.models); default SmolLM2-135M")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--n", type=int, default=200, help="records to draw from the data set")
-    ap.add_argument("--steps", type=int, default=5, help="steps (rounds) per mode; the first is warm-up")
-    ap.add_argument("--batch", type=int, default=4, help="examples per batch (baseline and grouped)")
-    ap.add_argument("--rows", type=int, default=1, help="packed rows of max_len per batch (ours, packed)")
-    ap.add_argument("--max-len", type=int, default=512)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--modes", default="packed,grouped,baseline")
-    ap.add_argument(
-        "--sequential",
-        action="store_true",
-        help="run each mode whole, one after another (ours: engine.training.train on a run folder; "
-        "baseline: Trainer.train) instead of interleaving single steps",
-    )
-    args = ap.parse_args(argv)
-
-    from engine.core.models import local_folder, resolve
-
-    model_path = local_folder(resolve(args.model))
-    recs = load_records(args.data, args.n)
-    print(
-        f"model {model_path}\n{len(recs)} records from {args.data.name}; {args.steps} steps each "
-        f"(first one not timed); max_len {args.max_len}; device {args.device}",
-        flush=True,
-    )
-    if not args.sequential:
-        results = interleaved(model_path, recs, args)
-        for mode, r in results.items():
-            print(
-                f"{mode:>9}: best step {r['best_tokens_per_s']:8.1f} real tokens/s, median {r['tokens_per_s']:8.1f}, "
-                f"median {r['tokens_per_cpu_s']:8.2f} per CPU-second, {r['pad_share']:.0%} padding "
-                f"({r['steps']} timed steps)"
-            )
-        if "baseline" in results:
-            b = results["baseline"]
-            for mode, r in results.items():
-                if mode != "baseline":
-                    print(
-                        f"ratio {mode} / baseline: best {r['best_tokens_per_s'] / b['best_tokens_per_s']:.2f}x, "
-                        f"median {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
-                        f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second"
-                    )
-        print(json.dumps(results))
-        return 0
-    results = {}
-    for mode in args.modes.split(","):
-        t0 = time.perf_counter()
-        results[mode] = baseline(model_path, recs, args) if mode == "baseline" else ours(model_path, recs, args, mode)
-        r = results[mode]
+    timed = args.steps - 1
+    print(f"\n{timed} timed rounds; medians (IQR, min-max); load {load_avg()} at the end")
+    for m in modes:
         print(
-            f"{mode:>9}: {r['tokens_per_s']:8.1f} real tokens/s, {r['tokens_per_cpu_s']:8.2f} per CPU-second "
-            f"({r['tokens']:,} tokens in {r['seconds']:.1f} s, {r['cpu_s']:.1f} CPU-s, {r['steps']} timed steps; "
-            f"wall {time.perf_counter() - t0:.0f} s)"
-            + (f"; {r['pad_share']:.0%} of its batch slots are padding" if "pad_share" in r else ""),
-            flush=True,
+            f"  {m:>12}: {spread(rates[m], '{:.1f}')} real tokens/s; real tokens per step "
+            f"{spread([float(x) for x in tokens[m]], '{:.0f}')}; padding {statistics.fmean(pads[m]):.0%}"
         )
-    if "baseline" in results:
-        b = results["baseline"]
-        for mode in results:
-            if mode != "baseline":
-                r = results[mode]
-                print(
-                    f"ratio {mode} / baseline: {r['tokens_per_s'] / b['tokens_per_s']:.2f}x tokens/s, "
-                    f"{r['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x tokens per CPU-second"
-                )
-    print(json.dumps(results))
+    result = {"threads": torch.get_num_threads(), "omp_wait": policy.split()[0], "load_end": load_avg()}
+    for m, xs in ratios.items():
+        if xs:
+            print(f"  {m} / baseline, per round: {spread(xs)}x")
+            result[f"{m}/baseline"] = round(statistics.median(xs), 2)
+    if "grouped" in modes and "grouped-bf16" in modes:
+        x = [a / b for a, b in zip(rates["grouped-bf16"], rates["grouped"])]
+        d = [abs(a - b) for a, b in zip(losses["grouped-bf16"], losses["grouped"])]
+        e = [abs(a - b) for a, b in zip(noise, losses["grouped"])]
+        print(f"  grouped-bf16 / grouped, per round: {spread(x)}x")
+        print(
+            f"  loss, bf16 vs fp32 over {len(d)} steps (same seed, same batches): max |diff| {max(d):.4f}, mean "
+            f"{statistics.fmean(d):.4f} (losses {min(losses['grouped']):.2f}-{max(losses['grouped']):.2f}); "
+            f"fp32 seed 1 vs seed 0 (the noise of a rerun): max {max(e):.4f}, mean {statistics.fmean(e):.4f}"
+        )
+        print(
+            "  per-step loss fp32 / bf16 / fp32 seed 1: "
+            + "  ".join(f"{a:.4f}/{b:.4f}/{c:.4f}" for a, b, c in zip(losses["grouped"], losses["grouped-bf16"], noise))
+        )
+        result.update(
+            bf16_vs_fp32=round(statistics.median(x), 2),
+            bf16_max_loss_diff=round(max(d), 4),
+            seed_noise_max_loss_diff=round(max(e), 4),
+        )
+    print("RESULT training " + " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
     return 0
 
 
