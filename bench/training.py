@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     from engine import training as T
     from engine.core.hardware import bf16_fast, cpu_info
     from engine.core.models import local_folder, resolve
-    from engine.training.model import precision_note
+    from engine.training.model import frozen_linears_to_bf16, precision_note
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -202,6 +202,7 @@ def main(argv=None) -> int:
             model, _tok, _ = T.load_base(model_path, args.device, precision)
             torch.manual_seed(1 if mode == "seed1" else 0)
             model = get_peft_model(model, LoraConfig(**LORA))
+            frozen_linears_to_bf16(model, args.device, precision)  # as the trainer does (CPU bf16 only)
             model.train()
             if mode != "seed1":
                 print(f"  {mode}: {precision_note(args.device, precision)}", flush=True)

@@ -22,7 +22,14 @@ from engine.training.data import (
     split_eval,
     tokenize_records,
 )
-from engine.training.model import compute_context, load_base, precision_note, resolve_precision, token_losses
+from engine.training.model import (
+    compute_context,
+    frozen_linears_to_bf16,
+    load_base,
+    precision_note,
+    resolve_precision,
+    token_losses,
+)
 from engine.training.settings import LoraSettings, TrainingError, TrainSettings, settings_from_dict
 
 
@@ -231,6 +238,8 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
         model = get_peft_model(model, pcfg)
     except ValueError as e:
         raise TrainingError(f"LoRA target modules {lora.target_modules!r} do not fit this model: {e}") from e
+    if n_bf16 := frozen_linears_to_bf16(model, device, precision):
+        say(f"bf16 autocast: {n_bf16} frozen Linear weights kept in bf16 (cast once, not at every forward)")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)

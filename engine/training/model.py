@@ -124,3 +124,22 @@ def load_base(spec: str, device: str, precision: str):
         tok.pad_token = tok.eos_token
     model.to(device)
     return model, tok, src.name
+
+
+def frozen_linears_to_bf16(model, device: str, precision: str) -> int:
+    """For a CPU autocast run, once the LoRA adapters are in place: every frozen Linear weight in bf16. Autocast
+    casts a weight that needs no gradient again at every forward (its cache keeps only trainable ones); a bf16 copy
+    made once gives the same matmuls without the casts. Embeddings (and a head tied to them), norms, the residual
+    stream and the adapters stay fp32. Returns how many Linear modules were cast (0 when not a CPU bf16 run)."""
+    import torch
+
+    if not cpu_autocast(device, precision):
+        return 0
+    emb = model.get_input_embeddings()
+    tied = emb.weight if emb is not None else None
+    n = 0
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear) and mod.weight is not tied and not mod.weight.requires_grad:
+            mod.to(torch.bfloat16)
+            n += 1
+    return n
