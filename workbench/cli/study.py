@@ -176,34 +176,9 @@ def _run_args(p) -> None:
 
 
 def _run_settings(args) -> dict:
-    import json
+    from workbench.cli.train import lora_train_settings
 
-    lora = {
-        k: v
-        for k, v in (("r", args.lora_r), ("alpha", args.lora_alpha), ("target_modules", args.lora_targets))
-        if v is not None
-    }
-    train = {
-        k: v
-        for k, v in (
-            ("epochs", args.epochs),
-            ("max_steps", args.max_steps),
-            ("lr", args.lr),
-            ("batch_size", args.batch_size),
-            ("grad_accum", args.grad_accum),
-            ("max_len", args.max_len),
-            ("device", args.device),
-        )
-        if v is not None
-    }
-    for kv in args.set or []:
-        k, sep, v = kv.partition("=")
-        if not sep:
-            raise CliError(f"--set {kv!r}: expected KEY=VALUE (a TrainSettings field)", EXIT_USAGE)
-        try:
-            train[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            train[k.strip()] = v
+    lora, train = lora_train_settings(args)
     run: dict = {"lora": lora, "train": train}
     if args.base_model:
         run["base_model"] = args.base_model

@@ -43,41 +43,37 @@ def _table(runs) -> str:
     return "\n".join(lines)
 
 
-def _settings(args) -> tuple[dict, dict]:
-    lora = {
-        k: v
-        for k, v in (
-            ("r", args.lora_r),
-            ("alpha", args.lora_alpha),
-            ("dropout", args.lora_dropout),
-            ("target_modules", args.lora_targets),
+def lora_train_settings(args) -> tuple[dict, dict]:
+    """(lora, train) settings from the LoRA and training options a command defines (`workbench train`, `workbench
+    study`): the options it has and was given, then each --set KEY=VALUE (a JSON value, else text)."""
+
+    def given(names):
+        return {k: v for k, dest in names if (v := getattr(args, dest, None)) is not None}
+
+    lora = given(
+        (("r", "lora_r"), ("alpha", "lora_alpha"), ("dropout", "lora_dropout"), ("target_modules", "lora_targets"))
+    )
+    train = given(
+        (
+            ("epochs", "epochs"),
+            ("max_steps", "max_steps"),
+            ("lr", "lr"),
+            ("batch_size", "batch_size"),
+            ("batch_tokens", "batch_tokens"),
+            ("grad_accum", "grad_accum"),
+            ("max_len", "max_len"),
+            ("packing", "packing"),
+            ("seed", "seed"),
+            ("device", "device"),
+            ("eval_every", "eval_every"),
+            ("save_every", "save_every"),
+            ("grad_conflict_every", "grad_conflict_every"),
+            ("bf16", "bf16"),
         )
-        if v is not None
-    }
-    train = {
-        k: v
-        for k, v in (
-            ("epochs", args.epochs),
-            ("max_steps", args.max_steps),
-            ("lr", args.lr),
-            ("batch_size", args.batch_size),
-            ("batch_tokens", args.batch_tokens),
-            ("grad_accum", args.grad_accum),
-            ("max_len", args.max_len),
-            ("packing", args.packing),
-            ("seed", args.seed),
-            ("device", args.device),
-            ("eval_every", args.eval_every),
-            ("save_every", args.save_every),
-            ("grad_conflict_every", args.grad_conflict_every),
-        )
-        if v is not None
-    }
-    if args.bf16 is not None:
-        train["bf16"] = args.bf16
-    if args.gradient_checkpointing:
+    )
+    if getattr(args, "gradient_checkpointing", False):
         train["gradient_checkpointing"] = True
-    for kv in args.set or []:
+    for kv in getattr(args, "set", None) or []:
         k, sep, v = kv.partition("=")
         if not sep:
             raise CliError(f"--set {kv!r}: expected KEY=VALUE (a TrainSettings field)", EXIT_USAGE)
@@ -135,7 +131,7 @@ def _follow(store, run_id: int, quiet: bool) -> int:
 def cmd_train(args) -> int:
     from engine.training.runs import create_run, get_run
 
-    lora, train = _settings(args)
+    lora, train = lora_train_settings(args)
     with _open_store(args) as store:
         run = create_run(
             store,
