@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -15,49 +16,127 @@ from textual.widgets import DataTable, Input, Label, Static
 from textual_plotext import PlotextPlot
 
 from screens.job_panel import JobPanel, JobScreen
+from screens.scope_dialog import current_filter, load_choices
 from screens.widgets import Dialog, EngineCaller, FormDialog, NavTable
 from workbench.actions import bindings_for
 
 EMPTY = """No RAISE job in this store yet. n trains a policy here (a form: name, target eval pool, clustering,
-steps, batch, episodes), or from the command line: workbench raise train --name r1 --target math_eval ..."""
+what it works on, steps, batch, episodes, PPO knobs), or from the command line: workbench raise train --name r1 ..."""
 
-# the form's defaults: those of `workbench raise train`
-DEFAULTS = {"steps": 8, "batch": 4, "candidates": 32, "episodes": 6, "base_model": "smollm2"}
+# the form's knobs: (field, engine group, engine name); their defaults are the engine's (RaiseSettings, PPOSettings)
+KNOBS = (
+    ("steps", "settings", "steps"),
+    ("batch", "settings", "batch"),
+    ("candidates", "settings", "candidates"),
+    ("episodes", "settings", "episodes"),
+    ("lr", "settings", "lr"),
+    ("max_len", "settings", "max_len"),
+    ("val_items", "settings", "val_items"),
+    ("seed", "settings", "seed"),
+    ("ppo_epochs", "ppo", "epochs"),
+    ("clip", "ppo", "clip"),
+    ("gamma", "ppo", "gamma"),
+    ("gae_lambda", "ppo", "lam"),
+    ("entropy", "ppo", "entropy_coef"),
+    ("policy_lr", "ppo", "lr"),
+    ("replay", "ppo", "replay_episodes"),
+)
+BASE_MODEL = "smollm2"
+
+
+def knob_defaults() -> dict[str, str]:
+    """The form's knob values: the engine's defaults, as text."""
+    from engine.raise_rl.env import RaiseSettings
+    from engine.raise_rl.policy import PPOSettings
+
+    src = {"settings": RaiseSettings(), "ppo": PPOSettings()}
+    return {f: str(getattr(src[g], k)) for f, g, k in KNOBS}
+
+
+def knob_values(form: dict[str, str]) -> tuple[dict, dict] | str:
+    """(settings, ppo) from the form's knob texts, checked by the engine's own settings classes; or the error, naming
+    the field."""
+    from dataclasses import fields
+
+    from engine.raise_rl.env import RaiseSettings, settings_from
+    from engine.raise_rl.policy import PPOSettings, RaiseError
+
+    types = {
+        "settings": {x.name: x.type for x in fields(RaiseSettings)},
+        "ppo": {x.name: x.type for x in fields(PPOSettings)},
+    }
+    out: dict[str, dict] = {"settings": {}, "ppo": {}}
+    for f, g, k in KNOBS:
+        text = form[f]
+        want = int if types[g][k] in (int, "int") else float
+        try:
+            out[g][k] = want(text)
+        except ValueError:
+            return f"{f.replace('_', ' ')}: expected {'a whole number' if want is int else 'a number'}, not {text!r}"
+    for g, check in (("settings", settings_from), ("ppo", lambda d: PPOSettings(**d).validate())):
+        try:
+            check(out[g])
+        except RaiseError as e:
+            name = str(e).split(" ", 1)[0]
+            field = next((f for f, gg, k in KNOBS if gg == g and k == name), name)
+            return f"{field.replace('_', ' ')}: {e}"
+    return out["settings"], out["ppo"]
 
 
 class NewRaiseDialog(FormDialog):
-    """Train a RAISE policy: name, target eval pool, base model, embeddings and clustering (optional), steps T,
-    batch, candidates, episodes (the CLI's defaults). The scope is every training sample (the CLI narrows it).
-    A name that exists resumes that job with its own settings. Dismisses with a dict or None."""
+    """Train a RAISE policy: name, target eval pool, base model, embeddings and clustering (optional), what it works
+    on (the Browse filter or every training sample), and the knobs of the episodes and of PPO (the engine's
+    defaults; docs/raise.md). A name that exists resumes that job with its own settings. Dismisses with a dict
+    ({"name", "target", "base_model", "embeddings", "clustering", "scope", "words", "settings", "ppo"}) or None."""
 
     HELP = __doc__
     DEFAULT_CSS = """
-    NewRaiseDialog > Vertical { width: 84; }
+    NewRaiseDialog > Vertical { width: 96; max-height: 96%; }
     NewRaiseDialog .row { height: 1; margin-top: 1; }
-    NewRaiseDialog .row Label { width: 16; }
+    NewRaiseDialog .row Label { width: 13; }
     NewRaiseDialog .row Input { width: 1fr; }
+    NewRaiseDialog .knobs { height: 1; }
+    NewRaiseDialog .knobs Label { width: 12; }
+    NewRaiseDialog .knobs Input { width: 1fr; margin-right: 1; }
+    NewRaiseDialog RadioSet { width: 1fr; }
     NewRaiseDialog #hint { color: $text-muted; margin-top: 1; }
     """
-    FIELDS = ("name", "target", "base_model", "embeddings", "clustering", "steps", "batch", "candidates", "episodes")
-    NUMBERS = ("steps", "batch", "candidates", "episodes")
+    FIELDS = ("name", "target", "base_model", "embeddings", "clustering")
 
-    def __init__(self, targets: list[str], clusterings: list[str], jobs: list[str]) -> None:
+    def __init__(self, targets: list[str], clusterings: list[str], jobs: list[str], choices=()) -> None:
         super().__init__()
         self.targets, self.clusterings, self.jobs = targets, clusterings, jobs
+        self.choices = list(choices)  # (key, Scope, words): screens.scope_dialog.load_choices
 
     def compose(self) -> ComposeResult:
+        from rich.text import Text
+        from textual.widgets import RadioButton, RadioSet
+
         values = {
             "name": next(f"r{i}" for i in range(1, 10**6) if f"r{i}" not in self.jobs),
             "target": self.targets[0] if self.targets else "",
+            "base_model": BASE_MODEL,
             "embeddings": "",
             "clustering": self.clusterings[0] if self.clusterings else "",
-        } | {k: str(v) for k, v in DEFAULTS.items()}
+        } | knob_defaults()
         with Vertical():
             yield Label("Train a RAISE policy", classes="title")
             for f in self.FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(f.replace("_", " "))
                     yield Input(values[f], id=f"f-{f}", compact=True, select_on_focus=False)
+            if self.choices:
+                yield Label("works on:", classes="row")
+                with RadioSet(id="f-scope"):
+                    for i, (key, _scope, words) in enumerate(self.choices):
+                        prefix = "the Browse filter: " if key == "browse" else "every training sample: "
+                        yield RadioButton(Text(prefix + words), value=i == 0, id=f"f-scope-{key}")
+            yield Label("episodes and PPO (docs/raise.md)", classes="row")
+            for k in range(0, len(KNOBS), 3):
+                with Horizontal(classes="knobs"):
+                    for f, _g, _k in KNOBS[k : k + 3]:
+                        yield Label(f.replace("_", " "))
+                        yield Input(values[f], id=f"f-{f}", compact=True, select_on_focus=False)
             yield Static(
                 f"eval pools: {', '.join(self.targets) or 'none'} · clusterings: {', '.join(self.clusterings) or 'none'}"
                 " · embeddings: a stored embedding model, empty for none",
@@ -69,7 +148,10 @@ class NewRaiseDialog(FormDialog):
         self.query_one("#f-name", Input).focus()
 
     def _submit(self) -> None:
+        from textual.widgets import RadioSet
+
         v = {f: self.query_one(f"#f-{f}", Input).value.strip() for f in self.FIELDS}
+        knobs = {f: self.query_one(f"#f-{f}", Input).value.strip() for f, _g, _k in KNOBS}
         err = None
         if not v["name"]:
             err = "name: give the job a name"
@@ -77,13 +159,79 @@ class NewRaiseDialog(FormDialog):
             err = f"target: {v['target']!r} is not an eval pool (eval pools: {', '.join(self.targets) or 'none'})"
         elif v["clustering"] and v["clustering"] not in self.clusterings:
             err = f"clustering: no clustering named {v['clustering']!r}"
-        for k in self.NUMBERS:
-            if err is None and not (v[k].isdigit() and int(v[k]) > 0):
-                err = f"{k}: expected a positive integer, not {v[k]!r}"
+        got = knob_values(knobs)
+        if err is None and isinstance(got, str):
+            err = got
         if err:
             self.query_one("#error", Static).update(err)
             return
-        self.dismiss({k: (int(x) if k in self.NUMBERS else (x or None)) for k, x in v.items()})
+        scope, words = None, ""
+        if self.choices:
+            i = self.query_one("#f-scope", RadioSet).pressed_index
+            _key, scope, words = self.choices[i if 0 <= i < len(self.choices) else 0]
+        out = {k: (x or None) for k, x in v.items()}
+        self.dismiss(out | {"scope": scope, "words": words, "settings": got[0], "ppo": got[1]})
+
+
+class CompareDialog(FormDialog):
+    """Compare at equal steps (`workbench raise compare`): the arms (raise, random, ifd, full, base) and the eval
+    sets (default: the job's target). Runs already queued for this job are reused. Dismisses with {"arms": [...],
+    "sets": [...]} or None."""
+
+    HELP = __doc__
+    DEFAULT_CSS = """
+    CompareDialog > Vertical { width: 84; }
+    CompareDialog .row { height: 1; margin-top: 1; }
+    CompareDialog .row Label { width: 10; }
+    CompareDialog .row Input { width: 1fr; }
+    CompareDialog #hint { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, job: str, target: str, evals: list[str]) -> None:
+        super().__init__()
+        self.job, self.target, self.evals = job, target, evals
+
+    def compose(self) -> ComposeResult:
+        from engine.raise_rl.compare import ARMS
+
+        with Vertical():
+            yield Label(f"Compare RAISE job {self.job} at equal steps", classes="title")
+            with Horizontal(classes="row"):
+                yield Label("arms")
+                yield Input(",".join(ARMS), id="c-arms", compact=True, select_on_focus=False)
+            with Horizontal(classes="row"):
+                yield Label("eval sets")
+                yield Input(self.target, id="c-sets", compact=True, select_on_focus=False)
+            yield Static(
+                "one run per arm in the Runs queue (the same recipe and steps); the finished ones are evaluated "
+                f"per domain now, C again evaluates the rest · eval pools: {', '.join(self.evals) or 'none'}",
+                id="hint",
+            )
+            yield Static("", id="error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#c-arms", Input).focus()
+
+    def _submit(self) -> None:
+        from engine.raise_rl.compare import check_arms
+        from engine.raise_rl.policy import RaiseError
+
+        arms = [a.strip() for a in self.query_one("#c-arms", Input).value.split(",") if a.strip()]
+        sets = [x.strip() for x in self.query_one("#c-sets", Input).value.split(",") if x.strip()]
+        err = None
+        try:
+            arms = check_arms(arms)
+        except RaiseError as e:
+            err = f"arms: {e}"
+        if err is None and not sets:
+            err = "eval sets: name at least one eval pool"
+        bad = [x for x in sets if x not in self.evals]
+        if err is None and bad:
+            err = f"eval sets: {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not an eval pool"
+        if err:
+            self.query_one("#error", Static).update(err)
+            return
+        self.dismiss({"arms": arms, "sets": sets})
 
 
 class RaiseScreen(JobScreen, EngineCaller, Dialog):
@@ -107,6 +255,7 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
     RaiseScreen #x-curve { width: 1fr; height: 100%; }
     RaiseScreen #x-steps { width: 1fr; height: 100%; }
     RaiseScreen #x-jobbar { height: 1; }
+    RaiseScreen #x-compare { height: auto; max-height: 10; }
     """
 
     def __init__(self) -> None:
@@ -129,8 +278,9 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
             with Horizontal(id="x-mid"):
                 yield PlotextPlot(id="x-curve")
                 yield NavTable(id="x-steps", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="x-compare")
             yield JobPanel(
-                "n trains · d deploys · D random baseline · enter/b browses a step · c cancels",
+                "n trains · d deploys · D random baseline · C compares · enter/b browses a step · c cancels",
                 status_id="x-job",
                 progress_id="x-progress",
                 id="x-jobbar",
@@ -253,15 +403,19 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
         if self._busy():
             return
 
+        flt = current_filter(self.app)
+
         def load():
             from engine.data.scope import eval_pools
             from engine.geometry.cluster_store import list_clusterings
 
-            return list(eval_pools(self.store).values()), [c.name for c in list_clusterings(self.store)]
+            clusterings = [c.name for c in list_clusterings(self.store)]
+            return list(eval_pools(self.store).values()), clusterings, load_choices(self.store, flt)
 
         def opened(got) -> None:
-            targets, clusterings = got
-            self.app.push_screen(NewRaiseDialog(targets, clusterings, [j["name"] for j in self.jobs]), self._train)
+            targets, clusterings, choices = got
+            jobs = [j["name"] for j in self.jobs]
+            self.app.push_screen(NewRaiseDialog(targets, clusterings, jobs, choices), self._train)
 
         self.run_engine(load, opened, group="raise-form")
 
@@ -278,11 +432,10 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
 
             if resume:
                 return folder
-            s = {k: form[k] for k in ("steps", "batch", "candidates", "episodes")}
             prep(
-                self.store, folder, base_model=form["base_model"] or DEFAULTS["base_model"], target=form["target"],
-                embeddings=form["embeddings"], text_kind="instruction_response", clustering=form["clustering"],
-                settings=s,
+                self.store, folder, base_model=form["base_model"] or BASE_MODEL, target=form["target"],
+                scope=form.get("scope"), embeddings=form["embeddings"], text_kind="instruction_response",
+                clustering=form["clustering"], settings=form["settings"], ppo=form["ppo"],
             )  # fmt: skip
             return folder
 
@@ -377,3 +530,53 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
             self.reload()
 
         self.panel.run("deploy", work, done, text=f"raise {name}: rolling the policy out…", suffix="")
+
+    # -- comparison ------------------------------------------------------------------------------------------
+    def action_compare(self) -> None:
+        if self._busy():
+            return
+        if not self.job_name or not self.jobs:
+            self.app.notify("no RAISE job to compare: n trains one")
+            return
+        name = self.job_name
+        folder = next(j["folder"] for j in self.jobs if j["name"] == name)
+        target = next(j["target"] for j in self.jobs if j["name"] == name) or ""
+
+        def load():
+            from engine.data.scope import eval_pools
+
+            return list(eval_pools(self.store).values())
+
+        def opened(evals: list[str]) -> None:
+            self.app.push_screen(CompareDialog(name, target, evals), lambda form: self._compare(name, folder, form))
+
+        self.run_engine(load, opened, group="raise-form")
+
+    def _compare(self, name: str, folder: str, form: dict | None) -> None:
+        if not form:
+            return
+
+        def work(progress, token):
+            from engine.raise_rl.compare import evaluate_comparison, queue_comparison
+            from engine.training.runs import get_run
+
+            runs = queue_comparison(self.store, folder, arms=form["arms"])
+            # the status the evaluation saw (the queue may finish an arm meanwhile: C again evaluates it)
+            status = {a: get_run(self.store, rid).status for a, rid in runs.items()}
+            rows = evaluate_comparison(self.store, folder, form["sets"], progress=progress, cancel=token)
+            return runs, rows, status
+
+        def done(got) -> None:
+            from engine.raise_rl.compare import comparison_lines
+
+            runs, rows, status = got
+            lines = comparison_lines(runs, rows, status, hint="the Runs queue trains them, C again evaluates them")
+            self.query_one("#x-compare", Static).update(Text("\n".join(lines)))
+            left = sum(1 for st in status.values() if st != "done")
+            more = (
+                f"; {left} arm(s) not trained yet: the Runs queue trains them, C again evaluates them" if left else ""
+            )
+            self.panel.finish(f"raise {name}: comparison of {len(runs)} arms{more}")
+            self.reload()
+
+        self.panel.run("compare", work, done, text=f"raise {name}: queueing the arms, evaluating the finished…")

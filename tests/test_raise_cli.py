@@ -114,3 +114,52 @@ def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, c
         capsys, "raise", "train", "--name", "r2", "--target", "nope_eval", "--base-model", str(model_dir), *base
     )
     assert code != 0 and "no eval pool named 'nope_eval'" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_raise_train_at_a_step_and_the_same_command_resumes(tmp_path, model_dir):
+    """A real SIGINT to a real `workbench raise train` once an episode has finished: exit 130, the message that
+    the same command resumes, the checkpoint of the finished episodes kept; the same command then goes on from
+    there (its first new episode is the next one) and the picks of the kept episodes are unchanged."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from engine.core.store import Store
+
+    root = Path(__file__).resolve().parent.parent
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as st:
+        import_sample_pools(st, tmp_path, ["math"], 10)
+    env = dict(os.environ, PYTHONPATH=str(root), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    cmd = [
+        sys.executable, "-m", "workbench", "--db", str(db), "raise", "train", "--name", "r1", "--target", "math_eval",
+        "--base-model", str(model_dir), "--steps", "2", "--batch", "2", "--candidates", "4", "--val-items", "4",
+    ]  # fmt: skip
+    p = subprocess.Popen([*cmd, "--episodes", "6"], stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith("workbench: episode 1:"):
+            break
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    err = "".join(seen) + err
+    assert p.returncode == 130, err
+    assert "cancelled after" in err and "the same command resumes" in err and "Traceback" not in err
+    with Store(db) as st:
+        from engine.raise_rl.reading import jobs_root
+
+        folder = jobs_root(st) / "r1"
+    kept = [json.loads(x) for x in (folder / "episodes.jsonl").read_text().splitlines()]
+    assert 1 <= len(kept) < 6
+    # the same command (the same settings) resumes after the last finished episode and runs to the end
+    r = subprocess.run([*cmd, "--episodes", "6"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "resuming RAISE job 'r1'" in r.stderr
+    assert f"workbench: episode {len(kept) + 1}:" in r.stderr and "workbench: episode 1:" not in r.stderr
+    got = [json.loads(x) for x in (folder / "episodes.jsonl").read_text().splitlines()]
+    assert [e["episode"] for e in got] == list(range(1, 7))
+    assert [e["steps"] for e in got[: len(kept)]] == [e["steps"] for e in kept]

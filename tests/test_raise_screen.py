@@ -79,7 +79,15 @@ def test_raise_panel_shows_a_job_browses_a_step_and_checks_the_form(tmp_path):
         assert dlg.query_one("#f-steps", Input).value == "8"
         dlg.query_one("#f-steps", Input).value = "0"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "steps: expected a positive integer" in plain(dlg.query_one("#error", Static)))
+        await wait_for(pilot, lambda: "steps: steps must be >= 1" in plain(dlg.query_one("#error", Static)))
+        dlg.query_one("#f-steps", Input).value = "2.5"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "steps: expected a whole number" in plain(dlg.query_one("#error", Static)))
+        dlg.query_one("#f-steps", Input).value = "3"
+        dlg.query_one("#f-policy_lr", Input).value = "0"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "policy lr: lr must be > 0" in plain(dlg.query_one("#error", Static)))
+        dlg.query_one("#f-policy_lr", Input).value = "0.003"
         dlg.query_one("#f-steps", Input).value = "3"
         dlg.query_one("#f-target", Input).value = "nope"
         await pilot.press("enter")
@@ -94,5 +102,75 @@ def test_raise_panel_shows_a_job_browses_a_step_and_checks_the_form(tmp_path):
         browse = app.screen
         expr = f"id IN ({ids[2]}, {ids[3]})"
         await wait_for(pilot, lambda: browse.count == 2 and browse.filter.expression == expr, what="browse count")
+
+    _run(WorkbenchApp(db_path=db), body)
+
+
+@pytest.mark.slow
+def test_raise_panel_trains_cancels_resumes_and_compares(tmp_path, model_dir):
+    """The whole panel on a tiny model: n trains a policy in a worker process with knobs from the form and the
+    scope picked there, c cancels it at its next step, n with the same name resumes it to the end, and C queues
+    the comparison's arms and shows the evaluated ones (the base model at once)."""
+    from screens.raise_screen import CompareDialog
+
+    db = tmp_path / "wb.duckdb"
+    with Store(db) as st:
+        import_sample_pools(st, tmp_path, ["math", "code"], 8)
+
+    def jobs(scr):
+        return {r[0]: r for r in _rows(scr, "#x-jobs")}
+
+    async def fill(pilot, app, values: dict[str, str]):
+        dlg = await wait_screen(pilot, app, NewRaiseDialog, what="form")
+        for k, v in values.items():
+            dlg.query_one(f"#f-{k}", Input).value = v
+        return dlg
+
+    async def body(pilot, app):
+        await pilot.press("6")
+        await pilot.press("R")
+        scr = await wait_screen(pilot, app, RaiseScreen, what="RAISE panel")
+        await pilot.press("n")
+        knobs = {"steps": "2", "batch": "2", "candidates": "4", "val_items": "4"}
+        dlg = await fill(pilot, app, {"base_model": str(model_dir), "episodes": "40", **knobs})
+        # the scope is every training sample (no Browse filter yet): the eval pools stay out of the candidates
+        assert "every training sample: 16 samples" in str(dlg.query_one("#f-scope-all").label)
+        dlg.query_one("#f-clip", Input).value = "1.5"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "clip: clip must be in (0, 1)" in plain(dlg.query_one("#error", Static)))
+        dlg.query_one("#f-clip", Input).value = "0.3"
+        await pilot.press("enter")
+        await wait_screen(pilot, app, RaiseScreen)
+        await wait_for(pilot, lambda: jobs(scr).get("r1", [""] * 3)[2] not in ("", "0/40"), 120, "an episode")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: scr.job is None, 60, "the worker to stop")
+        await wait_for(pilot, lambda: jobs(scr)["r1"][1] == "cancelled", 10, "cancelled")
+        done = int(jobs(scr)["r1"][2].split("/")[0])
+        assert 1 <= done < 40
+        folder = next(j["folder"] for j in scr.jobs if j["name"] == "r1")
+        spec = json.loads(open(f"{folder}/spec.json").read())
+        assert spec["settings"]["steps"] == 2 and spec["ppo"]["clip"] == 0.3 and spec["pool"] == 16
+        # the same name resumes with its own settings (the form's other values are not used)
+        await pilot.press("n")
+        await fill(pilot, app, {"name": "r1", "episodes": "1"})
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: scr.job is not None, 30, "the worker")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: scr.job is None, 60, "the worker to stop again")
+        got = int(jobs(scr)["r1"][2].split("/")[0])
+        assert got >= done and jobs(scr)["r1"][2].endswith("/40")
+        # the comparison: the random and base arms; the base model has nothing to train, so it is evaluated now
+        await pilot.press("C")
+        cmp = await wait_screen(pilot, app, CompareDialog, what="compare form")
+        assert cmp.query_one("#c-sets", Input).value == "math_eval"
+        cmp.query_one("#c-arms", Input).value = "random,nope"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "unknown arm" in plain(cmp.query_one("#error", Static)))
+        cmp.query_one("#c-arms", Input).value = "random,base"
+        await pilot.press("enter")
+        await wait_screen(pilot, app, RaiseScreen)
+        await wait_for(pilot, lambda: "math_eval" in plain(scr.query_one("#x-compare", Static)), 120, "the table")
+        table = plain(scr.query_one("#x-compare", Static))
+        assert "not finished yet: random (" in table and "base" in table and "C again" in table
 
     _run(WorkbenchApp(db_path=db), body)

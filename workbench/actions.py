@@ -715,6 +715,14 @@ ACTIONS: list[Action] = [
         action="deploy_random",
     ),
     Action(
+        "raise.compare",
+        "C",
+        "Compare at equal steps: RAISE, random batches, IFD top-k, full data, the base model (runs, then evaluation)",
+        "raise",
+        label="Compare",
+        action="compare",
+    ),
+    Action(
         "raise.browse",
         "b",
         "Browse the highlighted step's samples (enter on the steps table too)",

@@ -170,6 +170,28 @@ def best_arm(row: dict) -> str | None:
     return top[0] if len(top) == 1 else None
 
 
+def comparison_lines(
+    runs: dict[str, int], rows: list[dict], status: dict[str, str], hint: str = "--wait runs the queue here"
+) -> list[str]:
+    """The comparison as text lines (the CLI's table, the RAISE panel): the arms not finished yet, then one line per
+    row of comparison_rows with a column per arm and the best arm."""
+    out = []
+    waiting = [a for a, st in status.items() if st != "done"]
+    if waiting:
+        out.append(f"not finished yet: {', '.join(f'{a} ({status[a]})' for a in waiting)}; {hint}")
+    if not rows:
+        return out + ["no arm evaluated yet"]
+    head = ["eval set", "domain", "metric", *runs, "best"]
+    table = [head]
+    for r in rows:
+        vals = [("-" if r["values"].get(a) is None else f"{r['values'][a]:.4f}") for a in runs]
+        table.append(
+            [r["eval_set"], r["domain"], r["metric"], *vals, best_arm(r) or ("tie" if len(r["values"]) > 1 else "-")]
+        )
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+    return out + ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+
+
 def evaluate_comparison(
     store, folder, sets, *, max_items=None, device: str = "auto", progress=None, cancel=None
 ) -> list[dict]:

@@ -171,7 +171,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from engine.raise_rl.compare import best_arm, check_arms, evaluate_comparison, queue_comparison
+    from engine.raise_rl.compare import check_arms, comparison_lines, evaluate_comparison, queue_comparison
     from engine.raise_rl.policy import RaiseError
     from engine.training import runs as R
 
@@ -208,22 +208,8 @@ def cmd_compare(args) -> int:
     if args.format == "json":
         _dump({"runs": runs, "status": status, "sets": sets, "rows": rows})
         return EXIT_OK
-    waiting = [a for a, st in status.items() if st != "done"]
-    if waiting:
-        print(f"not finished yet: {', '.join(f'{a} ({status[a]})' for a in waiting)}; --wait runs the queue here")
-    if not rows:
-        print("no arm evaluated yet")
-        return EXIT_OK
-    head = ["eval set", "domain", "metric", *runs, "best"]
-    table = [head]
-    for r in rows:
-        vals = [("-" if r["values"].get(a) is None else f"{r['values'][a]:.4f}") for a in runs]
-        table.append(
-            [r["eval_set"], r["domain"], r["metric"], *vals, best_arm(r) or ("tie" if len(r["values"]) > 1 else "-")]
-        )
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
-    for row in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    for line in comparison_lines(runs, rows, status):
+        print(line)
     return EXIT_OK
 
 
