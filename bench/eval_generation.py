@@ -96,13 +96,8 @@ def main() -> None:
 
     from engine.core.models import load_causal_lm
     from engine.evaluation.code_check import extract_code
-    from engine.evaluation.worker import (
-        GENERATING_SCORERS,
-        _set_threads,
-        generate_outputs,
-        render_prompt,
-        stop_token_ids,
-    )
+    from engine.evaluation.generation import stop_token_ids
+    from engine.evaluation.worker import GENERATING_SCORERS, _set_threads, generate_outputs, render_prompt
 
     _set_threads({"threads": args.threads})
     t = time.perf_counter()

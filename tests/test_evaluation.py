@@ -362,7 +362,8 @@ def test_evaluate_many_merges_adapters_in_and_out(store, tmp_path, model_dir):
 
 
 def test_cancel_stops_generation_between_tokens(model_dir):
-    from engine.evaluation.worker import generate, load_model
+    from engine.evaluation.generation import generate
+    from engine.evaluation.worker import load_model
 
     class AfterFiveTokens(CancelToken):
         n = 0

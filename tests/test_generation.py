@@ -1,4 +1,4 @@
-"""The eval worker's generation (engine.evaluation.worker.generate) gives, under greedy decoding, the text of a
+"""The eval worker's generation (engine.evaluation.generation.generate) gives, under greedy decoding, the text of a
 plain batch-1 `model.generate` loop: with end tokens reached at different steps, slots refilled, cache
 columns compacted and shifted, for llama (rotary positions) and GPT-2 (learned positions)."""
 
@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.evaluation import worker  # noqa: E402
+from engine.evaluation import generation, worker  # noqa: E402
 from tests.tiny_lm import CORPUS, tiny_gpt2, tiny_llama, tiny_tokenizer  # noqa: E402
 
 PROMPTS = [CORPUS[k % 10] * (1 + k % 4) for k in range(9)]  # 5 to 60 tokens
@@ -36,7 +36,7 @@ def loop(model, tok, prompts, max_new_tokens):
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=tok.pad_token_id,
-                eos_token_id=worker.stop_token_ids(model, tok),
+                eos_token_id=generation.stop_token_ids(model, tok),
             )
         out.append(g[0, enc["input_ids"].shape[1] :].tolist())
     return out
@@ -68,23 +68,23 @@ def test_batched_greedy_equals_batch1_loop(make, monkeypatch):
     texts = [tok.decode(r, skip_special_tokens=True) for r in want]
     seen = []
     assert (
-        worker.generate(model, tok, PROMPTS, max_new_tokens=24, batch_size=3, on_batch=lambda d, n: seen.append(d))
+        generation.generate(model, tok, PROMPTS, max_new_tokens=24, batch_size=3, on_batch=lambda d, n: seen.append(d))
         == texts
     )
     assert seen == list(range(1, len(PROMPTS) + 1))  # progress as each prompt ends
-    monkeypatch.setattr(worker, "SLOT_SLACK", 0)  # compaction and right shifts at nearly every step
-    assert worker.generate(model, tok, PROMPTS, max_new_tokens=24, batch_size=2) == texts
-    assert worker.generate(model, tok, PROMPTS[:2], max_new_tokens=24, batch_size=8) == texts[:2]
+    monkeypatch.setattr(generation, "SLOT_SLACK", 0)  # compaction and right shifts at nearly every step
+    assert generation.generate(model, tok, PROMPTS, max_new_tokens=24, batch_size=2) == texts
+    assert generation.generate(model, tok, PROMPTS[:2], max_new_tokens=24, batch_size=8) == texts[:2]
 
 
 def test_generation_configs_that_change_greedy_use_model_generate():
     tok = tiny_tokenizer()
     model = lively(tiny_llama(tok))
-    assert worker.plain_greedy(model)
+    assert generation.plain_greedy(model)
     model.generation_config.repetition_penalty = 1.3
-    assert not worker.plain_greedy(model)
+    assert not generation.plain_greedy(model)
     want = [tok.decode(r, skip_special_tokens=True) for r in loop(model, tok, PROMPTS[:3], 12)]
-    assert worker.generate(model, tok, PROMPTS[:3], max_new_tokens=12, batch_size=1) == want
+    assert generation.generate(model, tok, PROMPTS[:3], max_new_tokens=12, batch_size=1) == want
 
 
 def test_code_answers_stop_once_the_code_the_scorer_runs_is_out():
@@ -104,10 +104,10 @@ def test_stops_end_a_row_where_the_scorer_stops_reading(penalty):
     tok = tiny_tokenizer()
     model = lively(tiny_llama(tok))
     model.generation_config.repetition_penalty = penalty
-    full = worker.generate(model, tok, PROMPTS[:4], max_new_tokens=20, batch_size=2)
+    full = generation.generate(model, tok, PROMPTS[:4], max_new_tokens=20, batch_size=2)
     cut = full[1][:5]
     stops = [None, lambda text: text.startswith(cut), None, None]
-    got = worker.generate(model, tok, PROMPTS[:4], max_new_tokens=20, batch_size=2, stops=stops)
+    got = generation.generate(model, tok, PROMPTS[:4], max_new_tokens=20, batch_size=2, stops=stops)
     assert got[0] == full[0] and got[2:] == full[2:]
     assert got[1].startswith(cut) and full[1].startswith(got[1]) and len(got[1]) < len(full[1])
 
@@ -129,6 +129,6 @@ def test_a_sliding_window_cache_uses_model_generate():
         eos_token_id=tok.eos_token_id,
     )
     model = lively(MistralForCausalLM(cfg).eval())
-    assert worker.greedy_slots(model, tok, PROMPTS[:2], max_new_tokens=4, slots=2, eos=[]) is None
+    assert generation.greedy_slots(model, tok, PROMPTS[:2], max_new_tokens=4, slots=2, eos=[]) is None
     want = [tok.decode(r, skip_special_tokens=True) for r in loop(model, tok, PROMPTS[:3], 12)]
-    assert worker.generate(model, tok, PROMPTS[:3], max_new_tokens=12, batch_size=1) == want
+    assert generation.generate(model, tok, PROMPTS[:3], max_new_tokens=12, batch_size=1) == want

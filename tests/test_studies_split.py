@@ -234,7 +234,9 @@ def test_the_report_has_the_series_tables_and_figure(tmp_path):
     assert "| a | math | accuracy | human: 0.0139; synthetic: 0.0069 |" in md
     assert "| math | human | a (1M): 0.0139; b (unknown): 0.0347 | 0.0208 | order given |" in md
     fig = next(f for f in rep.figures if f.name == "growth-series")
-    paths = RP.draw(fig, tmp_path)
+    from engine.studies.figures import draw
+
+    paths = draw(fig, tmp_path)
     assert [p.name for p in paths] == ["growth-series.png", "growth-series.svg"]
     assert "model b, human data" in (tmp_path / "growth-series.svg").read_text()
 

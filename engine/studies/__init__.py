@@ -20,8 +20,8 @@ Templates:
   domain's change from the base model), DoIT's transference.
 
 Modules: `spec` (templates, axes, the grid: no store), `records` (the studies and study_cells tables),
-`cells` (a cell's recipe, run settings, random baselines, volume), `lifecycle` (new, plan, launch, status,
-extend, evaluate, read, the proposed allocation), `fits` and `reading` (pure: curve fits, allocation, the templates' readings).
+`cells` (a cell's recipe, run settings, random baselines, volume), `lifecycle` (new, plan, launch, extend),
+`outcomes` (status, evaluate, read, the proposed allocation), `report` and `figures`, `fits` and `reading` (pure: curve fits, allocation, the templates' readings).
 
 Sits at the top of the engine: imports from every package below it (mixtures, training, evaluation, quality).
 """
@@ -29,22 +29,8 @@ Sits at the top of the engine: imports from every package below it (mixtures, tr
 from __future__ import annotations
 
 from engine.studies.fits import Allocation, Fit, allocate, fit_loglinear, fit_power, growth_pace
-from engine.studies.lifecycle import (
-    Launched,
-    Plan,
-    PlannedCell,
-    allocate_study,
-    collect,
-    evaluate_study,
-    extend,
-    launch,
-    measured_rate,
-    new_study,
-    plan,
-    read_study,
-    save_allocation,
-    status,
-)
+from engine.studies.lifecycle import Launched, Plan, PlannedCell, extend, launch, measured_rate, new_study, plan
+from engine.studies.outcomes import allocate_study, collect, evaluate_study, read_study, save_allocation, status
 from engine.studies.records import get_study, list_studies
 from engine.studies.spec import AXES, TEMPLATES, Cell, Study, StudyError, cells, log_fractions
 

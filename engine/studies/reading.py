@@ -1,6 +1,6 @@
 """Reading a study: pure functions over its cells' rows, so they can be checked without training anything.
 
-A row is one cell as `engine.studies.lifecycle.collect` gives it:
+A row is one cell as `engine.studies.outcomes.collect` gives it:
     {"key", "arm", "params": {axis: value}, "state", "run_id",
      "volume": {"n_items", "n_tokens", "per_domain": {domain: items}},
      "scores": {domain: {"value", "metric", "n"}},         # evaluated cells only
