@@ -45,15 +45,17 @@ def records(n: int, start: int = 0) -> list[dict]:
 
 
 def main() -> int:
+    from engine.raise_rl.settings import RaiseSettings as RS
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2", help="smollm2, a model folder, or tiny")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--candidates", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=RS.batch)
+    ap.add_argument("--candidates", type=int, default=RS.candidates)
     ap.add_argument("--episodes", type=int, default=2)
-    ap.add_argument("--val-items", type=int, default=16)
-    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--val-items", type=int, default=RS.val_items)
+    ap.add_argument("--max-len", type=int, default=RS.max_len)
     ap.add_argument("--pool", type=int, default=400)
     a = ap.parse_args()
 

@@ -46,8 +46,7 @@ BASE_MODEL = "smollm2"
 
 def knob_defaults() -> dict[str, str]:
     """The form's knob values: the engine's defaults, as text."""
-    from engine.raise_rl.env import RaiseSettings
-    from engine.raise_rl.policy import PPOSettings
+    from engine.raise_rl.settings import PPOSettings, RaiseSettings
 
     src = {"settings": RaiseSettings(), "ppo": PPOSettings()}
     return {f: str(getattr(src[g], k)) for f, g, k in KNOBS}
@@ -58,8 +57,7 @@ def knob_values(form: dict[str, str]) -> tuple[dict, dict] | str:
     the field."""
     from dataclasses import fields
 
-    from engine.raise_rl.env import RaiseSettings, settings_from
-    from engine.raise_rl.policy import PPOSettings, RaiseError
+    from engine.raise_rl.settings import PPOSettings, RaiseError, RaiseSettings, settings_from
 
     types = {
         "settings": {x.name: x.type for x in fields(RaiseSettings)},

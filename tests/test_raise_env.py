@@ -118,3 +118,22 @@ def test_a_fixed_plan_trains_the_given_batches_in_order():
         fixed_plan([{"plan_step": 1}, {}], 2, TrainSettings())
     with pytest.raises(TrainingError, match="1 had no assistant token"):
         fixed_plan(recs, 4, TrainSettings())
+
+
+def test_knobs_left_out_take_the_defaults_of_the_device():
+    """A CPU (or MPS) job takes the small CPU trial; a CUDA job the GPU scale for each knob it was not given;
+    "auto" is a CPU here (no GPU) and given knobs always win."""
+    from engine.raise_rl.settings import GPU_SCALE, settings_for
+
+    cpu = settings_for({"steps": None, "device": "cpu"})
+    assert as_dict(cpu) == as_dict(RaiseSettings())
+    gpu = settings_for({"device": "cuda", "batch": 2, "episodes": None})
+    assert gpu.batch == 2 and gpu.steps == GPU_SCALE["steps"] and gpu.episodes == GPU_SCALE["episodes"]
+    assert gpu.candidates == GPU_SCALE["candidates"] and gpu.lr == RaiseSettings.lr
+    import torch
+
+    auto = settings_for({"device": "auto"})
+    assert auto.steps == (GPU_SCALE["steps"] if torch.cuda.is_available() else RaiseSettings.steps)
+    assert settings_for({"device": "mps"}).candidates == RaiseSettings.candidates
+    with pytest.raises(RaiseError, match="batch .* must not exceed candidates"):
+        settings_for({"device": "cuda", "batch": 200})

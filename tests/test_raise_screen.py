@@ -76,7 +76,7 @@ def test_raise_panel_shows_a_job_browses_a_step_and_checks_the_form(tmp_path):
         await pilot.press("n")
         dlg = await wait_screen(pilot, app, NewRaiseDialog, what="form")
         assert dlg.query_one("#f-name", Input).value == "r2" and dlg.query_one("#f-target", Input).value == "math_eval"
-        assert dlg.query_one("#f-steps", Input).value == "8"
+        assert dlg.query_one("#f-steps", Input).value == "6"  # RaiseSettings().steps
         dlg.query_one("#f-steps", Input).value = "0"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "steps: steps must be >= 1" in plain(dlg.query_one("#error", Static)))

@@ -11,62 +11,20 @@ the picked batches trains the same way (ours: the paper gives no optimiser for t
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 
 import numpy as np
 
-from engine.raise_rl.policy import RaiseError, Transition, act, fuse_state, semantic_projection
-
-METRICS = ("nll",)
-
-
-@dataclass
-class RaiseSettings:
-    """The episode knobs; the defaults finish a small trial with a tiny model on a CPU in minutes."""
-
-    steps: int = 8  # T: training steps per episode
-    batch: int = 4  # B: samples per step
-    candidates: int = 32  # the candidate subsample scored per step
-    episodes: int = 6
-    lr: float = 1e-3  # LoRA learning rate of the episodes (and of the deploy run)
-    max_len: int = 256
-    val_items: int = 16  # the fixed validation subset of the target eval pool
-    metric: str = "nll"
-    sem_dim: int = 16  # embedding columns kept in the state (a fixed random projection when wider)
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
-    seed: int = 0
-    device: str = "cpu"  # or auto (cuda when present), cuda, mps
-
-    def validate(self) -> None:
-        for name in ("steps", "batch", "candidates", "episodes", "val_items", "sem_dim", "lora_r", "max_len"):
-            if getattr(self, name) < 1:
-                raise RaiseError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.batch > self.candidates:
-            raise RaiseError(f"batch ({self.batch}) must not exceed candidates ({self.candidates})")
-        if self.metric not in METRICS:
-            raise RaiseError(f"metric must be one of {', '.join(METRICS)} (got {self.metric!r})")
-        if not self.lr > 0:
-            raise RaiseError(f"lr must be > 0 (got {self.lr})")
-        if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
-            self.target_modules = [m.strip() for m in self.target_modules.split(",") if m.strip()]
-
-
-def settings_from(d: dict | None) -> RaiseSettings:
-    d = dict(d or {})
-    known = {f.name for f in fields(RaiseSettings)}
-    bad = sorted(set(d) - known)
-    if bad:
-        raise RaiseError(f"unknown RAISE setting(s): {', '.join(bad)} (known: {', '.join(sorted(known))})")
-    s = RaiseSettings(**d)
-    s.validate()
-    return s
-
-
-def as_dict(s: RaiseSettings) -> dict:
-    return asdict(s)
+from engine.raise_rl.policy import Transition, act, fuse_state, semantic_projection
+from engine.raise_rl.settings import (  # noqa: F401 (re-exported)
+    GPU_SCALE,
+    METRICS,
+    RaiseError,
+    RaiseSettings,
+    as_dict,
+    settings_for,
+    settings_from,
+)
 
 
 class Env:

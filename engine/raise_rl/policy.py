@@ -21,45 +21,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.core.errors import InputError
-
-
-class RaiseError(InputError):
-    """Bad RAISE input (settings, pool, target); the message names what is wrong."""
-
+from engine.raise_rl.settings import PPOSettings, RaiseError  # noqa: F401 (PPOSettings: re-exported)
 
 STAGE_DIM = 2
 DIFF_DIM = 4
 AVAIL_DIM = 3
-
-
-@dataclass
-class PPOSettings:
-    """PPO / GAE knobs (ours where the paper gives none)."""
-
-    gamma: float = 1.0  # rewards telescope to the final gain: no discount by default
-    lam: float = 0.95
-    clip: float = 0.2
-    lr: float = 3e-3
-    epochs: int = 4
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-    max_grad_norm: float = 1.0
-    replay_episodes: int = 2  # transitions of the last N episodes are replayed in each update
-    hidden: int = 32
-
-    def validate(self) -> None:
-        if not 0 < self.gamma <= 1:
-            raise RaiseError(f"gamma must be in (0, 1] (got {self.gamma})")
-        if not 0 <= self.lam <= 1:
-            raise RaiseError(f"lam must be in [0, 1] (got {self.lam})")
-        if not 0 < self.clip < 1:
-            raise RaiseError(f"clip must be in (0, 1) (got {self.clip})")
-        for name in ("epochs", "replay_episodes", "hidden"):
-            if getattr(self, name) < 1:
-                raise RaiseError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if not self.lr > 0:
-            raise RaiseError(f"lr must be > 0 (got {self.lr})")
 
 
 # -- the fused state -------------------------------------------------------------------------------------------

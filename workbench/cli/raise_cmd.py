@@ -44,7 +44,7 @@ def _settings(args) -> tuple[dict, dict]:
 
 
 def cmd_train(args) -> int:
-    from engine.raise_rl.env import as_dict, settings_from
+    from engine.raise_rl.env import as_dict, settings_for
     from engine.raise_rl.job import prepare, train_policy
     from engine.raise_rl.policy import PPOSettings, RaiseError
 
@@ -53,7 +53,8 @@ def cmd_train(args) -> int:
         folder = _folder(store, args.name)
         s, p = _settings(args)
         with _progress(f"raise {args.name}", args.quiet, RaiseError):
-            want = {"settings": as_dict(settings_from(s)), "ppo": PPOSettings(**p).__dict__}
+            s = as_dict(settings_for(s))  # the knobs not given: the defaults of the device (a CPU or a GPU trial)
+            want = {"settings": s, "ppo": PPOSettings(**p).__dict__}
             spec = None
             if (folder / "spec.json").exists():
                 spec = json.loads((folder / "spec.json").read_text())
@@ -214,6 +215,9 @@ def cmd_compare(args) -> int:
 
 
 def register(sub) -> None:
+    from engine.raise_rl.settings import GPU_SCALE
+    from engine.raise_rl.settings import RaiseSettings as RS
+
     r = sub.add_parser(
         "raise",
         help="RAISE: learn a batch-selection policy with PPO on the target's NLL gain, then deploy it as a run",
@@ -240,16 +244,20 @@ def register(sub) -> None:
     )
     t.add_argument("--clustering", default=None, help="stored clustering for the diversity quota (default: none)")
     add_scope_args(t)
-    g = t.add_argument_group("episodes (defaults: a small CPU trial)")
-    g.add_argument("--steps", type=int, default=8, help="T: training steps per episode")
-    g.add_argument("--batch", type=int, default=4, help="samples per step")
-    g.add_argument("--candidates", type=int, default=32, help="candidate subsample scored per step")
-    g.add_argument("--episodes", type=int, default=6, help="policy-training episodes")
-    g.add_argument("--lr", type=float, default=1e-3, help="LoRA learning rate")
-    g.add_argument("--max-len", dest="max_len", type=int, default=256, help="tokens per sample")
-    g.add_argument("--val-items", dest="val_items", type=int, default=16, help="target items in the reward")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="cpu", help="cpu, auto (cuda when present), cuda, mps")
+    g = t.add_argument_group("episodes (defaults: a small trial on a CPU; the second figure on a CUDA GPU)")
+    for flag, dest, typ, text in (
+        ("--steps", "steps", int, "T: training steps per episode"),
+        ("--batch", "batch", int, "samples per step"),
+        ("--candidates", "candidates", int, "candidate subsample scored per step"),
+        ("--episodes", "episodes", int, "policy-training episodes"),
+        ("--max-len", "max_len", int, "tokens per sample"),
+        ("--val-items", "val_items", int, "target items in the reward"),
+    ):
+        on_gpu = f"; {GPU_SCALE[dest]} on a GPU" if dest in GPU_SCALE else ""
+        g.add_argument(flag, dest=dest, type=typ, default=None, help=f"{text} (default {getattr(RS, dest)}{on_gpu})")
+    g.add_argument("--lr", type=float, default=None, help=f"LoRA learning rate (default {RS.lr})")
+    g.add_argument("--seed", type=int, default=None, help=f"(default {RS.seed})")
+    g.add_argument("--device", default=None, help="cpu (default), auto (cuda when present), cuda, mps")
     q = t.add_argument_group("PPO and GAE")
     q.add_argument("--ppo-epochs", dest="ppo_epochs", type=int, default=4)
     q.add_argument("--clip", type=float, default=0.2)
