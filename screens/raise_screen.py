@@ -99,7 +99,7 @@ class NewRaiseDialog(FormDialog):
     NewRaiseDialog RadioSet { width: 1fr; }
     NewRaiseDialog #hint { color: $text-muted; margin-top: 1; }
     """
-    FIELDS = ("name", "target", "base_model", "embeddings", "clustering")
+    FIELDS = ("name", "target", "base_model", "embeddings", "clustering", "metric")
 
     def __init__(self, targets: list[str], clusterings: list[str], jobs: list[str], choices=()) -> None:
         super().__init__()
@@ -116,6 +116,7 @@ class NewRaiseDialog(FormDialog):
             "base_model": BASE_MODEL,
             "embeddings": "",
             "clustering": self.clusterings[0] if self.clusterings else "",
+            "metric": "nll",
         } | knob_defaults()
         with Vertical():
             yield Label("Train a RAISE policy", classes="title")
@@ -157,6 +158,8 @@ class NewRaiseDialog(FormDialog):
             err = f"target: {v['target']!r} is not an eval pool (eval pools: {', '.join(self.targets) or 'none'})"
         elif v["clustering"] and v["clustering"] not in self.clusterings:
             err = f"clustering: no clustering named {v['clustering']!r}"
+        elif v["metric"] not in ("nll", "accuracy"):
+            err = f"metric: nll (the gold answers' NLL) or accuracy (greedy answers checked), not {v['metric']!r}"
         got = knob_values(knobs)
         if err is None and isinstance(got, str):
             err = got
@@ -167,8 +170,9 @@ class NewRaiseDialog(FormDialog):
         if self.choices:
             i = self.query_one("#f-scope", RadioSet).pressed_index
             _key, scope, words = self.choices[i if 0 <= i < len(self.choices) else 0]
-        out = {k: (x or None) for k, x in v.items()}
-        self.dismiss(out | {"scope": scope, "words": words, "settings": got[0], "ppo": got[1]})
+        out = {k: (x or None) for k, x in v.items() if k != "metric"}
+        settings = got[0] | {"metric": v["metric"]}
+        self.dismiss(out | {"scope": scope, "words": words, "settings": settings, "ppo": got[1]})
 
 
 class CompareDialog(FormDialog):
@@ -349,7 +353,8 @@ class RaiseScreen(JobScreen, EngineCaller, Dialog):
             lines.append("no finished episode yet")
         plan = info.get("plan")
         if plan:
-            lines.append(f"deploy plan: NLL {plan['val0']:.4f} -> {plan['val_final']:.4f} (its rollout)")
+            metric = "accuracy" if (spec.get("settings") or {}).get("metric") == "accuracy" else "NLL"
+            lines.append(f"deploy plan: {metric} {plan['val0']:.4f} -> {plan['val_final']:.4f} (its rollout)")
         self.query_one("#x-detail", Static).update("\n".join(lines))
         self._plot(eps)
         self.steps = (plan or {}).get("steps") or info["last_episode_steps"]

@@ -68,7 +68,9 @@ def test_bad_settings_and_pools_say_what_is_wrong(model_dir):
     with pytest.raises(RaiseError, match="unknown RAISE setting"):
         settings_from({"stepz": 3})
     with pytest.raises(RaiseError, match="metric must be one of"):
-        settings_from({"metric": "accuracy"})
+        settings_from({"metric": "f1"})
+    with pytest.raises(RaiseError, match="no target item has an answer a scorer checks"):
+        Env(str(model_dir), _pool(), _val(), settings_from(SMALL | {"metric": "accuracy"}))
     with pytest.raises(RaiseError, match="6 trainable samples"):
         Env(str(model_dir), _pool(6), _val(), settings_from(SMALL | {"candidates": 8}))
 
@@ -137,3 +139,22 @@ def test_knobs_left_out_take_the_defaults_of_the_device():
     assert settings_for({"device": "mps"}).candidates == RaiseSettings.candidates
     with pytest.raises(RaiseError, match="batch .* must not exceed candidates"):
         settings_for({"device": "cuda", "batch": 200})
+
+
+def test_the_accuracy_reward_generates_checks_and_rewards_a_rise(model_dir, monkeypatch):
+    """metric accuracy: the target subset's greedy answers checked by their scorers (GSM8K's here: the tiny model
+    answers none right), and the reward of a step is the rise of the accuracy (the sign of the NLL's is the
+    opposite), so the rewards still telescope to the final gain."""
+    val = _val()
+    for i, r in enumerate(val):
+        r.update(scorer="gsm8k", reference={"answer": f"#### {i + 5}"}, prompt=r["messages"][:1])
+    s = settings_from(SMALL | {"metric": "accuracy", "gen_tokens": 6})
+    pool = _pool()
+    env = Env(str(model_dir), pool, val, s, clusters=[r["cluster"] for r in pool])
+    assert len(env.acc_items) == 4 and env.val == []
+    assert env.validate() == 0.0  # real generation and the real GSM8K check
+    rises = iter([0.0, 0.25, 0.5, 0.25])  # val0, then after each of the 3 steps
+    monkeypatch.setattr(env, "accuracy", lambda: next(rises))
+    _, log = env.episode(make_policy(env.n_features, 8, 0), 0, np.random.default_rng(1))
+    assert [r["reward"] for r in log] == [0.25, 0.25, -0.25]
+    assert abs(sum(r["reward"] for r in log) - (log[-1]["val"] - env.val0)) < 1e-9

@@ -17,11 +17,13 @@ import numpy as np
 
 from engine.raise_rl.policy import Transition, act, fuse_state, semantic_projection
 from engine.raise_rl.settings import (  # noqa: F401 (re-exported)
+    ACCURACY_SCORERS,
     GPU_SCALE,
     METRICS,
     RaiseError,
     RaiseSettings,
     as_dict,
+    metric_sign,
     settings_for,
     settings_from,
 )
@@ -85,12 +87,22 @@ class Env:
             e = e @ proj if proj is not None else e
             self.emb = np.zeros((n, s.sem_dim), np.float32)
             self.emb[:, : e.shape[1]] = e
-        vals, _ = examples(val, "eval item")
-        if not vals:
-            raise RaiseError("no validation item has a gold answer to score (the target eval pool is empty?)")
         rng = np.random.default_rng(s.seed)
-        pick = sorted(rng.choice(len(vals), size=min(s.val_items, len(vals)), replace=False).tolist())
-        self.val = sorted((vals[i] for i in pick), key=lambda e: len(e.ids))  # batches of similar length
+        self.sign = metric_sign(s.metric)
+        self.val, self.acc_items = [], []
+        if s.metric == "accuracy":
+            # a fixed, seeded subset of the target items a scorer checks; their answers are generated greedily
+            ok = [r for r in val if r.get("scorer") in ACCURACY_SCORERS]
+            if not ok:
+                raise RaiseError("metric accuracy: no target item has an answer a scorer checks (use the NLL metric)")
+            pick = sorted(rng.choice(len(ok), size=min(s.val_items, len(ok)), replace=False).tolist())
+            self.acc_items = [ok[i] for i in pick]
+        else:
+            vals, _ = examples(val, "eval item")
+            if not vals:
+                raise RaiseError("no validation item has a gold answer to score (the target eval pool is empty?)")
+            pick = sorted(rng.choice(len(vals), size=min(s.val_items, len(vals)), replace=False).tolist())
+            self.val = sorted((vals[i] for i in pick), key=lambda e: len(e.ids))  # batches of similar length
         cfg = LoraConfig(
             r=s.lora_r,
             lora_alpha=s.lora_alpha,
@@ -145,7 +157,38 @@ class Env:
         return out
 
     def validate(self) -> float:
-        """The metric: token-mean NLL of the gold answers of the validation subset (lower is better)."""
+        """The metric on the target subset: the token-mean NLL of its gold answers (lower is better), or with
+        metric accuracy the share its scorers find correct in greedy answers (higher is better)."""
+        if self.s.metric == "accuracy":
+            return self.accuracy()
+        return self.nll()
+
+    def accuracy(self) -> float:
+        """Greedy answers of the target subset (the evaluation's prompt rendering and generation), each checked by
+        its item's scorer (engine.evaluation.scorers.check; code in the sandbox): the share correct."""
+        import torch
+
+        from engine.evaluation.generation import generate
+        from engine.evaluation.scorer_types import AnswerCheckError
+        from engine.evaluation.scorers import check
+        from engine.evaluation.worker import ANSWER_COMPLETE, render_prompt
+
+        self.model.eval()
+        items = self.acc_items
+        prompts = [render_prompt(self.tok, r["prompt"], r.get("prompt_tools")) for r in items]
+        stops = [ANSWER_COMPLETE.get(r["scorer"]) for r in items]
+        with torch.no_grad():
+            outs = generate(self.model, self.tok, prompts, max_new_tokens=self.s.gen_tokens, batch_size=8, stops=stops)
+        right = 0
+        for r, out in zip(items, outs):
+            try:
+                right += bool(check(r["scorer"], out, r["reference"]).correct)
+            except AnswerCheckError:  # an answer the scorer cannot check counts as not correct
+                pass
+        return right / len(self.acc_items)
+
+    def nll(self) -> float:
+        """The token-mean NLL of the gold answers of the validation subset."""
         import torch
 
         from engine.training.data import collate_rows
@@ -237,7 +280,7 @@ class Env:
             t0 = self._time("gradient", t0)
             val = self.validate()
             self._time("validation", t0)
-            r = self.val_prev - val  # NLL down = reward up
+            r = self.sign * (val - self.val_prev)  # NLL down or accuracy up = reward up
             self.val_prev = val
             self.uses[chosen] += 1
             self.last_used[chosen] = t

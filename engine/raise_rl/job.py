@@ -20,6 +20,7 @@ import numpy as np
 from engine.core.jobs import CancelToken, JobFolder, read_jsonl, write_json
 from engine.raise_rl.env import Env, RaiseSettings, as_dict, settings_from
 from engine.raise_rl.policy import PPOSettings, RaiseError, Replay, attribution, feature_groups, make_policy, ppo_update
+from engine.raise_rl.settings import ACCURACY_SCORERS
 
 # -- prepare ---------------------------------------------------------------------------------------------------
 
@@ -46,6 +47,28 @@ def _pool_records(store, sample_ids: list[int]) -> list[dict]:
             }
         )
     return out
+
+
+def _checkable(store, recs: list[dict]) -> list[dict]:
+    """The target's records with what the accuracy reward needs: the scorer and its reference and the prompt
+    messages, from the evaluation's own item detection (engine.evaluation.evaluate.detect_item); none where the
+    item has nothing checkable."""
+    from engine.evaluation.evaluate.sets import detect_item
+
+    c = store.cursor()
+    try:
+        rows = c.execute(
+            "SELECT id, domain, messages, meta, tools FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
+            [[r["sample_id"] for r in recs]],
+        ).fetchall()
+    finally:
+        c.close()
+    items = {int(r[0]): detect_item(*r) for r in rows}
+    for r in recs:
+        it = items.get(r["sample_id"])
+        if it is not None and it.scorer in ACCURACY_SCORERS:
+            r.update(scorer=it.scorer, reference=it.reference, prompt=it.messages, prompt_tools=it.tools)
+    return recs
 
 
 def prepare(
@@ -81,7 +104,12 @@ def prepare(
         raise RaiseError(f"the scope holds {len(ids)} samples; candidates is {s.candidates}: lower it or widen it")
     pool = _pool_records(store, ids.tolist())
     val_ids = [int(r[0]) for r in store.fetchall("SELECT id FROM samples WHERE pool_id = ? ORDER BY id", [pid])]
-    val = _pool_records(store, val_ids)
+    val = _checkable(store, _pool_records(store, val_ids))
+    if s.metric == "accuracy" and not any(r.get("scorer") in ACCURACY_SCORERS for r in val):
+        raise RaiseError(
+            f"metric accuracy: no item of eval pool {target!r} has an answer a scorer checks "
+            f"({', '.join(ACCURACY_SCORERS)}); use the NLL metric"
+        )
     if clustering:
         from engine.geometry.cluster_store import _row
 

@@ -13,7 +13,15 @@ class RaiseError(InputError):
     """Bad RAISE input (settings, pool, target); the message names what is wrong."""
 
 
-METRICS = ("nll",)
+METRICS = ("nll", "accuracy")
+# the target items the accuracy reward can check: those whose answer the model generates and a scorer reads
+ACCURACY_SCORERS = ("gsm8k", "math", "code", "tool")
+
+
+def metric_sign(metric: str) -> float:
+    """+1 where a higher metric is better (accuracy), -1 where lower is (NLL): the reward of a step is
+    sign x (metric after - metric before)."""
+    return 1.0 if metric == "accuracy" else -1.0
 
 
 @dataclass
@@ -58,7 +66,8 @@ class RaiseSettings:
     lr: float = 1e-3  # LoRA learning rate of the episodes (and of the deploy run)
     max_len: int = 256
     val_items: int = 8  # the fixed validation subset of the target eval pool
-    metric: str = "nll"
+    metric: str = "nll"  # the reward's metric on the target subset: nll (default) or accuracy
+    gen_tokens: int = 192  # accuracy: new tokens generated per target item (greedy)
     sem_dim: int = 16  # embedding columns kept in the state (a fixed random projection when wider)
     lora_r: int = 8
     lora_alpha: int = 16
@@ -68,7 +77,17 @@ class RaiseSettings:
     device: str = "cpu"  # or auto (cuda when present), cuda, mps
 
     def validate(self) -> None:
-        for name in ("steps", "batch", "candidates", "episodes", "val_items", "sem_dim", "lora_r", "max_len"):
+        for name in (
+            "steps",
+            "batch",
+            "candidates",
+            "episodes",
+            "val_items",
+            "sem_dim",
+            "lora_r",
+            "max_len",
+            "gen_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise RaiseError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if self.batch > self.candidates:

@@ -30,6 +30,8 @@ def _settings(args) -> tuple[dict, dict]:
         "val_items": args.val_items,
         "seed": args.seed,
         "device": args.device,
+        "metric": args.metric,
+        "gen_tokens": args.gen_tokens,
     }
     p = {
         "epochs": args.ppo_epochs,
@@ -87,11 +89,14 @@ def cmd_train(args) -> int:
             elif not quiet:
                 print(f"workbench: resuming RAISE job {args.name!r} in {folder}", file=sys.stderr)
 
+        metric = json.loads((folder / "spec.json").read_text())["settings"].get("metric", "nll")
+
         def said(row):
             if not quiet:
                 print(
                     f"workbench: episode {row['episode']}: return {row['return']:+.4f} "
-                    f"(NLL {row['val0']:.4f} -> {row['val_final']:.4f}), value loss {row.get('value_loss', 0):.4f}",
+                    f"({_metric_name(metric)} {row['val0']:.4f} -> {row['val_final']:.4f}), "
+                    f"value loss {row.get('value_loss', 0):.4f}",
                     file=sys.stderr,
                 )
 
@@ -126,7 +131,10 @@ def cmd_deploy(args) -> int:
     if args.format == "json":
         _dump(out | {"picks": pl["steps"]})
         return EXIT_OK
-    print(f"plan of {out['steps']} steps in {out['plan']} (its rollout: NLL {pl['val0']:.4f} -> {pl['val_final']:.4f})")
+    metric = _metric_name(json.loads((folder / "spec.json").read_text())["settings"].get("metric"))
+    print(
+        f"plan of {out['steps']} steps in {out['plan']} (its rollout: {metric} {pl['val0']:.4f} -> {pl['val_final']:.4f})"
+    )
     for st in pl["steps"]:
         print(f"step {st['step']}: samples {', '.join(map(str, st['samples']))} (clusters {st['clusters']})")
     if run is not None:
@@ -138,6 +146,10 @@ def _summary(folder) -> dict:
     from engine.raise_rl.reading import summary
 
     return summary(folder)
+
+
+def _metric_name(metric: str | None) -> str:
+    return "accuracy" if metric == "accuracy" else "NLL"
 
 
 def _show(folder, fmt: str) -> int:
@@ -153,7 +165,8 @@ def _show(folder, fmt: str) -> int:
     for e in out["episodes"]:
         attr = ", ".join(f"{k} {v:.0%}" for k, v in (e.get("attribution") or {}).items())
         print(
-            f"episode {e['episode']}: return {e['return']:+.4f} (NLL {e['val0']:.4f} -> {e['val_final']:.4f}), "
+            f"episode {e['episode']}: return {e['return']:+.4f} "
+            f"({_metric_name(out['spec']['settings'].get('metric'))} {e['val0']:.4f} -> {e['val_final']:.4f}), "
             f"value loss {e.get('value_loss') or 0:.4f}; score driven by {attr}"
         )
     for part, d in out["clusters_by_stage"].items():
@@ -258,6 +271,20 @@ def register(sub) -> None:
     g.add_argument("--lr", type=float, default=None, help=f"LoRA learning rate (default {RS.lr})")
     g.add_argument("--seed", type=int, default=None, help=f"(default {RS.seed})")
     g.add_argument("--device", default=None, help="cpu (default), auto (cuda when present), cuda, mps")
+    g.add_argument(
+        "--metric",
+        choices=["nll", "accuracy"],
+        default=None,
+        help="the reward's metric on the target subset: nll of the gold answers (default), or accuracy of greedy "
+        "answers checked by the items' scorers (slower: generation at every step; noisier on few items)",
+    )
+    g.add_argument(
+        "--gen-tokens",
+        dest="gen_tokens",
+        type=int,
+        default=None,
+        help=f"accuracy: new tokens per item ({RS.gen_tokens})",
+    )
     q = t.add_argument_group("PPO and GAE")
     q.add_argument("--ppo-epochs", dest="ppo_epochs", type=int, default=4)
     q.add_argument("--clip", type=float, default=0.2)
