@@ -8,6 +8,7 @@ either it is skipped with the reason.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -190,7 +191,9 @@ def test_app_in_a_real_browser(tmp_path):
     with Store(db) as store:
         load_sample(store, sample_data_dir(), evals=True)
         total = Browser(store).count()
-        n_python = Browser(store, Filter(text="python")).count()
+        hits = Browser(store, Filter(text="python"))
+        n_python = hits.count()
+        first_hit = hits.page(0, 1)[0]  # the first row the filtered table draws
         first_pool = store.con.execute("SELECT name FROM pools ORDER BY id LIMIT 1").fetchone()[0]
     assert 0 < n_python < total
 
@@ -228,6 +231,9 @@ def test_app_in_a_real_browser(tmp_path):
                 page.keyboard.press("Enter")
                 text = until(lambda t: f"{n_python:,} of {total:,} samples" in t, "filtered table")
                 assert "python" in text
+                # the rows themselves, not their placeholders: the first hit's id and pool on one line
+                row = re.compile(rf"^\s*{first_hit['id']}\s+{re.escape(str(first_hit['pool']))}\s", re.M)
+                until(lambda t: row.search(t) is not None, "the filtered table's first row")
                 shot = tmp_path / "serve_screenshot.png"
                 page.screenshot(path=str(shot))
                 assert shot.stat().st_size > 10_000
