@@ -4,6 +4,7 @@ training's checkpoint and resume, and the fixed batch plan a deploy run trains o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +116,9 @@ def test_a_fixed_plan_trains_the_given_batches_in_order():
     recs = [{"plan_step": k} for k in (1, 1, 2, 2, 3)]
     plan, names, total = fixed_plan(recs, 5, TrainSettings())
     assert total == 3 and plan == [("sample", [[0], [1]]), ("sample", [[2], [3]]), ("sample", [[4]])]
+    # a step larger than batch_size is split into micro-batches of the one step
+    plan, _, total = fixed_plan(recs, 5, TrainSettings(batch_size=1))
+    assert total == 3 and plan[0] == ("split", [[[0]], [[1]]]) and plan[2] == ("sample", [[4]])
     assert fixed_plan([{}, {}], 2, TrainSettings()) is None
     with pytest.raises(TrainingError, match="some records have a plan_step"):
         fixed_plan([{"plan_step": 1}, {}], 2, TrainSettings())
@@ -158,3 +162,34 @@ def test_the_accuracy_reward_generates_checks_and_rewards_a_rise(model_dir, monk
     _, log = env.episode(make_policy(env.n_features, 8, 0), 0, np.random.default_rng(1))
     assert [r["reward"] for r in log] == [0.25, 0.25, -0.25]
     assert abs(sum(r["reward"] for r in log) - (log[-1]["val"] - env.val0)) < 1e-9
+
+
+def test_a_large_plan_step_in_micro_batches_trains_as_the_whole_batch(tmp_path, model_dir):
+    """The full-data arm's steps are large: in micro-batches (batch_size 2) a step gives the loss and the adapter of
+    the whole batch at once (batch_size 8), up to float rounding."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.core.store import Store
+    from engine.training.loop import train
+    from engine.training.runs import create_run
+
+    recs = training_records(10)
+    for i, r in enumerate(recs):
+        r["plan_step"] = 1 + i // 5  # two steps of five
+    got = {}
+    with Store(tmp_path / "wb.duckdb") as st:
+        for bs in (8, 2):
+            run = create_run(
+                st, base_model=str(model_dir), records=recs, name=f"bs{bs}", lora={"r": 4, "alpha": 8, "dropout": 0.0},
+                train={"epochs": 1.0, "lr": 1e-2, "batch_size": bs, "grad_accum": 1, "warmup_ratio": 0.0,
+                       "eval_every": 0, "eval_per_domain": 0, "save_every": 0, "grad_conflict_every": 0,
+                       "packing": "padded", "log_every": 1},
+            )  # fmt: skip
+            assert train(run.folder)["status"] == "done"
+            losses = [json.loads(x)["loss"] for x in open(f"{run.folder}/metrics.jsonl") if '"loss"' in x]
+            adapter = next(p for p in Path(run.folder).rglob("adapter_model.safetensors"))
+            got[bs] = (losses, load_file(str(adapter)))
+    assert len(got[8][0]) == 2 and np.allclose(got[8][0], got[2][0], atol=1e-5)
+    for k, v in got[8][1].items():
+        assert torch.allclose(v, got[2][1][k], atol=1e-5), k

@@ -331,7 +331,9 @@ def build_plan(
 
 def fixed_plan(records: list[dict], n_examples: int, s: TrainSettings) -> tuple[list[tuple], list[str], int] | None:
     """The per-step batch plan given with the data (engine.raise_rl's deploy), or None when no record has one: when
-    every record has "plan_step", step k trains on the records of the k-th plan_step, in data order."""
+    every record has "plan_step", step k trains on the records of the k-th plan_step, in data order. A step of more
+    than `batch_size` records is one ("split", [micro-batch rows, ...]) entry: the loop accumulates its micro-batches
+    into the gradient of the whole step's token-mean loss (the full-data arm's large steps fit in memory)."""
     steps = [r.get("plan_step") for r in records]
     if all(k is None for k in steps):
         return None
@@ -347,7 +349,13 @@ def fixed_plan(records: list[dict], n_examples: int, s: TrainSettings) -> tuple[
     by: dict[int, list[int]] = defaultdict(list)
     for i, k in enumerate(steps):
         by[int(k)].append(i)
-    plan = [("sample", [[i] for i in by[k]]) for k in sorted(by)]
+    mb = max(1, int(s.batch_size))
+    plan: list[tuple] = []
+    for k in sorted(by):
+        rows = [[i] for i in by[k]]
+        plan.append(
+            ("sample", rows) if len(rows) <= mb else ("split", [rows[j : j + mb] for j in range(0, len(rows), mb)])
+        )
     return plan, ["plan"] * len(plan), len(plan)
 
 

@@ -139,6 +139,26 @@ def _wait_if_held(folder: Path, step: int, cancel: _Cancel, status: dict) -> Non
         time.sleep(0.02)
 
 
+def _split_step(model, examples, parts, pad_id, packed, device, precision, grad_accum: int):
+    """Forward and backward of one step given as micro-batches (`parts`: each a list of rows): each micro-batch's
+    token-mean loss weighted by its share of the step's labelled tokens, so the gradient and the loss are those of
+    the whole batch at once. Returns (the step's loss as a tensor, its tokens)."""
+    import torch
+
+    batches = [collate_rows(examples, rows, pad_id, packed) for rows in parts]
+    counts = [int((b["labels"][:, 1:] != -100).sum()) for b in batches]
+    n_all = max(sum(counts), 1)
+    total, ntok = 0.0, 0
+    for b, c in zip(batches, counts):
+        ntok += b.pop("n_tokens")
+        b = {k: v.to(device) for k, v in b.items()}
+        with compute_context(device, precision):
+            part = token_losses(model, b)
+        (part * (c / n_all) / grad_accum).backward()
+        total += float(part.detach()) * c / n_all
+    return torch.tensor(total), ntok
+
+
 def train(folder: str | Path, *, log=None) -> dict:
     """Train the run in `folder` (resuming from its last checkpoint when there is one). Returns the final
     status dict (also written to status.json)."""
@@ -310,13 +330,16 @@ def _train(folder: Path, cancel: _Cancel, say, status: dict) -> dict:
                 with compute_context(device, precision):
                     loss = mixup.mixup_loss(model, batch)
                 ntok = int(batch["attention_mask"].sum())
+            elif kind == "split":  # one step of a fixed plan in micro-batches (fixed_plan): its token-mean loss
+                loss, ntok = _split_step(model, train_ex, rows, pad_id, packed, device, precision, s.grad_accum)
             else:
                 batch = collate_rows(train_ex, rows, pad_id, packed)
                 ntok = batch.pop("n_tokens")
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with compute_context(device, precision):
                     loss = token_losses(model, batch)
-            (loss / s.grad_accum).backward()
+            if kind != "split":  # (a split step ran its backward passes already)
+                (loss / s.grad_accum).backward()
             loss_sum += float(loss.detach())
             tokens_seen += ntok
             tok_window += ntok
