@@ -12,8 +12,11 @@ from engine.raise_rl.compare import best_arm, check_arms, comparison_rows, full_
 from engine.raise_rl.policy import RaiseError
 
 
-def _row(i, run, eval_set, domain, metric, value, n=4):
-    return EvalSummary(id=i, run_id=run, eval_set=eval_set, domain=domain, metric=metric, value=value, n=n)
+def _row(i, run, eval_set, domain, metric, value, n=4, nll=None):
+    details = {} if nll is None else {"mean_nll": nll}
+    return EvalSummary(
+        id=i, run_id=run, eval_set=eval_set, domain=domain, metric=metric, value=value, n=n, details=details
+    )
 
 
 def test_comparison_rows_one_row_per_set_domain_metric_with_each_arms_value():
@@ -80,3 +83,17 @@ def test_ifd_plan_takes_the_top_scored_below_one_and_refuses_without_scores(tmp_
     assert [len(s["samples"]) for s in full["steps"]] == [4, 3, 3]
     assert sorted(x for s in full["steps"] for x in s["samples"]) == sorted(ids)
     assert full_plan(job, ids=ids, T=3, seed=0)["steps"] == full["steps"]
+
+
+def test_an_accuracy_row_brings_the_gold_answers_nll():
+    """With a small model every arm may answer nothing right: the gold answers' NLL (the reward's metric) still
+    tells the arms apart, as a row of its own."""
+    sums = [
+        _row(1, 1, "math_eval", "math", "accuracy", 0.0, nll=1.25),
+        _row(2, 2, "math_eval", "math", "accuracy", 0.0, nll=1.5),
+        _row(3, 2, "math_eval", "all", "accuracy", 0.0),  # no NLL: no row
+    ]
+    rows = comparison_rows(sums, {1: "raise", 2: "random"})
+    assert [(r["domain"], r["metric"]) for r in rows] == [("math", "accuracy"), ("math", "nll"), ("all", "accuracy")]
+    assert rows[1]["values"] == {"raise": 1.25, "random": 1.5} and best_arm(rows[1]) == "raise"
+    assert best_arm(rows[0]) is None  # a tie

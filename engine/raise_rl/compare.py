@@ -146,16 +146,24 @@ def queue_comparison(store, folder, *, arms=None, metric: str = "ifd", model: st
 
 def comparison_rows(summaries, arm_of_run: dict[int, str]) -> list[dict]:
     """One row per (eval set, domain, metric) with each arm's value and item count: {"eval_set", "domain",
-    "metric", "values": {arm: value}, "n": {arm: n}}; rows sorted by set, domain, metric (the domain "all" last)."""
+    "metric", "values": {arm: value}, "n": {arm: n}}; rows sorted by set, domain, metric (the domain "all" last).
+    An accuracy row brings an "nll" row of the same set and domain (the mean NLL of the gold answers)."""
     rows: dict[tuple, dict] = {}
+
+    def put(s, metric: str, value) -> None:
+        key = (str(s.eval_set), str(s.domain or "all"), metric)
+        r = rows.setdefault(key, {"eval_set": key[0], "domain": key[1], "metric": key[2], "values": {}, "n": {}})
+        r["values"][arm] = None if value is None else float(value)
+        r["n"][arm] = int(s.n or 0)
+
     for s in summaries:
         arm = arm_of_run.get(int(s.run_id))
         if arm is None:
             continue
-        key = (str(s.eval_set), str(s.domain or "all"), str(s.metric))
-        r = rows.setdefault(key, {"eval_set": key[0], "domain": key[1], "metric": key[2], "values": {}, "n": {}})
-        r["values"][arm] = None if s.value is None else float(s.value)
-        r["n"][arm] = int(s.n or 0)
+        put(s, str(s.metric), s.value)
+        nll = (s.details or {}).get("mean_nll")
+        if s.metric != "nll" and nll is not None:  # the gold answers' NLL beside the accuracy: the reward's metric,
+            put(s, "nll", nll)  # and the one that moves when a small model answers nothing right
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] == "all", k[1], k[2]))]
 
 
