@@ -97,6 +97,9 @@ def test_raise_trains_a_policy_deploys_a_run_and_shows_it(tmp_path, model_dir, c
     assert code == 0, err
     cmp = json.loads(out)
     assert list(cmp["runs"]) == ["raise", "full", "base"] and cmp["sets"] == ["math_eval"]
+    # the raise arm is the deploy run above (the same batches): reused, not queued again (its training above ran
+    # outside the queue, so the store still says queued)
+    assert cmp["runs"]["raise"] == dep["run"]["id"]
     assert cmp["status"] == {"raise": "queued", "full": "queued", "base": "done"}
     assert cmp["rows"] and all(set(r["values"]) == {"base"} for r in cmp["rows"])
     assert {r["domain"] for r in cmp["rows"]} >= {"math"}

@@ -102,6 +102,26 @@ def _existing(store, run_id) -> bool:
         return False
 
 
+def _deployed(store, job_path, steps: list[dict]) -> int | None:
+    """The run already queued from this job with exactly these batches (its raise_plan.json), when one is not failed
+    or cancelled: the comparison reuses the deploy run and the random baseline instead of training them again."""
+    from engine.training.runs import list_runs
+
+    for r in list_runs(store):
+        if r.status in ("failed", "cancelled") or not r.folder:
+            continue
+        kept = Path(r.folder) / "raise_plan.json"
+        if not kept.exists():
+            continue
+        try:
+            got = json.loads(kept.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if got.get("raise_job") == str(job_path) and got.get("steps") == steps:
+            return int(r.id)
+    return None
+
+
 def queue_comparison(store, folder, *, arms=None, metric: str = "ifd", model: str | None = None) -> dict:
     """Make the plans and queue one run per arm (those already in compare.json and not failed are kept).
     Returns {arm: run id}."""
@@ -139,7 +159,12 @@ def queue_comparison(store, folder, *, arms=None, metric: str = "ifd", model: st
         if a == "base":
             runs[a] = int(create_run(store, base_model=f.read_spec()["base_model"], kind="base", reuse=True).id)
         else:
-            runs[a] = int(deploy_run(store, f.path, name=f"raise-{job}-{a}", plan_obj=plans[a]).id)
+            same = _deployed(store, f.path, plans[a]["steps"])  # `d` / `D` may have queued this very plan already
+            runs[a] = (
+                same
+                if same is not None
+                else int(deploy_run(store, f.path, name=f"raise-{job}-{a}", plan_obj=plans[a]).id)
+            )
     write_json(f.file("compare.json"), {"runs": runs, "arms": arms})
     return {a: runs[a] for a in arms}
 
