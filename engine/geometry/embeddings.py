@@ -411,22 +411,9 @@ def embed_samples(
                     _write_part(part, [sid for _h, sid in todo_items], [h for h, _sid in todo_items], X)
                     next_no += 1
                     rel = str(part.relative_to(base))
-                rows_out = [(sid, name, text_kind, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
-                import pyarrow as pa
-
-                tbl = pa.table(
-                    {
-                        col: [r[i] for r in rows_out]
-                        for i, col in enumerate(("sample_id", "model", "text_kind", "text_hash", "parquet_path"))
-                    }
+                commit_rows(
+                    store, name, text_kind, [(sid, hashes[sid], known.get(hashes[sid]) or rel) for sid in chunk_ids]
                 )
-                with store.transaction() as c:
-                    c.register("_new_embeddings", tbl)
-                    c.execute(
-                        "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-                        "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
-                    )
-                    c.unregister("_new_embeddings")
                 n_new += len(chunk_ids)
                 n_encoded += len(todo_items)
                 n_reused += reused_here
@@ -450,6 +437,29 @@ def embed_samples(
         n_encoded / enc_seconds if enc_seconds > 0 else 0.0,
         str(folder),
     )
+
+
+def commit_rows(store: Store, name: str, text_kind: str, rows: list[tuple[int, str, str]]) -> None:
+    """One chunk's embeddings rows (sample_id, text_hash, parquet_path) in one transaction (the local and the Ray
+    path both commit through here)."""
+    import pyarrow as pa
+
+    tbl = pa.table(
+        {
+            "sample_id": [r[0] for r in rows],
+            "model": [name] * len(rows),
+            "text_kind": [text_kind] * len(rows),
+            "text_hash": [r[1] for r in rows],
+            "parquet_path": [r[2] for r in rows],
+        }
+    )
+    with store.transaction() as c:
+        c.register("_new_embeddings", tbl)
+        c.execute(
+            "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
+            "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
+        )
+        c.unregister("_new_embeddings")
 
 
 def embedding_dim(store: Store, model: str, text_kind: str) -> int | None:

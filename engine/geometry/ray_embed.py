@@ -146,7 +146,7 @@ def embed_samples_on_ray(
                     rel = str(part.relative_to(base))
                     for h, _sid in todo_items:
                         paths[h] = rel
-                _commit(store, name, text_kind, [(sid, hashes[sid], paths[hashes[sid]]) for sid in ids])
+                em.commit_rows(store, name, text_kind, [(sid, hashes[sid], paths[hashes[sid]]) for sid in ids])
                 n_new += len(ids)
                 n_encoded += len(todo_items)
                 new = {h for h, _sid in todo_items}
@@ -170,25 +170,3 @@ def embed_samples_on_ray(
         n_encoded / enc_seconds if enc_seconds > 0 else 0.0,
         str(Path(folder)),
     )
-
-
-def _commit(store: Store, name: str, text_kind: str, rows: list[tuple[int, str, str]]) -> None:
-    """One chunk's embeddings rows (sample_id, text_hash, parquet_path) in one transaction."""
-    import pyarrow as pa
-
-    tbl = pa.table(
-        {
-            "sample_id": [r[0] for r in rows],
-            "model": [name] * len(rows),
-            "text_kind": [text_kind] * len(rows),
-            "text_hash": [r[1] for r in rows],
-            "parquet_path": [r[2] for r in rows],
-        }
-    )
-    with store.transaction() as c:
-        c.register("_new_embeddings", tbl)
-        c.execute(
-            "INSERT INTO embeddings (sample_id, model, text_kind, text_hash, parquet_path) "
-            "SELECT sample_id, model, text_kind, text_hash, parquet_path FROM _new_embeddings"
-        )
-        c.unregister("_new_embeddings")
