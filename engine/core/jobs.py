@@ -477,6 +477,13 @@ def worker_main(
     return 0
 
 
+def pending_items(job: JobFolder, items: list[dict], key: str = "sample_id") -> tuple[set, list[dict]]:
+    """(the keys of `items` a finished chunk holds, the items still to do in order): what a resumed job skips, here
+    or on Ray. Chunks of an earlier input do not count."""
+    done = job.done_keys(key) & {it[key] for it in items}
+    return done, [it for it in items if it[key] not in done]
+
+
 def run_chunks(
     job: JobFolder,
     items: list[dict],
@@ -497,8 +504,7 @@ def run_chunks(
     write them as one chunk file atomically, report progress.json. Logs start/end lines in log.txt; on
     cancel or error writes the final state and re-raises. Returns {"new", "skipped", "total", "rate"}."""
     total = len(items)
-    done = job.done_keys(key) & {it[key] for it in items}  # chunks of an earlier input do not count
-    todo = [it for it in items if it[key] not in done]
+    done, todo = pending_items(job, items, key)
     job.log(start_line.format(total=total, done=len(done), todo=len(todo)))
     meter = ProgressMeter(progress, total=total, unit=unit, min_interval=0.5)
     meter.done = len(done)

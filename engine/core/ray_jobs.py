@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.errors import Cancelled, InputError
-from engine.core.jobs import CancelToken, JobFolder, ProgressFn, ProgressMeter
+from engine.core.jobs import CancelToken, JobFolder, ProgressFn, ProgressMeter, pending_items
 
 PLACES = ("local", "ray")
 RAY_MISSING = "Ray is not installed: pip install -e '.[ray]' (or ./run install --ray)"
@@ -329,8 +329,7 @@ def run_chunks_on_ray(
     `factory()(batch) -> records` on an actor. progress.json carries "ray": the pool and each worker's chunks,
     items and rate. Returns {"new", "skipped", "total", "rate"}."""
     total = len(items)
-    done = job.done_keys(key) & {it[key] for it in items}
-    todo = [it for it in items if it[key] not in done]
+    done, todo = pending_items(job, items, key)
     job.log(start_line.format(total=total, done=len(done), todo=len(todo)) + " (on Ray)")
     meter = ProgressMeter(progress, total=total, unit=unit, min_interval=0.5)
     meter.done = len(done)

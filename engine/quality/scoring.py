@@ -210,11 +210,9 @@ def run_job(
             setup=ray,
             cancel=cancel,
             progress=progress,
-            unit="samples",
-            start_line="start: {total} items, {done} already scored, {todo} to do",
-            done_line="done: scored {new} new items at {rate:.2f}/s",
+            **_CHUNK_LINES,
         )
-        return {"scored": out["new"], "skipped": out["skipped"], "total": out["total"], "rate": out["rate"]}
+        return _scored(out)
     lm: list = list(loaded) if loaded is not None else []
 
     def load() -> None:
@@ -253,10 +251,20 @@ def run_job(
         cancel=cancel,
         load=load,
         progress=progress,
-        unit="samples",
-        start_line="start: {total} items, {done} already scored, {todo} to do",
-        done_line="done: scored {new} new items at {rate:.2f}/s",
+        **_CHUNK_LINES,
     )
+    return _scored(out)
+
+
+# the chunk loop's unit and log lines, the same here and on Ray
+_CHUNK_LINES = {
+    "unit": "samples",
+    "start_line": "start: {total} items, {done} already scored, {todo} to do",
+    "done_line": "done: scored {new} new items at {rate:.2f}/s",
+}
+
+
+def _scored(out: dict) -> dict:
     return {"scored": out["new"], "skipped": out["skipped"], "total": out["total"], "rate": out["rate"]}
 
 
