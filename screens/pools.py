@@ -133,6 +133,10 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
         return p
 
     # -- actions ----------------------------------------------------------------------------------------
+    def _pool_op(self, run, said) -> None:
+        """Run a pool operation in a worker; then say `said(result)` and refresh what shows pools."""
+        self.run_engine(run, lambda got: (self.notify(said(got)), self.app.data_changed("pools")), group="pool-op")
+
     def action_import_file(self) -> None:
         if self.store is None:
             self.notify("The store is not open yet.", severity="warning")
@@ -176,9 +180,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
                 rename_pool(store, p.id, new)
                 return new
 
-            self.run_engine(
-                run, lambda n: (self.notify(f"Renamed {p.name} → {n}"), self.app.data_changed("pools")), group="pool-op"
-            )
+            self._pool_op(run, lambda n: f"Renamed {p.name} → {n}")
 
         self.app.push_screen(
             InputDialog("Rename pool", f"New name for {p.name}:", p.name, validate=validate, ok="Rename"), done
@@ -199,11 +201,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
 
                 return delete_pool(store, p.id)
 
-            self.run_engine(
-                run,
-                lambda n: (self.notify(f"Deleted pool {p.name} ({n:,} samples)"), self.app.data_changed("pools")),
-                group="pool-op",
-            )
+            self._pool_op(run, lambda n: f"Deleted pool {p.name} ({n:,} samples)")
 
         self.app.push_screen(
             ConfirmDialog(
@@ -231,14 +229,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
 
                 return set_pool_domain(store, p.id, domain)
 
-            self.run_engine(
-                run,
-                lambda n: (
-                    self.notify(f"{p.name}: domain {domain} ({n:,} samples changed)"),
-                    self.app.data_changed("pools"),
-                ),
-                group="pool-op",
-            )
+            self._pool_op(run, lambda n: f"{p.name}: domain {domain} ({n:,} samples changed)")
 
         choices = list(dict.fromkeys(DEFAULT_DOMAINS + sorted(p.domains)))
         self.app.push_screen(
@@ -313,11 +304,7 @@ class PoolsScreen(WorkbenchScreen, mode="pools"):
 
                 return set_provenance(store, p.id, value)
 
-            self.run_engine(
-                run,
-                lambda name: (self.notify(f"{name}: provenance {value}"), self.app.data_changed("pools")),
-                group="pool-op",
-            )
+            self._pool_op(run, lambda name: f"{name}: provenance {value}")
 
         self.app.push_screen(
             InputDialog(
