@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 from textual_plotext import PlotextPlot
 
+from engine.raise_rl.settings import KNOBS
 from screens.job_panel import JobPanel, JobScreen
 from screens.scope_dialog import current_filter, load_choices
 from screens.widgets import Dialog, EngineCaller, FormDialog, NavTable
@@ -23,24 +24,6 @@ from workbench.actions import bindings_for
 EMPTY = """No RAISE job in this store yet. n trains a policy here (a form: name, target eval pool, clustering,
 what it works on, steps, batch, episodes, PPO knobs), or from the command line: workbench raise train --name r1 ..."""
 
-# the form's knobs: (field, engine group, engine name); their defaults are the engine's (RaiseSettings, PPOSettings)
-KNOBS = (
-    ("steps", "settings", "steps"),
-    ("batch", "settings", "batch"),
-    ("candidates", "settings", "candidates"),
-    ("episodes", "settings", "episodes"),
-    ("lr", "settings", "lr"),
-    ("max_len", "settings", "max_len"),
-    ("val_items", "settings", "val_items"),
-    ("seed", "settings", "seed"),
-    ("ppo_epochs", "ppo", "epochs"),
-    ("clip", "ppo", "clip"),
-    ("gamma", "ppo", "gamma"),
-    ("gae_lambda", "ppo", "lam"),
-    ("entropy", "ppo", "entropy_coef"),
-    ("policy_lr", "ppo", "lr"),
-    ("replay", "ppo", "replay_episodes"),
-)
 BASE_MODEL = "smollm2"
 
 

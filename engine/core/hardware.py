@@ -45,7 +45,7 @@ class CpuInfo:
 
 def parse_cpuinfo_flags(text: str) -> frozenset[str]:
     """The feature flags of /proc/cpuinfo text ('flags' on x86, 'Features' on Arm), of its first processor."""
-    for line in text.splitlines():
+    for line in text.split("\n"):
         key, _, value = line.partition(":")
         if key.strip().lower() in ("flags", "features"):
             return frozenset(value.split())

@@ -13,6 +13,26 @@ class RaiseError(InputError):
     """Bad RAISE input (settings, pool, target); the message names what is wrong."""
 
 
+# the knobs a person sets (the CLI's options, the RAISE form's fields): (their name, "settings" or "ppo", the
+# field of RaiseSettings or PPOSettings)
+KNOBS = (
+    ("steps", "settings", "steps"),
+    ("batch", "settings", "batch"),
+    ("candidates", "settings", "candidates"),
+    ("episodes", "settings", "episodes"),
+    ("lr", "settings", "lr"),
+    ("max_len", "settings", "max_len"),
+    ("val_items", "settings", "val_items"),
+    ("seed", "settings", "seed"),
+    ("ppo_epochs", "ppo", "epochs"),
+    ("clip", "ppo", "clip"),
+    ("gamma", "ppo", "gamma"),
+    ("gae_lambda", "ppo", "lam"),
+    ("entropy", "ppo", "entropy_coef"),
+    ("policy_lr", "ppo", "lr"),
+    ("replay", "ppo", "replay_episodes"),
+)
+
 METRICS = ("nll", "accuracy")
 # the target items the accuracy reward can check: those whose answer the model generates and a scorer reads
 ACCURACY_SCORERS = ("gsm8k", "math", "code", "tool")

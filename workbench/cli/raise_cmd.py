@@ -20,29 +20,14 @@ def _folder(store, name: str):
 
 
 def _settings(args) -> tuple[dict, dict]:
-    s = {
-        "steps": args.steps,
-        "batch": args.batch,
-        "candidates": args.candidates,
-        "episodes": args.episodes,
-        "lr": args.lr,
-        "max_len": args.max_len,
-        "val_items": args.val_items,
-        "seed": args.seed,
-        "device": args.device,
-        "metric": args.metric,
-        "gen_tokens": args.gen_tokens,
-    }
-    p = {
-        "epochs": args.ppo_epochs,
-        "clip": args.clip,
-        "gamma": args.gamma,
-        "lam": args.gae_lambda,
-        "entropy_coef": args.entropy,
-        "lr": args.policy_lr,
-        "replay_episodes": args.replay,
-    }
-    return s, p
+    """(settings, ppo) from the options: each knob under its engine name (engine.raise_rl.settings.KNOBS)."""
+    from engine.raise_rl.settings import KNOBS
+
+    out: dict[str, dict] = {"settings": {}, "ppo": {}}
+    for opt, group, name in KNOBS:
+        out[group][name] = getattr(args, opt)
+    out["settings"].update(device=args.device, metric=args.metric, gen_tokens=args.gen_tokens)
+    return out["settings"], out["ppo"]
 
 
 def cmd_train(args) -> int:
@@ -89,7 +74,7 @@ def cmd_train(args) -> int:
             elif not quiet:
                 print(f"workbench: resuming RAISE job {args.name!r} in {folder}", file=sys.stderr)
 
-        metric = json.loads((folder / "spec.json").read_text())["settings"].get("metric", "nll")
+        metric = s["metric"]  # a resumed job has these very settings (others are refused above)
 
         def said(row):
             if not quiet:
